@@ -1,0 +1,24 @@
+//! Compiles `proto/` with protox (pure Rust), so no system `protoc` is needed,
+//! and writes the encoded file descriptor set used by server reflection.
+
+use std::path::PathBuf;
+
+use prost::Message;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../proto");
+    let files = [
+        "knotwork/catalog/v1/catalog.proto",
+        "knotwork/session/v1/session.proto",
+        "knotwork/gateway/v1/gateway.proto",
+    ];
+    let fds = protox::compile(files, [&root])?;
+    let out = PathBuf::from(std::env::var("OUT_DIR")?);
+    std::fs::write(out.join("knotwork_descriptor.bin"), fds.encode_to_vec())?;
+    tonic_prost_build::configure()
+        .build_server(true)
+        .build_client(true)
+        .compile_fds(fds)?;
+    println!("cargo:rerun-if-changed={}", root.display());
+    Ok(())
+}

@@ -1,0 +1,50 @@
+//! Knotwork's contracts as Rust code: the messages, clients and servers that
+//! prost and tonic generate from `proto/`, plus the encoded descriptor set for
+//! server reflection and the names of the internal metadata the gateway sets.
+//!
+//! Only this crate compiles `.proto` files. Service crates depend on it and
+//! never on each other's generated code.
+
+#![allow(missing_docs)] // Generated code carries the .proto comments instead.
+
+/// `knotwork.catalog.v1`: the trigger point chart.
+pub mod catalog {
+    /// Version 1.
+    pub mod v1 {
+        tonic::include_proto!("knotwork.catalog.v1");
+    }
+}
+
+/// `knotwork.session.v1`: the self-treatment journal.
+pub mod session {
+    /// Version 1.
+    pub mod v1 {
+        tonic::include_proto!("knotwork.session.v1");
+    }
+}
+
+/// `knotwork.gateway.v1`: screens composed at the edge.
+pub mod gateway {
+    /// Version 1.
+    pub mod v1 {
+        tonic::include_proto!("knotwork.gateway.v1");
+    }
+}
+
+/// The encoded `FileDescriptorSet` of every Knotwork proto, for tonic-reflection.
+pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("knotwork_descriptor");
+
+/// Names of the metadata that crosses the trust boundary. The gateway strips
+/// these from client requests and sets its own; backends trust them only when
+/// the internal credential is present and correct.
+pub mod metadata {
+    /// The authenticated user id (the token's `sub`), set by the gateway.
+    pub const USER_ID: &str = "x-knotwork-user-id";
+    /// The shared internal credential that proves the caller is the gateway.
+    pub const INTERNAL_TOKEN: &str = "x-knotwork-internal-token";
+    /// A request id, carried into every log line and backend call and
+    /// returned to the client.
+    pub const REQUEST_ID: &str = "x-request-id";
+    /// The ErrorInfo domain of Knotwork's refusal reasons.
+    pub const ERROR_DOMAIN: &str = "knotwork.dev";
+}
