@@ -1,0 +1,1 @@
+//! Knotwork's catalog service (being built).

@@ -1,0 +1,1 @@
+//! Knotwork's gateway service (being built).

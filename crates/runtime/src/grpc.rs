@@ -1,0 +1,69 @@
+//! Health and reflection wiring shared by every service.
+
+use tonic_health::ServingStatus;
+use tonic_health::server::HealthReporter;
+
+pub use tonic_health::pb::health_server::HealthServer;
+
+/// Creates the `grpc.health.v1.Health` service with the overall status (the
+/// empty service name) set to NOT_SERVING. A service flips it to SERVING with
+/// [`set_serving`] once its storage is open, so probes never see a service
+/// that cannot yet answer.
+pub async fn health() -> (
+    HealthReporter,
+    HealthServer<impl tonic_health::pb::health_server::Health>,
+) {
+    let (reporter, server) = tonic_health::server::health_reporter();
+    reporter
+        .set_service_status("", ServingStatus::NotServing)
+        .await;
+    (reporter, server)
+}
+
+/// Marks the overall status and each named service SERVING.
+pub async fn set_serving(reporter: &HealthReporter, services: &[&str]) {
+    for name in services {
+        reporter.set_service_status(name, ServingStatus::Serving).await;
+    }
+    reporter.set_service_status("", ServingStatus::Serving).await;
+}
+
+/// Marks the overall status and each named service NOT_SERVING.
+pub async fn set_not_serving(reporter: &HealthReporter, services: &[&str]) {
+    for name in services {
+        reporter
+            .set_service_status(name, ServingStatus::NotServing)
+            .await;
+    }
+    reporter
+        .set_service_status("", ServingStatus::NotServing)
+        .await;
+}
+
+/// Server reflection, v1 and v1alpha (grpcurl speaks v1, some tools only
+/// v1alpha), limited to the named services plus health.
+pub fn reflection(
+    services: &[&str],
+) -> Result<
+    (
+        tonic_reflection::server::v1::ServerReflectionServer<
+            impl tonic_reflection::server::v1::ServerReflection,
+        >,
+        tonic_reflection::server::v1alpha::ServerReflectionServer<
+            impl tonic_reflection::server::v1alpha::ServerReflection,
+        >,
+    ),
+    tonic_reflection::server::Error,
+> {
+    let builder = || {
+        let mut b = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(knotwork_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .with_service_name("grpc.health.v1.Health");
+        for name in services {
+            b = b.with_service_name(*name);
+        }
+        b
+    };
+    Ok((builder().build_v1()?, builder().build_v1alpha()?))
+}

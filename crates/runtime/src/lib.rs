@@ -1,0 +1,14 @@
+//! What every Knotwork service shares, so the three services read the same way:
+//! structured logging ([`telemetry`]), the shutdown signal ([`shutdown`]),
+//! health and reflection wiring ([`grpc`]) and the internal trust boundary
+//! between the gateway and the backends ([`internal`]).
+//!
+//! Invariant: this crate never reads the environment on its own; binaries
+//! pass configuration in (clap reads `KNOTWORK_*` variables in `main.rs`).
+
+#![forbid(unsafe_code)]
+
+pub mod grpc;
+pub mod internal;
+pub mod shutdown;
+pub mod telemetry;

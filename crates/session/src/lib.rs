@@ -1,0 +1,1 @@
+//! Knotwork's session service (being built).
