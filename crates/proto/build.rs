@@ -11,6 +11,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "knotwork/catalog/v1/catalog.proto",
         "knotwork/session/v1/session.proto",
         "knotwork/gateway/v1/gateway.proto",
+        "knotwork/bench/v1/echo.proto",
     ];
     let fds = protox::compile(files, [&root])?;
     let out = PathBuf::from(std::env::var("OUT_DIR")?);

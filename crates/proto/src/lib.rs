@@ -31,6 +31,14 @@ pub mod gateway {
     }
 }
 
+/// `knotwork.bench.v1`: the bare echo service benchmarks use as a baseline.
+pub mod bench {
+    /// Version 1.
+    pub mod v1 {
+        tonic::include_proto!("knotwork.bench.v1");
+    }
+}
+
 /// The encoded `FileDescriptorSet` of every Knotwork proto, for tonic-reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("knotwork_descriptor");
 
