@@ -1,0 +1,33 @@
+import { create, toBinary } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { describe, expect, it } from "vitest";
+import { BadRequestSchema, ErrorInfoSchema } from "../gen/google/rpc/error_details_pb";
+import { describeError } from "./errors";
+
+describe("describeError", () => {
+  it("reads ErrorInfo and field violations from incoming details", () => {
+    const info = create(ErrorInfoSchema, { reason: "DAILY_LIMIT_REACHED", domain: "knotwork.dev", metadata: { next: "x" } });
+    const bad = create(BadRequestSchema, { fieldViolations: [{ field: "session.pressure", description: "0-10" }] });
+    const err = new ConnectError("refused", Code.FailedPrecondition, undefined, [
+      { type: ErrorInfoSchema.typeName, value: toBinary(ErrorInfoSchema, info) },
+      { type: BadRequestSchema.typeName, value: toBinary(BadRequestSchema, bad) },
+    ]);
+    expect(describeError(err)).toEqual({
+      code: "FAILED_PRECONDITION",
+      message: "refused",
+      reason: "DAILY_LIMIT_REACHED",
+      metadata: { next: "x" },
+      violations: [{ field: "session.pressure", description: "0-10" }],
+    });
+  });
+
+  it("explains an unreachable gateway", () => {
+    const p = describeError(new ConnectError("Failed to fetch", Code.Unavailable));
+    expect(p.code).toBe("UNAVAILABLE");
+    expect(p.message).toContain("cannot be reached");
+  });
+
+  it("wraps plain errors", () => {
+    expect(describeError(new Error("boom")).code).toBe("UNKNOWN");
+  });
+});

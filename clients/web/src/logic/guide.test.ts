@@ -1,0 +1,71 @@
+import { describe, expect, it } from "vitest";
+import { Side } from "../gen/knotwork/catalog/v1/catalog_pb";
+import { GuideCue } from "../gen/knotwork/session/v1/session_pb";
+import { applyCue, canLog, cancelled, clock, fractionDone, initialGuide, streamClosed, streamFailed, type Cue } from "./guide";
+
+const cue = (c: GuideCue, elapsed: number, remaining: number, side = Side.RIGHT, message = ""): Cue => ({
+  cue: c,
+  elapsedSeconds: elapsed,
+  remainingSeconds: remaining,
+  message,
+  targetPressure: 5,
+  side,
+});
+
+describe("guide timer", () => {
+  it("follows a two-sided session from start to stop", () => {
+    let s = initialGuide(360, 5, Side.BOTH);
+    expect(s.phase).toBe("connecting");
+    s = applyCue(s, cue(GuideCue.START, 0, 360, Side.RIGHT, "Get ready"));
+    expect(s).toMatchObject({ phase: "position", side: Side.RIGHT, remaining: 360 });
+    s = applyCue(s, cue(GuideCue.PRESS_AND_HOLD, 0, 360, Side.RIGHT, "Press"));
+    expect(s.phase).toBe("pressing");
+    s = applyCue(s, cue(GuideCue.TICK, 60, 300));
+    expect(s).toMatchObject({ elapsed: 60, remaining: 300 });
+    expect(fractionDone(s)).toBeCloseTo(1 / 6);
+    s = applyCue(s, cue(GuideCue.HALFWAY, 90, 270, Side.RIGHT, "Halfway"));
+    expect(s.halfway).toBe(true);
+    s = applyCue(s, cue(GuideCue.SWITCH_SIDE, 180, 180, Side.LEFT, "Switch"));
+    expect(s).toMatchObject({ switchedSide: true, side: Side.LEFT });
+    expect(canLog(s)).toBe(false);
+    s = applyCue(s, cue(GuideCue.STOP, 360, 0, Side.LEFT, "Stop"));
+    expect(s).toMatchObject({ phase: "done", remaining: 0, elapsed: 360 });
+    expect(fractionDone(s)).toBe(1);
+    expect(canLog(s)).toBe(true);
+    expect(s.announcements.map((a) => a.cue)).toEqual([
+      GuideCue.START,
+      GuideCue.PRESS_AND_HOLD,
+      GuideCue.HALFWAY,
+      GuideCue.SWITCH_SIDE,
+      GuideCue.STOP,
+    ]);
+  });
+
+  it("learns the total from the stream and keeps the target pressure", () => {
+    let s = initialGuide(0, 5, Side.RIGHT);
+    s = applyCue(s, { ...cue(GuideCue.TICK, 30, 150), targetPressure: 0 });
+    expect(s).toMatchObject({ total: 180, targetPressure: 5, phase: "pressing" });
+  });
+
+  it("ignores cues after the end", () => {
+    let s = applyCue(initialGuide(180, 5, Side.RIGHT), cue(GuideCue.STOP, 180, 0));
+    s = applyCue(s, cue(GuideCue.TICK, 10, 170));
+    expect(s.elapsed).toBe(180);
+    expect(streamClosed(s).phase).toBe("done");
+  });
+
+  it("marks an early close, a failure and a cancel", () => {
+    const s = applyCue(initialGuide(180, 5, Side.RIGHT), cue(GuideCue.TICK, 10, 170));
+    expect(streamClosed(s).phase).toBe("ended");
+    expect(streamFailed(s, "boom")).toMatchObject({ phase: "error", error: "boom" });
+    expect(cancelled(s).phase).toBe("cancelled");
+    expect(canLog(cancelled(s))).toBe(true);
+    expect(canLog(streamFailed(s, "x"))).toBe(false);
+  });
+
+  it("formats a clock", () => {
+    expect(clock(0)).toBe("0:00");
+    expect(clock(185)).toBe("3:05");
+    expect(clock(-3)).toBe("0:00");
+  });
+});

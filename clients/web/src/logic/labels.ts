@@ -1,0 +1,123 @@
+// Words for the contract's enums and resource names.
+
+import { Side, StructureKind } from "../gen/knotwork/catalog/v1/catalog_pb";
+import {
+  GuideCue,
+  PainQuality,
+  ProgressStatus,
+  ScreeningStatus,
+  WarningSeverity,
+} from "../gen/knotwork/session/v1/session_pb";
+
+export function sideLabel(side: Side): string {
+  switch (side) {
+    case Side.LEFT:
+      return "left";
+    case Side.RIGHT:
+      return "right";
+    case Side.BOTH:
+      return "both sides";
+    case Side.MIDLINE:
+      return "middle";
+    default:
+      return "";
+  }
+}
+
+export const PAIN_QUALITIES: { value: PainQuality; label: string }[] = [
+  { value: PainQuality.DULL, label: "Dull" },
+  { value: PainQuality.ACHING, label: "Aching" },
+  { value: PainQuality.BURNING, label: "Burning" },
+  { value: PainQuality.TINGLING, label: "Tingling" },
+  { value: PainQuality.SHARP, label: "Sharp" },
+];
+
+export function cueLabel(cue: GuideCue): string {
+  switch (cue) {
+    case GuideCue.START:
+      return "Get into position";
+    case GuideCue.PRESS_AND_HOLD:
+      return "Press and hold";
+    case GuideCue.TICK:
+      return "Keep holding";
+    case GuideCue.HALFWAY:
+      return "Halfway";
+    case GuideCue.SWITCH_SIDE:
+      return "Switch side";
+    case GuideCue.STOP:
+      return "Stop";
+    default:
+      return "";
+  }
+}
+
+export function progressLabel(status: ProgressStatus): string {
+  switch (status) {
+    case ProgressStatus.INSUFFICIENT_DATA:
+      return "Too early to tell";
+    case ProgressStatus.IMPROVING:
+      return "Improving";
+    case ProgressStatus.NOT_IMPROVING:
+      return "Not improving";
+    case ProgressStatus.WORSENING:
+      return "Worsening";
+    default:
+      return "Unknown";
+  }
+}
+
+export function screeningLabel(status: ScreeningStatus): string {
+  switch (status) {
+    case ScreeningStatus.REQUIRED:
+      return "Screening needed";
+    case ScreeningStatus.CLEARED:
+      return "Cleared for self-massage";
+    case ScreeningStatus.CONTRAINDICATED:
+      return "Self-massage ruled out";
+    default:
+      return "Unknown";
+  }
+}
+
+export function severityLabel(s: WarningSeverity): string {
+  switch (s) {
+    case WarningSeverity.MEDICAL_ATTENTION:
+      return "Seek medical attention";
+    case WarningSeverity.CAUTION:
+      return "Caution";
+    case WarningSeverity.INFO:
+      return "Note";
+    default:
+      return "Warning";
+  }
+}
+
+export function structureLabel(k: StructureKind): string {
+  switch (k) {
+    case StructureKind.ARTERY:
+      return "Artery";
+    case StructureKind.LYMPH_NODE:
+      return "Lymph node";
+    case StructureKind.NERVE:
+      return "Nerve";
+    case StructureKind.BONE:
+      return "Bone";
+    case StructureKind.ORGAN:
+      return "Organ";
+    case StructureKind.VEIN:
+      return "Vein";
+    default:
+      return "Structure";
+  }
+}
+
+/** "triggerPoints/upper_trapezius_1" -> "upper trapezius 1" (a fallback when the display name is unknown). */
+export function humanizeName(name: string): string {
+  const id = name.includes("/") ? name.slice(name.indexOf("/") + 1) : name;
+  return id.replace(/_/g, " ");
+}
+
+/** The id part of a resource name: "tools/tennis_ball" -> "tennis_ball". */
+export function idOf(name: string): string {
+  return name.includes("/") ? name.slice(name.lastIndexOf("/") + 1) : name;
+}
