@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { BodyView, Side } from "../gen/knotwork/catalog/v1/catalog_pb";
-import { dotsFor, hasLayout, hotspots, mirrorX, outlinePath, regionId, sideAtX, smoothClosedPath } from "./body";
+import { cropBox, dotsFor, hasLayout, hotspots, mirrorX, outlinePath, regionId, sideAtX, smoothClosedPath } from "./body";
 
 describe("mirroring", () => {
   it("mirrors about the midline", () => {
@@ -89,5 +89,17 @@ describe("outline", () => {
 
   it("needs three points", () => {
     expect(smoothClosedPath([[0, 0], [1, 1]])).toBe("");
+  });
+});
+
+describe("cropBox", () => {
+  it("centres on the dots and stays inside the drawing", () => {
+    const b = cropBox([{ x: 0.5, y: 0.5 }], 300);
+    expect(b).toEqual({ x: 200, y: 350, w: 300, h: 300 });
+    const top = cropBox([{ x: 0.565, y: 0.05 }, { x: 0.435, y: 0.05 }], 300);
+    expect(top.y).toBe(0);
+    expect(top.x).toBeGreaterThanOrEqual(0);
+    expect(top.x + top.w).toBeLessThanOrEqual(700);
+    expect(cropBox([])).toEqual({ x: 0, y: 0, w: 700, h: 1000 });
   });
 });

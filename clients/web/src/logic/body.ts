@@ -243,3 +243,20 @@ export function outlinePath(): string {
 
 /** The head, as an ellipse in drawing units. */
 export const HEAD = { cx: CENTER, cy: 62, rx: 40, ry: 58 } as const;
+
+/**
+ * A viewBox (in drawing units) showing the dots with some body around them, for
+ * the small figures beside each candidate; the whole body when there are none.
+ */
+export function cropBox(dots: readonly NormPoint[], size = 320): { x: number; y: number; w: number; h: number } {
+  if (dots.length === 0) return { x: 0, y: 0, w: WIDTH, h: HEIGHT };
+  const xs = dots.map((d) => d.x * WIDTH);
+  const ys = dots.map((d) => d.y * HEIGHT);
+  const w = Math.min(WIDTH, Math.max(size, Math.max(...xs) - Math.min(...xs) + size / 2));
+  const h = Math.min(HEIGHT, Math.max(size, Math.max(...ys) - Math.min(...ys) + size / 2));
+  const cx = (Math.min(...xs) + Math.max(...xs)) / 2;
+  const cy = (Math.min(...ys) + Math.max(...ys)) / 2;
+  const x = Math.min(WIDTH - w, Math.max(0, cx - w / 2));
+  const y = Math.min(HEIGHT - h, Math.max(0, cy - h / 2));
+  return { x, y, w, h };
+}

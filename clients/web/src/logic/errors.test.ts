@@ -8,10 +8,13 @@ describe("describeError", () => {
   it("reads ErrorInfo and field violations from incoming details", () => {
     const info = create(ErrorInfoSchema, { reason: "DAILY_LIMIT_REACHED", domain: "knotwork.dev", metadata: { next: "x" } });
     const bad = create(BadRequestSchema, { fieldViolations: [{ field: "session.pressure", description: "0-10" }] });
-    const err = new ConnectError("refused", Code.FailedPrecondition, undefined, [
+    // As they arrive off the wire: type name and bytes.
+    const incoming = [
       { type: ErrorInfoSchema.typeName, value: toBinary(ErrorInfoSchema, info) },
       { type: BadRequestSchema.typeName, value: toBinary(BadRequestSchema, bad) },
-    ]);
+    ];
+    const err = new ConnectError("refused", Code.FailedPrecondition, undefined);
+    err.details.push(...incoming);
     expect(describeError(err)).toEqual({
       code: "FAILED_PRECONDITION",
       message: "refused",

@@ -1,0 +1,126 @@
+// One shape for the candidates screen, whether the ranking came from the
+// gateway's personal relief plan or from the catalog's FindByPain.
+
+import type {
+  FindByPainResponse,
+  MatchReason,
+  Muscle,
+  RedFlag,
+  ResolvedLocation,
+  Side,
+  Technique,
+  TechniqueGuidance,
+  TriggerPoint,
+} from "../gen/knotwork/catalog/v1/catalog_pb";
+import type { Block, GetReliefPlanResponse, RankAdjustment } from "../gen/knotwork/gateway/v1/gateway_pb";
+import type { PointAllowance, PointProgress, Screening } from "../gen/knotwork/session/v1/session_pb";
+
+export interface PlanPoint {
+  point: TriggerPoint;
+  reasons: MatchReason[];
+  pressSide: Side;
+  score: number;
+  /** Techniques for tools the person owns (relief plan only). */
+  ownedTechniques?: Technique[];
+  blocks: Block[];
+  progress?: PointProgress;
+  allowance?: PointAllowance;
+}
+
+export interface PlanCandidate {
+  muscle?: Muscle;
+  rank: number;
+  primary: boolean;
+  explainedRegions: string[];
+  adjustments: RankAdjustment[];
+  points: PlanPoint[];
+}
+
+export interface Plan {
+  source: "relief" | "catalog";
+  candidates: PlanCandidate[];
+  redFlags: RedFlag[];
+  blocks: Block[];
+  screening?: Screening;
+  ownedTools?: string[];
+  suggestedNext: string;
+  resolved: ResolvedLocation[];
+  guidance?: TechniqueGuidance;
+}
+
+/** The catalog's ranking as it is. */
+export function planFromCatalog(r: FindByPainResponse): Plan {
+  return {
+    source: "catalog",
+    candidates: r.matches.map((m, i) => ({
+      muscle: m.muscle,
+      rank: i + 1,
+      primary: m.primary,
+      explainedRegions: m.explainedRegions,
+      adjustments: [],
+      points: m.triggerPoints.flatMap((t) =>
+        t.triggerPoint ? [{ point: t.triggerPoint, reasons: t.reasons, pressSide: t.pressSide, score: t.score, blocks: [] }] : [],
+      ),
+    })),
+    redFlags: r.redFlags,
+    blocks: [],
+    suggestedNext: "",
+    resolved: r.resolvedLocations,
+  };
+}
+
+/** The personal plan: each catalog point joined with what the gateway prepared for it. */
+export function planFromRelief(r: GetReliefPlanResponse): Plan {
+  return {
+    source: "relief",
+    candidates: r.candidates.map((c, i) => {
+      const prepared = new Map(c.points.map((p) => [p.triggerPoint, p]));
+      const matches = c.match?.triggerPoints ?? [];
+      return {
+        muscle: c.match?.muscle,
+        rank: i + 1,
+        primary: c.match?.primary ?? false,
+        explainedRegions: c.match?.explainedRegions ?? [],
+        adjustments: c.adjustments,
+        points: matches.flatMap((t) => {
+          if (!t.triggerPoint) return [];
+          const p = prepared.get(t.triggerPoint.name);
+          return [
+            {
+              point: t.triggerPoint,
+              reasons: t.reasons,
+              pressSide: t.pressSide,
+              score: t.score,
+              ownedTechniques: p?.techniques ?? [],
+              blocks: p?.blocks ?? [],
+              progress: p?.progress,
+              allowance: p?.allowance,
+            },
+          ];
+        }),
+      };
+    }),
+    redFlags: r.redFlags,
+    blocks: r.blocks,
+    screening: r.screening,
+    ownedTools: r.ownedTools,
+    suggestedNext: r.suggestedNext,
+    resolved: r.resolvedLocations,
+    guidance: r.guidance,
+  };
+}
+
+/** Finds a point anywhere in the plan. */
+export function findPlanPoint(plan: Plan | undefined, name: string): PlanPoint | undefined {
+  for (const c of plan?.candidates ?? []) {
+    const p = c.points.find((x) => x.point.name === name);
+    if (p) return p;
+  }
+  return undefined;
+}
+
+/** The tools whose technique can be used on a point: owned, in its techniques, not excluded. */
+export function usableTools(point: TriggerPoint, owned: readonly string[]): string[] {
+  const excluded = new Set(point.excludedTools.map((e) => e.tool));
+  return point.techniques.map((t) => t.tool).filter((t) => owned.includes(t) && !excluded.has(t));
+}

@@ -1,0 +1,36 @@
+// Hash routes: "#/point/upper_trapezius_1?side=2" -> { screen: "point", arg, query }.
+
+export type Screen = "map" | "plan" | "point" | "screening" | "tools" | "guide" | "log" | "progress" | "data" | "signin" | "missing";
+
+export interface Route {
+  screen: Screen;
+  /** The path part after the screen, e.g. a trigger point id. */
+  arg: string;
+  query: URLSearchParams;
+}
+
+const SCREENS: Record<string, Screen> = {
+  "": "map",
+  map: "map",
+  plan: "plan",
+  point: "point",
+  screening: "screening",
+  tools: "tools",
+  guide: "guide",
+  log: "log",
+  progress: "progress",
+  data: "data",
+  signin: "signin",
+};
+
+export function parseRoute(hash: string): Route {
+  const body = hash.replace(/^#\/?/, "");
+  const q = body.indexOf("?");
+  const path = q >= 0 ? body.slice(0, q) : body;
+  const query = new URLSearchParams(q >= 0 ? body.slice(q + 1) : "");
+  const [first = "", ...rest] = path.split("/").filter((s, i) => s !== "" || i === 0);
+  const screen = SCREENS[first] ?? "missing";
+  const arg = rest.map((s) => decodeURIComponent(s)).join("/");
+  if (screen === "point" && !arg) return { screen: "missing", arg, query };
+  return { screen, arg, query };
+}

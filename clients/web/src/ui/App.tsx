@@ -1,0 +1,249 @@
+// The shell: header and navigation, shared state, and the screen for the hash.
+
+import { useCallback, useEffect, useMemo, useState } from "preact/hooks";
+import { createApi, initialGateway, loadToken, saveGateway, saveToken } from "../api";
+import { ContraindicationKind, Side } from "../gen/knotwork/catalog/v1/catalog_pb";
+import type { Profile, Screening } from "../gen/knotwork/session/v1/session_pb";
+import { describeError } from "../logic/errors";
+import { screeningLabel } from "../logic/labels";
+import type { PainPick } from "../logic/pain";
+import type { Plan } from "../logic/plan";
+import { parseRoute } from "../logic/route";
+import { isExpired, readToken, type TokenInfo } from "../logic/token";
+import { type ActiveGuide, AppContext, type AppState, type Vocabulary } from "./app-state";
+import { BodyMap } from "./BodyMap";
+import { ScreenTitle } from "./common";
+import { GuideScreen } from "./Guide";
+import { LogScreen } from "./LogSession";
+import { MyDataScreen } from "./MyData";
+import { PlanScreen } from "./Plan";
+import { PointDetail } from "./PointDetail";
+import { ProgressScreen } from "./Progress";
+import { ScreeningScreen } from "./Screening";
+import { SignIn } from "./SignIn";
+import { ToolsScreen } from "./Tools";
+
+function storedToken(): { token: string | null; info: TokenInfo | null } {
+  const token = loadToken();
+  if (!token) return { token: null, info: null };
+  const info = readToken(token);
+  if ("error" in info || isExpired(info, Date.now() / 1000)) {
+    saveToken(null);
+    return { token: null, info: null };
+  }
+  return { token, info };
+}
+
+async function loadVocabulary(api: ReturnType<typeof createApi>): Promise<Vocabulary> {
+  const regions = [];
+  let pageToken = "";
+  do {
+    const r = await api.catalog.listRegions({ pageSize: 500, pageToken });
+    regions.push(...r.regions);
+    pageToken = r.nextPageToken;
+  } while (pageToken);
+  const [tools, conditions, guidance] = await Promise.all([
+    api.catalog.listTools({ pageSize: 500 }),
+    api.catalog.listContraindications({ kind: ContraindicationKind.CONDITION }),
+    api.catalog.getTechniqueGuidance({}),
+  ]);
+  return { regions, tools: tools.tools, conditions: conditions.contraindications, guidance: guidance.guidance };
+}
+
+const NAV: { hash: string; label: string; screens: string[] }[] = [
+  { hash: "#/", label: "Body map", screens: ["map"] },
+  { hash: "#/plan", label: "Candidates", screens: ["plan", "point"] },
+  { hash: "#/progress", label: "Progress", screens: ["progress"] },
+  { hash: "#/data", label: "My data", screens: ["data"] },
+];
+
+export function App() {
+  const [hash, setHash] = useState(location.hash);
+  const [gateway, setGatewayState] = useState(initialGateway);
+  const initial = useMemo(storedToken, []);
+  const [token, setToken] = useState<string | null>(initial.token);
+  const [tokenInfo, setTokenInfo] = useState<TokenInfo | null>(initial.info);
+  const [vocab, setVocab] = useState<Vocabulary | null>(null);
+  const [vocabError, setVocabError] = useState<string | null>(null);
+  const [vocabTry, setVocabTry] = useState(0);
+  const [profile, setProfile] = useState<Profile | null>(null);
+  const [screening, setScreening] = useState<Screening | null>(null);
+  const [picks, setPicks] = useState<PainPick[]>([]);
+  const [plan, setPlan] = useState<Plan | undefined>(undefined);
+  const [guide, setGuide] = useState<ActiveGuide | null>(null);
+
+  const tokenRef = useMemo(() => ({ current: token }), []);
+  tokenRef.current = token;
+  const api = useMemo(() => createApi(gateway, () => tokenRef.current), [gateway]);
+
+  useEffect(() => {
+    const on = () => setHash(location.hash);
+    addEventListener("hashchange", on);
+    return () => removeEventListener("hashchange", on);
+  }, []);
+
+  useEffect(() => {
+    setVocabError(null);
+    loadVocabulary(api)
+      .then(setVocab)
+      .catch((e) => setVocabError(describeError(e).message));
+  }, [api, vocabTry]);
+
+  useEffect(() => {
+    if (!token) {
+      setProfile(null);
+      setScreening(null);
+      return;
+    }
+    api.session.getProfile({}).then((r) => setProfile(r.profile ?? null), () => undefined);
+    api.session.getScreening({}).then((r) => setScreening(r.screening ?? null), () => undefined);
+  }, [api, token]);
+
+  const navigate = useCallback((h: string) => {
+    location.hash = h;
+  }, []);
+
+  const state: AppState = {
+    api,
+    gateway,
+    setGateway: (url) => {
+      saveGateway(url);
+      setGatewayState(url);
+    },
+    token,
+    tokenInfo,
+    signIn: (t, info) => {
+      saveToken(t);
+      setToken(t);
+      setTokenInfo(info);
+      setPlan(undefined);
+    },
+    signOut: () => {
+      saveToken(null);
+      setToken(null);
+      setTokenInfo(null);
+      setPlan(undefined);
+      setGuide(null);
+    },
+    vocab,
+    vocabError,
+    reloadVocab: () => setVocabTry((n) => n + 1),
+    profile,
+    setProfile,
+    screening,
+    setScreening,
+    picks,
+    setPicks: (p) => {
+      setPicks(p);
+      setPlan(undefined);
+    },
+    plan,
+    setPlan,
+    guide,
+    setGuide,
+    navigate,
+  };
+
+  const route = parseRoute(hash);
+  let screen;
+  switch (route.screen) {
+    case "map":
+      screen = <BodyMap />;
+      break;
+    case "plan":
+      screen = <PlanScreen />;
+      break;
+    case "point":
+      screen = <PointDetail key={route.arg} id={route.arg} side={Number(route.query.get("side") ?? Side.UNSPECIFIED) as Side} />;
+      break;
+    case "screening":
+      screen = <ScreeningScreen />;
+      break;
+    case "tools":
+      screen = <ToolsScreen />;
+      break;
+    case "guide":
+      screen = <GuideScreen key={guide?.session.name} />;
+      break;
+    case "log":
+      screen = <LogScreen key={guide?.session.name} />;
+      break;
+    case "progress":
+      screen = <ProgressScreen only={route.query.get("point") ?? undefined} />;
+      break;
+    case "data":
+      screen = <MyDataScreen />;
+      break;
+    case "signin":
+      screen = <SignIn />;
+      break;
+    default:
+      screen = (
+        <section>
+          <ScreenTitle>Not found</ScreenTitle>
+          <p>
+            Go to the <a href="#/">body map</a>.
+          </p>
+        </section>
+      );
+  }
+
+  return (
+    <AppContext.Provider value={state}>
+      <a class="skip" href="#main" onClick={(e) => { e.preventDefault(); document.getElementById("main")?.focus(); }}>
+        Skip to content
+      </a>
+      <header class="top">
+        <a class="brand" href="#/">
+          Knotwork
+        </a>
+        <nav aria-label="Main">
+          <ul>
+            {NAV.map((n) => (
+              <li key={n.hash}>
+                <a href={n.hash} aria-current={n.screens.includes(route.screen) ? "page" : undefined}>
+                  {n.label}
+                </a>
+              </li>
+            ))}
+          </ul>
+        </nav>
+        <div class="account" data-testid="account">
+          {tokenInfo ? (
+            <>
+              <span class="small">
+                {tokenInfo.subject}
+                {screening && <span class="muted"> · {screeningLabel(screening.status)}</span>}
+              </span>{" "}
+              <a href="#/signin" class="small">
+                Account
+              </a>
+            </>
+          ) : (
+            <a href="#/signin" class="button small">
+              Sign in
+            </a>
+          )}
+        </div>
+      </header>
+      <main id="main" tabIndex={-1}>
+        {vocabError && (
+          <div class="alert alert-error" role="alert">
+            <p>
+              <strong>The catalog could not be loaded from {gateway}.</strong> {vocabError}
+            </p>
+            <button type="button" onClick={() => setVocabTry((n) => n + 1)}>
+              Try again
+            </button>{" "}
+            <a href="#/signin">Change the gateway address</a>
+          </div>
+        )}
+        {screen}
+      </main>
+      <footer class="muted small">
+        Knotwork suggests possible causes and self-care, never a diagnosis. Sharp, spreading or worsening pain needs a
+        medical provider.
+      </footer>
+    </AppContext.Provider>
+  );
+}

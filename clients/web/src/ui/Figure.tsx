@@ -1,0 +1,89 @@
+// The body outline, optionally with tappable regions and trigger point dots.
+
+import { BodyView, Side } from "../gen/knotwork/catalog/v1/catalog_pb";
+import { cropBox, type Dot, HEAD, HEIGHT, type Hotspot, outlinePath, rightIsImageLeft, WIDTH } from "../logic/body";
+import { sideLabel } from "../logic/labels";
+
+const OUTLINE = outlinePath();
+
+export interface FigureProps {
+  view: BodyView;
+  /** An accessible name for the whole drawing. */
+  label: string;
+  hotspots?: Hotspot[];
+  isPicked?: (h: Hotspot) => boolean;
+  onToggle?: (h: Hotspot) => void;
+  regionName?: (region: string) => string;
+  dots?: Dot[];
+  /** Crop to the dots (small figures beside candidates). */
+  crop?: boolean;
+  class?: string;
+}
+
+export function Figure(props: FigureProps) {
+  const { view, hotspots = [], dots = [] } = props;
+  const box = props.crop ? cropBox(dots) : { x: 0, y: 0, w: WIDTH, h: HEIGHT };
+  const rightOnLeft = rightIsImageLeft(view);
+  const viewName = view === BodyView.BACK ? "Back" : "Front";
+  const description = `${viewName} of the body. The person's right side is on the ${rightOnLeft ? "left" : "right"} of the picture.`;
+  const onKey = (e: KeyboardEvent, h: Hotspot) => {
+    if (e.key === "Enter" || e.key === " ") {
+      e.preventDefault();
+      props.onToggle?.(h);
+    }
+  };
+  return (
+    <svg
+      class={`figure ${props.class ?? ""}`}
+      viewBox={`${box.x} ${box.y} ${box.w} ${box.h}`}
+      role="group"
+      aria-label={`${props.label}. ${description}`}
+      data-view={viewName.toLowerCase()}
+    >
+      <ellipse class="body" cx={HEAD.cx} cy={HEAD.cy} rx={HEAD.rx} ry={HEAD.ry} aria-hidden="true" />
+      <path class="body" d={OUTLINE} aria-hidden="true" />
+      {view === BodyView.BACK && <line class="spine" x1={350} y1={120} x2={350} y2={470} aria-hidden="true" />}
+      {!props.crop && (
+        <g class="side-labels" aria-hidden="true">
+          <text x={40} y={60}>
+            {rightOnLeft ? "Right" : "Left"}
+          </text>
+          <text x={WIDTH - 40} y={60} text-anchor="end">
+            {rightOnLeft ? "Left" : "Right"}
+          </text>
+        </g>
+      )}
+      {hotspots.map((h) => {
+        const picked = props.isPicked?.(h) ?? false;
+        const name = props.regionName?.(h.region) ?? h.region;
+        const side = h.side === Side.MIDLINE ? "" : `, ${sideLabel(h.side)} side`;
+        return (
+          <ellipse
+            key={`${h.region}-${h.side}`}
+            class={`hotspot${picked ? " picked" : ""}`}
+            cx={h.cx * WIDTH}
+            cy={h.cy * HEIGHT}
+            rx={Math.max(h.rx * WIDTH, 6)}
+            ry={Math.max(h.ry * HEIGHT, 6)}
+            role="button"
+            tabIndex={0}
+            aria-pressed={picked}
+            aria-label={`${name}${side}`}
+            data-region={h.region}
+            data-side={sideLabel(h.side) || "middle"}
+            onClick={() => props.onToggle?.(h)}
+            onKeyDown={(e) => onKey(e, h)}
+          >
+            <title>{`${name}${side}`}</title>
+          </ellipse>
+        );
+      })}
+      {dots.map((d, i) => (
+        <g key={i} class="dot" data-side={sideLabel(d.side) || "middle"} aria-hidden="true">
+          <circle cx={d.x * WIDTH} cy={d.y * HEIGHT} r={props.crop ? 11 : 14} class="dot-halo" />
+          <circle cx={d.x * WIDTH} cy={d.y * HEIGHT} r={props.crop ? 6 : 8} class="dot-core" />
+        </g>
+      ))}
+    </svg>
+  );
+}

@@ -1,0 +1,174 @@
+// The guided session: a live timer driven by the server's stream of cues.
+
+import { useEffect, useReducer, useRef } from "preact/hooks";
+import { Side } from "../gen/knotwork/catalog/v1/catalog_pb";
+import { GuideCue } from "../gen/knotwork/session/v1/session_pb";
+import { describeError } from "../logic/errors";
+import {
+  applyCue,
+  canLog,
+  cancelled,
+  clock,
+  type Cue,
+  fractionDone,
+  type GuideState,
+  initialGuide,
+  streamClosed,
+  streamFailed,
+} from "../logic/guide";
+import { cueLabel, sideLabel } from "../logic/labels";
+import { useApp } from "./app-state";
+import { NeedSignIn, ScreenTitle, Warnings } from "./common";
+
+type Action = { type: "cue"; cue: Cue } | { type: "closed" } | { type: "failed"; error: string } | { type: "cancel" };
+
+function reduce(s: GuideState, a: Action): GuideState {
+  switch (a.type) {
+    case "cue":
+      return applyCue(s, a.cue);
+    case "closed":
+      return streamClosed(s);
+    case "failed":
+      return streamFailed(s, a.error);
+    case "cancel":
+      return cancelled(s);
+  }
+}
+
+export function GuideScreen() {
+  const app = useApp();
+  const g = app.guide;
+  const session = g?.session;
+  const sides = session?.side === Side.BOTH ? 2 : 1;
+  const [state, dispatch] = useReducer(
+    reduce,
+    initialGuide((session?.durationSeconds ?? 0) * sides, session?.targetPressure ?? 5, session?.side ?? Side.UNSPECIFIED),
+  );
+  const abort = useRef<AbortController | null>(null);
+  const logButton = useRef<HTMLAnchorElement>(null);
+
+  useEffect(() => {
+    if (!session || !app.token) return;
+    const ctl = new AbortController();
+    abort.current = ctl;
+    (async () => {
+      try {
+        for await (const c of app.api.session.guideSession({ name: session.name }, { signal: ctl.signal })) {
+          dispatch({ type: "cue", cue: c });
+        }
+        dispatch({ type: "closed" });
+      } catch (e) {
+        if (!ctl.signal.aborted) dispatch({ type: "failed", error: describeError(e).message });
+      }
+    })();
+    return () => ctl.abort();
+  }, [session?.name]);
+
+  const loggable = canLog(state);
+  useEffect(() => {
+    if (loggable && g) {
+      const perSide = session?.durationSeconds ?? 0;
+      const done = state.phase === "done" ? perSide : Math.max(1, Math.min(perSide, Math.round(state.elapsed / sides)));
+      app.setGuide({ ...g, doneSeconds: done });
+      logButton.current?.focus();
+    }
+  }, [loggable]);
+
+  if (!app.token) return <NeedSignIn what="run a guided session" />;
+  if (!g || !session) {
+    return (
+      <section>
+        <ScreenTitle>Guided session</ScreenTitle>
+        <p>
+          No session is running. Pick a point from <a href="#/plan">your candidates</a> to start one.
+        </p>
+      </section>
+    );
+  }
+
+  const pct = Math.round(fractionDone(state) * 100);
+  const stop = () => {
+    abort.current?.abort();
+    dispatch({ type: "cancel" });
+  };
+  const last = state.announcements[state.announcements.length - 1];
+  const guidance = app.vocab?.guidance;
+
+  return (
+    <section class="guide" data-phase={state.phase}>
+      <ScreenTitle>Guided session: {g.pointDisplayName}</ScreenTitle>
+      <Warnings warnings={session.warnings} />
+      {session.instructions && <p class="small">{session.instructions}</p>}
+      <div class="timer-card">
+        <p class="cue" data-testid="cue">
+          {state.phase === "connecting" ? "Connecting…" : cueLabel(state.lastCue) || "Keep holding"}
+        </p>
+        <p class="clock" data-testid="remaining" aria-label={`${clock(state.remaining)} remaining`}>
+          {clock(state.remaining)}
+        </p>
+        <div
+          class="progress"
+          role="progressbar"
+          aria-label="Session progress"
+          aria-valuemin={0}
+          aria-valuemax={100}
+          aria-valuenow={pct}
+        >
+          <div class="progress-fill" style={{ width: `${pct}%` }} />
+        </div>
+        <dl class="facts">
+          <div>
+            <dt>Pressure target</dt>
+            <dd data-testid="pressure">{state.targetPressure} / 10</dd>
+          </div>
+          <div>
+            <dt>Side now</dt>
+            <dd data-testid="side-now">{sideLabel(state.side) || "—"}</dd>
+          </div>
+          <div>
+            <dt>Elapsed</dt>
+            <dd>{clock(state.elapsed)}</dd>
+          </div>
+        </dl>
+        <p class="message" data-testid="guide-message">
+          {state.message}
+        </p>
+        {guidance && <p class="small muted">{guidance.pressureDescription}</p>}
+      </div>
+      {/* Announce each cue once (not every tick) to screen readers. */}
+      <p class="visually-hidden" aria-live="assertive">
+        {last ? `${cueLabel(last.cue)}. ${last.message}` : ""}
+      </p>
+      <ol class="cue-log" aria-label="Cues so far" data-testid="cue-log">
+        {state.announcements.map((a, i) => (
+          <li key={i} data-cue={GuideCue[a.cue]}>
+            <span class="muted">{clock(a.elapsedSeconds)}</span> <strong>{cueLabel(a.cue)}</strong>
+            {a.message ? ` — ${a.message}` : ""}
+          </li>
+        ))}
+      </ol>
+      {state.phase === "error" && (
+        <p class="alert alert-error" role="alert">
+          The guide stopped: {state.error}
+        </p>
+      )}
+      <div class="actions">
+        {!loggable && state.phase !== "error" && (
+          <button type="button" class="danger" onClick={stop}>
+            Stop now
+          </button>
+        )}
+        {loggable && (
+          <>
+            <p class="alert alert-ok" role="status" data-testid="guide-done">
+              {state.phase === "done" ? "Done. Well held." : "Stopped early."} Now tell us how it went.
+            </p>
+            <a class="button primary" href="#/log" ref={logButton}>
+              Log how it went
+            </a>
+          </>
+        )}
+      </div>
+    </section>
+  );
+}

@@ -1,0 +1,211 @@
+// The ranked candidates: possible causes of the pain, why each matches, and
+// where to press.
+
+import { Code, ConnectError } from "@connectrpc/connect";
+import { useEffect, useMemo, useState } from "preact/hooks";
+import { ReferralKind } from "../gen/knotwork/catalog/v1/catalog_pb";
+import type { Block } from "../gen/knotwork/gateway/v1/gateway_pb";
+import { dotsFor } from "../logic/body";
+import { describeError, type Problem } from "../logic/errors";
+import { idOf, sideLabel } from "../logic/labels";
+import { toLocations } from "../logic/pain";
+import { planFromCatalog, planFromRelief, type PlanPoint } from "../logic/plan";
+import { nameMap, useApp } from "./app-state";
+import { ErrorBox, Loading, RedFlags, ScreenTitle } from "./common";
+import { Figure } from "./Figure";
+
+/** What to do about a block, as a link. */
+function BlockAction({ block }: { block: Block }) {
+  switch (block.reason) {
+    case "SCREENING_REQUIRED":
+      return (
+        <a class="button primary" href="#/screening">
+          Answer the health questions
+        </a>
+      );
+    case "NO_OWNED_TOOL":
+      return (
+        <a class="button" href="#/tools">
+          Choose your tools
+        </a>
+      );
+    case "CONTRAINDICATED":
+      return (
+        <a class="button" href="#/screening">
+          Review your answers
+        </a>
+      );
+    default:
+      return null;
+  }
+}
+
+export function Blocks({ blocks }: { blocks: readonly Block[] }) {
+  if (blocks.length === 0) return null;
+  return (
+    <section class="alert alert-block" data-testid="blocks" aria-label="Before you start">
+      {blocks.map((b, i) => (
+        <div key={i} class="block">
+          <p>
+            <strong>{blockTitle(b.reason)}</strong> {b.message}
+          </p>
+          <BlockAction block={b} />
+        </div>
+      ))}
+    </section>
+  );
+}
+
+export function blockTitle(reason: string): string {
+  switch (reason) {
+    case "SCREENING_REQUIRED":
+      return "Health questions first.";
+    case "CONTRAINDICATED":
+      return "Self-massage is ruled out for now.";
+    case "TOOL_EXCLUDED":
+      return "Not with this tool.";
+    case "CONDITION_EXCLUDED":
+      return "Not with your condition.";
+    case "DAILY_LIMIT_REACHED":
+      return "Enough for today on this point.";
+    case "NO_OWNED_TOOL":
+      return "No suitable tool.";
+    default:
+      return "";
+  }
+}
+
+function PointCard({ p, regionName }: { p: PlanPoint; regionName: (r: string) => string }) {
+  const cp = p.point.chartPoint;
+  const dots = cp ? dotsFor(cp, p.point.bilateral, p.pressSide) : [];
+  const id = idOf(p.point.name);
+  const side = sideLabel(p.pressSide);
+  return (
+    <li class="point-card" data-testid="point-card" data-point={p.point.name}>
+      {cp && <Figure view={cp.view} label={`Where ${p.point.displayName} lies`} dots={dots} crop class="thumb" />}
+      <div>
+        <h4>{p.point.displayName}</h4>
+        <p class="why">
+          <span class="label">Why it matches:</span>{" "}
+          {p.reasons.length
+            ? p.reasons.map((r) => r.text || `${r.kind === ReferralKind.PRIMARY ? "Refers pain to" : "Can spill over to"} ${regionName(r.region)}`).join(" · ")
+            : "Its referral zone covers where it hurts."}
+        </p>
+        <p class="where">
+          <span class="label">Where to press{side ? ` (${side})` : ""}:</span> {p.point.locationDescription}
+        </p>
+        {p.blocks.length > 0 && (
+          <p class="small block-note">{p.blocks.map((b) => blockTitle(b.reason) || b.message).join(" ")}</p>
+        )}
+        <a class="button" href={`#/point/${id}?side=${p.pressSide}`} aria-label={`Details and guided session for ${p.point.displayName}`}>
+          Details and start
+        </a>
+      </div>
+    </li>
+  );
+}
+
+export function PlanScreen() {
+  const app = useApp();
+  const [problem, setProblem] = useState<Problem | null>(null);
+  const [loading, setLoading] = useState(false);
+  const regions = app.vocab?.regions ?? [];
+  const names = useMemo(() => nameMap(regions), [regions]);
+  const lateral = useMemo(() => {
+    const m = new Map(regions.map((r) => [r.name, r.lateral]));
+    return (r: string) => m.get(r) ?? true;
+  }, [regions]);
+
+  useEffect(() => {
+    if (app.plan || app.picks.length === 0 || !app.vocab) return;
+    const locations = toLocations(app.picks, lateral);
+    let live = true;
+    setLoading(true);
+    setProblem(null);
+    (async () => {
+      try {
+        if (app.token) {
+          try {
+            const r = await app.api.view.getReliefPlan({ locations, maxCandidates: 10 });
+            if (live) app.setPlan(planFromRelief(r));
+            if (live && r.screening) app.setScreening(r.screening);
+            return;
+          } catch (e) {
+            // Fall back to the public ranking when the personal view is unavailable.
+            const code = ConnectError.from(e).code;
+            if (code !== Code.Unimplemented && code !== Code.Unavailable) throw e;
+          }
+        }
+        const r = await app.api.catalog.findByPain({ locations, pageSize: 10 });
+        if (live) app.setPlan(planFromCatalog(r));
+      } catch (e) {
+        if (live) setProblem(describeError(e));
+      } finally {
+        if (live) setLoading(false);
+      }
+    })();
+    return () => {
+      live = false;
+    };
+  }, [app.plan, app.picks, app.vocab, app.token]);
+
+  const plan = app.plan;
+  return (
+    <section>
+      <ScreenTitle>What may be causing it</ScreenTitle>
+      {app.picks.length === 0 && (
+        <p>
+          Choose where it hurts on the <a href="#/">body map</a> first.
+        </p>
+      )}
+      <ErrorBox problem={problem} title="The candidates could not be loaded" />
+      {loading && <Loading what="the candidates" />}
+      {plan && (
+        <>
+          <RedFlags flags={plan.redFlags} />
+          <Blocks blocks={plan.blocks} />
+          {!app.token && (
+            <p class="alert alert-info">
+              <a href="#/signin">Sign in</a> to see techniques for your own tools and to start a guided session.
+            </p>
+          )}
+          <p class="muted small">
+            Possible causes, best match first: trigger points whose referral zones cover{" "}
+            {plan.resolved.map((l) => `${names.get(l.region) ?? l.input}${sideLabel(l.side) ? ` (${sideLabel(l.side)})` : ""}`).join(", ") ||
+              "where it hurts"}
+            . Never a diagnosis.
+          </p>
+          {plan.suggestedNext && (
+            <p class="alert alert-info">
+              A point you have worked for a week has not improved: try{" "}
+              <a href={`#/point/${idOf(plan.suggestedNext)}`}>this one next</a>.
+            </p>
+          )}
+          {plan.candidates.length === 0 ? (
+            <p>No trigger point in the catalog refers pain there. If the pain persists, see a medical provider.</p>
+          ) : (
+            <ol class="candidates" data-testid="candidates">
+              {plan.candidates.map((c) => (
+                <li key={c.muscle?.name ?? c.rank} class="candidate" data-testid="candidate">
+                  <h2>
+                    <span class="rank">{c.rank}.</span> {c.muscle?.displayName ?? "Muscle"}
+                    {c.primary && <span class="badge">main zone</span>}
+                  </h2>
+                  {c.muscle?.description && <p class="muted small">{c.muscle.description}</p>}
+                  {c.adjustments.length > 0 && (
+                    <p class="small">{c.adjustments.map((a) => a.reason).join(" · ")}</p>
+                  )}
+                  <ul class="points">
+                    {c.points.map((p) => (
+                      <PointCard key={p.point.name} p={p} regionName={(r) => names.get(r) ?? r} />
+                    ))}
+                  </ul>
+                </li>
+              ))}
+            </ol>
+          )}
+        </>
+      )}
+    </section>
+  );
+}

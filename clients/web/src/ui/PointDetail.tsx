@@ -1,0 +1,239 @@
+// One trigger point: where it is, the techniques for the person's own tools,
+// its cautions, and the start of a guided session.
+
+import { useEffect, useMemo, useState } from "preact/hooks";
+import { requestId } from "../api";
+import { Side, type TriggerPoint } from "../gen/knotwork/catalog/v1/catalog_pb";
+import { ScreeningStatus } from "../gen/knotwork/session/v1/session_pb";
+import { dotsFor } from "../logic/body";
+import { describeError, type Problem } from "../logic/errors";
+import { humanizeName, sideLabel, structureLabel } from "../logic/labels";
+import { sessionSides } from "../logic/pain";
+import { findPlanPoint, usableTools } from "../logic/plan";
+import { nameMap, useApp } from "./app-state";
+import { ErrorBox, Loading, ScreenTitle, Warnings } from "./common";
+import { Figure } from "./Figure";
+import { Blocks, blockTitle } from "./Plan";
+
+export function PointDetail({ id, side: sideParam }: { id: string; side: Side }) {
+  const app = useApp();
+  const name = `triggerPoints/${id}`;
+  const planned = findPlanPoint(app.plan, name);
+  const [point, setPoint] = useState<TriggerPoint | null>(planned?.point ?? null);
+  const [problem, setProblem] = useState<Problem | null>(null);
+  const [startProblem, setStartProblem] = useState<Problem | null>(null);
+  const [starting, setStarting] = useState(false);
+  const [pendingId, setPendingId] = useState(requestId());
+  const toolNames = useMemo(() => nameMap(app.vocab?.tools ?? []), [app.vocab]);
+  const conditionNames = useMemo(() => nameMap(app.vocab?.conditions ?? []), [app.vocab]);
+  const owned = app.profile?.tools ?? [];
+  const pressSide = planned?.pressSide ?? sideParam;
+
+  useEffect(() => {
+    if (point) return;
+    app.api.catalog
+      .getTriggerPoint({ name })
+      .then((r) => setPoint(r.triggerPoint ?? null))
+      .catch((e) => setProblem(describeError(e)));
+  }, [name]);
+
+  const tools = point ? usableTools(point, owned) : [];
+  const sides = point ? sessionSides(point.bilateral, pressSide) : [];
+  const [tool, setTool] = useState("");
+  const [side, setSide] = useState<Side | null>(null);
+  const guidance = app.vocab?.guidance;
+  const minMinutes = Math.max(1, Math.round((guidance?.minDurationSeconds ?? 180) / 60));
+  const maxMinutes = Math.max(minMinutes, Math.round((guidance?.maxDurationSeconds ?? 300) / 60));
+  const [minutes, setMinutes] = useState(minMinutes);
+
+  if (problem) return <ErrorBox problem={problem} title="This trigger point could not be loaded" />;
+  if (!point) return <Loading what="the trigger point" />;
+
+  const chosenTool = tool || tools[0] || "";
+  const chosenSide = side ?? sides[0] ?? Side.UNSPECIFIED;
+  const cp = point.chartPoint;
+  const dots = cp ? dotsFor(cp, point.bilateral, chosenSide) : [];
+  const ownedTechniques = point.techniques.filter((t) => tools.includes(t.tool));
+  const otherTechniques = point.techniques.filter((t) => !tools.includes(t.tool));
+  const screeningStatus = app.screening?.status;
+
+  const start = async (e: Event) => {
+    e.preventDefault();
+    setStarting(true);
+    setStartProblem(null);
+    try {
+      const r = await app.api.session.startGuidedSession({
+        requestId: pendingId,
+        triggerPoint: point.name,
+        tool: chosenTool,
+        side: chosenSide,
+        durationSeconds: minutes * 60,
+      });
+      setPendingId(requestId());
+      if (!r.guidedSession) throw new Error("The guided session did not start.");
+      app.setGuide({ session: r.guidedSession, pointDisplayName: point.displayName });
+      app.navigate(`#/guide`);
+    } catch (err) {
+      setStartProblem(describeError(err));
+    } finally {
+      setStarting(false);
+    }
+  };
+
+  return (
+    <article aria-labelledby="point-title">
+      <p>
+        <a href="#/plan">← Back to the candidates</a>
+      </p>
+      <ScreenTitle>
+        <span id="point-title">{point.displayName}</span>
+      </ScreenTitle>
+      <div class="detail-grid">
+        {cp && <Figure view={cp.view} label={`Where ${point.displayName} lies`} dots={dots} class="detail-figure" />}
+        <div>
+          <h2>Where to press{sideLabel(chosenSide) ? ` (${sideLabel(chosenSide)})` : ""}</h2>
+          <p data-testid="location">{point.locationDescription}</p>
+          {point.aggravatingFactors.length > 0 && (
+            <>
+              <h3>What tends to aggravate it</h3>
+              <ul>
+                {point.aggravatingFactors.map((f) => (
+                  <li key={f}>{f}</li>
+                ))}
+              </ul>
+            </>
+          )}
+        </div>
+      </div>
+
+      {(point.cautions.length > 0 || point.excludedTools.length > 0 || point.excludedConditions.length > 0) && (
+        <section class="alert alert-warn" aria-labelledby="cautions-title" data-testid="cautions">
+          <h2 id="cautions-title">Cautions</h2>
+          <ul>
+            {point.cautions.map((c, i) => (
+              <li key={i}>
+                <strong>
+                  {structureLabel(c.kind)}: {c.structure}.
+                </strong>{" "}
+                {c.text}
+              </li>
+            ))}
+            {point.excludedTools.map((x) => (
+              <li key={x.tool}>
+                <strong>Never use {toolNames.get(x.tool) ?? humanizeName(x.tool)}.</strong> {x.reason}
+              </li>
+            ))}
+            {point.excludedConditions.map((x) => (
+              <li key={x.contraindication}>
+                <strong>Not with {conditionNames.get(x.contraindication) ?? humanizeName(x.contraindication)}.</strong> {x.reason}
+              </li>
+            ))}
+          </ul>
+        </section>
+      )}
+
+      <section aria-labelledby="tech-title">
+        <h2 id="tech-title">Techniques for your tools</h2>
+        {!app.token ? (
+          <p>
+            <a href="#/signin">Sign in</a> to see the techniques for the tools you own.
+          </p>
+        ) : ownedTechniques.length === 0 ? (
+          <p>
+            None of your tools suits this point. <a href="#/tools">Update your tools</a>.
+          </p>
+        ) : (
+          <ul class="techniques" data-testid="techniques">
+            {ownedTechniques.map((t) => (
+              <li key={t.tool}>
+                <h3>{toolNames.get(t.tool) ?? humanizeName(t.tool)}</h3>
+                <p>{t.instructions}</p>
+              </li>
+            ))}
+          </ul>
+        )}
+        {otherTechniques.length > 0 && (
+          <details>
+            <summary>Techniques for other tools ({otherTechniques.length})</summary>
+            <ul class="techniques">
+              {otherTechniques.map((t) => (
+                <li key={t.tool}>
+                  <h3>{toolNames.get(t.tool) ?? humanizeName(t.tool)}</h3>
+                  <p>{t.instructions}</p>
+                </li>
+              ))}
+            </ul>
+          </details>
+        )}
+      </section>
+
+      <section aria-labelledby="start-title" class="panel">
+        <h2 id="start-title">Guided session</h2>
+        {guidance && <p class="small">{guidance.pressureDescription}</p>}
+        {planned && <Blocks blocks={planned.blocks} />}
+        {screeningStatus === ScreeningStatus.CONTRAINDICATED ? (
+          <p class="alert alert-block">
+            <strong>{blockTitle("CONTRAINDICATED")}</strong> Your health answers rule self-massage out until a medical
+            provider clears it. <a href="#/screening">Review your answers</a>.
+          </p>
+        ) : !app.token ? (
+          <p>
+            <a href="#/signin">Sign in</a> to start a guided session.
+          </p>
+        ) : tools.length === 0 ? (
+          <p>
+            You need one of this point's tools. <a href="#/tools">Choose your tools</a>.
+          </p>
+        ) : (
+          <form onSubmit={start}>
+            <div class="row">
+              <label>
+                Tool
+                <select value={chosenTool} onChange={(e) => setTool(e.currentTarget.value)} data-testid="tool-select">
+                  {tools.map((t) => (
+                    <option key={t} value={t}>
+                      {toolNames.get(t) ?? humanizeName(t)}
+                    </option>
+                  ))}
+                </select>
+              </label>
+              <fieldset class="inline">
+                <legend>Side</legend>
+                {sides.map((s) => (
+                  <label key={s} class="radio">
+                    <input type="radio" name="side" checked={s === chosenSide} onChange={() => setSide(s)} />
+                    {s === Side.MIDLINE ? "Middle" : sideLabel(s)}
+                  </label>
+                ))}
+              </fieldset>
+              <label>
+                Minutes per side
+                <select value={String(minutes)} onChange={(e) => setMinutes(Number(e.currentTarget.value))}>
+                  {Array.from({ length: maxMinutes - minMinutes + 1 }, (_, i) => minMinutes + i).map((m) => (
+                    <option key={m} value={String(m)}>
+                      {m}
+                    </option>
+                  ))}
+                </select>
+              </label>
+            </div>
+            <ErrorBox problem={startProblem} title="The session could not start" />
+            {startProblem?.reason === "SCREENING_REQUIRED" && (
+              <p>
+                <a class="button primary" href="#/screening">
+                  Answer the health questions
+                </a>
+              </p>
+            )}
+            <button type="submit" class="primary" disabled={starting}>
+              {starting ? "Starting…" : "Start guided session"}
+            </button>
+          </form>
+        )}
+      </section>
+      {app.guide && app.guide.session.triggerPoint === point.name && app.guide.session.warnings.length > 0 && (
+        <Warnings warnings={app.guide.session.warnings} />
+      )}
+    </article>
+  );
+}

@@ -1,0 +1,118 @@
+// Small building blocks shared by the screens.
+
+import type { ComponentChildren } from "preact";
+import { useEffect, useRef } from "preact/hooks";
+import type { RedFlag } from "../gen/knotwork/catalog/v1/catalog_pb";
+import { type SafetyWarning, WarningSeverity } from "../gen/knotwork/session/v1/session_pb";
+import type { Problem } from "../logic/errors";
+import { severityLabel } from "../logic/labels";
+
+/** The screen's title; focused when the screen opens so screen readers announce it. */
+export function ScreenTitle({ children }: { children: ComponentChildren }) {
+  const ref = useRef<HTMLHeadingElement>(null);
+  useEffect(() => {
+    ref.current?.focus();
+  }, []);
+  return (
+    <h1 tabIndex={-1} ref={ref} class="screen-title">
+      {children}
+    </h1>
+  );
+}
+
+/** A failed call, with its status, reason and field violations. */
+export function ErrorBox({ problem, title }: { problem: Problem | null; title?: string }) {
+  if (!problem) return null;
+  return (
+    <div class="alert alert-error" role="alert" data-testid="error">
+      <p>
+        <strong>{title ?? "Something went wrong"}</strong>
+      </p>
+      <p>{problem.message}</p>
+      {problem.violations.length > 0 && (
+        <ul>
+          {problem.violations.map((v) => (
+            <li key={v.field}>
+              <code>{v.field}</code>: {v.description}
+            </li>
+          ))}
+        </ul>
+      )}
+      <p class="muted small">
+        gRPC status {problem.code}
+        {problem.reason ? ` · ${problem.reason}` : ""}
+      </p>
+    </div>
+  );
+}
+
+export function Loading({ what }: { what: string }) {
+  return (
+    <p class="muted" role="status" aria-live="polite">
+      Loading {what}…
+    </p>
+  );
+}
+
+/** Red flags come before anything else on a screen. */
+export function RedFlags({ flags }: { flags: readonly RedFlag[] }) {
+  if (flags.length === 0) return null;
+  return (
+    <section class="alert alert-warn" aria-labelledby="redflags-title" data-testid="red-flags">
+      <h2 id="redflags-title">See a medical provider first if any of these apply</h2>
+      <ul>
+        {flags.map((f) => (
+          <li key={f.name}>
+            <strong>{f.displayName}.</strong> {f.advice || f.description}
+          </li>
+        ))}
+      </ul>
+    </section>
+  );
+}
+
+/** Safety warnings, with "seek medical attention" impossible to miss. */
+export function Warnings({ warnings }: { warnings: readonly SafetyWarning[] }) {
+  if (warnings.length === 0) return null;
+  const medical = warnings.filter((w) => w.medicalAttentionAdvised || w.severity === WarningSeverity.MEDICAL_ATTENTION);
+  const other = warnings.filter((w) => !medical.includes(w));
+  return (
+    <div class="warnings">
+      {medical.length > 0 && (
+        <section class="alert alert-danger" role="alert" data-testid="medical-attention">
+          <h2>Seek medical attention</h2>
+          <ul>
+            {medical.map((w, i) => (
+              <li key={i}>{w.message}</li>
+            ))}
+          </ul>
+          <p>Stop self-treatment on this point until a medical provider has looked at it.</p>
+        </section>
+      )}
+      {other.length > 0 && (
+        <section class="alert alert-warn" data-testid="warnings">
+          <h2>Please note</h2>
+          <ul>
+            {other.map((w, i) => (
+              <li key={i}>
+                <strong>{severityLabel(w.severity)}:</strong> {w.message}
+              </li>
+            ))}
+          </ul>
+        </section>
+      )}
+    </div>
+  );
+}
+
+/** Shown on screens that need a signed-in person. */
+export function NeedSignIn({ what }: { what: string }) {
+  return (
+    <div class="panel">
+      <p>Sign in to {what}.</p>
+      <a class="button" href="#/signin">
+        Sign in
+      </a>
+    </div>
+  );
+}
