@@ -66,7 +66,7 @@ export function Figure(props: FigureProps) {
             rx={Math.max(h.rx * WIDTH, 6)}
             ry={Math.max(h.ry * HEIGHT, 6)}
             role="button"
-            tabIndex={0}
+            tabindex={0}
             aria-pressed={picked}
             aria-label={`${name}${side}`}
             data-region={h.region}

@@ -1,0 +1,461 @@
+// End-to-end test of the web app in a real browser against a running stack.
+//
+// It starts `$KNOTWORK_BIN up` on free loopback ports with a temporary data
+// folder (guided sessions sped up), mints a token with `$KNOTWORK_BIN token`,
+// serves the built page (dist/) from a tiny static server on 127.0.0.1, and
+// drives Debian's Chromium headless through playwright-core at phone width:
+// body map -> candidates -> screening (ruled out, then cleared) -> tools ->
+// trigger point -> guided session -> log -> progress chart -> export -> delete.
+// Screenshots go to test-artifacts/. The last line is
+// `web-e2e: N passed, M failed`; the exit code is non-zero on any failure.
+//
+// Environment:
+//   KNOTWORK_BIN          the `knotwork` binary (required unless KNOTWORK_E2E_GATEWAY is set)
+//   KNOTWORK_E2E_GATEWAY  use this running gateway instead of starting one
+//   KNOTWORK_E2E_TOKEN    with KNOTWORK_E2E_GATEWAY: the token to sign in with
+//   CHROMIUM              the browser (default /usr/bin/chromium)
+//   KNOTWORK_E2E_HEADED   set to 1 to watch (needs a display)
+
+import { spawn, execFile } from "node:child_process";
+import { createServer } from "node:http";
+import { mkdtemp, mkdir, readFile, rm, stat } from "node:fs/promises";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { chromium } from "playwright-core";
+
+const run = promisify(execFile);
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, "..");
+const dist = path.join(root, "dist");
+const artifacts = path.join(root, "test-artifacts");
+const PHONE = { width: 375, height: 812 };
+const GUIDE_SPEEDUP = process.env.KNOTWORK_GUIDE_SPEEDUP ?? "60";
+
+const log = (...a) => console.log(`[e2e ${new Date().toISOString().slice(11, 19)}]`, ...a);
+
+// ---------------------------------------------------------------- the stack
+
+async function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.unref();
+    s.on("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function startStack(bin) {
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), "knotwork-web-e2e-"));
+  const [gw, admin, cat, ses] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  const env = {
+    ...process.env,
+    KNOTWORK_GATEWAY_LISTEN: `127.0.0.1:${gw}`,
+    KNOTWORK_GATEWAY_ADMIN_LISTEN: `127.0.0.1:${admin}`,
+    KNOTWORK_CATALOG_LISTEN: `127.0.0.1:${cat}`,
+    KNOTWORK_SESSION_LISTEN: `127.0.0.1:${ses}`,
+    KNOTWORK_CATALOG_URL: `http://127.0.0.1:${cat}`,
+    KNOTWORK_CATALOG_URLS: `http://127.0.0.1:${cat}`,
+    KNOTWORK_SESSION_SHARDS: `http://127.0.0.1:${ses}`,
+    KNOTWORK_GUIDE_SPEEDUP: GUIDE_SPEEDUP,
+    KNOTWORK_MODE: "dev",
+    RUST_LOG: process.env.RUST_LOG ?? "warn",
+  };
+  log(`starting ${bin} up (data in ${dataDir})`);
+  const child = spawn(bin, ["up", "--data-dir", dataDir], { env, stdio: ["ignore", "pipe", "pipe"] });
+  let output = "";
+  let gateway = `http://127.0.0.1:${gw}`;
+  const onData = (d) => {
+    output += d.toString();
+    const m = /gateway\s+\S*?:\/\/([\d.]+:\d+)/.exec(output);
+    if (m) gateway = `http://${m[1]}`;
+  };
+  child.stdout.on("data", onData);
+  child.stderr.on("data", onData);
+  let exited = null;
+  child.on("exit", (code, sig) => (exited = { code, sig }));
+
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    if (exited) throw new Error(`knotwork up exited early (${JSON.stringify(exited)}):\n${output}`);
+    try {
+      await run(bin, ["health", "--gateway", gateway], { env, timeout: 10_000 });
+      break;
+    } catch (e) {
+      if (Date.now() > deadline) throw new Error(`the stack did not become healthy in 90 s:\n${output}\n${e.stdout ?? ""}${e.stderr ?? ""}`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+  log(`stack healthy, gateway ${gateway}`);
+  const user = `e2e-${Math.random().toString(36).slice(2, 10)}`;
+  const { stdout } = await run(bin, ["token", "--user", user], { env, timeout: 10_000 });
+  const token = /[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+/.exec(stdout)?.[0];
+  if (!token) throw new Error(`no token in \`knotwork token\` output: ${stdout}`);
+  return {
+    gateway,
+    token,
+    user,
+    output: () => output,
+    async stop() {
+      if (!exited) {
+        child.kill("SIGTERM");
+        const t = Date.now();
+        while (!exited && Date.now() - t < 10_000) await new Promise((r) => setTimeout(r, 100));
+        if (!exited) child.kill("SIGKILL");
+      }
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The `sub` claim of a JWT (no verification: the gateway does that). */
+function subjectOf(token) {
+  try {
+    return JSON.parse(Buffer.from(token.split(".")[1], "base64url").toString()).sub ?? "";
+  } catch {
+    return "";
+  }
+}
+
+// ------------------------------------------------------- the static server
+
+const TYPES = {
+  ".html": "text/html; charset=utf-8",
+  ".js": "text/javascript; charset=utf-8",
+  ".css": "text/css; charset=utf-8",
+  ".map": "application/json",
+  ".svg": "image/svg+xml",
+  ".json": "application/json",
+};
+
+async function serveDist() {
+  await stat(path.join(dist, "index.html")).catch(() => {
+    throw new Error("dist/index.html is missing: run `npm run build` first");
+  });
+  const server = createServer(async (req, res) => {
+    const url = new URL(req.url ?? "/", "http://x");
+    let file = path.normalize(path.join(dist, decodeURIComponent(url.pathname)));
+    if (!file.startsWith(dist)) {
+      res.writeHead(403).end();
+      return;
+    }
+    if (url.pathname === "/" || !path.extname(file)) file = path.join(dist, "index.html");
+    try {
+      const body = await readFile(file);
+      res.writeHead(200, { "content-type": TYPES[path.extname(file)] ?? "application/octet-stream" });
+      res.end(body);
+    } catch {
+      res.writeHead(404).end("not found");
+    }
+  });
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  return { url: `http://127.0.0.1:${server.address().port}`, close: () => new Promise((r) => server.close(r)) };
+}
+
+// ---------------------------------------------------------------- the test
+
+let passed = 0;
+let failed = 0;
+const failures = [];
+
+function expect(cond, what) {
+  if (!cond) throw new Error(`expected ${what}`);
+}
+
+/** The main navigation. */
+const nav = (page) => page.getByRole("navigation", { name: "Main" });
+
+async function shot(page, name) {
+  await page.screenshot({ path: path.join(artifacts, `${name}.png`), fullPage: true });
+}
+
+/** Phone-width checks on every screen: no sideways scrolling, every control labelled. */
+async function checkScreen(page, screen) {
+  const r = await page.evaluate(() => {
+    const unlabelled = [...document.querySelectorAll("input, select, textarea, button, [role=button]")]
+      .filter((el) => {
+        const e = /** @type {HTMLElement} */ (el);
+        if (e.closest("[hidden]")) return false;
+        const labels = "labels" in e && e.labels ? e.labels.length : 0;
+        const text = (e.getAttribute("aria-label") ?? "") + (e.tagName === "BUTTON" ? e.textContent ?? "" : "");
+        return labels === 0 && text.trim() === "" && !e.getAttribute("aria-labelledby");
+      })
+      .map((e) => e.outerHTML.slice(0, 120));
+    return { scrollWidth: document.documentElement.scrollWidth, width: window.innerWidth, unlabelled };
+  });
+  expect(r.scrollWidth <= r.width + 1, `${screen}: no sideways scrolling at ${r.width}px (page is ${r.scrollWidth}px wide)`);
+  expect(r.unlabelled.length === 0, `${screen}: every control labelled, unlabelled: ${r.unlabelled.join(" | ")}`);
+}
+
+async function main() {
+  await rm(artifacts, { recursive: true, force: true });
+  await mkdir(artifacts, { recursive: true });
+  const external = process.env.KNOTWORK_E2E_GATEWAY;
+  const bin = process.env.KNOTWORK_BIN;
+  if (!external && !bin) throw new Error("set KNOTWORK_BIN to the knotwork binary (or KNOTWORK_E2E_GATEWAY and KNOTWORK_E2E_TOKEN)");
+  const stack = external
+    ? { gateway: external, token: process.env.KNOTWORK_E2E_TOKEN ?? "", user: subjectOf(process.env.KNOTWORK_E2E_TOKEN ?? ""), output: () => "", stop: async () => {} }
+    : await startStack(bin);
+  const site = await serveDist();
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    headless: process.env.KNOTWORK_E2E_HEADED !== "1",
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+  const consoleErrors = [];
+  try {
+    const context = await browser.newContext({ viewport: PHONE, deviceScaleFactor: 1, acceptDownloads: true });
+    const page = await context.newPage();
+    page.setDefaultTimeout(15_000);
+    page.on("pageerror", (e) => consoleErrors.push(`pageerror: ${e.message}`));
+    page.on("console", (m) => m.type() === "error" && consoleErrors.push(`console: ${m.text()}`));
+    const app = `${site.url}/?gateway=${encodeURIComponent(stack.gateway)}`;
+
+    const step = async (name, fn) => {
+      if (failed) {
+        log(`skip  ${name}`);
+        return;
+      }
+      const t = Date.now();
+      try {
+        await fn();
+        passed++;
+        log(`ok    ${name} (${Date.now() - t} ms)`);
+      } catch (e) {
+        failed++;
+        failures.push(`${name}: ${e.message}`);
+        log(`FAIL  ${name}: ${e.message}`);
+        await shot(page, `FAILED-${name.replace(/\W+/g, "-")}`).catch(() => {});
+      }
+    };
+
+    await step("body map loads the catalog's regions", async () => {
+      await page.goto(app);
+      await page.getByRole("heading", { name: "Where does it hurt?" }).waitFor();
+      await page.locator("ellipse.hotspot").first().waitFor();
+      const n = await page.locator("ellipse.hotspot").count();
+      expect(n >= 20, `at least 20 tappable areas on the front view, got ${n}`);
+      await page.getByRole("button", { name: "Back", exact: true }).click();
+      await page.locator('svg.figure[data-view="back"] ellipse.hotspot').first().waitFor();
+      await page.getByRole("button", { name: "Front", exact: true }).click();
+      await checkScreen(page, "body map");
+      await shot(page, "01-body-map");
+    });
+
+    await step("sign in with a development token", async () => {
+      await page.getByRole("link", { name: "Sign in" }).first().click();
+      await page.getByRole("heading", { name: /Sign in/ }).waitFor();
+      await page.getByLabel("Development token").fill(stack.token);
+      await checkScreen(page, "sign in");
+      await page.getByRole("button", { name: "Sign in" }).click();
+      await page.getByTestId("account").getByText(stack.user).waitFor();
+      await page.getByRole("heading", { name: "Where does it hurt?" }).waitFor();
+    });
+
+    await step("tap the right side of the neck, left/right aware", async () => {
+      const right = page.locator('ellipse.hotspot[data-region="regions/neck_side"][data-side="right"]');
+      const left = page.locator('ellipse.hotspot[data-region="regions/neck_side"][data-side="left"]');
+      const [rb, lb] = [await right.boundingBox(), await left.boundingBox()];
+      expect(rb && lb && rb.x < lb.x, "the person's right side of the neck drawn on the image's left in the front view");
+      // Keyboard: focus the area and press Enter.
+      await right.focus();
+      await page.keyboard.press("Enter");
+      await page.locator('ellipse.hotspot[data-region="regions/neck_side"][data-side="right"][aria-pressed="true"]').waitFor();
+      expect((await left.getAttribute("aria-pressed")) === "false", "the other side to stay unchosen");
+      const chips = await page.getByTestId("picks").innerText();
+      expect(/Side of neck \(right\)|\(right\)/i.test(chips), `the choice listed with its side, got "${chips}"`);
+      await shot(page, "02-body-map-picked");
+    });
+
+    await step("ranked candidates say why they match and where to press", async () => {
+      await page.getByRole("button", { name: "Find what may cause it" }).click();
+      await page.getByTestId("candidate").first().waitFor();
+      const n = await page.getByTestId("candidate").count();
+      expect(n >= 1, "at least one candidate");
+      const first = page.getByTestId("candidate").first();
+      const text = await first.innerText();
+      expect(/Why it matches/.test(text), "a reason on the first candidate");
+      expect(/Where to press/.test(text), "where to press on the first candidate");
+      const all = await page.getByTestId("candidates").innerText();
+      expect(/trapezius/i.test(all), "the trapezius among the candidates for neck pain");
+      // A new person has not answered the health questions yet.
+      await page.getByTestId("blocks").waitFor();
+      expect(/health questions/i.test(await page.getByTestId("blocks").innerText()), "the screening block");
+      await checkScreen(page, "candidates");
+      await shot(page, "03-candidates");
+    });
+
+    await step("screening rules massage out with an explanation", async () => {
+      await page.getByRole("link", { name: "Answer the health questions" }).first().click();
+      await page.getByRole("heading", { name: "Health questions" }).waitFor();
+      const questions = page.locator("fieldset.question");
+      const n = await questions.count();
+      expect(n >= 3, `the catalog's screening questions, got ${n}`);
+      // Unanswered questions are pointed out, not sent.
+      await page.getByRole("button", { name: "Save my answers" }).click();
+      await page.getByText(/still unanswered/).waitFor();
+      await questions.nth(0).getByLabel("Yes").check();
+      for (let i = 1; i < n; i++) await questions.nth(i).getByLabel("No").check();
+      await page.getByRole("button", { name: "Save my answers" }).click();
+      await page.getByTestId("screening-blocked").waitFor();
+      const text = await page.getByTestId("screening-blocked").innerText();
+      expect(/ruled out/i.test(text) && /medical provider/i.test(text), "a clear explanation of the block");
+      await checkScreen(page, "screening blocked");
+      await shot(page, "04-screening-ruled-out");
+    });
+
+    await step("screening clears when nothing applies", async () => {
+      const questions = page.locator("fieldset.question");
+      await questions.nth(0).getByLabel("No").check();
+      await page.getByRole("button", { name: "Save my answers" }).click();
+      await page.getByTestId("screening-cleared").waitFor();
+      expect((await page.getByTestId("screening-blocked").count()) === 0, "the block to be gone");
+      await shot(page, "05-screening-cleared");
+    });
+
+    await step("choose owned tools", async () => {
+      await page.getByRole("link", { name: /choose the tools you own/ }).click();
+      await page.getByRole("heading", { name: "Your tools" }).waitFor();
+      for (const name of ["Fingers and thumbs", "Tennis ball", "Lacrosse ball"]) {
+        const box = page.getByRole("checkbox", { name: new RegExp(name) });
+        if (await box.count()) await box.first().check();
+      }
+      await checkScreen(page, "tools");
+      await page.getByRole("button", { name: "Save my tools" }).click();
+      await page.getByTestId("tools-saved").waitFor();
+      await shot(page, "06-tools");
+    });
+
+    let pointName = "";
+    await step("trigger point detail shows owned-tool techniques and cautions", async () => {
+      await page.getByRole("link", { name: "Back to your candidates" }).click();
+      await page.getByTestId("candidate").first().waitFor();
+      expect((await page.getByTestId("blocks").count()) === 0, "no screening block once cleared and tooled");
+      const card = page.getByTestId("point-card").first();
+      pointName = (await card.getAttribute("data-point")) ?? "";
+      await card.getByRole("link", { name: /Details and guided session/ }).click();
+      await page.getByTestId("location").waitFor();
+      expect((await page.getByTestId("location").innerText()).length > 20, "a description of where to press");
+      await page.getByTestId("techniques").waitFor();
+      const tech = await page.getByTestId("techniques").innerText();
+      expect(/Fingers|Tennis|Lacrosse/i.test(tech), `techniques for owned tools only, got "${tech.slice(0, 80)}"`);
+      await page.locator("svg.figure .dot").first().waitFor();
+      await checkScreen(page, "point detail");
+      await shot(page, "07-point-detail");
+    });
+
+    await step("guided session runs on the server's stream", async () => {
+      await page.getByRole("button", { name: "Start guided session" }).click();
+      await page.getByRole("heading", { name: /Guided session/ }).waitFor();
+      await page.getByTestId("pressure").getByText(/\d+ \/ 10/).waitFor();
+      await page.locator('[data-testid="cue-log"] li[data-cue="PRESS_AND_HOLD"], [data-testid="cue-log"] li[data-cue="HALFWAY"]').first().waitFor({ timeout: 30_000 });
+      await checkScreen(page, "guided session");
+      await shot(page, "08-guide-running");
+      await page.locator('[data-testid="cue-log"] li[data-cue="HALFWAY"]').waitFor({ timeout: 400_000 });
+      await page.getByTestId("guide-done").waitFor({ timeout: 400_000 });
+      const cues = await page.locator('[data-testid="cue-log"] li').evaluateAll((els) => els.map((e) => e.getAttribute("data-cue")));
+      expect(cues.includes("STOP"), `a STOP cue, got ${cues.join(",")}`);
+      expect((await page.getByTestId("remaining").innerText()).trim() === "0:00", "the timer at 0:00");
+      await shot(page, "09-guide-done");
+    });
+
+    await step("log tenderness and pain quality; medical attention shown prominently", async () => {
+      await page.getByRole("link", { name: "Log how it went" }).click();
+      await page.getByRole("heading", { name: "How did it go?" }).waitFor();
+      await page.getByLabel(/Tenderness before/).fill("7");
+      await page.getByLabel(/Tenderness after/).fill("4");
+      await page.getByLabel("How did the pain feel?").selectOption({ label: "Sharp" });
+      await checkScreen(page, "log form");
+      await page.getByRole("button", { name: "Save session" }).click();
+      await page.getByTestId("logged").waitFor();
+      const logged = await page.getByTestId("logged").innerText();
+      expect(/7 → 4/.test(logged), `the stored tenderness, got "${logged}"`);
+      await page.getByTestId("medical-attention").waitFor();
+      const alert = await page.getByTestId("medical-attention").innerText();
+      expect(/Seek medical attention/i.test(alert), "the medical attention heading");
+      await shot(page, "10-logged-with-warning");
+    });
+
+    await step("progress chart shows tenderness over days", async () => {
+      await page.getByRole("link", { name: "See your progress" }).click();
+      await page.getByTestId("progress-card").first().waitFor();
+      const card = page.locator(`[data-testid="progress-card"][data-point="${pointName}"]`);
+      expect((await card.count()) === 1, `a progress card for ${pointName}`);
+      const chart = card.getByTestId("progress-chart");
+      await chart.waitFor();
+      const after = await chart.locator("rect.pt.after").evaluateAll((els) => els.map((e) => e.getAttribute("data-value")));
+      expect(after.includes("4"), `the logged tenderness-after value 4 on the chart, got ${after.join(",")}`);
+      expect((await chart.locator("circle.pt.before").count()) >= 1, "a tenderness-before point");
+      await checkScreen(page, "progress");
+      await shot(page, "11-progress");
+    });
+
+    await step("export my data as JSON", async () => {
+      await nav(page).getByRole("link", { name: "My data" }).click();
+      await page.getByRole("heading", { name: "Your data" }).waitFor();
+      const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Download my data" }).click()]);
+      const file = await download.path();
+      const data = JSON.parse(await readFile(file, "utf8"));
+      expect(data.userId === stack.user, `the export to be mine (${stack.user}), got ${data.userId}`);
+      expect(Array.isArray(data.sessions) && data.sessions.length === 1, "one session in the export");
+      await page.getByTestId("exported").waitFor();
+    });
+
+    await step("delete my data after confirming", async () => {
+      await page.getByRole("button", { name: "Delete all my data…" }).click();
+      const del = page.getByRole("button", { name: "Delete permanently" });
+      expect(await del.isDisabled(), "deletion to need the confirmation first");
+      await page.getByRole("checkbox", { name: /I understand/ }).check();
+      await checkScreen(page, "my data");
+      await del.click();
+      await page.getByTestId("deleted").waitFor();
+      expect(/Deleted 1 sessions?/.test(await page.getByTestId("deleted").innerText()), "one session deleted");
+      await shot(page, "12-data-deleted");
+      await nav(page).getByRole("link", { name: "Progress" }).click();
+      await page.getByText("No sessions yet").waitFor();
+    });
+
+    await step("desktop width renders the map side labels", async () => {
+      await page.setViewportSize({ width: 1024, height: 900 });
+      await nav(page).getByRole("link", { name: "Body map" }).click();
+      await page.getByRole("heading", { name: "Where does it hurt?" }).waitFor();
+      await shot(page, "13-desktop-map");
+    });
+
+    await context.close();
+  } finally {
+    await browser.close().catch(() => {});
+    await site.close();
+    if (failed) {
+      const out = stack.output();
+      if (out) console.log(`--- knotwork up output (tail) ---\n${out.split("\n").slice(-40).join("\n")}`);
+      if (consoleErrors.length) console.log(`--- browser console ---\n${consoleErrors.join("\n")}`);
+    }
+    await stack.stop();
+  }
+}
+
+try {
+  await main();
+} catch (e) {
+  failed++;
+  failures.push(e.message);
+  log(`FAIL  setup: ${e.message}`);
+}
+for (const f of failures) console.log(`failure: ${f}`);
+console.log(`web-e2e: ${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);
