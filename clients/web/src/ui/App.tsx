@@ -210,15 +210,10 @@ export function App() {
         </nav>
         <div class="account" data-testid="account">
           {tokenInfo ? (
-            <>
-              <span class="small">
-                {tokenInfo.subject}
-                {screening && <span class="muted"> · {screeningLabel(screening.status)}</span>}
-              </span>{" "}
-              <a href="#/signin" class="small">
-                Account
-              </a>
-            </>
+            <a href="#/signin" class="small" title={screening ? screeningLabel(screening.status) : undefined}>
+              <span class="visually-hidden">Account: </span>
+              <span class="who">{tokenInfo.subject}</span>
+            </a>
           ) : (
             <a href="#/signin" class="button small">
               Sign in

@@ -22,7 +22,7 @@ export interface FigureProps {
 
 export function Figure(props: FigureProps) {
   const { view, hotspots = [], dots = [] } = props;
-  const box = props.crop ? cropBox(dots) : { x: 0, y: 0, w: WIDTH, h: HEIGHT };
+  const box = props.crop ? cropBox(dots, 240) : { x: 0, y: 0, w: WIDTH, h: HEIGHT };
   const rightOnLeft = rightIsImageLeft(view);
   const viewName = view === BodyView.BACK ? "Back" : "Front";
   const description = `${viewName} of the body. The person's right side is on the ${rightOnLeft ? "left" : "right"} of the picture.`;
@@ -80,8 +80,8 @@ export function Figure(props: FigureProps) {
       })}
       {dots.map((d, i) => (
         <g key={i} class="dot" data-side={sideLabel(d.side) || "middle"} aria-hidden="true">
-          <circle cx={d.x * WIDTH} cy={d.y * HEIGHT} r={props.crop ? 11 : 14} class="dot-halo" />
-          <circle cx={d.x * WIDTH} cy={d.y * HEIGHT} r={props.crop ? 6 : 8} class="dot-core" />
+          <circle cx={d.x * WIDTH} cy={d.y * HEIGHT} r={props.crop ? 26 : 16} class="dot-halo" />
+          <circle cx={d.x * WIDTH} cy={d.y * HEIGHT} r={props.crop ? 13 : 9} class="dot-core" />
         </g>
       ))}
     </svg>

@@ -18,6 +18,10 @@ function download(filename: string, text: string) {
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
 
+function count(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? "" : "s"}`;
+}
+
 export function MyDataScreen() {
   const app = useApp();
   const [problem, setProblem] = useState<Problem | null>(null);
@@ -38,7 +42,7 @@ export function MyDataScreen() {
       const json = toJsonString(UserDataExportSchema, r.export, { prettySpaces: 2 });
       const day = new Date().toISOString().slice(0, 10);
       download(`knotwork-export-${r.export.userId || "me"}-${day}.json`, json);
-      setExported(`Downloaded ${r.export.sessions.length} sessions and ${r.export.guidedSessions.length} guided sessions.`);
+      setExported(`Downloaded ${count(r.export.sessions.length, "session")} and ${count(r.export.guidedSessions.length, "guided session")}.`);
     } catch (e) {
       setProblem(describeError(e));
     } finally {
@@ -53,7 +57,9 @@ export function MyDataScreen() {
     setProblem(null);
     try {
       const r = await app.api.session.deleteUserData({ confirm: true });
-      setDeleted(`Deleted ${r.sessionsDeleted} sessions and ${r.guidedSessionsDeleted} guided sessions, your profile and your health answers.`);
+      setDeleted(
+        `Deleted ${count(Number(r.sessionsDeleted), "session")} and ${count(Number(r.guidedSessionsDeleted), "guided session")}, your profile and your health answers.`,
+      );
       setConfirming(false);
       setUnderstood(false);
       app.setScreening(null);

@@ -46,6 +46,10 @@ function Chart({ days, title }: { days: DayValue[]; title: string }) {
   );
 }
 
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? "" : "s"}`;
+}
+
 function PointCard({ p, names }: { p: PointProgress; names: Map<string, string> }) {
   const title = names.get(p.triggerPoint) ?? humanizeName(p.triggerPoint);
   const days: DayValue[] = p.days.map((d) => ({
@@ -62,7 +66,7 @@ function PointCard({ p, names }: { p: PointProgress; names: Map<string, string> 
           {progressLabel(p.status)}
         </span>{" "}
         <span class="small muted">
-          {p.sessionsInWindow} sessions on {p.activeDaysInWindow} days
+          {plural(p.sessionsInWindow, "session")} on {plural(p.activeDaysInWindow, "day")}
           {p.status !== ProgressStatus.INSUFFICIENT_DATA &&
             ` · trend ${p.tendernessTrendPerDay > 0 ? "+" : ""}${p.tendernessTrendPerDay.toFixed(2)} per day`}
         </span>
