@@ -256,10 +256,22 @@ async function main() {
       await shot(page, "01-body-map");
     });
 
-    await step("sign in with a development token", async () => {
+    await step("sign in: bad tokens are explained, a minted one works", async () => {
       await page.getByRole("link", { name: "Sign in" }).first().click();
       await page.getByRole("heading", { name: /Sign in/ }).waitFor();
-      await page.getByLabel("Development token").fill(stack.token);
+      const field = page.getByLabel("Development token");
+      await field.fill("not a token");
+      await page.getByRole("button", { name: "Sign in" }).click();
+      await page.getByText(/does not look like a token/).waitFor();
+      // Right shape, wrong signature: the gateway refuses it with UNAUTHENTICATED.
+      const [h, p, sig] = stack.token.split(".");
+      await field.fill(`${h}.${p}.${sig.slice(0, -4)}AAAA`);
+      await page.getByRole("button", { name: "Sign in" }).click();
+      await page.getByTestId("error").waitFor();
+      const err = await page.getByTestId("error").innerText();
+      expect(/UNAUTHENTICATED/.test(err), `the gRPC status on a refused token, got "${err}"`);
+      await shot(page, "02a-signin-refused");
+      await field.fill(stack.token);
       await checkScreen(page, "sign in");
       await page.getByRole("button", { name: "Sign in" }).click();
       await page.getByTestId("account").getByText(stack.user).waitFor();
@@ -297,6 +309,7 @@ async function main() {
       expect(/health questions/i.test(await page.getByTestId("blocks").innerText()), "the screening block");
       await checkScreen(page, "candidates");
       await shot(page, "03-candidates");
+      await first.screenshot({ path: path.join(artifacts, "03b-first-candidate.png") });
     });
 
     await step("screening rules massage out with an explanation", async () => {
@@ -358,17 +371,19 @@ async function main() {
       await shot(page, "07-point-detail");
     });
 
-    await step("guided session runs on the server's stream", async () => {
+    await step("guided session on both sides runs on the server's stream", async () => {
+      await page.getByRole("radio", { name: "both sides" }).check();
       await page.getByRole("button", { name: "Start guided session" }).click();
       await page.getByRole("heading", { name: /Guided session/ }).waitFor();
       await page.getByTestId("pressure").getByText(/\d+ \/ 10/).waitFor();
       await page.locator('[data-testid="cue-log"] li[data-cue="PRESS_AND_HOLD"], [data-testid="cue-log"] li[data-cue="HALFWAY"]').first().waitFor({ timeout: 30_000 });
       await checkScreen(page, "guided session");
       await shot(page, "08-guide-running");
-      await page.locator('[data-testid="cue-log"] li[data-cue="HALFWAY"]').waitFor({ timeout: 400_000 });
+      await page.locator('[data-testid="cue-log"] li[data-cue="SWITCH_SIDE"]').waitFor({ timeout: 400_000 });
       await page.getByTestId("guide-done").waitFor({ timeout: 400_000 });
       const cues = await page.locator('[data-testid="cue-log"] li').evaluateAll((els) => els.map((e) => e.getAttribute("data-cue")));
-      expect(cues.includes("STOP"), `a STOP cue, got ${cues.join(",")}`);
+      for (const c of ["START", "PRESS_AND_HOLD", "HALFWAY", "SWITCH_SIDE", "STOP"]) expect(cues.includes(c), `a ${c} cue, got ${cues.join(",")}`);
+      expect(cues.indexOf("SWITCH_SIDE") < cues.indexOf("STOP"), "the switch before the stop");
       expect((await page.getByTestId("remaining").innerText()).trim() === "0:00", "the timer at 0:00");
       await shot(page, "09-guide-done");
     });
@@ -390,16 +405,38 @@ async function main() {
       await shot(page, "10-logged-with-warning");
     });
 
-    await step("progress chart shows tenderness over days", async () => {
+    await step("progress chart shows today's session", async () => {
       await page.getByRole("link", { name: "See your progress" }).click();
       await page.getByTestId("progress-card").first().waitFor();
       const card = page.locator(`[data-testid="progress-card"][data-point="${pointName}"]`);
       expect((await card.count()) === 1, `a progress card for ${pointName}`);
-      const chart = card.getByTestId("progress-chart");
-      await chart.waitFor();
-      const after = await chart.locator("rect.pt.after").evaluateAll((els) => els.map((e) => e.getAttribute("data-value")));
+      const after = await card.getByTestId("progress-chart").locator("rect.pt.after").evaluateAll((els) => els.map((e) => e.getAttribute("data-value")));
       expect(after.includes("4"), `the logged tenderness-after value 4 on the chart, got ${after.join(",")}`);
-      expect((await chart.locator("circle.pt.before").count()) >= 1, "a tenderness-before point");
+      await shot(page, "11-progress-one-day");
+    });
+
+    await step("log a session done yesterday; the chart spans the days", async () => {
+      const card = page.locator(`[data-testid="progress-card"][data-point="${pointName}"]`);
+      await card.getByRole("link", { name: /Log a past session/ }).click();
+      await page.getByRole("heading", { name: "Log a session you already did" }).waitFor();
+      const y = new Date(Date.now() - 24 * 3600 * 1000);
+      const pad = (n) => String(n).padStart(2, "0");
+      await page.getByLabel("When").fill(`${y.getFullYear()}-${pad(y.getMonth() + 1)}-${pad(y.getDate())}T${pad(y.getHours())}:${pad(y.getMinutes())}`);
+      await page.getByLabel(/Tenderness before/).fill("8");
+      await page.getByLabel(/Tenderness after/).fill("6");
+      await page.getByLabel("How did the pain feel?").selectOption({ label: "Aching" });
+      await checkScreen(page, "log a past session");
+      await page.getByRole("button", { name: "Save session" }).click();
+      await page.getByTestId("logged").waitFor();
+      expect((await page.getByTestId("medical-attention").count()) === 0, "no medical attention warning for an aching, improving point");
+      await page.getByRole("link", { name: "See your progress" }).click();
+      const chart = page.locator(`[data-testid="progress-card"][data-point="${pointName}"]`).getByTestId("progress-chart");
+      await chart.waitFor();
+      const after = await chart.locator("rect.pt.after").evaluateAll((els) => els.map((e) => [Number(e.getAttribute("x")), e.getAttribute("data-value")]));
+      expect(after.length === 2, `two days on the chart, got ${JSON.stringify(after)}`);
+      expect(after[0][1] === "6" && after[1][1] === "4" && after[0][0] < after[1][0], `yesterday's 6 left of today's 4, got ${JSON.stringify(after)}`);
+      expect(/^M[\d.]+,[\d.]+ L/.test((await chart.locator("path.line.after").getAttribute("d")) ?? ""), "a line joining the days");
+      expect((await chart.locator("circle.pt.before").count()) === 2, "two tenderness-before points");
       await checkScreen(page, "progress");
       await shot(page, "11-progress");
     });
@@ -411,7 +448,7 @@ async function main() {
       const file = await download.path();
       const data = JSON.parse(await readFile(file, "utf8"));
       expect(data.userId === stack.user, `the export to be mine (${stack.user}), got ${data.userId}`);
-      expect(Array.isArray(data.sessions) && data.sessions.length === 1, "one session in the export");
+      expect(Array.isArray(data.sessions) && data.sessions.length === 2, `two sessions in the export, got ${data.sessions?.length}`);
       await page.getByTestId("exported").waitFor();
     });
 
@@ -423,7 +460,8 @@ async function main() {
       await checkScreen(page, "my data");
       await del.click();
       await page.getByTestId("deleted").waitFor();
-      expect(/Deleted 1 sessions?/.test(await page.getByTestId("deleted").innerText()), "one session deleted");
+      const deleted = await page.getByTestId("deleted").innerText();
+      expect(/Deleted 2 sessions/.test(deleted), `two sessions deleted, got "${deleted}"`);
       await shot(page, "12-data-deleted");
       await nav(page).getByRole("link", { name: "Progress" }).click();
       await page.getByText("No sessions yet").waitFor();

@@ -27,13 +27,17 @@ describe("chartGeometry", () => {
       box,
     );
     expect(g.after.map((p) => p.x)).toEqual([20, 65, 200]);
-    expect(g.xTicks.map((t) => t.label)).toEqual(["1 Nov", "5 Nov"]);
+    expect(g.xTicks.map((t) => [t.label, t.anchor])).toEqual([
+      ["1 Nov", "start"],
+      ["5 Nov", "end"],
+    ]);
   });
 
   it("centres a single day and skips missing values", () => {
     const g = chartGeometry([{ date: "2026-11-27", before: 6 }], box);
     expect(g.before).toHaveLength(1);
     expect(g.before[0].x).toBe(110);
+    expect(g.xTicks).toEqual([{ x: 110, label: "27 Nov", anchor: "middle" }]);
     expect(g.after).toEqual([]);
     expect(g.afterPath).toBe("");
     expect(g.beforePath).toBe("M110.0,50.0");

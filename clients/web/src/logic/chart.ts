@@ -32,7 +32,7 @@ export interface ChartGeometry {
   after: Plotted[];
   beforePath: string;
   afterPath: string;
-  xTicks: { x: number; label: string }[];
+  xTicks: { x: number; label: string; anchor: "start" | "middle" | "end" }[];
   yTicks: { y: number; label: string }[];
   plot: { left: number; right: number; top: number; bottom: number };
 }
@@ -104,11 +104,13 @@ export function chartGeometry(days: readonly DayValue[], box: ChartBox = DEFAULT
   const before = series((d) => d.before);
   const after = series((d) => d.after);
 
-  const xTicks: { x: number; label: string }[] = [];
+  // The first and last days are labelled, anchored inwards so they never spill out.
+  const xTicks: ChartGeometry["xTicks"] = [];
   if (sorted.length) {
-    xTicks.push({ x: xOf(sorted[0].date), label: shortDate(sorted[0].date) });
+    const firstDay = sorted[0];
     const lastDay = sorted[sorted.length - 1];
-    if (span > 0) xTicks.push({ x: xOf(lastDay.date), label: shortDate(lastDay.date) });
+    xTicks.push({ x: xOf(firstDay.date), label: shortDate(firstDay.date), anchor: span > 0 ? "start" : "middle" });
+    if (span > 0) xTicks.push({ x: xOf(lastDay.date), label: shortDate(lastDay.date), anchor: "end" });
   }
   const yTicks = [0, 5, 10].map((v) => ({ y: yOf(v), label: String(v) }));
 

@@ -166,7 +166,7 @@ export function App() {
       screen = <GuideScreen key={guide?.session.name} />;
       break;
     case "log":
-      screen = <LogScreen key={guide?.session.name} />;
+      screen = <LogScreen key={`${guide?.session.name}-${route.query.get("point")}`} point={route.query.get("point") ?? undefined} />;
       break;
     case "progress":
       screen = <ProgressScreen only={route.query.get("point") ?? undefined} />;

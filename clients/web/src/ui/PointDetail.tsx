@@ -231,6 +231,11 @@ export function PointDetail({ id, side: sideParam }: { id: string; side: Side })
           </form>
         )}
       </section>
+      {app.token && (
+        <p>
+          <a href={`#/log?point=${id}`}>Log a session you already did on this point</a>
+        </p>
+      )}
       {app.guide && app.guide.session.triggerPoint === point.name && app.guide.session.warnings.length > 0 && (
         <Warnings warnings={app.guide.session.warnings} />
       )}

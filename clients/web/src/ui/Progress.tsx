@@ -25,7 +25,7 @@ function Chart({ days, title }: { days: DayValue[]; title: string }) {
           </g>
         ))}
         {g.xTicks.map((t) => (
-          <text key={t.label} class="tick" x={t.x} y={box.height - 8} text-anchor="middle">
+          <text key={t.label} class="tick" x={t.x} y={box.height - 8} text-anchor={t.anchor}>
             {t.label}
           </text>
         ))}
@@ -101,6 +101,14 @@ function PointCard({ p, names }: { p: PointProgress; names: Map<string, string> 
           </tbody>
         </table>
       </details>
+      <p class="actions">
+        <a class="button" href={`#/point/${idOf(p.triggerPoint)}`}>
+          Open this point
+        </a>
+        <a class="button" href={`#/log?point=${idOf(p.triggerPoint)}`} aria-label={`Log a past session on ${title}`}>
+          Log a past session
+        </a>
+      </p>
       {p.alternativeTriggerPoints.length > 0 && (
         <p>
           Other points that refer to the same place:{" "}
