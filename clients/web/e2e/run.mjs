@@ -283,8 +283,19 @@ async function main() {
       const left = page.locator('ellipse.hotspot[data-region="regions/neck_side"][data-side="left"]');
       const [rb, lb] = [await right.boundingBox(), await left.boundingBox()];
       expect(rb && lb && rb.x < lb.x, "the person's right side of the neck drawn on the image's left in the front view");
-      // Keyboard: focus the area and press Enter.
-      await right.focus();
+      // Keyboard only: Tab from the Front/Back switch into the map (one tab stop),
+      // arrow keys to the right side of the neck, Enter to choose it.
+      await page.getByRole("button", { name: "Front", exact: true }).focus();
+      await page.keyboard.press("Tab");
+      await page.keyboard.press("Tab");
+      const focused = () =>
+        page.evaluate(() => {
+          const a = document.activeElement;
+          return a ? `${a.getAttribute("data-region")}|${a.getAttribute("data-side")}` : "";
+        });
+      expect((await focused()).startsWith("regions/"), `Tab to land on a body map area, got "${await focused()}"`);
+      for (let i = 0; i < 120 && (await focused()) !== "regions/neck_side|right"; i++) await page.keyboard.press("ArrowRight");
+      expect((await focused()) === "regions/neck_side|right", "the arrow keys to reach the right side of the neck");
       await page.keyboard.press("Enter");
       await page.locator('ellipse.hotspot[data-region="regions/neck_side"][data-side="right"][aria-pressed="true"]').waitFor();
       expect((await left.getAttribute("aria-pressed")) === "false", "the other side to stay unchosen");

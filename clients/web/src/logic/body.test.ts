@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { BodyView, Side } from "../gen/knotwork/catalog/v1/catalog_pb";
-import { cropBox, dotsFor, hasLayout, hotspots, mirrorX, outlinePath, regionId, sideAtX, smoothClosedPath } from "./body";
+import { cropBox, dotsFor, hasLayout, hotspots, keyboardOrder, moveFocus, mirrorX, outlinePath, regionId, sideAtX, smoothClosedPath } from "./body";
 
 describe("mirroring", () => {
   it("mirrors about the midline", () => {
@@ -101,5 +101,30 @@ describe("cropBox", () => {
     expect(top.x).toBeGreaterThanOrEqual(0);
     expect(top.x + top.w).toBeLessThanOrEqual(700);
     expect(cropBox([])).toEqual({ x: 0, y: 0, w: 700, h: 1000 });
+  });
+});
+
+describe("keyboard", () => {
+  const spot = (region: string, cx: number, cy: number) => ({ region, side: Side.MIDLINE, cx, cy, rx: 0.01, ry: 0.01 });
+
+  it("walks top to bottom, then left to right", () => {
+    const spots = [spot("knee", 0.45, 0.72), spot("head-r", 0.48, 0.05), spot("head-l", 0.52, 0.051), spot("chest", 0.44, 0.21)];
+    expect(keyboardOrder(spots).map((i) => spots[i].region)).toEqual(["head-r", "head-l", "chest", "knee"]);
+  });
+
+  it.each([
+    [0, "ArrowRight", 1],
+    [2, "ArrowDown", 2],
+    [0, "ArrowLeft", 0],
+    [2, "ArrowUp", 1],
+    [1, "Home", 0],
+    [0, "End", 2],
+    [1, "Tab", null],
+  ] as const)("from %s, %s goes to %s", (pos, key, want) => {
+    expect(moveFocus(pos, key, 3)).toBe(want);
+  });
+
+  it("has nowhere to go in an empty list", () => {
+    expect(moveFocus(0, "ArrowRight", 0)).toBeNull();
   });
 });

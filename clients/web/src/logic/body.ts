@@ -260,3 +260,33 @@ export function cropBox(dots: readonly NormPoint[], size = 320): { x: number; y:
   const y = Math.min(HEIGHT - h, Math.max(0, cy - h / 2));
   return { x, y, w, h };
 }
+
+/**
+ * The keyboard order of hotspots: top to bottom, then across the image, so the
+ * arrow keys walk the body in reading order. Returns indices into `spots`.
+ */
+export function keyboardOrder(spots: readonly Hotspot[]): number[] {
+  return spots
+    .map((h, i) => ({ i, row: Math.round(h.cy * 50), cx: h.cx }))
+    .sort((a, b) => a.row - b.row || a.cx - b.cx)
+    .map((x) => x.i);
+}
+
+/** Where an arrow, Home or End key moves in a list of `count`; null for other keys. */
+export function moveFocus(pos: number, key: string, count: number): number | null {
+  if (count === 0) return null;
+  switch (key) {
+    case "ArrowRight":
+    case "ArrowDown":
+      return Math.min(count - 1, pos + 1);
+    case "ArrowLeft":
+    case "ArrowUp":
+      return Math.max(0, pos - 1);
+    case "Home":
+      return 0;
+    case "End":
+      return count - 1;
+    default:
+      return null;
+  }
+}

@@ -1,7 +1,19 @@
 // The body outline, optionally with tappable regions and trigger point dots.
 
+import { useMemo, useRef, useState } from "preact/hooks";
 import { BodyView, Side } from "../gen/knotwork/catalog/v1/catalog_pb";
-import { cropBox, type Dot, HEAD, HEIGHT, type Hotspot, outlinePath, rightIsImageLeft, WIDTH } from "../logic/body";
+import {
+  cropBox,
+  type Dot,
+  HEAD,
+  HEIGHT,
+  type Hotspot,
+  keyboardOrder,
+  moveFocus,
+  outlinePath,
+  rightIsImageLeft,
+  WIDTH,
+} from "../logic/body";
 import { sideLabel } from "../logic/labels";
 
 const OUTLINE = outlinePath();
@@ -26,18 +38,30 @@ export function Figure(props: FigureProps) {
   const rightOnLeft = rightIsImageLeft(view);
   const viewName = view === BodyView.BACK ? "Back" : "Front";
   const description = `${viewName} of the body. The person's right side is on the ${rightOnLeft ? "left" : "right"} of the picture.`;
+  // One tab stop for the whole map; the arrow keys move between areas.
+  const order = useMemo(() => keyboardOrder(hotspots), [hotspots]);
+  const [pos, setPosState] = useState(0);
+  const current = order[Math.min(pos, order.length - 1)];
+  const svg = useRef<SVGSVGElement>(null);
   const onKey = (e: KeyboardEvent, h: Hotspot) => {
     if (e.key === "Enter" || e.key === " ") {
       e.preventDefault();
       props.onToggle?.(h);
+      return;
     }
+    const next = moveFocus(Math.min(pos, order.length - 1), e.key, order.length);
+    if (next === null) return;
+    e.preventDefault();
+    setPosState(next);
+    svg.current?.querySelectorAll<SVGElement>("ellipse.hotspot")[order[next]]?.focus();
   };
   return (
     <svg
       class={`figure ${props.class ?? ""}`}
       viewBox={`${box.x} ${box.y} ${box.w} ${box.h}`}
       role="group"
-      aria-label={`${props.label}. ${description}`}
+      aria-label={`${props.label}. ${description}${hotspots.length ? " Use the arrow keys to move between areas." : ""}`}
+      ref={svg}
       data-view={viewName.toLowerCase()}
     >
       <ellipse class="body" cx={HEAD.cx} cy={HEAD.cy} rx={HEAD.rx} ry={HEAD.ry} aria-hidden="true" />
@@ -53,7 +77,7 @@ export function Figure(props: FigureProps) {
           </text>
         </g>
       )}
-      {hotspots.map((h) => {
+      {hotspots.map((h, i) => {
         const picked = props.isPicked?.(h) ?? false;
         const name = props.regionName?.(h.region) ?? h.region;
         const side = h.side === Side.MIDLINE ? "" : `, ${sideLabel(h.side)} side`;
@@ -66,7 +90,8 @@ export function Figure(props: FigureProps) {
             rx={Math.max(h.rx * WIDTH, 6)}
             ry={Math.max(h.ry * HEIGHT, 6)}
             role="button"
-            tabindex={0}
+            tabindex={i === current ? 0 : -1}
+            onFocus={() => setPosState(order.indexOf(i))}
             aria-pressed={picked}
             aria-label={`${name}${side}`}
             data-region={h.region}
