@@ -251,6 +251,11 @@ async function main() {
       expect(n >= 20, `at least 20 tappable areas on the front view, got ${n}`);
       await page.getByRole("button", { name: "Back", exact: true }).click();
       await page.locator('svg.figure[data-view="back"] ellipse.hotspot').first().waitFor();
+      // From behind, the person's right is on the image's right.
+      const lb = await page.locator('ellipse.hotspot[data-region="regions/low_back"][data-side="right"]').boundingBox();
+      const ll = await page.locator('ellipse.hotspot[data-region="regions/low_back"][data-side="left"]').boundingBox();
+      expect(lb && ll && lb.x > ll.x, "the right low back drawn on the image's right in the back view");
+      await shot(page, "01b-body-map-back");
       await page.getByRole("button", { name: "Front", exact: true }).click();
       await checkScreen(page, "body map");
       await shot(page, "01-body-map");
@@ -478,10 +483,13 @@ async function main() {
       await page.getByText("No sessions yet").waitFor();
     });
 
-    await step("desktop width renders the map side labels", async () => {
+    await step("desktop width: the map keeps its side labels", async () => {
       await page.setViewportSize({ width: 1024, height: 900 });
       await nav(page).getByRole("link", { name: "Body map" }).click();
       await page.getByRole("heading", { name: "Where does it hurt?" }).waitFor();
+      const labels = await page.locator("svg.figure.map .side-labels text").allInnerTexts();
+      expect(labels.join(",") === "Right,Left", `front view labelled Right on the left, got ${labels.join(",")}`);
+      await checkScreen(page, "desktop body map");
       await shot(page, "13-desktop-map");
     });
 

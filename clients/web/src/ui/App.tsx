@@ -52,7 +52,7 @@ async function loadVocabulary(api: ReturnType<typeof createApi>): Promise<Vocabu
 
 const NAV: { hash: string; label: string; screens: string[] }[] = [
   { hash: "#/", label: "Body map", screens: ["map"] },
-  { hash: "#/plan", label: "Candidates", screens: ["plan", "point"] },
+  { hash: "#/plan", label: "Causes", screens: ["plan", "point"] },
   { hash: "#/progress", label: "Progress", screens: ["progress"] },
   { hash: "#/data", label: "My data", screens: ["data"] },
 ];

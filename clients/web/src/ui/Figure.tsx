@@ -34,7 +34,8 @@ export interface FigureProps {
 
 export function Figure(props: FigureProps) {
   const { view, hotspots = [], dots = [] } = props;
-  const box = props.crop ? cropBox(dots, 240) : { x: 0, y: 0, w: WIDTH, h: HEIGHT };
+  // The whole figure spans about x = 214..486; leave a margin for the side labels.
+  const box = props.crop ? cropBox(dots, 240) : { x: 180, y: 0, w: 340, h: HEIGHT };
   const rightOnLeft = rightIsImageLeft(view);
   const viewName = view === BodyView.BACK ? "Back" : "Front";
   const description = `${viewName} of the body. The person's right side is on the ${rightOnLeft ? "left" : "right"} of the picture.`;
@@ -69,10 +70,10 @@ export function Figure(props: FigureProps) {
       {view === BodyView.BACK && <line class="spine" x1={350} y1={120} x2={350} y2={470} aria-hidden="true" />}
       {!props.crop && (
         <g class="side-labels" aria-hidden="true">
-          <text x={40} y={60}>
+          <text x={box.x + 4} y={40}>
             {rightOnLeft ? "Right" : "Left"}
           </text>
-          <text x={WIDTH - 40} y={60} text-anchor="end">
+          <text x={box.x + box.w - 4} y={40} text-anchor="end">
             {rightOnLeft ? "Left" : "Right"}
           </text>
         </g>
