@@ -487,7 +487,7 @@ async function main() {
       await page.setViewportSize({ width: 1024, height: 900 });
       await nav(page).getByRole("link", { name: "Body map" }).click();
       await page.getByRole("heading", { name: "Where does it hurt?" }).waitFor();
-      const labels = await page.locator("svg.figure.map .side-labels text").allInnerTexts();
+      const labels = await page.locator("svg.figure.map .side-labels text").allTextContents();
       expect(labels.join(",") === "Right,Left", `front view labelled Right on the left, got ${labels.join(",")}`);
       await checkScreen(page, "desktop body map");
       await shot(page, "13-desktop-map");
