@@ -94,6 +94,15 @@ function PointCard({ p, regionName }: { p: PlanPoint; regionName: (r: string) =>
         <p class="where">
           <span class="label">Where to press{side ? ` (${side})` : ""}:</span> {p.point.locationDescription}
         </p>
+        {p.allowance && (
+          <p class="small muted">
+            Today: {p.allowance.sessionsDone} done, {p.allowance.sessionsRemaining} left
+            {p.allowance.sessionsRemaining === 0 && p.allowance.nextAllowedLocalTime
+              ? ` (next from ${p.allowance.nextAllowedLocalTime.replace("T", " ").slice(0, 16)})`
+              : ""}
+            .
+          </p>
+        )}
         {p.blocks.length > 0 && (
           <p class="small block-note">{p.blocks.map((b) => blockTitle(b.reason) || b.message).join(" ")}</p>
         )}

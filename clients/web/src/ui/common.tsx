@@ -38,6 +38,15 @@ export function ErrorBox({ problem, title }: { problem: Problem | null; title?: 
           ))}
         </ul>
       )}
+      {Object.keys(problem.metadata).length > 0 && (
+        <ul class="small">
+          {Object.entries(problem.metadata).map(([k, v]) => (
+            <li key={k}>
+              {k.replace(/_/g, " ")}: {v}
+            </li>
+          ))}
+        </ul>
+      )}
       <p class="muted small">
         gRPC status {problem.code}
         {problem.reason ? ` · ${problem.reason}` : ""}
