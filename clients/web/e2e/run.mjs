@@ -243,6 +243,14 @@ async function main() {
       }
     };
 
+    await step("an unreachable gateway is explained", async () => {
+      const dead = await freePort();
+      await page.goto(`${site.url}/?gateway=${encodeURIComponent(`http://127.0.0.1:${dead}`)}`);
+      await page.getByText(/The catalog could not be loaded/).waitFor();
+      await page.getByRole("link", { name: "Change the gateway address" }).waitFor();
+      await shot(page, "00-gateway-unreachable");
+    });
+
     await step("body map loads the catalog's regions", async () => {
       await page.goto(app);
       await page.getByRole("heading", { name: "Where does it hurt?" }).waitFor();

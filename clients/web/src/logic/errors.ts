@@ -28,7 +28,7 @@ export function describeError(err: unknown): Problem {
   let message = e.rawMessage;
   if (e.code === Code.Unavailable || e.code === Code.Unknown) {
     if (!message || /fetch|network/i.test(message)) {
-      message = "The gateway cannot be reached. Is `knotwork up` running, and is the gateway address right?";
+      message = "The gateway cannot be reached. Is “knotwork up” running, and is the gateway address right?";
     }
   }
   if (e.code === Code.Unauthenticated && !message) message = "Sign in again: the token was refused.";

@@ -63,6 +63,9 @@ export function MyDataScreen() {
       setConfirming(false);
       setUnderstood(false);
       app.setScreening(null);
+      // Back to defaults: no tools, no answers.
+      app.api.session.getProfile({}).then((p) => p.profile && app.setProfile(p.profile), () => undefined);
+      app.api.session.getScreening({}).then((g) => app.setScreening(g.screening ?? null), () => undefined);
       app.setGuide(null);
       app.setPlan(undefined);
     } catch (err) {
