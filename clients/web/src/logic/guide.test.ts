@@ -1,7 +1,19 @@
 import { describe, expect, it } from "vitest";
 import { Side } from "../gen/knotwork/catalog/v1/catalog_pb";
 import { GuideCue } from "../gen/knotwork/session/v1/session_pb";
-import { applyCue, canLog, cancelled, clock, fractionDone, initialGuide, streamClosed, streamFailed, type Cue } from "./guide";
+import {
+  applyCue,
+  canLog,
+  cancelled,
+  clock,
+  type Cue,
+  fractionDone,
+  initialGuide,
+  shownElapsed,
+  shownRemaining,
+  streamClosed,
+  streamFailed,
+} from "./guide";
 
 const cue = (c: GuideCue, elapsed: number, remaining: number, side = Side.RIGHT, message = ""): Cue => ({
   cue: c,
@@ -61,6 +73,33 @@ describe("guide timer", () => {
     expect(cancelled(s).phase).toBe("cancelled");
     expect(canLog(cancelled(s))).toBe(true);
     expect(canLog(streamFailed(s, "x"))).toBe(false);
+  });
+
+  it("runs the clock between cues at the learned rate, at most one gap ahead", () => {
+    let s = initialGuide(180, 5, Side.RIGHT);
+    s = applyCue(s, cue(GuideCue.PRESS_AND_HOLD, 0, 180), 1_000);
+    s = applyCue(s, cue(GuideCue.TICK, 5, 175), 6_000); // real time: 5 s per 5 s
+    expect(s.rate).toBeCloseTo(1);
+    expect(shownElapsed(s, 6_000)).toBe(5);
+    expect(shownElapsed(s, 8_500)).toBe(7);
+    expect(shownRemaining(s, 8_500)).toBe(173);
+    expect(shownElapsed(s, 60_000)).toBe(10); // the next tick is late: wait for the server
+    expect(fractionDone(s, 8_500)).toBeCloseTo(7 / 180);
+  });
+
+  it("learns a speed-up from the cues", () => {
+    let s = initialGuide(180, 5, Side.RIGHT);
+    s = applyCue(s, cue(GuideCue.PRESS_AND_HOLD, 0, 180), 0);
+    s = applyCue(s, cue(GuideCue.TICK, 5, 175), 83); // 60x
+    expect(s.rate).toBeGreaterThan(50);
+    expect(shownElapsed(s, 120)).toBe(7);
+  });
+
+  it("does not run the clock before pressing or after the end", () => {
+    let s = applyCue(initialGuide(180, 5, Side.RIGHT), cue(GuideCue.START, 0, 180), 0);
+    expect(shownElapsed(s, 10_000)).toBe(0);
+    s = applyCue(s, cue(GuideCue.STOP, 180, 0), 20_000);
+    expect(shownRemaining(s, 99_000)).toBe(0);
   });
 
   it("formats a clock", () => {

@@ -36,6 +36,12 @@ export interface GuideState {
   lastCue: GuideCue;
   announcements: Announcement[];
   error?: string;
+  /** Wall-clock time (ms) the last cue arrived, for smoothing between cues. */
+  cueAtMs?: number;
+  /** Session seconds per wall-clock second, learned from the cues (speed-ups). */
+  rate: number;
+  /** Session seconds between the last two cues: how far the display may run ahead. */
+  gap: number;
 }
 
 /** Before the first cue. `plannedTotal` comes from StartGuidedSession. */
@@ -52,6 +58,8 @@ export function initialGuide(plannedTotal: number, targetPressure: number, side:
     switchedSide: false,
     lastCue: GuideCue.UNSPECIFIED,
     announcements: [],
+    rate: 1,
+    gap: 5,
   };
 }
 
@@ -59,11 +67,13 @@ function finished(s: GuideState): boolean {
   return s.phase === "done" || s.phase === "cancelled" || s.phase === "error";
 }
 
-/** The state after one cue from the stream. Cues after the end are ignored. */
-export function applyCue(s: GuideState, c: Cue): GuideState {
+/** The state after one cue from the stream, received at `nowMs`. Cues after the end are ignored. */
+export function applyCue(s: GuideState, c: Cue, nowMs = 0): GuideState {
   if (finished(s)) return s;
   const elapsed = Math.max(0, c.elapsedSeconds);
   const remaining = Math.max(0, c.remainingSeconds);
+  const step = elapsed - s.elapsed;
+  const wall = s.cueAtMs === undefined ? 0 : (nowMs - s.cueAtMs) / 1000;
   const next: GuideState = {
     ...s,
     elapsed,
@@ -73,6 +83,9 @@ export function applyCue(s: GuideState, c: Cue): GuideState {
     side: c.side !== Side.UNSPECIFIED ? c.side : s.side,
     message: c.message || s.message,
     lastCue: c.cue,
+    cueAtMs: nowMs,
+    rate: step > 0 && wall > 0.05 ? step / wall : s.rate,
+    gap: step > 0 ? step : s.gap,
   };
   switch (c.cue) {
     case GuideCue.START:
@@ -121,10 +134,28 @@ export function cancelled(s: GuideState): GuideState {
   return finished(s) ? s : { ...s, phase: "cancelled", message: "You stopped the session." };
 }
 
-/** Share of the session done, 0..1. */
-export function fractionDone(s: GuideState): number {
+/**
+ * Seconds done as shown at `nowMs`: the last cue's time, run forward at the
+ * learned rate so the clock moves between cues, but never more than one cue
+ * gap ahead of the server (the stream stays the source of truth).
+ */
+export function shownElapsed(s: GuideState, nowMs: number): number {
+  if (s.phase !== "pressing" || s.cueAtMs === undefined) return s.elapsed;
+  const ahead = Math.min(s.gap, Math.max(0, ((nowMs - s.cueAtMs) / 1000) * s.rate));
+  return Math.min(s.total, s.elapsed + Math.floor(ahead));
+}
+
+/** Seconds left as shown at `nowMs`. */
+export function shownRemaining(s: GuideState, nowMs: number): number {
+  if (s.phase === "done") return 0;
+  return Math.max(0, s.remaining - (shownElapsed(s, nowMs) - s.elapsed));
+}
+
+/** Share of the session done, 0..1 (at `nowMs` when given). */
+export function fractionDone(s: GuideState, nowMs?: number): number {
   if (s.phase === "done") return 1;
-  return s.total > 0 ? Math.min(1, s.elapsed / s.total) : 0;
+  const e = nowMs === undefined ? s.elapsed : shownElapsed(s, nowMs);
+  return s.total > 0 ? Math.min(1, e / s.total) : 0;
 }
 
 /** Whether the session can be logged now (it ran, fully or partly). */

@@ -1,6 +1,6 @@
 // The guided session: a live timer driven by the server's stream of cues.
 
-import { useEffect, useReducer, useRef } from "preact/hooks";
+import { useEffect, useReducer, useRef, useState } from "preact/hooks";
 import { Side } from "../gen/knotwork/catalog/v1/catalog_pb";
 import { GuideCue } from "../gen/knotwork/session/v1/session_pb";
 import { describeError } from "../logic/errors";
@@ -13,6 +13,8 @@ import {
   fractionDone,
   type GuideState,
   initialGuide,
+  shownElapsed,
+  shownRemaining,
   streamClosed,
   streamFailed,
 } from "../logic/guide";
@@ -20,12 +22,12 @@ import { cueLabel, sideLabel } from "../logic/labels";
 import { useApp } from "./app-state";
 import { NeedSignIn, ScreenTitle, Warnings } from "./common";
 
-type Action = { type: "cue"; cue: Cue } | { type: "closed" } | { type: "failed"; error: string } | { type: "cancel" };
+type Action = { type: "cue"; cue: Cue; at: number } | { type: "closed" } | { type: "failed"; error: string } | { type: "cancel" };
 
 function reduce(s: GuideState, a: Action): GuideState {
   switch (a.type) {
     case "cue":
-      return applyCue(s, a.cue);
+      return applyCue(s, a.cue, a.at);
     case "closed":
       return streamClosed(s);
     case "failed":
@@ -54,7 +56,7 @@ export function GuideScreen() {
     (async () => {
       try {
         for await (const c of app.api.session.guideSession({ name: session.name }, { signal: ctl.signal })) {
-          dispatch({ type: "cue", cue: c });
+          dispatch({ type: "cue", cue: c, at: performance.now() });
         }
         dispatch({ type: "closed" });
       } catch (e) {
@@ -63,6 +65,15 @@ export function GuideScreen() {
     })();
     return () => ctl.abort();
   }, [session?.name]);
+
+  // Redraw a few times a second so the clock moves between the server's cues.
+  const [now, setNow] = useState(performance.now());
+  const running = state.phase === "pressing";
+  useEffect(() => {
+    if (!running) return;
+    const t = setInterval(() => setNow(performance.now()), 250);
+    return () => clearInterval(t);
+  }, [running]);
 
   const loggable = canLog(state);
   useEffect(() => {
@@ -86,7 +97,8 @@ export function GuideScreen() {
     );
   }
 
-  const pct = Math.round(fractionDone(state) * 100);
+  const pct = Math.round(fractionDone(state, now) * 100);
+  const remaining = shownRemaining(state, now);
   const stop = () => {
     abort.current?.abort();
     dispatch({ type: "cancel" });
@@ -103,8 +115,8 @@ export function GuideScreen() {
         <p class="cue" data-testid="cue">
           {state.phase === "connecting" ? "Connecting…" : cueLabel(state.lastCue) || "Keep holding"}
         </p>
-        <p class="clock" data-testid="remaining" aria-label={`${clock(state.remaining)} remaining`}>
-          {clock(state.remaining)}
+        <p class="clock" data-testid="remaining" aria-label={`${clock(remaining)} remaining`}>
+          {clock(remaining)}
         </p>
         <div
           class="progress"
@@ -127,7 +139,7 @@ export function GuideScreen() {
           </div>
           <div>
             <dt>Elapsed</dt>
-            <dd>{clock(state.elapsed)}</dd>
+            <dd>{clock(shownElapsed(state, now))}</dd>
           </div>
         </dl>
         <p class="message" data-testid="guide-message">
