@@ -186,6 +186,7 @@ function who(ctx: HandlerContext): User {
   const auth = ctx.requestHeader.get("authorization") ?? "";
   const m = /^Bearer ([\w-]+)\.([\w-]+)\.([\w-]*)$/.exec(auth);
   if (!m) throw new ConnectError("missing or malformed bearer token", Code.Unauthenticated);
+  if (m[3] !== "mock") throw new ConnectError("token signature is not valid", Code.Unauthenticated);
   const sub = JSON.parse(Buffer.from(m[2], "base64url").toString()).sub as string;
   if (!users.has(sub)) users.set(sub, { profile: { tools: [], timeZone: "UTC" }, answers: new Map(), sessions: [], guided: [], requests: new Map() });
   return users.get(sub)!;
@@ -355,7 +356,7 @@ function routes(router: ConnectRouter) {
         if (ctx.signal.aborted) return;
         const side = sides[Math.min(sides.length - 1, Math.floor(e / g.durationSeconds))];
         if (e === g.durationSeconds && sides.length > 1) yield cue(GuideCue.SWITCH_SIDE, e, side, "Switch to the other side.");
-        else if (e === Math.floor(total / 2)) yield cue(GuideCue.HALFWAY, e, side, "Halfway there. Breathe out and let the muscle soften.");
+        else if (e % g.durationSeconds === Math.floor(g.durationSeconds / 2)) yield cue(GuideCue.HALFWAY, e, side, "Halfway there. Breathe out and let the muscle soften.");
         else yield cue(GuideCue.TICK, e, side, "");
       }
       await sleep((step * 1000) / SPEEDUP);
