@@ -1,1 +1,3 @@
-//! Knotwork's catalog service (being built).
+//! Knotwork's catalog service.
+#![forbid(unsafe_code)]
+pub mod domain;
