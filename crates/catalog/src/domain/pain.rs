@@ -1,14 +1,17 @@
 //! "Where does it hurt?": resolving painful places and symptoms, and ranking
 //! the muscles whose trigger points can explain them.
 //!
-//! Ranking rules (each is tested below):
-//! - a requested region scores 1.0 for a muscle when one of its points refers
-//!   there as its primary zone, 0.5 when only as spillover; each requested
-//!   symptom a matching point can cause adds 0.3;
-//! - muscles sort by that score, then by how many of the requested regions and
-//!   symptoms they explain, then by primary, then file order;
-//! - so, everything else equal, primary beats spillover, and a muscle that
-//!   explains more of the pain beats one that explains less.
+//! Ranking rules (each is tested below), compared in this order:
+//! 1. a muscle with a point that refers to a requested region as its primary
+//!    (essential) zone ranks above one that reaches them only as spillover;
+//! 2. then the muscle that explains more of the requested regions and
+//!    symptoms ranks higher;
+//! 3. then more regions reached as primary zone;
+//! 4. then the total referral weight (primary 2, spillover 1);
+//! 5. then file order, so the answer is stable.
+//!
+//! The `score` reported packs that key into one number (higher is better), so
+//! clients can compare scores without knowing the rules.
 //!
 //! Only points that refer to at least one requested region match; symptoms
 //! refine the ranking but never match a point on their own.
@@ -25,9 +28,38 @@ pub const MAX_SYMPTOMS: usize = 16;
 /// Longest accepted text of one location or symptom.
 pub const MAX_TEXT: usize = 200;
 
-const PRIMARY: f64 = 1.0;
-const SPILLOVER: f64 = 0.5;
-const SYMPTOM: f64 = 0.3;
+/// The ranking key of a muscle or a point: (any primary, regions and
+/// symptoms explained, primary regions, referral weight).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+struct Key {
+    primary: bool,
+    explained: usize,
+    primaries: usize,
+    weight: usize,
+}
+
+impl Key {
+    fn add_region(&mut self, kind: ReferralKind) {
+        self.explained += 1;
+        if kind == ReferralKind::Primary {
+            self.primary = true;
+            self.primaries += 1;
+            self.weight += 2;
+        } else {
+            self.weight += 1;
+        }
+    }
+
+    /// The key as one number. Counts are bounded by [`MAX_LOCATIONS`] and
+    /// [`MAX_SYMPTOMS`] (at most 32 explained, 16 primary, weight 32), so
+    /// each term stays below the step of the one before it.
+    fn score(self) -> f64 {
+        f64::from(u8::from(self.primary)) * 10_000.0
+            + self.explained as f64 * 100.0
+            + self.primaries as f64
+            + self.weight as f64 * 0.01
+    }
+}
 
 /// One painful place as asked.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -282,7 +314,7 @@ pub fn find(catalog: &Catalog, q: &ResolvedPain) -> PainAnswer {
         for &p in points {
             let tp = &data.trigger_points[p];
             let mut reasons = Vec::new();
-            let mut score = 0.0;
+            let mut key = Key::default();
             let mut left = false;
             let mut right = false;
             for (ri, &r) in regions.iter().enumerate() {
@@ -292,7 +324,7 @@ pub fn find(catalog: &Catalog, q: &ResolvedPain) -> PainAnswer {
                         region: r,
                         kind: refl.kind,
                     });
-                    score += if refl.kind == ReferralKind::Primary { PRIMARY } else { SPILLOVER };
+                    key.add_region(refl.kind);
                     best[ri] = Some(best[ri].map_or(refl.kind, |b| b.min(refl.kind)));
                     for l in q.locations.iter().filter(|l| l.region == r) {
                         match l.side {
@@ -312,7 +344,7 @@ pub fn find(catalog: &Catalog, q: &ResolvedPain) -> PainAnswer {
             for &s in &q.symptoms {
                 if tp.symptoms.iter().any(|x| x == &data.symptoms[s].id) {
                     reasons.push(Reason::Symptom { symptom: s });
-                    score += SYMPTOM;
+                    key.explained += 1;
                     if !syms.contains(&s) {
                         syms.push(s);
                     }
@@ -333,7 +365,7 @@ pub fn find(catalog: &Catalog, q: &ResolvedPain) -> PainAnswer {
                 point: p,
                 reasons,
                 press_side,
-                score,
+                score: key.score(),
             });
         }
         if pms.is_empty() {
@@ -341,43 +373,28 @@ pub fn find(catalog: &Catalog, q: &ResolvedPain) -> PainAnswer {
         }
         pms.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.point.cmp(&b.point)));
         syms.sort_by_key(|s| q.symptoms.iter().position(|x| x == s));
-        let mut score = syms.len() as f64 * SYMPTOM;
+        let mut key = Key {
+            explained: syms.len(),
+            ..Key::default()
+        };
         let mut explained_regions = Vec::new();
-        let mut primary = false;
         for (ri, b) in best.iter().enumerate() {
-            match b {
-                Some(ReferralKind::Primary) => {
-                    score += PRIMARY;
-                    primary = true;
-                    explained_regions.push(regions[ri]);
-                }
-                Some(ReferralKind::Spillover) => {
-                    score += SPILLOVER;
-                    explained_regions.push(regions[ri]);
-                }
-                None => {}
+            if let Some(kind) = *b {
+                key.add_region(kind);
+                explained_regions.push(regions[ri]);
             }
         }
+        let primary = key.primary;
         matches.push(MuscleMatch {
             muscle: m,
-            score,
+            score: key.score(),
             points: pms,
             explained_regions,
             explained_symptoms: syms,
             primary,
         });
     }
-    matches.sort_by(|a, b| {
-        b.score
-            .total_cmp(&a.score)
-            .then_with(|| {
-                let ea = a.explained_regions.len() + a.explained_symptoms.len();
-                let eb = b.explained_regions.len() + b.explained_symptoms.len();
-                eb.cmp(&ea)
-            })
-            .then(b.primary.cmp(&a.primary))
-            .then(a.muscle.cmp(&b.muscle))
-    });
+    matches.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.muscle.cmp(&b.muscle)));
 
     let mut red_flags: Vec<usize> = Vec::new();
     for &r in &regions {
