@@ -1,1 +1,2 @@
+//! Benchmark (written last).
 fn main() {}

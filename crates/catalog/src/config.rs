@@ -16,7 +16,10 @@ pub const DEFAULT_INTERNAL_TOKEN: &str = "knotwork-dev-internal";
 
 /// Catalog service settings.
 #[derive(Debug, Clone, clap::Parser)]
-#[command(name = "knotwork-catalog", about = "Knotwork's catalog service: the trigger point chart over gRPC.")]
+#[command(
+    name = "knotwork-catalog",
+    about = "Knotwork's catalog service: the trigger point chart over gRPC."
+)]
 pub struct Config {
     /// Address to listen on for gRPC.
     #[arg(long, env = "KNOTWORK_CATALOG_LISTEN", default_value = DEFAULT_LISTEN)]

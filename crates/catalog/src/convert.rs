@@ -330,7 +330,10 @@ pub fn view_filter(field: &str, raw: i32) -> Result<Option<View>, Violation> {
 }
 
 /// Reads a contraindication kind filter: unspecified means none.
-pub fn contra_kind_filter(field: &str, raw: i32) -> Result<Option<ContraindicationKind>, Violation> {
+pub fn contra_kind_filter(
+    field: &str,
+    raw: i32,
+) -> Result<Option<ContraindicationKind>, Violation> {
     match pb::ContraindicationKind::try_from(raw) {
         Ok(pb::ContraindicationKind::Unspecified) => Ok(None),
         Ok(pb::ContraindicationKind::Condition) => Ok(Some(ContraindicationKind::Condition)),
@@ -351,7 +354,10 @@ pub fn kinds(raw: &[i32]) -> Result<Vec<Kind>, Vec<Violation>> {
             Ok(pb::ResourceKind::Tool) => out.push(Kind::Tool),
             Ok(pb::ResourceKind::Symptom) => out.push(Kind::Symptom),
             Ok(pb::ResourceKind::Unspecified) | Err(_) => {
-                bad.push(Violation::new(format!("kinds[{i}]"), format!("unknown kind {k}")));
+                bad.push(Violation::new(
+                    format!("kinds[{i}]"),
+                    format!("unknown kind {k}"),
+                ));
             }
         }
     }
@@ -516,11 +522,17 @@ mod tests {
         assert_eq!(tp.name, "triggerPoints/sternocleidomastoid_1");
         assert_eq!(tp.muscle, "muscles/sternocleidomastoid");
         assert_eq!(tp.excluded_tools[0].tool, "tools/massage_gun");
-        assert_eq!(tp.excluded_conditions[0].contraindication, "contraindications/aneurysm");
+        assert_eq!(
+            tp.excluded_conditions[0].contraindication,
+            "contraindications/aneurysm"
+        );
         assert_eq!(tp.cautions[0].kind, pb::StructureKind::Artery as i32);
         let gun = &p.tools[c.tool_index("massage_gun").unwrap()];
         assert_eq!(gun.suited_muscles, ["muscles/tibialis_anterior"]);
-        assert_eq!(p.snapshot.trigger_points.len(), c.data().trigger_points.len());
+        assert_eq!(
+            p.snapshot.trigger_points.len(),
+            c.data().trigger_points.len()
+        );
         assert_eq!(p.snapshot.catalog_version, c.version());
     }
 

@@ -135,7 +135,8 @@ mod tests {
 
     #[test]
     fn violations_travel_as_bad_request() {
-        let s: tonic::Status = Error::InvalidArgument(vec![Violation::new("page_size", "too big")]).into();
+        let s: tonic::Status =
+            Error::InvalidArgument(vec![Violation::new("page_size", "too big")]).into();
         assert_eq!(s.code(), tonic::Code::InvalidArgument);
         let br = s.get_details_bad_request().unwrap();
         assert_eq!(br.field_violations[0].field, "page_size");
@@ -159,6 +160,9 @@ mod tests {
         assert!(s.message().contains("muscles[ql]"));
         let info = s.get_details_error_info().unwrap();
         assert_eq!(info.reason, REASON_CATALOG_INVALID);
-        assert_eq!(info.metadata.get("entry").map(String::as_str), Some("muscles[ql]"));
+        assert_eq!(
+            info.metadata.get("entry").map(String::as_str),
+            Some("muscles[ql]")
+        );
     }
 }

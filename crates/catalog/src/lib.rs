@@ -62,7 +62,8 @@ pub async fn run(
         None => CatalogSource::Embedded,
     };
     let catalogs = Arc::new(Catalogs::start(source, store).await?);
-    let (reflection_v1, reflection_v1alpha) = knotwork_runtime::grpc::reflection(&[CATALOG_SERVICE])?;
+    let (reflection_v1, reflection_v1alpha) =
+        knotwork_runtime::grpc::reflection(&[CATALOG_SERVICE])?;
     let sighup = spawn_sighup_reloader(catalogs.clone());
 
     let api = CatalogServiceServer::new(CatalogApi::new(catalogs.clone()))

@@ -11,7 +11,10 @@ use knotwork_catalog::Config;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let config = Config::parse();
-    knotwork_runtime::telemetry::init(config.log.log_format, std::env::var("RUST_LOG").ok().as_deref());
+    knotwork_runtime::telemetry::init(
+        config.log.log_format,
+        std::env::var("RUST_LOG").ok().as_deref(),
+    );
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;

@@ -39,7 +39,10 @@ impl CatalogApi {
     }
 
     /// Answers from one catalog version.
-    fn answer<T>(&self, f: impl FnOnce(&Loaded) -> Result<T, Error>) -> Result<Response<T>, Status> {
+    fn answer<T>(
+        &self,
+        f: impl FnOnce(&Loaded) -> Result<T, Error>,
+    ) -> Result<Response<T>, Status> {
         let current = self.catalogs.current();
         f(&current).map(Response::new).map_err(Status::from)
     }
@@ -169,7 +172,13 @@ impl CatalogService for CatalogApi {
         req: Request<pb::GetRegionRequest>,
     ) -> Result<Response<pb::GetRegionResponse>, Status> {
         self.answer(|l| {
-            let i = lookup(&l.catalog, "name", names::REGIONS, &req.get_ref().name, Catalog::region_index)?;
+            let i = lookup(
+                &l.catalog,
+                "name",
+                names::REGIONS,
+                &req.get_ref().name,
+                Catalog::region_index,
+            )?;
             Ok(pb::GetRegionResponse {
                 region: Some(l.pb.regions[i].clone()),
                 catalog_version: version(l),
@@ -195,7 +204,11 @@ impl CatalogService for CatalogApi {
             let fp = fingerprint(&["regions", &r.view.to_string(), &area.to_lowercase()]);
             let page = page::paginate(all, size, &r.page_token, c.version(), &fp)?;
             Ok(pb::ListRegionsResponse {
-                regions: page.items.iter().map(|&i| l.pb.regions[i].clone()).collect(),
+                regions: page
+                    .items
+                    .iter()
+                    .map(|&i| l.pb.regions[i].clone())
+                    .collect(),
                 next_page_token: page.next_token,
                 catalog_version: version(l),
             })
@@ -208,7 +221,13 @@ impl CatalogService for CatalogApi {
         req: Request<pb::GetMuscleRequest>,
     ) -> Result<Response<pb::GetMuscleResponse>, Status> {
         self.answer(|l| {
-            let i = lookup(&l.catalog, "name", names::MUSCLES, &req.get_ref().name, Catalog::muscle_index)?;
+            let i = lookup(
+                &l.catalog,
+                "name",
+                names::MUSCLES,
+                &req.get_ref().name,
+                Catalog::muscle_index,
+            )?;
             Ok(pb::GetMuscleResponse {
                 muscle: Some(l.pb.muscles[i].clone()),
                 catalog_version: version(l),
@@ -224,14 +243,24 @@ impl CatalogService for CatalogApi {
         let r = req.into_inner();
         self.answer(|l| {
             let c = &l.catalog;
-            let region = names::filter(c, "region", names::REGIONS, &r.region, Catalog::region_index)?;
+            let region = names::filter(
+                c,
+                "region",
+                names::REGIONS,
+                &r.region,
+                Catalog::region_index,
+            )?;
             let tool = names::filter(c, "tool", names::TOOLS, &r.tool, Catalog::tool_index)?;
             let size = page::size(r.page_size, LIST_PAGE.0, LIST_PAGE.1)?;
             let all = list::muscles(c, region, tool);
             let fp = fingerprint(&["muscles", &r.region, &r.tool]);
             let page = page::paginate(all, size, &r.page_token, c.version(), &fp)?;
             Ok(pb::ListMusclesResponse {
-                muscles: page.items.iter().map(|&i| l.pb.muscles[i].clone()).collect(),
+                muscles: page
+                    .items
+                    .iter()
+                    .map(|&i| l.pb.muscles[i].clone())
+                    .collect(),
                 next_page_token: page.next_token,
                 catalog_version: version(l),
             })
@@ -244,7 +273,13 @@ impl CatalogService for CatalogApi {
         req: Request<pb::GetTriggerPointRequest>,
     ) -> Result<Response<pb::GetTriggerPointResponse>, Status> {
         self.answer(|l| {
-            let i = lookup(&l.catalog, "name", names::TRIGGER_POINTS, &req.get_ref().name, Catalog::point_index)?;
+            let i = lookup(
+                &l.catalog,
+                "name",
+                names::TRIGGER_POINTS,
+                &req.get_ref().name,
+                Catalog::point_index,
+            )?;
             Ok(pb::GetTriggerPointResponse {
                 trigger_point: Some(l.pb.points[i].clone()),
                 catalog_version: version(l),
@@ -298,8 +333,20 @@ impl CatalogService for CatalogApi {
         let r = req.into_inner();
         self.answer(|l| {
             let c = &l.catalog;
-            let region = names::filter(c, "region", names::REGIONS, &r.region, Catalog::region_index)?;
-            let muscle = names::filter(c, "muscle", names::MUSCLES, &r.muscle, Catalog::muscle_index)?;
+            let region = names::filter(
+                c,
+                "region",
+                names::REGIONS,
+                &r.region,
+                Catalog::region_index,
+            )?;
+            let muscle = names::filter(
+                c,
+                "muscle",
+                names::MUSCLES,
+                &r.muscle,
+                Catalog::muscle_index,
+            )?;
             let tool = names::filter(c, "tool", names::TOOLS, &r.tool, Catalog::tool_index)?;
             let size = page::size(r.page_size, LIST_PAGE.0, LIST_PAGE.1)?;
             let all = list::trigger_points(c, region, muscle, tool);
@@ -319,7 +366,13 @@ impl CatalogService for CatalogApi {
         req: Request<pb::GetToolRequest>,
     ) -> Result<Response<pb::GetToolResponse>, Status> {
         self.answer(|l| {
-            let i = lookup(&l.catalog, "name", names::TOOLS, &req.get_ref().name, Catalog::tool_index)?;
+            let i = lookup(
+                &l.catalog,
+                "name",
+                names::TOOLS,
+                &req.get_ref().name,
+                Catalog::tool_index,
+            )?;
             Ok(pb::GetToolResponse {
                 tool: Some(l.pb.tools[i].clone()),
                 catalog_version: version(l),
@@ -335,7 +388,13 @@ impl CatalogService for CatalogApi {
         let r = req.into_inner();
         self.answer(|l| {
             let c = &l.catalog;
-            let muscle = names::filter(c, "muscle", names::MUSCLES, &r.muscle, Catalog::muscle_index)?;
+            let muscle = names::filter(
+                c,
+                "muscle",
+                names::MUSCLES,
+                &r.muscle,
+                Catalog::muscle_index,
+            )?;
             let size = page::size(r.page_size, LIST_PAGE.0, LIST_PAGE.1)?;
             let all = list::tools(c, muscle);
             let fp = fingerprint(&["tools", &r.muscle]);
@@ -355,7 +414,13 @@ impl CatalogService for CatalogApi {
     ) -> Result<Response<pb::ListRecommendedToolsResponse>, Status> {
         self.answer(|l| {
             let c = &l.catalog;
-            let i = lookup(c, "trigger_point", names::TRIGGER_POINTS, &req.get_ref().trigger_point, Catalog::point_index)?;
+            let i = lookup(
+                c,
+                "trigger_point",
+                names::TRIGGER_POINTS,
+                &req.get_ref().trigger_point,
+                Catalog::point_index,
+            )?;
             let tp = &c.data().trigger_points[i];
             let recommended = tp
                 .techniques

@@ -151,7 +151,8 @@ fn write_all(db: &Database, catalog: &Catalog) -> Result<(), Error> {
     {
         let data = catalog.data();
         let mut meta = txn.open_table(META).map_err(storage)?;
-        meta.insert(KEY_VERSION, catalog.version()).map_err(storage)?;
+        meta.insert(KEY_VERSION, catalog.version())
+            .map_err(storage)?;
         meta.insert(KEY_EDITION, data.meta.edition.as_str())
             .map_err(storage)?;
         let mut blob = txn.open_table(CATALOG).map_err(storage)?;

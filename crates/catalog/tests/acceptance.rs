@@ -56,7 +56,11 @@ fn embedded_catalog_meets_the_issue_minimums() {
     let d = c.data();
     assert!(d.regions.len() >= 40, "regions: {}", d.regions.len());
     assert!(d.muscles.len() >= 45, "muscles: {}", d.muscles.len());
-    assert!(d.trigger_points.len() >= 60, "points: {}", d.trigger_points.len());
+    assert!(
+        d.trigger_points.len() >= 60,
+        "points: {}",
+        d.trigger_points.len()
+    );
     for tool in [
         "fingers",
         "lacrosse_ball",
@@ -138,7 +142,12 @@ fn every_acceptance_query_ranks_as_expected() {
             }
         }
     }
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[tokio::test]
@@ -147,7 +156,11 @@ async fn acceptance_queries_over_grpc() {
     let mut client = server.client();
     let t = table();
     for name in ["low back pain", "temple headache", "left chest pain"] {
-        let q = t.query.iter().find(|q| q.name == name).expect("query exists");
+        let q = t
+            .query
+            .iter()
+            .find(|q| q.name == name)
+            .expect("query exists");
         let req = pb::FindByPainRequest {
             locations: q
                 .regions
@@ -173,7 +186,10 @@ async fn acceptance_queries_over_grpc() {
             .collect();
         for e in &q.expect {
             let want = format!("muscles/{e}");
-            assert!(names.contains(&want.as_str()), "{name}: {want} not in {names:?}");
+            assert!(
+                names.contains(&want.as_str()),
+                "{name}: {want} not in {names:?}"
+            );
         }
         for f in &q.expect_red_flags {
             let want = format!("redFlags/{f}");

@@ -113,8 +113,7 @@ fn index<'a>(
         if !is_id(id) {
             problems.push(Problem {
                 entry,
-                message: "id must be lower_snake_case ASCII (a-z, 0-9, _), 1-63 characters"
-                    .into(),
+                message: "id must be lower_snake_case ASCII (a-z, 0-9, _), 1-63 characters".into(),
             });
         } else if map.insert(id.to_owned(), i).is_some() {
             problems.push(Problem {
@@ -241,7 +240,9 @@ impl Catalog {
             c.text(&e, "name", &x.name);
             c.text(&e, "guidance", &x.guidance);
             if x.kind == ContraindicationKind::Condition
-                && x.screening_question.as_deref().is_none_or(|q| q.trim().is_empty())
+                && x.screening_question
+                    .as_deref()
+                    .is_none_or(|q| q.trim().is_empty())
             {
                 c.fail(&e, "a CONDITION needs a screening_question");
             }
@@ -270,15 +271,19 @@ impl Catalog {
             c.references(&e, "sources", &m.sources, "source", &sources);
         }
         for t in &data.trigger_points {
-            check_point(&mut c, t, &Refs {
-                regions: &regions,
-                muscles: &muscles,
-                tools: &tools,
-                symptoms: &symptoms,
-                sources: &sources,
-                contras: &contras,
-                contraindications: &data.contraindications,
-            });
+            check_point(
+                &mut c,
+                t,
+                &Refs {
+                    regions: &regions,
+                    muscles: &muscles,
+                    tools: &tools,
+                    symptoms: &symptoms,
+                    sources: &sources,
+                    contras: &contras,
+                    contraindications: &data.contraindications,
+                },
+            );
         }
         // Every muscle needs at least one point: a muscle with none could
         // never be found by pain, which would be half a chart.
@@ -335,7 +340,11 @@ impl Catalog {
         let mut point_tools = Vec::with_capacity(data.trigger_points.len());
         let mut tool_muscle_set = vec![HashSet::new(); data.tools.len()];
         for t in &data.trigger_points {
-            let ids: Vec<usize> = t.techniques.iter().filter_map(|x| tools.get(&x.tool).copied()).collect();
+            let ids: Vec<usize> = t
+                .techniques
+                .iter()
+                .filter_map(|x| tools.get(&x.tool).copied())
+                .collect();
             if let Some(&m) = muscles.get(&t.muscle) {
                 for &tool in &ids {
                     tool_muscle_set[tool].insert(m);
@@ -449,16 +458,29 @@ fn canonical(data: &CatalogData) -> Vec<u8> {
 
 fn check_guidance(c: &mut Checker, g: &Guidance, sources: &HashMap<String, usize>) {
     let e = "guidance";
-    if !(1..=10).contains(&g.target_pressure) || !(g.target_pressure..=10).contains(&g.max_safe_pressure)
+    if !(1..=10).contains(&g.target_pressure)
+        || !(g.target_pressure..=10).contains(&g.max_safe_pressure)
     {
-        c.fail(e, "pressures must satisfy 1 <= target_pressure <= max_safe_pressure <= 10");
+        c.fail(
+            e,
+            "pressures must satisfy 1 <= target_pressure <= max_safe_pressure <= 10",
+        );
     }
     if g.min_duration_seconds <= 0 || g.max_duration_seconds < g.min_duration_seconds {
-        c.fail(e, "durations must satisfy 0 < min_duration_seconds <= max_duration_seconds");
+        c.fail(
+            e,
+            "durations must satisfy 0 < min_duration_seconds <= max_duration_seconds",
+        );
     }
     for (name, v) in [
-        ("max_sessions_per_point_per_day", g.max_sessions_per_point_per_day),
-        ("recommended_sessions_per_day_min", g.recommended_sessions_per_day_min),
+        (
+            "max_sessions_per_point_per_day",
+            g.max_sessions_per_point_per_day,
+        ),
+        (
+            "recommended_sessions_per_day_min",
+            g.recommended_sessions_per_day_min,
+        ),
         ("expected_improvement_days", g.expected_improvement_days),
         ("trend_window_days", g.trend_window_days),
     ] {
@@ -620,7 +642,8 @@ mod tests {
         let a = fixture::catalog();
         let b = Catalog::from_toml(&format!("# a comment\n{}", fixture::TOML)).unwrap();
         assert_eq!(a.version(), b.version());
-        let c = Catalog::from_toml(&fixture::TOML.replace("About 5 of 10.", "About 5/10.")).unwrap();
+        let c =
+            Catalog::from_toml(&fixture::TOML.replace("About 5 of 10.", "About 5/10.")).unwrap();
         assert_ne!(a.version(), c.version());
         let d = Catalog::from_canonical(&a.canonical()).unwrap();
         assert_eq!(a.version(), d.version());
@@ -628,34 +651,181 @@ mod tests {
 
     #[test]
     fn validation_table() {
-        check(&[("id = \"piriformis_1\"", "id = \"gluteus_minimus_1\"")], "trigger_points[gluteus_minimus_1]", "duplicate id");
-        check(&[("id = \"shin\"", "id = \"Shin\"")], "regions[Shin]", "lower_snake_case");
-        check(&[("muscle = \"piriformis\"", "muscle = \"piriformiss\"")], "trigger_points[piriformis_1]", "unknown muscle \"piriformiss\"");
-        check(&[("region = \"shin\"\n", "region = \"shinn\"\n")], "muscles[tibialis_anterior]", "unknown region \"shinn\"");
-        check(&[("{ region = \"shin\", kind = \"PRIMARY\" }", "{ region = \"calf\", kind = \"PRIMARY\" }")], "trigger_points[tibialis_anterior_1]", "unknown region \"calf\"");
-        check(&[("x = 0.42, y = 0.75", "x = 0.42, y = 1.75")], "trigger_points[tibialis_anterior_1]", "outside 0..1");
-        check(&[("x = 0.42, y = 0.75", "x = -0.1, y = 0.75")], "trigger_points[tibialis_anterior_1]", "outside 0..1");
-        check(&[("x = 0.42, y = 0.75", "x = 0.62, y = 0.75")], "trigger_points[tibialis_anterior_1]", "left side");
-        check(&[("techniques = [{ tool = \"lacrosse_ball\", text = \"Lean into a door frame.\" }]", "techniques = []")], "trigger_points[pectoralis_major_1]", "at least one technique");
-        check(&[("techniques = [{ tool = \"fingers\", text = \"Small circles.\" }]", "techniques = [{ tool = \"thumb\", text = \"Small circles.\" }]")], "trigger_points[temporalis_1]", "unknown tool \"thumb\"");
-        check(&[("excluded_tools = [{ tool = \"massage_gun\", reason = \"Arteries and nerves lie close.\" }]", "excluded_tools = [{ tool = \"fingers\", reason = \"x\" }]")], "trigger_points[sternocleidomastoid_1]", "both a technique and excluded");
-        check(&[("condition = \"aneurysm\", reason = \"The carotid", "condition = \"pulse\", reason = \"The carotid")], "trigger_points[sternocleidomastoid_1]", "LOCATION");
-        check(&[("condition = \"aneurysm\", reason = \"The carotid", "condition = \"stroke\", reason = \"The carotid")], "trigger_points[sternocleidomastoid_1]", "unknown contraindication");
-        check(&[("area = \"Legs\"", "area = \"Lower legs\"")], "regions[shin]", "area \"Lower legs\"");
-        check(&[("red_flags = [\"sharp_pain\", \"possible_cardiac\"]", "red_flags = [\"sharp_pain\", \"heart\"]")], "regions[chest]", "unknown red flag \"heart\"");
-        check(&[("synonyms = [\"pecs\"]", "synonyms = [\"lumbar\"]")], "regions[low_back]", "already names region \"chest\"");
-        check(&[("synonyms = [\"numb\"]", "synonyms = [\"ache\"]")], "symptoms[numbness]", "already names symptom \"pain\"");
-        check(&[("symptoms = [\"pain\", \"tingling\"]", "symptoms = [\"pain\", \"burning\"]")], "trigger_points[piriformis_1]", "unknown symptom \"burning\"");
-        check(&[("referrals = [{ region = \"shin\", kind = \"PRIMARY\" }]", "referrals = [{ region = \"shin\", kind = \"SPILLOVER\" }]")], "trigger_points[tibialis_anterior_1]", "PRIMARY");
-        check(&[("referrals = [{ region = \"shin\", kind = \"PRIMARY\" }]", "referrals = []")], "trigger_points[tibialis_anterior_1]", "at least one referral");
-        check(&[("screening_question = \"Have you been diagnosed with an aneurysm?\"\n", "")], "contraindications[aneurysm]", "screening_question");
-        check(&[("target_pressure = 5", "target_pressure = 9")], "guidance", "pressures");
-        check(&[("min_duration_seconds = 180", "min_duration_seconds = 400")], "guidance", "durations");
-        check(&[("sources = [\"travell_simons\"]\n\n[[symptoms]]", "sources = [\"davies\"]\n\n[[symptoms]]")], "guidance", "unknown source \"davies\"");
-        check(&[("muscle = \"temporalis\"", "muscle = \"upper_trapezius\"")], "muscles[temporalis]", "no trigger points");
+        check(
+            &[("id = \"piriformis_1\"", "id = \"gluteus_minimus_1\"")],
+            "trigger_points[gluteus_minimus_1]",
+            "duplicate id",
+        );
+        check(
+            &[("id = \"shin\"", "id = \"Shin\"")],
+            "regions[Shin]",
+            "lower_snake_case",
+        );
+        check(
+            &[("muscle = \"piriformis\"", "muscle = \"piriformiss\"")],
+            "trigger_points[piriformis_1]",
+            "unknown muscle \"piriformiss\"",
+        );
+        check(
+            &[("region = \"shin\"\n", "region = \"shinn\"\n")],
+            "muscles[tibialis_anterior]",
+            "unknown region \"shinn\"",
+        );
+        check(
+            &[(
+                "{ region = \"shin\", kind = \"PRIMARY\" }",
+                "{ region = \"calf\", kind = \"PRIMARY\" }",
+            )],
+            "trigger_points[tibialis_anterior_1]",
+            "unknown region \"calf\"",
+        );
+        check(
+            &[("x = 0.42, y = 0.75", "x = 0.42, y = 1.75")],
+            "trigger_points[tibialis_anterior_1]",
+            "outside 0..1",
+        );
+        check(
+            &[("x = 0.42, y = 0.75", "x = -0.1, y = 0.75")],
+            "trigger_points[tibialis_anterior_1]",
+            "outside 0..1",
+        );
+        check(
+            &[("x = 0.42, y = 0.75", "x = 0.62, y = 0.75")],
+            "trigger_points[tibialis_anterior_1]",
+            "left side",
+        );
+        check(
+            &[(
+                "techniques = [{ tool = \"lacrosse_ball\", text = \"Lean into a door frame.\" }]",
+                "techniques = []",
+            )],
+            "trigger_points[pectoralis_major_1]",
+            "at least one technique",
+        );
+        check(
+            &[(
+                "techniques = [{ tool = \"fingers\", text = \"Small circles.\" }]",
+                "techniques = [{ tool = \"thumb\", text = \"Small circles.\" }]",
+            )],
+            "trigger_points[temporalis_1]",
+            "unknown tool \"thumb\"",
+        );
+        check(
+            &[(
+                "excluded_tools = [{ tool = \"massage_gun\", reason = \"Arteries and nerves lie close.\" }]",
+                "excluded_tools = [{ tool = \"fingers\", reason = \"x\" }]",
+            )],
+            "trigger_points[sternocleidomastoid_1]",
+            "both a technique and excluded",
+        );
+        check(
+            &[(
+                "condition = \"aneurysm\", reason = \"The carotid",
+                "condition = \"pulse\", reason = \"The carotid",
+            )],
+            "trigger_points[sternocleidomastoid_1]",
+            "LOCATION",
+        );
+        check(
+            &[(
+                "condition = \"aneurysm\", reason = \"The carotid",
+                "condition = \"stroke\", reason = \"The carotid",
+            )],
+            "trigger_points[sternocleidomastoid_1]",
+            "unknown contraindication",
+        );
+        check(
+            &[("area = \"Legs\"", "area = \"Lower legs\"")],
+            "regions[shin]",
+            "area \"Lower legs\"",
+        );
+        check(
+            &[(
+                "red_flags = [\"sharp_pain\", \"possible_cardiac\"]",
+                "red_flags = [\"sharp_pain\", \"heart\"]",
+            )],
+            "regions[chest]",
+            "unknown red flag \"heart\"",
+        );
+        check(
+            &[("synonyms = [\"pecs\"]", "synonyms = [\"lumbar\"]")],
+            "regions[low_back]",
+            "already names region \"chest\"",
+        );
+        check(
+            &[("synonyms = [\"numb\"]", "synonyms = [\"ache\"]")],
+            "symptoms[numbness]",
+            "already names symptom \"pain\"",
+        );
+        check(
+            &[(
+                "symptoms = [\"pain\", \"tingling\"]",
+                "symptoms = [\"pain\", \"burning\"]",
+            )],
+            "trigger_points[piriformis_1]",
+            "unknown symptom \"burning\"",
+        );
+        check(
+            &[(
+                "referrals = [{ region = \"shin\", kind = \"PRIMARY\" }]",
+                "referrals = [{ region = \"shin\", kind = \"SPILLOVER\" }]",
+            )],
+            "trigger_points[tibialis_anterior_1]",
+            "PRIMARY",
+        );
+        check(
+            &[(
+                "referrals = [{ region = \"shin\", kind = \"PRIMARY\" }]",
+                "referrals = []",
+            )],
+            "trigger_points[tibialis_anterior_1]",
+            "at least one referral",
+        );
+        check(
+            &[(
+                "screening_question = \"Have you been diagnosed with an aneurysm?\"\n",
+                "",
+            )],
+            "contraindications[aneurysm]",
+            "screening_question",
+        );
+        check(
+            &[("target_pressure = 5", "target_pressure = 9")],
+            "guidance",
+            "pressures",
+        );
+        check(
+            &[("min_duration_seconds = 180", "min_duration_seconds = 400")],
+            "guidance",
+            "durations",
+        );
+        check(
+            &[(
+                "sources = [\"travell_simons\"]\n\n[[symptoms]]",
+                "sources = [\"davies\"]\n\n[[symptoms]]",
+            )],
+            "guidance",
+            "unknown source \"davies\"",
+        );
+        check(
+            &[("muscle = \"temporalis\"", "muscle = \"upper_trapezius\"")],
+            "muscles[temporalis]",
+            "no trigger points",
+        );
         // Unknown fields are denied, and the message names the key.
-        check(&[("bilateral = true\nreferrals = [{ region = \"shin\"", "bilateral = true\ncolour = \"red\"\nreferrals = [{ region = \"shin\"")], "file", "colour");
-        check(&[("action = \"URGENT_CARE\"", "action = \"PANIC\"")], "file", "PANIC");
+        check(
+            &[(
+                "bilateral = true\nreferrals = [{ region = \"shin\"",
+                "bilateral = true\ncolour = \"red\"\nreferrals = [{ region = \"shin\"",
+            )],
+            "file",
+            "colour",
+        );
+        check(
+            &[("action = \"URGENT_CARE\"", "action = \"PANIC\"")],
+            "file",
+            "PANIC",
+        );
     }
 
     #[test]

@@ -104,13 +104,17 @@ pub mod names {
             .strip_prefix(collection)
             .and_then(|r| r.strip_prefix('/'))
             .ok_or_else(|| {
-                Violation::new(field, format!("must be a resource name \"{collection}/{{id}}\""))
+                Violation::new(
+                    field,
+                    format!("must be a resource name \"{collection}/{{id}}\""),
+                )
             })?;
         let b = id.as_bytes();
         let ok = !b.is_empty()
             && b.len() <= 63
             && b[0].is_ascii_lowercase()
-            && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_');
+            && b.iter()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_');
         if ok {
             Ok(id)
         } else {

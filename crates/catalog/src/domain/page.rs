@@ -163,7 +163,13 @@ mod tests {
             let bad = URL_SAFE_NO_PAD.encode(&b);
             assert!(decode(&bad, "v1", "q").is_err(), "byte {i}");
         }
-        for bad in ["x", "!!!!", &t[..t.len() - 1], &format!("{t}A"), &"A".repeat(100)] {
+        for bad in [
+            "x",
+            "!!!!",
+            &t[..t.len() - 1],
+            &format!("{t}A"),
+            &"A".repeat(100),
+        ] {
             assert_eq!(decode(bad, "v1", "q"), Err(TokenError::Malformed), "{bad}");
         }
     }

@@ -17,7 +17,7 @@
 //! refine the ranking but never match a point on their own.
 
 use super::catalog::Catalog;
-use super::model::{ReferralKind, RedFlagAction};
+use super::model::{RedFlagAction, ReferralKind};
 use super::text::{MatchHow, normalize};
 use super::{Side, Violation};
 
@@ -175,8 +175,20 @@ fn split_side(text: &str) -> (String, Option<Side>) {
     let mut rest = Vec::new();
     for w in norm.split(' ') {
         match w {
-            "left" => side = Some(if side == Some(Side::Right) { Side::Both } else { Side::Left }),
-            "right" => side = Some(if side == Some(Side::Left) { Side::Both } else { Side::Right }),
+            "left" => {
+                side = Some(if side == Some(Side::Right) {
+                    Side::Both
+                } else {
+                    Side::Left
+                })
+            }
+            "right" => {
+                side = Some(if side == Some(Side::Left) {
+                    Side::Both
+                } else {
+                    Side::Right
+                })
+            }
             "both" | "bilateral" => side = Some(Side::Both),
             _ => rest.push(w),
         }
@@ -209,7 +221,10 @@ pub fn resolve_symptom(catalog: &Catalog, text: &str) -> Option<(usize, MatchHow
 pub fn resolve(catalog: &Catalog, query: &PainQuery) -> Result<ResolvedPain, Vec<Violation>> {
     let mut v = Vec::new();
     if query.locations.is_empty() {
-        v.push(Violation::new("locations", "at least one location is required"));
+        v.push(Violation::new(
+            "locations",
+            "at least one location is required",
+        ));
     }
     if query.locations.len() > MAX_LOCATIONS {
         v.push(Violation::new(
@@ -243,7 +258,11 @@ pub fn resolve(catalog: &Catalog, query: &PainQuery) -> Result<ResolvedPain, Vec
                 } else {
                     loc.side
                 };
-                let side = if catalog.data().regions[region].lateral { side } else { Side::Midline };
+                let side = if catalog.data().regions[region].lateral {
+                    side
+                } else {
+                    Side::Midline
+                };
                 locations.push(ResolvedLocation {
                     input: loc.region.clone(),
                     region,
@@ -399,10 +418,10 @@ pub fn find(catalog: &Catalog, q: &ResolvedPain) -> PainAnswer {
     let mut red_flags: Vec<usize> = Vec::new();
     for &r in &regions {
         for id in &data.regions[r].red_flags {
-            if let Some(i) = catalog.red_flag_index(id) {
-                if !red_flags.contains(&i) {
-                    red_flags.push(i);
-                }
+            if let Some(i) = catalog.red_flag_index(id)
+                && !red_flags.contains(&i)
+            {
+                red_flags.push(i);
             }
         }
     }
@@ -481,11 +500,22 @@ mod tests {
     fn bad_queries_name_the_field() {
         let c = fixture::catalog();
         let fields = |q: PainQuery| -> Vec<String> {
-            resolve(&c, &q).unwrap_err().into_iter().map(|v| v.field).collect()
+            resolve(&c, &q)
+                .unwrap_err()
+                .into_iter()
+                .map(|v| v.field)
+                .collect()
         };
         assert_eq!(fields(query(&[], &[])), ["locations"]);
         assert_eq!(
-            fields(query(&[("low back", Side::Left), ("  ", Side::Left), ("moon", Side::Left)], &["headache", "zzzz"])),
+            fields(query(
+                &[
+                    ("low back", Side::Left),
+                    ("  ", Side::Left),
+                    ("moon", Side::Left)
+                ],
+                &["headache", "zzzz"]
+            )),
             ["locations[1].region", "locations[2].region", "symptoms[1]"]
         );
         let many: Vec<(&str, Side)> = vec![("low back", Side::Left); 17];
@@ -503,7 +533,10 @@ mod tests {
         let ql = &a.matches[0];
         assert_eq!(ql.points.len(), 2);
         assert!(ql.points[0].score > ql.points[1].score);
-        assert_eq!(c.data().trigger_points[ql.points[0].point].id, "quadratus_lumborum_1");
+        assert_eq!(
+            c.data().trigger_points[ql.points[0].point].id,
+            "quadratus_lumborum_1"
+        );
 
         let (c, a) = ranked(&[("back of thigh", Side::Unspecified)], &[]);
         assert_eq!(muscle_ids(&c, &a), ["gluteus_minimus", "piriformis"]);
@@ -514,7 +547,10 @@ mod tests {
     fn explaining_more_ranks_higher() {
         // Temple alone: three muscles tie on one primary region; temple plus
         // side of neck: only the upper trapezius explains both.
-        let (c, a) = ranked(&[("temple", Side::Right), ("side of neck", Side::Right)], &[]);
+        let (c, a) = ranked(
+            &[("temple", Side::Right), ("side of neck", Side::Right)],
+            &[],
+        );
         let ids = muscle_ids(&c, &a);
         assert_eq!(ids[0], "upper_trapezius");
         assert_eq!(a.matches[0].explained_regions.len(), 2);
@@ -523,26 +559,53 @@ mod tests {
         let ids = muscle_ids(&c, &a);
         assert_eq!(ids[0], "piriformis");
         assert_eq!(a.matches[0].explained_symptoms.len(), 1);
-        assert!(a.matches[0].points[0].reasons.iter().any(|r| matches!(r, Reason::Symptom { .. })));
+        assert!(
+            a.matches[0].points[0]
+                .reasons
+                .iter()
+                .any(|r| matches!(r, Reason::Symptom { .. }))
+        );
     }
 
     #[test]
     fn press_side_follows_pain_side() {
         let (c, a) = ranked(&[("temple", Side::Left)], &[]);
-        assert!(a.matches.iter().all(|m| m.points.iter().all(|p| p.press_side == Side::Left)), "{:?}", muscle_ids(&c, &a));
+        assert!(
+            a.matches
+                .iter()
+                .all(|m| m.points.iter().all(|p| p.press_side == Side::Left)),
+            "{:?}",
+            muscle_ids(&c, &a)
+        );
         let (_, a) = ranked(&[("temple", Side::Left), ("temple", Side::Right)], &[]);
-        assert!(a.matches.iter().all(|m| m.points.iter().all(|p| p.press_side == Side::Both)));
+        assert!(
+            a.matches
+                .iter()
+                .all(|m| m.points.iter().all(|p| p.press_side == Side::Both))
+        );
         let (_, a) = ranked(&[("temple", Side::Unspecified)], &[]);
-        assert!(a.matches.iter().all(|m| m.points.iter().all(|p| p.press_side == Side::Both)));
+        assert!(
+            a.matches
+                .iter()
+                .all(|m| m.points.iter().all(|p| p.press_side == Side::Both))
+        );
     }
 
     #[test]
     fn red_flags_come_with_regions_most_urgent_first() {
         let (c, a) = ranked(&[("chest", Side::Left)], &[]);
-        let ids: Vec<&str> = a.red_flags.iter().map(|&i| c.data().red_flags[i].id.as_str()).collect();
+        let ids: Vec<&str> = a
+            .red_flags
+            .iter()
+            .map(|&i| c.data().red_flags[i].id.as_str())
+            .collect();
         assert_eq!(ids, ["possible_cardiac", "sharp_pain"]);
         let (c, a) = ranked(&[("shin", Side::Left)], &[]);
-        let ids: Vec<&str> = a.red_flags.iter().map(|&i| c.data().red_flags[i].id.as_str()).collect();
+        let ids: Vec<&str> = a
+            .red_flags
+            .iter()
+            .map(|&i| c.data().red_flags[i].id.as_str())
+            .collect();
         assert_eq!(ids, ["sharp_pain"]);
     }
 

@@ -154,10 +154,10 @@ impl SearchIndex {
         for t in &data.trigger_points {
             let list = muscle_refers.entry(t.muscle.as_str()).or_default();
             for r in &t.referrals {
-                if let Some(n) = region_name.get(r.region.as_str()) {
-                    if !list.contains(n) {
-                        list.push(n);
-                    }
+                if let Some(n) = region_name.get(r.region.as_str())
+                    && !list.contains(n)
+                {
+                    list.push(n);
                 }
             }
         }
@@ -255,15 +255,15 @@ impl SearchIndex {
                     best = Some((score, f));
                 }
             }
-            if let Some((score, f)) = best {
-                if score >= MIN_SCORE {
-                    hits.push(Hit {
-                        kind: e.kind,
-                        index: e.index,
-                        matched_text: f.text.clone(),
-                        score,
-                    });
-                }
+            if let Some((score, f)) = best
+                && score >= MIN_SCORE
+            {
+                hits.push(Hit {
+                    kind: e.kind,
+                    index: e.index,
+                    matched_text: f.text.clone(),
+                    score,
+                });
             }
         }
         hits.sort_by(|a, b| {
@@ -301,7 +301,10 @@ mod tests {
     #[track_caller]
     fn check(query: &str, n: usize, expected: &str) {
         let got = top(query, n);
-        assert!(got.iter().any(|g| g == expected), "{query}: {expected} not in {got:?}");
+        assert!(
+            got.iter().any(|g| g == expected),
+            "{query}: {expected} not in {got:?}"
+        );
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Boots the catalog service on 127.0.0.1:0 with a temporary data folder.
-#![allow(dead_code)]
+// Test support: a failed setup step is a failed test.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -74,10 +75,10 @@ impl TestServer {
                     service: "knotwork.catalog.v1.CatalogService".into(),
                 })
                 .await;
-            if let Ok(r) = r {
-                if r.into_inner().status == ServingStatus::Serving as i32 {
-                    return;
-                }
+            if let Ok(r) = r
+                && r.into_inner().status == ServingStatus::Serving as i32
+            {
+                return;
             }
             assert!(Instant::now() < deadline, "service never became SERVING");
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -125,7 +126,9 @@ pub fn internal<T>(msg: T) -> tonic::Request<T> {
     let mut r = tonic::Request::new(msg);
     r.metadata_mut().insert(
         knotwork_proto::metadata::INTERNAL_TOKEN,
-        knotwork_catalog::config::DEFAULT_INTERNAL_TOKEN.parse().unwrap(),
+        knotwork_catalog::config::DEFAULT_INTERNAL_TOKEN
+            .parse()
+            .unwrap(),
     );
     r
 }
