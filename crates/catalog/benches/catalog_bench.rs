@@ -1,0 +1,2 @@
+//! Benchmark (written last).
+fn main() {}
