@@ -1,1 +1,3 @@
-//! Knotwork's session service (being built).
+//! wip
+#![forbid(unsafe_code)]
+pub mod domain;
