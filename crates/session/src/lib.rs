@@ -1,3 +1,6 @@
 //! wip
 #![forbid(unsafe_code)]
 pub mod domain;
+pub mod error;
+pub mod store;
+pub use error::Error;

@@ -378,3 +378,20 @@ pub struct DayStats {
     /// Total seconds on the point.
     pub total_duration_seconds: u32,
 }
+
+/// Everything stored about one user, for export, import and deletion checks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserData {
+    /// The user id.
+    pub user_id: String,
+    /// The saved profile, if any.
+    pub profile: Option<Profile>,
+    /// The saved screening, if any.
+    pub screening: Option<Screening>,
+    /// Every session, oldest first.
+    pub sessions: Vec<SessionRecord>,
+    /// Every guided session.
+    pub guided_sessions: Vec<GuidedSession>,
+    /// Used idempotency keys and the resources they created.
+    pub request_ids: Vec<(String, String)>,
+}
