@@ -94,7 +94,9 @@ impl From<Error> for Status {
                 let details = ErrorDetails::with_error_info(
                     r.reason.as_str(),
                     ERROR_DOMAIN,
-                    r.metadata.into_iter().collect::<std::collections::HashMap<_, _>>(),
+                    r.metadata
+                        .into_iter()
+                        .collect::<std::collections::HashMap<_, _>>(),
                 );
                 Status::with_error_details(Code::FailedPrecondition, r.message, details)
             }

@@ -487,11 +487,7 @@ impl Tables<WTable<'_>> {
         Ok(())
     }
 
-    fn put_json<S: serde::Serialize>(
-        table: &mut WTable<'_>,
-        k: &[u8],
-        v: &S,
-    ) -> Result<(), Error> {
+    fn put_json<S: serde::Serialize>(table: &mut WTable<'_>, k: &[u8], v: &S) -> Result<(), Error> {
         let bytes = serde_json::to_vec(v)?;
         table.insert(k, bytes.as_slice())?;
         Ok(())
@@ -519,10 +515,8 @@ impl Tables<WTable<'_>> {
     }
 
     fn insert_request_id(&mut self, user: &str, rid: &str, resource: &str) -> Result<(), Error> {
-        self.request_ids.insert(
-            key(user, &[rid.as_bytes()]).as_slice(),
-            resource.as_bytes(),
-        )?;
+        self.request_ids
+            .insert(key(user, &[rid.as_bytes()]).as_slice(), resource.as_bytes())?;
         Ok(())
     }
 
@@ -583,11 +577,10 @@ impl Tables<WTable<'_>> {
         let date = time::local_date(now, &tz);
         let before = self.events(user, &req.trigger_point, date)?.len();
         let before = u32::try_from(before).unwrap_or(u32::MAX);
-        let admission =
-            match rules::admit_guided(&req, &screening, catalog, now, &tz, before) {
-                Ok(a) => a,
-                Err(refusal) => return Ok(Err(Error::Refused(refusal))),
-            };
+        let admission = match rules::admit_guided(&req, &screening, catalog, now, &tz, before) {
+            Ok(a) => a,
+            Err(refusal) => return Ok(Err(Error::Refused(refusal))),
+        };
         let g = GuidedSession {
             id: uuid::Uuid::now_v7().to_string(),
             trigger_point: req.trigger_point,
@@ -602,7 +595,11 @@ impl Tables<WTable<'_>> {
             instructions: admission.instructions,
         };
         self.insert_guided(user, &g)?;
-        self.insert_request_id(user, request_id, &format!("{}{}", names::GUIDED_SESSION, g.id))?;
+        self.insert_request_id(
+            user,
+            request_id,
+            &format!("{}{}", names::GUIDED_SESSION, g.id),
+        )?;
         self.touch_user(user)?;
         Ok(Ok(Output::Guided(g, false)))
     }
@@ -1288,7 +1285,10 @@ mod tests {
             store
                 .log_sessions(
                     user,
-                    vec![item("r", draft("ql_superficial", "2026-03-10T10:00:00Z", Some(4)))],
+                    vec![item(
+                        "r",
+                        draft("ql_superficial", "2026-03-10T10:00:00Z", Some(4)),
+                    )],
                     cat.clone(),
                     now(),
                 )
@@ -1297,7 +1297,11 @@ mod tests {
         }
         assert_eq!(store.delete_user("al").await.unwrap(), (1, 0));
         let keys = store.scan_all_keys().unwrap();
-        assert!(!keys.iter().any(|(_, k)| k == b"al" || k.starts_with(b"al\0")));
+        assert!(
+            !keys
+                .iter()
+                .any(|(_, k)| k == b"al" || k.starts_with(b"al\0"))
+        );
         assert!(keys.iter().any(|(_, k)| k.starts_with(b"alice\0")));
         assert_eq!(store.all_sessions("alice").await.unwrap().len(), 1);
     }
@@ -1319,7 +1323,10 @@ mod tests {
                 .await
                 .unwrap();
         }
-        let (page, more) = store.list_sessions("u", None, None, None, None, 2).await.unwrap();
+        let (page, more) = store
+            .list_sessions("u", None, None, None, None, 2)
+            .await
+            .unwrap();
         assert!(more);
         assert_eq!(page[0].local_date.to_string(), "2026-03-05");
         let last = &page[1];

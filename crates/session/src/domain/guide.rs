@@ -117,7 +117,12 @@ pub fn schedule(g: &GuidedSession) -> Vec<Cue> {
         if !halfway_done && at == halfway {
             halfway_done = true;
             fixed_here = true;
-            push(CueKind::Halfway, at, side_at(at), "Halfway there. Keep breathing.".to_owned());
+            push(
+                CueKind::Halfway,
+                at,
+                side_at(at),
+                "Halfway there. Keep breathing.".to_owned(),
+            );
         }
         if at == t {
             if !fixed_here {
@@ -171,7 +176,10 @@ mod tests {
 
     #[track_caller]
     fn check(side: Side, secs: u32, expected: &[(CueKind, u32)]) {
-        let got: Vec<_> = schedule(&guided(side, secs)).iter().map(|c| (c.kind, c.elapsed)).collect();
+        let got: Vec<_> = schedule(&guided(side, secs))
+            .iter()
+            .map(|c| (c.kind, c.elapsed))
+            .collect();
         assert_eq!(got, expected);
     }
 
@@ -181,9 +189,20 @@ mod tests {
         check(
             Side::Left,
             20,
-            &[(Start, 0), (PressAndHold, 0), (Tick, 5), (Halfway, 10), (Tick, 15), (Stop, 20)],
+            &[
+                (Start, 0),
+                (PressAndHold, 0),
+                (Tick, 5),
+                (Halfway, 10),
+                (Tick, 15),
+                (Stop, 20),
+            ],
         );
-        check(Side::Right, 3, &[(Start, 0), (PressAndHold, 0), (Halfway, 1), (Stop, 3)]);
+        check(
+            Side::Right,
+            3,
+            &[(Start, 0), (PressAndHold, 0), (Halfway, 1), (Stop, 3)],
+        );
     }
 
     #[test]
@@ -213,7 +232,11 @@ mod tests {
     fn a_five_minute_session_has_regular_ticks() {
         let cues = schedule(&guided(Side::Left, 300));
         let ticks = cues.iter().filter(|c| c.kind == CueKind::Tick).count();
-        assert_eq!(ticks, 300 / TICK_SECONDS as usize - 2, "minus the halfway slot and the stop");
+        assert_eq!(
+            ticks,
+            300 / TICK_SECONDS as usize - 2,
+            "minus the halfway slot and the stop"
+        );
         assert_eq!(cues.last().unwrap().kind, CueKind::Stop);
     }
 }

@@ -251,7 +251,9 @@ mod tests {
         readings
             .iter()
             .map(|(day, t)| {
-                let d = date(2026, 3, 1).checked_add(jiff::Span::new().days(i64::from(*day))).unwrap();
+                let d = date(2026, 3, 1)
+                    .checked_add(jiff::Span::new().days(i64::from(*day)))
+                    .unwrap();
                 SessionPoint {
                     local_date: d,
                     perform_time: d.to_zoned(jiff::tz::TimeZone::UTC).unwrap().timestamp(),
@@ -266,8 +268,16 @@ mod tests {
     /// Progress on `ql_superficial` as of 2026-03-01 + `today` days.
     #[track_caller]
     fn check(readings: &[(u32, Option<u8>)], today: u32, expected: Status) -> PointProgress {
-        let today = date(2026, 3, 1).checked_add(jiff::Span::new().days(i64::from(today))).unwrap();
-        let p = point_progress("ql_superficial", &sessions(readings), today, 28, &fixture::catalog());
+        let today = date(2026, 3, 1)
+            .checked_add(jiff::Span::new().days(i64::from(today)))
+            .unwrap();
+        let p = point_progress(
+            "ql_superficial",
+            &sessions(readings),
+            today,
+            28,
+            &fixture::catalog(),
+        );
         assert_eq!(p.status, expected, "{p:?}");
         p
     }
@@ -277,7 +287,11 @@ mod tests {
         use Status::*;
         check(&[], 0, InsufficientData);
         check(&[(0, Some(5)), (1, Some(5))], 1, InsufficientData);
-        let p = check(&[(0, Some(7)), (1, Some(6)), (2, Some(5)), (3, Some(4))], 3, Improving);
+        let p = check(
+            &[(0, Some(7)), (1, Some(6)), (2, Some(5)), (3, Some(4))],
+            3,
+            Improving,
+        );
         assert!((p.trend_per_day + 1.0).abs() < 1e-9);
         assert!(p.alternatives.is_empty());
         let p = check(&[(0, Some(3)), (2, Some(5)), (4, Some(7))], 4, Worsening);
@@ -288,19 +302,49 @@ mod tests {
         assert_eq!(p.alternatives, ["iliopsoas_1"]);
         assert_eq!((p.active_days_in_window, p.sessions_in_window), (7, 7));
         // Flat but only three days of work: too early to say.
-        check(&[(0, Some(5)), (3, Some(5)), (6, Some(5))], 6, InsufficientData);
+        check(
+            &[(0, Some(5)), (3, Some(5)), (6, Some(5))],
+            6,
+            InsufficientData,
+        );
         // Flat and consistent, but less than a week since the first session.
-        check(&[(0, Some(5)), (1, Some(5)), (2, Some(5)), (3, Some(5)), (4, Some(5))], 4, InsufficientData);
+        check(
+            &[
+                (0, Some(5)),
+                (1, Some(5)),
+                (2, Some(5)),
+                (3, Some(5)),
+                (4, Some(5)),
+            ],
+            4,
+            InsufficientData,
+        );
         // Old readings fall out of the window.
-        check(&[(0, Some(9)), (1, Some(8)), (2, Some(7)), (20, Some(5))], 20, InsufficientData);
+        check(
+            &[(0, Some(9)), (1, Some(8)), (2, Some(7)), (20, Some(5))],
+            20,
+            InsufficientData,
+        );
     }
 
     #[test]
     fn days_are_grouped_and_bounded() {
         let s = sessions(&[(0, Some(6)), (0, Some(4)), (1, None), (40, Some(2))]);
-        let p = point_progress("ql_superficial", &s, date(2026, 4, 10), 28, &fixture::catalog());
+        let p = point_progress(
+            "ql_superficial",
+            &s,
+            date(2026, 4, 10),
+            28,
+            &fixture::catalog(),
+        );
         assert_eq!(p.days.len(), 1, "only day 40 is within 28 days");
-        let p = point_progress("ql_superficial", &s, date(2026, 3, 2), 28, &fixture::catalog());
+        let p = point_progress(
+            "ql_superficial",
+            &s,
+            date(2026, 3, 2),
+            28,
+            &fixture::catalog(),
+        );
         assert_eq!(p.days.len(), 2);
         assert_eq!(p.days[0].sessions, 2);
         assert_eq!(p.days[0].mean_before, Some(5.0));

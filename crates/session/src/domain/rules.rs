@@ -14,7 +14,8 @@ use jiff::tz::TimeZone;
 use super::progress::{self, Trend};
 use super::{
     CatalogView, GuidedRequest, PainQuality, Refusal, RefusalReason, Screening,
-    ScreeningAssessment, ScreeningStatus, SessionDraft, Severity, Warning, WarningCode, names, time,
+    ScreeningAssessment, ScreeningStatus, SessionDraft, Severity, Warning, WarningCode, names,
+    time,
 };
 
 /// Evaluates saved answers against the catalog's current screening
@@ -179,22 +180,18 @@ pub fn admit_guided(
         );
         let next = time::start_of_next_day(local_date, tz);
         if let Some(next) = &next {
-            metadata.insert(
-                "next_allowed_time".to_owned(),
-                next.timestamp().to_string(),
-            );
-            metadata.insert(
-                "next_allowed_local_time".to_owned(),
-                rfc3339_local(next),
-            );
+            metadata.insert("next_allowed_time".to_owned(), next.timestamp().to_string());
+            metadata.insert("next_allowed_local_time".to_owned(), rfc3339_local(next));
         }
         return Err(Refusal {
             reason: RefusalReason::DailyLimitReached,
             message: format!(
                 "You have worked this point {} times today, the most advised. The next session is allowed {}.",
                 sessions_before,
-                next.as_ref()
-                    .map_or_else(|| "tomorrow".to_owned(), |n| format!("from {}", n.strftime("%Y-%m-%d %H:%M %Z"))),
+                next.as_ref().map_or_else(
+                    || "tomorrow".to_owned(),
+                    |n| format!("from {}", n.strftime("%Y-%m-%d %H:%M %Z"))
+                ),
             ),
             metadata,
         });
@@ -399,7 +396,12 @@ mod tests {
     fn screening_status() {
         use ScreeningStatus::*;
         check_status(Screening::default(), Required, &["aneurysm", "cancer"], &[]);
-        check_status(answered(&[("aneurysm", false, false)]), Required, &["cancer"], &[]);
+        check_status(
+            answered(&[("aneurysm", false, false)]),
+            Required,
+            &["cancer"],
+            &[],
+        );
         check_status(cleared(), Cleared, &[], &[]);
         check_status(
             answered(&[("aneurysm", true, false), ("cancer", false, false)]),
@@ -414,7 +416,12 @@ mod tests {
             &[],
         );
         // Blocking wins over missing: it is the more serious screen.
-        check_status(answered(&[("cancer", true, false)]), Contraindicated, &["aneurysm"], &["cancer"]);
+        check_status(
+            answered(&[("cancer", true, false)]),
+            Contraindicated,
+            &["aneurysm"],
+            &["cancer"],
+        );
     }
 
     fn req(point: &str, tool: &str) -> GuidedRequest {
@@ -436,10 +443,20 @@ mod tests {
         expected: Result<(&str, u32), RefusalReason>,
     ) -> Option<Refusal> {
         let tz = time::zone(zone).unwrap();
-        let got = admit_guided(&r, &screening, &fixture::catalog(), now.parse().unwrap(), &tz, before);
+        let got = admit_guided(
+            &r,
+            &screening,
+            &fixture::catalog(),
+            now.parse().unwrap(),
+            &tz,
+            before,
+        );
         match (got, expected) {
             (Ok(a), Ok((d, n))) => {
-                assert_eq!((a.local_date.to_string().as_str(), a.sessions_today), (d, n));
+                assert_eq!(
+                    (a.local_date.to_string().as_str(), a.sessions_today),
+                    (d, n)
+                );
                 assert_eq!(a.target_pressure, 5);
                 None
             }
@@ -458,8 +475,19 @@ mod tests {
         let now = "2026-03-10T12:00:00Z";
         check_admit(ql(), cleared(), now, "UTC", 0, Ok(("2026-03-10", 1)));
         check_admit(ql(), cleared(), now, "UTC", 5, Ok(("2026-03-10", 6)));
-        let r = check_admit(ql(), Screening::default(), now, "UTC", 0, Err(ScreeningRequired)).unwrap();
-        assert_eq!(r.metadata["missing"], "contraindications/aneurysm,contraindications/cancer");
+        let r = check_admit(
+            ql(),
+            Screening::default(),
+            now,
+            "UTC",
+            0,
+            Err(ScreeningRequired),
+        )
+        .unwrap();
+        assert_eq!(
+            r.metadata["missing"],
+            "contraindications/aneurysm,contraindications/cancer"
+        );
         let r = check_admit(
             ql(),
             answered(&[("aneurysm", false, false), ("cancer", true, false)]),
@@ -470,7 +498,14 @@ mod tests {
         )
         .unwrap();
         assert_eq!(r.metadata["blocking"], "contraindications/cancer");
-        check_admit(req("ql_superficial", "massage_gun"), cleared(), now, "UTC", 0, Err(ToolExcluded));
+        check_admit(
+            req("ql_superficial", "massage_gun"),
+            cleared(),
+            now,
+            "UTC",
+            0,
+            Err(ToolExcluded),
+        );
         // Aneurysm cleared for massage in general, but the psoas point lies
         // over the aorta: still ruled out.
         let r = check_admit(
@@ -483,7 +518,14 @@ mod tests {
         )
         .unwrap();
         assert_eq!(r.metadata["conditions"], "contraindications/aneurysm");
-        check_admit(req("iliopsoas_1", "fingers"), cleared(), now, "UTC", 0, Ok(("2026-03-10", 1)));
+        check_admit(
+            req("iliopsoas_1", "fingers"),
+            cleared(),
+            now,
+            "UTC",
+            0,
+            Ok(("2026-03-10", 1)),
+        );
     }
 
     #[test]
@@ -493,20 +535,50 @@ mod tests {
         // 23:30 UTC on 28 March is 00:30 on 29 March in Berlin, the day
         // summer time starts; the next session is allowed at midnight on the
         // 30th, which is +02:00.
-        let r = check_admit(ql(), cleared(), "2026-03-28T23:30:00Z", "Europe/Berlin", 6, Err(DailyLimitReached))
-            .unwrap();
+        let r = check_admit(
+            ql(),
+            cleared(),
+            "2026-03-28T23:30:00Z",
+            "Europe/Berlin",
+            6,
+            Err(DailyLimitReached),
+        )
+        .unwrap();
         assert_eq!(r.metadata["local_date"], "2026-03-29");
-        assert_eq!(r.metadata["next_allowed_local_time"], "2026-03-30T00:00:00+02:00");
+        assert_eq!(
+            r.metadata["next_allowed_local_time"],
+            "2026-03-30T00:00:00+02:00"
+        );
         assert_eq!(r.metadata["next_allowed_time"], "2026-03-29T22:00:00Z");
         // The same instant in New York is still the 28th.
-        let r = check_admit(ql(), cleared(), "2026-03-28T23:30:00Z", "America/New_York", 6, Err(DailyLimitReached))
-            .unwrap();
+        let r = check_admit(
+            ql(),
+            cleared(),
+            "2026-03-28T23:30:00Z",
+            "America/New_York",
+            6,
+            Err(DailyLimitReached),
+        )
+        .unwrap();
         assert_eq!(r.metadata["local_date"], "2026-03-28");
-        assert_eq!(r.metadata["next_allowed_local_time"], "2026-03-29T00:00:00-04:00");
+        assert_eq!(
+            r.metadata["next_allowed_local_time"],
+            "2026-03-29T00:00:00-04:00"
+        );
         // In autumn Berlin's day is 25 hours long; midnight is +01:00 again.
-        let r = check_admit(ql(), cleared(), "2026-10-25T10:00:00Z", "Europe/Berlin", 6, Err(DailyLimitReached))
-            .unwrap();
-        assert_eq!(r.metadata["next_allowed_local_time"], "2026-10-26T00:00:00+01:00");
+        let r = check_admit(
+            ql(),
+            cleared(),
+            "2026-10-25T10:00:00Z",
+            "Europe/Berlin",
+            6,
+            Err(DailyLimitReached),
+        )
+        .unwrap();
+        assert_eq!(
+            r.metadata["next_allowed_local_time"],
+            "2026-10-26T00:00:00+01:00"
+        );
         assert_eq!(r.metadata["limit"], "6");
     }
 
@@ -547,7 +619,10 @@ mod tests {
             history,
             local_date: date(2026, 3, 10),
         };
-        let got: Vec<_> = session_warnings(&s, &ctx).into_iter().map(|w| w.code).collect();
+        let got: Vec<_> = session_warnings(&s, &ctx)
+            .into_iter()
+            .map(|w| w.code)
+            .collect();
         assert_eq!(got, expected);
     }
 
@@ -558,12 +633,36 @@ mod tests {
         check_warnings(|s| s.pressure = 7, cleared(), 1, &[], &[]);
         check_warnings(|s| s.pressure = 8, cleared(), 1, &[], &[PressureTooHigh]);
         check_warnings(|s| s.duration_seconds = 300, cleared(), 1, &[], &[]);
-        check_warnings(|s| s.duration_seconds = 301, cleared(), 1, &[], &[DurationTooLong]);
+        check_warnings(
+            |s| s.duration_seconds = 301,
+            cleared(),
+            1,
+            &[],
+            &[DurationTooLong],
+        );
         check_warnings(|_| {}, cleared(), 6, &[], &[]);
         check_warnings(|_| {}, cleared(), 7, &[], &[DailyLimitExceeded]);
-        check_warnings(|s| s.pain_quality = PainQuality::Sharp, cleared(), 1, &[], &[SharpPain]);
-        check_warnings(|s| s.worse_with_activity = true, cleared(), 1, &[], &[WorseWithActivity]);
-        check_warnings(|s| s.worse_with_massage = true, cleared(), 1, &[], &[WorseWithMassage]);
+        check_warnings(
+            |s| s.pain_quality = PainQuality::Sharp,
+            cleared(),
+            1,
+            &[],
+            &[SharpPain],
+        );
+        check_warnings(
+            |s| s.worse_with_activity = true,
+            cleared(),
+            1,
+            &[],
+            &[WorseWithActivity],
+        );
+        check_warnings(
+            |s| s.worse_with_massage = true,
+            cleared(),
+            1,
+            &[],
+            &[WorseWithMassage],
+        );
         check_warnings(|_| {}, Screening::default(), 1, &[], &[ScreeningIncomplete]);
         check_warnings(
             |_| {},
@@ -572,7 +671,13 @@ mod tests {
             &[],
             &[Contraindicated],
         );
-        check_warnings(|s| s.tool = "massage_gun".into(), cleared(), 1, &[], &[ToolExcluded]);
+        check_warnings(
+            |s| s.tool = "massage_gun".into(),
+            cleared(),
+            1,
+            &[],
+            &[ToolExcluded],
+        );
         check_warnings(
             |s| s.trigger_point = "iliopsoas_1".into(),
             answered(&[("aneurysm", true, true), ("cancer", false, false)]),
@@ -585,8 +690,18 @@ mod tests {
             (date(2026, 3, 7), 4),
             (date(2026, 3, 8), 5),
         ];
-        check_warnings(|s| s.tenderness_before = Some(6), cleared(), 1, &rising, &[TendernessRising]);
-        let falling = [(date(2026, 3, 5), 8), (date(2026, 3, 7), 7), (date(2026, 3, 8), 6)];
+        check_warnings(
+            |s| s.tenderness_before = Some(6),
+            cleared(),
+            1,
+            &rising,
+            &[TendernessRising],
+        );
+        let falling = [
+            (date(2026, 3, 5), 8),
+            (date(2026, 3, 7), 7),
+            (date(2026, 3, 8), 6),
+        ];
         check_warnings(|_| {}, cleared(), 1, &falling, &[]);
         // Readings older than the window do not count.
         let old = [(date(2026, 2, 1), 1), (date(2026, 2, 2), 2)];

@@ -250,7 +250,10 @@ pub fn session(
             now
         }
         Some(t) if t > now.saturating_add(MAX_CLOCK_SKEW).unwrap_or(now) => {
-            v.add("perform_time", "must not be more than 5 minutes in the future");
+            v.add(
+                "perform_time",
+                "must not be more than 5 minutes in the future",
+            );
             t
         }
         Some(t) if t < earliest_perform_time() => {
@@ -491,15 +494,27 @@ mod tests {
         check(|r| r.duration_seconds = -5, &["session.duration_seconds"]);
         check(|r| r.duration_seconds = 3601, &["session.duration_seconds"]);
         check(|r| r.duration_seconds = 3600, &[]);
-        check(|r| r.tenderness_before = Some(11), &["session.tenderness_before"]);
-        check(|r| r.tenderness_after = Some(-1), &["session.tenderness_after"]);
+        check(
+            |r| r.tenderness_before = Some(11),
+            &["session.tenderness_before"],
+        );
+        check(
+            |r| r.tenderness_after = Some(-1),
+            &["session.tenderness_after"],
+        );
         check(|r| r.tenderness_after = None, &[]);
         check(|r| r.notes = "x".repeat(2000), &[]);
         check(|r| r.notes = "é".repeat(2001), &["session.notes"]);
         check(|r| r.side = 9, &["session.side"]);
         check(|r| r.pain_quality = 6, &["session.pain_quality"]);
-        check(|r| r.trigger_point = "triggerPoints/nope".into(), &["session.trigger_point"]);
-        check(|r| r.trigger_point = "ql_superficial".into(), &["session.trigger_point"]);
+        check(
+            |r| r.trigger_point = "triggerPoints/nope".into(),
+            &["session.trigger_point"],
+        );
+        check(
+            |r| r.trigger_point = "ql_superficial".into(),
+            &["session.trigger_point"],
+        );
         check(|r| r.tool = "tools/hammer".into(), &["session.tool"]);
         check(|r| r.perform_time = None, &["session.perform_time"]);
         check(
@@ -515,7 +530,10 @@ mod tests {
             &["session.perform_time"],
         );
         check(|r| r.guided_session = "guidedSessions/abc".into(), &[]);
-        check(|r| r.guided_session = "sessions/abc".into(), &["session.guided_session"]);
+        check(
+            |r| r.guided_session = "sessions/abc".into(),
+            &["session.guided_session"],
+        );
         check(
             |r| {
                 r.pressure = 11;
@@ -541,7 +559,14 @@ mod tests {
     #[test]
     fn guided_requests() {
         let c = fixture::catalog();
-        let r = guided("triggerPoints/ql_superficial", "tools/lacrosse_ball", 0, 0, &c).unwrap();
+        let r = guided(
+            "triggerPoints/ql_superficial",
+            "tools/lacrosse_ball",
+            0,
+            0,
+            &c,
+        )
+        .unwrap();
         assert_eq!((r.side, r.duration_seconds), (Side::Both, 60));
         let r = guided("triggerPoints/ql_superficial", "tools/fingers", 1, 300, &c).unwrap();
         assert_eq!((r.side, r.duration_seconds), (Side::Left, 300));
@@ -549,7 +574,10 @@ mod tests {
         assert_eq!(e[0].field, "duration_seconds");
         let e = guided("triggerPoints/x", "tools/y", 7, -1, &c).unwrap_err();
         let fields: Vec<_> = e.iter().map(|v| v.field.as_str()).collect();
-        assert_eq!(fields, ["trigger_point", "tool", "side", "duration_seconds"]);
+        assert_eq!(
+            fields,
+            ["trigger_point", "tool", "side", "duration_seconds"]
+        );
     }
 
     #[test]
@@ -586,7 +614,11 @@ mod tests {
             ["answers[0].cleared_date"]
         );
         assert_eq!(
-            fields(answers(&[a("aneurysm", true, true, "2026-04-01")], &c, today)),
+            fields(answers(
+                &[a("aneurysm", true, true, "2026-04-01")],
+                &c,
+                today
+            )),
             ["answers[0].cleared_date"]
         );
         assert_eq!(
