@@ -1,0 +1,2 @@
+//! Placeholder, replaced by the store benchmark.
+fn main() {}
