@@ -2,8 +2,9 @@
 # Validates deploy/ without a cluster or a container engine:
 #   1. lints deploy/Dockerfile (hadolint);
 #   2. renders the kustomize base and every overlay and validates each render
-#      against the Kubernetes OpenAPI schemas (kubernetes-validate, strict:
-#      unknown fields fail), for the oldest and newest Kubernetes supported;
+#      (and the one-off Jobs in deploy/k8s/jobs) against the Kubernetes
+#      OpenAPI schemas (kubernetes-validate, strict: unknown fields fail), for
+#      the oldest and newest Kubernetes supported;
 #   3. validates deploy/compose/compose.yaml, as written and with the
 #      committed .env.example substituted, against the compose-spec schema;
 #   4. checks that every KNOTWORK_* name in deploy/ is one the binaries read
@@ -110,10 +111,14 @@ for overlay in base "${OVERLAYS[@]}"; do
     fail "$dir does not render:"; sed 's/^/       /' "$WORK/kustomize.err"
   fi
 done
+# Stand-alone manifests (one-off Jobs), validated as written.
+for job in deploy/k8s/jobs/*.yaml; do
+  [ -f "$job" ] && renders+=("$job")
+done
 if [ "${#renders[@]}" -gt 0 ]; then
   for v in "${K8S_VERSIONS[@]}"; do
     if "$VENV/bin/kubernetes-validate" --strict --quiet --kubernetes-version "$v" "${renders[@]}" > "$WORK/kv.txt" 2>&1; then
-      pass "every object valid against the Kubernetes $v schemas (strict)"
+      pass "${#renders[@]} manifests (base, overlays, jobs) valid against the Kubernetes $v schemas (strict)"
     else
       fail "schema validation against Kubernetes $v:"; sed "s#$WORK/rendered/#rendered #; s/^/       /" "$WORK/kv.txt"
     fi
