@@ -54,8 +54,10 @@ WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 
 failures=0
+passes=0
 step() { printf '\n== %s\n' "$*"; }
-pass() { printf '  ok   %s\n' "$*"; }
+pass() { printf '  ok   %s\n' "$*"; passes=$((passes + 1)); }
+info() { printf '       %s\n' "$*"; }
 fail() { printf '  FAIL %s\n' "$*"; failures=$((failures + 1)); }
 die() { printf 'deploy/check.sh: %s\n' "$*" >&2; exit 1; }
 
@@ -84,8 +86,8 @@ step "tools"
 install_tools
 KUBECTL="$VENV/bin/kubectl"
 PY="$VENV/bin/python"
-pass "$("$KUBECTL" version --client 2>/dev/null | tr '\n' ' ')"
-pass "kubernetes-validate $("$VENV/bin/kubernetes-validate" --version 2>/dev/null), $("$VENV/bin/check-jsonschema" --version 2>/dev/null), $("$VENV/bin/hadolint" --version 2>/dev/null)"
+info "$("$KUBECTL" version --client 2>/dev/null | tr '\n' ' ')"
+info "kubernetes-validate $("$VENV/bin/kubernetes-validate" --version 2>/dev/null), $("$VENV/bin/check-jsonschema" --version 2>/dev/null), $("$VENV/bin/hadolint" --version 2>/dev/null)"
 
 # --- 1. Dockerfile -------------------------------------------------------
 step "Dockerfile (hadolint)"
@@ -94,8 +96,11 @@ if "$VENV/bin/hadolint" --no-color deploy/Dockerfile > "$WORK/hadolint.txt" 2>&1
 else
   fail "deploy/Dockerfile:"; sed 's/^/       /' "$WORK/hadolint.txt"
 fi
-[ -f .dockerignore ] && grep -qx 'target/' .dockerignore && pass ".dockerignore keeps target/ out" \
-  || fail ".dockerignore must exist at the root and list target/"
+if [ -f .dockerignore ] && grep -qx 'target/' .dockerignore; then
+  pass ".dockerignore keeps target/ out"
+else
+  fail ".dockerignore must exist at the root and list target/"
+fi
 
 # --- 2. Kubernetes -------------------------------------------------------
 step "Kubernetes: render and validate (kustomize $("$KUBECTL" version --client 2>/dev/null | sed -n 's/^Kustomize Version: //p'); schemas ${K8S_VERSIONS[*]})"
@@ -129,7 +134,11 @@ fi
 step "env names and wiring (deploy/check.py)"
 args=(--root "$ROOT" --rendered "$WORK/rendered" --overlays "${OVERLAYS[@]}" --compose-out "$WORK/compose.interpolated.yaml")
 [ -n "$NAMES_FROM" ] && args+=(--names-from "$NAMES_FROM")
-"$PY" deploy/check.py "${args[@]}" || fail "deploy/check.py found problems (FAIL lines above)"
+if "$PY" deploy/check.py "${args[@]}"; then
+  pass "env names and wiring"
+else
+  fail "deploy/check.py found problems (FAIL lines above)"
+fi
 
 step "compose: validate against the compose-spec schema"
 for f in deploy/compose/compose.yaml "$WORK/compose.interpolated.yaml"; do
@@ -143,6 +152,7 @@ for f in deploy/compose/compose.yaml "$WORK/compose.interpolated.yaml"; do
 done
 
 echo
+echo "deploy: $passes passed, $failures failed"
 if [ "$failures" -gt 0 ]; then
   echo "deploy/check.sh: FAILED ($failures failing check(s))" >&2
   exit 1
