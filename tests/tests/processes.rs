@@ -59,7 +59,12 @@ struct Proc {
 }
 
 impl Proc {
-    fn new(name: &'static str, binary: &str, env: BTreeMap<&'static str, String>, addr: String) -> Self {
+    fn new(
+        name: &'static str,
+        binary: &str,
+        env: BTreeMap<&'static str, String>,
+        addr: String,
+    ) -> Self {
         let mut p = Proc {
             name,
             binary: bin(binary),
@@ -80,7 +85,10 @@ impl Proc {
             cmd.env(k, v);
         }
         cmd.stdout(Stdio::null()).stderr(Stdio::null());
-        self.child = Some(cmd.spawn().unwrap_or_else(|e| panic!("start {}: {e}", self.name)));
+        self.child = Some(
+            cmd.spawn()
+                .unwrap_or_else(|e| panic!("start {}: {e}", self.name)),
+        );
     }
 
     fn kill(&mut self) {
@@ -135,7 +143,10 @@ async fn serving(url: &str, service: &str) -> bool {
 async fn wait_serving(url: &str, service: &str) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while !serving(url, service).await {
-        assert!(Instant::now() < deadline, "{url} ({service:?}) not serving in time");
+        assert!(
+            Instant::now() < deadline,
+            "{url} ({service:?}) not serving in time"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -153,8 +164,10 @@ fn token(user: &str) -> String {
 
 fn as_user<T>(user: &str, msg: T) -> tonic::Request<T> {
     let mut req = tonic::Request::new(msg);
-    req.metadata_mut()
-        .insert("authorization", format!("Bearer {}", token(user)).parse().unwrap());
+    req.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {}", token(user)).parse().unwrap(),
+    );
     req
 }
 
@@ -192,7 +205,10 @@ async fn separate_processes_wired_like_the_manifests_recover_from_restarts() {
                 ("KNOTWORK_CATALOG_LISTEN", addr.clone()),
                 (
                     "KNOTWORK_CATALOG_DATA_DIR",
-                    root.path().join(format!("catalog-{i}")).display().to_string(),
+                    root.path()
+                        .join(format!("catalog-{i}"))
+                        .display()
+                        .to_string(),
                 ),
             ]);
             Proc::new("catalog", "knotwork-catalog", env, addr)
@@ -210,7 +226,10 @@ async fn separate_processes_wired_like_the_manifests_recover_from_restarts() {
                 ("KNOTWORK_SESSION_LISTEN", addr.clone()),
                 (
                     "KNOTWORK_SESSION_DATA_DIR",
-                    root.path().join(format!("session-{i}")).display().to_string(),
+                    root.path()
+                        .join(format!("session-{i}"))
+                        .display()
+                        .to_string(),
                 ),
                 ("KNOTWORK_CATALOG_URL", catalog_urls[i % 2].clone()),
             ]);
@@ -225,7 +244,10 @@ async fn separate_processes_wired_like_the_manifests_recover_from_restarts() {
         "knotwork-gateway",
         common(&[
             ("KNOTWORK_GATEWAY_LISTEN", gateway_addr.clone()),
-            ("KNOTWORK_GATEWAY_ADMIN_LISTEN", format!("127.0.0.1:{}", free_port())),
+            (
+                "KNOTWORK_GATEWAY_ADMIN_LISTEN",
+                format!("127.0.0.1:{}", free_port()),
+            ),
             ("KNOTWORK_CATALOG_URLS", catalog_urls.join(",")),
             ("KNOTWORK_SESSION_SHARDS", shard_urls.join(",")),
             ("KNOTWORK_JWT_SECRET", SECRET.to_owned()),

@@ -313,7 +313,9 @@ pub async fn run(
                         .or_default()
                         .push(t.elapsed().as_micros().min(u128::from(u32::MAX)) as u32),
                     Err(status) => {
-                        *errs.entry((op, format!("{:?}", status.code()))).or_default() += 1;
+                        *errs
+                            .entry((op, format!("{:?}", status.code())))
+                            .or_default() += 1;
                     }
                 }
             }

@@ -235,7 +235,10 @@ async fn main() -> anyhow::Result<()> {
         "catalog",
         &procs::binary(dir, "knotwork-catalog")?,
         &env(&[
-            ("KNOTWORK_CATALOG_LISTEN", format!("127.0.0.1:{catalog_port}")),
+            (
+                "KNOTWORK_CATALOG_LISTEN",
+                format!("127.0.0.1:{catalog_port}"),
+            ),
             (
                 "KNOTWORK_CATALOG_DATA_DIR",
                 data.path().join("catalog").display().to_string(),
@@ -250,7 +253,10 @@ async fn main() -> anyhow::Result<()> {
         "session",
         &procs::binary(dir, "knotwork-session")?,
         &env(&[
-            ("KNOTWORK_SESSION_LISTEN", format!("127.0.0.1:{session_port}")),
+            (
+                "KNOTWORK_SESSION_LISTEN",
+                format!("127.0.0.1:{session_port}"),
+            ),
             (
                 "KNOTWORK_SESSION_DATA_DIR",
                 data.path().join("session").display().to_string(),
@@ -266,7 +272,10 @@ async fn main() -> anyhow::Result<()> {
         "gateway",
         &procs::binary(dir, "knotwork-gateway")?,
         &env(&[
-            ("KNOTWORK_GATEWAY_LISTEN", format!("127.0.0.1:{gateway_port}")),
+            (
+                "KNOTWORK_GATEWAY_LISTEN",
+                format!("127.0.0.1:{gateway_port}"),
+            ),
             (
                 "KNOTWORK_GATEWAY_ADMIN_LISTEN",
                 format!("127.0.0.1:{}", procs::free_port()?),
@@ -296,8 +305,12 @@ async fn main() -> anyhow::Result<()> {
     let mut report = report::Report::default();
     for s in services {
         let (rss, _) = s.memory()?;
-        report.startup_ms.insert(s.label.clone(), s.startup.as_secs_f64() * 1000.0);
-        report.idle_rss_mib.insert(s.label.clone(), rss as f64 / 1048576.0);
+        report
+            .startup_ms
+            .insert(s.label.clone(), s.startup.as_secs_f64() * 1000.0);
+        report
+            .idle_rss_mib
+            .insert(s.label.clone(), rss as f64 / 1048576.0);
     }
 
     // What the app knows: the catalog's points, tools, regions.
@@ -310,7 +323,11 @@ async fn main() -> anyhow::Result<()> {
     let points: Vec<(String, String)> = snapshot
         .trigger_points
         .iter()
-        .filter_map(|tp| tp.techniques.first().map(|t| (tp.name.clone(), t.tool.clone())))
+        .filter_map(|tp| {
+            tp.techniques
+                .first()
+                .map(|t| (tp.name.clone(), t.tool.clone()))
+        })
         .collect();
     let conditions: Vec<String> = snapshot
         .contraindications
@@ -319,14 +336,30 @@ async fn main() -> anyhow::Result<()> {
         .map(|c| c.name.clone())
         .collect();
     let regions = [
-        "low back", "neck", "temple", "shoulder", "knee", "heel", "between shoulder blades",
-        "jaw", "buttock", "outer elbow",
+        "low back",
+        "neck",
+        "temple",
+        "shoulder",
+        "knee",
+        "heel",
+        "between shoulder blades",
+        "jaw",
+        "buttock",
+        "outer elbow",
     ]
     .map(str::to_owned)
     .to_vec();
-    let terms = ["trapezius", "lacrosse", "shin pain", "QL", "headache", "glute", "psoas"]
-        .map(str::to_owned)
-        .to_vec();
+    let terms = [
+        "trapezius",
+        "lacrosse",
+        "shin pain",
+        "QL",
+        "headache",
+        "glute",
+        "psoas",
+    ]
+    .map(str::to_owned)
+    .to_vec();
     let users: Vec<(String, String)> = (0..args.users)
         .map(|i| {
             let u = format!("bench-user-{i}");
@@ -338,7 +371,14 @@ async fn main() -> anyhow::Result<()> {
         users.len(),
         args.sessions_per_user
     );
-    seed(&session_url, &users, &points, args.sessions_per_user, &conditions).await?;
+    seed(
+        &session_url,
+        &users,
+        &points,
+        args.sessions_per_user,
+        &conditions,
+    )
+    .await?;
 
     let conns = (args.callers / 8).clamp(1, 8);
     let world = |url: &str, route: Route, users: &[(String, String)]| {
@@ -371,23 +411,91 @@ async fn main() -> anyhow::Result<()> {
     );
 
     // Warm up every path.
-    load::run("warm-up", via_gateway.clone(), &Mix::app(), 8, Duration::from_secs(1), &bar).await;
+    load::run(
+        "warm-up",
+        via_gateway.clone(),
+        &Mix::app(),
+        8,
+        Duration::from_secs(1),
+        &bar,
+    )
+    .await;
 
     let c = args.callers;
     for callers in [1, c] {
-        report.runs.push(load::run("echo (bare tonic)", to_echo.clone(), &Mix::only(Op::Echo), callers, secs, &bar).await);
-        report.runs.push(load::run("catalog reads direct", to_catalog.clone(), &Mix::catalog(), callers, secs, &bar).await);
-        report.runs.push(load::run("catalog reads via gateway", via_gateway.clone(), &Mix::catalog(), callers, secs, &bar).await);
-        report.runs.push(load::run("session writes direct", to_session.clone(), &Mix::only(Op::LogSession), callers, secs, &bar).await);
-        report.runs.push(load::run("session writes via gateway", via_gateway.clone(), &Mix::only(Op::LogSession), callers, secs, &bar).await);
+        report.runs.push(
+            load::run(
+                "echo (bare tonic)",
+                to_echo.clone(),
+                &Mix::only(Op::Echo),
+                callers,
+                secs,
+                &bar,
+            )
+            .await,
+        );
+        report.runs.push(
+            load::run(
+                "catalog reads direct",
+                to_catalog.clone(),
+                &Mix::catalog(),
+                callers,
+                secs,
+                &bar,
+            )
+            .await,
+        );
+        report.runs.push(
+            load::run(
+                "catalog reads via gateway",
+                via_gateway.clone(),
+                &Mix::catalog(),
+                callers,
+                secs,
+                &bar,
+            )
+            .await,
+        );
+        report.runs.push(
+            load::run(
+                "session writes direct",
+                to_session.clone(),
+                &Mix::only(Op::LogSession),
+                callers,
+                secs,
+                &bar,
+            )
+            .await,
+        );
+        report.runs.push(
+            load::run(
+                "session writes via gateway",
+                via_gateway.clone(),
+                &Mix::only(Op::LogSession),
+                callers,
+                secs,
+                &bar,
+            )
+            .await,
+        );
     }
     for &callers in &args.scaling {
-        let r = load::run("app mix via gateway", via_gateway.clone(), &Mix::app(), callers, secs, &bar).await;
+        let r = load::run(
+            "app mix via gateway",
+            via_gateway.clone(),
+            &Mix::app(),
+            callers,
+            secs,
+            &bar,
+        )
+        .await;
         report.runs.push(r);
         if callers >= 256 {
             for s in services {
                 let (rss, _) = s.memory()?;
-                report.rss_at_256_mib.insert(s.label.clone(), rss as f64 / 1048576.0);
+                report
+                    .rss_at_256_mib
+                    .insert(s.label.clone(), rss as f64 / 1048576.0);
             }
         }
     }
@@ -403,24 +511,43 @@ async fn main() -> anyhow::Result<()> {
             more.len(),
             args.storage_factor
         );
-        seed(&session_url, &more, &points, args.sessions_per_user, &conditions).await?;
+        seed(
+            &session_url,
+            &more,
+            &points,
+            args.sessions_per_user,
+            &conditions,
+        )
+        .await?;
         let mut all = users.clone();
         all.extend(more);
         let big = world(&gateway_url, Route::Gateway, &all).await?;
         let name = format!("app mix via gateway, {}x storage", args.storage_factor);
-        report.runs.push(load::run(&name, big, &Mix::app(), c, secs, &bar).await);
+        report
+            .runs
+            .push(load::run(&name, big, &Mix::app(), c, secs, &bar).await);
     }
     report.h2load = report::h2load(&gateway_url, args.seconds).await;
     if args.soak_seconds > 0 {
         report.soak = Some(
-            report::soak(via_gateway.clone(), &services, Duration::from_secs(args.soak_seconds), c, &bar)
-                .await?,
+            report::soak(
+                via_gateway.clone(),
+                &services,
+                Duration::from_secs(args.soak_seconds),
+                c,
+                &bar,
+            )
+            .await?,
         );
     }
     for s in services {
         let (_, peak) = s.memory()?;
-        report.peak_rss_mib.insert(s.label.clone(), peak as f64 / 1048576.0);
-        report.cpu_seconds.insert(s.label.clone(), s.cpu_time()?.as_secs_f64());
+        report
+            .peak_rss_mib
+            .insert(s.label.clone(), peak as f64 / 1048576.0);
+        report
+            .cpu_seconds
+            .insert(s.label.clone(), s.cpu_time()?.as_secs_f64());
     }
     bar.finish_and_clear();
     report.machine = report::machine();

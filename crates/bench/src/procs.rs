@@ -15,7 +15,9 @@ use tonic_health::pb::health_client::HealthClient;
 
 /// A free loopback port (bound, read and released; the service binds it).
 pub fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }
 
 /// One running service process.
@@ -87,7 +89,9 @@ impl Service {
         let fields: Vec<&str> = rest.split_whitespace().collect();
         let utime: u64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0);
         let stime: u64 = fields.get(12).and_then(|v| v.parse().ok()).unwrap_or(0);
-        Ok(Duration::from_secs_f64((utime + stime) as f64 / clock_ticks()))
+        Ok(Duration::from_secs_f64(
+            (utime + stime) as f64 / clock_ticks(),
+        ))
     }
 }
 

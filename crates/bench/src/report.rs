@@ -60,11 +60,7 @@ impl Report {
             "run", "callers", "calls/s", "p50 ms", "p99 ms"
         );
         for r in &self.runs {
-            let p50 = r
-                .ops
-                .values()
-                .map(|o| o.p50_ms)
-                .fold(0.0_f64, f64::max);
+            let p50 = r.ops.values().map(|o| o.p50_ms).fold(0.0_f64, f64::max);
             let errors: u64 = r.errors.values().sum();
             println!(
                 "{:<40} {:>7} {:>10.0} {:>8.2} {:>8.2}  {}",
@@ -138,10 +134,15 @@ impl Report {
         }
         match &self.h2load {
             Some(h) => println!("\nh2load cross-check (req/s): {h:?}"),
-            None => println!("\nh2load not installed: cross-check skipped (apt-get install nghttp2-client)"),
+            None => println!(
+                "\nh2load not installed: cross-check skipped (apt-get install nghttp2-client)"
+            ),
         }
         if let Some(soak) = &self.soak {
-            println!("\nsoak {} s, RSS growth after warm-up: {:?}", soak.seconds, soak.growth_percent);
+            println!(
+                "\nsoak {} s, RSS growth after warm-up: {:?}",
+                soak.seconds, soak.growth_percent
+            );
         }
     }
 }
@@ -164,7 +165,10 @@ pub fn machine() -> BTreeMap<String, String> {
     );
     let mem = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
     if let Some(total) = mem.lines().find(|l| l.starts_with("MemTotal")) {
-        m.insert("memory".into(), total.split(':').nth(1).unwrap_or("").trim().to_owned());
+        m.insert(
+            "memory".into(),
+            total.split(':').nth(1).unwrap_or("").trim().to_owned(),
+        );
     }
     m
 }
@@ -201,7 +205,13 @@ pub async fn h2load(gateway: &str, seconds: u64) -> Option<BTreeMap<String, f64>
     let out = tokio::process::Command::new("h2load")
         .args(["-c", "4", "-m", "16", "-D"])
         .arg(seconds.to_string())
-        .args(["-H", "content-type: application/grpc", "-H", "te: trailers", "-d"])
+        .args([
+            "-H",
+            "content-type: application/grpc",
+            "-H",
+            "te: trailers",
+            "-d",
+        ])
         .arg(&body)
         .arg(&url)
         .output()
@@ -231,7 +241,15 @@ pub async fn soak(
     let runner = {
         let bar = bar.clone();
         tokio::spawn(async move {
-            load::run("soak: app mix via gateway", world, &Mix::app(), callers, duration, &bar).await
+            load::run(
+                "soak: app mix via gateway",
+                world,
+                &Mix::app(),
+                callers,
+                duration,
+                &bar,
+            )
+            .await
         })
     };
     let mut samples: BTreeMap<String, Vec<f64>> = BTreeMap::new();
@@ -253,7 +271,11 @@ pub async fn soak(
             // The first fifth of the samples is warm-up.
             let base = v.get(v.len() / 5).copied().unwrap_or(0.0);
             let last = v.last().copied().unwrap_or(0.0);
-            let g = if base > 0.0 { (last - base) / base * 100.0 } else { 0.0 };
+            let g = if base > 0.0 {
+                (last - base) / base * 100.0
+            } else {
+                0.0
+            };
             (k.clone(), g)
         })
         .collect();

@@ -14,7 +14,11 @@ use tonic_types::StatusExt as _;
 #[derive(Debug, Clone, clap::Args)]
 pub struct Global {
     /// The gateway's address.
-    #[arg(long, env = "KNOTWORK_GATEWAY_URL", default_value = "http://127.0.0.1:50051")]
+    #[arg(
+        long,
+        env = "KNOTWORK_GATEWAY_URL",
+        default_value = "http://127.0.0.1:50051"
+    )]
     pub gateway: String,
 }
 
@@ -193,7 +197,9 @@ fn bearer(auth: &AuthArgs) -> anyhow::Result<String> {
         return Ok(token.clone());
     }
     let Some(user) = &auth.user else {
-        bail!("this call needs a token: pass --token (see `knotwork token`) or --user for development");
+        bail!(
+            "this call needs a token: pass --token (see `knotwork token`) or --user for development"
+        );
     };
     Ok(knotwork_gateway::auth::mint_dev_token(
         &auth.jwt_secret,
@@ -416,7 +422,10 @@ pub async fn screening(args: ScreeningArgs) -> anyhow::Result<()> {
         .iter()
         .map(|c| ses::ScreeningAnswer {
             contraindication: c.name.clone(),
-            present: args.present.iter().any(|p| p == short(&c.name) || *p == c.name),
+            present: args
+                .present
+                .iter()
+                .any(|p| p == short(&c.name) || *p == c.name),
             ..Default::default()
         })
         .collect();
@@ -430,7 +439,10 @@ pub async fn screening(args: ScreeningArgs) -> anyhow::Result<()> {
         .context("empty response")?;
     println!("screening status: {:?}", s.status());
     for b in &s.blocking {
-        println!("  rules massage out until a provider clears it: {}", short(b));
+        println!(
+            "  rules massage out until a provider clears it: {}",
+            short(b)
+        );
     }
     Ok(())
 }
@@ -479,14 +491,22 @@ pub async fn log(args: LogArgs) -> anyhow::Result<()> {
     let s = resp.session.context("empty response")?;
     println!(
         "{} {} on {} ({}){}",
-        if resp.replayed { "already logged:" } else { "logged" },
+        if resp.replayed {
+            "already logged:"
+        } else {
+            "logged"
+        },
         s.name,
         short(&s.trigger_point),
         s.local_date,
         if resp.replayed { " (replayed)" } else { "" }
     );
     for w in &s.warnings {
-        let mark = if w.medical_attention_advised { "!!" } else { " !" };
+        let mark = if w.medical_attention_advised {
+            "!!"
+        } else {
+            " !"
+        };
         println!("{mark} {}", w.message);
     }
     Ok(())

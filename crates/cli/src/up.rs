@@ -19,7 +19,11 @@ pub struct UpArgs {
     #[arg(long, env = "KNOTWORK_DATA_DIR", default_value = "./knotwork-data")]
     data_dir: PathBuf,
     /// Where the gateway listens (gRPC and grpc-web).
-    #[arg(long, env = "KNOTWORK_GATEWAY_LISTEN", default_value = "127.0.0.1:50051")]
+    #[arg(
+        long,
+        env = "KNOTWORK_GATEWAY_LISTEN",
+        default_value = "127.0.0.1:50051"
+    )]
     gateway_listen: SocketAddr,
     /// Where the gateway serves Prometheus metrics.
     #[arg(
@@ -29,16 +33,28 @@ pub struct UpArgs {
     )]
     admin_listen: SocketAddr,
     /// Where the catalog service listens.
-    #[arg(long, env = "KNOTWORK_CATALOG_LISTEN", default_value = "127.0.0.1:50052")]
+    #[arg(
+        long,
+        env = "KNOTWORK_CATALOG_LISTEN",
+        default_value = "127.0.0.1:50052"
+    )]
     catalog_listen: SocketAddr,
     /// Where the session service listens.
-    #[arg(long, env = "KNOTWORK_SESSION_LISTEN", default_value = "127.0.0.1:50053")]
+    #[arg(
+        long,
+        env = "KNOTWORK_SESSION_LISTEN",
+        default_value = "127.0.0.1:50053"
+    )]
     session_listen: SocketAddr,
     /// A catalog data file to serve instead of the embedded one.
     #[arg(long, env = "KNOTWORK_CATALOG_FILE")]
     catalog_file: Option<PathBuf>,
     /// The development JWT secret (HS256) the gateway checks tokens with.
-    #[arg(long, env = "KNOTWORK_JWT_SECRET", default_value = "knotwork-dev-secret")]
+    #[arg(
+        long,
+        env = "KNOTWORK_JWT_SECRET",
+        default_value = "knotwork-dev-secret"
+    )]
     jwt_secret: String,
     /// The credential the gateway presents to the backends.
     #[arg(
@@ -53,7 +69,10 @@ pub struct UpArgs {
 
 /// Runs catalog, session and gateway until Ctrl-C or SIGTERM.
 pub async fn run(args: UpArgs) -> anyhow::Result<()> {
-    knotwork_runtime::telemetry::init(args.log.log_format, std::env::var("RUST_LOG").ok().as_deref());
+    knotwork_runtime::telemetry::init(
+        args.log.log_format,
+        std::env::var("RUST_LOG").ok().as_deref(),
+    );
     let bind = |addr: SocketAddr, what: &'static str| async move {
         TcpListener::bind(addr)
             .await

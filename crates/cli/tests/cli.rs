@@ -76,7 +76,10 @@ fn start() -> Up {
         if out.status.success() {
             break;
         }
-        assert!(Instant::now() < deadline, "stack never became healthy: {out:?}");
+        assert!(
+            Instant::now() < deadline,
+            "stack never became healthy: {out:?}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     up
@@ -109,7 +112,10 @@ fn up_then_client_calls_then_clean_stop() {
     let out = knotwork(&up, &["pain", "low back"]);
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stderr}");
-    assert!(stdout.to_lowercase().contains("quadratus lumborum"), "{stdout}");
+    assert!(
+        stdout.to_lowercase().contains("quadratus lumborum"),
+        "{stdout}"
+    );
 
     let out = knotwork(&up, &["search", "trapezious"]);
     let (stdout, stderr) = text(&out);
@@ -147,8 +153,15 @@ fn up_then_client_calls_then_clean_stop() {
 
     // An error path: the status and the field violation are shown.
     let mut args = vec![
-        "log", "--user", "carol", "--point", "quadratus_lumborum_superficial", "--tool",
-        "lacrosse_ball", "--pressure", "11",
+        "log",
+        "--user",
+        "carol",
+        "--point",
+        "quadratus_lumborum_superficial",
+        "--tool",
+        "lacrosse_ball",
+        "--pressure",
+        "11",
     ];
     let out = knotwork(&up, &args);
     let (_, stderr) = text(&out);
@@ -167,16 +180,28 @@ fn up_then_client_calls_then_clean_stop() {
 
     // SIGTERM: a clean stop.
     let pid = up.child.id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
     let deadline = Instant::now() + Duration::from_secs(20);
     let status = loop {
         if let Some(status) = up.child.try_wait().unwrap() {
             break status;
         }
-        assert!(Instant::now() < deadline, "knotwork up did not stop on SIGTERM");
+        assert!(
+            Instant::now() < deadline,
+            "knotwork up did not stop on SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(status.success(), "{status:?}");
     let rest: Vec<String> = up.lines.try_iter().collect();
-    assert!(rest.iter().any(|l| l.contains("stopped cleanly")), "{rest:?}");
+    assert!(
+        rest.iter().any(|l| l.contains("stopped cleanly")),
+        "{rest:?}"
+    );
 }
