@@ -1,5 +1,7 @@
 //! The session service over real gRPC on loopback, with a fake catalog.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::time::Duration;
@@ -417,7 +419,8 @@ async fn logged_sessions_validate_warn_and_replay() {
     c.submit_screening(answers(&[], &[])).await.unwrap();
 
     // Bad input: field violations, nothing stored.
-    let cases: Vec<(Box<dyn Fn(&mut pb::LogSessionRequest)>, &[&str])> = vec![
+    type Edit = Box<dyn Fn(&mut pb::LogSessionRequest)>;
+    let cases: Vec<(Edit, &[&str])> = vec![
         (
             Box::new(|r| r.session.as_mut().unwrap().pressure = 11),
             &["session.pressure"],

@@ -1,7 +1,7 @@
 //! Test support: a fake catalog service serving a fixture snapshot, a session
 //! service on an ephemeral port, and authenticated clients.
 
-#![allow(dead_code, missing_docs)]
+#![allow(dead_code, missing_docs, clippy::unwrap_used)]
 
 use std::net::SocketAddr;
 use std::path::Path;
