@@ -132,7 +132,10 @@ async fn every_acknowledged_write_survives_sigkill_exactly_once() {
     // Let writes flow, then kill the service mid-stream.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     while acked.lock().unwrap().len() < 400 {
-        assert!(tokio::time::Instant::now() < deadline, "writes did not flow");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "writes did not flow"
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     service.child.kill().unwrap(); // SIGKILL: no shutdown, no flush
@@ -143,8 +146,15 @@ async fn every_acknowledged_write_survives_sigkill_exactly_once() {
     }
     let acked = acked.lock().unwrap().clone();
     let sent = sent.lock().unwrap().clone();
-    eprintln!("{} acknowledged, {} sent before SIGKILL", acked.len(), sent.len());
-    assert!(sent.len() > acked.len(), "some writes were cut off mid-flight");
+    eprintln!(
+        "{} acknowledged, {} sent before SIGKILL",
+        acked.len(),
+        sent.len()
+    );
+    assert!(
+        sent.len() > acked.len(),
+        "some writes were cut off mid-flight"
+    );
 
     // Restart on the same data.
     drop(service);
