@@ -514,9 +514,11 @@ impl SessionService for Session {
             .store
             .sessions_between(&user, start.timestamp(), end.timestamp())
             .await?;
+        let guided_points = self.store.guided_points_on(&user, date).await?;
         let points: Vec<String> = sessions
             .iter()
             .map(|s| s.draft.trigger_point.clone())
+            .chain(guided_points)
             .collect::<std::collections::BTreeSet<_>>()
             .into_iter()
             .collect();

@@ -356,6 +356,9 @@ async fn guided_sessions_follow_the_safety_rules() {
         .unwrap();
     assert_eq!((ql.sessions_done, ql.sessions_remaining), (6, 0));
     assert!(ql.next_allowed_time.is_some());
+    let glute = day.allowances.iter().find(|a| a.trigger_point == "triggerPoints/gluteus_medius_1").unwrap();
+    assert_eq!((glute.sessions_done, glute.sessions_remaining), (1, 5), "guided starts count");
+    assert!(glute.next_allowed_time.is_none());
     server.stop().await;
 }
 
@@ -1086,5 +1089,89 @@ async fn catalog_changes_are_picked_up() {
         .snapshot_calls
         .load(std::sync::atomic::Ordering::SeqCst);
     assert_eq!(calls, 2, "one snapshot at start, one after the change");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn daily_counts_follow_local_days_across_dst_in_two_zones() {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, _fake) = start_catalog(true).await;
+    let server = start_session(dir.path(), &url).await;
+    let set_zone = |zone: &'static str| pb::UpdateProfileRequest {
+        profile: Some(pb::Profile {
+            time_zone: zone.into(),
+            ..Default::default()
+        }),
+        update_mask: Some(prost_types::FieldMask {
+            paths: vec!["time_zone".into()],
+        }),
+    };
+    let daily_warning = |r: &pb::SessionRecord| {
+        r.warnings
+            .iter()
+            .any(|w| w.code == pb::WarningCode::DailyLimitExceeded as i32)
+    };
+    // Berlin springs forward on 2026-03-29: that local day runs from
+    // 2026-03-28T23:00Z to 2026-03-29T22:00Z (23 hours).
+    let mut berlin = client(server.addr, "kim").await;
+    berlin.update_profile(set_zone("Europe/Berlin")).await.unwrap();
+    // New York is already on summer time; its 2026-03-29 runs from 04:00Z.
+    let mut new_york = client(server.addr, "lee").await;
+    new_york.update_profile(set_zone("America/New_York")).await.unwrap();
+    let instants = [
+        "2026-03-28T23:00:00Z", // Berlin 00:00 (+01:00); New York 19:00 on the 28th
+        "2026-03-29T00:59:59Z", // Berlin 01:59:59 (+01:00), just before the gap
+        "2026-03-29T01:00:00Z", // Berlin 03:00 (+02:00), just after the gap
+        "2026-03-29T03:59:59Z", // New York 23:59:59 on the 28th
+        "2026-03-29T04:00:00Z", // New York 00:00 on the 29th
+        "2026-03-29T12:00:00Z",
+        "2026-03-29T21:59:59Z", // Berlin 23:59:59 (+02:00), the 7th on the 29th
+        "2026-03-29T22:00:00Z", // Berlin 00:00 on the 30th
+    ];
+    // (local date, daily-limit warning) per instant, for each zone.
+    let berlin_expected = [
+        ("2026-03-29", false),
+        ("2026-03-29", false),
+        ("2026-03-29", false),
+        ("2026-03-29", false),
+        ("2026-03-29", false),
+        ("2026-03-29", false),
+        ("2026-03-29", true),
+        ("2026-03-30", false),
+    ];
+    let new_york_expected = [
+        ("2026-03-28", false),
+        ("2026-03-28", false),
+        ("2026-03-28", false),
+        ("2026-03-28", false),
+        ("2026-03-29", false),
+        ("2026-03-29", false),
+        ("2026-03-29", false),
+        ("2026-03-29", false),
+    ];
+    for (c, expected) in [(&mut berlin, berlin_expected), (&mut new_york, new_york_expected)] {
+        for (i, (at, (date, warned))) in instants.iter().zip(expected).enumerate() {
+            let r = c
+                .log_session(log(&format!("dst{i}"), record("ql_superficial", ts(at))))
+                .await
+                .unwrap()
+                .into_inner()
+                .session
+                .unwrap();
+            assert_eq!((r.local_date.as_str(), daily_warning(&r)), (date, warned), "{at}");
+        }
+    }
+    // GetDay uses the 23-hour local day.
+    let day = berlin
+        .get_day(pb::GetDayRequest {
+            local_date: "2026-03-29".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(day.sessions.len(), 7);
+    let a = &day.allowances[0];
+    assert_eq!((a.sessions_done, a.sessions_remaining), (7, 0));
+    assert_eq!(a.next_allowed_local_time, "2026-03-30T00:00:00+02:00");
     server.stop().await;
 }
