@@ -1125,13 +1125,19 @@ impl Store {
         let user = user.to_owned();
         self.read(move |t| {
             let mut out = Vec::new();
-            scan(&t.guided, &user_lo(&user), &user_hi(&user), false, |_, v| {
-                let g: GuidedSession = json(v)?;
-                if g.local_date == date {
-                    out.push(g.trigger_point);
-                }
-                Ok(true)
-            })?;
+            scan(
+                &t.guided,
+                &user_lo(&user),
+                &user_hi(&user),
+                false,
+                |_, v| {
+                    let g: GuidedSession = json(v)?;
+                    if g.local_date == date {
+                        out.push(g.trigger_point);
+                    }
+                    Ok(true)
+                },
+            )?;
             Ok(out)
         })
         .await

@@ -356,8 +356,16 @@ async fn guided_sessions_follow_the_safety_rules() {
         .unwrap();
     assert_eq!((ql.sessions_done, ql.sessions_remaining), (6, 0));
     assert!(ql.next_allowed_time.is_some());
-    let glute = day.allowances.iter().find(|a| a.trigger_point == "triggerPoints/gluteus_medius_1").unwrap();
-    assert_eq!((glute.sessions_done, glute.sessions_remaining), (1, 5), "guided starts count");
+    let glute = day
+        .allowances
+        .iter()
+        .find(|a| a.trigger_point == "triggerPoints/gluteus_medius_1")
+        .unwrap();
+    assert_eq!(
+        (glute.sessions_done, glute.sessions_remaining),
+        (1, 5),
+        "guided starts count"
+    );
     assert!(glute.next_allowed_time.is_none());
     server.stop().await;
 }
@@ -1114,10 +1122,16 @@ async fn daily_counts_follow_local_days_across_dst_in_two_zones() {
     // Berlin springs forward on 2026-03-29: that local day runs from
     // 2026-03-28T23:00Z to 2026-03-29T22:00Z (23 hours).
     let mut berlin = client(server.addr, "kim").await;
-    berlin.update_profile(set_zone("Europe/Berlin")).await.unwrap();
+    berlin
+        .update_profile(set_zone("Europe/Berlin"))
+        .await
+        .unwrap();
     // New York is already on summer time; its 2026-03-29 runs from 04:00Z.
     let mut new_york = client(server.addr, "lee").await;
-    new_york.update_profile(set_zone("America/New_York")).await.unwrap();
+    new_york
+        .update_profile(set_zone("America/New_York"))
+        .await
+        .unwrap();
     let instants = [
         "2026-03-28T23:00:00Z", // Berlin 00:00 (+01:00); New York 19:00 on the 28th
         "2026-03-29T00:59:59Z", // Berlin 01:59:59 (+01:00), just before the gap
@@ -1149,7 +1163,10 @@ async fn daily_counts_follow_local_days_across_dst_in_two_zones() {
         ("2026-03-29", false),
         ("2026-03-29", false),
     ];
-    for (c, expected) in [(&mut berlin, berlin_expected), (&mut new_york, new_york_expected)] {
+    for (c, expected) in [
+        (&mut berlin, berlin_expected),
+        (&mut new_york, new_york_expected),
+    ] {
         for (i, (at, (date, warned))) in instants.iter().zip(expected).enumerate() {
             let r = c
                 .log_session(log(&format!("dst{i}"), record("ql_superficial", ts(at))))
@@ -1158,7 +1175,11 @@ async fn daily_counts_follow_local_days_across_dst_in_two_zones() {
                 .into_inner()
                 .session
                 .unwrap();
-            assert_eq!((r.local_date.as_str(), daily_warning(&r)), (date, warned), "{at}");
+            assert_eq!(
+                (r.local_date.as_str(), daily_warning(&r)),
+                (date, warned),
+                "{at}"
+            );
         }
     }
     // GetDay uses the 23-hour local day.
