@@ -474,6 +474,15 @@ async fn logged_sessions_validate_warn_and_replay() {
             }),
             &["session.perform_time"],
         ),
+        (
+            Box::new(|r| {
+                r.session.as_mut().unwrap().perform_time = Some(prost_types::Timestamp {
+                    seconds: i64::MAX,
+                    nanos: 0,
+                })
+            }),
+            &["session.perform_time"],
+        ),
         (Box::new(|r| r.request_id = "x".repeat(65)), &["request_id"]),
         (Box::new(|r| r.session = None), &["session"]),
     ];
