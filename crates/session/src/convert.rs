@@ -152,7 +152,15 @@ pub fn raw_session(s: &pb::SessionRecord) -> RawSession {
         worse_with_massage: s.worse_with_massage,
         twitch_response: s.twitch_response,
         notes: s.notes.clone(),
-        perform_time: s.perform_time.as_ref().and_then(timestamp),
+        // A timestamp out of jiff's range is clamped to the nearest end, so
+        // validation refuses it on the right side instead of ignoring it.
+        perform_time: s.perform_time.as_ref().map(|t| {
+            timestamp(t).unwrap_or(if t.seconds > 0 {
+                Timestamp::MAX
+            } else {
+                Timestamp::MIN
+            })
+        }),
         guided_session: s.guided_session.clone(),
     }
 }

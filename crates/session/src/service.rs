@@ -94,6 +94,11 @@ pub fn guide_stream(
     (ReceiverStream::new(rx), task)
 }
 
+/// The call's `x-request-id` (or a fresh one), for log lines.
+fn rid<T>(req: &Request<T>) -> String {
+    knotwork_runtime::internal::request_id(req.metadata())
+}
+
 fn item_error(index: usize, e: Error) -> pb::BatchLogResult {
     let code = e.code() as i32;
     let (message, field_violations) = match &e {
@@ -151,7 +156,7 @@ fn trigger_point_filter(name: &str) -> Result<Option<String>, Error> {
 
 #[tonic::async_trait]
 impl SessionService for Session {
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(skip_all, fields(request_id = %rid(&req)))]
     async fn get_profile(
         &self,
         req: Request<pb::GetProfileRequest>,
@@ -163,7 +168,7 @@ impl SessionService for Session {
         }))
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(skip_all, fields(request_id = %rid(&req)))]
     async fn update_profile(
         &self,
         req: Request<pb::UpdateProfileRequest>,
@@ -184,7 +189,7 @@ impl SessionService for Session {
         }))
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(skip_all, fields(request_id = %rid(&req)))]
     async fn get_screening(
         &self,
         req: Request<pb::GetScreeningRequest>,
@@ -198,7 +203,7 @@ impl SessionService for Session {
         }))
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(skip_all, fields(request_id = %rid(&req)))]
     async fn submit_screening(
         &self,
         req: Request<pb::SubmitScreeningRequest>,
@@ -219,7 +224,7 @@ impl SessionService for Session {
         }))
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(skip_all, fields(request_id = %rid(&req)))]
     async fn start_guided_session(
         &self,
         req: Request<pb::StartGuidedSessionRequest>,
@@ -257,7 +262,7 @@ impl SessionService for Session {
 
     type GuideSessionStream = ReceiverStream<Result<pb::GuideSessionResponse, Status>>;
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(skip_all, fields(request_id = %rid(&req)))]
     async fn guide_session(
         &self,
         req: Request<pb::GuideSessionRequest>,
@@ -274,7 +279,7 @@ impl SessionService for Session {
         Ok(Response::new(stream))
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(skip_all, fields(request_id = %rid(&req)))]
     async fn log_session(
         &self,
         req: Request<pb::LogSessionRequest>,
@@ -328,7 +333,7 @@ impl SessionService for Session {
         }))
     }
 
-    #[tracing::instrument(skip_all, fields(items))]
+    #[tracing::instrument(skip_all, fields(request_id = %rid(&req), items))]
     async fn batch_log_sessions(
         &self,
         req: Request<pb::BatchLogSessionsRequest>,
@@ -398,7 +403,7 @@ impl SessionService for Session {
         }))
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(skip_all, fields(request_id = %rid(&req)))]
     async fn get_session(
         &self,
         req: Request<pb::GetSessionRequest>,
@@ -417,7 +422,7 @@ impl SessionService for Session {
         }))
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(skip_all, fields(request_id = %rid(&req)))]
     async fn list_sessions(
         &self,
         req: Request<pb::ListSessionsRequest>,
@@ -451,7 +456,7 @@ impl SessionService for Session {
         }))
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(skip_all, fields(request_id = %rid(&req)))]
     async fn list_progress(
         &self,
         req: Request<pb::ListProgressRequest>,
@@ -493,7 +498,7 @@ impl SessionService for Session {
         }))
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(skip_all, fields(request_id = %rid(&req)))]
     async fn get_day(&self, req: Request<pb::GetDayRequest>) -> Res<pb::GetDayResponse> {
         let user = self.user(&req)?;
         let catalog = self.catalog.get()?;
@@ -514,9 +519,11 @@ impl SessionService for Session {
             .store
             .sessions_between(&user, start.timestamp(), end.timestamp())
             .await?;
+        let guided_points = self.store.guided_points_on(&user, date).await?;
         let points: Vec<String> = sessions
             .iter()
             .map(|s| s.draft.trigger_point.clone())
+            .chain(guided_points)
             .collect::<std::collections::BTreeSet<_>>()
             .into_iter()
             .collect();
@@ -544,7 +551,7 @@ impl SessionService for Session {
         }))
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(skip_all, fields(request_id = %rid(&req)))]
     async fn export_user_data(
         &self,
         req: Request<pb::ExportUserDataRequest>,
@@ -557,7 +564,7 @@ impl SessionService for Session {
         }))
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(skip_all, fields(request_id = %rid(&req)))]
     async fn delete_user_data(
         &self,
         req: Request<pb::DeleteUserDataRequest>,
@@ -587,7 +594,7 @@ fn admin_user_id(id: &str) -> Result<&str, Error> {
 
 #[tonic::async_trait]
 impl SessionAdminService for Session {
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(skip_all, fields(request_id = %rid(&req)))]
     async fn list_users(&self, req: Request<pb::ListUsersRequest>) -> Res<pb::ListUsersResponse> {
         self.admin(&req)?;
         let r = req.into_inner();
@@ -604,7 +611,7 @@ impl SessionAdminService for Session {
         }))
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(skip_all, fields(request_id = %rid(&req)))]
     async fn export_user(
         &self,
         req: Request<pb::ExportUserRequest>,
@@ -626,7 +633,7 @@ impl SessionAdminService for Session {
         }))
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(skip_all, fields(request_id = %rid(&req)))]
     async fn import_user(
         &self,
         req: Request<pb::ImportUserRequest>,
@@ -644,7 +651,7 @@ impl SessionAdminService for Session {
         }))
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(skip_all, fields(request_id = %rid(&req)))]
     async fn delete_user(
         &self,
         req: Request<pb::DeleteUserRequest>,

@@ -1120,6 +1120,29 @@ impl Store {
         .await
     }
 
+    /// Trigger points of the guided sessions started on local `date`.
+    pub async fn guided_points_on(&self, user: &str, date: Date) -> Result<Vec<String>, Error> {
+        let user = user.to_owned();
+        self.read(move |t| {
+            let mut out = Vec::new();
+            scan(
+                &t.guided,
+                &user_lo(&user),
+                &user_hi(&user),
+                false,
+                |_, v| {
+                    let g: GuidedSession = json(v)?;
+                    if g.local_date == date {
+                        out.push(g.trigger_point);
+                    }
+                    Ok(true)
+                },
+            )?;
+            Ok(out)
+        })
+        .await
+    }
+
     /// Every session of a user, oldest first.
     pub async fn all_sessions(&self, user: &str) -> Result<Vec<SessionRecord>, Error> {
         let user = user.to_owned();

@@ -55,7 +55,7 @@ pub struct RawSession {
     pub twitch_response: bool,
     /// Notes.
     pub notes: String,
-    /// When it was done; `None` when absent or not a valid timestamp.
+    /// When it was done; `None` when absent (taken as the server's now).
     pub perform_time: Option<Timestamp>,
     /// `guidedSessions/{id}` or empty.
     pub guided_session: String,
@@ -245,10 +245,9 @@ pub fn session(
         );
     }
     let perform_time = match raw.perform_time {
-        None => {
-            v.add("perform_time", "required");
-            now
-        }
+        // Absent means "just now": a client logging a session as it ends
+        // need not send its clock.
+        None => now,
         Some(t) if t > now.saturating_add(MAX_CLOCK_SKEW).unwrap_or(now) => {
             v.add(
                 "perform_time",
@@ -516,7 +515,7 @@ mod tests {
             &["session.trigger_point"],
         );
         check(|r| r.tool = "tools/hammer".into(), &["session.tool"]);
-        check(|r| r.perform_time = None, &["session.perform_time"]);
+        check(|r| r.perform_time = None, &[]);
         check(
             |r| r.perform_time = Some("2026-03-10T12:05:00Z".parse().unwrap()),
             &[],
