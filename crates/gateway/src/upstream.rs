@@ -190,6 +190,14 @@ where
     match tokio::time::timeout(remaining, call(backend.channel.clone(), req)).await {
         Err(_) => Err(Status::from(Error::DeadlineExceeded)),
         Ok(Ok(resp)) => Ok(resp),
+        // A CANCELLED at the deadline is a timer (tonic's or the backend's
+        // grpc-timeout enforcement) that fired just before ours.
+        Ok(Err(status))
+            if status.code() == Code::Cancelled
+                && Instant::now() + Duration::from_millis(2) >= deadline =>
+        {
+            Err(Status::from(Error::DeadlineExceeded))
+        }
         Ok(Err(status)) => Err(classify(status, &backend.url)),
     }
 }
