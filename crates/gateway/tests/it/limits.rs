@@ -58,7 +58,14 @@ async fn per_user_token_bucket() {
     assert!(text.contains(r#"knotwork_gateway_requests_total{code="OK",method="/knotwork.session.v1.SessionService/GetProfile"} 4"#), "{text}");
     assert!(text.contains(r#"knotwork_gateway_errors_total{code="RESOURCE_EXHAUSTED",method="/knotwork.session.v1.SessionService/GetProfile"} 1"#));
     assert!(text.contains("knotwork_gateway_request_duration_seconds_bucket"));
-    assert!(text.contains("knotwork_gateway_backend_up{"));
+    // Backend health appears once the first poll finished.
+    let admin = s.gateway.admin;
+    assert!(
+        eventually(Duration::from_secs(5), || async move {
+            scrape(admin).await.contains("knotwork_gateway_backend_up{")
+        })
+        .await
+    );
 }
 
 #[tokio::test]
