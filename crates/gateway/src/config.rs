@@ -125,6 +125,10 @@ pub struct Config {
     )]
     pub backend_connect_timeout_ms: u64,
 
+    /// HTTP/2 connections kept to each backend (calls are spread over them).
+    #[arg(long, env = "KNOTWORK_BACKEND_CONNECTIONS", default_value_t = 2)]
+    pub backend_connections: usize,
+
     /// How often the backends' health is polled, in milliseconds.
     #[arg(long, env = "KNOTWORK_HEALTH_INTERVAL_MS", default_value_t = 2_000)]
     pub health_interval_ms: u64,
@@ -175,6 +179,7 @@ impl std::fmt::Debug for Config {
                 "backend_connect_timeout_ms",
                 &self.backend_connect_timeout_ms,
             )
+            .field("backend_connections", &self.backend_connections)
             .field("health_interval_ms", &self.health_interval_ms)
             .field("user_rate", &self.user_rate)
             .field("user_burst", &self.user_burst)
@@ -206,6 +211,7 @@ impl Config {
             max_backend_timeout_ms: 10_000,
             max_stream_timeout_ms: 3_600_000,
             backend_connect_timeout_ms: 1_000,
+            backend_connections: 2,
             health_interval_ms: 2_000,
             user_rate: 50,
             user_burst: 100,

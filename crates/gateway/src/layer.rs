@@ -72,10 +72,18 @@ fn request_id(headers: &HeaderMap) -> HeaderValue {
     };
     given
         .and_then(|s| HeaderValue::from_str(s).ok())
-        .unwrap_or_else(|| {
-            HeaderValue::from_str(&uuid::Uuid::new_v4().to_string())
-                .unwrap_or(HeaderValue::from_static("unknown"))
-        })
+        .unwrap_or_else(mint_request_id)
+}
+
+/// A fresh request id in UUID form: a random per-process value combined
+/// with a counter, so minting costs no system call per request.
+fn mint_request_id() -> HeaderValue {
+    static SEED: std::sync::OnceLock<u128> = std::sync::OnceLock::new();
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let seed = *SEED.get_or_init(|| uuid::Uuid::new_v4().as_u128());
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let id = uuid::Uuid::from_u128(seed ^ u128::from(n)).to_string();
+    HeaderValue::from_str(&id).unwrap_or(HeaderValue::from_static("unknown"))
 }
 
 fn grpc_status(headers: &HeaderMap) -> Option<tonic::Code> {

@@ -147,6 +147,7 @@ pub async fn run(
         &config.catalog_urls,
         &config.session_shards,
         Duration::from_millis(config.backend_connect_timeout_ms),
+        config.backend_connections,
     )?);
     let internal_token = config.internal_token.parse().map_err(|_| {
         Error::Config("the internal credential is not a valid header value".to_owned())

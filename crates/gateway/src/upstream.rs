@@ -45,33 +45,49 @@ impl Role {
     }
 }
 
-/// One backend address and its channel.
+/// One backend address and its channels.
 #[derive(Debug)]
 pub struct Backend {
     /// The configured URL.
     pub url: String,
     /// Its role.
     pub role: Role,
-    /// The lazily connecting channel.
-    pub channel: Channel,
+    /// Lazily connecting channels (HTTP/2 connections), used in turn: one
+    /// connection serializes its streams' framing, several spread the load.
+    channels: Vec<Channel>,
+    next: RoundRobin,
     up: AtomicBool,
 }
 
 impl Backend {
-    /// Creates the backend's lazy channel.
-    pub fn new(url: &str, role: Role, connect_timeout: Duration) -> Result<Self, Error> {
+    /// Creates the backend's lazy channels (`connections` of them, at least one).
+    pub fn new(
+        url: &str,
+        role: Role,
+        connect_timeout: Duration,
+        connections: usize,
+    ) -> Result<Self, Error> {
         let endpoint = Endpoint::from_shared(url.to_owned())
             .map_err(|e| Error::Config(format!("bad backend URL {url:?}: {e}")))?
             .connect_timeout(connect_timeout)
             .tcp_nodelay(true)
             .http2_keep_alive_interval(Duration::from_secs(30))
             .keep_alive_timeout(Duration::from_secs(10));
+        let channels = (0..connections.max(1))
+            .map(|_| endpoint.connect_lazy())
+            .collect();
         Ok(Self {
             url: url.to_owned(),
             role,
-            channel: endpoint.connect_lazy(),
+            channels,
+            next: RoundRobin::default(),
             up: AtomicBool::new(true),
         })
+    }
+
+    /// The next channel to use.
+    pub fn channel(&self) -> Channel {
+        self.channels[self.next.next(self.channels.len())].clone()
     }
 
     /// Whether the last health poll found it serving (true until polled).
@@ -96,12 +112,13 @@ impl Upstreams {
         catalog: &[String],
         sessions: &[String],
         connect_timeout: Duration,
+        connections: usize,
     ) -> Result<Self, Error> {
         let build = |urls: &[String], role| {
             urls.iter()
                 .map(|u| u.trim())
                 .filter(|u| !u.is_empty())
-                .map(|u| Backend::new(u, role, connect_timeout))
+                .map(|u| Backend::new(u, role, connect_timeout, connections))
                 .collect::<Result<Vec<_>, _>>()
         };
         let catalog = build(catalog, Role::Catalog)?;
@@ -187,9 +204,17 @@ where
 {
     set_deadline(&mut req, deadline);
     let remaining = deadline.saturating_duration_since(Instant::now());
-    match tokio::time::timeout(remaining, call(backend.channel.clone(), req)).await {
+    match tokio::time::timeout(remaining, call(backend.channel(), req)).await {
         Err(_) => Err(Status::from(Error::DeadlineExceeded)),
         Ok(Ok(resp)) => Ok(resp),
+        // A CANCELLED at the deadline is a timer (tonic's or the backend's
+        // grpc-timeout enforcement) that fired just before ours.
+        Ok(Err(status))
+            if status.code() == Code::Cancelled
+                && Instant::now() + Duration::from_millis(2) >= deadline =>
+        {
+            Err(Status::from(Error::DeadlineExceeded))
+        }
         Ok(Err(status)) => Err(classify(status, &backend.url)),
     }
 }
@@ -229,7 +254,7 @@ pub async fn poll_health(
 ) {
     loop {
         let check = |b: &Backend| {
-            let channel = b.channel.clone();
+            let channel = b.channel();
             async move {
                 let mut client = HealthClient::new(channel);
                 let req = Request::new(HealthCheckRequest {

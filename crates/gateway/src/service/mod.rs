@@ -114,13 +114,17 @@ impl Shared {
     }
 }
 
-/// The caller's `grpc-timeout`, capped by `cap`; `cap` when absent or
+/// The caller's `grpc-timeout` less a small margin (a tenth, at most 20 ms,
+/// so the gateway's DEADLINE_EXCEEDED reaches the caller before the
+/// caller's own timer fires), capped by `cap`; `cap` when absent or
 /// unreadable.
 fn client_timeout(md: &MetadataMap, cap: Duration) -> Duration {
     md.get("grpc-timeout")
         .and_then(|v| v.to_str().ok())
         .and_then(parse_grpc_timeout)
-        .map_or(cap, |t| t.min(cap))
+        .map_or(cap, |t| {
+            (t - (t / 10).min(Duration::from_millis(20))).min(cap)
+        })
 }
 
 /// Parses the gRPC wire format of a timeout: up to 8 digits and a unit
@@ -171,7 +175,9 @@ mod tests {
         let cap = Duration::from_secs(5);
         assert_eq!(client_timeout(&md, cap), cap);
         md.insert("grpc-timeout", "100m".parse().unwrap());
-        assert_eq!(client_timeout(&md, cap), Duration::from_millis(100));
+        assert_eq!(client_timeout(&md, cap), Duration::from_millis(90));
+        md.insert("grpc-timeout", "1S".parse().unwrap());
+        assert_eq!(client_timeout(&md, cap), Duration::from_millis(980));
         md.insert("grpc-timeout", "1H".parse().unwrap());
         assert_eq!(client_timeout(&md, cap), cap);
     }
