@@ -243,8 +243,8 @@ pub fn classify(status: Status, url: &str) -> Status {
 
 /// Polls every backend's `grpc.health.v1` and reflects the result in the
 /// gateway's own health: the catalog is SERVING while any replica is, the
-/// session service while every shard is, the views while both are, and the
-/// overall status while everything is.
+/// session service while every shard is, the views while both are. The
+/// overall status is the gateway's own and stays SERVING.
 pub async fn poll_health(
     upstreams: Arc<Upstreams>,
     reporter: HealthReporter,
@@ -294,9 +294,12 @@ pub async fn poll_health(
         reporter
             .set_service_status(crate::VIEW_SERVICE, status(catalog_ok && session_ok))
             .await;
-        reporter
-            .set_service_status("", status(catalog_ok && session_ok))
-            .await;
+        // The overall status ("") is the gateway itself: it stays SERVING
+        // while a backend is down, so orchestrator probes do not restart or
+        // drain every gateway replica because one shard is out (the users on
+        // the other shards are still served). Backends are reported under
+        // their service names.
+        reporter.set_service_status("", ServingStatus::Serving).await;
         tokio::select! {
             _ = tokio::time::sleep(interval) => {}
             _ = stop.changed() => return,
