@@ -231,21 +231,32 @@ async fn read_user(client: &mut SessionServiceClient<Channel>, u: &str) -> Seen 
             s.notes
         );
     }
-    // GetSession agrees with the list, record by record.
-    for s in &listed {
-        let got = client
-            .get_session(procs::internal(
-                u,
-                ses::GetSessionRequest {
-                    name: s.name.clone(),
-                },
-            ))
-            .await
-            .unwrap_or_else(|e| panic!("{u}: get {}: {e:?}", s.name))
-            .into_inner()
-            .session
-            .unwrap();
-        assert_eq!(&got, s, "{u}: get and list disagree");
+    // GetSession agrees with the list, record by record (32 calls in
+    // flight at a time).
+    for chunk in listed.chunks(32) {
+        let mut set = tokio::task::JoinSet::new();
+        for s in chunk {
+            let mut c = client.clone();
+            let (u, s) = (u.to_owned(), s.clone());
+            set.spawn(async move {
+                let got = c
+                    .get_session(procs::internal(
+                        &u,
+                        ses::GetSessionRequest {
+                            name: s.name.clone(),
+                        },
+                    ))
+                    .await
+                    .unwrap_or_else(|e| panic!("{u}: get {}: {e:?}", s.name))
+                    .into_inner()
+                    .session
+                    .unwrap();
+                assert_eq!(got, s, "{u}: get and list disagree");
+            });
+        }
+        while let Some(r) = set.join_next().await {
+            r.expect("get task");
+        }
     }
     // The per-point filter and the per-day counts match.
     let on_point = client
@@ -346,6 +357,7 @@ async fn session_survives_sigkill_under_concurrent_writes() {
         w.await.expect("writer");
     }
     let ledger = Arc::try_unwrap(ledger).ok().unwrap().into_inner().unwrap();
+    println!("kill phase done at {:?}", started.elapsed());
     let acked_n = ledger.acked.len();
     let unacked_items: usize = ledger.unacked.iter().map(|(_, u)| u.ids().len()).sum();
     assert!(acked_n > 50, "too few writes acknowledged ({acked_n}) to mean anything");
@@ -357,6 +369,7 @@ async fn session_survives_sigkill_under_concurrent_writes() {
     for w in 0..WRITERS {
         seen.insert(user(w), read_user(&mut client, &user(w)).await);
     }
+    println!("first read done at {:?}", started.elapsed());
     let mut verified = 0usize;
     let mut lost = Vec::new();
     for (rid, (u, name)) in &ledger.acked {
@@ -398,12 +411,16 @@ async fn session_survives_sigkill_under_concurrent_writes() {
     }
 
     // ---- Retrying every unacknowledged request stores it exactly once ----
+    // (Units never share a request id, so they are retried concurrently.)
     let mut retried = 0usize;
-    for (u, unit) in &ledger.unacked {
-        let results: Vec<(String, String, bool)> = match unit {
+    let mut set = tokio::task::JoinSet::new();
+    for (u, unit) in ledger.unacked.clone() {
+        let mut client = client.clone();
+        set.spawn(async move {
+        let results: Vec<(String, String, bool)> = match &unit {
             Unit::One(r) => {
                 let resp = client
-                    .log_session(procs::internal(u, r.clone()))
+                    .log_session(procs::internal(&u, r.clone()))
                     .await
                     .expect("retry")
                     .into_inner();
@@ -411,7 +428,7 @@ async fn session_survives_sigkill_under_concurrent_writes() {
             }
             Unit::Batch(b) => client
                 .batch_log_sessions(procs::internal(
-                    u,
+                    &u,
                     ses::BatchLogSessionsRequest {
                         requests: b.clone(),
                     },
@@ -430,8 +447,13 @@ async fn session_survives_sigkill_under_concurrent_writes() {
                 })
                 .collect(),
         };
+        (u, results)
+        });
+    }
+    while let Some(r) = set.join_next().await {
+        let (u, results) = r.expect("retry task");
         for (rid, name, replayed) in results {
-            match seen[u].by_marker.get(&rid) {
+            match seen[&u].by_marker.get(&rid) {
                 Some(before) => {
                     assert!(replayed, "{rid}: committed before but not replayed");
                     assert_eq!(before[0].name, name, "{rid}: replay under another name");
@@ -441,6 +463,7 @@ async fn session_survives_sigkill_under_concurrent_writes() {
             retried += 1;
         }
     }
+    println!("retries done at {:?}", started.elapsed());
     let mut total = 0usize;
     for w in 0..WRITERS {
         let s = read_user(&mut client, &user(w)).await;
