@@ -169,6 +169,24 @@ impl Proc {
         }
     }
 
+    /// Waits up to `limit` for the process to exit by itself (after a
+    /// signal sent earlier); `None`, after a SIGKILL, when it did not.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<ExitStatus> {
+        let started = Instant::now();
+        let mut c = self.child.take()?;
+        loop {
+            if let Ok(Some(status)) = c.try_wait() {
+                return Some(status);
+            }
+            if started.elapsed() > limit {
+                let _ = c.kill();
+                let _ = c.wait();
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// Whether the process is still alive.
     pub fn running(&mut self) -> bool {
         match &mut self.child {
