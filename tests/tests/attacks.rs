@@ -5,6 +5,10 @@
 //! with the right code, and each table has a positive control (the honest
 //! call succeeds), so the test fails if the gateway refuses everything.
 
+// Helpers here are test code too: a panic is a failed assertion (as
+// clippy.toml allows inside #[test] functions).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
@@ -62,7 +66,12 @@ fn hs(alg: Algorithm, c: &Value, secret: &[u8], kid: Option<&str>) -> String {
 fn rs(c: &Value, kid: Option<&str>) -> String {
     let mut h = Header::new(Algorithm::RS256);
     h.kid = kid.map(str::to_owned);
-    jsonwebtoken::encode(&h, c, &EncodingKey::from_rsa_pem(RSA_KEY.as_bytes()).unwrap()).unwrap()
+    jsonwebtoken::encode(
+        &h,
+        c,
+        &EncodingKey::from_rsa_pem(RSA_KEY.as_bytes()).unwrap(),
+    )
+    .unwrap()
 }
 
 /// `alg: none`: a header and claims, and an empty signature.
@@ -139,10 +148,11 @@ async fn run_table(stack: &TestStack, cases: Vec<Case>) -> usize {
                     refused += 1;
                 }
                 // The refusal must not echo the token.
-                if let Auth::Bearer(t) | Auth::Twice(t) = &c.auth {
-                    if t.len() > 16 && s.message().contains(t.as_str()) {
-                        failures.push(format!("{}: refusal echoes the token", c.name));
-                    }
+                if let Auth::Bearer(t) | Auth::Twice(t) = &c.auth
+                    && t.len() > 16
+                    && s.message().contains(t.as_str())
+                {
+                    failures.push(format!("{}: refusal echoes the token", c.name));
                 }
             }
         }
@@ -312,7 +322,11 @@ async fn forged_and_invalid_tokens_are_refused_hs256() {
             Auth::Raw(format!("Basic {good}")),
             "TOKEN_MALFORMED",
         ),
-        case("`Bearer` alone", Auth::Raw("Bearer ".into()), "TOKEN_MALFORMED"),
+        case(
+            "`Bearer` alone",
+            Auth::Raw("Bearer ".into()),
+            "TOKEN_MALFORMED",
+        ),
         case(
             "two authorization headers",
             Auth::Twice(good.clone()),
@@ -327,7 +341,10 @@ async fn forged_and_invalid_tokens_are_refused_hs256() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forged_tokens_are_refused_rs256_jwks() {
-    let jwks = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/rs256-test-only.jwks.json");
+    let jwks = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/rs256-test-only.jwks.json"
+    );
     let stack = TestStack::start_with(1, |g| {
         g.jwt_jwks_file = Some(jwks.into());
     })
@@ -573,17 +590,65 @@ async fn backends_refuse_callers_without_the_internal_credential() {
     type Md = Vec<(&'static str, String)>;
     let bearer = format!("Bearer {}", stack.token("alice"));
     let cases: Vec<(&str, Md, bool)> = vec![
-        ("control: internal credential", vec![(INTERNAL_TOKEN, STACK_INTERNAL.into()), (USER_ID, "alice".into())], true),
+        (
+            "control: internal credential",
+            vec![
+                (INTERNAL_TOKEN, STACK_INTERNAL.into()),
+                (USER_ID, "alice".into()),
+            ],
+            true,
+        ),
         ("nothing", vec![], false),
         ("user id only", vec![(USER_ID, "alice".into())], false),
-        ("a valid bearer token only", vec![("authorization", bearer.clone())], false),
-        ("bearer token and user id", vec![("authorization", bearer), (USER_ID, "alice".into())], false),
-        ("wrong internal credential", vec![(INTERNAL_TOKEN, "guess".into()), (USER_ID, "alice".into())], false),
-        ("credential prefix", vec![(INTERNAL_TOKEN, STACK_INTERNAL[..4].into()), (USER_ID, "alice".into())], false),
-        ("credential plus a byte", vec![(INTERNAL_TOKEN, format!("{STACK_INTERNAL}x")), (USER_ID, "alice".into())], false),
-        ("empty credential", vec![(INTERNAL_TOKEN, String::new()), (USER_ID, "alice".into())], false),
-        ("dev default credential", vec![(INTERNAL_TOKEN, "knotwork-dev-internal".into()), (USER_ID, "alice".into())], false),
-        ("credential without a user id", vec![(INTERNAL_TOKEN, STACK_INTERNAL.into())], false),
+        (
+            "a valid bearer token only",
+            vec![("authorization", bearer.clone())],
+            false,
+        ),
+        (
+            "bearer token and user id",
+            vec![("authorization", bearer), (USER_ID, "alice".into())],
+            false,
+        ),
+        (
+            "wrong internal credential",
+            vec![(INTERNAL_TOKEN, "guess".into()), (USER_ID, "alice".into())],
+            false,
+        ),
+        (
+            "credential prefix",
+            vec![
+                (INTERNAL_TOKEN, STACK_INTERNAL[..4].into()),
+                (USER_ID, "alice".into()),
+            ],
+            false,
+        ),
+        (
+            "credential plus a byte",
+            vec![
+                (INTERNAL_TOKEN, format!("{STACK_INTERNAL}x")),
+                (USER_ID, "alice".into()),
+            ],
+            false,
+        ),
+        (
+            "empty credential",
+            vec![(INTERNAL_TOKEN, String::new()), (USER_ID, "alice".into())],
+            false,
+        ),
+        (
+            "dev default credential",
+            vec![
+                (INTERNAL_TOKEN, "knotwork-dev-internal".into()),
+                (USER_ID, "alice".into()),
+            ],
+            false,
+        ),
+        (
+            "credential without a user id",
+            vec![(INTERNAL_TOKEN, STACK_INTERNAL.into())],
+            false,
+        ),
     ];
     let mut refused = 0;
     for (name, md, ok) in &cases {
@@ -610,14 +675,13 @@ async fn backends_refuse_callers_without_the_internal_credential() {
         refused += 1;
     }
     // The catalog's admin service, directly.
-    let mut cadmin =
-        cat::catalog_admin_service_client::CatalogAdminServiceClient::new(
-            Endpoint::from_shared(stack.catalog_url.clone())
-                .unwrap()
-                .connect()
-                .await
-                .unwrap(),
-        );
+    let mut cadmin = cat::catalog_admin_service_client::CatalogAdminServiceClient::new(
+        Endpoint::from_shared(stack.catalog_url.clone())
+            .unwrap()
+            .connect()
+            .await
+            .unwrap(),
+    );
     let s = cadmin
         .reload_catalog(cat::ReloadCatalogRequest {})
         .await

@@ -17,6 +17,10 @@
 //! kills. A second test SIGKILLs the catalog while it imports a changed
 //! catalog file and checks that it always comes back with one whole version.
 
+// Helpers here are test code too: a panic is a failed assertion (as
+// clippy.toml allows inside #[test] functions).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -34,7 +38,7 @@ const WRITERS: usize = 4;
 /// A write that was not acknowledged, kept to be retried as it was sent.
 #[derive(Clone)]
 enum Unit {
-    One(ses::LogSessionRequest),
+    One(Box<ses::LogSessionRequest>),
     Batch(Vec<ses::LogSessionRequest>),
 }
 
@@ -88,7 +92,7 @@ async fn writer(
     while !stop.load(Ordering::Relaxed) {
         let unit = if rng.u8(..10) < 6 {
             seq += 1;
-            Unit::One(item(&tool, w, seq))
+            Unit::One(Box::new(item(&tool, w, seq)))
         } else {
             let n = rng.usize(2..=8);
             Unit::Batch(
@@ -104,7 +108,7 @@ async fn writer(
             let mut l = ledger.lock().unwrap();
             l.calls += 1;
             let reqs: Vec<&ses::LogSessionRequest> = match &unit {
-                Unit::One(r) => vec![r],
+                Unit::One(r) => vec![r.as_ref()],
                 Unit::Batch(b) => b.iter().collect(),
             };
             for r in reqs {
@@ -114,7 +118,7 @@ async fn writer(
         }
         let outcome: Result<Vec<(String, String)>, tonic::Status> = match &unit {
             Unit::One(r) => client
-                .log_session(procs::internal(&u, r.clone()))
+                .log_session(procs::internal(&u, (**r).clone()))
                 .await
                 .map(|resp| {
                     let resp = resp.into_inner();
@@ -347,9 +351,7 @@ async fn session_survives_sigkill_under_concurrent_writes() {
         tokio::time::sleep(Duration::from_millis(rng.u64(20..=400))).await;
         session.kill();
         session.start();
-        restarts.push(
-            procs::wait_serving(&session.url(), SESSION, Duration::from_secs(30)).await,
-        );
+        restarts.push(procs::wait_serving(&session.url(), SESSION, Duration::from_secs(30)).await);
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
     stop.store(true, Ordering::Relaxed);
@@ -360,7 +362,10 @@ async fn session_survives_sigkill_under_concurrent_writes() {
     println!("kill phase done at {:?}", started.elapsed());
     let acked_n = ledger.acked.len();
     let unacked_items: usize = ledger.unacked.iter().map(|(_, u)| u.ids().len()).sum();
-    assert!(acked_n > 50, "too few writes acknowledged ({acked_n}) to mean anything");
+    assert!(
+        acked_n > 50,
+        "too few writes acknowledged ({acked_n}) to mean anything"
+    );
 
     // ---- The model after the kills ----
     let mut client =
@@ -378,8 +383,18 @@ async fn session_survives_sigkill_under_concurrent_writes() {
                 assert_eq!(&one.name, name, "{rid}: stored under another name");
                 let sent = &ledger.sent[rid];
                 assert_eq!(
-                    (one.pressure, one.duration_seconds, &one.trigger_point, one.perform_time),
-                    (sent.pressure, sent.duration_seconds, &sent.trigger_point, sent.perform_time),
+                    (
+                        one.pressure,
+                        one.duration_seconds,
+                        &one.trigger_point,
+                        one.perform_time
+                    ),
+                    (
+                        sent.pressure,
+                        sent.duration_seconds,
+                        &sent.trigger_point,
+                        sent.perform_time
+                    ),
                     "{rid}: content differs from what was sent"
                 );
                 verified += 1;
@@ -417,37 +432,41 @@ async fn session_survives_sigkill_under_concurrent_writes() {
     for (u, unit) in ledger.unacked.clone() {
         let mut client = client.clone();
         set.spawn(async move {
-        let results: Vec<(String, String, bool)> = match &unit {
-            Unit::One(r) => {
-                let resp = client
-                    .log_session(procs::internal(&u, r.clone()))
+            let results: Vec<(String, String, bool)> = match &unit {
+                Unit::One(r) => {
+                    let resp = client
+                        .log_session(procs::internal(&u, (**r).clone()))
+                        .await
+                        .expect("retry")
+                        .into_inner();
+                    vec![(
+                        r.request_id.clone(),
+                        resp.session.unwrap().name,
+                        resp.replayed,
+                    )]
+                }
+                Unit::Batch(b) => client
+                    .batch_log_sessions(procs::internal(
+                        &u,
+                        ses::BatchLogSessionsRequest {
+                            requests: b.clone(),
+                        },
+                    ))
                     .await
-                    .expect("retry")
-                    .into_inner();
-                vec![(r.request_id.clone(), resp.session.unwrap().name, resp.replayed)]
-            }
-            Unit::Batch(b) => client
-                .batch_log_sessions(procs::internal(
-                    &u,
-                    ses::BatchLogSessionsRequest {
-                        requests: b.clone(),
-                    },
-                ))
-                .await
-                .expect("retry batch")
-                .into_inner()
-                .results
-                .into_iter()
-                .zip(b)
-                .map(|(x, r)| match x.outcome {
-                    Some(ses::batch_log_result::Outcome::Session(s)) => {
-                        (r.request_id.clone(), s.name, x.replayed)
-                    }
-                    other => panic!("retry refused: {other:?}"),
-                })
-                .collect(),
-        };
-        (u, results)
+                    .expect("retry batch")
+                    .into_inner()
+                    .results
+                    .into_iter()
+                    .zip(b)
+                    .map(|(x, r)| match x.outcome {
+                        Some(ses::batch_log_result::Outcome::Session(s)) => {
+                            (r.request_id.clone(), s.name, x.replayed)
+                        }
+                        other => panic!("retry refused: {other:?}"),
+                    })
+                    .collect(),
+            };
+            (u, results)
         });
     }
     while let Some(r) = set.join_next().await {
@@ -473,7 +492,11 @@ async fn session_survives_sigkill_under_concurrent_writes() {
         total += s.count;
     }
     let all_ids: BTreeSet<&String> = ledger.sent.keys().collect();
-    assert_eq!(total, all_ids.len(), "after retries every write is stored once");
+    assert_eq!(
+        total,
+        all_ids.len(),
+        "after retries every write is stored once"
+    );
 
     println!(
         "crash matrix: seed {seed}, kills {kills}, calls {}, writes acknowledged {acked_n}, \
@@ -506,7 +529,10 @@ async fn catalog_answer(url: &str) -> (String, String, String) {
         .await
         .expect("guidance")
         .into_inner();
-    assert_eq!(g.catalog_version, v.catalog_version, "one version per answer");
+    assert_eq!(
+        g.catalog_version, v.catalog_version,
+        "one version per answer"
+    );
     (
         v.catalog_version,
         v.edition,

@@ -4,6 +4,10 @@
 //! data, then the trailers) waits for the client's delayed ACK, about 40 ms,
 //! on every call whose body does not fit in the first write.
 
+// Helpers here are test code too: a panic is a failed assertion (as
+// clippy.toml allows inside #[test] functions).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::time::{Duration, Instant};
 
 use knotwork_proto::catalog::v1 as cat;

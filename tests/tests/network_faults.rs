@@ -4,6 +4,10 @@
 //! fault in one backend does not spread to the other, and the gateway
 //! recovers within seconds of the backend coming back on its port.
 
+// Helpers here are test code too: a panic is a failed assertion (as
+// clippy.toml allows inside #[test] functions).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::time::{Duration, Instant};
 
 use knotwork_proto::catalog::v1 as cat;
@@ -35,7 +39,9 @@ async fn list(
     (r, started.elapsed())
 }
 
-async fn version(client: &mut CatalogServiceClient<Channel>) -> (Result<String, tonic::Status>, Duration) {
+async fn version(
+    client: &mut CatalogServiceClient<Channel>,
+) -> (Result<String, tonic::Status>, Duration) {
     let started = Instant::now();
     let r = client
         .get_catalog_version(cat::GetCatalogVersionRequest {})
@@ -71,7 +77,10 @@ async fn stack(root: &std::path::Path) -> (procs::Proc, procs::Proc, procs::Proc
         &[session.url()],
         &[
             ("KNOTWORK_HEALTH_INTERVAL_MS", "200".into()),
-            ("KNOTWORK_MAX_BACKEND_TIMEOUT_MS", CAP.as_millis().to_string()),
+            (
+                "KNOTWORK_MAX_BACKEND_TIMEOUT_MS",
+                CAP.as_millis().to_string(),
+            ),
             ("KNOTWORK_BACKEND_CONNECT_TIMEOUT_MS", "500".into()),
         ],
     );
@@ -118,7 +127,10 @@ async fn gateway_fails_fast_and_recovers_from_backend_faults() {
     // The gateway's health reports the shard down.
     let started = Instant::now();
     while procs::serving(&gateway.url(), SESSION).await {
-        assert!(started.elapsed() < Duration::from_secs(5), "health still SERVING");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "health still SERVING"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     report.push(format!("health NOT_SERVING after {:?}", started.elapsed()));
@@ -137,20 +149,38 @@ async fn gateway_fails_fast_and_recovers_from_backend_faults() {
     let (r, took) = list(&mut sessions, Some(Duration::from_millis(1500))).await;
     let s = r.expect_err("backend is paused");
     assert!(
-        matches!(s.code(), Code::DeadlineExceeded | Code::Unavailable | Code::Cancelled),
+        matches!(
+            s.code(),
+            Code::DeadlineExceeded | Code::Unavailable | Code::Cancelled
+        ),
         "{s:?}"
     );
-    assert!(took < Duration::from_millis(2500), "client deadline 1.5 s: {took:?}");
-    report.push(format!("paused, client deadline 1.5 s: {:?} in {took:?}", s.code()));
+    assert!(
+        took < Duration::from_millis(2500),
+        "client deadline 1.5 s: {took:?}"
+    );
+    report.push(format!(
+        "paused, client deadline 1.5 s: {:?} in {took:?}",
+        s.code()
+    ));
     let (r, took) = list(&mut sessions, None).await;
     let s = r.expect_err("backend is paused");
     assert!(
         matches!(s.code(), Code::DeadlineExceeded | Code::Unavailable),
         "{s:?}"
     );
-    assert!(took < CAP + Duration::from_millis(1000), "gateway cap {CAP:?}: {took:?}");
-    report.push(format!("paused, no client deadline: {:?} in {took:?} (cap {CAP:?})", s.code()));
-    version(&mut catalogs).await.0.expect("catalog unaffected by a paused shard");
+    assert!(
+        took < CAP + Duration::from_millis(1000),
+        "gateway cap {CAP:?}: {took:?}"
+    );
+    report.push(format!(
+        "paused, no client deadline: {:?} in {took:?} (cap {CAP:?})",
+        s.code()
+    ));
+    version(&mut catalogs)
+        .await
+        .0
+        .expect("catalog unaffected by a paused shard");
 
     // 4. Resumed (SIGCONT): recovers within a few seconds.
     session.signal("CONT");
@@ -178,10 +208,16 @@ async fn gateway_fails_fast_and_recovers_from_backend_faults() {
     procs::wait_serving(&catalog.url(), "", Duration::from_secs(30)).await;
     let started = Instant::now();
     while version(&mut catalogs).await.0.is_err() {
-        assert!(started.elapsed() < Duration::from_secs(5), "catalog not back");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "catalog not back"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    report.push(format!("catalog restarted: recovered in {:?}", started.elapsed()));
+    report.push(format!(
+        "catalog restarted: recovered in {:?}",
+        started.elapsed()
+    ));
     println!("network faults:\n  {}", report.join("\n  "));
 }
 

@@ -5,6 +5,10 @@
 //! then every captured line is scanned for the bearer tokens, the JWT
 //! secret, the internal credential, the notes and the screening answers.
 
+// Helpers here are test code too: a panic is a failed assertion (as
+// clippy.toml allows inside #[test] functions).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::time::Duration;
 
 use knotwork_proto::catalog::v1 as cat;
@@ -58,51 +62,67 @@ async fn no_secret_or_health_data_in_trace_logs() {
             contraindication: c.name.clone(),
             present: i == 0,
             cleared_by_provider: i == 0,
-            cleared_date: if i == 0 { cleared.into() } else { String::new() },
+            cleared_date: if i == 0 {
+                cleared.into()
+            } else {
+                String::new()
+            },
         })
         .collect();
-    s.update_profile(bearer(&token, ses::UpdateProfileRequest {
-        profile: Some(ses::Profile {
-            time_zone: "Europe/Berlin".into(),
-            tools: vec![tool.clone()],
-            ..Default::default()
-        }),
-        update_mask: None,
-    }))
+    s.update_profile(bearer(
+        &token,
+        ses::UpdateProfileRequest {
+            profile: Some(ses::Profile {
+                time_zone: "Europe/Berlin".into(),
+                tools: vec![tool.clone()],
+                ..Default::default()
+            }),
+            update_mask: None,
+        },
+    ))
     .await
     .unwrap();
     s.submit_screening(bearer(&token, ses::SubmitScreeningRequest { answers }))
         .await
         .unwrap();
     let logged = s
-        .log_session(bearer(&token, ses::LogSessionRequest {
-            request_id: "log-scan-1".into(),
-            session: Some(procs::record(&tool, 3, note)),
-        }))
+        .log_session(bearer(
+            &token,
+            ses::LogSessionRequest {
+                request_id: "log-scan-1".into(),
+                session: Some(procs::record(&tool, 3, note)),
+            },
+        ))
         .await
         .unwrap()
         .into_inner()
         .session
         .unwrap();
-    s.batch_log_sessions(bearer(&token, ses::BatchLogSessionsRequest {
-        requests: vec![ses::LogSessionRequest {
-            request_id: "log-scan-2".into(),
-            session: Some(procs::record(&tool, 2, note)),
-        }],
-    }))
+    s.batch_log_sessions(bearer(
+        &token,
+        ses::BatchLogSessionsRequest {
+            requests: vec![ses::LogSessionRequest {
+                request_id: "log-scan-2".into(),
+                session: Some(procs::record(&tool, 2, note)),
+            }],
+        },
+    ))
     .await
     .unwrap();
     s.get_session(bearer(&token, ses::GetSessionRequest { name: logged.name }))
         .await
         .unwrap();
     let _ = s
-        .start_guided_session(bearer(&token, ses::StartGuidedSessionRequest {
-            request_id: "log-scan-g".into(),
-            trigger_point: POINT.into(),
-            tool: tool.clone(),
-            side: cat::Side::Right as i32,
-            duration_seconds: 0,
-        }))
+        .start_guided_session(bearer(
+            &token,
+            ses::StartGuidedSessionRequest {
+                request_id: "log-scan-g".into(),
+                trigger_point: POINT.into(),
+                tool: tool.clone(),
+                side: cat::Side::Right as i32,
+                duration_seconds: 0,
+            },
+        ))
         .await;
     let export = s
         .export_user_data(bearer(&token, ses::ExportUserDataRequest {}))
@@ -135,10 +155,13 @@ async fn no_secret_or_health_data_in_trace_logs() {
         );
     }
     // A direct call with a wrong internal credential.
-    let mut direct = SessionServiceClient::new(procs::channel(&session.url(), Duration::from_secs(5)));
+    let mut direct =
+        SessionServiceClient::new(procs::channel(&session.url(), Duration::from_secs(5)));
     let mut r = tonic::Request::new(ses::GetProfileRequest {});
-    r.metadata_mut()
-        .insert(knotwork_proto::metadata::INTERNAL_TOKEN, "wrong-internal-7c2d".parse().unwrap());
+    r.metadata_mut().insert(
+        knotwork_proto::metadata::INTERNAL_TOKEN,
+        "wrong-internal-7c2d".parse().unwrap(),
+    );
     assert!(direct.get_profile(r).await.is_err());
 
     // Let the processes flush, then stop them cleanly.
@@ -156,7 +179,10 @@ async fn no_secret_or_health_data_in_trace_logs() {
         ("forged token signature", forged_sig),
         ("JWT secret", SECRET.to_owned()),
         ("internal credential", INTERNAL.to_owned()),
-        ("wrong internal credential", "wrong-internal-7c2d".to_owned()),
+        (
+            "wrong internal credential",
+            "wrong-internal-7c2d".to_owned(),
+        ),
         ("session notes", note.to_owned()),
         ("screening clearance date", cleared.to_owned()),
     ];
@@ -167,13 +193,24 @@ async fn no_secret_or_health_data_in_trace_logs() {
         lines += text.lines().count();
         for (what, needle) in &needles {
             if let Some(line) = text.lines().find(|l| l.contains(needle.as_str())) {
-                hits.push(format!("{} log: {what}: {}", p.name, &line[..line.len().min(300)]));
+                hits.push(format!(
+                    "{} log: {what}: {}",
+                    p.name,
+                    &line[..line.len().min(300)]
+                ));
             }
         }
         // The screening answer itself: the condition with its answer.
         if p.name != "catalog" {
-            for l in text.lines().filter(|l| l.contains(private_condition.as_str())) {
-                hits.push(format!("{} log: screening answer: {}", p.name, &l[..l.len().min(300)]));
+            for l in text
+                .lines()
+                .filter(|l| l.contains(private_condition.as_str()))
+            {
+                hits.push(format!(
+                    "{} log: screening answer: {}",
+                    p.name,
+                    &l[..l.len().min(300)]
+                ));
             }
         }
     }
@@ -185,6 +222,10 @@ async fn no_secret_or_health_data_in_trace_logs() {
         gw_log.contains("not authenticated"),
         "refused calls are not logged"
     );
-    println!("log scan: {lines} lines at trace level, {} needles, {} hits", needles.len() + 1, hits.len());
+    println!(
+        "log scan: {lines} lines at trace level, {} needles, {} hits",
+        needles.len() + 1,
+        hits.len()
+    );
     assert!(hits.is_empty(), "secrets in logs:\n{}", hits.join("\n"));
 }

@@ -4,6 +4,10 @@
 //! cleanly well within its grace period (45 s in deploy/k8s), and every
 //! acknowledged write is there after a restart.
 
+// Helpers here are test code too: a panic is a failed assertion (as
+// clippy.toml allows inside #[test] functions).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -162,7 +166,11 @@ async fn sigterm_finishes_in_flight_calls_and_loses_nothing() {
     while let Some(m) = stream.message().await.expect("stream cut by shutdown") {
         cues.push(m.cue());
     }
-    assert_eq!(cues.last(), Some(&ses::GuideCue::Stop), "stream ended early: {cues:?}");
+    assert_eq!(
+        cues.last(),
+        Some(&ses::GuideCue::Stop),
+        "stream ended early: {cues:?}"
+    );
     // And then the process exits, cleanly, within its grace period.
     let status = session
         .wait_exit(GRACE)
@@ -198,7 +206,10 @@ async fn sigterm_finishes_in_flight_calls_and_loses_nothing() {
         // A call that failed did no work: had it committed, its answer
         // would have been cut off in flight.
         for (_, rid) in failed.lock().unwrap().iter().filter(|(u, _)| *u == user) {
-            assert!(!names.contains_key(rid), "{rid} was stored but its call failed");
+            assert!(
+                !names.contains_key(rid),
+                "{rid} was stored but its call failed"
+            );
         }
         for (rid, (u, name)) in acked.iter().filter(|(_, (u, _))| *u == user) {
             assert_eq!(names.get(rid), Some(name), "{u}: acknowledged {rid} lost");

@@ -6,6 +6,10 @@
 //! report SERVING on storage it cannot use, never serve wrong data, and
 //! never lose what was already stored.
 
+// Helpers here are test code too: a panic is a failed assertion (as
+// clippy.toml allows inside #[test] functions).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -36,7 +40,11 @@ async fn start_outcome(p: &mut Proc, limit: Duration) -> Start {
         if procs::serving(&p.url(), SESSION).await {
             return Start::Serving;
         }
-        assert!(started.elapsed() < limit, "{}: neither serving nor exited", p.name);
+        assert!(
+            started.elapsed() < limit,
+            "{}: neither serving nor exited",
+            p.name
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -81,7 +89,10 @@ fn session_proc(root: &Path, data: &Path, catalog_url: &str, log: &str) -> Proc 
     let addr = procs::free_addr();
     env.insert("KNOTWORK_SESSION_LISTEN".into(), addr.clone());
     env.insert("KNOTWORK_CATALOG_URL".into(), catalog_url.to_owned());
-    env.insert("KNOTWORK_SESSION_DATA_DIR".into(), data.display().to_string());
+    env.insert(
+        "KNOTWORK_SESSION_DATA_DIR".into(),
+        data.display().to_string(),
+    );
     Proc::spawn("session", "knotwork-session", env, addr, root.join(log))
 }
 
@@ -138,7 +149,10 @@ async fn damaged_database_files_are_refused_not_served() {
                 match got {
                     Ok(got) => {
                         for g in &got {
-                            assert!(written.contains(g), "{name}: served a record never written: {g:?}");
+                            assert!(
+                                written.contains(g),
+                                "{name}: served a record never written: {g:?}"
+                            );
                         }
                         report.push(format!(
                             "{name}: started and serves {} of {} records, none wrong",
@@ -146,7 +160,10 @@ async fn damaged_database_files_are_refused_not_served() {
                             written.len()
                         ));
                     }
-                    Err(e) => report.push(format!("{name}: started; reads refused with {:?}", e.code())),
+                    Err(e) => report.push(format!(
+                        "{name}: started; reads refused with {:?}",
+                        e.code()
+                    )),
                 }
                 p.kill();
             }
@@ -220,20 +237,30 @@ async fn full_disk_refuses_writes_then_recovers() {
                 "full-user",
                 ses::LogSessionRequest {
                     request_id: format!("full-{i}"),
-                    session: Some(procs::record(&tool, 1, &format!("full-{i}-{}", "n".repeat(1500)))),
+                    session: Some(procs::record(
+                        &tool,
+                        1,
+                        &format!("full-{i}-{}", "n".repeat(1500)),
+                    )),
                 },
             ))
             .await;
         if let Err(e) = r {
             codes.push(e.code());
-            assert!(!e.message().contains("/"), "error leaks a path: {}", e.message());
+            assert!(
+                !e.message().contains("/"),
+                "error leaks a path: {}",
+                e.message()
+            );
             refused += 1;
         }
     }
     let health_while_full = procs::serving(&s.url(), SESSION).await;
     assert!(s.running(), "the service crashed on a full disk");
     // Reads still work and the old data is intact.
-    let now = stored(&s.url(), "full-user").await.expect("reads on a full disk");
+    let now = stored(&s.url(), "full-user")
+        .await
+        .expect("reads on a full disk");
     for b in &before {
         assert!(now.contains(b), "lost {b:?} on a full disk");
     }
@@ -241,16 +268,15 @@ async fn full_disk_refuses_writes_then_recovers() {
     std::fs::remove_file(&filler).unwrap();
     let mut recovered = false;
     for i in 0..50 {
-        if c
-            .log_session(procs::internal(
-                "full-user",
-                ses::LogSessionRequest {
-                    request_id: format!("after-full-{i}"),
-                    session: Some(procs::record(&tool, 1, &format!("after-full-{i}"))),
-                },
-            ))
-            .await
-            .is_ok()
+        if c.log_session(procs::internal(
+            "full-user",
+            ses::LogSessionRequest {
+                request_id: format!("after-full-{i}"),
+                session: Some(procs::record(&tool, 1, &format!("after-full-{i}"))),
+            },
+        ))
+        .await
+        .is_ok()
         {
             recovered = true;
             break;
@@ -262,7 +288,11 @@ async fn full_disk_refuses_writes_then_recovers() {
     println!(
         "full disk: {refused}/20 writes refused ({codes:?}), health while full: {}, recovered after space freed: {recovered}, \
          error logged: {}",
-        if health_while_full { "SERVING" } else { "NOT_SERVING" },
+        if health_while_full {
+            "SERVING"
+        } else {
+            "NOT_SERVING"
+        },
         log.contains("write batch failed")
     );
     let mut errors: Vec<String> = log
@@ -274,8 +304,10 @@ async fn full_disk_refuses_writes_then_recovers() {
     errors.dedup();
     println!("storage errors logged: {errors:?}");
     assert!(recovered, "writes did not recover once space was freed");
-    assert!(!health_while_full, "health reported SERVING while writes failed");
-
+    assert!(
+        !health_while_full,
+        "health reported SERVING while writes failed"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

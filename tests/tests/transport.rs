@@ -4,6 +4,10 @@
 //! Each must get an error or a closed connection, and the gateway must keep
 //! serving a client that was connected all along and new clients.
 
+// Helpers here are test code too: a panic is a failed assertion (as
+// clippy.toml allows inside #[test] functions).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::time::{Duration, Instant};
 
 use knotwork_proto::catalog::v1 as cat;
@@ -107,7 +111,12 @@ async fn malformed_transport_is_refused_and_the_gateway_keeps_serving() {
         wait,
     )
     .await;
-    assert_eq!(http_status(&resp), Some(200), "{}", String::from_utf8_lossy(&resp));
+    assert_eq!(
+        http_status(&resp),
+        Some(200),
+        "{}",
+        String::from_utf8_lossy(&resp)
+    );
     assert_eq!(grpc_status(&resp), Some(0), "control grpc-web call");
 
     let mut garbage = vec![0u8; 4096];
@@ -130,25 +139,84 @@ async fn malformed_transport_is_refused_and_the_gateway_keeps_serving() {
     let cases: Vec<(&str, Vec<u8>, bool)> = vec![
         ("4 KiB of random bytes", garbage, false),
         ("a line of text", b"HELLO GATEWAY\r\n\r\n".to_vec(), false),
-        ("TLS ClientHello on the plain-text port", vec![0x16, 0x03, 0x01, 0x00, 0xa5, 0x01, 0x00, 0x00, 0xa1, 0x03, 0x03], true),
-        ("HTTP/2 preface, then a truncated HEADERS frame (half-closed)", h2_truncated.clone(), true),
-        ("HTTP/2 preface, then a 16 MiB DATA frame header", h2_oversized, false),
-        ("HTTP/2 preface, then a malformed SETTINGS frame", h2_bad_settings, false),
+        (
+            "TLS ClientHello on the plain-text port",
+            vec![
+                0x16, 0x03, 0x01, 0x00, 0xa5, 0x01, 0x00, 0x00, 0xa1, 0x03, 0x03,
+            ],
+            true,
+        ),
+        (
+            "HTTP/2 preface, then a truncated HEADERS frame (half-closed)",
+            h2_truncated.clone(),
+            true,
+        ),
+        (
+            "HTTP/2 preface, then a 16 MiB DATA frame header",
+            h2_oversized,
+            false,
+        ),
+        (
+            "HTTP/2 preface, then a malformed SETTINGS frame",
+            h2_bad_settings,
+            false,
+        ),
         ("a corrupted HTTP/2 preface", h2_wrong_preface, false),
-        ("grpc-web: length prefix announces 2 GiB, 3 bytes sent",
-            grpc_web(&addr, "application/grpc-web+proto", &[0, 0x7f, 0xff, 0xff, 0xff, 1, 2, 3], 8), false),
-        ("grpc-web: length prefix announces 100 bytes, body ends after 10",
-            grpc_web(&addr, "application/grpc-web+proto", &[0, 0, 0, 0, 100, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 15), false),
-        ("grpc-web: body shorter than its content-length (half-closed)",
-            grpc_web(&addr, "application/grpc-web+proto", &[0, 0, 0], 50), true),
-        ("grpc-web: compressed flag without grpc-encoding",
-            grpc_web(&addr, "application/grpc-web+proto", &[1, 0, 0, 0, 2, 0x0a, 0x00], 7), false),
-        ("grpc-web: message bytes that are not protobuf",
-            grpc_web(&addr, "application/grpc-web+proto", &[0, 0, 0, 0, 4, 0xff, 0xff, 0xff, 0xff], 9), false),
-        ("grpc-web-text: body not base64",
-            grpc_web(&addr, "application/grpc-web-text", b"!!!not base64!!!", 16), false),
-        ("grpc-web: only 2 bytes of the 5-byte prefix",
-            grpc_web(&addr, "application/grpc-web+proto", &[0, 0], 2), false),
+        (
+            "grpc-web: length prefix announces 2 GiB, 3 bytes sent",
+            grpc_web(
+                &addr,
+                "application/grpc-web+proto",
+                &[0, 0x7f, 0xff, 0xff, 0xff, 1, 2, 3],
+                8,
+            ),
+            false,
+        ),
+        (
+            "grpc-web: length prefix announces 100 bytes, body ends after 10",
+            grpc_web(
+                &addr,
+                "application/grpc-web+proto",
+                &[0, 0, 0, 0, 100, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+                15,
+            ),
+            false,
+        ),
+        (
+            "grpc-web: body shorter than its content-length (half-closed)",
+            grpc_web(&addr, "application/grpc-web+proto", &[0, 0, 0], 50),
+            true,
+        ),
+        (
+            "grpc-web: compressed flag without grpc-encoding",
+            grpc_web(
+                &addr,
+                "application/grpc-web+proto",
+                &[1, 0, 0, 0, 2, 0x0a, 0x00],
+                7,
+            ),
+            false,
+        ),
+        (
+            "grpc-web: message bytes that are not protobuf",
+            grpc_web(
+                &addr,
+                "application/grpc-web+proto",
+                &[0, 0, 0, 0, 4, 0xff, 0xff, 0xff, 0xff],
+                9,
+            ),
+            false,
+        ),
+        (
+            "grpc-web-text: body not base64",
+            grpc_web(&addr, "application/grpc-web-text", b"!!!not base64!!!", 16),
+            false,
+        ),
+        (
+            "grpc-web: only 2 bytes of the 5-byte prefix",
+            grpc_web(&addr, "application/grpc-web+proto", &[0, 0], 2),
+            false,
+        ),
     ];
     let total = cases.len();
     for (name, bytes, half_close) in cases {
@@ -187,7 +255,10 @@ async fn malformed_transport_is_refused_and_the_gateway_keeps_serving() {
         .get_catalog_version(cat::GetCatalogVersionRequest {})
         .await
         .expect("new client served");
-    println!("malformed transport ({total} cases):\n  {}", report.join("\n  "));
+    println!(
+        "malformed transport ({total} cases):\n  {}",
+        report.join("\n  ")
+    );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 
     // Observation, not a pass/fail: an HTTP/2 connection stalled mid-frame
