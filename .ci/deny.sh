@@ -20,11 +20,11 @@ if [ "$(cargo-deny --version 2>/dev/null || true)" != "cargo-deny $DENY_VERSION"
 fi
 
 echo "== cargo deny check licenses bans sources"
-cargo deny --log-level warn check licenses bans sources
+cargo deny --log-level warn check --hide-inclusion-graph licenses bans sources
 
 echo "== cargo deny check advisories"
 if timeout 120 cargo deny --log-level error fetch db >/dev/null 2>&1; then
-  cargo deny --log-level warn check advisories
+  cargo deny --log-level warn check --hide-inclusion-graph advisories
 else
   echo "advisories: SKIPPED: the advisory database could not be fetched from this machine (no network access to it)"
 fi
