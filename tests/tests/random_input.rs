@@ -214,8 +214,21 @@ async fn random_requests_never_break_the_service() {
     }
 
     // Random page tokens and names: refused or answered, never broken.
-    for i in 0..60 {
-        let token = random_string(&mut rng, 80);
+    // Structured extremes first (the journal's tokens are `micros_id`),
+    // then random text.
+    let extremes = [
+        "9223372036854775807_zzzz",
+        "-9223372036854775808_a",
+        "0_0",
+        "-1_\u{7f}",
+        "1_../../etc",
+        "00000000000000000000000000000001_x",
+    ];
+    for i in 0..60 + extremes.len() {
+        let token = match extremes.get(i) {
+            Some(t) => (*t).to_owned(),
+            None => random_string(&mut rng, 80),
+        };
         let checks = [
             catalog
                 .search(cat::SearchRequest {
@@ -284,7 +297,8 @@ async fn random_requests_never_break_the_service() {
         "stored differs from accepted"
     );
     println!(
-        "random input: {cases} LogSession cases {counts:?}, 240 token/name cases, {} stored, {} failures",
+        "random input: {cases} LogSession cases {counts:?}, {} token/name cases, {} stored, {} failures",
+        4 * (60 + extremes.len()),
         stored.len(),
         failures.len()
     );
