@@ -187,6 +187,24 @@ async fn gateway_fails_fast_and_recovers_from_backend_faults() {
     let took = recovery(&mut sessions, Duration::from_secs(5)).await;
     report.push(format!("resumed: recovered in {took:?}"));
 
+    // 4b. Slow, not dead: a backend stalled for 400 ms in the middle of a
+    // call with a 3 s deadline answers late but correctly.
+    session.signal("STOP");
+    let resume = {
+        let pid = session.pid().expect("running").to_string();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(400)).await;
+            let _ = std::process::Command::new("kill")
+                .args(["-CONT", &pid])
+                .status();
+        })
+    };
+    let (r, took) = list(&mut sessions, Some(Duration::from_secs(3))).await;
+    resume.await.unwrap();
+    assert_eq!(r.expect("a slow backend still answers"), 1);
+    assert!(took >= Duration::from_millis(350), "not stalled? {took:?}");
+    report.push(format!("stalled 400 ms: answered OK in {took:?}"));
+
     // 5. Catalog killed: catalog calls UNAVAILABLE fast; the journal keeps
     // taking writes (the session service holds its catalog snapshot).
     catalog.kill();
