@@ -4,6 +4,8 @@
 //! shuts them down when dropped. Tests then talk to the gateway only, over
 //! real gRPC, the way an app does.
 
+pub mod procs;
+
 use std::time::Duration;
 
 use knotwork_proto::catalog::v1::catalog_service_client::CatalogServiceClient;
@@ -50,6 +52,15 @@ impl TestStack {
 
     /// Boots one catalog, `shards` session shards and the gateway.
     pub async fn start_with_shards(shards: usize) -> Self {
+        Self::start_with(shards, |_| {}).await
+    }
+
+    /// Boots one catalog, `shards` session shards and a gateway whose
+    /// configuration `tweak` adjusts last (e.g. a JWKS file, rate limits).
+    pub async fn start_with(
+        shards: usize,
+        tweak: impl FnOnce(&mut knotwork_gateway::Config),
+    ) -> Self {
         let (stop, stop_rx) = watch::channel(false);
         let stopped = |mut rx: watch::Receiver<bool>| async move {
             let _ = rx.wait_for(|s| *s).await;
@@ -93,6 +104,7 @@ impl TestStack {
             knotwork_gateway::Config::local(vec![catalog_url.clone()], session_urls.clone());
         gateway.jwt_secret = JWT_SECRET.to_owned();
         gateway.internal_token = INTERNAL_TOKEN.to_owned();
+        tweak(&mut gateway);
         let rx = stop_rx.clone();
         tasks.push(tokio::spawn(async move {
             knotwork_gateway::run(gateway, gateway_listener, None, stopped(rx))
