@@ -60,7 +60,6 @@ use knotwork_proto::catalog::v1::catalog_service_server::CatalogServiceServer;
 use knotwork_proto::gateway::v1::view_service_server::ViewServiceServer;
 use knotwork_proto::session::v1::session_service_server::SessionServiceServer;
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 pub use auth::mint_dev_token;
@@ -226,7 +225,7 @@ pub async fn run(
         );
     tracing::info!(addr = ?listener.local_addr().ok(), "gateway listening");
     router
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
+        .serve_with_incoming_shutdown(knotwork_runtime::grpc::incoming(listener), async move {
             shutdown.await;
             tracing::info!("gateway shutting down");
             let _ = stop_tx.send(true);

@@ -299,7 +299,9 @@ pub async fn poll_health(
         // drain every gateway replica because one shard is out (the users on
         // the other shards are still served). Backends are reported under
         // their service names.
-        reporter.set_service_status("", ServingStatus::Serving).await;
+        reporter
+            .set_service_status("", ServingStatus::Serving)
+            .await;
         tokio::select! {
             _ = tokio::time::sleep(interval) => {}
             _ = stop.changed() => return,

@@ -32,7 +32,6 @@ use std::time::Duration;
 use knotwork_proto::session::v1::session_admin_service_server::SessionAdminServiceServer;
 use knotwork_proto::session::v1::session_service_server::SessionServiceServer;
 use knotwork_runtime::internal::InternalAuth;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic::server::NamedService;
 
 pub use config::Config;
@@ -99,7 +98,7 @@ pub async fn run(
         .add_service(
             SessionAdminServiceServer::new(svc).max_decoding_message_size(MAX_REQUEST_BYTES),
         )
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .serve_with_incoming_shutdown(knotwork_runtime::grpc::incoming(listener), shutdown)
         .await;
     health_task.abort();
     catalog_task.abort();
