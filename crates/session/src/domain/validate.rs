@@ -245,9 +245,12 @@ pub fn session(
         );
     }
     let perform_time = match raw.perform_time {
-        // Absent means "just now": a client logging a session as it ends
-        // need not send its clock.
-        None => now,
+        // Required: an offline record synced later must keep the day it was
+        // done on, so the server never guesses.
+        None => {
+            v.add("perform_time", "is required: when the session was done");
+            now
+        }
         Some(t) if t > now.saturating_add(MAX_CLOCK_SKEW).unwrap_or(now) => {
             v.add(
                 "perform_time",
@@ -515,7 +518,7 @@ mod tests {
             &["session.trigger_point"],
         );
         check(|r| r.tool = "tools/hammer".into(), &["session.tool"]);
-        check(|r| r.perform_time = None, &[]);
+        check(|r| r.perform_time = None, &["session.perform_time"]);
         check(
             |r| r.perform_time = Some("2026-03-10T12:05:00Z".parse().unwrap()),
             &[],
