@@ -39,7 +39,7 @@ impl EchoService for Echo {
 /// One measured call: a closure that issues one request on a cloned client.
 #[derive(Clone)]
 enum Call {
-    Echo(EchoServiceClient<Channel>),
+    Echo(EchoServiceClient<Channel>, usize),
     GetTriggerPoint(CatalogServiceClient<Channel>, String),
     FindByPain(CatalogServiceClient<Channel>),
 }
@@ -47,7 +47,8 @@ enum Call {
 impl Call {
     fn label(&self) -> &'static str {
         match self {
-            Call::Echo(_) => "Echo (baseline)",
+            Call::Echo(_, 32) => "Echo 32 B (baseline)",
+            Call::Echo(..) => "Echo, FindByPain size",
             Call::GetTriggerPoint(..) => "GetTriggerPoint",
             Call::FindByPain(_) => "FindByPain",
         }
@@ -55,10 +56,10 @@ impl Call {
 
     async fn once(&mut self) -> usize {
         match self {
-            Call::Echo(c) => {
+            Call::Echo(c, len) => {
                 let r = c
                     .echo(echo::EchoRequest {
-                        payload: vec![7u8; 32],
+                        payload: vec![7u8; *len],
                     })
                     .await
                     .unwrap();
@@ -101,22 +102,22 @@ struct Row {
     p99_us: f64,
     response_bytes: usize,
     throughput_vs_echo: f64,
+    /// FindByPain only: throughput beside an echo of a payload as large as
+    /// its response (the share of the gap that is just bytes on the wire).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    throughput_vs_same_size_echo: Option<f64>,
 }
 
-async fn measure(call: Call, concurrency: usize, secs: f64) -> Row {
-    // Warm up: connections, allocator, caches.
-    let warm = Instant::now() + Duration::from_millis(300);
-    let mut c = call.clone();
-    while Instant::now() < warm {
-        c.once().await;
-    }
+/// Latencies (ns) and wall time of one round of `concurrency` callers
+/// looping for `secs`.
+async fn round(call: &Call, concurrency: usize, secs: f64) -> (Vec<u64>, f64, usize) {
     let start = Instant::now();
     let deadline = start + Duration::from_secs_f64(secs);
     let mut tasks = Vec::new();
     for _ in 0..concurrency {
         let mut c = call.clone();
         tasks.push(tokio::spawn(async move {
-            let mut lat = Vec::with_capacity(100_000);
+            let mut lat = Vec::with_capacity(10_000);
             let mut bytes = 0;
             while Instant::now() < deadline {
                 let t = Instant::now();
@@ -133,26 +134,69 @@ async fn measure(call: Call, concurrency: usize, secs: f64) -> Row {
         all.extend(lat);
         bytes = b;
     }
-    let seconds = start.elapsed().as_secs_f64();
-    all.sort_unstable();
-    let pct = |p: f64| -> f64 {
-        if all.is_empty() {
-            return 0.0;
-        }
-        let i = ((all.len() as f64 * p).ceil() as usize).clamp(1, all.len()) - 1;
-        all[i] as f64 / 1000.0
-    };
-    Row {
-        call: call.label().to_owned(),
-        concurrency,
-        requests: all.len(),
-        seconds,
-        throughput_rps: all.len() as f64 / seconds,
-        p50_us: pct(0.50),
-        p99_us: pct(0.99),
-        response_bytes: bytes,
-        throughput_vs_echo: 0.0,
+    (all, start.elapsed().as_secs_f64(), bytes)
+}
+
+/// Measures every call at one concurrency. The calls take turns in short
+/// rounds, so background load on a shared machine falls on all of them alike
+/// instead of on whichever happened to run during a spike.
+async fn measure_all(calls: &[Call], concurrency: usize, secs: f64) -> Vec<Row> {
+    const ROUNDS: usize = 6;
+    for c in calls {
+        // Warm up: connections, allocator, caches.
+        round(c, concurrency, 0.2).await;
     }
+    let mut lat: Vec<Vec<u64>> = vec![Vec::new(); calls.len()];
+    let mut time = vec![0.0; calls.len()];
+    let mut bytes = vec![0; calls.len()];
+    for _ in 0..ROUNDS {
+        for (i, c) in calls.iter().enumerate() {
+            let (l, t, b) = round(c, concurrency, secs / ROUNDS as f64).await;
+            lat[i].extend(l);
+            time[i] += t;
+            bytes[i] = b;
+        }
+    }
+    calls
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let all = &mut lat[i];
+            all.sort_unstable();
+            let pct = |p: f64| -> f64 {
+                if all.is_empty() {
+                    return 0.0;
+                }
+                let k = ((all.len() as f64 * p).ceil() as usize).clamp(1, all.len()) - 1;
+                all[k] as f64 / 1000.0
+            };
+            Row {
+                call: c.label().to_owned(),
+                concurrency,
+                requests: all.len(),
+                seconds: time[i],
+                throughput_rps: all.len() as f64 / time[i],
+                p50_us: pct(0.50),
+                p99_us: pct(0.99),
+                response_bytes: bytes[i],
+                throughput_vs_echo: 0.0,
+                throughput_vs_same_size_echo: None,
+            }
+        })
+        .collect()
+}
+
+/// Accepted connections with Nagle off, exactly as the catalog's `run` does,
+/// so both servers are measured the same way.
+fn nodelay(
+    listener: tokio::net::TcpListener,
+) -> impl tokio_stream::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
+    use tokio_stream::StreamExt as _;
+    tokio_stream::wrappers::TcpListenerStream::new(listener).map(|c| {
+        let c = c?;
+        c.set_nodelay(true)?;
+        Ok(c)
+    })
 }
 
 fn args() -> (f64, PathBuf) {
@@ -186,9 +230,7 @@ fn main() {
         tokio::spawn(
             tonic::transport::Server::builder()
                 .add_service(EchoServiceServer::new(Echo))
-                .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(
-                    echo_listener,
-                )),
+                .serve_with_incoming(nodelay(echo_listener)),
         );
         // The catalog, with its embedded data, through its own `run`.
         let dir = tempfile::tempdir().unwrap();
@@ -232,35 +274,34 @@ fn main() {
             }
         };
 
+        // The size of a FindByPain response, for the same-size echo.
+        let pain_bytes = Call::FindByPain(catalog.clone()).once().await;
         let mut rows = Vec::new();
         for concurrency in [1usize, 64] {
-            let echo_row = measure(Call::Echo(echo_client.clone()), concurrency, secs).await;
-            let base = echo_row.throughput_rps;
-            rows.push(echo_row);
-            for call in [
+            let calls = [
+                Call::Echo(echo_client.clone(), 32),
+                Call::Echo(echo_client.clone(), pain_bytes),
                 Call::GetTriggerPoint(catalog.clone(), point.clone()),
                 Call::FindByPain(catalog.clone()),
-            ] {
-                let mut row = measure(call, concurrency, secs).await;
-                row.throughput_vs_echo = row.throughput_rps / base;
-                rows.push(row);
+            ];
+            let mut got = measure_all(&calls, concurrency, secs).await;
+            let base = got[0].throughput_rps;
+            let same_size = got[1].throughput_rps;
+            for r in &mut got {
+                r.throughput_vs_echo = r.throughput_rps / base;
             }
-            if let Some(r) = rows
-                .iter_mut()
-                .find(|r| r.call.starts_with("Echo") && r.concurrency == concurrency)
-            {
-                r.throughput_vs_echo = 1.0;
-            }
+            got[3].throughput_vs_same_size_echo = Some(got[3].throughput_rps / same_size);
+            rows.extend(got);
         }
 
         println!();
         println!(
-            "{:<18} {:>5} {:>10} {:>12} {:>10} {:>10} {:>10} {:>9}",
+            "{:<22} {:>5} {:>10} {:>12} {:>10} {:>10} {:>10} {:>9}",
             "call", "conc", "requests", "req/s", "p50 us", "p99 us", "resp B", "vs echo"
         );
         for r in &rows {
             println!(
-                "{:<18} {:>5} {:>10} {:>12.0} {:>10.1} {:>10.1} {:>10} {:>8.0}%",
+                "{:<22} {:>5} {:>10} {:>12.0} {:>10.1} {:>10.1} {:>10} {:>8.0}%",
                 r.call,
                 r.concurrency,
                 r.requests,
