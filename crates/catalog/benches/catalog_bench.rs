@@ -40,6 +40,7 @@ impl EchoService for Echo {
 #[derive(Clone)]
 enum Call {
     Echo(EchoServiceClient<Channel>, usize),
+    GetCatalogVersion(CatalogServiceClient<Channel>),
     GetTriggerPoint(CatalogServiceClient<Channel>, String),
     FindByPain(CatalogServiceClient<Channel>),
 }
@@ -49,6 +50,7 @@ impl Call {
         match self {
             Call::Echo(_, 32) => "Echo 32 B (baseline)",
             Call::Echo(..) => "Echo, FindByPain size",
+            Call::GetCatalogVersion(_) => "GetCatalogVersion",
             Call::GetTriggerPoint(..) => "GetTriggerPoint",
             Call::FindByPain(_) => "FindByPain",
         }
@@ -61,6 +63,13 @@ impl Call {
                     .echo(echo::EchoRequest {
                         payload: vec![7u8; *len],
                     })
+                    .await
+                    .unwrap();
+                prost::Message::encoded_len(r.get_ref())
+            }
+            Call::GetCatalogVersion(c) => {
+                let r = c
+                    .get_catalog_version(pb::GetCatalogVersionRequest {})
                     .await
                     .unwrap();
                 prost::Message::encoded_len(r.get_ref())
@@ -283,6 +292,8 @@ fn main() {
                 Call::Echo(echo_client.clone(), pain_bytes),
                 Call::GetTriggerPoint(catalog.clone(), point.clone()),
                 Call::FindByPain(catalog.clone()),
+                // Diagnostic: the catalog server's fixed cost, tiny response.
+                Call::GetCatalogVersion(catalog.clone()),
             ];
             let mut got = measure_all(&calls, concurrency, secs).await;
             let base = got[0].throughput_rps;
