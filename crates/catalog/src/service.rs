@@ -99,9 +99,9 @@ impl CatalogService for CatalogApi {
             let query = PainQuery::try_from(&r).map_err(Error::InvalidArgument)?;
             let size = page::size(r.page_size, QUERY_PAGE.0, QUERY_PAGE.1)?;
             let resolved = pain::resolve(c, &query).map_err(Error::InvalidArgument)?;
-            let answer = pain::find(c, &resolved);
+            let mut answer = pain::find(c, &resolved);
             let page = page::paginate(
-                answer.matches.clone(),
+                std::mem::take(&mut answer.matches),
                 size,
                 &r.page_token,
                 c.version(),

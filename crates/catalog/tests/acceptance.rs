@@ -46,8 +46,12 @@ fn side(s: &Option<String>) -> Side {
     }
 }
 
-fn catalog() -> Catalog {
-    Catalog::from_toml(EMBEDDED_CATALOG).unwrap_or_else(|e| panic!("embedded catalog invalid: {e}"))
+fn catalog() -> &'static Catalog {
+    static CATALOG: std::sync::OnceLock<Catalog> = std::sync::OnceLock::new();
+    CATALOG.get_or_init(|| {
+        Catalog::from_toml(EMBEDDED_CATALOG)
+            .unwrap_or_else(|e| panic!("embedded catalog invalid: {e}"))
+    })
 }
 
 #[test]
@@ -94,14 +98,14 @@ fn every_acceptance_query_ranks_as_expected() {
                 .collect(),
             symptoms: q.symptoms.clone(),
         };
-        let resolved = match pain::resolve(&c, &query) {
+        let resolved = match pain::resolve(c, &query) {
             Ok(r) => r,
             Err(v) => {
                 failures.push(format!("{}: does not resolve: {v:?}", q.name));
                 continue;
             }
         };
-        let answer = pain::find(&c, &resolved);
+        let answer = pain::find(c, &resolved);
         let ranked: Vec<&str> = answer
             .matches
             .iter()
@@ -206,4 +210,42 @@ async fn acceptance_queries_over_grpc() {
             }
         }
     }
+}
+
+#[track_caller]
+fn check_search(query: &str, within: usize, expected: &str) {
+    use knotwork_catalog::domain::search::Kind;
+    let c = catalog();
+    let d = c.data();
+    let top: Vec<String> = c
+        .search(query, &[])
+        .into_iter()
+        .take(within)
+        .map(|h| match h.kind {
+            Kind::Region => format!("regions/{}", d.regions[h.index].id),
+            Kind::Muscle => format!("muscles/{}", d.muscles[h.index].id),
+            Kind::TriggerPoint => format!("triggerPoints/{}", d.trigger_points[h.index].id),
+            Kind::Tool => format!("tools/{}", d.tools[h.index].id),
+            Kind::Symptom => format!("symptoms/{}", d.symptoms[h.index].id),
+        })
+        .collect();
+    assert!(
+        top.iter().any(|t| t == expected),
+        "{query}: {expected} not in {top:?}"
+    );
+}
+
+#[test]
+fn search_on_the_real_catalog() {
+    check_search("trapezious", 1, "muscles/upper_trapezius");
+    check_search("Lacrosse", 1, "tools/lacrosse_ball");
+    check_search("shin pain", 1, "regions/shin");
+    check_search("shin pain", 3, "muscles/tibialis_anterior");
+    check_search("foam roler", 1, "tools/foam_roller");
+    check_search("QL", 1, "muscles/quadratus_lumborum");
+    check_search("psoas", 1, "muscles/iliopsoas");
+    check_search("calf cramps", 3, "muscles/gastrocnemius");
+    check_search("sciatica", 1, "symptoms/sciatica_like_pain");
+    check_search("tennis elbow", 1, "regions/elbow_outer");
+    check_search("sternocleidomastiod", 1, "muscles/sternocleidomastoid");
 }

@@ -507,6 +507,23 @@ async fn reload_needs_the_credential_swaps_and_refuses_bad_files() {
     assert!(!unchanged.changed);
     assert_eq!(unchanged.catalog_version, v1);
 
+    // A page token cut from this version...
+    let temple = |token: String| pb::FindByPainRequest {
+        locations: vec![pb::PainLocation {
+            region: "temple".into(),
+            side: 0,
+        }],
+        symptoms: vec![],
+        page_size: 1,
+        page_token: token,
+    };
+    let first = c
+        .find_by_pain(temple(String::new()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!first.next_page_token.is_empty());
+
     std::fs::write(
         &file,
         FIXTURE.replace("edition = \"test.1\"", "edition = \"test.2\""),
@@ -526,6 +543,12 @@ async fn reload_needs_the_credential_swaps_and_refuses_bad_files() {
         .into_inner();
     assert_eq!(v2.catalog_version, r.catalog_version);
     assert_eq!(v2.edition, "test.2");
+    // ...is refused by the next version rather than giving a shifted page.
+    let err = c
+        .find_by_pain(temple(first.next_page_token))
+        .await
+        .unwrap_err();
+    assert_violation(&err, Code::InvalidArgument, "page_token");
 
     // A bad file is refused, naming the entry; the old version keeps serving.
     std::fs::write(
@@ -769,4 +792,37 @@ async fn sighup_reloads_the_file() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+#[tokio::test]
+async fn reflection_lists_the_catalog_service() {
+    use futures::StreamExt as _;
+    use tonic_reflection::pb::v1::ServerReflectionRequest;
+    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+    let server = TestServer::start().await;
+    let mut client = ServerReflectionClient::new(server.channel.clone());
+    let req = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut stream = client
+        .server_reflection_info(futures::stream::iter([req]))
+        .await
+        .unwrap()
+        .into_inner();
+    let resp = stream.next().await.unwrap().unwrap();
+    let Some(MessageResponse::ListServicesResponse(list)) = resp.message_response else {
+        panic!("unexpected reflection response");
+    };
+    let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+    assert!(
+        names.contains(&"knotwork.catalog.v1.CatalogService".to_owned()),
+        "{names:?}"
+    );
+    assert!(
+        names.contains(&"grpc.health.v1.Health".to_owned()),
+        "{names:?}"
+    );
 }

@@ -56,3 +56,68 @@ pub fn is_area(area: &str) -> bool {
         .iter()
         .any(|a| a.eq_ignore_ascii_case(area.trim()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::fixture;
+
+    fn ids(c: &Catalog, table: &str, idx: Vec<usize>) -> Vec<String> {
+        let d = c.data();
+        idx.into_iter()
+            .map(|i| match table {
+                "regions" => d.regions[i].id.clone(),
+                "muscles" => d.muscles[i].id.clone(),
+                "points" => d.trigger_points[i].id.clone(),
+                _ => d.tools[i].id.clone(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn filters_table() {
+        let c = fixture::catalog();
+        let r = |id| c.region_index(id);
+        let m = |id| c.muscle_index(id);
+        let t = |id| c.tool_index(id);
+        let check = |got: Vec<String>, want: &[&str]| assert_eq!(got, want);
+        check(
+            ids(&c, "regions", regions(&c, None, Some("low BACK"))),
+            &["low_back", "sacrum"],
+        );
+        check(
+            ids(
+                &c,
+                "regions",
+                regions(&c, Some(View::Front), Some("Hips and buttocks")),
+            ),
+            &["groin"],
+        );
+        check(
+            ids(&c, "muscles", muscles(&c, r("buttock"), None)),
+            &["gluteus_minimus", "piriformis"],
+        );
+        check(
+            ids(&c, "muscles", muscles(&c, None, t("ql_claw"))),
+            &["quadratus_lumborum"],
+        );
+        check(
+            ids(&c, "muscles", muscles(&c, r("buttock"), t("ql_claw"))),
+            &[],
+        );
+        check(
+            ids(
+                &c,
+                "points",
+                trigger_points(&c, None, m("quadratus_lumborum"), t("lacrosse_ball")),
+            ),
+            &["quadratus_lumborum_1"],
+        );
+        check(
+            ids(&c, "tools", tools(&c, m("sternocleidomastoid"))),
+            &["fingers"],
+        );
+        assert_eq!(tools(&c, None).len(), c.data().tools.len());
+        assert!(is_area("legs") && !is_area("tail"));
+    }
+}

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 
 use super::model::CatalogData;
-use super::text::{content_words, fold, normalize, word_similarity, words};
+use super::text::{PREFIX, content_words, fold, normalize, word_similarity, words};
 
 /// The kind of resource a hit points at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -68,6 +68,16 @@ pub struct SearchIndex {
 
 /// Hits below this score are left out.
 const MIN_SCORE: f64 = 0.4;
+
+/// How well one query word (its similarities to dictionary words) matches a
+/// field: the best of the field's words.
+fn word_in_field(q: &HashMap<usize, f64>, f: &Field) -> f64 {
+    f.words
+        .iter()
+        .filter_map(|w| q.get(w).copied())
+        .filter(|&s| f.fuzzy || s >= 0.99)
+        .fold(0.0, f64::max)
+}
 
 struct Builder {
     ids: HashMap<String, usize>,
@@ -151,7 +161,16 @@ impl SearchIndex {
         // Where a muscle's points send pain, so "shin pain" finds the muscles
         // behind shin pain, not just the word "shin".
         let mut muscle_refers: HashMap<&str, Vec<&str>> = HashMap::new();
+        let mut muscle_symptoms: HashMap<&str, Vec<&str>> = HashMap::new();
         for t in &data.trigger_points {
+            let syms = muscle_symptoms.entry(t.muscle.as_str()).or_default();
+            for sy in &t.symptoms {
+                if let Some(n) = symptom_name.get(sy.as_str())
+                    && !syms.contains(n)
+                {
+                    syms.push(n);
+                }
+            }
             let list = muscle_refers.entry(t.muscle.as_str()).or_default();
             for r in &t.referrals {
                 if let Some(n) = region_name.get(r.region.as_str())
@@ -167,6 +186,9 @@ impl SearchIndex {
             fields.push(b.field(&m.description, 0.35, false));
             for n in muscle_refers.get(m.id.as_str()).into_iter().flatten() {
                 fields.push(b.field(&format!("{n} pain"), 0.7, true));
+            }
+            for n in muscle_symptoms.get(m.id.as_str()).into_iter().flatten() {
+                fields.push(b.field(n, 0.5, true));
             }
             entries.push(Entry {
                 kind: Kind::Muscle,
@@ -216,14 +238,19 @@ impl SearchIndex {
             return Vec::new();
         }
         // Similarity of each query word to each dictionary word it resembles.
+        // Only the last word may be an unfinished prefix ("lacro"): earlier
+        // words were typed out, so "low back" does not match "lower leg".
+        let last = qwords.len() - 1;
         let sims: Vec<HashMap<usize, f64>> = qwords
             .iter()
-            .map(|q| {
+            .enumerate()
+            .map(|(i, q)| {
                 self.dictionary
                     .iter()
                     .enumerate()
                     .filter_map(|(id, w)| {
                         let s = word_similarity(q, w);
+                        let s = if i != last && s == PREFIX { 0.0 } else { s };
                         (s > 0.0).then_some((id, s))
                     })
                     .collect()
@@ -235,27 +262,32 @@ impl SearchIndex {
             if !kinds.is_empty() && !kinds.contains(&e.kind) {
                 continue;
             }
-            let mut best: Option<(f64, &Field)> = None;
-            for f in &e.fields {
-                let mut total = 0.0;
-                for q in &sims {
-                    let s = f
-                        .words
-                        .iter()
-                        .filter_map(|w| q.get(w).copied())
-                        .filter(|&s| f.fuzzy || s >= 0.99)
-                        .fold(0.0, f64::max);
-                    total += s;
+            // Each query word takes its best field, so "calf cramps" can match
+            // a muscle's referral zone with one word and its symptom with the
+            // other; the field that explains most is shown as matched_text.
+            let mut total = 0.0;
+            for q in &sims {
+                let mut best_word: f64 = 0.0;
+                for f in &e.fields {
+                    let s = word_in_field(q, f);
+                    best_word = best_word.max(f.weight * s);
                 }
-                let mut score = f.weight * total / n;
-                if f.norm == norm {
-                    score += 0.25;
-                }
-                if score > 0.0 && best.is_none_or(|(b, _)| score > b) {
-                    best = Some((score, f));
-                }
+                total += best_word;
             }
-            if let Some((score, f)) = best
+            let mut best_field: Option<(f64, &Field)> = None;
+            let mut exact = false;
+            for f in &e.fields {
+                let covered: f64 = sims.iter().map(|q| word_in_field(q, f)).sum();
+                let own = f.weight * covered;
+                if own > 0.0 && best_field.is_none_or(|(b, _)| own > b) {
+                    best_field = Some((own, f));
+                }
+                // Only an entry's own names earn the exact-phrase bonus, not
+                // derived fields such as "shin pain" on a muscle.
+                exact |= f.weight >= 0.9 && f.norm == norm;
+            }
+            let score = total / n + if exact { 0.25 } else { 0.0 };
+            if let Some((_, f)) = best_field
                 && score >= MIN_SCORE
             {
                 hits.push(Hit {

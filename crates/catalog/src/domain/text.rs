@@ -69,6 +69,9 @@ pub fn fold(word: &str) -> String {
     word.to_owned()
 }
 
+/// The similarity of a word to a longer word it begins.
+pub const PREFIX: f64 = 0.85;
+
 /// Similarity of a query word to a catalog word in 0..=1: 1 for equal, 0.85
 /// for a prefix of at least three letters, the normalised optimal string
 /// alignment similarity (scaled by 0.95) within a few typos, else 0.
@@ -78,7 +81,7 @@ pub fn word_similarity(query: &str, word: &str) -> f64 {
     }
     let (ql, wl) = (query.chars().count(), word.chars().count());
     if ql >= 3 && word.starts_with(query) {
-        return 0.85;
+        return PREFIX;
     }
     // Typos allowed grow with the word: none under 5 letters (calf/half),
     // one up to 7, two from 8 (trapezious/trapezius).
