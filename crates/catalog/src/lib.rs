@@ -31,7 +31,6 @@ use std::sync::Arc;
 use knotwork_proto::catalog::v1::catalog_admin_service_server::CatalogAdminServiceServer;
 use knotwork_proto::catalog::v1::catalog_service_server::CatalogServiceServer;
 use knotwork_runtime::internal::InternalAuth;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic::codec::CompressionEncoding;
 
 pub use config::Config;
@@ -83,7 +82,7 @@ pub async fn run(
         .add_service(reflection_v1alpha)
         .add_service(api)
         .add_service(admin)
-        .serve_with_incoming_shutdown(incoming(listener), shutdown)
+        .serve_with_incoming_shutdown(knotwork_runtime::grpc::incoming(listener), shutdown)
         .await;
     if let Some(task) = sighup {
         task.abort();
@@ -92,23 +91,6 @@ pub async fn run(
     served?;
     tracing::info!("catalog service stopped");
     Ok(())
-}
-
-/// Accepted connections with Nagle's algorithm off. `serve_with_incoming`
-/// does not apply the server's own TCP options to streams it is handed, and
-/// with Nagle on, a response larger than one segment waits for the peer's
-/// delayed ACK: about 40 ms per call instead of well under one.
-fn incoming(
-    listener: tokio::net::TcpListener,
-) -> impl tokio_stream::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
-    use tokio_stream::StreamExt as _;
-    TcpListenerStream::new(listener).map(|conn| {
-        let conn = conn?;
-        if let Err(e) = conn.set_nodelay(true) {
-            tracing::debug!(error = %e, "cannot disable Nagle on a connection");
-        }
-        Ok(conn)
-    })
 }
 
 /// On unix, SIGHUP reloads the catalog data file (like the admin call).

@@ -23,9 +23,13 @@ pub async fn health() -> (
 /// Marks the overall status and each named service SERVING.
 pub async fn set_serving(reporter: &HealthReporter, services: &[&str]) {
     for name in services {
-        reporter.set_service_status(name, ServingStatus::Serving).await;
+        reporter
+            .set_service_status(name, ServingStatus::Serving)
+            .await;
     }
-    reporter.set_service_status("", ServingStatus::Serving).await;
+    reporter
+        .set_service_status("", ServingStatus::Serving)
+        .await;
 }
 
 /// Marks the overall status and each named service NOT_SERVING.

@@ -112,7 +112,10 @@ mod tests {
                 .code(),
             tonic::Code::Unauthenticated
         );
-        assert!(auth.verify(&md(&[(metadata::INTERNAL_TOKEN, "s3cret")])).is_ok());
+        assert!(
+            auth.verify(&md(&[(metadata::INTERNAL_TOKEN, "s3cret")]))
+                .is_ok()
+        );
     }
 
     #[test]
@@ -124,7 +127,10 @@ mod tests {
     #[test]
     fn user_id_needs_credential_and_sane_value() {
         let auth = InternalAuth::new("k");
-        let ok = md(&[(metadata::INTERNAL_TOKEN, "k"), (metadata::USER_ID, "alice")]);
+        let ok = md(&[
+            (metadata::INTERNAL_TOKEN, "k"),
+            (metadata::USER_ID, "alice"),
+        ]);
         assert_eq!(auth.user_id(&ok).unwrap(), "alice");
         let spoof = md(&[(metadata::USER_ID, "alice")]);
         assert!(auth.user_id(&spoof).is_err());
@@ -136,6 +142,9 @@ mod tests {
     fn request_id_is_kept_or_minted() {
         assert_eq!(request_id(&md(&[(metadata::REQUEST_ID, "abc-1")])), "abc-1");
         assert_eq!(request_id(&md(&[])).len(), 36);
-        assert_eq!(request_id(&md(&[(metadata::REQUEST_ID, "has space")])).len(), 36);
+        assert_eq!(
+            request_id(&md(&[(metadata::REQUEST_ID, "has space")])).len(),
+            36
+        );
     }
 }
