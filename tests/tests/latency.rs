@@ -20,7 +20,6 @@ fn median(mut v: Vec<Duration>) -> Duration {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "BUG: accepted sockets lack TCP_NODELAY (serve_with_incoming ignores tcp_nodelay); ~40 ms per call"]
 async fn unary_calls_with_a_body_answer_without_a_delayed_ack_stall() {
     let stack = TestStack::start_with(1, |g| g.user_rate = 0).await;
     let tool = stack

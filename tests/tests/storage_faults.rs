@@ -201,7 +201,7 @@ impl Drop for Mount {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "BUG: after one ENOSPC commit redb needs a reopen; session stays SERVING and fails every write until restarted"]
+
 async fn full_disk_refuses_writes_then_recovers() {
     let root = tempfile::tempdir().unwrap();
     let mnt = root.path().join("mnt");
@@ -257,12 +257,13 @@ async fn full_disk_refuses_writes_then_recovers() {
     }
     let health_while_full = procs::serving(&s.url(), SESSION).await;
     assert!(s.running(), "the service crashed on a full disk");
-    // Reads still work and the old data is intact.
-    let now = stored(&s.url(), "full-user")
-        .await
-        .expect("reads on a full disk");
-    for b in &before {
-        assert!(now.contains(b), "lost {b:?} on a full disk");
+    // Reads either answer with the old data intact or are refused while the
+    // store reopens (redb needs a reopen after an I/O error, and the reopen
+    // may itself need space): never wrong data.
+    if let Ok(now) = stored(&s.url(), "full-user").await {
+        for b in &before {
+            assert!(now.contains(b), "lost {b:?} on a full disk");
+        }
     }
     // Space comes back: writes work again, nothing lost.
     std::fs::remove_file(&filler).unwrap();
@@ -282,6 +283,13 @@ async fn full_disk_refuses_writes_then_recovers() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Once space is back, everything stored before the disk filled is there.
+    let after = stored(&s.url(), "full-user")
+        .await
+        .expect("reads after recovery");
+    for b in &before {
+        assert!(after.contains(b), "lost {b:?} across the full disk");
     }
     let log = s.log_text();
     s.terminate(Duration::from_secs(15));

@@ -70,10 +70,25 @@ pub async fn run(
     )?;
     let health_task = {
         let mut catalog = catalog.clone();
+        let mut storage = store.health();
         tokio::spawn(async move {
             catalog.loaded().await;
-            knotwork_runtime::grpc::set_serving(&reporter, &SERVICES).await;
-            tracing::info!("serving");
+            // SERVING while the catalog is loaded and writes commit; a
+            // storage failure (full disk, I/O error) flips it until the
+            // writer's probe commits again.
+            loop {
+                let ok = *storage.borrow_and_update();
+                if ok {
+                    knotwork_runtime::grpc::set_serving(&reporter, &SERVICES).await;
+                    tracing::info!("serving");
+                } else {
+                    knotwork_runtime::grpc::set_not_serving(&reporter, &SERVICES).await;
+                    tracing::warn!("not serving: storage is failing");
+                }
+                if storage.changed().await.is_err() {
+                    return;
+                }
+            }
         })
     };
     let (reflection_v1, reflection_v1alpha) = knotwork_runtime::grpc::reflection(&SERVICES)

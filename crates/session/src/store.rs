@@ -154,6 +154,18 @@ struct Job {
     reply: oneshot::Sender<Result<Output, Error>>,
 }
 
+/// The open database. The writer swaps in a fresh handle after an I/O
+/// failure (redb refuses every transaction after one until it is reopened);
+/// `None` while it is being reopened.
+type DbCell = Arc<std::sync::RwLock<Option<Arc<Database>>>>;
+
+fn current(cell: &DbCell) -> Result<Arc<Database>, Error> {
+    cell.read()
+        .ok()
+        .and_then(|g| g.clone())
+        .ok_or_else(|| Error::Storage("storage is recovering from an I/O error".into()))
+}
+
 /// Commit counters, for the benchmark and for logs.
 #[derive(Debug, Default)]
 pub struct Stats {
@@ -173,7 +185,8 @@ impl Stats {
 
 /// The session journal on disk.
 pub struct Store {
-    db: Arc<Database>,
+    db: DbCell,
+    healthy: tokio::sync::watch::Receiver<bool>,
     tx: Option<mpsc::Sender<Job>>,
     writer: Option<JoinHandle<()>>,
     stats: Arc<Stats>,
@@ -790,33 +803,140 @@ fn commit_batch(db: &Database, ops: Vec<Op>) -> Result<Vec<Result<Output, Error>
     Ok(results)
 }
 
-fn writer_loop(db: Arc<Database>, rx: mpsc::Receiver<Job>, max_batch: usize, stats: Arc<Stats>) {
-    while let Ok(first) = rx.recv() {
-        let mut jobs = vec![first];
-        while jobs.len() < max_batch {
-            match rx.try_recv() {
-                Ok(j) => jobs.push(j),
-                Err(_) => break,
-            }
-        }
-        let (ops, replies): (Vec<Op>, Vec<_>) = jobs.into_iter().map(|j| (j.op, j.reply)).unzip();
-        let n = ops.len() as u64;
-        match commit_batch(&db, ops) {
-            Ok(results) => {
-                stats.commits.fetch_add(1, Ordering::Relaxed);
-                stats.ops.fetch_add(n, Ordering::Relaxed);
-                for (reply, r) in replies.into_iter().zip(results) {
-                    let _ = reply.send(r);
+/// What the writer needs besides its queue.
+struct Writer {
+    cell: DbCell,
+    path: std::path::PathBuf,
+    max_batch: usize,
+    stats: Arc<Stats>,
+    healthy: tokio::sync::watch::Sender<bool>,
+}
+
+/// A key no user id can have (user ids are printable), written and removed
+/// again to check that commits work.
+const PROBE_KEY: &str = "\u{0}probe";
+
+impl Writer {
+    fn run(self, rx: mpsc::Receiver<Job>) {
+        let mut db = match current(&self.cell) {
+            Ok(db) => db,
+            Err(_) => return,
+        };
+        loop {
+            // While unhealthy, wake up now and then to probe, so the store
+            // recovers (and reports it) even when no write arrives.
+            let first = if *self.healthy.borrow() {
+                match rx.recv() {
+                    Ok(j) => j,
+                    Err(_) => return,
+                }
+            } else {
+                match rx.recv_timeout(std::time::Duration::from_secs(2)) {
+                    Ok(j) => j,
+                    Err(mpsc::RecvTimeoutError::Timeout) => {
+                        db = self.recover(db, &rx);
+                        continue;
+                    }
+                    Err(mpsc::RecvTimeoutError::Disconnected) => return,
+                }
+            };
+            let mut jobs = vec![first];
+            while jobs.len() < self.max_batch {
+                match rx.try_recv() {
+                    Ok(j) => jobs.push(j),
+                    Err(_) => break,
                 }
             }
-            Err(e) => {
-                tracing::error!(error = %e, batch = n, "write batch failed");
-                for reply in replies {
-                    let _ = reply.send(Err(Error::Storage(e.to_string())));
+            let (ops, replies): (Vec<Op>, Vec<_>) =
+                jobs.into_iter().map(|j| (j.op, j.reply)).unzip();
+            let n = ops.len() as u64;
+            match commit_batch(&db, ops) {
+                Ok(results) => {
+                    self.stats.commits.fetch_add(1, Ordering::Relaxed);
+                    self.stats.ops.fetch_add(n, Ordering::Relaxed);
+                    for (reply, r) in replies.into_iter().zip(results) {
+                        let _ = reply.send(r);
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, batch = n, "write batch failed");
+                    for reply in replies {
+                        let _ = reply.send(Err(Error::Storage(e.to_string())));
+                    }
+                    if self.healthy.send_replace(false) {
+                        tracing::error!("storage unhealthy: refusing writes until a commit succeeds");
+                    }
+                    db = self.recover(db, &rx);
                 }
             }
         }
     }
+
+    /// Reopens the database (after waiting for readers to let go of the old
+    /// handle) and probes it with a real commit. Healthy again only when the
+    /// probe commits; writes that arrive meanwhile are refused at once.
+    fn recover(&self, old: Arc<Database>, rx: &mpsc::Receiver<Job>) -> Arc<Database> {
+        let refuse_queued = || {
+            while let Ok(job) = rx.try_recv() {
+                let _ = job.reply.send(Err(Error::Storage(
+                    "storage is recovering from an I/O error".into(),
+                )));
+            }
+        };
+        if let Ok(mut g) = self.cell.write() {
+            *g = None;
+        }
+        let mut old = old;
+        loop {
+            match Arc::try_unwrap(old) {
+                Ok(db) => {
+                    drop(db);
+                    break;
+                }
+                Err(still_shared) => {
+                    old = still_shared;
+                    refuse_queued();
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                }
+            }
+        }
+        loop {
+            match Database::create(&self.path) {
+                Ok(db) => {
+                    let db = Arc::new(db);
+                    if let Ok(mut g) = self.cell.write() {
+                        *g = Some(db.clone());
+                    }
+                    match probe(&db) {
+                        Ok(()) => {
+                            self.healthy.send_replace(true);
+                            tracing::info!("storage healthy again");
+                        }
+                        Err(e) => tracing::warn!(error = %e, "storage still failing"),
+                    }
+                    return db;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot reopen storage; retrying");
+                    refuse_queued();
+                    std::thread::sleep(std::time::Duration::from_millis(500));
+                }
+            }
+        }
+    }
+}
+
+/// A durable commit that writes (and removes again) one small record.
+fn probe(db: &Database) -> Result<(), Error> {
+    let mut txn = db.begin_write()?;
+    txn.set_durability(Durability::Immediate)?;
+    {
+        let mut users = txn.open_table(USERS)?;
+        users.insert(PROBE_KEY.as_bytes(), [0u8; 4096].as_slice())?;
+        users.remove(PROBE_KEY.as_bytes())?;
+    }
+    txn.commit()?;
+    Ok(())
 }
 
 impl Store {
@@ -832,24 +952,36 @@ impl Store {
             txn.open_table(t)?;
         }
         txn.commit()?;
-        let db = Arc::new(db);
+        let cell: DbCell = Arc::new(std::sync::RwLock::new(Some(Arc::new(db))));
         let (tx, rx) = mpsc::channel();
         let stats = Arc::new(Stats::default());
+        let (healthy_tx, healthy) = tokio::sync::watch::channel(true);
         let writer = {
-            let db = db.clone();
-            let stats = stats.clone();
-            let max_batch = options.max_batch.max(1);
+            let w = Writer {
+                cell: cell.clone(),
+                path: dir.join(DB_FILE),
+                max_batch: options.max_batch.max(1),
+                stats: stats.clone(),
+                healthy: healthy_tx,
+            };
             std::thread::Builder::new()
                 .name("session-writer".into())
-                .spawn(move || writer_loop(db, rx, max_batch, stats))
+                .spawn(move || w.run(rx))
                 .map_err(|e| Error::Storage(format!("starting writer: {e}")))?
         };
         Ok(Self {
-            db,
+            db: cell,
+            healthy,
             tx: Some(tx),
             writer: Some(writer),
             stats,
         })
+    }
+
+    /// Whether writes are committing; changes when storage fails or
+    /// recovers.
+    pub fn health(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.healthy.clone()
     }
 
     /// Commit counters.
@@ -873,7 +1005,7 @@ impl Store {
         &self,
         f: impl FnOnce(&Tables<RTable>) -> Result<T, Error> + Send + 'static,
     ) -> Result<T, Error> {
-        let db = self.db.clone();
+        let db = current(&self.db)?;
         tokio::task::spawn_blocking(move || {
             let txn = db.begin_read()?;
             let tables = Tables::open_read(&txn)?;
@@ -1198,7 +1330,7 @@ impl Store {
     /// leaves nothing behind. Also lists tables this module does not know,
     /// so a new table cannot escape the check.
     pub fn scan_all_keys(&self) -> Result<Vec<(String, Vec<u8>)>, Error> {
-        let txn = self.db.begin_read()?;
+        let txn = current(&self.db)?.begin_read()?;
         let mut out = Vec::new();
         for handle in txn.list_tables()? {
             let name = redb::TableHandle::name(&handle).to_owned();
