@@ -864,7 +864,9 @@ impl Writer {
                         let _ = reply.send(Err(Error::Storage(e.to_string())));
                     }
                     if self.healthy.send_replace(false) {
-                        tracing::error!("storage unhealthy: refusing writes until a commit succeeds");
+                        tracing::error!(
+                            "storage unhealthy: refusing writes until a commit succeeds"
+                        );
                     }
                     db = self.recover(db, &rx);
                 }
