@@ -9,6 +9,8 @@
 //! --workspace` builds them, as the service crates have integration tests),
 //! or from `KNOTWORK_BIN_DIR` (e.g. release builds).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // A test panics to fail.
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};

@@ -2,6 +2,8 @@
 //! ports, the client subcommands against it (including error paths), and a
 //! clean stop on SIGTERM.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // A test panics to fail.
+
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
