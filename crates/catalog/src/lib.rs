@@ -1,1 +1,120 @@
-//! Knotwork's catalog service (being built).
+//! Knotwork's catalog service: the trigger point chart (body regions,
+//! muscles, trigger points, referral zones, tools, technique guidance,
+//! contraindications and red flags) over gRPC.
+//!
+//! Entry point: [`run`], which validates the catalog data file (the copy
+//! built in from `data/catalog.toml`, or `--catalog-file`), imports it into
+//! `<data_dir>/catalog.redb` when its content hash differs from the stored
+//! one, loads the stored version and serves `knotwork.catalog.v1` until the
+//! shutdown future resolves.
+//!
+//! Invariants:
+//! - a catalog that fails validation is never served: `run` refuses to start,
+//!   a reload is refused and the old version keeps serving;
+//! - every response comes from exactly one catalog version and carries it;
+//! - reads are served from memory; only `store.rs` knows redb, only
+//!   `service.rs`/`convert.rs` know tonic and prost, `domain` is pure.
+
+#![forbid(unsafe_code)]
+
+pub mod config;
+pub mod convert;
+pub mod domain;
+pub mod error;
+pub mod service;
+pub mod state;
+pub mod store;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use knotwork_proto::catalog::v1::catalog_admin_service_server::CatalogAdminServiceServer;
+use knotwork_proto::catalog::v1::catalog_service_server::CatalogServiceServer;
+use knotwork_runtime::internal::InternalAuth;
+use tonic::codec::CompressionEncoding;
+
+pub use config::Config;
+pub use error::Error;
+
+use crate::service::{AdminApi, CatalogApi};
+use crate::state::{CatalogSource, Catalogs};
+use crate::store::Store;
+
+/// The public service's full name.
+pub const CATALOG_SERVICE: &str = "knotwork.catalog.v1.CatalogService";
+/// The admin service's full name.
+pub const ADMIN_SERVICE: &str = "knotwork.catalog.v1.CatalogAdminService";
+
+/// Runs the catalog service on `listener` until `shutdown` resolves, then
+/// finishes in-flight calls and returns. Fails before serving when the store
+/// cannot be opened or the catalog data file is invalid (the error names the
+/// entry).
+pub async fn run(
+    config: Config,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), Error> {
+    let (reporter, health) = knotwork_runtime::grpc::health().await;
+    let store = Store::open(&config.data_dir).await?;
+    let source = match &config.catalog_file {
+        Some(path) => CatalogSource::File(path.clone()),
+        None => CatalogSource::Embedded,
+    };
+    let catalogs = Arc::new(Catalogs::start(source, store).await?);
+    let (reflection_v1, reflection_v1alpha) =
+        knotwork_runtime::grpc::reflection(&[CATALOG_SERVICE])?;
+    let sighup = spawn_sighup_reloader(catalogs.clone());
+
+    let api = CatalogServiceServer::new(CatalogApi::new(catalogs.clone()))
+        .accept_compressed(CompressionEncoding::Gzip)
+        .send_compressed(CompressionEncoding::Gzip);
+    let admin = CatalogAdminServiceServer::new(AdminApi::new(
+        catalogs.clone(),
+        InternalAuth::new(&config.internal_token),
+    ));
+    knotwork_runtime::grpc::set_serving(&reporter, &[CATALOG_SERVICE, ADMIN_SERVICE]).await;
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(%addr, "catalog service listening");
+    }
+    let served = tonic::transport::Server::builder()
+        .add_service(health)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .add_service(api)
+        .add_service(admin)
+        .serve_with_incoming_shutdown(knotwork_runtime::grpc::incoming(listener), shutdown)
+        .await;
+    if let Some(task) = sighup {
+        task.abort();
+    }
+    knotwork_runtime::grpc::set_not_serving(&reporter, &[CATALOG_SERVICE, ADMIN_SERVICE]).await;
+    served?;
+    tracing::info!("catalog service stopped");
+    Ok(())
+}
+
+/// On unix, SIGHUP reloads the catalog data file (like the admin call).
+#[cfg(unix)]
+fn spawn_sighup_reloader(catalogs: Arc<Catalogs>) -> Option<tokio::task::JoinHandle<()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hup = match signal(SignalKind::hangup()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot listen for SIGHUP; reload with the admin call");
+            return None;
+        }
+    };
+    Some(tokio::spawn(async move {
+        while hup.recv().await.is_some() {
+            tracing::info!("SIGHUP: reloading the catalog");
+            if let Err(e) = catalogs.reload().await {
+                tracing::error!(error = %e, "catalog reload refused; the old version keeps serving");
+            }
+        }
+    }))
+}
+
+#[cfg(not(unix))]
+fn spawn_sighup_reloader(_catalogs: Arc<Catalogs>) -> Option<tokio::task::JoinHandle<()>> {
+    None
+}

@@ -1,1 +1,235 @@
-//! Knotwork's gateway service (being built).
+//! Knotwork's gateway: the only part apps and browsers talk to.
+//!
+//! One port serves `knotwork.catalog.v1.CatalogService` (public),
+//! `knotwork.session.v1.SessionService` and `knotwork.gateway.v1.ViewService`
+//! (bearer token) over gRPC (HTTP/2) and grpc-web (binary and text, HTTP/1.1
+//! and HTTP/2) with CORS preflights, plus `grpc.health.v1` (reflecting the
+//! backends' health) and server reflection for those services. The admin
+//! services of the backends are never exposed. Prometheus metrics are served
+//! on a separate admin listener.
+//!
+//! Entry points: [`run`] (the seam `main.rs`, `knotwork up` and the tests
+//! use), [`mint_dev_token`] (for `knotwork token`) and [`reshard`] (for
+//! `knotwork reshard`).
+//!
+//! How a call travels: CORS ([`tower_http::cors`]) -> grpc-web translation
+//! ([`tonic_web`]) -> the edge layer ([`layer`]: strips client-supplied
+//! `x-knotwork-user-id`/`x-knotwork-internal-token`, request id, tracing
+//! span, metrics) -> a handler in [`service`] (address and user rate
+//! limits, JWT check in [`auth`], deadline) -> [`upstream`] (catalog round
+//! robin with one retry, session shard by [`route::shard_for`]).
+//!
+//! Invariants: outgoing requests carry only the message and the metadata
+//! the gateway sets itself, so no client can speak as another user; nothing
+//! unauthenticated reaches a session shard; tokens and secrets are never
+//! logged; every backend call has a deadline.
+//!
+//! # Adding a session shard
+//! Users are placed by a jump consistent hash of SHA-256(user id) over the
+//! shard list in order ([`route`]). Appending a shard moves about 1/(n+1)
+//! of the users, all to the new shard; reordering or removing shards moves
+//! more. To change the list:
+//! 1. start the new shard (empty) and drain or pause client traffic;
+//! 2. run `knotwork reshard --from OLD_LIST --to NEW_LIST` ([`reshard`]):
+//!    for each user whose shard changes it exports, imports on the new
+//!    shard, verifies the copy by exporting again, and only then deletes the
+//!    user from the old shard (rerunnable: import replaces);
+//! 3. restart every gateway with the new `--session-shards` list.
+
+#![forbid(unsafe_code)]
+
+pub mod auth;
+pub mod config;
+pub mod convert;
+pub mod domain;
+pub mod error;
+pub mod layer;
+pub mod limit;
+pub mod metrics;
+pub mod reshard;
+pub mod route;
+pub mod service;
+pub mod upstream;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::{HeaderName, HeaderValue, Method};
+use knotwork_proto::catalog::v1::catalog_service_server::CatalogServiceServer;
+use knotwork_proto::gateway::v1::view_service_server::ViewServiceServer;
+use knotwork_proto::session::v1::session_service_server::SessionServiceServer;
+use tokio::net::TcpListener;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+
+pub use auth::mint_dev_token;
+pub use config::Config;
+pub use error::Error;
+pub use reshard::{ReshardReport, reshard};
+
+/// The public catalog service's full name.
+pub const CATALOG_SERVICE: &str = "knotwork.catalog.v1.CatalogService";
+/// The session service's full name.
+pub const SESSION_SERVICE: &str = "knotwork.session.v1.SessionService";
+/// The view service's full name.
+pub const VIEW_SERVICE: &str = "knotwork.gateway.v1.ViewService";
+
+/// The CORS policy: the listed origins; with none listed, any origin in dev
+/// mode and none in prod mode.
+fn cors(config: &Config) -> Result<CorsLayer, Error> {
+    let listed: Vec<&str> = config
+        .cors_origins
+        .iter()
+        .map(|o| o.trim())
+        .filter(|o| !o.is_empty())
+        .collect();
+    let allow_origin =
+        if listed.contains(&"*") || (listed.is_empty() && config.mode == config::Mode::Dev) {
+            AllowOrigin::any()
+        } else {
+            let origins = listed
+                .iter()
+                .map(|o| {
+                    HeaderValue::from_str(o)
+                        .map_err(|_| Error::Config(format!("bad CORS origin {o:?}")))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            AllowOrigin::list(origins)
+        };
+    let header = HeaderName::from_static;
+    Ok(CorsLayer::new()
+        .allow_origin(allow_origin)
+        .allow_methods([Method::POST, Method::OPTIONS])
+        .allow_headers([
+            header("authorization"),
+            header("content-type"),
+            header("x-grpc-web"),
+            header("x-user-agent"),
+            header("grpc-timeout"),
+            header("x-request-id"),
+        ])
+        .expose_headers([
+            header("grpc-status"),
+            header("grpc-message"),
+            header("grpc-status-details-bin"),
+            header("x-request-id"),
+        ])
+        .max_age(Duration::from_secs(24 * 3600)))
+}
+
+/// Serves the gateway on `listener` (and metrics on `admin`) until
+/// `shutdown` resolves; in-flight calls finish first.
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    admin: Option<TcpListener>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), Error> {
+    config.validate()?;
+    let metrics = metrics::Metrics::new()?;
+    let leeway = Duration::from_secs(config.jwt_leeway_secs);
+    let authenticator = match &config.jwt_jwks_file {
+        Some(path) => auth::Authenticator::from_jwks_file(
+            path,
+            &config.jwt_issuer,
+            &config.jwt_audience,
+            leeway,
+        )?,
+        None => auth::Authenticator::hs256(
+            &config.jwt_secret,
+            &config.jwt_issuer,
+            &config.jwt_audience,
+            leeway,
+        ),
+    };
+    let upstreams = Arc::new(upstream::Upstreams::new(
+        &config.catalog_urls,
+        &config.session_shards,
+        Duration::from_millis(config.backend_connect_timeout_ms),
+        config.backend_connections,
+    )?);
+    let internal_token = config.internal_token.parse().map_err(|_| {
+        Error::Config("the internal credential is not a valid header value".to_owned())
+    })?;
+    let shared = Arc::new(service::Shared {
+        auth: authenticator,
+        upstreams: upstreams.clone(),
+        limits: limit::Limits::new(
+            config.user_rate,
+            config.user_burst,
+            config.addr_rate,
+            config.addr_burst,
+            metrics.clone(),
+        ),
+        internal_token,
+        max_timeout: config.max_backend_timeout(),
+        max_stream_timeout: Duration::from_millis(config.max_stream_timeout_ms),
+        max_message: config.max_message_bytes,
+    });
+
+    let (reporter, health) = knotwork_runtime::grpc::health().await;
+    let (reflection_v1, reflection_v1alpha) =
+        knotwork_runtime::grpc::reflection(&[CATALOG_SERVICE, SESSION_SERVICE, VIEW_SERVICE])
+            .map_err(|e| Error::Internal(format!("reflection: {e}")))?;
+
+    // Dropping or signalling the sender stops the background tasks.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(upstream::poll_health(
+        upstreams,
+        reporter,
+        metrics.clone(),
+        Duration::from_millis(config.health_interval_ms.max(10)),
+        stop_rx.clone(),
+    ));
+    if let Some(admin) = admin {
+        tracing::info!(addr = ?admin.local_addr().ok(), "metrics listening");
+        tokio::spawn(metrics.clone().serve(admin, stop_rx.clone()));
+    }
+    {
+        let shared = shared.clone();
+        let mut stop = stop_rx;
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(60)) => shared.limits.sweep(),
+                    _ = stop.changed() => return,
+                }
+            }
+        });
+    }
+
+    let max = config.max_message_bytes;
+    let router = tonic::transport::Server::builder()
+        .accept_http1(true)
+        .tcp_nodelay(true)
+        .layer(cors(&config)?)
+        .layer(tonic_web::GrpcWebLayer::new())
+        .layer(layer::EdgeLayer::new(metrics))
+        .add_service(health)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .add_service(
+            CatalogServiceServer::new(service::CatalogForward::new(shared.clone()))
+                .max_decoding_message_size(max)
+                .max_encoding_message_size(max),
+        )
+        .add_service(
+            SessionServiceServer::new(service::SessionForward::new(shared.clone()))
+                .max_decoding_message_size(max)
+                .max_encoding_message_size(max),
+        )
+        .add_service(
+            ViewServiceServer::new(service::Views::new(shared))
+                .max_decoding_message_size(max)
+                .max_encoding_message_size(max),
+        );
+    tracing::info!(addr = ?listener.local_addr().ok(), "gateway listening");
+    router
+        .serve_with_incoming_shutdown(knotwork_runtime::grpc::incoming(listener), async move {
+            shutdown.await;
+            tracing::info!("gateway shutting down");
+            let _ = stop_tx.send(true);
+        })
+        .await?;
+    Ok(())
+}

@@ -1,1 +1,128 @@
-//! Knotwork's session service (being built).
+//! Knotwork's session service: a person's health screening, their durable
+//! self-treatment journal, and whether it is helping.
+//!
+//! Entry point: [`run`] serves `knotwork.session.v1.SessionService` and
+//! `SessionAdminService` (plus health and reflection) on a listener the
+//! caller bound. Layout: `service.rs` (gRPC handlers) and `convert.rs`
+//! (protobuf <-> domain) are the only modules that know tonic and prost;
+//! `store.rs` is the only one that knows redb; `domain/` holds every
+//! medical and safety rule, pure; `catalog.rs` keeps the catalog's rules and
+//! thresholds in memory, fetched from the catalog service.
+//!
+//! Invariants: a write is acknowledged only after its redb transaction
+//! committed with full durability (group commit, one writer thread); every
+//! call needs the internal credential and acts only on the user id the
+//! gateway put beside it; health reports SERVING only once storage is open
+//! and a catalog snapshot is loaded.
+
+#![forbid(unsafe_code)]
+
+pub mod catalog;
+pub mod config;
+pub mod convert;
+pub mod domain;
+pub mod error;
+pub mod service;
+pub mod store;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use knotwork_proto::session::v1::session_admin_service_server::SessionAdminServiceServer;
+use knotwork_proto::session::v1::session_service_server::SessionServiceServer;
+use knotwork_runtime::internal::InternalAuth;
+use tonic::server::NamedService;
+
+pub use config::Config;
+pub use error::Error;
+
+/// Largest request accepted: a full batch of 500 sessions with long notes.
+const MAX_REQUEST_BYTES: usize = 16 * 1024 * 1024;
+
+/// The gRPC services this crate serves, by full name.
+pub const SERVICES: [&str; 2] = [
+    <SessionServiceServer<service::Session> as NamedService>::NAME,
+    <SessionAdminServiceServer<service::Session> as NamedService>::NAME,
+];
+
+/// Serves the session service on `listener` until `shutdown` resolves, then
+/// finishes in-flight calls, stops the writer and returns.
+pub async fn run(
+    config: Config,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), Error> {
+    let dir = config.data_dir.clone();
+    let options = store::StoreOptions {
+        max_batch: config.commit_batch_max,
+    };
+    let store = tokio::task::spawn_blocking(move || store::Store::open(&dir, options))
+        .await
+        .map_err(|e| Error::Startup(format!("opening storage: {e}")))??;
+    let store = Arc::new(store);
+    tracing::info!(data_dir = %config.data_dir.display(), "storage open");
+
+    let (reporter, health) = knotwork_runtime::grpc::health().await;
+    let (catalog, catalog_task) = catalog::spawn(
+        &config.catalog_url,
+        Duration::from_secs(config.catalog_poll_secs.max(1)),
+    )?;
+    let health_task = {
+        let mut catalog = catalog.clone();
+        let mut storage = store.health();
+        tokio::spawn(async move {
+            catalog.loaded().await;
+            // SERVING while the catalog is loaded and writes commit; a
+            // storage failure (full disk, I/O error) flips it until the
+            // writer's probe commits again.
+            loop {
+                let ok = *storage.borrow_and_update();
+                if ok {
+                    knotwork_runtime::grpc::set_serving(&reporter, &SERVICES).await;
+                    tracing::info!("serving");
+                } else {
+                    knotwork_runtime::grpc::set_not_serving(&reporter, &SERVICES).await;
+                    tracing::warn!("not serving: storage is failing");
+                }
+                if storage.changed().await.is_err() {
+                    return;
+                }
+            }
+        })
+    };
+    let (reflection_v1, reflection_v1alpha) = knotwork_runtime::grpc::reflection(&SERVICES)
+        .map_err(|e| Error::Startup(format!("reflection: {e}")))?;
+    let svc = service::Session::new(
+        store.clone(),
+        catalog,
+        InternalAuth::new(&config.internal_token),
+        config.guide_speedup,
+    );
+    let addr = listener
+        .local_addr()
+        .map_err(|e| Error::Startup(format!("listener: {e}")))?;
+    tracing::info!(%addr, catalog = %config.catalog_url, "session service listening");
+    let result = tonic::transport::Server::builder()
+        .add_service(health)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .add_service(
+            SessionServiceServer::new(svc.clone()).max_decoding_message_size(MAX_REQUEST_BYTES),
+        )
+        .add_service(
+            SessionAdminServiceServer::new(svc).max_decoding_message_size(MAX_REQUEST_BYTES),
+        )
+        .serve_with_incoming_shutdown(knotwork_runtime::grpc::incoming(listener), shutdown)
+        .await;
+    health_task.abort();
+    catalog_task.abort();
+    // In-flight calls are done; dropping the last handle stops the writer
+    // thread after it has committed everything queued.
+    match Arc::try_unwrap(store) {
+        Ok(store) => drop(store),
+        Err(_) => tracing::warn!("storage still referenced at shutdown"),
+    }
+    tracing::info!("session service stopped");
+    result.map_err(|e| Error::Startup(format!("server: {e}")))
+}

@@ -1,0 +1,564 @@
+//! `knotwork-bench`: measures Knotwork the way an app uses it.
+//!
+//! It launches the real service binaries as separate processes (one catalog,
+//! one session shard, one gateway) plus a bare tonic echo server, seeds users
+//! and sessions, then drives the gateway with an app's traffic mix from many
+//! concurrent callers. Every figure is reported beside baselines measured in
+//! the same run (the echo server; direct calls to the backends; `h2load`
+//! when installed), so ratios hold on a noisy machine. Results go to the
+//! terminal and to a JSON file.
+
+#![forbid(unsafe_code)]
+
+mod load;
+mod procs;
+mod report;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::Parser;
+use knotwork_proto::bench::v1 as echo;
+use knotwork_proto::catalog::v1 as cat;
+use knotwork_proto::catalog::v1::catalog_service_client::CatalogServiceClient;
+use knotwork_proto::session::v1 as ses;
+use knotwork_proto::session::v1::session_service_client::SessionServiceClient;
+use load::{Mix, Op, Route, World};
+use procs::Service;
+use tonic::transport::{Channel, Endpoint};
+
+/// Whole-system benchmark of Knotwork.
+#[derive(Debug, Parser)]
+#[command(name = "knotwork-bench", version, about)]
+struct Args {
+    /// Folder with the service binaries (default: beside this binary).
+    #[arg(long)]
+    bin_dir: Option<PathBuf>,
+    /// Seconds per measured run.
+    #[arg(long, default_value_t = 5)]
+    seconds: u64,
+    /// Concurrent callers of the main runs.
+    #[arg(long, default_value_t = 64)]
+    callers: usize,
+    /// Simulated users, each with a token.
+    #[arg(long, default_value_t = 200)]
+    users: usize,
+    /// Sessions seeded per user before measuring.
+    #[arg(long, default_value_t = 5)]
+    sessions_per_user: usize,
+    /// Caller counts for the scaling table.
+    #[arg(long, value_delimiter = ',', default_value = "1,16,64,256")]
+    scaling: Vec<usize>,
+    /// Also measure with this many times more users and sessions stored (0
+    /// skips).
+    #[arg(long, default_value_t = 10)]
+    storage_factor: usize,
+    /// Soak: run the mix this many seconds sampling memory (0 skips).
+    #[arg(long, default_value_t = 0)]
+    soak_seconds: u64,
+    /// Where to write the JSON results.
+    #[arg(long, default_value = "bench-results/system.json")]
+    out: PathBuf,
+    /// Serve the echo baseline on this address and do nothing else
+    /// (used by the benchmark itself).
+    #[arg(long, hide = true)]
+    serve_echo: Option<SocketAddr>,
+}
+
+const INTERNAL: &str = "bench-internal-token";
+const SECRET: &str = "bench-jwt-secret";
+
+#[derive(Default)]
+struct Echo;
+
+#[tonic::async_trait]
+impl echo::echo_service_server::EchoService for Echo {
+    async fn echo(
+        &self,
+        req: tonic::Request<echo::EchoRequest>,
+    ) -> Result<tonic::Response<echo::EchoResponse>, tonic::Status> {
+        Ok(tonic::Response::new(echo::EchoResponse {
+            payload: req.into_inner().payload,
+        }))
+    }
+}
+
+async fn serve_echo(addr: SocketAddr) -> anyhow::Result<()> {
+    let (reporter, health) = tonic_health::server::health_reporter();
+    reporter
+        .set_serving::<echo::echo_service_server::EchoServiceServer<Echo>>()
+        .await;
+    tonic::transport::Server::builder()
+        .add_service(health)
+        .add_service(echo::echo_service_server::EchoServiceServer::new(Echo))
+        .serve(addr)
+        .await?;
+    Ok(())
+}
+
+async fn channels(url: &str, n: usize) -> anyhow::Result<Vec<Channel>> {
+    let mut out = Vec::new();
+    for _ in 0..n.max(1) {
+        out.push(
+            Endpoint::from_shared(url.to_owned())?
+                .timeout(Duration::from_secs(10))
+                .connect()
+                .await
+                .with_context(|| format!("connect {url}"))?,
+        );
+    }
+    Ok(out)
+}
+
+fn token(user: &str) -> anyhow::Result<String> {
+    Ok(knotwork_gateway::auth::mint_dev_token(
+        SECRET,
+        "knotwork-dev",
+        "knotwork",
+        user,
+        Duration::from_secs(24 * 3600),
+    )?)
+}
+
+fn direct<T>(user: &str, msg: T) -> anyhow::Result<tonic::Request<T>> {
+    let mut req = tonic::Request::new(msg);
+    req.metadata_mut()
+        .insert(knotwork_proto::metadata::INTERNAL_TOKEN, INTERNAL.parse()?);
+    req.metadata_mut()
+        .insert(knotwork_proto::metadata::USER_ID, user.parse()?);
+    Ok(req)
+}
+
+/// Screens and seeds `users` users straight into the session service.
+async fn seed(
+    session_url: &str,
+    users: &[(String, String)],
+    points: &[(String, String)],
+    per_user: usize,
+    conditions: &[String],
+) -> anyhow::Result<()> {
+    let chans = channels(session_url, 4).await?;
+    let mut tasks = Vec::new();
+    for (i, (user, _)) in users.iter().enumerate() {
+        let mut client = SessionServiceClient::new(chans[i % chans.len()].clone());
+        let user = user.clone();
+        let points = points.to_vec();
+        let conditions = conditions.to_vec();
+        tasks.push(tokio::spawn(async move {
+            let answers = conditions
+                .iter()
+                .map(|c| ses::ScreeningAnswer {
+                    contraindication: c.clone(),
+                    present: false,
+                    ..Default::default()
+                })
+                .collect();
+            client
+                .submit_screening(direct(&user, ses::SubmitScreeningRequest { answers })?)
+                .await?;
+            let mut rng = fastrand::Rng::with_seed(i as u64);
+            let requests = (0..per_user)
+                .map(|j| {
+                    let (p, t) = points[rng.usize(0..points.len())].clone();
+                    let when = std::time::SystemTime::now()
+                        - Duration::from_secs(3600 * (1 + j as u64 * 20));
+                    ses::LogSessionRequest {
+                        request_id: format!("seed-{user}-{j}"),
+                        session: Some(ses::SessionRecord {
+                            trigger_point: p,
+                            tool: t,
+                            side: cat::Side::Right as i32,
+                            pressure: 5,
+                            duration_seconds: 240,
+                            tenderness_before: Some(6),
+                            tenderness_after: Some(4),
+                            perform_time: Some(prost_types::Timestamp::from(when)),
+                            ..Default::default()
+                        }),
+                    }
+                })
+                .collect();
+            if per_user > 0 {
+                client
+                    .batch_log_sessions(direct(&user, ses::BatchLogSessionsRequest { requests })?)
+                    .await?;
+            }
+            anyhow::Ok(())
+        }));
+    }
+    for t in tasks {
+        t.await??;
+    }
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    if let Some(addr) = args.serve_echo {
+        return serve_echo(addr).await;
+    }
+    let data = tempfile::tempdir()?;
+    let dir = args.bin_dir.as_deref();
+    let env = |pairs: &[(&str, String)]| -> BTreeMap<String, String> {
+        let mut m: BTreeMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.clone()))
+            .collect();
+        m.insert("KNOTWORK_INTERNAL_TOKEN".into(), INTERNAL.into());
+        m
+    };
+
+    println!("Starting services (release binaries, separate processes)...");
+    let echo_port = procs::free_port()?;
+    // The echo baseline is this binary in serve mode, in its own process.
+    let echo_svc = {
+        let started = std::time::Instant::now();
+        let mut cmd = std::process::Command::new(std::env::current_exe()?);
+        cmd.arg("--serve-echo")
+            .arg(format!("127.0.0.1:{echo_port}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        let child = cmd.spawn()?;
+        let url = format!("http://127.0.0.1:{echo_port}");
+        procs::wait_serving(&url, "", started, Duration::from_secs(20)).await?;
+        (child, url)
+    };
+
+    let catalog_port = procs::free_port()?;
+    let catalog_url = format!("http://127.0.0.1:{catalog_port}");
+    let catalog = Service::start(
+        "catalog",
+        &procs::binary(dir, "knotwork-catalog")?,
+        &env(&[
+            (
+                "KNOTWORK_CATALOG_LISTEN",
+                format!("127.0.0.1:{catalog_port}"),
+            ),
+            (
+                "KNOTWORK_CATALOG_DATA_DIR",
+                data.path().join("catalog").display().to_string(),
+            ),
+        ]),
+        catalog_url.clone(),
+    )
+    .await?;
+    let session_port = procs::free_port()?;
+    let session_url = format!("http://127.0.0.1:{session_port}");
+    let session = Service::start(
+        "session",
+        &procs::binary(dir, "knotwork-session")?,
+        &env(&[
+            (
+                "KNOTWORK_SESSION_LISTEN",
+                format!("127.0.0.1:{session_port}"),
+            ),
+            (
+                "KNOTWORK_SESSION_DATA_DIR",
+                data.path().join("session").display().to_string(),
+            ),
+            ("KNOTWORK_CATALOG_URL", catalog_url.clone()),
+        ]),
+        session_url.clone(),
+    )
+    .await?;
+    let gateway_port = procs::free_port()?;
+    let gateway_url = format!("http://127.0.0.1:{gateway_port}");
+    let gateway = Service::start(
+        "gateway",
+        &procs::binary(dir, "knotwork-gateway")?,
+        &env(&[
+            (
+                "KNOTWORK_GATEWAY_LISTEN",
+                format!("127.0.0.1:{gateway_port}"),
+            ),
+            (
+                "KNOTWORK_GATEWAY_ADMIN_LISTEN",
+                format!("127.0.0.1:{}", procs::free_port()?),
+            ),
+            ("KNOTWORK_CATALOG_URLS", catalog_url.clone()),
+            ("KNOTWORK_SESSION_SHARDS", session_url.clone()),
+            ("KNOTWORK_JWT_SECRET", SECRET.into()),
+            // The benchmark's callers are few addresses and many users:
+            // lift the per-address limit so it measures the system, not the
+            // limiter.
+            ("KNOTWORK_ADDR_RATE", "1000000".into()),
+            ("KNOTWORK_ADDR_BURST", "1000000".into()),
+            ("KNOTWORK_USER_RATE", "1000000".into()),
+            ("KNOTWORK_USER_BURST", "1000000".into()),
+        ]),
+        gateway_url.clone(),
+    )
+    .await?;
+    procs::wait_serving(
+        &gateway_url,
+        "knotwork.session.v1.SessionService",
+        std::time::Instant::now(),
+        Duration::from_secs(30),
+    )
+    .await?;
+    let services = [&catalog, &session, &gateway];
+    let mut report = report::Report::default();
+    for s in services {
+        let (rss, _) = s.memory()?;
+        report
+            .startup_ms
+            .insert(s.label.clone(), s.startup.as_secs_f64() * 1000.0);
+        report
+            .idle_rss_mib
+            .insert(s.label.clone(), rss as f64 / 1048576.0);
+    }
+
+    // What the app knows: the catalog's points, tools, regions.
+    let snapshot = CatalogServiceClient::new(channels(&gateway_url, 1).await?.remove(0))
+        .get_catalog_snapshot(cat::GetCatalogSnapshotRequest::default())
+        .await?
+        .into_inner()
+        .snapshot
+        .context("no snapshot")?;
+    let points: Vec<(String, String)> = snapshot
+        .trigger_points
+        .iter()
+        .filter_map(|tp| {
+            tp.techniques
+                .first()
+                .map(|t| (tp.name.clone(), t.tool.clone()))
+        })
+        .collect();
+    let conditions: Vec<String> = snapshot
+        .contraindications
+        .iter()
+        .filter(|c| c.kind() == cat::ContraindicationKind::Condition)
+        .map(|c| c.name.clone())
+        .collect();
+    let regions = [
+        "low back",
+        "neck",
+        "temple",
+        "shoulder",
+        "knee",
+        "heel",
+        "between shoulder blades",
+        "jaw",
+        "buttock",
+        "outer elbow",
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    let terms = [
+        "trapezius",
+        "lacrosse",
+        "shin pain",
+        "QL",
+        "headache",
+        "glute",
+        "psoas",
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    let users: Vec<(String, String)> = (0..args.users)
+        .map(|i| {
+            let u = format!("bench-user-{i}");
+            token(&u).map(|t| (u, t))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    println!(
+        "Seeding {} users x {} sessions...",
+        users.len(),
+        args.sessions_per_user
+    );
+    seed(
+        &session_url,
+        &users,
+        &points,
+        args.sessions_per_user,
+        &conditions,
+    )
+    .await?;
+
+    let conns = (args.callers / 8).clamp(1, 8);
+    let world = |url: &str, route: Route, users: &[(String, String)]| {
+        let url = url.to_owned();
+        let users = users.to_vec();
+        let points = points.clone();
+        let regions = regions.clone();
+        let terms = terms.clone();
+        async move {
+            anyhow::Ok(Arc::new(World {
+                channels: channels(&url, conns).await?,
+                route,
+                users,
+                internal_token: INTERNAL.into(),
+                points,
+                regions,
+                terms,
+            }))
+        }
+    };
+    let via_gateway = world(&gateway_url, Route::Gateway, &users).await?;
+    let to_catalog = world(&catalog_url, Route::Direct, &users).await?;
+    let to_session = world(&session_url, Route::Direct, &users).await?;
+    let to_echo = world(&echo_svc.1, Route::Direct, &users).await?;
+    let secs = Duration::from_secs(args.seconds);
+    let bar = indicatif::ProgressBar::new(1);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {msg:<34} [{bar:30}] {elapsed}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+
+    // Warm up every path.
+    load::run(
+        "warm-up",
+        via_gateway.clone(),
+        &Mix::app(),
+        8,
+        Duration::from_secs(1),
+        &bar,
+    )
+    .await;
+
+    let c = args.callers;
+    for callers in [1, c] {
+        report.runs.push(
+            load::run(
+                "echo (bare tonic)",
+                to_echo.clone(),
+                &Mix::only(Op::Echo),
+                callers,
+                secs,
+                &bar,
+            )
+            .await,
+        );
+        report.runs.push(
+            load::run(
+                "catalog reads direct",
+                to_catalog.clone(),
+                &Mix::catalog(),
+                callers,
+                secs,
+                &bar,
+            )
+            .await,
+        );
+        report.runs.push(
+            load::run(
+                "catalog reads via gateway",
+                via_gateway.clone(),
+                &Mix::catalog(),
+                callers,
+                secs,
+                &bar,
+            )
+            .await,
+        );
+        report.runs.push(
+            load::run(
+                "session writes direct",
+                to_session.clone(),
+                &Mix::only(Op::LogSession),
+                callers,
+                secs,
+                &bar,
+            )
+            .await,
+        );
+        report.runs.push(
+            load::run(
+                "session writes via gateway",
+                via_gateway.clone(),
+                &Mix::only(Op::LogSession),
+                callers,
+                secs,
+                &bar,
+            )
+            .await,
+        );
+    }
+    for &callers in &args.scaling {
+        let r = load::run(
+            "app mix via gateway",
+            via_gateway.clone(),
+            &Mix::app(),
+            callers,
+            secs,
+            &bar,
+        )
+        .await;
+        report.runs.push(r);
+        if callers >= 256 {
+            for s in services {
+                let (rss, _) = s.memory()?;
+                report
+                    .rss_at_256_mib
+                    .insert(s.label.clone(), rss as f64 / 1048576.0);
+            }
+        }
+    }
+    if args.storage_factor > 1 {
+        let more: Vec<(String, String)> = (args.users..args.users * args.storage_factor)
+            .map(|i| {
+                let u = format!("bench-user-{i}");
+                token(&u).map(|t| (u, t))
+            })
+            .collect::<anyhow::Result<_>>()?;
+        println!(
+            "Seeding {} more users ({}x storage)...",
+            more.len(),
+            args.storage_factor
+        );
+        seed(
+            &session_url,
+            &more,
+            &points,
+            args.sessions_per_user,
+            &conditions,
+        )
+        .await?;
+        let mut all = users.clone();
+        all.extend(more);
+        let big = world(&gateway_url, Route::Gateway, &all).await?;
+        let name = format!("app mix via gateway, {}x storage", args.storage_factor);
+        report
+            .runs
+            .push(load::run(&name, big, &Mix::app(), c, secs, &bar).await);
+    }
+    report.h2load = report::h2load(&gateway_url, args.seconds).await;
+    if args.soak_seconds > 0 {
+        report.soak = Some(
+            report::soak(
+                via_gateway.clone(),
+                &services,
+                Duration::from_secs(args.soak_seconds),
+                c,
+                &bar,
+            )
+            .await?,
+        );
+    }
+    for s in services {
+        let (_, peak) = s.memory()?;
+        report
+            .peak_rss_mib
+            .insert(s.label.clone(), peak as f64 / 1048576.0);
+        report
+            .cpu_seconds
+            .insert(s.label.clone(), s.cpu_time()?.as_secs_f64());
+    }
+    bar.finish_and_clear();
+    report.machine = report::machine();
+    report.print(c);
+    if let Some(parent) = args.out.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::write(&args.out, serde_json::to_vec_pretty(&report)?)?;
+    println!("\nresults written to {}", args.out.display());
+    let (mut child, _) = echo_svc;
+    let _ = child.kill();
+    let _ = child.wait();
+    Ok(())
+}

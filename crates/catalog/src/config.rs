@@ -1,0 +1,81 @@
+//! Settings of the catalog service. Every field is a flag and a `KNOTWORK_*`
+//! environment variable (clap reads them in `main.rs`; the library never
+//! reads the environment).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use knotwork_runtime::telemetry::LogArgs;
+
+/// The default listen address.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:50052";
+/// The default data folder.
+pub const DEFAULT_DATA_DIR: &str = "./knotwork-data/catalog";
+/// The development internal credential.
+pub const DEFAULT_INTERNAL_TOKEN: &str = "knotwork-dev-internal";
+
+/// Catalog service settings.
+#[derive(Debug, Clone, clap::Parser)]
+#[command(
+    name = "knotwork-catalog",
+    about = "Knotwork's catalog service: the trigger point chart over gRPC."
+)]
+pub struct Config {
+    /// Address to listen on for gRPC.
+    #[arg(long, env = "KNOTWORK_CATALOG_LISTEN", default_value = DEFAULT_LISTEN)]
+    pub listen: SocketAddr,
+
+    /// Folder for the catalog store (`catalog.redb`); created if missing.
+    #[arg(long, env = "KNOTWORK_CATALOG_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
+    pub data_dir: PathBuf,
+
+    /// Catalog data file (TOML) to serve instead of the copy built into the
+    /// binary. Re-read on SIGHUP and on CatalogAdminService.ReloadCatalog.
+    #[arg(long, env = "KNOTWORK_CATALOG_FILE")]
+    pub catalog_file: Option<PathBuf>,
+
+    /// Shared credential that CatalogAdminService callers must present in
+    /// `x-knotwork-internal-token`.
+    #[arg(
+        long,
+        env = "KNOTWORK_INTERNAL_TOKEN",
+        default_value = DEFAULT_INTERNAL_TOKEN,
+        hide_env_values = true
+    )]
+    pub internal_token: String,
+
+    /// Logging options.
+    #[command(flatten)]
+    pub log: LogArgs,
+}
+
+impl Config {
+    /// A configuration with the same defaults as the flags, storing under
+    /// `data_dir` (for `knotwork up` and tests).
+    pub fn local(data_dir: PathBuf) -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 50052)),
+            data_dir,
+            catalog_file: None,
+            internal_token: DEFAULT_INTERNAL_TOKEN.to_owned(),
+            log: LogArgs::default(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[test]
+    fn local_matches_flag_defaults() {
+        let parsed = Config::try_parse_from(["knotwork-catalog", "--data-dir", "/x"]).unwrap();
+        let local = Config::local("/x".into());
+        assert_eq!(parsed.listen, local.listen);
+        assert_eq!(parsed.data_dir, local.data_dir);
+        assert_eq!(parsed.catalog_file, local.catalog_file);
+        assert_eq!(parsed.internal_token, local.internal_token);
+        assert_eq!(parsed.log.log_format, local.log.log_format);
+    }
+}

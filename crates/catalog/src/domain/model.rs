@@ -1,0 +1,416 @@
+//! The catalog's data model, exactly as the data file spells it
+//! (`crates/catalog/data/catalog.toml`, schema in `catalog-schema.md`).
+//!
+//! Every struct denies unknown fields: a misspelt key in the data file is an
+//! error that names it, never a silently ignored value. These types carry no
+//! guarantees by themselves; [`crate::domain::Catalog`] owns a validated set.
+
+use serde::{Deserialize, Serialize};
+
+/// The whole data file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogData {
+    /// Title and edition.
+    pub meta: Meta,
+    /// Where the content comes from.
+    #[serde(default)]
+    pub sources: Vec<Source>,
+    /// The technique guidance.
+    pub guidance: Guidance,
+    /// The symptom vocabulary.
+    #[serde(default)]
+    pub symptoms: Vec<Symptom>,
+    /// Signs that self-treatment is not the answer.
+    #[serde(default)]
+    pub red_flags: Vec<RedFlag>,
+    /// Conditions and places that rule massage out.
+    #[serde(default)]
+    pub contraindications: Vec<Contraindication>,
+    /// The body region vocabulary.
+    #[serde(default)]
+    pub regions: Vec<Region>,
+    /// Self-treatment tools.
+    #[serde(default)]
+    pub tools: Vec<Tool>,
+    /// Muscles.
+    #[serde(default)]
+    pub muscles: Vec<Muscle>,
+    /// Trigger points.
+    #[serde(default)]
+    pub trigger_points: Vec<TriggerPoint>,
+}
+
+/// Title and edition of the data file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Meta {
+    /// Human title.
+    pub title: String,
+    /// Edition label, e.g. "2026.11".
+    pub edition: String,
+}
+
+/// A source the content is drawn from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Source {
+    /// Identifier.
+    pub id: String,
+    /// Title.
+    pub title: String,
+    /// Authors.
+    pub authors: String,
+    /// Year of the edition used.
+    pub year: i32,
+    /// What it was used for.
+    pub note: String,
+}
+
+/// Technique guidance every session is measured against.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Guidance {
+    /// Target pressure, 0-10.
+    pub target_pressure: i32,
+    /// Above this the app warns.
+    pub max_safe_pressure: i32,
+    /// Shortest time on one point, seconds.
+    pub min_duration_seconds: i32,
+    /// Longest time on one point, seconds.
+    pub max_duration_seconds: i32,
+    /// Most sessions on one point per day.
+    pub max_sessions_per_point_per_day: i32,
+    /// Fewest sessions per day for consistent work.
+    pub recommended_sessions_per_day_min: i32,
+    /// Days until results are usually felt.
+    pub expected_improvement_days: i32,
+    /// Window for progress trends, days.
+    pub trend_window_days: i32,
+    /// What the target pressure feels like.
+    pub pressure_description: String,
+    /// The guidance in one paragraph.
+    pub summary: String,
+    /// Source ids.
+    #[serde(default)]
+    pub sources: Vec<String>,
+}
+
+/// A symptom of the controlled vocabulary.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Symptom {
+    /// Identifier.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Other words people use.
+    #[serde(default)]
+    pub synonyms: Vec<String>,
+}
+
+/// What a red flag asks the person to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RedFlagAction {
+    /// Stop and seek medical attention.
+    SeekMedicalAttention,
+    /// Rule a medical cause out first.
+    RuleOutFirst,
+    /// Stop the current session.
+    StopSession,
+    /// Seek urgent care now.
+    UrgentCare,
+}
+
+/// A sign that self-treatment is not the answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedFlag {
+    /// Identifier.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// What the sign is.
+    pub description: String,
+    /// What it means for the person.
+    pub advice: String,
+    /// What to do.
+    pub action: RedFlagAction,
+}
+
+/// Whether a contraindication is a condition or a place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ContraindicationKind {
+    /// A medical condition, asked in screening.
+    Condition,
+    /// A place never to press.
+    Location,
+}
+
+/// A condition or place that rules massage out.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Contraindication {
+    /// Identifier.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Condition or place.
+    pub kind: ContraindicationKind,
+    /// What it is.
+    pub description: String,
+    /// What it means for the person.
+    pub guidance: String,
+    /// Yes/no screening question (conditions only).
+    #[serde(default)]
+    pub screening_question: Option<String>,
+    /// Source ids.
+    #[serde(default)]
+    pub sources: Vec<String>,
+}
+
+/// Which body outline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum View {
+    /// The front outline.
+    Front,
+    /// The back outline.
+    Back,
+}
+
+/// The areas regions are grouped in (the list the issue fixes).
+pub const AREAS: [&str; 17] = [
+    "Head and jaw",
+    "Neck",
+    "Shoulders",
+    "Upper and mid back",
+    "Chest",
+    "Arms",
+    "Elbows",
+    "Forearms",
+    "Hands",
+    "Abdomen",
+    "Low back",
+    "Hips and buttocks",
+    "Thighs",
+    "Knees",
+    "Legs",
+    "Ankles",
+    "Feet",
+];
+
+/// A body region of the controlled vocabulary.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Region {
+    /// Identifier.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Outline it is drawn on.
+    pub view: View,
+    /// One of [`AREAS`].
+    pub area: String,
+    /// Whether left and right make sense.
+    pub lateral: bool,
+    /// Other words people use.
+    #[serde(default)]
+    pub synonyms: Vec<String>,
+    /// Red flag ids that apply to pain here.
+    #[serde(default)]
+    pub red_flags: Vec<String>,
+}
+
+/// How easily a tool travels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Portability {
+    /// Fits in a pocket.
+    Pocket,
+    /// Fits in a bag.
+    Bag,
+    /// Stays at home.
+    Home,
+    /// At a clinic.
+    Clinic,
+}
+
+/// A self-treatment tool.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tool {
+    /// Identifier.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// How easily it travels.
+    pub portability: Portability,
+    /// What it is.
+    pub description: String,
+    /// How to use it in general.
+    pub how_to_use: String,
+    /// Whether someone else applies it.
+    pub requires_partner: bool,
+}
+
+/// A muscle.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Muscle {
+    /// Identifier.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Short names people use.
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    /// Region id where it lies.
+    pub region: String,
+    /// Plain-language description.
+    pub description: String,
+    /// What it does.
+    #[serde(default)]
+    pub actions: Vec<String>,
+    /// Source ids.
+    #[serde(default)]
+    pub sources: Vec<String>,
+}
+
+/// A point on the body outline.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Chart {
+    /// Which outline.
+    pub view: View,
+    /// 0 left edge .. 1 right edge of the image.
+    pub x: f64,
+    /// 0 top of head .. 1 soles.
+    pub y: f64,
+}
+
+/// Primary (essential) or spillover referral.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ReferralKind {
+    /// Essential zone.
+    Primary,
+    /// Spillover zone.
+    Spillover,
+}
+
+/// A zone a trigger point refers pain to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Referral {
+    /// Region id.
+    pub region: String,
+    /// Primary or spillover.
+    pub kind: ReferralKind,
+}
+
+/// The kind of structure a caution is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum StructureKind {
+    /// An artery with a pulse.
+    Artery,
+    /// A lymph node.
+    LymphNode,
+    /// A nerve.
+    Nerve,
+    /// A bone.
+    Bone,
+    /// An organ.
+    Organ,
+    /// A vein.
+    Vein,
+}
+
+/// A structure near a trigger point that needs care.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Caution {
+    /// The structure, e.g. "Carotid artery".
+    pub structure: String,
+    /// Its kind.
+    pub kind: StructureKind,
+    /// What to do about it.
+    pub text: String,
+}
+
+/// How to work a point with one tool.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Technique {
+    /// Tool id.
+    pub tool: String,
+    /// Instructions.
+    pub text: String,
+}
+
+/// A tool never to use on a point.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ToolExclusion {
+    /// Tool id.
+    pub tool: String,
+    /// Why not.
+    pub reason: String,
+}
+
+/// A condition that rules a point out.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConditionExclusion {
+    /// Contraindication id (a condition).
+    pub condition: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// A trigger point.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TriggerPoint {
+    /// Identifier.
+    pub id: String,
+    /// Muscle id.
+    pub muscle: String,
+    /// Display name.
+    pub name: String,
+    /// Region id where the point lies.
+    pub region: String,
+    /// How to find it.
+    pub location: String,
+    /// Where to draw it (the person's right side for lateral points).
+    pub chart: Chart,
+    /// Whether it exists on both sides.
+    pub bilateral: bool,
+    /// Where it sends pain.
+    #[serde(default)]
+    pub referrals: Vec<Referral>,
+    /// Symptom ids.
+    #[serde(default)]
+    pub symptoms: Vec<String>,
+    /// What aggravates it.
+    #[serde(default)]
+    pub aggravated_by: Vec<String>,
+    /// Structures nearby.
+    #[serde(default)]
+    pub cautions: Vec<Caution>,
+    /// Suitable tools with techniques (at least one).
+    #[serde(default)]
+    pub techniques: Vec<Technique>,
+    /// Tools never to use.
+    #[serde(default)]
+    pub excluded_tools: Vec<ToolExclusion>,
+    /// Conditions that rule it out.
+    #[serde(default)]
+    pub excluded_conditions: Vec<ConditionExclusion>,
+    /// Source ids.
+    #[serde(default)]
+    pub sources: Vec<String>,
+}

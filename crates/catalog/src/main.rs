@@ -1,0 +1,25 @@
+//! `knotwork-catalog`: runs the catalog service on its own. Settings come from
+//! flags and `KNOTWORK_*` environment variables (`--help` lists them); an
+//! invalid catalog data file or store makes it exit non-zero without serving.
+
+#![forbid(unsafe_code)]
+
+use anyhow::Context as _;
+use clap::Parser as _;
+use knotwork_catalog::Config;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let config = Config::parse();
+    knotwork_runtime::telemetry::init(
+        config.log.log_format,
+        std::env::var("RUST_LOG").ok().as_deref(),
+    );
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    knotwork_catalog::run(config, listener, knotwork_runtime::shutdown::signal())
+        .await
+        .context("catalog service failed")?;
+    Ok(())
+}

@@ -1,0 +1,155 @@
+//! The catalog being served, and how a new version replaces it.
+//!
+//! Readers load one `Arc<Loaded>` from an atomic pointer and answer the whole
+//! request from it, so a reload is atomic for them: a request sees the old
+//! version or the new one, never a mix. Reloads are serialised; each one
+//! reads the file, validates it, imports it into the store and only then
+//! swaps the pointer. A file that fails any step leaves the old version
+//! serving.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use tokio::sync::Mutex;
+
+use crate::Error;
+use crate::convert::PbCatalog;
+use crate::domain::Catalog;
+use crate::store::Store;
+
+/// The catalog data file built into the binary.
+pub const EMBEDDED_CATALOG: &str = include_str!("../data/catalog.toml");
+
+/// One catalog version ready to serve.
+#[derive(Debug)]
+pub struct Loaded {
+    /// The validated catalog.
+    pub catalog: Catalog,
+    /// Its messages, prebuilt.
+    pub pb: PbCatalog,
+}
+
+impl Loaded {
+    /// Builds the messages of a catalog.
+    pub fn new(catalog: Catalog) -> Self {
+        let pb = PbCatalog::build(&catalog);
+        Self { catalog, pb }
+    }
+}
+
+/// Where the catalog data file comes from.
+#[derive(Debug, Clone)]
+pub enum CatalogSource {
+    /// The copy built into the binary.
+    Embedded,
+    /// A file, re-read on every reload.
+    File(PathBuf),
+}
+
+impl CatalogSource {
+    async fn read(&self) -> Result<String, Error> {
+        match self {
+            CatalogSource::Embedded => Ok(EMBEDDED_CATALOG.to_owned()),
+            CatalogSource::File(path) => {
+                tokio::fs::read_to_string(path)
+                    .await
+                    .map_err(|source| Error::ReadCatalog {
+                        path: path.display().to_string(),
+                        source,
+                    })
+            }
+        }
+    }
+
+    /// Reads, parses and validates the data file (off the async executor).
+    pub async fn load(&self) -> Result<Catalog, Error> {
+        let text = self.read().await?;
+        tokio::task::spawn_blocking(move || Catalog::from_toml(&text))
+            .await
+            .map_err(|e| Error::Storage(format!("validation task failed: {e}")))?
+            .map_err(Error::from)
+    }
+}
+
+/// What a reload did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReloadOutcome {
+    /// The version served before.
+    pub previous: String,
+    /// The version served now.
+    pub current: String,
+    /// Whether the content changed.
+    pub changed: bool,
+}
+
+/// The served catalog plus what it takes to replace it.
+#[derive(Debug)]
+pub struct Catalogs {
+    current: ArcSwap<Loaded>,
+    store: Store,
+    source: CatalogSource,
+    reload: Mutex<()>,
+}
+
+impl Catalogs {
+    /// Validates the data file (refusing to start on any problem), imports it
+    /// when its hash differs from the stored one, then serves the stored
+    /// version.
+    pub async fn start(source: CatalogSource, store: Store) -> Result<Self, Error> {
+        let catalog = Arc::new(source.load().await?);
+        let wrote = store.import(catalog.clone()).await?;
+        let stored = store
+            .load()
+            .await?
+            .ok_or_else(|| Error::Storage("store empty after import".into()))?;
+        tracing::info!(
+            version = stored.version(),
+            edition = %stored.data().meta.edition,
+            imported = wrote,
+            "catalog loaded"
+        );
+        let loaded = tokio::task::spawn_blocking(move || Loaded::new(stored))
+            .await
+            .map_err(|e| Error::Storage(format!("build task failed: {e}")))?;
+        Ok(Self {
+            current: ArcSwap::from_pointee(loaded),
+            store,
+            source,
+            reload: Mutex::new(()),
+        })
+    }
+
+    /// The version being served now. Keep it for one request only.
+    pub fn current(&self) -> Arc<Loaded> {
+        self.current.load_full()
+    }
+
+    /// Re-reads the data file; on success imports and swaps it in.
+    pub async fn reload(&self) -> Result<ReloadOutcome, Error> {
+        let _one_at_a_time = self.reload.lock().await;
+        let previous = self.current.load().catalog.version().to_owned();
+        let catalog = self.source.load().await?;
+        if catalog.version() == previous {
+            return Ok(ReloadOutcome {
+                current: previous.clone(),
+                previous,
+                changed: false,
+            });
+        }
+        let catalog = Arc::new(catalog);
+        self.store.import(catalog.clone()).await?;
+        let catalog = Arc::try_unwrap(catalog).unwrap_or_else(|c| (*c).clone());
+        let current = catalog.version().to_owned();
+        let loaded = tokio::task::spawn_blocking(move || Loaded::new(catalog))
+            .await
+            .map_err(|e| Error::Storage(format!("build task failed: {e}")))?;
+        self.current.store(Arc::new(loaded));
+        tracing::info!(previous = %previous, current = %current, "catalog reloaded");
+        Ok(ReloadOutcome {
+            previous,
+            current,
+            changed: true,
+        })
+    }
+}

@@ -1,0 +1,148 @@
+//! `knotwork up`: the whole system in one process, for one machine.
+//!
+//! It binds the three listeners, then calls each service's `run` with a
+//! shared shutdown signal: the same seams the separate binaries and the tests
+//! use, so there is no second way of wiring the services.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use knotwork_runtime::telemetry::LogArgs;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// Options of `knotwork up`.
+#[derive(Debug, clap::Args)]
+pub struct UpArgs {
+    /// Folder that holds all data: `catalog/` and `session/` below it.
+    #[arg(long, env = "KNOTWORK_DATA_DIR", default_value = "./knotwork-data")]
+    data_dir: PathBuf,
+    /// Where the gateway listens (gRPC and grpc-web).
+    #[arg(
+        long,
+        env = "KNOTWORK_GATEWAY_LISTEN",
+        default_value = "127.0.0.1:50051"
+    )]
+    gateway_listen: SocketAddr,
+    /// Where the gateway serves Prometheus metrics.
+    #[arg(
+        long,
+        env = "KNOTWORK_GATEWAY_ADMIN_LISTEN",
+        default_value = "127.0.0.1:9090"
+    )]
+    admin_listen: SocketAddr,
+    /// Where the catalog service listens.
+    #[arg(
+        long,
+        env = "KNOTWORK_CATALOG_LISTEN",
+        default_value = "127.0.0.1:50052"
+    )]
+    catalog_listen: SocketAddr,
+    /// Where the session service listens.
+    #[arg(
+        long,
+        env = "KNOTWORK_SESSION_LISTEN",
+        default_value = "127.0.0.1:50053"
+    )]
+    session_listen: SocketAddr,
+    /// A catalog data file to serve instead of the embedded one.
+    #[arg(long, env = "KNOTWORK_CATALOG_FILE")]
+    catalog_file: Option<PathBuf>,
+    /// The development JWT secret (HS256) the gateway checks tokens with.
+    #[arg(
+        long,
+        env = "KNOTWORK_JWT_SECRET",
+        default_value = "knotwork-dev-secret"
+    )]
+    jwt_secret: String,
+    /// The credential the gateway presents to the backends.
+    #[arg(
+        long,
+        env = "KNOTWORK_INTERNAL_TOKEN",
+        default_value = "knotwork-dev-internal"
+    )]
+    internal_token: String,
+    #[command(flatten)]
+    log: LogArgs,
+}
+
+/// Runs catalog, session and gateway until Ctrl-C or SIGTERM.
+pub async fn run(args: UpArgs) -> anyhow::Result<()> {
+    knotwork_runtime::telemetry::init(
+        args.log.log_format,
+        std::env::var("RUST_LOG").ok().as_deref(),
+    );
+    let bind = |addr: SocketAddr, what: &'static str| async move {
+        TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen for the {what} on {addr}"))
+    };
+    let catalog_listener = bind(args.catalog_listen, "catalog").await?;
+    let session_listener = bind(args.session_listen, "session service").await?;
+    let gateway_listener = bind(args.gateway_listen, "gateway").await?;
+    let admin_listener = bind(args.admin_listen, "gateway metrics").await?;
+    let catalog_addr = catalog_listener.local_addr()?;
+    let session_addr = session_listener.local_addr()?;
+    let gateway_addr = gateway_listener.local_addr()?;
+    let admin_addr = admin_listener.local_addr()?;
+
+    let mut catalog = knotwork_catalog::Config::local(args.data_dir.join("catalog"));
+    catalog.catalog_file = args.catalog_file.clone();
+    catalog.internal_token = args.internal_token.clone();
+
+    let mut session = knotwork_session::Config::local(args.data_dir.join("session"));
+    session.catalog_url = format!("http://{catalog_addr}");
+    session.internal_token = args.internal_token.clone();
+
+    let mut gateway = knotwork_gateway::Config::local(
+        vec![format!("http://{catalog_addr}")],
+        vec![format!("http://{session_addr}")],
+    );
+    gateway.jwt_secret = args.jwt_secret.clone();
+    gateway.internal_token = args.internal_token.clone();
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let stopped = |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+
+    println!("Knotwork is starting (data in {})", args.data_dir.display());
+    println!("  gateway  grpc://{gateway_addr}  (gRPC and grpc-web; apps and the CLI talk here)");
+    println!("  catalog  grpc://{catalog_addr}");
+    println!("  session  grpc://{session_addr}");
+    println!("  metrics  http://{admin_addr}/metrics");
+    println!("Try: knotwork health   |   knotwork pain 'low back'   |   Ctrl-C to stop");
+
+    let signal = tokio::spawn(async move {
+        knotwork_runtime::shutdown::signal().await;
+        let _ = stop_tx.send(true);
+    });
+
+    let result = tokio::try_join!(
+        async {
+            knotwork_catalog::run(catalog, catalog_listener, stopped(stop_rx.clone()))
+                .await
+                .context("catalog service failed")
+        },
+        async {
+            knotwork_session::run(session, session_listener, stopped(stop_rx.clone()))
+                .await
+                .context("session service failed")
+        },
+        async {
+            knotwork_gateway::run(
+                gateway,
+                gateway_listener,
+                Some(admin_listener),
+                stopped(stop_rx.clone()),
+            )
+            .await
+            .context("gateway failed")
+        },
+    );
+    signal.abort();
+    result?;
+    println!("Knotwork stopped cleanly.");
+    Ok(())
+}

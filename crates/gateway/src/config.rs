@@ -1,0 +1,293 @@
+//! The gateway's settings: every field a flag and a `KNOTWORK_*` variable.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use knotwork_runtime::telemetry::LogArgs;
+
+/// The development HS256 secret. Production mode refuses it.
+pub const DEV_JWT_SECRET: &str = "knotwork-dev-secret";
+/// The development internal credential. Production mode refuses it.
+pub const DEV_INTERNAL_TOKEN: &str = "knotwork-dev-internal";
+
+/// How strict the gateway is about secrets and browser origins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Mode {
+    /// Development: dev secrets accepted, any browser origin when none is listed.
+    #[default]
+    Dev,
+    /// Production: refuses the dev secrets; only listed browser origins.
+    Prod,
+}
+
+/// Gateway settings. `Debug` is written by hand so that secrets never reach
+/// a log line.
+#[derive(Clone, clap::Parser)]
+#[command(
+    name = "knotwork-gateway",
+    version,
+    about = "Knotwork's gateway: the mobile and browser edge"
+)]
+pub struct Config {
+    /// Address for gRPC and grpc-web (one port).
+    #[arg(
+        long,
+        env = "KNOTWORK_GATEWAY_LISTEN",
+        default_value = "127.0.0.1:50051"
+    )]
+    pub listen: SocketAddr,
+
+    /// Address of the admin listener serving Prometheus metrics on `/metrics`.
+    #[arg(
+        long,
+        env = "KNOTWORK_GATEWAY_ADMIN_LISTEN",
+        default_value = "127.0.0.1:9090"
+    )]
+    pub admin_listen: SocketAddr,
+
+    /// Catalog replicas, comma-separated; calls are balanced round robin.
+    #[arg(
+        long,
+        env = "KNOTWORK_CATALOG_URLS",
+        value_delimiter = ',',
+        default_value = "http://127.0.0.1:50052"
+    )]
+    pub catalog_urls: Vec<String>,
+
+    /// Session shards, comma-separated; the order is the shard index. Users
+    /// are placed with a jump consistent hash of SHA-256(user id): changing
+    /// this list moves users (see `knotwork reshard`).
+    #[arg(
+        long,
+        env = "KNOTWORK_SESSION_SHARDS",
+        value_delimiter = ',',
+        default_value = "http://127.0.0.1:50053"
+    )]
+    pub session_shards: Vec<String>,
+
+    /// HS256 shared secret for development tokens (ignored when a JWKS file is given).
+    #[arg(long, env = "KNOTWORK_JWT_SECRET", default_value = DEV_JWT_SECRET, hide_env_values = true)]
+    pub jwt_secret: String,
+
+    /// JWKS file with the RS256/ES256 public keys of production tokens. When
+    /// set, only these keys are accepted (HS256 is off).
+    #[arg(long, env = "KNOTWORK_JWT_JWKS_FILE")]
+    pub jwt_jwks_file: Option<PathBuf>,
+
+    /// Required token issuer (`iss`).
+    #[arg(long, env = "KNOTWORK_JWT_ISSUER", default_value = "knotwork-dev")]
+    pub jwt_issuer: String,
+
+    /// Required token audience (`aud`).
+    #[arg(long, env = "KNOTWORK_JWT_AUDIENCE", default_value = "knotwork")]
+    pub jwt_audience: String,
+
+    /// Clock-skew allowance for `exp` and `nbf`, in seconds.
+    #[arg(long, env = "KNOTWORK_JWT_LEEWAY_SECS", default_value_t = 30)]
+    pub jwt_leeway_secs: u64,
+
+    /// Allowed browser origins, comma-separated. Empty: any origin in dev
+    /// mode, none in prod mode.
+    #[arg(long, env = "KNOTWORK_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
+
+    /// `dev` or `prod` (`prod` refuses the development secrets).
+    #[arg(long, env = "KNOTWORK_MODE", value_enum, default_value_t = Mode::Dev)]
+    pub mode: Mode,
+
+    /// The internal credential sent to the backends.
+    #[arg(long, env = "KNOTWORK_INTERNAL_TOKEN", default_value = DEV_INTERNAL_TOKEN, hide_env_values = true)]
+    pub internal_token: String,
+
+    /// Longest deadline of a unary backend call, in milliseconds; a client's
+    /// shorter `grpc-timeout` wins.
+    #[arg(
+        long,
+        env = "KNOTWORK_MAX_BACKEND_TIMEOUT_MS",
+        default_value_t = 10_000
+    )]
+    pub max_backend_timeout_ms: u64,
+
+    /// Longest life of a forwarded server stream (a guided session), in milliseconds.
+    #[arg(
+        long,
+        env = "KNOTWORK_MAX_STREAM_TIMEOUT_MS",
+        default_value_t = 3_600_000
+    )]
+    pub max_stream_timeout_ms: u64,
+
+    /// How long to wait for a TCP connection to a backend, in milliseconds.
+    #[arg(
+        long,
+        env = "KNOTWORK_BACKEND_CONNECT_TIMEOUT_MS",
+        default_value_t = 1_000
+    )]
+    pub backend_connect_timeout_ms: u64,
+
+    /// HTTP/2 connections kept to each backend (calls are spread over them).
+    #[arg(long, env = "KNOTWORK_BACKEND_CONNECTIONS", default_value_t = 2)]
+    pub backend_connections: usize,
+
+    /// How often the backends' health is polled, in milliseconds.
+    #[arg(long, env = "KNOTWORK_HEALTH_INTERVAL_MS", default_value_t = 2_000)]
+    pub health_interval_ms: u64,
+
+    /// Sustained requests per second per user (0 turns the limit off).
+    #[arg(long, env = "KNOTWORK_USER_RATE", default_value_t = 50)]
+    pub user_rate: u32,
+
+    /// Burst size per user.
+    #[arg(long, env = "KNOTWORK_USER_BURST", default_value_t = 100)]
+    pub user_burst: u32,
+
+    /// Sustained requests per second per client address (0 turns the limit off).
+    #[arg(long, env = "KNOTWORK_ADDR_RATE", default_value_t = 500)]
+    pub addr_rate: u32,
+
+    /// Burst size per client address.
+    #[arg(long, env = "KNOTWORK_ADDR_BURST", default_value_t = 1000)]
+    pub addr_burst: u32,
+
+    /// Largest request or response message, in bytes.
+    #[arg(long, env = "KNOTWORK_MAX_MESSAGE_BYTES", default_value_t = 4 * 1024 * 1024)]
+    pub max_message_bytes: usize,
+
+    /// Logging.
+    #[command(flatten)]
+    pub log: LogArgs,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("listen", &self.listen)
+            .field("admin_listen", &self.admin_listen)
+            .field("catalog_urls", &self.catalog_urls)
+            .field("session_shards", &self.session_shards)
+            .field("jwt_secret", &"<redacted>")
+            .field("jwt_jwks_file", &self.jwt_jwks_file)
+            .field("jwt_issuer", &self.jwt_issuer)
+            .field("jwt_audience", &self.jwt_audience)
+            .field("jwt_leeway_secs", &self.jwt_leeway_secs)
+            .field("cors_origins", &self.cors_origins)
+            .field("mode", &self.mode)
+            .field("internal_token", &"<redacted>")
+            .field("max_backend_timeout_ms", &self.max_backend_timeout_ms)
+            .field("max_stream_timeout_ms", &self.max_stream_timeout_ms)
+            .field(
+                "backend_connect_timeout_ms",
+                &self.backend_connect_timeout_ms,
+            )
+            .field("backend_connections", &self.backend_connections)
+            .field("health_interval_ms", &self.health_interval_ms)
+            .field("user_rate", &self.user_rate)
+            .field("user_burst", &self.user_burst)
+            .field("addr_rate", &self.addr_rate)
+            .field("addr_burst", &self.addr_burst)
+            .field("max_message_bytes", &self.max_message_bytes)
+            .field("log", &self.log)
+            .finish()
+    }
+}
+
+impl Config {
+    /// A configuration with the same defaults as the flags, pointing at the
+    /// given catalog replicas and session shards (for `knotwork up` and tests).
+    pub fn local(catalog_urls: Vec<String>, session_shards: Vec<String>) -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
+            admin_listen: SocketAddr::from(([127, 0, 0, 1], 9090)),
+            catalog_urls,
+            session_shards,
+            jwt_secret: DEV_JWT_SECRET.to_owned(),
+            jwt_jwks_file: None,
+            jwt_issuer: "knotwork-dev".to_owned(),
+            jwt_audience: "knotwork".to_owned(),
+            jwt_leeway_secs: 30,
+            cors_origins: Vec::new(),
+            mode: Mode::Dev,
+            internal_token: DEV_INTERNAL_TOKEN.to_owned(),
+            max_backend_timeout_ms: 10_000,
+            max_stream_timeout_ms: 3_600_000,
+            backend_connect_timeout_ms: 1_000,
+            backend_connections: 2,
+            health_interval_ms: 2_000,
+            user_rate: 50,
+            user_burst: 100,
+            addr_rate: 500,
+            addr_burst: 1000,
+            max_message_bytes: 4 * 1024 * 1024,
+            log: LogArgs::default(),
+        }
+    }
+
+    /// The unary backend deadline cap.
+    pub fn max_backend_timeout(&self) -> Duration {
+        Duration::from_millis(self.max_backend_timeout_ms)
+    }
+
+    /// Checks what can be checked before serving: backends listed, and in
+    /// production no development secret.
+    pub fn validate(&self) -> Result<(), crate::Error> {
+        let bad = |m: &str| Err(crate::Error::Config(m.to_owned()));
+        if self.catalog_urls.iter().all(|u| u.trim().is_empty()) {
+            return bad("at least one catalog URL is needed (--catalog-urls)");
+        }
+        if self.session_shards.iter().all(|u| u.trim().is_empty()) {
+            return bad("at least one session shard is needed (--session-shards)");
+        }
+        if self.internal_token.is_empty() {
+            return bad("the internal credential must not be empty");
+        }
+        if self.jwt_jwks_file.is_none() && self.jwt_secret.is_empty() {
+            return bad("a JWT secret or a JWKS file is needed");
+        }
+        if self.mode == Mode::Prod {
+            if self.internal_token == DEV_INTERNAL_TOKEN {
+                return bad("prod mode refuses the development internal credential");
+            }
+            if self.jwt_jwks_file.is_none() && self.jwt_secret == DEV_JWT_SECRET {
+                return bad("prod mode refuses the development JWT secret");
+            }
+            if self.cors_origins.iter().any(|o| o.trim() == "*") {
+                return bad("prod mode refuses `*` as a CORS origin");
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[test]
+    fn local_matches_flag_defaults() {
+        let parsed = Config::parse_from(["knotwork-gateway"]);
+        let local = Config::local(
+            vec!["http://127.0.0.1:50052".into()],
+            vec!["http://127.0.0.1:50053".into()],
+        );
+        assert_eq!(format!("{parsed:?}"), format!("{local:?}"));
+        assert!(!format!("{parsed:?}").contains(DEV_JWT_SECRET));
+        assert_eq!(parsed.jwt_secret, local.jwt_secret);
+        assert_eq!(parsed.internal_token, local.internal_token);
+    }
+
+    #[test]
+    fn prod_refuses_dev_secrets() {
+        let mut c = Config::local(vec!["http://a".into()], vec!["http://b".into()]);
+        assert!(c.validate().is_ok());
+        c.mode = Mode::Prod;
+        assert!(c.validate().is_err());
+        c.internal_token = "real".into();
+        assert!(c.validate().is_err());
+        c.jwt_secret = "real-secret".into();
+        assert!(c.validate().is_ok());
+        c.cors_origins = vec!["*".into()];
+        assert!(c.validate().is_err());
+    }
+}

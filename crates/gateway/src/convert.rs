@@ -1,0 +1,188 @@
+//! Protobuf <-> domain for the relief plan.
+
+use std::collections::{HashMap, HashSet};
+
+use knotwork_proto::catalog::v1 as cat;
+use knotwork_proto::gateway::v1 as gw;
+use knotwork_proto::session::v1 as ses;
+
+use crate::domain::relief::{self, Candidate, History, Person, PointFacts, ScreeningState, Trend};
+
+/// The catalog's matches as domain candidates.
+pub fn candidates(matches: &[cat::MuscleMatch]) -> Vec<Candidate> {
+    matches
+        .iter()
+        .map(|m| Candidate {
+            score: m.score,
+            points: m
+                .trigger_points
+                .iter()
+                .map(|tpm| {
+                    let tp = tpm.trigger_point.clone().unwrap_or_default();
+                    PointFacts {
+                        name: tp.name,
+                        technique_tools: tp.techniques.into_iter().map(|t| t.tool).collect(),
+                        excluded_tools: tp.excluded_tools.into_iter().map(|t| t.tool).collect(),
+                        excluded_conditions: tp
+                            .excluded_conditions
+                            .into_iter()
+                            .map(|c| c.contraindication)
+                            .collect(),
+                    }
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+fn trend(status: i32) -> Trend {
+    match ses::ProgressStatus::try_from(status) {
+        Ok(ses::ProgressStatus::Improving) => Trend::Improving,
+        Ok(ses::ProgressStatus::NotImproving) => Trend::Stalled,
+        Ok(ses::ProgressStatus::Worsening) => Trend::Worsening,
+        _ => Trend::Unknown,
+    }
+}
+
+/// What the journal says about the person.
+pub fn person(
+    profile: &ses::Profile,
+    screening: &ses::Screening,
+    progress: &[ses::PointProgress],
+    day: &ses::GetDayResponse,
+) -> Person {
+    let state = match ses::ScreeningStatus::try_from(screening.status) {
+        Ok(ses::ScreeningStatus::Cleared) => ScreeningState::Cleared,
+        Ok(ses::ScreeningStatus::Contraindicated) => ScreeningState::Contraindicated,
+        _ => ScreeningState::Required,
+    };
+    let history = progress
+        .iter()
+        .map(|p| {
+            let max_tenderness = p
+                .days
+                .iter()
+                .filter_map(|d| d.mean_tenderness_before)
+                .fold(None, |acc: Option<f64>, t| {
+                    Some(acc.map_or(t, |a| a.max(t)))
+                });
+            (
+                p.trigger_point.clone(),
+                History {
+                    trend: trend(p.status),
+                    max_tenderness,
+                    alternatives: p.alternative_trigger_points.clone(),
+                },
+            )
+        })
+        .collect();
+    Person {
+        owned_tools: profile.tools.iter().cloned().collect(),
+        screening: state,
+        present_conditions: screening
+            .answers
+            .iter()
+            .filter(|a| a.present)
+            .map(|a| a.contraindication.clone())
+            .collect::<HashSet<_>>(),
+        history,
+        recent: progress.iter().map(|p| p.trigger_point.clone()).collect(),
+        remaining_today: day
+            .allowances
+            .iter()
+            .map(|a| (a.trigger_point.clone(), a.sessions_remaining))
+            .collect(),
+    }
+}
+
+/// Everything the relief plan is built from.
+pub struct Inputs {
+    /// The catalog's answer.
+    pub pain: cat::FindByPainResponse,
+    /// The technique guidance.
+    pub guidance: Option<cat::TechniqueGuidance>,
+    /// The caller's profile.
+    pub profile: ses::Profile,
+    /// The caller's screening.
+    pub screening: ses::Screening,
+    /// Progress per point.
+    pub progress: Vec<ses::PointProgress>,
+    /// Today.
+    pub day: ses::GetDayResponse,
+}
+
+fn block(b: &relief::Block) -> gw::Block {
+    gw::Block {
+        reason: b.reason().to_owned(),
+        message: b.message(),
+    }
+}
+
+/// Builds the response from the inputs and the domain plan.
+pub fn relief_plan(inputs: Inputs, max: usize) -> gw::GetReliefPlanResponse {
+    let cands = candidates(&inputs.pain.matches);
+    let person = person(
+        &inputs.profile,
+        &inputs.screening,
+        &inputs.progress,
+        &inputs.day,
+    );
+    let plan = relief::plan(&cands, &person, max);
+    let progress: HashMap<&str, &ses::PointProgress> = inputs
+        .progress
+        .iter()
+        .map(|p| (p.trigger_point.as_str(), p))
+        .collect();
+    let allowances: HashMap<&str, &ses::PointAllowance> = inputs
+        .day
+        .allowances
+        .iter()
+        .map(|a| (a.trigger_point.as_str(), a))
+        .collect();
+    let candidates = plan
+        .ranked
+        .iter()
+        .filter_map(|r| {
+            let mut m = inputs.pain.matches.get(r.index)?.clone();
+            let mut points = Vec::new();
+            for (tpm, planned) in m.trigger_points.iter_mut().zip(&r.points) {
+                let tp = tpm.trigger_point.get_or_insert_with(Default::default);
+                // Only techniques for owned, non-excluded tools, in the match too.
+                tp.techniques.retain(|t| planned.tools.contains(&t.tool));
+                points.push(gw::PlannedPoint {
+                    trigger_point: tp.name.clone(),
+                    techniques: tp.techniques.clone(),
+                    progress: progress.get(tp.name.as_str()).map(|p| (*p).clone()),
+                    allowance: allowances.get(tp.name.as_str()).map(|a| (*a).clone()),
+                    blocks: planned.blocks.iter().map(block).collect(),
+                });
+            }
+            Some(gw::ReliefCandidate {
+                r#match: Some(m),
+                catalog_rank: i32::try_from(r.index + 1).unwrap_or(i32::MAX),
+                personal_score: r.score,
+                adjustments: r
+                    .adjustments
+                    .iter()
+                    .map(|a| gw::RankAdjustment {
+                        trigger_point: a.point.clone(),
+                        delta: a.delta,
+                        reason: a.reason.clone(),
+                    })
+                    .collect(),
+                points,
+            })
+        })
+        .collect();
+    gw::GetReliefPlanResponse {
+        candidates,
+        screening: Some(inputs.screening),
+        red_flags: inputs.pain.red_flags,
+        blocks: plan.blocks.iter().map(block).collect(),
+        guidance: inputs.guidance,
+        owned_tools: inputs.profile.tools,
+        suggested_next: plan.suggested_next.unwrap_or_default(),
+        resolved_locations: inputs.pain.resolved_locations,
+        catalog_version: inputs.pain.catalog_version,
+    }
+}

@@ -1,0 +1,3 @@
+//! Pure rules of the gateway's screens: no IO, no async, no protobuf.
+
+pub mod relief;

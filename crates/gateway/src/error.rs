@@ -1,0 +1,153 @@
+//! The gateway's one error type and its one mapping to gRPC statuses.
+
+use std::time::Duration;
+
+use knotwork_proto::metadata::ERROR_DOMAIN;
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+
+/// Everything that can go wrong in the gateway.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The caller's token is missing or not acceptable. `reason` is the
+    /// ErrorInfo reason (`TOKEN_MISSING`, `TOKEN_EXPIRED`, ...).
+    #[error("unauthenticated: {message}")]
+    Unauthenticated {
+        /// The ErrorInfo reason.
+        reason: &'static str,
+        /// A short explanation (never the token).
+        message: String,
+    },
+    /// A rate limit refused the call.
+    #[error("rate limited ({scope}), retry in {retry_after:?}")]
+    RateLimited {
+        /// `user` or `address`.
+        scope: &'static str,
+        /// When a retry would pass.
+        retry_after: Duration,
+    },
+    /// A request field is not valid.
+    #[error("invalid {field}: {reason}")]
+    InvalidArgument {
+        /// The field path.
+        field: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A backend could not be reached.
+    #[error("backend unavailable: {0}")]
+    Unavailable(String),
+    /// The call's deadline passed before a backend answered.
+    #[error("backend deadline exceeded")]
+    DeadlineExceeded,
+    /// A backend answered with an error status; it is passed on unchanged.
+    #[error("upstream: {0}")]
+    Upstream(Status),
+    /// The configuration is not usable.
+    #[error("configuration: {0}")]
+    Config(String),
+    /// A listener or file could not be used.
+    #[error("i/o: {0}")]
+    Io(#[from] std::io::Error),
+    /// The gRPC server failed.
+    #[error("transport: {0}")]
+    Transport(#[from] tonic::transport::Error),
+    /// Something that should not happen; the detail is logged, not returned.
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl From<Error> for Status {
+    fn from(err: Error) -> Self {
+        match err {
+            Error::Unauthenticated { reason, message } => Status::with_error_details(
+                Code::Unauthenticated,
+                message,
+                ErrorDetails::with_error_info(reason, ERROR_DOMAIN, []),
+            ),
+            Error::RateLimited { scope, retry_after } => {
+                let mut details = ErrorDetails::with_retry_info(Some(retry_after));
+                details.set_error_info(
+                    "RATE_LIMITED",
+                    ERROR_DOMAIN,
+                    [("scope".to_owned(), scope.to_owned())],
+                );
+                Status::with_error_details(
+                    Code::ResourceExhausted,
+                    format!("too many requests for this {scope}"),
+                    details,
+                )
+            }
+            Error::InvalidArgument { field, reason } => Status::with_error_details(
+                Code::InvalidArgument,
+                format!("invalid {field}"),
+                ErrorDetails::with_bad_request_violation(field, reason),
+            ),
+            Error::Unavailable(_) => Status::unavailable("backend unavailable"),
+            Error::DeadlineExceeded => Status::deadline_exceeded("backend deadline exceeded"),
+            Error::Upstream(status) => status,
+            Error::Config(_) | Error::Io(_) | Error::Transport(_) | Error::Internal(_) => {
+                tracing::error!(error = %err, "internal error");
+                Status::internal("internal error")
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[track_caller]
+    fn check(err: Error, code: Code) {
+        let status = Status::from(err);
+        assert_eq!(status.code(), code, "{status:?}");
+    }
+
+    #[test]
+    fn mapping_table() {
+        check(
+            Error::Unauthenticated {
+                reason: "TOKEN_MISSING",
+                message: "no".into(),
+            },
+            Code::Unauthenticated,
+        );
+        check(
+            Error::RateLimited {
+                scope: "user",
+                retry_after: Duration::from_millis(5),
+            },
+            Code::ResourceExhausted,
+        );
+        check(
+            Error::InvalidArgument {
+                field: "locations",
+                reason: "empty".into(),
+            },
+            Code::InvalidArgument,
+        );
+        check(Error::Unavailable("x".into()), Code::Unavailable);
+        check(Error::DeadlineExceeded, Code::DeadlineExceeded);
+        check(Error::Upstream(Status::not_found("x")), Code::NotFound);
+        check(Error::Internal("secret path".into()), Code::Internal);
+    }
+
+    #[test]
+    fn internal_detail_is_not_returned() {
+        let status = Status::from(Error::Internal("/var/lib/secret".into()));
+        assert!(!status.message().contains("secret"));
+    }
+
+    #[test]
+    fn rate_limit_carries_retry_info() {
+        let status = Status::from(Error::RateLimited {
+            scope: "address",
+            retry_after: Duration::from_millis(250),
+        });
+        let details = status.get_error_details();
+        let retry = details.retry_info().expect("retry info");
+        assert_eq!(retry.retry_delay, Some(Duration::from_millis(250)));
+        assert_eq!(details.error_info().expect("info").reason, "RATE_LIMITED");
+    }
+}

@@ -1,0 +1,175 @@
+//! Moving users when the session shard list changes.
+//!
+//! Procedure (also in the crate docs):
+//! 1. Start the new shard processes (empty).
+//! 2. Stop writes for the move window, or accept that writes made during
+//!    it to a moving user may be lost: the simplest safe way is to keep the
+//!    gateways on the old list and drain traffic (maintenance mode).
+//! 3. Run [`reshard`] with the old and the new list: for every user on
+//!    every old shard whose shard changes under the new list, it exports
+//!    the user, imports them on the new shard, exports them again from the
+//!    new shard to verify that the data arrived intact, and only then
+//!    deletes them from the old shard. A failed user is left in place and
+//!    reported; running the tool again is safe (import replaces).
+//! 4. Restart the gateways with the new list.
+
+use std::time::Duration;
+
+use knotwork_proto::metadata::INTERNAL_TOKEN;
+use knotwork_proto::session::v1::UserDataExport;
+use knotwork_proto::session::v1::session_admin_service_client::SessionAdminServiceClient;
+use knotwork_proto::session::v1::{
+    DeleteUserRequest, ExportUserRequest, ImportUserRequest, ListUsersRequest,
+};
+use tonic::Request;
+use tonic::metadata::AsciiMetadataValue;
+use tonic::transport::{Channel, Endpoint};
+
+use crate::Error;
+use crate::route::shard_for;
+
+/// What a reshard did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ReshardReport {
+    /// Users looked at.
+    pub users_seen: usize,
+    /// Users moved (copied, verified, deleted from the old shard).
+    pub users_moved: usize,
+    /// Users that could not be moved, with why; their data stays on the old shard.
+    pub failures: Vec<(String, String)>,
+}
+
+fn channel(url: &str) -> Result<Channel, Error> {
+    Ok(Endpoint::from_shared(url.to_owned())
+        .map_err(|e| Error::Config(format!("bad shard URL {url:?}: {e}")))?
+        .connect_timeout(Duration::from_secs(5))
+        .timeout(Duration::from_secs(60))
+        .connect_lazy())
+}
+
+/// The export without the fields that differ between two exports of the
+/// same data (the export time).
+fn comparable(mut e: UserDataExport) -> UserDataExport {
+    e.export_time = None;
+    e
+}
+
+/// Moves every user whose shard changes from `old_shards` to `new_shards`
+/// (both in shard order, as given to the gateway). See the module docs for
+/// the procedure.
+pub async fn reshard(
+    old_shards: &[String],
+    new_shards: &[String],
+    internal_token: &str,
+) -> Result<ReshardReport, Error> {
+    if old_shards.is_empty() || new_shards.is_empty() {
+        return Err(Error::Config(
+            "both shard lists must be non-empty".to_owned(),
+        ));
+    }
+    let token: AsciiMetadataValue = internal_token.parse().map_err(|_| {
+        Error::Config("the internal credential is not a valid header value".to_owned())
+    })?;
+    let admin = |url: &str| -> Result<SessionAdminServiceClient<Channel>, Error> {
+        Ok(SessionAdminServiceClient::new(channel(url)?)
+            .max_decoding_message_size(256 * 1024 * 1024))
+    };
+    fn with_token<M>(m: M, token: &AsciiMetadataValue) -> Request<M> {
+        let mut r = Request::new(m);
+        r.metadata_mut().insert(INTERNAL_TOKEN, token.clone());
+        r
+    }
+    let mut report = ReshardReport::default();
+    for old_url in old_shards {
+        let mut source = admin(old_url)?;
+        // Collect first: deleting while paging would shift the pages.
+        let mut users = Vec::new();
+        let mut page_token = String::new();
+        loop {
+            let page = source
+                .list_users(with_token(
+                    ListUsersRequest {
+                        page_size: 1000,
+                        page_token: page_token.clone(),
+                    },
+                    &token,
+                ))
+                .await
+                .map_err(Error::Upstream)?
+                .into_inner();
+            users.extend(page.user_ids);
+            if page.next_page_token.is_empty() {
+                break;
+            }
+            page_token = page.next_page_token;
+        }
+        for user in users {
+            report.users_seen += 1;
+            let new_url = &new_shards[shard_for(&user, new_shards.len())];
+            if new_url == old_url {
+                continue;
+            }
+            let mut target = admin(new_url)?;
+            let moved: Result<(), String> = async {
+                let export = source
+                    .export_user(with_token(
+                        ExportUserRequest {
+                            user_id: user.clone(),
+                        },
+                        &token,
+                    ))
+                    .await
+                    .map_err(|s| format!("export: {}", s.message()))?
+                    .into_inner()
+                    .export
+                    .ok_or("export: empty")?;
+                target
+                    .import_user(with_token(
+                        ImportUserRequest {
+                            export: Some(export.clone()),
+                        },
+                        &token,
+                    ))
+                    .await
+                    .map_err(|s| format!("import: {}", s.message()))?;
+                let check = target
+                    .export_user(with_token(
+                        ExportUserRequest {
+                            user_id: user.clone(),
+                        },
+                        &token,
+                    ))
+                    .await
+                    .map_err(|s| format!("verify: {}", s.message()))?
+                    .into_inner()
+                    .export
+                    .ok_or("verify: empty")?;
+                if comparable(check) != comparable(export) {
+                    return Err("verify: the copy differs".to_owned());
+                }
+                source
+                    .delete_user(with_token(
+                        DeleteUserRequest {
+                            user_id: user.clone(),
+                        },
+                        &token,
+                    ))
+                    .await
+                    .map_err(|s| format!("delete: {}", s.message()))?;
+                Ok(())
+            }
+            .await;
+            match moved {
+                Ok(()) => {
+                    tracing::info!(user = %user, from = %old_url, to = %new_url, "user moved");
+                    report.users_moved += 1;
+                }
+                Err(why) => {
+                    tracing::warn!(user = %user, from = %old_url, to = %new_url, error = %why, "user not moved");
+                    report.failures.push((user, why));
+                }
+            }
+        }
+    }
+    Ok(report)
+}

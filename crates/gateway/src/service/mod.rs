@@ -1,0 +1,184 @@
+//! The tonic handlers: typed forwarding of the public services and the
+//! gateway's own screens. Each handler authenticates (when required),
+//! applies the rate limits, computes the backend deadline and forwards.
+//!
+//! Outgoing requests are built from the message alone: none of the
+//! caller's metadata is copied, so nothing a client sends can reach a
+//! backend except the message, the request id and the deadline. The
+//! gateway sets `x-knotwork-user-id` (the verified `sub`) and
+//! `x-knotwork-internal-token` itself.
+
+mod catalog;
+mod session;
+mod view;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use knotwork_proto::metadata::{INTERNAL_TOKEN, REQUEST_ID, USER_ID};
+use tonic::metadata::{AsciiMetadataValue, MetadataMap};
+use tonic::{Request, Status};
+
+pub use catalog::CatalogForward;
+pub use session::SessionForward;
+pub use view::Views;
+
+use crate::auth::Authenticator;
+use crate::limit::Limits;
+use crate::upstream::Upstreams;
+
+/// What every handler shares.
+#[derive(Debug)]
+pub struct Shared {
+    /// Token verification.
+    pub auth: Authenticator,
+    /// The backends.
+    pub upstreams: Arc<Upstreams>,
+    /// Rate limits.
+    pub limits: Limits,
+    /// The internal credential, ready to send.
+    pub internal_token: AsciiMetadataValue,
+    /// The unary deadline cap.
+    pub max_timeout: Duration,
+    /// The server-stream deadline cap.
+    pub max_stream_timeout: Duration,
+    /// Largest message, both directions.
+    pub max_message: usize,
+}
+
+/// One call's context.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    /// The request id (kept from the caller or minted by the edge layer).
+    pub request_id: String,
+    /// The verified user, for authenticated calls.
+    pub user: Option<String>,
+    /// When the backend call must be done.
+    pub deadline: Instant,
+}
+
+impl Shared {
+    /// Context of a public call: the address limit only.
+    pub fn public<M>(&self, req: &Request<M>) -> Result<Ctx, Status> {
+        self.limits.check_addr(req.remote_addr().map(|a| a.ip()))?;
+        Ok(Ctx {
+            request_id: knotwork_runtime::internal::request_id(req.metadata()),
+            user: None,
+            deadline: Instant::now() + client_timeout(req.metadata(), self.max_timeout),
+        })
+    }
+
+    /// Context of an authenticated call: the address limit, the bearer
+    /// token, then the user's limit.
+    pub fn private<M>(&self, req: &Request<M>, cap: Duration) -> Result<Ctx, Status> {
+        self.limits.check_addr(req.remote_addr().map(|a| a.ip()))?;
+        let user = self.auth.verify(req.metadata()).inspect_err(|e| {
+            tracing::info!(error = %e, "call refused: not authenticated");
+        })?;
+        self.limits.check_user(&user)?;
+        Ok(Ctx {
+            request_id: knotwork_runtime::internal::request_id(req.metadata()),
+            user: Some(user),
+            deadline: Instant::now() + client_timeout(req.metadata(), cap),
+        })
+    }
+
+    /// The verified user of `ctx` (empty for public calls).
+    pub fn user<'a>(&self, ctx: &'a Ctx) -> &'a str {
+        ctx.user.as_deref().unwrap_or("")
+    }
+
+    /// Sets the gateway's own metadata on an outgoing request: the request
+    /// id, and for authenticated calls the user id and internal credential.
+    pub fn setup<M>(&self, ctx: &Ctx, req: &mut Request<M>) {
+        let md = req.metadata_mut();
+        if let Ok(v) = ctx.request_id.parse() {
+            md.insert(REQUEST_ID, v);
+        }
+        if let Some(user) = &ctx.user {
+            // The subject was checked to be printable when the token was
+            // verified; a value that still cannot be a header is refused by
+            // the backend for lack of a user id.
+            if let Ok(v) = user.parse() {
+                md.insert(USER_ID, v);
+            }
+            md.insert(INTERNAL_TOKEN, self.internal_token.clone());
+        }
+    }
+
+    /// A new outgoing request for `message` with the gateway's metadata.
+    pub fn outgoing<M>(&self, ctx: &Ctx, message: M) -> Request<M> {
+        let mut req = Request::new(message);
+        self.setup(ctx, &mut req);
+        req
+    }
+}
+
+/// The caller's `grpc-timeout` less a small margin (a tenth, at most 20 ms,
+/// so the gateway's DEADLINE_EXCEEDED reaches the caller before the
+/// caller's own timer fires), capped by `cap`; `cap` when absent or
+/// unreadable.
+fn client_timeout(md: &MetadataMap, cap: Duration) -> Duration {
+    md.get("grpc-timeout")
+        .and_then(|v| v.to_str().ok())
+        .and_then(parse_grpc_timeout)
+        .map_or(cap, |t| {
+            (t - (t / 10).min(Duration::from_millis(20))).min(cap)
+        })
+}
+
+/// Parses the gRPC wire format of a timeout: up to 8 digits and a unit
+/// (`H`, `M`, `S`, `m`, `u`, `n`).
+fn parse_grpc_timeout(s: &str) -> Option<Duration> {
+    if s.len() < 2 || s.len() > 9 {
+        return None;
+    }
+    let (digits, unit) = s.split_at(s.len() - 1);
+    let n: u64 = digits.parse().ok()?;
+    Some(match unit {
+        "H" => Duration::from_secs(n.checked_mul(3600)?),
+        "M" => Duration::from_secs(n.checked_mul(60)?),
+        "S" => Duration::from_secs(n),
+        "m" => Duration::from_millis(n),
+        "u" => Duration::from_micros(n),
+        "n" => Duration::from_nanos(n),
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[track_caller]
+    fn check(input: &str, expected: Option<Duration>) {
+        assert_eq!(parse_grpc_timeout(input), expected, "{input}");
+    }
+
+    #[test]
+    fn grpc_timeout_table() {
+        check("1H", Some(Duration::from_secs(3600)));
+        check("2M", Some(Duration::from_secs(120)));
+        check("3S", Some(Duration::from_secs(3)));
+        check("250m", Some(Duration::from_millis(250)));
+        check("7u", Some(Duration::from_micros(7)));
+        check("9n", Some(Duration::from_nanos(9)));
+        check("S", None);
+        check("10x", None);
+        check("123456789S", None);
+        check("-1S", None);
+    }
+
+    #[test]
+    fn timeout_is_capped() {
+        let mut md = MetadataMap::new();
+        let cap = Duration::from_secs(5);
+        assert_eq!(client_timeout(&md, cap), cap);
+        md.insert("grpc-timeout", "100m".parse().unwrap());
+        assert_eq!(client_timeout(&md, cap), Duration::from_millis(90));
+        md.insert("grpc-timeout", "1S".parse().unwrap());
+        assert_eq!(client_timeout(&md, cap), Duration::from_millis(980));
+        md.insert("grpc-timeout", "1H".parse().unwrap());
+        assert_eq!(client_timeout(&md, cap), cap);
+    }
+}

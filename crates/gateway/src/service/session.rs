@@ -1,0 +1,99 @@
+//! `knotwork.session.v1.SessionService`, forwarded to the caller's shard.
+
+use std::pin::Pin;
+use std::sync::Arc;
+
+use futures::{Stream, StreamExt};
+use knotwork_proto::session::v1::session_service_client::SessionServiceClient;
+use knotwork_proto::session::v1::session_service_server::SessionService;
+use knotwork_proto::session::v1::*;
+use tonic::{Request, Response, Status};
+
+use super::Shared;
+use crate::upstream::{call_with_deadline, classify};
+
+/// Forwards every session call to the shard holding the caller's data.
+#[derive(Debug, Clone)]
+pub struct SessionForward {
+    shared: Arc<Shared>,
+}
+
+impl SessionForward {
+    /// A forwarder over the shared state.
+    pub fn new(shared: Arc<Shared>) -> Self {
+        Self { shared }
+    }
+}
+
+/// A forwarded guided session.
+pub type GuideStream = Pin<Box<dyn Stream<Item = Result<GuideSessionResponse, Status>> + Send>>;
+
+/// One forwarding body per unary method: token, limits, deadline, then the
+/// call to the caller's shard with the gateway's own metadata.
+/// The rest of the impl (the stream type and the streaming method) is
+/// passed through, because `async_trait` must see every method at once.
+macro_rules! forward_session {
+    (methods { $($method:ident($req:ty) -> $resp:ty;)* } $($rest:tt)*) => {
+        #[tonic::async_trait]
+        impl SessionService for SessionForward {
+        $(
+            async fn $method(&self, request: Request<$req>) -> Result<Response<$resp>, Status> {
+                let shared = &self.shared;
+                let ctx = shared.private(&request, shared.max_timeout)?;
+                let backend = shared.upstreams.session_for(shared.user(&ctx));
+                let max = shared.max_message;
+                let req = shared.outgoing(&ctx, request.into_inner());
+                call_with_deadline(backend, ctx.deadline, req, &move |channel, r| async move {
+                    SessionServiceClient::new(channel)
+                        .max_decoding_message_size(max)
+                        .max_encoding_message_size(max)
+                        .$method(r)
+                        .await
+                })
+                .await
+            }
+        )*
+        $($rest)*
+        }
+    };
+}
+
+forward_session! {
+    methods {
+        get_profile(GetProfileRequest) -> GetProfileResponse;
+        update_profile(UpdateProfileRequest) -> UpdateProfileResponse;
+        get_screening(GetScreeningRequest) -> GetScreeningResponse;
+        submit_screening(SubmitScreeningRequest) -> SubmitScreeningResponse;
+        start_guided_session(StartGuidedSessionRequest) -> StartGuidedSessionResponse;
+        log_session(LogSessionRequest) -> LogSessionResponse;
+        batch_log_sessions(BatchLogSessionsRequest) -> BatchLogSessionsResponse;
+        get_session(GetSessionRequest) -> GetSessionResponse;
+        list_sessions(ListSessionsRequest) -> ListSessionsResponse;
+        list_progress(ListProgressRequest) -> ListProgressResponse;
+        get_day(GetDayRequest) -> GetDayResponse;
+        export_user_data(ExportUserDataRequest) -> ExportUserDataResponse;
+        delete_user_data(DeleteUserDataRequest) -> DeleteUserDataResponse;
+    }
+
+    type GuideSessionStream = GuideStream;
+
+    /// The guided session is a server stream: the backend call gets the
+    /// longer stream deadline, and the messages are passed on as they come.
+    async fn guide_session(
+        &self,
+        request: Request<GuideSessionRequest>,
+    ) -> Result<Response<Self::GuideSessionStream>, Status> {
+        let shared = &self.shared;
+        let ctx = shared.private(&request, shared.max_stream_timeout)?;
+        let backend = shared.upstreams.session_for(shared.user(&ctx));
+        let max = shared.max_message;
+        let req = shared.outgoing(&ctx, request.into_inner());
+        let resp = call_with_deadline(backend, ctx.deadline, req, &move |channel, r| async move {
+            SessionServiceClient::new(channel).max_decoding_message_size(max).guide_session(r).await
+        })
+        .await?;
+        let url = backend.url.clone();
+        let stream = resp.into_inner().map(move |item| item.map_err(|s| classify(s, &url)));
+        Ok(Response::new(Box::pin(stream) as GuideStream))
+    }
+}

@@ -1,0 +1,197 @@
+//! `knotwork.gateway.v1.ViewService`: one round trip per screen. The
+//! backend calls of a screen run concurrently; the re-ranking rules live in
+//! [`crate::domain::relief`].
+
+use std::future::Future;
+use std::sync::Arc;
+
+use knotwork_proto::catalog::v1::catalog_service_client::CatalogServiceClient;
+use knotwork_proto::catalog::v1::{FindByPainRequest, GetTechniqueGuidanceRequest};
+use knotwork_proto::gateway::v1::view_service_server::ViewService;
+use knotwork_proto::gateway::v1::*;
+use knotwork_proto::session::v1::session_service_client::SessionServiceClient;
+use knotwork_proto::session::v1::{
+    GetDayRequest, GetProfileRequest, GetScreeningRequest, ListProgressRequest,
+};
+use tonic::transport::Channel;
+use tonic::{Request, Response, Status};
+
+use super::{Ctx, Shared};
+use crate::Error;
+use crate::convert;
+use crate::upstream::call_with_deadline;
+
+/// The most locations a relief plan accepts (the catalog's own limit).
+const MAX_LOCATIONS: usize = 16;
+
+/// The screens.
+#[derive(Debug, Clone)]
+pub struct Views {
+    shared: Arc<Shared>,
+}
+
+impl Views {
+    /// Views over the shared state.
+    pub fn new(shared: Arc<Shared>) -> Self {
+        Self { shared }
+    }
+
+    /// Calls the caller's session shard.
+    async fn session<M, R, F, Fut>(&self, ctx: &Ctx, message: M, call: F) -> Result<R, Status>
+    where
+        F: Fn(SessionServiceClient<Channel>, Request<M>) -> Fut,
+        Fut: Future<Output = Result<Response<R>, Status>>,
+    {
+        let shared = &self.shared;
+        let backend = shared.upstreams.session_for(shared.user(ctx));
+        let max = shared.max_message;
+        let req = shared.outgoing(ctx, message);
+        let call = |channel: Channel, r| {
+            call(
+                SessionServiceClient::new(channel).max_decoding_message_size(max),
+                r,
+            )
+        };
+        Ok(call_with_deadline(backend, ctx.deadline, req, &call)
+            .await?
+            .into_inner())
+    }
+
+    /// Calls a catalog replica (with its retry).
+    async fn catalog<M, R, F, Fut>(&self, ctx: &Ctx, message: M, call: F) -> Result<R, Status>
+    where
+        M: Clone,
+        F: Fn(CatalogServiceClient<Channel>, Request<M>) -> Fut,
+        Fut: Future<Output = Result<Response<R>, Status>>,
+    {
+        let shared = &self.shared;
+        let max = shared.max_message;
+        let call = |channel: Channel, r| {
+            call(
+                CatalogServiceClient::new(channel).max_decoding_message_size(max),
+                r,
+            )
+        };
+        Ok(shared
+            .upstreams
+            .call_catalog(ctx.deadline, message, |r| shared.setup(ctx, r), call)
+            .await?
+            .into_inner())
+    }
+}
+
+#[tonic::async_trait]
+impl ViewService for Views {
+    async fn get_relief_plan(
+        &self,
+        request: Request<GetReliefPlanRequest>,
+    ) -> Result<Response<GetReliefPlanResponse>, Status> {
+        let ctx = self.shared.private(&request, self.shared.max_timeout)?;
+        let req = request.into_inner();
+        if req.locations.is_empty() || req.locations.len() > MAX_LOCATIONS {
+            return Err(Error::InvalidArgument {
+                field: "locations",
+                reason: "give 1 to 16 locations".into(),
+            }
+            .into());
+        }
+        let max = match req.max_candidates {
+            0 => 10,
+            n @ 1..=50 => usize::try_from(n).unwrap_or(10),
+            _ => {
+                return Err(Error::InvalidArgument {
+                    field: "max_candidates",
+                    reason: "must be 0-50".into(),
+                }
+                .into());
+            }
+        };
+        // Ask for more than shown: re-ranking may lift a lower candidate.
+        let pain_req = FindByPainRequest {
+            locations: req.locations,
+            symptoms: req.symptoms,
+            page_size: i32::try_from((max * 2).min(100)).unwrap_or(20),
+            page_token: String::new(),
+        };
+        let (pain, guidance, profile, screening, progress, day) = tokio::join!(
+            self.catalog(
+                &ctx,
+                pain_req,
+                |mut c, r| async move { c.find_by_pain(r).await }
+            ),
+            self.catalog(
+                &ctx,
+                GetTechniqueGuidanceRequest {},
+                |mut c, r| async move { c.get_technique_guidance(r).await }
+            ),
+            self.session(&ctx, GetProfileRequest {}, |mut c, r| async move {
+                c.get_profile(r).await
+            }),
+            self.session(&ctx, GetScreeningRequest {}, |mut c, r| async move {
+                c.get_screening(r).await
+            }),
+            self.session(
+                &ctx,
+                ListProgressRequest {
+                    trigger_point: String::new(),
+                    days: 0
+                },
+                |mut c, r| async move { c.list_progress(r).await }
+            ),
+            self.session(
+                &ctx,
+                GetDayRequest {
+                    local_date: String::new()
+                },
+                |mut c, r| async move { c.get_day(r).await }
+            ),
+        );
+        let inputs = convert::Inputs {
+            pain: pain?,
+            guidance: guidance?.guidance,
+            profile: profile?.profile.unwrap_or_default(),
+            screening: screening?.screening.unwrap_or_default(),
+            progress: progress?.progress,
+            day: day?,
+        };
+        Ok(Response::new(convert::relief_plan(inputs, max)))
+    }
+
+    async fn get_today(
+        &self,
+        request: Request<GetTodayRequest>,
+    ) -> Result<Response<GetTodayResponse>, Status> {
+        let ctx = self.shared.private(&request, self.shared.max_timeout)?;
+        let (day, progress, screening, guidance) = tokio::join!(
+            self.session(
+                &ctx,
+                GetDayRequest {
+                    local_date: String::new()
+                },
+                |mut c, r| async move { c.get_day(r).await }
+            ),
+            self.session(
+                &ctx,
+                ListProgressRequest {
+                    trigger_point: String::new(),
+                    days: 0
+                },
+                |mut c, r| async move { c.list_progress(r).await }
+            ),
+            self.session(&ctx, GetScreeningRequest {}, |mut c, r| async move {
+                c.get_screening(r).await
+            }),
+            self.catalog(
+                &ctx,
+                GetTechniqueGuidanceRequest {},
+                |mut c, r| async move { c.get_technique_guidance(r).await }
+            ),
+        );
+        Ok(Response::new(GetTodayResponse {
+            day: Some(day?),
+            progress: progress?.progress,
+            screening: screening?.screening,
+            guidance: guidance?.guidance,
+        }))
+    }
+}

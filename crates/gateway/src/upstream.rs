@@ -1,0 +1,310 @@
+//! Channels to the backends, deadlines, retries and health polling.
+//!
+//! Every backend gets one lazily connecting [`Channel`] with a connect
+//! timeout: nothing is dialled at start, a dead backend fails a call fast
+//! with UNAVAILABLE, and a backend that comes back is dialled again on the
+//! next call (tonic reconnects), so no restart is needed.
+//!
+//! Error mapping: a status the backend sent passes through unchanged; a
+//! status tonic made locally (it carries a source error: refused
+//! connection, reset stream) becomes UNAVAILABLE; a passed deadline becomes
+//! DEADLINE_EXCEEDED.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use tonic::transport::{Channel, Endpoint};
+use tonic::{Code, Request, Response, Status};
+use tonic_health::ServingStatus;
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_client::HealthClient;
+use tonic_health::server::HealthReporter;
+
+use crate::Error;
+use crate::metrics::Metrics;
+use crate::route::{RoundRobin, shard_for};
+
+/// What a backend is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// A catalog replica.
+    Catalog,
+    /// A session shard.
+    Session,
+}
+
+impl Role {
+    /// The metrics label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Role::Catalog => "catalog",
+            Role::Session => "session",
+        }
+    }
+}
+
+/// One backend address and its channels.
+#[derive(Debug)]
+pub struct Backend {
+    /// The configured URL.
+    pub url: String,
+    /// Its role.
+    pub role: Role,
+    /// Lazily connecting channels (HTTP/2 connections), used in turn: one
+    /// connection serializes its streams' framing, several spread the load.
+    channels: Vec<Channel>,
+    next: RoundRobin,
+    up: AtomicBool,
+}
+
+impl Backend {
+    /// Creates the backend's lazy channels (`connections` of them, at least one).
+    pub fn new(
+        url: &str,
+        role: Role,
+        connect_timeout: Duration,
+        connections: usize,
+    ) -> Result<Self, Error> {
+        let endpoint = Endpoint::from_shared(url.to_owned())
+            .map_err(|e| Error::Config(format!("bad backend URL {url:?}: {e}")))?
+            .connect_timeout(connect_timeout)
+            .tcp_nodelay(true)
+            .http2_keep_alive_interval(Duration::from_secs(30))
+            .keep_alive_timeout(Duration::from_secs(10));
+        let channels = (0..connections.max(1))
+            .map(|_| endpoint.connect_lazy())
+            .collect();
+        Ok(Self {
+            url: url.to_owned(),
+            role,
+            channels,
+            next: RoundRobin::default(),
+            up: AtomicBool::new(true),
+        })
+    }
+
+    /// The next channel to use.
+    pub fn channel(&self) -> Channel {
+        self.channels[self.next.next(self.channels.len())].clone()
+    }
+
+    /// Whether the last health poll found it serving (true until polled).
+    pub fn is_up(&self) -> bool {
+        self.up.load(Ordering::Relaxed)
+    }
+}
+
+/// All backends.
+#[derive(Debug)]
+pub struct Upstreams {
+    /// Catalog replicas, balanced round robin.
+    pub catalog: Vec<Backend>,
+    /// Session shards, in shard order.
+    pub sessions: Vec<Backend>,
+    rr: RoundRobin,
+}
+
+impl Upstreams {
+    /// Builds the backends from URL lists (empty entries are skipped).
+    pub fn new(
+        catalog: &[String],
+        sessions: &[String],
+        connect_timeout: Duration,
+        connections: usize,
+    ) -> Result<Self, Error> {
+        let build = |urls: &[String], role| {
+            urls.iter()
+                .map(|u| u.trim())
+                .filter(|u| !u.is_empty())
+                .map(|u| Backend::new(u, role, connect_timeout, connections))
+                .collect::<Result<Vec<_>, _>>()
+        };
+        let catalog = build(catalog, Role::Catalog)?;
+        let sessions = build(sessions, Role::Session)?;
+        if catalog.is_empty() || sessions.is_empty() {
+            return Err(Error::Config(
+                "catalog and session backends are required".to_owned(),
+            ));
+        }
+        Ok(Self {
+            catalog,
+            sessions,
+            rr: RoundRobin::default(),
+        })
+    }
+
+    /// The next catalog replica, round robin, skipping replicas the health
+    /// poll found down while any is up.
+    pub fn pick_catalog(&self) -> usize {
+        let n = self.catalog.len();
+        let start = self.rr.next(n);
+        (0..n)
+            .map(|i| (start + i) % n)
+            .find(|&i| self.catalog[i].is_up())
+            .unwrap_or(start)
+    }
+
+    /// The session shard holding `user_id`'s data.
+    pub fn session_for(&self, user_id: &str) -> &Backend {
+        &self.sessions[shard_for(user_id, self.sessions.len())]
+    }
+
+    /// Calls a catalog replica; an UNAVAILABLE answer is retried once on the
+    /// next replica within the same deadline (catalog calls are reads, so
+    /// they are idempotent).
+    pub async fn call_catalog<M, R, F, Fut>(
+        &self,
+        deadline: Instant,
+        message: M,
+        setup: impl Fn(&mut Request<M>),
+        call: F,
+    ) -> Result<Response<R>, Status>
+    where
+        M: Clone,
+        F: Fn(Channel, Request<M>) -> Fut,
+        Fut: Future<Output = Result<Response<R>, Status>>,
+    {
+        let first = self.pick_catalog();
+        let mut req = Request::new(message.clone());
+        setup(&mut req);
+        match call_with_deadline(&self.catalog[first], deadline, req, &call).await {
+            Err(status) if status.code() == Code::Unavailable && Instant::now() < deadline => {
+                let second = (first + 1) % self.catalog.len();
+                tracing::debug!(backend = %self.catalog[first].url, "catalog replica unavailable, retrying once");
+                let mut req = Request::new(message);
+                setup(&mut req);
+                call_with_deadline(&self.catalog[second], deadline, req, &call).await
+            }
+            other => other,
+        }
+    }
+}
+
+/// Sets the `grpc-timeout` of `req` to what remains of `deadline`.
+pub fn set_deadline<M>(req: &mut Request<M>, deadline: Instant) {
+    req.set_timeout(
+        deadline
+            .saturating_duration_since(Instant::now())
+            .max(Duration::from_millis(1)),
+    );
+}
+
+/// Calls one backend with a deadline and maps local failures.
+pub async fn call_with_deadline<M, R, F, Fut>(
+    backend: &Backend,
+    deadline: Instant,
+    mut req: Request<M>,
+    call: &F,
+) -> Result<Response<R>, Status>
+where
+    F: Fn(Channel, Request<M>) -> Fut,
+    Fut: Future<Output = Result<Response<R>, Status>>,
+{
+    set_deadline(&mut req, deadline);
+    let remaining = deadline.saturating_duration_since(Instant::now());
+    match tokio::time::timeout(remaining, call(backend.channel(), req)).await {
+        Err(_) => Err(Status::from(Error::DeadlineExceeded)),
+        Ok(Ok(resp)) => Ok(resp),
+        // A CANCELLED at the deadline is a timer (tonic's or the backend's
+        // grpc-timeout enforcement) that fired just before ours.
+        Ok(Err(status))
+            if status.code() == Code::Cancelled
+                && Instant::now() + Duration::from_millis(2) >= deadline =>
+        {
+            Err(Status::from(Error::DeadlineExceeded))
+        }
+        Ok(Err(status)) => Err(classify(status, &backend.url)),
+    }
+}
+
+/// Maps a client-side status: a status with a source error was made
+/// locally by tonic (the backend never answered), anything else came from
+/// the backend and passes through with its code, message and details.
+pub fn classify(status: Status, url: &str) -> Status {
+    let local = std::error::Error::source(&status).is_some();
+    if status.code() == Code::Cancelled && local {
+        // tonic's own grpc-timeout enforcement.
+        return Status::from(Error::DeadlineExceeded);
+    }
+    if local {
+        tracing::warn!(backend = %url, error = %status.message(), "backend unreachable");
+        return Status::from(Error::Unavailable(status.message().to_owned()));
+    }
+    // Rebuild without the backend's raw metadata: code, message and the
+    // encoded details travel unchanged.
+    Status::with_details(
+        status.code(),
+        status.message(),
+        status.details().to_vec().into(),
+    )
+}
+
+/// Polls every backend's `grpc.health.v1` and reflects the result in the
+/// gateway's own health: the catalog is SERVING while any replica is, the
+/// session service while every shard is, the views while both are. The
+/// overall status is the gateway's own and stays SERVING.
+pub async fn poll_health(
+    upstreams: Arc<Upstreams>,
+    reporter: HealthReporter,
+    metrics: Metrics,
+    interval: Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        let check = |b: &Backend| {
+            let channel = b.channel();
+            async move {
+                let mut client = HealthClient::new(channel);
+                let req = Request::new(HealthCheckRequest {
+                    service: String::new(),
+                });
+                let res = tokio::time::timeout(Duration::from_secs(2), client.check(req)).await;
+                matches!(res, Ok(Ok(r)) if r.get_ref().status == i32::from(tonic_health::pb::health_check_response::ServingStatus::Serving))
+            }
+        };
+        let all: Vec<&Backend> = upstreams
+            .catalog
+            .iter()
+            .chain(upstreams.sessions.iter())
+            .collect();
+        let results = futures::future::join_all(all.iter().map(|b| check(b))).await;
+        for (b, up) in all.iter().zip(results) {
+            if b.up.swap(up, Ordering::Relaxed) != up {
+                tracing::info!(backend = %b.url, role = b.role.label(), up, "backend health changed");
+            }
+            metrics.backend_up(b.role.label(), &b.url, up);
+        }
+        let catalog_ok = upstreams.catalog.iter().any(Backend::is_up);
+        let session_ok = upstreams.sessions.iter().all(Backend::is_up);
+        let status = |ok: bool| {
+            if ok {
+                ServingStatus::Serving
+            } else {
+                ServingStatus::NotServing
+            }
+        };
+        reporter
+            .set_service_status(crate::CATALOG_SERVICE, status(catalog_ok))
+            .await;
+        reporter
+            .set_service_status(crate::SESSION_SERVICE, status(session_ok))
+            .await;
+        reporter
+            .set_service_status(crate::VIEW_SERVICE, status(catalog_ok && session_ok))
+            .await;
+        // The overall status ("") is the gateway itself: it stays SERVING
+        // while a backend is down, so orchestrator probes do not restart or
+        // drain every gateway replica because one shard is out (the users on
+        // the other shards are still served). Backends are reported under
+        // their service names.
+        reporter
+            .set_service_status("", ServingStatus::Serving)
+            .await;
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}

@@ -1,0 +1,363 @@
+//! Durable session writes per second, and p50/p99 latency, at 1, 16 and 64
+//! concurrent writers, for:
+//!
+//! - `redb-one-commit`: the session store with one durable commit per write
+//!   (`max_batch = 1`);
+//! - `redb-group-commit`: the same store with group commit (the service's
+//!   default);
+//! - `sqlite-wal-full`: SQLite through rusqlite (WAL, `synchronous=FULL`), one
+//!   transaction per write, storing the same records with the same
+//!   idempotency check and per-point-per-day index.
+//!
+//! Every write is acknowledged only after it is durable. The redb runs go
+//! through `Store::log_sessions`, the exact path `LogSession` takes (request
+//! id check, daily count, trend history, warnings). Run with
+//! `cargo bench -p knotwork-session --bench store_throughput`; set
+//! `KNOTWORK_BENCH_SECS` (default 3) for the time per cell,
+//! `KNOTWORK_BENCH_DIR` for where the databases go (default: the system temp
+//! folder; use a real disk, not tmpfs) and `KNOTWORK_BENCH_OUT` for the JSON
+//! results file (default `benches/store_throughput.json` in this crate).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use jiff::Timestamp;
+use knotwork_session::domain::catalog::{CatalogView, Condition, Guidance, PointInfo};
+use knotwork_session::domain::{PainQuality, SessionDraft, SessionRecord, Side, time};
+use knotwork_session::store::{LogItem, Store, StoreOptions};
+
+const CONCURRENCY: [usize; 3] = [1, 16, 64];
+
+fn catalog() -> CatalogView {
+    let mut points = std::collections::BTreeMap::new();
+    points.insert(
+        "ql_superficial".to_owned(),
+        PointInfo {
+            id: "ql_superficial".into(),
+            bilateral: true,
+            ..Default::default()
+        },
+    );
+    CatalogView {
+        version: "bench".into(),
+        guidance: Guidance {
+            target_pressure: 5,
+            max_safe_pressure: 7,
+            min_duration_seconds: 30,
+            max_duration_seconds: 300,
+            max_sessions_per_point_per_day: 6,
+            recommended_sessions_per_day_min: 1,
+            expected_improvement_days: 7,
+            trend_window_days: 7,
+        },
+        conditions: vec![Condition {
+            id: "cancer".into(),
+            display_name: "Cancer".into(),
+        }],
+        points,
+        tools: ["lacrosse_ball".to_owned()].into_iter().collect(),
+    }
+}
+
+fn draft(n: u64) -> SessionDraft {
+    SessionDraft {
+        trigger_point: "ql_superficial".into(),
+        tool: "lacrosse_ball".into(),
+        side: Side::Left,
+        pressure: 5,
+        duration_seconds: 90,
+        tenderness_before: Some(5),
+        tenderness_after: Some(3),
+        pain_quality: PainQuality::Aching,
+        worse_with_activity: false,
+        worse_with_massage: false,
+        twitch_response: n.is_multiple_of(3),
+        notes: "Felt a release after a minute; less tender afterwards.".into(),
+        perform_time: Timestamp::now() - jiff::SignedDuration::from_secs((n % 86_400) as i64),
+        guided_session: None,
+    }
+}
+
+/// One cell of the table.
+#[derive(Debug, Clone)]
+struct Cell {
+    mode: &'static str,
+    writers: usize,
+    writes: usize,
+    seconds: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    commits: Option<u64>,
+}
+
+impl Cell {
+    fn rate(&self) -> f64 {
+        self.writes as f64 / self.seconds
+    }
+}
+
+fn summarize(
+    mode: &'static str,
+    writers: usize,
+    mut lat: Vec<Duration>,
+    elapsed: Duration,
+    commits: Option<u64>,
+) -> Cell {
+    lat.sort();
+    let pct = |p: f64| {
+        let i = ((lat.len() as f64 * p).ceil() as usize).clamp(1, lat.len()) - 1;
+        lat[i].as_secs_f64() * 1000.0
+    };
+    Cell {
+        mode,
+        writers,
+        writes: lat.len(),
+        seconds: elapsed.as_secs_f64(),
+        p50_ms: pct(0.50),
+        p99_ms: pct(0.99),
+        commits,
+    }
+}
+
+fn redb(mode: &'static str, max_batch: usize, writers: usize, dir: &Path, secs: f64) -> Cell {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let store = Arc::new(Store::open(dir, StoreOptions { max_batch }).unwrap());
+    let catalog = Arc::new(catalog());
+    let start = Instant::now();
+    let deadline = start + Duration::from_secs_f64(secs);
+    let lat: Vec<Duration> = rt.block_on(async {
+        let mut tasks = Vec::new();
+        for w in 0..writers {
+            let (store, catalog) = (store.clone(), catalog.clone());
+            tasks.push(tokio::spawn(async move {
+                let user = format!("user{w}");
+                let mut lat = Vec::new();
+                let mut n = 0u64;
+                while Instant::now() < deadline {
+                    let item = LogItem {
+                        request_id: format!("r{n}"),
+                        draft: draft(n),
+                        field_prefix: "session.".into(),
+                    };
+                    let t = Instant::now();
+                    let out = store
+                        .log_sessions(&user, vec![item], catalog.clone(), Timestamp::now())
+                        .await
+                        .unwrap();
+                    assert!(out[0].is_ok());
+                    lat.push(t.elapsed());
+                    n += 1;
+                }
+                lat
+            }));
+        }
+        let mut all = Vec::new();
+        for t in tasks {
+            all.extend(t.await.unwrap());
+        }
+        all
+    });
+    let elapsed = start.elapsed();
+    let commits = store.stats().get().0;
+    summarize(mode, writers, lat, elapsed, Some(commits))
+}
+
+fn sqlite_open(path: &Path) -> rusqlite::Connection {
+    let c = rusqlite::Connection::open(path).unwrap();
+    c.busy_timeout(Duration::from_secs(30)).unwrap();
+    c.pragma_update(None, "journal_mode", "WAL").unwrap();
+    c.pragma_update(None, "synchronous", "FULL").unwrap();
+    c
+}
+
+fn sqlite(writers: usize, dir: &Path, secs: f64) -> Cell {
+    let path = dir.join("bench.sqlite");
+    let c = sqlite_open(&path);
+    c.execute_batch(
+        "CREATE TABLE sessions (user TEXT NOT NULL, perform_time INTEGER NOT NULL, id TEXT NOT NULL,
+             record BLOB NOT NULL, PRIMARY KEY (user, perform_time, id)) WITHOUT ROWID;
+         CREATE TABLE session_ids (user TEXT NOT NULL, id TEXT NOT NULL, perform_time INTEGER NOT NULL,
+             PRIMARY KEY (user, id)) WITHOUT ROWID;
+         CREATE TABLE by_point_day (user TEXT NOT NULL, point TEXT NOT NULL, local_date TEXT NOT NULL,
+             id TEXT NOT NULL, tenderness INTEGER, PRIMARY KEY (user, point, local_date, id)) WITHOUT ROWID;
+         CREATE TABLE request_ids (user TEXT NOT NULL, request_id TEXT NOT NULL, resource TEXT NOT NULL,
+             PRIMARY KEY (user, request_id)) WITHOUT ROWID;",
+    )
+    .unwrap();
+    drop(c);
+    let start = Instant::now();
+    let deadline = start + Duration::from_secs_f64(secs);
+    let threads: Vec<_> = (0..writers)
+        .map(|w| {
+            let path = path.clone();
+            std::thread::spawn(move || {
+                let mut c = sqlite_open(&path);
+                let user = format!("user{w}");
+                let mut lat = Vec::new();
+                let mut n = 0u64;
+                while Instant::now() < deadline {
+                    let t = Instant::now();
+                    let rid = format!("r{n}");
+                    let d = draft(n);
+                    let tx = c
+                        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                        .unwrap();
+                    let seen: Option<String> = tx
+                        .query_row(
+                            "SELECT resource FROM request_ids WHERE user = ?1 AND request_id = ?2",
+                            (&user, &rid),
+                            |r| r.get(0),
+                        )
+                        .ok();
+                    assert!(seen.is_none());
+                    let local_date = time::local_date(d.perform_time, &jiff::tz::TimeZone::UTC);
+                    let _count: i64 = tx
+                        .query_row(
+                            "SELECT count(*) FROM by_point_day WHERE user = ?1 AND point = ?2 AND local_date = ?3",
+                            (&user, &d.trigger_point, local_date.to_string()),
+                            |r| r.get(0),
+                        )
+                        .unwrap();
+                    let record = SessionRecord {
+                        id: uuid::Uuid::now_v7().to_string(),
+                        draft: d,
+                        create_time: Timestamp::now(),
+                        local_date,
+                        origin: knotwork_session::domain::Origin::Logged,
+                        warnings: Vec::new(),
+                    };
+                    let micros = record.draft.perform_time.as_microsecond();
+                    tx.execute(
+                        "INSERT INTO sessions VALUES (?1, ?2, ?3, ?4)",
+                        (&user, micros, &record.id, serde_json::to_vec(&record).unwrap()),
+                    )
+                    .unwrap();
+                    tx.execute(
+                        "INSERT INTO session_ids VALUES (?1, ?2, ?3)",
+                        (&user, &record.id, micros),
+                    )
+                    .unwrap();
+                    tx.execute(
+                        "INSERT INTO by_point_day VALUES (?1, ?2, ?3, ?4, ?5)",
+                        (
+                            &user,
+                            &record.draft.trigger_point,
+                            local_date.to_string(),
+                            &record.id,
+                            record.draft.tenderness_before,
+                        ),
+                    )
+                    .unwrap();
+                    tx.execute(
+                        "INSERT INTO request_ids VALUES (?1, ?2, ?3)",
+                        (&user, &rid, format!("sessions/{}", record.id)),
+                    )
+                    .unwrap();
+                    tx.commit().unwrap();
+                    lat.push(t.elapsed());
+                    n += 1;
+                }
+                lat
+            })
+        })
+        .collect();
+    let mut lat = Vec::new();
+    for t in threads {
+        lat.extend(t.join().unwrap());
+    }
+    summarize("sqlite-wal-full", writers, lat, start.elapsed(), None)
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; nothing else is accepted.
+    let secs: f64 = std::env::var("KNOTWORK_BENCH_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3.0);
+    let base: PathBuf = std::env::var_os("KNOTWORK_BENCH_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir);
+    let out: PathBuf = std::env::var_os("KNOTWORK_BENCH_OUT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/store_throughput.json")
+        });
+    let mut cells = Vec::new();
+    for writers in CONCURRENCY {
+        for mode in ["redb-one-commit", "redb-group-commit", "sqlite-wal-full"] {
+            let dir = tempfile::tempdir_in(&base).unwrap();
+            let cell = match mode {
+                "redb-one-commit" => redb(mode, 1, writers, dir.path(), secs),
+                "redb-group-commit" => redb(mode, 512, writers, dir.path(), secs),
+                _ => sqlite(writers, dir.path(), secs),
+            };
+            eprintln!(
+                "{:<18} {:>3} writers: {:>8.0} writes/s  p50 {:>7.2} ms  p99 {:>7.2} ms",
+                cell.mode,
+                cell.writers,
+                cell.rate(),
+                cell.p50_ms,
+                cell.p99_ms
+            );
+            cells.push(cell);
+        }
+    }
+    println!();
+    println!("| mode | writers | writes/s | p50 ms | p99 ms | writes per commit |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    for c in &cells {
+        println!(
+            "| {} | {} | {:.0} | {:.2} | {:.2} | {} |",
+            c.mode,
+            c.writers,
+            c.rate(),
+            c.p50_ms,
+            c.p99_ms,
+            c.commits
+                .map(|n| format!("{:.1}", c.writes as f64 / n.max(1) as f64))
+                .unwrap_or_else(|| "1.0".into())
+        );
+    }
+    let rate = |mode: &str, w: usize| {
+        cells
+            .iter()
+            .find(|c| c.mode == mode && c.writers == w)
+            .map_or(0.0, Cell::rate)
+    };
+    let group64 = rate("redb-group-commit", 64);
+    let speedup = group64 / rate("redb-one-commit", 64).max(f64::MIN_POSITIVE);
+    let vs_sqlite = group64 / rate("sqlite-wal-full", 64).max(f64::MIN_POSITIVE);
+    println!();
+    println!(
+        "group commit at 64 writers: {speedup:.1}x one commit per write (goal >= 10x), {vs_sqlite:.1}x SQLite (goal > 1x)"
+    );
+    let json = serde_json::json!({
+        "benchmark": "knotwork-session durable writes",
+        "seconds_per_cell": secs,
+        "time": Timestamp::now().to_string(),
+        "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+        "cells": cells.iter().map(|c| serde_json::json!({
+            "mode": c.mode,
+            "writers": c.writers,
+            "writes": c.writes,
+            "seconds": c.seconds,
+            "writes_per_second": c.rate(),
+            "p50_ms": c.p50_ms,
+            "p99_ms": c.p99_ms,
+            "commits": c.commits,
+        })).collect::<Vec<_>>(),
+        "group_vs_one_commit_at_64": speedup,
+        "group_vs_sqlite_at_64": vs_sqlite,
+    });
+    if let Some(parent) = out.parent() {
+        std::fs::create_dir_all(parent).unwrap();
+    }
+    std::fs::write(&out, serde_json::to_string_pretty(&json).unwrap()).unwrap();
+    println!("results written to {}", out.display());
+}

@@ -1,0 +1,98 @@
+//! Settings of the session service: flags, each also read from a
+//! `KNOTWORK_*` environment variable by clap in the binary.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use knotwork_runtime::telemetry::LogArgs;
+
+/// How the session service runs.
+#[derive(Debug, Clone, clap::Parser)]
+#[command(
+    name = "knotwork-session",
+    version,
+    about = "Knotwork's session service: screening, the self-treatment journal and progress."
+)]
+pub struct Config {
+    /// Address to listen on for gRPC.
+    #[arg(
+        long,
+        env = "KNOTWORK_SESSION_LISTEN",
+        default_value = "127.0.0.1:50053"
+    )]
+    pub listen: SocketAddr,
+
+    /// Folder holding the session database (created when missing).
+    #[arg(
+        long,
+        env = "KNOTWORK_SESSION_DATA_DIR",
+        default_value = "./knotwork-data/session"
+    )]
+    pub data_dir: PathBuf,
+
+    /// The catalog service the safety rules and thresholds come from.
+    #[arg(
+        long,
+        env = "KNOTWORK_CATALOG_URL",
+        default_value = "http://127.0.0.1:50052"
+    )]
+    pub catalog_url: String,
+
+    /// How often to ask the catalog whether its version changed, in seconds.
+    #[arg(long, env = "KNOTWORK_SESSION_CATALOG_POLL_SECS", default_value_t = 30)]
+    pub catalog_poll_secs: u64,
+
+    /// The shared credential the gateway presents; calls without it are
+    /// refused with UNAUTHENTICATED.
+    #[arg(
+        long,
+        env = "KNOTWORK_INTERNAL_TOKEN",
+        default_value = "knotwork-dev-internal",
+        hide_env_values = true
+    )]
+    pub internal_token: String,
+
+    /// Divides the wall-clock time of guided sessions (tests and demos use
+    /// e.g. 100).
+    #[arg(long, env = "KNOTWORK_GUIDE_SPEEDUP", default_value_t = 1)]
+    pub guide_speedup: u32,
+
+    /// Most writes committed together in one durable transaction (group
+    /// commit). 1 means one commit per write.
+    #[arg(long, env = "KNOTWORK_SESSION_COMMIT_BATCH_MAX", default_value_t = 512)]
+    pub commit_batch_max: usize,
+
+    /// Logging.
+    #[command(flatten)]
+    pub log: LogArgs,
+}
+
+impl Config {
+    /// The defaults of the flags, with `data_dir` as given (for `knotwork up`
+    /// and tests).
+    pub fn local(data_dir: PathBuf) -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 50053)),
+            data_dir,
+            catalog_url: "http://127.0.0.1:50052".to_owned(),
+            catalog_poll_secs: 30,
+            internal_token: "knotwork-dev-internal".to_owned(),
+            guide_speedup: 1,
+            commit_batch_max: 512,
+            log: LogArgs::default(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[test]
+    fn local_matches_the_flag_defaults() {
+        let parsed = Config::try_parse_from(["knotwork-session", "--data-dir", "x"]).unwrap();
+        let local = Config::local("x".into());
+        assert_eq!(format!("{parsed:?}"), format!("{local:?}"));
+    }
+}

@@ -1,0 +1,667 @@
+//! Protobuf <-> domain. Together with `service.rs` the only code that knows
+//! prost types.
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use knotwork_proto::catalog::v1 as cpb;
+use knotwork_proto::session::v1 as pb;
+
+use crate::domain::guide::{Cue, CueKind};
+use crate::domain::progress::{PointProgress, Status};
+use crate::domain::validate::{RawAnswer, RawSession, parse_name};
+use crate::domain::{
+    Answer, CatalogView, Condition, DayStats, FieldViolation, Guidance, GuidedSession, Origin,
+    PainQuality, PointInfo, Profile, Screening, ScreeningAssessment, ScreeningStatus, SessionDraft,
+    SessionRecord, Severity, Side, UserData, Warning, WarningCode, names,
+};
+use crate::error::Error;
+
+/// A protobuf timestamp as a jiff one; `None` when out of range.
+pub fn timestamp(t: &prost_types::Timestamp) -> Option<Timestamp> {
+    Timestamp::new(t.seconds, t.nanos).ok()
+}
+
+/// A jiff timestamp as a protobuf one.
+pub fn to_timestamp(t: Timestamp) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: t.as_second(),
+        nanos: t.subsec_nanosecond(),
+    }
+}
+
+fn strip<'a>(name: &'a str, prefix: &str) -> &'a str {
+    name.strip_prefix(prefix).unwrap_or(name)
+}
+
+fn num(v: i32, field: &str) -> Result<u32, String> {
+    u32::try_from(v).map_err(|_| format!("guidance.{field} is negative"))
+}
+
+/// Builds the rules' view of a catalog snapshot. Refuses a snapshot whose
+/// guidance is missing or unusable, so the previous view keeps serving.
+pub fn catalog_view(s: cpb::CatalogSnapshot) -> Result<CatalogView, String> {
+    let g = s.guidance.ok_or("snapshot has no technique guidance")?;
+    let scale = |v: i32, f: &str| -> Result<u8, String> {
+        u8::try_from(v)
+            .ok()
+            .filter(|v| *v <= 10)
+            .ok_or_else(|| format!("guidance.{f} is not on the 0-10 scale"))
+    };
+    let guidance = Guidance {
+        target_pressure: scale(g.target_pressure, "target_pressure")?,
+        max_safe_pressure: scale(g.max_safe_pressure, "max_safe_pressure")?,
+        min_duration_seconds: num(g.min_duration_seconds, "min_duration_seconds")?,
+        max_duration_seconds: num(g.max_duration_seconds, "max_duration_seconds")?,
+        max_sessions_per_point_per_day: num(
+            g.max_sessions_per_point_per_day,
+            "max_sessions_per_point_per_day",
+        )?,
+        recommended_sessions_per_day_min: num(
+            g.recommended_sessions_per_day_min,
+            "recommended_sessions_per_day_min",
+        )?,
+        expected_improvement_days: num(g.expected_improvement_days, "expected_improvement_days")?,
+        trend_window_days: num(g.trend_window_days, "trend_window_days")?,
+    };
+    if guidance.max_sessions_per_point_per_day == 0
+        || guidance.trend_window_days == 0
+        || guidance.min_duration_seconds == 0
+        || guidance.min_duration_seconds > guidance.max_duration_seconds
+    {
+        return Err("technique guidance has an empty range".into());
+    }
+    let conditions = s
+        .contraindications
+        .iter()
+        .filter(|c| c.kind == cpb::ContraindicationKind::Condition as i32)
+        .map(|c| Condition {
+            id: strip(&c.name, names::CONTRAINDICATION).to_owned(),
+            display_name: c.display_name.clone(),
+        })
+        .collect();
+    let points = s
+        .trigger_points
+        .iter()
+        .map(|tp| {
+            let id = strip(&tp.name, names::TRIGGER_POINT).to_owned();
+            let info = PointInfo {
+                id: id.clone(),
+                display_name: tp.display_name.clone(),
+                bilateral: tp.bilateral,
+                referral_regions: tp
+                    .referrals
+                    .iter()
+                    .map(|r| strip(&r.region, "regions/").to_owned())
+                    .collect(),
+                techniques: tp
+                    .techniques
+                    .iter()
+                    .map(|t| {
+                        (
+                            strip(&t.tool, names::TOOL).to_owned(),
+                            t.instructions.clone(),
+                        )
+                    })
+                    .collect(),
+                excluded_tools: tp
+                    .excluded_tools
+                    .iter()
+                    .map(|t| (strip(&t.tool, names::TOOL).to_owned(), t.reason.clone()))
+                    .collect(),
+                excluded_conditions: tp
+                    .excluded_conditions
+                    .iter()
+                    .map(|c| {
+                        (
+                            strip(&c.contraindication, names::CONTRAINDICATION).to_owned(),
+                            c.reason.clone(),
+                        )
+                    })
+                    .collect(),
+            };
+            (id, info)
+        })
+        .collect();
+    let tools = s
+        .tools
+        .iter()
+        .map(|t| strip(&t.name, names::TOOL).to_owned())
+        .collect();
+    Ok(CatalogView {
+        version: s.catalog_version,
+        guidance,
+        conditions,
+        points,
+        tools,
+    })
+}
+
+/// An incoming session, unvalidated.
+pub fn raw_session(s: &pb::SessionRecord) -> RawSession {
+    RawSession {
+        trigger_point: s.trigger_point.clone(),
+        tool: s.tool.clone(),
+        side: s.side,
+        pressure: s.pressure,
+        duration_seconds: s.duration_seconds,
+        tenderness_before: s.tenderness_before,
+        tenderness_after: s.tenderness_after,
+        pain_quality: s.pain_quality,
+        worse_with_activity: s.worse_with_activity,
+        worse_with_massage: s.worse_with_massage,
+        twitch_response: s.twitch_response,
+        notes: s.notes.clone(),
+        // A timestamp out of jiff's range is clamped to the nearest end, so
+        // validation refuses it on the right side instead of ignoring it.
+        perform_time: s.perform_time.as_ref().map(|t| {
+            timestamp(t).unwrap_or(if t.seconds > 0 {
+                Timestamp::MAX
+            } else {
+                Timestamp::MIN
+            })
+        }),
+        guided_session: s.guided_session.clone(),
+    }
+}
+
+/// Incoming screening answers, unvalidated.
+pub fn raw_answers(a: &[pb::ScreeningAnswer]) -> Vec<RawAnswer> {
+    a.iter()
+        .map(|a| RawAnswer {
+            contraindication: a.contraindication.clone(),
+            present: a.present,
+            cleared_by_provider: a.cleared_by_provider,
+            cleared_date: a.cleared_date.clone(),
+        })
+        .collect()
+}
+
+/// The wire value of a side.
+pub fn side(s: Side) -> i32 {
+    (match s {
+        Side::Unspecified => cpb::Side::Unspecified,
+        Side::Left => cpb::Side::Left,
+        Side::Right => cpb::Side::Right,
+        Side::Both => cpb::Side::Both,
+        Side::Midline => cpb::Side::Midline,
+    }) as i32
+}
+
+fn pain_quality(p: PainQuality) -> i32 {
+    (match p {
+        PainQuality::Unspecified => pb::PainQuality::Unspecified,
+        PainQuality::Dull => pb::PainQuality::Dull,
+        PainQuality::Aching => pb::PainQuality::Aching,
+        PainQuality::Burning => pb::PainQuality::Burning,
+        PainQuality::Tingling => pb::PainQuality::Tingling,
+        PainQuality::Sharp => pb::PainQuality::Sharp,
+    }) as i32
+}
+
+fn warning_code(c: WarningCode) -> pb::WarningCode {
+    use pb::WarningCode as W;
+    match c {
+        WarningCode::PressureTooHigh => W::PressureTooHigh,
+        WarningCode::DurationTooLong => W::DurationTooLong,
+        WarningCode::DailyLimitExceeded => W::DailyLimitExceeded,
+        WarningCode::SharpPain => W::SharpPain,
+        WarningCode::WorseWithActivity => W::WorseWithActivity,
+        WarningCode::WorseWithMassage => W::WorseWithMassage,
+        WarningCode::TendernessRising => W::TendernessRising,
+        WarningCode::ScreeningIncomplete => W::ScreeningIncomplete,
+        WarningCode::Contraindicated => W::Contraindicated,
+        WarningCode::ToolExcluded => W::ToolExcluded,
+        WarningCode::ConditionExcluded => W::ConditionExcluded,
+    }
+}
+
+fn warning_code_from(v: i32) -> Option<WarningCode> {
+    use pb::WarningCode as W;
+    Some(match W::try_from(v).ok()? {
+        W::PressureTooHigh => WarningCode::PressureTooHigh,
+        W::DurationTooLong => WarningCode::DurationTooLong,
+        W::DailyLimitExceeded => WarningCode::DailyLimitExceeded,
+        W::SharpPain => WarningCode::SharpPain,
+        W::WorseWithActivity => WarningCode::WorseWithActivity,
+        W::WorseWithMassage => WarningCode::WorseWithMassage,
+        W::TendernessRising => WarningCode::TendernessRising,
+        W::ScreeningIncomplete => WarningCode::ScreeningIncomplete,
+        W::Contraindicated => WarningCode::Contraindicated,
+        W::ToolExcluded => WarningCode::ToolExcluded,
+        W::ConditionExcluded => WarningCode::ConditionExcluded,
+        W::Unspecified => return None,
+    })
+}
+
+fn severity(s: Severity) -> i32 {
+    (match s {
+        Severity::Info => pb::WarningSeverity::Info,
+        Severity::Caution => pb::WarningSeverity::Caution,
+        Severity::MedicalAttention => pb::WarningSeverity::MedicalAttention,
+    }) as i32
+}
+
+fn severity_from(v: i32) -> Severity {
+    match pb::WarningSeverity::try_from(v) {
+        Ok(pb::WarningSeverity::MedicalAttention) => Severity::MedicalAttention,
+        Ok(pb::WarningSeverity::Caution) => Severity::Caution,
+        _ => Severity::Info,
+    }
+}
+
+/// A warning on the wire.
+pub fn warning(w: &Warning) -> pb::SafetyWarning {
+    pb::SafetyWarning {
+        code: warning_code(w.code) as i32,
+        severity: severity(w.severity),
+        message: w.message.clone(),
+        medical_attention_advised: w.medical_attention_advised(),
+    }
+}
+
+/// A stored session on the wire.
+pub fn session(r: &SessionRecord) -> pb::SessionRecord {
+    let d = &r.draft;
+    pb::SessionRecord {
+        name: format!("{}{}", names::SESSION, r.id),
+        trigger_point: format!("{}{}", names::TRIGGER_POINT, d.trigger_point),
+        tool: format!("{}{}", names::TOOL, d.tool),
+        side: side(d.side),
+        pressure: i32::from(d.pressure),
+        duration_seconds: i32::try_from(d.duration_seconds).unwrap_or(i32::MAX),
+        tenderness_before: d.tenderness_before.map(i32::from),
+        tenderness_after: d.tenderness_after.map(i32::from),
+        pain_quality: pain_quality(d.pain_quality),
+        worse_with_activity: d.worse_with_activity,
+        worse_with_massage: d.worse_with_massage,
+        twitch_response: d.twitch_response,
+        notes: d.notes.clone(),
+        perform_time: Some(to_timestamp(d.perform_time)),
+        create_time: Some(to_timestamp(r.create_time)),
+        local_date: r.local_date.to_string(),
+        origin: (match r.origin {
+            Origin::Logged => pb::SessionOrigin::Logged,
+            Origin::Guided => pb::SessionOrigin::Guided,
+        }) as i32,
+        guided_session: d
+            .guided_session
+            .as_ref()
+            .map(|g| format!("{}{g}", names::GUIDED_SESSION))
+            .unwrap_or_default(),
+        warnings: r.warnings.iter().map(warning).collect(),
+    }
+}
+
+/// A guided session on the wire.
+pub fn guided(g: &GuidedSession) -> pb::GuidedSession {
+    pb::GuidedSession {
+        name: format!("{}{}", names::GUIDED_SESSION, g.id),
+        trigger_point: format!("{}{}", names::TRIGGER_POINT, g.trigger_point),
+        tool: format!("{}{}", names::TOOL, g.tool),
+        side: side(g.side),
+        duration_seconds: i32::try_from(g.duration_seconds).unwrap_or(i32::MAX),
+        target_pressure: i32::from(g.target_pressure),
+        start_time: Some(to_timestamp(g.start_time)),
+        local_date: g.local_date.to_string(),
+        sessions_today: i32::try_from(g.sessions_today).unwrap_or(i32::MAX),
+        warnings: g.warnings.iter().map(warning).collect(),
+        instructions: g.instructions.clone(),
+    }
+}
+
+/// A profile on the wire.
+pub fn profile(p: &Profile) -> pb::Profile {
+    pb::Profile {
+        time_zone: p.time_zone.clone(),
+        tools: p
+            .tools
+            .iter()
+            .map(|t| format!("{}{t}", names::TOOL))
+            .collect(),
+        create_time: p.create_time.map(to_timestamp),
+        update_time: p.update_time.map(to_timestamp),
+    }
+}
+
+fn contra(ids: &[String]) -> Vec<String> {
+    ids.iter()
+        .map(|id| format!("{}{id}", names::CONTRAINDICATION))
+        .collect()
+}
+
+/// A screening and its assessment on the wire.
+pub fn screening(s: &Screening, a: &ScreeningAssessment) -> pb::Screening {
+    pb::Screening {
+        answers: s
+            .answers
+            .iter()
+            .map(|(id, a)| pb::ScreeningAnswer {
+                contraindication: format!("{}{id}", names::CONTRAINDICATION),
+                present: a.present,
+                cleared_by_provider: a.cleared_by_provider,
+                cleared_date: a.cleared_date.map(|d| d.to_string()).unwrap_or_default(),
+            })
+            .collect(),
+        status: (match a.status {
+            ScreeningStatus::Required => pb::ScreeningStatus::Required,
+            ScreeningStatus::Cleared => pb::ScreeningStatus::Cleared,
+            ScreeningStatus::Contraindicated => pb::ScreeningStatus::Contraindicated,
+        }) as i32,
+        missing: contra(&a.missing),
+        blocking: contra(&a.blocking),
+        update_time: s.update_time.map(to_timestamp),
+    }
+}
+
+fn day(d: &DayStats) -> pb::DailyProgress {
+    pb::DailyProgress {
+        local_date: d.date.to_string(),
+        session_count: i32::try_from(d.sessions).unwrap_or(i32::MAX),
+        mean_tenderness_before: d.mean_before,
+        mean_tenderness_after: d.mean_after,
+        total_duration_seconds: i32::try_from(d.total_duration_seconds).unwrap_or(i32::MAX),
+    }
+}
+
+/// Progress on one point on the wire.
+pub fn progress(p: &PointProgress) -> pb::PointProgress {
+    pb::PointProgress {
+        trigger_point: format!("{}{}", names::TRIGGER_POINT, p.trigger_point),
+        days: p.days.iter().map(day).collect(),
+        tenderness_trend_per_day: p.trend_per_day,
+        status: (match p.status {
+            Status::InsufficientData => pb::ProgressStatus::InsufficientData,
+            Status::Improving => pb::ProgressStatus::Improving,
+            Status::NotImproving => pb::ProgressStatus::NotImproving,
+            Status::Worsening => pb::ProgressStatus::Worsening,
+        }) as i32,
+        advice: p.advice.clone(),
+        active_days_in_window: i32::try_from(p.active_days_in_window).unwrap_or(i32::MAX),
+        sessions_in_window: i32::try_from(p.sessions_in_window).unwrap_or(i32::MAX),
+        alternative_trigger_points: p
+            .alternatives
+            .iter()
+            .map(|a| format!("{}{a}", names::TRIGGER_POINT))
+            .collect(),
+        first_perform_time: p.first_perform_time.map(to_timestamp),
+        last_perform_time: p.last_perform_time.map(to_timestamp),
+    }
+}
+
+/// A guide cue on the wire.
+pub fn cue(c: &Cue) -> pb::GuideSessionResponse {
+    pb::GuideSessionResponse {
+        cue: (match c.kind {
+            CueKind::Start => pb::GuideCue::Start,
+            CueKind::PressAndHold => pb::GuideCue::PressAndHold,
+            CueKind::Tick => pb::GuideCue::Tick,
+            CueKind::Halfway => pb::GuideCue::Halfway,
+            CueKind::SwitchSide => pb::GuideCue::SwitchSide,
+            CueKind::Stop => pb::GuideCue::Stop,
+        }) as i32,
+        elapsed_seconds: i32::try_from(c.elapsed).unwrap_or(i32::MAX),
+        remaining_seconds: i32::try_from(c.remaining).unwrap_or(i32::MAX),
+        message: c.message.clone(),
+        target_pressure: i32::from(c.target_pressure),
+        side: side(c.side),
+    }
+}
+
+/// A user's data on the wire.
+pub fn export(d: &UserData, catalog: Option<&CatalogView>, now: Timestamp) -> pb::UserDataExport {
+    let s = d.screening.clone().unwrap_or_default();
+    let assessment = match catalog {
+        Some(c) => crate::domain::rules::assess(&s, c),
+        None => ScreeningAssessment {
+            status: ScreeningStatus::Required,
+            missing: Vec::new(),
+            blocking: Vec::new(),
+        },
+    };
+    pb::UserDataExport {
+        user_id: d.user_id.clone(),
+        profile: Some(profile(&d.profile.clone().unwrap_or_default())),
+        screening: Some(screening(&s, &assessment)),
+        sessions: d.sessions.iter().map(session).collect(),
+        guided_sessions: d.guided_sessions.iter().map(guided).collect(),
+        export_time: Some(to_timestamp(now)),
+        request_ids: d
+            .request_ids
+            .iter()
+            .map(|(r, res)| pb::RequestIdEntry {
+                request_id: r.clone(),
+                resource: res.clone(),
+            })
+            .collect(),
+    }
+}
+
+fn bad(field: String, what: &str) -> FieldViolation {
+    FieldViolation::new(field, what)
+}
+
+fn opt_scale(v: Option<i32>) -> Option<u8> {
+    v.and_then(|v| u8::try_from(v).ok())
+}
+
+fn side_from(v: i32) -> Side {
+    crate::domain::validate::side(v).unwrap_or(Side::Unspecified)
+}
+
+/// Reads an export back (for ImportUser). Records are taken as stored on the
+/// shard they came from; only their shape is checked here.
+pub fn import(e: &pb::UserDataExport) -> Result<UserData, Error> {
+    let mut v = Vec::new();
+    if e.user_id.is_empty() || e.user_id.chars().any(char::is_control) {
+        v.push(bad("export.user_id".into(), "required"));
+    }
+    let ts = |t: &Option<prost_types::Timestamp>| t.as_ref().and_then(timestamp);
+    let profile = e
+        .profile
+        .as_ref()
+        .filter(|p| p.create_time.is_some())
+        .map(|p| Profile {
+            time_zone: p.time_zone.clone(),
+            tools: p
+                .tools
+                .iter()
+                .map(|t| strip(t, names::TOOL).to_owned())
+                .collect(),
+            create_time: ts(&p.create_time),
+            update_time: ts(&p.update_time),
+        });
+    let screening = e
+        .screening
+        .as_ref()
+        .filter(|s| !s.answers.is_empty() || s.update_time.is_some())
+        .map(|s| Screening {
+            answers: s
+                .answers
+                .iter()
+                .map(|a| {
+                    (
+                        strip(&a.contraindication, names::CONTRAINDICATION).to_owned(),
+                        Answer {
+                            present: a.present,
+                            cleared_by_provider: a.cleared_by_provider,
+                            cleared_date: a.cleared_date.parse().ok(),
+                        },
+                    )
+                })
+                .collect::<BTreeMap<_, _>>(),
+            update_time: ts(&s.update_time),
+        });
+    let mut sessions = Vec::new();
+    for (i, s) in e.sessions.iter().enumerate() {
+        let f = |n: &str| format!("export.sessions[{i}].{n}");
+        let id = parse_name(&s.name, names::SESSION);
+        let perform = ts(&s.perform_time);
+        let date = s.local_date.parse().ok();
+        let (Some(id), Some(perform), Some(date)) = (id, perform, date) else {
+            v.push(bad(f("name"), "needs name, perform_time and local_date"));
+            continue;
+        };
+        sessions.push(SessionRecord {
+            id: id.to_owned(),
+            draft: SessionDraft {
+                trigger_point: strip(&s.trigger_point, names::TRIGGER_POINT).to_owned(),
+                tool: strip(&s.tool, names::TOOL).to_owned(),
+                side: side_from(s.side),
+                pressure: u8::try_from(s.pressure).unwrap_or(0),
+                duration_seconds: u32::try_from(s.duration_seconds).unwrap_or(0),
+                tenderness_before: opt_scale(s.tenderness_before),
+                tenderness_after: opt_scale(s.tenderness_after),
+                pain_quality: crate::domain::validate::pain_quality(s.pain_quality)
+                    .unwrap_or(PainQuality::Unspecified),
+                worse_with_activity: s.worse_with_activity,
+                worse_with_massage: s.worse_with_massage,
+                twitch_response: s.twitch_response,
+                notes: s.notes.clone(),
+                perform_time: perform,
+                guided_session: parse_name(&s.guided_session, names::GUIDED_SESSION)
+                    .map(str::to_owned),
+            },
+            create_time: ts(&s.create_time).unwrap_or(perform),
+            local_date: date,
+            origin: if s.origin == pb::SessionOrigin::Guided as i32 {
+                Origin::Guided
+            } else {
+                Origin::Logged
+            },
+            warnings: s
+                .warnings
+                .iter()
+                .filter_map(|w| {
+                    Some(Warning {
+                        code: warning_code_from(w.code)?,
+                        severity: severity_from(w.severity),
+                        message: w.message.clone(),
+                    })
+                })
+                .collect(),
+        });
+    }
+    let mut guided_sessions = Vec::new();
+    for (i, g) in e.guided_sessions.iter().enumerate() {
+        let id = parse_name(&g.name, names::GUIDED_SESSION);
+        let start = ts(&g.start_time);
+        let date = g.local_date.parse().ok();
+        let (Some(id), Some(start), Some(date)) = (id, start, date) else {
+            v.push(bad(
+                format!("export.guided_sessions[{i}].name"),
+                "needs name, start_time and local_date",
+            ));
+            continue;
+        };
+        guided_sessions.push(GuidedSession {
+            id: id.to_owned(),
+            trigger_point: strip(&g.trigger_point, names::TRIGGER_POINT).to_owned(),
+            tool: strip(&g.tool, names::TOOL).to_owned(),
+            side: side_from(g.side),
+            duration_seconds: u32::try_from(g.duration_seconds).unwrap_or(0),
+            target_pressure: u8::try_from(g.target_pressure).unwrap_or(0),
+            start_time: start,
+            local_date: date,
+            sessions_today: u32::try_from(g.sessions_today).unwrap_or(0),
+            warnings: Vec::new(),
+            instructions: g.instructions.clone(),
+        });
+    }
+    if !v.is_empty() {
+        return Err(Error::InvalidArgument(v));
+    }
+    Ok(UserData {
+        user_id: e.user_id.clone(),
+        profile,
+        screening,
+        sessions,
+        guided_sessions,
+        request_ids: e
+            .request_ids
+            .iter()
+            .map(|r| (r.request_id.clone(), r.resource.clone()))
+            .collect(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn snapshot() -> cpb::CatalogSnapshot {
+        cpb::CatalogSnapshot {
+            catalog_version: "v9".into(),
+            guidance: Some(cpb::TechniqueGuidance {
+                target_pressure: 5,
+                max_safe_pressure: 7,
+                min_duration_seconds: 60,
+                max_duration_seconds: 300,
+                max_sessions_per_point_per_day: 6,
+                recommended_sessions_per_day_min: 1,
+                expected_improvement_days: 7,
+                trend_window_days: 7,
+                ..Default::default()
+            }),
+            contraindications: vec![
+                cpb::Contraindication {
+                    name: "contraindications/cancer".into(),
+                    display_name: "Cancer".into(),
+                    kind: cpb::ContraindicationKind::Condition as i32,
+                    ..Default::default()
+                },
+                cpb::Contraindication {
+                    name: "contraindications/pulse".into(),
+                    kind: cpb::ContraindicationKind::Location as i32,
+                    ..Default::default()
+                },
+            ],
+            trigger_points: vec![cpb::TriggerPoint {
+                name: "triggerPoints/ql".into(),
+                referrals: vec![cpb::Referral {
+                    region: "regions/low_back".into(),
+                    kind: 1,
+                }],
+                excluded_tools: vec![cpb::ToolExclusion {
+                    tool: "tools/gun".into(),
+                    reason: "no".into(),
+                }],
+                ..Default::default()
+            }],
+            tools: vec![cpb::Tool {
+                name: "tools/gun".into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn snapshot_to_view() {
+        let v = catalog_view(snapshot()).unwrap();
+        assert_eq!(v.version, "v9");
+        assert_eq!(
+            v.conditions.len(),
+            1,
+            "locations are not screening questions"
+        );
+        assert_eq!(v.conditions[0].id, "cancer");
+        let p = v.point("ql").unwrap();
+        assert!(p.referral_regions.contains("low_back"));
+        assert!(p.excluded_tools.contains_key("gun"));
+        assert!(v.tools.contains("gun"));
+        assert_eq!(v.guidance.max_sessions_per_point_per_day, 6);
+    }
+
+    #[test]
+    fn bad_guidance_is_refused() {
+        let mut s = snapshot();
+        s.guidance = None;
+        assert!(catalog_view(s).is_err());
+        let mut s = snapshot();
+        if let Some(g) = s.guidance.as_mut() {
+            g.max_safe_pressure = 11;
+        }
+        assert!(catalog_view(s).is_err());
+    }
+}

@@ -1,0 +1,217 @@
+//! The part of the catalog the session rules need, as plain data.
+//!
+//! The catalog service owns the chart and its safety guidance; this is a
+//! read-only view of one snapshot of it (see `crate::catalog` for how it is
+//! fetched and refreshed). Nothing here duplicates catalog content: every
+//! threshold and list is filled from the snapshot.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The technique guidance every session is measured against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Guidance {
+    /// Pressure to aim for (0-10).
+    pub target_pressure: u8,
+    /// Above this the person is warned.
+    pub max_safe_pressure: u8,
+    /// Shortest recommended time on a point, seconds.
+    pub min_duration_seconds: u32,
+    /// Longest recommended time on a point, seconds.
+    pub max_duration_seconds: u32,
+    /// At most this many sessions per point per local day.
+    pub max_sessions_per_point_per_day: u32,
+    /// Fewest sessions per day for consistent work.
+    pub recommended_sessions_per_day_min: u32,
+    /// Results are usually felt within this many days of consistent work.
+    pub expected_improvement_days: u32,
+    /// The window, in days, over which trends are computed.
+    pub trend_window_days: u32,
+}
+
+/// A screening condition (a contraindication of kind CONDITION).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Condition {
+    /// Contraindication id.
+    pub id: String,
+    /// Display name.
+    pub display_name: String,
+}
+
+/// What the rules need to know about one trigger point.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PointInfo {
+    /// Trigger point id.
+    pub id: String,
+    /// Display name.
+    pub display_name: String,
+    /// Whether it exists on both sides.
+    pub bilateral: bool,
+    /// Region ids it refers pain to.
+    pub referral_regions: BTreeSet<String>,
+    /// Technique instructions by tool id.
+    pub techniques: BTreeMap<String, String>,
+    /// Tools that must never be used on it, with why.
+    pub excluded_tools: BTreeMap<String, String>,
+    /// Conditions that rule it out even when cleared, with why.
+    pub excluded_conditions: BTreeMap<String, String>,
+}
+
+/// One catalog snapshot, as the session rules see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CatalogView {
+    /// The catalog's content hash.
+    pub version: String,
+    /// The technique guidance.
+    pub guidance: Guidance,
+    /// Screening conditions, in catalog order.
+    pub conditions: Vec<Condition>,
+    /// Trigger points by id.
+    pub points: BTreeMap<String, PointInfo>,
+    /// Tool ids.
+    pub tools: BTreeSet<String>,
+}
+
+impl CatalogView {
+    /// The trigger point with this id.
+    pub fn point(&self, id: &str) -> Option<&PointInfo> {
+        self.points.get(id)
+    }
+
+    /// Whether `id` is a screening condition.
+    pub fn is_condition(&self, id: &str) -> bool {
+        self.conditions.iter().any(|c| c.id == id)
+    }
+
+    /// The display name of a condition, or its id.
+    pub fn condition_name<'a>(&'a self, id: &'a str) -> &'a str {
+        self.conditions
+            .iter()
+            .find(|c| c.id == id)
+            .map_or(id, |c| c.display_name.as_str())
+    }
+
+    /// Other trigger points that refer pain to any region `point` refers to,
+    /// most shared regions first, at most `limit`.
+    pub fn alternatives(&self, point: &str, limit: usize) -> Vec<String> {
+        let Some(p) = self.points.get(point) else {
+            return Vec::new();
+        };
+        let mut scored: Vec<(usize, &str)> = self
+            .points
+            .values()
+            .filter(|o| o.id != p.id)
+            .map(|o| {
+                let shared = o.referral_regions.intersection(&p.referral_regions).count();
+                (shared, o.id.as_str())
+            })
+            .filter(|(shared, _)| *shared > 0)
+            .collect();
+        scored.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
+        scored
+            .into_iter()
+            .take(limit)
+            .map(|(_, id)| id.to_owned())
+            .collect()
+    }
+}
+
+/// A small catalog for unit tests across the domain.
+#[cfg(test)]
+pub(crate) mod fixture {
+    use super::*;
+
+    fn set(items: &[&str]) -> BTreeSet<String> {
+        items.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    fn map(items: &[(&str, &str)]) -> BTreeMap<String, String> {
+        items
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    /// Guidance like the seed's: aim for 5, warn above 7, 6 per point per day.
+    pub(crate) fn guidance() -> Guidance {
+        Guidance {
+            target_pressure: 5,
+            max_safe_pressure: 7,
+            min_duration_seconds: 60,
+            max_duration_seconds: 300,
+            max_sessions_per_point_per_day: 6,
+            recommended_sessions_per_day_min: 1,
+            expected_improvement_days: 7,
+            trend_window_days: 7,
+        }
+    }
+
+    /// Two conditions, three points, four tools.
+    pub(crate) fn catalog() -> CatalogView {
+        let mut points = BTreeMap::new();
+        points.insert(
+            "ql_superficial".to_owned(),
+            PointInfo {
+                id: "ql_superficial".into(),
+                display_name: "QL superficial point".into(),
+                bilateral: true,
+                referral_regions: set(&["low_back", "buttock"]),
+                techniques: map(&[("lacrosse_ball", "Lie on the ball.")]),
+                excluded_tools: map(&[("massage_gun", "Too close to the kidneys.")]),
+                excluded_conditions: BTreeMap::new(),
+            },
+        );
+        points.insert(
+            "iliopsoas_1".to_owned(),
+            PointInfo {
+                id: "iliopsoas_1".into(),
+                display_name: "Iliopsoas abdominal point".into(),
+                bilateral: true,
+                referral_regions: set(&["low_back", "front_thigh"]),
+                techniques: map(&[("fingers", "Press gently beside the navel.")]),
+                excluded_tools: BTreeMap::new(),
+                excluded_conditions: map(&[("aneurysm", "The abdominal aorta lies here.")]),
+            },
+        );
+        points.insert(
+            "upper_trap_1".to_owned(),
+            PointInfo {
+                id: "upper_trap_1".into(),
+                display_name: "Upper trapezius point".into(),
+                bilateral: true,
+                referral_regions: set(&["neck", "temple"]),
+                techniques: map(&[("fingers", "Pinch the muscle.")]),
+                excluded_tools: BTreeMap::new(),
+                excluded_conditions: BTreeMap::new(),
+            },
+        );
+        CatalogView {
+            version: "v1".into(),
+            guidance: guidance(),
+            conditions: vec![
+                Condition {
+                    id: "aneurysm".into(),
+                    display_name: "Aneurysm".into(),
+                },
+                Condition {
+                    id: "cancer".into(),
+                    display_name: "Cancer".into(),
+                },
+            ],
+            points,
+            tools: set(&["fingers", "lacrosse_ball", "massage_gun", "foam_roller"]),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alternatives_share_referral_regions() {
+        let c = fixture::catalog();
+        assert_eq!(c.alternatives("ql_superficial", 5), vec!["iliopsoas_1"]);
+        assert!(c.alternatives("upper_trap_1", 5).is_empty());
+        assert!(c.alternatives("nope", 5).is_empty());
+    }
+}

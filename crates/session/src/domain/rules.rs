@@ -1,0 +1,720 @@
+//! The safety rules: screening status, whether a guided session may start,
+//! and the warnings every logged session carries.
+//!
+//! Guided sessions look forward, so the rules refuse; logged sessions look
+//! back (the session already happened), so they are always kept and the same
+//! rules come back as warnings.
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+
+use super::progress::{self, Trend};
+use super::{
+    CatalogView, GuidedRequest, PainQuality, Refusal, RefusalReason, Screening,
+    ScreeningAssessment, ScreeningStatus, SessionDraft, Severity, Warning, WarningCode, names,
+    time,
+};
+
+/// Evaluates saved answers against the catalog's current screening
+/// conditions. A condition added to the catalog later shows up as missing.
+pub fn assess(screening: &Screening, catalog: &CatalogView) -> ScreeningAssessment {
+    let mut missing = Vec::new();
+    let mut blocking = Vec::new();
+    for c in &catalog.conditions {
+        match screening.answers.get(&c.id) {
+            None => missing.push(c.id.clone()),
+            Some(a) if a.present && !a.cleared_by_provider => blocking.push(c.id.clone()),
+            Some(_) => {}
+        }
+    }
+    let status = if !blocking.is_empty() {
+        ScreeningStatus::Contraindicated
+    } else if !missing.is_empty() {
+        ScreeningStatus::Required
+    } else {
+        ScreeningStatus::Cleared
+    };
+    ScreeningAssessment {
+        status,
+        missing,
+        blocking,
+    }
+}
+
+fn join_names(prefix: &str, ids: &[String]) -> String {
+    ids.iter()
+        .map(|id| format!("{prefix}{id}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn display_list(catalog: &CatalogView, ids: &[String]) -> String {
+    ids.iter()
+        .map(|id| catalog.condition_name(id))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Conditions the person has (cleared or not) that rule `point` out.
+fn excluding_conditions<'a>(
+    screening: &'a Screening,
+    catalog: &'a CatalogView,
+    point: &str,
+) -> Vec<(&'a str, &'a str)> {
+    let Some(p) = catalog.point(point) else {
+        return Vec::new();
+    };
+    p.excluded_conditions
+        .iter()
+        .filter(|(c, _)| screening.answers.get(*c).is_some_and(|a| a.present))
+        .map(|(c, why)| (c.as_str(), why.as_str()))
+        .collect()
+}
+
+/// What a guided session is admitted with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Admission {
+    /// The local date it counts for.
+    pub local_date: Date,
+    /// Sessions on the point that day, this one included.
+    pub sessions_today: u32,
+    /// Pressure to aim for.
+    pub target_pressure: u8,
+    /// Technique for the tool on the point.
+    pub instructions: String,
+}
+
+/// Decides whether a guided session may start at `now`.
+/// `sessions_before` counts the sessions already on the point that local
+/// day in `tz`.
+pub fn admit_guided(
+    req: &GuidedRequest,
+    screening: &Screening,
+    catalog: &CatalogView,
+    now: Timestamp,
+    tz: &TimeZone,
+    sessions_before: u32,
+) -> Result<Admission, Refusal> {
+    let s = assess(screening, catalog);
+    if s.status == ScreeningStatus::Contraindicated {
+        let mut metadata = BTreeMap::new();
+        metadata.insert(
+            "blocking".to_owned(),
+            join_names(names::CONTRAINDICATION, &s.blocking),
+        );
+        return Err(Refusal {
+            reason: RefusalReason::Contraindicated,
+            message: format!(
+                "Massage is ruled out until a medical provider clears it: {}.",
+                display_list(catalog, &s.blocking)
+            ),
+            metadata,
+        });
+    }
+    if s.status == ScreeningStatus::Required {
+        let mut metadata = BTreeMap::new();
+        metadata.insert(
+            "missing".to_owned(),
+            join_names(names::CONTRAINDICATION, &s.missing),
+        );
+        return Err(Refusal {
+            reason: RefusalReason::ScreeningRequired,
+            message: format!(
+                "Please answer the health screening first: {}.",
+                display_list(catalog, &s.missing)
+            ),
+            metadata,
+        });
+    }
+    let point = catalog.point(&req.trigger_point);
+    if let Some(why) = point.and_then(|p| p.excluded_tools.get(&req.tool)) {
+        let mut metadata = BTreeMap::new();
+        metadata.insert(
+            "trigger_point".to_owned(),
+            format!("{}{}", names::TRIGGER_POINT, req.trigger_point),
+        );
+        metadata.insert("tool".to_owned(), format!("{}{}", names::TOOL, req.tool));
+        return Err(Refusal {
+            reason: RefusalReason::ToolExcluded,
+            message: format!("This tool must never be used on this point: {why}"),
+            metadata,
+        });
+    }
+    let excluded = excluding_conditions(screening, catalog, &req.trigger_point);
+    if !excluded.is_empty() {
+        let ids: Vec<String> = excluded.iter().map(|(c, _)| (*c).to_owned()).collect();
+        let mut metadata = BTreeMap::new();
+        metadata.insert(
+            "trigger_point".to_owned(),
+            format!("{}{}", names::TRIGGER_POINT, req.trigger_point),
+        );
+        metadata.insert(
+            "conditions".to_owned(),
+            join_names(names::CONTRAINDICATION, &ids),
+        );
+        let why: Vec<&str> = excluded.iter().map(|(_, w)| *w).collect();
+        return Err(Refusal {
+            reason: RefusalReason::ConditionExcluded,
+            message: format!(
+                "This point is ruled out for you even with clearance: {}",
+                why.join(" ")
+            ),
+            metadata,
+        });
+    }
+    let g = &catalog.guidance;
+    let local_date = time::local_date(now, tz);
+    if sessions_before >= g.max_sessions_per_point_per_day {
+        let mut metadata = BTreeMap::new();
+        metadata.insert(
+            "trigger_point".to_owned(),
+            format!("{}{}", names::TRIGGER_POINT, req.trigger_point),
+        );
+        metadata.insert("local_date".to_owned(), local_date.to_string());
+        metadata.insert(
+            "limit".to_owned(),
+            g.max_sessions_per_point_per_day.to_string(),
+        );
+        let next = time::start_of_next_day(local_date, tz);
+        if let Some(next) = &next {
+            metadata.insert("next_allowed_time".to_owned(), next.timestamp().to_string());
+            metadata.insert("next_allowed_local_time".to_owned(), rfc3339_local(next));
+        }
+        return Err(Refusal {
+            reason: RefusalReason::DailyLimitReached,
+            message: format!(
+                "You have worked this point {} times today, the most advised. The next session is allowed {}.",
+                sessions_before,
+                next.as_ref().map_or_else(
+                    || "tomorrow".to_owned(),
+                    |n| format!("from {}", n.strftime("%Y-%m-%d %H:%M %Z"))
+                ),
+            ),
+            metadata,
+        });
+    }
+    let instructions = point
+        .and_then(|p| p.techniques.get(&req.tool))
+        .cloned()
+        .unwrap_or_default();
+    Ok(Admission {
+        local_date,
+        sessions_today: sessions_before + 1,
+        target_pressure: g.target_pressure,
+        instructions,
+    })
+}
+
+/// A zoned time as RFC 3339 with its offset, e.g. `2026-03-30T00:00:00+02:00`.
+pub fn rfc3339_local(z: &jiff::Zoned) -> String {
+    z.strftime("%Y-%m-%dT%H:%M:%S%:z").to_string()
+}
+
+/// What the rules need to know besides the session itself.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionContext<'a> {
+    /// The catalog snapshot.
+    pub catalog: &'a CatalogView,
+    /// The person's screening.
+    pub screening: &'a Screening,
+    /// Sessions on the point that local day, this one included.
+    pub sessions_that_day: u32,
+    /// Earlier tenderness readings on the point within the trend window
+    /// ending on this session's local date: (local date, tenderness).
+    pub history: &'a [(Date, u8)],
+    /// This session's local date.
+    pub local_date: Date,
+}
+
+/// The safety warnings for one session, most serious first.
+pub fn session_warnings(s: &SessionDraft, ctx: &SessionContext<'_>) -> Vec<Warning> {
+    let g = &ctx.catalog.guidance;
+    let mut out = Vec::new();
+    let mut warn = |code, severity, message: String| {
+        out.push(Warning {
+            code,
+            severity,
+            message,
+        });
+    };
+    let medical = Severity::MedicalAttention;
+    if s.pain_quality == PainQuality::Sharp {
+        warn(
+            WarningCode::SharpPain,
+            medical,
+            "Sharp pain is a warning sign, not a trigger point. Stop and seek medical attention."
+                .to_owned(),
+        );
+    }
+    if s.worse_with_activity {
+        warn(
+            WarningCode::WorseWithActivity,
+            medical,
+            "Pain that gets worse with activity such as eating or walking can have a medical cause. Please seek medical attention."
+                .to_owned(),
+        );
+    }
+    if s.worse_with_massage {
+        warn(
+            WarningCode::WorseWithMassage,
+            medical,
+            "Pain that gets worse with massage is not a trigger point responding. Stop and seek medical attention."
+                .to_owned(),
+        );
+    }
+    let mut readings: Vec<(Date, u8)> = ctx.history.to_vec();
+    if let Some(t) = s.tenderness() {
+        readings.push((ctx.local_date, t));
+    }
+    let trend = progress::trend(&readings, ctx.local_date, g.trend_window_days);
+    if trend.is_some_and(|t: Trend| t.rising()) {
+        warn(
+            WarningCode::TendernessRising,
+            medical,
+            format!(
+                "Tenderness on this point has gone up over the past {} days. Please seek medical attention.",
+                g.trend_window_days
+            ),
+        );
+    }
+    let a = assess(ctx.screening, ctx.catalog);
+    match a.status {
+        ScreeningStatus::Contraindicated => warn(
+            WarningCode::Contraindicated,
+            medical,
+            format!(
+                "Your screening shows a condition that rules massage out until a medical provider clears it: {}.",
+                display_list(ctx.catalog, &a.blocking)
+            ),
+        ),
+        ScreeningStatus::Required => warn(
+            WarningCode::ScreeningIncomplete,
+            Severity::Info,
+            "Please complete the health screening before your next session.".to_owned(),
+        ),
+        ScreeningStatus::Cleared => {}
+    }
+    let excluded = excluding_conditions(ctx.screening, ctx.catalog, &s.trigger_point);
+    if !excluded.is_empty() {
+        let why: Vec<&str> = excluded.iter().map(|(_, w)| *w).collect();
+        warn(
+            WarningCode::ConditionExcluded,
+            medical,
+            format!(
+                "This point is ruled out for you even with clearance: {}",
+                why.join(" ")
+            ),
+        );
+    }
+    if let Some(why) = ctx
+        .catalog
+        .point(&s.trigger_point)
+        .and_then(|p| p.excluded_tools.get(&s.tool))
+    {
+        warn(
+            WarningCode::ToolExcluded,
+            Severity::Caution,
+            format!("This tool must never be used on this point: {why}"),
+        );
+    }
+    if s.pressure > g.max_safe_pressure {
+        warn(
+            WarningCode::PressureTooHigh,
+            Severity::Caution,
+            format!(
+                "Pressure {} is above {}: too much pressure can cause harm. Aim for about {}.",
+                s.pressure, g.max_safe_pressure, g.target_pressure
+            ),
+        );
+    }
+    if s.duration_seconds > g.max_duration_seconds {
+        warn(
+            WarningCode::DurationTooLong,
+            Severity::Caution,
+            format!(
+                "{} minutes on one point is longer than the {} minutes advised.",
+                s.duration_seconds.div_ceil(60),
+                g.max_duration_seconds / 60
+            ),
+        );
+    }
+    if ctx.sessions_that_day > g.max_sessions_per_point_per_day {
+        warn(
+            WarningCode::DailyLimitExceeded,
+            Severity::Caution,
+            format!(
+                "This is session {} on this point today; at most {} a day are advised.",
+                ctx.sessions_that_day, g.max_sessions_per_point_per_day
+            ),
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::catalog::fixture;
+    use super::super::{Answer, Side};
+    use super::*;
+    use jiff::civil::date;
+
+    fn answered(items: &[(&str, bool, bool)]) -> Screening {
+        Screening {
+            answers: items
+                .iter()
+                .map(|(id, present, cleared)| {
+                    (
+                        (*id).to_owned(),
+                        Answer {
+                            present: *present,
+                            cleared_by_provider: *cleared,
+                            cleared_date: cleared.then(|| date(2026, 1, 1)),
+                        },
+                    )
+                })
+                .collect(),
+            update_time: None,
+        }
+    }
+
+    fn cleared() -> Screening {
+        answered(&[("aneurysm", false, false), ("cancer", false, false)])
+    }
+
+    #[track_caller]
+    fn check_status(s: Screening, status: ScreeningStatus, missing: &[&str], blocking: &[&str]) {
+        let a = assess(&s, &fixture::catalog());
+        assert_eq!(a.status, status);
+        assert_eq!(a.missing, missing);
+        assert_eq!(a.blocking, blocking);
+    }
+
+    #[test]
+    fn screening_status() {
+        use ScreeningStatus::*;
+        check_status(Screening::default(), Required, &["aneurysm", "cancer"], &[]);
+        check_status(
+            answered(&[("aneurysm", false, false)]),
+            Required,
+            &["cancer"],
+            &[],
+        );
+        check_status(cleared(), Cleared, &[], &[]);
+        check_status(
+            answered(&[("aneurysm", true, false), ("cancer", false, false)]),
+            Contraindicated,
+            &[],
+            &["aneurysm"],
+        );
+        check_status(
+            answered(&[("aneurysm", true, true), ("cancer", false, false)]),
+            Cleared,
+            &[],
+            &[],
+        );
+        // Blocking wins over missing: it is the more serious screen.
+        check_status(
+            answered(&[("cancer", true, false)]),
+            Contraindicated,
+            &["aneurysm"],
+            &["cancer"],
+        );
+    }
+
+    fn req(point: &str, tool: &str) -> GuidedRequest {
+        GuidedRequest {
+            trigger_point: point.into(),
+            tool: tool.into(),
+            side: Side::Both,
+            duration_seconds: 60,
+        }
+    }
+
+    #[track_caller]
+    fn check_admit(
+        r: GuidedRequest,
+        screening: Screening,
+        now: &str,
+        zone: &str,
+        before: u32,
+        expected: Result<(&str, u32), RefusalReason>,
+    ) -> Option<Refusal> {
+        let tz = time::zone(zone).unwrap();
+        let got = admit_guided(
+            &r,
+            &screening,
+            &fixture::catalog(),
+            now.parse().unwrap(),
+            &tz,
+            before,
+        );
+        match (got, expected) {
+            (Ok(a), Ok((d, n))) => {
+                assert_eq!(
+                    (a.local_date.to_string().as_str(), a.sessions_today),
+                    (d, n)
+                );
+                assert_eq!(a.target_pressure, 5);
+                None
+            }
+            (Err(r), Err(reason)) => {
+                assert_eq!(r.reason, reason);
+                Some(r)
+            }
+            (got, expected) => panic!("got {got:?}, expected {expected:?}"),
+        }
+    }
+
+    #[test]
+    fn admission_rules() {
+        use RefusalReason::*;
+        let ql = || req("ql_superficial", "lacrosse_ball");
+        let now = "2026-03-10T12:00:00Z";
+        check_admit(ql(), cleared(), now, "UTC", 0, Ok(("2026-03-10", 1)));
+        check_admit(ql(), cleared(), now, "UTC", 5, Ok(("2026-03-10", 6)));
+        let r = check_admit(
+            ql(),
+            Screening::default(),
+            now,
+            "UTC",
+            0,
+            Err(ScreeningRequired),
+        )
+        .unwrap();
+        assert_eq!(
+            r.metadata["missing"],
+            "contraindications/aneurysm,contraindications/cancer"
+        );
+        let r = check_admit(
+            ql(),
+            answered(&[("aneurysm", false, false), ("cancer", true, false)]),
+            now,
+            "UTC",
+            0,
+            Err(Contraindicated),
+        )
+        .unwrap();
+        assert_eq!(r.metadata["blocking"], "contraindications/cancer");
+        check_admit(
+            req("ql_superficial", "massage_gun"),
+            cleared(),
+            now,
+            "UTC",
+            0,
+            Err(ToolExcluded),
+        );
+        // Aneurysm cleared for massage in general, but the psoas point lies
+        // over the aorta: still ruled out.
+        let r = check_admit(
+            req("iliopsoas_1", "fingers"),
+            answered(&[("aneurysm", true, true), ("cancer", false, false)]),
+            now,
+            "UTC",
+            0,
+            Err(ConditionExcluded),
+        )
+        .unwrap();
+        assert_eq!(r.metadata["conditions"], "contraindications/aneurysm");
+        check_admit(
+            req("iliopsoas_1", "fingers"),
+            cleared(),
+            now,
+            "UTC",
+            0,
+            Ok(("2026-03-10", 1)),
+        );
+    }
+
+    #[test]
+    fn daily_limit_names_the_next_local_midnight() {
+        use RefusalReason::*;
+        let ql = || req("ql_superficial", "lacrosse_ball");
+        // 23:30 UTC on 28 March is 00:30 on 29 March in Berlin, the day
+        // summer time starts; the next session is allowed at midnight on the
+        // 30th, which is +02:00.
+        let r = check_admit(
+            ql(),
+            cleared(),
+            "2026-03-28T23:30:00Z",
+            "Europe/Berlin",
+            6,
+            Err(DailyLimitReached),
+        )
+        .unwrap();
+        assert_eq!(r.metadata["local_date"], "2026-03-29");
+        assert_eq!(
+            r.metadata["next_allowed_local_time"],
+            "2026-03-30T00:00:00+02:00"
+        );
+        assert_eq!(r.metadata["next_allowed_time"], "2026-03-29T22:00:00Z");
+        // The same instant in New York is still the 28th.
+        let r = check_admit(
+            ql(),
+            cleared(),
+            "2026-03-28T23:30:00Z",
+            "America/New_York",
+            6,
+            Err(DailyLimitReached),
+        )
+        .unwrap();
+        assert_eq!(r.metadata["local_date"], "2026-03-28");
+        assert_eq!(
+            r.metadata["next_allowed_local_time"],
+            "2026-03-29T00:00:00-04:00"
+        );
+        // In autumn Berlin's day is 25 hours long; midnight is +01:00 again.
+        let r = check_admit(
+            ql(),
+            cleared(),
+            "2026-10-25T10:00:00Z",
+            "Europe/Berlin",
+            6,
+            Err(DailyLimitReached),
+        )
+        .unwrap();
+        assert_eq!(
+            r.metadata["next_allowed_local_time"],
+            "2026-10-26T00:00:00+01:00"
+        );
+        assert_eq!(r.metadata["limit"], "6");
+    }
+
+    fn draft() -> SessionDraft {
+        SessionDraft {
+            trigger_point: "ql_superficial".into(),
+            tool: "lacrosse_ball".into(),
+            side: Side::Left,
+            pressure: 5,
+            duration_seconds: 90,
+            tenderness_before: Some(5),
+            tenderness_after: Some(3),
+            pain_quality: PainQuality::Aching,
+            worse_with_activity: false,
+            worse_with_massage: false,
+            twitch_response: false,
+            notes: String::new(),
+            perform_time: "2026-03-10T12:00:00Z".parse().unwrap(),
+            guided_session: None,
+        }
+    }
+
+    #[track_caller]
+    fn check_warnings(
+        edit: impl FnOnce(&mut SessionDraft),
+        screening: Screening,
+        that_day: u32,
+        history: &[(Date, u8)],
+        expected: &[WarningCode],
+    ) {
+        let mut s = draft();
+        edit(&mut s);
+        let catalog = fixture::catalog();
+        let ctx = SessionContext {
+            catalog: &catalog,
+            screening: &screening,
+            sessions_that_day: that_day,
+            history,
+            local_date: date(2026, 3, 10),
+        };
+        let got: Vec<_> = session_warnings(&s, &ctx)
+            .into_iter()
+            .map(|w| w.code)
+            .collect();
+        assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn warnings_on_logged_sessions() {
+        use WarningCode::*;
+        check_warnings(|_| {}, cleared(), 1, &[], &[]);
+        check_warnings(|s| s.pressure = 7, cleared(), 1, &[], &[]);
+        check_warnings(|s| s.pressure = 8, cleared(), 1, &[], &[PressureTooHigh]);
+        check_warnings(|s| s.duration_seconds = 300, cleared(), 1, &[], &[]);
+        check_warnings(
+            |s| s.duration_seconds = 301,
+            cleared(),
+            1,
+            &[],
+            &[DurationTooLong],
+        );
+        check_warnings(|_| {}, cleared(), 6, &[], &[]);
+        check_warnings(|_| {}, cleared(), 7, &[], &[DailyLimitExceeded]);
+        check_warnings(
+            |s| s.pain_quality = PainQuality::Sharp,
+            cleared(),
+            1,
+            &[],
+            &[SharpPain],
+        );
+        check_warnings(
+            |s| s.worse_with_activity = true,
+            cleared(),
+            1,
+            &[],
+            &[WorseWithActivity],
+        );
+        check_warnings(
+            |s| s.worse_with_massage = true,
+            cleared(),
+            1,
+            &[],
+            &[WorseWithMassage],
+        );
+        check_warnings(|_| {}, Screening::default(), 1, &[], &[ScreeningIncomplete]);
+        check_warnings(
+            |_| {},
+            answered(&[("aneurysm", false, false), ("cancer", true, false)]),
+            1,
+            &[],
+            &[Contraindicated],
+        );
+        check_warnings(
+            |s| s.tool = "massage_gun".into(),
+            cleared(),
+            1,
+            &[],
+            &[ToolExcluded],
+        );
+        check_warnings(
+            |s| s.trigger_point = "iliopsoas_1".into(),
+            answered(&[("aneurysm", true, true), ("cancer", false, false)]),
+            1,
+            &[],
+            &[ConditionExcluded],
+        );
+        let rising = [
+            (date(2026, 3, 5), 3),
+            (date(2026, 3, 7), 4),
+            (date(2026, 3, 8), 5),
+        ];
+        check_warnings(
+            |s| s.tenderness_before = Some(6),
+            cleared(),
+            1,
+            &rising,
+            &[TendernessRising],
+        );
+        let falling = [
+            (date(2026, 3, 5), 8),
+            (date(2026, 3, 7), 7),
+            (date(2026, 3, 8), 6),
+        ];
+        check_warnings(|_| {}, cleared(), 1, &falling, &[]);
+        // Readings older than the window do not count.
+        let old = [(date(2026, 2, 1), 1), (date(2026, 2, 2), 2)];
+        check_warnings(|s| s.tenderness_before = Some(6), cleared(), 1, &old, &[]);
+        check_warnings(
+            |s| {
+                s.pressure = 9;
+                s.pain_quality = PainQuality::Sharp;
+            },
+            cleared(),
+            8,
+            &[],
+            &[SharpPain, PressureTooHigh, DailyLimitExceeded],
+        );
+    }
+}

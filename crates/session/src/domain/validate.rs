@@ -1,0 +1,640 @@
+//! Input validation: every bad field becomes a [`FieldViolation`], all of
+//! them reported at once, and nothing partial is stored.
+//!
+//! Inputs arrive as [`RawSession`] and friends: the protobuf message with
+//! enums still as their wire integers, so an unknown enum value is a field
+//! violation here instead of a silent default.
+
+use std::collections::BTreeMap;
+
+use jiff::civil::Date;
+use jiff::{SignedDuration, Timestamp};
+
+use super::{
+    Answer, CatalogView, FieldViolation, GuidedRequest, PainQuality, ProfilePatch, SessionDraft,
+    Side, names, time,
+};
+
+/// Longest notes accepted, in characters.
+pub const MAX_NOTES_CHARS: usize = 2000;
+/// Longest client request id, in characters.
+pub const MAX_REQUEST_ID_CHARS: usize = 64;
+/// Most items in one batch.
+pub const MAX_BATCH: usize = 500;
+/// Longest duration accepted on a logged session, seconds.
+pub const MAX_DURATION_SECONDS: i32 = 3600;
+/// How far a client clock may run ahead of the server's.
+pub const MAX_CLOCK_SKEW: SignedDuration = SignedDuration::from_mins(5);
+/// The scale pressure and tenderness are measured on.
+pub const SCALE_MAX: i32 = 10;
+
+/// A session as it arrives, unvalidated.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RawSession {
+    /// `triggerPoints/{id}`.
+    pub trigger_point: String,
+    /// `tools/{id}`.
+    pub tool: String,
+    /// Wire value of the side enum.
+    pub side: i32,
+    /// Pressure.
+    pub pressure: i32,
+    /// Duration in seconds.
+    pub duration_seconds: i32,
+    /// Tenderness before.
+    pub tenderness_before: Option<i32>,
+    /// Tenderness after.
+    pub tenderness_after: Option<i32>,
+    /// Wire value of the pain quality enum.
+    pub pain_quality: i32,
+    /// Worse with activity.
+    pub worse_with_activity: bool,
+    /// Worse with massage.
+    pub worse_with_massage: bool,
+    /// Twitch response.
+    pub twitch_response: bool,
+    /// Notes.
+    pub notes: String,
+    /// When it was done; `None` when absent (taken as the server's now).
+    pub perform_time: Option<Timestamp>,
+    /// `guidedSessions/{id}` or empty.
+    pub guided_session: String,
+}
+
+/// Collects violations under a common field prefix.
+#[derive(Debug, Default)]
+pub struct Violations {
+    prefix: String,
+    list: Vec<FieldViolation>,
+}
+
+impl Violations {
+    /// Violations whose field paths start with `prefix` (e.g. `session.`).
+    pub fn with_prefix(prefix: &str) -> Self {
+        Self {
+            prefix: prefix.to_owned(),
+            list: Vec::new(),
+        }
+    }
+
+    /// Records one violation.
+    pub fn add(&mut self, field: &str, description: impl Into<String>) {
+        self.list.push(FieldViolation::new(
+            format!("{}{field}", self.prefix),
+            description,
+        ));
+    }
+
+    /// `Ok(value)` when nothing was recorded.
+    pub fn finish<T>(self, value: T) -> Result<T, Vec<FieldViolation>> {
+        if self.list.is_empty() {
+            Ok(value)
+        } else {
+            Err(self.list)
+        }
+    }
+
+    /// Whether nothing was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+}
+
+/// Strips `prefix` from a resource name; `None` when it does not fit.
+pub fn parse_name<'a>(name: &'a str, prefix: &str) -> Option<&'a str> {
+    let id = name.strip_prefix(prefix)?;
+    (!id.is_empty() && !id.contains('/')).then_some(id)
+}
+
+/// Checks a client request id: 1-64 characters, printable.
+pub fn request_id(id: &str, field: &str) -> Result<(), FieldViolation> {
+    let n = id.chars().count();
+    if n == 0 || n > MAX_REQUEST_ID_CHARS {
+        return Err(FieldViolation::new(
+            field,
+            format!("must be 1 to {MAX_REQUEST_ID_CHARS} characters"),
+        ));
+    }
+    if id.chars().any(char::is_control) {
+        return Err(FieldViolation::new(
+            field,
+            "must not contain control characters",
+        ));
+    }
+    Ok(())
+}
+
+/// Checks the size of a batch.
+pub fn batch_size(n: usize) -> Result<(), FieldViolation> {
+    if n == 0 || n > MAX_BATCH {
+        return Err(FieldViolation::new(
+            "requests",
+            format!("must hold 1 to {MAX_BATCH} items"),
+        ));
+    }
+    Ok(())
+}
+
+/// Decodes the side enum.
+pub fn side(v: i32) -> Option<Side> {
+    Some(match v {
+        0 => Side::Unspecified,
+        1 => Side::Left,
+        2 => Side::Right,
+        3 => Side::Both,
+        4 => Side::Midline,
+        _ => return None,
+    })
+}
+
+/// Decodes the pain quality enum.
+pub fn pain_quality(v: i32) -> Option<PainQuality> {
+    Some(match v {
+        0 => PainQuality::Unspecified,
+        1 => PainQuality::Dull,
+        2 => PainQuality::Aching,
+        3 => PainQuality::Burning,
+        4 => PainQuality::Tingling,
+        5 => PainQuality::Sharp,
+        _ => return None,
+    })
+}
+
+fn scale(v: &mut Violations, field: &str, value: i32) -> u8 {
+    if (0..=SCALE_MAX).contains(&value) {
+        u8::try_from(value).unwrap_or(0)
+    } else {
+        v.add(field, format!("must be between 0 and {SCALE_MAX}"));
+        0
+    }
+}
+
+fn point<'a>(v: &mut Violations, catalog: &CatalogView, name: &'a str) -> &'a str {
+    match parse_name(name, names::TRIGGER_POINT) {
+        Some(id) if catalog.point(id).is_some() => id,
+        Some(_) => {
+            v.add("trigger_point", "unknown trigger point");
+            ""
+        }
+        None => {
+            v.add("trigger_point", "must be `triggerPoints/{trigger_point}`");
+            ""
+        }
+    }
+}
+
+fn tool<'a>(v: &mut Violations, catalog: &CatalogView, name: &'a str) -> &'a str {
+    match parse_name(name, names::TOOL) {
+        Some(id) if catalog.tools.contains(id) => id,
+        Some(_) => {
+            v.add("tool", "unknown tool");
+            ""
+        }
+        None => {
+            v.add("tool", "must be `tools/{tool}`");
+            ""
+        }
+    }
+}
+
+/// The earliest perform time accepted.
+pub fn earliest_perform_time() -> Timestamp {
+    // 2000-01-01T00:00:00Z.
+    Timestamp::from_second(946_684_800).unwrap_or(Timestamp::UNIX_EPOCH)
+}
+
+/// Validates a session against the catalog at server time `now`.
+/// `prefix` is the field path prefix (`session.` or `requests[3].session.`).
+pub fn session(
+    raw: &RawSession,
+    catalog: &CatalogView,
+    now: Timestamp,
+    prefix: &str,
+) -> Result<SessionDraft, Vec<FieldViolation>> {
+    let mut v = Violations::with_prefix(prefix);
+    let trigger_point = point(&mut v, catalog, &raw.trigger_point).to_owned();
+    let tool = tool(&mut v, catalog, &raw.tool).to_owned();
+    let side = side(raw.side).unwrap_or_else(|| {
+        v.add("side", "unknown side");
+        Side::Unspecified
+    });
+    let pressure = scale(&mut v, "pressure", raw.pressure);
+    let duration_seconds = if (1..=MAX_DURATION_SECONDS).contains(&raw.duration_seconds) {
+        u32::try_from(raw.duration_seconds).unwrap_or(0)
+    } else {
+        v.add(
+            "duration_seconds",
+            format!("must be between 1 and {MAX_DURATION_SECONDS} seconds"),
+        );
+        0
+    };
+    let tenderness_before = raw
+        .tenderness_before
+        .map(|t| scale(&mut v, "tenderness_before", t));
+    let tenderness_after = raw
+        .tenderness_after
+        .map(|t| scale(&mut v, "tenderness_after", t));
+    let pain_quality = pain_quality(raw.pain_quality).unwrap_or_else(|| {
+        v.add("pain_quality", "unknown pain quality");
+        PainQuality::Unspecified
+    });
+    if raw.notes.chars().count() > MAX_NOTES_CHARS {
+        v.add(
+            "notes",
+            format!("must be at most {MAX_NOTES_CHARS} characters"),
+        );
+    }
+    let perform_time = match raw.perform_time {
+        // Required: an offline record synced later must keep the day it was
+        // done on, so the server never guesses.
+        None => {
+            v.add("perform_time", "is required: when the session was done");
+            now
+        }
+        Some(t) if t > now.saturating_add(MAX_CLOCK_SKEW).unwrap_or(now) => {
+            v.add(
+                "perform_time",
+                "must not be more than 5 minutes in the future",
+            );
+            t
+        }
+        Some(t) if t < earliest_perform_time() => {
+            v.add("perform_time", "must not be before 2000-01-01");
+            t
+        }
+        Some(t) => t,
+    };
+    let guided_session = if raw.guided_session.is_empty() {
+        None
+    } else if let Some(id) = parse_name(&raw.guided_session, names::GUIDED_SESSION) {
+        Some(id.to_owned())
+    } else {
+        v.add(
+            "guided_session",
+            "must be `guidedSessions/{guided_session}`",
+        );
+        None
+    };
+    v.finish(SessionDraft {
+        trigger_point,
+        tool,
+        side,
+        pressure,
+        duration_seconds,
+        tenderness_before,
+        tenderness_after,
+        pain_quality,
+        worse_with_activity: raw.worse_with_activity,
+        worse_with_massage: raw.worse_with_massage,
+        twitch_response: raw.twitch_response,
+        notes: raw.notes.clone(),
+        perform_time,
+        guided_session,
+    })
+}
+
+/// Validates a request to start a guided session. A duration of 0 means the
+/// guidance's minimum; any other must lie within the guidance's range.
+pub fn guided(
+    trigger_point: &str,
+    tool_name: &str,
+    side_value: i32,
+    duration_seconds: i32,
+    catalog: &CatalogView,
+) -> Result<GuidedRequest, Vec<FieldViolation>> {
+    let mut v = Violations::default();
+    let tp = point(&mut v, catalog, trigger_point).to_owned();
+    let tl = tool(&mut v, catalog, tool_name).to_owned();
+    let g = &catalog.guidance;
+    let side = side(side_value).unwrap_or_else(|| {
+        v.add("side", "unknown side");
+        Side::Unspecified
+    });
+    // An unspecified side means "as the point is": both sides of a bilateral
+    // point, else the midline.
+    let side = match (side, catalog.point(&tp)) {
+        (Side::Unspecified, Some(p)) if p.bilateral => Side::Both,
+        (Side::Unspecified, _) => Side::Midline,
+        (s, _) => s,
+    };
+    let duration = if duration_seconds == 0 {
+        g.min_duration_seconds
+    } else {
+        match u32::try_from(duration_seconds) {
+            Ok(d) if (g.min_duration_seconds..=g.max_duration_seconds).contains(&d) => d,
+            _ => {
+                v.add(
+                    "duration_seconds",
+                    format!(
+                        "must be between {} and {} seconds, or 0 for {}",
+                        g.min_duration_seconds, g.max_duration_seconds, g.min_duration_seconds
+                    ),
+                );
+                0
+            }
+        }
+    };
+    v.finish(GuidedRequest {
+        trigger_point: tp,
+        tool: tl,
+        side,
+        duration_seconds: duration,
+    })
+}
+
+/// Validates a profile update. `mask` lists the fields to change (empty:
+/// both).
+pub fn profile_patch(
+    time_zone: &str,
+    tools: &[String],
+    mask: &[String],
+    catalog: &CatalogView,
+) -> Result<ProfilePatch, Vec<FieldViolation>> {
+    let mut v = Violations::default();
+    let mut want_zone = mask.is_empty();
+    let mut want_tools = mask.is_empty();
+    for path in mask {
+        match path.strip_prefix("profile.").unwrap_or(path) {
+            "time_zone" => want_zone = true,
+            "tools" => want_tools = true,
+            _ => v.add("update_mask", format!("unknown field `{path}`")),
+        }
+    }
+    let mut patch = ProfilePatch::default();
+    if want_zone {
+        if time::zone(time_zone).is_some() {
+            patch.time_zone = Some(time_zone.to_owned());
+        } else {
+            v.add("profile.time_zone", "must be an IANA time zone name");
+        }
+    }
+    if want_tools {
+        let mut ids = Vec::new();
+        for (i, name) in tools.iter().enumerate() {
+            match parse_name(name, names::TOOL) {
+                Some(id) if catalog.tools.contains(id) => {
+                    if !ids.iter().any(|x: &String| x == id) {
+                        ids.push(id.to_owned());
+                    }
+                }
+                _ => v.add(&format!("profile.tools[{i}]"), "unknown tool"),
+            }
+        }
+        patch.tools = Some(ids);
+    }
+    v.finish(patch)
+}
+
+/// One screening answer as it arrives.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RawAnswer {
+    /// `contraindications/{id}`.
+    pub contraindication: String,
+    /// Present.
+    pub present: bool,
+    /// Cleared by a provider.
+    pub cleared_by_provider: bool,
+    /// YYYY-MM-DD or empty.
+    pub cleared_date: String,
+}
+
+/// Validates screening answers: each names a screening condition of the
+/// catalog at most once; a clearance needs a date, not in the future.
+pub fn answers(
+    raw: &[RawAnswer],
+    catalog: &CatalogView,
+    today: Date,
+) -> Result<BTreeMap<String, Answer>, Vec<FieldViolation>> {
+    let mut v = Violations::default();
+    let mut out = BTreeMap::new();
+    if raw.is_empty() {
+        v.add("answers", "at least one answer is required");
+    }
+    for (i, a) in raw.iter().enumerate() {
+        let f = |name: &str| format!("answers[{i}].{name}");
+        let id = match parse_name(&a.contraindication, names::CONTRAINDICATION) {
+            Some(id) if catalog.is_condition(id) => id,
+            _ => {
+                v.add(&f("contraindication"), "unknown screening condition");
+                continue;
+            }
+        };
+        let cleared_date = if a.cleared_date.is_empty() {
+            None
+        } else {
+            match a.cleared_date.parse::<Date>() {
+                Ok(d) if d <= today => Some(d),
+                Ok(_) => {
+                    v.add(&f("cleared_date"), "must not be in the future");
+                    None
+                }
+                Err(_) => {
+                    v.add(&f("cleared_date"), "must be YYYY-MM-DD");
+                    None
+                }
+            }
+        };
+        if a.cleared_by_provider && a.cleared_date.is_empty() {
+            v.add(&f("cleared_date"), "required when cleared by a provider");
+        }
+        let answer = Answer {
+            present: a.present,
+            cleared_by_provider: a.cleared_by_provider,
+            cleared_date,
+        };
+        if out.insert(id.to_owned(), answer).is_some() {
+            v.add(&f("contraindication"), "answered more than once");
+        }
+    }
+    v.finish(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::catalog::fixture;
+    use super::*;
+
+    fn now() -> Timestamp {
+        "2026-03-10T12:00:00Z".parse().unwrap()
+    }
+
+    fn good() -> RawSession {
+        RawSession {
+            trigger_point: "triggerPoints/ql_superficial".into(),
+            tool: "tools/lacrosse_ball".into(),
+            side: 1,
+            pressure: 5,
+            duration_seconds: 90,
+            tenderness_before: Some(6),
+            tenderness_after: Some(4),
+            pain_quality: 2,
+            notes: "ok".into(),
+            perform_time: Some("2026-03-10T11:00:00Z".parse().unwrap()),
+            ..RawSession::default()
+        }
+    }
+
+    /// Applies `edit` to a good session and checks which fields are refused.
+    #[track_caller]
+    fn check(edit: impl FnOnce(&mut RawSession), expected: &[&str]) {
+        let mut raw = good();
+        edit(&mut raw);
+        let got = match session(&raw, &fixture::catalog(), now(), "session.") {
+            Ok(_) => Vec::new(),
+            Err(vs) => vs.into_iter().map(|v| v.field).collect(),
+        };
+        assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn session_fields() {
+        check(|_| {}, &[]);
+        check(|r| r.pressure = 11, &["session.pressure"]);
+        check(|r| r.pressure = -1, &["session.pressure"]);
+        check(|r| r.pressure = 10, &[]);
+        check(|r| r.duration_seconds = 0, &["session.duration_seconds"]);
+        check(|r| r.duration_seconds = -5, &["session.duration_seconds"]);
+        check(|r| r.duration_seconds = 3601, &["session.duration_seconds"]);
+        check(|r| r.duration_seconds = 3600, &[]);
+        check(
+            |r| r.tenderness_before = Some(11),
+            &["session.tenderness_before"],
+        );
+        check(
+            |r| r.tenderness_after = Some(-1),
+            &["session.tenderness_after"],
+        );
+        check(|r| r.tenderness_after = None, &[]);
+        check(|r| r.notes = "x".repeat(2000), &[]);
+        check(|r| r.notes = "é".repeat(2001), &["session.notes"]);
+        check(|r| r.side = 9, &["session.side"]);
+        check(|r| r.pain_quality = 6, &["session.pain_quality"]);
+        check(
+            |r| r.trigger_point = "triggerPoints/nope".into(),
+            &["session.trigger_point"],
+        );
+        check(
+            |r| r.trigger_point = "ql_superficial".into(),
+            &["session.trigger_point"],
+        );
+        check(|r| r.tool = "tools/hammer".into(), &["session.tool"]);
+        check(|r| r.perform_time = None, &["session.perform_time"]);
+        check(
+            |r| r.perform_time = Some("2026-03-10T12:05:00Z".parse().unwrap()),
+            &[],
+        );
+        check(
+            |r| r.perform_time = Some("2026-03-10T12:05:01Z".parse().unwrap()),
+            &["session.perform_time"],
+        );
+        check(
+            |r| r.perform_time = Some("1999-12-31T23:59:59Z".parse().unwrap()),
+            &["session.perform_time"],
+        );
+        check(|r| r.guided_session = "guidedSessions/abc".into(), &[]);
+        check(
+            |r| r.guided_session = "sessions/abc".into(),
+            &["session.guided_session"],
+        );
+        check(
+            |r| {
+                r.pressure = 11;
+                r.duration_seconds = 0;
+            },
+            &["session.pressure", "session.duration_seconds"],
+        );
+    }
+
+    #[test]
+    fn request_ids_and_batches() {
+        assert!(request_id("a", "request_id").is_ok());
+        assert!(request_id(&"a".repeat(64), "request_id").is_ok());
+        assert!(request_id(&"a".repeat(65), "request_id").is_err());
+        assert!(request_id("", "request_id").is_err());
+        assert!(request_id("a\nb", "request_id").is_err());
+        assert!(batch_size(1).is_ok());
+        assert!(batch_size(500).is_ok());
+        assert!(batch_size(501).is_err());
+        assert!(batch_size(0).is_err());
+    }
+
+    #[test]
+    fn guided_requests() {
+        let c = fixture::catalog();
+        let r = guided(
+            "triggerPoints/ql_superficial",
+            "tools/lacrosse_ball",
+            0,
+            0,
+            &c,
+        )
+        .unwrap();
+        assert_eq!((r.side, r.duration_seconds), (Side::Both, 60));
+        let r = guided("triggerPoints/ql_superficial", "tools/fingers", 1, 300, &c).unwrap();
+        assert_eq!((r.side, r.duration_seconds), (Side::Left, 300));
+        let e = guided("triggerPoints/ql_superficial", "tools/fingers", 1, 301, &c).unwrap_err();
+        assert_eq!(e[0].field, "duration_seconds");
+        let e = guided("triggerPoints/x", "tools/y", 7, -1, &c).unwrap_err();
+        let fields: Vec<_> = e.iter().map(|v| v.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            ["trigger_point", "tool", "side", "duration_seconds"]
+        );
+    }
+
+    #[test]
+    fn profile_patches() {
+        let c = fixture::catalog();
+        let p = profile_patch("Europe/Berlin", &["tools/fingers".into()], &[], &c).unwrap();
+        assert_eq!(p.time_zone.as_deref(), Some("Europe/Berlin"));
+        assert_eq!(p.tools, Some(vec!["fingers".to_owned()]));
+        let p = profile_patch("", &[], &["tools".into()], &c).unwrap();
+        assert_eq!(p.time_zone, None);
+        let e = profile_patch("Mars/Base", &["tools/x".into()], &[], &c).unwrap_err();
+        assert_eq!(e.len(), 2);
+        let e = profile_patch("UTC", &[], &["colour".into()], &c).unwrap_err();
+        assert_eq!(e[0].field, "update_mask");
+    }
+
+    #[test]
+    fn screening_answers() {
+        let c = fixture::catalog();
+        let today = jiff::civil::date(2026, 3, 10);
+        let a = |id: &str, present, cleared, date: &str| RawAnswer {
+            contraindication: format!("contraindications/{id}"),
+            present,
+            cleared_by_provider: cleared,
+            cleared_date: date.into(),
+        };
+        assert!(answers(&[a("aneurysm", false, false, "")], &c, today).is_ok());
+        assert!(answers(&[a("aneurysm", true, true, "2026-03-01")], &c, today).is_ok());
+        let fields = |r: Result<_, Vec<FieldViolation>>| -> Vec<String> {
+            r.unwrap_err().into_iter().map(|v| v.field).collect()
+        };
+        assert_eq!(
+            fields(answers(&[a("aneurysm", true, true, "")], &c, today)),
+            ["answers[0].cleared_date"]
+        );
+        assert_eq!(
+            fields(answers(
+                &[a("aneurysm", true, true, "2026-04-01")],
+                &c,
+                today
+            )),
+            ["answers[0].cleared_date"]
+        );
+        assert_eq!(
+            fields(answers(&[a("pulse", true, false, "")], &c, today)),
+            ["answers[0].contraindication"]
+        );
+        assert_eq!(
+            fields(answers(
+                &[a("cancer", false, false, ""), a("cancer", true, false, "")],
+                &c,
+                today
+            )),
+            ["answers[1].contraindication"]
+        );
+        assert_eq!(fields(answers(&[], &c, today)), ["answers"]);
+    }
+}

@@ -1,0 +1,718 @@
+//! The gRPC handlers: authenticate, convert, call the domain and the store,
+//! convert back. No rules live here.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use jiff::civil::Date;
+use knotwork_proto::session::v1 as pb;
+use knotwork_proto::session::v1::session_admin_service_server::SessionAdminService;
+use knotwork_proto::session::v1::session_service_server::SessionService;
+use knotwork_runtime::internal::InternalAuth;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status};
+
+use crate::catalog::Catalog;
+use crate::convert;
+use crate::domain::guide::{self, Cue};
+use crate::domain::progress::{self, SessionPoint};
+use crate::domain::validate::{self, Violations};
+use crate::domain::{FieldViolation, names, rules, time};
+use crate::error::Error;
+use crate::store::{LogItem, Store};
+
+type Res<T> = Result<Response<T>, Status>;
+
+/// Implements `SessionService` and `SessionAdminService`.
+#[derive(Debug, Clone)]
+pub struct Session {
+    store: Arc<Store>,
+    catalog: Catalog,
+    auth: InternalAuth,
+    guide_speedup: u32,
+}
+
+impl Session {
+    /// Handlers over `store`, with rules from `catalog`, admitting only
+    /// callers that present the internal credential.
+    pub fn new(
+        store: Arc<Store>,
+        catalog: Catalog,
+        auth: InternalAuth,
+        guide_speedup: u32,
+    ) -> Self {
+        Self {
+            store,
+            catalog,
+            auth,
+            guide_speedup: guide_speedup.max(1),
+        }
+    }
+
+    fn user<T>(&self, req: &Request<T>) -> Result<String, Status> {
+        self.auth.user_id(req.metadata())
+    }
+
+    fn admin<T>(&self, req: &Request<T>) -> Result<(), Status> {
+        self.auth.verify(req.metadata())
+    }
+
+    async fn zone(&self, user: &str) -> Result<(jiff::tz::TimeZone, String), Error> {
+        let p = self.store.profile(user).await?.unwrap_or_default();
+        Ok((time::zone_or_utc(&p.time_zone), p.time_zone))
+    }
+}
+
+/// Streams `cues` in real time, divided by `speedup`. The task stops as soon
+/// as the receiver is dropped (the client went away).
+pub fn guide_stream(
+    cues: Vec<Cue>,
+    speedup: u32,
+) -> (
+    ReceiverStream<Result<pb::GuideSessionResponse, Status>>,
+    JoinHandle<()>,
+) {
+    let (tx, rx) = mpsc::channel(4);
+    let speedup = f64::from(speedup.max(1));
+    let task = tokio::spawn(async move {
+        let start = tokio::time::Instant::now();
+        for c in cues {
+            let at = start + Duration::from_secs_f64(f64::from(c.elapsed) / speedup);
+            tokio::select! {
+                () = tokio::time::sleep_until(at) => {}
+                () = tx.closed() => return,
+            }
+            if tx.send(Ok(convert::cue(&c))).await.is_err() {
+                return;
+            }
+        }
+    });
+    (ReceiverStream::new(rx), task)
+}
+
+/// The call's `x-request-id` (or a fresh one), for log lines.
+fn rid<T>(req: &Request<T>) -> String {
+    knotwork_runtime::internal::request_id(req.metadata())
+}
+
+fn item_error(index: usize, e: Error) -> pb::BatchLogResult {
+    let code = e.code() as i32;
+    let (message, field_violations) = match &e {
+        Error::InvalidArgument(v) => (
+            "invalid argument".to_owned(),
+            v.iter()
+                .map(|f| pb::FieldViolation {
+                    field: f.field.clone(),
+                    description: f.description.clone(),
+                })
+                .collect(),
+        ),
+        Error::Storage(_) | Error::Startup(_) => ("internal error".to_owned(), Vec::new()),
+        other => (other.to_string(), Vec::new()),
+    };
+    pb::BatchLogResult {
+        index: i32::try_from(index).unwrap_or(i32::MAX),
+        outcome: Some(pb::batch_log_result::Outcome::Error(pb::ItemError {
+            code,
+            message,
+            field_violations,
+        })),
+        replayed: false,
+    }
+}
+
+fn parse_page_token(token: &str) -> Result<Option<(i64, String)>, Error> {
+    if token.is_empty() {
+        return Ok(None);
+    }
+    token
+        .split_once('_')
+        .and_then(|(m, id)| Some((m.parse::<i64>().ok()?, id.to_owned())))
+        .filter(|(_, id)| !id.is_empty())
+        .map(Some)
+        .ok_or_else(|| Error::field("page_token", "not a token from a previous response"))
+}
+
+fn page_size(v: i32, default: usize, max: usize) -> Result<usize, Error> {
+    match usize::try_from(v) {
+        Ok(0) => Ok(default),
+        Ok(n) if n <= max => Ok(n),
+        _ => Err(Error::field("page_size", format!("must be 0 to {max}"))),
+    }
+}
+
+fn trigger_point_filter(name: &str) -> Result<Option<String>, Error> {
+    if name.is_empty() {
+        return Ok(None);
+    }
+    validate::parse_name(name, names::TRIGGER_POINT)
+        .map(|id| Some(id.to_owned()))
+        .ok_or_else(|| Error::field("trigger_point", "must be `triggerPoints/{trigger_point}`"))
+}
+
+#[tonic::async_trait]
+impl SessionService for Session {
+    #[tracing::instrument(skip_all, fields(request_id = %rid(&req)))]
+    async fn get_profile(
+        &self,
+        req: Request<pb::GetProfileRequest>,
+    ) -> Res<pb::GetProfileResponse> {
+        let user = self.user(&req)?;
+        let p = self.store.profile(&user).await?.unwrap_or_default();
+        Ok(Response::new(pb::GetProfileResponse {
+            profile: Some(convert::profile(&p)),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(request_id = %rid(&req)))]
+    async fn update_profile(
+        &self,
+        req: Request<pb::UpdateProfileRequest>,
+    ) -> Res<pb::UpdateProfileResponse> {
+        let user = self.user(&req)?;
+        let catalog = self.catalog.get()?;
+        let r = req.into_inner();
+        let p = r.profile.unwrap_or_default();
+        let mask = r.update_mask.map(|m| m.paths).unwrap_or_default();
+        let patch = validate::profile_patch(&p.time_zone, &p.tools, &mask, &catalog)
+            .map_err(Error::InvalidArgument)?;
+        let saved = self
+            .store
+            .update_profile(&user, patch, Timestamp::now())
+            .await?;
+        Ok(Response::new(pb::UpdateProfileResponse {
+            profile: Some(convert::profile(&saved)),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(request_id = %rid(&req)))]
+    async fn get_screening(
+        &self,
+        req: Request<pb::GetScreeningRequest>,
+    ) -> Res<pb::GetScreeningResponse> {
+        let user = self.user(&req)?;
+        let catalog = self.catalog.get()?;
+        let s = self.store.screening(&user).await?.unwrap_or_default();
+        let a = rules::assess(&s, &catalog);
+        Ok(Response::new(pb::GetScreeningResponse {
+            screening: Some(convert::screening(&s, &a)),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(request_id = %rid(&req)))]
+    async fn submit_screening(
+        &self,
+        req: Request<pb::SubmitScreeningRequest>,
+    ) -> Res<pb::SubmitScreeningResponse> {
+        let user = self.user(&req)?;
+        let catalog = self.catalog.get()?;
+        let (tz, _) = self.zone(&user).await?;
+        let today = time::local_date(Timestamp::now(), &tz);
+        let raw = convert::raw_answers(&req.get_ref().answers);
+        let answers = validate::answers(&raw, &catalog, today).map_err(Error::InvalidArgument)?;
+        let s = self
+            .store
+            .submit_screening(&user, answers, Timestamp::now())
+            .await?;
+        let a = rules::assess(&s, &catalog);
+        Ok(Response::new(pb::SubmitScreeningResponse {
+            screening: Some(convert::screening(&s, &a)),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(request_id = %rid(&req)))]
+    async fn start_guided_session(
+        &self,
+        req: Request<pb::StartGuidedSessionRequest>,
+    ) -> Res<pb::StartGuidedSessionResponse> {
+        let user = self.user(&req)?;
+        let catalog = self.catalog.get()?;
+        let r = req.into_inner();
+        let mut violations = Vec::new();
+        if let Err(v) = validate::request_id(&r.request_id, "request_id") {
+            violations.push(v);
+        }
+        let guided = validate::guided(
+            &r.trigger_point,
+            &r.tool,
+            r.side,
+            r.duration_seconds,
+            &catalog,
+        );
+        let guided = match guided {
+            Ok(g) if violations.is_empty() => g,
+            Ok(_) => return Err(Error::InvalidArgument(violations).into()),
+            Err(mut v) => {
+                violations.append(&mut v);
+                return Err(Error::InvalidArgument(violations).into());
+            }
+        };
+        let (g, _replayed) = self
+            .store
+            .start_guided(&user, &r.request_id, guided, catalog, Timestamp::now())
+            .await?;
+        Ok(Response::new(pb::StartGuidedSessionResponse {
+            guided_session: Some(convert::guided(&g)),
+        }))
+    }
+
+    type GuideSessionStream = ReceiverStream<Result<pb::GuideSessionResponse, Status>>;
+
+    #[tracing::instrument(skip_all, fields(request_id = %rid(&req)))]
+    async fn guide_session(
+        &self,
+        req: Request<pb::GuideSessionRequest>,
+    ) -> Res<Self::GuideSessionStream> {
+        let user = self.user(&req)?;
+        let id = validate::parse_name(&req.get_ref().name, names::GUIDED_SESSION)
+            .ok_or_else(|| Error::field("name", "must be `guidedSessions/{guided_session}`"))?;
+        let g = self
+            .store
+            .guided(&user, id)
+            .await?
+            .ok_or_else(|| Error::NotFound(req.get_ref().name.clone()))?;
+        let (stream, _task) = guide_stream(guide::schedule(&g), self.guide_speedup);
+        Ok(Response::new(stream))
+    }
+
+    #[tracing::instrument(skip_all, fields(request_id = %rid(&req)))]
+    async fn log_session(
+        &self,
+        req: Request<pb::LogSessionRequest>,
+    ) -> Res<pb::LogSessionResponse> {
+        let user = self.user(&req)?;
+        let catalog = self.catalog.get()?;
+        let r = req.into_inner();
+        let mut v = Violations::default();
+        if let Err(e) = validate::request_id(&r.request_id, "request_id") {
+            v.add(&e.field, e.description);
+        }
+        let draft = match &r.session {
+            None => {
+                v.add("session", "required");
+                None
+            }
+            Some(s) => match validate::session(
+                &convert::raw_session(s),
+                &catalog,
+                Timestamp::now(),
+                "session.",
+            ) {
+                Ok(d) => Some(d),
+                Err(list) => {
+                    for f in list {
+                        v.add(&f.field, f.description);
+                    }
+                    None
+                }
+            },
+        };
+        let draft = v.finish(draft).map_err(Error::InvalidArgument)?;
+        let Some(draft) = draft else {
+            return Err(Error::field("session", "required").into());
+        };
+        let item = LogItem {
+            request_id: r.request_id,
+            draft,
+            field_prefix: "session.".into(),
+        };
+        let mut out = self
+            .store
+            .log_sessions(&user, vec![item], catalog, Timestamp::now())
+            .await?;
+        let (record, replayed) = out
+            .pop()
+            .ok_or_else(|| Error::Storage("no result for the logged session".into()))??;
+        Ok(Response::new(pb::LogSessionResponse {
+            session: Some(convert::session(&record)),
+            replayed,
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(request_id = %rid(&req), items))]
+    async fn batch_log_sessions(
+        &self,
+        req: Request<pb::BatchLogSessionsRequest>,
+    ) -> Res<pb::BatchLogSessionsResponse> {
+        let user = self.user(&req)?;
+        let catalog = self.catalog.get()?;
+        let requests = req.into_inner().requests;
+        tracing::Span::current().record("items", requests.len());
+        validate::batch_size(requests.len()).map_err(|v| Error::InvalidArgument(vec![v]))?;
+        let now = Timestamp::now();
+        let mut results: Vec<Option<pb::BatchLogResult>> = vec![None; requests.len()];
+        let mut items = Vec::new();
+        let mut positions = Vec::new();
+        for (i, r) in requests.into_iter().enumerate() {
+            let prefix = format!("requests[{i}].");
+            let mut violations: Vec<FieldViolation> = Vec::new();
+            if let Err(v) = validate::request_id(&r.request_id, &format!("{prefix}request_id")) {
+                violations.push(v);
+            }
+            let draft = match &r.session {
+                None => {
+                    violations.push(FieldViolation::new(format!("{prefix}session"), "required"));
+                    None
+                }
+                Some(s) => match validate::session(
+                    &convert::raw_session(s),
+                    &catalog,
+                    now,
+                    &format!("{prefix}session."),
+                ) {
+                    Ok(d) => Some(d),
+                    Err(mut list) => {
+                        violations.append(&mut list);
+                        None
+                    }
+                },
+            };
+            match draft {
+                Some(draft) if violations.is_empty() => {
+                    items.push(LogItem {
+                        request_id: r.request_id,
+                        draft,
+                        field_prefix: format!("{prefix}session."),
+                    });
+                    positions.push(i);
+                }
+                _ => results[i] = Some(item_error(i, Error::InvalidArgument(violations))),
+            }
+        }
+        if !items.is_empty() {
+            let stored = self.store.log_sessions(&user, items, catalog, now).await?;
+            for (pos, outcome) in positions.into_iter().zip(stored) {
+                results[pos] = Some(match outcome {
+                    Ok((record, replayed)) => pb::BatchLogResult {
+                        index: i32::try_from(pos).unwrap_or(i32::MAX),
+                        outcome: Some(pb::batch_log_result::Outcome::Session(convert::session(
+                            &record,
+                        ))),
+                        replayed,
+                    },
+                    Err(e) => item_error(pos, e),
+                });
+            }
+        }
+        Ok(Response::new(pb::BatchLogSessionsResponse {
+            results: results.into_iter().flatten().collect(),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(request_id = %rid(&req)))]
+    async fn get_session(
+        &self,
+        req: Request<pb::GetSessionRequest>,
+    ) -> Res<pb::GetSessionResponse> {
+        let user = self.user(&req)?;
+        let name = &req.get_ref().name;
+        let id = validate::parse_name(name, names::SESSION)
+            .ok_or_else(|| Error::field("name", "must be `sessions/{session}`"))?;
+        let r = self
+            .store
+            .session(&user, id)
+            .await?
+            .ok_or_else(|| Error::NotFound(name.clone()))?;
+        Ok(Response::new(pb::GetSessionResponse {
+            session: Some(convert::session(&r)),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(request_id = %rid(&req)))]
+    async fn list_sessions(
+        &self,
+        req: Request<pb::ListSessionsRequest>,
+    ) -> Res<pb::ListSessionsResponse> {
+        let user = self.user(&req)?;
+        let r = req.into_inner();
+        let limit = page_size(r.page_size, 50, 500)?;
+        let before = parse_page_token(&r.page_token)?;
+        let point = trigger_point_filter(&r.trigger_point)?;
+        let start = r.start_time.as_ref().map(convert::timestamp);
+        let end = r.end_time.as_ref().map(convert::timestamp);
+        if matches!(start, Some(None)) {
+            return Err(Error::field("start_time", "out of range").into());
+        }
+        if matches!(end, Some(None)) {
+            return Err(Error::field("end_time", "out of range").into());
+        }
+        let (sessions, more) = self
+            .store
+            .list_sessions(&user, start.flatten(), end.flatten(), point, before, limit)
+            .await?;
+        let next_page_token = match sessions.last() {
+            Some(last) if more => {
+                format!("{}_{}", last.draft.perform_time.as_microsecond(), last.id)
+            }
+            _ => String::new(),
+        };
+        Ok(Response::new(pb::ListSessionsResponse {
+            sessions: sessions.iter().map(convert::session).collect(),
+            next_page_token,
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(request_id = %rid(&req)))]
+    async fn list_progress(
+        &self,
+        req: Request<pb::ListProgressRequest>,
+    ) -> Res<pb::ListProgressResponse> {
+        let user = self.user(&req)?;
+        let catalog = self.catalog.get()?;
+        let r = req.into_inner();
+        let days = match r.days {
+            0 => 28,
+            d @ 1..=365 => d.unsigned_abs(),
+            _ => return Err(Error::field("days", "must be 0 to 365").into()),
+        };
+        let only = trigger_point_filter(&r.trigger_point)?;
+        let (tz, _) = self.zone(&user).await?;
+        let today = time::local_date(Timestamp::now(), &tz);
+        let mut by_point: BTreeMap<String, Vec<SessionPoint>> = BTreeMap::new();
+        for s in self.store.all_sessions(&user).await? {
+            if only.as_ref().is_some_and(|p| *p != s.draft.trigger_point) {
+                continue;
+            }
+            by_point
+                .entry(s.draft.trigger_point.clone())
+                .or_default()
+                .push(SessionPoint {
+                    local_date: s.local_date,
+                    perform_time: s.draft.perform_time,
+                    tenderness_before: s.draft.tenderness_before,
+                    tenderness_after: s.draft.tenderness_after,
+                    duration_seconds: s.draft.duration_seconds,
+                });
+        }
+        let mut list: Vec<_> = by_point
+            .iter()
+            .map(|(p, s)| progress::point_progress(p, s, today, days, &catalog))
+            .collect();
+        list.sort_by_key(|p| std::cmp::Reverse(p.last_perform_time));
+        Ok(Response::new(pb::ListProgressResponse {
+            progress: list.iter().map(convert::progress).collect(),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(request_id = %rid(&req)))]
+    async fn get_day(&self, req: Request<pb::GetDayRequest>) -> Res<pb::GetDayResponse> {
+        let user = self.user(&req)?;
+        let catalog = self.catalog.get()?;
+        let (tz, zone_name) = self.zone(&user).await?;
+        let date = match req.get_ref().local_date.as_str() {
+            "" => time::local_date(Timestamp::now(), &tz),
+            d => d
+                .parse::<Date>()
+                .map_err(|_| Error::field("local_date", "must be YYYY-MM-DD"))?,
+        };
+        let (Some(start), Some(end)) = (
+            time::start_of_day(date, &tz),
+            time::start_of_next_day(date, &tz),
+        ) else {
+            return Err(Error::field("local_date", "out of range").into());
+        };
+        let sessions = self
+            .store
+            .sessions_between(&user, start.timestamp(), end.timestamp())
+            .await?;
+        let guided_points = self.store.guided_points_on(&user, date).await?;
+        let points: Vec<String> = sessions
+            .iter()
+            .map(|s| s.draft.trigger_point.clone())
+            .chain(guided_points)
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let counts = self.store.day_counts(&user, points, date).await?;
+        let max = catalog.guidance.max_sessions_per_point_per_day;
+        let allowances = counts
+            .iter()
+            .map(|(p, done)| {
+                let remaining = max.saturating_sub(*done);
+                let next = (remaining == 0).then_some(&end);
+                pb::PointAllowance {
+                    trigger_point: format!("{}{p}", names::TRIGGER_POINT),
+                    sessions_done: i32::try_from(*done).unwrap_or(i32::MAX),
+                    sessions_remaining: i32::try_from(remaining).unwrap_or(i32::MAX),
+                    next_allowed_time: next.map(|z| convert::to_timestamp(z.timestamp())),
+                    next_allowed_local_time: next.map(rules::rfc3339_local).unwrap_or_default(),
+                }
+            })
+            .collect();
+        Ok(Response::new(pb::GetDayResponse {
+            local_date: date.to_string(),
+            time_zone: zone_name,
+            sessions: sessions.iter().map(convert::session).collect(),
+            allowances,
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(request_id = %rid(&req)))]
+    async fn export_user_data(
+        &self,
+        req: Request<pb::ExportUserDataRequest>,
+    ) -> Res<pb::ExportUserDataResponse> {
+        let user = self.user(&req)?;
+        let data = self.store.export(&user).await?;
+        let catalog = self.catalog.get().ok();
+        Ok(Response::new(pb::ExportUserDataResponse {
+            export: Some(convert::export(&data, catalog.as_deref(), Timestamp::now())),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(request_id = %rid(&req)))]
+    async fn delete_user_data(
+        &self,
+        req: Request<pb::DeleteUserDataRequest>,
+    ) -> Res<pb::DeleteUserDataResponse> {
+        let user = self.user(&req)?;
+        if !req.get_ref().confirm {
+            return Err(Error::field("confirm", "must be true: deletion cannot be undone").into());
+        }
+        let (sessions, guided) = self.store.delete_user(&user).await?;
+        tracing::info!(sessions, guided, "user data deleted");
+        Ok(Response::new(pb::DeleteUserDataResponse {
+            sessions_deleted: i64::try_from(sessions).unwrap_or(i64::MAX),
+            guided_sessions_deleted: i64::try_from(guided).unwrap_or(i64::MAX),
+        }))
+    }
+}
+
+fn admin_user_id(id: &str) -> Result<&str, Error> {
+    if id.is_empty()
+        || id.len() > knotwork_runtime::internal::MAX_USER_ID_LEN
+        || id.chars().any(char::is_control)
+    {
+        return Err(Error::field("user_id", "required, at most 128 characters"));
+    }
+    Ok(id)
+}
+
+#[tonic::async_trait]
+impl SessionAdminService for Session {
+    #[tracing::instrument(skip_all, fields(request_id = %rid(&req)))]
+    async fn list_users(&self, req: Request<pb::ListUsersRequest>) -> Res<pb::ListUsersResponse> {
+        self.admin(&req)?;
+        let r = req.into_inner();
+        let limit = page_size(r.page_size, 100, 1000)?;
+        let after = (!r.page_token.is_empty()).then_some(r.page_token);
+        let (user_ids, more) = self.store.list_users(after, limit).await?;
+        let next_page_token = match user_ids.last() {
+            Some(last) if more => last.clone(),
+            _ => String::new(),
+        };
+        Ok(Response::new(pb::ListUsersResponse {
+            user_ids,
+            next_page_token,
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(request_id = %rid(&req)))]
+    async fn export_user(
+        &self,
+        req: Request<pb::ExportUserRequest>,
+    ) -> Res<pb::ExportUserResponse> {
+        self.admin(&req)?;
+        let user = admin_user_id(&req.get_ref().user_id)?;
+        let data = self.store.export(user).await?;
+        if data.profile.is_none()
+            && data.screening.is_none()
+            && data.sessions.is_empty()
+            && data.guided_sessions.is_empty()
+            && data.request_ids.is_empty()
+        {
+            return Err(Error::NotFound(format!("user {user}")).into());
+        }
+        let catalog = self.catalog.get().ok();
+        Ok(Response::new(pb::ExportUserResponse {
+            export: Some(convert::export(&data, catalog.as_deref(), Timestamp::now())),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(request_id = %rid(&req)))]
+    async fn import_user(
+        &self,
+        req: Request<pb::ImportUserRequest>,
+    ) -> Res<pb::ImportUserResponse> {
+        self.admin(&req)?;
+        let export = req
+            .get_ref()
+            .export
+            .as_ref()
+            .ok_or_else(|| Error::field("export", "required"))?;
+        let data = convert::import(export)?;
+        let n = self.store.import_user(data).await?;
+        Ok(Response::new(pb::ImportUserResponse {
+            sessions_imported: i64::try_from(n).unwrap_or(i64::MAX),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(request_id = %rid(&req)))]
+    async fn delete_user(
+        &self,
+        req: Request<pb::DeleteUserRequest>,
+    ) -> Res<pb::DeleteUserResponse> {
+        self.admin(&req)?;
+        let user = admin_user_id(&req.get_ref().user_id)?;
+        let (sessions, _) = self.store.delete_user(user).await?;
+        Ok(Response::new(pb::DeleteUserResponse {
+            sessions_deleted: i64::try_from(sessions).unwrap_or(i64::MAX),
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Side;
+    use crate::domain::guide::CueKind;
+    use tokio_stream::StreamExt;
+
+    fn cue(at: u32) -> Cue {
+        Cue {
+            kind: CueKind::Tick,
+            elapsed: at,
+            remaining: 3600 - at,
+            message: String::new(),
+            side: Side::Left,
+            target_pressure: 5,
+        }
+    }
+
+    #[tokio::test]
+    async fn guide_stream_ends_when_the_client_goes_away() {
+        // One cue now, the next an hour away: the task would sleep an hour
+        // unless dropping the stream stops it.
+        let (mut stream, task) = guide_stream(vec![cue(0), cue(3600)], 1);
+        assert!(stream.next().await.is_some());
+        drop(stream);
+        tokio::time::timeout(Duration::from_secs(5), task)
+            .await
+            .expect("task stops once the client is gone")
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn guide_stream_is_sped_up() {
+        let (stream, _) = guide_stream(vec![cue(0), cue(10), cue(20)], 1000);
+        let all: Vec<_> = tokio::time::timeout(Duration::from_secs(5), stream.collect::<Vec<_>>())
+            .await
+            .unwrap();
+        assert_eq!(all.len(), 3);
+    }
+
+    #[test]
+    fn page_tokens() {
+        assert_eq!(parse_page_token("").unwrap(), None);
+        assert_eq!(
+            parse_page_token("-5_abc").unwrap(),
+            Some((-5, "abc".into()))
+        );
+        assert!(parse_page_token("x_abc").is_err());
+        assert!(parse_page_token("12_").is_err());
+    }
+}

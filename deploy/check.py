@@ -1,0 +1,580 @@
+#!/usr/bin/env python3
+"""Cross-checks deploy/ against the settings the Knotwork binaries read.
+
+Called by deploy/check.sh after it has rendered the kustomize overlays; run
+that script, not this one. Checks:
+
+1. Every KNOTWORK_* name written anywhere in deploy/ is one a binary reads.
+2. Every service in compose and in each overlay sets only names its own
+   binary reads, and sets the settings it cannot run without (listen address,
+   data folder, internal token, JWT key, catalog URL(s), shard list).
+3. The wiring agrees with itself: the gateway's shard list names exactly the
+   session shards in ordinal order (compose services; StatefulSet replicas,
+   headless Service and namespace in Kubernetes), URLs use the ports the
+   services listen on, data folders are mounted volumes, probes hit the main
+   port, and every pod has resources and a locked-down securityContext.
+
+The names the binaries read come from their source: every string literal
+"KNOTWORK_..." under crates/<service>/src, plus crates/runtime/src (shared
+flags such as KNOTWORK_LOG_FORMAT, flattened into every binary's Config).
+With --names-from FILE they come from the settings table of a conventions
+document instead (for a branch where the binaries are not merged yet).
+
+Exit status: 0 when everything holds, 1 otherwise, with one line per problem.
+"""
+
+from __future__ import annotations
+
+import argparse
+import pathlib
+import re
+import sys
+from urllib.parse import urlsplit
+
+import yaml
+
+SERVICES = ("catalog", "session", "gateway")
+NAME_RE = re.compile(r"KNOTWORK_[A-Z0-9_]*[A-Z0-9]")
+LITERAL_RE = re.compile(r'"(KNOTWORK_[A-Z0-9_]*[A-Z0-9])"')
+
+# Names deploy/ sets for information only: the binaries may ignore them
+# (clap ignores unknown variables), so an unread one is a note, not an error.
+INFORMATIONAL = {
+    "KNOTWORK_SESSION_SHARD_ID": "session",
+}
+
+# Settings each service cannot run correctly without in a container. Lists of
+# alternatives: one of them must be set.
+REQUIRED = {
+    "catalog": [
+        ["KNOTWORK_CATALOG_LISTEN"],
+        ["KNOTWORK_CATALOG_DATA_DIR"],
+        ["KNOTWORK_INTERNAL_TOKEN"],
+    ],
+    "session": [
+        ["KNOTWORK_SESSION_LISTEN"],
+        ["KNOTWORK_SESSION_DATA_DIR"],
+        ["KNOTWORK_CATALOG_URL"],
+        ["KNOTWORK_INTERNAL_TOKEN"],
+    ],
+    "gateway": [
+        ["KNOTWORK_GATEWAY_LISTEN"],
+        ["KNOTWORK_GATEWAY_ADMIN_LISTEN"],
+        ["KNOTWORK_CATALOG_URLS"],
+        ["KNOTWORK_SESSION_SHARDS"],
+        ["KNOTWORK_INTERNAL_TOKEN"],
+        ["KNOTWORK_JWT_SECRET", "KNOTWORK_JWT_JWKS_FILE"],
+    ],
+}
+LISTEN = {
+    "catalog": "KNOTWORK_CATALOG_LISTEN",
+    "session": "KNOTWORK_SESSION_LISTEN",
+    "gateway": "KNOTWORK_GATEWAY_LISTEN",
+}
+DATA_DIR = {
+    "catalog": "KNOTWORK_CATALOG_DATA_DIR",
+    "session": "KNOTWORK_SESSION_DATA_DIR",
+}
+
+
+class Report:
+    """Collects problems and notes; prints them as it goes."""
+
+    def __init__(self) -> None:
+        self.failures = 0
+
+    def fail(self, where: str, msg: str) -> None:
+        self.failures += 1
+        print(f"  FAIL {where}: {msg}")
+
+    def note(self, where: str, msg: str) -> None:
+        print(f"  note {where}: {msg}")
+
+    def ok(self, where: str, msg: str) -> None:
+        print(f"  ok   {where}: {msg}")
+
+
+# ---------------------------------------------------------------------------
+# What the binaries read.
+
+
+def names_from_source(root: pathlib.Path, rep: Report) -> dict[str, set[str]] | None:
+    def literals(folder: pathlib.Path) -> set[str]:
+        found: set[str] = set()
+        for path in sorted(folder.rglob("*.rs")):
+            found.update(LITERAL_RE.findall(path.read_text(encoding="utf-8")))
+        return found
+
+    shared = literals(root / "crates" / "runtime" / "src")
+    read: dict[str, set[str]] = {}
+    missing = []
+    for svc in SERVICES:
+        src = root / "crates" / svc / "src"
+        own = literals(src) if src.is_dir() else set()
+        if not own:
+            missing.append(svc)
+        read[svc] = own | shared
+    if missing:
+        rep.fail(
+            "env names",
+            f"no KNOTWORK_* names declared under crates/{{{','.join(missing)}}}/src: "
+            "the service binaries are not in this tree yet. Run after merging them, "
+            "or pass --names-from CONVENTIONS.md to check against the settings table.",
+        )
+        return None
+    return read
+
+
+def names_from_table(path: pathlib.Path, rep: Report) -> dict[str, set[str]] | None:
+    """Reads `| KNOTWORK_... | --flag | default | who |` rows."""
+    read: dict[str, set[str]] = {svc: set() for svc in SERVICES}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) < 4 or not NAME_RE.fullmatch(cells[0]):
+            continue
+        who = cells[-1].lower()
+        if "all" in who:
+            targets = set(SERVICES)
+        else:
+            targets = {svc for svc in SERVICES if svc in who}
+        for svc in targets:
+            read[svc].add(cells[0])
+    if not all(read.values()):
+        rep.fail("env names", f"{path}: no settings table with KNOTWORK_* rows for every service")
+        return None
+    return read
+
+
+# ---------------------------------------------------------------------------
+# Shared per-container checks.
+
+
+def check_service_env(rep: Report, where: str, svc: str, env: dict[str, str | None], read: dict[str, set[str]]) -> None:
+    """Names are read by this binary; required settings are present."""
+    for name in sorted(n for n in env if n.startswith("KNOTWORK_")):
+        if name in read[svc]:
+            continue
+        if INFORMATIONAL.get(name) == svc:
+            rep.note(where, f"{name} is informational and not read by knotwork-{svc} (yet)")
+            continue
+        readers = [s for s in SERVICES if name in read[s]]
+        hint = f" (read by {', '.join('knotwork-' + s for s in readers)})" if readers else ""
+        rep.fail(where, f"sets {name}, which knotwork-{svc} does not read{hint}")
+    for alternatives in REQUIRED[svc]:
+        if not any(a in read[svc] for a in alternatives):
+            rep.fail(where, f"required setting {' or '.join(alternatives)} is not read by knotwork-{svc}: contract drift")
+        if not any(env.get(a) not in (None, "") for a in alternatives):
+            rep.fail(where, f"required setting {' or '.join(alternatives)} is not set")
+
+
+def port_of(listen: str | None) -> int | None:
+    if not listen or ":" not in listen:
+        return None
+    host, _, port = listen.rpartition(":")
+    if host in ("127.0.0.1", "localhost", "[::1]"):
+        return None
+    return int(port) if port.isdigit() else None
+
+
+def url_host_port(url: str) -> tuple[str | None, int | None]:
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https"):
+        return None, None
+    return parts.hostname, parts.port
+
+
+# ---------------------------------------------------------------------------
+# Compose.
+
+INTERP_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}")
+
+
+def read_env_file(path: pathlib.Path) -> dict[str, str]:
+    env: dict[str, str] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if line and not line.startswith("#") and "=" in line:
+            key, _, value = line.partition("=")
+            env[key.strip()] = value.strip()
+    return env
+
+
+def interpolate(value: object, env: dict[str, str], rep: Report, where: str) -> object:
+    if isinstance(value, dict):
+        return {k: interpolate(v, env, rep, where) for k, v in value.items()}
+    if isinstance(value, list):
+        return [interpolate(v, env, rep, where) for v in value]
+    if not isinstance(value, str):
+        return value
+
+    def sub(m: re.Match[str]) -> str:
+        name, op, arg = m.group(1), m.group(2), m.group(3) or ""
+        val = env.get(name)
+        unset = val is None or (op in (":-", ":?") and val == "")
+        if op in (":-", "-"):
+            return arg if unset else str(val)
+        if op in (":?", "?") and unset:
+            rep.fail(where, f"${{{name}}} is required but not set in the env file")
+            return ""
+        return val or ""
+
+    return INTERP_RE.sub(sub, value)
+
+
+def check_compose(rep: Report, compose_path: pathlib.Path, env_example: pathlib.Path, read: dict[str, set[str]], out: pathlib.Path) -> None:
+    raw = yaml.safe_load(compose_path.read_text(encoding="utf-8"))
+    where = "deploy/compose/compose.yaml"
+    if not env_example.is_file():
+        rep.fail(where, f"{env_example} (the committed example env file) is missing")
+        return
+    doc = interpolate(raw, read_env_file(env_example), rep, where)
+    # The interpolated file, for check.sh to validate against the compose spec too.
+    out.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+
+    services = doc.get("services") or {}
+    roles: dict[str, str] = {}
+    for name, svc in services.items():
+        role = (svc.get("labels") or {}).get("dev.knotwork.service")
+        if role not in SERVICES:
+            rep.fail(f"{where} {name}", "label dev.knotwork.service must be catalog, session or gateway")
+            continue
+        roles[name] = role
+    by_role = {r: sorted(n for n, x in roles.items() if x == r) for r in SERVICES}
+    for role in SERVICES:
+        if not by_role[role]:
+            rep.fail(where, f"no {role} service")
+
+    volumes = set((doc.get("volumes") or {}).keys())
+    ports: dict[str, int | None] = {}
+    for name, role in roles.items():
+        svc = services[name]
+        w = f"compose {name}"
+        env = svc.get("environment") or {}
+        if isinstance(env, list):
+            env = dict(e.split("=", 1) if "=" in e else (e, None) for e in env)
+        env = {k: (None if v is None else str(v)) for k, v in env.items()}
+        if svc.get("env_file"):
+            rep.fail(w, "env_file would hand every variable to every container; list the settings under environment")
+        check_service_env(rep, w, role, env, read)
+        port = port_of(env.get(LISTEN[role]))
+        ports[name] = port
+        if port is None:
+            rep.fail(w, f"{LISTEN[role]}={env.get(LISTEN[role])!r} must listen on all interfaces (0.0.0.0:PORT) inside a container")
+        if role in DATA_DIR:
+            targets = {}
+            for v in svc.get("volumes") or []:
+                src, _, rest = str(v).partition(":")
+                targets[rest.split(":")[0]] = src
+            data_dir = env.get(DATA_DIR[role])
+            if data_dir not in targets:
+                rep.fail(w, f"{DATA_DIR[role]}={data_dir} is not a mounted volume")
+            elif targets[data_dir] not in volumes:
+                rep.fail(w, f"{data_dir} is mounted from {targets[data_dir]!r}, not a named volume")
+        if role == "gateway" and port is not None:
+            published = {str(p).rsplit(":", 1)[-1].split("/")[0] for p in svc.get("ports") or []}
+            if str(port) not in published:
+                rep.fail(w, f"publishes {sorted(published)}, not its listen port {port}")
+        if role != "gateway" and svc.get("ports"):
+            rep.fail(w, "publishes ports; only the gateway may")
+        if not svc.get("read_only") or "ALL" not in (svc.get("cap_drop") or []):
+            rep.fail(w, "must run read_only with cap_drop [ALL]")
+
+    # Wiring: shard list and catalog URLs.
+    sessions = by_role["session"]
+    expected = [f"session-{i}" for i in range(len(sessions))]
+    if sessions != expected:
+        rep.fail(where, f"session services must be named session-0..session-{len(sessions) - 1}, got {sessions}")
+    for name in by_role["gateway"]:
+        env = services[name].get("environment") or {}
+        shards = [s for s in str(env.get("KNOTWORK_SESSION_SHARDS", "")).split(",") if s]
+        got = [url_host_port(s) for s in shards]
+        want = [(s, ports.get(s)) for s in expected]
+        if got != want:
+            rep.fail(f"compose {name}", f"KNOTWORK_SESSION_SHARDS {shards} does not name the session services {expected} in order with their ports")
+        for url in str(env.get("KNOTWORK_CATALOG_URLS", "")).split(","):
+            host, port = url_host_port(url)
+            if roles.get(host or "") != "catalog" or port != ports.get(host):
+                rep.fail(f"compose {name}", f"KNOTWORK_CATALOG_URLS entry {url!r} is not a catalog service and port")
+    for name in by_role["session"]:
+        url = str((services[name].get("environment") or {}).get("KNOTWORK_CATALOG_URL", ""))
+        host, port = url_host_port(url)
+        if roles.get(host or "") != "catalog" or port != ports.get(host):
+            rep.fail(f"compose {name}", f"KNOTWORK_CATALOG_URL {url!r} is not a catalog service and port")
+    rep.ok(where, f"{len(roles)} services ({', '.join(f'{len(by_role[r])} {r}' for r in SERVICES)}) checked")
+
+
+# ---------------------------------------------------------------------------
+# Kubernetes.
+
+
+def container_env(c: dict, objs: dict[tuple[str, str], dict], rep: Report, w: str) -> tuple[dict[str, str | None], dict[str, str]]:
+    """The container's environment: name -> value (None when from a Secret or
+    the downward API), and name -> where it came from."""
+    env: dict[str, str | None] = {}
+    origin: dict[str, str] = {}
+    for src in c.get("envFrom") or []:
+        if "configMapRef" in src:
+            cm = objs.get(("ConfigMap", src["configMapRef"]["name"]))
+            if cm is None:
+                rep.fail(w, f"envFrom ConfigMap {src['configMapRef']['name']} is not in the rendered output")
+                continue
+            for k, v in (cm.get("data") or {}).items():
+                env[src.get("prefix", "") + k] = v
+                origin[src.get("prefix", "") + k] = f"ConfigMap {cm['metadata']['name']}"
+        elif "secretRef" in src:
+            sec = objs.get(("Secret", src["secretRef"]["name"]))
+            if sec is None:
+                rep.fail(w, f"envFrom Secret {src['secretRef']['name']} must be rendered so its keys are known")
+                continue
+            for k in list((sec.get("data") or {}).keys()) + list((sec.get("stringData") or {}).keys()):
+                env[src.get("prefix", "") + k] = None
+                origin[src.get("prefix", "") + k] = f"Secret {sec['metadata']['name']}"
+    for e in c.get("env") or []:
+        name = e["name"]
+        if "value" in e:
+            env[name] = str(e["value"])
+            origin[name] = "value"
+            continue
+        vf = e.get("valueFrom") or {}
+        if "configMapKeyRef" in vf:
+            ref = vf["configMapKeyRef"]
+            cm = objs.get(("ConfigMap", ref["name"]))
+            if cm is None or ref["key"] not in (cm.get("data") or {}):
+                rep.fail(w, f"{name}: ConfigMap {ref['name']} key {ref['key']} not found")
+                continue
+            env[name] = cm["data"][ref["key"]]
+            origin[name] = f"ConfigMap {ref['name']}"
+        elif "secretKeyRef" in vf:
+            ref = vf["secretKeyRef"]
+            sec = objs.get(("Secret", ref["name"]))
+            if sec is None:
+                rep.note(w, f"{name} comes from Secret {ref['name']} (key {ref['key']}), created outside kustomize: it must exist in the namespace")
+                env[name] = "<external secret>"
+            elif ref["key"] not in (sec.get("data") or {}) and ref["key"] not in (sec.get("stringData") or {}):
+                rep.fail(w, f"{name}: Secret {ref['name']} has no key {ref['key']}")
+                continue
+            else:
+                env[name] = "<secret>"
+            origin[name] = f"Secret {ref['name']}"
+        elif "fieldRef" in vf:
+            env[name] = f"<{vf['fieldRef']['fieldPath']}>"
+            origin[name] = "downward API"
+        else:
+            env[name] = None
+    return env, origin
+
+
+def check_k8s(rep: Report, label: str, rendered: pathlib.Path, read: dict[str, set[str]]) -> None:
+    docs = [d for d in yaml.safe_load_all(rendered.read_text(encoding="utf-8")) if d]
+    objs = {(d["kind"], d["metadata"]["name"]): d for d in docs}
+    ns_set = {d["metadata"].get("namespace") for d in docs if d["kind"] != "Namespace"}
+    if len(ns_set) != 1 or None in ns_set:
+        rep.fail(label, f"every object must be in one namespace, got {ns_set}")
+        return
+    ns = ns_set.pop()
+    prod = label.endswith("prod")
+
+    workloads = {d["metadata"]["name"]: d for d in docs if d["kind"] in ("Deployment", "StatefulSet")}
+    expected_kinds = {"catalog": "Deployment", "session": "StatefulSet", "gateway": "Deployment"}
+    info: dict[str, dict] = {}
+    for svc in SERVICES:
+        w = f"{label} {expected_kinds[svc].lower()}/{svc}"
+        wl = workloads.get(svc)
+        if wl is None or wl["kind"] != expected_kinds[svc]:
+            rep.fail(label, f"no {expected_kinds[svc]} named {svc}")
+            continue
+        pod = wl["spec"]["template"]["spec"]
+        containers = [c for c in pod["containers"] if c["name"] == svc]
+        if not containers:
+            rep.fail(w, f"no container named {svc}")
+            continue
+        c = containers[0]
+        env, _ = container_env(c, objs, rep, w)
+        check_service_env(rep, w, svc, env, read)
+        port = port_of(env.get(LISTEN[svc]))
+        if port is None:
+            rep.fail(w, f"{LISTEN[svc]}={env.get(LISTEN[svc])!r} must listen on all interfaces (0.0.0.0:PORT)")
+        cports = {p.get("name"): p["containerPort"] for p in c.get("ports") or []}
+        if port is not None and cports.get("grpc") != port:
+            rep.fail(w, f"containerPort 'grpc' {cports.get('grpc')} differs from {LISTEN[svc]} port {port}")
+        for probe in ("livenessProbe", "readinessProbe"):
+            p = c.get(probe) or {}
+            if "grpc" not in p:
+                rep.fail(w, f"{probe} must be a native grpc probe")
+            elif p["grpc"].get("port") != port:
+                rep.fail(w, f"{probe} probes port {p['grpc'].get('port')}, the service listens on {port}")
+        res = c.get("resources") or {}
+        for part in ("requests", "limits"):
+            if not {"cpu", "memory"} <= set((res.get(part) or {}).keys()):
+                rep.fail(w, f"resources.{part} must set cpu and memory")
+        sc = c.get("securityContext") or {}
+        psc = pod.get("securityContext") or {}
+        if not (sc.get("runAsNonRoot") or psc.get("runAsNonRoot")):
+            rep.fail(w, "runAsNonRoot is not set")
+        if sc.get("readOnlyRootFilesystem") is not True:
+            rep.fail(w, "readOnlyRootFilesystem must be true")
+        if sc.get("allowPrivilegeEscalation") is not False:
+            rep.fail(w, "allowPrivilegeEscalation must be false")
+        if "ALL" not in ((sc.get("capabilities") or {}).get("drop") or []):
+            rep.fail(w, "capabilities must drop ALL")
+        mounts = {m["mountPath"]: m["name"] for m in c.get("volumeMounts") or []}
+        if svc in DATA_DIR:
+            data_dir = env.get(DATA_DIR[svc])
+            if data_dir not in mounts:
+                rep.fail(w, f"{DATA_DIR[svc]}={data_dir} is not a mounted volume (the root filesystem is read-only)")
+            elif svc == "session":
+                claims = {t["metadata"]["name"] for t in wl["spec"].get("volumeClaimTemplates") or []}
+                if mounts[data_dir] not in claims:
+                    rep.fail(w, f"{data_dir} must be mounted from a volumeClaimTemplate, not {mounts[data_dir]!r}")
+        # A PodDisruptionBudget covers the pods.
+        labels = wl["spec"]["template"]["metadata"].get("labels") or {}
+        pdbs = [d for d in docs if d["kind"] == "PodDisruptionBudget"
+                and all(labels.get(k) == v for k, v in d["spec"]["selector"].get("matchLabels", {}).items())]
+        if not pdbs:
+            rep.fail(w, "no PodDisruptionBudget selects these pods")
+        info[svc] = {"wl": wl, "env": env, "port": port, "container": c, "mounts": mounts, "pod": pod}
+
+    if len(info) != len(SERVICES):
+        return
+
+    # Services: catalog (ClusterIP) and session (headless, the StatefulSet's serviceName).
+    sts = info["session"]["wl"]
+    headless = objs.get(("Service", sts["spec"].get("serviceName", "")))
+    if headless is None or headless["spec"].get("clusterIP") != "None":
+        rep.fail(label, f"StatefulSet session needs the headless Service {sts['spec'].get('serviceName')!r}")
+    catalog_svc = objs.get(("Service", "catalog"))
+    if catalog_svc is None:
+        rep.fail(label, "no Service named catalog")
+
+    def svc_port(svc_obj: dict | None) -> set[int]:
+        return {p["port"] for p in (svc_obj or {}).get("spec", {}).get("ports", [])}
+
+    # The gateway's shard list matches the StatefulSet replicas, in order.
+    replicas = sts["spec"].get("replicas", 1)
+    shards = [s for s in (info["gateway"]["env"].get("KNOTWORK_SESSION_SHARDS") or "").split(",") if s]
+    service_name = sts["spec"].get("serviceName")
+    want = [f"http://session-{i}.{service_name}.{ns}.svc.cluster.local:{info['session']['port']}" for i in range(replicas)]
+    if shards != want:
+        rep.fail(label, f"KNOTWORK_SESSION_SHARDS does not match StatefulSet session (replicas {replicas}, namespace {ns}):\n"
+                        f"         got  {','.join(shards)}\n         want {','.join(want)}")
+    else:
+        rep.ok(label, f"gateway shard list matches the {replicas} session replicas in namespace {ns}")
+    if info["session"]["port"] not in svc_port(headless):
+        rep.fail(label, "the headless session Service does not expose the session port")
+
+    catalog_want = ("catalog." + ns + ".svc.cluster.local", info["catalog"]["port"])
+    for who, name in (("gateway", "KNOTWORK_CATALOG_URLS"), ("session", "KNOTWORK_CATALOG_URL")):
+        for url in (info[who]["env"].get(name) or "").split(","):
+            if url_host_port(url) != catalog_want:
+                rep.fail(f"{label} {who}", f"{name} entry {url!r} is not http://{catalog_want[0]}:{catalog_want[1]}")
+    if info["catalog"]["port"] not in svc_port(catalog_svc):
+        rep.fail(label, "Service catalog does not expose the catalog port")
+
+    # Production: prod mode, JWKS from a mounted Secret, no HS256 secret, real CORS origins.
+    if prod:
+        genv = info["gateway"]["env"]
+        w = f"{label} deployment/gateway"
+        if genv.get("KNOTWORK_MODE") != "prod":
+            rep.fail(w, "KNOTWORK_MODE must be prod")
+        if "KNOTWORK_JWT_SECRET" in genv:
+            rep.fail(w, "KNOTWORK_JWT_SECRET must not be set in production (JWKS only)")
+        jwks = genv.get("KNOTWORK_JWT_JWKS_FILE") or ""
+        mount = next((m for m in (info["gateway"]["container"].get("volumeMounts") or [])
+                      if jwks.startswith(m["mountPath"].rstrip("/") + "/")), None)
+        vol = next((v for v in info["gateway"]["pod"].get("volumes") or [] if mount and v["name"] == mount["name"]), None)
+        if not jwks or vol is None or "secret" not in vol:
+            rep.fail(w, f"KNOTWORK_JWT_JWKS_FILE={jwks!r} must be a file in a mounted Secret volume")
+        cors = genv.get("KNOTWORK_CORS_ORIGINS") or ""
+        origins = [o for o in cors.split(",") if o]
+        if not origins or any(o.strip() == "*" or not o.strip().startswith("https://") for o in origins):
+            rep.fail(w, f"KNOTWORK_CORS_ORIGINS={cors!r} must list explicit https:// origins")
+
+    # NetworkPolicy: only the gateway (and labelled ops jobs) reach session; gateway
+    # and session (and ops jobs) reach catalog; a default deny covers the rest.
+    pols = [d for d in docs if d["kind"] == "NetworkPolicy"]
+    if not any(p["spec"].get("podSelector") in ({}, None) and "Ingress" in p["spec"].get("policyTypes", []) and not p["spec"].get("ingress") for p in pols):
+        rep.fail(label, "no default-deny ingress NetworkPolicy")
+
+    def allowed_from(target: str) -> list[dict]:
+        out = []
+        for p in pols:
+            if p["spec"].get("podSelector", {}).get("matchLabels", {}).get("app.kubernetes.io/name") != target:
+                continue
+            for rule in p["spec"].get("ingress") or []:
+                out.extend(rule.get("from") or [{"anyone": True}])
+        return out
+
+    def names(peers: list[dict]) -> set[str]:
+        got = set()
+        for peer in peers:
+            ml = (peer.get("podSelector") or {}).get("matchLabels") or {}
+            if set(peer) != {"podSelector"}:
+                got.add("*")
+            elif "app.kubernetes.io/name" in ml:
+                got.add(ml["app.kubernetes.io/name"])
+            elif ml.get("knotwork.dev/ops-client") == "true":
+                got.add("ops")
+            else:
+                got.add("*")
+        return got
+
+    for target, allowed in (("session", {"gateway", "ops"}), ("catalog", {"gateway", "session", "ops"})):
+        got = names(allowed_from(target))
+        if not got or not got <= allowed:
+            rep.fail(label, f"NetworkPolicy lets {sorted(got) or 'nobody'} reach {target}; allowed: {sorted(allowed)}")
+    rep.ok(label, f"{len(docs)} objects in namespace {ns} checked")
+
+
+# ---------------------------------------------------------------------------
+
+
+def check_text_names(rep: Report, deploy: pathlib.Path, read: dict[str, set[str]]) -> None:
+    known = set().union(*read.values()) | set(INFORMATIONAL)
+    bad: dict[str, set[str]] = {}
+    for path in sorted(p for p in deploy.rglob("*") if p.is_file()):
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            continue
+        for name in set(NAME_RE.findall(text)) - known:
+            bad.setdefault(name, set()).add(str(path.relative_to(deploy.parent)))
+    for name, paths in sorted(bad.items()):
+        rep.fail("env names", f"{name} (in {', '.join(sorted(paths))}) is read by no binary")
+    if not bad:
+        rep.ok("env names", f"every KNOTWORK_* name in deploy/ is read by a binary ({len(known)} known)")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--root", type=pathlib.Path, required=True)
+    ap.add_argument("--rendered", type=pathlib.Path, required=True, help="folder with <overlay>.yaml renders")
+    ap.add_argument("--overlays", nargs="+", required=True)
+    ap.add_argument("--compose-out", type=pathlib.Path, required=True)
+    ap.add_argument("--names-from", type=pathlib.Path)
+    args = ap.parse_args()
+
+    rep = Report()
+    if args.names_from:
+        read = names_from_table(args.names_from, rep)
+        source = str(args.names_from)
+    else:
+        read = names_from_source(args.root, rep)
+        source = "crates/{catalog,session,gateway,runtime}/src"
+    if read is None:
+        return 1
+    for svc in SERVICES:
+        print(f"  knotwork-{svc} reads ({source}): {' '.join(sorted(read[svc]))}")
+
+    deploy = args.root / "deploy"
+    check_text_names(rep, deploy, read)
+    check_compose(rep, deploy / "compose" / "compose.yaml", deploy / "compose" / ".env.example", read, args.compose_out)
+    for overlay in args.overlays:
+        check_k8s(rep, f"k8s/overlays/{overlay}", args.rendered / f"{overlay}.yaml", read)
+    if rep.failures:
+        print(f"  {rep.failures} problem(s)")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
