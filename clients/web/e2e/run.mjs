@@ -403,6 +403,15 @@ async function main() {
       await page.locator('[data-testid="cue-log"] li[data-cue="PRESS_AND_HOLD"], [data-testid="cue-log"] li[data-cue="HALFWAY"]').first().waitFor({ timeout: 30_000 });
       await checkScreen(page, "guided session");
       await shot(page, "08-guide-running");
+      // The timer is live: it moves without any input from the page.
+      const first = (await page.getByTestId("remaining").textContent()) ?? "";
+      await page.waitForFunction(
+        (t) =>
+          document.querySelector('[data-testid="remaining"]')?.textContent !== t &&
+          Number(document.querySelector('[role="progressbar"]')?.getAttribute("aria-valuenow")) > 0,
+        first,
+        { timeout: 20_000 },
+      );
       await page.locator('[data-testid="cue-log"] li[data-cue="SWITCH_SIDE"]').waitFor({ timeout: 400_000 });
       await page.getByTestId("guide-done").waitFor({ timeout: 400_000 });
       const cues = await page.locator('[data-testid="cue-log"] li').evaluateAll((els) => els.map((e) => e.getAttribute("data-cue")));
