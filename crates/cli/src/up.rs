@@ -63,6 +63,9 @@ pub struct UpArgs {
         default_value = "knotwork-dev-internal"
     )]
     internal_token: String,
+    /// Divides the wall-clock time of guided sessions (demos and tests).
+    #[arg(long, env = "KNOTWORK_GUIDE_SPEEDUP", default_value_t = 1)]
+    guide_speedup: u32,
     #[command(flatten)]
     log: LogArgs,
 }
@@ -94,6 +97,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     let mut session = knotwork_session::Config::local(args.data_dir.join("session"));
     session.catalog_url = format!("http://{catalog_addr}");
     session.internal_token = args.internal_token.clone();
+    session.guide_speedup = args.guide_speedup.max(1);
 
     let mut gateway = knotwork_gateway::Config::local(
         vec![format!("http://{catalog_addr}")],
