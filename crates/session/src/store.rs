@@ -78,10 +78,9 @@ const TABLES: [Def; 8] = [
 /// The database file inside the data folder.
 pub const DB_FILE: &str = "session.redb";
 
-/// redb's page cache. Its default (1 GiB) lets resident memory grow with the
-/// database until that size; the soak benchmark showed the session service
-/// growing ~2.5 MiB per 5 s under writes. Pages past this are read from the
-/// OS page cache instead.
+/// redb's page cache. Its default (1 GiB) would let resident memory grow
+/// with the database up to that size; pages past this bound are read from
+/// the OS page cache instead.
 const CACHE_BYTES: usize = 32 * 1024 * 1024;
 
 /// Opens (or creates) the database file with the bounded cache.
