@@ -422,62 +422,28 @@ async fn main() -> anyhow::Result<()> {
     .await;
 
     let c = args.callers;
+    // Baselines and the gateway hop, each at 1 and `c` callers.
+    let paired = [
+        ("echo (bare tonic)", &to_echo, Mix::only(Op::Echo)),
+        ("catalog reads direct", &to_catalog, Mix::catalog()),
+        ("catalog reads via gateway", &via_gateway, Mix::catalog()),
+        (
+            "session writes direct",
+            &to_session,
+            Mix::only(Op::LogSession),
+        ),
+        (
+            "session writes via gateway",
+            &via_gateway,
+            Mix::only(Op::LogSession),
+        ),
+    ];
     for callers in [1, c] {
-        report.runs.push(
-            load::run(
-                "echo (bare tonic)",
-                to_echo.clone(),
-                &Mix::only(Op::Echo),
-                callers,
-                secs,
-                &bar,
-            )
-            .await,
-        );
-        report.runs.push(
-            load::run(
-                "catalog reads direct",
-                to_catalog.clone(),
-                &Mix::catalog(),
-                callers,
-                secs,
-                &bar,
-            )
-            .await,
-        );
-        report.runs.push(
-            load::run(
-                "catalog reads via gateway",
-                via_gateway.clone(),
-                &Mix::catalog(),
-                callers,
-                secs,
-                &bar,
-            )
-            .await,
-        );
-        report.runs.push(
-            load::run(
-                "session writes direct",
-                to_session.clone(),
-                &Mix::only(Op::LogSession),
-                callers,
-                secs,
-                &bar,
-            )
-            .await,
-        );
-        report.runs.push(
-            load::run(
-                "session writes via gateway",
-                via_gateway.clone(),
-                &Mix::only(Op::LogSession),
-                callers,
-                secs,
-                &bar,
-            )
-            .await,
-        );
+        for (name, world, mix) in &paired {
+            report
+                .runs
+                .push(load::run(name, (*world).clone(), mix, callers, secs, &bar).await);
+        }
     }
     for &callers in &args.scaling {
         let r = load::run(
