@@ -5,7 +5,9 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use knotwork_runtime::listen::LimitArgs;
 use knotwork_runtime::telemetry::LogArgs;
+use knotwork_runtime::tls::TlsArgs;
 
 /// The default listen address.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:50052";
@@ -44,6 +46,14 @@ pub struct Config {
     )]
     pub internal_token: String,
 
+    /// TLS of the listener (plain text when unset) and mTLS.
+    #[command(flatten)]
+    pub tls: TlsArgs,
+
+    /// Limits of the listener (streams per connection, timeouts).
+    #[command(flatten)]
+    pub limits: LimitArgs,
+
     /// Logging options.
     #[command(flatten)]
     pub log: LogArgs,
@@ -58,6 +68,8 @@ impl Config {
             data_dir,
             catalog_file: None,
             internal_token: DEFAULT_INTERNAL_TOKEN.to_owned(),
+            tls: TlsArgs::default(),
+            limits: LimitArgs::default(),
             log: LogArgs::default(),
         }
     }
@@ -77,5 +89,7 @@ mod tests {
         assert_eq!(parsed.catalog_file, local.catalog_file);
         assert_eq!(parsed.internal_token, local.internal_token);
         assert_eq!(parsed.log.log_format, local.log.log_format);
+        assert_eq!(format!("{:?}", parsed.tls), format!("{:?}", local.tls));
+        assert_eq!(format!("{:?}", parsed.limits), format!("{:?}", local.limits));
     }
 }

@@ -39,6 +39,9 @@ pub enum Error {
     /// Reflection could not be built.
     #[error("reflection: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),
+    /// The TLS settings are unusable (names the file).
+    #[error(transparent)]
+    Tls(#[from] knotwork_runtime::tls::TlsError),
 }
 
 fn describe(v: &[Violation]) -> String {
@@ -112,6 +115,10 @@ impl From<Error> for tonic::Status {
                     "the catalog file cannot be read",
                     d,
                 )
+            }
+            Error::Tls(e) => {
+                tracing::error!(error = %e, "TLS settings");
+                tonic::Status::internal("internal error")
             }
             Error::Storage(detail) => {
                 tracing::error!(%detail, "storage error");

@@ -54,6 +54,7 @@ pub async fn run(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
+    let tls = knotwork_runtime::tls::server_config(&config.tls)?;
     let (reporter, health) = knotwork_runtime::grpc::health().await;
     let store = Store::open(&config.data_dir).await?;
     let source = match &config.catalog_file {
@@ -74,15 +75,18 @@ pub async fn run(
     ));
     knotwork_runtime::grpc::set_serving(&reporter, &[CATALOG_SERVICE, ADMIN_SERVICE]).await;
     if let Ok(addr) = listener.local_addr() {
-        tracing::info!(%addr, "catalog service listening");
+        tracing::info!(%addr, tls = tls.is_some(), mtls = config.tls.tls_client_ca.is_some(), "catalog service listening");
     }
-    let served = tonic::transport::Server::builder()
+    let served = knotwork_runtime::listen::server(&config.limits)
         .add_service(health)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(api)
         .add_service(admin)
-        .serve_with_incoming_shutdown(knotwork_runtime::grpc::incoming(listener), shutdown)
+        .serve_with_incoming_shutdown(
+            knotwork_runtime::listen::incoming(listener, tls, &config.limits),
+            shutdown,
+        )
         .await;
     if let Some(task) = sighup {
         task.abort();

@@ -4,7 +4,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use knotwork_runtime::listen::LimitArgs;
 use knotwork_runtime::telemetry::LogArgs;
+use knotwork_runtime::tls::{BackendTlsArgs, TlsArgs, is_https};
 
 /// The development HS256 secret. Production mode refuses it.
 pub const DEV_JWT_SECRET: &str = "knotwork-dev-secret";
@@ -153,6 +155,23 @@ pub struct Config {
     #[arg(long, env = "KNOTWORK_MAX_MESSAGE_BYTES", default_value_t = 4 * 1024 * 1024)]
     pub max_message_bytes: usize,
 
+    /// TLS of the gRPC and admin listeners (plain text when unset).
+    #[command(flatten)]
+    pub tls: TlsArgs,
+
+    /// TLS and mTLS for calling the backends (`https://` URLs).
+    #[command(flatten)]
+    pub backend_tls: BackendTlsArgs,
+
+    /// Prod mode only: accept `http://` backend URLs (for a service mesh that
+    /// already encrypts and authenticates pod-to-pod traffic).
+    #[arg(long, env = "KNOTWORK_ALLOW_PLAINTEXT_BACKENDS")]
+    pub allow_plaintext_backends: bool,
+
+    /// Limits of the listeners (streams per connection, timeouts).
+    #[command(flatten)]
+    pub limits: LimitArgs,
+
     /// Logging.
     #[command(flatten)]
     pub log: LogArgs,
@@ -186,6 +205,10 @@ impl std::fmt::Debug for Config {
             .field("addr_rate", &self.addr_rate)
             .field("addr_burst", &self.addr_burst)
             .field("max_message_bytes", &self.max_message_bytes)
+            .field("tls", &self.tls)
+            .field("backend_tls", &self.backend_tls)
+            .field("allow_plaintext_backends", &self.allow_plaintext_backends)
+            .field("limits", &self.limits)
             .field("log", &self.log)
             .finish()
     }
@@ -218,6 +241,10 @@ impl Config {
             addr_rate: 500,
             addr_burst: 1000,
             max_message_bytes: 4 * 1024 * 1024,
+            tls: TlsArgs::default(),
+            backend_tls: BackendTlsArgs::default(),
+            allow_plaintext_backends: false,
+            limits: LimitArgs::default(),
             log: LogArgs::default(),
         }
     }
@@ -252,6 +279,21 @@ impl Config {
             }
             if self.cors_origins.iter().any(|o| o.trim() == "*") {
                 return bad("prod mode refuses `*` as a CORS origin");
+            }
+            let plain = self
+                .catalog_urls
+                .iter()
+                .chain(&self.session_shards)
+                .map(|u| u.trim())
+                .find(|u| !u.is_empty() && !is_https(u));
+            if let Some(url) = plain
+                && !self.allow_plaintext_backends
+            {
+                return Err(crate::Error::Config(format!(
+                    "prod mode refuses the plain-text backend {url}: use https:// with \
+                     --backend-ca and a client certificate (mTLS), or set \
+                     --allow-plaintext-backends when a service mesh encrypts the traffic"
+                )));
             }
         }
         Ok(())
@@ -289,5 +331,23 @@ mod tests {
         assert!(c.validate().is_ok());
         c.cors_origins = vec!["*".into()];
         assert!(c.validate().is_err());
+    }
+
+    #[test]
+    fn prod_refuses_plaintext_backends_unless_allowed() {
+        let mut c = Config::local(
+            vec!["https://catalog:50052".into()],
+            vec!["https://s0:50053".into(), "http://s1:50053".into()],
+        );
+        c.mode = Mode::Prod;
+        c.internal_token = "real".into();
+        c.jwt_secret = "real-secret".into();
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("http://s1:50053"), "{e}");
+        c.allow_plaintext_backends = true;
+        assert!(c.validate().is_ok());
+        c.allow_plaintext_backends = false;
+        c.session_shards = vec!["https://s0:50053".into(), "HTTPS://s1:50053".into()];
+        assert!(c.validate().is_ok());
     }
 }

@@ -126,6 +126,25 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
     config.validate()?;
+    // TLS files first: a wrong path stops the gateway before it serves.
+    let tls = knotwork_runtime::tls::server_config(&config.tls)
+        .map_err(|e| Error::Config(e.to_string()))?;
+    let backend_tls = knotwork_runtime::tls::BackendTls::load(&config.backend_tls)
+        .map_err(|e| Error::Config(e.to_string()))?;
+    if config.mode == config::Mode::Prod {
+        if tls.is_none() {
+            tracing::warn!(
+                "prod mode without --tls-cert: the gateway serves plain text; \
+                 TLS must end in front of it (ingress, load balancer)"
+            );
+        }
+        if backend_tls.enabled() && !backend_tls.has_client_identity() {
+            tracing::warn!(
+                "prod mode without --backend-client-cert: backends cannot verify \
+                 the gateway by certificate (mTLS), only by the internal credential"
+            );
+        }
+    }
     let metrics = metrics::Metrics::new()?;
     let leeway = Duration::from_secs(config.jwt_leeway_secs);
     let authenticator = match &config.jwt_jwks_file {
@@ -145,6 +164,7 @@ pub async fn run(
     let upstreams = Arc::new(upstream::Upstreams::new(
         &config.catalog_urls,
         &config.session_shards,
+        &backend_tls,
         Duration::from_millis(config.backend_connect_timeout_ms),
         config.backend_connections,
     )?);
@@ -182,7 +202,8 @@ pub async fn run(
         stop_rx.clone(),
     ));
     if let Some(admin) = admin {
-        tracing::info!(addr = ?admin.local_addr().ok(), "metrics listening");
+        tracing::info!(addr = ?admin.local_addr().ok(), tls = tls.is_some(), "metrics listening");
+        let admin = knotwork_runtime::listen::incoming(admin, tls.clone(), &config.limits);
         tokio::spawn(metrics.clone().serve(admin, stop_rx.clone()));
     }
     {
@@ -199,7 +220,7 @@ pub async fn run(
     }
 
     let max = config.max_message_bytes;
-    let router = tonic::transport::Server::builder()
+    let router = knotwork_runtime::listen::server(&config.limits)
         .accept_http1(true)
         .tcp_nodelay(true)
         .layer(cors(&config)?)
@@ -223,9 +244,10 @@ pub async fn run(
                 .max_decoding_message_size(max)
                 .max_encoding_message_size(max),
         );
-    tracing::info!(addr = ?listener.local_addr().ok(), "gateway listening");
+    tracing::info!(addr = ?listener.local_addr().ok(), tls = tls.is_some(), "gateway listening");
+    let incoming = knotwork_runtime::listen::incoming(listener, tls, &config.limits);
     router
-        .serve_with_incoming_shutdown(knotwork_runtime::grpc::incoming(listener), async move {
+        .serve_with_incoming_shutdown(incoming, async move {
             shutdown.await;
             tracing::info!("gateway shutting down");
             let _ = stop_tx.send(true);

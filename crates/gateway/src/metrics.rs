@@ -12,7 +12,8 @@ use hyper_util::rt::TokioIo;
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
 };
-use tokio::net::TcpListener;
+use knotwork_runtime::listen::Conn;
+use tokio_stream::StreamExt as _;
 
 use crate::Error;
 
@@ -142,16 +143,24 @@ impl Metrics {
         String::from_utf8(buf).unwrap_or_default()
     }
 
-    /// Serves `GET /metrics` on `listener` until `stop` turns true.
-    pub async fn serve(self, listener: TcpListener, mut stop: tokio::sync::watch::Receiver<bool>) {
+    /// Serves `GET /metrics` on the accepted connections (TLS and the
+    /// header timeout already applied, see `knotwork_runtime::listen`)
+    /// until `stop` turns true.
+    pub async fn serve(
+        self,
+        incoming: impl tokio_stream::Stream<Item = std::io::Result<Conn>> + Unpin,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+    ) {
+        let mut incoming = incoming;
         loop {
-            let (stream, _) = tokio::select! {
-                accepted = listener.accept() => match accepted {
-                    Ok(s) => s,
-                    Err(e) => {
+            let stream = tokio::select! {
+                accepted = incoming.next() => match accepted {
+                    Some(Ok(s)) => s,
+                    Some(Err(e)) => {
                         tracing::warn!(error = %e, "admin accept failed");
                         continue;
                     }
+                    None => return,
                 },
                 _ = stop.changed() => return,
             };

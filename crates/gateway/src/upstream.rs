@@ -15,7 +15,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use tonic::transport::{Channel, Endpoint};
+use knotwork_runtime::tls::BackendTls;
+use tonic::transport::Channel;
 use tonic::{Code, Request, Response, Status};
 use tonic_health::ServingStatus;
 use tonic_health::pb::HealthCheckRequest;
@@ -60,15 +61,18 @@ pub struct Backend {
 }
 
 impl Backend {
-    /// Creates the backend's lazy channels (`connections` of them, at least one).
+    /// Creates the backend's lazy channels (`connections` of them, at least
+    /// one), over TLS per `tls` when `url` is `https://`.
     pub fn new(
         url: &str,
         role: Role,
+        tls: &BackendTls,
         connect_timeout: Duration,
         connections: usize,
     ) -> Result<Self, Error> {
-        let endpoint = Endpoint::from_shared(url.to_owned())
-            .map_err(|e| Error::Config(format!("bad backend URL {url:?}: {e}")))?
+        let endpoint = tls
+            .endpoint(url)
+            .map_err(|e| Error::Config(format!("backend {url:?}: {e}")))?
             .connect_timeout(connect_timeout)
             .tcp_nodelay(true)
             .http2_keep_alive_interval(Duration::from_secs(30))
@@ -111,6 +115,7 @@ impl Upstreams {
     pub fn new(
         catalog: &[String],
         sessions: &[String],
+        tls: &BackendTls,
         connect_timeout: Duration,
         connections: usize,
     ) -> Result<Self, Error> {
@@ -118,7 +123,7 @@ impl Upstreams {
             urls.iter()
                 .map(|u| u.trim())
                 .filter(|u| !u.is_empty())
-                .map(|u| Backend::new(u, role, connect_timeout, connections))
+                .map(|u| Backend::new(u, role, tls, connect_timeout, connections))
                 .collect::<Result<Vec<_>, _>>()
         };
         let catalog = build(catalog, Role::Catalog)?;

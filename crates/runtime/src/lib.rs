@@ -1,7 +1,8 @@
 //! What every Knotwork service shares, so the three services read the same way:
 //! structured logging ([`telemetry`]), the shutdown signal ([`shutdown`]),
-//! health and reflection wiring ([`grpc`]) and the internal trust boundary
-//! between the gateway and the backends ([`internal`]).
+//! health and reflection wiring ([`grpc`]), the internal trust boundary
+//! between the gateway and the backends ([`internal`]), TLS and mTLS
+//! ([`tls`]) and how listeners accept connections under limits ([`listen`]).
 //!
 //! Invariant: this crate never reads the environment on its own; binaries
 //! pass configuration in (clap reads `KNOTWORK_*` variables in `main.rs`).
@@ -10,5 +11,7 @@
 
 pub mod grpc;
 pub mod internal;
+pub mod listen;
 pub mod shutdown;
 pub mod telemetry;
+pub mod tls;

@@ -15,7 +15,8 @@ use knotwork_proto::catalog::v1 as cpb;
 use knotwork_proto::catalog::v1::catalog_service_client::CatalogServiceClient;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use tonic::transport::{Channel, Endpoint};
+use knotwork_runtime::tls::BackendTls;
+use tonic::transport::Channel;
 
 use crate::convert;
 use crate::domain::CatalogView;
@@ -55,10 +56,16 @@ impl Catalog {
     }
 }
 
-/// Starts fetching from the catalog service at `url`. The task ends when
-/// every [`Catalog`] handle is dropped or when it is aborted.
-pub fn spawn(url: &str, poll: Duration) -> Result<(Catalog, JoinHandle<()>), Error> {
-    let endpoint = Endpoint::from_shared(url.to_owned())
+/// Starts fetching from the catalog service at `url` (TLS per `tls` when it
+/// is `https://`). The task ends when every [`Catalog`] handle is dropped or
+/// when it is aborted.
+pub fn spawn(
+    url: &str,
+    tls: &BackendTls,
+    poll: Duration,
+) -> Result<(Catalog, JoinHandle<()>), Error> {
+    let endpoint = tls
+        .endpoint(url)
         .map_err(|e| Error::Startup(format!("catalog url {url:?}: {e}")))?
         .connect_timeout(Duration::from_secs(5))
         .timeout(Duration::from_secs(30));

@@ -4,7 +4,9 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use knotwork_runtime::listen::LimitArgs;
 use knotwork_runtime::telemetry::LogArgs;
+use knotwork_runtime::tls::{BackendTlsArgs, TlsArgs};
 
 /// How the session service runs.
 #[derive(Debug, Clone, clap::Parser)]
@@ -62,6 +64,18 @@ pub struct Config {
     #[arg(long, env = "KNOTWORK_SESSION_COMMIT_BATCH_MAX", default_value_t = 512)]
     pub commit_batch_max: usize,
 
+    /// TLS of the listener (plain text when unset) and mTLS.
+    #[command(flatten)]
+    pub tls: TlsArgs,
+
+    /// TLS for calling the catalog (an `https://` --catalog-url).
+    #[command(flatten)]
+    pub backend_tls: BackendTlsArgs,
+
+    /// Limits of the listener (streams per connection, timeouts).
+    #[command(flatten)]
+    pub limits: LimitArgs,
+
     /// Logging.
     #[command(flatten)]
     pub log: LogArgs,
@@ -79,6 +93,9 @@ impl Config {
             internal_token: "knotwork-dev-internal".to_owned(),
             guide_speedup: 1,
             commit_batch_max: 512,
+            tls: TlsArgs::default(),
+            backend_tls: BackendTlsArgs::default(),
+            limits: LimitArgs::default(),
             log: LogArgs::default(),
         }
     }

@@ -53,6 +53,11 @@ pub async fn run(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
+    // TLS files first: a wrong path stops the service before it opens storage.
+    let tls = knotwork_runtime::tls::server_config(&config.tls)
+        .map_err(|e| Error::Startup(e.to_string()))?;
+    let backend_tls = knotwork_runtime::tls::BackendTls::load(&config.backend_tls)
+        .map_err(|e| Error::Startup(e.to_string()))?;
     let dir = config.data_dir.clone();
     let options = store::StoreOptions {
         max_batch: config.commit_batch_max,
@@ -66,6 +71,7 @@ pub async fn run(
     let (reporter, health) = knotwork_runtime::grpc::health().await;
     let (catalog, catalog_task) = catalog::spawn(
         &config.catalog_url,
+        &backend_tls,
         Duration::from_secs(config.catalog_poll_secs.max(1)),
     )?;
     let health_task = {
@@ -102,8 +108,14 @@ pub async fn run(
     let addr = listener
         .local_addr()
         .map_err(|e| Error::Startup(format!("listener: {e}")))?;
-    tracing::info!(%addr, catalog = %config.catalog_url, "session service listening");
-    let result = tonic::transport::Server::builder()
+    tracing::info!(
+        %addr,
+        catalog = %config.catalog_url,
+        tls = tls.is_some(),
+        mtls = config.tls.tls_client_ca.is_some(),
+        "session service listening"
+    );
+    let result = knotwork_runtime::listen::server(&config.limits)
         .add_service(health)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
@@ -113,7 +125,10 @@ pub async fn run(
         .add_service(
             SessionAdminServiceServer::new(svc).max_decoding_message_size(MAX_REQUEST_BYTES),
         )
-        .serve_with_incoming_shutdown(knotwork_runtime::grpc::incoming(listener), shutdown)
+        .serve_with_incoming_shutdown(
+            knotwork_runtime::listen::incoming(listener, tls, &config.limits),
+            shutdown,
+        )
         .await;
     health_task.abort();
     catalog_task.abort();

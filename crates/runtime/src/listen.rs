@@ -1,0 +1,516 @@
+//! How every service accepts connections: TCP options, optional TLS, and
+//! limits against abuse.
+//!
+//! [`incoming`] turns a bound listener into the stream of connections tonic
+//! serves (and the gateway's metrics listener reads). Each connection gets
+//! TCP_NODELAY (tonic applies its own `tcp_nodelay` only to listeners it binds
+//! itself; without it a response's trailers wait ~40 ms for the peer's
+//! delayed ACK) and TCP keepalive, then the TLS handshake when TLS is on (in
+//! its own task, so a slow handshake never blocks the accept loop).
+//!
+//! The header timeout: a connection must finish its TLS handshake and send
+//! one complete request head (HTTP/1.1: the header block; HTTP/2: the
+//! preface, then a HEADERS frame through END_HEADERS) within
+//! [`LimitArgs::header_timeout_ms`] of being accepted, or it is closed. A
+//! client that connects and sends nothing, or half a preface or half a
+//! header block, cannot hold a connection. [`HeadDetector`] finds the end of
+//! the first request head in the bytes read; after it the bound no longer
+//! applies. Afterwards HTTP/2 keepalive pings ([`server`]) close connections
+//! whose peer stopped answering, and the stream limit bounds the work one
+//! connection can ask for.
+
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio::time::{Instant, Sleep};
+use tonic::transport::server::{Connected, TcpConnectInfo};
+
+/// Default bound for the TLS handshake plus the first request head.
+pub const DEFAULT_HEADER_TIMEOUT_MS: u64 = 10_000;
+/// Default HTTP/2 concurrent streams per connection.
+pub const DEFAULT_MAX_CONCURRENT_STREAMS: u32 = 200;
+/// Default interval of HTTP/2 keepalive pings.
+pub const DEFAULT_KEEPALIVE_INTERVAL_SECS: u64 = 30;
+/// Default wait for a keepalive ping's answer.
+pub const DEFAULT_KEEPALIVE_TIMEOUT_SECS: u64 = 10;
+
+/// Limits of a listener: flags and `KNOTWORK_*` variables, the same on
+/// every service.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LimitArgs {
+    /// Most concurrent HTTP/2 streams (calls) per connection, advertised in
+    /// SETTINGS; a client opening more gets them refused.
+    #[arg(
+        long,
+        env = "KNOTWORK_MAX_CONCURRENT_STREAMS",
+        default_value_t = DEFAULT_MAX_CONCURRENT_STREAMS
+    )]
+    pub max_concurrent_streams: u32,
+
+    /// Milliseconds a new connection has to finish the TLS handshake and
+    /// send its first complete request head before it is closed.
+    #[arg(
+        long,
+        env = "KNOTWORK_HEADER_TIMEOUT_MS",
+        default_value_t = DEFAULT_HEADER_TIMEOUT_MS
+    )]
+    pub header_timeout_ms: u64,
+
+    /// Seconds between HTTP/2 keepalive pings to each client (0: none).
+    #[arg(
+        long,
+        env = "KNOTWORK_KEEPALIVE_INTERVAL_SECS",
+        default_value_t = DEFAULT_KEEPALIVE_INTERVAL_SECS
+    )]
+    pub keepalive_interval_secs: u64,
+
+    /// Seconds to wait for a keepalive ping's answer before closing the
+    /// connection.
+    #[arg(
+        long,
+        env = "KNOTWORK_KEEPALIVE_TIMEOUT_SECS",
+        default_value_t = DEFAULT_KEEPALIVE_TIMEOUT_SECS
+    )]
+    pub keepalive_timeout_secs: u64,
+}
+
+impl Default for LimitArgs {
+    fn default() -> Self {
+        Self {
+            max_concurrent_streams: DEFAULT_MAX_CONCURRENT_STREAMS,
+            header_timeout_ms: DEFAULT_HEADER_TIMEOUT_MS,
+            keepalive_interval_secs: DEFAULT_KEEPALIVE_INTERVAL_SECS,
+            keepalive_timeout_secs: DEFAULT_KEEPALIVE_TIMEOUT_SECS,
+        }
+    }
+}
+
+impl LimitArgs {
+    fn header_timeout(&self) -> Duration {
+        Duration::from_millis(self.header_timeout_ms.max(1))
+    }
+}
+
+/// A tonic server builder with the listener limits applied (streams per
+/// connection, HTTP/2 keepalive). Services add their own options and
+/// services to it and serve it with [`incoming`].
+pub fn server(limits: &LimitArgs) -> tonic::transport::Server {
+    let interval = (limits.keepalive_interval_secs > 0)
+        .then(|| Duration::from_secs(limits.keepalive_interval_secs));
+    tonic::transport::Server::builder()
+        .max_concurrent_streams(limits.max_concurrent_streams.max(1))
+        .http2_keepalive_interval(interval)
+        .http2_keepalive_timeout(Some(Duration::from_secs(
+            limits.keepalive_timeout_secs.max(1),
+        )))
+}
+
+/// The stream of accepted connections of `listener`, TLS-wrapped when
+/// `tls` is set, each under the header timeout of `limits`. The listening
+/// socket closes when the stream is dropped (tonic drops it on shutdown).
+pub fn incoming(
+    listener: TcpListener,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    limits: &LimitArgs,
+) -> tokio_stream::wrappers::ReceiverStream<io::Result<Conn>> {
+    let (tx, rx) = mpsc::channel(64);
+    let header_timeout = limits.header_timeout();
+    let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
+    tokio::spawn(accept_loop(listener, acceptor, header_timeout, tx));
+    tokio_stream::wrappers::ReceiverStream::new(rx)
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    acceptor: Option<tokio_rustls::TlsAcceptor>,
+    header_timeout: Duration,
+    tx: mpsc::Sender<io::Result<Conn>>,
+) {
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            // The server dropped the stream: stop listening.
+            () = tx.closed() => return,
+        };
+        let (stream, peer) = match accepted {
+            Ok(a) => a,
+            Err(e) => {
+                // Per-connection failures (reset before accept) and resource
+                // exhaustion (EMFILE) must not end the server: wait a moment
+                // and accept again.
+                tracing::debug!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                continue;
+            }
+        };
+        let deadline = Instant::now() + header_timeout;
+        let _ = stream.set_nodelay(true);
+        let _ = socket2::SockRef::from(&stream)
+            .set_tcp_keepalive(&socket2::TcpKeepalive::new().with_time(Duration::from_secs(60)));
+        let info = TcpConnectInfo {
+            local_addr: stream.local_addr().ok(),
+            remote_addr: Some(peer),
+        };
+        match &acceptor {
+            None => {
+                let conn = Conn::new(Io::Plain(stream), info, deadline);
+                if tx.send(Ok(conn)).await.is_err() {
+                    return;
+                }
+            }
+            Some(acceptor) => {
+                let acceptor = acceptor.clone();
+                let tx = tx.clone();
+                tokio::spawn(async move {
+                    match tokio::time::timeout_at(deadline, acceptor.accept(stream)).await {
+                        Ok(Ok(tls)) => {
+                            let conn = Conn::new(Io::Tls(Box::new(tls)), info, deadline);
+                            let _ = tx.send(Ok(conn)).await;
+                        }
+                        Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                    }
+                });
+            }
+        }
+    }
+}
+
+enum Io {
+    Plain(TcpStream),
+    Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
+}
+
+/// One accepted connection (plain or TLS) under the header timeout.
+pub struct Conn {
+    io: Io,
+    info: TcpConnectInfo,
+    /// Armed until the first request head is complete.
+    deadline: Option<Pin<Box<Sleep>>>,
+    head: HeadDetector,
+}
+
+impl std::fmt::Debug for Conn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Conn")
+            .field("peer", &self.info.remote_addr)
+            .field("tls", &matches!(self.io, Io::Tls(_)))
+            .finish()
+    }
+}
+
+impl Conn {
+    fn new(io: Io, info: TcpConnectInfo, deadline: Instant) -> Self {
+        Self {
+            io,
+            info,
+            deadline: Some(Box::pin(tokio::time::sleep_until(deadline))),
+            head: HeadDetector::default(),
+        }
+    }
+
+    /// The peer's address.
+    pub fn peer(&self) -> Option<SocketAddr> {
+        self.info.remote_addr
+    }
+
+    /// Whether the header timeout passed before a complete request head.
+    fn expired(&mut self, cx: &mut Context<'_>) -> bool {
+        match &mut self.deadline {
+            Some(d) => d.as_mut().poll(cx).is_ready(),
+            None => false,
+        }
+    }
+}
+
+fn timed_out() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::TimedOut,
+        "no complete request head within the header timeout",
+    )
+}
+
+use std::future::Future as _;
+
+impl AsyncRead for Conn {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if this.expired(cx) {
+            return Poll::Ready(Err(timed_out()));
+        }
+        let before = buf.filled().len();
+        let polled = match &mut this.io {
+            Io::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Io::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        };
+        if this.deadline.is_some()
+            && let Poll::Ready(Ok(())) = polled
+            && this.head.feed(&buf.filled()[before..])
+        {
+            this.deadline = None;
+        }
+        polled
+    }
+}
+
+impl AsyncWrite for Conn {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        if this.expired(cx) {
+            return Poll::Ready(Err(timed_out()));
+        }
+        match &mut this.io {
+            Io::Plain(s) => Pin::new(s).poll_write(cx, data),
+            Io::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, data),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        if this.expired(cx) {
+            return Poll::Ready(Err(timed_out()));
+        }
+        match &mut this.io {
+            Io::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            Io::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match &self.io {
+            Io::Plain(s) => s.is_write_vectored(),
+            Io::Tls(s) => s.is_write_vectored(),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match &mut self.get_mut().io {
+            Io::Plain(s) => Pin::new(s).poll_flush(cx),
+            Io::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match &mut self.get_mut().io {
+            Io::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Io::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
+impl Connected for Conn {
+    // The plain TCP info for TLS connections too, so `Request::remote_addr`
+    // (the gateway's per-address rate limit) works either way.
+    type ConnectInfo = TcpConnectInfo;
+
+    fn connect_info(&self) -> Self::ConnectInfo {
+        self.info.clone()
+    }
+}
+
+/// The HTTP/2 connection preface.
+const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+const FRAME_HEADERS: u8 = 0x1;
+const FRAME_CONTINUATION: u8 = 0x9;
+const FLAG_END_HEADERS: u8 = 0x4;
+
+/// Finds the end of the first request head in the bytes a client sends:
+/// the blank line ending an HTTP/1.x header block, or for HTTP/2 the
+/// preface followed by a complete HEADERS (or CONTINUATION) frame with
+/// END_HEADERS. Fed the bytes in order, in any chunks.
+#[derive(Debug, Default)]
+pub struct HeadDetector {
+    state: HeadState,
+}
+
+#[derive(Debug)]
+enum HeadState {
+    /// Matching the HTTP/2 preface; `n` bytes matched so far.
+    Sniff { n: usize },
+    /// HTTP/1: whether the current line is empty so far.
+    Http1 { line_empty: bool },
+    /// HTTP/2 frames: a frame header being read, then its payload skipped.
+    Frames {
+        header: [u8; 9],
+        have: usize,
+        skip: usize,
+        ends_head: bool,
+    },
+    Done,
+}
+
+impl Default for HeadState {
+    fn default() -> Self {
+        HeadState::Sniff { n: 0 }
+    }
+}
+
+impl HeadDetector {
+    /// Feeds the next bytes; true once the first request head is complete.
+    pub fn feed(&mut self, mut bytes: &[u8]) -> bool {
+        while !bytes.is_empty() {
+            match &mut self.state {
+                HeadState::Done => return true,
+                HeadState::Sniff { n } => {
+                    let b = bytes[0];
+                    if b == PREFACE[*n] {
+                        *n += 1;
+                        bytes = &bytes[1..];
+                        if *n == PREFACE.len() {
+                            self.state = HeadState::Frames {
+                                header: [0; 9],
+                                have: 0,
+                                skip: 0,
+                                ends_head: false,
+                            };
+                        }
+                    } else {
+                        // Not HTTP/2: replay what matched as HTTP/1 bytes.
+                        let matched = *n;
+                        self.state = HeadState::Http1 { line_empty: false };
+                        self.feed_http1(&PREFACE[..matched]);
+                    }
+                }
+                HeadState::Http1 { .. } => {
+                    self.feed_http1(bytes);
+                    bytes = &[];
+                }
+                HeadState::Frames {
+                    header,
+                    have,
+                    skip,
+                    ends_head,
+                } => {
+                    if *have < 9 {
+                        let take = (9 - *have).min(bytes.len());
+                        header[*have..*have + take].copy_from_slice(&bytes[..take]);
+                        *have += take;
+                        bytes = &bytes[take..];
+                        if *have == 9 {
+                            let len = u32::from_be_bytes([0, header[0], header[1], header[2]]);
+                            *skip = len as usize;
+                            *ends_head = matches!(header[3], FRAME_HEADERS | FRAME_CONTINUATION)
+                                && header[4] & FLAG_END_HEADERS != 0;
+                        }
+                    } else {
+                        let take = (*skip).min(bytes.len());
+                        *skip -= take;
+                        bytes = &bytes[take..];
+                    }
+                    if *have == 9 && *skip == 0 {
+                        if *ends_head {
+                            self.state = HeadState::Done;
+                        } else {
+                            *have = 0;
+                        }
+                    }
+                }
+            }
+        }
+        matches!(self.state, HeadState::Done)
+    }
+
+    fn feed_http1(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            let HeadState::Http1 { line_empty } = &mut self.state else {
+                return;
+            };
+            match b {
+                b'\r' => {}
+                b'\n' if *line_empty => {
+                    self.state = HeadState::Done;
+                    return;
+                }
+                b'\n' => *line_empty = true,
+                _ => *line_empty = false,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(len: u32, kind: u8, flags: u8, stream: u32) -> Vec<u8> {
+        let mut f = len.to_be_bytes()[1..].to_vec();
+        f.extend_from_slice(&[kind, flags]);
+        f.extend_from_slice(&stream.to_be_bytes());
+        f
+    }
+
+    /// Feeds `bytes` whole and byte by byte; both must agree with `complete`.
+    #[track_caller]
+    fn check(bytes: &[u8], complete: bool) {
+        let mut whole = HeadDetector::default();
+        assert_eq!(whole.feed(bytes), complete, "whole");
+        let mut split = HeadDetector::default();
+        let mut done = false;
+        for b in bytes {
+            done = split.feed(std::slice::from_ref(b));
+        }
+        assert_eq!(done, complete, "byte by byte");
+    }
+
+    #[test]
+    fn http1_heads() {
+        check(b"", false);
+        check(b"POST /a HTTP/1.1\r\nhost: x\r\n", false);
+        check(b"POST /a HTTP/1.1\r\nhost: x\r\n\r\n", true);
+        check(b"POST /a HTTP/1.1\r\nhost: x\r\n\r\nbody", true);
+        check(b"GET /metrics HTTP/1.1\nhost: x\n\n", true);
+        check(b"POST /a HTTP/1.1\r\n", false);
+        // A prefix of the HTTP/2 preface that turns into something else.
+        check(b"PRI * HTTP/1.1\r\nx: y\r\n\r\n", true);
+    }
+
+    #[test]
+    fn http2_heads() {
+        let mut b = PREFACE.to_vec();
+        check(&b[..10], false);
+        check(&b, false);
+        b.extend(frame(0, 0x4, 0, 0)); // SETTINGS
+        check(&b, false);
+        let mut headers = b.clone();
+        headers.extend(frame(3, FRAME_HEADERS, FLAG_END_HEADERS, 1));
+        check(&headers, false); // payload not yet there
+        headers.extend_from_slice(&[0x82, 0x86]);
+        check(&headers, false);
+        headers.push(0x84);
+        check(&headers, true);
+        // HEADERS without END_HEADERS, then CONTINUATION with it.
+        let mut cont = b.clone();
+        cont.extend(frame(1, FRAME_HEADERS, 0, 1));
+        cont.push(0x82);
+        check(&cont, false);
+        cont.extend(frame(1, FRAME_CONTINUATION, FLAG_END_HEADERS, 1));
+        cont.push(0x86);
+        check(&cont, true);
+        // Pings and window updates are not a request.
+        let mut ping = b.clone();
+        ping.extend(frame(8, 0x6, 0, 0));
+        ping.extend_from_slice(&[0; 8]);
+        ping.extend(frame(4, 0x8, 0, 0));
+        ping.extend_from_slice(&[0, 0, 1, 0]);
+        check(&ping, false);
+    }
+}
