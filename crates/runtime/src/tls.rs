@@ -396,6 +396,47 @@ mod tests {
     }
 
     #[test]
+    fn valid_files_load_and_a_foreign_key_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+        let b = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+        let cert = write(dir.path(), "a.pem", &a.cert.pem());
+        let key = write(dir.path(), "a.key", &a.signing_key.serialize_pem());
+        let other_key = write(dir.path(), "b.key", &b.signing_key.serialize_pem());
+        let args = TlsArgs {
+            tls_cert: Some(cert.clone()),
+            tls_key: Some(key.clone()),
+            tls_client_ca: Some(cert.clone()),
+        };
+        let config = server_config(&args).unwrap().unwrap();
+        assert_eq!(config.alpn_protocols, [b"h2".to_vec(), b"http/1.1".to_vec()]);
+        let e = server_config(&TlsArgs {
+            tls_key: Some(other_key.clone()),
+            ..args
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("a.pem") && e.contains("b.key"), "{e}");
+
+        let backend = BackendTls::load(&BackendTlsArgs {
+            backend_ca: Some(cert.clone()),
+            backend_client_cert: Some(cert.clone()),
+            backend_client_key: Some(key),
+        })
+        .unwrap();
+        assert!(backend.enabled() && backend.has_client_identity());
+        assert!(backend.endpoint("https://localhost:1").is_ok());
+        let e = BackendTls::load(&BackendTlsArgs {
+            backend_ca: Some(cert.clone()),
+            backend_client_cert: Some(cert),
+            backend_client_key: Some(other_key),
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("b.key"), "{e}");
+    }
+
+    #[test]
     fn https_detection() {
         assert!(is_https("https://a:1"));
         assert!(is_https(" HTTPS://a:1"));
