@@ -1,8 +1,10 @@
 //! Listener limits against abuse, at the gateway's port over raw sockets:
 //! the header timeout closes connections that send nothing, half an HTTP/2
-//! preface, half a HEADERS frame or half an HTTP/1.1 header block; a
-//! connection that made its request may idle past it; the HTTP/2 stream
-//! limit is advertised in SETTINGS and a stream over it is refused with
+//! preface, half a SETTINGS or HEADERS frame or half an HTTP/1.1 header
+//! block; a connection that made its request may idle past it; an idle
+//! HTTP/2 connection whose peer does not answer keepalive pings is closed
+//! after the keepalive interval and timeout; the HTTP/2 stream limit is
+//! advertised in SETTINGS and a stream over it is refused with
 //! REFUSED_STREAM while the others are served.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -85,7 +87,12 @@ async fn read_response(s: &mut TcpStream) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_header_timeout_closes_stalled_connections_only() {
     let bound = Duration::from_millis(500);
-    let stack = TestStack::start_with(1, |g| g.limits.header_timeout_ms = 500).await;
+    let stack = TestStack::start_with(1, |g| {
+        g.limits.header_timeout_ms = 500;
+        g.limits.keepalive_interval_secs = 1;
+        g.limits.keepalive_timeout_secs = 1;
+    })
+    .await;
     let gw = addr(&stack.gateway_url);
 
     let mut h2_half_headers = PREFACE.to_vec();
@@ -95,9 +102,10 @@ async fn the_header_timeout_closes_stalled_connections_only() {
     let cases: [(&str, Vec<u8>); 5] = [
         ("nothing", Vec::new()),
         ("half the HTTP/2 preface", PREFACE[..12].to_vec()),
-        ("the preface and SETTINGS, no request", {
+        ("half the client's SETTINGS frame", {
             let mut b = PREFACE.to_vec();
-            b.extend(frame(0, SETTINGS, 0, 0));
+            b.extend(frame(6, SETTINGS, 0, 0));
+            b.extend_from_slice(&[0, 3]);
             b
         }),
         ("a HEADERS frame cut short", h2_half_headers),
@@ -116,6 +124,21 @@ async fn the_header_timeout_closes_stalled_connections_only() {
         );
         report.push(format!("{name}: closed after {took:?}"));
     }
+    // A settled HTTP/2 connection without a call is not cut at the header
+    // timeout (clients connect before their first call), but a peer that
+    // never answers the keepalive pings is (interval 1 s + timeout 1 s).
+    let mut idle = PREFACE.to_vec();
+    idle.extend(frame(0, SETTINGS, 0, 0));
+    let took = closed_after(&gw, &idle, Duration::from_secs(8))
+        .await
+        .expect("an unresponsive idle HTTP/2 connection is closed");
+    assert!(
+        took >= Duration::from_millis(1500),
+        "idle HTTP/2 connection closed after {took:?}, before the keepalive"
+    );
+    report.push(format!(
+        "idle HTTP/2 connection, pings unanswered: closed after {took:?}"
+    ));
     println!("header timeout {bound:?}:\n  {}", report.join("\n  "));
 
     // A connection that sent a request may idle past the bound: a second

@@ -141,7 +141,8 @@ impl Pki {
 
     /// A tonic TLS config trusting the CA, with an optional client identity.
     fn client(&self, identity: Option<(&Path, &Path)>) -> ClientTlsConfig {
-        let mut c = ClientTlsConfig::new().ca_certificate(Certificate::from_pem(Self::read(&self.ca)));
+        let mut c =
+            ClientTlsConfig::new().ca_certificate(Certificate::from_pem(Self::read(&self.ca)));
         if let Some((cert, key)) = identity {
             c = c.identity(Identity::from_pem(Self::read(cert), Self::read(key)));
         }
@@ -422,7 +423,10 @@ async fn wrong_certificate_files_stop_the_service_naming_the_file() {
         tls_key: Some(pki.server_key.clone()),
         tls_client_ca: None,
     };
-    let e = knotwork_catalog::run(c, l, never).await.unwrap_err().to_string();
+    let e = knotwork_catalog::run(c, l, never)
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("missing.pem"), "{e}");
 
     // A certificate where the key should be.

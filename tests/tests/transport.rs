@@ -262,7 +262,8 @@ async fn malformed_transport_is_refused_and_the_gateway_keeps_serving() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 
     // Observation, not a pass/fail: an HTTP/2 connection stalled mid-frame
-    // without closing is held open (no idle/header timeout yet).
+    // without closing is held open until the header timeout (10 s by
+    // default; tests/tests/limits.rs checks that it closes).
     let (_, end) = exchange(&addr, &h2_truncated, false, Duration::from_secs(2)).await;
     println!("stalled HTTP/2 connection after 2 s: {end:?}");
 }

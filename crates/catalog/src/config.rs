@@ -90,6 +90,9 @@ mod tests {
         assert_eq!(parsed.internal_token, local.internal_token);
         assert_eq!(parsed.log.log_format, local.log.log_format);
         assert_eq!(format!("{:?}", parsed.tls), format!("{:?}", local.tls));
-        assert_eq!(format!("{:?}", parsed.limits), format!("{:?}", local.limits));
+        assert_eq!(
+            format!("{:?}", parsed.limits),
+            format!("{:?}", local.limits)
+        );
     }
 }

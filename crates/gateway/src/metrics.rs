@@ -9,10 +9,10 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
+use knotwork_runtime::listen::Conn;
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
 };
-use knotwork_runtime::listen::Conn;
 use tokio_stream::StreamExt as _;
 
 use crate::Error;

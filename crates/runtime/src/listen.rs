@@ -8,16 +8,17 @@
 //! delayed ACK) and TCP keepalive, then the TLS handshake when TLS is on (in
 //! its own task, so a slow handshake never blocks the accept loop).
 //!
-//! The header timeout: a connection must finish its TLS handshake and send
-//! one complete request head (HTTP/1.1: the header block; HTTP/2: the
-//! preface, then a HEADERS frame through END_HEADERS) within
-//! [`LimitArgs::header_timeout_ms`] of being accepted, or it is closed. A
-//! client that connects and sends nothing, or half a preface or half a
-//! header block, cannot hold a connection. [`HeadDetector`] finds the end of
-//! the first request head in the bytes read; after it the bound no longer
-//! applies. Afterwards HTTP/2 keepalive pings ([`server`]) close connections
-//! whose peer stopped answering, and the stream limit bounds the work one
-//! connection can ask for.
+//! The header timeout ([`LimitArgs::header_timeout_ms`]): a new connection
+//! must finish its TLS handshake and then send either a complete HTTP/1.x
+//! request head, or the HTTP/2 preface and its first frame, within the
+//! bound; and every HTTP/2 frame a client starts must arrive whole within
+//! the bound. Otherwise the connection is closed. So a client that connects
+//! and sends nothing, or half a preface, half a header block or half a
+//! frame, cannot hold a connection. [`HeadDetector`] follows the bytes read
+//! to tell when something is pending. An HTTP/2 connection between frames
+//! may stay idle (a gRPC client connects before its first call): HTTP/2
+//! keepalive pings ([`server`]) close it when the peer stops answering,
+//! and the stream limit bounds the work one connection can ask for.
 
 use std::io;
 use std::net::SocketAddr;
@@ -32,7 +33,8 @@ use tokio::sync::mpsc;
 use tokio::time::{Instant, Sleep};
 use tonic::transport::server::{Connected, TcpConnectInfo};
 
-/// Default bound for the TLS handshake plus the first request head.
+/// Default bound for the TLS handshake plus the first request head, and
+/// for any HTTP/2 frame once started.
 pub const DEFAULT_HEADER_TIMEOUT_MS: u64 = 10_000;
 /// Default HTTP/2 concurrent streams per connection.
 pub const DEFAULT_MAX_CONCURRENT_STREAMS: u32 = 200;
@@ -54,8 +56,10 @@ pub struct LimitArgs {
     )]
     pub max_concurrent_streams: u32,
 
-    /// Milliseconds a new connection has to finish the TLS handshake and
-    /// send its first complete request head before it is closed.
+    /// Milliseconds a new connection has to finish the TLS handshake and send
+    /// its first request head (HTTP/1.1) or the HTTP/2 preface and SETTINGS,
+    /// and that any HTTP/2 frame, once started, has to arrive whole; a
+    /// client that stalls longer is disconnected.
     #[arg(
         long,
         env = "KNOTWORK_HEADER_TIMEOUT_MS",
@@ -160,7 +164,7 @@ async fn accept_loop(
         };
         match &acceptor {
             None => {
-                let conn = Conn::new(Io::Plain(stream), info, deadline);
+                let conn = Conn::new(Io::Plain(stream), info, deadline, header_timeout);
                 if tx.send(Ok(conn)).await.is_err() {
                     return;
                 }
@@ -171,7 +175,8 @@ async fn accept_loop(
                 tokio::spawn(async move {
                     match tokio::time::timeout_at(deadline, acceptor.accept(stream)).await {
                         Ok(Ok(tls)) => {
-                            let conn = Conn::new(Io::Tls(Box::new(tls)), info, deadline);
+                            let conn =
+                                Conn::new(Io::Tls(Box::new(tls)), info, deadline, header_timeout);
                             let _ = tx.send(Ok(conn)).await;
                         }
                         Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
@@ -192,8 +197,9 @@ enum Io {
 pub struct Conn {
     io: Io,
     info: TcpConnectInfo,
-    /// Armed until the first request head is complete.
+    /// Armed while the client is in the middle of something bounded.
     deadline: Option<Pin<Box<Sleep>>>,
+    timeout: Duration,
     head: HeadDetector,
 }
 
@@ -207,11 +213,12 @@ impl std::fmt::Debug for Conn {
 }
 
 impl Conn {
-    fn new(io: Io, info: TcpConnectInfo, deadline: Instant) -> Self {
+    fn new(io: Io, info: TcpConnectInfo, deadline: Instant, timeout: Duration) -> Self {
         Self {
             io,
             info,
             deadline: Some(Box::pin(tokio::time::sleep_until(deadline))),
+            timeout,
             head: HeadDetector::default(),
         }
     }
@@ -221,7 +228,7 @@ impl Conn {
         self.info.remote_addr
     }
 
-    /// Whether the header timeout passed before a complete request head.
+    /// Whether the header timeout passed while something was pending.
     fn expired(&mut self, cx: &mut Context<'_>) -> bool {
         match &mut self.deadline {
             Some(d) => d.as_mut().poll(cx).is_ready(),
@@ -233,7 +240,7 @@ impl Conn {
 fn timed_out() -> io::Error {
     io::Error::new(
         io::ErrorKind::TimedOut,
-        "no complete request head within the header timeout",
+        "the client stalled past the header timeout",
     )
 }
 
@@ -254,11 +261,17 @@ impl AsyncRead for Conn {
             Io::Plain(s) => Pin::new(s).poll_read(cx, buf),
             Io::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
         };
-        if this.deadline.is_some()
-            && let Poll::Ready(Ok(())) = polled
-            && this.head.feed(&buf.filled()[before..])
-        {
-            this.deadline = None;
+        if let Poll::Ready(Ok(())) = polled {
+            let fresh = &buf.filled()[before..];
+            if !fresh.is_empty() {
+                this.head.feed(fresh);
+                if !this.head.pending() {
+                    this.deadline = None;
+                } else if this.deadline.is_none() {
+                    // A new frame started: it has the timeout to arrive whole.
+                    this.deadline = Some(Box::pin(tokio::time::sleep(this.timeout)));
+                }
+            }
         }
         polled
     }
@@ -329,14 +342,14 @@ impl Connected for Conn {
 
 /// The HTTP/2 connection preface.
 const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-const FRAME_HEADERS: u8 = 0x1;
-const FRAME_CONTINUATION: u8 = 0x9;
-const FLAG_END_HEADERS: u8 = 0x4;
 
-/// Finds the end of the first request head in the bytes a client sends:
-/// the blank line ending an HTTP/1.x header block, or for HTTP/2 the
-/// preface followed by a complete HEADERS (or CONTINUATION) frame with
-/// END_HEADERS. Fed the bytes in order, in any chunks.
+/// Tells, from the bytes a client sends, whether it is in the middle of
+/// something the header timeout bounds: the HTTP/2 preface and the first
+/// frame after it (the client's SETTINGS), any later HTTP/2 frame once
+/// started, or the first HTTP/1.x header block. Between HTTP/2 frames, and
+/// after the first HTTP/1.x head, nothing is pending (HTTP/2 keepalive and
+/// hyper's own HTTP/1 header timeout take over). Fed the bytes in order,
+/// in any chunks.
 #[derive(Debug, Default)]
 pub struct HeadDetector {
     state: HeadState,
@@ -348,14 +361,16 @@ enum HeadState {
     Sniff { n: usize },
     /// HTTP/1: whether the current line is empty so far.
     Http1 { line_empty: bool },
-    /// HTTP/2 frames: a frame header being read, then its payload skipped.
+    /// HTTP/1 after the first head: no longer followed.
+    Http1Done,
+    /// HTTP/2 frames: a frame header being read (`have` bytes of 9), then
+    /// `skip` payload bytes; `settled` once the first frame is complete.
     Frames {
         header: [u8; 9],
         have: usize,
         skip: usize,
-        ends_head: bool,
+        settled: bool,
     },
-    Done,
 }
 
 impl Default for HeadState {
@@ -365,14 +380,13 @@ impl Default for HeadState {
 }
 
 impl HeadDetector {
-    /// Feeds the next bytes; true once the first request head is complete.
-    pub fn feed(&mut self, mut bytes: &[u8]) -> bool {
+    /// Feeds the next bytes the client sent.
+    pub fn feed(&mut self, mut bytes: &[u8]) {
         while !bytes.is_empty() {
             match &mut self.state {
-                HeadState::Done => return true,
+                HeadState::Http1Done => return,
                 HeadState::Sniff { n } => {
-                    let b = bytes[0];
-                    if b == PREFACE[*n] {
+                    if bytes[0] == PREFACE[*n] {
                         *n += 1;
                         bytes = &bytes[1..];
                         if *n == PREFACE.len() {
@@ -380,7 +394,7 @@ impl HeadDetector {
                                 header: [0; 9],
                                 have: 0,
                                 skip: 0,
-                                ends_head: false,
+                                settled: false,
                             };
                         }
                     } else {
@@ -392,13 +406,13 @@ impl HeadDetector {
                 }
                 HeadState::Http1 { .. } => {
                     self.feed_http1(bytes);
-                    bytes = &[];
+                    return;
                 }
                 HeadState::Frames {
                     header,
                     have,
                     skip,
-                    ends_head,
+                    settled,
                 } => {
                     if *have < 9 {
                         let take = (9 - *have).min(bytes.len());
@@ -406,10 +420,8 @@ impl HeadDetector {
                         *have += take;
                         bytes = &bytes[take..];
                         if *have == 9 {
-                            let len = u32::from_be_bytes([0, header[0], header[1], header[2]]);
-                            *skip = len as usize;
-                            *ends_head = matches!(header[3], FRAME_HEADERS | FRAME_CONTINUATION)
-                                && header[4] & FLAG_END_HEADERS != 0;
+                            *skip =
+                                u32::from_be_bytes([0, header[0], header[1], header[2]]) as usize;
                         }
                     } else {
                         let take = (*skip).min(bytes.len());
@@ -417,16 +429,21 @@ impl HeadDetector {
                         bytes = &bytes[take..];
                     }
                     if *have == 9 && *skip == 0 {
-                        if *ends_head {
-                            self.state = HeadState::Done;
-                        } else {
-                            *have = 0;
-                        }
+                        *have = 0;
+                        *settled = true;
                     }
                 }
             }
         }
-        matches!(self.state, HeadState::Done)
+    }
+
+    /// Whether the client is in the middle of something bounded.
+    pub fn pending(&self) -> bool {
+        match &self.state {
+            HeadState::Sniff { .. } | HeadState::Http1 { .. } => true,
+            HeadState::Http1Done => false,
+            HeadState::Frames { have, settled, .. } => !*settled || *have > 0,
+        }
     }
 
     fn feed_http1(&mut self, bytes: &[u8]) {
@@ -437,7 +454,7 @@ impl HeadDetector {
             match b {
                 b'\r' => {}
                 b'\n' if *line_empty => {
-                    self.state = HeadState::Done;
+                    self.state = HeadState::Http1Done;
                     return;
                 }
                 b'\n' => *line_empty = true,
@@ -458,59 +475,48 @@ mod tests {
         f
     }
 
-    /// Feeds `bytes` whole and byte by byte; both must agree with `complete`.
+    /// Feeds `bytes` whole and byte by byte; both must agree with `pending`.
     #[track_caller]
-    fn check(bytes: &[u8], complete: bool) {
+    fn check(bytes: &[u8], pending: bool) {
         let mut whole = HeadDetector::default();
-        assert_eq!(whole.feed(bytes), complete, "whole");
+        whole.feed(bytes);
+        assert_eq!(whole.pending(), pending, "whole");
         let mut split = HeadDetector::default();
-        let mut done = false;
         for b in bytes {
-            done = split.feed(std::slice::from_ref(b));
+            split.feed(std::slice::from_ref(b));
         }
-        assert_eq!(done, complete, "byte by byte");
+        assert_eq!(split.pending(), pending, "byte by byte");
     }
 
     #[test]
     fn http1_heads() {
-        check(b"", false);
-        check(b"POST /a HTTP/1.1\r\nhost: x\r\n", false);
-        check(b"POST /a HTTP/1.1\r\nhost: x\r\n\r\n", true);
-        check(b"POST /a HTTP/1.1\r\nhost: x\r\n\r\nbody", true);
-        check(b"GET /metrics HTTP/1.1\nhost: x\n\n", true);
-        check(b"POST /a HTTP/1.1\r\n", false);
+        check(b"", true);
+        check(b"POST /a HTTP/1.1\r\nhost: x\r\n", true);
+        check(b"POST /a HTTP/1.1\r\nhost: x\r\n\r\n", false);
+        check(b"POST /a HTTP/1.1\r\nhost: x\r\n\r\nbody", false);
+        check(b"GET /metrics HTTP/1.1\nhost: x\n\n", false);
+        check(b"POST /a HTTP/1.1\r\n", true);
         // A prefix of the HTTP/2 preface that turns into something else.
-        check(b"PRI * HTTP/1.1\r\nx: y\r\n\r\n", true);
+        check(b"PRI * HTTP/1.1\r\nx: y\r\n\r\n", false);
     }
 
     #[test]
-    fn http2_heads() {
+    fn http2_frames() {
         let mut b = PREFACE.to_vec();
-        check(&b[..10], false);
-        check(&b, false);
-        b.extend(frame(0, 0x4, 0, 0)); // SETTINGS
-        check(&b, false);
+        check(&b[..10], true);
+        check(&b, true); // the client's SETTINGS must follow
+        b.extend(frame(6, 0x4, 0, 0));
+        check(&b, true);
+        b.extend_from_slice(&[0, 3, 0, 0, 0, 100]);
+        check(&b, false); // settled, between frames: idle is fine
         let mut headers = b.clone();
-        headers.extend(frame(3, FRAME_HEADERS, FLAG_END_HEADERS, 1));
-        check(&headers, false); // payload not yet there
+        headers.extend(frame(3, 0x1, 0x4, 1));
+        check(&headers, true); // payload not yet there
         headers.extend_from_slice(&[0x82, 0x86]);
-        check(&headers, false);
-        headers.push(0x84);
         check(&headers, true);
-        // HEADERS without END_HEADERS, then CONTINUATION with it.
-        let mut cont = b.clone();
-        cont.extend(frame(1, FRAME_HEADERS, 0, 1));
-        cont.push(0x82);
-        check(&cont, false);
-        cont.extend(frame(1, FRAME_CONTINUATION, FLAG_END_HEADERS, 1));
-        cont.push(0x86);
-        check(&cont, true);
-        // Pings and window updates are not a request.
-        let mut ping = b.clone();
-        ping.extend(frame(8, 0x6, 0, 0));
-        ping.extend_from_slice(&[0; 8]);
-        ping.extend(frame(4, 0x8, 0, 0));
-        ping.extend_from_slice(&[0, 0, 1, 0]);
-        check(&ping, false);
+        headers.push(0x84);
+        check(&headers, false);
+        headers.extend_from_slice(&frame(8, 0x6, 0, 0)[..4]);
+        check(&headers, true); // half a frame header
     }
 }

@@ -237,10 +237,8 @@ impl BackendTls {
         // Parse here so a wrong file is reported at start, by name; tonic
         // takes the PEM bytes.
         let ca_roots = roots("backend CA", ca_path)?;
-        let mut tls = ClientTlsConfig::new().ca_certificate(Certificate::from_pem(read(
-            "backend CA",
-            ca_path,
-        )?));
+        let mut tls = ClientTlsConfig::new()
+            .ca_certificate(Certificate::from_pem(read("backend CA", ca_path)?));
         let client_identity = match (&args.backend_client_cert, &args.backend_client_key) {
             (Some(cert_path), Some(key_path)) => {
                 let certs = load_certs("backend client certificate", cert_path)?;
@@ -409,7 +407,10 @@ mod tests {
             tls_client_ca: Some(cert.clone()),
         };
         let config = server_config(&args).unwrap().unwrap();
-        assert_eq!(config.alpn_protocols, [b"h2".to_vec(), b"http/1.1".to_vec()]);
+        assert_eq!(
+            config.alpn_protocols,
+            [b"h2".to_vec(), b"http/1.1".to_vec()]
+        );
         let e = server_config(&TlsArgs {
             tls_key: Some(other_key.clone()),
             ..args

@@ -13,9 +13,9 @@ use std::time::Duration;
 
 use knotwork_proto::catalog::v1 as cpb;
 use knotwork_proto::catalog::v1::catalog_service_client::CatalogServiceClient;
+use knotwork_runtime::tls::BackendTls;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use knotwork_runtime::tls::BackendTls;
 use tonic::transport::Channel;
 
 use crate::convert;
