@@ -77,6 +77,7 @@ pub async fn run(
         tracing::info!(%addr, "catalog service listening");
     }
     let served = tonic::transport::Server::builder()
+        .layer(knotwork_runtime::status::TooLargeLayer)
         .add_service(health)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)

@@ -11,4 +11,5 @@
 pub mod grpc;
 pub mod internal;
 pub mod shutdown;
+pub mod status;
 pub mod telemetry;

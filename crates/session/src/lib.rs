@@ -104,6 +104,7 @@ pub async fn run(
         .map_err(|e| Error::Startup(format!("listener: {e}")))?;
     tracing::info!(%addr, catalog = %config.catalog_url, "session service listening");
     let result = tonic::transport::Server::builder()
+        .layer(knotwork_runtime::status::TooLargeLayer)
         .add_service(health)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
