@@ -118,7 +118,8 @@ fn cors(config: &Config) -> Result<CorsLayer, Error> {
 }
 
 /// Serves the gateway on `listener` (and metrics on `admin`) until
-/// `shutdown` resolves; in-flight calls finish first.
+/// `shutdown` resolves; in-flight calls finish first, and forwarded streams
+/// still open `shutdown_grace_secs` later end with UNAVAILABLE.
 pub async fn run(
     config: Config,
     listener: TcpListener,
@@ -199,6 +200,14 @@ pub async fn run(
     }
 
     let max = config.max_message_bytes;
+    let drain = knotwork_runtime::drain::Drain::start(
+        async move {
+            shutdown.await;
+            tracing::info!("gateway shutting down");
+            let _ = stop_tx.send(true);
+        },
+        Duration::from_secs(config.shutdown_grace_secs),
+    );
     let router = tonic::transport::Server::builder()
         .accept_http1(true)
         .tcp_nodelay(true)
@@ -215,7 +224,9 @@ pub async fn run(
                 .max_encoding_message_size(max),
         )
         .add_service(
-            SessionServiceServer::new(service::SessionForward::new(shared.clone()))
+            SessionServiceServer::new(
+                service::SessionForward::new(shared.clone()).with_drain(drain.clone()),
+            )
                 .max_decoding_message_size(max)
                 .max_encoding_message_size(max),
         )
@@ -225,12 +236,13 @@ pub async fn run(
                 .max_encoding_message_size(max),
         );
     tracing::info!(addr = ?listener.local_addr().ok(), "gateway listening");
-    router
-        .serve_with_incoming_shutdown(knotwork_runtime::grpc::incoming(listener), async move {
-            shutdown.await;
-            tracing::info!("gateway shutting down");
-            let _ = stop_tx.send(true);
-        })
-        .await?;
+    let served =
+        router.serve_with_incoming_shutdown(knotwork_runtime::grpc::incoming(listener), drain.draining());
+    tokio::select! {
+        r = served => r?,
+        () = drain.hard_stop() => {
+            tracing::warn!("connections still open after the drain deadline; closing them");
+        }
+    }
     Ok(())
 }

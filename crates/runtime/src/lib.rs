@@ -8,6 +8,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod drain;
 pub mod grpc;
 pub mod internal;
 pub mod shutdown;

@@ -62,6 +62,12 @@ pub struct Config {
     #[arg(long, env = "KNOTWORK_SESSION_COMMIT_BATCH_MAX", default_value_t = 512)]
     pub commit_batch_max: usize,
 
+    /// After SIGTERM, how long in-flight calls and guided-session streams
+    /// may run before the streams end with UNAVAILABLE and the process
+    /// exits (below the pods' terminationGracePeriodSeconds, 45 s).
+    #[arg(long, env = "KNOTWORK_SHUTDOWN_GRACE_SECONDS", default_value_t = 25)]
+    pub shutdown_grace_secs: u64,
+
     /// Logging.
     #[command(flatten)]
     pub log: LogArgs,
@@ -79,6 +85,7 @@ impl Config {
             internal_token: "knotwork-dev-internal".to_owned(),
             guide_speedup: 1,
             commit_batch_max: 512,
+            shutdown_grace_secs: 25,
             log: LogArgs::default(),
         }
     }
