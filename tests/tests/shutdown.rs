@@ -311,13 +311,18 @@ async fn sigterm_ends_long_streams_with_unavailable_at_the_drain_deadline() {
     let status = end.expect_err("the forwarded stream ended without a status");
     assert_eq!(status.code(), tonic::Code::Unavailable, "{status:?}");
     assert!(status.message().contains("call again"), "{status:?}");
-    assert!(edge_ended >= DRAIN, "ended before the deadline: {edge_ended:?}");
+    assert!(
+        edge_ended >= DRAIN,
+        "ended before the deadline: {edge_ended:?}"
+    );
     let gw_exit = gateway
         .wait_exit(DRAIN + MARGIN)
         .expect("gateway exited within grace + margin");
     let gw_exit_after = term_at.elapsed();
     assert!(gw_exit.success(), "gateway exit status {gw_exit:?}");
-    println!("gateway: forwarded stream ended UNAVAILABLE after {edge_ended:?} ({cues} cues), exit 0 after {gw_exit_after:?}");
+    println!(
+        "gateway: forwarded stream ended UNAVAILABLE after {edge_ended:?} ({cues} cues), exit 0 after {gw_exit_after:?}"
+    );
 
     // The session, untouched by the gateway's exit, still streams.
     assert!(session.running());
@@ -331,11 +336,16 @@ async fn sigterm_ends_long_streams_with_unavailable_at_the_drain_deadline() {
     let status = end.expect_err("the stream ended without a status");
     assert_eq!(status.code(), tonic::Code::Unavailable, "{status:?}");
     assert!(status.message().contains("call again"), "{status:?}");
-    assert!(direct_ended >= DRAIN, "ended before the deadline: {direct_ended:?}");
+    assert!(
+        direct_ended >= DRAIN,
+        "ended before the deadline: {direct_ended:?}"
+    );
     let exit = session
         .wait_exit(DRAIN + MARGIN)
         .expect("session exited within grace + margin");
     let exit_after = term_at.elapsed();
     assert!(exit.success(), "session exit status {exit:?}");
-    println!("session: stream ended UNAVAILABLE after {direct_ended:?} ({cues} cues), exit 0 after {exit_after:?}");
+    println!(
+        "session: stream ended UNAVAILABLE after {direct_ended:?} ({cues} cues), exit 0 after {exit_after:?}"
+    );
 }

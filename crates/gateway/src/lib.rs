@@ -227,8 +227,8 @@ pub async fn run(
             SessionServiceServer::new(
                 service::SessionForward::new(shared.clone()).with_drain(drain.clone()),
             )
-                .max_decoding_message_size(max)
-                .max_encoding_message_size(max),
+            .max_decoding_message_size(max)
+            .max_encoding_message_size(max),
         )
         .add_service(
             ViewServiceServer::new(service::Views::new(shared))
@@ -236,8 +236,8 @@ pub async fn run(
                 .max_encoding_message_size(max),
         );
     tracing::info!(addr = ?listener.local_addr().ok(), "gateway listening");
-    let served =
-        router.serve_with_incoming_shutdown(knotwork_runtime::grpc::incoming(listener), drain.draining());
+    let served = router
+        .serve_with_incoming_shutdown(knotwork_runtime::grpc::incoming(listener), drain.draining());
     tokio::select! {
         r = served => r?,
         () = drain.hard_stop() => {

@@ -110,13 +110,16 @@ impl Drain {
         S: Stream<Item = Result<T, Status>> + Send + 'static,
     {
         let state = (Some(Box::pin(stream)), Box::pin(self.expired()));
-        Box::pin(futures::stream::unfold(state, |(s, mut expired)| async move {
-            let mut s = s?;
-            tokio::select! {
-                item = s.next() => item.map(|i| (i, (Some(s), expired))),
-                () = &mut expired => Some((Err(Drain::status()), (None, expired))),
-            }
-        }))
+        Box::pin(futures::stream::unfold(
+            state,
+            |(s, mut expired)| async move {
+                let mut s = s?;
+                tokio::select! {
+                    item = s.next() => item.map(|i| (i, (Some(s), expired))),
+                    () = &mut expired => Some((Err(Drain::status()), (None, expired))),
+                }
+            },
+        ))
     }
 }
 
@@ -124,18 +127,21 @@ impl Drain {
 mod tests {
     use super::*;
 
-    #[tokio::test(start_paused = true)]
+    const GRACE: Duration = Duration::from_millis(300);
+    const TICK: Duration = Duration::from_millis(20);
+
+    #[tokio::test]
     async fn streams_end_with_unavailable_at_the_deadline() {
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let drain = Drain::start(
             async move {
                 let _ = rx.await;
             },
-            Duration::from_secs(30),
+            GRACE,
         );
-        // An endless stream: one item a second.
+        // An endless stream: one item per tick.
         let ticks = futures::stream::unfold(0u32, |n| async move {
-            tokio::time::sleep(Duration::from_secs(1)).await;
+            tokio::time::sleep(TICK).await;
             Some((Ok::<_, Status>(n), n + 1))
         });
         let mut s = drain.bound(ticks);
@@ -151,18 +157,19 @@ mod tests {
                 None => panic!("ended without a status"),
             }
         };
+        let ended = t0.elapsed();
         assert_eq!(end.code(), tonic::Code::Unavailable);
-        assert!(items >= 28, "streamed through the grace: {items}");
-        assert_eq!(t0.elapsed().as_secs(), 30);
+        assert!(items >= 5, "streamed through the grace: {items}");
+        assert!(ended >= GRACE && ended < GRACE * 3, "ended after {ended:?}");
         assert!(s.next().await.is_none(), "nothing after the status");
         drain.hard_stop().await;
-        assert_eq!(t0.elapsed(), Duration::from_secs(30) + HARD_STOP_MARGIN);
+        assert!(t0.elapsed() >= GRACE + HARD_STOP_MARGIN);
     }
 
-    #[tokio::test(start_paused = true)]
+    #[tokio::test]
     async fn never_never_drains() {
         let drain = Drain::never();
-        let r = tokio::time::timeout(Duration::from_secs(3600), drain.draining()).await;
+        let r = tokio::time::timeout(Duration::from_millis(200), drain.draining()).await;
         assert!(r.is_err());
     }
 }

@@ -65,10 +65,7 @@ fn rewrite<B>(mut res: http::Response<B>) -> http::Response<B> {
             .get("grpc-message")
             .is_some_and(|m| m.as_bytes().starts_with(TONIC_TOO_LARGE));
     if too_large {
-        headers.insert(
-            "grpc-status",
-            HeaderValue::from_static(RESOURCE_EXHAUSTED),
-        );
+        headers.insert("grpc-status", HeaderValue::from_static(RESOURCE_EXHAUSTED));
         // tonic also keeps the status in the response's extensions.
         if let Some(status) = res.extensions_mut().get_mut::<tonic::Status>() {
             *status = tonic::Status::resource_exhausted(status.message().to_owned());
@@ -106,7 +103,10 @@ mod tests {
         tonic = rewrite(tonic);
         assert_eq!(status(&tonic), b"8");
         assert_eq!(
-            tonic.extensions().get::<tonic::Status>().map(tonic::Status::code),
+            tonic
+                .extensions()
+                .get::<tonic::Status>()
+                .map(tonic::Status::code),
             Some(tonic::Code::ResourceExhausted)
         );
         let tonic = "Error,%20decoded%20message%20length%20too%20large:%20found%201%20bytes";

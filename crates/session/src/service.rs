@@ -6,12 +6,12 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::Stream;
 use jiff::Timestamp;
 use jiff::civil::Date;
 use knotwork_proto::session::v1 as pb;
 use knotwork_proto::session::v1::session_admin_service_server::SessionAdminService;
 use knotwork_proto::session::v1::session_service_server::SessionService;
-use futures::Stream;
 use knotwork_runtime::drain::Drain;
 use knotwork_runtime::internal::InternalAuth;
 use tokio::sync::mpsc;
@@ -274,7 +274,8 @@ impl SessionService for Session {
         }))
     }
 
-    type GuideSessionStream = Pin<Box<dyn Stream<Item = Result<pb::GuideSessionResponse, Status>> + Send>>;
+    type GuideSessionStream =
+        Pin<Box<dyn Stream<Item = Result<pb::GuideSessionResponse, Status>> + Send>>;
 
     #[tracing::instrument(skip_all, fields(request_id = %rid(&req)))]
     async fn guide_session(
