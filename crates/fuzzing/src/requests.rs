@@ -34,6 +34,8 @@ pub struct Harness {
     session: Session,
     /// A real trigger point and one of its tools, for seeds.
     pub point_and_tool: (String, String),
+    /// The screening conditions' names, for a screening seed.
+    pub contraindications: Vec<String>,
     _dir: tempfile::TempDir,
 }
 
@@ -82,7 +84,7 @@ fn build() -> Result<Harness, String> {
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
-    let (catalog, session, point_and_tool) = rt.block_on(async {
+    let (catalog, session, point_and_tool, contraindications) = rt.block_on(async {
         let cat_dir = dir.path().join("catalog");
         let store = knotwork_catalog::store::Store::open(&cat_dir)
             .await
@@ -106,6 +108,13 @@ fn build() -> Result<Harness, String> {
             .first()
             .map(|t| t.name.clone())
             .unwrap_or_default();
+        let contraindications = loaded
+            .pb
+            .contraindications
+            .iter()
+            .filter(|c| c.kind == cat::ContraindicationKind::Condition as i32)
+            .map(|c| c.name.clone())
+            .collect::<Vec<_>>();
         let store = knotwork_session::store::Store::open(
             &dir.path().join("session"),
             knotwork_session::store::StoreOptions::default(),
@@ -117,13 +126,19 @@ fn build() -> Result<Harness, String> {
             InternalAuth::new(TOKEN),
             1,
         );
-        Ok::<_, String>((CatalogApi::new(catalogs), session, (point, tool)))
+        Ok::<_, String>((
+            CatalogApi::new(catalogs),
+            session,
+            (point, tool),
+            contraindications,
+        ))
     })?;
     Ok(Harness {
         rt,
         catalog,
         session,
         point_and_tool,
+        contraindications,
         _dir: dir,
     })
 }
@@ -141,7 +156,7 @@ fn internal<T>(m: T) -> Request<T> {
 }
 
 /// What a handler (or the decoder) said.
-type Answer = Result<(), Status>;
+pub type Answer = Result<(), Status>;
 
 macro_rules! methods {
     ($( $svc:ident $wrap:ident $method:ident($ty:ty) ),* $(,)?) => {
@@ -223,14 +238,17 @@ fn relief_plan(h: &Harness, m: gw::GetReliefPlanRequest) -> Answer {
         .map(|_| ())
 }
 
-/// Checks one input.
-pub fn run(data: &[u8]) {
-    let Some((&pick, bytes)) = data.split_first() else {
-        return;
-    };
+/// The method an input picks and what it was answered.
+pub fn answer(data: &[u8]) -> Option<(&'static str, Answer)> {
+    let (&pick, bytes) = data.split_first()?;
     let pick = usize::from(pick) % (METHODS.len() + 1);
     let name = METHODS.get(pick).copied().unwrap_or("get_relief_plan");
-    if let Err(s) = dispatch(harness(), pick, bytes) {
+    Some((name, dispatch(harness(), pick, bytes)))
+}
+
+/// Checks one input.
+pub fn run(data: &[u8]) {
+    if let Some((name, Err(s))) = answer(data) {
         check(name, &s);
     }
 }

@@ -157,6 +157,22 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
         ),
     );
     r(
+        "submit_screening",
+        input(
+            "submit_screening",
+            &ses::SubmitScreeningRequest {
+                answers: requests::harness()
+                    .contraindications
+                    .iter()
+                    .map(|c| ses::ScreeningAnswer {
+                        contraindication: c.clone(),
+                        ..Default::default()
+                    })
+                    .collect(),
+            },
+        ),
+    );
+    r(
         "start_guided_session",
         input(
             "start_guided_session",

@@ -25,14 +25,14 @@ pub fn run(data: &[u8]) {
 }
 
 fn catalog_token(pick: u8, token: &str) {
-    if let Ok(offset) = page::decode(token, VERSION, QUERY) {
-        if !token.is_empty() {
-            assert_eq!(
-                page::encode(VERSION, QUERY, offset),
-                token,
-                "accepted a token it did not issue"
-            );
-        }
+    if let Ok(offset) = page::decode(token, VERSION, QUERY)
+        && !token.is_empty()
+    {
+        assert_eq!(
+            page::encode(VERSION, QUERY, offset),
+            token,
+            "accepted a token it did not issue"
+        );
     }
     let all: Vec<usize> = (0..usize::from(pick / 3)).collect();
     let size = usize::from(pick % 7) + 1;
