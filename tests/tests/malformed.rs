@@ -74,6 +74,16 @@ async fn raw_call(ch: Channel, path: &'static str, msg: RawName) -> Result<(), S
     )
     .await
     .map(|_| ())
+    .map_err(names_utf8)
+}
+
+/// Passes a decode refusal through only when its message names the problem
+/// (so a bare INVALID_ARGUMENT without it fails the row).
+fn names_utf8(s: Status) -> Status {
+    if s.code() == Code::InvalidArgument && !s.message().contains("not UTF-8") {
+        return Status::unknown(format!("decode refusal without the reason: {s:?}"));
+    }
+    s
 }
 
 struct Env {
@@ -469,12 +479,11 @@ fn rows(e: &Env) -> Vec<Row> {
     ));
     {
         let ch = e.ch.clone();
-        // tonic refuses an undecodable request with INTERNAL (the gRPC
-        // libraries' convention for "error parsing request proto"), before
-        // any Knotwork code runs. Listed in RELIABILITY.md as a known
-        // deviation from "bad input is INVALID_ARGUMENT".
+        // Bytes that do not decode are refused by the codec
+        // (knotwork_proto::codec) with INVALID_ARGUMENT naming the problem,
+        // before any handler runs; tonic's own codec would say INTERNAL.
         v.push(row(
-            "CatalogService.GetTriggerPoint: invalid UTF-8 in name (raw bytes; tonic decode error)",
+            "CatalogService.GetTriggerPoint: invalid UTF-8 in name (raw bytes; refused by the codec)",
             Box::pin(raw_call(
                 ch,
                 "/knotwork.catalog.v1.CatalogService/GetTriggerPoint",
@@ -482,7 +491,7 @@ fn rows(e: &Env) -> Vec<Row> {
                     name: vec![b't', 0xff, 0xfe, b'x'],
                 },
             )),
-            Code::Internal,
+            Code::InvalidArgument,
             None,
         ));
         let ch = e.ch.clone();
@@ -491,7 +500,7 @@ fn rows(e: &Env) -> Vec<Row> {
             name: b"sessions/\xc3\x28".to_vec(),
         };
         v.push(row(
-            "SessionService.GetSession: invalid UTF-8 in name (raw bytes; tonic decode error)",
+            "SessionService.GetSession: invalid UTF-8 in name (raw bytes; refused by the codec)",
             Box::pin(async move {
                 let mut grpc = tonic::client::Grpc::new(ch);
                 grpc.ready()
@@ -508,8 +517,9 @@ fn rows(e: &Env) -> Vec<Row> {
                 )
                 .await
                 .map(|_| ())
+                .map_err(names_utf8)
             }),
-            Code::Internal,
+            Code::InvalidArgument,
             None,
         ));
     }
@@ -1066,7 +1076,7 @@ fn rows(e: &Env) -> Vec<Row> {
         v.push(row(
             "SessionService.LogSession: 5 MiB message (over the 4 MiB limit)",
             boxed(async move { c.log_session(req).await }),
-            Code::OutOfRange,
+            Code::ResourceExhausted,
             None,
         ));
     }

@@ -3,6 +3,11 @@
 //! (every cue up to STOP), new connections are refused, the process exits
 //! cleanly well within its grace period (45 s in deploy/k8s), and every
 //! acknowledged write is there after a restart.
+//!
+//! And the drain deadline: streams that would outlive the grace (a guided
+//! session at normal speed lasts minutes) end with UNAVAILABLE after
+//! `KNOTWORK_SHUTDOWN_GRACE_SECONDS`, at the session and at the gateway, and
+//! each process then exits 0.
 
 // Helpers here are test code too: a panic is a failed assertion (as
 // clippy.toml allows inside #[test] functions).
@@ -19,6 +24,7 @@ use knotwork_proto::session::v1::session_service_client::SessionServiceClient;
 use knotwork_tests::procs::{self, POINT};
 
 const SESSION: &str = "knotwork.session.v1.SessionService";
+const GATEWAY_HEALTH: &str = "";
 /// The session pods' terminationGracePeriodSeconds.
 const GRACE: Duration = Duration::from_secs(45);
 
@@ -35,64 +41,9 @@ async fn sigterm_finishes_in_flight_calls_and_loses_nothing() {
         &[("KNOTWORK_GUIDE_SPEEDUP", "60".into())],
     );
     procs::wait_serving(&session.url(), SESSION, Duration::from_secs(30)).await;
-    let mut client =
-        SessionServiceClient::new(procs::channel(&session.url(), Duration::from_secs(20)));
 
-    // A cleared screening, then a guided session to stream.
-    let conditions = cat::catalog_service_client::CatalogServiceClient::new(procs::channel(
-        &catalog.url(),
-        Duration::from_secs(5),
-    ))
-    .list_contraindications(cat::ListContraindicationsRequest {
-        kind: cat::ContraindicationKind::Condition as i32,
-    })
-    .await
-    .unwrap()
-    .into_inner()
-    .contraindications;
-    client
-        .submit_screening(procs::internal(
-            "guided-user",
-            ses::SubmitScreeningRequest {
-                answers: conditions
-                    .iter()
-                    .map(|c| ses::ScreeningAnswer {
-                        contraindication: c.name.clone(),
-                        ..Default::default()
-                    })
-                    .collect(),
-            },
-        ))
-        .await
-        .unwrap();
-    let guided = client
-        .start_guided_session(procs::internal(
-            "guided-user",
-            ses::StartGuidedSessionRequest {
-                request_id: "g-1".into(),
-                trigger_point: POINT.into(),
-                tool: tool.clone(),
-                side: cat::Side::Right as i32,
-                duration_seconds: 0,
-            },
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .guided_session
-        .unwrap();
-    let mut stream = client
-        .guide_session(procs::internal(
-            "guided-user",
-            ses::GuideSessionRequest {
-                name: guided.name.clone(),
-            },
-        ))
-        .await
-        .unwrap()
-        .into_inner();
-    let first = stream.message().await.unwrap().unwrap();
-    assert_eq!(first.cue(), ses::GuideCue::Start);
+    let (mut stream, first) =
+        open_guided(&catalog.url(), &session.url(), "guided-user", false, &tool).await;
 
     // Writers, each on its own connection.
     let stop = Arc::new(AtomicBool::new(false));
@@ -224,5 +175,177 @@ async fn sigterm_finishes_in_flight_calls_and_loses_nothing() {
         cues.len(),
         exit_after,
         errors.lock().unwrap()
+    );
+}
+
+/// A request for `user`, with the gateway's bearer token or as the gateway
+/// sends it to a backend.
+fn req<T>(via_gateway: bool, user: &str, msg: T) -> tonic::Request<T> {
+    if via_gateway {
+        procs::as_user(user, msg)
+    } else {
+        procs::internal(user, msg)
+    }
+}
+
+/// Clears `user`'s screening, starts a guided session (the guidance's
+/// minimum duration) and opens its stream at `url` (a session process, or a
+/// gateway with `via_gateway`); returns the stream after its START cue.
+async fn open_guided(
+    catalog_url: &str,
+    url: &str,
+    user: &str,
+    via_gateway: bool,
+    tool: &str,
+) -> (
+    tonic::Streaming<ses::GuideSessionResponse>,
+    ses::GuideSessionResponse,
+) {
+    let mut client = SessionServiceClient::new(procs::channel(url, Duration::from_secs(20)));
+    let conditions = cat::catalog_service_client::CatalogServiceClient::new(procs::channel(
+        catalog_url,
+        Duration::from_secs(5),
+    ))
+    .list_contraindications(cat::ListContraindicationsRequest {
+        kind: cat::ContraindicationKind::Condition as i32,
+    })
+    .await
+    .unwrap()
+    .into_inner()
+    .contraindications;
+    client
+        .submit_screening(req(
+            via_gateway,
+            user,
+            ses::SubmitScreeningRequest {
+                answers: conditions
+                    .iter()
+                    .map(|c| ses::ScreeningAnswer {
+                        contraindication: c.name.clone(),
+                        ..Default::default()
+                    })
+                    .collect(),
+            },
+        ))
+        .await
+        .unwrap();
+    let guided = client
+        .start_guided_session(req(
+            via_gateway,
+            user,
+            ses::StartGuidedSessionRequest {
+                request_id: format!("g-{user}"),
+                trigger_point: POINT.into(),
+                tool: tool.to_owned(),
+                side: cat::Side::Right as i32,
+                duration_seconds: 0,
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .guided_session
+        .unwrap();
+    let mut stream = client
+        .guide_session(req(
+            via_gateway,
+            user,
+            ses::GuideSessionRequest {
+                name: guided.name.clone(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let first = stream.message().await.unwrap().unwrap();
+    assert_eq!(first.cue(), ses::GuideCue::Start);
+    (stream, first)
+}
+
+/// Reads `stream` until it ends; returns the cues seen and how it ended.
+async fn drain_stream(
+    stream: &mut tonic::Streaming<ses::GuideSessionResponse>,
+) -> (usize, Result<(), tonic::Status>) {
+    let mut cues = 0;
+    loop {
+        match stream.message().await {
+            Ok(Some(_)) => cues += 1,
+            Ok(None) => return (cues, Ok(())),
+            Err(s) => return (cues, Err(s)),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sigterm_ends_long_streams_with_unavailable_at_the_drain_deadline() {
+    // Guided sessions at normal speed (minutes), a 2 s drain deadline.
+    const DRAIN: Duration = Duration::from_secs(2);
+    // Time for the process to notice, the streams to end and the exit.
+    const MARGIN: Duration = Duration::from_secs(3);
+    let grace = [(
+        "KNOTWORK_SHUTDOWN_GRACE_SECONDS",
+        DRAIN.as_secs().to_string(),
+    )];
+    let root = tempfile::tempdir().unwrap();
+    let catalog = procs::catalog(root.path(), &[]);
+    procs::wait_serving(&catalog.url(), "", Duration::from_secs(30)).await;
+    let tool = procs::point_tool(&catalog.url()).await;
+    let mut session = procs::session(root.path(), &catalog.url(), &grace);
+    procs::wait_serving(&session.url(), SESSION, Duration::from_secs(30)).await;
+    let mut gateway = procs::gateway(root.path(), &catalog.url(), &[session.url()], &grace);
+    procs::wait_serving(&gateway.url(), GATEWAY_HEALTH, Duration::from_secs(30)).await;
+
+    // One stream straight to the session, one through the gateway.
+    let (mut direct, _) =
+        open_guided(&catalog.url(), &session.url(), "drain-direct", false, &tool).await;
+    let (mut edge, _) =
+        open_guided(&catalog.url(), &gateway.url(), "drain-edge", true, &tool).await;
+
+    // SIGTERM the gateway: its forwarded stream ends at its deadline.
+    let term_at = Instant::now();
+    gateway.signal("TERM");
+    let (cues, end) = tokio::time::timeout(DRAIN + MARGIN, drain_stream(&mut edge))
+        .await
+        .expect("the forwarded stream outlived the drain deadline");
+    let edge_ended = term_at.elapsed();
+    let status = end.expect_err("the forwarded stream ended without a status");
+    assert_eq!(status.code(), tonic::Code::Unavailable, "{status:?}");
+    assert!(status.message().contains("call again"), "{status:?}");
+    assert!(
+        edge_ended >= DRAIN,
+        "ended before the deadline: {edge_ended:?}"
+    );
+    let gw_exit = gateway
+        .wait_exit(DRAIN + MARGIN)
+        .expect("gateway exited within grace + margin");
+    let gw_exit_after = term_at.elapsed();
+    assert!(gw_exit.success(), "gateway exit status {gw_exit:?}");
+    println!(
+        "gateway: forwarded stream ended UNAVAILABLE after {edge_ended:?} ({cues} cues), exit 0 after {gw_exit_after:?}"
+    );
+
+    // The session, untouched by the gateway's exit, still streams.
+    assert!(session.running());
+    // SIGTERM the session: the direct stream ends at its deadline too.
+    let term_at = Instant::now();
+    session.signal("TERM");
+    let (cues, end) = tokio::time::timeout(DRAIN + MARGIN, drain_stream(&mut direct))
+        .await
+        .expect("the stream outlived the drain deadline");
+    let direct_ended = term_at.elapsed();
+    let status = end.expect_err("the stream ended without a status");
+    assert_eq!(status.code(), tonic::Code::Unavailable, "{status:?}");
+    assert!(status.message().contains("call again"), "{status:?}");
+    assert!(
+        direct_ended >= DRAIN,
+        "ended before the deadline: {direct_ended:?}"
+    );
+    let exit = session
+        .wait_exit(DRAIN + MARGIN)
+        .expect("session exited within grace + margin");
+    let exit_after = term_at.elapsed();
+    assert!(exit.success(), "session exit status {exit:?}");
+    println!(
+        "session: stream ended UNAVAILABLE after {direct_ended:?} ({cues} cues), exit 0 after {exit_after:?}"
     );
 }

@@ -119,6 +119,12 @@ pub struct Config {
     )]
     pub max_stream_timeout_ms: u64,
 
+    /// After SIGTERM, how long in-flight calls and forwarded guided-session
+    /// streams may run before the streams end with UNAVAILABLE and the
+    /// process exits (below the pods' terminationGracePeriodSeconds, 30 s).
+    #[arg(long, env = "KNOTWORK_SHUTDOWN_GRACE_SECONDS", default_value_t = 25)]
+    pub shutdown_grace_secs: u64,
+
     /// How long to wait for a TCP connection to a backend, in milliseconds.
     #[arg(
         long,
@@ -194,6 +200,7 @@ impl std::fmt::Debug for Config {
             .field("internal_token", &"<redacted>")
             .field("max_backend_timeout_ms", &self.max_backend_timeout_ms)
             .field("max_stream_timeout_ms", &self.max_stream_timeout_ms)
+            .field("shutdown_grace_secs", &self.shutdown_grace_secs)
             .field(
                 "backend_connect_timeout_ms",
                 &self.backend_connect_timeout_ms,
@@ -233,6 +240,7 @@ impl Config {
             internal_token: DEV_INTERNAL_TOKEN.to_owned(),
             max_backend_timeout_ms: 10_000,
             max_stream_timeout_ms: 3_600_000,
+            shutdown_grace_secs: 25,
             backend_connect_timeout_ms: 1_000,
             backend_connections: 2,
             health_interval_ms: 2_000,

@@ -118,7 +118,8 @@ fn cors(config: &Config) -> Result<CorsLayer, Error> {
 }
 
 /// Serves the gateway on `listener` (and metrics on `admin`) until
-/// `shutdown` resolves; in-flight calls finish first.
+/// `shutdown` resolves; in-flight calls finish first, and forwarded streams
+/// still open `shutdown_grace_secs` later end with UNAVAILABLE.
 pub async fn run(
     config: Config,
     listener: TcpListener,
@@ -220,12 +221,21 @@ pub async fn run(
     }
 
     let max = config.max_message_bytes;
+    let drain = knotwork_runtime::drain::Drain::start(
+        async move {
+            shutdown.await;
+            tracing::info!("gateway shutting down");
+            let _ = stop_tx.send(true);
+        },
+        Duration::from_secs(config.shutdown_grace_secs),
+    );
     let router = knotwork_runtime::listen::server(&config.limits)
         .accept_http1(true)
         .tcp_nodelay(true)
         .layer(cors(&config)?)
         .layer(tonic_web::GrpcWebLayer::new())
         .layer(layer::EdgeLayer::new(metrics))
+        .layer(knotwork_runtime::status::TooLargeLayer)
         .add_service(health)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
@@ -235,9 +245,11 @@ pub async fn run(
                 .max_encoding_message_size(max),
         )
         .add_service(
-            SessionServiceServer::new(service::SessionForward::new(shared.clone()))
-                .max_decoding_message_size(max)
-                .max_encoding_message_size(max),
+            SessionServiceServer::new(
+                service::SessionForward::new(shared.clone()).with_drain(drain.clone()),
+            )
+            .max_decoding_message_size(max)
+            .max_encoding_message_size(max),
         )
         .add_service(
             ViewServiceServer::new(service::Views::new(shared))
@@ -245,13 +257,16 @@ pub async fn run(
                 .max_encoding_message_size(max),
         );
     tracing::info!(addr = ?listener.local_addr().ok(), tls = tls.is_some(), "gateway listening");
-    let incoming = knotwork_runtime::listen::incoming(listener, tls, &config.limits);
-    router
-        .serve_with_incoming_shutdown(incoming, async move {
-            shutdown.await;
-            tracing::info!("gateway shutting down");
-            let _ = stop_tx.send(true);
-        })
-        .await?;
+    let served = router
+        .serve_with_incoming_shutdown(
+            knotwork_runtime::listen::incoming(listener, tls, &config.limits),
+            drain.draining(),
+        );
+    tokio::select! {
+        r = served => r?,
+        () = drain.hard_stop() => {
+            tracing::warn!("connections still open after the drain deadline; closing them");
+        }
+    }
     Ok(())
 }

@@ -7,6 +7,8 @@
 
 #![allow(missing_docs)] // Generated code carries the .proto comments instead.
 
+pub mod codec;
+
 /// `knotwork.catalog.v1`: the trigger point chart.
 pub mod catalog {
     /// Version 1.

@@ -9,9 +9,11 @@
 
 #![forbid(unsafe_code)]
 
+pub mod drain;
 pub mod grpc;
 pub mod internal;
 pub mod listen;
 pub mod shutdown;
+pub mod status;
 pub mod telemetry;
 pub mod tls;

@@ -76,6 +76,12 @@ pub struct Config {
     #[command(flatten)]
     pub limits: LimitArgs,
 
+    /// After SIGTERM, how long in-flight calls and guided-session streams
+    /// may run before the streams end with UNAVAILABLE and the process
+    /// exits (below the pods' terminationGracePeriodSeconds, 45 s).
+    #[arg(long, env = "KNOTWORK_SHUTDOWN_GRACE_SECONDS", default_value_t = 25)]
+    pub shutdown_grace_secs: u64,
+
     /// Logging.
     #[command(flatten)]
     pub log: LogArgs,
@@ -96,6 +102,7 @@ impl Config {
             tls: TlsArgs::default(),
             backend_tls: BackendTlsArgs::default(),
             limits: LimitArgs::default(),
+            shutdown_grace_secs: 25,
             log: LogArgs::default(),
         }
     }

@@ -47,7 +47,9 @@ pub const SERVICES: [&str; 2] = [
 ];
 
 /// Serves the session service on `listener` until `shutdown` resolves, then
-/// finishes in-flight calls, stops the writer and returns.
+/// finishes in-flight calls (open guided-session streams end with
+/// UNAVAILABLE once `shutdown_grace_secs` have passed), stops the writer and
+/// returns.
 pub async fn run(
     config: Config,
     listener: tokio::net::TcpListener,
@@ -99,12 +101,17 @@ pub async fn run(
     };
     let (reflection_v1, reflection_v1alpha) = knotwork_runtime::grpc::reflection(&SERVICES)
         .map_err(|e| Error::Startup(format!("reflection: {e}")))?;
+    let drain = knotwork_runtime::drain::Drain::start(
+        shutdown,
+        Duration::from_secs(config.shutdown_grace_secs),
+    );
     let svc = service::Session::new(
         store.clone(),
         catalog,
         InternalAuth::new(&config.internal_token),
         config.guide_speedup,
-    );
+    )
+    .with_drain(drain.clone());
     let addr = listener
         .local_addr()
         .map_err(|e| Error::Startup(format!("listener: {e}")))?;
@@ -127,9 +134,15 @@ pub async fn run(
         )
         .serve_with_incoming_shutdown(
             knotwork_runtime::listen::incoming(listener, tls, &config.limits),
-            shutdown,
-        )
-        .await;
+            drain.draining(),
+        );
+    let result = tokio::select! {
+        r = result => r,
+        () = drain.hard_stop() => {
+            tracing::warn!("connections still open after the drain deadline; closing them");
+            Ok(())
+        }
+    };
     health_task.abort();
     catalog_task.abort();
     // In-flight calls are done; dropping the last handle stops the writer

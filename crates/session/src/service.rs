@@ -2,14 +2,17 @@
 //! convert back. No rules live here.
 
 use std::collections::BTreeMap;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::Stream;
 use jiff::Timestamp;
 use jiff::civil::Date;
 use knotwork_proto::session::v1 as pb;
 use knotwork_proto::session::v1::session_admin_service_server::SessionAdminService;
 use knotwork_proto::session::v1::session_service_server::SessionService;
+use knotwork_runtime::drain::Drain;
 use knotwork_runtime::internal::InternalAuth;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -34,6 +37,7 @@ pub struct Session {
     catalog: Catalog,
     auth: InternalAuth,
     guide_speedup: u32,
+    drain: Drain,
 }
 
 impl Session {
@@ -50,7 +54,15 @@ impl Session {
             catalog,
             auth,
             guide_speedup: guide_speedup.max(1),
+            drain: Drain::never(),
         }
+    }
+
+    /// Ends guided-session streams with UNAVAILABLE when `drain`'s
+    /// deadline passes (the default never does).
+    pub fn with_drain(mut self, drain: Drain) -> Self {
+        self.drain = drain;
+        self
     }
 
     fn user<T>(&self, req: &Request<T>) -> Result<String, Status> {
@@ -125,7 +137,9 @@ fn item_error(index: usize, e: Error) -> pb::BatchLogResult {
     }
 }
 
-fn parse_page_token(token: &str) -> Result<Option<(i64, String)>, Error> {
+/// Parses a ListSessions page token (`{perform_time_micros}_{session_id}`,
+/// empty for the first page). Public for the fuzz targets (`crates/fuzzing`).
+pub fn parse_page_token(token: &str) -> Result<Option<(i64, String)>, Error> {
     if token.is_empty() {
         return Ok(None);
     }
@@ -260,7 +274,8 @@ impl SessionService for Session {
         }))
     }
 
-    type GuideSessionStream = ReceiverStream<Result<pb::GuideSessionResponse, Status>>;
+    type GuideSessionStream =
+        Pin<Box<dyn Stream<Item = Result<pb::GuideSessionResponse, Status>> + Send>>;
 
     #[tracing::instrument(skip_all, fields(request_id = %rid(&req)))]
     async fn guide_session(
@@ -276,7 +291,8 @@ impl SessionService for Session {
             .await?
             .ok_or_else(|| Error::NotFound(req.get_ref().name.clone()))?;
         let (stream, _task) = guide_stream(guide::schedule(&g), self.guide_speedup);
-        Ok(Response::new(stream))
+        // Dropped at the deadline, the receiver stops the task.
+        Ok(Response::new(self.drain.bound(stream)))
     }
 
     #[tracing::instrument(skip_all, fields(request_id = %rid(&req)))]

@@ -21,7 +21,7 @@ use tonic::{Request, Status};
 
 pub use catalog::CatalogForward;
 pub use session::SessionForward;
-pub use view::Views;
+pub use view::{Views, relief_plan_query};
 
 use crate::auth::Authenticator;
 use crate::limit::Limits;

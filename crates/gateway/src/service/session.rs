@@ -7,6 +7,7 @@ use futures::{Stream, StreamExt};
 use knotwork_proto::session::v1::session_service_client::SessionServiceClient;
 use knotwork_proto::session::v1::session_service_server::SessionService;
 use knotwork_proto::session::v1::*;
+use knotwork_runtime::drain::Drain;
 use tonic::{Request, Response, Status};
 
 use super::Shared;
@@ -16,12 +17,23 @@ use crate::upstream::{call_with_deadline, classify};
 #[derive(Debug, Clone)]
 pub struct SessionForward {
     shared: Arc<Shared>,
+    drain: Drain,
 }
 
 impl SessionForward {
     /// A forwarder over the shared state.
     pub fn new(shared: Arc<Shared>) -> Self {
-        Self { shared }
+        Self {
+            shared,
+            drain: Drain::never(),
+        }
+    }
+
+    /// Ends forwarded guided sessions with UNAVAILABLE when `drain`'s
+    /// deadline passes (the default never does).
+    pub fn with_drain(mut self, drain: Drain) -> Self {
+        self.drain = drain;
+        self
     }
 }
 
@@ -94,6 +106,6 @@ forward_session! {
         .await?;
         let url = backend.url.clone();
         let stream = resp.into_inner().map(move |item| item.map_err(|s| classify(s, &url)));
-        Ok(Response::new(Box::pin(stream) as GuideStream))
+        Ok(Response::new(self.drain.bound(stream)))
     }
 }

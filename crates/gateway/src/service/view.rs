@@ -24,6 +24,37 @@ use crate::upstream::call_with_deadline;
 /// The most locations a relief plan accepts (the catalog's own limit).
 const MAX_LOCATIONS: usize = 16;
 
+/// Checks a GetReliefPlan request (the gateway's own rules; the catalog
+/// checks the locations and symptoms) and returns the FindByPain request to
+/// send and the number of candidates to show. Public for the fuzz targets
+/// (`crates/fuzzing`).
+pub fn relief_plan_query(req: GetReliefPlanRequest) -> Result<(FindByPainRequest, usize), Error> {
+    if req.locations.is_empty() || req.locations.len() > MAX_LOCATIONS {
+        return Err(Error::InvalidArgument {
+            field: "locations",
+            reason: "give 1 to 16 locations".into(),
+        });
+    }
+    let max = match req.max_candidates {
+        0 => 10,
+        n @ 1..=50 => usize::try_from(n).unwrap_or(10),
+        _ => {
+            return Err(Error::InvalidArgument {
+                field: "max_candidates",
+                reason: "must be 0-50".into(),
+            });
+        }
+    };
+    // Ask for more than shown: re-ranking may lift a lower candidate.
+    let pain_req = FindByPainRequest {
+        locations: req.locations,
+        symptoms: req.symptoms,
+        page_size: i32::try_from((max * 2).min(100)).unwrap_or(20),
+        page_token: String::new(),
+    };
+    Ok((pain_req, max))
+}
+
 /// The screens.
 #[derive(Debug, Clone)]
 pub struct Views {
@@ -87,32 +118,7 @@ impl ViewService for Views {
         request: Request<GetReliefPlanRequest>,
     ) -> Result<Response<GetReliefPlanResponse>, Status> {
         let ctx = self.shared.private(&request, self.shared.max_timeout)?;
-        let req = request.into_inner();
-        if req.locations.is_empty() || req.locations.len() > MAX_LOCATIONS {
-            return Err(Error::InvalidArgument {
-                field: "locations",
-                reason: "give 1 to 16 locations".into(),
-            }
-            .into());
-        }
-        let max = match req.max_candidates {
-            0 => 10,
-            n @ 1..=50 => usize::try_from(n).unwrap_or(10),
-            _ => {
-                return Err(Error::InvalidArgument {
-                    field: "max_candidates",
-                    reason: "must be 0-50".into(),
-                }
-                .into());
-            }
-        };
-        // Ask for more than shown: re-ranking may lift a lower candidate.
-        let pain_req = FindByPainRequest {
-            locations: req.locations,
-            symptoms: req.symptoms,
-            page_size: i32::try_from((max * 2).min(100)).unwrap_or(20),
-            page_token: String::new(),
-        };
+        let (pain_req, max) = relief_plan_query(request.into_inner())?;
         let (pain, guidance, profile, screening, progress, day) = tokio::join!(
             self.catalog(
                 &ctx,
