@@ -329,7 +329,7 @@ mod tests {
 
     #[test]
     fn prod_refuses_dev_secrets() {
-        let mut c = Config::local(vec!["http://a".into()], vec!["http://b".into()]);
+        let mut c = Config::local(vec!["https://a".into()], vec!["https://b".into()]);
         assert!(c.validate().is_ok());
         c.mode = Mode::Prod;
         assert!(c.validate().is_err());

@@ -197,8 +197,11 @@ enum Io {
 pub struct Conn {
     io: Io,
     info: TcpConnectInfo,
-    /// Armed while the client is in the middle of something bounded.
-    deadline: Option<Pin<Box<Sleep>>>,
+    /// The header timeout's timer; it counts only while `armed` (the client
+    /// is in the middle of something bounded). Reset, not reallocated, when
+    /// a new frame starts.
+    deadline: Pin<Box<Sleep>>,
+    armed: bool,
     timeout: Duration,
     head: HeadDetector,
 }
@@ -217,7 +220,8 @@ impl Conn {
         Self {
             io,
             info,
-            deadline: Some(Box::pin(tokio::time::sleep_until(deadline))),
+            deadline: Box::pin(tokio::time::sleep_until(deadline)),
+            armed: true,
             timeout,
             head: HeadDetector::default(),
         }
@@ -230,10 +234,7 @@ impl Conn {
 
     /// Whether the header timeout passed while something was pending.
     fn expired(&mut self, cx: &mut Context<'_>) -> bool {
-        match &mut self.deadline {
-            Some(d) => d.as_mut().poll(cx).is_ready(),
-            None => false,
-        }
+        self.armed && self.deadline.as_mut().poll(cx).is_ready()
     }
 }
 
@@ -266,10 +267,11 @@ impl AsyncRead for Conn {
             if !fresh.is_empty() {
                 this.head.feed(fresh);
                 if !this.head.pending() {
-                    this.deadline = None;
-                } else if this.deadline.is_none() {
+                    this.armed = false;
+                } else if !this.armed {
                     // A new frame started: it has the timeout to arrive whole.
-                    this.deadline = Some(Box::pin(tokio::time::sleep(this.timeout)));
+                    this.deadline.as_mut().reset(Instant::now() + this.timeout);
+                    this.armed = true;
                 }
             }
         }

@@ -119,6 +119,8 @@ async fn cors_prod_allows_only_listed_origins() {
     cfg.internal_token = "prod-internal".into();
     cfg.jwt_secret = "prod-secret".into();
     cfg.cors_origins = vec!["https://app.knotwork.test".into()];
+    // The fake backends are plain text.
+    cfg.allow_plaintext_backends = true;
     let gw = spawn_gateway(cfg).await;
     async fn preflight(addr: std::net::SocketAddr, origin: &str) -> RawResponse {
         http1(
@@ -149,6 +151,8 @@ async fn prod_mode_refuses_dev_secrets() {
         &["http://127.0.0.1:1".into()],
     );
     cfg.mode = knotwork_gateway::config::Mode::Prod;
+    // Refused for the secrets, not for the plain-text backends.
+    cfg.allow_plaintext_backends = true;
     let listener = bind(None).await;
     let err = knotwork_gateway::run(cfg, listener, None, async {})
         .await
