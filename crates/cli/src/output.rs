@@ -115,6 +115,13 @@ pub fn print_json<M: Proto>(message: &M) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Prints the proto3 JSON of `message` on one line (streams: one document
+/// per line).
+pub fn print_json_line<M: Proto>(message: &M) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string(&to_json(message)?)?);
+    Ok(())
+}
+
 /// Whether stdout is a terminal (live redraws instead of one line per update).
 pub fn stdout_is_terminal() -> bool {
     std::io::stdout().is_terminal()

@@ -384,12 +384,28 @@ fn json_login_guide_and_my_data() {
     assert!(ok(&up, &["sessions"]).contains(name));
     assert_eq!(json(&up, &["session", name])["session"]["name"], name);
 
-    // Scripts pass the answers as flags; a sharp pain comes back as a warning.
-    let mut scripted = guide.to_vec();
+    // Scripts pass the answers as flags; with --json every line is a JSON
+    // document (the start, each cue, the logged session). A sharp pain comes
+    // back as a warning.
+    let mut scripted = vec!["--json"];
+    scripted.extend_from_slice(&guide);
     scripted.extend(["--tenderness", "4", "--quality", "sharp"]);
     let stdout = ok(&up, &scripted);
-    assert!(stdout.contains("logged sessions/"), "{stdout}");
-    assert!(stdout.contains("!"), "the sharp pain warning: {stdout}");
+    let docs: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert!(docs[0]["guidedSession"]["name"].is_string(), "{stdout}");
+    assert!(
+        docs.iter().any(|d| d["cue"] == "GUIDE_CUE_STOP"),
+        "{stdout}"
+    );
+    let last = &docs.last().unwrap()["session"];
+    assert_eq!(last["tendernessAfter"], 4, "{stdout}");
+    assert!(
+        !last["warnings"].as_array().unwrap().is_empty(),
+        "the sharp pain warning: {stdout}"
+    );
 
     // The screens.
     let today = json(&up, &["today"]);

@@ -4,7 +4,9 @@
 //! went and logs it (LogSession).
 //!
 //! On a terminal the countdown redraws one line with `\r`; elsewhere every
-//! update is its own line, so logs and pipes stay readable.
+//! update is its own line, so logs and pipes stay readable. With `--json` it
+//! prints one JSON document per line: the started session, each cue, the
+//! logged session.
 
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 
@@ -180,7 +182,7 @@ pub async fn guide(ctx: &Ctx, args: GuideArgs) -> anyhow::Result<()> {
         .clone()
         .context("the server started no session")?;
     if ctx.out.json {
-        output::print_json(&started)?;
+        output::print_json_line(&started)?;
     } else {
         anstream::println!(
             "{} {} with {}, {} s per side, aim for {}/10 {}",
@@ -218,7 +220,7 @@ pub async fn guide(ctx: &Ctx, args: GuideArgs) -> anyhow::Result<()> {
     while let Some(cue) = stream.next().await {
         let cue = cue.map_err(explain)?;
         if ctx.out.json {
-            println!("{}", serde_json::to_string(&output::to_json(&cue)?)?);
+            output::print_json_line(&cue)?;
         } else if cue.cue() == ses::GuideCue::Tick {
             countdown.tick(&cue);
         } else {
@@ -282,7 +284,12 @@ pub async fn guide(ctx: &Ctx, args: GuideArgs) -> anyhow::Result<()> {
         .await
         .map_err(explain)?
         .into_inner();
-    ctx.out.show(&resp, show_logged)
+    if ctx.out.json {
+        output::print_json_line(&resp)
+    } else {
+        show_logged(&resp);
+        Ok(())
+    }
 }
 
 #[cfg(test)]

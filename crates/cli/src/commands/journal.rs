@@ -364,6 +364,15 @@ fn show_screening(s: &ses::Screening) {
 pub async fn screening(ctx: &Ctx, args: ScreeningArgs) -> anyhow::Result<()> {
     let ch = ctx.channel().await?;
     let mut session = ses::session_service_client::SessionServiceClient::new(ch.clone());
+    let mut catalog = cat::catalog_service_client::CatalogServiceClient::new(ch);
+    let conditions = catalog
+        .list_contraindications(cat::ListContraindicationsRequest {
+            kind: cat::ContraindicationKind::Condition as i32,
+        })
+        .await
+        .map_err(explain)?
+        .into_inner()
+        .contraindications;
     if !args.none_apply && args.present.is_empty() && args.cleared.is_empty() {
         let resp = session
             .get_screening(ctx.request(ses::GetScreeningRequest {})?)
@@ -374,21 +383,21 @@ pub async fn screening(ctx: &Ctx, args: ScreeningArgs) -> anyhow::Result<()> {
             if let Some(s) = &resp.screening {
                 show_screening(s);
             }
+            println!();
+            let mut t = table(&["name", "question"]);
+            for c in &conditions {
+                t.add_row(vec![
+                    short(&c.name).to_owned(),
+                    c.screening_question.clone(),
+                ]);
+            }
+            print_table(&t);
             println!(
                 "Answer with --none-apply, adding --yes NAME for each that applies \
-                 (`knotwork contraindications --kind condition` lists the questions)."
+                 (and --cleared NAME=YYYY-MM-DD for one a provider has cleared)."
             );
         });
     }
-    let mut catalog = cat::catalog_service_client::CatalogServiceClient::new(ch);
-    let conditions = catalog
-        .list_contraindications(cat::ListContraindicationsRequest {
-            kind: cat::ContraindicationKind::Condition as i32,
-        })
-        .await
-        .map_err(explain)?
-        .into_inner()
-        .contraindications;
     let known = |p: &str| {
         conditions
             .iter()
@@ -599,13 +608,8 @@ pub fn show_progress(progress: &[ses::PointProgress], days: bool) {
     }
     let mut t = table(&["trigger point", "status", "trend/day", "sessions", "advice"]);
     for p in progress {
+        // Plain text: styles inside a cell would skew the column widths.
         let status = word(p.status().as_str_name(), "PROGRESS_STATUS_");
-        let status = match p.status() {
-            ses::ProgressStatus::Improving => paint(style::GOOD, status),
-            ses::ProgressStatus::Worsening => paint(style::DANGER, status),
-            ses::ProgressStatus::NotImproving => paint(style::CAUTION, status),
-            _ => status,
-        };
         t.add_row(vec![
             short(&p.trigger_point).to_owned(),
             status,
