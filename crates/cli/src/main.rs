@@ -2,12 +2,18 @@
 //!
 //! `knotwork up` runs catalog, session and gateway in one process on loopback
 //! with embedded defaults (three calls of the services' own `run` seams). The
-//! other subcommands are a small client that talks to the gateway only, the
-//! way an app does.
+//! other subcommands (`commands/`) are a client that talks to the gateway
+//! only, the way an app does, and reaches every public call; `output.rs`
+//! prints tables, colour (terminals only) and proto3 JSON (`--json`),
+//! `connect.rs` resolves the gateway and the caller's token, and
+//! `credentials.rs` keeps the token `knotwork login` stores.
 
 #![forbid(unsafe_code)]
 
-mod client;
+mod commands;
+mod connect;
+mod credentials;
+mod output;
 mod up;
 
 use clap::{Parser, Subcommand};
@@ -16,6 +22,8 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "knotwork", version, about, long_about = None)]
 struct Cli {
+    #[command(flatten)]
+    global: connect::Global,
     #[command(subcommand)]
     command: Command,
 }
@@ -23,50 +31,40 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run all three services in one process (Ctrl-C stops them cleanly).
+    #[command(display_order = 1)]
     Up(up::UpArgs),
-    /// Check the health of the gateway, the catalog and the session service.
-    Health(client::Global),
-    /// Mint a development token (HS256, signed with the development secret).
-    Token(client::TokenArgs),
-    /// Search the catalog (muscles, trigger points, regions, symptoms, tools).
-    Search(client::SearchArgs),
-    /// Which trigger points can cause pain where it hurts.
-    Pain(client::PainArgs),
-    /// Show one trigger point: where to press, with what, and cautions.
-    Point(client::PointArgs),
-    /// Answer the health screening questionnaire.
-    Screening(client::ScreeningArgs),
-    /// Log a self-massage session already done.
-    Log(client::LogArgs),
-    /// List your logged sessions, newest first.
-    Sessions(client::SessionsArgs),
-    /// Show your progress per trigger point.
-    Progress(client::AuthArgs),
-    /// Move the users whose shard changes when the session shard list changes.
-    Reshard(client::ReshardArgs),
+    #[command(flatten)]
+    Client(commands::Client),
 }
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
+    quiet_broken_pipe();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Up(args) => up::run(args).await,
-        Command::Health(g) => client::health(g).await,
-        Command::Token(args) => client::token(args),
-        Command::Search(args) => client::search(args).await,
-        Command::Pain(args) => client::pain(args).await,
-        Command::Point(args) => client::point(args).await,
-        Command::Screening(args) => client::screening(args).await,
-        Command::Log(args) => client::log(args).await,
-        Command::Sessions(args) => client::sessions(args).await,
-        Command::Progress(args) => client::progress(args).await,
-        Command::Reshard(args) => client::reshard(args).await,
+        Command::Client(command) => commands::run(connect::Ctx::new(cli.global), command).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            let label = output::paint(output::style::DANGER, "error:");
+            anstream::eprintln!("{label} {err:#}");
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// `knotwork sessions | head` closes stdout early; `println!` then panics
+/// with a broken pipe. Exit quietly instead, as other command line tools do
+/// (141 is 128 + SIGPIPE, what a shell reports for them).
+fn quiet_broken_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let text = info.to_string();
+        if text.contains("failed printing to stdout") && text.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        default(info);
+    }));
 }

@@ -1,6 +1,8 @@
 //! The `knotwork` binary end to end: `knotwork up` on ephemeral loopback
-//! ports, the client subcommands against it (including error paths), and a
-//! clean stop on SIGTERM.
+//! ports (guided sessions sped up), the client subcommands against it the
+//! way people use them (tables, `--json`, `login`, `guide` with scripted
+//! answers, their own data) including the error paths, and a clean stop on
+//! SIGTERM.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // A test panics to fail.
 
@@ -15,6 +17,8 @@ struct Up {
     child: Child,
     gateway: String,
     _data: tempfile::TempDir,
+    /// `XDG_CONFIG_HOME` of every client call: where `login` stores the token.
+    config: tempfile::TempDir,
     lines: mpsc::Receiver<String>,
 }
 
@@ -39,6 +43,9 @@ fn start() -> Up {
             "127.0.0.1:0",
             "--session-listen",
             "127.0.0.1:0",
+            // A 180 s session per side takes under half a second.
+            "--guide-speedup",
+            "400",
         ])
         .env("RUST_LOG", "warn")
         .env_remove("KNOTWORK_CATALOG_FILE")
@@ -69,6 +76,7 @@ fn start() -> Up {
         child,
         gateway,
         _data: data,
+        config: tempfile::tempdir().unwrap(),
         lines,
     };
     // Poll health until all three serve.
@@ -87,13 +95,47 @@ fn start() -> Up {
     up
 }
 
-fn knotwork(up: &Up, args: &[&str]) -> std::process::Output {
-    Command::new(BIN)
-        .args(args)
+fn client(up: &Up, args: &[&str]) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args)
         .env("KNOTWORK_GATEWAY_URL", &up.gateway)
+        .env("XDG_CONFIG_HOME", up.config.path())
         .env_remove("KNOTWORK_TOKEN")
-        .output()
-        .unwrap()
+        .env_remove("KNOTWORK_USER")
+        .env_remove("CLICOLOR_FORCE")
+        .stdin(Stdio::null());
+    cmd
+}
+
+fn knotwork(up: &Up, args: &[&str]) -> std::process::Output {
+    client(up, args).output().unwrap()
+}
+
+/// Runs a command expected to succeed and returns its stdout.
+#[track_caller]
+fn ok(up: &Up, args: &[&str]) -> String {
+    let out = knotwork(up, args);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{args:?} failed: {stderr}");
+    stdout
+}
+
+/// Runs a command expected to fail and returns its stderr.
+#[track_caller]
+fn fails(up: &Up, args: &[&str]) -> String {
+    let out = knotwork(up, args);
+    let (stdout, stderr) = text(&out);
+    assert!(!out.status.success(), "{args:?} succeeded: {stdout}");
+    stderr
+}
+
+/// Runs with `--json` and parses stdout.
+#[track_caller]
+fn json(up: &Up, args: &[&str]) -> serde_json::Value {
+    let mut all = vec!["--json"];
+    all.extend_from_slice(args);
+    let stdout = ok(up, &all);
+    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{args:?}: {e}: {stdout}"))
 }
 
 fn text(out: &std::process::Output) -> (String, String) {
@@ -109,7 +151,7 @@ fn up_then_client_calls_then_clean_stop() {
 
     let out = knotwork(&up, &["health"]);
     let (stdout, _) = text(&out);
-    assert_eq!(stdout.matches("Serving").count(), 3, "{stdout}");
+    assert_eq!(stdout.matches("SERVING").count(), 3, "{stdout}");
 
     let out = knotwork(&up, &["pain", "low back"]);
     let (stdout, stderr) = text(&out);
@@ -168,17 +210,25 @@ fn up_then_client_calls_then_clean_stop() {
     let out = knotwork(&up, &args);
     let (_, stderr) = text(&out);
     assert!(!out.status.success());
-    assert!(stderr.contains("InvalidArgument"), "{stderr}");
-    assert!(stderr.contains("pressure"), "{stderr}");
+    assert!(stderr.contains("INVALID_ARGUMENT"), "{stderr}");
+    assert!(stderr.contains("field session.pressure"), "{stderr}");
 
-    // No token: refused.
+    // No token: refused by the gateway, and the status says so.
     args = vec!["sessions"];
-    let out = knotwork(&up, &args);
-    assert!(!out.status.success());
+    let stderr = fails(&up, &args);
+    assert!(stderr.contains("UNAUTHENTICATED"), "{stderr}");
 
     let out = knotwork(&up, &["sessions", "--token", token.trim()]);
     let (stdout, _) = text(&out);
-    assert_eq!(stdout.lines().count(), 1, "one session stored: {stdout}");
+    assert_eq!(
+        stdout.lines().count(),
+        2,
+        "a header and one session: {stdout}"
+    );
+    assert!(
+        !stdout.contains('\u{1b}'),
+        "no colour into a pipe: {stdout:?}"
+    );
 
     // SIGTERM: a clean stop.
     let pid = up.child.id().to_string();
@@ -206,4 +256,215 @@ fn up_then_client_calls_then_clean_stop() {
         rest.iter().any(|l| l.contains("stopped cleanly")),
         "{rest:?}"
     );
+}
+
+#[test]
+fn json_login_guide_and_my_data() {
+    let up = start();
+
+    // --json is the proto3 JSON mapping of the response.
+    let v = json(&up, &["pain", "low back"]);
+    let first = &v["matches"][0];
+    assert!(first["muscle"]["displayName"].is_string(), "{v}");
+    assert!(
+        first["triggerPoints"][0]["triggerPoint"]["name"]
+            .as_str()
+            .unwrap()
+            .starts_with("triggerPoints/")
+    );
+    assert_eq!(v["catalogVersion"].as_str().unwrap().len(), 64, "{v}");
+    let version = json(&up, &["version"]);
+    assert_eq!(version["catalogVersion"], v["catalogVersion"]);
+    let tools = json(&up, &["tools", "--limit", "100"]);
+    assert!(tools["tools"].as_array().unwrap().len() > 3, "{tools}");
+    assert!(
+        ok(
+            &up,
+            &["recommended-tools", "quadratus_lumborum_superficial"]
+        )
+        .contains("lacrosse_ball")
+    );
+    let m = json(&up, &["muscle", "quadratus_lumborum"]);
+    assert_eq!(m["muscle"]["name"], "muscles/quadratus_lumborum");
+
+    // Colour only when asked for or on a terminal.
+    let forced = client(&up, &["health"])
+        .env("CLICOLOR_FORCE", "1")
+        .output()
+        .unwrap();
+    assert!(text(&forced).0.contains('\u{1b}'), "CLICOLOR_FORCE colours");
+
+    // Not signed in: the gateway refuses.
+    let stderr = fails(&up, &["profile"]);
+    assert!(stderr.contains("UNAUTHENTICATED"), "{stderr}");
+    assert!(stderr.contains("knotwork login"), "with a hint: {stderr}");
+
+    // login stores a token, readable by the user only; later calls use it.
+    let stdout = ok(&up, &["login", "--user", "dave"]);
+    assert!(stdout.contains("signed in as dave"), "{stdout}");
+    let file = up.config.path().join("knotwork").join("token");
+    let stored = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(stored.trim().split('.').count(), 3, "a JWT: {stored}");
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+    }
+    let p = json(
+        &up,
+        &[
+            "profile",
+            "set",
+            "--time-zone",
+            "Europe/Berlin",
+            "--tools",
+            "lacrosse_ball",
+        ],
+    );
+    assert_eq!(p["profile"]["timeZone"], "Europe/Berlin");
+    assert_eq!(p["profile"]["tools"][0], "tools/lacrosse_ball");
+
+    // A guided session before the screening: refused, and the reason shown.
+    let guide = [
+        "guide",
+        "quadratus_lumborum_superficial",
+        "--tool",
+        "lacrosse_ball",
+        "--side",
+        "right",
+    ];
+    let stderr = fails(&up, &guide);
+    assert!(stderr.contains("FAILED_PRECONDITION"), "{stderr}");
+    assert!(stderr.contains("SCREENING_REQUIRED"), "{stderr}");
+
+    let s = json(&up, &["screening", "--none-apply"]);
+    assert_eq!(s["screening"]["status"], "SCREENING_STATUS_CLEARED", "{s}");
+
+    // The guided session runs to the stop cue, then asks on stdin.
+    let mut child = client(&up, &guide)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write as _;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(b"6\n11\n3\ndull\n").unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    for cue in ["START", "PRESS AND HOLD", "HALFWAY", "STOP"] {
+        assert!(stdout.contains(cue), "cue {cue}: {stdout}");
+    }
+    assert!(
+        stdout.contains("left  ·  right side"),
+        "countdown lines: {stdout}"
+    );
+    assert!(
+        stderr.contains("from 0 (none) to 10"),
+        "11 is asked again: {stderr}"
+    );
+    let logged = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("logged "))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    let name = logged.split_whitespace().next().unwrap();
+    assert!(logged.contains("guided"), "{logged}");
+
+    let sessions = json(&up, &["sessions"]);
+    let list = sessions["sessions"].as_array().unwrap();
+    assert_eq!(list.len(), 1, "{sessions}");
+    assert_eq!(list[0]["name"], name);
+    assert_eq!(list[0]["origin"], "SESSION_ORIGIN_GUIDED");
+    assert_eq!(list[0]["tendernessBefore"], 6);
+    assert_eq!(list[0]["tendernessAfter"], 3);
+    assert_eq!(list[0]["painQuality"], "PAIN_QUALITY_DULL");
+    assert!(ok(&up, &["sessions"]).contains(name));
+    assert_eq!(json(&up, &["session", name])["session"]["name"], name);
+
+    // Scripts pass the answers as flags; with --json every line is a JSON
+    // document (the start, each cue, the logged session). A sharp pain comes
+    // back as a warning.
+    let mut scripted = vec!["--json"];
+    scripted.extend_from_slice(&guide);
+    scripted.extend(["--tenderness", "4", "--quality", "sharp"]);
+    let stdout = ok(&up, &scripted);
+    let docs: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert!(docs[0]["guidedSession"]["name"].is_string(), "{stdout}");
+    assert!(
+        docs.iter().any(|d| d["cue"] == "GUIDE_CUE_STOP"),
+        "{stdout}"
+    );
+    let last = &docs.last().unwrap()["session"];
+    assert_eq!(last["tendernessAfter"], 4, "{stdout}");
+    assert!(
+        !last["warnings"].as_array().unwrap().is_empty(),
+        "the sharp pain warning: {stdout}"
+    );
+
+    // The screens.
+    let today = json(&up, &["today"]);
+    assert_eq!(
+        today["day"]["sessions"].as_array().unwrap().len(),
+        2,
+        "{today}"
+    );
+    assert_eq!(today["screening"]["status"], "SCREENING_STATUS_CLEARED");
+    let plan = json(&up, &["plan", "low back"]);
+    assert!(!plan["candidates"].as_array().unwrap().is_empty(), "{plan}");
+    assert!(ok(&up, &["plan", "low back"]).contains("quadratus_lumborum_superficial"));
+    let day = json(&up, &["day"]);
+    assert_eq!(day["timeZone"], "Europe/Berlin", "{day}");
+    assert!(
+        ok(
+            &up,
+            &["progress", "--point", "quadratus_lumborum_superficial"]
+        )
+        .contains("6.0")
+    );
+
+    // A bad argument: the status and the field.
+    let stderr = fails(&up, &["day", "2026-13-01"]);
+    assert!(stderr.contains("INVALID_ARGUMENT"), "{stderr}");
+    assert!(stderr.contains("field local_date"), "{stderr}");
+
+    // A batch: one stored, one refused with its field; the exit code says so.
+    let batch = r#"{"requests":[
+        {"requestId":"b1","session":{"triggerPoint":"triggerPoints/quadratus_lumborum_superficial",
+         "tool":"tools/lacrosse_ball","side":"SIDE_LEFT","pressure":5,"durationSeconds":200,
+         "performTime":"2026-11-01T09:00:00Z"}},
+        {"requestId":"b2","session":{"triggerPoint":"triggerPoints/quadratus_lumborum_superficial",
+         "tool":"tools/lacrosse_ball","side":"SIDE_LEFT","pressure":12,"durationSeconds":200,
+         "performTime":"2026-11-01T09:00:00Z"}}]}"#;
+    let file = up.config.path().join("batch.json");
+    std::fs::write(&file, batch).unwrap();
+    let out = knotwork(&up, &["log-batch", file.to_str().unwrap()]);
+    let (stdout, _) = text(&out);
+    assert!(!out.status.success());
+    assert!(stdout.contains("#0 logged"), "{stdout}");
+    assert!(stdout.contains("requests[1].session.pressure"), "{stdout}");
+
+    // Export, then delete my data.
+    let export = json(&up, &["export"]);
+    assert_eq!(export["export"]["userId"], "dave");
+    assert_eq!(export["export"]["sessions"].as_array().unwrap().len(), 3);
+    let stderr = fails(&up, &["delete-my-data"]);
+    assert!(stderr.contains("--yes"), "{stderr}");
+    let deleted = json(&up, &["delete-my-data", "--yes"]);
+    assert_eq!(
+        deleted["sessionsDeleted"], "3",
+        "int64 is a string in proto3 JSON"
+    );
+    assert!(ok(&up, &["sessions"]).contains("no sessions yet"));
+
+    // logout forgets the token.
+    assert!(ok(&up, &["logout"]).contains("signed out"));
+    assert!(!file.with_file_name("token").exists());
+    let stderr = fails(&up, &["sessions"]);
+    assert!(stderr.contains("UNAUTHENTICATED"), "{stderr}");
 }

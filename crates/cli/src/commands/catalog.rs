@@ -1,0 +1,845 @@
+//! The chart: every `CatalogService` call. No sign-in needed.
+
+use anyhow::bail;
+use knotwork_proto::catalog::v1 as cat;
+
+use crate::connect::{Ctx, explain, full};
+use crate::output::{align_right, paint, print_table, short, style, table, word};
+
+/// A single resource name or id.
+#[derive(Debug, clap::Args)]
+pub struct NameArg {
+    /// The id (e.g. `trapezius`) or the full name (e.g. `muscles/trapezius`).
+    pub name: String,
+}
+
+/// Options of `knotwork search`.
+#[derive(Debug, clap::Args)]
+pub struct SearchArgs {
+    /// What to look for, e.g. "trapezius", "lacrosse", "shin pain".
+    pub query: String,
+    /// Only these kinds: region, muscle, trigger-point, tool, symptom.
+    #[arg(long = "kind", value_parser = parse_kind)]
+    pub kinds: Vec<cat::ResourceKind>,
+    /// Most results.
+    #[arg(long, default_value_t = 10)]
+    pub limit: i32,
+    /// Continue from a previous page.
+    #[arg(long, default_value = "")]
+    pub page_token: String,
+}
+
+/// Options of `knotwork pain`.
+#[derive(Debug, clap::Args)]
+pub struct PainArgs {
+    /// Where it hurts, e.g. "low back", "left:chest", "right:temple".
+    #[arg(required = true)]
+    pub regions: Vec<String>,
+    /// Symptoms, e.g. "headache", "tingling".
+    #[arg(long = "symptom")]
+    pub symptoms: Vec<String>,
+    /// Most muscles to show.
+    #[arg(long, default_value_t = 8)]
+    pub limit: i32,
+    /// Continue from a previous page.
+    #[arg(long, default_value = "")]
+    pub page_token: String,
+}
+
+/// Options of `knotwork point`.
+#[derive(Debug, clap::Args)]
+pub struct PointArgs {
+    /// One or more trigger points, e.g. `quadratus_lumborum_superficial`.
+    #[arg(required = true)]
+    pub points: Vec<String>,
+}
+
+/// Options of `knotwork points`.
+#[derive(Debug, clap::Args)]
+pub struct PointsArgs {
+    /// Only points in this region.
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Only points of this muscle.
+    #[arg(long)]
+    pub muscle: Option<String>,
+    /// Only points this tool works on.
+    #[arg(long)]
+    pub tool: Option<String>,
+    /// Page size.
+    #[arg(long, default_value_t = 50)]
+    pub limit: i32,
+    /// Continue from a previous page.
+    #[arg(long, default_value = "")]
+    pub page_token: String,
+}
+
+/// Options of `knotwork muscles`.
+#[derive(Debug, clap::Args)]
+pub struct MusclesArgs {
+    /// Only muscles in this region.
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Only muscles this tool suits.
+    #[arg(long)]
+    pub tool: Option<String>,
+    /// Page size.
+    #[arg(long, default_value_t = 50)]
+    pub limit: i32,
+    /// Continue from a previous page.
+    #[arg(long, default_value = "")]
+    pub page_token: String,
+}
+
+/// Options of `knotwork regions`.
+#[derive(Debug, clap::Args)]
+pub struct RegionsArgs {
+    /// Only regions on this view: front or back.
+    #[arg(long, value_parser = parse_view)]
+    pub view: Option<cat::BodyView>,
+    /// Only regions in this area, e.g. "back".
+    #[arg(long, default_value = "")]
+    pub area: String,
+    /// Page size.
+    #[arg(long, default_value_t = 100)]
+    pub limit: i32,
+    /// Continue from a previous page.
+    #[arg(long, default_value = "")]
+    pub page_token: String,
+}
+
+/// Options of `knotwork tools`.
+#[derive(Debug, clap::Args)]
+pub struct ToolsArgs {
+    /// Only tools suited to this muscle.
+    #[arg(long)]
+    pub muscle: Option<String>,
+    /// Page size.
+    #[arg(long, default_value_t = 50)]
+    pub limit: i32,
+    /// Continue from a previous page.
+    #[arg(long, default_value = "")]
+    pub page_token: String,
+}
+
+/// Options of `knotwork contraindications`.
+#[derive(Debug, clap::Args)]
+pub struct ContraindicationsArgs {
+    /// Only this kind: condition or location.
+    #[arg(long, value_parser = parse_contraindication_kind)]
+    pub kind: Option<cat::ContraindicationKind>,
+}
+
+/// Options of `knotwork snapshot`.
+#[derive(Debug, clap::Args)]
+pub struct SnapshotArgs {
+    /// The version you have: answers "not modified" when it is current.
+    #[arg(long, default_value = "")]
+    pub if_none_match: String,
+}
+
+/// Parses a side: left, right, both, midline.
+pub fn parse_side(text: &str) -> anyhow::Result<cat::Side> {
+    Ok(match text.to_ascii_lowercase().as_str() {
+        "left" | "l" => cat::Side::Left,
+        "right" | "r" => cat::Side::Right,
+        "both" | "b" => cat::Side::Both,
+        "midline" | "middle" => cat::Side::Midline,
+        other => bail!("unknown side {other:?}: use left, right, both or midline"),
+    })
+}
+
+fn parse_view(text: &str) -> anyhow::Result<cat::BodyView> {
+    Ok(match text.to_ascii_lowercase().as_str() {
+        "front" => cat::BodyView::Front,
+        "back" => cat::BodyView::Back,
+        other => bail!("unknown view {other:?}: use front or back"),
+    })
+}
+
+fn parse_kind(text: &str) -> anyhow::Result<cat::ResourceKind> {
+    Ok(match text.to_ascii_lowercase().replace('_', "-").as_str() {
+        "region" => cat::ResourceKind::Region,
+        "muscle" => cat::ResourceKind::Muscle,
+        "trigger-point" | "point" => cat::ResourceKind::TriggerPoint,
+        "tool" => cat::ResourceKind::Tool,
+        "symptom" => cat::ResourceKind::Symptom,
+        other => {
+            bail!("unknown kind {other:?}: use region, muscle, trigger-point, tool or symptom")
+        }
+    })
+}
+
+fn parse_contraindication_kind(text: &str) -> anyhow::Result<cat::ContraindicationKind> {
+    Ok(match text.to_ascii_lowercase().as_str() {
+        "condition" => cat::ContraindicationKind::Condition,
+        "location" => cat::ContraindicationKind::Location,
+        other => bail!("unknown kind {other:?}: use condition or location"),
+    })
+}
+
+/// Pain locations from `[side:]region` words.
+pub fn parse_locations(regions: &[String]) -> anyhow::Result<Vec<cat::PainLocation>> {
+    regions
+        .iter()
+        .map(|text| {
+            let (side, region) = match text.split_once(':') {
+                Some((side, region)) => (parse_side(side)?, region.to_owned()),
+                None => (cat::Side::Unspecified, text.clone()),
+            };
+            Ok(cat::PainLocation {
+                region,
+                side: side as i32,
+            })
+        })
+        .collect()
+}
+
+fn opt_full(collection: &str, id: &Option<String>) -> String {
+    id.as_deref()
+        .map(|i| full(collection, i))
+        .unwrap_or_default()
+}
+
+fn next_page(token: &str) {
+    if !token.is_empty() {
+        anstream::println!(
+            "{}",
+            paint(style::DIM, format!("more: --page-token {token}"))
+        );
+    }
+}
+
+/// `knotwork pain`.
+pub async fn pain(ctx: &Ctx, args: PainArgs) -> anyhow::Result<()> {
+    let req = cat::FindByPainRequest {
+        locations: parse_locations(&args.regions)?,
+        symptoms: args.symptoms,
+        page_size: args.limit,
+        page_token: args.page_token,
+    };
+    let resp = ctx
+        .catalog()
+        .await?
+        .find_by_pain(req)
+        .await
+        .map_err(explain)?
+        .into_inner();
+    ctx.out.show(&resp, |resp| {
+        for flag in &resp.red_flags {
+            anstream::println!(
+                "{} {}",
+                paint(style::DANGER, format!("!! {}:", flag.display_name)),
+                paint(style::DANGER, &flag.advice)
+            );
+        }
+        anstream::println!(
+            "{}",
+            paint(
+                style::HEADING,
+                "Possible sources (not a diagnosis), best first:"
+            )
+        );
+        let mut t = table(&["#", "muscle", "trigger point", "press", "why"]);
+        for (i, m) in resp.matches.iter().enumerate() {
+            let muscle = m.muscle.as_ref().map(|m| m.display_name.as_str());
+            for (j, tp) in m.trigger_points.iter().enumerate() {
+                let Some(p) = &tp.trigger_point else { continue };
+                let why: Vec<_> = tp.reasons.iter().map(|r| r.text.as_str()).collect();
+                t.add_row(vec![
+                    if j == 0 {
+                        format!("{}", i + 1)
+                    } else {
+                        String::new()
+                    },
+                    if j == 0 {
+                        muscle.unwrap_or("?").to_owned()
+                    } else {
+                        String::new()
+                    },
+                    short(&p.name).to_owned(),
+                    word(tp.press_side().as_str_name(), "SIDE_"),
+                    why.join("; "),
+                ]);
+            }
+        }
+        align_right(&mut t, &[0]);
+        print_table(&t);
+        next_page(&resp.next_page_token);
+    })
+}
+
+/// `knotwork search`.
+pub async fn search(ctx: &Ctx, args: SearchArgs) -> anyhow::Result<()> {
+    let req = cat::SearchRequest {
+        query: args.query,
+        kinds: args.kinds.into_iter().map(|k| k as i32).collect(),
+        page_size: args.limit,
+        page_token: args.page_token,
+    };
+    let resp = ctx
+        .catalog()
+        .await?
+        .search(req)
+        .await
+        .map_err(explain)?
+        .into_inner();
+    ctx.out.show(&resp, |resp| {
+        if resp.results.is_empty() {
+            println!("nothing found");
+            return;
+        }
+        let mut t = table(&["kind", "name", "display name", "matched"]);
+        for r in &resp.results {
+            t.add_row(vec![
+                word(r.kind().as_str_name(), "RESOURCE_KIND_"),
+                r.resource.clone(),
+                r.display_name.clone(),
+                r.matched_text.clone(),
+            ]);
+        }
+        print_table(&t);
+        next_page(&resp.next_page_token);
+    })
+}
+
+fn show_point(tp: &cat::TriggerPoint) {
+    anstream::println!(
+        "{} {}",
+        paint(style::HEADING, &tp.display_name),
+        paint(style::DIM, format!("({}, {})", tp.name, short(&tp.muscle)))
+    );
+    println!("Where: {}", tp.location_description);
+    if !tp.symptoms.is_empty() {
+        println!("Symptoms: {}", tp.symptoms.join(", "));
+    }
+    for c in &tp.cautions {
+        anstream::println!(
+            "{} {}",
+            paint(style::CAUTION, format!("Caution ({}):", c.structure)),
+            c.text
+        );
+    }
+    for t in &tp.techniques {
+        println!("With {}: {}", short(&t.tool), t.instructions);
+    }
+    for x in &tp.excluded_tools {
+        anstream::println!(
+            "{} {}",
+            paint(style::DANGER, format!("Never with {}:", short(&x.tool))),
+            x.reason
+        );
+    }
+    for x in &tp.excluded_conditions {
+        anstream::println!(
+            "{} {}",
+            paint(
+                style::CAUTION,
+                format!("Not with {}:", short(&x.contraindication))
+            ),
+            x.reason
+        );
+    }
+}
+
+/// `knotwork point`: GetTriggerPoint for one, BatchGetTriggerPoints for several.
+pub async fn point(ctx: &Ctx, args: PointArgs) -> anyhow::Result<()> {
+    let mut client = ctx.catalog().await?;
+    let names: Vec<String> = args
+        .points
+        .iter()
+        .map(|p| full("triggerPoints", p))
+        .collect();
+    if let [name] = names.as_slice() {
+        let resp = client
+            .get_trigger_point(cat::GetTriggerPointRequest { name: name.clone() })
+            .await
+            .map_err(explain)?
+            .into_inner();
+        return ctx.out.show(&resp, |resp| {
+            if let Some(tp) = &resp.trigger_point {
+                show_point(tp);
+            }
+        });
+    }
+    let resp = client
+        .batch_get_trigger_points(cat::BatchGetTriggerPointsRequest { names })
+        .await
+        .map_err(explain)?
+        .into_inner();
+    ctx.out.show(&resp, |resp| {
+        for (i, tp) in resp.trigger_points.iter().enumerate() {
+            if i > 0 {
+                println!();
+            }
+            show_point(tp);
+        }
+    })
+}
+
+/// `knotwork points`.
+pub async fn points(ctx: &Ctx, args: PointsArgs) -> anyhow::Result<()> {
+    let req = cat::ListTriggerPointsRequest {
+        region: opt_full("regions", &args.region),
+        muscle: opt_full("muscles", &args.muscle),
+        tool: opt_full("tools", &args.tool),
+        page_size: args.limit,
+        page_token: args.page_token,
+    };
+    let resp = ctx
+        .catalog()
+        .await?
+        .list_trigger_points(req)
+        .await
+        .map_err(explain)?
+        .into_inner();
+    ctx.out.show(&resp, |resp| {
+        let mut t = table(&["trigger point", "display name", "muscle", "region"]);
+        for p in &resp.trigger_points {
+            t.add_row(vec![
+                short(&p.name),
+                &p.display_name,
+                short(&p.muscle),
+                short(&p.region),
+            ]);
+        }
+        print_table(&t);
+        next_page(&resp.next_page_token);
+    })
+}
+
+/// `knotwork muscle`.
+pub async fn muscle(ctx: &Ctx, args: NameArg) -> anyhow::Result<()> {
+    let resp = ctx
+        .catalog()
+        .await?
+        .get_muscle(cat::GetMuscleRequest {
+            name: full("muscles", &args.name),
+        })
+        .await
+        .map_err(explain)?
+        .into_inner();
+    ctx.out.show(&resp, |resp| {
+        let Some(m) = &resp.muscle else { return };
+        anstream::println!(
+            "{} {}",
+            paint(style::HEADING, &m.display_name),
+            paint(style::DIM, format!("({})", m.name))
+        );
+        if !m.aliases.is_empty() {
+            println!("Also called: {}", m.aliases.join(", "));
+        }
+        println!("Region: {}", short(&m.region));
+        println!("{}", m.description);
+        if !m.actions.is_empty() {
+            println!("Actions: {}", m.actions.join("; "));
+        }
+        let points: Vec<_> = m.trigger_points.iter().map(|p| short(p)).collect();
+        println!("Trigger points: {}", points.join(", "));
+    })
+}
+
+/// `knotwork muscles`.
+pub async fn muscles(ctx: &Ctx, args: MusclesArgs) -> anyhow::Result<()> {
+    let req = cat::ListMusclesRequest {
+        region: opt_full("regions", &args.region),
+        tool: opt_full("tools", &args.tool),
+        page_size: args.limit,
+        page_token: args.page_token,
+    };
+    let resp = ctx
+        .catalog()
+        .await?
+        .list_muscles(req)
+        .await
+        .map_err(explain)?
+        .into_inner();
+    ctx.out.show(&resp, |resp| {
+        let mut t = table(&["muscle", "display name", "region", "points"]);
+        for m in &resp.muscles {
+            t.add_row(vec![
+                short(&m.name).to_owned(),
+                m.display_name.clone(),
+                short(&m.region).to_owned(),
+                m.trigger_points.len().to_string(),
+            ]);
+        }
+        align_right(&mut t, &[3]);
+        print_table(&t);
+        next_page(&resp.next_page_token);
+    })
+}
+
+/// `knotwork region`.
+pub async fn region(ctx: &Ctx, args: NameArg) -> anyhow::Result<()> {
+    let resp = ctx
+        .catalog()
+        .await?
+        .get_region(cat::GetRegionRequest {
+            name: full("regions", &args.name),
+        })
+        .await
+        .map_err(explain)?
+        .into_inner();
+    ctx.out.show(&resp, |resp| {
+        let Some(r) = &resp.region else { return };
+        anstream::println!(
+            "{} {}",
+            paint(style::HEADING, &r.display_name),
+            paint(style::DIM, format!("({})", r.name))
+        );
+        println!(
+            "View: {}, area: {}{}",
+            word(r.view().as_str_name(), "BODY_VIEW_"),
+            r.area,
+            if r.lateral { ", left/right" } else { "" }
+        );
+        if !r.synonyms.is_empty() {
+            println!("Also: {}", r.synonyms.join(", "));
+        }
+        for f in &r.red_flags {
+            println!("Red flag: {}", short(f));
+        }
+    })
+}
+
+/// `knotwork regions`.
+pub async fn regions(ctx: &Ctx, args: RegionsArgs) -> anyhow::Result<()> {
+    let req = cat::ListRegionsRequest {
+        view: args.view.unwrap_or(cat::BodyView::Unspecified) as i32,
+        area: args.area,
+        page_size: args.limit,
+        page_token: args.page_token,
+    };
+    let resp = ctx
+        .catalog()
+        .await?
+        .list_regions(req)
+        .await
+        .map_err(explain)?
+        .into_inner();
+    ctx.out.show(&resp, |resp| {
+        let mut t = table(&["region", "display name", "view", "area", "sided"]);
+        for r in &resp.regions {
+            t.add_row(vec![
+                short(&r.name).to_owned(),
+                r.display_name.clone(),
+                word(r.view().as_str_name(), "BODY_VIEW_"),
+                r.area.clone(),
+                if r.lateral { "yes" } else { "" }.to_owned(),
+            ]);
+        }
+        print_table(&t);
+        next_page(&resp.next_page_token);
+    })
+}
+
+/// `knotwork tool`.
+pub async fn tool(ctx: &Ctx, args: NameArg) -> anyhow::Result<()> {
+    let resp = ctx
+        .catalog()
+        .await?
+        .get_tool(cat::GetToolRequest {
+            name: full("tools", &args.name),
+        })
+        .await
+        .map_err(explain)?
+        .into_inner();
+    ctx.out.show(&resp, |resp| {
+        let Some(t) = &resp.tool else { return };
+        anstream::println!(
+            "{} {}",
+            paint(style::HEADING, &t.display_name),
+            paint(style::DIM, format!("({})", t.name))
+        );
+        println!("{}", t.description);
+        println!("How to use: {}", t.how_to_use);
+        println!(
+            "Portability: {}{}",
+            word(t.portability().as_str_name(), "PORTABILITY_"),
+            if t.requires_partner {
+                "; needs a partner"
+            } else {
+                ""
+            }
+        );
+    })
+}
+
+/// `knotwork tools`.
+pub async fn tools(ctx: &Ctx, args: ToolsArgs) -> anyhow::Result<()> {
+    let req = cat::ListToolsRequest {
+        muscle: opt_full("muscles", &args.muscle),
+        page_size: args.limit,
+        page_token: args.page_token,
+    };
+    let resp = ctx
+        .catalog()
+        .await?
+        .list_tools(req)
+        .await
+        .map_err(explain)?
+        .into_inner();
+    ctx.out.show(&resp, |resp| {
+        let mut t = table(&["tool", "display name", "portability", "partner"]);
+        for tool in &resp.tools {
+            t.add_row(vec![
+                short(&tool.name).to_owned(),
+                tool.display_name.clone(),
+                word(tool.portability().as_str_name(), "PORTABILITY_"),
+                if tool.requires_partner { "yes" } else { "" }.to_owned(),
+            ]);
+        }
+        print_table(&t);
+        next_page(&resp.next_page_token);
+    })
+}
+
+/// `knotwork recommended-tools`.
+pub async fn recommended_tools(ctx: &Ctx, args: NameArg) -> anyhow::Result<()> {
+    let resp = ctx
+        .catalog()
+        .await?
+        .list_recommended_tools(cat::ListRecommendedToolsRequest {
+            trigger_point: full("triggerPoints", &args.name),
+        })
+        .await
+        .map_err(explain)?
+        .into_inner();
+    ctx.out.show(&resp, |resp| {
+        let mut t = table(&["tool", "how"]);
+        for r in &resp.recommended {
+            let name = r.tool.as_ref().map(|t| short(&t.name)).unwrap_or("?");
+            t.add_row(vec![name, &r.instructions]);
+        }
+        print_table(&t);
+        for x in &resp.excluded {
+            anstream::println!(
+                "{} {}",
+                paint(style::DANGER, format!("Never with {}:", short(&x.tool))),
+                x.reason
+            );
+        }
+    })
+}
+
+/// `knotwork symptoms`.
+pub async fn symptoms(ctx: &Ctx) -> anyhow::Result<()> {
+    let resp = ctx
+        .catalog()
+        .await?
+        .list_symptoms(cat::ListSymptomsRequest {})
+        .await
+        .map_err(explain)?
+        .into_inner();
+    ctx.out.show(&resp, |resp| {
+        let mut t = table(&["symptom", "display name", "also"]);
+        for s in &resp.symptoms {
+            t.add_row(vec![
+                short(&s.name).to_owned(),
+                s.display_name.clone(),
+                s.synonyms.join(", "),
+            ]);
+        }
+        print_table(&t);
+    })
+}
+
+/// Prints the technique guidance.
+pub fn show_guidance(g: &cat::TechniqueGuidance) {
+    anstream::println!("{}", paint(style::HEADING, "Technique guidance"));
+    let mut t = table(&["", ""]);
+    t.add_row(vec![
+        "pressure".to_owned(),
+        format!(
+            "aim for {}/10, never above {}/10: {}",
+            g.target_pressure, g.max_safe_pressure, g.pressure_description
+        ),
+    ]);
+    t.add_row(vec![
+        "time per point".to_owned(),
+        format!("{}-{} s", g.min_duration_seconds, g.max_duration_seconds),
+    ]);
+    t.add_row(vec![
+        "sessions per point".to_owned(),
+        format!(
+            "{}-{} a day (at most {})",
+            g.recommended_sessions_per_day_min,
+            g.max_sessions_per_point_per_day,
+            g.max_sessions_per_point_per_day
+        ),
+    ]);
+    t.add_row(vec![
+        "expect change in".to_owned(),
+        format!("{} days", g.expected_improvement_days),
+    ]);
+    // The header row of this key/value table is empty: print the rows only.
+    for line in t.to_string().lines().skip(1) {
+        println!("{}", line.trim_end());
+    }
+    println!("{}", g.summary);
+}
+
+/// `knotwork guidance`.
+pub async fn guidance(ctx: &Ctx) -> anyhow::Result<()> {
+    let resp = ctx
+        .catalog()
+        .await?
+        .get_technique_guidance(cat::GetTechniqueGuidanceRequest {})
+        .await
+        .map_err(explain)?
+        .into_inner();
+    ctx.out.show(&resp, |resp| {
+        if let Some(g) = &resp.guidance {
+            show_guidance(g);
+        }
+    })
+}
+
+/// `knotwork contraindications`.
+pub async fn contraindications(ctx: &Ctx, args: ContraindicationsArgs) -> anyhow::Result<()> {
+    let kind = args.kind.unwrap_or(cat::ContraindicationKind::Unspecified);
+    let resp = ctx
+        .catalog()
+        .await?
+        .list_contraindications(cat::ListContraindicationsRequest { kind: kind as i32 })
+        .await
+        .map_err(explain)?
+        .into_inner();
+    ctx.out.show(&resp, |resp| {
+        let mut t = table(&["contraindication", "kind", "question"]);
+        for c in &resp.contraindications {
+            t.add_row(vec![
+                short(&c.name).to_owned(),
+                word(c.kind().as_str_name(), "CONTRAINDICATION_KIND_"),
+                if c.screening_question.is_empty() {
+                    c.display_name.clone()
+                } else {
+                    c.screening_question.clone()
+                },
+            ]);
+        }
+        print_table(&t);
+    })
+}
+
+/// `knotwork red-flags`.
+pub async fn red_flags(ctx: &Ctx) -> anyhow::Result<()> {
+    let resp = ctx
+        .catalog()
+        .await?
+        .list_red_flags(cat::ListRedFlagsRequest {})
+        .await
+        .map_err(explain)?
+        .into_inner();
+    ctx.out.show(&resp, |resp| {
+        let mut t = table(&["red flag", "action", "advice"]);
+        for f in &resp.red_flags {
+            t.add_row(vec![
+                f.display_name.clone(),
+                word(f.action().as_str_name(), "RED_FLAG_ACTION_"),
+                f.advice.clone(),
+            ]);
+        }
+        print_table(&t);
+    })
+}
+
+/// `knotwork sources`.
+pub async fn sources(ctx: &Ctx) -> anyhow::Result<()> {
+    let resp = ctx
+        .catalog()
+        .await?
+        .list_sources(cat::ListSourcesRequest {})
+        .await
+        .map_err(explain)?
+        .into_inner();
+    ctx.out.show(&resp, |resp| {
+        let mut t = table(&["source", "title", "authors", "year"]);
+        for s in &resp.sources {
+            t.add_row(vec![
+                short(&s.name).to_owned(),
+                s.title.clone(),
+                s.authors.clone(),
+                s.year.to_string(),
+            ]);
+        }
+        print_table(&t);
+    })
+}
+
+/// `knotwork version`.
+pub async fn version(ctx: &Ctx) -> anyhow::Result<()> {
+    let resp = ctx
+        .catalog()
+        .await?
+        .get_catalog_version(cat::GetCatalogVersionRequest {})
+        .await
+        .map_err(explain)?
+        .into_inner();
+    ctx.out.show(&resp, |resp| {
+        println!("catalog {} ({})", resp.catalog_version, resp.edition);
+    })
+}
+
+/// `knotwork snapshot`: counts for people, everything with `--json`.
+pub async fn snapshot(ctx: &Ctx, args: SnapshotArgs) -> anyhow::Result<()> {
+    let resp = ctx
+        .catalog()
+        .await?
+        .get_catalog_snapshot(cat::GetCatalogSnapshotRequest {
+            if_none_match: args.if_none_match,
+        })
+        .await
+        .map_err(explain)?
+        .into_inner();
+    ctx.out.show(&resp, |resp| {
+        if resp.not_modified {
+            println!("not modified: {} is current", resp.catalog_version);
+            return;
+        }
+        let Some(s) = &resp.snapshot else { return };
+        println!("catalog {} ({})", s.catalog_version, s.edition);
+        let mut t = table(&["what", "count"]);
+        for (what, n) in [
+            ("regions", s.regions.len()),
+            ("muscles", s.muscles.len()),
+            ("trigger points", s.trigger_points.len()),
+            ("tools", s.tools.len()),
+            ("symptoms", s.symptoms.len()),
+            ("contraindications", s.contraindications.len()),
+            ("red flags", s.red_flags.len()),
+            ("sources", s.sources.len()),
+        ] {
+            t.add_row(vec![what.to_owned(), n.to_string()]);
+        }
+        align_right(&mut t, &[1]);
+        print_table(&t);
+        println!("(--json prints the whole snapshot)");
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locations_take_an_optional_side() {
+        let l = parse_locations(&["low back".into(), "left:chest".into()]).unwrap();
+        assert_eq!(l[0].region, "low back");
+        assert_eq!(l[0].side, cat::Side::Unspecified as i32);
+        assert_eq!(l[1].region, "chest");
+        assert_eq!(l[1].side, cat::Side::Left as i32);
+        assert!(parse_locations(&["up:chest".into()]).is_err());
+    }
+
+    #[test]
+    fn kinds() {
+        assert_eq!(
+            parse_kind("trigger_point").unwrap(),
+            cat::ResourceKind::TriggerPoint
+        );
+        assert!(parse_kind("bone").is_err());
+        assert_eq!(parse_view("Back").unwrap(), cat::BodyView::Back);
+    }
+}

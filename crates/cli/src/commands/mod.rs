@@ -1,0 +1,178 @@
+//! The client subcommands, one module per area. Each talks to the gateway
+//! only, the way an app does; together they reach every public call of
+//! `CatalogService`, `SessionService` and `ViewService`.
+
+pub mod account;
+pub mod catalog;
+pub mod guide;
+pub mod journal;
+pub mod ops;
+pub mod views;
+
+use clap::Subcommand;
+
+use crate::connect::Ctx;
+
+/// A client subcommand (everything but `up`).
+#[derive(Debug, Subcommand)]
+pub enum Client {
+    // Getting started.
+    /// Check the health of the gateway, the catalog and the session service.
+    #[command(display_order = 10)]
+    Health,
+    /// Mint a development token (HS256, signed with the development secret).
+    #[command(display_order = 11)]
+    Token(account::TokenArgs),
+    /// Store a token for later commands (minted for --user, or given with --token).
+    #[command(display_order = 12)]
+    Login(account::LoginArgs),
+    /// Forget the stored token.
+    #[command(display_order = 13)]
+    Logout,
+
+    // The chart (no sign-in needed).
+    /// Which trigger points can cause pain where it hurts (FindByPain).
+    #[command(display_order = 20)]
+    Pain(catalog::PainArgs),
+    /// Search the catalog: muscles, trigger points, regions, symptoms, tools.
+    #[command(display_order = 21)]
+    Search(catalog::SearchArgs),
+    /// Show trigger points: where to press, with what, cautions (one name:
+    /// GetTriggerPoint; several: BatchGetTriggerPoints).
+    #[command(display_order = 22)]
+    Point(catalog::PointArgs),
+    /// List trigger points, by region, muscle or tool.
+    #[command(display_order = 23)]
+    Points(catalog::PointsArgs),
+    /// Show one muscle.
+    #[command(display_order = 24)]
+    Muscle(catalog::NameArg),
+    /// List muscles, by region or tool.
+    #[command(display_order = 25)]
+    Muscles(catalog::MusclesArgs),
+    /// Show one body region.
+    #[command(display_order = 26)]
+    Region(catalog::NameArg),
+    /// List body regions (what `pain` understands).
+    #[command(display_order = 27)]
+    Regions(catalog::RegionsArgs),
+    /// Show one tool.
+    #[command(display_order = 28)]
+    Tool(catalog::NameArg),
+    /// List tools, optionally those suited to a muscle.
+    #[command(display_order = 29)]
+    Tools(catalog::ToolsArgs),
+    /// The tools to use on a trigger point, and the ones never to use.
+    #[command(display_order = 30)]
+    RecommendedTools(catalog::NameArg),
+    /// List the symptoms `pain --symptom` understands.
+    #[command(display_order = 31)]
+    Symptoms,
+    /// How hard, how long, how often: the technique guidance.
+    #[command(display_order = 32)]
+    Guidance,
+    /// Conditions and locations that rule self-massage out.
+    #[command(display_order = 33)]
+    Contraindications(catalog::ContraindicationsArgs),
+    /// Signs that need a medical provider instead.
+    #[command(display_order = 34)]
+    RedFlags,
+    /// The sources the chart is written from.
+    #[command(display_order = 35)]
+    Sources,
+    /// The catalog version (content hash) and edition.
+    #[command(display_order = 36)]
+    Version,
+    /// The whole chart in one response (for offline apps).
+    #[command(display_order = 37)]
+    Snapshot(catalog::SnapshotArgs),
+
+    // Your journal (signed in).
+    /// Your screens: a relief plan for where it hurts, re-ranked for you.
+    #[command(display_order = 40, alias = "relief")]
+    Plan(views::PlanArgs),
+    /// Today: sessions done, what is still allowed, progress, screening.
+    #[command(display_order = 41)]
+    Today,
+    /// Your profile: time zone and owned tools (`profile set` changes them).
+    #[command(display_order = 42)]
+    Profile(journal::ProfileArgs),
+    /// Your health screening: show it, or answer it.
+    #[command(display_order = 43)]
+    Screening(journal::ScreeningArgs),
+    /// Run a guided session with a live countdown, then log it.
+    #[command(display_order = 44)]
+    Guide(guide::GuideArgs),
+    /// Log a self-massage session already done.
+    #[command(display_order = 45)]
+    Log(journal::LogArgs),
+    /// Log many sessions at once from proto3 JSON (a BatchLogSessionsRequest).
+    #[command(display_order = 46)]
+    LogBatch(journal::LogBatchArgs),
+    /// Show one logged session.
+    #[command(display_order = 47)]
+    Session(journal::SessionArgs),
+    /// List your logged sessions, newest first.
+    #[command(display_order = 48)]
+    Sessions(journal::SessionsArgs),
+    /// Your progress per trigger point.
+    #[command(display_order = 49)]
+    Progress(journal::ProgressArgs),
+    /// One local day: sessions and what is still allowed per point.
+    #[command(display_order = 50)]
+    Day(journal::DayArgs),
+    /// Export all your data as JSON.
+    #[command(display_order = 51)]
+    Export(journal::ExportArgs),
+    /// Delete all your data (needs --yes).
+    #[command(display_order = 52)]
+    DeleteMyData(journal::DeleteArgs),
+
+    // Operators.
+    /// Move the users whose shard changes when the session shard list changes.
+    #[command(display_order = 60)]
+    Reshard(ops::ReshardArgs),
+}
+
+/// Runs a client subcommand.
+pub async fn run(ctx: Ctx, command: Client) -> anyhow::Result<()> {
+    use Client::*;
+    match command {
+        Health => ops::health(&ctx).await,
+        Token(args) => account::token(&ctx, args),
+        Login(args) => account::login(&ctx, args),
+        Logout => account::logout(),
+        Pain(args) => catalog::pain(&ctx, args).await,
+        Search(args) => catalog::search(&ctx, args).await,
+        Point(args) => catalog::point(&ctx, args).await,
+        Points(args) => catalog::points(&ctx, args).await,
+        Muscle(args) => catalog::muscle(&ctx, args).await,
+        Muscles(args) => catalog::muscles(&ctx, args).await,
+        Region(args) => catalog::region(&ctx, args).await,
+        Regions(args) => catalog::regions(&ctx, args).await,
+        Tool(args) => catalog::tool(&ctx, args).await,
+        Tools(args) => catalog::tools(&ctx, args).await,
+        RecommendedTools(args) => catalog::recommended_tools(&ctx, args).await,
+        Symptoms => catalog::symptoms(&ctx).await,
+        Guidance => catalog::guidance(&ctx).await,
+        Contraindications(args) => catalog::contraindications(&ctx, args).await,
+        RedFlags => catalog::red_flags(&ctx).await,
+        Sources => catalog::sources(&ctx).await,
+        Version => catalog::version(&ctx).await,
+        Snapshot(args) => catalog::snapshot(&ctx, args).await,
+        Plan(args) => views::plan(&ctx, args).await,
+        Today => views::today(&ctx).await,
+        Profile(args) => journal::profile(&ctx, args).await,
+        Screening(args) => journal::screening(&ctx, args).await,
+        Guide(args) => guide::guide(&ctx, args).await,
+        Log(args) => journal::log(&ctx, args).await,
+        LogBatch(args) => journal::log_batch(&ctx, args).await,
+        Session(args) => journal::session(&ctx, args).await,
+        Sessions(args) => journal::sessions(&ctx, args).await,
+        Progress(args) => journal::progress(&ctx, args).await,
+        Day(args) => journal::day(&ctx, args).await,
+        Export(args) => journal::export(&ctx, args).await,
+        DeleteMyData(args) => journal::delete(&ctx, args).await,
+        Reshard(args) => ops::reshard(args).await,
+    }
+}

@@ -1,0 +1,177 @@
+//! The gateway's composed screens: every `ViewService` call. Needs a token.
+
+use knotwork_proto::gateway::v1 as gw;
+
+use super::catalog::parse_locations;
+use super::journal::{show_day, show_progress};
+use crate::connect::{Ctx, explain};
+use crate::output::{align_right, paint, print_table, short, style, table, word};
+
+/// Options of `knotwork plan`.
+#[derive(Debug, clap::Args)]
+pub struct PlanArgs {
+    /// Where it hurts, e.g. "low back", "left:chest".
+    #[arg(required = true)]
+    pub regions: Vec<String>,
+    /// Symptoms, e.g. "headache".
+    #[arg(long = "symptom")]
+    pub symptoms: Vec<String>,
+    /// Most candidate muscles.
+    #[arg(long, default_value_t = 5)]
+    pub limit: i32,
+}
+
+fn print_blocks(blocks: &[gw::Block]) {
+    for b in blocks {
+        anstream::println!(
+            "{} {}",
+            paint(style::DANGER, format!("blocked ({}):", b.reason)),
+            b.message
+        );
+    }
+}
+
+/// `knotwork plan`.
+pub async fn plan(ctx: &Ctx, args: PlanArgs) -> anyhow::Result<()> {
+    let req = gw::GetReliefPlanRequest {
+        locations: parse_locations(&args.regions)?,
+        symptoms: args.symptoms,
+        max_candidates: args.limit,
+    };
+    let resp = ctx
+        .views()
+        .await?
+        .get_relief_plan(ctx.request(req)?)
+        .await
+        .map_err(explain)?
+        .into_inner();
+    ctx.out.show(&resp, |resp| {
+        for flag in &resp.red_flags {
+            anstream::println!(
+                "{} {}",
+                paint(style::DANGER, format!("!! {}:", flag.display_name)),
+                paint(style::DANGER, &flag.advice)
+            );
+        }
+        print_blocks(&resp.blocks);
+        anstream::println!(
+            "{}",
+            paint(
+                style::HEADING,
+                "Your relief plan (not a diagnosis), best first:"
+            )
+        );
+        let mut t = table(&[
+            "#",
+            "muscle",
+            "trigger point",
+            "done today",
+            "left",
+            "progress",
+            "with",
+        ]);
+        for (i, c) in resp.candidates.iter().enumerate() {
+            let muscle = c
+                .r#match
+                .as_ref()
+                .and_then(|m| m.muscle.as_ref())
+                .map(|m| m.display_name.clone())
+                .unwrap_or_default();
+            for (j, p) in c.points.iter().enumerate() {
+                let (done, left) = p.allowance.as_ref().map_or(("-".into(), "-".into()), |a| {
+                    (
+                        a.sessions_done.to_string(),
+                        a.sessions_remaining.to_string(),
+                    )
+                });
+                let progress = p
+                    .progress
+                    .as_ref()
+                    .map(|p| word(p.status().as_str_name(), "PROGRESS_STATUS_"))
+                    .unwrap_or_default();
+                let with: Vec<_> = p.techniques.iter().map(|t| short(&t.tool)).collect();
+                let mut point = short(&p.trigger_point).to_owned();
+                if !p.blocks.is_empty() {
+                    point.push_str(" (blocked)");
+                }
+                t.add_row(vec![
+                    if j == 0 {
+                        (i + 1).to_string()
+                    } else {
+                        String::new()
+                    },
+                    if j == 0 {
+                        muscle.clone()
+                    } else {
+                        String::new()
+                    },
+                    point,
+                    done,
+                    left,
+                    progress,
+                    with.join(", "),
+                ]);
+            }
+        }
+        align_right(&mut t, &[0, 3, 4]);
+        print_table(&t);
+        for c in &resp.candidates {
+            for p in &c.points {
+                for b in &p.blocks {
+                    anstream::println!(
+                        "{} {}",
+                        paint(
+                            style::CAUTION,
+                            format!("{} ({}):", short(&p.trigger_point), b.reason)
+                        ),
+                        b.message
+                    );
+                }
+            }
+        }
+        if !resp.suggested_next.is_empty() {
+            anstream::println!("{} {}", paint(style::HEADING, "Next:"), resp.suggested_next);
+        }
+    })
+}
+
+/// `knotwork today`.
+pub async fn today(ctx: &Ctx) -> anyhow::Result<()> {
+    let resp = ctx
+        .views()
+        .await?
+        .get_today(ctx.request(gw::GetTodayRequest {})?)
+        .await
+        .map_err(explain)?
+        .into_inner();
+    ctx.out.show(&resp, |resp| {
+        if let Some(s) = &resp.screening {
+            let status = word(s.status().as_str_name(), "SCREENING_STATUS_");
+            anstream::println!("screening: {}", paint(style::HEADING, status));
+        }
+        if let Some(day) = &resp.day {
+            show_day(day);
+        }
+        println!();
+        show_progress(&resp.progress, false);
+        if let Some(g) = &resp.guidance {
+            let mut t = table(&["guidance", ""]);
+            t.add_row(vec![
+                "pressure".to_owned(),
+                format!("{}/10 (at most {})", g.target_pressure, g.max_safe_pressure),
+            ]);
+            t.add_row(vec![
+                "per point".to_owned(),
+                format!(
+                    "{}-{} s, up to {} a day",
+                    g.min_duration_seconds,
+                    g.max_duration_seconds,
+                    g.max_sessions_per_point_per_day
+                ),
+            ]);
+            align_right(&mut t, &[]);
+            println!();
+            print_table(&t);
+        }
+    })
+}

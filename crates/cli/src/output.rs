@@ -1,0 +1,263 @@
+//! How the client subcommands print: aligned tables and styled lines for
+//! people, the proto3 JSON mapping of the response for scripts (`--json`).
+//!
+//! Colour goes through `anstream`, which writes the styles only when the
+//! stream is a terminal and neither `NO_COLOR` nor `CLICOLOR=0` is set, so
+//! pipes and files get plain text.
+
+use std::io::IsTerminal as _;
+use std::sync::LazyLock;
+
+use anstyle::{AnsiColor, Style};
+use anyhow::Context as _;
+use comfy_table::{Cell, CellAlignment, Table};
+use knotwork_proto::session::v1 as ses;
+use prost_reflect::{DescriptorPool, DynamicMessage, SerializeOptions};
+
+/// A message the CLI can print as JSON: its full protobuf name, for the
+/// descriptor lookup.
+pub trait Proto: prost::Message + Default + Sized {
+    /// `package.Message`.
+    const NAME: &'static str;
+}
+
+/// Implements [`Proto`] for generated messages: the name is built from the
+/// package and the type, so it cannot drift from the type.
+macro_rules! proto_names {
+    ($($module:ident => $package:literal: [$($ty:ident),* $(,)?]);* $(;)?) => {
+        $($(
+            impl Proto for knotwork_proto::$module::v1::$ty {
+                const NAME: &'static str = concat!($package, ".", stringify!($ty));
+            }
+        )*)*
+        /// Every name above, for the test that checks them against the descriptors.
+        #[cfg(test)]
+        const ALL_NAMES: &[&str] = &[$($(concat!($package, ".", stringify!($ty))),*),*];
+    };
+}
+
+proto_names! {
+    catalog => "knotwork.catalog.v1": [
+        GetCatalogVersionResponse, GetCatalogSnapshotResponse, FindByPainResponse,
+        SearchResponse, GetRegionResponse, ListRegionsResponse, GetMuscleResponse,
+        ListMusclesResponse, GetTriggerPointResponse, BatchGetTriggerPointsResponse,
+        ListTriggerPointsResponse, GetToolResponse, ListToolsResponse,
+        ListRecommendedToolsResponse, ListSymptomsResponse, GetTechniqueGuidanceResponse,
+        ListContraindicationsResponse, ListRedFlagsResponse, ListSourcesResponse,
+    ];
+    session => "knotwork.session.v1": [
+        GetProfileResponse, UpdateProfileResponse, GetScreeningResponse,
+        SubmitScreeningResponse, StartGuidedSessionResponse, GuideSessionResponse,
+        LogSessionResponse, BatchLogSessionsRequest, BatchLogSessionsResponse,
+        GetSessionResponse, ListSessionsResponse, ListProgressResponse, GetDayResponse,
+        ExportUserDataResponse, DeleteUserDataResponse,
+    ];
+    gateway => "knotwork.gateway.v1": [GetReliefPlanResponse, GetTodayResponse];
+}
+
+/// Every Knotwork message, with the well-known types they use.
+static POOL: LazyLock<Result<DescriptorPool, prost_reflect::DescriptorError>> =
+    LazyLock::new(|| DescriptorPool::decode(knotwork_proto::FILE_DESCRIPTOR_SET));
+
+fn descriptor(name: &str) -> anyhow::Result<prost_reflect::MessageDescriptor> {
+    let pool = POOL
+        .as_ref()
+        .map_err(|e| anyhow::anyhow!("the built-in descriptors do not load: {e}"))?;
+    pool.get_message_by_name(name)
+        .with_context(|| format!("no descriptor for {name}"))
+}
+
+/// The proto3 JSON mapping of `message` (lowerCamelCase names, enums as
+/// names, timestamps as RFC 3339), with default values included so scripts
+/// always find every field.
+pub fn to_json<M: Proto>(message: &M) -> anyhow::Result<serde_json::Value> {
+    let mut dynamic = DynamicMessage::new(descriptor(M::NAME)?);
+    dynamic
+        .transcode_from(message)
+        .context("re-encoding the response")?;
+    let options = SerializeOptions::new().skip_default_fields(false);
+    Ok(dynamic.serialize_with_options(serde_json::value::Serializer, &options)?)
+}
+
+/// Parses the proto3 JSON mapping of `M`, naming where it is wrong.
+pub fn from_json<M: Proto>(text: &str) -> anyhow::Result<M> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let dynamic = DynamicMessage::deserialize(descriptor(M::NAME)?, &mut de)
+        .with_context(|| format!("not a {} in JSON", M::NAME))?;
+    de.end()
+        .with_context(|| format!("not a {} in JSON", M::NAME))?;
+    Ok(dynamic.transcode_to()?)
+}
+
+/// The output mode chosen on the command line.
+#[derive(Debug, Clone, Copy)]
+pub struct Output {
+    /// Print responses as JSON instead of tables.
+    pub json: bool,
+}
+
+impl Output {
+    /// Prints `message` as JSON with `--json`, else runs `human`.
+    pub fn show<M: Proto>(&self, message: &M, human: impl FnOnce(&M)) -> anyhow::Result<()> {
+        if self.json {
+            print_json(message)
+        } else {
+            human(message);
+            Ok(())
+        }
+    }
+}
+
+/// Prints the proto3 JSON of `message`, pretty, on stdout.
+pub fn print_json<M: Proto>(message: &M) -> anyhow::Result<()> {
+    let value = to_json(message)?;
+    println!("{}", serde_json::to_string_pretty(&value)?);
+    Ok(())
+}
+
+/// Prints the proto3 JSON of `message` on one line (streams: one document
+/// per line).
+pub fn print_json_line<M: Proto>(message: &M) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string(&to_json(message)?)?);
+    Ok(())
+}
+
+/// Whether stdout is a terminal (live redraws instead of one line per update).
+pub fn stdout_is_terminal() -> bool {
+    std::io::stdout().is_terminal()
+}
+
+/// Styles used across the commands.
+pub mod style {
+    use super::*;
+
+    /// Headings and names.
+    pub const HEADING: Style = Style::new().bold();
+    /// Quiet detail.
+    pub const DIM: Style = Style::new().dimmed();
+    /// Success.
+    pub const GOOD: Style = Style::new().fg_color(Some(anstyle::Color::Ansi(AnsiColor::Green)));
+    /// Caution.
+    pub const CAUTION: Style = Style::new()
+        .bold()
+        .fg_color(Some(anstyle::Color::Ansi(AnsiColor::Yellow)));
+    /// Danger: seek medical attention, refusals, errors.
+    pub const DANGER: Style = Style::new()
+        .bold()
+        .fg_color(Some(anstyle::Color::Ansi(AnsiColor::Red)));
+}
+
+/// `text` in `style` (the style is dropped when colour is off).
+pub fn paint(style: Style, text: impl std::fmt::Display) -> String {
+    format!("{style}{text}{style:#}")
+}
+
+/// A borderless table with aligned columns and upper-case headers, like
+/// `kubectl get`.
+pub fn table(headers: &[&str]) -> Table {
+    let mut t = Table::new();
+    t.load_preset(comfy_table::presets::NOTHING);
+    t.set_header(headers.iter().map(|h| Cell::new(h.to_uppercase())));
+    t
+}
+
+/// Right-aligns numeric columns (by index).
+pub fn align_right(t: &mut Table, columns: &[usize]) {
+    for i in columns {
+        if let Some(c) = t.column_mut(*i) {
+            c.set_cell_alignment(CellAlignment::Right);
+        }
+    }
+}
+
+/// Prints a table, trimming comfy-table's padding at line ends.
+pub fn print_table(t: &Table) {
+    for line in t.to_string().lines() {
+        anstream::println!("{}", line.trim_end());
+    }
+}
+
+/// The last segment of a resource name: `tools/ql_claw` -> `ql_claw`.
+pub fn short(name: &str) -> &str {
+    name.rsplit('/').next().unwrap_or(name)
+}
+
+/// An enum value as a word: `SIDE_LEFT` with prefix `SIDE_` -> `left`.
+pub fn word(name: &str, prefix: &str) -> String {
+    name.strip_prefix(prefix)
+        .unwrap_or(name)
+        .to_lowercase()
+        .replace('_', " ")
+}
+
+/// Prints safety warnings so they cannot be missed: "seek medical
+/// attention" in bold red, cautions in bold yellow.
+pub fn print_warnings(warnings: &[ses::SafetyWarning]) {
+    for w in warnings {
+        if w.medical_attention_advised || w.severity() == ses::WarningSeverity::MedicalAttention {
+            anstream::println!(
+                "{} {}",
+                paint(style::DANGER, "!! SEEK MEDICAL ATTENTION:"),
+                paint(style::DANGER, &w.message)
+            );
+        } else if w.severity() == ses::WarningSeverity::Caution {
+            anstream::println!("{} {}", paint(style::CAUTION, "! Caution:"), w.message);
+        } else {
+            anstream::println!("{} {}", paint(style::DIM, "Note:"), w.message);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use knotwork_proto::catalog::v1 as cat;
+
+    #[test]
+    fn every_printable_message_has_a_descriptor() {
+        for name in ALL_NAMES {
+            assert!(descriptor(name).is_ok(), "{name}");
+        }
+    }
+
+    #[test]
+    fn json_uses_the_proto3_mapping() {
+        let resp = ses::GetSessionResponse {
+            session: Some(ses::SessionRecord {
+                name: "sessions/1".into(),
+                side: cat::Side::Left as i32,
+                tenderness_before: Some(0),
+                perform_time: Some(prost_types::Timestamp {
+                    seconds: 1_700_000_000,
+                    nanos: 0,
+                }),
+                ..Default::default()
+            }),
+        };
+        let v = to_json(&resp).unwrap();
+        let s = &v["session"];
+        assert_eq!(s["name"], "sessions/1");
+        assert_eq!(s["side"], "SIDE_LEFT");
+        assert_eq!(s["tendernessBefore"], 0, "explicit optional zero kept");
+        assert_eq!(s["performTime"], "2023-11-14T22:13:20Z");
+        assert_eq!(s["pressure"], 0, "defaults are printed");
+        let back: ses::GetSessionResponse = from_json(&v.to_string()).unwrap();
+        assert_eq!(back, resp);
+    }
+
+    #[test]
+    fn bad_json_is_refused() {
+        assert!(from_json::<ses::BatchLogSessionsRequest>(r#"{"requests": 3}"#).is_err());
+        assert!(from_json::<ses::BatchLogSessionsRequest>(r#"{"nope": []}"#).is_err());
+    }
+
+    #[test]
+    fn words() {
+        assert_eq!(word("SIDE_LEFT", "SIDE_"), "left");
+        assert_eq!(
+            word("PROGRESS_STATUS_NOT_IMPROVING", "PROGRESS_STATUS_"),
+            "not improving"
+        );
+        assert_eq!(short("tools/ql_claw"), "ql_claw");
+    }
+}
