@@ -62,6 +62,12 @@ pub struct Config {
     #[arg(long, env = "KNOTWORK_SESSION_COMMIT_BATCH_MAX", default_value_t = 512)]
     pub commit_batch_max: usize,
 
+    /// Memory for the database's page cache, in MiB. Resident memory grows
+    /// by up to this much as the cache fills; reads past it come from the
+    /// OS page cache.
+    #[arg(long, env = "KNOTWORK_SESSION_CACHE_MIB", default_value_t = 8)]
+    pub cache_mib: usize,
+
     /// Logging.
     #[command(flatten)]
     pub log: LogArgs,
@@ -79,6 +85,7 @@ impl Config {
             internal_token: "knotwork-dev-internal".to_owned(),
             guide_speedup: 1,
             commit_batch_max: 512,
+            cache_mib: 8,
             log: LogArgs::default(),
         }
     }
