@@ -40,7 +40,8 @@ pub struct Soak {
     pub seconds: u64,
     /// RSS samples per service, MiB, every 5 s.
     pub samples_mib: BTreeMap<String, Vec<f64>>,
-    /// Growth from the end of warm-up to the end, percent, per service.
+    /// Growth from the end of warm-up (the first fifth of the samples) to
+    /// the highest sample after it, percent, per service.
     pub growth_percent: BTreeMap<String, f64>,
     /// The soak's own traffic figures.
     pub run: RunResult,
@@ -230,6 +231,22 @@ pub async fn h2load(gateway: &str, seconds: u64) -> Option<BTreeMap<String, f64>
     )]))
 }
 
+/// Percent growth of resident memory after warm-up: from the sample that
+/// ends the first fifth to the highest sample after it (the peak, not the
+/// last sample, so a dip at the end cannot hide growth).
+fn growth_after_warm_up(samples: &[f64]) -> f64 {
+    let start = samples.len() / 5;
+    let Some(&base) = samples.get(start) else {
+        return 0.0;
+    };
+    let peak = samples[start..].iter().copied().fold(base, f64::max);
+    if base > 0.0 {
+        (peak - base) / base * 100.0
+    } else {
+        0.0
+    }
+}
+
 /// Runs the app mix for `duration` while sampling each service's memory.
 pub async fn soak(
     world: Arc<World>,
@@ -267,17 +284,7 @@ pub async fn soak(
     let run = runner.await?;
     let growth_percent = samples
         .iter()
-        .map(|(k, v)| {
-            // The first fifth of the samples is warm-up.
-            let base = v.get(v.len() / 5).copied().unwrap_or(0.0);
-            let last = v.last().copied().unwrap_or(0.0);
-            let g = if base > 0.0 {
-                (last - base) / base * 100.0
-            } else {
-                0.0
-            };
-            (k.clone(), g)
-        })
+        .map(|(k, v)| (k.clone(), growth_after_warm_up(v)))
         .collect();
     Ok(Soak {
         seconds: duration.as_secs(),
@@ -285,4 +292,18 @@ pub async fn soak(
         growth_percent,
         run,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::growth_after_warm_up;
+
+    #[test]
+    fn growth_counts_the_peak_after_warm_up() {
+        // Warm-up (first fifth) is ignored; a late dip does not hide growth.
+        let v = [10.0, 50.0, 20.0, 20.0, 20.0, 30.0, 20.0, 20.0, 20.0, 20.0];
+        assert!((growth_after_warm_up(&v) - 50.0).abs() < 1e-9);
+        assert_eq!(growth_after_warm_up(&[20.0; 10]), 0.0);
+        assert_eq!(growth_after_warm_up(&[]), 0.0);
+    }
 }

@@ -127,7 +127,16 @@ fn redb(mode: &'static str, max_batch: usize, writers: usize, dir: &Path, secs: 
         .enable_all()
         .build()
         .unwrap();
-    let store = Arc::new(Store::open(dir, StoreOptions { max_batch }).unwrap());
+    let store = Arc::new(
+        Store::open(
+            dir,
+            StoreOptions {
+                max_batch,
+                ..StoreOptions::default()
+            },
+        )
+        .unwrap(),
+    );
     let catalog = Arc::new(catalog());
     let start = Instant::now();
     let deadline = start + Duration::from_secs_f64(secs);

@@ -82,6 +82,12 @@ pub struct Config {
     #[arg(long, env = "KNOTWORK_SHUTDOWN_GRACE_SECONDS", default_value_t = 25)]
     pub shutdown_grace_secs: u64,
 
+    /// Memory for the database's page cache, in MiB. Resident memory grows
+    /// by up to this much as the cache fills; reads past it come from the
+    /// OS page cache.
+    #[arg(long, env = "KNOTWORK_SESSION_CACHE_MIB", default_value_t = 8)]
+    pub cache_mib: usize,
+
     /// Logging.
     #[command(flatten)]
     pub log: LogArgs,
@@ -103,6 +109,7 @@ impl Config {
             backend_tls: BackendTlsArgs::default(),
             limits: LimitArgs::default(),
             shutdown_grace_secs: 25,
+            cache_mib: 8,
             log: LogArgs::default(),
         }
     }

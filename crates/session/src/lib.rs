@@ -63,6 +63,7 @@ pub async fn run(
     let dir = config.data_dir.clone();
     let options = store::StoreOptions {
         max_batch: config.commit_batch_max,
+        cache_bytes: config.cache_mib.saturating_mul(1024 * 1024),
     };
     let store = tokio::task::spawn_blocking(move || store::Store::open(&dir, options))
         .await

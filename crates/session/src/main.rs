@@ -6,8 +6,21 @@
 use clap::Parser;
 use knotwork_session::Config;
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+/// glibc malloc arenas for this process. With glibc's default (8 per core)
+/// the reader and writer threads spread redb's page buffers over many
+/// arenas, and under a steady write load resident memory kept growing while
+/// the live heap stayed flat; with 2 it levels off (BENCHMARKS.md, soak).
+const MALLOC_ARENA_MAX: &str = "2";
+
+fn main() -> anyhow::Result<()> {
+    limit_malloc_arenas();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(serve())
+}
+
+async fn serve() -> anyhow::Result<()> {
     let config = Config::parse();
     knotwork_runtime::telemetry::init(
         config.log.log_format,
@@ -17,3 +30,26 @@ async fn main() -> anyhow::Result<()> {
     knotwork_session::run(config, listener, knotwork_runtime::shutdown::signal()).await?;
     Ok(())
 }
+
+/// glibc reads `MALLOC_ARENA_MAX` only at start-up, so when it is unset the
+/// binary runs itself again with it set (same process id and arguments). A
+/// value set by the operator is kept; other C libraries ignore it.
+#[cfg(target_os = "linux")]
+fn limit_malloc_arenas() {
+    use std::os::unix::process::CommandExt as _;
+    if std::env::var_os("MALLOC_ARENA_MAX").is_some() {
+        return;
+    }
+    let Ok(exe) = std::env::current_exe() else {
+        return;
+    };
+    let err = std::process::Command::new(exe)
+        .args(std::env::args_os().skip(1))
+        .env("MALLOC_ARENA_MAX", MALLOC_ARENA_MAX)
+        .exec();
+    // Only reached when the exec failed: run on with glibc's default.
+    eprintln!("knotwork-session: cannot restart with MALLOC_ARENA_MAX={MALLOC_ARENA_MAX}: {err}");
+}
+
+#[cfg(not(target_os = "linux"))]
+fn limit_malloc_arenas() {}

@@ -78,15 +78,10 @@ const TABLES: [Def; 8] = [
 /// The database file inside the data folder.
 pub const DB_FILE: &str = "session.redb";
 
-/// redb's page cache. Its default (1 GiB) would let resident memory grow
-/// with the database up to that size; pages past this bound are read from
-/// the OS page cache instead.
-const CACHE_BYTES: usize = 32 * 1024 * 1024;
-
-/// Opens (or creates) the database file with the bounded cache.
-fn open_db(path: &Path) -> Result<Database, redb::DatabaseError> {
+/// Opens (or creates) the database file with a page cache of `cache_bytes`.
+fn open_db(path: &Path, cache_bytes: usize) -> Result<Database, redb::DatabaseError> {
     redb::Builder::new()
-        .set_cache_size(CACHE_BYTES)
+        .set_cache_size(cache_bytes)
         .create(path)
 }
 
@@ -95,11 +90,21 @@ fn open_db(path: &Path) -> Result<Database, redb::DatabaseError> {
 pub struct StoreOptions {
     /// Most operations committed together. 1 means one commit per write.
     pub max_batch: usize,
+    /// redb's page cache (read cache and write buffer together), in bytes.
+    /// It is heap memory that fills up to this bound as pages are read or
+    /// written; pages past it are read from the OS page cache instead.
+    pub cache_bytes: usize,
 }
+
+/// The default of [`StoreOptions::cache_bytes`].
+pub const DEFAULT_CACHE_BYTES: usize = 8 * 1024 * 1024;
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        Self { max_batch: 512 }
+        Self {
+            max_batch: 512,
+            cache_bytes: DEFAULT_CACHE_BYTES,
+        }
     }
 }
 
@@ -819,6 +824,7 @@ fn commit_batch(db: &Database, ops: Vec<Op>) -> Result<Vec<Result<Output, Error>
 struct Writer {
     cell: DbCell,
     path: std::path::PathBuf,
+    cache_bytes: usize,
     max_batch: usize,
     stats: Arc<Stats>,
     healthy: tokio::sync::watch::Sender<bool>,
@@ -915,7 +921,7 @@ impl Writer {
             }
         }
         loop {
-            match open_db(&self.path) {
+            match open_db(&self.path, self.cache_bytes) {
                 Ok(db) => {
                     let db = Arc::new(db);
                     if let Ok(mut g) = self.cell.write() {
@@ -958,7 +964,7 @@ impl Store {
     pub fn open(dir: &Path, options: StoreOptions) -> Result<Self, Error> {
         std::fs::create_dir_all(dir)
             .map_err(|e| Error::Storage(format!("creating {}: {e}", dir.display())))?;
-        let db = open_db(&dir.join(DB_FILE))?;
+        let db = open_db(&dir.join(DB_FILE), options.cache_bytes)?;
         // Create every table up front so readers never meet a missing one.
         let mut txn = db.begin_write()?;
         txn.set_durability(Durability::Immediate)?;
@@ -974,6 +980,7 @@ impl Store {
             let w = Writer {
                 cell: cell.clone(),
                 path: dir.join(DB_FILE),
+                cache_bytes: options.cache_bytes,
                 max_batch: options.max_batch.max(1),
                 stats: stats.clone(),
                 healthy: healthy_tx,
@@ -1476,9 +1483,60 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_page_cache_stays_within_its_bound() {
+        // A database many times the cache, all written and read back: the
+        // cache holds at most its bound, however large the file grows.
+        let dir = tempfile::tempdir().unwrap();
+        let bound = 256 * 1024;
+        let store = Store::open(
+            dir.path(),
+            StoreOptions {
+                max_batch: 64,
+                cache_bytes: bound,
+            },
+        )
+        .unwrap();
+        let cat = Arc::new(fixture::catalog());
+        for b in 0..40 {
+            let items = (0..50)
+                .map(|i| {
+                    let at = format!("2026-03-{:02}T10:{:02}:00Z", 1 + b % 9, i);
+                    let mut d = draft("ql_superficial", &at, Some(5));
+                    d.notes = "x".repeat(400);
+                    item(&format!("r{b}-{i}"), d)
+                })
+                .collect();
+            store
+                .log_sessions(&format!("user-{b}"), items, cat.clone(), now())
+                .await
+                .unwrap();
+        }
+        let mut read = 0;
+        for b in 0..40 {
+            read += store
+                .all_sessions(&format!("user-{b}"))
+                .await
+                .unwrap()
+                .len();
+        }
+        assert_eq!(read, 2000);
+        let file = std::fs::metadata(dir.path().join(DB_FILE)).unwrap().len();
+        assert!(file > 4 * bound as u64, "file {file} bytes");
+        let used = current(&store.db).unwrap().cache_stats().used_bytes();
+        assert!(used > 0 && used <= bound, "cache holds {used} bytes");
+    }
+
+    #[tokio::test]
     async fn list_pages_newest_first() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path(), StoreOptions { max_batch: 1 }).unwrap();
+        let store = Store::open(
+            dir.path(),
+            StoreOptions {
+                max_batch: 1,
+                ..StoreOptions::default()
+            },
+        )
+        .unwrap();
         let cat = Arc::new(fixture::catalog());
         for h in 0..5 {
             let at = format!("2026-03-0{}T10:00:00Z", h + 1);
