@@ -131,12 +131,13 @@ impl Encoded {
     }
 }
 
-/// Writes `body` as a length-delimited field `tag`.
+/// Writes the key and length of a length-delimited field `tag` of `len` bytes.
 fn put_len_field(tag: u32, len: usize, buf: &mut Vec<u8>) {
     encode_key(tag, WireType::LengthDelimited, buf);
     encode_varint(len as u64, buf);
 }
 
+/// The encoded size of a length-delimited field `tag` of `len` bytes.
 fn len_field_len(tag: u32, len: usize) -> usize {
     key_len(tag) + encoded_len_varint(len as u64) + len
 }
