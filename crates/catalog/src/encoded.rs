@@ -359,7 +359,7 @@ mod tests {
     /// The typed handler's FindByPain answer and the encoded one, for one
     /// request: the bytes must be identical.
     fn both(l: &Loaded, r: &pb::FindByPainRequest) -> Option<(Vec<u8>, Bytes)> {
-        let (resolved, answer, page) = crate::service::tests_support::pain_page(l, r).ok()?;
+        let (resolved, answer, page) = crate::service::pain_page(l, r).ok()?;
         let typed = convert::pain_response(
             &l.catalog,
             &l.pb,

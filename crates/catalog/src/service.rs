@@ -56,7 +56,7 @@ fn version(l: &Loaded) -> String {
 }
 
 /// One FindByPain page: the request checked, resolved, ranked and cut.
-fn pain_page(
+pub(crate) fn pain_page(
     l: &Loaded,
     r: &pb::FindByPainRequest,
 ) -> Result<(ResolvedPain, PainAnswer, page::Page<MuscleMatch>), Error> {
@@ -155,11 +155,6 @@ impl CatalogApi {
             page.next_token,
         ))
     }
-}
-
-#[cfg(test)]
-pub(crate) mod tests_support {
-    pub(crate) use super::pain_page;
 }
 
 /// A list fingerprint for page tokens: the call and its filters.
