@@ -427,64 +427,91 @@ pub fn pain_response(
     page: &[crate::domain::pain::MuscleMatch],
     next_page_token: String,
 ) -> pb::FindByPainResponse {
-    let d = c.data();
-    let matches = page
+    let mut response = pain_response_without_matches(c, p, resolved, answer, next_page_token);
+    response.matches = page
         .iter()
-        .map(|mm| pb::MuscleMatch {
-            muscle: Some(p.muscles[mm.muscle].clone()),
-            score: mm.score,
-            trigger_points: mm
-                .points
-                .iter()
-                .map(|pm| pb::TriggerPointMatch {
-                    trigger_point: Some(p.points[pm.point].clone()),
-                    reasons: pm
-                        .reasons
-                        .iter()
-                        .map(|r| match *r {
-                            Reason::Region { region, kind } => pb::MatchReason {
-                                region: p.regions[region].name.clone(),
-                                kind: referral_kind(kind) as i32,
-                                symptom: String::new(),
-                                text: format!(
-                                    "Refers pain to the {} ({} zone)",
-                                    d.regions[region].name.to_lowercase(),
-                                    match kind {
-                                        ReferralKind::Primary => "primary",
-                                        ReferralKind::Spillover => "spillover",
-                                    }
-                                ),
-                            },
-                            Reason::Symptom { symptom } => pb::MatchReason {
-                                region: String::new(),
-                                kind: pb::ReferralKind::Unspecified as i32,
-                                symptom: p.symptoms[symptom].name.clone(),
-                                text: format!(
-                                    "Can cause {}",
-                                    d.symptoms[symptom].name.to_lowercase()
-                                ),
-                            },
-                        })
-                        .collect(),
-                    press_side: side(pm.press_side) as i32,
-                    score: pm.score,
-                })
-                .collect(),
-            explained_regions: mm
-                .explained_regions
-                .iter()
-                .map(|&r| p.regions[r].name.clone())
-                .collect(),
-            explained_symptoms: mm
-                .explained_symptoms
-                .iter()
-                .map(|&s| p.symptoms[s].name.clone())
-                .collect(),
-            primary: mm.primary,
+        .map(|mm| {
+            let mut m = muscle_match_shallow(c, p, mm);
+            m.muscle = Some(p.muscles[mm.muscle].clone());
+            for (t, pm) in m.trigger_points.iter_mut().zip(&mm.points) {
+                t.trigger_point = Some(p.points[pm.point].clone());
+            }
+            m
         })
         .collect();
+    response
+}
+
+/// One muscle match without its muscle and without its points' trigger
+/// points (those are the large, ready-made parts that
+/// [`crate::encoded`] writes pre-encoded); everything else is set.
+pub fn muscle_match_shallow(
+    c: &Catalog,
+    p: &PbCatalog,
+    mm: &crate::domain::pain::MuscleMatch,
+) -> pb::MuscleMatch {
+    let d = c.data();
+    pb::MuscleMatch {
+        muscle: None,
+        score: mm.score,
+        trigger_points: mm
+            .points
+            .iter()
+            .map(|pm| pb::TriggerPointMatch {
+                trigger_point: None,
+                reasons: pm
+                    .reasons
+                    .iter()
+                    .map(|r| match *r {
+                        Reason::Region { region, kind } => pb::MatchReason {
+                            region: p.regions[region].name.clone(),
+                            kind: referral_kind(kind) as i32,
+                            symptom: String::new(),
+                            text: format!(
+                                "Refers pain to the {} ({} zone)",
+                                d.regions[region].name.to_lowercase(),
+                                match kind {
+                                    ReferralKind::Primary => "primary",
+                                    ReferralKind::Spillover => "spillover",
+                                }
+                            ),
+                        },
+                        Reason::Symptom { symptom } => pb::MatchReason {
+                            region: String::new(),
+                            kind: pb::ReferralKind::Unspecified as i32,
+                            symptom: p.symptoms[symptom].name.clone(),
+                            text: format!("Can cause {}", d.symptoms[symptom].name.to_lowercase()),
+                        },
+                    })
+                    .collect(),
+                press_side: side(pm.press_side) as i32,
+                score: pm.score,
+            })
+            .collect(),
+        explained_regions: mm
+            .explained_regions
+            .iter()
+            .map(|&r| p.regions[r].name.clone())
+            .collect(),
+        explained_symptoms: mm
+            .explained_symptoms
+            .iter()
+            .map(|&s| p.symptoms[s].name.clone())
+            .collect(),
+        primary: mm.primary,
+    }
+}
+
+/// A find-by-pain response with everything but its matches.
+pub fn pain_response_without_matches(
+    c: &Catalog,
+    p: &PbCatalog,
+    resolved: &ResolvedPain,
+    answer: &PainAnswer,
+    next_page_token: String,
+) -> pb::FindByPainResponse {
     pb::FindByPainResponse {
-        matches,
+        matches: Vec::new(),
         resolved_locations: resolved
             .locations
             .iter()

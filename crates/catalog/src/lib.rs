@@ -20,6 +20,7 @@
 pub mod config;
 pub mod convert;
 pub mod domain;
+pub mod encoded;
 pub mod error;
 pub mod service;
 pub mod state;
@@ -29,14 +30,14 @@ use std::future::Future;
 use std::sync::Arc;
 
 use knotwork_proto::catalog::v1::catalog_admin_service_server::CatalogAdminServiceServer;
-use knotwork_proto::catalog::v1::catalog_service_server::CatalogServiceServer;
 use knotwork_runtime::internal::InternalAuth;
 use tonic::codec::CompressionEncoding;
 
 pub use config::Config;
 pub use error::Error;
 
-use crate::service::{AdminApi, CatalogApi};
+use crate::encoded::CatalogServer;
+use crate::service::AdminApi;
 use crate::state::{CatalogSource, Catalogs};
 use crate::store::Store;
 
@@ -66,9 +67,9 @@ pub async fn run(
         knotwork_runtime::grpc::reflection(&[CATALOG_SERVICE])?;
     let sighup = spawn_sighup_reloader(catalogs.clone());
 
-    let api = CatalogServiceServer::new(CatalogApi::new(catalogs.clone()))
-        .accept_compressed(CompressionEncoding::Gzip)
-        .send_compressed(CompressionEncoding::Gzip);
+    // The hot reads are written from answers encoded once per version
+    // (`encoded`); the rest go through the generated server.
+    let api = CatalogServer::new(catalogs.clone(), Some(CompressionEncoding::Gzip));
     let admin = CatalogAdminServiceServer::new(AdminApi::new(
         catalogs.clone(),
         InternalAuth::new(&config.internal_token),

@@ -10,12 +10,15 @@ use knotwork_proto::catalog::v1::catalog_service_server::CatalogService;
 use knotwork_runtime::internal::InternalAuth;
 use tonic::{Request, Response, Status};
 
+use bytes::Bytes;
+
 use crate::Error;
-use crate::convert;
 use crate::domain::names::{self, lookup};
 use crate::domain::pain::{self, PainQuery};
+use crate::domain::pain::{MuscleMatch, PainAnswer, ResolvedPain};
 use crate::domain::{Catalog, Violation, list, page};
 use crate::state::{Catalogs, Loaded};
+use crate::{convert, encoded};
 
 /// Default and largest page of FindByPain and Search.
 const QUERY_PAGE: (usize, usize) = (20, 100);
@@ -50,6 +53,108 @@ impl CatalogApi {
 
 fn version(l: &Loaded) -> String {
     l.catalog.version().to_owned()
+}
+
+/// One FindByPain page: the request checked, resolved, ranked and cut.
+pub(crate) fn pain_page(
+    l: &Loaded,
+    r: &pb::FindByPainRequest,
+) -> Result<(ResolvedPain, PainAnswer, page::Page<MuscleMatch>), Error> {
+    let c = &l.catalog;
+    let query = PainQuery::try_from(r).map_err(Error::InvalidArgument)?;
+    let size = page::size(r.page_size, QUERY_PAGE.0, QUERY_PAGE.1)?;
+    let resolved = pain::resolve(c, &query).map_err(Error::InvalidArgument)?;
+    let mut answer = pain::find(c, &resolved);
+    let page = page::paginate(
+        std::mem::take(&mut answer.matches),
+        size,
+        &r.page_token,
+        c.version(),
+        &resolved.fingerprint(),
+    )?;
+    Ok((resolved, answer, page))
+}
+
+fn point_of(l: &Loaded, name: &str) -> Result<usize, Error> {
+    Ok(lookup(
+        &l.catalog,
+        "name",
+        names::TRIGGER_POINTS,
+        name,
+        Catalog::point_index,
+    )?)
+}
+
+fn muscle_of(l: &Loaded, name: &str) -> Result<usize, Error> {
+    Ok(lookup(
+        &l.catalog,
+        "name",
+        names::MUSCLES,
+        name,
+        Catalog::muscle_index,
+    )?)
+}
+
+fn region_of(l: &Loaded, name: &str) -> Result<usize, Error> {
+    Ok(lookup(
+        &l.catalog,
+        "name",
+        names::REGIONS,
+        name,
+        Catalog::region_index,
+    )?)
+}
+
+fn tool_of(l: &Loaded, name: &str) -> Result<usize, Error> {
+    Ok(lookup(
+        &l.catalog,
+        "name",
+        names::TOOLS,
+        name,
+        Catalog::tool_index,
+    )?)
+}
+
+/// The answers [`crate::encoded::CatalogServer`] serves pre-encoded: the
+/// same checks and lookups as the typed handlers, then ready bytes.
+impl CatalogApi {
+    /// GetTriggerPoint, encoded.
+    pub fn get_trigger_point_encoded(
+        l: &Loaded,
+        r: pb::GetTriggerPointRequest,
+    ) -> Result<Bytes, Error> {
+        Ok(l.encoded.get_point[point_of(l, &r.name)?].clone())
+    }
+
+    /// GetMuscle, encoded.
+    pub fn get_muscle_encoded(l: &Loaded, r: pb::GetMuscleRequest) -> Result<Bytes, Error> {
+        Ok(l.encoded.get_muscle[muscle_of(l, &r.name)?].clone())
+    }
+
+    /// GetRegion, encoded.
+    pub fn get_region_encoded(l: &Loaded, r: pb::GetRegionRequest) -> Result<Bytes, Error> {
+        Ok(l.encoded.get_region[region_of(l, &r.name)?].clone())
+    }
+
+    /// GetTool, encoded.
+    pub fn get_tool_encoded(l: &Loaded, r: pb::GetToolRequest) -> Result<Bytes, Error> {
+        Ok(l.encoded.get_tool[tool_of(l, &r.name)?].clone())
+    }
+
+    /// FindByPain, encoded: ranked per request, muscles and trigger points
+    /// spliced in ready-made.
+    pub fn find_by_pain_encoded(l: &Loaded, r: pb::FindByPainRequest) -> Result<Bytes, Error> {
+        let (resolved, answer, page) = pain_page(l, &r)?;
+        Ok(encoded::pain_response(
+            &l.catalog,
+            &l.pb,
+            &l.encoded,
+            &resolved,
+            &answer,
+            &page.items,
+            page.next_token,
+        ))
+    }
 }
 
 /// A list fingerprint for page tokens: the call and its filters.
@@ -95,20 +200,9 @@ impl CatalogService for CatalogApi {
     ) -> Result<Response<pb::FindByPainResponse>, Status> {
         let r = req.into_inner();
         self.answer(|l| {
-            let c = &l.catalog;
-            let query = PainQuery::try_from(&r).map_err(Error::InvalidArgument)?;
-            let size = page::size(r.page_size, QUERY_PAGE.0, QUERY_PAGE.1)?;
-            let resolved = pain::resolve(c, &query).map_err(Error::InvalidArgument)?;
-            let mut answer = pain::find(c, &resolved);
-            let page = page::paginate(
-                std::mem::take(&mut answer.matches),
-                size,
-                &r.page_token,
-                c.version(),
-                &resolved.fingerprint(),
-            )?;
+            let (resolved, answer, page) = pain_page(l, &r)?;
             Ok(convert::pain_response(
-                c,
+                &l.catalog,
                 &l.pb,
                 &resolved,
                 &answer,
@@ -172,13 +266,7 @@ impl CatalogService for CatalogApi {
         req: Request<pb::GetRegionRequest>,
     ) -> Result<Response<pb::GetRegionResponse>, Status> {
         self.answer(|l| {
-            let i = lookup(
-                &l.catalog,
-                "name",
-                names::REGIONS,
-                &req.get_ref().name,
-                Catalog::region_index,
-            )?;
+            let i = region_of(l, &req.get_ref().name)?;
             Ok(pb::GetRegionResponse {
                 region: Some(l.pb.regions[i].clone()),
                 catalog_version: version(l),
@@ -221,13 +309,7 @@ impl CatalogService for CatalogApi {
         req: Request<pb::GetMuscleRequest>,
     ) -> Result<Response<pb::GetMuscleResponse>, Status> {
         self.answer(|l| {
-            let i = lookup(
-                &l.catalog,
-                "name",
-                names::MUSCLES,
-                &req.get_ref().name,
-                Catalog::muscle_index,
-            )?;
+            let i = muscle_of(l, &req.get_ref().name)?;
             Ok(pb::GetMuscleResponse {
                 muscle: Some(l.pb.muscles[i].clone()),
                 catalog_version: version(l),
@@ -273,13 +355,7 @@ impl CatalogService for CatalogApi {
         req: Request<pb::GetTriggerPointRequest>,
     ) -> Result<Response<pb::GetTriggerPointResponse>, Status> {
         self.answer(|l| {
-            let i = lookup(
-                &l.catalog,
-                "name",
-                names::TRIGGER_POINTS,
-                &req.get_ref().name,
-                Catalog::point_index,
-            )?;
+            let i = point_of(l, &req.get_ref().name)?;
             Ok(pb::GetTriggerPointResponse {
                 trigger_point: Some(l.pb.points[i].clone()),
                 catalog_version: version(l),
@@ -366,13 +442,7 @@ impl CatalogService for CatalogApi {
         req: Request<pb::GetToolRequest>,
     ) -> Result<Response<pb::GetToolResponse>, Status> {
         self.answer(|l| {
-            let i = lookup(
-                &l.catalog,
-                "name",
-                names::TOOLS,
-                &req.get_ref().name,
-                Catalog::tool_index,
-            )?;
+            let i = tool_of(l, &req.get_ref().name)?;
             Ok(pb::GetToolResponse {
                 tool: Some(l.pb.tools[i].clone()),
                 catalog_version: version(l),

@@ -16,6 +16,7 @@ use tokio::sync::Mutex;
 use crate::Error;
 use crate::convert::PbCatalog;
 use crate::domain::Catalog;
+use crate::encoded::Encoded;
 use crate::store::Store;
 
 /// The catalog data file built into the binary.
@@ -28,13 +29,20 @@ pub struct Loaded {
     pub catalog: Catalog,
     /// Its messages, prebuilt.
     pub pb: PbCatalog,
+    /// Its immutable answers, encoded.
+    pub encoded: Encoded,
 }
 
 impl Loaded {
-    /// Builds the messages of a catalog.
+    /// Builds the messages and encoded answers of a catalog.
     pub fn new(catalog: Catalog) -> Self {
         let pb = PbCatalog::build(&catalog);
-        Self { catalog, pb }
+        let encoded = Encoded::build(&catalog, &pb);
+        Self {
+            catalog,
+            pb,
+            encoded,
+        }
     }
 }
 

@@ -56,7 +56,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::{HeaderName, HeaderValue, Method};
-use knotwork_proto::catalog::v1::catalog_service_server::CatalogServiceServer;
 use knotwork_proto::gateway::v1::view_service_server::ViewServiceServer;
 use knotwork_proto::session::v1::session_service_server::SessionServiceServer;
 use tokio::net::TcpListener;
@@ -239,11 +238,9 @@ pub async fn run(
         .add_service(health)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
-        .add_service(
-            CatalogServiceServer::new(service::CatalogForward::new(shared.clone()))
-                .max_decoding_message_size(max)
-                .max_encoding_message_size(max),
-        )
+        // Catalog reads are forwarded as encoded bytes (the size limits
+        // are the shared ones, applied inside).
+        .add_service(service::CatalogForward::new(shared.clone()))
         .add_service(
             SessionServiceServer::new(
                 service::SessionForward::new(shared.clone()).with_drain(drain.clone()),

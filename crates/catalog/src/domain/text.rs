@@ -76,10 +76,15 @@ pub const PREFIX: f64 = 0.85;
 /// for a prefix of at least three letters, the normalised optimal string
 /// alignment similarity (scaled by 0.95) within a few typos, else 0.
 pub fn word_similarity(query: &str, word: &str) -> f64 {
+    similarity(query, query.chars().count(), word, word.chars().count())
+}
+
+/// [`word_similarity`] with both lengths in characters given (`ql` of
+/// `query`, `wl` of `word`), for callers that compare one word with many.
+pub fn similarity(query: &str, ql: usize, word: &str, wl: usize) -> f64 {
     if query == word {
         return 1.0;
     }
-    let (ql, wl) = (query.chars().count(), word.chars().count());
     if ql >= 3 && word.starts_with(query) {
         return PREFIX;
     }
@@ -91,7 +96,7 @@ pub fn word_similarity(query: &str, word: &str) -> f64 {
         5..=7 => 1,
         _ => 2,
     };
-    if ql < 4 || ql.abs_diff(wl) > allowed {
+    if ql < 4 || ql.abs_diff(wl) > allowed || bag_distance_exceeds(query, word, allowed) {
         return 0.0;
     }
     let dist = strsim::osa_distance(query, word);
@@ -99,6 +104,35 @@ pub fn word_similarity(query: &str, word: &str) -> f64 {
         return 0.0;
     }
     (1.0 - dist as f64 / longest as f64) * 0.95
+}
+
+/// Whether the bag distance of two ASCII words exceeds `limit`: the
+/// characters one has and the other lacks, counted with repeats, on the
+/// side with more. An insertion, deletion or substitution changes each side
+/// by at most one and a transposition by nothing, so the bag distance never
+/// exceeds the optimal string alignment distance: a pair over the limit is
+/// no match, and the (much dearer) distance need not be computed. Always
+/// false for non-ASCII words (no shortcut, same answer).
+fn bag_distance_exceeds(a: &str, b: &str, limit: usize) -> bool {
+    if !a.is_ascii() || !b.is_ascii() {
+        return false;
+    }
+    let mut counts = [0i32; 128];
+    for &c in a.as_bytes() {
+        counts[usize::from(c)] += 1;
+    }
+    for &c in b.as_bytes() {
+        counts[usize::from(c)] -= 1;
+    }
+    let (mut only_a, mut only_b) = (0, 0);
+    for n in counts {
+        if n > 0 {
+            only_a += n.unsigned_abs() as usize;
+        } else {
+            only_b += n.unsigned_abs() as usize;
+        }
+    }
+    only_a.max(only_b) > limit
 }
 
 /// Similarity of two whole phrases (content words compared in order).
@@ -251,6 +285,51 @@ mod tests {
     fn check_sim(q: &str, w: &str, expect_match: bool) {
         let s = word_similarity(q, w);
         assert_eq!(s > 0.0, expect_match, "{q} ~ {w}: {s}");
+    }
+
+    /// The bag distance never exceeds the optimal string alignment
+    /// distance, so the shortcut never drops a match: random short ASCII
+    /// words, many close to each other.
+    #[test]
+    fn bag_distance_is_a_lower_bound_of_osa() {
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move |n: u64| {
+            seed = seed
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (seed >> 33) % n
+        };
+        let mut checked_over = 0;
+        for _ in 0..20_000 {
+            let len = 1 + next(10) as usize;
+            let a: String = (0..len).map(|_| (b'a' + next(6) as u8) as char).collect();
+            let mut b: Vec<u8> = a.clone().into_bytes();
+            for _ in 0..next(4) {
+                let i = next(b.len() as u64) as usize;
+                match next(4) {
+                    0 => b[i] = b'a' + next(6) as u8,
+                    1 => b.insert(i, b'a' + next(6) as u8),
+                    2 if b.len() > 1 => {
+                        b.remove(i);
+                    }
+                    _ if i + 1 < b.len() => b.swap(i, i + 1),
+                    _ => {}
+                }
+            }
+            let b = String::from_utf8(b).unwrap();
+            let osa = strsim::osa_distance(&a, &b);
+            for limit in 0..4 {
+                if bag_distance_exceeds(&a, &b, limit) {
+                    checked_over += 1;
+                    assert!(osa > limit, "{a} {b}: osa {osa}, bag over {limit}");
+                }
+            }
+        }
+        assert!(checked_over > 1000, "the shortcut was rarely taken");
+        assert!(
+            !bag_distance_exceeds("ĉeval", "xxxxxxx", 0),
+            "non-ASCII: no shortcut"
+        );
     }
 
     #[test]

@@ -1,15 +1,112 @@
-//! `knotwork.catalog.v1.CatalogService`, forwarded to the catalog replicas.
+//! `knotwork.catalog.v1.CatalogService`, forwarded to the catalog replicas
+//! as encoded bytes.
+//!
+//! Catalog calls are public reads whose answers the gateway never looks
+//! at, so it does not decode and re-encode them: the request's message
+//! bytes go to a replica unchanged and the replica's answer comes back
+//! unchanged ([`RawCodec`]). Everything around the message is as for the
+//! typed services: tonic's server framing (grpc-web, size limits,
+//! compression refused), the address limit and deadline of
+//! [`Shared::public`], the gateway's own outgoing metadata
+//! ([`Shared::setup`]: none of the caller's), one retry on another replica
+//! and the error mapping of [`crate::upstream`]. A message the replica
+//! cannot decode is refused by the replica, and that status is passed on.
 
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
-use knotwork_proto::catalog::v1::catalog_service_client::CatalogServiceClient;
-use knotwork_proto::catalog::v1::catalog_service_server::CatalogService;
-use knotwork_proto::catalog::v1::*;
+use bytes::{Buf, BufMut, Bytes};
+use http::uri::PathAndQuery;
+use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
+use tonic::codegen::GrpcMethod;
+use tonic::server::NamedService;
 use tonic::{Request, Response, Status};
 
 use super::Shared;
+use crate::CATALOG_SERVICE;
 
-/// Forwards every catalog read, round robin, retrying once elsewhere.
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+/// Declares the forwarded methods: (method name, request path).
+macro_rules! methods {
+    ($($name:literal),* $(,)?) => {
+        /// Every method of `knotwork.catalog.v1.CatalogService` (checked
+        /// against the descriptor in the tests), with its request path.
+        pub const METHODS: &[(&str, &str)] = &[
+            $(($name, concat!("/knotwork.catalog.v1.CatalogService/", $name)),)*
+        ];
+    };
+}
+
+methods![
+    "GetCatalogVersion",
+    "GetCatalogSnapshot",
+    "FindByPain",
+    "Search",
+    "GetRegion",
+    "ListRegions",
+    "GetMuscle",
+    "ListMuscles",
+    "GetTriggerPoint",
+    "BatchGetTriggerPoints",
+    "ListTriggerPoints",
+    "GetTool",
+    "ListTools",
+    "ListRecommendedTools",
+    "ListSymptoms",
+    "GetTechniqueGuidance",
+    "ListContraindications",
+    "ListRedFlags",
+    "ListSources",
+];
+
+/// A gRPC codec whose messages are their encoded bytes: decoding takes the
+/// message out of the frame without copying it, encoding writes it as is.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RawCodec;
+
+impl Codec for RawCodec {
+    type Encode = Bytes;
+    type Decode = Bytes;
+    type Encoder = RawCodec;
+    type Decoder = RawCodec;
+
+    fn encoder(&mut self) -> Self::Encoder {
+        RawCodec
+    }
+
+    fn decoder(&mut self) -> Self::Decoder {
+        RawCodec
+    }
+}
+
+impl Encoder for RawCodec {
+    type Item = Bytes;
+    type Error = Status;
+
+    fn encode(&mut self, item: Bytes, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
+        dst.reserve(item.len());
+        dst.put_slice(&item);
+        Ok(())
+    }
+}
+
+impl Decoder for RawCodec {
+    type Item = Bytes;
+    type Error = Status;
+
+    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Bytes>, Status> {
+        Ok(Some(src.copy_to_bytes(src.remaining())))
+    }
+}
+
+/// Forwards every catalog read, round robin, retrying once elsewhere. A
+/// tower service mounted under the catalog service's name; unknown methods
+/// are UNIMPLEMENTED, as from a generated server.
 #[derive(Debug, Clone)]
 pub struct CatalogForward {
     shared: Arc<Shared>,
@@ -22,56 +119,129 @@ impl CatalogForward {
     }
 }
 
-/// One forwarding body per method: the public context (address limit,
-/// deadline), then the catalog call with one retry on another replica.
-macro_rules! forward_catalog {
-    ($($method:ident($req:ty) -> $resp:ty;)*) => {
-        #[tonic::async_trait]
-        impl CatalogService for CatalogForward {
-            $(
-                async fn $method(&self, request: Request<$req>) -> Result<Response<$resp>, Status> {
-                    let shared = &self.shared;
-                    let ctx = shared.public(&request)?;
-                    let max = shared.max_message;
-                    shared
-                        .upstreams
-                        .call_catalog(
-                            ctx.deadline,
-                            request.into_inner(),
-                            |r| shared.setup(&ctx, r),
-                            move |channel, r| async move {
-                                CatalogServiceClient::new(channel)
-                                    .max_decoding_message_size(max)
-                                    .max_encoding_message_size(max)
-                                    .$method(r)
-                                    .await
-                            },
-                        )
-                        .await
-                }
-            )*
-        }
-    };
+impl NamedService for CatalogForward {
+    const NAME: &'static str = CATALOG_SERVICE;
 }
 
-forward_catalog! {
-    get_catalog_version(GetCatalogVersionRequest) -> GetCatalogVersionResponse;
-    get_catalog_snapshot(GetCatalogSnapshotRequest) -> GetCatalogSnapshotResponse;
-    find_by_pain(FindByPainRequest) -> FindByPainResponse;
-    search(SearchRequest) -> SearchResponse;
-    get_region(GetRegionRequest) -> GetRegionResponse;
-    list_regions(ListRegionsRequest) -> ListRegionsResponse;
-    get_muscle(GetMuscleRequest) -> GetMuscleResponse;
-    list_muscles(ListMusclesRequest) -> ListMusclesResponse;
-    get_trigger_point(GetTriggerPointRequest) -> GetTriggerPointResponse;
-    batch_get_trigger_points(BatchGetTriggerPointsRequest) -> BatchGetTriggerPointsResponse;
-    list_trigger_points(ListTriggerPointsRequest) -> ListTriggerPointsResponse;
-    get_tool(GetToolRequest) -> GetToolResponse;
-    list_tools(ListToolsRequest) -> ListToolsResponse;
-    list_recommended_tools(ListRecommendedToolsRequest) -> ListRecommendedToolsResponse;
-    list_symptoms(ListSymptomsRequest) -> ListSymptomsResponse;
-    get_technique_guidance(GetTechniqueGuidanceRequest) -> GetTechniqueGuidanceResponse;
-    list_contraindications(ListContraindicationsRequest) -> ListContraindicationsResponse;
-    list_red_flags(ListRedFlagsRequest) -> ListRedFlagsResponse;
-    list_sources(ListSourcesRequest) -> ListSourcesResponse;
+impl<B> tower::Service<http::Request<B>> for CatalogForward
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError> + Send + 'static,
+{
+    type Response = http::Response<tonic::body::Body>;
+    type Error = Infallible;
+    type Future = BoxFuture<Result<Self::Response, Infallible>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: http::Request<B>) -> Self::Future {
+        let Some(&(method, path)) = METHODS.iter().find(|(_, p)| *p == req.uri().path()) else {
+            return Box::pin(async { Ok(unimplemented()) });
+        };
+        let forward = Forward {
+            shared: self.shared.clone(),
+            method,
+            path,
+        };
+        let max = self.shared.max_message;
+        Box::pin(async move {
+            let mut grpc = tonic::server::Grpc::new(RawCodec)
+                .max_decoding_message_size(max)
+                .max_encoding_message_size(max);
+            Ok(grpc.unary(forward, req).await)
+        })
+    }
+}
+
+/// The answer of a generated server to a method it does not have.
+fn unimplemented() -> http::Response<tonic::body::Body> {
+    let mut response = http::Response::new(tonic::body::Body::default());
+    let headers = response.headers_mut();
+    headers.insert(
+        Status::GRPC_STATUS,
+        (tonic::Code::Unimplemented as i32).into(),
+    );
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        tonic::metadata::GRPC_CONTENT_TYPE,
+    );
+    response
+}
+
+/// One method's forwarding: the public context (address limit, deadline),
+/// then the catalog call with one retry on another replica.
+struct Forward {
+    shared: Arc<Shared>,
+    method: &'static str,
+    path: &'static str,
+}
+
+impl tonic::server::UnaryService<Bytes> for Forward {
+    type Response = Bytes;
+    type Future = BoxFuture<Result<Response<Bytes>, Status>>;
+
+    fn call(&mut self, request: Request<Bytes>) -> Self::Future {
+        let shared = self.shared.clone();
+        let (method, path) = (self.method, self.path);
+        Box::pin(async move {
+            let ctx = shared.public(&request)?;
+            let max = shared.max_message;
+            shared
+                .upstreams
+                .call_catalog(
+                    ctx.deadline,
+                    request.into_inner(),
+                    |r| shared.setup(&ctx, r),
+                    move |channel, mut r: Request<Bytes>| async move {
+                        let mut grpc = tonic::client::Grpc::new(channel)
+                            .max_decoding_message_size(max)
+                            .max_encoding_message_size(max);
+                        grpc.ready()
+                            .await
+                            .map_err(|e| Status::unknown(format!("Service was not ready: {e}")))?;
+                        r.extensions_mut()
+                            .insert(GrpcMethod::new(CATALOG_SERVICE, method));
+                        grpc.unary(r, PathAndQuery::from_static(path), RawCodec)
+                            .await
+                    },
+                )
+                .await
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use prost::Message as _;
+
+    /// The forwarded list is exactly the service's methods in the contract,
+    /// so a method added to the proto is not silently UNIMPLEMENTED here.
+    #[test]
+    fn forwards_every_method_of_the_contract() {
+        let fds = prost_types::FileDescriptorSet::decode(knotwork_proto::FILE_DESCRIPTOR_SET)
+            .expect("descriptor set");
+        let mut in_proto: Vec<String> = fds
+            .file
+            .iter()
+            .filter(|f| f.package() == "knotwork.catalog.v1")
+            .flat_map(|f| f.service.iter())
+            .filter(|s| s.name() == "CatalogService")
+            .flat_map(|s| s.method.iter().map(|m| m.name().to_owned()))
+            .collect();
+        let mut here: Vec<String> = METHODS.iter().map(|(m, _)| (*m).to_owned()).collect();
+        in_proto.sort();
+        here.sort();
+        assert!(!here.is_empty());
+        assert_eq!(here, in_proto);
+    }
+
+    #[test]
+    fn paths_name_the_service_and_method() {
+        for (method, path) in METHODS {
+            assert_eq!(*path, format!("/{CATALOG_SERVICE}/{method}"));
+        }
+    }
 }

@@ -1,4 +1,5 @@
-//! The tonic handlers: typed forwarding of the public services and the
+//! The tonic handlers: forwarding of the public services (the catalog's as
+//! encoded bytes, see [`catalog`]; the session's typed) and the
 //! gateway's own screens. Each handler authenticates (when required),
 //! applies the rate limits, computes the backend deadline and forwards.
 //!
