@@ -211,14 +211,14 @@ impl<Req: Message + Default + Send + 'static> Codec for EncodedCodec<Req> {
     type Encode = Bytes;
     type Decode = Req;
     type Encoder = BytesEncoder;
-    type Decoder = tonic_prost::ProstDecoder<Req>;
+    type Decoder = knotwork_proto::codec::ProstDecoder<Req>;
 
     fn encoder(&mut self) -> Self::Encoder {
         BytesEncoder
     }
 
     fn decoder(&mut self) -> Self::Decoder {
-        tonic_prost::ProstDecoder::default()
+        knotwork_proto::codec::ProstDecoder::default()
     }
 }
 

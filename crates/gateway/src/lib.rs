@@ -254,11 +254,10 @@ pub async fn run(
                 .max_encoding_message_size(max),
         );
     tracing::info!(addr = ?listener.local_addr().ok(), tls = tls.is_some(), "gateway listening");
-    let served = router
-        .serve_with_incoming_shutdown(
-            knotwork_runtime::listen::incoming(listener, tls, &config.limits),
-            drain.draining(),
-        );
+    let served = router.serve_with_incoming_shutdown(
+        knotwork_runtime::listen::incoming(listener, tls, &config.limits),
+        drain.draining(),
+    );
     tokio::select! {
         r = served => r?,
         () = drain.hard_stop() => {

@@ -51,6 +51,12 @@ pub struct ProstDecoder<U> {
     _pd: PhantomData<U>,
 }
 
+impl<U> Default for ProstDecoder<U> {
+    fn default() -> Self {
+        Self { _pd: PhantomData }
+    }
+}
+
 impl<U: prost::Message + Default> Decoder for ProstDecoder<U> {
     type Item = U;
     type Error = Status;

@@ -71,13 +71,3 @@ pub fn reflection(
     };
     Ok((builder().build_v1()?, builder().build_v1alpha()?))
 }
-
-/// The accepted-connection stream for a bound listener, with Nagle's
-/// algorithm off. Tonic applies its own `tcp_nodelay` setting only to
-/// listeners it binds itself; without this, a response's trailers can wait
-/// ~40 ms for the peer's delayed ACK.
-pub fn incoming(listener: tokio::net::TcpListener) -> tonic::transport::server::TcpIncoming {
-    tonic::transport::server::TcpIncoming::from(listener)
-        .with_nodelay(Some(true))
-        .with_keepalive(Some(std::time::Duration::from_secs(60)))
-}
