@@ -1083,18 +1083,6 @@ fn rows(e: &Env) -> Vec<Row> {
     v
 }
 
-/// `InvalidArgument` -> `INVALID_ARGUMENT`, as the docs spell codes.
-fn code_name(code: Code) -> String {
-    let mut out = String::new();
-    for (i, ch) in format!("{code:?}").chars().enumerate() {
-        if ch.is_uppercase() && i > 0 {
-            out.push('_');
-        }
-        out.push(ch.to_ascii_uppercase());
-    }
-    out
-}
-
 /// The caller's stored data, without the export's own timestamp.
 async fn snapshot(e: &Env) -> ses::UserDataExport {
     let mut x = e
@@ -1191,7 +1179,7 @@ async fn malformed_requests_are_refused_and_change_nothing() {
             "| {} | {} | {} | {} |\n",
             i + 1,
             r.name,
-            code_name(r.code),
+            knotwork_runtime::grpc::code_name(r.code),
             r.field.map(|f| format!("`{f}`")).unwrap_or_default()
         ));
         match got {

@@ -110,7 +110,7 @@ impl Metrics {
 
     /// Records one finished call.
     pub fn observe(&self, method: &str, code: tonic::Code, elapsed: Duration) {
-        let code = code_name(code);
+        let code = knotwork_runtime::grpc::code_name(code);
         self.inner.requests.with_label_values(&[method, code]).inc();
         if code != "OK" {
             self.inner.errors.with_label_values(&[method, code]).inc();
@@ -189,30 +189,6 @@ impl Metrics {
                 }
             });
         }
-    }
-}
-
-/// The canonical name of a gRPC status code, as Prometheus label.
-pub fn code_name(code: tonic::Code) -> &'static str {
-    use tonic::Code::*;
-    match code {
-        Ok => "OK",
-        Cancelled => "CANCELLED",
-        Unknown => "UNKNOWN",
-        InvalidArgument => "INVALID_ARGUMENT",
-        DeadlineExceeded => "DEADLINE_EXCEEDED",
-        NotFound => "NOT_FOUND",
-        AlreadyExists => "ALREADY_EXISTS",
-        PermissionDenied => "PERMISSION_DENIED",
-        ResourceExhausted => "RESOURCE_EXHAUSTED",
-        FailedPrecondition => "FAILED_PRECONDITION",
-        Aborted => "ABORTED",
-        OutOfRange => "OUT_OF_RANGE",
-        Unimplemented => "UNIMPLEMENTED",
-        Internal => "INTERNAL",
-        Unavailable => "UNAVAILABLE",
-        DataLoss => "DATA_LOSS",
-        Unauthenticated => "UNAUTHENTICATED",
     }
 }
 
