@@ -28,9 +28,23 @@ pub struct TestStack {
     pub catalog_url: String,
     /// The session shards' URLs, in shard order.
     pub session_urls: Vec<String>,
+    /// The admin ports (metrics and health) of every service.
+    pub admin: AdminPorts,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
     _dirs: Vec<tempfile::TempDir>,
+}
+
+/// Where each service of a [`TestStack`] serves its admin port
+/// (`GET /metrics` and gRPC health, plain text).
+#[derive(Debug, Clone)]
+pub struct AdminPorts {
+    /// The catalog's.
+    pub catalog: std::net::SocketAddr,
+    /// Each session shard's, in shard order.
+    pub sessions: Vec<std::net::SocketAddr>,
+    /// The gateway's.
+    pub gateway: std::net::SocketAddr,
 }
 
 async fn listener() -> TcpListener {
@@ -74,10 +88,21 @@ impl TestStack {
         let mut catalog = knotwork_catalog::Config::local(catalog_dir.path().to_path_buf());
         catalog.internal_token = INTERNAL_TOKEN.to_owned();
         let rx = stop_rx.clone();
+        let catalog_admin = listener().await;
+        let mut admin = AdminPorts {
+            catalog: catalog_admin.local_addr().expect("local addr"),
+            sessions: Vec::new(),
+            gateway: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        };
         tasks.push(tokio::spawn(async move {
-            knotwork_catalog::run(catalog, catalog_listener, stopped(rx))
-                .await
-                .expect("catalog runs");
+            knotwork_catalog::run_with_admin(
+                catalog,
+                catalog_listener,
+                Some(catalog_admin),
+                stopped(rx),
+            )
+            .await
+            .expect("catalog runs");
         }));
         dirs.push(catalog_dir);
 
@@ -90,8 +115,12 @@ impl TestStack {
             session.catalog_url = catalog_url.clone();
             session.internal_token = INTERNAL_TOKEN.to_owned();
             let rx = stop_rx.clone();
+            let session_admin = listener().await;
+            admin
+                .sessions
+                .push(session_admin.local_addr().expect("local addr"));
             tasks.push(tokio::spawn(async move {
-                knotwork_session::run(session, l, stopped(rx))
+                knotwork_session::run_with_admin(session, l, Some(session_admin), stopped(rx))
                     .await
                     .expect("session runs");
             }));
@@ -106,8 +135,10 @@ impl TestStack {
         gateway.internal_token = INTERNAL_TOKEN.to_owned();
         tweak(&mut gateway);
         let rx = stop_rx.clone();
+        let gateway_admin = listener().await;
+        admin.gateway = gateway_admin.local_addr().expect("local addr");
         tasks.push(tokio::spawn(async move {
-            knotwork_gateway::run(gateway, gateway_listener, None, stopped(rx))
+            knotwork_gateway::run(gateway, gateway_listener, Some(gateway_admin), stopped(rx))
                 .await
                 .expect("gateway runs");
         }));
@@ -116,6 +147,7 @@ impl TestStack {
             gateway_url,
             catalog_url,
             session_urls,
+            admin,
             stop,
             tasks,
             _dirs: dirs,

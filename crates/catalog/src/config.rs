@@ -27,6 +27,12 @@ pub struct Config {
     #[arg(long, env = "KNOTWORK_CATALOG_LISTEN", default_value = DEFAULT_LISTEN)]
     pub listen: SocketAddr,
 
+    /// Admin address: Prometheus metrics (`GET /metrics`) and gRPC health
+    /// for the kubelet's probes, always plain text (like etcd's metrics
+    /// listener). Off when unset.
+    #[arg(long, env = "KNOTWORK_CATALOG_ADMIN_LISTEN")]
+    pub admin_listen: Option<SocketAddr>,
+
     /// Folder for the catalog store (`catalog.redb`); created if missing.
     #[arg(long, env = "KNOTWORK_CATALOG_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
     pub data_dir: PathBuf,
@@ -65,6 +71,7 @@ impl Config {
     pub fn local(data_dir: PathBuf) -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 50052)),
+            admin_listen: None,
             data_dir,
             catalog_file: None,
             internal_token: DEFAULT_INTERNAL_TOKEN.to_owned(),

@@ -2,7 +2,8 @@
 //! structured logging ([`telemetry`]), the shutdown signal ([`shutdown`]),
 //! health and reflection wiring ([`grpc`]), the internal trust boundary
 //! between the gateway and the backends ([`internal`]), TLS and mTLS
-//! ([`tls`]) and how listeners accept connections under limits ([`listen`]).
+//! ([`tls`]) how listeners accept connections under limits ([`listen`]) and
+//! Prometheus metrics with the admin port ([`metrics`]).
 //!
 //! Invariant: this crate never reads the environment on its own; binaries
 //! pass configuration in (clap reads `KNOTWORK_*` variables in `main.rs`).
@@ -13,6 +14,7 @@ pub mod drain;
 pub mod grpc;
 pub mod internal;
 pub mod listen;
+pub mod metrics;
 pub mod shutdown;
 pub mod status;
 pub mod telemetry;

@@ -24,6 +24,12 @@ pub struct Config {
     )]
     pub listen: SocketAddr,
 
+    /// Admin address: Prometheus metrics (`GET /metrics`) and gRPC health
+    /// for the kubelet's probes, always plain text (like etcd's metrics
+    /// listener). Off when unset.
+    #[arg(long, env = "KNOTWORK_SESSION_ADMIN_LISTEN")]
+    pub admin_listen: Option<SocketAddr>,
+
     /// Folder holding the session database (created when missing).
     #[arg(
         long,
@@ -99,6 +105,7 @@ impl Config {
     pub fn local(data_dir: PathBuf) -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 50053)),
+            admin_listen: None,
             data_dir,
             catalog_url: "http://127.0.0.1:50052".to_owned(),
             catalog_poll_secs: 30,
