@@ -231,3 +231,69 @@ async fn every_service_exports_the_listed_metrics() {
         exported_list.join("\n")
     );
 }
+
+/// The real binaries: the admin port setting, liveness that does not wait
+/// for the catalog, and logs without colour codes when not on a terminal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binaries_serve_admin_ports_and_plain_logs() {
+    use knotwork_tests::procs;
+    let dir = tempfile::tempdir().unwrap();
+    // The session service first, with its catalog not running at all: it
+    // must open its storage and answer liveness (no restart loop) while
+    // readiness stays NOT_SERVING.
+    let missing_catalog = format!("http://{}", procs::free_addr());
+    let session_admin = procs::free_addr();
+    let session = procs::session(
+        dir.path(),
+        &missing_catalog,
+        &[
+            ("KNOTWORK_SESSION_ADMIN_LISTEN", session_admin.clone()),
+            ("KNOTWORK_LOG_FORMAT", "text".to_owned()),
+            ("RUST_LOG", "info".to_owned()),
+        ],
+    );
+    let admin_url = format!("http://{session_admin}");
+    procs::wait_serving(
+        &admin_url,
+        knotwork_runtime::grpc::LIVENESS,
+        Duration::from_secs(30),
+    )
+    .await;
+    assert_eq!(
+        health(session_admin.parse().unwrap(), "").await,
+        ServingStatus::NotServing,
+        "readiness waits for the catalog"
+    );
+    let metrics = scrape(session_admin.parse().unwrap()).await;
+    assert!(
+        metrics.contains("knotwork_session_storage_bytes"),
+        "{metrics}"
+    );
+
+    let catalog_admin = procs::free_addr();
+    let catalog = procs::catalog(
+        dir.path(),
+        &[
+            ("KNOTWORK_CATALOG_ADMIN_LISTEN", catalog_admin.clone()),
+            ("KNOTWORK_LOG_FORMAT", "text".to_owned()),
+            ("RUST_LOG", "info".to_owned()),
+        ],
+    );
+    procs::wait_serving(
+        &format!("http://{catalog_admin}"),
+        "",
+        Duration::from_secs(30),
+    )
+    .await;
+    let metrics = scrape(catalog_admin.parse().unwrap()).await;
+    assert!(metrics.contains("knotwork_catalog_info{"), "{metrics}");
+
+    for p in [&session, &catalog] {
+        let log = p.log_text();
+        assert!(log.contains("listening"), "{log}");
+        assert!(
+            !log.contains('\u{1b}'),
+            "colour codes in a log file:\n{log:?}"
+        );
+    }
+}
