@@ -19,6 +19,10 @@ use tonic::transport::{Channel, Endpoint};
 pub const JWT_SECRET: &str = "e2e-test-secret";
 /// The internal credential shared by the stack's services.
 pub const INTERNAL_TOKEN: &str = "e2e-internal-token";
+/// The credential being rotated in: the stack's backends accept it beside
+/// [`INTERNAL_TOKEN`] (the middle of a rotation), its gateway sends the
+/// current one.
+pub const INTERNAL_TOKEN_NEXT: &str = "e2e-internal-token-next";
 
 /// A running Knotwork: one catalog, `n` session shards, one gateway.
 pub struct TestStack {
@@ -87,6 +91,7 @@ impl TestStack {
         let catalog_url = url(&catalog_listener);
         let mut catalog = knotwork_catalog::Config::local(catalog_dir.path().to_path_buf());
         catalog.internal_token = INTERNAL_TOKEN.to_owned();
+        catalog.internal_token_next = Some(INTERNAL_TOKEN_NEXT.to_owned());
         let rx = stop_rx.clone();
         let catalog_admin = listener().await;
         let mut admin = AdminPorts {
@@ -114,6 +119,7 @@ impl TestStack {
             let mut session = knotwork_session::Config::local(dir.path().to_path_buf());
             session.catalog_url = catalog_url.clone();
             session.internal_token = INTERNAL_TOKEN.to_owned();
+            session.internal_token_next = Some(INTERNAL_TOKEN_NEXT.to_owned());
             let rx = stop_rx.clone();
             let session_admin = listener().await;
             admin

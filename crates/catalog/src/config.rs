@@ -52,6 +52,12 @@ pub struct Config {
     )]
     pub internal_token: String,
 
+    /// The internal credential being rotated in, accepted beside
+    /// `internal_token` during a rotation (deploy/README.md, "Rotating the
+    /// internal credential").
+    #[arg(long, env = "KNOTWORK_INTERNAL_TOKEN_NEXT", hide_env_values = true)]
+    pub internal_token_next: Option<String>,
+
     /// TLS of the listener (plain text when unset) and mTLS.
     #[command(flatten)]
     pub tls: TlsArgs,
@@ -75,6 +81,7 @@ impl Config {
             data_dir,
             catalog_file: None,
             internal_token: DEFAULT_INTERNAL_TOKEN.to_owned(),
+            internal_token_next: None,
             tls: TlsArgs::default(),
             limits: LimitArgs::default(),
             log: LogArgs::default(),

@@ -97,7 +97,7 @@ pub async fn run_with_admin(
     let api = CatalogServer::new(catalogs.clone(), Some(CompressionEncoding::Gzip));
     let admin = CatalogAdminServiceServer::new(AdminApi::new(
         catalogs.clone(),
-        InternalAuth::new(&config.internal_token),
+        InternalAuth::new(&config.internal_token).with_next(config.internal_token_next.as_deref()),
     ));
     knotwork_runtime::grpc::set_serving(&reporter, &[CATALOG_SERVICE, ADMIN_SERVICE]).await;
     if let Ok(addr) = listener.local_addr() {

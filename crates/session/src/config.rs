@@ -60,6 +60,12 @@ pub struct Config {
     )]
     pub internal_token: String,
 
+    /// The internal credential being rotated in, accepted beside
+    /// `internal_token` during a rotation (deploy/README.md, "Rotating the
+    /// internal credential").
+    #[arg(long, env = "KNOTWORK_INTERNAL_TOKEN_NEXT", hide_env_values = true)]
+    pub internal_token_next: Option<String>,
+
     /// Divides the wall-clock time of guided sessions (tests and demos use
     /// e.g. 100).
     #[arg(long, env = "KNOTWORK_GUIDE_SPEEDUP", default_value_t = 1)]
@@ -110,6 +116,7 @@ impl Config {
             catalog_url: "http://127.0.0.1:50052".to_owned(),
             catalog_poll_secs: 30,
             internal_token: "knotwork-dev-internal".to_owned(),
+            internal_token_next: None,
             guide_speedup: 1,
             commit_batch_max: 512,
             tls: TlsArgs::default(),

@@ -134,7 +134,7 @@ pub async fn run_with_admin(
     let svc = service::Session::new(
         store.clone(),
         catalog,
-        InternalAuth::new(&config.internal_token),
+        InternalAuth::new(&config.internal_token).with_next(config.internal_token_next.as_deref()),
         config.guide_speedup,
     )
     .with_drain(drain.clone());
