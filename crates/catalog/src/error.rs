@@ -31,6 +31,9 @@ pub enum Error {
         /// Why.
         source: std::io::Error,
     },
+    /// The settings are not usable (names the setting).
+    #[error("configuration: {0}")]
+    Config(String),
     /// The store failed (detail logged, never sent to clients).
     #[error("storage: {0}")]
     Storage(String),
@@ -104,6 +107,10 @@ fn status(e: Error) -> tonic::Status {
                 "the catalog file cannot be read",
                 d,
             )
+        }
+        Error::Config(e) => {
+            tracing::error!(error = %e, "settings");
+            tonic::Status::internal("internal error")
         }
         Error::Tls(e) => {
             tracing::error!(error = %e, "TLS settings");

@@ -55,6 +55,8 @@ pub async fn run(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
+    knotwork_runtime::prod::check_internal_token(config.mode, &config.internal_token)
+        .map_err(Error::Config)?;
     let tls = knotwork_runtime::tls::server_config(&config.tls)?;
     let (reporter, health) = knotwork_runtime::grpc::health().await;
     let store = Store::open(&config.data_dir).await?;
