@@ -81,7 +81,7 @@ pub async fn run(
         tracing::info!(%addr, tls = tls.is_some(), mtls = config.tls.tls_client_ca.is_some(), "catalog service listening");
     }
     let served = knotwork_runtime::listen::server(&config.limits)
-        .layer(knotwork_runtime::status::TooLargeLayer)
+        .layer(knotwork_runtime::status::StatusLayer)
         .add_service(health)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)

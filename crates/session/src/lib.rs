@@ -127,6 +127,7 @@ pub async fn run(
         "session service listening"
     );
     let result = knotwork_runtime::listen::server(&config.limits)
+        .layer(knotwork_runtime::status::StatusLayer)
         .add_service(health)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
