@@ -66,6 +66,17 @@ pub async fn run_with_admin(
     admin: Option<tokio::net::TcpListener>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
+    knotwork_runtime::prod::check_internal_token(config.mode, &config.internal_token)
+        .map_err(Error::Config)?;
+    if let Some(next) = &config.internal_token_next {
+        knotwork_runtime::prod::check_secret(
+            config.mode,
+            "KNOTWORK_INTERNAL_TOKEN_NEXT",
+            next,
+            knotwork_runtime::prod::DEV_INTERNAL_TOKEN,
+        )
+        .map_err(Error::Config)?;
+    }
     let tls = knotwork_runtime::tls::server_config(&config.tls)?;
     let (reporter, health) = knotwork_runtime::grpc::health().await;
     let metrics = knotwork_runtime::metrics::Metrics::new("catalog");
@@ -105,7 +116,7 @@ pub async fn run_with_admin(
     }
     let served = knotwork_runtime::listen::server(&config.limits)
         .layer(metrics.layer())
-        .layer(knotwork_runtime::status::TooLargeLayer)
+        .layer(knotwork_runtime::status::StatusLayer)
         .add_service(health)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)

@@ -66,7 +66,19 @@ pub async fn run_with_admin(
     admin: Option<tokio::net::TcpListener>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
-    // TLS files first: a wrong path stops the service before it opens storage.
+    // Settings first: a weak secret or a wrong path stops the service
+    // before it opens storage.
+    knotwork_runtime::prod::check_internal_token(config.mode, &config.internal_token)
+        .map_err(Error::Startup)?;
+    if let Some(next) = &config.internal_token_next {
+        knotwork_runtime::prod::check_secret(
+            config.mode,
+            "KNOTWORK_INTERNAL_TOKEN_NEXT",
+            next,
+            knotwork_runtime::prod::DEV_INTERNAL_TOKEN,
+        )
+        .map_err(Error::Startup)?;
+    }
     let tls = knotwork_runtime::tls::server_config(&config.tls)
         .map_err(|e| Error::Startup(e.to_string()))?;
     let backend_tls = knotwork_runtime::tls::BackendTls::load(&config.backend_tls)
@@ -150,6 +162,7 @@ pub async fn run_with_admin(
     );
     let result = knotwork_runtime::listen::server(&config.limits)
         .layer(metrics.layer())
+        .layer(knotwork_runtime::status::StatusLayer)
         .add_service(health)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
