@@ -57,8 +57,8 @@ const TEXT: &str = "#1d2330";
 /// x = 214..486 of 700).
 const PANEL_W: f64 = 340.0;
 const PANEL_X: f64 = 180.0;
-const HEADER_H: f64 = 44.0;
-const LEGEND_H: f64 = 150.0;
+const HEADER_H: f64 = 52.0;
+const LEGEND_H: f64 = 200.0;
 
 /// Escapes text for XML content and attribute values.
 pub fn escape(s: &str) -> String {
@@ -219,12 +219,12 @@ pub fn render(c: &Catalog, point: usize, side: PictureSide) -> String {
         }
         let _ = write!(
             s,
-            r#"<text x="{cx}" y="-14" text-anchor="middle" font-family="sans-serif" font-size="24" font-weight="bold" fill="{TEXT}">{}</text>"#,
+            r#"<text x="{cx}" y="-16" text-anchor="middle" font-family="sans-serif" font-size="30" font-weight="bold" fill="{TEXT}">{}</text>"#,
             if view == View::Front { "Front" } else { "Back" }
         );
         let _ = write!(
             s,
-            r#"<text x="{}" y="-14" font-family="sans-serif" font-size="20" fill="{TEXT}">{left_word}</text><text x="{}" y="-14" text-anchor="end" font-family="sans-serif" font-size="20" fill="{TEXT}">{right_word}</text>"#,
+            r#"<text x="{}" y="-16" font-family="sans-serif" font-size="24" fill="{TEXT}">{left_word}</text><text x="{}" y="-16" text-anchor="end" font-family="sans-serif" font-size="24" fill="{TEXT}">{right_word}</text>"#,
             PANEL_X + 12.0,
             PANEL_X + PANEL_W - 12.0
         );
@@ -292,19 +292,19 @@ pub fn render(c: &Catalog, point: usize, side: PictureSide) -> String {
     let ly = HEADER_H + h + 20.0;
     let _ = write!(
         s,
-        r#"<g class="legend" font-family="sans-serif" font-size="22" fill="{TEXT}" transform="translate(16 {ly})">"#
+        r#"<g class="legend" font-family="sans-serif" font-size="28" fill="{TEXT}" transform="translate(16 {ly})">"#
     );
     let _ = write!(
         s,
-        r##"<circle cx="14" cy="14" r="12" fill="#ffffff" stroke="{POINT_FILL}" stroke-width="4"/><circle cx="14" cy="14" r="6" fill="{POINT_FILL}"/><text x="40" y="22">Trigger point</text>"##
+        r##"<circle cx="18" cy="18" r="15" fill="#ffffff" stroke="{POINT_FILL}" stroke-width="5"/><circle cx="18" cy="18" r="8" fill="{POINT_FILL}"/><text x="52" y="29">Trigger point</text>"##
     );
     let _ = write!(
         s,
-        r#"<rect x="2" y="44" width="24" height="24" rx="6" fill="{PRIMARY_FILL}"/><text x="40" y="64">Main pain (primary)</text>"#
+        r#"<rect x="2" y="56" width="32" height="32" rx="8" fill="{PRIMARY_FILL}"/><text x="52" y="83">Main pain</text>"#
     );
     let _ = write!(
         s,
-        r#"<rect x="2" y="86" width="24" height="24" rx="6" fill="{SPILLOVER_FILL}" stroke="{SPILLOVER_LINE}" stroke-width="2" stroke-dasharray="5 4"/><text x="40" y="106">May spread to (spillover)</text>"#
+        r#"<rect x="2" y="110" width="32" height="32" rx="8" fill="{SPILLOVER_FILL}" stroke="{SPILLOVER_LINE}" stroke-width="2" stroke-dasharray="5 4"/><text x="52" y="137">May spread to</text>"#
     );
     s.push_str("</g></svg>");
     s
