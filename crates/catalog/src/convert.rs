@@ -304,6 +304,8 @@ fn trigger_point(t: &m::TriggerPoint) -> pb::TriggerPoint {
             })
             .collect(),
         sources: names_of(names::SOURCES, &t.sources),
+        therapist_only: t.therapist_only,
+        therapist_only_note: t.therapist_only_note.clone(),
     }
 }
 

@@ -54,6 +54,9 @@ pub struct PointInfo {
     pub excluded_tools: BTreeMap<String, String>,
     /// Conditions that rule it out even when cleared, with why.
     pub excluded_conditions: BTreeMap<String, String>,
+    /// Why only a trained therapist may work it, when that is so (the person
+    /// cannot reach it safely alone); `None` for a self-treatable point.
+    pub therapist_only: Option<String>,
 }
 
 /// One catalog snapshot, as the session rules see it.
@@ -91,7 +94,8 @@ impl CatalogView {
     }
 
     /// Other trigger points that refer pain to any region `point` refers to,
-    /// most shared regions first, at most `limit`.
+    /// most shared regions first, at most `limit`. Points for a therapist
+    /// only are never offered: these are suggestions for self-treatment.
     pub fn alternatives(&self, point: &str, limit: usize) -> Vec<String> {
         let Some(p) = self.points.get(point) else {
             return Vec::new();
@@ -99,7 +103,7 @@ impl CatalogView {
         let mut scored: Vec<(usize, &str)> = self
             .points
             .values()
-            .filter(|o| o.id != p.id)
+            .filter(|o| o.id != p.id && o.therapist_only.is_none())
             .map(|o| {
                 let shared = o.referral_regions.intersection(&p.referral_regions).count();
                 (shared, o.id.as_str())
@@ -145,7 +149,7 @@ pub(crate) mod fixture {
         }
     }
 
-    /// Two conditions, three points, four tools.
+    /// Two conditions, four points (one for a therapist only), four tools.
     pub(crate) fn catalog() -> CatalogView {
         let mut points = BTreeMap::new();
         points.insert(
@@ -158,6 +162,7 @@ pub(crate) mod fixture {
                 techniques: map(&[("lacrosse_ball", "Lie on the ball.")]),
                 excluded_tools: map(&[("massage_gun", "Too close to the kidneys.")]),
                 excluded_conditions: BTreeMap::new(),
+                therapist_only: None,
             },
         );
         points.insert(
@@ -170,6 +175,7 @@ pub(crate) mod fixture {
                 techniques: map(&[("fingers", "Press gently beside the navel.")]),
                 excluded_tools: BTreeMap::new(),
                 excluded_conditions: map(&[("aneurysm", "The abdominal aorta lies here.")]),
+                therapist_only: None,
             },
         );
         points.insert(
@@ -182,6 +188,20 @@ pub(crate) mod fixture {
                 techniques: map(&[("fingers", "Pinch the muscle.")]),
                 excluded_tools: BTreeMap::new(),
                 excluded_conditions: BTreeMap::new(),
+                therapist_only: None,
+            },
+        );
+        points.insert(
+            "levator_ani_1".to_owned(),
+            PointInfo {
+                id: "levator_ani_1".into(),
+                display_name: "Levator ani point".into(),
+                bilateral: true,
+                referral_regions: set(&["coccyx", "low_back"]),
+                techniques: map(&[("massage_therapist", "A pelvic health therapist.")]),
+                excluded_tools: BTreeMap::new(),
+                excluded_conditions: BTreeMap::new(),
+                therapist_only: Some("It lies inside the pelvis.".into()),
             },
         );
         CatalogView {
@@ -212,6 +232,11 @@ mod tests {
         let c = fixture::catalog();
         assert_eq!(c.alternatives("ql_superficial", 5), vec!["iliopsoas_1"]);
         assert!(c.alternatives("upper_trap_1", 5).is_empty());
+        // The levator ani point shares the low back but is for a therapist.
+        assert_eq!(
+            c.alternatives("levator_ani_1", 5),
+            vec!["iliopsoas_1", "ql_superficial"]
+        );
         assert!(c.alternatives("nope", 5).is_empty());
     }
 }
