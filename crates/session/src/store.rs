@@ -22,7 +22,7 @@
 //! | `session_ids` | user, id | perform time (8 bytes) |
 //! | `guided_sessions` | user, id | GuidedSession (JSON) |
 //! | `by_point_day` | user, point, local date, kind (`s`/`g`) + id | event id and tenderness |
-//! | `request_ids` | user, request id | resource name |
+//! | `request_ids` | user, request id | resource name, then 0 and the request's SHA-256 fingerprint |
 //!
 //! `sessions` is itself the by-user-by-time index; `by_point_day` counts
 //! sessions per point per local day and holds the tenderness readings the
@@ -43,6 +43,7 @@ use redb::{
 };
 use tokio::sync::oneshot;
 
+use crate::domain::idempotency::{self, Fingerprint};
 use crate::domain::rules::{self, SessionContext};
 use crate::domain::{
     Answer, CatalogView, GuidedRequest, GuidedSession, Origin, Profile, ProfilePatch, Screening,
@@ -491,7 +492,7 @@ impl<T: ReadableTable<&'static [u8], &'static [u8]>> Tables<T> {
         let mut request_ids = Vec::new();
         scan(&self.request_ids, &lo, &hi, false, |k, v| {
             let rid = String::from_utf8_lossy(&k[lo.len()..]).into_owned();
-            request_ids.push((rid, String::from_utf8_lossy(v).into_owned()));
+            request_ids.push((rid, request_id_value(v).0));
             Ok(true)
         })?;
         Ok(UserData {
@@ -502,6 +503,19 @@ impl<T: ReadableTable<&'static [u8], &'static [u8]>> Tables<T> {
             guided_sessions,
             request_ids,
         })
+    }
+}
+
+/// A `request_ids` value: the resource name, then (for ids stored since
+/// request fingerprints) a 0 byte and the request's 32-byte fingerprint.
+/// Resource names hold no 0 byte.
+fn request_id_value(v: &[u8]) -> (String, Option<Fingerprint>) {
+    match v.iter().position(|&b| b == 0) {
+        Some(i) => (
+            String::from_utf8_lossy(&v[..i]).into_owned(),
+            Fingerprint::try_from(&v[i + 1..]).ok(),
+        ),
+        None => (String::from_utf8_lossy(v).into_owned(), None),
     }
 }
 
@@ -544,9 +558,20 @@ impl Tables<WTable<'_>> {
         Ok(())
     }
 
-    fn insert_request_id(&mut self, user: &str, rid: &str, resource: &str) -> Result<(), Error> {
+    fn insert_request_id(
+        &mut self,
+        user: &str,
+        rid: &str,
+        resource: &str,
+        fingerprint: Option<&Fingerprint>,
+    ) -> Result<(), Error> {
+        let mut value = resource.as_bytes().to_vec();
+        if let Some(fp) = fingerprint {
+            value.push(0);
+            value.extend_from_slice(fp);
+        }
         self.request_ids
-            .insert(key(user, &[rid.as_bytes()]).as_slice(), resource.as_bytes())?;
+            .insert(key(user, &[rid.as_bytes()]).as_slice(), value.as_slice())?;
         Ok(())
     }
 
@@ -588,18 +613,18 @@ impl Tables<WTable<'_>> {
         now: Timestamp,
     ) -> Applied {
         let rid_key = key(user, &[request_id.as_bytes()]);
-        if let Some(res) = get(&self.request_ids, &rid_key)? {
-            let res = String::from_utf8_lossy(&res).into_owned();
+        let fingerprint = idempotency::of_guided(&req);
+        if let Some(value) = get(&self.request_ids, &rid_key)? {
+            let (res, stored) = request_id_value(&value);
             let found = match res.strip_prefix(names::GUIDED_SESSION) {
                 Some(id) => self.guided(user, id)?,
                 None => None,
             };
             return Ok(match found {
-                Some(g) => Ok(Output::Guided(g, true)),
-                None => Err(Error::field(
-                    "request_id",
-                    "already used for another kind of request",
-                )),
+                Some(g) if idempotency::is_retry(stored.as_ref(), &fingerprint) => {
+                    Ok(Output::Guided(g, true))
+                }
+                _ => Err(Error::RequestIdReused("request_id".to_owned())),
             });
         }
         let screening = self.screening(user)?.unwrap_or_default();
@@ -629,6 +654,7 @@ impl Tables<WTable<'_>> {
             user,
             request_id,
             &format!("{}{}", names::GUIDED_SESSION, g.id),
+            Some(&fingerprint),
         )?;
         self.touch_user(user)?;
         Ok(Ok(Output::Guided(g, false)))
@@ -644,17 +670,17 @@ impl Tables<WTable<'_>> {
         now: Timestamp,
     ) -> Result<Logged, Error> {
         let rid_key = key(user, &[item.request_id.as_bytes()]);
-        if let Some(res) = get(&self.request_ids, &rid_key)? {
-            let res = String::from_utf8_lossy(&res).into_owned();
+        let fingerprint = idempotency::of_session(&item.draft);
+        if let Some(value) = get(&self.request_ids, &rid_key)? {
+            let (res, stored) = request_id_value(&value);
             let found = match res.strip_prefix(names::SESSION) {
                 Some(id) => self.session(user, id)?,
                 None => None,
             };
             return Ok(match found {
-                Some(r) => Ok((r, true)),
-                None => Err(Error::field(
+                Some(r) if idempotency::is_retry(stored.as_ref(), &fingerprint) => Ok((r, true)),
+                _ => Err(Error::RequestIdReused(
                     item.field_prefix.trim_end_matches("session.").to_owned() + "request_id",
-                    "already used for another kind of request",
                 )),
             });
         }
@@ -704,6 +730,7 @@ impl Tables<WTable<'_>> {
             user,
             &item.request_id,
             &format!("{}{}", names::SESSION, record.id),
+            Some(&fingerprint),
         )?;
         Ok(Ok((record, false)))
     }
@@ -771,7 +798,9 @@ impl Tables<WTable<'_>> {
             self.insert_session(user, r)?;
         }
         for (rid, res) in &data.request_ids {
-            self.insert_request_id(user, rid, res)?;
+            // Exports carry no fingerprints: an imported id replays
+            // whatever comes with it (see `domain::idempotency`).
+            self.insert_request_id(user, rid, res, None)?;
         }
         self.touch_user(user)?;
         Ok(Ok(Output::Imported(data.sessions.len() as u64)))

@@ -3,12 +3,14 @@
 //! Everything medical lives here and is unit-tested without a server:
 //! validation ([`validate`]), screening and guided-session admission and the
 //! safety warnings on every session ([`rules`]), progress ([`progress`]),
-//! the cue schedule of a guided session ([`guide`]) and local days in the
-//! user's IANA time zone ([`time`]). Every threshold comes from the catalog's
+//! the cue schedule of a guided session ([`guide`]), local days in the
+//! user's IANA time zone ([`time`]) and what makes a retry the same request
+//! ([`idempotency`]). Every threshold comes from the catalog's
 //! data through [`CatalogView`]; none is repeated here.
 
 pub mod catalog;
 pub mod guide;
+pub mod idempotency;
 pub mod progress;
 pub mod rules;
 pub mod time;
