@@ -10,6 +10,7 @@ use std::fmt;
 
 use sha2::{Digest, Sha256};
 
+use super::body_map::{self, BodyMap};
 use super::model::*;
 use super::search::SearchIndex;
 use super::text::Vocabulary;
@@ -93,6 +94,7 @@ pub struct Catalog {
     pub(crate) region_vocab: Vocabulary,
     pub(crate) symptom_vocab: Vocabulary,
     pub(crate) search: SearchIndex,
+    body_map: BodyMap,
 }
 
 fn is_id(s: &str) -> bool {
@@ -201,10 +203,19 @@ impl Catalog {
     }
 
     /// Validates and indexes parsed data.
-    pub fn from_data(data: CatalogData) -> Result<Self, CatalogError> {
+    pub fn from_data(mut data: CatalogData) -> Result<Self, CatalogError> {
         let mut c = Checker {
             problems: Vec::new(),
         };
+        if data.body_map.is_empty() {
+            match BodyMapData::embedded_for(&data.regions) {
+                Ok(map) => data.body_map = map,
+                Err(message) => c.fail("body_map", message),
+            }
+        }
+        for (entry, message) in body_map::check(&data.body_map, &data.regions) {
+            c.fail(&entry, message);
+        }
         let p = &mut c.problems;
         let sources = index("sources", data.sources.iter().map(|x| x.id.as_str()), p);
         let symptoms = index("symptoms", data.symptoms.iter().map(|x| x.id.as_str()), p);
@@ -419,6 +430,7 @@ impl Catalog {
 
         let version = hex::encode(Sha256::digest(canonical(&data)));
         let search = SearchIndex::build(&data);
+        let body_map = BodyMap::build(&data.body_map, &data.regions);
         Ok(Catalog {
             data,
             version,
@@ -436,7 +448,13 @@ impl Catalog {
             region_vocab,
             symptom_vocab,
             search,
+            body_map,
         })
+    }
+
+    /// The body map, resolved for drawing.
+    pub fn body_map(&self) -> &BodyMap {
+        &self.body_map
     }
 
     /// The content hash (hex SHA-256 of the canonical encoding).

@@ -7,6 +7,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use super::body_map::BodyMapData;
+
 /// The whole data file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -39,6 +41,10 @@ pub struct CatalogData {
     /// Trigger points.
     #[serde(default)]
     pub trigger_points: Vec<TriggerPoint>,
+    /// The body map; a file without one gets the built-in
+    /// `data/body_map.toml` (see [`super::body_map`]).
+    #[serde(default, skip_serializing_if = "BodyMapData::is_empty")]
+    pub body_map: BodyMapData,
 }
 
 /// Title and edition of the data file.
