@@ -411,6 +411,15 @@ async function main() {
       expect(/Where to press/.test(text), "where to press on the first candidate");
       const all = await page.getByTestId("candidates").innerText();
       expect(/trapezius/i.test(all), "the trapezius among the candidates for neck pain");
+      // Red flags by urgency: the urgent ones shown, the rest folded under one
+      // line, and the first candidate still on the first phone screen.
+      expect((await page.getByTestId("urgent-flags").count()) === 1, "the urgent red flags shown apart");
+      const folded = await page.getByTestId("red-flags").locator("summary").innerText();
+      expect(/^Before you start: \d+ reasons? to see a provider first$/.test(folded.trim()), `the rest folded under one line, got "${folded}"`);
+      expect((await page.getByTestId("red-flags").getAttribute("open")) === null, "the folded red flags closed at first");
+      const top = await first.evaluate((e) => e.getBoundingClientRect().top + window.scrollY);
+      const screen = page.viewportSize()?.height ?? 0;
+      expect(top < screen, `the first candidate on the first phone screen (top ${Math.round(top)} px, screen ${screen} px)`);
       // Each candidate's thumbnail draws its referral zones, the ones where it hurts highlighted.
       const thumbs = page.getByTestId("point-card").locator("svg.thumb");
       expect((await thumbs.count()) >= 1, "a referral thumbnail on each candidate");

@@ -401,6 +401,8 @@ fn trigger_point(c: &Catalog, i: usize) -> pb::TriggerPoint {
             .collect(),
         sources: names_of(names::SOURCES, &t.sources),
         max_safe_pressure: c.point_max_pressure(i),
+        therapist_only: t.therapist_only,
+        therapist_only_note: t.therapist_only_note.clone(),
     }
 }
 

@@ -130,9 +130,10 @@ function PointCard({ p, regionName }: { p: PlanPoint; regionName: (r: string) =>
             ? p.reasons.map((r) => r.text || `${r.kind === ReferralKind.PRIMARY ? "Refers pain to" : "Can spill over to"} ${regionName(r.region)}`).join(" · ")
             : "Its referral zone covers where it hurts."}
         </p>
-        <p class="where">
-          <span class="label">Where to press{side ? ` (${side})` : ""}:</span> {p.point.locationDescription}
-        </p>
+        <details class="where">
+          <summary>Where to press{side ? ` (${side})` : ""}</summary>
+          <p>{p.point.locationDescription}</p>
+        </details>
         {p.allowance && (
           <p class="small muted">
             Today: {p.allowance.sessionsDone} done, {p.allowance.sessionsRemaining} left
@@ -212,11 +213,6 @@ export function PlanScreen() {
         <>
           <RedFlags flags={plan.redFlags} />
           <Blocks blocks={plan.blocks} />
-          {!app.token && (
-            <p class="alert alert-info">
-              <a href="#/signin">Sign in</a> to see techniques for your own tools and to start a guided session.
-            </p>
-          )}
           <p class="muted small">
             Possible causes, best match first: trigger points whose referral zones cover{" "}
             {plan.resolved.map((l) => `${names.get(l.region) ?? l.input}${sideLabel(l.side) ? ` (${sideLabel(l.side)})` : ""}`).join(", ") ||
@@ -239,18 +235,35 @@ export function PlanScreen() {
                     <span class="rank">{c.rank}.</span> {c.muscle?.displayName ?? "Muscle"}
                     {c.primary && <span class="badge">main zone</span>}
                   </h2>
-                  {c.muscle?.description && <p class="muted small">{c.muscle.description}</p>}
+                  {c.muscle?.description && <p class="muted small clamp">{c.muscle.description}</p>}
                   {c.adjustments.length > 0 && (
                     <p class="small">{c.adjustments.map((a) => a.reason).join(" · ")}</p>
                   )}
                   <ul class="points">
-                    {c.points.map((p) => (
+                    {c.points.slice(0, 1).map((p) => (
                       <PointCard key={p.point.name} p={p} regionName={(r) => names.get(r) ?? r} />
                     ))}
                   </ul>
+                  {c.points.length > 1 && (
+                    <details class="more-points">
+                      <summary>
+                        {c.points.length - 1} more {c.points.length === 2 ? "point" : "points"} in this muscle
+                      </summary>
+                      <ul class="points">
+                        {c.points.slice(1).map((p) => (
+                          <PointCard key={p.point.name} p={p} regionName={(r) => names.get(r) ?? r} />
+                        ))}
+                      </ul>
+                    </details>
+                  )}
                 </li>
               ))}
             </ol>
+          )}
+          {!app.token && (
+            <p class="alert alert-info">
+              <a href="#/signin">Sign in</a> to see techniques for your own tools and to start a guided session.
+            </p>
           )}
         </>
       )}

@@ -468,6 +468,15 @@ pub struct TriggerPoint {
     /// Conditions that rule it out.
     #[serde(default)]
     pub excluded_conditions: Vec<ConditionExclusion>,
+    /// Whether only a trained therapist may work it: the person cannot reach
+    /// it safely alone (inside the pelvis, for example). The session refuses
+    /// self-treatment on it; find-by-pain still shows it.
+    #[serde(default)]
+    pub therapist_only: bool,
+    /// Why it is for a therapist only, for the person (set exactly when
+    /// `therapist_only` is).
+    #[serde(default)]
+    pub therapist_only_note: String,
     /// Source ids.
     #[serde(default)]
     pub sources: Vec<String>,

@@ -264,7 +264,11 @@ pub async fn pain(ctx: &Ctx, args: PainArgs) -> anyhow::Result<()> {
                         String::new()
                     },
                     short(&p.name).to_owned(),
-                    word(tp.press_side().as_str_name(), "SIDE_"),
+                    if p.therapist_only {
+                        "therapist only".to_owned()
+                    } else {
+                        word(tp.press_side().as_str_name(), "SIDE_")
+                    },
                     why.join("; "),
                 ]);
             }
@@ -316,6 +320,13 @@ fn show_point(tp: &cat::TriggerPoint) {
         paint(style::DIM, format!("({}, {})", tp.name, short(&tp.muscle)))
     );
     println!("Where: {}", tp.location_description);
+    if tp.therapist_only {
+        anstream::println!(
+            "{} {}",
+            paint(style::DANGER, "For a therapist only:"),
+            tp.therapist_only_note
+        );
+    }
     if !tp.symptoms.is_empty() {
         println!("Symptoms: {}", tp.symptoms.join(", "));
     }
@@ -329,7 +340,9 @@ fn show_point(tp: &cat::TriggerPoint) {
     for t in &tp.techniques {
         println!("With {}: {}", short(&t.tool), t.instructions);
     }
-    for x in &tp.excluded_tools {
+    // A therapist-only point excludes every self-treatment tool; the line
+    // above already says so, once.
+    for x in tp.excluded_tools.iter().filter(|_| !tp.therapist_only) {
         anstream::println!(
             "{} {}",
             paint(style::DANGER, format!("Never with {}:", short(&x.tool))),
