@@ -179,6 +179,8 @@ pub enum WarningCode {
     ToolExcluded,
     /// A condition of the person's rules the point out.
     ConditionExcluded,
+    /// The point is for a trained therapist only, not for self-treatment.
+    TherapistOnly,
 }
 
 /// How serious a warning is.
@@ -340,6 +342,9 @@ pub enum RefusalReason {
     ConditionExcluded,
     /// The daily limit on the point is reached.
     DailyLimitReached,
+    /// The point is for a trained therapist only: the person cannot reach
+    /// it safely alone.
+    TherapistOnly,
 }
 
 impl RefusalReason {
@@ -351,6 +356,7 @@ impl RefusalReason {
             Self::ToolExcluded => "TOOL_EXCLUDED",
             Self::ConditionExcluded => "CONDITION_EXCLUDED",
             Self::DailyLimitReached => "DAILY_LIMIT_REACHED",
+            Self::TherapistOnly => "THERAPIST_ONLY",
         }
     }
 }
