@@ -33,6 +33,10 @@ pub struct PbCatalog {
     pub contraindications: Vec<pb::Contraindication>,
     /// Sources.
     pub sources: Vec<pb::Source>,
+    /// Guides.
+    pub guides: Vec<pb::Guide>,
+    /// The basics every point links, as resource names.
+    pub basic_guides: Vec<String>,
     /// The technique guidance.
     pub guidance: pb::TechniqueGuidance,
     /// The whole catalog.
@@ -142,7 +146,20 @@ impl PbCatalog {
                 sources: names_of(names::SOURCES, &x.sources),
             })
             .collect();
-        let points: Vec<pb::TriggerPoint> = d.trigger_points.iter().map(trigger_point).collect();
+        let guide_names = |gs: &[usize]| -> Vec<String> {
+            gs.iter()
+                .map(|&g| name(names::GUIDES, &d.guides[g].id))
+                .collect()
+        };
+        let points: Vec<pb::TriggerPoint> = d
+            .trigger_points
+            .iter()
+            .enumerate()
+            .map(|(i, t)| pb::TriggerPoint {
+                guides: guide_names(c.guides_of_point(i)),
+                ..trigger_point(t)
+            })
+            .collect();
         let tools: Vec<pb::Tool> = d
             .tools
             .iter()
@@ -159,7 +176,33 @@ impl PbCatalog {
                     .iter()
                     .map(|&mi| name(names::MUSCLES, &d.muscles[mi].id))
                     .collect(),
+                guides: guide_names(c.guides_of_tool(i)),
             })
+            .collect();
+        let guides: Vec<pb::Guide> = d
+            .guides
+            .iter()
+            .map(|g| pb::Guide {
+                name: name(names::GUIDES, &g.id),
+                title: g.title.clone(),
+                summary: g.summary.clone(),
+                sections: g
+                    .sections
+                    .iter()
+                    .map(|s| pb::GuideSection {
+                        heading: s.heading.clone(),
+                        text: s.text.clone(),
+                    })
+                    .collect(),
+                tools: names_of(names::TOOLS, &g.tools),
+                every_point: g.every_point,
+                sources: names_of(names::SOURCES, &g.sources),
+            })
+            .collect();
+        let basic_guides: Vec<String> = guides
+            .iter()
+            .filter(|g| g.every_point)
+            .map(|g| g.name.clone())
             .collect();
         let symptoms: Vec<pb::Symptom> = d
             .symptoms
@@ -231,6 +274,7 @@ impl PbCatalog {
             contraindications: contraindications.clone(),
             red_flags: red_flags.clone(),
             sources: sources.clone(),
+            guides: guides.clone(),
         };
         PbCatalog {
             regions,
@@ -241,6 +285,8 @@ impl PbCatalog {
             red_flags,
             contraindications,
             sources,
+            guides,
+            basic_guides,
             guidance,
             snapshot,
         }
@@ -304,6 +350,8 @@ fn trigger_point(t: &m::TriggerPoint) -> pb::TriggerPoint {
             })
             .collect(),
         sources: names_of(names::SOURCES, &t.sources),
+        // Filled in by `PbCatalog::build`, which knows the links.
+        guides: Vec::new(),
     }
 }
 

@@ -58,6 +58,7 @@ fn catalog() -> CatalogView {
             display_name: "Cancer".into(),
         }],
         points,
+        regions: Default::default(),
         tools: ["lacrosse_ball".to_owned()].into_iter().collect(),
     }
 }
