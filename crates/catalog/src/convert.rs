@@ -125,6 +125,7 @@ impl PbCatalog {
                 lateral: r.lateral,
                 synonyms: r.synonyms.clone(),
                 red_flags: names_of(names::RED_FLAGS, &r.red_flags),
+                max_safe_pressure: r.max_safe_pressure.unwrap_or_default(),
             })
             .collect();
         let muscles: Vec<pb::Muscle> = d
@@ -146,19 +147,8 @@ impl PbCatalog {
                 sources: names_of(names::SOURCES, &x.sources),
             })
             .collect();
-        let guide_names = |gs: &[usize]| -> Vec<String> {
-            gs.iter()
-                .map(|&g| name(names::GUIDES, &d.guides[g].id))
-                .collect()
-        };
-        let points: Vec<pb::TriggerPoint> = d
-            .trigger_points
-            .iter()
-            .enumerate()
-            .map(|(i, t)| pb::TriggerPoint {
-                guides: guide_names(c.guides_of_point(i)),
-                ..trigger_point(t)
-            })
+        let points: Vec<pb::TriggerPoint> = (0..d.trigger_points.len())
+            .map(|i| trigger_point(c, i))
             .collect();
         let tools: Vec<pb::Tool> = d
             .tools
@@ -176,7 +166,11 @@ impl PbCatalog {
                     .iter()
                     .map(|&mi| name(names::MUSCLES, &d.muscles[mi].id))
                     .collect(),
-                guides: guide_names(c.guides_of_tool(i)),
+                guides: c
+                    .guides_of_tool(i)
+                    .iter()
+                    .map(|&g| name(names::GUIDES, &d.guides[g].id))
+                    .collect(),
             })
             .collect();
         let guides: Vec<pb::Guide> = d
@@ -211,6 +205,7 @@ impl PbCatalog {
                 name: name(names::SYMPTOMS, &s.id),
                 display_name: s.name.clone(),
                 synonyms: s.synonyms.clone(),
+                red_flags: names_of(names::RED_FLAGS, &s.red_flags),
             })
             .collect();
         let red_flags: Vec<pb::RedFlag> = d
@@ -222,6 +217,7 @@ impl PbCatalog {
                 description: f.description.clone(),
                 advice: f.advice.clone(),
                 action: action(f.action) as i32,
+                sources: names_of(names::SOURCES, &f.sources),
             })
             .collect();
         let contraindications: Vec<pb::Contraindication> = d
@@ -235,6 +231,30 @@ impl PbCatalog {
                 guidance: x.guidance.clone(),
                 screening_question: x.screening_question.clone().unwrap_or_default(),
                 sources: names_of(names::SOURCES, &x.sources),
+                effect: match (x.kind, x.effect) {
+                    (ContraindicationKind::Location, _) => pb::ScreeningEffect::Unspecified,
+                    (_, m::ScreeningEffect::RulesOut) => pb::ScreeningEffect::RulesOut,
+                    (_, m::ScreeningEffect::Limits) => pb::ScreeningEffect::Limits,
+                } as i32,
+                max_pressure_until_cleared: x.max_pressure_until_cleared.unwrap_or_default(),
+                excluded_tools: x
+                    .excluded_tools
+                    .iter()
+                    .map(|t| pb::ToolExclusion {
+                        tool: name(names::TOOLS, &t.tool),
+                        reason: t.reason.clone(),
+                    })
+                    .collect(),
+                excluded_regions: x
+                    .excluded_regions
+                    .iter()
+                    .map(|l| name(names::REGIONS, &l.id))
+                    .collect(),
+                excluded_trigger_points: x
+                    .excluded_points
+                    .iter()
+                    .map(|l| name(names::TRIGGER_POINTS, &l.id))
+                    .collect(),
             })
             .collect();
         let sources: Vec<pb::Source> = d
@@ -293,7 +313,8 @@ impl PbCatalog {
     }
 }
 
-fn trigger_point(t: &m::TriggerPoint) -> pb::TriggerPoint {
+fn trigger_point(c: &Catalog, i: usize) -> pb::TriggerPoint {
+    let t = &c.data().trigger_points[i];
     pb::TriggerPoint {
         name: name(names::TRIGGER_POINTS, &t.id),
         muscle: name(names::MUSCLES, &t.muscle),
@@ -341,17 +362,21 @@ fn trigger_point(t: &m::TriggerPoint) -> pb::TriggerPoint {
                 reason: x.reason.clone(),
             })
             .collect(),
-        excluded_conditions: t
-            .excluded_conditions
-            .iter()
-            .map(|x| pb::ConditionExclusion {
-                contraindication: name(names::CONTRAINDICATIONS, &x.condition),
-                reason: x.reason.clone(),
+        excluded_conditions: c
+            .point_excluded_conditions(i)
+            .into_iter()
+            .map(|(id, why)| pb::ConditionExclusion {
+                contraindication: name(names::CONTRAINDICATIONS, id),
+                reason: why.to_owned(),
             })
             .collect(),
         sources: names_of(names::SOURCES, &t.sources),
-        // Filled in by `PbCatalog::build`, which knows the links.
-        guides: Vec::new(),
+        max_safe_pressure: c.point_max_pressure(i),
+        guides: c
+            .guides_of_point(i)
+            .iter()
+            .map(|&g| name(names::GUIDES, &c.data().guides[g].id))
+            .collect(),
     }
 }
 
