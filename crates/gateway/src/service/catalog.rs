@@ -62,6 +62,8 @@ methods![
     "ListContraindications",
     "ListRedFlags",
     "ListSources",
+    "GetBodyMap",
+    "GetTriggerPointPicture",
     "ListGuides",
     "GetGuide",
 ];
