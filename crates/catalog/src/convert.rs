@@ -7,6 +7,7 @@
 
 use knotwork_proto::catalog::v1 as pb;
 
+use crate::domain::body_map::{Ellipse, ShapeSide};
 use crate::domain::model::{self as m, ContraindicationKind, ReferralKind, View};
 use crate::domain::names::{self, name};
 use crate::domain::pain::{PainAnswer, PainLocation, PainQuery, Reason, ResolvedPain};
@@ -33,8 +34,14 @@ pub struct PbCatalog {
     pub contraindications: Vec<pb::Contraindication>,
     /// Sources.
     pub sources: Vec<pb::Source>,
+    /// Guides.
+    pub guides: Vec<pb::Guide>,
+    /// The basics every point links, as resource names.
+    pub basic_guides: Vec<String>,
     /// The technique guidance.
     pub guidance: pb::TechniqueGuidance,
+    /// The body map.
+    pub body_map: pb::BodyMap,
     /// The whole catalog.
     pub snapshot: pb::CatalogSnapshot,
 }
@@ -162,7 +169,37 @@ impl PbCatalog {
                     .iter()
                     .map(|&mi| name(names::MUSCLES, &d.muscles[mi].id))
                     .collect(),
+                guides: c
+                    .guides_of_tool(i)
+                    .iter()
+                    .map(|&g| name(names::GUIDES, &d.guides[g].id))
+                    .collect(),
             })
+            .collect();
+        let guides: Vec<pb::Guide> = d
+            .guides
+            .iter()
+            .map(|g| pb::Guide {
+                name: name(names::GUIDES, &g.id),
+                title: g.title.clone(),
+                summary: g.summary.clone(),
+                sections: g
+                    .sections
+                    .iter()
+                    .map(|s| pb::GuideSection {
+                        heading: s.heading.clone(),
+                        text: s.text.clone(),
+                    })
+                    .collect(),
+                tools: names_of(names::TOOLS, &g.tools),
+                every_point: g.every_point,
+                sources: names_of(names::SOURCES, &g.sources),
+            })
+            .collect();
+        let basic_guides: Vec<String> = guides
+            .iter()
+            .filter(|g| g.every_point)
+            .map(|g| g.name.clone())
             .collect();
         let symptoms: Vec<pb::Symptom> = d
             .symptoms
@@ -248,6 +285,7 @@ impl PbCatalog {
             summary: g.summary.clone(),
             sources: names_of(names::SOURCES, &g.sources),
         };
+        let body_map = body_map(c);
         let snapshot = pb::CatalogSnapshot {
             catalog_version: c.version().to_owned(),
             edition: d.meta.edition.clone(),
@@ -260,6 +298,8 @@ impl PbCatalog {
             contraindications: contraindications.clone(),
             red_flags: red_flags.clone(),
             sources: sources.clone(),
+            body_map: Some(body_map.clone()),
+            guides: guides.clone(),
         };
         PbCatalog {
             regions,
@@ -270,9 +310,72 @@ impl PbCatalog {
             red_flags,
             contraindications,
             sources,
+            guides,
+            basic_guides,
             guidance,
+            body_map,
             snapshot,
         }
+    }
+}
+
+fn ellipse(e: Ellipse) -> pb::ChartEllipse {
+    pb::ChartEllipse {
+        cx: e.cx,
+        cy: e.cy,
+        rx: e.rx,
+        ry: e.ry,
+    }
+}
+
+fn vertices(points: &[[f64; 2]]) -> Vec<pb::ChartVertex> {
+    points
+        .iter()
+        .map(|&[x, y]| pb::ChartVertex { x, y })
+        .collect()
+}
+
+/// The body map's message.
+fn body_map(c: &Catalog) -> pb::BodyMap {
+    let map = c.body_map();
+    let regions = &c.data().regions;
+    pb::BodyMap {
+        width: map.width,
+        height: map.height,
+        outlines: map
+            .outlines
+            .iter()
+            .map(|o| pb::BodyOutline {
+                view: view(o.view) as i32,
+                head: Some(ellipse(o.head)),
+                silhouette: vertices(&o.silhouette),
+                guides: o
+                    .guides
+                    .iter()
+                    .map(|g| pb::ChartPolyline {
+                        vertices: vertices(g),
+                    })
+                    .collect(),
+                svg_path: o.path.clone(),
+            })
+            .collect(),
+        shapes: map
+            .shapes
+            .iter()
+            .filter_map(|s| {
+                let r = regions.get(s.region)?;
+                Some(pb::RegionShape {
+                    region: name(names::REGIONS, &r.id),
+                    view: view(s.view) as i32,
+                    side: match s.side {
+                        ShapeSide::Right => pb::Side::Right,
+                        ShapeSide::Left => pb::Side::Left,
+                        ShapeSide::Midline => pb::Side::Midline,
+                    } as i32,
+                    ellipse: Some(ellipse(s.ellipse)),
+                })
+            })
+            .collect(),
     }
 }
 
@@ -335,6 +438,13 @@ fn trigger_point(c: &Catalog, i: usize) -> pb::TriggerPoint {
             .collect(),
         sources: names_of(names::SOURCES, &t.sources),
         max_safe_pressure: c.point_max_pressure(i),
+        therapist_only: t.therapist_only,
+        therapist_only_note: t.therapist_only_note.clone(),
+        guides: c
+            .guides_of_point(i)
+            .iter()
+            .map(|&g| name(names::GUIDES, &c.data().guides[g].id))
+            .collect(),
     }
 }
 

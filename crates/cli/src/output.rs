@@ -45,13 +45,15 @@ proto_names! {
         ListTriggerPointsResponse, GetToolResponse, ListToolsResponse,
         ListRecommendedToolsResponse, ListSymptomsResponse, GetTechniqueGuidanceResponse,
         ListContraindicationsResponse, ListRedFlagsResponse, ListSourcesResponse,
+        ListGuidesResponse, GetGuideResponse,
     ];
     session => "knotwork.session.v1": [
         GetProfileResponse, UpdateProfileResponse, GetScreeningResponse,
         SubmitScreeningResponse, StartGuidedSessionResponse, GuideSessionResponse,
         LogSessionResponse, BatchLogSessionsRequest, BatchLogSessionsResponse,
         GetSessionResponse, ListSessionsResponse, ListProgressResponse, GetDayResponse,
-        ExportUserDataResponse, DeleteUserDataResponse,
+        ExportUserDataResponse, DeleteUserDataResponse, RecordCheckInResponse,
+        ListCheckInsResponse, ListRegionProgressResponse, ExportFhirBundleResponse,
     ];
     gateway => "knotwork.gateway.v1": [GetReliefPlanResponse, GetTodayResponse];
 }
@@ -242,7 +244,7 @@ pub fn print_red_flags(flags: &[cat::RedFlag], all: bool) {
             ),
             paint(
                 style::DIM,
-                format!("{} (--flags says what each means)", names.join(", "))
+                format!("{} (--flags says what each means)", names.join("; "))
             )
         );
     }

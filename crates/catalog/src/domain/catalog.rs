@@ -10,6 +10,7 @@ use std::fmt;
 
 use sha2::{Digest, Sha256};
 
+use super::body_map::{self, BodyMap};
 use super::model::*;
 use super::search::SearchIndex;
 use super::text::Vocabulary;
@@ -79,6 +80,12 @@ pub struct Catalog {
     pub(crate) tools: HashMap<String, usize>,
     pub(crate) symptoms: HashMap<String, usize>,
     pub(crate) red_flags: HashMap<String, usize>,
+    pub(crate) guides: HashMap<String, usize>,
+    /// Guide indexes linked from each trigger point: the `every_point`
+    /// guides, then those teaching one of its techniques' tools.
+    pub(crate) point_guides: Vec<Vec<usize>>,
+    /// Guide indexes teaching each tool, file order.
+    pub(crate) tool_guides: Vec<Vec<usize>>,
     /// Trigger point indexes of each muscle, in file order.
     pub(crate) muscle_points: Vec<Vec<usize>>,
     /// Muscle indexes each tool suits (derived from techniques), file order.
@@ -93,6 +100,7 @@ pub struct Catalog {
     pub(crate) region_vocab: Vocabulary,
     pub(crate) symptom_vocab: Vocabulary,
     pub(crate) search: SearchIndex,
+    body_map: BodyMap,
 }
 
 fn is_id(s: &str) -> bool {
@@ -185,6 +193,17 @@ impl Catalog {
         Self::from_data(data)
     }
 
+    /// Parses the chart data file and the guides file, merges the guides in
+    /// and validates the whole: the guides are part of the version.
+    pub fn from_files(catalog: &str, guides: &str) -> Result<Self, CatalogError> {
+        let mut data: CatalogData =
+            toml::from_str(catalog).map_err(|e| CatalogError::Parse(e.to_string()))?;
+        let file: GuidesFile =
+            toml::from_str(guides).map_err(|e| CatalogError::Parse(format!("guides file: {e}")))?;
+        data.guides.extend(file.guides);
+        Self::from_data(data)
+    }
+
     /// Parses, validates and indexes the canonical JSON encoding (the form the
     /// store keeps).
     pub fn from_canonical(bytes: &[u8]) -> Result<Self, CatalogError> {
@@ -201,10 +220,19 @@ impl Catalog {
     }
 
     /// Validates and indexes parsed data.
-    pub fn from_data(data: CatalogData) -> Result<Self, CatalogError> {
+    pub fn from_data(mut data: CatalogData) -> Result<Self, CatalogError> {
         let mut c = Checker {
             problems: Vec::new(),
         };
+        if data.body_map.is_empty() {
+            match BodyMapData::embedded_for(&data.regions) {
+                Ok(map) => data.body_map = map,
+                Err(message) => c.fail("body_map", message),
+            }
+        }
+        for (entry, message) in body_map::check(&data.body_map, &data.regions) {
+            c.fail(&entry, message);
+        }
         let p = &mut c.problems;
         let sources = index("sources", data.sources.iter().map(|x| x.id.as_str()), p);
         let symptoms = index("symptoms", data.symptoms.iter().map(|x| x.id.as_str()), p);
@@ -222,6 +250,7 @@ impl Catalog {
             data.trigger_points.iter().map(|x| x.id.as_str()),
             p,
         );
+        let guides = index("guides", data.guides.iter().map(|x| x.id.as_str()), p);
 
         c.text("meta", "title", &data.meta.title);
         c.text("meta", "edition", &data.meta.edition);
@@ -316,8 +345,12 @@ impl Catalog {
                     sources: &sources,
                     contras: &contras,
                     contraindications: &data.contraindications,
+                    tool_data: &data.tools,
                 },
             );
+        }
+        for g in &data.guides {
+            check_guide(&mut c, g, &tools, &sources);
         }
         // Every muscle needs at least one point: a muscle with none could
         // never be found by pain, which would be half a chart.
@@ -397,6 +430,32 @@ impl Catalog {
             tool_muscles.push(ms);
         }
 
+        let mut tool_guides = vec![Vec::new(); data.tools.len()];
+        for (gi, g) in data.guides.iter().enumerate() {
+            for t in &g.tools {
+                if let Some(&ti) = tools.get(t) {
+                    tool_guides[ti].push(gi);
+                }
+            }
+        }
+        let basics: Vec<usize> = (0..data.guides.len())
+            .filter(|&gi| data.guides[gi].every_point)
+            .collect();
+        let point_guides = point_tools
+            .iter()
+            .map(|ts: &Vec<usize>| {
+                let mut gs = basics.clone();
+                for &t in ts {
+                    for &g in &tool_guides[t] {
+                        if !gs.contains(&g) {
+                            gs.push(g);
+                        }
+                    }
+                }
+                gs
+            })
+            .collect();
+
         // Conditions that rule points out by region or by id, folded onto
         // each point so every reader applies them like a point's own
         // excluded_conditions.
@@ -418,6 +477,7 @@ impl Catalog {
 
         let version = hex::encode(Sha256::digest(canonical(&data)));
         let search = SearchIndex::build(&data);
+        let body_map = BodyMap::build(&data.body_map, &data.regions);
         Ok(Catalog {
             data,
             version,
@@ -427,6 +487,9 @@ impl Catalog {
             tools,
             symptoms,
             red_flags,
+            guides,
+            point_guides,
+            tool_guides,
             muscle_points,
             tool_muscles,
             muscle_tools,
@@ -435,7 +498,13 @@ impl Catalog {
             region_vocab,
             symptom_vocab,
             search,
+            body_map,
         })
+    }
+
+    /// The body map, resolved for drawing.
+    pub fn body_map(&self) -> &BodyMap {
+        &self.body_map
     }
 
     /// The content hash (hex SHA-256 of the canonical encoding).
@@ -471,6 +540,21 @@ impl Catalog {
     /// Index of a red flag by id.
     pub fn red_flag_index(&self, id: &str) -> Option<usize> {
         self.red_flags.get(id).copied()
+    }
+
+    /// Index of a guide by id.
+    pub fn guide_index(&self, id: &str) -> Option<usize> {
+        self.guides.get(id).copied()
+    }
+
+    /// Guide indexes linked from a trigger point.
+    pub fn guides_of_point(&self, point: usize) -> &[usize] {
+        self.point_guides.get(point).map_or(&[], Vec::as_slice)
+    }
+
+    /// Guide indexes teaching a tool.
+    pub fn guides_of_tool(&self, tool: usize) -> &[usize] {
+        self.tool_guides.get(tool).map_or(&[], Vec::as_slice)
     }
 
     /// Index of a symptom by id.
@@ -601,6 +685,29 @@ fn canonical(data: &CatalogData) -> Vec<u8> {
     serde_json::to_vec(data).unwrap_or_default()
 }
 
+fn check_guide(
+    c: &mut Checker,
+    g: &Guide,
+    tools: &HashMap<String, usize>,
+    sources: &HashMap<String, usize>,
+) {
+    let e = format!("guides[{}]", g.id);
+    c.text(&e, "title", &g.title);
+    c.text(&e, "summary", &g.summary);
+    c.references(&e, "tools", &g.tools, "tool", tools);
+    c.references(&e, "sources", &g.sources, "source", sources);
+    if g.sources.is_empty() {
+        c.fail(&e, "must name at least one source");
+    }
+    if g.sections.is_empty() {
+        c.fail(&e, "must have at least one section");
+    }
+    for (i, s) in g.sections.iter().enumerate() {
+        c.text(&e, &format!("sections[{i}].heading"), &s.heading);
+        c.text(&e, &format!("sections[{i}].text"), &s.text);
+    }
+}
+
 fn check_guidance(c: &mut Checker, g: &Guidance, sources: &HashMap<String, usize>) {
     let e = "guidance";
     if !(1..=10).contains(&g.target_pressure)
@@ -652,6 +759,7 @@ struct Refs<'a> {
     sources: &'a HashMap<String, usize>,
     contras: &'a HashMap<String, usize>,
     contraindications: &'a [Contraindication],
+    tool_data: &'a [Tool],
 }
 
 fn check_point(c: &mut Checker, t: &TriggerPoint, r: &Refs<'_>) {
@@ -737,6 +845,35 @@ fn check_point(c: &mut Checker, t: &TriggerPoint, r: &Refs<'_>) {
         c.text(e, "cautions.structure", &x.structure);
         c.text(e, "cautions.text", &x.text);
     }
+    check_therapist_only(c, e, t, r);
+}
+
+/// A therapist-only point says why, and offers only clinic tools (a
+/// therapist): a self-treatment technique on it would contradict the rule
+/// that refuses self-treatment there.
+fn check_therapist_only(c: &mut Checker, e: &str, t: &TriggerPoint, r: &Refs<'_>) {
+    if !t.therapist_only {
+        if !t.therapist_only_note.is_empty() {
+            c.fail(e, "therapist_only_note is set but therapist_only is not");
+        }
+        return;
+    }
+    c.text(e, "therapist_only_note", &t.therapist_only_note);
+    for x in &t.techniques {
+        let clinic = r
+            .tools
+            .get(&x.tool)
+            .is_some_and(|&i| r.tool_data[i].portability == Portability::Clinic);
+        if !clinic {
+            c.fail(
+                e,
+                format!(
+                    "a therapist_only point offers self-treatment with tool \"{}\"; only CLINIC tools may be techniques",
+                    x.tool
+                ),
+            );
+        }
+    }
 }
 
 #[cfg(test)]
@@ -792,6 +929,79 @@ mod tests {
         assert_ne!(a.version(), c.version());
         let d = Catalog::from_canonical(&a.canonical()).unwrap();
         assert_eq!(a.version(), d.version());
+    }
+
+    /// A guide on the fixture's claw, appended to the fixture text.
+    const GUIDE: &str = "\n[[guides]]\nid = \"claw\"\ntitle = \"Claw\"\nsummary = \"Lie on it.\"\ntools = [\"ql_claw\"]\nsources = [\"travell_simons\"]\n[[guides.sections]]\nheading = \"Place\"\ntext = \"In the flank.\"\n";
+
+    #[track_caller]
+    fn check_guide(edits: &[(&str, &str)], needle: Option<&str>) {
+        let mut guide = GUIDE.to_owned();
+        for (from, to) in edits {
+            assert!(guide.contains(from), "guide lacks {from:?}");
+            guide = guide.replacen(from, to, 1);
+        }
+        match (Catalog::from_files(fixture::TOML, &guide), needle) {
+            (Ok(_), None) => {}
+            (Ok(_), Some(n)) => panic!("accepted, expected {n}"),
+            (Err(e), None) => panic!("refused: {e}"),
+            (Err(e), Some(n)) => assert!(
+                e.problems()
+                    .iter()
+                    .any(|p| p.entry.starts_with("guides[") && p.message.contains(n))
+                    || e.to_string().contains(n),
+                "expected {n}, got {e}"
+            ),
+        }
+    }
+
+    #[test]
+    fn guide_validation_table() {
+        check_guide(&[], None);
+        check_guide(
+            &[("[\"ql_claw\"]", "[\"ql_clawz\"]")],
+            Some("unknown tool \"ql_clawz\""),
+        );
+        check_guide(
+            &[("[\"travell_simons\"]", "[\"nobody\"]")],
+            Some("unknown source \"nobody\""),
+        );
+        check_guide(
+            &[("[\"travell_simons\"]", "[]")],
+            Some("at least one source"),
+        );
+        check_guide(
+            &[("text = \"In the flank.\"", "text = \" \"")],
+            Some("sections[0].text"),
+        );
+        check_guide(
+            &[("id = \"claw\"", "id = \"Claw\"")],
+            Some("lower_snake_case"),
+        );
+        check_guide(&[("title", "titel")], Some("guides file"));
+    }
+
+    #[test]
+    fn guides_are_linked_and_hashed() {
+        let plain = fixture::catalog();
+        let with = Catalog::from_files(fixture::TOML, GUIDE).unwrap();
+        // Guides are content: they change the version, and survive the store.
+        assert_ne!(plain.version(), with.version());
+        let back = Catalog::from_canonical(&with.canonical()).unwrap();
+        assert_eq!(back.version(), with.version());
+        assert_eq!(back.data().guides.len(), 1);
+        // No guides: the canonical form (so the version) is what it was.
+        assert_eq!(
+            Catalog::from_files(fixture::TOML, "").unwrap().version(),
+            plain.version()
+        );
+        let g = with.guide_index("claw").unwrap();
+        let claw = with.tool_index("ql_claw").unwrap();
+        assert_eq!(with.guides_of_tool(claw), &[g]);
+        for (i, t) in with.data().trigger_points.iter().enumerate() {
+            let uses = t.techniques.iter().any(|x| x.tool == "ql_claw");
+            assert_eq!(with.guides_of_point(i).contains(&g), uses, "{}", t.id);
+        }
     }
 
     #[test]
@@ -957,6 +1167,32 @@ mod tests {
             "muscles[temporalis]",
             "no trigger points",
         );
+        // A therapist-only point says why and offers no self-treatment.
+        let therapist = (
+            "x = 0.42, y = 0.75 }\nbilateral = true\n",
+            "x = 0.42, y = 0.75 }\nbilateral = true\ntherapist_only = true\ntherapist_only_note = \"Inside the pelvis.\"\n",
+        );
+        check(
+            &[therapist],
+            "trigger_points[tibialis_anterior_1]",
+            "tool \"fingers\"; only CLINIC tools",
+        );
+        check(
+            &[(
+                "x = 0.42, y = 0.75 }\nbilateral = true\n",
+                "x = 0.42, y = 0.75 }\nbilateral = true\ntherapist_only = true\n",
+            )],
+            "trigger_points[tibialis_anterior_1]",
+            "therapist_only_note must not be empty",
+        );
+        check(
+            &[(
+                "x = 0.42, y = 0.75 }\nbilateral = true\n",
+                "x = 0.42, y = 0.75 }\nbilateral = true\ntherapist_only_note = \"Why.\"\n",
+            )],
+            "trigger_points[tibialis_anterior_1]",
+            "therapist_only is not",
+        );
         // Unknown fields are denied, and the message names the key.
         check(
             &[(
@@ -971,6 +1207,28 @@ mod tests {
             "file",
             "PANIC",
         );
+    }
+
+    #[test]
+    fn a_therapist_only_point_with_clinic_tools_is_valid() {
+        let text = fixture::TOML
+            .replace("portability = \"BAG\"", "portability = \"CLINIC\"")
+            .replace(
+                "x = 0.42, y = 0.75 }\nbilateral = true\n",
+                "x = 0.42, y = 0.75 }\nbilateral = true\ntherapist_only = true\ntherapist_only_note = \"Out of reach.\"\n",
+            )
+            .replace(
+                "techniques = [{ tool = \"fingers\", text = \"Press beside the bone.\" }, ",
+                "techniques = [",
+            );
+        let c = Catalog::from_toml(&text).unwrap_or_else(|e| panic!("{e}"));
+        let i = c.point_index("tibialis_anterior_1").unwrap();
+        let p = &c.data().trigger_points[i];
+        assert!(p.therapist_only);
+        assert_eq!(p.therapist_only_note, "Out of reach.");
+        // Points that do not set it are self-treatable.
+        let j = c.point_index("piriformis_1").unwrap();
+        assert!(!c.data().trigger_points[j].therapist_only);
     }
 
     #[test]

@@ -7,6 +7,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use super::body_map::BodyMapData;
+
 /// The whole data file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -39,6 +41,57 @@ pub struct CatalogData {
     /// Trigger points.
     #[serde(default)]
     pub trigger_points: Vec<TriggerPoint>,
+    /// The body map; a file without one gets the built-in
+    /// `data/body_map.toml` (see [`super::body_map`]).
+    #[serde(default, skip_serializing_if = "BodyMapData::is_empty")]
+    pub body_map: BodyMapData,
+    /// How-to guides (usually from `guides.toml`, see [`GuidesFile`]).
+    /// Skipped when empty so catalogs without guides keep their hash.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub guides: Vec<Guide>,
+}
+
+/// The guides data file, `crates/catalog/data/guides.toml`: kept apart from
+/// the chart so the two can be edited independently; merged into
+/// [`CatalogData::guides`] before validation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GuidesFile {
+    /// The guides, in reading order.
+    #[serde(default)]
+    pub guides: Vec<Guide>,
+}
+
+/// A how-to guide: plain-language teaching behind self-treatment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Guide {
+    /// Identifier.
+    pub id: String,
+    /// Title.
+    pub title: String,
+    /// One or two sentences: the gist.
+    pub summary: String,
+    /// Linked from every trigger point (the basics), not just via tools.
+    #[serde(default)]
+    pub every_point: bool,
+    /// Tools this guide teaches (ids).
+    #[serde(default)]
+    pub tools: Vec<String>,
+    /// Where the advice comes from (source ids).
+    pub sources: Vec<String>,
+    /// The body, in order.
+    pub sections: Vec<GuideSection>,
+}
+
+/// One headed part of a guide.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GuideSection {
+    /// Heading.
+    pub heading: String,
+    /// Text.
+    pub text: String,
 }
 
 /// Title and edition of the data file.
@@ -462,6 +515,15 @@ pub struct TriggerPoint {
     /// Conditions that rule it out.
     #[serde(default)]
     pub excluded_conditions: Vec<ConditionExclusion>,
+    /// Whether only a trained therapist may work it: the person cannot reach
+    /// it safely alone (inside the pelvis, for example). The session refuses
+    /// self-treatment on it; find-by-pain still shows it.
+    #[serde(default)]
+    pub therapist_only: bool,
+    /// Why it is for a therapist only, for the person (set exactly when
+    /// `therapist_only` is).
+    #[serde(default)]
+    pub therapist_only_note: String,
     /// Source ids.
     #[serde(default)]
     pub sources: Vec<String>,

@@ -62,6 +62,10 @@ methods![
     "ListContraindications",
     "ListRedFlags",
     "ListSources",
+    "GetBodyMap",
+    "GetTriggerPointPicture",
+    "ListGuides",
+    "GetGuide",
 ];
 
 /// A gRPC codec whose messages are their encoded bytes: decoding takes the

@@ -325,6 +325,32 @@ impl CatalogService for FakeCatalog {
     ) -> Result<Response<cpb::ListSourcesResponse>, Status> {
         unimplemented()
     }
+
+    async fn get_body_map(
+        &self,
+        _: Request<cpb::GetBodyMapRequest>,
+    ) -> Result<Response<cpb::GetBodyMapResponse>, Status> {
+        unimplemented()
+    }
+
+    async fn get_trigger_point_picture(
+        &self,
+        _: Request<cpb::GetTriggerPointPictureRequest>,
+    ) -> Result<Response<cpb::GetTriggerPointPictureResponse>, Status> {
+        unimplemented()
+    }
+    async fn list_guides(
+        &self,
+        _: Request<cpb::ListGuidesRequest>,
+    ) -> Result<Response<cpb::ListGuidesResponse>, Status> {
+        unimplemented()
+    }
+    async fn get_guide(
+        &self,
+        _: Request<cpb::GetGuideRequest>,
+    ) -> Result<Response<cpb::GetGuideResponse>, Status> {
+        unimplemented()
+    }
 }
 
 /// Starts the fake catalog on an ephemeral loopback port.
