@@ -6,13 +6,15 @@
 //! only, the way an app does, and reaches every public call; `output.rs`
 //! prints tables, colour (terminals only) and proto3 JSON (`--json`),
 //! `connect.rs` resolves the gateway and the caller's token, and
-//! `credentials.rs` keeps the token `knotwork login` stores.
+//! `credentials.rs` keeps the token `knotwork login` stores, and `oidc.rs`
+//! signs in with an OpenID provider (device grant) and renews that token.
 
 #![forbid(unsafe_code)]
 
 mod commands;
 mod connect;
 mod credentials;
+mod oidc;
 mod output;
 mod up;
 

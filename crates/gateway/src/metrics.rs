@@ -108,6 +108,18 @@ impl Metrics {
         })
     }
 
+    /// Registers another collector (the JWKS fetch metrics of `auth`) so
+    /// that `/metrics` serves it too.
+    pub(crate) fn register(
+        &self,
+        collector: Box<dyn prometheus::core::Collector>,
+    ) -> Result<(), Error> {
+        self.inner
+            .registry
+            .register(collector)
+            .map_err(|e| Error::Internal(format!("metrics: {e}")))
+    }
+
     /// Records one finished call.
     pub fn observe(&self, method: &str, code: tonic::Code, elapsed: Duration) {
         let code = knotwork_runtime::grpc::code_name(code);

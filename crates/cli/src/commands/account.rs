@@ -1,4 +1,6 @@
-//! Development tokens and the stored sign-in: `token`, `login`, `logout`.
+//! Development tokens and the stored sign-in: `token`, `login` (a
+//! development token, a pasted one, or a device login with an OpenID
+//! provider), `logout`, and the renewal of a device login's token.
 
 use std::time::Duration;
 
@@ -35,6 +37,17 @@ pub struct MintArgs {
 pub struct LoginArgs {
     #[command(flatten)]
     pub mint: MintArgs,
+    /// Sign in with this OpenID provider (device login: approve in a
+    /// browser, on any device) instead of a development token.
+    #[arg(long, env = "KNOTWORK_OIDC_ISSUER", requires = "client_id")]
+    pub issuer: Option<String>,
+    /// The provider's client id for Knotwork (a public client allowed the
+    /// device grant).
+    #[arg(long, env = "KNOTWORK_OIDC_CLIENT_ID")]
+    pub client_id: Option<String>,
+    /// The scopes asked for (`offline_access` brings the refresh token).
+    #[arg(long, default_value = "openid offline_access")]
+    pub scope: String,
 }
 
 fn mint(ctx: &Ctx, args: &MintArgs, user: &str) -> anyhow::Result<String> {
@@ -73,10 +86,17 @@ pub fn token(ctx: &Ctx, args: TokenArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `knotwork login`: `--token` stores that token; `--user` mints a
-/// development token and stores it.
-pub fn login(ctx: &Ctx, args: LoginArgs) -> anyhow::Result<()> {
+/// `knotwork login`: `--issuer` and `--client-id` run a device login;
+/// `--token` stores that token; `--user` mints a development token and
+/// stores it.
+pub async fn login(ctx: &Ctx, args: LoginArgs) -> anyhow::Result<()> {
     let g = ctx.global();
+    if let (Some(issuer), Some(client_id)) = (&args.issuer, &args.client_id) {
+        let (token, session) = crate::oidc::device_login(issuer, client_id, &args.scope).await?;
+        let (sub, exp) = claims(&token)?;
+        let path = credentials::store_session(&token, &session)?;
+        return signed_in(&sub, exp, &path, session.refresh_token.is_some());
+    }
     let token = match (&g.token, &g.user) {
         (Some(token), _) => token.trim().to_owned(),
         (None, Some(user)) => {
@@ -89,16 +109,58 @@ pub fn login(ctx: &Ctx, args: LoginArgs) -> anyhow::Result<()> {
     };
     let (sub, exp) = claims(&token)?;
     let path = credentials::store(&token)?;
+    signed_in(&sub, exp, &path, false)
+}
+
+fn signed_in(
+    sub: &str,
+    exp: Option<i64>,
+    path: &std::path::Path,
+    renews: bool,
+) -> anyhow::Result<()> {
     let until = exp.map(|seconds| prost_types::Timestamp { seconds, nanos: 0 }.to_string());
     anstream::println!(
-        "{} as {} (token stored in {}{})",
+        "{} as {} (token stored in {}{}{})",
         paint(style::GOOD, "signed in"),
-        paint(style::HEADING, &sub),
+        paint(style::HEADING, sub),
         path.display(),
         until
             .map(|u| format!(", valid until {u}"))
-            .unwrap_or_default()
+            .unwrap_or_default(),
+        if renews {
+            ", renewed automatically"
+        } else {
+            ""
+        }
     );
+    Ok(())
+}
+
+/// Renews the stored token of a device login when it is about to expire
+/// (before any command that calls the gateway with it). A failed renewal
+/// is reported and the call goes on with the old token, which the gateway
+/// then refuses with a clear reason.
+pub async fn renew_stored(ctx: &Ctx) -> anyhow::Result<()> {
+    let g = ctx.global();
+    if g.token.is_some() || g.user.is_some() {
+        return Ok(());
+    }
+    let (Some(token), Some(session)) = (credentials::load()?, credentials::load_session()?) else {
+        return Ok(());
+    };
+    let exp = claims(&token).ok().and_then(|(_, exp)| exp);
+    if !crate::oidc::needs_refresh(exp) {
+        return Ok(());
+    }
+    match crate::oidc::refresh(&session).await {
+        Ok((token, session)) => {
+            credentials::store_session(&token, &session)?;
+        }
+        Err(e) => {
+            let label = paint(style::CAUTION, "warning:");
+            anstream::eprintln!("{label} {e:#}");
+        }
+    }
     Ok(())
 }
 

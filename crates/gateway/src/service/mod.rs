@@ -16,7 +16,7 @@ mod view;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use knotwork_proto::metadata::{INTERNAL_TOKEN, REQUEST_ID, USER_ID};
+use knotwork_proto::metadata::{INTERNAL_TOKEN, REQUEST_ID};
 use tonic::metadata::{AsciiMetadataValue, MetadataMap};
 use tonic::{Request, Status};
 
@@ -70,10 +70,11 @@ impl Shared {
     }
 
     /// Context of an authenticated call: the address limit, the bearer
-    /// token, then the user's limit.
-    pub fn private<M>(&self, req: &Request<M>, cap: Duration) -> Result<Ctx, Status> {
+    /// token (which may wait for one rate-limited key refresh when it names
+    /// an unknown key), then the user's limit.
+    pub async fn private<M>(&self, req: &Request<M>, cap: Duration) -> Result<Ctx, Status> {
         self.limits.check_addr(req.remote_addr().map(|a| a.ip()))?;
-        let user = self.auth.verify(req.metadata()).inspect_err(|e| {
+        let user = self.auth.verify(req.metadata()).await.inspect_err(|e| {
             tracing::info!(error = %e, "call refused: not authenticated");
         })?;
         self.limits.check_user(&user)?;
@@ -97,12 +98,9 @@ impl Shared {
             md.insert(REQUEST_ID, v);
         }
         if let Some(user) = &ctx.user {
-            // The subject was checked to be printable when the token was
-            // verified; a value that still cannot be a header is refused by
-            // the backend for lack of a user id.
-            if let Ok(v) = user.parse() {
-                md.insert(USER_ID, v);
-            }
+            // Any UTF-8 id: visible ASCII as text, the rest as binary
+            // metadata (knotwork-runtime's internal boundary).
+            knotwork_runtime::internal::set_user_id(md, user);
             md.insert(INTERNAL_TOKEN, self.internal_token.clone());
         }
     }
