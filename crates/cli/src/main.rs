@@ -70,3 +70,15 @@ fn quiet_broken_pipe() {
         default(info);
     }));
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    /// clap's own consistency checks (unique argument names, `requires`
+    /// targets that exist), which otherwise fail only when run.
+    #[test]
+    fn command_line_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
+}

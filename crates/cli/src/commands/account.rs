@@ -35,19 +35,25 @@ pub struct MintArgs {
 /// Options of `knotwork login`.
 #[derive(Debug, clap::Args)]
 pub struct LoginArgs {
-    #[command(flatten)]
-    pub mint: MintArgs,
-    /// Sign in with this OpenID provider (device login: approve in a
-    /// browser, on any device) instead of a development token.
-    #[arg(long, env = "KNOTWORK_OIDC_ISSUER", requires = "client_id")]
+    /// With --client-id: the OpenID provider's issuer URL, for a device login
+    /// (approve it in a browser, on any device). Otherwise the issuer claim
+    /// of the development token minted for --user.
+    #[arg(long)]
     pub issuer: Option<String>,
     /// The provider's client id for Knotwork (a public client allowed the
-    /// device grant).
-    #[arg(long, env = "KNOTWORK_OIDC_CLIENT_ID")]
+    /// device grant); selects the device login.
+    #[arg(long, env = "KNOTWORK_OIDC_CLIENT_ID", requires = "issuer")]
     pub client_id: Option<String>,
-    /// The scopes asked for (`offline_access` brings the refresh token).
+    /// The scopes asked for in a device login (`offline_access` brings the
+    /// refresh token).
     #[arg(long, default_value = "openid offline_access")]
     pub scope: String,
+    /// How long a development token is valid, in hours.
+    #[arg(long, default_value_t = 24)]
+    pub ttl_hours: u64,
+    /// The audience claim of a development token.
+    #[arg(long, env = "KNOTWORK_JWT_AUDIENCE", default_value = "knotwork")]
+    pub audience: String,
 }
 
 fn mint(ctx: &Ctx, args: &MintArgs, user: &str) -> anyhow::Result<String> {
@@ -103,9 +109,20 @@ pub async fn login(ctx: &Ctx, args: LoginArgs) -> anyhow::Result<()> {
             if g.jwt_secret == DEV_SECRET {
                 eprintln!("minting a development token signed with the development secret");
             }
-            mint(ctx, &args.mint, user)?
+            let mint_args = MintArgs {
+                ttl_hours: args.ttl_hours,
+                issuer: args
+                    .issuer
+                    .clone()
+                    .unwrap_or_else(|| "knotwork-dev".to_owned()),
+                audience: args.audience.clone(),
+            };
+            mint(ctx, &mint_args, user)?
         }
-        (None, None) => bail!("pass --user NAME (development token) or --token TOKEN"),
+        (None, None) => bail!(
+            "pass --issuer URL --client-id ID (sign in with your provider), --user NAME \
+             (development token) or --token TOKEN"
+        ),
     };
     let (sub, exp) = claims(&token)?;
     let path = credentials::store(&token)?;
