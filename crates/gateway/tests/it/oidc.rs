@@ -374,7 +374,7 @@ async fn start_refuses_a_wrong_issuer_an_http_issuer_in_prod_and_hmac_keys() {
     let e = start_error(|c| {
         trust(c, &idp);
         c.mode = Mode::Prod;
-        c.internal_token = "real".into();
+        c.internal_token = "r".repeat(32);
         c.allow_plaintext_backends = true;
     })
     .await;
