@@ -195,6 +195,8 @@ async function main() {
     await step("web: sign in through the provider's login form (PKCE) as josé", async () => {
       await page.goto(`${web.url}?gateway=${encodeURIComponent(gateway)}#/signin`);
       const host = new URL(issuer).host;
+      await page.getByRole("button", { name: `Sign in with ${host}` }).waitFor();
+      await page.screenshot({ path: path.join(artifacts, "oidc-00-signin-screen.png"), fullPage: true });
       await page.getByRole("button", { name: `Sign in with ${host}` }).click();
       await page.waitForURL((u) => u.origin === new URL(issuer).origin, { timeout: 15_000 });
       await page.screenshot({ path: path.join(artifacts, "oidc-01-provider-login.png") });

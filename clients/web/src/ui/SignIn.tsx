@@ -116,6 +116,7 @@ export function SignIn() {
             <label>
               Local user name
               <input
+                type="text"
                 value={localName}
                 autocomplete="username"
                 aria-describedby={localHint ? "local-hint" : undefined}
