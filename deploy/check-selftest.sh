@@ -15,10 +15,10 @@ trap 'rm -rf "$SCRATCH"' EXIT
 
 # The settings each binary declares (CONVENTIONS.md, "Shared settings").
 declare -A READS=(
-  [runtime]="KNOTWORK_LOG_FORMAT"
-  [catalog]="KNOTWORK_CATALOG_LISTEN KNOTWORK_CATALOG_DATA_DIR KNOTWORK_CATALOG_FILE KNOTWORK_INTERNAL_TOKEN"
-  [session]="KNOTWORK_SESSION_LISTEN KNOTWORK_SESSION_DATA_DIR KNOTWORK_CATALOG_URL KNOTWORK_GUIDE_SPEEDUP KNOTWORK_INTERNAL_TOKEN"
-  [gateway]="KNOTWORK_GATEWAY_LISTEN KNOTWORK_GATEWAY_ADMIN_LISTEN KNOTWORK_CATALOG_URLS KNOTWORK_SESSION_SHARDS KNOTWORK_JWT_SECRET KNOTWORK_JWT_JWKS_FILE KNOTWORK_OIDC_ISSUERS KNOTWORK_OIDC_AUDIENCES KNOTWORK_JWT_ISSUER KNOTWORK_JWT_AUDIENCE KNOTWORK_CORS_ORIGINS KNOTWORK_MODE KNOTWORK_INTERNAL_TOKEN"
+  [runtime]="KNOTWORK_LOG_FORMAT KNOTWORK_TLS_CERT KNOTWORK_TLS_KEY KNOTWORK_TLS_CLIENT_CA KNOTWORK_BACKEND_CA KNOTWORK_BACKEND_CLIENT_CERT KNOTWORK_BACKEND_CLIENT_KEY KNOTWORK_HEADER_TIMEOUT_MS KNOTWORK_KEEPALIVE_INTERVAL_SECS KNOTWORK_KEEPALIVE_TIMEOUT_SECS KNOTWORK_MAX_CONCURRENT_STREAMS"
+  [catalog]="KNOTWORK_CATALOG_LISTEN KNOTWORK_CATALOG_ADMIN_LISTEN KNOTWORK_CATALOG_DATA_DIR KNOTWORK_CATALOG_FILE KNOTWORK_INTERNAL_TOKEN"
+  [session]="KNOTWORK_SESSION_LISTEN KNOTWORK_SESSION_ADMIN_LISTEN KNOTWORK_SESSION_DATA_DIR KNOTWORK_CATALOG_URL KNOTWORK_GUIDE_SPEEDUP KNOTWORK_INTERNAL_TOKEN KNOTWORK_SHUTDOWN_GRACE_SECONDS"
+  [gateway]="KNOTWORK_ALLOW_PLAINTEXT_BACKENDS KNOTWORK_GATEWAY_LISTEN KNOTWORK_GATEWAY_ADMIN_LISTEN KNOTWORK_SHUTDOWN_GRACE_SECONDS KNOTWORK_CATALOG_URLS KNOTWORK_SESSION_SHARDS KNOTWORK_JWT_SECRET KNOTWORK_JWT_JWKS_FILE KNOTWORK_OIDC_ISSUERS KNOTWORK_OIDC_AUDIENCES KNOTWORK_JWT_ISSUER KNOTWORK_JWT_AUDIENCE KNOTWORK_CORS_ORIGINS KNOTWORK_MODE KNOTWORK_INTERNAL_TOKEN"
 )
 
 fresh_copy() {
@@ -93,10 +93,24 @@ expect_fail "wrong catalog port for the session service" "KNOTWORK_CATALOG_URL e
 edit('deploy/k8s/overlays/dev/kustomization.yaml', 'KNOTWORK_CATALOG_URL=http://catalog.knotwork-dev.svc.cluster.local:50052', 'KNOTWORK_CATALOG_URL=http://catalog.knotwork-dev.svc.cluster.local:50053')"
 expect_fail "loopback listen address" "must listen on all interfaces" "$edit
 edit('deploy/k8s/base/kustomization.yaml', 'KNOTWORK_GATEWAY_LISTEN=0.0.0.0:50051', 'KNOTWORK_GATEWAY_LISTEN=127.0.0.1:50051')"
-expect_fail "probe on the wrong port" "readinessProbe probes port 9090" "$edit
+expect_fail "probe on the wrong port" "readinessProbe probes port 9999" "$edit
 p = pathlib.Path('deploy/k8s/base/gateway.yaml'); s = p.read_text()
 i = s.index('readinessProbe:'); j = s.index('port: 50051', i)
-p.write_text(s[:j] + 'port: 9090' + s[j + len('port: 50051'):])"
+p.write_text(s[:j] + 'port: 9999' + s[j + len('port: 50051'):])"
+expect_fail "grace period shorter than preStop + drain + hard stop" "terminationGracePeriodSeconds 30 is shorter than the shutdown: preStop 5 s \\+ drain 25 s" "$edit
+edit('deploy/k8s/base/gateway.yaml', 'terminationGracePeriodSeconds: 35', 'terminationGracePeriodSeconds: 30')"
+expect_fail "drain lengthened past the grace period" "terminationGracePeriodSeconds 45 is shorter than the shutdown" "$edit
+edit('deploy/k8s/base/kustomization.yaml', '      - KNOTWORK_GUIDE_SPEEDUP=1', '      - KNOTWORK_GUIDE_SPEEDUP=1\n      - KNOTWORK_SHUTDOWN_GRACE_SECONDS=60')"
+expect_fail "liveness that follows storage" "livenessProbe must ask for the health service 'liveness'" "$edit
+p = pathlib.Path('deploy/k8s/base/session.yaml'); s = p.read_text()
+i = s.index('livenessProbe:'); j = s.index('              service: liveness', i)
+p.write_text(s[:j] + s[j + len('              service: liveness') + 1:])"
+expect_fail "a dashboard query naming a metric nobody exports" "knotwork_session_bogus_total is not exported" "$edit
+edit('deploy/observability/dashboard.json', 'knotwork_session_writer_queue_depth', 'knotwork_session_bogus_total')"
+expect_fail "an alert whose unit test no longer fires" "promtool test rules" "$edit
+edit('deploy/observability/alerts.yaml', 'rate(knotwork_session_commit_duration_seconds_bucket[5m]))) > 0.25', 'rate(knotwork_session_commit_duration_seconds_bucket[5m]))) > 5')"
+expect_fail "a rule that does not parse" "promtool check rules" "$edit
+edit('deploy/observability/alerts.yaml', 'expr: max by (backend) (knotwork_gateway_backend_up{role=\"session\"}) == 0', 'expr: max by (backend (knotwork_gateway_backend_up == 0')"
 expect_fail "writable root filesystem" "readOnlyRootFilesystem must be true" "$edit
 edit('deploy/k8s/base/session.yaml', 'readOnlyRootFilesystem: true', 'readOnlyRootFilesystem: false')"
 expect_fail "prod left in dev mode" "KNOTWORK_MODE must be prod" "$edit

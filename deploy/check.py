@@ -71,6 +71,18 @@ LISTEN = {
     "session": "KNOTWORK_SESSION_LISTEN",
     "gateway": "KNOTWORK_GATEWAY_LISTEN",
 }
+ADMIN = {
+    "catalog": "KNOTWORK_CATALOG_ADMIN_LISTEN",
+    "session": "KNOTWORK_SESSION_ADMIN_LISTEN",
+    "gateway": "KNOTWORK_GATEWAY_ADMIN_LISTEN",
+}
+# The drain deadline after SIGTERM (KNOTWORK_SHUTDOWN_GRACE_SECONDS) of the
+# services that have one, its default, and the hard stop that follows it
+# (knotwork_runtime::drain::HARD_STOP_MARGIN).
+DRAIN_DEFAULT = {"session": 25, "gateway": 25}
+HARD_STOP_SECONDS = 2
+# Room between the hard stop and SIGKILL (the last log lines, the exit).
+SHUTDOWN_MARGIN_SECONDS = 1
 DATA_DIR = {
     "catalog": "KNOTWORK_CATALOG_DATA_DIR",
     "session": "KNOTWORK_SESSION_DATA_DIR",
@@ -364,6 +376,26 @@ def container_env(c: dict, objs: dict[tuple[str, str], dict], rep: Report, w: st
     return env, origin
 
 
+def shutdown_budget(svc: str, pod: dict, c: dict, env: dict[str, str | None]) -> tuple[int, str]:
+    """Seconds a pod needs from deletion to exit, and how they add up."""
+    pre = (((c.get("lifecycle") or {}).get("preStop") or {}).get("sleep") or {}).get("seconds", 0)
+    drain = 0
+    if svc in DRAIN_DEFAULT:
+        raw = env.get("KNOTWORK_SHUTDOWN_GRACE_SECONDS")
+        drain = int(raw) if raw and raw.isdigit() else DRAIN_DEFAULT[svc]
+    hard = HARD_STOP_SECONDS if svc in DRAIN_DEFAULT else 0
+    total = pre + drain + hard + SHUTDOWN_MARGIN_SECONDS
+    return total, f"preStop {pre} s + drain {drain} s + hard stop {hard} s + margin {SHUTDOWN_MARGIN_SECONDS} s"
+
+
+def check_grace(rep: Report, w: str, svc: str, pod: dict, c: dict, env: dict[str, str | None]) -> None:
+    """SIGKILL must not land before the drain and the hard stop are over."""
+    need, how = shutdown_budget(svc, pod, c, env)
+    grace = pod.get("terminationGracePeriodSeconds", 30)
+    if grace < need:
+        rep.fail(w, f"terminationGracePeriodSeconds {grace} is shorter than the shutdown: {how} = {need} s")
+
+
 def check_k8s(rep: Report, label: str, rendered: pathlib.Path, read: dict[str, set[str]]) -> None:
     docs = [d for d in yaml.safe_load_all(rendered.read_text(encoding="utf-8")) if d]
     objs = {(d["kind"], d["metadata"]["name"]): d for d in docs}
@@ -397,12 +429,30 @@ def check_k8s(rep: Report, label: str, rendered: pathlib.Path, read: dict[str, s
         cports = {p.get("name"): p["containerPort"] for p in c.get("ports") or []}
         if port is not None and cports.get("grpc") != port:
             rep.fail(w, f"containerPort 'grpc' {cports.get('grpc')} differs from {LISTEN[svc]} port {port}")
-        for probe in ("livenessProbe", "readinessProbe"):
+        # Probes: native gRPC on the main port, or on the plain-text admin
+        # port (the kubelet's gRPC probes cannot speak TLS, so with a
+        # certificate on the main port they must use the admin port).
+        # Liveness asks for the "liveness" health name, which stays SERVING
+        # while the process answers: a full disk is readiness, not a restart.
+        admin_port = port_of(env.get(ADMIN[svc]))
+        tls_main = "KNOTWORK_TLS_CERT" in env
+        probe_ports = {admin_port} | ({port} if not tls_main else set())
+        probe_ports.discard(None)
+        for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
             p = c.get(probe) or {}
             if "grpc" not in p:
-                rep.fail(w, f"{probe} must be a native grpc probe")
-            elif p["grpc"].get("port") != port:
-                rep.fail(w, f"{probe} probes port {p['grpc'].get('port')}, the service listens on {port}")
+                if probe != "startupProbe" or p:
+                    rep.fail(w, f"{probe} must be a native grpc probe")
+                continue
+            if p["grpc"].get("port") not in probe_ports:
+                why = " (the main port serves TLS)" if tls_main and p["grpc"].get("port") == port else ""
+                rep.fail(w, f"{probe} probes port {p['grpc'].get('port')}{why}; "
+                            f"the probes may use {sorted(probe_ports)}")
+        liveness = ((c.get("livenessProbe") or {}).get("grpc") or {})
+        if liveness and liveness.get("service") != "liveness":
+            rep.fail(w, "livenessProbe must ask for the health service 'liveness' "
+                        "(the overall status follows storage: a full disk would restart the pod in a loop)")
+        check_grace(rep, w, svc, pod, c, env)
         res = c.get("resources") or {}
         for part in ("requests", "limits"):
             if not {"cpu", "memory"} <= set((res.get(part) or {}).keys()):
@@ -505,11 +555,18 @@ def check_k8s(rep: Report, label: str, rendered: pathlib.Path, read: dict[str, s
         rep.fail(label, "no default-deny ingress NetworkPolicy")
 
     def allowed_from(target: str) -> list[dict]:
+        """Peers that may reach the target's gRPC port (rules limited to
+        other ports, such as the admin port with metrics and health, do
+        not open the data)."""
+        data_port = info[target]["port"]
         out = []
         for p in pols:
             if p["spec"].get("podSelector", {}).get("matchLabels", {}).get("app.kubernetes.io/name") != target:
                 continue
             for rule in p["spec"].get("ingress") or []:
+                ports = {q.get("port") for q in rule.get("ports") or []}
+                if ports and data_port not in ports:
+                    continue
                 out.extend(rule.get("from") or [{"anyone": True}])
         return out
 

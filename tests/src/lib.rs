@@ -19,6 +19,10 @@ use tonic::transport::{Channel, Endpoint};
 pub const JWT_SECRET: &str = "e2e-test-secret";
 /// The internal credential shared by the stack's services.
 pub const INTERNAL_TOKEN: &str = "e2e-internal-token";
+/// The credential being rotated in: the stack's backends accept it beside
+/// [`INTERNAL_TOKEN`] (the middle of a rotation), its gateway sends the
+/// current one.
+pub const INTERNAL_TOKEN_NEXT: &str = "e2e-internal-token-next";
 
 /// A running Knotwork: one catalog, `n` session shards, one gateway.
 pub struct TestStack {
@@ -28,9 +32,23 @@ pub struct TestStack {
     pub catalog_url: String,
     /// The session shards' URLs, in shard order.
     pub session_urls: Vec<String>,
+    /// The admin ports (metrics and health) of every service.
+    pub admin: AdminPorts,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
     _dirs: Vec<tempfile::TempDir>,
+}
+
+/// Where each service of a [`TestStack`] serves its admin port
+/// (`GET /metrics` and gRPC health, plain text).
+#[derive(Debug, Clone)]
+pub struct AdminPorts {
+    /// The catalog's.
+    pub catalog: std::net::SocketAddr,
+    /// Each session shard's, in shard order.
+    pub sessions: Vec<std::net::SocketAddr>,
+    /// The gateway's.
+    pub gateway: std::net::SocketAddr,
 }
 
 async fn listener() -> TcpListener {
@@ -73,11 +91,23 @@ impl TestStack {
         let catalog_url = url(&catalog_listener);
         let mut catalog = knotwork_catalog::Config::local(catalog_dir.path().to_path_buf());
         catalog.internal_token = INTERNAL_TOKEN.to_owned();
+        catalog.internal_token_next = Some(INTERNAL_TOKEN_NEXT.to_owned());
         let rx = stop_rx.clone();
+        let catalog_admin = listener().await;
+        let mut admin = AdminPorts {
+            catalog: catalog_admin.local_addr().expect("local addr"),
+            sessions: Vec::new(),
+            gateway: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        };
         tasks.push(tokio::spawn(async move {
-            knotwork_catalog::run(catalog, catalog_listener, stopped(rx))
-                .await
-                .expect("catalog runs");
+            knotwork_catalog::run_with_admin(
+                catalog,
+                catalog_listener,
+                Some(catalog_admin),
+                stopped(rx),
+            )
+            .await
+            .expect("catalog runs");
         }));
         dirs.push(catalog_dir);
 
@@ -89,9 +119,14 @@ impl TestStack {
             let mut session = knotwork_session::Config::local(dir.path().to_path_buf());
             session.catalog_url = catalog_url.clone();
             session.internal_token = INTERNAL_TOKEN.to_owned();
+            session.internal_token_next = Some(INTERNAL_TOKEN_NEXT.to_owned());
             let rx = stop_rx.clone();
+            let session_admin = listener().await;
+            admin
+                .sessions
+                .push(session_admin.local_addr().expect("local addr"));
             tasks.push(tokio::spawn(async move {
-                knotwork_session::run(session, l, stopped(rx))
+                knotwork_session::run_with_admin(session, l, Some(session_admin), stopped(rx))
                     .await
                     .expect("session runs");
             }));
@@ -106,8 +141,10 @@ impl TestStack {
         gateway.internal_token = INTERNAL_TOKEN.to_owned();
         tweak(&mut gateway);
         let rx = stop_rx.clone();
+        let gateway_admin = listener().await;
+        admin.gateway = gateway_admin.local_addr().expect("local addr");
         tasks.push(tokio::spawn(async move {
-            knotwork_gateway::run(gateway, gateway_listener, None, stopped(rx))
+            knotwork_gateway::run(gateway, gateway_listener, Some(gateway_admin), stopped(rx))
                 .await
                 .expect("gateway runs");
         }));
@@ -116,6 +153,7 @@ impl TestStack {
             gateway_url,
             catalog_url,
             session_urls,
+            admin,
             stop,
             tasks,
             _dirs: dirs,

@@ -134,3 +134,35 @@ async fn app_path_through_the_gateway() {
         .unwrap_err();
     assert_eq!(refused.code(), tonic::Code::Unauthenticated);
 }
+
+/// The chart's pictures through the gateway, without a token: the body map
+/// and a referral picture come from the same catalog version.
+#[tokio::test]
+async fn body_map_and_referral_pictures_through_the_gateway() {
+    let stack = TestStack::start().await;
+    let mut catalog = stack.catalog().await;
+    let map = catalog
+        .get_body_map(cat::GetBodyMapRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(map.body_map.is_some_and(|m| m.shapes.len() > 60));
+    let picture = catalog
+        .get_trigger_point_picture(cat::GetTriggerPointPictureRequest {
+            name: "triggerPoints/upper_trapezius_1".into(),
+            side: cat::Side::Left as i32,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(picture.catalog_version, map.catalog_version);
+    assert!(picture.svg.contains("role=\"img\"") && picture.svg.contains("zone primary"));
+    let refused = catalog
+        .get_trigger_point_picture(cat::GetTriggerPointPictureRequest {
+            name: "triggerPoints/upper_trapezius_1".into(),
+            side: cat::Side::Midline as i32,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::InvalidArgument);
+}

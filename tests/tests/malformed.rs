@@ -712,8 +712,9 @@ fn rows(e: &Env) -> Vec<Row> {
         "session.guided_session",
     ));
     {
-        // The same request id as the seeded session, other content: the
-        // first result comes back (replayed) and nothing new is stored.
+        // The same request id as the seeded session, other content:
+        // INVALID_ARGUMENT with ErrorInfo REQUEST_ID_REUSED, and nothing
+        // changes (the export check after the table).
         let mut c = e.ses();
         let mut other = e.good();
         other.pressure = 9;
@@ -722,20 +723,22 @@ fn rows(e: &Env) -> Vec<Row> {
             request_id: "seed-1".into(),
             session: Some(other),
         });
-        let seeded = e.seeded.clone();
         v.push(row(
-            "SessionService.LogSession: reused request_id, different content (returns the first result, replayed)",
+            "SessionService.LogSession: reused request_id, different content (ErrorInfo REQUEST_ID_REUSED)",
             Box::pin(async move {
-                let r = c.log_session(req).await?.into_inner();
-                let s = r.session.unwrap_or_default();
-                if r.replayed && s.name == seeded && s.pressure == 5 {
-                    Ok(())
-                } else {
-                    Err(Status::internal(format!("not a replay of the first result: {s:?}")))
+                match c.log_session(req).await {
+                    Ok(r) => Err(Status::internal(format!("accepted: {r:?}"))),
+                    Err(s)
+                        if s.get_details_error_info().map(|i| i.reason)
+                            == Some("REQUEST_ID_REUSED".to_owned()) =>
+                    {
+                        Err(s)
+                    }
+                    Err(s) => Err(Status::unknown(format!("no REQUEST_ID_REUSED: {s:?}"))),
                 }
             }),
-            Code::Ok,
-            None,
+            Code::InvalidArgument,
+            Some("request_id"),
         ));
     }
     let batch =

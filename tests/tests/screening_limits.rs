@@ -5,6 +5,9 @@
 //! for the gentle ceiling, and a logged session above it is kept with a
 //! warning. Blood thinners rule the massage gun out everywhere.
 
+// Helpers outside `#[test]` functions: a panic there is a failed assertion.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use knotwork_proto::catalog::v1 as cat;
 use knotwork_proto::session::v1 as ses;
 use knotwork_tests::TestStack;

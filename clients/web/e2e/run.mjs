@@ -5,7 +5,10 @@
 // serves the built page (dist/) from a tiny static server on 127.0.0.1, and
 // drives Debian's Chromium headless through playwright-core at phone width:
 // body map -> candidates -> screening (ruled out, then cleared) -> tools ->
-// trigger point -> guided session -> log -> progress chart -> export -> delete.
+// trigger point -> guided session -> log -> progress chart -> export -> delete,
+// then a keyboard-only walk (find by pain -> candidate -> point). Every screen
+// is checked with axe-core (0 serious or critical violations) and every body map
+// target for its size (24x24 CSS px, WCAG 2.5.8).
 // Screenshots go to test-artifacts/. The last line is
 // `web-e2e: N passed, M failed`; the exit code is non-zero on any failure.
 //
@@ -18,12 +21,13 @@
 
 import { spawn, execFile } from "node:child_process";
 import { createServer } from "node:http";
-import { mkdtemp, mkdir, readFile, rm, stat } from "node:fs/promises";
+import { mkdtemp, mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import AxeBuilder from "@axe-core/playwright";
 import { chromium } from "playwright-core";
 
 const run = promisify(execFile);
@@ -174,8 +178,51 @@ async function shot(page, name) {
   await page.screenshot({ path: path.join(artifacts, `${name}.png`), fullPage: true });
 }
 
-/** Phone-width checks on every screen: no sideways scrolling, every control labelled. */
+/** Every axe finding, by screen, written to test-artifacts/axe.json. */
+const axeFindings = [];
+
+/** axe-core on the page as it is: no serious or critical violation. */
+async function checkAxe(page, screen) {
+  const r = await new AxeBuilder({ page }).analyze();
+  axeFindings.push({
+    screen,
+    violations: r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.map((n) => n.target.join(" ")).slice(0, 5) })),
+  });
+  const bad = r.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+  expect(
+    bad.length === 0,
+    `${screen}: no serious or critical axe violations, got ${bad
+      .map((v) => `${v.id} (${v.impact}) on ${v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(", ")}`)
+      .join(" | ")}`,
+  );
+}
+
+/** Every tappable place of the body map's close-up is at least 24x24 CSS px. */
+async function checkTargets(page, where) {
+  const sizes = await page.locator("ellipse.hotspot, [data-testid=region-list] button").evaluateAll((els) =>
+    els.map((e) => {
+      const r = e.getBoundingClientRect();
+      return { what: `${e.getAttribute("data-region")}|${e.getAttribute("data-side") ?? "list"}`, w: r.width, h: r.height };
+    }),
+  );
+  expect(sizes.length > 0, `${where}: targets to measure`);
+  const small = sizes.filter((s) => s.w < 24 || s.h < 24);
+  expect(small.length === 0, `${where}: every target 24x24 CSS px or more, too small: ${small.map((s) => `${s.what} ${s.w.toFixed(0)}x${s.h.toFixed(0)}`).join(", ")}`);
+  return sizes.length;
+}
+
+/** Presses Tab until `test(activeElement)` holds; fails after `max` presses. */
+async function tabTo(page, what, test, max = 120) {
+  for (let i = 0; i < max; i++) {
+    await page.keyboard.press("Tab");
+    if (await page.evaluate(test)) return;
+  }
+  throw new Error(`expected Tab to reach ${what} within ${max} presses`);
+}
+
+/** Phone-width checks on every screen: no sideways scrolling, every control labelled, axe-core clean. */
 async function checkScreen(page, screen) {
+  await checkAxe(page, screen);
   const r = await page.evaluate(() => {
     const unlabelled = [...document.querySelectorAll("input, select, textarea, button, [role=button]")]
       .filter((el) => {
@@ -254,19 +301,52 @@ async function main() {
     await step("body map loads the catalog's regions", async () => {
       await page.goto(app);
       await page.getByRole("heading", { name: "Where does it hurt?" }).waitFor();
-      await page.locator("ellipse.hotspot").first().waitFor();
-      const n = await page.locator("ellipse.hotspot").count();
-      expect(n >= 20, `at least 20 tappable areas on the front view, got ${n}`);
+      await page.locator("ellipse.shape").first().waitFor();
+      const n = await page.locator("ellipse.shape").count();
+      expect(n >= 40, `the front view's regions drawn from the served body map, got ${n}`);
+      const sections = await page.getByTestId("sections").locator("button").count();
+      expect(sections >= 6, `the areas to zoom into, got ${sections}`);
+      // The symptom picker beside the map, folded until opened.
+      await page.getByTestId("symptoms").locator("summary").click();
+      await page.getByTestId("symptoms").getByRole("checkbox", { name: "Headache" }).waitFor();
+      await checkScreen(page, "body map with the symptom picker");
+      await page.getByTestId("symptoms").locator("summary").click();
       await page.getByRole("button", { name: "Back", exact: true }).click();
-      await page.locator('svg.figure[data-view="back"] ellipse.hotspot').first().waitFor();
+      await page.locator('svg.figure[data-view="back"] ellipse.shape').first().waitFor();
+      await page.getByRole("button", { name: "Abdomen and low back" }).click();
+      await page.getByTestId("zoom").waitFor();
       // From behind, the person's right is on the image's right.
       const lb = await page.locator('ellipse.hotspot[data-region="regions/low_back"][data-side="right"]').boundingBox();
       const ll = await page.locator('ellipse.hotspot[data-region="regions/low_back"][data-side="left"]').boundingBox();
       expect(lb && ll && lb.x > ll.x, "the right low back drawn on the image's right in the back view");
+      // Labels: the list names every place, and hovering one names it.
+      await page.locator('ellipse.hotspot[data-region="regions/low_back"][data-side="right"]').hover();
+      expect(/Low back, right side/i.test(await page.getByTestId("map-label").innerText()), "the hovered place's name shown");
+      await checkScreen(page, "body map close-up (back)");
       await shot(page, "01b-body-map-back");
+      await page.getByRole("button", { name: "Whole body" }).click();
       await page.getByRole("button", { name: "Front", exact: true }).click();
       await checkScreen(page, "body map");
       await shot(page, "01-body-map");
+    });
+
+    await step("every body map target is at least 24x24 CSS px", async () => {
+      let measured = 0;
+      for (const view of ["Front", "Back"]) {
+        await page.getByRole("button", { name: view, exact: true }).click();
+        const names = await page.getByTestId("sections").locator("button").evaluateAll((els) => els.map((e) => e.getAttribute("data-section")));
+        for (const key of names) {
+          await page.locator(`button[data-section="${key}"]`).click();
+          await page.getByTestId("zoom").waitFor();
+          // The target sizes follow the drawn scale, set once the figure is laid out.
+          await page.waitForFunction(() => Number(document.querySelector("svg.figure.zoomed")?.getAttribute("data-scale")) !== 1);
+          measured += await checkTargets(page, `${view} ${key}`);
+          if (key === "feet") await shot(page, `01c-zoom-${view.toLowerCase()}-feet`);
+          await page.getByRole("button", { name: "Whole body" }).click();
+        }
+      }
+      log(`      ${measured} targets measured`);
+      await page.getByRole("button", { name: "Front", exact: true }).click();
     });
 
     await step("sign in: bad tokens are explained, a minted one works", async () => {
@@ -292,14 +372,15 @@ async function main() {
     });
 
     await step("tap the right side of the neck, left/right aware", async () => {
+      await page.getByRole("button", { name: "Head and neck" }).click();
+      await page.getByTestId("zoom").waitFor();
       const right = page.locator('ellipse.hotspot[data-region="regions/neck_side"][data-side="right"]');
       const left = page.locator('ellipse.hotspot[data-region="regions/neck_side"][data-side="left"]');
       const [rb, lb] = [await right.boundingBox(), await left.boundingBox()];
       expect(rb && lb && rb.x < lb.x, "the person's right side of the neck drawn on the image's left in the front view");
-      // Keyboard only: Tab from the Front/Back switch into the map (one tab stop),
+      // Keyboard only: Tab from "Whole body" into the map (one tab stop),
       // arrow keys to the right side of the neck, Enter to choose it.
-      await page.getByRole("button", { name: "Front", exact: true }).focus();
-      await page.keyboard.press("Tab");
+      await page.getByRole("button", { name: "Whole body" }).focus();
       await page.keyboard.press("Tab");
       const focused = () =>
         page.evaluate(() => {
@@ -309,11 +390,13 @@ async function main() {
       expect((await focused()).startsWith("regions/"), `Tab to land on a body map area, got "${await focused()}"`);
       for (let i = 0; i < 120 && (await focused()) !== "regions/neck_side|right"; i++) await page.keyboard.press("ArrowRight");
       expect((await focused()) === "regions/neck_side|right", "the arrow keys to reach the right side of the neck");
+      expect(/Side of neck, right side/i.test(await page.getByTestId("map-label").innerText()), "the focused place's name shown");
       await page.keyboard.press("Enter");
       await page.locator('ellipse.hotspot[data-region="regions/neck_side"][data-side="right"][aria-pressed="true"]').waitFor();
       expect((await left.getAttribute("aria-pressed")) === "false", "the other side to stay unchosen");
       const chips = await page.getByTestId("picks").innerText();
       expect(/Side of neck \(right\)|\(right\)/i.test(chips), `the choice listed with its side, got "${chips}"`);
+      await checkScreen(page, "body map close-up");
       await shot(page, "02-body-map-picked");
     });
 
@@ -328,6 +411,20 @@ async function main() {
       expect(/Where to press/.test(text), "where to press on the first candidate");
       const all = await page.getByTestId("candidates").innerText();
       expect(/trapezius/i.test(all), "the trapezius among the candidates for neck pain");
+      // Red flags by urgency: the urgent ones shown, the rest folded under one
+      // line, and the first candidate still on the first phone screen.
+      expect((await page.getByTestId("urgent-flags").count()) === 1, "the urgent red flags shown apart");
+      const folded = await page.getByTestId("red-flags").locator("summary").innerText();
+      expect(/^Before you start: \d+ reasons? to see a provider first$/.test(folded.trim()), `the rest folded under one line, got "${folded}"`);
+      expect((await page.getByTestId("red-flags").getAttribute("open")) === null, "the folded red flags closed at first");
+      const top = await first.evaluate((e) => e.getBoundingClientRect().top + window.scrollY);
+      const screen = page.viewportSize()?.height ?? 0;
+      expect(top < screen, `the first candidate on the first phone screen (top ${Math.round(top)} px, screen ${screen} px)`);
+      // Each candidate's thumbnail draws its referral zones, the ones where it hurts highlighted.
+      const thumbs = page.getByTestId("point-card").locator("svg.thumb");
+      expect((await thumbs.count()) >= 1, "a referral thumbnail on each candidate");
+      expect((await thumbs.first().locator("ellipse.zone.primary").count()) >= 1, "primary zones on the thumbnail");
+      expect((await thumbs.first().locator("ellipse.zone.match").count()) >= 1, "the zone that matches the pain highlighted");
       // A new person has not answered the health questions yet.
       await page.getByTestId("blocks").waitFor();
       expect(/health questions/i.test(await page.getByTestId("blocks").innerText()), "the screening block");
@@ -384,13 +481,18 @@ async function main() {
       expect((await page.getByTestId("blocks").count()) === 0, "no screening block once cleared and tooled");
       const card = page.getByTestId("point-card").first();
       pointName = (await card.getAttribute("data-point")) ?? "";
-      await card.getByRole("link", { name: /Details and guided session/ }).click();
+      await card.getByRole("link", { name: /Details and start/ }).click();
       await page.getByTestId("location").waitFor();
       expect((await page.getByTestId("location").innerText()).length > 20, "a description of where to press");
       await page.getByTestId("techniques").waitFor();
       const tech = await page.getByTestId("techniques").innerText();
       expect(/Fingers|Tennis|Lacrosse/i.test(tech), `techniques for owned tools only, got "${tech.slice(0, 80)}"`);
-      await page.locator("svg.figure .dot").first().waitFor();
+      // The catalog's referral picture, with its title as the alternative text.
+      const pic = page.getByTestId("referral-picture").locator("img");
+      await pic.waitFor();
+      expect(/Referral pattern of/.test((await pic.getAttribute("alt")) ?? ""), "the picture's title as its alt text");
+      await page.waitForFunction(() => /** @type {HTMLImageElement} */ (document.querySelector("[data-testid=referral-picture] img"))?.naturalWidth > 0);
+      expect(/refers pain/i.test(await page.getByTestId("referral-picture").innerText()), "the picture's description as its caption");
       await checkScreen(page, "point detail");
       await shot(page, "07-point-detail");
     });
@@ -510,8 +612,42 @@ async function main() {
       await shot(page, "13-desktop-map");
     });
 
+    await step("keyboard only: find by pain, a candidate, its point", async () => {
+      // The same person on a new page, now using only the keyboard.
+      const kb = await context.newPage();
+      kb.setDefaultTimeout(15_000);
+      await kb.setViewportSize(PHONE);
+      await kb.goto(app);
+      await kb.getByRole("heading", { name: "Where does it hurt?" }).waitFor();
+      await kb.getByTestId("sections").waitFor();
+      await tabTo(kb, 'the "Head and neck" area', () => document.activeElement?.getAttribute("data-section") === "head");
+      await kb.keyboard.press("Enter");
+      await kb.getByTestId("zoom").waitFor();
+      expect(await kb.evaluate(() => document.activeElement?.id === "zoom-title"), "the focus on the close-up's heading");
+      await tabTo(kb, "the listed right side of the neck", () => {
+        const a = document.activeElement;
+        return a?.tagName === "BUTTON" && a.getAttribute("data-region") === "regions/neck_side" && /right/.test(a.textContent ?? "");
+      });
+      await kb.keyboard.press("Space");
+      await kb.locator('[data-testid=region-list] button[data-region="regions/neck_side"][aria-pressed="true"]').waitFor();
+      await tabTo(kb, '"Find what may cause it"', () => document.activeElement?.textContent === "Find what may cause it");
+      await kb.keyboard.press("Enter");
+      await kb.getByTestId("candidate").first().waitFor();
+      await tabTo(kb, "a candidate's details link", () => /^Details and start: /.test(document.activeElement?.getAttribute("aria-label") ?? ""));
+      const target = await kb.evaluate(() => document.activeElement?.getAttribute("aria-label")?.replace("Details and start: ", "") ?? "");
+      await kb.keyboard.press("Enter");
+      await kb.getByTestId("location").waitFor();
+      const title = await kb.locator("#point-title").innerText();
+      expect(title === target, `the point chosen by keyboard, "${target}", got "${title}"`);
+      await kb.getByTestId("referral-picture").locator("img").waitFor();
+      await checkScreen(kb, "point detail (keyboard)");
+      await shot(kb, "14-keyboard-point");
+      await kb.close();
+    });
+
     await context.close();
   } finally {
+    await writeFile(path.join(artifacts, "axe.json"), JSON.stringify(axeFindings, null, 2)).catch(() => {});
     await browser.close().catch(() => {});
     await site.close();
     if (failed) {

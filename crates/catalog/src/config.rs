@@ -28,6 +28,12 @@ pub struct Config {
     #[arg(long, env = "KNOTWORK_CATALOG_LISTEN", default_value = DEFAULT_LISTEN)]
     pub listen: SocketAddr,
 
+    /// Admin address: Prometheus metrics (`GET /metrics`) and gRPC health
+    /// for the kubelet's probes, always plain text (like etcd's metrics
+    /// listener). Off when unset.
+    #[arg(long, env = "KNOTWORK_CATALOG_ADMIN_LISTEN")]
+    pub admin_listen: Option<SocketAddr>,
+
     /// Folder for the catalog store (`catalog.redb`); created if missing.
     #[arg(long, env = "KNOTWORK_CATALOG_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
     pub data_dir: PathBuf,
@@ -46,6 +52,12 @@ pub struct Config {
         hide_env_values = true
     )]
     pub internal_token: String,
+
+    /// The internal credential being rotated in, accepted beside
+    /// `internal_token` during a rotation (deploy/README.md, "Rotating the
+    /// internal credential").
+    #[arg(long, env = "KNOTWORK_INTERNAL_TOKEN_NEXT", hide_env_values = true)]
+    pub internal_token_next: Option<String>,
 
     /// `prod` refuses the development internal credential and one shorter
     /// than 32 bytes at start.
@@ -71,9 +83,11 @@ impl Config {
     pub fn local(data_dir: PathBuf) -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 50052)),
+            admin_listen: None,
             data_dir,
             catalog_file: None,
             internal_token: DEFAULT_INTERNAL_TOKEN.to_owned(),
+            internal_token_next: None,
             mode: Mode::Dev,
             tls: TlsArgs::default(),
             limits: LimitArgs::default(),

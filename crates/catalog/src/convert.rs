@@ -7,6 +7,7 @@
 
 use knotwork_proto::catalog::v1 as pb;
 
+use crate::domain::body_map::{Ellipse, ShapeSide};
 use crate::domain::model::{self as m, ContraindicationKind, ReferralKind, View};
 use crate::domain::names::{self, name};
 use crate::domain::pain::{PainAnswer, PainLocation, PainQuery, Reason, ResolvedPain};
@@ -35,6 +36,8 @@ pub struct PbCatalog {
     pub sources: Vec<pb::Source>,
     /// The technique guidance.
     pub guidance: pb::TechniqueGuidance,
+    /// The body map.
+    pub body_map: pb::BodyMap,
     /// The whole catalog.
     pub snapshot: pb::CatalogSnapshot,
 }
@@ -248,6 +251,7 @@ impl PbCatalog {
             summary: g.summary.clone(),
             sources: names_of(names::SOURCES, &g.sources),
         };
+        let body_map = body_map(c);
         let snapshot = pb::CatalogSnapshot {
             catalog_version: c.version().to_owned(),
             edition: d.meta.edition.clone(),
@@ -260,6 +264,7 @@ impl PbCatalog {
             contraindications: contraindications.clone(),
             red_flags: red_flags.clone(),
             sources: sources.clone(),
+            body_map: Some(body_map.clone()),
         };
         PbCatalog {
             regions,
@@ -271,8 +276,69 @@ impl PbCatalog {
             contraindications,
             sources,
             guidance,
+            body_map,
             snapshot,
         }
+    }
+}
+
+fn ellipse(e: Ellipse) -> pb::ChartEllipse {
+    pb::ChartEllipse {
+        cx: e.cx,
+        cy: e.cy,
+        rx: e.rx,
+        ry: e.ry,
+    }
+}
+
+fn vertices(points: &[[f64; 2]]) -> Vec<pb::ChartVertex> {
+    points
+        .iter()
+        .map(|&[x, y]| pb::ChartVertex { x, y })
+        .collect()
+}
+
+/// The body map's message.
+fn body_map(c: &Catalog) -> pb::BodyMap {
+    let map = c.body_map();
+    let regions = &c.data().regions;
+    pb::BodyMap {
+        width: map.width,
+        height: map.height,
+        outlines: map
+            .outlines
+            .iter()
+            .map(|o| pb::BodyOutline {
+                view: view(o.view) as i32,
+                head: Some(ellipse(o.head)),
+                silhouette: vertices(&o.silhouette),
+                guides: o
+                    .guides
+                    .iter()
+                    .map(|g| pb::ChartPolyline {
+                        vertices: vertices(g),
+                    })
+                    .collect(),
+                svg_path: o.path.clone(),
+            })
+            .collect(),
+        shapes: map
+            .shapes
+            .iter()
+            .filter_map(|s| {
+                let r = regions.get(s.region)?;
+                Some(pb::RegionShape {
+                    region: name(names::REGIONS, &r.id),
+                    view: view(s.view) as i32,
+                    side: match s.side {
+                        ShapeSide::Right => pb::Side::Right,
+                        ShapeSide::Left => pb::Side::Left,
+                        ShapeSide::Midline => pb::Side::Midline,
+                    } as i32,
+                    ellipse: Some(ellipse(s.ellipse)),
+                })
+            })
+            .collect(),
     }
 }
 
@@ -335,6 +401,8 @@ fn trigger_point(c: &Catalog, i: usize) -> pb::TriggerPoint {
             .collect(),
         sources: names_of(names::SOURCES, &t.sources),
         max_safe_pressure: c.point_max_pressure(i),
+        therapist_only: t.therapist_only,
+        therapist_only_note: t.therapist_only_note.clone(),
     }
 }
 

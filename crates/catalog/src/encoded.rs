@@ -36,6 +36,7 @@ use tonic::{Request, Response, Status};
 use crate::convert::{self, PbCatalog};
 use crate::domain::Catalog;
 use crate::domain::pain::{MuscleMatch, PainAnswer, ResolvedPain};
+use crate::domain::picture::{self, PictureSide};
 use crate::service::CatalogApi;
 use crate::state::{Catalogs, Loaded};
 use crate::{CATALOG_SERVICE, Error};
@@ -54,6 +55,11 @@ pub struct Encoded {
     pub get_region: Vec<Bytes>,
     /// `GetToolResponse` of each tool.
     pub get_tool: Vec<Bytes>,
+    /// `GetBodyMapResponse`.
+    pub get_body_map: Bytes,
+    /// `GetTriggerPointPictureResponse` of each trigger point, for the right
+    /// side, the left side and both (a midline point's three are the same).
+    pub get_picture: Vec<[Bytes; 3]>,
     /// Each trigger point as field 1 of a message (key, length, message):
     /// `TriggerPointMatch.trigger_point`.
     point_field: Vec<Bytes>,
@@ -123,6 +129,32 @@ impl Encoded {
                         }
                         .encode_to_vec()
                     })
+                })
+                .collect(),
+            get_body_map: Bytes::from(
+                pb::GetBodyMapResponse {
+                    body_map: Some(p.body_map.clone()),
+                    catalog_version: version.to_owned(),
+                }
+                .encode_to_vec(),
+            ),
+            get_picture: (0..c.data().trigger_points.len())
+                .map(|i| {
+                    let one = |side| {
+                        Bytes::from(
+                            pb::GetTriggerPointPictureResponse {
+                                svg: picture::render(c, i, side),
+                                catalog_version: version.to_owned(),
+                            }
+                            .encode_to_vec(),
+                        )
+                    };
+                    if c.data().trigger_points[i].bilateral {
+                        PictureSide::ALL.map(one)
+                    } else {
+                        let only = one(PictureSide::Both);
+                        [only.clone(), only.clone(), only]
+                    }
                 })
                 .collect(),
             point_field: p.points.iter().map(field1).collect(),
@@ -338,6 +370,12 @@ where
             }
             "/knotwork.catalog.v1.CatalogService/GetTool" => {
                 self.encoded(req, CatalogApi::get_tool_encoded)
+            }
+            "/knotwork.catalog.v1.CatalogService/GetBodyMap" => {
+                self.encoded(req, CatalogApi::get_body_map_encoded)
+            }
+            "/knotwork.catalog.v1.CatalogService/GetTriggerPointPicture" => {
+                self.encoded(req, CatalogApi::get_picture_encoded)
             }
             "/knotwork.catalog.v1.CatalogService/FindByPain" => {
                 self.encoded(req, CatalogApi::find_by_pain_encoded)

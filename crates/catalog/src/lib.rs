@@ -55,16 +55,50 @@ pub async fn run(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
+    run_with_admin(config, listener, None, shutdown).await
+}
+
+/// [`run`], plus the admin port on `admin` when given: Prometheus metrics
+/// at `/metrics` and gRPC health (plain text, for the kubelet's probes).
+pub async fn run_with_admin(
+    config: Config,
+    listener: tokio::net::TcpListener,
+    admin: Option<tokio::net::TcpListener>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), Error> {
     knotwork_runtime::prod::check_internal_token(config.mode, &config.internal_token)
         .map_err(Error::Config)?;
+    if let Some(next) = &config.internal_token_next {
+        knotwork_runtime::prod::check_secret(
+            config.mode,
+            "KNOTWORK_INTERNAL_TOKEN_NEXT",
+            next,
+            knotwork_runtime::prod::DEV_INTERNAL_TOKEN,
+        )
+        .map_err(Error::Config)?;
+    }
     let tls = knotwork_runtime::tls::server_config(&config.tls)?;
     let (reporter, health) = knotwork_runtime::grpc::health().await;
+    let metrics = knotwork_runtime::metrics::Metrics::new("catalog");
+    let (admin_stop, admin_stopped) = tokio::sync::oneshot::channel::<()>();
+    if let Some(admin) = admin {
+        tracing::info!(addr = ?admin.local_addr().ok(), "catalog admin (metrics, health) listening");
+        tokio::spawn(knotwork_runtime::metrics::serve_admin(
+            knotwork_runtime::listen::incoming(admin, None, &config.limits),
+            metrics.clone(),
+            health.clone(),
+            async move {
+                let _ = admin_stopped.await;
+            },
+        ));
+    }
     let store = Store::open(&config.data_dir).await?;
     let source = match &config.catalog_file {
         Some(path) => CatalogSource::File(path.clone()),
         None => CatalogSource::Embedded,
     };
     let catalogs = Arc::new(Catalogs::start(source, store).await?);
+    catalogs.instrument(&metrics);
     let (reflection_v1, reflection_v1alpha) =
         knotwork_runtime::grpc::reflection(&[CATALOG_SERVICE])?;
     let sighup = spawn_sighup_reloader(catalogs.clone());
@@ -74,13 +108,14 @@ pub async fn run(
     let api = CatalogServer::new(catalogs.clone(), Some(CompressionEncoding::Gzip));
     let admin = CatalogAdminServiceServer::new(AdminApi::new(
         catalogs.clone(),
-        InternalAuth::new(&config.internal_token),
+        InternalAuth::new(&config.internal_token).with_next(config.internal_token_next.as_deref()),
     ));
     knotwork_runtime::grpc::set_serving(&reporter, &[CATALOG_SERVICE, ADMIN_SERVICE]).await;
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, tls = tls.is_some(), mtls = config.tls.tls_client_ca.is_some(), "catalog service listening");
     }
     let served = knotwork_runtime::listen::server(&config.limits)
+        .layer(metrics.layer())
         .layer(knotwork_runtime::status::StatusLayer)
         .add_service(health)
         .add_service(reflection_v1)
@@ -96,6 +131,7 @@ pub async fn run(
         task.abort();
     }
     knotwork_runtime::grpc::set_not_serving(&reporter, &[CATALOG_SERVICE, ADMIN_SERVICE]).await;
+    drop(admin_stop);
     served?;
     tracing::info!("catalog service stopped");
     Ok(())

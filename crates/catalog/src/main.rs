@@ -18,8 +18,21 @@ async fn main() -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
-    knotwork_catalog::run(config, listener, knotwork_runtime::shutdown::signal())
-        .await
-        .context("catalog service failed")?;
+    let admin = match config.admin_listen {
+        Some(addr) => Some(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr}"))?,
+        ),
+        None => None,
+    };
+    knotwork_catalog::run_with_admin(
+        config,
+        listener,
+        admin,
+        knotwork_runtime::shutdown::signal(),
+    )
+    .await
+    .context("catalog service failed")?;
     Ok(())
 }

@@ -141,6 +141,48 @@ impl CatalogApi {
         Ok(l.encoded.get_tool[tool_of(l, &r.name)?].clone())
     }
 
+    /// GetBodyMap, encoded.
+    pub fn get_body_map_encoded(l: &Loaded, _r: pb::GetBodyMapRequest) -> Result<Bytes, Error> {
+        Ok(l.encoded.get_body_map.clone())
+    }
+
+    /// GetTriggerPointPicture, encoded: one of the point's three pictures.
+    pub fn get_picture_encoded(
+        l: &Loaded,
+        r: pb::GetTriggerPointPictureRequest,
+    ) -> Result<Bytes, Error> {
+        let point = point_of(l, &r.name)?;
+        let bilateral = l
+            .catalog
+            .data()
+            .trigger_points
+            .get(point)
+            .is_some_and(|t| t.bilateral);
+        let which = match pb::Side::try_from(r.side) {
+            Ok(pb::Side::Right) => 0,
+            Ok(pb::Side::Left) => 1,
+            Ok(pb::Side::Both | pb::Side::Unspecified) => 2,
+            Ok(pb::Side::Midline) if !bilateral => 2,
+            Ok(pb::Side::Midline) => {
+                return Err(Error::InvalidArgument(vec![Violation::new(
+                    "side",
+                    "this trigger point is on both sides: ask SIDE_RIGHT, SIDE_LEFT or SIDE_BOTH",
+                )]));
+            }
+            Err(_) => {
+                return Err(Error::InvalidArgument(vec![Violation::new(
+                    "side",
+                    format!("unknown side {}", r.side),
+                )]));
+            }
+        };
+        l.encoded
+            .get_picture
+            .get(point)
+            .map(|p| p[which].clone())
+            .ok_or_else(|| Error::Storage("picture missing for a known point".into()))
+    }
+
     /// FindByPain, encoded: ranked per request, muscles and trigger points
     /// spliced in ready-made.
     pub fn find_by_pain_encoded(l: &Loaded, r: pb::FindByPainRequest) -> Result<Bytes, Error> {
@@ -584,6 +626,31 @@ impl CatalogService for CatalogApi {
             })
         })
     }
+
+    // The two answers below are served pre-encoded by `CatalogServer`; these
+    // typed forms (for callers of the generated server) decode the same bytes.
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn get_body_map(
+        &self,
+        req: Request<pb::GetBodyMapRequest>,
+    ) -> Result<Response<pb::GetBodyMapResponse>, Status> {
+        let r = req.into_inner();
+        self.answer(|l| decode(Self::get_body_map_encoded(l, r)?))
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn get_trigger_point_picture(
+        &self,
+        req: Request<pb::GetTriggerPointPictureRequest>,
+    ) -> Result<Response<pb::GetTriggerPointPictureResponse>, Status> {
+        let r = req.into_inner();
+        self.answer(|l| decode(Self::get_picture_encoded(l, r)?))
+    }
+}
+
+/// A message back from the bytes encoded for it.
+fn decode<T: prost::Message + Default>(bytes: Bytes) -> Result<T, Error> {
+    T::decode(bytes).map_err(|e| Error::Storage(format!("encoded answer does not decode: {e}")))
 }
 
 /// `knotwork.catalog.v1.CatalogAdminService`: operator calls, internal

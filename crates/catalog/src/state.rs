@@ -98,6 +98,8 @@ pub struct Catalogs {
     store: Store,
     source: CatalogSource,
     reload: Mutex<()>,
+    /// Reload results by outcome, once [`Catalogs::instrument`] was called.
+    reloads: std::sync::OnceLock<knotwork_runtime::metrics::IntCounterVec>,
 }
 
 impl Catalogs {
@@ -125,6 +127,7 @@ impl Catalogs {
             store,
             source,
             reload: Mutex::new(()),
+            reloads: std::sync::OnceLock::new(),
         })
     }
 
@@ -133,8 +136,51 @@ impl Catalogs {
         self.current.load_full()
     }
 
+    /// Exports the served version and edition
+    /// (`knotwork_catalog_info{version,edition}`, read at each scrape) and
+    /// the reload results (`knotwork_catalog_reloads_total{result}`:
+    /// `changed`, `unchanged`, `refused`).
+    pub fn instrument(self: &Arc<Self>, metrics: &knotwork_runtime::metrics::Metrics) {
+        let reloads = metrics.counter_vec(
+            "reloads_total",
+            "Catalog reloads (admin call or SIGHUP), by result: changed, unchanged, refused.",
+            &["result"],
+        );
+        let _ = self.reloads.set(reloads);
+        let info = metrics.gauge_vec(
+            "info",
+            "Always 1; the labels name the catalog version (content hash) and edition served.",
+            &["version", "edition"],
+        );
+        let this = Arc::downgrade(self);
+        metrics.on_scrape(move || {
+            if let Some(this) = this.upgrade() {
+                let current = this.current();
+                info.reset();
+                info.with_label_values(&[
+                    current.catalog.version(),
+                    current.catalog.data().meta.edition.as_str(),
+                ])
+                .set(1);
+            }
+        });
+    }
+
     /// Re-reads the data file; on success imports and swaps it in.
     pub async fn reload(&self) -> Result<ReloadOutcome, Error> {
+        let result = self.reload_once().await;
+        if let Some(reloads) = self.reloads.get() {
+            let label = match &result {
+                Ok(o) if o.changed => "changed",
+                Ok(_) => "unchanged",
+                Err(_) => "refused",
+            };
+            reloads.with_label_values(&[label]).inc();
+        }
+        result
+    }
+
+    async fn reload_once(&self) -> Result<ReloadOutcome, Error> {
         let _one_at_a_time = self.reload.lock().await;
         let previous = self.current.load().catalog.version().to_owned();
         let catalog = self.source.load().await?;

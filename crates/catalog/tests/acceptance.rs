@@ -299,6 +299,51 @@ fn search_on_the_real_catalog() {
     check_search("sternocleidomastiod", 1, "muscles/sternocleidomastoid");
 }
 
+/// The pelvic floor is out of safe reach for self-treatment: every one of
+/// its points is for a therapist only, offers nothing but a therapist, and is
+/// still found by pain so people learn the likely cause.
+#[test]
+fn pelvic_floor_points_are_for_a_therapist_only_and_still_found() {
+    let c = catalog();
+    let d = c.data();
+    let pelvic_floor = [
+        "levator_ani",
+        "coccygeus",
+        "obturator_internus",
+        "sphincter_ani",
+        "bulbospongiosus",
+        "ischiocavernosus",
+    ];
+    for id in pelvic_floor {
+        let m = c.muscle_index(id).unwrap_or_else(|| panic!("muscle {id}"));
+        assert!(!c.points_of_muscle(m).is_empty(), "{id}");
+        for &p in c.points_of_muscle(m) {
+            let tp = &d.trigger_points[p];
+            assert!(tp.therapist_only, "{} is not therapist-only", tp.id);
+            assert!(!tp.therapist_only_note.is_empty(), "{}", tp.id);
+            for t in &tp.techniques {
+                assert_eq!(t.tool, "massage_therapist", "{}", tp.id);
+            }
+        }
+    }
+    let query = PainQuery {
+        locations: vec![PainLocation {
+            region: "pelvic floor".into(),
+            side: Side::Unspecified,
+        }],
+        symptoms: Vec::new(),
+    };
+    let answer = pain::find(c, &pain::resolve(c, &query).unwrap());
+    let found: Vec<&str> = answer
+        .matches
+        .iter()
+        .map(|m| d.muscles[m.muscle].id.as_str())
+        .collect();
+    for id in pelvic_floor.iter().filter(|id| **id != "coccygeus") {
+        assert!(found.contains(id), "{id} not found in {found:?}");
+    }
+}
+
 /// The safety review of the chart's own content (issue 13, item 8): each
 /// finding about techniques, cautions, exclusions and mappings is one row.
 mod safety_review {

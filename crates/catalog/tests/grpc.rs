@@ -827,6 +827,153 @@ async fn reflection_lists_the_catalog_service() {
     );
 }
 
+#[tokio::test]
+async fn the_body_map_is_served_with_the_version_and_in_the_snapshot() {
+    let server = TestServer::start().await;
+    let mut c = server.client();
+    let got = c
+        .get_body_map(pb::GetBodyMapRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    let version = c
+        .get_catalog_version(pb::GetCatalogVersionRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .catalog_version;
+    assert_eq!(got.catalog_version, version);
+    let map = got.body_map.expect("a body map");
+    assert_eq!((map.width, map.height), (700.0, 1000.0));
+    let views: Vec<i32> = map.outlines.iter().map(|o| o.view).collect();
+    assert_eq!(
+        views,
+        [pb::BodyView::Front as i32, pb::BodyView::Back as i32]
+    );
+    for o in &map.outlines {
+        assert!(o.svg_path.starts_with('M') && o.svg_path.ends_with('Z'));
+        assert!(o.silhouette.len() > 20 && o.head.is_some());
+    }
+    // Every region has its shapes on its own view: two mirrored ones when
+    // it is lateral, one on the midline otherwise.
+    let regions = c
+        .list_regions(pb::ListRegionsRequest {
+            page_size: 500,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .regions;
+    assert!(!regions.is_empty());
+    for r in &regions {
+        let shapes: Vec<&pb::RegionShape> =
+            map.shapes.iter().filter(|s| s.region == r.name).collect();
+        assert!(shapes.iter().all(|s| s.view == r.view), "{}", r.name);
+        if r.lateral {
+            assert_eq!(shapes.len(), 2, "{}", r.name);
+            let (a, b) = (shapes[0].ellipse.unwrap(), shapes[1].ellipse.unwrap());
+            assert!((a.cx + b.cx - 1.0).abs() < 1e-9, "{} mirrored", r.name);
+            assert_eq!(shapes[0].side, pb::Side::Right as i32);
+            assert_eq!(shapes[1].side, pb::Side::Left as i32);
+        } else {
+            assert_eq!(shapes.len(), 1, "{}", r.name);
+            assert_eq!(shapes[0].side, pb::Side::Midline as i32);
+        }
+    }
+    // The offline snapshot carries the same map.
+    let snapshot = c
+        .get_catalog_snapshot(pb::GetCatalogSnapshotRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .snapshot
+        .unwrap();
+    assert_eq!(snapshot.body_map.as_ref(), Some(&map));
+}
+
+#[tokio::test]
+async fn referral_pictures_follow_the_side_and_refuse_bad_requests() {
+    let server = TestServer::start().await;
+    let mut c = server.client();
+    let points = c
+        .list_trigger_points(pb::ListTriggerPointsRequest {
+            page_size: 500,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .trigger_points;
+    let bilateral = points
+        .iter()
+        .find(|p| p.bilateral)
+        .expect("a bilateral point");
+    let picture = |name: &str, side: pb::Side| {
+        let mut c = c.clone();
+        let name = name.to_owned();
+        async move {
+            c.get_trigger_point_picture(pb::GetTriggerPointPictureRequest {
+                name,
+                side: side as i32,
+            })
+            .await
+        }
+    };
+    let right = picture(&bilateral.name, pb::Side::Right)
+        .await
+        .unwrap()
+        .into_inner();
+    let left = picture(&bilateral.name, pb::Side::Left)
+        .await
+        .unwrap()
+        .into_inner();
+    let both = picture(&bilateral.name, pb::Side::Unspecified)
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(right.catalog_version.len(), 64);
+    for (p, side) in [(&right, "right"), (&left, "left"), (&both, "both")] {
+        assert!(
+            p.svg
+                .starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\"")
+        );
+        assert!(p.svg.contains(&format!("data-side=\"{side}\"")));
+        assert!(p.svg.contains("<title") && p.svg.contains("<desc"));
+        roxmltree::Document::parse(&p.svg).expect("the picture is XML");
+    }
+    assert_ne!(right.svg, left.svg);
+    assert_eq!(both.svg.matches("class=\"point\"").count(), 2);
+
+    // A midline point has one picture whatever the side.
+    if let Some(midline) = points.iter().find(|p| !p.bilateral) {
+        let a = picture(&midline.name, pb::Side::Left).await.unwrap();
+        let b = picture(&midline.name, pb::Side::Midline).await.unwrap();
+        assert_eq!(a.into_inner().svg, b.into_inner().svg);
+    }
+
+    let midline_on_bilateral = picture(&bilateral.name, pb::Side::Midline)
+        .await
+        .unwrap_err();
+    assert_violation(&midline_on_bilateral, Code::InvalidArgument, "side");
+    let missing = picture("triggerPoints/no_such_point", pb::Side::Right)
+        .await
+        .unwrap_err();
+    assert_eq!(missing.code(), Code::NotFound);
+    let malformed = picture("muscles/upper_trapezius", pb::Side::Right)
+        .await
+        .unwrap_err();
+    assert_violation(&malformed, Code::InvalidArgument, "name");
+    let bad_side = c
+        .get_trigger_point_picture(pb::GetTriggerPointPictureRequest {
+            name: bilateral.name.clone(),
+            side: 42,
+        })
+        .await
+        .unwrap_err();
+    assert_violation(&bad_side, Code::InvalidArgument, "side");
+}
+
 /// Prod mode refuses, at start, the development internal credential and
 /// one shorter than 32 bytes, naming the setting; a strong one starts.
 #[tokio::test]

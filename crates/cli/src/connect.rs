@@ -156,6 +156,9 @@ fn hint(code: tonic::Code, reason: Option<&str>) -> Option<&'static str> {
         }
         (_, Some("CONDITION_EXCLUDED")) => "one of your conditions rules this point out",
         (_, Some("DAILY_LIMIT_REACHED")) => "see when the next one is allowed: `knotwork day`",
+        (_, Some("THERAPIST_ONLY")) => {
+            "this point is for a trained therapist only; `knotwork pain` lists points you can work yourself"
+        }
         (tonic::Code::Unauthenticated, _) => {
             "sign in: `knotwork login --user NAME` (development), or pass --token / KNOTWORK_TOKEN"
         }
@@ -226,5 +229,7 @@ mod tests {
         assert!(text.contains("reason: SCREENING_REQUIRED"), "{text}");
         assert!(text.contains("missing: x"), "{text}");
         assert!(text.contains("hint: answer the health screening"), "{text}");
+        let hint = hint(tonic::Code::FailedPrecondition, Some("THERAPIST_ONLY")).unwrap();
+        assert!(hint.contains("therapist only"), "{hint}");
     }
 }

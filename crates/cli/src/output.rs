@@ -242,7 +242,7 @@ pub fn print_red_flags(flags: &[cat::RedFlag], all: bool) {
             ),
             paint(
                 style::DIM,
-                format!("{} (--flags says what each means)", names.join(", "))
+                format!("{} (--flags says what each means)", names.join("; "))
             )
         );
     }

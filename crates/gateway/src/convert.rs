@@ -209,3 +209,51 @@ pub fn relief_plan(inputs: Inputs, max: usize) -> gw::GetReliefPlanResponse {
         catalog_version: inputs.pain.catalog_version,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::relief::Block;
+
+    /// People never see raw ids: a point's block says what and why in the
+    /// catalog's words; the resource name stays out of the message.
+    #[test]
+    fn point_blocks_carry_the_catalogs_reason_not_ids() {
+        let tp = cat::TriggerPoint {
+            name: "triggerPoints/gluteus_maximus".into(),
+            excluded_tools: vec![cat::ToolExclusion {
+                tool: "tools/massage_gun".into(),
+                reason: "The sciatic nerve runs under this point.".into(),
+            }],
+            excluded_conditions: vec![cat::ConditionExclusion {
+                contraindication: "contraindications/pregnancy".into(),
+                reason: "No pressure on the belly in pregnancy.".into(),
+            }],
+            ..Default::default()
+        };
+        let check = |b: Block, reason: &str, why: &str| {
+            let got = point_block(&b, &tp);
+            assert_eq!(got.reason, reason);
+            assert!(got.message.ends_with(why), "{}", got.message);
+            for raw in ["tools/", "contraindications/", "triggerPoints/"] {
+                assert!(!got.message.contains(raw), "{}", got.message);
+            }
+        };
+        check(
+            Block::ToolExcluded("tools/massage_gun".into()),
+            "TOOL_EXCLUDED",
+            "The sciatic nerve runs under this point.",
+        );
+        check(
+            Block::ConditionExcluded("contraindications/pregnancy".into()),
+            "CONDITION_EXCLUDED",
+            "No pressure on the belly in pregnancy.",
+        );
+        // A block without a catalog reason keeps its plain message.
+        check(
+            Block::DailyLimitReached,
+            "DAILY_LIMIT_REACHED",
+            "No session left on this point today.",
+        );
+    }
+}

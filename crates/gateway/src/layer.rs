@@ -6,15 +6,12 @@
 //! for trailers-only answers, otherwise in the trailers at the end of the
 //! body, so server streams are timed to their end).
 
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue};
+use knotwork_proto::metadata::{INTERNAL_TOKEN, REQUEST_ID, USER_ID, USER_ID_BIN};
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::Instant;
-
-use bytes::Bytes;
-use http::{HeaderMap, HeaderValue};
-use http_body_util::BodyExt;
-use knotwork_proto::metadata::{INTERNAL_TOKEN, REQUEST_ID, USER_ID, USER_ID_BIN};
 use tower::{Layer, Service};
 use tracing::Instrument;
 
@@ -87,48 +84,6 @@ fn mint_request_id() -> HeaderValue {
     HeaderValue::from_str(&id).unwrap_or(HeaderValue::from_static("unknown"))
 }
 
-fn grpc_status(headers: &HeaderMap) -> Option<tonic::Code> {
-    let v = headers
-        .get("grpc-status")?
-        .to_str()
-        .ok()?
-        .parse::<i32>()
-        .ok()?;
-    Some(tonic::Code::from_i32(v))
-}
-
-/// Records the call once, when its status is known; a body dropped before
-/// its trailers counts as CANCELLED.
-struct Outcome {
-    metrics: Metrics,
-    method: String,
-    start: Instant,
-    done: bool,
-}
-
-impl Outcome {
-    fn record(&mut self, code: tonic::Code) {
-        if self.done {
-            return;
-        }
-        self.done = true;
-        // Unknown methods share one label so that callers cannot inflate
-        // the metric's cardinality.
-        let method = if code == tonic::Code::Unimplemented {
-            "unknown"
-        } else {
-            self.method.as_str()
-        };
-        self.metrics.observe(method, code, self.start.elapsed());
-    }
-}
-
-impl Drop for Outcome {
-    fn drop(&mut self) {
-        self.record(tonic::Code::Cancelled);
-    }
-}
-
 impl<S, ReqBody, ResBody> Service<http::Request<ReqBody>> for Edge<S>
 where
     S: Service<http::Request<ReqBody>, Response = http::Response<ResBody>> + Clone + Send + 'static,
@@ -153,38 +108,16 @@ where
         let id = request_id(req.headers());
         req.headers_mut().insert(REQUEST_ID, id.clone());
         let path = req.uri().path();
-        let method = if path.len() <= 128 {
-            path.to_owned()
-        } else {
-            "unknown".to_owned()
-        };
+        let call = self.metrics.red().start(path);
+        let method = if path.len() <= 128 { path } else { "unknown" };
         let span =
             tracing::info_span!("call", request_id = id.to_str().unwrap_or(""), method = %method);
-        let metrics = self.metrics.clone();
-        let start = Instant::now();
         Box::pin(async move {
             let resp = inner.call(req).instrument(span).await?;
             let (mut parts, body) = resp.into_parts();
             parts.headers.insert(REQUEST_ID, id);
-            let mut outcome = Outcome {
-                metrics,
-                method,
-                start,
-                done: false,
-            };
-            if let Some(code) = grpc_status(&parts.headers) {
-                outcome.record(code);
-            }
-            let body = body.map_frame(move |frame| {
-                if let Some(code) = frame.trailers_ref().and_then(grpc_status) {
-                    outcome.record(code);
-                }
-                frame
-            });
-            Ok(http::Response::from_parts(
-                parts,
-                tonic::body::Body::new(body),
-            ))
+            let body = call.watch_body(&parts, body);
+            Ok(http::Response::from_parts(parts, body))
         })
     }
 }

@@ -155,6 +155,7 @@ pub async fn run(
         &backend_tls,
         Duration::from_millis(config.backend_connect_timeout_ms),
         config.backend_connections,
+        &metrics,
     )?);
     let internal_token = config.internal_token.parse().map_err(|_| {
         Error::Config("the internal credential is not a valid header value".to_owned())
@@ -173,6 +174,7 @@ pub async fn run(
         max_timeout: config.max_backend_timeout(),
         max_stream_timeout: Duration::from_millis(config.max_stream_timeout_ms),
         max_message: config.max_message_bytes,
+        metrics: metrics.clone(),
     });
 
     let (reporter, health) = knotwork_runtime::grpc::health().await;
@@ -193,7 +195,15 @@ pub async fn run(
     if let Some(admin) = admin {
         tracing::info!(addr = ?admin.local_addr().ok(), tls = tls.is_some(), "metrics listening");
         let admin = knotwork_runtime::listen::incoming(admin, tls.clone(), &config.limits);
-        tokio::spawn(metrics.clone().serve(admin, stop_rx.clone()));
+        let mut stop = stop_rx.clone();
+        tokio::spawn(knotwork_runtime::metrics::serve_admin(
+            admin,
+            metrics.registry().clone(),
+            health.clone(),
+            async move {
+                let _ = stop.changed().await;
+            },
+        ));
     }
     {
         let shared = shared.clone();

@@ -1,206 +1,121 @@
 //! Prometheus metrics, one registry per gateway instance, served on the
-//! admin listener at `/metrics`.
+//! admin listener at `/metrics` (with gRPC health beside it, see
+//! [`knotwork_runtime::metrics::serve_admin`]).
 
-use std::convert::Infallible;
-use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::Full;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
-use knotwork_runtime::listen::Conn;
-use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+use knotwork_runtime::metrics::{
+    HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, LATENCY_BUCKETS, Red,
 };
-use tokio_stream::StreamExt as _;
 
 use crate::Error;
 
-/// The gateway's metrics. Cheap to clone.
-#[derive(Clone)]
+/// The gateway's metrics: the shared registry of
+/// [`knotwork_runtime::metrics`] (RED per method, in-flight calls, build
+/// info) plus the gateway's own. Cheap to clone.
+#[derive(Clone, Debug)]
 pub struct Metrics {
-    inner: Arc<Inner>,
-}
-
-struct Inner {
-    registry: Registry,
-    requests: IntCounterVec,
-    errors: IntCounterVec,
-    latency: HistogramVec,
+    registry: knotwork_runtime::metrics::Metrics,
     backend_up: IntGaugeVec,
+    backend_calls: IntCounterVec,
+    backend_latency: HistogramVec,
     rate_limited: IntCounterVec,
-}
-
-impl std::fmt::Debug for Metrics {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Metrics").finish_non_exhaustive()
-    }
+    guide_streams: IntGauge,
 }
 
 impl Metrics {
     /// Creates and registers the metrics.
     pub fn new() -> Result<Self, Error> {
-        let err = |e: prometheus::Error| Error::Internal(format!("metrics: {e}"));
-        let registry = Registry::new();
-        let requests = IntCounterVec::new(
-            Opts::new(
-                "knotwork_gateway_requests_total",
-                "Calls answered, by method and gRPC status code.",
-            ),
-            &["method", "code"],
-        )
-        .map_err(err)?;
-        let errors = IntCounterVec::new(
-            Opts::new(
-                "knotwork_gateway_errors_total",
-                "Calls answered with a status other than OK.",
-            ),
-            &["method", "code"],
-        )
-        .map_err(err)?;
-        let latency = HistogramVec::new(
-            HistogramOpts::new(
-                "knotwork_gateway_request_duration_seconds",
-                "Call latency, by method and code.",
-            )
-            .buckets(vec![
-                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
-                10.0,
-            ]),
-            &["method", "code"],
-        )
-        .map_err(err)?;
-        let backend_up = IntGaugeVec::new(
-            Opts::new(
-                "knotwork_gateway_backend_up",
-                "1 when the backend's health check answered SERVING.",
-            ),
-            &["role", "backend"],
-        )
-        .map_err(err)?;
-        let rate_limited = IntCounterVec::new(
-            Opts::new(
-                "knotwork_gateway_rate_limited_total",
-                "Calls refused by a rate limit, by scope.",
-            ),
-            &["scope"],
-        )
-        .map_err(err)?;
-        registry.register(Box::new(requests.clone())).map_err(err)?;
-        registry.register(Box::new(errors.clone())).map_err(err)?;
-        registry.register(Box::new(latency.clone())).map_err(err)?;
-        registry
-            .register(Box::new(backend_up.clone()))
-            .map_err(err)?;
-        registry
-            .register(Box::new(rate_limited.clone()))
-            .map_err(err)?;
+        let registry = knotwork_runtime::metrics::Metrics::new("gateway");
         Ok(Self {
-            inner: Arc::new(Inner {
-                registry,
-                requests,
-                errors,
-                latency,
-                backend_up,
-                rate_limited,
-            }),
+            backend_up: registry.gauge_vec(
+                "backend_up",
+                "1 when the backend's health check answered SERVING.",
+                &["role", "backend"],
+            ),
+            backend_calls: registry.counter_vec(
+                "backend_requests_total",
+                "Calls to a backend (a catalog replica or a session shard), by gRPC code \
+                 (UNAVAILABLE and DEADLINE_EXCEEDED include failures to reach it).",
+                &["role", "backend", "code"],
+            ),
+            backend_latency: registry.histogram_vec(
+                "backend_request_duration_seconds",
+                "Latency of calls to a backend, to its response headers.",
+                &["role", "backend"],
+                LATENCY_BUCKETS,
+            ),
+            rate_limited: registry.counter_vec(
+                "rate_limited_total",
+                "Calls refused by a rate limit, by scope.",
+                &["scope"],
+            ),
+            guide_streams: registry.gauge(
+                "guide_streams_open",
+                "Guided-session streams being forwarded now.",
+            ),
+            registry,
         })
     }
 
-    /// Registers another collector (the JWKS fetch metrics of `auth`) so
-    /// that `/metrics` serves it too.
-    pub(crate) fn register(
-        &self,
-        collector: Box<dyn prometheus::core::Collector>,
-    ) -> Result<(), Error> {
-        self.inner
-            .registry
-            .register(collector)
-            .map_err(|e| Error::Internal(format!("metrics: {e}")))
+    /// The shared registry (to add a metric: one line, see
+    /// [`knotwork_runtime::metrics`]).
+    pub fn registry(&self) -> &knotwork_runtime::metrics::Metrics {
+        &self.registry
+    }
+
+    /// The RED metrics of the gateway's own calls.
+    pub fn red(&self) -> &Red {
+        self.registry.red()
     }
 
     /// Records one finished call.
     pub fn observe(&self, method: &str, code: tonic::Code, elapsed: Duration) {
-        let code = knotwork_runtime::grpc::code_name(code);
-        self.inner.requests.with_label_values(&[method, code]).inc();
-        if code != "OK" {
-            self.inner.errors.with_label_values(&[method, code]).inc();
-        }
-        self.inner
-            .latency
-            .with_label_values(&[method, code])
-            .observe(elapsed.as_secs_f64());
+        self.red().observe(method, code, elapsed);
     }
 
     /// Records a backend's health.
     pub fn backend_up(&self, role: &str, backend: &str, up: bool) {
-        self.inner
-            .backend_up
+        self.backend_up
             .with_label_values(&[role, backend])
             .set(i64::from(up));
     }
 
+    /// Records one call to a backend.
+    pub fn backend_call(&self, role: &str, backend: &str, code: tonic::Code, elapsed: Duration) {
+        self.backend_calls
+            .with_label_values(&[role, backend, knotwork_runtime::grpc::code_name(code)])
+            .inc();
+        self.backend_latency
+            .with_label_values(&[role, backend])
+            .observe(elapsed.as_secs_f64());
+    }
+
     /// Records a rate-limit refusal.
     pub fn rate_limited(&self, scope: &str) {
-        self.inner.rate_limited.with_label_values(&[scope]).inc();
+        self.rate_limited.with_label_values(&[scope]).inc();
+    }
+
+    /// Counts a forwarded guided-session stream as open until the guard
+    /// is dropped.
+    pub fn guide_stream(&self) -> GuideStreamGuard {
+        self.guide_streams.inc();
+        GuideStreamGuard(self.guide_streams.clone())
     }
 
     /// The metrics in the Prometheus text format.
     pub fn render(&self) -> String {
-        let mut buf = Vec::new();
-        if let Err(e) = TextEncoder::new().encode(&self.inner.registry.gather(), &mut buf) {
-            tracing::warn!(error = %e, "cannot encode metrics");
-        }
-        String::from_utf8(buf).unwrap_or_default()
+        self.registry.render()
     }
+}
 
-    /// Serves `GET /metrics` on the accepted connections (TLS and the
-    /// header timeout already applied, see `knotwork_runtime::listen`)
-    /// until `stop` turns true.
-    pub async fn serve(
-        self,
-        incoming: impl tokio_stream::Stream<Item = std::io::Result<Conn>> + Unpin,
-        mut stop: tokio::sync::watch::Receiver<bool>,
-    ) {
-        let mut incoming = incoming;
-        loop {
-            let stream = tokio::select! {
-                accepted = incoming.next() => match accepted {
-                    Some(Ok(s)) => s,
-                    Some(Err(e)) => {
-                        tracing::warn!(error = %e, "admin accept failed");
-                        continue;
-                    }
-                    None => return,
-                },
-                _ = stop.changed() => return,
-            };
-            let metrics = self.clone();
-            tokio::spawn(async move {
-                let svc = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                    let metrics = metrics.clone();
-                    async move {
-                        let resp = if req.uri().path() == "/metrics" {
-                            hyper::Response::builder()
-                                .header("content-type", "text/plain; version=0.0.4")
-                                .body(Full::new(Bytes::from(metrics.render())))
-                        } else {
-                            hyper::Response::builder()
-                                .status(404)
-                                .body(Full::new(Bytes::from_static(b"not found\n")))
-                        };
-                        Ok::<_, Infallible>(resp.unwrap_or_default())
-                    }
-                });
-                if let Err(e) = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), svc)
-                    .await
-                {
-                    tracing::debug!(error = %e, "admin connection ended");
-                }
-            });
-        }
+/// See [`Metrics::guide_stream`].
+#[derive(Debug)]
+pub struct GuideStreamGuard(IntGauge);
+
+impl Drop for GuideStreamGuard {
+    fn drop(&mut self) {
+        self.0.dec();
     }
 }
 
@@ -219,7 +134,21 @@ mod tests {
         );
         m.rate_limited("user");
         m.backend_up("catalog", "http://x", true);
+        m.backend_call(
+            "session",
+            "http://s0",
+            tonic::Code::Unavailable,
+            Duration::from_millis(2),
+        );
+        let guard = m.guide_stream();
+        assert!(m.render().contains("knotwork_gateway_guide_streams_open 1"));
+        drop(guard);
         let text = m.render();
+        assert!(text.contains("knotwork_gateway_guide_streams_open 0"));
+        assert!(text.contains(
+            r#"knotwork_gateway_backend_requests_total{backend="http://s0",code="UNAVAILABLE",role="session"} 1"#
+        ));
+        assert!(text.contains(r#"knotwork_build_info{service="gateway""#));
         assert!(
             text.contains(r#"knotwork_gateway_requests_total{code="OK",method="/a.B/C"} 1"#),
             "{text}"

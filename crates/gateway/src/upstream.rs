@@ -66,6 +66,7 @@ pub struct Backend {
     channels: Vec<Channel>,
     next: RoundRobin,
     up: AtomicBool,
+    metrics: Metrics,
 }
 
 impl Backend {
@@ -77,6 +78,7 @@ impl Backend {
         tls: &BackendTls,
         connect_timeout: Duration,
         connections: usize,
+        metrics: Metrics,
     ) -> Result<Self, Error> {
         let endpoint = tls
             .endpoint(url)
@@ -95,6 +97,7 @@ impl Backend {
             channels,
             next: RoundRobin::default(),
             up: AtomicBool::new(true),
+            metrics,
         })
     }
 
@@ -127,12 +130,13 @@ impl Upstreams {
         tls: &BackendTls,
         connect_timeout: Duration,
         connections: usize,
+        metrics: &Metrics,
     ) -> Result<Self, Error> {
         let build = |urls: &[String], role| {
             urls.iter()
                 .map(|u| u.trim())
                 .filter(|u| !u.is_empty())
-                .map(|u| Backend::new(u, role, tls, connect_timeout, connections))
+                .map(|u| Backend::new(u, role, tls, connect_timeout, connections, metrics.clone()))
                 .collect::<Result<Vec<_>, _>>()
         };
         let catalog = build(catalog, Role::Catalog)?;
@@ -205,8 +209,28 @@ pub fn set_deadline<M>(req: &mut Request<M>, deadline: Instant) {
     );
 }
 
-/// Calls one backend with a deadline and maps local failures.
+/// Calls one backend with a deadline and maps local failures; records the
+/// backend's latency and outcome.
 pub async fn call_with_deadline<M, R, F, Fut>(
+    backend: &Backend,
+    deadline: Instant,
+    req: Request<M>,
+    call: &F,
+) -> Result<Response<R>, Status>
+where
+    F: Fn(Channel, Request<M>) -> Fut,
+    Fut: Future<Output = Result<Response<R>, Status>>,
+{
+    let started = Instant::now();
+    let result = call_backend(backend, deadline, req, call).await;
+    let code = result.as_ref().map_or_else(Status::code, |_| Code::Ok);
+    backend
+        .metrics
+        .backend_call(backend.role.label(), &backend.url, code, started.elapsed());
+    result
+}
+
+async fn call_backend<M, R, F, Fut>(
     backend: &Backend,
     deadline: Instant,
     mut req: Request<M>,

@@ -5,10 +5,16 @@ use tonic_health::server::HealthReporter;
 
 pub use tonic_health::pb::health_server::HealthServer;
 
+/// The health service name that answers SERVING as long as the process
+/// answers at all: the liveness probe's. Readiness (the empty name) follows
+/// storage and may be NOT_SERVING (a full disk) without the process needing
+/// a restart.
+pub const LIVENESS: &str = "liveness";
+
 /// Creates the `grpc.health.v1.Health` service with the overall status (the
 /// empty service name) set to NOT_SERVING. A service flips it to SERVING with
 /// [`set_serving`] once its storage is open, so probes never see a service
-/// that cannot yet answer.
+/// that cannot yet answer. [`LIVENESS`] is SERVING from the start.
 pub async fn health() -> (
     HealthReporter,
     HealthServer<impl tonic_health::pb::health_server::Health>,
@@ -16,6 +22,9 @@ pub async fn health() -> (
     let (reporter, server) = tonic_health::server::health_reporter();
     reporter
         .set_service_status("", ServingStatus::NotServing)
+        .await;
+    reporter
+        .set_service_status(LIVENESS, ServingStatus::Serving)
         .await;
     (reporter, server)
 }

@@ -24,6 +24,9 @@ use tonic::{Request, Status};
 #[derive(Clone)]
 pub struct InternalAuth {
     token: Arc<[u8]>,
+    /// The credential being rotated in: accepted beside `token` while a
+    /// rotation is under way, so no call is refused in between.
+    next: Option<Arc<[u8]>>,
 }
 
 impl std::fmt::Debug for InternalAuth {
@@ -43,7 +46,17 @@ impl InternalAuth {
     pub fn new(token: &str) -> Self {
         Self {
             token: Arc::from(token.as_bytes()),
+            next: None,
         }
+    }
+
+    /// Also accepts `next` (when set and not empty), the credential being
+    /// rotated in: backends accept both while the callers move to `next`.
+    pub fn with_next(mut self, next: Option<&str>) -> Self {
+        self.next = next
+            .filter(|n| !n.is_empty())
+            .map(|n| Arc::from(n.as_bytes()));
+        self
     }
 
     /// Refuses the call with UNAUTHENTICATED unless it carries the internal
@@ -52,7 +65,12 @@ impl InternalAuth {
         let given = md
             .get(metadata::INTERNAL_TOKEN)
             .ok_or_else(|| Status::unauthenticated("missing internal credential"))?;
-        if self.token.is_empty() || !bool::from(given.as_bytes().ct_eq(&self.token)) {
+        let matches = |token: &[u8]| !token.is_empty() && bool::from(given.as_bytes().ct_eq(token));
+        // Both are compared (no early exit), so timing does not tell which
+        // credential a guess came close to.
+        let current = matches(&self.token);
+        let next = self.next.as_deref().is_some_and(matches);
+        if !(current | next) {
             return Err(Status::unauthenticated("invalid internal credential"));
         }
         Ok(())
@@ -167,6 +185,25 @@ mod tests {
         assert!(
             auth.verify(&md(&[(metadata::INTERNAL_TOKEN, "s3cret")]))
                 .is_ok()
+        );
+    }
+
+    #[test]
+    fn both_credentials_pass_during_a_rotation() {
+        let auth = InternalAuth::new("old").with_next(Some("new"));
+        for (given, ok) in [("old", true), ("new", true), ("neww", false), ("", false)] {
+            assert_eq!(
+                auth.verify(&md(&[(metadata::INTERNAL_TOKEN, given)]))
+                    .is_ok(),
+                ok,
+                "{given:?}"
+            );
+        }
+        let unset = InternalAuth::new("old").with_next(Some(""));
+        assert!(
+            unset
+                .verify(&md(&[(metadata::INTERNAL_TOKEN, "")]))
+                .is_err()
         );
     }
 

@@ -2,9 +2,10 @@
 //! structured logging ([`telemetry`]), the shutdown signal ([`shutdown`]),
 //! health and reflection wiring ([`grpc`]), the internal trust boundary
 //! between the gateway and the backends ([`internal`]), TLS and mTLS
-//! ([`tls`]), how listeners accept connections under limits ([`listen`]) and
-//! how big an error reply may be ([`bounded`]), and which secrets
-//! production mode refuses ([`prod`]).
+//! ([`tls`]), how listeners accept connections under limits ([`listen`]),
+//! how big an error reply may be ([`bounded`]), which secrets production
+//! mode refuses ([`prod`]) and Prometheus metrics with the admin port
+//! ([`metrics`]).
 //!
 //! Invariant: this crate never reads the environment on its own; binaries
 //! pass configuration in (clap reads `KNOTWORK_*` variables in `main.rs`).
@@ -16,6 +17,7 @@ pub mod drain;
 pub mod grpc;
 pub mod internal;
 pub mod listen;
+pub mod metrics;
 pub mod prod;
 pub mod shutdown;
 pub mod status;

@@ -25,6 +25,12 @@ pub struct Config {
     )]
     pub listen: SocketAddr,
 
+    /// Admin address: Prometheus metrics (`GET /metrics`) and gRPC health
+    /// for the kubelet's probes, always plain text (like etcd's metrics
+    /// listener). Off when unset.
+    #[arg(long, env = "KNOTWORK_SESSION_ADMIN_LISTEN")]
+    pub admin_listen: Option<SocketAddr>,
+
     /// Folder holding the session database (created when missing).
     #[arg(
         long,
@@ -54,6 +60,12 @@ pub struct Config {
         hide_env_values = true
     )]
     pub internal_token: String,
+
+    /// The internal credential being rotated in, accepted beside
+    /// `internal_token` during a rotation (deploy/README.md, "Rotating the
+    /// internal credential").
+    #[arg(long, env = "KNOTWORK_INTERNAL_TOKEN_NEXT", hide_env_values = true)]
+    pub internal_token_next: Option<String>,
 
     /// `prod` refuses the development internal credential and one shorter
     /// than 32 bytes at start.
@@ -105,9 +117,11 @@ impl Config {
     pub fn local(data_dir: PathBuf) -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 50053)),
+            admin_listen: None,
             data_dir,
             catalog_url: "http://127.0.0.1:50052".to_owned(),
             catalog_poll_secs: 30,
+            internal_token_next: None,
             internal_token: DEV_INTERNAL_TOKEN.to_owned(),
             mode: Mode::Dev,
             guide_speedup: 1,

@@ -148,6 +148,7 @@ pub fn catalog_view(s: cpb::CatalogSnapshot) -> Result<CatalogView, String> {
                     })
                     .collect(),
                 max_safe_pressure,
+                therapist_only: tp.therapist_only.then(|| tp.therapist_only_note.clone()),
             };
             Ok((id, info))
         })
@@ -242,6 +243,7 @@ fn warning_code(c: WarningCode) -> pb::WarningCode {
         WarningCode::Contraindicated => W::Contraindicated,
         WarningCode::ToolExcluded => W::ToolExcluded,
         WarningCode::ConditionExcluded => W::ConditionExcluded,
+        WarningCode::TherapistOnly => W::TherapistOnly,
     }
 }
 
@@ -259,6 +261,7 @@ fn warning_code_from(v: i32) -> Option<WarningCode> {
         W::Contraindicated => WarningCode::Contraindicated,
         W::ToolExcluded => WarningCode::ToolExcluded,
         W::ConditionExcluded => WarningCode::ConditionExcluded,
+        W::TherapistOnly => WarningCode::TherapistOnly,
         W::Unspecified => return None,
     })
 }
@@ -657,19 +660,27 @@ mod tests {
                     ..Default::default()
                 },
             ],
-            trigger_points: vec![cpb::TriggerPoint {
-                name: "triggerPoints/ql".into(),
-                referrals: vec![cpb::Referral {
-                    region: "regions/low_back".into(),
-                    kind: 1,
-                }],
-                excluded_tools: vec![cpb::ToolExclusion {
-                    tool: "tools/gun".into(),
-                    reason: "no".into(),
-                }],
-                max_safe_pressure: 4,
-                ..Default::default()
-            }],
+            trigger_points: vec![
+                cpb::TriggerPoint {
+                    name: "triggerPoints/ql".into(),
+                    referrals: vec![cpb::Referral {
+                        region: "regions/low_back".into(),
+                        kind: 1,
+                    }],
+                    excluded_tools: vec![cpb::ToolExclusion {
+                        tool: "tools/gun".into(),
+                        reason: "no".into(),
+                    }],
+                    max_safe_pressure: 4,
+                    ..Default::default()
+                },
+                cpb::TriggerPoint {
+                    name: "triggerPoints/levator_ani".into(),
+                    therapist_only: true,
+                    therapist_only_note: "Inside the pelvis.".into(),
+                    ..Default::default()
+                },
+            ],
             tools: vec![cpb::Tool {
                 name: "tools/gun".into(),
                 ..Default::default()
@@ -698,7 +709,13 @@ mod tests {
         let p = v.point("ql").unwrap();
         assert_eq!(p.max_safe_pressure, Some(4));
         assert!(p.referral_regions.contains("low_back"));
+        assert_eq!(p.therapist_only, None);
         assert!(p.excluded_tools.contains_key("gun"));
+        let levator = v.point("levator_ani").unwrap();
+        assert_eq!(
+            levator.therapist_only.as_deref(),
+            Some("Inside the pelvis.")
+        );
         assert!(v.tools.contains("gun"));
         assert_eq!(v.guidance.max_sessions_per_point_per_day, 6);
     }

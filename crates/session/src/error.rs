@@ -7,12 +7,19 @@ use tonic_types::{ErrorDetails, StatusExt};
 
 use crate::domain::{FieldViolation, Refusal};
 
+/// `ErrorInfo` reason: a request id was reused with a different request.
+pub const REASON_REQUEST_ID_REUSED: &str = "REQUEST_ID_REUSED";
+
 /// Everything that can go wrong in the session service.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The request has invalid fields; nothing was stored.
     #[error("invalid argument: {}", describe(.0))]
     InvalidArgument(Vec<FieldViolation>),
+    /// A request id came back with a different request (names the field);
+    /// the first record is untouched.
+    #[error("{0} was used before for a different request")]
+    RequestIdReused(String),
     /// The named resource does not exist for this user.
     #[error("{0} not found")]
     NotFound(String),
@@ -46,7 +53,7 @@ impl Error {
     /// The gRPC code this error maps to.
     pub fn code(&self) -> Code {
         match self {
-            Self::InvalidArgument(_) => Code::InvalidArgument,
+            Self::InvalidArgument(_) | Self::RequestIdReused(_) => Code::InvalidArgument,
             Self::NotFound(_) => Code::NotFound,
             Self::Refused(_) => Code::FailedPrecondition,
             Self::Unavailable(_) => Code::Unavailable,
@@ -89,6 +96,22 @@ fn status(e: Error) -> Status {
     match e {
         Error::InvalidArgument(violations) => {
             bounded::invalid_argument(violations.iter().map(|v| (&v.field, &v.description)))
+        }
+        Error::RequestIdReused(field) => {
+            let mut details = ErrorDetails::with_bad_request_violation(
+                bounded::cut_name(&field),
+                "was used before for a different request",
+            );
+            details.set_error_info(REASON_REQUEST_ID_REUSED, ERROR_DOMAIN, []);
+            Status::with_error_details(
+                Code::InvalidArgument,
+                format!(
+                    "{} was used before for a different request; send a new request id \
+                     (the first request's result is unchanged)",
+                    bounded::cut_name(&field)
+                ),
+                details,
+            )
         }
         Error::NotFound(what) => bounded::not_found(&what),
         Error::Refused(r) => {
@@ -136,6 +159,18 @@ mod tests {
         assert_eq!(info.reason, "SCREENING_REQUIRED");
         assert_eq!(info.domain, "knotwork.dev");
         assert_eq!(info.metadata["missing"], "contraindications/cancer");
+    }
+
+    #[test]
+    fn a_reused_request_id_names_the_field_and_the_reason() {
+        let s = Status::from(Error::RequestIdReused("requests[2].request_id".into()));
+        assert_eq!(s.code(), Code::InvalidArgument);
+        let br = s.get_details_bad_request().unwrap();
+        assert_eq!(br.field_violations[0].field, "requests[2].request_id");
+        assert_eq!(
+            s.get_details_error_info().unwrap().reason,
+            "REQUEST_ID_REUSED"
+        );
     }
 
     #[test]

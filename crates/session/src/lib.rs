@@ -55,10 +55,30 @@ pub async fn run(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
+    run_with_admin(config, listener, None, shutdown).await
+}
+
+/// [`run`], plus the admin port on `admin` when given: Prometheus metrics
+/// at `/metrics` and gRPC health (plain text, for the kubelet's probes).
+pub async fn run_with_admin(
+    config: Config,
+    listener: tokio::net::TcpListener,
+    admin: Option<tokio::net::TcpListener>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), Error> {
     // Settings first: a weak secret or a wrong path stops the service
     // before it opens storage.
     knotwork_runtime::prod::check_internal_token(config.mode, &config.internal_token)
         .map_err(Error::Startup)?;
+    if let Some(next) = &config.internal_token_next {
+        knotwork_runtime::prod::check_secret(
+            config.mode,
+            "KNOTWORK_INTERNAL_TOKEN_NEXT",
+            next,
+            knotwork_runtime::prod::DEV_INTERNAL_TOKEN,
+        )
+        .map_err(Error::Startup)?;
+    }
     let tls = knotwork_runtime::tls::server_config(&config.tls)
         .map_err(|e| Error::Startup(e.to_string()))?;
     let backend_tls = knotwork_runtime::tls::BackendTls::load(&config.backend_tls)
@@ -73,8 +93,22 @@ pub async fn run(
         .map_err(|e| Error::Startup(format!("opening storage: {e}")))??;
     let store = Arc::new(store);
     tracing::info!(data_dir = %config.data_dir.display(), "storage open");
+    let metrics = knotwork_runtime::metrics::Metrics::new("session");
+    store.instrument(&metrics);
 
     let (reporter, health) = knotwork_runtime::grpc::health().await;
+    let (admin_stop, admin_stopped) = tokio::sync::oneshot::channel::<()>();
+    if let Some(admin) = admin {
+        tracing::info!(addr = ?admin.local_addr().ok(), "session admin (metrics, health) listening");
+        tokio::spawn(knotwork_runtime::metrics::serve_admin(
+            knotwork_runtime::listen::incoming(admin, None, &config.limits),
+            metrics.clone(),
+            health.clone(),
+            async move {
+                let _ = admin_stopped.await;
+            },
+        ));
+    }
     let (catalog, catalog_task) = catalog::spawn(
         &config.catalog_url,
         &backend_tls,
@@ -112,7 +146,7 @@ pub async fn run(
     let svc = service::Session::new(
         store.clone(),
         catalog,
-        InternalAuth::new(&config.internal_token),
+        InternalAuth::new(&config.internal_token).with_next(config.internal_token_next.as_deref()),
         config.guide_speedup,
     )
     .with_drain(drain.clone());
@@ -127,6 +161,7 @@ pub async fn run(
         "session service listening"
     );
     let result = knotwork_runtime::listen::server(&config.limits)
+        .layer(metrics.layer())
         .layer(knotwork_runtime::status::StatusLayer)
         .add_service(health)
         .add_service(reflection_v1)
@@ -150,6 +185,7 @@ pub async fn run(
     };
     health_task.abort();
     catalog_task.abort();
+    drop(admin_stop);
     // In-flight calls are done; dropping the last handle stops the writer
     // thread after it has committed everything queued.
     match Arc::try_unwrap(store) {

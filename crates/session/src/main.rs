@@ -27,7 +27,17 @@ async fn serve() -> anyhow::Result<()> {
         std::env::var("RUST_LOG").ok().as_deref(),
     );
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
-    knotwork_session::run(config, listener, knotwork_runtime::shutdown::signal()).await?;
+    let admin = match config.admin_listen {
+        Some(addr) => Some(tokio::net::TcpListener::bind(addr).await?),
+        None => None,
+    };
+    knotwork_session::run_with_admin(
+        config,
+        listener,
+        admin,
+        knotwork_runtime::shutdown::signal(),
+    )
+    .await?;
     Ok(())
 }
 

@@ -123,8 +123,20 @@ fn item_error(index: usize, e: Error) -> pb::BatchLogResult {
                 })
                 .collect(),
         ),
+        Error::RequestIdReused(field) => (
+            e.to_string(),
+            vec![pb::FieldViolation {
+                field: field.clone(),
+                description: "was used before for a different request".to_owned(),
+            }],
+        ),
         Error::Storage(_) | Error::Startup(_) => ("internal error".to_owned(), Vec::new()),
         other => (other.to_string(), Vec::new()),
+    };
+    let reason = match &e {
+        Error::RequestIdReused(_) => crate::error::REASON_REQUEST_ID_REUSED.to_owned(),
+        Error::Refused(r) => r.reason.as_str().to_owned(),
+        _ => String::new(),
     };
     pb::BatchLogResult {
         index: i32::try_from(index).unwrap_or(i32::MAX),
@@ -132,6 +144,7 @@ fn item_error(index: usize, e: Error) -> pb::BatchLogResult {
             code,
             message,
             field_violations,
+            reason,
         })),
         replayed: false,
     }

@@ -22,7 +22,7 @@
 //! | `session_ids` | user, id | perform time (8 bytes) |
 //! | `guided_sessions` | user, id | GuidedSession (JSON) |
 //! | `by_point_day` | user, point, local date, kind (`s`/`g`) + id | event id and tenderness |
-//! | `request_ids` | user, request id | resource name |
+//! | `request_ids` | user, request id | resource name, then 0 and the request's SHA-256 fingerprint |
 //!
 //! `sessions` is itself the by-user-by-time index; `by_point_day` counts
 //! sessions per point per local day and holds the tenderness readings the
@@ -30,7 +30,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, mpsc};
 use std::thread::JoinHandle;
 
@@ -38,11 +38,12 @@ use jiff::Timestamp;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use redb::{
-    Database, Durability, ReadOnlyTable, ReadTransaction, ReadableDatabase, ReadableTable, Table,
-    TableDefinition, WriteTransaction,
+    Database, Durability, ReadOnlyTable, ReadTransaction, ReadableDatabase, ReadableTable,
+    ReadableTableMetadata, Table, TableDefinition, WriteTransaction,
 };
 use tokio::sync::oneshot;
 
+use crate::domain::idempotency::{self, Fingerprint};
 use crate::domain::rules::{self, SessionContext};
 use crate::domain::{
     Answer, CatalogView, GuidedRequest, GuidedSession, Origin, Profile, ProfilePatch, Screening,
@@ -183,14 +184,61 @@ fn current(cell: &DbCell) -> Result<Arc<Database>, Error> {
         .ok_or_else(|| Error::Storage("storage is recovering from an I/O error".into()))
 }
 
-/// Commit counters, for the benchmark and for logs.
+/// Commit counters, for the benchmark and for logs, and the writer's
+/// metrics once [`Stats::instrument`] was called.
 #[derive(Debug, Default)]
 pub struct Stats {
     commits: AtomicU64,
     ops: AtomicU64,
+    /// Writes queued for the writer and not yet taken into a batch.
+    queued: AtomicI64,
+    metrics: std::sync::OnceLock<WriterMetrics>,
+}
+
+/// The writer's histograms.
+#[derive(Debug)]
+struct WriterMetrics {
+    commit_seconds: knotwork_runtime::metrics::Histogram,
+    batch_size: knotwork_runtime::metrics::Histogram,
 }
 
 impl Stats {
+    /// Registers the commit latency and batch size histograms
+    /// (`knotwork_session_commit_duration_seconds`,
+    /// `knotwork_session_commit_batch_size`) and the queue depth gauge
+    /// (`knotwork_session_writer_queue_depth`, read at each scrape).
+    pub fn instrument(self: &Arc<Self>, metrics: &knotwork_runtime::metrics::Metrics) {
+        let _ = self.metrics.set(WriterMetrics {
+            commit_seconds: metrics.histogram(
+                "commit_duration_seconds",
+                "Time to apply and durably commit one write batch.",
+                knotwork_runtime::metrics::LATENCY_BUCKETS,
+            ),
+            batch_size: metrics.histogram(
+                "commit_batch_size",
+                "Writes committed together in one transaction (group commit).",
+                &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0],
+            ),
+        });
+        let depth = metrics.gauge(
+            "writer_queue_depth",
+            "Writes waiting for the writer thread.",
+        );
+        let this = Arc::downgrade(self);
+        metrics.on_scrape(move || {
+            if let Some(this) = this.upgrade() {
+                depth.set(this.queued.load(Ordering::Relaxed).max(0));
+            }
+        });
+    }
+
+    fn committed(&self, batch: usize, elapsed: std::time::Duration) {
+        if let Some(m) = self.metrics.get() {
+            m.commit_seconds.observe(elapsed.as_secs_f64());
+            m.batch_size.observe(batch as f64);
+        }
+    }
+
     /// (commits, operations) so far.
     pub fn get(&self) -> (u64, u64) {
         (
@@ -207,6 +255,7 @@ pub struct Store {
     tx: Option<mpsc::Sender<Job>>,
     writer: Option<JoinHandle<()>>,
     stats: Arc<Stats>,
+    path: std::path::PathBuf,
 }
 
 impl std::fmt::Debug for Store {
@@ -491,7 +540,7 @@ impl<T: ReadableTable<&'static [u8], &'static [u8]>> Tables<T> {
         let mut request_ids = Vec::new();
         scan(&self.request_ids, &lo, &hi, false, |k, v| {
             let rid = String::from_utf8_lossy(&k[lo.len()..]).into_owned();
-            request_ids.push((rid, String::from_utf8_lossy(v).into_owned()));
+            request_ids.push((rid, request_id_value(v).0));
             Ok(true)
         })?;
         Ok(UserData {
@@ -502,6 +551,19 @@ impl<T: ReadableTable<&'static [u8], &'static [u8]>> Tables<T> {
             guided_sessions,
             request_ids,
         })
+    }
+}
+
+/// A `request_ids` value: the resource name, then (for ids stored since
+/// request fingerprints) a 0 byte and the request's 32-byte fingerprint.
+/// Resource names hold no 0 byte.
+fn request_id_value(v: &[u8]) -> (String, Option<Fingerprint>) {
+    match v.iter().position(|&b| b == 0) {
+        Some(i) => (
+            String::from_utf8_lossy(&v[..i]).into_owned(),
+            Fingerprint::try_from(&v[i + 1..]).ok(),
+        ),
+        None => (String::from_utf8_lossy(v).into_owned(), None),
     }
 }
 
@@ -544,9 +606,20 @@ impl Tables<WTable<'_>> {
         Ok(())
     }
 
-    fn insert_request_id(&mut self, user: &str, rid: &str, resource: &str) -> Result<(), Error> {
+    fn insert_request_id(
+        &mut self,
+        user: &str,
+        rid: &str,
+        resource: &str,
+        fingerprint: Option<&Fingerprint>,
+    ) -> Result<(), Error> {
+        let mut value = resource.as_bytes().to_vec();
+        if let Some(fp) = fingerprint {
+            value.push(0);
+            value.extend_from_slice(fp);
+        }
         self.request_ids
-            .insert(key(user, &[rid.as_bytes()]).as_slice(), resource.as_bytes())?;
+            .insert(key(user, &[rid.as_bytes()]).as_slice(), value.as_slice())?;
         Ok(())
     }
 
@@ -588,18 +661,18 @@ impl Tables<WTable<'_>> {
         now: Timestamp,
     ) -> Applied {
         let rid_key = key(user, &[request_id.as_bytes()]);
-        if let Some(res) = get(&self.request_ids, &rid_key)? {
-            let res = String::from_utf8_lossy(&res).into_owned();
+        let fingerprint = idempotency::of_guided(&req);
+        if let Some(value) = get(&self.request_ids, &rid_key)? {
+            let (res, stored) = request_id_value(&value);
             let found = match res.strip_prefix(names::GUIDED_SESSION) {
                 Some(id) => self.guided(user, id)?,
                 None => None,
             };
             return Ok(match found {
-                Some(g) => Ok(Output::Guided(g, true)),
-                None => Err(Error::field(
-                    "request_id",
-                    "already used for another kind of request",
-                )),
+                Some(g) if idempotency::is_retry(stored.as_ref(), &fingerprint) => {
+                    Ok(Output::Guided(g, true))
+                }
+                _ => Err(Error::RequestIdReused("request_id".to_owned())),
             });
         }
         let screening = self.screening(user)?.unwrap_or_default();
@@ -629,6 +702,7 @@ impl Tables<WTable<'_>> {
             user,
             request_id,
             &format!("{}{}", names::GUIDED_SESSION, g.id),
+            Some(&fingerprint),
         )?;
         self.touch_user(user)?;
         Ok(Ok(Output::Guided(g, false)))
@@ -644,17 +718,17 @@ impl Tables<WTable<'_>> {
         now: Timestamp,
     ) -> Result<Logged, Error> {
         let rid_key = key(user, &[item.request_id.as_bytes()]);
-        if let Some(res) = get(&self.request_ids, &rid_key)? {
-            let res = String::from_utf8_lossy(&res).into_owned();
+        let fingerprint = idempotency::of_session(&item.draft);
+        if let Some(value) = get(&self.request_ids, &rid_key)? {
+            let (res, stored) = request_id_value(&value);
             let found = match res.strip_prefix(names::SESSION) {
                 Some(id) => self.session(user, id)?,
                 None => None,
             };
             return Ok(match found {
-                Some(r) => Ok((r, true)),
-                None => Err(Error::field(
+                Some(r) if idempotency::is_retry(stored.as_ref(), &fingerprint) => Ok((r, true)),
+                _ => Err(Error::RequestIdReused(
                     item.field_prefix.trim_end_matches("session.").to_owned() + "request_id",
-                    "already used for another kind of request",
                 )),
             });
         }
@@ -704,6 +778,7 @@ impl Tables<WTable<'_>> {
             user,
             &item.request_id,
             &format!("{}{}", names::SESSION, record.id),
+            Some(&fingerprint),
         )?;
         Ok(Ok((record, false)))
     }
@@ -771,7 +846,9 @@ impl Tables<WTable<'_>> {
             self.insert_session(user, r)?;
         }
         for (rid, res) in &data.request_ids {
-            self.insert_request_id(user, rid, res)?;
+            // Exports carry no fingerprints: an imported id replays
+            // whatever comes with it (see `domain::idempotency`).
+            self.insert_request_id(user, rid, res, None)?;
         }
         self.touch_user(user)?;
         Ok(Ok(Output::Imported(data.sessions.len() as u64)))
@@ -865,11 +942,16 @@ impl Writer {
                     Err(_) => break,
                 }
             }
+            self.stats
+                .queued
+                .fetch_sub(jobs.len() as i64, Ordering::Relaxed);
             let (ops, replies): (Vec<Op>, Vec<_>) =
                 jobs.into_iter().map(|j| (j.op, j.reply)).unzip();
             let n = ops.len() as u64;
+            let started = std::time::Instant::now();
             match commit_batch(&db, ops) {
                 Ok(results) => {
+                    self.stats.committed(n as usize, started.elapsed());
                     self.stats.commits.fetch_add(1, Ordering::Relaxed);
                     self.stats.ops.fetch_add(n, Ordering::Relaxed);
                     for (reply, r) in replies.into_iter().zip(results) {
@@ -898,6 +980,7 @@ impl Writer {
     fn recover(&self, old: Arc<Database>, rx: &mpsc::Receiver<Job>) -> Arc<Database> {
         let refuse_queued = || {
             while let Ok(job) = rx.try_recv() {
+                self.stats.queued.fetch_sub(1, Ordering::Relaxed);
                 let _ = job.reply.send(Err(Error::Storage(
                     "storage is recovering from an I/O error".into(),
                 )));
@@ -996,6 +1079,7 @@ impl Store {
             tx: Some(tx),
             writer: Some(writer),
             stats,
+            path: dir.join(DB_FILE),
         })
     }
 
@@ -1010,14 +1094,54 @@ impl Store {
         &self.stats
     }
 
+    /// Registers the writer's metrics and the shard's size gauges
+    /// (`knotwork_session_users`, `knotwork_session_sessions`: redb keeps
+    /// each table's length in its header, so a scrape reads two numbers;
+    /// `knotwork_session_storage_bytes`: the database file's size).
+    pub fn instrument(self: &Arc<Self>, metrics: &knotwork_runtime::metrics::Metrics) {
+        self.stats.instrument(metrics);
+        let users = metrics.gauge("users", "Users with data on this shard.");
+        let sessions = metrics.gauge("sessions", "Journal entries stored on this shard.");
+        let bytes = metrics.gauge(
+            "storage_bytes",
+            "Size of the shard's database file on disk.",
+        );
+        let this = Arc::downgrade(self);
+        metrics.on_scrape(move || {
+            let Some(this) = this.upgrade() else { return };
+            match this.counts() {
+                Ok((u, s)) => {
+                    users.set(i64::try_from(u).unwrap_or(i64::MAX));
+                    sessions.set(i64::try_from(s).unwrap_or(i64::MAX));
+                }
+                Err(e) => tracing::debug!(error = %e, "cannot count users for metrics"),
+            }
+            if let Ok(meta) = std::fs::metadata(&this.path) {
+                bytes.set(i64::try_from(meta.len()).unwrap_or(i64::MAX));
+            }
+        });
+    }
+
+    /// (users, journal entries) stored: the tables' lengths, O(1) in redb.
+    pub fn counts(&self) -> Result<(u64, u64), Error> {
+        let db = current(&self.db)?;
+        let txn = db.begin_read()?;
+        let users = txn.open_table(USERS)?.len()?;
+        let sessions = txn.open_table(SESSIONS)?.len()?;
+        Ok((users, sessions))
+    }
+
     async fn submit(&self, op: Op) -> Result<Output, Error> {
         let (reply, rx) = oneshot::channel();
         let tx = self
             .tx
             .as_ref()
             .ok_or_else(|| Error::Storage("store closed".into()))?;
-        tx.send(Job { op, reply })
-            .map_err(|_| Error::Storage("writer stopped".into()))?;
+        self.stats.queued.fetch_add(1, Ordering::Relaxed);
+        tx.send(Job { op, reply }).map_err(|_| {
+            self.stats.queued.fetch_sub(1, Ordering::Relaxed);
+            Error::Storage("writer stopped".into())
+        })?;
         rx.await
             .map_err(|_| Error::Storage("writer dropped the reply".into()))?
     }

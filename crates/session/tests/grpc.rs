@@ -506,6 +506,7 @@ async fn logged_sessions_validate_warn_and_replay() {
     hard.duration_seconds = 400;
     hard.pain_quality = pb::PainQuality::Sharp as i32;
     hard.worse_with_massage = true;
+    let hard_again = hard.clone();
     let r = c.log_session(log("w1", hard)).await.unwrap().into_inner();
     assert!(!r.replayed);
     let s = r.session.unwrap();
@@ -524,16 +525,51 @@ async fn logged_sessions_validate_warn_and_replay() {
     assert!(!s.warnings[2].medical_attention_advised);
     assert_eq!(s.origin, pb::SessionOrigin::Logged as i32);
 
-    // Idempotent retry: same id, stored once, first result returned.
-    let mut changed = record("ql_superficial", now_minus(30));
-    changed.pressure = 1;
+    // Idempotent retry: same id and session, stored once, first result
+    // returned.
     let again = c
-        .log_session(log("w1", changed))
+        .log_session(log("w1", hard_again.clone()))
         .await
         .unwrap()
         .into_inner();
     assert!(again.replayed);
     assert_eq!(again.session.unwrap(), s);
+    // The same id with a different session: REQUEST_ID_REUSED, alone and
+    // in a batch, and the first record is untouched.
+    let mut changed = hard_again.clone();
+    changed.pressure = 1;
+    let e = c.log_session(log("w1", changed.clone())).await.unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+    assert_eq!(fields(&e), ["request_id"]);
+    assert_eq!(
+        e.get_details_error_info().map(|i| i.reason),
+        Some("REQUEST_ID_REUSED".to_owned())
+    );
+    let batch = c
+        .batch_log_sessions(pb::BatchLogSessionsRequest {
+            requests: vec![log("w1", changed)],
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    match &batch.results[0].outcome {
+        Some(pb::batch_log_result::Outcome::Error(err)) => {
+            assert_eq!(err.reason, "REQUEST_ID_REUSED");
+            assert_eq!(err.code, Code::InvalidArgument as i32);
+            assert_eq!(err.field_violations[0].field, "requests[0].request_id");
+        }
+        other => panic!("reused id in a batch: {other:?}"),
+    }
+    let stored = c
+        .get_session(pb::GetSessionRequest {
+            name: s.name.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .session
+        .unwrap();
+    assert_eq!(stored, s, "the first record is untouched");
     // Concurrent retries of one id.
     let mut tasks = Vec::new();
     for _ in 0..16 {
@@ -589,11 +625,13 @@ async fn batches_report_each_item() {
     let mut c = client(server.addr, "erin").await;
     let mut bad = record("ql_superficial", now_minus(60));
     bad.pressure = 11;
+    // The same request twice in one batch (a client resending its queue).
+    let first = record("ql_superficial", now_minus(300));
     let req = pb::BatchLogSessionsRequest {
         requests: vec![
-            log("b1", record("ql_superficial", now_minus(300))),
+            log("b1", first.clone()),
             log("b2", bad),
-            log("b1", record("ql_superficial", now_minus(200))),
+            log("b1", first),
             log("b3", record("gluteus_medius_1", now_minus(100))),
         ],
     };

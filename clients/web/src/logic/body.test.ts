@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { BodyView, Side } from "../gen/knotwork/catalog/v1/catalog_pb";
-import { cropBox, dotsFor, hasLayout, hotspots, keyboardOrder, moveFocus, mirrorX, outlinePath, regionId, sideAtX, smoothClosedPath } from "./body";
+import { create } from "@bufbuild/protobuf";
+import { BodyMapSchema, BodyView, Side } from "../gen/knotwork/catalog/v1/catalog_pb";
+import { cropBox, dotsFor, hasShape, hotspots, keyboardOrder, moveFocus, mirrorX, outlineOf, regionId, sections, sideAtX, targetRadii } from "./body";
 
 describe("mirroring", () => {
   it("mirrors about the midline", () => {
@@ -40,55 +41,95 @@ describe("side of a tap", () => {
   });
 });
 
-describe("hotspots", () => {
-  const regions = [
-    { name: "regions/low_back", view: BodyView.BACK, lateral: true },
-    { name: "regions/sacrum", view: BodyView.BACK, lateral: false },
-    { name: "regions/chest", view: BodyView.FRONT, lateral: true },
-    { name: "regions/not_drawn", view: BodyView.BACK, lateral: true },
-  ];
+// A small body map as the catalog serves it: lateral regions on both sides
+// (already mirrored), midline regions once.
+const shape = (region: string, view: BodyView, side: Side, cx: number, cy: number, rx = 0.02, ry = 0.02) => ({
+  region: `regions/${region}`,
+  view,
+  side,
+  ellipse: { cx, cy, rx, ry },
+});
+const MAP = create(BodyMapSchema, {
+  width: 700,
+  height: 1000,
+  outlines: [
+    {
+      view: BodyView.BACK,
+      head: { cx: 0.5, cy: 0.06, rx: 0.05, ry: 0.06 },
+      silhouette: [],
+      guides: [{ vertices: [{ x: 0.5, y: 0.12 }, { x: 0.5, y: 0.47 }] }],
+      svgPath: "M1,2 Z",
+    },
+  ],
+  shapes: [
+    shape("low_back", BodyView.BACK, Side.RIGHT, 0.54, 0.39),
+    shape("low_back", BodyView.BACK, Side.LEFT, 0.46, 0.39),
+    shape("sacrum", BodyView.BACK, Side.MIDLINE, 0.5, 0.45),
+    shape("chest", BodyView.FRONT, Side.RIGHT, 0.44, 0.21),
+    shape("chest", BodyView.FRONT, Side.LEFT, 0.56, 0.21),
+    shape("toes", BodyView.FRONT, Side.RIGHT, 0.45, 0.99, 0.013, 0.005),
+    shape("toes", BodyView.FRONT, Side.LEFT, 0.55, 0.99, 0.013, 0.005),
+    shape("palm", BodyView.FRONT, Side.RIGHT, 0.35, 0.55),
+    shape("palm", BodyView.FRONT, Side.LEFT, 0.65, 0.55),
+  ],
+});
 
-  it("draws lateral regions once per side, mirrored, on their own view", () => {
-    const back = hotspots(regions, BodyView.BACK);
+describe("hotspots", () => {
+  it("takes each view's shapes as served, sides kept", () => {
+    const back = hotspots(MAP, BodyView.BACK);
     expect(back.map((h) => [regionId(h.region), h.side])).toEqual([
       ["low_back", Side.RIGHT],
       ["low_back", Side.LEFT],
       ["sacrum", Side.MIDLINE],
     ]);
-    const [right, left] = back;
-    expect(right.cx).toBeGreaterThan(0.5); // back view: right side on the image's right
-    expect(left.cx).toBeCloseTo(1 - right.cx);
-    expect(back[2].cx).toBe(0.5);
     for (const h of back) expect(sideAtX(BodyView.BACK, h.cx)).toBe(h.side);
+    for (const h of hotspots(MAP, BodyView.FRONT)) expect(sideAtX(BodyView.FRONT, h.cx)).toBe(h.side);
+    expect(hotspots(undefined, BodyView.FRONT)).toEqual([]);
   });
 
-  it("puts the person's right on the image's left in the front view", () => {
-    const front = hotspots(regions, BodyView.FRONT);
-    expect(front).toHaveLength(2);
-    const right = front.find((h) => h.side === Side.RIGHT)!;
-    expect(right.cx).toBeLessThan(0.5);
-    for (const h of front) expect(sideAtX(BodyView.FRONT, h.cx)).toBe(h.side);
-  });
-
-  it("knows the catalog's vocabulary but not unknown ids", () => {
-    expect(hasLayout("regions/neck_side")).toBe(true);
-    expect(hasLayout("low_back")).toBe(true);
-    expect(hasLayout("regions/not_drawn")).toBe(false);
+  it("knows which regions the map draws", () => {
+    expect(hasShape(MAP, "regions/chest")).toBe(true);
+    expect(hasShape(MAP, "low_back")).toBe(true);
+    expect(hasShape(MAP, "regions/not_drawn")).toBe(false);
   });
 });
 
 describe("outline", () => {
-  it("is a closed, symmetric path", () => {
-    const d = outlinePath();
-    expect(d.startsWith("M")).toBe(true);
-    expect(d.endsWith("Z")).toBe(true);
-    const nums = d.match(/-?\d+(\.\d+)?/g)!.map(Number);
-    const xs = nums.filter((_, i) => i % 2 === 0);
-    expect(Math.min(...xs) + Math.max(...xs)).toBeCloseTo(700, 0);
+  it("scales the served outline to drawing units", () => {
+    const o = outlineOf(MAP, BodyView.BACK)!;
+    expect(o.path).toBe("M1,2 Z");
+    expect(o.head).toEqual({ cx: 350, cy: 60, rx: 35, ry: 60 });
+    expect(o.guides).toEqual(["350.0,120.0 350.0,470.0"]);
+    expect(outlineOf(MAP, BodyView.FRONT)).toBeNull();
+  });
+});
+
+describe("zoom sections", () => {
+  const area: Record<string, string> = {
+    "regions/chest": "Chest",
+    "regions/toes": "Feet",
+    "regions/palm": "Hands",
+  };
+  const front = hotspots(MAP, BodyView.FRONT);
+  const groups = sections(front, BodyView.FRONT, (r) => area[r] ?? "Other");
+
+  it("groups areas, splits the limbs by side, top to bottom", () => {
+    expect(groups.map((g) => g.key)).toEqual(["trunk", "hand-right", "hand-left", "feet"]);
+    expect(groups.find((g) => g.key === "hand-left")!.label).toBe("Left forearm and hand");
+    const feet = groups.find((g) => g.key === "feet")!;
+    expect(feet.spots.map((i) => front[i].side)).toEqual([Side.RIGHT, Side.LEFT]);
   });
 
-  it("needs three points", () => {
-    expect(smoothClosedPath([[0, 0], [1, 1]])).toBe("");
+  it("keeps every section no taller than 1.5 times its width", () => {
+    for (const g of groups) expect(g.box.h).toBeLessThanOrEqual(1.5 * g.box.w + 1e-9);
+  });
+
+  it("grows small targets to 26 CSS px at the drawn scale, never shrinks them", () => {
+    const toes = front.find((h) => regionId(h.region) === "toes")!;
+    const r = targetRadii(toes, 2); // 2 px per unit: at least 6.5 units of radius
+    expect(r.ry).toBeCloseTo(6.5);
+    expect(r.rx).toBeCloseTo(9.1);
+    expect(targetRadii(toes, 100).rx).toBeCloseTo(9.1);
   });
 });
 
@@ -101,6 +142,7 @@ describe("cropBox", () => {
     expect(top.x).toBeGreaterThanOrEqual(0);
     expect(top.x + top.w).toBeLessThanOrEqual(700);
     expect(cropBox([])).toEqual({ x: 0, y: 0, w: 700, h: 1000 });
+    expect(cropBox([], 300, 350, 500)).toEqual({ x: 0, y: 0, w: 350, h: 500 });
   });
 });
 

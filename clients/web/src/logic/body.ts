@@ -1,5 +1,6 @@
-// The body map's geometry: the outline, where each catalog region is drawn, and
-// the left/right rules for regions and trigger point dots.
+// The body map's geometry as the catalog serves it (GetBodyMap): the outline,
+// where each region is drawn, the zoom sections that keep every target at
+// least 24x24 CSS px, and the left/right rules for regions and trigger points.
 //
 // Coordinates follow the catalog's chart convention: x is 0 at the left edge of
 // the image and 1 at the right edge, y is 0 at the top of the head and 1 at the
@@ -7,13 +8,13 @@
 // is on the image's left (x < 0.5); the back view shows the person from behind,
 // so their RIGHT side is on the image's right (x > 0.5). Lateral trigger points
 // are given for the person's right side and mirrored about x = 0.5 for the left.
+// The catalog serves both sides of every lateral region already mirrored.
 
-import { BodyView, Side } from "../gen/knotwork/catalog/v1/catalog_pb";
+import { type BodyMap, BodyView, Side } from "../gen/knotwork/catalog/v1/catalog_pb";
 
-/** The SVG drawing is WIDTH x HEIGHT user units; normalized x,y scale by these. */
+/** The drawing's size in SVG user units when the map gives none. */
 export const WIDTH = 700;
 export const HEIGHT = 1000;
-const CENTER = WIDTH / 2;
 
 /** A point in normalized chart coordinates (0..1). */
 export interface NormPoint {
@@ -74,191 +75,165 @@ export interface Hotspot {
   ry: number;
 }
 
-/**
- * Where each region of the catalog's vocabulary lies on the outline, for the
- * person's RIGHT side: `dx` is the distance from the midline toward the right
- * side and `y` the height, in drawing units; `rx`/`ry` the ellipse radii.
- * A region whose id is not here is still offered in the list picker.
- */
-const LAYOUT: Record<string, { dx: number; y: number; rx: number; ry: number }> = {
-  // Front: head and neck.
-  top_of_head: { dx: 0, y: 12, rx: 24, ry: 9 },
-  forehead: { dx: 15, y: 30, rx: 14, ry: 10 },
-  temple: { dx: 35, y: 44, rx: 7, ry: 11 },
-  eye_area: { dx: 15, y: 53, rx: 11, ry: 6 },
-  ear: { dx: 43, y: 66, rx: 5, ry: 11 },
-  cheek: { dx: 22, y: 72, rx: 9, ry: 8 },
-  teeth: { dx: 9, y: 90, rx: 8, ry: 5 },
-  jaw: { dx: 26, y: 98, rx: 9, ry: 8 },
-  neck_front: { dx: 0, y: 130, rx: 11, ry: 13 },
-  neck_side: { dx: 21, y: 138, rx: 8, ry: 14 },
-  // Front: shoulders, chest, arms, hands.
-  shoulder_front: { dx: 92, y: 196, rx: 13, ry: 16 },
-  shoulder_side: { dx: 116, y: 205, rx: 8, ry: 18 },
-  armpit: { dx: 86, y: 240, rx: 7, ry: 10 },
-  chest: { dx: 44, y: 215, rx: 32, ry: 30 },
-  side_of_chest: { dx: 78, y: 290, rx: 9, ry: 32 },
-  upper_arm_outer: { dx: 131, y: 270, rx: 5, ry: 34 },
-  upper_arm_front: { dx: 116, y: 300, rx: 11, ry: 40 },
-  upper_arm_inner: { dx: 101, y: 300, rx: 4, ry: 32 },
-  elbow_outer: { dx: 132, y: 374, rx: 5, ry: 10 },
-  elbow_front: { dx: 117, y: 374, rx: 10, ry: 11 },
-  elbow_inner: { dx: 102, y: 374, rx: 5, ry: 10 },
-  forearm_front: { dx: 114, y: 446, rx: 12, ry: 50 },
-  wrist: { dx: 108, y: 518, rx: 11, ry: 7 },
-  palm: { dx: 106, y: 548, rx: 11, ry: 15 },
-  thumb: { dx: 121, y: 566, rx: 4, ry: 9 },
-  fingers: { dx: 104, y: 592, rx: 9, ry: 12 },
-  // Front: abdomen, hips, legs, feet.
-  upper_abdomen: { dx: 0, y: 330, rx: 44, ry: 34 },
-  lower_abdomen: { dx: 27, y: 410, rx: 25, ry: 28 },
-  pelvis: { dx: 0, y: 478, rx: 22, ry: 20 },
-  hip_side: { dx: 88, y: 482, rx: 9, ry: 22 },
-  groin: { dx: 46, y: 500, rx: 15, ry: 10 },
-  thigh_inner: { dx: 19, y: 600, rx: 7, ry: 50 },
-  thigh_front: { dx: 50, y: 610, rx: 20, ry: 62 },
-  thigh_outer: { dx: 81, y: 600, rx: 8, ry: 60 },
-  knee_inner: { dx: 22, y: 732, rx: 6, ry: 12 },
-  knee_front: { dx: 44, y: 726, rx: 13, ry: 16 },
-  knee_outer: { dx: 66, y: 732, rx: 6, ry: 12 },
-  shin: { dx: 38, y: 830, rx: 10, ry: 60 },
-  leg_outer: { dx: 58, y: 830, rx: 7, ry: 55 },
-  ankle_inner: { dx: 19, y: 946, rx: 5, ry: 7 },
-  ankle_front: { dx: 32, y: 944, rx: 8, ry: 7 },
-  ankle_outer: { dx: 46, y: 946, rx: 5, ry: 7 },
-  top_of_foot: { dx: 32, y: 966, rx: 10, ry: 8 },
-  outer_foot: { dx: 48, y: 980, rx: 5, ry: 8 },
-  big_toe: { dx: 18, y: 990, rx: 6, ry: 6 },
-  toes: { dx: 34, y: 992, rx: 9, ry: 5 },
-  // Back.
-  back_of_head: { dx: 16, y: 62, rx: 18, ry: 30 },
-  neck_back: { dx: 12, y: 130, rx: 10, ry: 14 },
-  upper_back: { dx: 22, y: 180, rx: 14, ry: 12 },
-  shoulder_top: { dx: 66, y: 164, rx: 28, ry: 10 },
-  shoulder_back: { dx: 108, y: 214, rx: 13, ry: 20 },
-  shoulder_blade: { dx: 60, y: 226, rx: 21, ry: 30 },
-  between_shoulder_blades: { dx: 20, y: 226, rx: 13, ry: 30 },
-  mid_back: { dx: 44, y: 298, rx: 40, ry: 36 },
-  low_back: { dx: 30, y: 388, rx: 28, ry: 30 },
-  sacrum: { dx: 0, y: 446, rx: 15, ry: 20 },
-  coccyx: { dx: 0, y: 488, rx: 7, ry: 8 },
-  buttock: { dx: 50, y: 482, rx: 34, ry: 32 },
-  upper_arm_back: { dx: 117, y: 300, rx: 14, ry: 45 },
-  elbow_back: { dx: 117, y: 374, rx: 12, ry: 12 },
-  forearm_back: { dx: 114, y: 446, rx: 12, ry: 50 },
-  back_of_hand: { dx: 106, y: 562, rx: 12, ry: 26 },
-  thigh_back: { dx: 50, y: 612, rx: 30, ry: 70 },
-  knee_back: { dx: 44, y: 726, rx: 17, ry: 14 },
-  calf: { dx: 42, y: 820, rx: 20, ry: 55 },
-  achilles: { dx: 32, y: 916, rx: 7, ry: 18 },
-  heel: { dx: 30, y: 962, rx: 10, ry: 9 },
-  sole_arch: { dx: 34, y: 982, rx: 9, ry: 6 },
-  ball_of_foot: { dx: 40, y: 994, rx: 10, ry: 5 },
-};
-
 /** The region id from `regions/{id}` (or the id itself). */
 export function regionId(name: string): string {
   return name.startsWith("regions/") ? name.slice("regions/".length) : name;
 }
 
-/** Whether the body map knows where to draw this region. */
-export function hasLayout(name: string): boolean {
-  return regionId(name) in LAYOUT;
+/** The drawing size of a map, in user units. */
+export function drawingSize(map: BodyMap | undefined): { w: number; h: number } {
+  return { w: map?.width || WIDTH, h: map?.height || HEIGHT };
 }
 
-/** A region as the body map needs it (a subset of the catalog's Region). */
-export interface MapRegion {
-  name: string;
-  view: BodyView;
-  lateral: boolean;
+/** The region shapes of one view, as the catalog serves them (both sides). */
+export function hotspots(map: BodyMap | undefined, view: BodyView): Hotspot[] {
+  if (!map) return [];
+  return map.shapes
+    .filter((s) => s.view === view && s.ellipse)
+    .map((s) => ({ region: s.region, side: s.side, cx: s.ellipse!.cx, cy: s.ellipse!.cy, rx: s.ellipse!.rx, ry: s.ellipse!.ry }));
+}
+
+/** Whether the map draws this region. */
+export function hasShape(map: BodyMap | undefined, name: string): boolean {
+  const id = regionId(name);
+  return !!map?.shapes.some((s) => regionId(s.region) === id);
+}
+
+/** What the figure of one view draws, in drawing units. */
+export interface Outline {
+  path: string;
+  head: { cx: number; cy: number; rx: number; ry: number };
+  guides: string[];
+}
+
+/** The outline of a view in drawing units, or null when the map has none. */
+export function outlineOf(map: BodyMap | undefined, view: BodyView): Outline | null {
+  const o = map?.outlines.find((x) => x.view === view);
+  if (!map || !o || !o.head) return null;
+  const { w, h } = drawingSize(map);
+  return {
+    path: o.svgPath,
+    head: { cx: o.head.cx * w, cy: o.head.cy * h, rx: o.head.rx * w, ry: o.head.ry * h },
+    guides: o.guides.map((g) => g.vertices.map((v) => `${(v.x * w).toFixed(1)},${(v.y * h).toFixed(1)}`).join(" ")),
+  };
+}
+
+/** A box in drawing units. */
+export interface Box {
+  x: number;
+  y: number;
+  w: number;
+  h: number;
 }
 
 /**
- * The tappable ellipses for one view: one per side for a lateral region (the
- * left one mirrored), one on the midline otherwise. Regions of the other view,
- * or without a layout, are left out.
+ * A viewBox (in drawing units) showing the points with some body around them,
+ * for the small figures beside each candidate; the whole body when there are none.
  */
-export function hotspots(regions: readonly MapRegion[], view: BodyView): Hotspot[] {
-  const out: Hotspot[] = [];
-  const towardRight = rightIsImageLeft(view) ? -1 : 1;
-  for (const r of regions) {
-    if (r.view !== view) continue;
-    const l = LAYOUT[regionId(r.name)];
-    if (!l) continue;
-    const base = { region: r.name, cy: l.y / HEIGHT, rx: l.rx / WIDTH, ry: l.ry / HEIGHT };
-    if (!r.lateral || l.dx === 0) {
-      out.push({ ...base, side: Side.MIDLINE, cx: 0.5 });
-      continue;
-    }
-    const right = (CENTER + towardRight * l.dx) / WIDTH;
-    out.push({ ...base, side: Side.RIGHT, cx: right });
-    out.push({ ...base, side: Side.LEFT, cx: mirrorX(right) });
-  }
-  return out;
-}
-
-/**
- * One half of the outline, as (distance from the midline, height) pairs, from
- * the neck down the outside of the arm, back up its inside to the armpit, down
- * the flank and the outside of the leg, and up the inside of the leg to the
- * crotch. The other half is its mirror.
- */
-const HALF: ReadonlyArray<readonly [number, number]> = [
-  [22, 112], [25, 134], [34, 143], [78, 158], [104, 175], [118, 191], [125, 214],
-  [132, 262], [136, 322], [135, 372], [130, 432], [123, 500], [117, 520], [123, 558],
-  [114, 600], [102, 614], [93, 600], [94, 560], [97, 522], [101, 462], [101, 382],
-  [99, 320], [95, 248], [89, 252], [86, 300], [74, 398], [86, 462], [93, 520],
-  [90, 600], [70, 718], [69, 762], [66, 822], [48, 936], [51, 982], [38, 998],
-  [16, 996], [15, 952], [17, 822], [14, 742], [10, 604], [0, 532],
-];
-
-/** Catmull-Rom through closed points, as cubic Bezier segments. */
-export function smoothClosedPath(points: ReadonlyArray<readonly [number, number]>): string {
-  const n = points.length;
-  if (n < 3) return "";
-  const p = (i: number) => points[((i % n) + n) % n];
-  const f = (v: number) => Number(v.toFixed(1));
-  let d = `M${f(p(0)[0])},${f(p(0)[1])}`;
-  for (let i = 0; i < n; i++) {
-    const [x0, y0] = p(i - 1);
-    const [x1, y1] = p(i);
-    const [x2, y2] = p(i + 1);
-    const [x3, y3] = p(i + 2);
-    const c1x = x1 + (x2 - x0) / 6;
-    const c1y = y1 + (y2 - y0) / 6;
-    const c2x = x2 - (x3 - x1) / 6;
-    const c2y = y2 - (y3 - y1) / 6;
-    d += ` C${f(c1x)},${f(c1y)} ${f(c2x)},${f(c2y)} ${f(x2)},${f(y2)}`;
-  }
-  return d + " Z";
-}
-
-/** The body silhouette (without the head) as an SVG path in drawing units. */
-export function outlinePath(): string {
-  const left = HALF.map(([dx, y]) => [CENTER - dx, y] as const);
-  const right = [...HALF].reverse().map(([dx, y]) => [CENTER + dx, y] as const);
-  // Drop the duplicated crotch point where the halves meet.
-  return smoothClosedPath([...left, ...right.slice(1)]);
-}
-
-/** The head, as an ellipse in drawing units. */
-export const HEAD = { cx: CENTER, cy: 62, rx: 40, ry: 58 } as const;
-
-/**
- * A viewBox (in drawing units) showing the dots with some body around them, for
- * the small figures beside each candidate; the whole body when there are none.
- */
-export function cropBox(dots: readonly NormPoint[], size = 320): { x: number; y: number; w: number; h: number } {
-  if (dots.length === 0) return { x: 0, y: 0, w: WIDTH, h: HEIGHT };
-  const xs = dots.map((d) => d.x * WIDTH);
-  const ys = dots.map((d) => d.y * HEIGHT);
-  const w = Math.min(WIDTH, Math.max(size, Math.max(...xs) - Math.min(...xs) + size / 2));
-  const h = Math.min(HEIGHT, Math.max(size, Math.max(...ys) - Math.min(...ys) + size / 2));
+export function cropBox(dots: readonly NormPoint[], size = 320, w = WIDTH, h = HEIGHT): Box {
+  if (dots.length === 0) return { x: 0, y: 0, w, h };
+  const xs = dots.map((d) => d.x * w);
+  const ys = dots.map((d) => d.y * h);
+  const bw = Math.min(w, Math.max(size, Math.max(...xs) - Math.min(...xs) + size / 2));
+  const bh = Math.min(h, Math.max(size, Math.max(...ys) - Math.min(...ys) + size / 2));
   const cx = (Math.min(...xs) + Math.max(...xs)) / 2;
   const cy = (Math.min(...ys) + Math.max(...ys)) / 2;
-  const x = Math.min(WIDTH - w, Math.max(0, cx - w / 2));
-  const y = Math.min(HEIGHT - h, Math.max(0, cy - h / 2));
-  return { x, y, w, h };
+  const x = Math.min(w - bw, Math.max(0, cx - bw / 2));
+  const y = Math.min(h - bh, Math.max(0, cy - bh / 2));
+  return { x, y, w: bw, h: bh };
+}
+
+/** The normalized corners of an ellipse, for crop boxes. */
+export function ellipseCorners(e: { cx: number; cy: number; rx: number; ry: number }): NormPoint[] {
+  return [
+    { x: e.cx - e.rx, y: e.cy - e.ry },
+    { x: e.cx + e.rx, y: e.cy + e.ry },
+  ];
+}
+
+/**
+ * A zoom section of the map: a group of nearby regions shown close up, so
+ * every region's target is large enough to tap. The limbs' sections are split
+ * by side.
+ */
+export interface Section {
+  key: string;
+  label: string;
+  view: BodyView;
+  /** Indices into the view's hotspots. */
+  spots: number[];
+  /** The section's viewBox in drawing units. */
+  box: Box;
+}
+
+/** How the body's areas (the catalog's `area` of each region) group into sections. */
+const SECTION_OF_AREA: Record<string, { key: string; label: string; sided?: boolean }> = {
+  "Head and jaw": { key: "head", label: "Head and neck" },
+  Neck: { key: "head", label: "Head and neck" },
+  Shoulders: { key: "trunk", label: "Shoulders and trunk" },
+  Chest: { key: "trunk", label: "Shoulders and trunk" },
+  "Upper and mid back": { key: "trunk", label: "Shoulders and trunk" },
+  Abdomen: { key: "belly", label: "Abdomen and low back" },
+  "Low back": { key: "belly", label: "Abdomen and low back" },
+  Arms: { key: "arm", label: "upper arm and elbow", sided: true },
+  Elbows: { key: "arm", label: "upper arm and elbow", sided: true },
+  Forearms: { key: "hand", label: "forearm and hand", sided: true },
+  Hands: { key: "hand", label: "forearm and hand", sided: true },
+  "Hips and buttocks": { key: "hips", label: "Hips and thighs" },
+  Thighs: { key: "hips", label: "Hips and thighs" },
+  Knees: { key: "legs", label: "Knees and legs" },
+  Legs: { key: "legs", label: "Knees and legs" },
+  Ankles: { key: "feet", label: "Ankles and feet" },
+  Feet: { key: "feet", label: "Ankles and feet" },
+};
+
+/** Sections taller than this (height / width) are widened: the screen is narrow. */
+const MAX_ASPECT = 1.5;
+/** Room around a section's shapes, in drawing units. */
+const MARGIN = 14;
+
+/**
+ * Groups a view's hotspots into zoom sections, top to bottom. `areaOf` gives a
+ * region's area; regions of an unknown area get a section of their own.
+ */
+export function sections(spots: readonly Hotspot[], view: BodyView, areaOf: (region: string) => string, size = { w: WIDTH, h: HEIGHT }): Section[] {
+  const groups = new Map<string, Section>();
+  spots.forEach((s, i) => {
+    const area = areaOf(s.region);
+    const def = SECTION_OF_AREA[area] ?? { key: `area-${area}`, label: area };
+    const side = def.sided ? (s.side === Side.LEFT ? "left" : "right") : "";
+    const key = side ? `${def.key}-${side}` : def.key;
+    const label = side ? `${side === "left" ? "Left" : "Right"} ${def.label}` : def.label;
+    const g = groups.get(key) ?? { key, label, view, spots: [], box: { x: 0, y: 0, w: 0, h: 0 } };
+    g.spots.push(i);
+    groups.set(key, g);
+  });
+  const out = [...groups.values()];
+  for (const g of out) {
+    const xs = g.spots.flatMap((i) => [(spots[i].cx - spots[i].rx) * size.w, (spots[i].cx + spots[i].rx) * size.w]);
+    const ys = g.spots.flatMap((i) => [(spots[i].cy - spots[i].ry) * size.h, (spots[i].cy + spots[i].ry) * size.h]);
+    let x0 = Math.min(...xs) - MARGIN;
+    let x1 = Math.max(...xs) + MARGIN;
+    let y0 = Math.min(...ys) - MARGIN;
+    let y1 = Math.max(...ys) + MARGIN;
+    if (y1 - y0 > MAX_ASPECT * (x1 - x0)) {
+      const grow = ((y1 - y0) / MAX_ASPECT - (x1 - x0)) / 2;
+      x0 -= grow;
+      x1 += grow;
+    }
+    g.box = { x: x0, y: y0, w: x1 - x0, h: y1 - y0 };
+  }
+  const centre = (g: Section) => g.box.y + g.box.h / 2;
+  return out.sort((a, b) => centre(a) - centre(b) || a.box.x - b.box.x);
+}
+
+/**
+ * A hotspot's radii in drawing units, grown when needed so the target is at
+ * least `minPx` CSS px across when drawn at `scale` px per unit (WCAG 2.5.8).
+ */
+export function targetRadii(h: Hotspot, scale: number, minPx = 26, size = { w: WIDTH, h: HEIGHT }): { rx: number; ry: number } {
+  const min = minPx / 2 / Math.max(scale, 1e-6);
+  return { rx: Math.max(h.rx * size.w, min), ry: Math.max(h.ry * size.h, min) };
 }
 
 /**

@@ -43,12 +43,21 @@ async function loadVocabulary(api: ReturnType<typeof createApi>): Promise<Vocabu
     regions.push(...r.regions);
     pageToken = r.nextPageToken;
   } while (pageToken);
-  const [tools, conditions, guidance] = await Promise.all([
+  const [tools, conditions, guidance, symptoms, bodyMap] = await Promise.all([
     api.catalog.listTools({ pageSize: 500 }),
     api.catalog.listContraindications({ kind: ContraindicationKind.CONDITION }),
     api.catalog.getTechniqueGuidance({}),
+    api.catalog.listSymptoms({}),
+    api.catalog.getBodyMap({}),
   ]);
-  return { regions, tools: tools.tools, conditions: conditions.contraindications, guidance: guidance.guidance };
+  return {
+    regions,
+    tools: tools.tools,
+    conditions: conditions.contraindications,
+    guidance: guidance.guidance,
+    symptoms: symptoms.symptoms,
+    bodyMap: bodyMap.bodyMap,
+  };
 }
 
 const NAV: { hash: string; label: string; screens: string[] }[] = [
@@ -70,6 +79,7 @@ export function App() {
   const [profile, setProfile] = useState<Profile | null>(null);
   const [screening, setScreening] = useState<Screening | null>(null);
   const [picks, setPicks] = useState<PainPick[]>([]);
+  const [symptoms, setSymptoms] = useState<string[]>([]);
   const [plan, setPlan] = useState<Plan | undefined>(undefined);
   const [guide, setGuide] = useState<ActiveGuide | null>(null);
 
@@ -145,6 +155,11 @@ export function App() {
     picks,
     setPicks: (p) => {
       setPicks(p);
+      setPlan(undefined);
+    },
+    symptoms,
+    setSymptoms: (s) => {
+      setSymptoms(s);
       setPlan(undefined);
     },
     plan,

@@ -1,41 +1,76 @@
-// The body outline, optionally with tappable regions and trigger point dots.
+// The body outline from the catalog's body map, optionally with tappable
+// regions, referral zones and trigger point dots.
 
-import { useMemo, useRef, useState } from "preact/hooks";
-import { BodyView, Side } from "../gen/knotwork/catalog/v1/catalog_pb";
+import { useEffect, useMemo, useRef, useState } from "preact/hooks";
+import { type BodyMap, BodyView, Side } from "../gen/knotwork/catalog/v1/catalog_pb";
 import {
-  cropBox,
+  type Box,
   type Dot,
-  HEAD,
-  HEIGHT,
+  drawingSize,
   type Hotspot,
   keyboardOrder,
   moveFocus,
-  outlinePath,
+  outlineOf,
   rightIsImageLeft,
-  WIDTH,
+  targetRadii,
 } from "../logic/body";
 import { sideLabel } from "../logic/labels";
 
-const OUTLINE = outlinePath();
+/** A referral zone to draw: a region's shape, primary (dark) or spillover (light). */
+export interface Zone extends Hotspot {
+  primary: boolean;
+  /** Drawn with a thick outline: it matches where it hurts. */
+  highlight?: boolean;
+}
 
 export interface FigureProps {
+  map: BodyMap | undefined;
   view: BodyView;
   /** An accessible name for the whole drawing. */
   label: string;
+  /** The part shown, in drawing units; the whole figure by default. */
+  box?: Box;
+  /** Tappable regions (buttons, at least 24x24 CSS px each). */
   hotspots?: Hotspot[];
   isPicked?: (h: Hotspot) => boolean;
   onToggle?: (h: Hotspot) => void;
   regionName?: (region: string) => string;
+  /** Reports the region under the pointer or the focus (for a visible label). */
+  onHover?: (h: Hotspot | null) => void;
+  /** Regions drawn as a picture only (not focusable); a tap calls `onShapeTap`. */
+  shapes?: Hotspot[];
+  onShapeTap?: (h: Hotspot) => void;
+  zones?: Zone[];
   dots?: Dot[];
-  /** Crop to the dots (small figures beside candidates). */
-  crop?: boolean;
+  /** Small figure: no side labels, bigger dots. */
+  small?: boolean;
   class?: string;
 }
 
+/** CSS px per drawing unit of the rendered svg, updated on resize. */
+function useScale(svg: { current: SVGSVGElement | null }, box: Box): number {
+  const [scale, setScale] = useState(1);
+  useEffect(() => {
+    const el = svg.current;
+    if (!el) return;
+    const update = () => {
+      const r = el.getBoundingClientRect();
+      if (r.width > 0 && r.height > 0) setScale(Math.min(r.width / box.w, r.height / box.h));
+    };
+    update();
+    const ro = typeof ResizeObserver === "undefined" ? null : new ResizeObserver(update);
+    ro?.observe(el);
+    return () => ro?.disconnect();
+  }, [box.x, box.y, box.w, box.h]);
+  return scale;
+}
+
 export function Figure(props: FigureProps) {
-  const { view, hotspots = [], dots = [] } = props;
-  // The whole figure spans about x = 214..486; leave a margin for the side labels.
-  const box = props.crop ? cropBox(dots, 240) : { x: 180, y: 0, w: 340, h: HEIGHT };
+  const { map, view, hotspots = [], dots = [], zones = [], shapes = [] } = props;
+  const { w, h } = drawingSize(map);
+  const outline = useMemo(() => outlineOf(map, view), [map, view]);
+  // The whole figure spans about x = 214..486 of 700; leave a margin for the side labels.
+  const box = props.box ?? { x: w * (180 / 700), y: 0, w: w * (340 / 700), h };
   const rightOnLeft = rightIsImageLeft(view);
   const viewName = view === BodyView.BACK ? "Back" : "Front";
   const description = `${viewName} of the body. The person's right side is on the ${rightOnLeft ? "left" : "right"} of the picture.`;
@@ -44,10 +79,11 @@ export function Figure(props: FigureProps) {
   const [pos, setPosState] = useState(0);
   const current = order[Math.min(pos, order.length - 1)];
   const svg = useRef<SVGSVGElement>(null);
-  const onKey = (e: KeyboardEvent, h: Hotspot) => {
+  const scale = useScale(svg, box);
+  const onKey = (e: KeyboardEvent, spot: Hotspot) => {
     if (e.key === "Enter" || e.key === " ") {
       e.preventDefault();
-      props.onToggle?.(h);
+      props.onToggle?.(spot);
       return;
     }
     const next = moveFocus(Math.min(pos, order.length - 1), e.key, order.length);
@@ -56,49 +92,94 @@ export function Figure(props: FigureProps) {
     setPosState(next);
     svg.current?.querySelectorAll<SVGElement>("ellipse.hotspot")[order[next]]?.focus();
   };
+  const interactive = hotspots.length > 0;
+  const fontSize = Math.max(10, 16 / scale);
   return (
     <svg
       class={`figure ${props.class ?? ""}`}
       viewBox={`${box.x} ${box.y} ${box.w} ${box.h}`}
-      role="group"
-      aria-label={`${props.label}. ${description}${hotspots.length ? " Use the arrow keys to move between areas." : ""}`}
+      role={interactive ? "group" : "img"}
+      aria-label={`${props.label}. ${description}${interactive ? " Use the arrow keys to move between areas." : ""}`}
       ref={svg}
       data-view={viewName.toLowerCase()}
+      data-scale={scale.toFixed(3)}
     >
-      <ellipse class="body" cx={HEAD.cx} cy={HEAD.cy} rx={HEAD.rx} ry={HEAD.ry} aria-hidden="true" />
-      <path class="body" d={OUTLINE} aria-hidden="true" />
-      {view === BodyView.BACK && <line class="spine" x1={350} y1={120} x2={350} y2={470} aria-hidden="true" />}
-      {!props.crop && (
+      {outline && (
+        <g class="body" aria-hidden="true">
+          <ellipse cx={outline.head.cx} cy={outline.head.cy} rx={outline.head.rx} ry={outline.head.ry} />
+          <path d={outline.path} />
+        </g>
+      )}
+      {outline?.guides.map((g, i) => <polyline key={i} class="spine" points={g} aria-hidden="true" />)}
+      {!props.small && (
         <g class="side-labels" aria-hidden="true">
-          <text x={box.x + 4} y={40}>
+          <text x={box.x + 4} y={box.y + fontSize * 1.4} font-size={fontSize}>
             {rightOnLeft ? "Right" : "Left"}
           </text>
-          <text x={box.x + box.w - 4} y={40} text-anchor="end">
+          <text x={box.x + box.w - 4} y={box.y + fontSize * 1.4} text-anchor="end" font-size={fontSize}>
             {rightOnLeft ? "Left" : "Right"}
           </text>
         </g>
       )}
-      {hotspots.map((h, i) => {
-        const picked = props.isPicked?.(h) ?? false;
-        const name = props.regionName?.(h.region) ?? h.region;
-        const side = h.side === Side.MIDLINE ? "" : `, ${sideLabel(h.side)} side`;
+      {shapes.map((s) => {
+        const picked = props.isPicked?.(s) ?? false;
         return (
           <ellipse
-            key={`${h.region}-${h.side}`}
+            key={`${s.region}-${s.side}`}
+            class={`shape${picked ? " picked" : ""}`}
+            cx={s.cx * w}
+            cy={s.cy * h}
+            rx={s.rx * w}
+            ry={s.ry * h}
+            aria-hidden="true"
+            data-region={s.region}
+            onClick={() => props.onShapeTap?.(s)}
+          />
+        );
+      })}
+      {zones
+        .slice()
+        .sort((a, b) => Number(a.primary) - Number(b.primary))
+        .map((z) => (
+          <ellipse
+            key={`${z.region}-${z.side}`}
+            class={`zone ${z.primary ? "primary" : "spillover"}${z.highlight ? " match" : ""}`}
+            cx={z.cx * w}
+            cy={z.cy * h}
+            rx={z.rx * w}
+            ry={z.ry * h}
+            aria-hidden="true"
+            data-region={z.region}
+          />
+        ))}
+      {hotspots.map((spot, i) => {
+        const picked = props.isPicked?.(spot) ?? false;
+        const name = props.regionName?.(spot.region) ?? spot.region;
+        const side = spot.side === Side.MIDLINE ? "" : `, ${sideLabel(spot.side)} side`;
+        const r = targetRadii(spot, scale, 26, { w, h });
+        return (
+          <ellipse
+            key={`${spot.region}-${spot.side}`}
             class={`hotspot${picked ? " picked" : ""}`}
-            cx={h.cx * WIDTH}
-            cy={h.cy * HEIGHT}
-            rx={Math.max(h.rx * WIDTH, 6)}
-            ry={Math.max(h.ry * HEIGHT, 6)}
+            cx={spot.cx * w}
+            cy={spot.cy * h}
+            rx={r.rx}
+            ry={r.ry}
             role="button"
             tabindex={i === current ? 0 : -1}
-            onFocus={() => setPosState(order.indexOf(i))}
+            onFocus={() => {
+              setPosState(order.indexOf(i));
+              props.onHover?.(spot);
+            }}
+            onBlur={() => props.onHover?.(null)}
+            onPointerEnter={() => props.onHover?.(spot)}
+            onPointerLeave={() => props.onHover?.(null)}
             aria-pressed={picked}
             aria-label={`${name}${side}`}
-            data-region={h.region}
-            data-side={sideLabel(h.side) || "middle"}
-            onClick={() => props.onToggle?.(h)}
-            onKeyDown={(e) => onKey(e, h)}
+            data-region={spot.region}
+            data-side={sideLabel(spot.side) || "middle"}
+            onClick={() => props.onToggle?.(spot)}
+            onKeyDown={(e) => onKey(e, spot)}
           >
             <title>{`${name}${side}`}</title>
           </ellipse>
@@ -106,8 +187,8 @@ export function Figure(props: FigureProps) {
       })}
       {dots.map((d, i) => (
         <g key={i} class="dot" data-side={sideLabel(d.side) || "middle"} aria-hidden="true">
-          <circle cx={d.x * WIDTH} cy={d.y * HEIGHT} r={props.crop ? 26 : 16} class="dot-halo" />
-          <circle cx={d.x * WIDTH} cy={d.y * HEIGHT} r={props.crop ? 13 : 9} class="dot-core" />
+          <circle cx={d.x * w} cy={d.y * h} r={props.small ? 22 : 16} class="dot-halo" />
+          <circle cx={d.x * w} cy={d.y * h} r={props.small ? 11 : 9} class="dot-core" />
         </g>
       ))}
     </svg>

@@ -3,16 +3,16 @@
 
 import { Code, ConnectError } from "@connectrpc/connect";
 import { useEffect, useMemo, useState } from "preact/hooks";
-import { ReferralKind } from "../gen/knotwork/catalog/v1/catalog_pb";
+import { type BodyMap, BodyView, ReferralKind, Side } from "../gen/knotwork/catalog/v1/catalog_pb";
 import type { Block } from "../gen/knotwork/gateway/v1/gateway_pb";
-import { dotsFor } from "../logic/body";
+import { cropBox, dotsFor, drawingSize, ellipseCorners, hotspots } from "../logic/body";
 import { describeError, type Problem } from "../logic/errors";
 import { idOf, sideLabel } from "../logic/labels";
-import { toLocations } from "../logic/pain";
+import { type PainPick, toLocations } from "../logic/pain";
 import { planFromCatalog, planFromRelief, type PlanPoint } from "../logic/plan";
 import { nameMap, useApp } from "./app-state";
 import { ErrorBox, Loading, RedFlags, ScreenTitle } from "./common";
-import { Figure } from "./Figure";
+import { Figure, type Zone } from "./Figure";
 
 /** What to do about a block, as a link. */
 function BlockAction({ block }: { block: Block }) {
@@ -75,14 +75,53 @@ export function blockTitle(reason: string): string {
   }
 }
 
-function PointCard({ p, regionName }: { p: PlanPoint; regionName: (r: string) => string }) {
+/**
+ * The referral zones of a point on the side pressed, from the body map, with
+ * those that match where it hurts highlighted; drawn on the view where the
+ * matches are (else the point's own view), cropped to them and the point.
+ */
+function thumbnail(p: PlanPoint, map: BodyMap | undefined, picks: readonly PainPick[]) {
   const cp = p.point.chartPoint;
-  const dots = cp ? dotsFor(cp, p.point.bilateral, p.pressSide) : [];
+  const showSide = (s: Side) =>
+    s === Side.MIDLINE || !p.point.bilateral || p.pressSide === Side.BOTH || p.pressSide === Side.UNSPECIFIED || s === p.pressSide;
+  const zones: Zone[] = [];
+  for (const r of p.point.referrals) {
+    for (const h of hotspots(map, BodyView.FRONT).concat(hotspots(map, BodyView.BACK))) {
+      if (h.region !== r.region || !showSide(h.side)) continue;
+      const highlight = picks.some((k) => k.region === h.region && (k.side === h.side || k.side === Side.MIDLINE || h.side === Side.MIDLINE));
+      zones.push({ ...h, primary: r.kind === ReferralKind.PRIMARY, highlight });
+    }
+  }
+  const viewOf = (z: Zone) => map?.shapes.find((s) => s.region === z.region)?.view ?? BodyView.FRONT;
+  const match = zones.find((z) => z.highlight);
+  const view = match ? viewOf(match) : (cp?.view ?? BodyView.FRONT);
+  const onView = zones.filter((z) => viewOf(z) === view);
+  const dots = cp && cp.view === view ? dotsFor(cp, p.point.bilateral, p.pressSide) : [];
+  const { w, h } = drawingSize(map);
+  const box = cropBox([...onView.filter((z) => z.highlight || !match).flatMap(ellipseCorners), ...dots], 260, w, h);
+  return { view, zones: onView, dots, box, matches: zones.filter((z) => z.highlight).length };
+}
+
+function PointCard({ p, regionName }: { p: PlanPoint; regionName: (r: string) => string }) {
+  const app = useApp();
+  const cp = p.point.chartPoint;
+  const thumb = useMemo(() => thumbnail(p, app.vocab?.bodyMap, app.picks), [p, app.vocab, app.picks]);
   const id = idOf(p.point.name);
   const side = sideLabel(p.pressSide);
   return (
     <li class="point-card" data-testid="point-card" data-point={p.point.name}>
-      {cp && <Figure view={cp.view} label={`Where ${p.point.displayName} lies`} dots={dots} crop class="thumb" />}
+      {cp && (
+        <Figure
+          map={app.vocab?.bodyMap}
+          view={thumb.view}
+          label={`Referral pattern of ${p.point.displayName}: ${thumb.matches} of its zones match where it hurts`}
+          zones={thumb.zones}
+          dots={thumb.dots}
+          box={thumb.box}
+          small
+          class="thumb"
+        />
+      )}
       <div>
         <h4>{p.point.displayName}</h4>
         <p class="why">
@@ -91,9 +130,10 @@ function PointCard({ p, regionName }: { p: PlanPoint; regionName: (r: string) =>
             ? p.reasons.map((r) => r.text || `${r.kind === ReferralKind.PRIMARY ? "Refers pain to" : "Can spill over to"} ${regionName(r.region)}`).join(" · ")
             : "Its referral zone covers where it hurts."}
         </p>
-        <p class="where">
-          <span class="label">Where to press{side ? ` (${side})` : ""}:</span> {p.point.locationDescription}
-        </p>
+        <details class="where">
+          <summary>Where to press{side ? ` (${side})` : ""}</summary>
+          <p>{p.point.locationDescription}</p>
+        </details>
         {p.allowance && (
           <p class="small muted">
             Today: {p.allowance.sessionsDone} done, {p.allowance.sessionsRemaining} left
@@ -106,7 +146,7 @@ function PointCard({ p, regionName }: { p: PlanPoint; regionName: (r: string) =>
         {p.blocks.length > 0 && (
           <p class="small block-note">{p.blocks.map((b) => blockTitle(b.reason) || b.message).join(" ")}</p>
         )}
-        <a class="button" href={`#/point/${id}?side=${p.pressSide}`} aria-label={`Details and guided session for ${p.point.displayName}`}>
+        <a class="button" href={`#/point/${id}?side=${p.pressSide}`} aria-label={`Details and start: ${p.point.displayName}`}>
           Details and start
         </a>
       </div>
@@ -135,7 +175,7 @@ export function PlanScreen() {
       try {
         if (app.token) {
           try {
-            const r = await app.api.view.getReliefPlan({ locations, maxCandidates: 10 });
+            const r = await app.api.view.getReliefPlan({ locations, symptoms: app.symptoms, maxCandidates: 10 });
             if (live) app.setPlan(planFromRelief(r));
             if (live && r.screening) app.setScreening(r.screening);
             return;
@@ -145,7 +185,7 @@ export function PlanScreen() {
             if (code !== Code.Unimplemented && code !== Code.Unavailable) throw e;
           }
         }
-        const r = await app.api.catalog.findByPain({ locations, pageSize: 10 });
+        const r = await app.api.catalog.findByPain({ locations, symptoms: app.symptoms, pageSize: 10 });
         if (live) app.setPlan(planFromCatalog(r));
       } catch (e) {
         if (live) setProblem(describeError(e));
@@ -156,7 +196,7 @@ export function PlanScreen() {
     return () => {
       live = false;
     };
-  }, [app.plan, app.picks, app.vocab, app.token]);
+  }, [app.plan, app.picks, app.symptoms, app.vocab, app.token]);
 
   const plan = app.plan;
   return (
@@ -173,11 +213,6 @@ export function PlanScreen() {
         <>
           <RedFlags flags={plan.redFlags} />
           <Blocks blocks={plan.blocks} />
-          {!app.token && (
-            <p class="alert alert-info">
-              <a href="#/signin">Sign in</a> to see techniques for your own tools and to start a guided session.
-            </p>
-          )}
           <p class="muted small">
             Possible causes, best match first: trigger points whose referral zones cover{" "}
             {plan.resolved.map((l) => `${names.get(l.region) ?? l.input}${sideLabel(l.side) ? ` (${sideLabel(l.side)})` : ""}`).join(", ") ||
@@ -200,18 +235,35 @@ export function PlanScreen() {
                     <span class="rank">{c.rank}.</span> {c.muscle?.displayName ?? "Muscle"}
                     {c.primary && <span class="badge">main zone</span>}
                   </h2>
-                  {c.muscle?.description && <p class="muted small">{c.muscle.description}</p>}
+                  {c.muscle?.description && <p class="muted small clamp">{c.muscle.description}</p>}
                   {c.adjustments.length > 0 && (
                     <p class="small">{c.adjustments.map((a) => a.reason).join(" · ")}</p>
                   )}
                   <ul class="points">
-                    {c.points.map((p) => (
+                    {c.points.slice(0, 1).map((p) => (
                       <PointCard key={p.point.name} p={p} regionName={(r) => names.get(r) ?? r} />
                     ))}
                   </ul>
+                  {c.points.length > 1 && (
+                    <details class="more-points">
+                      <summary>
+                        {c.points.length - 1} more {c.points.length === 2 ? "point" : "points"} in this muscle
+                      </summary>
+                      <ul class="points">
+                        {c.points.slice(1).map((p) => (
+                          <PointCard key={p.point.name} p={p} regionName={(r) => names.get(r) ?? r} />
+                        ))}
+                      </ul>
+                    </details>
+                  )}
                 </li>
               ))}
             </ol>
+          )}
+          {!app.token && (
+            <p class="alert alert-info">
+              <a href="#/signin">Sign in</a> to see techniques for your own tools and to start a guided session.
+            </p>
           )}
         </>
       )}

@@ -5,14 +5,13 @@ import { useEffect, useMemo, useState } from "preact/hooks";
 import { requestId } from "../api";
 import { Side, type TriggerPoint } from "../gen/knotwork/catalog/v1/catalog_pb";
 import { ScreeningStatus } from "../gen/knotwork/session/v1/session_pb";
-import { dotsFor } from "../logic/body";
 import { describeError, type Problem } from "../logic/errors";
 import { humanizeName, sideLabel, structureLabel } from "../logic/labels";
 import { sessionSides } from "../logic/pain";
 import { findPlanPoint, usableTools } from "../logic/plan";
 import { nameMap, useApp } from "./app-state";
 import { ErrorBox, Loading, ScreenTitle, Warnings } from "./common";
-import { Figure } from "./Figure";
+import { ReferralPicture } from "./Picture";
 import { Blocks, blockTitle } from "./Plan";
 
 export function PointDetail({ id, side: sideParam }: { id: string; side: Side }) {
@@ -51,8 +50,6 @@ export function PointDetail({ id, side: sideParam }: { id: string; side: Side })
 
   const chosenTool = tool || tools[0] || "";
   const chosenSide = side ?? sides[0] ?? Side.UNSPECIFIED;
-  const cp = point.chartPoint;
-  const dots = cp ? dotsFor(cp, point.bilateral, chosenSide) : [];
   const ownedTechniques = point.techniques.filter((t) => tools.includes(t.tool));
   const otherTechniques = point.techniques.filter((t) => !tools.includes(t.tool));
   const screeningStatus = app.screening?.status;
@@ -89,7 +86,7 @@ export function PointDetail({ id, side: sideParam }: { id: string; side: Side })
         <span id="point-title">{point.displayName}</span>
       </ScreenTitle>
       <div class="detail-grid">
-        {cp && <Figure view={cp.view} label={`Where ${point.displayName} lies`} dots={dots} class="detail-figure" />}
+        <ReferralPicture point={point.name} side={chosenSide} />
         <div>
           <h2>Where to press{sideLabel(chosenSide) ? ` (${sideLabel(chosenSide)})` : ""}</h2>
           <p data-testid="location">{point.locationDescription}</p>

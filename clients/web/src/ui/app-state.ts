@@ -5,7 +5,7 @@ import { createContext } from "preact";
 import { useContext } from "preact/hooks";
 import type { Api } from "../api";
 import type { ProviderAuth } from "../auth/session";
-import type { Contraindication, Region, TechniqueGuidance, Tool } from "../gen/knotwork/catalog/v1/catalog_pb";
+import type { BodyMap, Contraindication, Region, Symptom, TechniqueGuidance, Tool } from "../gen/knotwork/catalog/v1/catalog_pb";
 import type { GuidedSession, Profile, Screening } from "../gen/knotwork/session/v1/session_pb";
 import type { PainPick } from "../logic/pain";
 import type { Plan } from "../logic/plan";
@@ -17,6 +17,9 @@ export interface Vocabulary {
   tools: Tool[];
   conditions: Contraindication[];
   guidance?: TechniqueGuidance;
+  symptoms: Symptom[];
+  /** The body map's geometry (GetBodyMap): every figure is drawn from it. */
+  bodyMap?: BodyMap;
 }
 
 /** A guided session that was started, with what the log form needs after it. */
@@ -46,6 +49,9 @@ export interface AppState {
   setScreening(s: Screening | null): void;
   picks: PainPick[];
   setPicks(p: PainPick[]): void;
+  /** Symptoms picked beside the map, as `symptoms/{id}`. */
+  symptoms: string[];
+  setSymptoms(s: string[]): void;
   plan: Plan | undefined;
   setPlan(p: Plan | undefined): void;
   guide: ActiveGuide | null;

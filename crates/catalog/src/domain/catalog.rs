@@ -10,6 +10,7 @@ use std::fmt;
 
 use sha2::{Digest, Sha256};
 
+use super::body_map::{self, BodyMap};
 use super::model::*;
 use super::search::SearchIndex;
 use super::text::Vocabulary;
@@ -93,6 +94,7 @@ pub struct Catalog {
     pub(crate) region_vocab: Vocabulary,
     pub(crate) symptom_vocab: Vocabulary,
     pub(crate) search: SearchIndex,
+    body_map: BodyMap,
 }
 
 fn is_id(s: &str) -> bool {
@@ -201,10 +203,19 @@ impl Catalog {
     }
 
     /// Validates and indexes parsed data.
-    pub fn from_data(data: CatalogData) -> Result<Self, CatalogError> {
+    pub fn from_data(mut data: CatalogData) -> Result<Self, CatalogError> {
         let mut c = Checker {
             problems: Vec::new(),
         };
+        if data.body_map.is_empty() {
+            match BodyMapData::embedded_for(&data.regions) {
+                Ok(map) => data.body_map = map,
+                Err(message) => c.fail("body_map", message),
+            }
+        }
+        for (entry, message) in body_map::check(&data.body_map, &data.regions) {
+            c.fail(&entry, message);
+        }
         let p = &mut c.problems;
         let sources = index("sources", data.sources.iter().map(|x| x.id.as_str()), p);
         let symptoms = index("symptoms", data.symptoms.iter().map(|x| x.id.as_str()), p);
@@ -316,6 +327,7 @@ impl Catalog {
                     sources: &sources,
                     contras: &contras,
                     contraindications: &data.contraindications,
+                    tool_data: &data.tools,
                 },
             );
         }
@@ -418,6 +430,7 @@ impl Catalog {
 
         let version = hex::encode(Sha256::digest(canonical(&data)));
         let search = SearchIndex::build(&data);
+        let body_map = BodyMap::build(&data.body_map, &data.regions);
         Ok(Catalog {
             data,
             version,
@@ -435,7 +448,13 @@ impl Catalog {
             region_vocab,
             symptom_vocab,
             search,
+            body_map,
         })
+    }
+
+    /// The body map, resolved for drawing.
+    pub fn body_map(&self) -> &BodyMap {
+        &self.body_map
     }
 
     /// The content hash (hex SHA-256 of the canonical encoding).
@@ -652,6 +671,7 @@ struct Refs<'a> {
     sources: &'a HashMap<String, usize>,
     contras: &'a HashMap<String, usize>,
     contraindications: &'a [Contraindication],
+    tool_data: &'a [Tool],
 }
 
 fn check_point(c: &mut Checker, t: &TriggerPoint, r: &Refs<'_>) {
@@ -736,6 +756,35 @@ fn check_point(c: &mut Checker, t: &TriggerPoint, r: &Refs<'_>) {
     for x in &t.cautions {
         c.text(e, "cautions.structure", &x.structure);
         c.text(e, "cautions.text", &x.text);
+    }
+    check_therapist_only(c, e, t, r);
+}
+
+/// A therapist-only point says why, and offers only clinic tools (a
+/// therapist): a self-treatment technique on it would contradict the rule
+/// that refuses self-treatment there.
+fn check_therapist_only(c: &mut Checker, e: &str, t: &TriggerPoint, r: &Refs<'_>) {
+    if !t.therapist_only {
+        if !t.therapist_only_note.is_empty() {
+            c.fail(e, "therapist_only_note is set but therapist_only is not");
+        }
+        return;
+    }
+    c.text(e, "therapist_only_note", &t.therapist_only_note);
+    for x in &t.techniques {
+        let clinic = r
+            .tools
+            .get(&x.tool)
+            .is_some_and(|&i| r.tool_data[i].portability == Portability::Clinic);
+        if !clinic {
+            c.fail(
+                e,
+                format!(
+                    "a therapist_only point offers self-treatment with tool \"{}\"; only CLINIC tools may be techniques",
+                    x.tool
+                ),
+            );
+        }
     }
 }
 
@@ -957,6 +1006,32 @@ mod tests {
             "muscles[temporalis]",
             "no trigger points",
         );
+        // A therapist-only point says why and offers no self-treatment.
+        let therapist = (
+            "x = 0.42, y = 0.75 }\nbilateral = true\n",
+            "x = 0.42, y = 0.75 }\nbilateral = true\ntherapist_only = true\ntherapist_only_note = \"Inside the pelvis.\"\n",
+        );
+        check(
+            &[therapist],
+            "trigger_points[tibialis_anterior_1]",
+            "tool \"fingers\"; only CLINIC tools",
+        );
+        check(
+            &[(
+                "x = 0.42, y = 0.75 }\nbilateral = true\n",
+                "x = 0.42, y = 0.75 }\nbilateral = true\ntherapist_only = true\n",
+            )],
+            "trigger_points[tibialis_anterior_1]",
+            "therapist_only_note must not be empty",
+        );
+        check(
+            &[(
+                "x = 0.42, y = 0.75 }\nbilateral = true\n",
+                "x = 0.42, y = 0.75 }\nbilateral = true\ntherapist_only_note = \"Why.\"\n",
+            )],
+            "trigger_points[tibialis_anterior_1]",
+            "therapist_only is not",
+        );
         // Unknown fields are denied, and the message names the key.
         check(
             &[(
@@ -971,6 +1046,28 @@ mod tests {
             "file",
             "PANIC",
         );
+    }
+
+    #[test]
+    fn a_therapist_only_point_with_clinic_tools_is_valid() {
+        let text = fixture::TOML
+            .replace("portability = \"BAG\"", "portability = \"CLINIC\"")
+            .replace(
+                "x = 0.42, y = 0.75 }\nbilateral = true\n",
+                "x = 0.42, y = 0.75 }\nbilateral = true\ntherapist_only = true\ntherapist_only_note = \"Out of reach.\"\n",
+            )
+            .replace(
+                "techniques = [{ tool = \"fingers\", text = \"Press beside the bone.\" }, ",
+                "techniques = [",
+            );
+        let c = Catalog::from_toml(&text).unwrap_or_else(|e| panic!("{e}"));
+        let i = c.point_index("tibialis_anterior_1").unwrap();
+        let p = &c.data().trigger_points[i];
+        assert!(p.therapist_only);
+        assert_eq!(p.therapist_only_note, "Out of reach.");
+        // Points that do not set it are self-treatable.
+        let j = c.point_index("piriformis_1").unwrap();
+        assert!(!c.data().trigger_points[j].therapist_only);
     }
 
     #[test]

@@ -7,11 +7,13 @@
 //! - [`list`]: filtered listings; [`page`]: page sizes and tokens.
 //! - [`text`]: the text matching they share.
 
+pub mod body_map;
 pub mod catalog;
 pub mod list;
 pub mod model;
 pub mod page;
 pub mod pain;
+pub mod picture;
 pub mod search;
 pub mod text;
 

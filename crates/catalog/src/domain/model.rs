@@ -7,6 +7,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use super::body_map::BodyMapData;
+
 /// The whole data file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -39,6 +41,10 @@ pub struct CatalogData {
     /// Trigger points.
     #[serde(default)]
     pub trigger_points: Vec<TriggerPoint>,
+    /// The body map; a file without one gets the built-in
+    /// `data/body_map.toml` (see [`super::body_map`]).
+    #[serde(default, skip_serializing_if = "BodyMapData::is_empty")]
+    pub body_map: BodyMapData,
 }
 
 /// Title and edition of the data file.
@@ -462,6 +468,15 @@ pub struct TriggerPoint {
     /// Conditions that rule it out.
     #[serde(default)]
     pub excluded_conditions: Vec<ConditionExclusion>,
+    /// Whether only a trained therapist may work it: the person cannot reach
+    /// it safely alone (inside the pelvis, for example). The session refuses
+    /// self-treatment on it; find-by-pain still shows it.
+    #[serde(default)]
+    pub therapist_only: bool,
+    /// Why it is for a therapist only, for the person (set exactly when
+    /// `therapist_only` is).
+    #[serde(default)]
+    pub therapist_only_note: String,
     /// Source ids.
     #[serde(default)]
     pub sources: Vec<String>,

@@ -1,6 +1,6 @@
 //! The chart: every `CatalogService` call. No sign-in needed.
 
-use anyhow::bail;
+use anyhow::{Context, bail};
 use knotwork_proto::catalog::v1 as cat;
 
 use crate::connect::{Ctx, explain, full};
@@ -55,6 +55,14 @@ pub struct PointArgs {
     /// One or more trigger points, e.g. `quadratus_lumborum_superficial`.
     #[arg(required = true)]
     pub points: Vec<String>,
+    /// Also write the point's referral picture (GetTriggerPointPicture) to
+    /// this SVG file; `-` writes it to standard output instead of the point.
+    /// One point only.
+    #[arg(long, value_name = "FILE")]
+    pub svg: Option<std::path::PathBuf>,
+    /// The side the picture shows: right, left or both (the default).
+    #[arg(long, value_name = "SIDE", requires = "svg")]
+    pub side: Option<String>,
 }
 
 /// Options of `knotwork points`.
@@ -256,7 +264,11 @@ pub async fn pain(ctx: &Ctx, args: PainArgs) -> anyhow::Result<()> {
                         String::new()
                     },
                     short(&p.name).to_owned(),
-                    word(tp.press_side().as_str_name(), "SIDE_"),
+                    if p.therapist_only {
+                        "therapist only".to_owned()
+                    } else {
+                        word(tp.press_side().as_str_name(), "SIDE_")
+                    },
                     why.join("; "),
                 ]);
             }
@@ -308,6 +320,13 @@ fn show_point(tp: &cat::TriggerPoint) {
         paint(style::DIM, format!("({}, {})", tp.name, short(&tp.muscle)))
     );
     println!("Where: {}", tp.location_description);
+    if tp.therapist_only {
+        anstream::println!(
+            "{} {}",
+            paint(style::DANGER, "For a therapist only:"),
+            tp.therapist_only_note
+        );
+    }
     if !tp.symptoms.is_empty() {
         println!("Symptoms: {}", tp.symptoms.join(", "));
     }
@@ -321,7 +340,9 @@ fn show_point(tp: &cat::TriggerPoint) {
     for t in &tp.techniques {
         println!("With {}: {}", short(&t.tool), t.instructions);
     }
-    for x in &tp.excluded_tools {
+    // A therapist-only point excludes every self-treatment tool; the line
+    // above already says so, once.
+    for x in tp.excluded_tools.iter().filter(|_| !tp.therapist_only) {
         anstream::println!(
             "{} {}",
             paint(style::DANGER, format!("Never with {}:", short(&x.tool))),
@@ -348,6 +369,36 @@ pub async fn point(ctx: &Ctx, args: PointArgs) -> anyhow::Result<()> {
         .iter()
         .map(|p| full("triggerPoints", p))
         .collect();
+    if let Some(path) = &args.svg {
+        let [name] = names.as_slice() else {
+            bail!("--svg draws one trigger point: name only one");
+        };
+        let side = match &args.side {
+            Some(s) => parse_side(s)?,
+            None => cat::Side::Both,
+        };
+        let picture = client
+            .get_trigger_point_picture(cat::GetTriggerPointPictureRequest {
+                name: name.clone(),
+                side: side as i32,
+            })
+            .await
+            .map_err(explain)?
+            .into_inner();
+        if path.as_os_str() == "-" {
+            anstream::print!("{}", picture.svg);
+            return Ok(());
+        }
+        std::fs::write(path, picture.svg.as_bytes())
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        if !ctx.out.json {
+            eprintln!(
+                "Wrote the referral picture to {} (catalog {}).",
+                path.display(),
+                &picture.catalog_version[..picture.catalog_version.len().min(12)]
+            );
+        }
+    }
     if let [name] = names.as_slice() {
         let resp = client
             .get_trigger_point(cat::GetTriggerPointRequest { name: name.clone() })

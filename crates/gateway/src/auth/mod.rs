@@ -192,7 +192,7 @@ impl Authenticator {
                 max: Duration::from_secs(config.oidc_jwks_max_secs),
                 unknown_key_interval: Duration::from_secs(config.oidc_unknown_key_refetch_secs),
             };
-            let jwks_metrics = oidc::JwksMetrics::new(metrics)?;
+            let jwks_metrics = oidc::JwksMetrics::new(metrics);
             for (i, iss) in oidc_issuers.iter().enumerate() {
                 let audience = audiences
                     .get(i)

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use arc_swap::ArcSwap;
-use prometheus::{IntCounterVec, IntGaugeVec, Opts};
+use knotwork_runtime::metrics::{IntCounterVec, IntGaugeVec};
 use tokio::sync::{Mutex, Notify, watch};
 
 use super::cache::CachePolicy;
@@ -35,41 +35,22 @@ pub(crate) struct JwksMetrics {
 }
 
 impl JwksMetrics {
-    /// Creates the metrics and registers them with the gateway's registry.
-    pub(crate) fn new(metrics: &Metrics) -> Result<Self, Error> {
-        let err = |e: prometheus::Error| Error::Internal(format!("metrics: {e}"));
-        let fetches = IntCounterVec::new(
-            Opts::new(
-                "knotwork_gateway_jwks_fetches_total",
+    /// Creates the metrics in the gateway's registry.
+    pub(crate) fn new(metrics: &Metrics) -> Self {
+        let registry = metrics.registry();
+        Self {
+            fetches: registry.counter_vec(
+                "jwks_fetches_total",
                 "JWKS fetches from OpenID providers, by issuer and result (ok, error).",
+                &["issuer", "result"],
             ),
-            &["issuer", "result"],
-        )
-        .map_err(err)?;
-        let last_success = IntGaugeVec::new(
-            Opts::new(
-                "knotwork_gateway_jwks_last_success_timestamp_seconds",
+            last_success: registry.gauge_vec(
+                "jwks_last_success_timestamp_seconds",
                 "When the keys in use were fetched (Unix time), by issuer.",
+                &["issuer"],
             ),
-            &["issuer"],
-        )
-        .map_err(err)?;
-        let keys = IntGaugeVec::new(
-            Opts::new(
-                "knotwork_gateway_jwks_keys",
-                "Signing keys in use, by issuer.",
-            ),
-            &["issuer"],
-        )
-        .map_err(err)?;
-        metrics.register(Box::new(fetches.clone()))?;
-        metrics.register(Box::new(last_success.clone()))?;
-        metrics.register(Box::new(keys.clone()))?;
-        Ok(Self {
-            fetches,
-            last_success,
-            keys,
-        })
+            keys: registry.gauge_vec("jwks_keys", "Signing keys in use, by issuer.", &["issuer"]),
+        }
     }
 }
 

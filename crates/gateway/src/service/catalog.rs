@@ -62,6 +62,8 @@ methods![
     "ListContraindications",
     "ListRedFlags",
     "ListSources",
+    "GetBodyMap",
+    "GetTriggerPointPicture",
 ];
 
 /// A gRPC codec whose messages are their encoded bytes: decoding takes the

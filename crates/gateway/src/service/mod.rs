@@ -45,6 +45,8 @@ pub struct Shared {
     pub max_stream_timeout: Duration,
     /// Largest message, both directions.
     pub max_message: usize,
+    /// The gateway's metrics.
+    pub metrics: crate::metrics::Metrics,
 }
 
 /// One call's context.

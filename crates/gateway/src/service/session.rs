@@ -105,7 +105,12 @@ forward_session! {
         })
         .await?;
         let url = backend.url.clone();
-        let stream = resp.into_inner().map(move |item| item.map_err(|s| classify(s, &url)));
+        // Counted as open while the client holds the stream.
+        let open = shared.metrics.guide_stream();
+        let stream = resp.into_inner().map(move |item| {
+            let _open = &open;
+            item.map_err(|s| classify(s, &url))
+        });
         Ok(Response::new(self.drain.bound(stream)))
     }
 }

@@ -206,6 +206,15 @@ impl CatalogService for FakeCatalog {
     ) -> R<cat::ListSourcesResponse> {
         unimpl()
     }
+    async fn get_body_map(&self, _: Request<cat::GetBodyMapRequest>) -> R<cat::GetBodyMapResponse> {
+        unimpl()
+    }
+    async fn get_trigger_point_picture(
+        &self,
+        _: Request<cat::GetTriggerPointPictureRequest>,
+    ) -> R<cat::GetTriggerPointPictureResponse> {
+        unimpl()
+    }
 }
 
 // ---------------------------------------------------------------- session

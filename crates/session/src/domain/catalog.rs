@@ -75,6 +75,9 @@ pub struct PointInfo {
     /// A pressure ceiling below the guidance's (the neck, the face, the
     /// belly), when the catalog sets one.
     pub max_safe_pressure: Option<u8>,
+    /// Why only a trained therapist may work it, when that is so (the person
+    /// cannot reach it safely alone); `None` for a self-treatable point.
+    pub therapist_only: Option<String>,
 }
 
 /// One catalog snapshot, as the session rules see it.
@@ -117,7 +120,8 @@ impl CatalogView {
     }
 
     /// Other trigger points that refer pain to any region `point` refers to,
-    /// most shared regions first, at most `limit`.
+    /// most shared regions first, at most `limit`. Points for a therapist
+    /// only are never offered: these are suggestions for self-treatment.
     pub fn alternatives(&self, point: &str, limit: usize) -> Vec<String> {
         let Some(p) = self.points.get(point) else {
             return Vec::new();
@@ -125,7 +129,7 @@ impl CatalogView {
         let mut scored: Vec<(usize, &str)> = self
             .points
             .values()
-            .filter(|o| o.id != p.id)
+            .filter(|o| o.id != p.id && o.therapist_only.is_none())
             .map(|o| {
                 let shared = o.referral_regions.intersection(&p.referral_regions).count();
                 (shared, o.id.as_str())
@@ -171,7 +175,7 @@ pub(crate) mod fixture {
         }
     }
 
-    /// Two conditions, three points, four tools.
+    /// Two conditions, four points (one for a therapist only), four tools.
     pub(crate) fn catalog() -> CatalogView {
         let mut points = BTreeMap::new();
         points.insert(
@@ -185,6 +189,7 @@ pub(crate) mod fixture {
                 excluded_tools: map(&[("massage_gun", "Too close to the kidneys.")]),
                 excluded_conditions: BTreeMap::new(),
                 max_safe_pressure: None,
+                therapist_only: None,
             },
         );
         points.insert(
@@ -198,6 +203,7 @@ pub(crate) mod fixture {
                 excluded_tools: BTreeMap::new(),
                 excluded_conditions: map(&[("aneurysm", "The abdominal aorta lies here.")]),
                 max_safe_pressure: None,
+                therapist_only: None,
             },
         );
         points.insert(
@@ -210,6 +216,21 @@ pub(crate) mod fixture {
                 techniques: map(&[("fingers", "Pinch the muscle.")]),
                 excluded_tools: BTreeMap::new(),
                 excluded_conditions: BTreeMap::new(),
+                max_safe_pressure: None,
+                therapist_only: None,
+            },
+        );
+        points.insert(
+            "levator_ani_1".to_owned(),
+            PointInfo {
+                id: "levator_ani_1".into(),
+                display_name: "Levator ani point".into(),
+                bilateral: true,
+                referral_regions: set(&["coccyx", "low_back"]),
+                techniques: map(&[("massage_therapist", "A pelvic health therapist.")]),
+                excluded_tools: BTreeMap::new(),
+                excluded_conditions: BTreeMap::new(),
+                therapist_only: Some("It lies inside the pelvis.".into()),
                 max_safe_pressure: None,
             },
         );
@@ -265,6 +286,11 @@ mod tests {
         let c = fixture::catalog();
         assert_eq!(c.alternatives("ql_superficial", 5), vec!["iliopsoas_1"]);
         assert!(c.alternatives("upper_trap_1", 5).is_empty());
+        // The levator ani point shares the low back but is for a therapist.
+        assert_eq!(
+            c.alternatives("levator_ani_1", 5),
+            vec!["iliopsoas_1", "ql_superficial"]
+        );
         assert!(c.alternatives("nope", 5).is_empty());
     }
 }

@@ -3,12 +3,14 @@
 //! Everything medical lives here and is unit-tested without a server:
 //! validation ([`validate`]), screening and guided-session admission and the
 //! safety warnings on every session ([`rules`]), progress ([`progress`]),
-//! the cue schedule of a guided session ([`guide`]) and local days in the
-//! user's IANA time zone ([`time`]). Every threshold comes from the catalog's
+//! the cue schedule of a guided session ([`guide`]), local days in the
+//! user's IANA time zone ([`time`]) and what makes a retry the same request
+//! ([`idempotency`]). Every threshold comes from the catalog's
 //! data through [`CatalogView`]; none is repeated here.
 
 pub mod catalog;
 pub mod guide;
+pub mod idempotency;
 pub mod progress;
 pub mod rules;
 pub mod time;
@@ -177,6 +179,8 @@ pub enum WarningCode {
     ToolExcluded,
     /// A condition of the person's rules the point out.
     ConditionExcluded,
+    /// The point is for a trained therapist only, not for self-treatment.
+    TherapistOnly,
 }
 
 /// How serious a warning is.
@@ -338,6 +342,9 @@ pub enum RefusalReason {
     ConditionExcluded,
     /// The daily limit on the point is reached.
     DailyLimitReached,
+    /// The point is for a trained therapist only: the person cannot reach
+    /// it safely alone.
+    TherapistOnly,
 }
 
 impl RefusalReason {
@@ -349,6 +356,7 @@ impl RefusalReason {
             Self::ToolExcluded => "TOOL_EXCLUDED",
             Self::ConditionExcluded => "CONDITION_EXCLUDED",
             Self::DailyLimitReached => "DAILY_LIMIT_REACHED",
+            Self::TherapistOnly => "THERAPIST_ONLY",
         }
     }
 }

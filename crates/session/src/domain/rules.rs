@@ -184,6 +184,23 @@ pub fn admit_guided(
     tz: &TimeZone,
     sessions_before: u32,
 ) -> Result<Admission, Refusal> {
+    // A property of the point that no screening answer changes, so it is
+    // said first.
+    let point = catalog.point(&req.trigger_point);
+    if let Some(why) = point.and_then(|p| p.therapist_only.as_deref()) {
+        let mut metadata = BTreeMap::new();
+        metadata.insert(
+            "trigger_point".to_owned(),
+            format!("{}{}", names::TRIGGER_POINT, req.trigger_point),
+        );
+        return Err(Refusal {
+            reason: RefusalReason::TherapistOnly,
+            message: format!(
+                "This point is for a trained therapist only, not for self-treatment: {why}"
+            ),
+            metadata,
+        });
+    }
     let s = assess(screening, catalog);
     if s.status == ScreeningStatus::Contraindicated {
         let mut metadata = BTreeMap::new();
@@ -215,7 +232,6 @@ pub fn admit_guided(
             metadata,
         });
     }
-    let point = catalog.point(&req.trigger_point);
     if let Some(why) = point.and_then(|p| p.excluded_tools.get(&req.tool)) {
         let mut metadata = BTreeMap::new();
         metadata.insert(
@@ -435,6 +451,17 @@ pub fn session_warnings(s: &SessionDraft, ctx: &SessionContext<'_>) -> Vec<Warni
                 names.join(", "),
                 why.join(" ")
             ),
+        );
+    }
+    if let Some(why) = ctx
+        .catalog
+        .point(&s.trigger_point)
+        .and_then(|p| p.therapist_only.as_deref())
+    {
+        warn(
+            WarningCode::TherapistOnly,
+            Severity::Caution,
+            format!("This point is for a trained therapist only, not for self-treatment: {why}"),
         );
     }
     if let Some(why) = ctx
@@ -665,6 +692,29 @@ mod tests {
             0,
             Ok(("2026-03-10", 1)),
         );
+        // A therapist-only point is refused for every tool, before the
+        // screening is even asked about: no answer changes it.
+        for (tool, screening) in [
+            ("massage_therapist", cleared()),
+            ("fingers", cleared()),
+            ("fingers", Screening::default()),
+        ] {
+            let r = check_admit(
+                req("levator_ani_1", tool),
+                screening,
+                now,
+                "UTC",
+                0,
+                Err(TherapistOnly),
+            )
+            .unwrap();
+            assert_eq!(r.metadata["trigger_point"], "triggerPoints/levator_ani_1");
+            assert!(
+                r.message.contains("It lies inside the pelvis."),
+                "{}",
+                r.message
+            );
+        }
     }
 
     /// Screening answers for the catalog with limits: nothing but the listed
@@ -997,6 +1047,24 @@ mod tests {
             1,
             &[],
             &[ConditionExcluded],
+        );
+        // A logged session on a therapist-only point is kept, with a warning.
+        check_warnings(
+            |s| s.trigger_point = "levator_ani_1".into(),
+            cleared(),
+            1,
+            &[],
+            &[TherapistOnly],
+        );
+        check_warnings(
+            |s| {
+                s.trigger_point = "levator_ani_1".into();
+                s.pressure = 9;
+            },
+            cleared(),
+            1,
+            &[],
+            &[TherapistOnly, PressureTooHigh],
         );
         let rising = [
             (date(2026, 3, 5), 3),

@@ -325,6 +325,20 @@ impl CatalogService for FakeCatalog {
     ) -> Result<Response<cpb::ListSourcesResponse>, Status> {
         unimplemented()
     }
+
+    async fn get_body_map(
+        &self,
+        _: Request<cpb::GetBodyMapRequest>,
+    ) -> Result<Response<cpb::GetBodyMapResponse>, Status> {
+        unimplemented()
+    }
+
+    async fn get_trigger_point_picture(
+        &self,
+        _: Request<cpb::GetTriggerPointPictureRequest>,
+    ) -> Result<Response<cpb::GetTriggerPointPictureResponse>, Status> {
+        unimplemented()
+    }
 }
 
 /// Starts the fake catalog on an ephemeral loopback port.
