@@ -791,11 +791,14 @@ impl SessionService for Session {
 }
 
 fn admin_user_id(id: &str) -> Result<&str, Error> {
-    if id.is_empty()
-        || id.len() > knotwork_runtime::internal::MAX_USER_ID_LEN
-        || id.chars().any(char::is_control)
-    {
-        return Err(Error::field("user_id", "required, at most 128 characters"));
+    if !knotwork_runtime::internal::is_valid_user_id(id) {
+        return Err(Error::field(
+            "user_id",
+            format!(
+                "required, at most {} bytes of text without control characters",
+                knotwork_runtime::internal::MAX_USER_ID_LEN
+            ),
+        ));
     }
     Ok(id)
 }

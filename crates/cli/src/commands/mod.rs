@@ -24,7 +24,8 @@ pub enum Client {
     /// Mint a development token (HS256, signed with the development secret).
     #[command(display_order = 11)]
     Token(account::TokenArgs),
-    /// Store a token for later commands (minted for --user, or given with --token).
+    /// Sign in: a device login with an OpenID provider (--issuer, --client-id),
+    /// or store a token (minted for --user, or given with --token).
     #[command(display_order = 12)]
     Login(account::LoginArgs),
     /// Forget the stored token.
@@ -156,10 +157,13 @@ pub enum Client {
 /// Runs a client subcommand.
 pub async fn run(ctx: Ctx, command: Client) -> anyhow::Result<()> {
     use Client::*;
+    if !matches!(command, Token(_) | Login(_) | Logout) {
+        account::renew_stored(&ctx).await?;
+    }
     match command {
         Health => ops::health(&ctx).await,
         Token(args) => account::token(&ctx, args),
-        Login(args) => account::login(&ctx, args),
+        Login(args) => account::login(&ctx, args).await,
         Logout => account::logout(),
         Pain(args) => catalog::pain(&ctx, args).await,
         Search(args) => catalog::search(&ctx, args).await,

@@ -190,7 +190,7 @@ impl tonic::server::UnaryService<Bytes> for Forward {
         let shared = self.shared.clone();
         let (method, path) = (self.method, self.path);
         Box::pin(async move {
-            let ctx = shared.public(&request)?;
+            let ctx = shared.public(&request).await?;
             let max = shared.max_message;
             shared
                 .upstreams

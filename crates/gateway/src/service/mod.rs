@@ -16,7 +16,7 @@ mod view;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use knotwork_proto::metadata::{INTERNAL_TOKEN, REQUEST_ID, USER_ID};
+use knotwork_proto::metadata::{INTERNAL_TOKEN, REQUEST_ID};
 use tonic::metadata::{AsciiMetadataValue, MetadataMap};
 use tonic::{Request, Status};
 
@@ -65,10 +65,10 @@ impl Shared {
     /// Context of a public call: counted against the caller's user when it
     /// carries a valid bearer token, else against its address (see
     /// [`Shared::admit`]). The call itself stays anonymous.
-    pub fn public<M>(&self, req: &Request<M>) -> Result<Ctx, Status> {
+    pub async fn public<M>(&self, req: &Request<M>) -> Result<Ctx, Status> {
         if req.metadata().get("authorization").is_none() {
             self.limits.check_addr(req.remote_addr().map(|a| a.ip()))?;
-        } else if let Err(e) = self.admit(req) {
+        } else if let Err(e) = self.admit(req).await {
             // A refused token on a public call only costs the address.
             if !matches!(e, Error::Unauthenticated { .. }) {
                 return Err(e.into());
@@ -81,10 +81,11 @@ impl Shared {
         })
     }
 
-    /// Context of an authenticated call: the bearer token and the user's
-    /// limit (see [`Shared::admit`]).
-    pub fn private<M>(&self, req: &Request<M>, cap: Duration) -> Result<Ctx, Status> {
-        let user = self.admit(req).inspect_err(|e| {
+    /// Context of an authenticated call: the bearer token (which may wait
+    /// for one rate-limited key refresh when it names an unknown key) and
+    /// the user's limit (see [`Shared::admit`]).
+    pub async fn private<M>(&self, req: &Request<M>, cap: Duration) -> Result<Ctx, Status> {
+        let user = self.admit(req).await.inspect_err(|e| {
             if matches!(e, Error::Unauthenticated { .. }) {
                 tracing::info!(error = %e, "call refused: not authenticated");
             }
@@ -102,8 +103,8 @@ impl Shared {
     /// missing or refused costs its address, and a refusal by the address
     /// limit comes first (RESOURCE_EXHAUSTED), so guessing tokens is as
     /// limited as any anonymous call.
-    fn admit<M>(&self, req: &Request<M>) -> Result<String, Error> {
-        match self.auth.verify(req.metadata()) {
+    async fn admit<M>(&self, req: &Request<M>) -> Result<String, Error> {
+        match self.auth.verify(req.metadata()).await {
             Ok(user) => {
                 self.limits.check_user(&user)?;
                 Ok(user)
@@ -128,12 +129,9 @@ impl Shared {
             md.insert(REQUEST_ID, v);
         }
         if let Some(user) = &ctx.user {
-            // The subject was checked to be printable when the token was
-            // verified; a value that still cannot be a header is refused by
-            // the backend for lack of a user id.
-            if let Ok(v) = user.parse() {
-                md.insert(USER_ID, v);
-            }
+            // Any UTF-8 id: visible ASCII as text, the rest as binary
+            // metadata (knotwork-runtime's internal boundary).
+            knotwork_runtime::internal::set_user_id(md, user);
             md.insert(INTERNAL_TOKEN, self.internal_token.clone());
         }
     }

@@ -51,7 +51,7 @@ macro_rules! forward_session {
         $(
             async fn $method(&self, request: Request<$req>) -> Result<Response<$resp>, Status> {
                 let shared = &self.shared;
-                let ctx = shared.private(&request, shared.max_timeout)?;
+                let ctx = shared.private(&request, shared.max_timeout).await?;
                 let backend = shared.upstreams.session_for(shared.user(&ctx));
                 let max = shared.max_message;
                 let req = shared.outgoing(&ctx, request.into_inner());
@@ -100,7 +100,7 @@ forward_session! {
         request: Request<GuideSessionRequest>,
     ) -> Result<Response<Self::GuideSessionStream>, Status> {
         let shared = &self.shared;
-        let ctx = shared.private(&request, shared.max_stream_timeout)?;
+        let ctx = shared.private(&request, shared.max_stream_timeout).await?;
         let backend = shared.upstreams.session_for(shared.user(&ctx));
         let max = shared.max_message;
         let req = shared.outgoing(&ctx, request.into_inner());

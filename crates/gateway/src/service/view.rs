@@ -117,7 +117,10 @@ impl ViewService for Views {
         &self,
         request: Request<GetReliefPlanRequest>,
     ) -> Result<Response<GetReliefPlanResponse>, Status> {
-        let ctx = self.shared.private(&request, self.shared.max_timeout)?;
+        let ctx = self
+            .shared
+            .private(&request, self.shared.max_timeout)
+            .await?;
         let (pain_req, max) = relief_plan_query(request.into_inner())?;
         let (pain, guidance, profile, screening, progress, day) = tokio::join!(
             self.catalog(
@@ -167,7 +170,10 @@ impl ViewService for Views {
         &self,
         request: Request<GetTodayRequest>,
     ) -> Result<Response<GetTodayResponse>, Status> {
-        let ctx = self.shared.private(&request, self.shared.max_timeout)?;
+        let ctx = self
+            .shared
+            .private(&request, self.shared.max_timeout)
+            .await?;
         let (day, progress, screening, guidance) = tokio::join!(
             self.session(
                 &ctx,
