@@ -45,13 +45,15 @@ proto_names! {
         ListTriggerPointsResponse, GetToolResponse, ListToolsResponse,
         ListRecommendedToolsResponse, ListSymptomsResponse, GetTechniqueGuidanceResponse,
         ListContraindicationsResponse, ListRedFlagsResponse, ListSourcesResponse,
+        ListGuidesResponse, GetGuideResponse,
     ];
     session => "knotwork.session.v1": [
         GetProfileResponse, UpdateProfileResponse, GetScreeningResponse,
         SubmitScreeningResponse, StartGuidedSessionResponse, GuideSessionResponse,
         LogSessionResponse, BatchLogSessionsRequest, BatchLogSessionsResponse,
         GetSessionResponse, ListSessionsResponse, ListProgressResponse, GetDayResponse,
-        ExportUserDataResponse, DeleteUserDataResponse,
+        ExportUserDataResponse, DeleteUserDataResponse, RecordCheckInResponse,
+        ListCheckInsResponse, ListRegionProgressResponse, ExportFhirBundleResponse,
     ];
     gateway => "knotwork.gateway.v1": [GetReliefPlanResponse, GetTodayResponse];
 }

@@ -59,6 +59,7 @@ fn catalog() -> CatalogView {
             ..Default::default()
         }],
         points,
+        regions: Default::default(),
         tools: ["lacrosse_ball".to_owned()].into_iter().collect(),
     }
 }

@@ -7,6 +7,7 @@ use jiff::Timestamp;
 use knotwork_proto::catalog::v1 as cpb;
 use knotwork_proto::session::v1 as pb;
 
+use crate::domain::checkin::{self, CheckIn, RegionProgress};
 use crate::domain::guide::{Cue, CueKind};
 use crate::domain::progress::{PointProgress, Status};
 use crate::domain::validate::{RawAnswer, RawSession, parse_name};
@@ -158,12 +159,23 @@ pub fn catalog_view(s: cpb::CatalogSnapshot) -> Result<CatalogView, String> {
         .iter()
         .map(|t| strip(&t.name, names::TOOL).to_owned())
         .collect();
+    let regions = s
+        .regions
+        .iter()
+        .map(|r| {
+            (
+                strip(&r.name, checkin::REGION).to_owned(),
+                r.display_name.clone(),
+            )
+        })
+        .collect();
     Ok(CatalogView {
         version: s.catalog_version,
         guidance,
         conditions,
         points,
         tools,
+        regions,
     })
 }
 
@@ -466,6 +478,39 @@ pub fn export(d: &UserData, catalog: Option<&CatalogView>, now: Timestamp) -> pb
                 resource: res.clone(),
             })
             .collect(),
+        check_ins: d.check_ins.iter().map(check_in).collect(),
+    }
+}
+
+/// A check-in on the wire.
+pub fn check_in(c: &CheckIn) -> pb::PainCheckIn {
+    pb::PainCheckIn {
+        name: c.name(),
+        region: format!("{}{}", checkin::REGION, c.region),
+        score: i32::from(c.score),
+        local_date: c.local_date.to_string(),
+        record_time: Some(to_timestamp(c.record_time)),
+    }
+}
+
+/// A region's progress on the wire; `display` is the region's name.
+pub fn region_progress(p: &RegionProgress, display: &str) -> pb::RegionProgress {
+    pb::RegionProgress {
+        region: format!("{}{}", checkin::REGION, p.region),
+        first_score: i32::from(p.first()),
+        latest_score: i32::from(p.latest()),
+        days: i32::try_from(p.days).unwrap_or(i32::MAX),
+        check_ins: i32::try_from(p.daily.len()).unwrap_or(i32::MAX),
+        change: i32::from(p.latest()) - i32::from(p.first()),
+        daily: p
+            .daily
+            .iter()
+            .map(|(d, s)| pb::DailyScore {
+                local_date: d.to_string(),
+                score: i32::from(*s),
+            })
+            .collect(),
+        summary: p.summary(display),
     }
 }
 
@@ -600,10 +645,32 @@ pub fn import(e: &pb::UserDataExport) -> Result<UserData, Error> {
             instructions: g.instructions.clone(),
         });
     }
+    let mut check_ins = Vec::new();
+    for (i, c) in e.check_ins.iter().enumerate() {
+        let region = parse_name(&c.region, checkin::REGION);
+        let date = c.local_date.parse().ok();
+        let score = u8::try_from(c.score)
+            .ok()
+            .filter(|s| *s <= checkin::MAX_SCORE);
+        let (Some(region), Some(local_date), Some(score)) = (region, date, score) else {
+            v.push(bad(
+                format!("export.check_ins[{i}]"),
+                "needs region, local_date and a score 0-10",
+            ));
+            continue;
+        };
+        check_ins.push(CheckIn {
+            region: region.to_owned(),
+            score,
+            local_date,
+            record_time: ts(&c.record_time).unwrap_or(Timestamp::UNIX_EPOCH),
+        });
+    }
     if !v.is_empty() {
         return Err(Error::InvalidArgument(v));
     }
     Ok(UserData {
+        check_ins,
         user_id: e.user_id.clone(),
         profile,
         screening,

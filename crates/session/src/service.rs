@@ -25,6 +25,7 @@ use crate::domain::guide::{self, Cue};
 use crate::domain::progress::{self, SessionPoint};
 use crate::domain::validate::{self, Violations};
 use crate::domain::{FieldViolation, names, rules, time};
+use crate::domain::{checkin, fhir};
 use crate::error::Error;
 use crate::store::{LogItem, Store};
 
@@ -607,6 +608,184 @@ impl SessionService for Session {
         Ok(Response::new(pb::DeleteUserDataResponse {
             sessions_deleted: i64::try_from(sessions).unwrap_or(i64::MAX),
             guided_sessions_deleted: i64::try_from(guided).unwrap_or(i64::MAX),
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn record_check_in(
+        &self,
+        req: Request<pb::RecordCheckInRequest>,
+    ) -> Res<pb::RecordCheckInResponse> {
+        let user = self.user(&req)?;
+        let catalog = self.catalog.get()?;
+        let r = req.into_inner();
+        let mut v = Violations::default();
+        if let Err(e) = validate::request_id(&r.request_id, "request_id") {
+            v.add(&e.field, e.description);
+        }
+        let draft = match checkin::validate(&r.region, r.score, &catalog) {
+            Ok(d) => Some(d),
+            Err(list) => {
+                for f in list {
+                    v.add(&f.field, f.description);
+                }
+                None
+            }
+        };
+        let Some(draft) = v.finish(draft).map_err(Error::InvalidArgument)? else {
+            return Err(Error::field("region", "required").into());
+        };
+        let (c, (replayed, replaced)) = self
+            .store
+            .record_check_in(&user, &r.request_id, draft, Timestamp::now())
+            .await?;
+        Ok(Response::new(pb::RecordCheckInResponse {
+            check_in: Some(convert::check_in(&c)),
+            replayed,
+            replaced,
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn list_check_ins(
+        &self,
+        req: Request<pb::ListCheckInsRequest>,
+    ) -> Res<pb::ListCheckInsResponse> {
+        let user = self.user(&req)?;
+        let r = req.into_inner();
+        let mut v = Violations::default();
+        let only = match r.region.as_str() {
+            "" => None,
+            name => match validate::parse_name(name, checkin::REGION) {
+                Some(id) => Some(id.to_owned()),
+                None => {
+                    v.add("region", "must be a region name \"regions/{region}\"");
+                    None
+                }
+            },
+        };
+        let start = checkin::date_field(&r.start_date, "start_date").unwrap_or_else(|e| {
+            v.add(&e.field, e.description);
+            None
+        });
+        let end = checkin::date_field(&r.end_date, "end_date").unwrap_or_else(|e| {
+            v.add(&e.field, e.description);
+            None
+        });
+        let (tz, _) = self.zone(&user).await?;
+        let today = time::local_date(Timestamp::now(), &tz);
+        let range = match v.finish(()) {
+            Ok(()) => checkin::range(start, end, today)
+                .map_err(|e| Error::field(e.field, e.description))?,
+            Err(list) => return Err(Error::InvalidArgument(list).into()),
+        };
+        let check_ins = self
+            .store
+            .check_ins(&user, range.0, range.1)
+            .await?
+            .iter()
+            .filter(|c| only.as_ref().is_none_or(|o| *o == c.region))
+            .map(convert::check_in)
+            .collect();
+        Ok(Response::new(pb::ListCheckInsResponse { check_ins }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn list_region_progress(
+        &self,
+        req: Request<pb::ListRegionProgressRequest>,
+    ) -> Res<pb::ListRegionProgressResponse> {
+        let user = self.user(&req)?;
+        let days = match req.get_ref().days {
+            0 => checkin::DEFAULT_PROGRESS_DAYS,
+            d if d > 0 && d.unsigned_abs() <= checkin::MAX_DAYS => d.unsigned_abs(),
+            _ => return Err(Error::field("days", "must be 0 to 400").into()),
+        };
+        // Display names come from the catalog when it is reachable; the ids
+        // are enough otherwise.
+        let catalog = self.catalog.get().ok();
+        let (tz, _) = self.zone(&user).await?;
+        let today = time::local_date(Timestamp::now(), &tz);
+        let from = time::days_before(today, days - 1);
+        let check_ins = self.store.check_ins(&user, from, today).await?;
+        let regions = checkin::progress(&check_ins)
+            .iter()
+            .map(|p| {
+                let display = catalog
+                    .as_ref()
+                    .and_then(|c| c.regions.get(&p.region))
+                    .map_or_else(|| p.region.replace('_', " "), |d| d.to_lowercase());
+                convert::region_progress(p, &display)
+            })
+            .collect();
+        Ok(Response::new(pb::ListRegionProgressResponse { regions }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn export_fhir_bundle(
+        &self,
+        req: Request<pb::ExportFhirBundleRequest>,
+    ) -> Res<pb::ExportFhirBundleResponse> {
+        let user = self.user(&req)?;
+        let r = req.into_inner();
+        let mut v = Violations::default();
+        let start = checkin::date_field(&r.start_date, "start_date").unwrap_or_else(|e| {
+            v.add(&e.field, e.description);
+            None
+        });
+        let end = checkin::date_field(&r.end_date, "end_date").unwrap_or_else(|e| {
+            v.add(&e.field, e.description);
+            None
+        });
+        v.finish(()).map_err(Error::InvalidArgument)?;
+        let now = Timestamp::now();
+        let (tz, _) = self.zone(&user).await?;
+        let range = checkin::range(start, end, time::local_date(now, &tz))
+            .map_err(|e| Error::field(e.field, e.description))?;
+        let check_ins = if r.omit_check_ins {
+            Vec::new()
+        } else {
+            self.store.check_ins(&user, range.0, range.1).await?
+        };
+        let sessions: Vec<_> = if r.omit_sessions {
+            Vec::new()
+        } else {
+            self.store
+                .all_sessions(&user)
+                .await?
+                .into_iter()
+                .filter(|s| (range.0..=range.1).contains(&s.local_date))
+                .collect()
+        };
+        // Names make the report readable; ids stand in when the catalog is
+        // not loaded.
+        let catalog = self.catalog.get().ok();
+        let regions = catalog
+            .as_ref()
+            .map(|c| c.regions.clone())
+            .unwrap_or_default();
+        let points = catalog
+            .as_ref()
+            .map(|c| {
+                c.points
+                    .iter()
+                    .map(|(id, p)| (id.clone(), p.display_name.clone()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let bundle = fhir::bundle(&fhir::ReportInput {
+            user: &user,
+            range,
+            check_ins: &check_ins,
+            sessions: &sessions,
+            regions: &regions,
+            points: &points,
+            now,
+        });
+        Ok(Response::new(pb::ExportFhirBundleResponse {
+            bundle_json: bundle.to_string(),
+            observations: i32::try_from(check_ins.len()).unwrap_or(i32::MAX),
+            procedures: i32::try_from(sessions.len()).unwrap_or(i32::MAX),
         }))
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod account;
 pub mod catalog;
+pub mod checkin;
 pub mod guide;
 pub mod journal;
 pub mod ops;
@@ -86,6 +87,12 @@ pub enum Client {
     /// The whole chart in one response (for offline apps).
     #[command(display_order = 37)]
     Snapshot(catalog::SnapshotArgs),
+    /// The how-to guides: finding a knot, pressure, when to stop, each tool.
+    #[command(display_order = 38)]
+    Guides(catalog::GuidesArgs),
+    /// Read one guide (e.g. `guide-text find_a_knot`).
+    #[command(display_order = 39)]
+    GuideText(catalog::NameArg),
 
     // Your journal (signed in).
     /// Your screens: a relief plan for where it hurts, re-ranked for you.
@@ -121,6 +128,18 @@ pub enum Client {
     /// One local day: sessions and what is still allowed per point.
     #[command(display_order = 50)]
     Day(journal::DayArgs),
+    /// Rate how much a region hurts today, 0-10 (once a day per region).
+    #[command(display_order = 53)]
+    CheckIn(checkin::CheckInArgs),
+    /// List your pain check-ins.
+    #[command(display_order = 54)]
+    CheckIns(checkin::CheckInsArgs),
+    /// Your pain per region over time ("low back: 6 -> 3 over 9 days").
+    #[command(display_order = 55)]
+    PainProgress(checkin::PainProgressArgs),
+    /// A report for your clinician: `--fhir FILE` writes a FHIR R4 Bundle.
+    #[command(display_order = 56)]
+    Report(checkin::ReportArgs),
     /// Export all your data as JSON.
     #[command(display_order = 51)]
     Export(journal::ExportArgs),
@@ -160,6 +179,8 @@ pub async fn run(ctx: Ctx, command: Client) -> anyhow::Result<()> {
         Sources => catalog::sources(&ctx).await,
         Version => catalog::version(&ctx).await,
         Snapshot(args) => catalog::snapshot(&ctx, args).await,
+        Guides(args) => catalog::guides(&ctx, args).await,
+        GuideText(args) => catalog::guide_text(&ctx, args).await,
         Plan(args) => views::plan(&ctx, args).await,
         Today => views::today(&ctx).await,
         Profile(args) => journal::profile(&ctx, args).await,
@@ -172,6 +193,10 @@ pub async fn run(ctx: Ctx, command: Client) -> anyhow::Result<()> {
         Progress(args) => journal::progress(&ctx, args).await,
         Day(args) => journal::day(&ctx, args).await,
         Export(args) => journal::export(&ctx, args).await,
+        CheckIn(args) => checkin::check_in(&ctx, args).await,
+        CheckIns(args) => checkin::check_ins(&ctx, args).await,
+        PainProgress(args) => checkin::pain_progress(&ctx, args).await,
+        Report(args) => checkin::report(&ctx, args).await,
         DeleteMyData(args) => journal::delete(&ctx, args).await,
         Reshard(args) => ops::reshard(args).await,
     }

@@ -64,6 +64,8 @@ methods![
     "ListSources",
     "GetBodyMap",
     "GetTriggerPointPicture",
+    "ListGuides",
+    "GetGuide",
 ];
 
 /// A gRPC codec whose messages are their encoded bytes: decoding takes the

@@ -24,6 +24,7 @@ pub use catalog::CatalogForward;
 pub use session::SessionForward;
 pub use view::{Views, relief_plan_query};
 
+use crate::Error;
 use crate::auth::Authenticator;
 use crate::limit::Limits;
 use crate::upstream::Upstreams;
@@ -61,9 +62,18 @@ pub struct Ctx {
 }
 
 impl Shared {
-    /// Context of a public call: the address limit only.
+    /// Context of a public call: counted against the caller's user when it
+    /// carries a valid bearer token, else against its address (see
+    /// [`Shared::admit`]). The call itself stays anonymous.
     pub fn public<M>(&self, req: &Request<M>) -> Result<Ctx, Status> {
-        self.limits.check_addr(req.remote_addr().map(|a| a.ip()))?;
+        if req.metadata().get("authorization").is_none() {
+            self.limits.check_addr(req.remote_addr().map(|a| a.ip()))?;
+        } else if let Err(e) = self.admit(req) {
+            // A refused token on a public call only costs the address.
+            if !matches!(e, Error::Unauthenticated { .. }) {
+                return Err(e.into());
+            }
+        }
         Ok(Ctx {
             request_id: knotwork_runtime::internal::request_id(req.metadata()),
             user: None,
@@ -71,19 +81,38 @@ impl Shared {
         })
     }
 
-    /// Context of an authenticated call: the address limit, the bearer
-    /// token, then the user's limit.
+    /// Context of an authenticated call: the bearer token and the user's
+    /// limit (see [`Shared::admit`]).
     pub fn private<M>(&self, req: &Request<M>, cap: Duration) -> Result<Ctx, Status> {
-        self.limits.check_addr(req.remote_addr().map(|a| a.ip()))?;
-        let user = self.auth.verify(req.metadata()).inspect_err(|e| {
-            tracing::info!(error = %e, "call refused: not authenticated");
+        let user = self.admit(req).inspect_err(|e| {
+            if matches!(e, Error::Unauthenticated { .. }) {
+                tracing::info!(error = %e, "call refused: not authenticated");
+            }
         })?;
-        self.limits.check_user(&user)?;
         Ok(Ctx {
             request_id: knotwork_runtime::internal::request_id(req.metadata()),
             user: Some(user),
             deadline: Instant::now() + client_timeout(req.metadata(), cap),
         })
+    }
+
+    /// The fair-edge rule: a call with a valid token is limited per verified
+    /// user only, so an anonymous flood from the same address (or from
+    /// everyone behind one proxy) does not refuse it; a call whose token is
+    /// missing or refused costs its address, and a refusal by the address
+    /// limit comes first (RESOURCE_EXHAUSTED), so guessing tokens is as
+    /// limited as any anonymous call.
+    fn admit<M>(&self, req: &Request<M>) -> Result<String, Error> {
+        match self.auth.verify(req.metadata()) {
+            Ok(user) => {
+                self.limits.check_user(&user)?;
+                Ok(user)
+            }
+            Err(refused) => {
+                self.limits.check_addr(req.remote_addr().map(|a| a.ip()))?;
+                Err(refused)
+            }
+        }
     }
 
     /// The verified user of `ctx` (empty for public calls).

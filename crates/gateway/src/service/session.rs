@@ -85,6 +85,10 @@ forward_session! {
         get_day(GetDayRequest) -> GetDayResponse;
         export_user_data(ExportUserDataRequest) -> ExportUserDataResponse;
         delete_user_data(DeleteUserDataRequest) -> DeleteUserDataResponse;
+        record_check_in(RecordCheckInRequest) -> RecordCheckInResponse;
+        list_check_ins(ListCheckInsRequest) -> ListCheckInsResponse;
+        list_region_progress(ListRegionProgressRequest) -> ListRegionProgressResponse;
+        export_fhir_bundle(ExportFhirBundleRequest) -> ExportFhirBundleResponse;
     }
 
     type GuideSessionStream = GuideStream;

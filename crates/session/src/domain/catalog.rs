@@ -93,6 +93,8 @@ pub struct CatalogView {
     pub points: BTreeMap<String, PointInfo>,
     /// Tool ids.
     pub tools: BTreeSet<String>,
+    /// Region ids and display names (what pain check-ins rate).
+    pub regions: BTreeMap<String, String>,
 }
 
 impl CatalogView {
@@ -251,6 +253,11 @@ pub(crate) mod fixture {
             ],
             points,
             tools: set(&["fingers", "lacrosse_ball", "massage_gun", "foam_roller"]),
+            regions: map(&[
+                ("low_back", "Low back"),
+                ("buttock", "Buttock"),
+                ("neck", "Neck"),
+            ]),
         }
     }
 

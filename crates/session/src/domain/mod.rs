@@ -9,6 +9,8 @@
 //! data through [`CatalogView`]; none is repeated here.
 
 pub mod catalog;
+pub mod checkin;
+pub mod fhir;
 pub mod guide;
 pub mod idempotency;
 pub mod progress;
@@ -402,4 +404,6 @@ pub struct UserData {
     pub guided_sessions: Vec<GuidedSession>,
     /// Used idempotency keys and the resources they created.
     pub request_ids: Vec<(String, String)>,
+    /// Every pain check-in, oldest day first.
+    pub check_ins: Vec<checkin::CheckIn>,
 }

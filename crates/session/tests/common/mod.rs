@@ -339,6 +339,18 @@ impl CatalogService for FakeCatalog {
     ) -> Result<Response<cpb::GetTriggerPointPictureResponse>, Status> {
         unimplemented()
     }
+    async fn list_guides(
+        &self,
+        _: Request<cpb::ListGuidesRequest>,
+    ) -> Result<Response<cpb::ListGuidesResponse>, Status> {
+        unimplemented()
+    }
+    async fn get_guide(
+        &self,
+        _: Request<cpb::GetGuideRequest>,
+    ) -> Result<Response<cpb::GetGuideResponse>, Status> {
+        unimplemented()
+    }
 }
 
 /// Starts the fake catalog on an ephemeral loopback port.
