@@ -23,6 +23,7 @@
 //! | `guided_sessions` | user, id | GuidedSession (JSON) |
 //! | `by_point_day` | user, point, local date, kind (`s`/`g`) + id | event id and tenderness |
 //! | `request_ids` | user, request id | resource name |
+//! | `holds` | user, muscle, hold id | Hold (JSON) |
 //!
 //! `sessions` is itself the by-user-by-time index; `by_point_day` counts
 //! sessions per point per local day and holds the tenderness readings the
@@ -50,6 +51,10 @@ use crate::domain::{
 };
 use crate::error::Error;
 
+mod holds;
+
+pub use holds::SessionUpdate;
+
 type Def = TableDefinition<'static, &'static [u8], &'static [u8]>;
 type WTable<'t> = Table<'t, &'static [u8], &'static [u8]>;
 type RTable = ReadOnlyTable<&'static [u8], &'static [u8]>;
@@ -64,7 +69,7 @@ const POINT_DAY: Def = TableDefinition::new("by_point_day");
 const REQUEST_IDS: Def = TableDefinition::new("request_ids");
 
 /// Every table, for deletion and for tests that scan all of them.
-const TABLES: [Def; 8] = [
+const TABLES: [Def; 9] = [
     USERS,
     PROFILES,
     SCREENINGS,
@@ -73,6 +78,7 @@ const TABLES: [Def; 8] = [
     GUIDED,
     POINT_DAY,
     REQUEST_IDS,
+    holds::HOLDS,
 ];
 
 /// The database file inside the data folder.
@@ -155,6 +161,24 @@ enum Op {
     ImportUser {
         data: Box<UserData>,
     },
+    ReleaseHold {
+        user: String,
+        point: String,
+        provider_checked: bool,
+        checked_date: String,
+        catalog: Arc<CatalogView>,
+        now: Timestamp,
+    },
+    UpdateSession {
+        user: String,
+        update: Box<SessionUpdate>,
+        catalog: Arc<CatalogView>,
+        now: Timestamp,
+    },
+    DeleteSession {
+        user: String,
+        id: String,
+    },
 }
 
 enum Output {
@@ -164,6 +188,9 @@ enum Output {
     Logged(Vec<Logged>),
     Deleted(u64, u64),
     Imported(u64),
+    Holds(Vec<crate::domain::holds::Hold>),
+    Updated(SessionRecord),
+    SessionDeleted(bool),
 }
 
 struct Job {
@@ -349,6 +376,7 @@ struct Tables<T> {
     guided: T,
     point_day: T,
     request_ids: T,
+    holds: T,
 }
 
 impl<'t> Tables<WTable<'t>> {
@@ -362,6 +390,7 @@ impl<'t> Tables<WTable<'t>> {
             guided: txn.open_table(GUIDED)?,
             point_day: txn.open_table(POINT_DAY)?,
             request_ids: txn.open_table(REQUEST_IDS)?,
+            holds: txn.open_table(holds::HOLDS)?,
         })
     }
 }
@@ -377,6 +406,7 @@ impl Tables<RTable> {
             guided: txn.open_table(GUIDED)?,
             point_day: txn.open_table(POINT_DAY)?,
             request_ids: txn.open_table(REQUEST_IDS)?,
+            holds: txn.open_table(holds::HOLDS)?,
         })
     }
 }
@@ -501,6 +531,7 @@ impl<T: ReadableTable<&'static [u8], &'static [u8]>> Tables<T> {
             sessions,
             guided_sessions,
             request_ids,
+            holds: self.holds(user)?,
         })
     }
 }
@@ -607,10 +638,15 @@ impl Tables<WTable<'_>> {
         let date = time::local_date(now, &tz);
         let before = self.events(user, &req.trigger_point, date)?.len();
         let before = u32::try_from(before).unwrap_or(u32::MAX);
+        if let Some(refusal) = self.guided_hold_refusal(user, &req, catalog, &tz)? {
+            return Ok(Err(Error::Refused(refusal)));
+        }
         let admission = match rules::admit_guided(&req, &screening, catalog, now, &tz, before) {
             Ok(a) => a,
             Err(refusal) => return Ok(Err(Error::Refused(refusal))),
         };
+        let warnings =
+            self.guided_warnings(user, &req.trigger_point, admission.sessions_today, catalog)?;
         let g = GuidedSession {
             id: uuid::Uuid::now_v7().to_string(),
             trigger_point: req.trigger_point,
@@ -621,7 +657,7 @@ impl Tables<WTable<'_>> {
             start_time: now,
             local_date: admission.local_date,
             sessions_today: admission.sessions_today,
-            warnings: Vec::new(),
+            warnings,
             instructions: admission.instructions,
         };
         self.insert_guided(user, &g)?;
@@ -699,7 +735,9 @@ impl Tables<WTable<'_>> {
             local_date,
         };
         record.warnings = rules::session_warnings(&record.draft, &ctx);
+        self.add_hold_warnings(user, &mut record, catalog, tz)?;
         self.insert_session(user, &record)?;
+        self.holds_after_session(user, &record, catalog, now)?;
         self.insert_request_id(
             user,
             &item.request_id,
@@ -746,6 +784,7 @@ impl Tables<WTable<'_>> {
             &mut self.guided,
             &mut self.point_day,
             &mut self.request_ids,
+            &mut self.holds,
         ] {
             t.retain_in::<&[u8], _>(lo.as_slice()..hi.as_slice(), |_, _| false)?;
         }
@@ -772,6 +811,9 @@ impl Tables<WTable<'_>> {
         }
         for (rid, res) in &data.request_ids {
             self.insert_request_id(user, rid, res)?;
+        }
+        for h in &data.holds {
+            self.put_hold(user, h)?;
         }
         self.touch_user(user)?;
         Ok(Ok(Output::Imported(data.sessions.len() as u64)))
@@ -801,6 +843,28 @@ impl Tables<WTable<'_>> {
                 Ok(Ok(Output::Deleted(s, g)))
             }
             Op::ImportUser { data } => self.import_user(*data),
+            Op::ReleaseHold {
+                user,
+                point,
+                provider_checked,
+                checked_date,
+                catalog,
+                now,
+            } => self.release_holds(
+                &user,
+                &point,
+                provider_checked,
+                &checked_date,
+                &catalog,
+                now,
+            ),
+            Op::UpdateSession {
+                user,
+                update,
+                catalog,
+                now,
+            } => self.update_session(&user, *update, &catalog, now),
+            Op::DeleteSession { user, id } => self.delete_session(&user, &id),
         }
     }
 }
@@ -1147,6 +1211,75 @@ impl Store {
             .await?
         {
             Output::Imported(n) => Ok(n),
+            _ => Err(mismatch()),
+        }
+    }
+
+    /// Every hold of a user, active and released.
+    pub async fn holds(&self, user: &str) -> Result<Vec<crate::domain::holds::Hold>, Error> {
+        let user = user.to_owned();
+        self.read(move |t| t.holds(&user)).await
+    }
+
+    /// Releases the active holds on `point`'s muscle; returns the holds on
+    /// that muscle afterwards.
+    pub async fn release_hold(
+        &self,
+        user: &str,
+        point: &str,
+        provider_checked: bool,
+        checked_date: &str,
+        catalog: Arc<CatalogView>,
+        now: Timestamp,
+    ) -> Result<Vec<crate::domain::holds::Hold>, Error> {
+        match self
+            .submit(Op::ReleaseHold {
+                user: user.to_owned(),
+                point: point.to_owned(),
+                provider_checked,
+                checked_date: checked_date.to_owned(),
+                catalog,
+                now,
+            })
+            .await?
+        {
+            Output::Holds(h) => Ok(h),
+            _ => Err(mismatch()),
+        }
+    }
+
+    /// Rewrites one session and re-applies the rules to it.
+    pub async fn update_session(
+        &self,
+        user: &str,
+        update: SessionUpdate,
+        catalog: Arc<CatalogView>,
+        now: Timestamp,
+    ) -> Result<SessionRecord, Error> {
+        match self
+            .submit(Op::UpdateSession {
+                user: user.to_owned(),
+                update: Box::new(update),
+                catalog,
+                now,
+            })
+            .await?
+        {
+            Output::Updated(r) => Ok(r),
+            _ => Err(mismatch()),
+        }
+    }
+
+    /// Removes one session; `false` when it was already gone.
+    pub async fn delete_session(&self, user: &str, id: &str) -> Result<bool, Error> {
+        match self
+            .submit(Op::DeleteSession {
+                user: user.to_owned(),
+                id: id.to_owned(),
+            })
+            .await?
+        {
+            Output::SessionDeleted(d) => Ok(d),
             _ => Err(mismatch()),
         }
     }

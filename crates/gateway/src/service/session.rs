@@ -85,6 +85,10 @@ forward_session! {
         get_day(GetDayRequest) -> GetDayResponse;
         export_user_data(ExportUserDataRequest) -> ExportUserDataResponse;
         delete_user_data(DeleteUserDataRequest) -> DeleteUserDataResponse;
+        update_session(UpdateSessionRequest) -> UpdateSessionResponse;
+        delete_session(DeleteSessionRequest) -> DeleteSessionResponse;
+        list_holds(ListHoldsRequest) -> ListHoldsResponse;
+        release_hold(ReleaseHoldRequest) -> ReleaseHoldResponse;
     }
 
     type GuideSessionStream = GuideStream;

@@ -26,6 +26,11 @@ pub struct Guidance {
     pub expected_improvement_days: u32,
     /// The window, in days, over which trends are computed.
     pub trend_window_days: u32,
+    /// Days with a session, out of the window, that make work consistent.
+    pub consistent_days_min: u32,
+    /// Tenderness change (0-10 points) across the window that counts as
+    /// real.
+    pub min_tenderness_change: u32,
 }
 
 /// A screening condition (a contraindication of kind CONDITION).
@@ -44,6 +49,13 @@ pub struct PointInfo {
     pub id: String,
     /// Display name.
     pub display_name: String,
+    /// The muscle it lies in (id).
+    pub muscle: String,
+    /// The body region where it lies (id).
+    pub region: String,
+    /// Nerves its cautions name (structure names), for the nerve-sensation
+    /// hold.
+    pub nerve_cautions: Vec<String>,
     /// Whether it exists on both sides.
     pub bilateral: bool,
     /// Region ids it refers pain to.
@@ -142,10 +154,12 @@ pub(crate) mod fixture {
             recommended_sessions_per_day_min: 1,
             expected_improvement_days: 7,
             trend_window_days: 7,
+            consistent_days_min: 5,
+            min_tenderness_change: 1,
         }
     }
 
-    /// Two conditions, three points, four tools.
+    /// Two conditions, five points (two in one muscle), four tools.
     pub(crate) fn catalog() -> CatalogView {
         let mut points = BTreeMap::new();
         points.insert(
@@ -153,6 +167,9 @@ pub(crate) mod fixture {
             PointInfo {
                 id: "ql_superficial".into(),
                 display_name: "QL superficial point".into(),
+                muscle: "quadratus_lumborum".into(),
+                region: "low_back".into(),
+                nerve_cautions: Vec::new(),
                 bilateral: true,
                 referral_regions: set(&["low_back", "buttock"]),
                 techniques: map(&[("lacrosse_ball", "Lie on the ball.")]),
@@ -165,6 +182,9 @@ pub(crate) mod fixture {
             PointInfo {
                 id: "iliopsoas_1".into(),
                 display_name: "Iliopsoas abdominal point".into(),
+                muscle: "iliopsoas".into(),
+                region: "abdomen".into(),
+                nerve_cautions: vec!["Femoral nerve".into()],
                 bilateral: true,
                 referral_regions: set(&["low_back", "front_thigh"]),
                 techniques: map(&[("fingers", "Press gently beside the navel.")]),
@@ -173,10 +193,43 @@ pub(crate) mod fixture {
             },
         );
         points.insert(
+            "ql_deep".to_owned(),
+            PointInfo {
+                id: "ql_deep".into(),
+                display_name: "QL deep point".into(),
+                muscle: "quadratus_lumborum".into(),
+                region: "low_back".into(),
+                nerve_cautions: Vec::new(),
+                bilateral: true,
+                referral_regions: set(&["low_back", "hip"]),
+                techniques: map(&[("lacrosse_ball", "Lean into the ball.")]),
+                excluded_tools: BTreeMap::new(),
+                excluded_conditions: BTreeMap::new(),
+            },
+        );
+        points.insert(
+            "piriformis_1".to_owned(),
+            PointInfo {
+                id: "piriformis_1".into(),
+                display_name: "Piriformis point".into(),
+                muscle: "piriformis".into(),
+                region: "buttock".into(),
+                nerve_cautions: vec!["Sciatic nerve".into()],
+                bilateral: true,
+                referral_regions: set(&["buttock", "back_thigh", "low_back"]),
+                techniques: map(&[("lacrosse_ball", "Sit on the ball.")]),
+                excluded_tools: BTreeMap::new(),
+                excluded_conditions: BTreeMap::new(),
+            },
+        );
+        points.insert(
             "upper_trap_1".to_owned(),
             PointInfo {
                 id: "upper_trap_1".into(),
                 display_name: "Upper trapezius point".into(),
+                muscle: "trapezius".into(),
+                region: "shoulder_top".into(),
+                nerve_cautions: Vec::new(),
                 bilateral: true,
                 referral_regions: set(&["neck", "temple"]),
                 techniques: map(&[("fingers", "Pinch the muscle.")]),
@@ -210,7 +263,11 @@ mod tests {
     #[test]
     fn alternatives_share_referral_regions() {
         let c = fixture::catalog();
-        assert_eq!(c.alternatives("ql_superficial", 5), vec!["iliopsoas_1"]);
+        assert_eq!(
+            c.alternatives("ql_superficial", 5),
+            vec!["piriformis_1", "iliopsoas_1", "ql_deep"]
+        );
+        assert_eq!(c.alternatives("ql_superficial", 1), vec!["piriformis_1"]);
         assert!(c.alternatives("upper_trap_1", 5).is_empty());
         assert!(c.alternatives("nope", 5).is_empty());
     }

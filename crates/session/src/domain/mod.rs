@@ -9,6 +9,7 @@
 
 pub mod catalog;
 pub mod guide;
+pub mod holds;
 pub mod progress;
 pub mod rules;
 pub mod time;
@@ -34,6 +35,8 @@ pub mod names {
     pub const SESSION: &str = "sessions/";
     /// `guidedSessions/{id}`.
     pub const GUIDED_SESSION: &str = "guidedSessions/";
+    /// `holds/{id}`.
+    pub const HOLD: &str = "holds/";
 }
 
 /// A side of the body.
@@ -66,6 +69,21 @@ pub enum PainQuality {
     Tingling,
     /// Sharp: a red flag.
     Sharp,
+    /// Numbness: nerve-type.
+    Numbness,
+    /// Electric or shooting: nerve-type.
+    Electric,
+}
+
+impl PainQuality {
+    /// Whether it is a nerve-type sensation (tingling, burning, numbness,
+    /// electric): pressure may be on a nerve.
+    pub fn nerve_type(self) -> bool {
+        matches!(
+            self,
+            Self::Tingling | Self::Burning | Self::Numbness | Self::Electric
+        )
+    }
 }
 
 /// How a session came to be recorded.
@@ -177,6 +195,16 @@ pub enum WarningCode {
     ToolExcluded,
     /// A condition of the person's rules the point out.
     ConditionExcluded,
+    /// The point's muscle is on hold.
+    PointOnHold,
+    /// A nerve-type sensation beside a nerve.
+    NerveSensation,
+    /// Close to the daily limit on the point.
+    NearDailyLimit,
+    /// A point in the same body region is on hold.
+    NeighbourOnHold,
+    /// The profile was never saved.
+    ProfileIncomplete,
 }
 
 /// How serious a warning is.
@@ -338,6 +366,8 @@ pub enum RefusalReason {
     ConditionExcluded,
     /// The daily limit on the point is reached.
     DailyLimitReached,
+    /// The point's muscle is on hold until a provider has checked it.
+    PointOnHold,
 }
 
 impl RefusalReason {
@@ -349,6 +379,7 @@ impl RefusalReason {
             Self::ToolExcluded => "TOOL_EXCLUDED",
             Self::ConditionExcluded => "CONDITION_EXCLUDED",
             Self::DailyLimitReached => "DAILY_LIMIT_REACHED",
+            Self::PointOnHold => "POINT_ON_HOLD",
         }
     }
 }
@@ -394,4 +425,6 @@ pub struct UserData {
     pub guided_sessions: Vec<GuidedSession>,
     /// Used idempotency keys and the resources they created.
     pub request_ids: Vec<(String, String)>,
+    /// Every hold, active and released.
+    pub holds: Vec<holds::Hold>,
 }
