@@ -145,11 +145,14 @@ pub fn schedule(g: &GuidedSession) -> Vec<Cue> {
     cues
 }
 
-/// Seconds of the session that have really passed at `now`, given how much
-/// faster than real time the guide runs (`speedup`, 1 in production).
-pub fn elapsed_at(g: &GuidedSession, now: jiff::Timestamp, speedup: u32) -> u32 {
-    let secs = now.duration_since(g.start_time).as_secs().max(0);
-    u32::try_from(secs.saturating_mul(i64::from(speedup.max(1)))).unwrap_or(u32::MAX)
+/// Seconds of the session that have really passed at `now` since its clock
+/// started at `since`, given how much faster than real time the guide runs
+/// (`speedup`, 1 in production).
+pub fn elapsed_at(since: jiff::Timestamp, now: jiff::Timestamp, speedup: u32) -> u32 {
+    // Milliseconds first, so a sped-up clock (tests) is not rounded to 0.
+    let millis = now.duration_since(since).as_millis().max(0);
+    let secs = millis.saturating_mul(i128::from(speedup.max(1))) / 1000;
+    u32::try_from(secs).unwrap_or(u32::MAX)
 }
 
 /// The cues still ahead for a stream that attaches `elapsed` seconds after
@@ -312,10 +315,10 @@ mod tests {
         let mut g = guided(Side::Left, 60);
         g.start_time = "2026-03-10T12:00:00Z".parse().unwrap();
         let now = "2026-03-10T12:00:42Z".parse().unwrap();
-        assert_eq!(elapsed_at(&g, now, 1), 42);
-        assert_eq!(elapsed_at(&g, now, 10), 420);
+        assert_eq!(elapsed_at(g.start_time, now, 1), 42);
+        assert_eq!(elapsed_at(g.start_time, now, 10), 420);
         let before = "2026-03-10T11:00:00Z".parse().unwrap();
-        assert_eq!(elapsed_at(&g, before, 1), 0);
+        assert_eq!(elapsed_at(g.start_time, before, 1), 0);
     }
 
     #[test]
