@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use knotwork_runtime::listen::LimitArgs;
+use knotwork_runtime::prod::Mode;
 use knotwork_runtime::telemetry::LogArgs;
 use knotwork_runtime::tls::TlsArgs;
 
@@ -14,7 +15,7 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:50052";
 /// The default data folder.
 pub const DEFAULT_DATA_DIR: &str = "./knotwork-data/catalog";
 /// The development internal credential.
-pub const DEFAULT_INTERNAL_TOKEN: &str = "knotwork-dev-internal";
+pub const DEFAULT_INTERNAL_TOKEN: &str = knotwork_runtime::prod::DEV_INTERNAL_TOKEN;
 
 /// Catalog service settings.
 #[derive(Debug, Clone, clap::Parser)]
@@ -46,6 +47,11 @@ pub struct Config {
     )]
     pub internal_token: String,
 
+    /// `prod` refuses the development internal credential and one shorter
+    /// than 32 bytes at start.
+    #[arg(long, env = "KNOTWORK_MODE", value_enum, default_value_t = Mode::Dev)]
+    pub mode: Mode,
+
     /// TLS of the listener (plain text when unset) and mTLS.
     #[command(flatten)]
     pub tls: TlsArgs,
@@ -68,6 +74,7 @@ impl Config {
             data_dir,
             catalog_file: None,
             internal_token: DEFAULT_INTERNAL_TOKEN.to_owned(),
+            mode: Mode::Dev,
             tls: TlsArgs::default(),
             limits: LimitArgs::default(),
             log: LogArgs::default(),
@@ -88,6 +95,7 @@ mod tests {
         assert_eq!(parsed.data_dir, local.data_dir);
         assert_eq!(parsed.catalog_file, local.catalog_file);
         assert_eq!(parsed.internal_token, local.internal_token);
+        assert_eq!(parsed.mode, local.mode);
         assert_eq!(parsed.log.log_format, local.log.log_format);
         assert_eq!(format!("{:?}", parsed.tls), format!("{:?}", local.tls));
         assert_eq!(

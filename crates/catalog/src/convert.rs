@@ -121,6 +121,7 @@ impl PbCatalog {
                 lateral: r.lateral,
                 synonyms: r.synonyms.clone(),
                 red_flags: names_of(names::RED_FLAGS, &r.red_flags),
+                max_safe_pressure: r.max_safe_pressure.unwrap_or_default(),
             })
             .collect();
         let muscles: Vec<pb::Muscle> = d
@@ -142,7 +143,9 @@ impl PbCatalog {
                 sources: names_of(names::SOURCES, &x.sources),
             })
             .collect();
-        let points: Vec<pb::TriggerPoint> = d.trigger_points.iter().map(trigger_point).collect();
+        let points: Vec<pb::TriggerPoint> = (0..d.trigger_points.len())
+            .map(|i| trigger_point(c, i))
+            .collect();
         let tools: Vec<pb::Tool> = d
             .tools
             .iter()
@@ -168,6 +171,7 @@ impl PbCatalog {
                 name: name(names::SYMPTOMS, &s.id),
                 display_name: s.name.clone(),
                 synonyms: s.synonyms.clone(),
+                red_flags: names_of(names::RED_FLAGS, &s.red_flags),
             })
             .collect();
         let red_flags: Vec<pb::RedFlag> = d
@@ -179,6 +183,7 @@ impl PbCatalog {
                 description: f.description.clone(),
                 advice: f.advice.clone(),
                 action: action(f.action) as i32,
+                sources: names_of(names::SOURCES, &f.sources),
             })
             .collect();
         let contraindications: Vec<pb::Contraindication> = d
@@ -192,6 +197,30 @@ impl PbCatalog {
                 guidance: x.guidance.clone(),
                 screening_question: x.screening_question.clone().unwrap_or_default(),
                 sources: names_of(names::SOURCES, &x.sources),
+                effect: match (x.kind, x.effect) {
+                    (ContraindicationKind::Location, _) => pb::ScreeningEffect::Unspecified,
+                    (_, m::ScreeningEffect::RulesOut) => pb::ScreeningEffect::RulesOut,
+                    (_, m::ScreeningEffect::Limits) => pb::ScreeningEffect::Limits,
+                } as i32,
+                max_pressure_until_cleared: x.max_pressure_until_cleared.unwrap_or_default(),
+                excluded_tools: x
+                    .excluded_tools
+                    .iter()
+                    .map(|t| pb::ToolExclusion {
+                        tool: name(names::TOOLS, &t.tool),
+                        reason: t.reason.clone(),
+                    })
+                    .collect(),
+                excluded_regions: x
+                    .excluded_regions
+                    .iter()
+                    .map(|l| name(names::REGIONS, &l.id))
+                    .collect(),
+                excluded_trigger_points: x
+                    .excluded_points
+                    .iter()
+                    .map(|l| name(names::TRIGGER_POINTS, &l.id))
+                    .collect(),
             })
             .collect();
         let sources: Vec<pb::Source> = d
@@ -249,7 +278,8 @@ impl PbCatalog {
     }
 }
 
-fn trigger_point(t: &m::TriggerPoint) -> pb::TriggerPoint {
+fn trigger_point(c: &Catalog, i: usize) -> pb::TriggerPoint {
+    let t = &c.data().trigger_points[i];
     pb::TriggerPoint {
         name: name(names::TRIGGER_POINTS, &t.id),
         muscle: name(names::MUSCLES, &t.muscle),
@@ -297,15 +327,16 @@ fn trigger_point(t: &m::TriggerPoint) -> pb::TriggerPoint {
                 reason: x.reason.clone(),
             })
             .collect(),
-        excluded_conditions: t
-            .excluded_conditions
-            .iter()
-            .map(|x| pb::ConditionExclusion {
-                contraindication: name(names::CONTRAINDICATIONS, &x.condition),
-                reason: x.reason.clone(),
+        excluded_conditions: c
+            .point_excluded_conditions(i)
+            .into_iter()
+            .map(|(id, why)| pb::ConditionExclusion {
+                contraindication: name(names::CONTRAINDICATIONS, id),
+                reason: why.to_owned(),
             })
             .collect(),
         sources: names_of(names::SOURCES, &t.sources),
+        max_safe_pressure: c.point_max_pressure(i),
     }
 }
 

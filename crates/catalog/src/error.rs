@@ -1,6 +1,7 @@
 //! The crate's one error type and its one mapping to gRPC statuses.
 
 use knotwork_proto::metadata::ERROR_DOMAIN;
+use knotwork_runtime::bounded;
 use tonic_types::{ErrorDetails, StatusExt};
 
 use crate::domain::{CatalogError, QueryError, Violation};
@@ -30,6 +31,9 @@ pub enum Error {
         /// Why.
         source: std::io::Error,
     },
+    /// The settings are not usable (names the setting).
+    #[error("configuration: {0}")]
+    Config(String),
     /// The store failed (detail logged, never sent to clients).
     #[error("storage: {0}")]
     Storage(String),
@@ -67,71 +71,62 @@ impl From<Violation> for Error {
 }
 
 impl From<Error> for tonic::Status {
+    /// The mapping table; every status leaves bounded
+    /// (`knotwork_runtime::bounded`): echoed names cut, at most 20 field
+    /// violations, message and details within their limits.
     fn from(e: Error) -> Self {
-        match e {
-            Error::InvalidArgument(v) => {
-                let mut d = ErrorDetails::new();
-                for x in &v {
-                    d.add_bad_request_violation(x.field.clone(), x.description.clone());
-                }
-                tonic::Status::with_error_details(
-                    tonic::Code::InvalidArgument,
-                    format!("invalid argument: {}", describe(&v)),
-                    d,
-                )
+        bounded::bounded(status(e))
+    }
+}
+
+fn status(e: Error) -> tonic::Status {
+    match e {
+        Error::InvalidArgument(v) => {
+            bounded::invalid_argument(v.iter().map(|x| (&x.field, &x.description)))
+        }
+        Error::NotFound(name) => bounded::not_found(&name),
+        Error::InvalidCatalog(err) => {
+            let problems = err.problems();
+            let mut meta = std::collections::HashMap::new();
+            if let Some(first) = problems.first() {
+                meta.insert("entry".to_owned(), first.entry.clone());
             }
-            Error::NotFound(name) => {
-                let (kind, _) = name.split_once('/').unwrap_or((name.as_str(), ""));
-                let d = ErrorDetails::with_resource_info(kind, name.clone(), "", "");
-                tonic::Status::with_error_details(
-                    tonic::Code::NotFound,
-                    format!("{name} not found"),
-                    d,
-                )
-            }
-            Error::InvalidCatalog(err) => {
-                let problems = err.problems();
-                let mut meta = std::collections::HashMap::new();
-                if let Some(first) = problems.first() {
-                    meta.insert("entry".to_owned(), first.entry.clone());
-                }
-                meta.insert("problems".to_owned(), problems.len().to_string());
-                let d = ErrorDetails::with_error_info(REASON_CATALOG_INVALID, ERROR_DOMAIN, meta);
-                tonic::Status::with_error_details(
-                    tonic::Code::FailedPrecondition,
-                    err.to_string(),
-                    d,
-                )
-            }
-            Error::ReadCatalog { source, .. } => {
-                tracing::error!(error = %source, "catalog file unreadable");
-                let d = ErrorDetails::with_error_info(
-                    REASON_CATALOG_UNREADABLE,
-                    ERROR_DOMAIN,
-                    std::collections::HashMap::new(),
-                );
-                tonic::Status::with_error_details(
-                    tonic::Code::FailedPrecondition,
-                    "the catalog file cannot be read",
-                    d,
-                )
-            }
-            Error::Tls(e) => {
-                tracing::error!(error = %e, "TLS settings");
-                tonic::Status::internal("internal error")
-            }
-            Error::Storage(detail) => {
-                tracing::error!(%detail, "storage error");
-                tonic::Status::internal("internal error")
-            }
-            Error::Transport(e) => {
-                tracing::error!(error = %e, "transport error");
-                tonic::Status::internal("internal error")
-            }
-            Error::Reflection(e) => {
-                tracing::error!(error = %e, "reflection error");
-                tonic::Status::internal("internal error")
-            }
+            meta.insert("problems".to_owned(), problems.len().to_string());
+            let d = ErrorDetails::with_error_info(REASON_CATALOG_INVALID, ERROR_DOMAIN, meta);
+            tonic::Status::with_error_details(tonic::Code::FailedPrecondition, err.to_string(), d)
+        }
+        Error::ReadCatalog { source, .. } => {
+            tracing::error!(error = %source, "catalog file unreadable");
+            let d = ErrorDetails::with_error_info(
+                REASON_CATALOG_UNREADABLE,
+                ERROR_DOMAIN,
+                std::collections::HashMap::new(),
+            );
+            tonic::Status::with_error_details(
+                tonic::Code::FailedPrecondition,
+                "the catalog file cannot be read",
+                d,
+            )
+        }
+        Error::Config(e) => {
+            tracing::error!(error = %e, "settings");
+            tonic::Status::internal("internal error")
+        }
+        Error::Tls(e) => {
+            tracing::error!(error = %e, "TLS settings");
+            tonic::Status::internal("internal error")
+        }
+        Error::Storage(detail) => {
+            tracing::error!(%detail, "storage error");
+            tonic::Status::internal("internal error")
+        }
+        Error::Transport(e) => {
+            tracing::error!(error = %e, "transport error");
+            tonic::Status::internal("internal error")
+        }
+        Error::Reflection(e) => {
+            tracing::error!(error = %e, "reflection error");
+            tonic::Status::internal("internal error")
         }
     }
 }

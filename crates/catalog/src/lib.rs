@@ -55,6 +55,8 @@ pub async fn run(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
+    knotwork_runtime::prod::check_internal_token(config.mode, &config.internal_token)
+        .map_err(Error::Config)?;
     let tls = knotwork_runtime::tls::server_config(&config.tls)?;
     let (reporter, health) = knotwork_runtime::grpc::health().await;
     let store = Store::open(&config.data_dir).await?;
@@ -79,7 +81,7 @@ pub async fn run(
         tracing::info!(%addr, tls = tls.is_some(), mtls = config.tls.tls_client_ca.is_some(), "catalog service listening");
     }
     let served = knotwork_runtime::listen::server(&config.limits)
-        .layer(knotwork_runtime::status::TooLargeLayer)
+        .layer(knotwork_runtime::status::StatusLayer)
         .add_service(health)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)

@@ -4,6 +4,9 @@
 
 mod common;
 
+use knotwork_catalog::domain::model::{
+    ContraindicationKind, RedFlagAction, ReferralKind, ScreeningEffect,
+};
 use knotwork_catalog::domain::pain::{self, PainLocation, PainQuery};
 use knotwork_catalog::domain::{Catalog, Side};
 use knotwork_catalog::state::EMBEDDED_CATALOG;
@@ -30,6 +33,23 @@ struct Query {
     expect: Vec<String>,
     #[serde(default)]
     expect_red_flags: Vec<String>,
+    /// The red flag that must come first.
+    #[serde(default)]
+    expect_first_red_flag: Option<String>,
+    /// The queried symptoms name red flags only: no ranked muscle explains
+    /// them.
+    #[serde(default)]
+    symptoms_route_to_no_muscle: bool,
+}
+
+/// The urgency tier of a red flag action, most urgent first.
+fn tier(a: RedFlagAction) -> u8 {
+    match a {
+        RedFlagAction::UrgentCare => 0,
+        RedFlagAction::SeekMedicalAttention => 1,
+        RedFlagAction::RuleOutFirst => 2,
+        RedFlagAction::StopSession => 3,
+    }
 }
 
 fn table() -> Table {
@@ -132,6 +152,35 @@ fn every_acceptance_query_ranks_as_expected() {
             if !flags.contains(&f.as_str()) {
                 failures.push(format!("{}: red flag {f} missing from {flags:?}", q.name));
             }
+        }
+        if let Some(f) = &q.expect_first_red_flag
+            && flags.first() != Some(&f.as_str())
+        {
+            failures.push(format!("{}: first red flag is not {f}: {flags:?}", q.name));
+        }
+        // Every answer lists its red flags in tier order.
+        let tiers: Vec<u8> = answer
+            .red_flags
+            .iter()
+            .map(|&f| tier(c.data().red_flags[f].action))
+            .collect();
+        if !tiers.is_sorted() {
+            failures.push(format!(
+                "{}: red flags out of tier order: {flags:?}",
+                q.name
+            ));
+        }
+        if q.symptoms_route_to_no_muscle
+            && let Some(m) = answer
+                .matches
+                .iter()
+                .find(|m| !m.explained_symptoms.is_empty())
+        {
+            failures.push(format!(
+                "{}: {} explains a symptom that names a red flag",
+                q.name,
+                c.data().muscles[m.muscle].id
+            ));
         }
         // Press side follows a stated pain side.
         if let Some(s) = &q.side {
@@ -248,4 +297,267 @@ fn search_on_the_real_catalog() {
     check_search("sciatica", 1, "symptoms/sciatica_like_pain");
     check_search("tennis elbow", 1, "regions/elbow_outer");
     check_search("sternocleidomastiod", 1, "muscles/sternocleidomastoid");
+}
+
+/// The safety review of the chart's own content (issue 13, item 8): each
+/// finding about techniques, cautions, exclusions and mappings is one row.
+mod safety_review {
+    use super::*;
+
+    fn point(id: &str) -> &'static knotwork_catalog::domain::model::TriggerPoint {
+        let c = catalog();
+        let i = c.point_index(id).unwrap_or_else(|| panic!("no point {id}"));
+        &c.data().trigger_points[i]
+    }
+
+    fn technique(id: &str, tool: &str) -> Option<&'static str> {
+        point(id)
+            .techniques
+            .iter()
+            .find(|t| t.tool == tool)
+            .map(|t| t.text.as_str())
+    }
+
+    fn excluded_tool(id: &str, tool: &str) -> bool {
+        point(id).excluded_tools.iter().any(|t| t.tool == tool)
+    }
+
+    fn excluded_conditions(id: &str) -> Vec<String> {
+        let c = catalog();
+        let i = c.point_index(id).expect("point");
+        c.point_excluded_conditions(i)
+            .into_iter()
+            .map(|(x, _)| x.to_owned())
+            .collect()
+    }
+
+    #[track_caller]
+    fn check_referral(id: &str, region: &str, kind: Option<ReferralKind>) {
+        let got = point(id)
+            .referrals
+            .iter()
+            .find(|r| r.region == region)
+            .map(|r| r.kind);
+        assert_eq!(got, kind, "{id} -> {region}");
+    }
+
+    #[track_caller]
+    fn check_caution(id: &str, structure_word: &str) {
+        assert!(
+            point(id)
+                .cautions
+                .iter()
+                .any(|x| x.structure.to_lowercase().contains(structure_word)),
+            "{id}: no caution about {structure_word}"
+        );
+    }
+
+    #[test]
+    fn no_lacrosse_ball_on_the_floor_for_a_spine_side_point() {
+        let c = catalog();
+        let d = c.data();
+        let mut checked = 0;
+        for t in &d.trigger_points {
+            let area = c
+                .region_index(&t.region)
+                .map(|r| d.regions[r].area.as_str());
+            if area != Some("Low back") {
+                continue;
+            }
+            if let Some(text) = technique(&t.id, "lacrosse_ball") {
+                let lower = text.to_lowercase();
+                assert!(
+                    lower.contains("wall")
+                        && !lower.contains("lie on")
+                        && !lower.contains("or lie"),
+                    "{}: {text}",
+                    t.id
+                );
+                checked += 1;
+            }
+        }
+        assert!(checked >= 6, "only {checked} low back points checked");
+    }
+
+    #[test]
+    fn technique_fixes() {
+        // Fingers only beside the popliteal artery and the tibial nerve.
+        let knee: Vec<&str> = point("gastrocnemius_knee")
+            .techniques
+            .iter()
+            .map(|t| t.tool.as_str())
+            .collect();
+        assert_eq!(knee, ["fingers"]);
+        for tool in ["lacrosse_ball", "massage_gun", "foam_roller"] {
+            assert!(excluded_tool("gastrocnemius_knee", tool), "{tool}");
+        }
+        check_caution("gastrocnemius_knee", "tibial nerve");
+        // The psoas: straight down, then outward; never in toward the aorta;
+        // short holds on the belly.
+        let psoas = point("iliopsoas_psoas");
+        assert!(psoas.location.contains("straight down"));
+        assert!(
+            !psoas
+                .location
+                .contains("gently down and in toward the spine")
+        );
+        let fingers = technique("iliopsoas_psoas", "fingers").expect("fingers");
+        assert!(fingers.contains("60 seconds at most"), "{fingers}");
+        // No massage gun over the sciatic nerve or the radial groove.
+        for id in [
+            "gluteus_maximus",
+            "triceps_long_head",
+            "adductor_magnus_upper",
+        ] {
+            assert!(excluded_tool(id, "massage_gun"), "{id}");
+            assert!(technique(id, "massage_gun").is_none(), "{id}");
+        }
+        // The adductor magnus takes the adductor longus' artery exclusions.
+        for id in ["adductor_magnus", "adductor_magnus_upper"] {
+            let x = excluded_conditions(id);
+            for cond in ["aneurysm", "atherosclerosis"] {
+                assert!(x.iter().any(|c| c == cond), "{id}: {cond}");
+            }
+        }
+        check_caution("adductor_magnus_upper", "sciatic");
+        // Cautions for nodes, the facial artery and the nerves behind the SCM.
+        check_caution("scalenes", "lymph nodes above the collarbone");
+        for id in ["masseter_superficial", "masseter_deep"] {
+            check_caution(id, "facial artery");
+            check_caution(id, "lymph nodes under the jaw");
+        }
+        check_caution("levator_scapulae_neck", "nerves behind the scm");
+    }
+
+    #[test]
+    fn the_neck_the_face_and_the_belly_have_a_lower_pressure_ceiling() {
+        let c = catalog();
+        let d = c.data();
+        let g = d.guidance.max_safe_pressure;
+        for id in [
+            "sternocleidomastoid_sternal",
+            "scalenes",
+            "levator_scapulae_neck",
+            "suboccipitals",
+            "masseter_superficial",
+            "temporalis",
+            "iliopsoas_psoas",
+            "rectus_abdominis_upper",
+            "rectus_abdominis_lower",
+        ] {
+            let i = c.point_index(id).expect("point");
+            assert!(c.point_max_pressure(i) < g, "{id}");
+        }
+        let ql = c.point_index("quadratus_lumborum_superficial").expect("ql");
+        assert_eq!(c.point_max_pressure(ql), g);
+    }
+
+    #[test]
+    fn mapping_fixes() {
+        use ReferralKind::*;
+        check_referral("supraspinatus", "elbow_outer", Some(Primary));
+        check_referral("subscapularis", "wrist", Some(Primary));
+        check_referral(
+            "infraspinatus_upper",
+            "between_shoulder_blades",
+            Some(Primary),
+        );
+        check_referral("serratus_anterior", "shoulder_blade", Some(Primary));
+        check_referral("serratus_anterior", "fingers", Some(Spillover));
+        check_referral("upper_trapezius_1", "ear", Some(Spillover));
+        check_referral("upper_trapezius_1", "back_of_head", Some(Primary));
+        // soleus_upper keeps point 2's place with its own referral; the
+        // sacrum belongs to a point of its own.
+        check_referral("soleus_upper", "sacrum", None);
+        check_referral("soleus_upper", "calf", Some(Primary));
+        check_referral("soleus_sacral", "sacrum", Some(Primary));
+        // The adductor magnus in two: groin and thigh, then the pelvis.
+        check_referral("adductor_magnus", "pelvis", None);
+        check_referral("adductor_magnus", "groin", Some(Primary));
+        check_referral("adductor_magnus_upper", "pelvis", Some(Primary));
+    }
+
+    /// The widely documented massage cautions as screening conditions, each
+    /// with its source, its effect and the limits it brings.
+    #[test]
+    fn screening_conditions_limit_what_they_concern() {
+        let c = catalog();
+        let d = c.data();
+        let cond = |id: &str| {
+            d.contraindications
+                .iter()
+                .find(|x| x.id == id)
+                .unwrap_or_else(|| panic!("no condition {id}"))
+        };
+        // The seed's seven and fever rule massage out until cleared.
+        for id in [
+            "aneurysm",
+            "atherosclerosis",
+            "cancer",
+            "congestive_heart_failure",
+            "coronary_artery_disease",
+            "peritonitis",
+            "polycystic_kidney_disease",
+            "fever",
+        ] {
+            assert_eq!(cond(id).effect, ScreeningEffect::RulesOut, "{id}");
+        }
+        // The rest advise a provider before firm pressure.
+        for id in [
+            "pregnancy",
+            "blood_thinners",
+            "osteoporosis",
+            "blood_clot_history",
+            "implanted_device",
+            "recent_surgery",
+            "diabetic_neuropathy",
+            "lymphoedema",
+            "abdominal_hernia",
+            "skin_infection",
+            "other_serious_condition",
+        ] {
+            let x = cond(id);
+            assert_eq!(x.kind, ContraindicationKind::Condition, "{id}");
+            assert_eq!(x.effect, ScreeningEffect::Limits, "{id}");
+            let p = x.max_pressure_until_cleared.expect("a ceiling");
+            assert!(p < d.guidance.target_pressure, "{id}: {p}");
+            assert!(!x.sources.is_empty(), "{id}");
+            assert!(x.guidance.contains("before firm pressure"), "{id}");
+        }
+        // Each limits the points and tools it concerns.
+        let rules_out = |point: &str, condition: &str| {
+            assert!(
+                excluded_conditions(point).iter().any(|c| c == condition),
+                "{condition} should rule out {point}"
+            );
+        };
+        rules_out("rectus_abdominis_lower", "pregnancy");
+        rules_out("iliopsoas_psoas", "pregnancy");
+        rules_out("adductor_longus", "pregnancy");
+        rules_out("pectoralis_major_clavicular", "implanted_device");
+        rules_out("serratus_anterior", "osteoporosis");
+        rules_out("gastrocnemius_medial", "blood_clot_history");
+        rules_out("abductor_hallucis", "diabetic_neuropathy");
+        rules_out("quadratus_plantae", "diabetic_neuropathy");
+        rules_out("subscapularis", "lymphoedema");
+        rules_out("iliopsoas_iliacus", "abdominal_hernia");
+        let tool_out = |condition: &str, tool: &str| {
+            assert!(
+                cond(condition)
+                    .excluded_tools
+                    .iter()
+                    .any(|t| t.tool == tool),
+                "{condition} should rule out {tool}"
+            );
+        };
+        tool_out("blood_thinners", "massage_gun");
+        tool_out("implanted_device", "massage_gun");
+        tool_out("osteoporosis", "foam_roller");
+        tool_out("lymphoedema", "massage_gun");
+        tool_out("diabetic_neuropathy", "golf_ball");
+        // Red flags carry their sources too.
+        for f in &d.red_flags {
+            assert!(!f.sources.is_empty(), "{}", f.id);
+        }
+    }
 }

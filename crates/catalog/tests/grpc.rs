@@ -826,3 +826,30 @@ async fn reflection_lists_the_catalog_service() {
         "{names:?}"
     );
 }
+
+/// Prod mode refuses, at start, the development internal credential and
+/// one shorter than 32 bytes, naming the setting; a strong one starts.
+#[tokio::test]
+async fn prod_mode_refuses_weak_internal_credentials() {
+    use knotwork_runtime::prod::{DEV_INTERNAL_TOKEN, Mode};
+    for (token, word, ok) in [
+        (DEV_INTERNAL_TOKEN, "development", false),
+        ("short-credential", "16 bytes", false),
+        ("a-random-credential-of-32-bytes!", "", true),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = knotwork_catalog::Config::local(dir.path().to_path_buf());
+        config.mode = Mode::Prod;
+        config.internal_token = token.to_owned();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let result = knotwork_catalog::run(config, listener, async {}).await;
+        if ok {
+            result.expect("a strong credential starts (and stops at once)");
+            continue;
+        }
+        let err = result.unwrap_err().to_string();
+        assert!(err.contains("KNOTWORK_INTERNAL_TOKEN"), "{err}");
+        assert!(err.contains(word), "{err}");
+        assert!(!err.contains(token), "the value is not repeated: {err}");
+    }
+}

@@ -11,6 +11,7 @@ use std::sync::LazyLock;
 use anstyle::{AnsiColor, Style};
 use anyhow::Context as _;
 use comfy_table::{Cell, CellAlignment, Table};
+use knotwork_proto::catalog::v1 as cat;
 use knotwork_proto::session::v1 as ses;
 use prost_reflect::{DescriptorPool, DynamicMessage, SerializeOptions};
 
@@ -50,7 +51,8 @@ proto_names! {
         SubmitScreeningResponse, StartGuidedSessionResponse, GuideSessionResponse,
         LogSessionResponse, BatchLogSessionsRequest, BatchLogSessionsResponse,
         GetSessionResponse, ListSessionsResponse, ListProgressResponse, GetDayResponse,
-        ExportUserDataResponse, DeleteUserDataResponse,
+        ExportUserDataResponse, DeleteUserDataResponse, UpdateSessionResponse,
+        DeleteSessionResponse, ListHoldsResponse, ReleaseHoldResponse,
     ];
     gateway => "knotwork.gateway.v1": [GetReliefPlanResponse, GetTodayResponse];
 }
@@ -190,6 +192,63 @@ pub fn word(name: &str, prefix: &str) -> String {
         .replace('_', " ")
 }
 
+/// Red flags split as the clients show them: URGENT_CARE flags, prominent,
+/// and the rest, folded under one line. The API already sorts them by
+/// urgency; both halves keep that order.
+pub fn split_red_flags(flags: &[cat::RedFlag]) -> (Vec<&cat::RedFlag>, Vec<&cat::RedFlag>) {
+    flags
+        .iter()
+        .partition(|f| f.action() == cat::RedFlagAction::UrgentCare)
+}
+
+/// The one line the non-urgent red flags fold under.
+pub fn folded_red_flags_line(n: usize) -> String {
+    let reasons = if n == 1 { "reason" } else { "reasons" };
+    format!("Before you start: {n} {reasons} to see a provider first")
+}
+
+/// Prints red flags by urgency: each URGENT_CARE flag in full, in bold red;
+/// the rest as one line naming them (every one in full with `all`).
+pub fn print_red_flags(flags: &[cat::RedFlag], all: bool) {
+    let (urgent, rest) = split_red_flags(flags);
+    for f in &urgent {
+        anstream::println!(
+            "{} {}",
+            paint(style::DANGER, format!("!! URGENT: {}.", f.display_name)),
+            paint(style::DANGER, &f.advice)
+        );
+    }
+    if rest.is_empty() {
+        return;
+    }
+    if all {
+        anstream::println!(
+            "{}",
+            paint(style::CAUTION, folded_red_flags_line(rest.len()))
+        );
+        for f in &rest {
+            anstream::println!(
+                "  - {}: {}",
+                paint(style::HEADING, &f.display_name),
+                f.advice
+            );
+        }
+    } else {
+        let names: Vec<&str> = rest.iter().map(|f| f.display_name.as_str()).collect();
+        anstream::println!(
+            "{} {}",
+            paint(
+                style::CAUTION,
+                format!("{}:", folded_red_flags_line(rest.len()))
+            ),
+            paint(
+                style::DIM,
+                format!("{} (--flags says what each means)", names.join(", "))
+            )
+        );
+    }
+}
+
 /// Prints safety warnings so they cannot be missed: "seek medical
 /// attention" in bold red, cautions in bold yellow.
 pub fn print_warnings(warnings: &[ses::SafetyWarning]) {
@@ -211,7 +270,45 @@ pub fn print_warnings(warnings: &[ses::SafetyWarning]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use knotwork_proto::catalog::v1 as cat;
+
+    #[test]
+    fn red_flags_split_by_urgency_in_api_order() {
+        let flag = |name: &str, action: cat::RedFlagAction| cat::RedFlag {
+            name: format!("redFlags/{name}"),
+            action: action as i32,
+            ..Default::default()
+        };
+        use cat::RedFlagAction::*;
+        let flags = [
+            flag("cauda_equina", UrgentCare),
+            flag("possible_aortic_emergency", UrgentCare),
+            flag("sharp_pain", SeekMedicalAttention),
+            flag("abdominal_organ_pain", RuleOutFirst),
+            flag("worse_with_massage", StopSession),
+        ];
+        let (urgent, rest) = split_red_flags(&flags);
+        let names = |v: &[&cat::RedFlag]| {
+            v.iter()
+                .map(|f| short(&f.name).to_owned())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            names(&urgent),
+            ["cauda_equina", "possible_aortic_emergency"]
+        );
+        assert_eq!(
+            names(&rest),
+            ["sharp_pain", "abdominal_organ_pain", "worse_with_massage"]
+        );
+        assert_eq!(
+            folded_red_flags_line(6),
+            "Before you start: 6 reasons to see a provider first"
+        );
+        assert_eq!(
+            folded_red_flags_line(1),
+            "Before you start: 1 reason to see a provider first"
+        );
+    }
 
     #[test]
     fn every_printable_message_has_a_descriptor() {

@@ -11,17 +11,10 @@ use knotwork_runtime::tls::{BackendTlsArgs, TlsArgs, is_https};
 /// The development HS256 secret. Production mode refuses it.
 pub const DEV_JWT_SECRET: &str = "knotwork-dev-secret";
 /// The development internal credential. Production mode refuses it.
-pub const DEV_INTERNAL_TOKEN: &str = "knotwork-dev-internal";
-
-/// How strict the gateway is about secrets and browser origins.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum Mode {
-    /// Development: dev secrets accepted, any browser origin when none is listed.
-    #[default]
-    Dev,
-    /// Production: refuses the dev secrets; only listed browser origins.
-    Prod,
-}
+pub use knotwork_runtime::prod::DEV_INTERNAL_TOKEN;
+/// How strict the gateway is about secrets, browser origins and plain-text
+/// backends (shared by the three services).
+pub use knotwork_runtime::prod::Mode;
 
 /// Gateway settings. `Debug` is written by hand so that secrets never reach
 /// a log line.
@@ -279,12 +272,7 @@ impl Config {
             return bad("a JWT secret or a JWKS file is needed");
         }
         if self.mode == Mode::Prod {
-            if self.internal_token == DEV_INTERNAL_TOKEN {
-                return bad("prod mode refuses the development internal credential");
-            }
-            if self.jwt_jwks_file.is_none() && self.jwt_secret == DEV_JWT_SECRET {
-                return bad("prod mode refuses the development JWT secret");
-            }
+            self.check_prod_secrets().map_err(crate::Error::Config)?;
             if self.cors_origins.iter().any(|o| o.trim() == "*") {
                 return bad("prod mode refuses `*` as a CORS origin");
             }
@@ -303,6 +291,25 @@ impl Config {
                      --allow-plaintext-backends when a service mesh encrypts the traffic"
                 )));
             }
+        }
+        Ok(())
+    }
+}
+
+impl Config {
+    /// Production mode's secret rules: the internal credential and the
+    /// HS256 secret (when no JWKS file is set) must not be the development
+    /// values and must be at least 32 bytes; the error names the setting.
+    fn check_prod_secrets(&self) -> Result<(), String> {
+        use knotwork_runtime::prod::{check_internal_token, check_secret};
+        check_internal_token(self.mode, &self.internal_token)?;
+        if self.jwt_jwks_file.is_none() {
+            check_secret(
+                self.mode,
+                "KNOTWORK_JWT_SECRET",
+                &self.jwt_secret,
+                DEV_JWT_SECRET,
+            )?;
         }
         Ok(())
     }
@@ -332,11 +339,25 @@ mod tests {
         let mut c = Config::local(vec!["https://a".into()], vec!["https://b".into()]);
         assert!(c.validate().is_ok());
         c.mode = Mode::Prod;
-        assert!(c.validate().is_err());
+        let refused = |c: &Config| c.validate().unwrap_err().to_string();
+        assert!(refused(&c).contains("KNOTWORK_INTERNAL_TOKEN"));
         c.internal_token = "real".into();
-        assert!(c.validate().is_err());
-        c.jwt_secret = "real-secret".into();
+        assert!(refused(&c).contains("KNOTWORK_INTERNAL_TOKEN"));
+        c.internal_token = "r".repeat(32);
+        assert!(refused(&c).contains("KNOTWORK_JWT_SECRET"));
+        // A 1-byte HS256 secret, then 31 bytes: both refused, by name.
+        c.jwt_secret = "s".into();
+        assert!(refused(&c).contains("KNOTWORK_JWT_SECRET"));
+        c.jwt_secret = "s".repeat(31);
+        assert!(refused(&c).contains("KNOTWORK_JWT_SECRET"));
+        c.jwt_secret = "s".repeat(32);
         assert!(c.validate().is_ok());
+        // With a JWKS file the HS256 secret is not used.
+        c.jwt_secret = "s".into();
+        c.jwt_jwks_file = Some("jwks.json".into());
+        assert!(c.validate().is_ok());
+        c.jwt_jwks_file = None;
+        c.jwt_secret = "s".repeat(32);
         c.cors_origins = vec!["*".into()];
         assert!(c.validate().is_err());
     }
@@ -348,8 +369,8 @@ mod tests {
             vec!["https://s0:50053".into(), "http://s1:50053".into()],
         );
         c.mode = Mode::Prod;
-        c.internal_token = "real".into();
-        c.jwt_secret = "real-secret".into();
+        c.internal_token = "r".repeat(32);
+        c.jwt_secret = "s".repeat(32);
         let e = c.validate().unwrap_err().to_string();
         assert!(e.contains("http://s1:50053"), "{e}");
         c.allow_plaintext_backends = true;

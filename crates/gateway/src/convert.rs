@@ -164,6 +164,29 @@ fn block(b: &relief::Block) -> gw::Block {
     }
 }
 
+/// A point's block, its message completed with the catalog's own reason
+/// (people see "A massage gun here can hit ...", never `tools/massage_gun`).
+fn point_block(b: &relief::Block, tp: &cat::TriggerPoint) -> gw::Block {
+    let why = match b {
+        relief::Block::ToolExcluded(t) => tp
+            .excluded_tools
+            .iter()
+            .find(|x| &x.tool == t)
+            .map(|x| x.reason.as_str()),
+        relief::Block::ConditionExcluded(c) => tp
+            .excluded_conditions
+            .iter()
+            .find(|x| &x.contraindication == c)
+            .map(|x| x.reason.as_str()),
+        _ => None,
+    };
+    let mut out = block(b);
+    if let Some(why) = why.filter(|w| !w.is_empty()) {
+        out.message = format!("{} {why}", out.message);
+    }
+    out
+}
+
 /// Builds the response from the inputs and the domain plan.
 pub fn relief_plan(inputs: Inputs, max: usize) -> gw::GetReliefPlanResponse {
     let cands = candidates(&inputs.pain.matches);
@@ -208,7 +231,7 @@ pub fn relief_plan(inputs: Inputs, max: usize) -> gw::GetReliefPlanResponse {
                     techniques: tp.techniques.clone(),
                     progress: progress.get(tp.name.as_str()).map(|p| (*p).clone()),
                     allowance: allowances.get(tp.name.as_str()).map(|a| (*a).clone()),
-                    blocks: planned.blocks.iter().map(block).collect(),
+                    blocks: planned.blocks.iter().map(|b| point_block(b, tp)).collect(),
                 });
             }
             Some(gw::ReliefCandidate {

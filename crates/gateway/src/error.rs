@@ -58,38 +58,44 @@ pub enum Error {
 }
 
 impl From<Error> for Status {
+    /// The mapping table; every status leaves bounded
+    /// (`knotwork_runtime::bounded`), a backend's included.
     fn from(err: Error) -> Self {
-        match err {
-            Error::Unauthenticated { reason, message } => Status::with_error_details(
-                Code::Unauthenticated,
-                message,
-                ErrorDetails::with_error_info(reason, ERROR_DOMAIN, []),
-            ),
-            Error::RateLimited { scope, retry_after } => {
-                let mut details = ErrorDetails::with_retry_info(Some(retry_after));
-                details.set_error_info(
-                    "RATE_LIMITED",
-                    ERROR_DOMAIN,
-                    [("scope".to_owned(), scope.to_owned())],
-                );
-                Status::with_error_details(
-                    Code::ResourceExhausted,
-                    format!("too many requests for this {scope}"),
-                    details,
-                )
-            }
-            Error::InvalidArgument { field, reason } => Status::with_error_details(
-                Code::InvalidArgument,
-                format!("invalid {field}"),
-                ErrorDetails::with_bad_request_violation(field, reason),
-            ),
-            Error::Unavailable(_) => Status::unavailable("backend unavailable"),
-            Error::DeadlineExceeded => Status::deadline_exceeded("backend deadline exceeded"),
-            Error::Upstream(status) => status,
-            Error::Config(_) | Error::Io(_) | Error::Transport(_) | Error::Internal(_) => {
-                tracing::error!(error = %err, "internal error");
-                Status::internal("internal error")
-            }
+        knotwork_runtime::bounded::bounded(status(err))
+    }
+}
+
+fn status(err: Error) -> Status {
+    match err {
+        Error::Unauthenticated { reason, message } => Status::with_error_details(
+            Code::Unauthenticated,
+            message,
+            ErrorDetails::with_error_info(reason, ERROR_DOMAIN, []),
+        ),
+        Error::RateLimited { scope, retry_after } => {
+            let mut details = ErrorDetails::with_retry_info(Some(retry_after));
+            details.set_error_info(
+                "RATE_LIMITED",
+                ERROR_DOMAIN,
+                [("scope".to_owned(), scope.to_owned())],
+            );
+            Status::with_error_details(
+                Code::ResourceExhausted,
+                format!("too many requests for this {scope}"),
+                details,
+            )
+        }
+        Error::InvalidArgument { field, reason } => Status::with_error_details(
+            Code::InvalidArgument,
+            format!("invalid {field}"),
+            ErrorDetails::with_bad_request_violation(field, reason),
+        ),
+        Error::Unavailable(_) => Status::unavailable("backend unavailable"),
+        Error::DeadlineExceeded => Status::deadline_exceeded("backend deadline exceeded"),
+        Error::Upstream(status) => status,
+        Error::Config(_) | Error::Io(_) | Error::Transport(_) | Error::Internal(_) => {
+            tracing::error!(error = %err, "internal error");
+            Status::internal("internal error")
         }
     }
 }

@@ -234,7 +234,7 @@ pub async fn run(
         .layer(cors(&config)?)
         .layer(tonic_web::GrpcWebLayer::new())
         .layer(layer::EdgeLayer::new(metrics))
-        .layer(knotwork_runtime::status::TooLargeLayer)
+        .layer(knotwork_runtime::status::StatusLayer)
         .add_service(health)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)

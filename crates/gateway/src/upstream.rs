@@ -5,7 +5,7 @@
 //! with UNAVAILABLE, and a backend that comes back is dialled again on the
 //! next call (tonic reconnects), so no restart is needed.
 //!
-//! Error mapping: a status the backend sent passes through unchanged; a
+//! Error mapping: a status the backend sent passes through (bounded); a
 //! status tonic made locally (it carries a source error: refused
 //! connection, reset stream) becomes UNAVAILABLE; a passed deadline becomes
 //! DEADLINE_EXCEEDED.
@@ -26,6 +26,14 @@ use tonic_health::server::HealthReporter;
 use crate::Error;
 use crate::metrics::Metrics;
 use crate::route::{RoundRobin, shard_for};
+
+/// The largest header block the gateway accepts from a backend (1 MiB).
+/// Backends bound their statuses to a few KiB (`knotwork_runtime::bounded`);
+/// HTTP/2's default of 16 KiB would turn one larger reply into a
+/// connection error that resets every call sharing the connection. A block
+/// that decodes larger than this fails only its own call
+/// ([`answer_too_large`]).
+pub const BACKEND_HEADER_LIST_LIMIT: u32 = 1 << 20;
 
 /// What a backend is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,7 +84,8 @@ impl Backend {
             .connect_timeout(connect_timeout)
             .tcp_nodelay(true)
             .http2_keep_alive_interval(Duration::from_secs(30))
-            .keep_alive_timeout(Duration::from_secs(10));
+            .keep_alive_timeout(Duration::from_secs(10))
+            .http2_max_header_list_size(BACKEND_HEADER_LIST_LIMIT);
         let channels = (0..connections.max(1))
             .map(|_| endpoint.connect_lazy())
             .collect();
@@ -233,17 +242,43 @@ pub fn classify(status: Status, url: &str) -> Status {
         // tonic's own grpc-timeout enforcement.
         return Status::from(Error::DeadlineExceeded);
     }
+    if local && answer_too_large(&status) {
+        tracing::warn!(backend = %url, error = %status.message(), "backend answer refused");
+        return Status::resource_exhausted(
+            "the backend's answer is larger than the gateway accepts; \
+             retrying the same call will fail the same way",
+        );
+    }
     if local {
         tracing::warn!(backend = %url, error = %status.message(), "backend unreachable");
         return Status::from(Error::Unavailable(status.message().to_owned()));
     }
     // Rebuild without the backend's raw metadata: code, message and the
-    // encoded details travel unchanged.
-    Status::with_details(
+    // encoded details travel on, bounded (a backend's reply is input too).
+    knotwork_runtime::bounded::bounded(Status::with_details(
         status.code(),
         status.message(),
         status.details().to_vec().into(),
-    )
+    ))
+}
+
+/// Whether a locally made status is the HTTP/2 client refusing one answer
+/// (a header block over [`BACKEND_HEADER_LIST_LIMIT`] or otherwise
+/// malformed): a stream error the client library detected, which resets
+/// that stream only. The backend is reachable, so this is not UNAVAILABLE
+/// (a code that invites retries) but RESOURCE_EXHAUSTED, as gRPC reports a
+/// received reply over a limit.
+fn answer_too_large(status: &Status) -> bool {
+    let mut source = std::error::Error::source(status);
+    while let Some(err) = source {
+        if let Some(h2) = err.downcast_ref::<h2::Error>() {
+            return h2.is_reset()
+                && h2.is_library()
+                && h2.reason() == Some(h2::Reason::PROTOCOL_ERROR);
+        }
+        source = err.source();
+    }
+    false
 }
 
 /// Polls every backend's `grpc.health.v1` and reflects the result in the

@@ -1,12 +1,23 @@
 //! Status codes tonic picks that Knotwork's contract names differently.
 //!
-//! A request over the receiving side's message size limit is refused by
-//! tonic with OUT_OF_RANGE before any handler runs; the gRPC specification
-//! (and RELIABILITY.md) want RESOURCE_EXHAUSTED for "message too large".
-//! [`TooLargeLayer`] rewrites exactly that refusal (the trailers-only
-//! response tonic sends for a unary or server-streaming request) and leaves
-//! every other status alone. Undecodable bytes are handled by the codec
-//! (`knotwork_proto::codec`), not here.
+//! [`StatusLayer`] rewrites exactly these refusals, which tonic makes
+//! before any handler runs (the trailers-only response of a unary or
+//! server-streaming request), and leaves every other status alone:
+//!
+//! - a request over the receiving side's message size limit: tonic says
+//!   OUT_OF_RANGE, the gRPC specification (and RELIABILITY.md) want
+//!   RESOURCE_EXHAUSTED;
+//! - malformed framing (a grpc-web-text body that is not base64, a length
+//!   prefix longer than the body, a compressed flag without
+//!   `grpc-encoding` or with an unknown value, a body that does not
+//!   decompress, no message at all): tonic says INTERNAL, which reads as a
+//!   server fault; it is the caller's, so INVALID_ARGUMENT, the message
+//!   kept (prefixed "malformed request framing: ").
+//!
+//! (The gRPC compression document asks for INTERNAL on a compressed flag
+//! without `grpc-encoding`; Knotwork answers INVALID_ARGUMENT so that every
+//! refusal of client bytes has a client-error code.) Undecodable message
+//! bytes are handled by the codec (`knotwork_proto::codec`), not here.
 
 use std::task::{Context, Poll};
 
@@ -16,30 +27,45 @@ use http::HeaderValue;
 /// The start of tonic's message for a request over the decoding limit, as
 /// `grpc-message` carries it (percent-encoded).
 const TONIC_TOO_LARGE: &[u8] = b"Error,%20decoded%20message%20length%20too%20large";
-/// `grpc-status` of OUT_OF_RANGE and RESOURCE_EXHAUSTED.
+/// `grpc-status` of OUT_OF_RANGE, RESOURCE_EXHAUSTED, INTERNAL and
+/// INVALID_ARGUMENT.
 const OUT_OF_RANGE: &[u8] = b"11";
 const RESOURCE_EXHAUSTED: &str = "8";
+const INTERNAL: &[u8] = b"13";
+const INVALID_ARGUMENT: &str = "3";
 
-/// Answers requests over the message size limit with RESOURCE_EXHAUSTED.
-/// Add it to a `tonic::transport::Server` with `.layer(TooLargeLayer)`.
+/// The starts of tonic's and tonic-web's messages for malformed framing
+/// of a request, as tonic keeps them in the response's `Status`.
+const FRAMING: &[&str] = &[
+    "protocol error: received message with compressed-flag but no grpc-encoding",
+    "protocol error: received message with invalid compression flag",
+    "Unexpected EOF decoding stream",
+    "Missing request message",
+    "Error decompressing",
+    "tonic-web: ",
+];
+
+/// Answers requests over the message size limit with RESOURCE_EXHAUSTED and
+/// malformed request framing with INVALID_ARGUMENT (see the module docs).
+/// Add it to a `tonic::transport::Server` with `.layer(StatusLayer)`.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct TooLargeLayer;
+pub struct StatusLayer;
 
-impl<S> tower::Layer<S> for TooLargeLayer {
-    type Service = TooLarge<S>;
+impl<S> tower::Layer<S> for StatusLayer {
+    type Service = StatusRewrite<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        TooLarge { inner }
+        StatusRewrite { inner }
     }
 }
 
-/// The service [`TooLargeLayer`] makes.
+/// The service [`StatusLayer`] makes.
 #[derive(Debug, Clone)]
-pub struct TooLarge<S> {
+pub struct StatusRewrite<S> {
     inner: S,
 }
 
-impl<S, ReqBody, ResBody> tower::Service<http::Request<ReqBody>> for TooLarge<S>
+impl<S, ReqBody, ResBody> tower::Service<http::Request<ReqBody>> for StatusRewrite<S>
 where
     S: tower::Service<http::Request<ReqBody>, Response = http::Response<ResBody>>,
 {
@@ -70,8 +96,48 @@ fn rewrite<B>(mut res: http::Response<B>) -> http::Response<B> {
         if let Some(status) = res.extensions_mut().get_mut::<tonic::Status>() {
             *status = tonic::Status::resource_exhausted(status.message().to_owned());
         }
+        return res;
+    }
+    let internal = res
+        .headers()
+        .get("grpc-status")
+        .is_some_and(|s| s.as_bytes() == INTERNAL);
+    if !internal {
+        return res;
+    }
+    // tonic keeps the status it answered with in the response's extensions.
+    let framing = res
+        .extensions()
+        .get::<tonic::Status>()
+        .filter(|s| FRAMING.iter().any(|f| s.message().starts_with(f)))
+        .map(|s| {
+            tonic::Status::invalid_argument(crate::bounded::cut(
+                &format!("malformed request framing: {}", s.message()),
+                crate::bounded::MESSAGE_LIMIT,
+            ))
+        });
+    if let Some(status) = framing {
+        let headers = res.headers_mut();
+        headers.insert("grpc-status", HeaderValue::from_static(INVALID_ARGUMENT));
+        if let Ok(message) = HeaderValue::from_str(&percent_encode(status.message())) {
+            headers.insert("grpc-message", message);
+        }
+        res.extensions_mut().insert(status);
     }
     res
+}
+
+/// `grpc-message`'s percent-encoding: printable ASCII other than `%` as is.
+fn percent_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if (0x20..=0x7e).contains(&b) && b != b'%' {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -114,5 +180,44 @@ mod tests {
         assert_eq!(status(&rewrite(response("11", "page 9 of 3"))), b"11");
         assert_eq!(status(&rewrite(response("3", tonic))), b"3");
         assert_eq!(status(&rewrite(http::Response::new(()))), b"");
+    }
+
+    #[track_caller]
+    fn check(tonic: tonic::Status, expected: &[u8]) {
+        let r = rewrite(tonic.into_http::<()>());
+        assert_eq!(status(&r), expected);
+        let kept = r
+            .extensions()
+            .get::<tonic::Status>()
+            .map(tonic::Status::code);
+        assert_eq!(
+            kept.map(|c| c as i32).unwrap_or(-1).to_string().as_bytes(),
+            expected
+        );
+    }
+
+    #[test]
+    fn malformed_framing_is_invalid_argument() {
+        // Exactly what tonic and tonic-web send.
+        for m in [
+            "protocol error: received message with compressed-flag but no grpc-encoding was specified",
+            "protocol error: received message with invalid compression flag: 7 (valid flags are 0 and 1), while sending request",
+            "Unexpected EOF decoding stream.",
+            "Missing request message.",
+            "Error decompressing: corrupt deflate stream, while sending request",
+            "tonic-web: Invalid symbol 33, offset 0.",
+            "tonic-web: malformed base64 request",
+        ] {
+            check(tonic::Status::internal(m), b"3");
+        }
+        // Our own INTERNAL (a storage failure) stays INTERNAL.
+        check(tonic::Status::internal("internal error"), b"13");
+        let r =
+            rewrite(tonic::Status::internal("Unexpected EOF decoding stream.").into_http::<()>());
+        let m = r.headers().get("grpc-message").map(HeaderValue::as_bytes);
+        assert_eq!(
+            m,
+            Some(&b"malformed request framing: Unexpected EOF decoding stream."[..])
+        );
     }
 }

@@ -58,6 +58,7 @@ fn catalog() -> CatalogView {
         conditions: vec![Condition {
             id: "cancer".into(),
             display_name: "Cancer".into(),
+            ..Default::default()
         }],
         points,
         tools: ["lacrosse_ball".to_owned()].into_iter().collect(),

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use knotwork_runtime::listen::LimitArgs;
+use knotwork_runtime::prod::{DEV_INTERNAL_TOKEN, Mode};
 use knotwork_runtime::telemetry::LogArgs;
 use knotwork_runtime::tls::{BackendTlsArgs, TlsArgs};
 
@@ -49,10 +50,15 @@ pub struct Config {
     #[arg(
         long,
         env = "KNOTWORK_INTERNAL_TOKEN",
-        default_value = "knotwork-dev-internal",
+        default_value = DEV_INTERNAL_TOKEN,
         hide_env_values = true
     )]
     pub internal_token: String,
+
+    /// `prod` refuses the development internal credential and one shorter
+    /// than 32 bytes at start.
+    #[arg(long, env = "KNOTWORK_MODE", value_enum, default_value_t = Mode::Dev)]
+    pub mode: Mode,
 
     /// Divides the wall-clock time of guided sessions (tests and demos use
     /// e.g. 100).
@@ -102,7 +108,8 @@ impl Config {
             data_dir,
             catalog_url: "http://127.0.0.1:50052".to_owned(),
             catalog_poll_secs: 30,
-            internal_token: "knotwork-dev-internal".to_owned(),
+            internal_token: DEV_INTERNAL_TOKEN.to_owned(),
+            mode: Mode::Dev,
             guide_speedup: 1,
             commit_batch_max: 512,
             tls: TlsArgs::default(),

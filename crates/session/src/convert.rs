@@ -12,9 +12,9 @@ use crate::domain::holds::{Hold, HoldReason};
 use crate::domain::progress::{PointProgress, Status};
 use crate::domain::validate::{RawAnswer, RawSession, parse_name};
 use crate::domain::{
-    Answer, CatalogView, Condition, DayStats, FieldViolation, Guidance, GuidedSession, Origin,
-    PainQuality, PointInfo, Profile, Screening, ScreeningAssessment, ScreeningStatus, SessionDraft,
-    SessionRecord, Severity, Side, UserData, Warning, WarningCode, names,
+    Answer, CatalogView, Condition, DayStats, Effect, FieldViolation, Guidance, GuidedSession,
+    Origin, PainQuality, PointInfo, Profile, Screening, ScreeningAssessment, ScreeningStatus,
+    SessionDraft, SessionRecord, Severity, Side, UserData, Warning, WarningCode, names,
 };
 use crate::error::Error;
 
@@ -76,20 +76,48 @@ pub fn catalog_view(s: cpb::CatalogSnapshot) -> Result<CatalogView, String> {
     {
         return Err("technique guidance has an empty range".into());
     }
+    // A pressure ceiling of 0 means "none set"; anything above 10 is not
+    // on the scale and refuses the snapshot.
+    let ceiling = |v: i32, f: &str| -> Result<Option<u8>, String> {
+        match v {
+            0 => Ok(None),
+            1..=10 => Ok(u8::try_from(v).ok()),
+            _ => Err(format!("{f} is not on the 0-10 scale")),
+        }
+    };
     let conditions = s
         .contraindications
         .iter()
         .filter(|c| c.kind == cpb::ContraindicationKind::Condition as i32)
-        .map(|c| Condition {
-            id: strip(&c.name, names::CONTRAINDICATION).to_owned(),
-            display_name: c.display_name.clone(),
+        .map(|c| {
+            Ok(Condition {
+                id: strip(&c.name, names::CONTRAINDICATION).to_owned(),
+                display_name: c.display_name.clone(),
+                // Unknown or unset effects read as RULES_OUT, the safe side.
+                effect: if c.effect == cpb::ScreeningEffect::Limits as i32 {
+                    Effect::Limits
+                } else {
+                    Effect::RulesOut
+                },
+                max_pressure_until_cleared: ceiling(
+                    c.max_pressure_until_cleared,
+                    "contraindication.max_pressure_until_cleared",
+                )?,
+                excluded_tools: c
+                    .excluded_tools
+                    .iter()
+                    .map(|t| (strip(&t.tool, names::TOOL).to_owned(), t.reason.clone()))
+                    .collect(),
+            })
         })
-        .collect();
+        .collect::<Result<Vec<_>, String>>()?;
     let points = s
         .trigger_points
         .iter()
         .map(|tp| {
             let id = strip(&tp.name, names::TRIGGER_POINT).to_owned();
+            let max_safe_pressure =
+                ceiling(tp.max_safe_pressure, "trigger_point.max_safe_pressure")?;
             let info = PointInfo {
                 id: id.clone(),
                 display_name: tp.display_name.clone(),
@@ -135,10 +163,11 @@ pub fn catalog_view(s: cpb::CatalogSnapshot) -> Result<CatalogView, String> {
                         )
                     })
                     .collect(),
+                max_safe_pressure,
             };
-            (id, info)
+            Ok((id, info))
         })
-        .collect();
+        .collect::<Result<_, String>>()?;
     let tools = s
         .tools
         .iter()
@@ -737,6 +766,18 @@ mod tests {
                     ..Default::default()
                 },
                 cpb::Contraindication {
+                    name: "contraindications/pregnancy".into(),
+                    display_name: "Pregnancy".into(),
+                    kind: cpb::ContraindicationKind::Condition as i32,
+                    effect: cpb::ScreeningEffect::Limits as i32,
+                    max_pressure_until_cleared: 3,
+                    excluded_tools: vec![cpb::ToolExclusion {
+                        tool: "tools/gun".into(),
+                        reason: "no".into(),
+                    }],
+                    ..Default::default()
+                },
+                cpb::Contraindication {
                     name: "contraindications/pulse".into(),
                     kind: cpb::ContraindicationKind::Location as i32,
                     ..Default::default()
@@ -752,6 +793,7 @@ mod tests {
                     tool: "tools/gun".into(),
                     reason: "no".into(),
                 }],
+                max_safe_pressure: 4,
                 ..Default::default()
             }],
             tools: vec![cpb::Tool {
@@ -768,11 +810,19 @@ mod tests {
         assert_eq!(v.version, "v9");
         assert_eq!(
             v.conditions.len(),
-            1,
+            2,
             "locations are not screening questions"
         );
         assert_eq!(v.conditions[0].id, "cancer");
+        // An unset effect is read as the safe side.
+        assert_eq!(v.conditions[0].effect, Effect::RulesOut);
+        assert_eq!(v.conditions[0].max_pressure_until_cleared, None);
+        let pregnancy = &v.conditions[1];
+        assert_eq!(pregnancy.effect, Effect::Limits);
+        assert_eq!(pregnancy.max_pressure_until_cleared, Some(3));
+        assert!(pregnancy.excluded_tools.contains_key("gun"));
         let p = v.point("ql").unwrap();
+        assert_eq!(p.max_safe_pressure, Some(4));
         assert!(p.referral_regions.contains("low_back"));
         assert!(p.excluded_tools.contains_key("gun"));
         assert!(v.tools.contains("gun"));
@@ -788,6 +838,9 @@ mod tests {
         if let Some(g) = s.guidance.as_mut() {
             g.max_safe_pressure = 11;
         }
+        assert!(catalog_view(s).is_err());
+        let mut s = snapshot();
+        s.trigger_points[0].max_safe_pressure = 11;
         assert!(catalog_view(s).is_err());
     }
 }

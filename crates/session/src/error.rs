@@ -1,6 +1,7 @@
 //! The session service's one error type and its one mapping to gRPC statuses.
 
 use knotwork_proto::metadata::ERROR_DOMAIN;
+use knotwork_runtime::bounded;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
@@ -76,35 +77,34 @@ storage_from!(
 );
 
 impl From<Error> for Status {
+    /// The mapping table; every status leaves bounded
+    /// (`knotwork_runtime::bounded`): echoed names cut, at most 20 field
+    /// violations, message and details within their limits.
     fn from(e: Error) -> Self {
-        match e {
-            Error::InvalidArgument(violations) => {
-                let mut details = ErrorDetails::new();
-                for v in &violations {
-                    details.add_bad_request_violation(v.field.clone(), v.description.clone());
-                }
-                Status::with_error_details(
-                    Code::InvalidArgument,
-                    format!("invalid argument: {}", describe(&violations)),
-                    details,
-                )
-            }
-            Error::NotFound(what) => Status::not_found(format!("{what} not found")),
-            Error::Refused(r) => {
-                let details = ErrorDetails::with_error_info(
-                    r.reason.as_str(),
-                    ERROR_DOMAIN,
-                    r.metadata
-                        .into_iter()
-                        .collect::<std::collections::HashMap<_, _>>(),
-                );
-                Status::with_error_details(Code::FailedPrecondition, r.message, details)
-            }
-            Error::Unavailable(what) => Status::unavailable(what),
-            Error::Storage(detail) | Error::Startup(detail) => {
-                tracing::error!(error = %detail, "internal error");
-                Status::internal("internal error")
-            }
+        bounded::bounded(status(e))
+    }
+}
+
+fn status(e: Error) -> Status {
+    match e {
+        Error::InvalidArgument(violations) => {
+            bounded::invalid_argument(violations.iter().map(|v| (&v.field, &v.description)))
+        }
+        Error::NotFound(what) => bounded::not_found(&what),
+        Error::Refused(r) => {
+            let details = ErrorDetails::with_error_info(
+                r.reason.as_str(),
+                ERROR_DOMAIN,
+                r.metadata
+                    .into_iter()
+                    .collect::<std::collections::HashMap<_, _>>(),
+            );
+            Status::with_error_details(Code::FailedPrecondition, r.message, details)
+        }
+        Error::Unavailable(what) => Status::unavailable(what),
+        Error::Storage(detail) | Error::Startup(detail) => {
+            tracing::error!(error = %detail, "internal error");
+            Status::internal("internal error")
         }
     }
 }

@@ -55,7 +55,10 @@ pub async fn run(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
-    // TLS files first: a wrong path stops the service before it opens storage.
+    // Settings first: a weak secret or a wrong path stops the service
+    // before it opens storage.
+    knotwork_runtime::prod::check_internal_token(config.mode, &config.internal_token)
+        .map_err(Error::Startup)?;
     let tls = knotwork_runtime::tls::server_config(&config.tls)
         .map_err(|e| Error::Startup(e.to_string()))?;
     let backend_tls = knotwork_runtime::tls::BackendTls::load(&config.backend_tls)
@@ -124,6 +127,7 @@ pub async fn run(
         "session service listening"
     );
     let result = knotwork_runtime::listen::server(&config.limits)
+        .layer(knotwork_runtime::status::StatusLayer)
         .add_service(health)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)

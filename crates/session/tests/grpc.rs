@@ -1276,3 +1276,34 @@ async fn a_dropped_guide_stream_reattaches_at_the_elapsed_time() {
     );
     server.stop().await;
 }
+
+/// Prod mode refuses, at start, the development internal credential and
+/// one shorter than 32 bytes, naming the setting; a strong one starts.
+#[tokio::test]
+async fn prod_mode_refuses_weak_internal_credentials() {
+    for (token, word) in [
+        (knotwork_runtime::prod::DEV_INTERNAL_TOKEN, "development"),
+        ("short-credential", "16 bytes"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = common::config(dir.path(), "http://127.0.0.1:1");
+        config.mode = knotwork_runtime::prod::Mode::Prod;
+        config.internal_token = token.to_owned();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let err = knotwork_session::run(config, listener, async {})
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("KNOTWORK_INTERNAL_TOKEN"), "{err}");
+        assert!(err.contains(word), "{err}");
+        assert!(!err.contains(token), "the value is not repeated: {err}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = common::config(dir.path(), "http://127.0.0.1:1");
+    config.mode = knotwork_runtime::prod::Mode::Prod;
+    config.internal_token = "p".repeat(32);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    knotwork_session::run(config, listener, async {})
+        .await
+        .expect("a strong credential starts (and stops at once)");
+}

@@ -2,6 +2,7 @@
 // and the clear "not for now" when an answer rules self-massage out.
 
 import { useEffect, useState } from "preact/hooks";
+import { ScreeningEffect } from "../gen/knotwork/catalog/v1/catalog_pb";
 import { ScreeningStatus } from "../gen/knotwork/session/v1/session_pb";
 import { describeError, type Problem } from "../logic/errors";
 import { nameMap, useApp } from "./app-state";
@@ -78,6 +79,9 @@ export function ScreeningScreen() {
   const names = nameMap(conditions);
   const byName = new Map(conditions.map((c) => [c.name, c]));
   const ownsTools = (app.profile?.tools.length ?? 0) > 0;
+  const limits = (name: string) => byName.get(name)?.effect === ScreeningEffect.LIMITS;
+  // Saved LIMITS answers: self-massage within limits, gentle until cleared.
+  const limiting = (app.screening?.answers ?? []).filter((x) => x.present && limits(x.contraindication));
 
   return (
     <section>
@@ -104,7 +108,7 @@ export function ScreeningScreen() {
       {status === ScreeningStatus.CLEARED && (
         <section class="alert alert-ok" role="status" data-testid="screening-cleared">
           <p>
-            <strong>You're cleared for self-massage.</strong>{" "}
+            <strong>{limiting.length ? "You're cleared for self-massage, within limits." : "You're cleared for self-massage."}</strong>{" "}
             {ownsTools ? (
               app.picks.length ? (
                 <a href="#/plan">Back to your candidates</a>
@@ -115,6 +119,18 @@ export function ScreeningScreen() {
               <a href="#/tools">Next: choose the tools you own</a>
             )}
           </p>
+          {limiting.length > 0 && (
+            <ul data-testid="screening-limits">
+              {limiting.map((x) => (
+                <li key={x.contraindication}>
+                  <strong>{names.get(x.contraindication) ?? "A condition you reported"}.</strong>{" "}
+                  {x.clearedByProvider
+                    ? "Firm pressure is cleared; the places and tools it rules out stay ruled out."
+                    : byName.get(x.contraindication)?.guidance}
+                </li>
+              ))}
+            </ul>
+          )}
         </section>
       )}
 
@@ -143,7 +159,7 @@ export function ScreeningScreen() {
                 <div class="cleared">
                   <label class="check">
                     <input type="checkbox" checked={a.cleared} onChange={(e) => set(c.name, { cleared: e.currentTarget.checked })} />
-                    A medical provider has cleared me for massage
+                    {limits(c.name) ? "A medical provider has cleared me for firm pressure" : "A medical provider has cleared me for massage"}
                   </label>
                   {a.cleared && (
                     <label>

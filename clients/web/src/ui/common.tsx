@@ -5,6 +5,7 @@ import { useEffect, useRef } from "preact/hooks";
 import type { RedFlag } from "../gen/knotwork/catalog/v1/catalog_pb";
 import { type SafetyWarning, WarningSeverity } from "../gen/knotwork/session/v1/session_pb";
 import type { Problem } from "../logic/errors";
+import { foldedLine, splitRedFlags } from "../logic/flags";
 import { severityLabel } from "../logic/labels";
 
 /** The screen's title; focused when the screen opens so screen readers announce it. */
@@ -66,17 +67,39 @@ export function Loading({ what }: { what: string }) {
 /** Red flags come before anything else on a screen. */
 export function RedFlags({ flags }: { flags: readonly RedFlag[] }) {
   if (flags.length === 0) return null;
+  const { urgent, rest } = splitRedFlags(flags);
   return (
-    <section class="alert alert-warn" aria-labelledby="redflags-title" data-testid="red-flags">
-      <h2 id="redflags-title">See a medical provider first if any of these apply</h2>
-      <ul>
-        {flags.map((f) => (
-          <li key={f.name}>
-            <strong>{f.displayName}.</strong> {f.advice || f.description}
-          </li>
-        ))}
-      </ul>
-    </section>
+    <>
+      {urgent.length > 0 && (
+        <section class="alert alert-danger urgent-flags" aria-labelledby="urgent-flags-title" data-testid="urgent-flags">
+          <h2 id="urgent-flags-title">Get urgent care, not massage, if you have</h2>
+          <ul>
+            {urgent.map((f) => (
+              <li key={f.name}>
+                <details>
+                  <summary>{f.displayName}</summary>
+                  <p>
+                    {f.description} {f.advice}
+                  </p>
+                </details>
+              </li>
+            ))}
+          </ul>
+        </section>
+      )}
+      {rest.length > 0 && (
+        <details class="alert alert-warn folded-flags" data-testid="red-flags">
+          <summary>{foldedLine(rest.length)}</summary>
+          <ul>
+            {rest.map((f) => (
+              <li key={f.name}>
+                <strong>{f.displayName}.</strong> {f.advice || f.description}
+              </li>
+            ))}
+          </ul>
+        </details>
+      )}
+    </>
   );
 }
 

@@ -87,6 +87,9 @@ pub struct Catalog {
     pub(crate) muscle_tools: Vec<Vec<usize>>,
     /// Tool indexes of each trigger point's techniques.
     pub(crate) point_tools: Vec<Vec<usize>>,
+    /// Per trigger point, the conditions whose region or point limits rule
+    /// it out: (contraindication index, reason), data order.
+    pub(crate) point_condition_limits: Vec<Vec<(usize, String)>>,
     pub(crate) region_vocab: Vocabulary,
     pub(crate) symptom_vocab: Vocabulary,
     pub(crate) search: SearchIndex,
@@ -228,12 +231,18 @@ impl Catalog {
             c.text(&e, "title", &s.title);
         }
         for s in &data.symptoms {
-            c.text(&format!("symptoms[{}]", s.id), "name", &s.name);
+            let e = format!("symptoms[{}]", s.id);
+            c.text(&e, "name", &s.name);
+            c.references(&e, "red_flags", &s.red_flags, "red flag", &red_flags);
         }
         for f in &data.red_flags {
             let e = format!("red_flags[{}]", f.id);
             c.text(&e, "name", &f.name);
             c.text(&e, "advice", &f.advice);
+            c.references(&e, "sources", &f.sources, "source", &sources);
+            if f.sources.is_empty() {
+                c.fail(&e, "needs at least one source");
+            }
         }
         for x in &data.contraindications {
             let e = format!("contraindications[{}]", x.id);
@@ -247,6 +256,20 @@ impl Catalog {
                 c.fail(&e, "a CONDITION needs a screening_question");
             }
             c.references(&e, "sources", &x.sources, "source", &sources);
+            if x.sources.is_empty() {
+                c.fail(&e, "needs at least one source");
+            }
+            check_limits(
+                &mut c,
+                &e,
+                x,
+                &data.guidance,
+                &Places {
+                    regions: &regions,
+                    points: &points,
+                    tools: &tools,
+                },
+            );
         }
         for r in &data.regions {
             let e = format!("regions[{}]", r.id);
@@ -258,6 +281,17 @@ impl Catalog {
                 );
             }
             c.references(&e, "red_flags", &r.red_flags, "red flag", &red_flags);
+            if let Some(p) = r.max_safe_pressure
+                && !(1..=data.guidance.max_safe_pressure).contains(&p)
+            {
+                c.fail(
+                    &e,
+                    format!(
+                        "max_safe_pressure {p} must be 1..={} (the guidance's ceiling)",
+                        data.guidance.max_safe_pressure
+                    ),
+                );
+            }
         }
         for t in &data.tools {
             let e = format!("tools[{}]", t.id);
@@ -363,6 +397,25 @@ impl Catalog {
             tool_muscles.push(ms);
         }
 
+        // Conditions that rule points out by region or by id, folded onto
+        // each point so every reader applies them like a point's own
+        // excluded_conditions.
+        let mut point_condition_limits = vec![Vec::new(); data.trigger_points.len()];
+        for (ci, x) in data.contraindications.iter().enumerate() {
+            for (pi, t) in data.trigger_points.iter().enumerate() {
+                let why = x
+                    .excluded_points
+                    .iter()
+                    .find(|l| l.id == t.id)
+                    .or_else(|| x.excluded_regions.iter().find(|l| l.id == t.region));
+                if let Some(l) = why
+                    && !t.excluded_conditions.iter().any(|e| e.condition == x.id)
+                {
+                    point_condition_limits[pi].push((ci, l.reason.clone()));
+                }
+            }
+        }
+
         let version = hex::encode(Sha256::digest(canonical(&data)));
         let search = SearchIndex::build(&data);
         Ok(Catalog {
@@ -378,6 +431,7 @@ impl Catalog {
             tool_muscles,
             muscle_tools,
             point_tools,
+            point_condition_limits,
             region_vocab,
             symptom_vocab,
             search,
@@ -448,6 +502,97 @@ impl Catalog {
     /// Tool indexes of a trigger point's techniques.
     pub fn tools_of_point(&self, point: usize) -> &[usize] {
         self.point_tools.get(point).map_or(&[], Vec::as_slice)
+    }
+
+    /// Every condition that rules a trigger point out: its own
+    /// `excluded_conditions`, then the conditions whose region or point
+    /// limits cover it, as (contraindication id, reason).
+    pub fn point_excluded_conditions(&self, point: usize) -> Vec<(&str, &str)> {
+        let d = &self.data;
+        let Some(t) = d.trigger_points.get(point) else {
+            return Vec::new();
+        };
+        t.excluded_conditions
+            .iter()
+            .map(|x| (x.condition.as_str(), x.reason.as_str()))
+            .chain(
+                self.point_condition_limits
+                    .get(point)
+                    .into_iter()
+                    .flatten()
+                    .map(|(ci, why)| (d.contraindications[*ci].id.as_str(), why.as_str())),
+            )
+            .collect()
+    }
+
+    /// The highest pressure advised on a trigger point: the guidance's
+    /// ceiling, or the lower one of the region the point lies in.
+    pub fn point_max_pressure(&self, point: usize) -> i32 {
+        let d = &self.data;
+        let g = d.guidance.max_safe_pressure;
+        d.trigger_points
+            .get(point)
+            .and_then(|t| self.region_index(&t.region))
+            .and_then(|r| d.regions[r].max_safe_pressure)
+            .map_or(g, |r| r.min(g))
+    }
+}
+
+struct Places<'a> {
+    regions: &'a HashMap<String, usize>,
+    points: &'a HashMap<String, usize>,
+    tools: &'a HashMap<String, usize>,
+}
+
+/// The screening effect and limits of one contraindication.
+fn check_limits(c: &mut Checker, e: &str, x: &Contraindication, g: &Guidance, p: &Places<'_>) {
+    let has_limits = !x.excluded_regions.is_empty()
+        || !x.excluded_points.is_empty()
+        || !x.excluded_tools.is_empty()
+        || x.max_pressure_until_cleared.is_some();
+    if x.kind == ContraindicationKind::Location {
+        if x.effect != ScreeningEffect::RulesOut || has_limits {
+            c.fail(e, "a LOCATION takes no effect or limits");
+        }
+        return;
+    }
+    match (x.effect, x.max_pressure_until_cleared) {
+        (ScreeningEffect::RulesOut, Some(_)) => c.fail(
+            e,
+            "max_pressure_until_cleared only applies to a LIMITS condition",
+        ),
+        (ScreeningEffect::Limits, None) => c.fail(
+            e,
+            "a LIMITS condition needs max_pressure_until_cleared (it advises a provider before firm pressure)",
+        ),
+        (_, Some(v)) if !(1..=g.target_pressure).contains(&v) => c.fail(
+            e,
+            format!(
+                "max_pressure_until_cleared {v} must be 1..={} (the target pressure)",
+                g.target_pressure
+            ),
+        ),
+        _ => {}
+    }
+    for (field, list, table, map) in [
+        ("excluded_regions", &x.excluded_regions, "region", p.regions),
+        (
+            "excluded_points",
+            &x.excluded_points,
+            "trigger point",
+            p.points,
+        ),
+    ] {
+        let ids: Vec<String> = list.iter().map(|l| l.id.clone()).collect();
+        c.references(e, field, &ids, table, map);
+        for l in list {
+            c.text(e, &format!("{field}.reason"), &l.reason);
+        }
+    }
+    let tools: Vec<String> = x.excluded_tools.iter().map(|t| t.tool.clone()).collect();
+    c.references(e, "excluded_tools", &tools, "tool", p.tools);
+    for t in &x.excluded_tools {
+        c.text(e, "excluded_tools.reason", &t.reason);
     }
 }
 
@@ -834,6 +979,134 @@ mod tests {
             "file",
             "PANIC",
         );
+    }
+
+    #[test]
+    fn safety_content_validation_table() {
+        // Every rule carries its source.
+        check(
+            &[(
+                "action = \"URGENT_CARE\"\nsources = [\"travell_simons\"]",
+                "action = \"URGENT_CARE\"",
+            )],
+            "red_flags[possible_cardiac]",
+            "at least one source",
+        );
+        check(
+            &[(
+                "guidance = \"Never press on a pulse.\"\nsources = [\"travell_simons\"]",
+                "guidance = \"Never press on a pulse.\"",
+            )],
+            "contraindications[pulse]",
+            "at least one source",
+        );
+        // A symptom's red flags must exist.
+        check(
+            &[(
+                "red_flags = [\"possible_cardiac\"]\n",
+                "red_flags = [\"heart\"]\n",
+            )],
+            "symptoms[breathlessness]",
+            "unknown red flag \"heart\"",
+        );
+        // A LIMITS condition advises a provider before firm pressure...
+        check(
+            &[("max_pressure_until_cleared = 3\n", "")],
+            "contraindications[pregnancy]",
+            "needs max_pressure_until_cleared",
+        );
+        // ...with a ceiling no higher than the target pressure.
+        check(
+            &[(
+                "max_pressure_until_cleared = 3",
+                "max_pressure_until_cleared = 6",
+            )],
+            "contraindications[pregnancy]",
+            "must be 1..=5",
+        );
+        check(
+            &[(
+                "screening_question = \"Have you been diagnosed with an aneurysm?\"\n",
+                "screening_question = \"Have you been diagnosed with an aneurysm?\"\nmax_pressure_until_cleared = 3\n",
+            )],
+            "contraindications[aneurysm]",
+            "only applies to a LIMITS condition",
+        );
+        check(
+            &[(
+                "guidance = \"Never press on a pulse.\"",
+                "guidance = \"Never press on a pulse.\"\neffect = \"LIMITS\"",
+            )],
+            "contraindications[pulse]",
+            "LOCATION takes no effect or limits",
+        );
+        check(
+            &[("[{ id = \"groin\", reason", "[{ id = \"grion\", reason")],
+            "contraindications[pregnancy]",
+            "excluded_regions refers to unknown region \"grion\"",
+        );
+        check(
+            &[(
+                "excluded_regions = [{ id = \"groin\"",
+                "excluded_points = [{ id = \"psoas_9\"",
+            )],
+            "contraindications[pregnancy]",
+            "excluded_points refers to unknown trigger point \"psoas_9\"",
+        );
+        check(
+            &[(
+                "[{ tool = \"massage_gun\", reason = \"No percussion in pregnancy.\" }]",
+                "[{ tool = \"gun\", reason = \"No percussion in pregnancy.\" }]",
+            )],
+            "contraindications[pregnancy]",
+            "excluded_tools refers to unknown tool \"gun\"",
+        );
+        check(
+            &[(
+                "reason = \"The groin and belly are off limits in pregnancy.\"",
+                "reason = \" \"",
+            )],
+            "contraindications[pregnancy]",
+            "excluded_regions.reason must not be empty",
+        );
+        // A region's ceiling is below the guidance's, never above.
+        check(
+            &[("max_safe_pressure = 4", "max_safe_pressure = 8")],
+            "regions[neck_side]",
+            "must be 1..=7",
+        );
+        check(
+            &[("effect = \"LIMITS\"", "effect = \"SOMETIMES\"")],
+            "file",
+            "SOMETIMES",
+        );
+    }
+
+    #[test]
+    fn condition_limits_fold_onto_points_and_ceilings_onto_places() {
+        let c = fixture::catalog();
+        let d = c.data();
+        // The pregnancy's region limit (groin) reaches the point lying there,
+        // beside the point's own excluded conditions.
+        let psoas = c.point_index("iliopsoas_1").unwrap();
+        let ids: Vec<&str> = c
+            .point_excluded_conditions(psoas)
+            .iter()
+            .map(|(id, _)| *id)
+            .collect();
+        assert!(ids.contains(&"pregnancy"), "{ids:?}");
+        assert!(ids.contains(&"aneurysm"), "{ids:?}");
+        // A point elsewhere is not touched.
+        let tib = c.point_index("tibialis_anterior_1").unwrap();
+        assert!(
+            !c.point_excluded_conditions(tib)
+                .iter()
+                .any(|(id, _)| *id == "pregnancy")
+        );
+        // The side of the neck has a ceiling of 4; the shin the guidance's 7.
+        let scm = c.point_index("sternocleidomastoid_1").unwrap();
+        assert_eq!(c.point_max_pressure(scm), 4);
+        assert_eq!(c.point_max_pressure(tib), d.guidance.max_safe_pressure);
     }
 
     #[test]

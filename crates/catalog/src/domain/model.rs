@@ -111,6 +111,10 @@ pub struct Symptom {
     /// Other words people use.
     #[serde(default)]
     pub synonyms: Vec<String>,
+    /// Red flag ids this symptom can be a sign of. A query naming the
+    /// symptom surfaces them, ahead of the regions' flags of the same tier.
+    #[serde(default)]
+    pub red_flags: Vec<String>,
 }
 
 /// What a red flag asks the person to do.
@@ -141,6 +145,9 @@ pub struct RedFlag {
     pub advice: String,
     /// What to do.
     pub action: RedFlagAction,
+    /// Source ids.
+    #[serde(default)]
+    pub sources: Vec<String>,
 }
 
 /// Whether a contraindication is a condition or a place.
@@ -151,6 +158,31 @@ pub enum ContraindicationKind {
     Condition,
     /// A place never to press.
     Location,
+}
+
+/// What a screening condition does to self-massage while it is present.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ScreeningEffect {
+    /// No self-massage until a medical provider clears it (the seed's seven
+    /// conditions; the default, so a condition without an effect is on the
+    /// safe side).
+    #[default]
+    RulesOut,
+    /// Self-massage within limits: gentle pressure until a provider clears
+    /// firm pressure, and the listed regions, points and tools are ruled out.
+    Limits,
+}
+
+/// A region or point a condition rules out, with why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlaceLimit {
+    /// Region id (for `excluded_regions`) or trigger point id (for
+    /// `excluded_points`).
+    pub id: String,
+    /// Why, in plain language.
+    pub reason: String,
 }
 
 /// A condition or place that rules massage out.
@@ -170,6 +202,22 @@ pub struct Contraindication {
     /// Yes/no screening question (conditions only).
     #[serde(default)]
     pub screening_question: Option<String>,
+    /// What the condition does to self-massage (conditions only).
+    #[serde(default)]
+    pub effect: ScreeningEffect,
+    /// Highest pressure (0-10) until a provider clears firm pressure
+    /// (LIMITS conditions only).
+    #[serde(default)]
+    pub max_pressure_until_cleared: Option<i32>,
+    /// Regions whose trigger points are ruled out, even with clearance.
+    #[serde(default)]
+    pub excluded_regions: Vec<PlaceLimit>,
+    /// Trigger points ruled out, even with clearance.
+    #[serde(default)]
+    pub excluded_points: Vec<PlaceLimit>,
+    /// Tools ruled out everywhere, even with clearance.
+    #[serde(default)]
+    pub excluded_tools: Vec<ToolExclusion>,
     /// Source ids.
     #[serde(default)]
     pub sources: Vec<String>,
@@ -226,6 +274,10 @@ pub struct Region {
     /// Red flag ids that apply to pain here.
     #[serde(default)]
     pub red_flags: Vec<String>,
+    /// A pressure ceiling (0-10) below the guidance's for points lying here
+    /// (the neck, the face, the belly).
+    #[serde(default)]
+    pub max_safe_pressure: Option<i32>,
 }
 
 /// How easily a tool travels.

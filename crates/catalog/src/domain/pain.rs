@@ -415,17 +415,21 @@ pub fn find(catalog: &Catalog, q: &ResolvedPain) -> PainAnswer {
     }
     matches.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.muscle.cmp(&b.muscle)));
 
+    // The flags the named symptoms can be a sign of come first, then the
+    // painful regions' flags.
     let mut red_flags: Vec<usize> = Vec::new();
-    for &r in &regions {
-        for id in &data.regions[r].red_flags {
-            if let Some(i) = catalog.red_flag_index(id)
-                && !red_flags.contains(&i)
-            {
-                red_flags.push(i);
-            }
+    let named = q.symptoms.iter().flat_map(|&s| &data.symptoms[s].red_flags);
+    let of_regions = regions.iter().flat_map(|&r| &data.regions[r].red_flags);
+    for id in named.chain(of_regions) {
+        if let Some(i) = catalog.red_flag_index(id)
+            && !red_flags.contains(&i)
+        {
+            red_flags.push(i);
         }
     }
-    // Most urgent first; stable, so the data file's order breaks ties.
+    // Most urgent first; within a tier a flag a symptom names comes before
+    // the regions' (the sort is stable and they were pushed first), then the
+    // data file's order.
     red_flags.sort_by_key(|&i| severity(data.red_flags[i].action));
     PainAnswer { matches, red_flags }
 }
@@ -607,6 +611,26 @@ mod tests {
             .map(|&i| c.data().red_flags[i].id.as_str())
             .collect();
         assert_eq!(ids, ["sharp_pain"]);
+    }
+
+    #[test]
+    fn a_symptom_that_names_a_red_flag_returns_it_first() {
+        let flags = |a: &PainAnswer, c: &Catalog| -> Vec<String> {
+            a.red_flags
+                .iter()
+                .map(|&i| c.data().red_flags[i].id.clone())
+                .collect()
+        };
+        // The shin has no heart flag; "breathless" names one, and it is the
+        // most urgent, so it comes first.
+        let (c, a) = ranked(&[("shin", Side::Left)], &["breathless"]);
+        assert_eq!(flags(&a, &c), ["possible_cardiac", "sharp_pain"]);
+        // The symptom routes to no muscle on its own: the shin's muscle
+        // still ranks, explaining no symptom.
+        assert!(a.matches.iter().all(|m| m.explained_symptoms.is_empty()));
+        // Named twice (symptom and region), it is listed once.
+        let (c, a) = ranked(&[("chest", Side::Left)], &["breathless"]);
+        assert_eq!(flags(&a, &c), ["possible_cardiac", "sharp_pain"]);
     }
 
     #[test]

@@ -4,7 +4,7 @@ use anyhow::bail;
 use knotwork_proto::catalog::v1 as cat;
 
 use crate::connect::{Ctx, explain, full};
-use crate::output::{align_right, paint, print_table, short, style, table, word};
+use crate::output::{align_right, paint, print_red_flags, print_table, short, style, table, word};
 
 /// A single resource name or id.
 #[derive(Debug, clap::Args)]
@@ -44,6 +44,9 @@ pub struct PainArgs {
     /// Continue from a previous page.
     #[arg(long, default_value = "")]
     pub page_token: String,
+    /// Show every red flag in full, not only the urgent ones.
+    #[arg(long)]
+    pub flags: bool,
 }
 
 /// Options of `knotwork point`.
@@ -225,14 +228,9 @@ pub async fn pain(ctx: &Ctx, args: PainArgs) -> anyhow::Result<()> {
         .await
         .map_err(explain)?
         .into_inner();
+    let all_flags = args.flags;
     ctx.out.show(&resp, |resp| {
-        for flag in &resp.red_flags {
-            anstream::println!(
-                "{} {}",
-                paint(style::DANGER, format!("!! {}:", flag.display_name)),
-                paint(style::DANGER, &flag.advice)
-            );
-        }
+        print_red_flags(&resp.red_flags, all_flags);
         anstream::println!(
             "{}",
             paint(

@@ -5,6 +5,7 @@
 pub mod account;
 pub mod catalog;
 pub mod guide;
+pub mod holds;
 pub mod journal;
 pub mod ops;
 pub mod views;
@@ -121,6 +122,14 @@ pub enum Client {
     /// One local day: sessions and what is still allowed per point.
     #[command(display_order = 50)]
     Day(journal::DayArgs),
+    /// Correct a logged session: only the fields given change.
+    EditSession(holds::EditArgs),
+    /// Remove one logged session (holds it caused stay).
+    DeleteSession(holds::DeleteSessionArgs),
+    /// Points on hold until a medical provider has checked them.
+    Holds(holds::HoldsArgs),
+    /// Release a hold after a medical provider checked it.
+    ReleaseHold(holds::ReleaseArgs),
     /// Export all your data as JSON.
     #[command(display_order = 51)]
     Export(journal::ExportArgs),
@@ -172,6 +181,10 @@ pub async fn run(ctx: Ctx, command: Client) -> anyhow::Result<()> {
         Progress(args) => journal::progress(&ctx, args).await,
         Day(args) => journal::day(&ctx, args).await,
         Export(args) => journal::export(&ctx, args).await,
+        EditSession(args) => holds::edit(&ctx, args).await,
+        DeleteSession(args) => holds::delete(&ctx, args).await,
+        Holds(args) => holds::holds(&ctx, args).await,
+        ReleaseHold(args) => holds::release(&ctx, args).await,
         DeleteMyData(args) => journal::delete(&ctx, args).await,
         Reshard(args) => ops::reshard(args).await,
     }

@@ -5,7 +5,7 @@ use knotwork_proto::gateway::v1 as gw;
 use super::catalog::parse_locations;
 use super::journal::{show_day, show_progress};
 use crate::connect::{Ctx, explain};
-use crate::output::{align_right, paint, print_table, short, style, table, word};
+use crate::output::{align_right, paint, print_red_flags, print_table, short, style, table, word};
 
 /// Options of `knotwork plan`.
 #[derive(Debug, clap::Args)]
@@ -19,6 +19,9 @@ pub struct PlanArgs {
     /// Most candidate muscles.
     #[arg(long, default_value_t = 5)]
     pub limit: i32,
+    /// Show every red flag in full, not only the urgent ones.
+    #[arg(long)]
+    pub flags: bool,
 }
 
 fn print_blocks(blocks: &[gw::Block]) {
@@ -45,14 +48,9 @@ pub async fn plan(ctx: &Ctx, args: PlanArgs) -> anyhow::Result<()> {
         .await
         .map_err(explain)?
         .into_inner();
+    let all_flags = args.flags;
     ctx.out.show(&resp, |resp| {
-        for flag in &resp.red_flags {
-            anstream::println!(
-                "{} {}",
-                paint(style::DANGER, format!("!! {}:", flag.display_name)),
-                paint(style::DANGER, &flag.advice)
-            );
-        }
+        print_red_flags(&resp.red_flags, all_flags);
         print_blocks(&resp.blocks);
         anstream::println!(
             "{}",
@@ -132,7 +130,31 @@ pub async fn plan(ctx: &Ctx, args: PlanArgs) -> anyhow::Result<()> {
         if !resp.suggested_next.is_empty() {
             anstream::println!("{} {}", paint(style::HEADING, "Next:"), resp.suggested_next);
         }
+        print_set_aside(&resp.set_aside);
     })
+}
+
+/// Points not recommended now, apart from the rest: why and what to do.
+fn print_set_aside(points: &[gw::SetAsidePoint]) {
+    if points.is_empty() {
+        return;
+    }
+    println!();
+    anstream::println!("{}", paint(style::DANGER, "Not now:"));
+    for p in points {
+        let label = if p.reason == "POINT_ON_HOLD" {
+            "on hold"
+        } else {
+            "worsening"
+        };
+        anstream::println!(
+            "  {} {}: {}",
+            paint(style::CAUTION, label),
+            short(&p.trigger_point),
+            p.message
+        );
+        println!("    {}", p.advice);
+    }
 }
 
 /// `knotwork today`.
@@ -152,8 +174,13 @@ pub async fn today(ctx: &Ctx) -> anyhow::Result<()> {
         if let Some(day) = &resp.day {
             show_day(day);
         }
+        if !resp.holds.is_empty() {
+            println!();
+            super::holds::print_holds(&resp.holds);
+        }
         println!();
         show_progress(&resp.progress, false);
+        print_set_aside(&resp.set_aside);
         if let Some(g) = &resp.guidance {
             let mut t = table(&["guidance", ""]);
             t.add_row(vec![

@@ -160,8 +160,10 @@ impl Block {
                 "A condition you reported rules massage out until a medical provider clears it."
                     .into()
             }
-            Block::ToolExcluded(t) => format!("Never use {t} on this point."),
-            Block::ConditionExcluded(c) => format!("{c} rules this point out."),
+            // People never see raw ids: the resource name stays in the
+            // block for machines; the gateway adds the catalog's reason.
+            Block::ToolExcluded(_) => "Never use this tool on this point.".into(),
+            Block::ConditionExcluded(_) => "A condition you reported rules this point out.".into(),
             Block::DailyLimitReached => "No session left on this point today.".into(),
             Block::NoOwnedTool => "None of your tools works this point.".into(),
         }

@@ -4,8 +4,8 @@ use std::time::{Duration, Instant};
 
 use knotwork_proto::catalog::v1::catalog_service_client::CatalogServiceClient;
 use knotwork_proto::catalog::v1::{GetCatalogVersionRequest, SearchRequest};
-use knotwork_proto::session::v1::GetProfileRequest;
 use knotwork_proto::session::v1::session_service_client::SessionServiceClient;
+use knotwork_proto::session::v1::{GetProfileRequest, GetSessionRequest, GuideSessionRequest};
 use tonic::Code;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
@@ -247,4 +247,54 @@ async fn health_and_reflection() {
         assert!(names.iter().any(|n| n == want), "{names:?}");
     }
     assert!(!names.iter().any(|n| n.contains("Admin")), "{names:?}");
+}
+
+/// A backend whose error reply is larger than HTTP/2's default header list
+/// (16 KiB) does not break the shared gateway-to-backend connection: a
+/// reply under the gateway's 1 MiB limit passes on bounded, one over it
+/// fails only its own call with RESOURCE_EXHAUSTED, and another user's
+/// guided streams on the same connection run to their end.
+#[tokio::test]
+async fn oversized_backend_reply_fails_only_its_call() {
+    let catalog_srv = spawn_catalog(FakeCatalog::default(), None).await;
+    let mut fake = FakeSession::new("s0");
+    fake.cue_interval = Duration::from_millis(150);
+    let session_srv = spawn_session(fake, None).await;
+    let mut cfg = config(&[catalog_srv.url()], &[session_srv.url()]);
+    cfg.backend_connections = 1;
+    let gateway = spawn_gateway(cfg).await;
+    let url = gateway.url();
+    let mut a = SessionServiceClient::new(channel(&url).await);
+    let mut b = SessionServiceClient::new(channel(&url).await);
+    let (ta, tb) = (token("user-a"), token("user-b"));
+
+    let mut streams = Vec::new();
+    for _ in 0..6 {
+        let s = a
+            .guide_session(authed(GuideSessionRequest::default(), &ta))
+            .await
+            .unwrap()
+            .into_inner();
+        streams.push(s);
+    }
+    let get = |n: usize| GetSessionRequest {
+        name: format!("sessions/huge-{n}"),
+    };
+    for _ in 0..3 {
+        // 64 KiB: passes, cut to the bounded size.
+        let s = b.get_session(authed(get(64 << 10), &tb)).await.unwrap_err();
+        assert_eq!(s.code(), Code::NotFound, "{s:?}");
+        assert!(s.message().len() <= 1024, "{}", s.message().len());
+        // 1.5 MiB (about 0.9 MiB on the wire): over the limit, this call only.
+        let s = b.get_session(authed(get(3 << 19), &tb)).await.unwrap_err();
+        assert_eq!(s.code(), Code::ResourceExhausted, "{s:?}");
+    }
+    for mut s in streams {
+        let mut cues = 0;
+        while let Some(item) = s.message().await.transpose() {
+            item.unwrap();
+            cues += 1;
+        }
+        assert_eq!(cues, 4, "another user's stream ran to its end");
+    }
 }

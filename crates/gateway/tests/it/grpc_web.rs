@@ -116,8 +116,8 @@ async fn cors_prod_allows_only_listed_origins() {
     let ssrv = spawn_session(FakeSession::new("s"), None).await;
     let mut cfg = config(&[csrv.url()], &[ssrv.url()]);
     cfg.mode = knotwork_gateway::config::Mode::Prod;
-    cfg.internal_token = "prod-internal".into();
-    cfg.jwt_secret = "prod-secret".into();
+    cfg.internal_token = "prod-internal-credential-32-bytes".into();
+    cfg.jwt_secret = "prod-secret-of-at-least-32-bytes!".into();
     cfg.cors_origins = vec!["https://app.knotwork.test".into()];
     // The fake backends are plain text.
     cfg.allow_plaintext_backends = true;
@@ -158,6 +158,24 @@ async fn prod_mode_refuses_dev_secrets() {
         .await
         .unwrap_err();
     assert!(matches!(err, knotwork_gateway::Error::Config(_)), "{err:?}");
+    assert!(err.to_string().contains("KNOTWORK_INTERNAL_TOKEN"), "{err}");
+}
+
+#[tokio::test]
+async fn prod_mode_refuses_a_short_hs256_secret() {
+    let mut cfg = config(
+        &["http://127.0.0.1:1".into()],
+        &["http://127.0.0.1:1".into()],
+    );
+    cfg.mode = knotwork_gateway::config::Mode::Prod;
+    cfg.allow_plaintext_backends = true;
+    cfg.internal_token = "i".repeat(32);
+    cfg.jwt_secret = "k".into();
+    let err = knotwork_gateway::run(cfg, bind(None).await, None, async {})
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("KNOTWORK_JWT_SECRET"), "{err}");
+    assert!(err.to_string().contains("1 bytes"), "{err}");
 }
 
 #[tokio::test]

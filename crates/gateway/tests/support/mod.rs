@@ -368,8 +368,17 @@ impl SessionService for FakeSession {
     ) -> R<ses::BatchLogSessionsResponse> {
         unimpl()
     }
-    async fn get_session(&self, _: Request<ses::GetSessionRequest>) -> R<ses::GetSessionResponse> {
-        unimpl()
+    /// `sessions/huge-N` answers NOT_FOUND with an N-byte message: a
+    /// backend whose error reply is not bounded.
+    async fn get_session(
+        &self,
+        req: Request<ses::GetSessionRequest>,
+    ) -> R<ses::GetSessionResponse> {
+        self.user(&req)?;
+        match req.get_ref().name.strip_prefix("sessions/huge-") {
+            Some(n) => Err(Status::not_found("a".repeat(n.parse().unwrap_or(0)))),
+            None => unimpl(),
+        }
     }
     async fn list_sessions(
         &self,

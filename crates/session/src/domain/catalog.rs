@@ -33,13 +33,31 @@ pub struct Guidance {
     pub min_tenderness_change: u32,
 }
 
+/// What a screening condition does to self-massage while it is present.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Effect {
+    /// No self-massage until a medical provider clears it.
+    #[default]
+    RulesOut,
+    /// Self-massage within limits: gentle pressure until a provider clears
+    /// firm pressure; its tools (and, through the points' own
+    /// `excluded_conditions`, its places) are ruled out even with clearance.
+    Limits,
+}
+
 /// A screening condition (a contraindication of kind CONDITION).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Condition {
     /// Contraindication id.
     pub id: String,
     /// Display name.
     pub display_name: String,
+    /// What it does to self-massage.
+    pub effect: Effect,
+    /// For a LIMITS condition, the pressure ceiling until cleared.
+    pub max_pressure_until_cleared: Option<u8>,
+    /// Tools ruled out everywhere for a person with it, with why.
+    pub excluded_tools: BTreeMap<String, String>,
 }
 
 /// What the rules need to know about one trigger point.
@@ -66,6 +84,9 @@ pub struct PointInfo {
     pub excluded_tools: BTreeMap<String, String>,
     /// Conditions that rule it out even when cleared, with why.
     pub excluded_conditions: BTreeMap<String, String>,
+    /// A pressure ceiling below the guidance's (the neck, the face, the
+    /// belly), when the catalog sets one.
+    pub max_safe_pressure: Option<u8>,
 }
 
 /// One catalog snapshot, as the session rules see it.
@@ -92,6 +113,11 @@ impl CatalogView {
     /// Whether `id` is a screening condition.
     pub fn is_condition(&self, id: &str) -> bool {
         self.conditions.iter().any(|c| c.id == id)
+    }
+
+    /// The condition with this id.
+    pub fn condition(&self, id: &str) -> Option<&Condition> {
+        self.conditions.iter().find(|c| c.id == id)
     }
 
     /// The display name of a condition, or its id.
@@ -172,9 +198,10 @@ pub(crate) mod fixture {
                 nerve_cautions: Vec::new(),
                 bilateral: true,
                 referral_regions: set(&["low_back", "buttock"]),
-                techniques: map(&[("lacrosse_ball", "Lie on the ball.")]),
+                techniques: map(&[("lacrosse_ball", "Lean on the ball against a wall.")]),
                 excluded_tools: map(&[("massage_gun", "Too close to the kidneys.")]),
                 excluded_conditions: BTreeMap::new(),
+                max_safe_pressure: None,
             },
         );
         points.insert(
@@ -190,6 +217,7 @@ pub(crate) mod fixture {
                 techniques: map(&[("fingers", "Press gently beside the navel.")]),
                 excluded_tools: BTreeMap::new(),
                 excluded_conditions: map(&[("aneurysm", "The abdominal aorta lies here.")]),
+                max_safe_pressure: None,
             },
         );
         points.insert(
@@ -205,6 +233,7 @@ pub(crate) mod fixture {
                 techniques: map(&[("lacrosse_ball", "Lean into the ball.")]),
                 excluded_tools: BTreeMap::new(),
                 excluded_conditions: BTreeMap::new(),
+                max_safe_pressure: None,
             },
         );
         points.insert(
@@ -220,6 +249,7 @@ pub(crate) mod fixture {
                 techniques: map(&[("lacrosse_ball", "Sit on the ball.")]),
                 excluded_tools: BTreeMap::new(),
                 excluded_conditions: BTreeMap::new(),
+                max_safe_pressure: None,
             },
         );
         points.insert(
@@ -235,6 +265,7 @@ pub(crate) mod fixture {
                 techniques: map(&[("fingers", "Pinch the muscle.")]),
                 excluded_tools: BTreeMap::new(),
                 excluded_conditions: BTreeMap::new(),
+                max_safe_pressure: None,
             },
         );
         CatalogView {
@@ -244,15 +275,39 @@ pub(crate) mod fixture {
                 Condition {
                     id: "aneurysm".into(),
                     display_name: "Aneurysm".into(),
+                    ..Condition::default()
                 },
                 Condition {
                     id: "cancer".into(),
                     display_name: "Cancer".into(),
+                    ..Condition::default()
                 },
             ],
             points,
             tools: set(&["fingers", "lacrosse_ball", "massage_gun", "foam_roller"]),
         }
+    }
+
+    /// [`catalog`] plus what the catalog's LIMITS conditions and pressure
+    /// ceilings bring: pregnancy (gentle pressure until cleared, no massage
+    /// gun, the belly point ruled out) and a ceiling of 4 on the belly point.
+    pub(crate) fn with_limits() -> CatalogView {
+        let mut c = catalog();
+        c.conditions.push(Condition {
+            id: "pregnancy".into(),
+            display_name: "Pregnancy".into(),
+            effect: Effect::Limits,
+            max_pressure_until_cleared: Some(3),
+            excluded_tools: map(&[("massage_gun", "No percussion in pregnancy.")]),
+        });
+        if let Some(p) = c.points.get_mut("iliopsoas_1") {
+            p.excluded_conditions.insert(
+                "pregnancy".into(),
+                "No pressure on the belly in pregnancy.".into(),
+            );
+            p.max_safe_pressure = Some(4);
+        }
+        c
     }
 }
 

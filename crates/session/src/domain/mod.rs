@@ -21,7 +21,7 @@ use jiff::Timestamp;
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 
-pub use catalog::{CatalogView, Condition, Guidance, PointInfo};
+pub use catalog::{CatalogView, Condition, Effect, Guidance, PointInfo};
 
 /// Resource name prefixes of the contract (AIP-122).
 pub mod names {

@@ -13,20 +13,24 @@ use jiff::tz::TimeZone;
 
 use super::progress;
 use super::{
-    CatalogView, GuidedRequest, PainQuality, Refusal, RefusalReason, Screening,
+    CatalogView, Condition, Effect, GuidedRequest, PainQuality, Refusal, RefusalReason, Screening,
     ScreeningAssessment, ScreeningStatus, SessionDraft, Severity, Warning, WarningCode, names,
     time,
 };
 
 /// Evaluates saved answers against the catalog's current screening
 /// conditions. A condition added to the catalog later shows up as missing.
+/// Only a RULES_OUT condition blocks; a LIMITS condition narrows what is
+/// allowed (see [`pressure_ceiling`] and [`tool_ruled_out_by`]).
 pub fn assess(screening: &Screening, catalog: &CatalogView) -> ScreeningAssessment {
     let mut missing = Vec::new();
     let mut blocking = Vec::new();
     for c in &catalog.conditions {
         match screening.answers.get(&c.id) {
             None => missing.push(c.id.clone()),
-            Some(a) if a.present && !a.cleared_by_provider => blocking.push(c.id.clone()),
+            Some(a) if a.present && !a.cleared_by_provider && c.effect == Effect::RulesOut => {
+                blocking.push(c.id.clone());
+            }
             Some(_) => {}
         }
     }
@@ -74,6 +78,87 @@ fn excluding_conditions<'a>(
         .collect()
 }
 
+/// Conditions the person has (cleared or not) that rule `tool` out
+/// everywhere, with why. Clearance does not lift them: a provider who clears
+/// firm pressure has not looked at each tool.
+pub fn tool_ruled_out_by<'a>(
+    screening: &Screening,
+    catalog: &'a CatalogView,
+    tool: &str,
+) -> Vec<(&'a Condition, &'a str)> {
+    catalog
+        .conditions
+        .iter()
+        .filter(|c| screening.answers.get(&c.id).is_some_and(|a| a.present))
+        .filter_map(|c| c.excluded_tools.get(tool).map(|why| (c, why.as_str())))
+        .collect()
+}
+
+/// Why a pressure ceiling is what it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CeilingWhy {
+    /// The guidance's `max_safe_pressure`.
+    Guidance,
+    /// The region the point lies in (the neck, the face, the belly).
+    Place,
+    /// Conditions the person reported and a provider has not cleared for
+    /// firm pressure (display names).
+    Conditions(Vec<String>),
+}
+
+/// The highest pressure advised for this person on this point.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ceiling {
+    /// The ceiling (0-10).
+    pub value: u8,
+    /// What set it.
+    pub why: CeilingWhy,
+}
+
+/// The lowest of the guidance's ceiling, the point's own (its region's) and
+/// that of every LIMITS condition the person has and a provider has not
+/// cleared.
+pub fn pressure_ceiling(screening: &Screening, catalog: &CatalogView, point: &str) -> Ceiling {
+    let mut c = Ceiling {
+        value: catalog.guidance.max_safe_pressure,
+        why: CeilingWhy::Guidance,
+    };
+    if let Some(p) = catalog.point(point).and_then(|p| p.max_safe_pressure)
+        && p < c.value
+    {
+        c = Ceiling {
+            value: p,
+            why: CeilingWhy::Place,
+        };
+    }
+    let limiting: Vec<(&Condition, u8)> = catalog
+        .conditions
+        .iter()
+        .filter(|x| {
+            screening
+                .answers
+                .get(&x.id)
+                .is_some_and(|a| a.present && !a.cleared_by_provider)
+        })
+        .filter_map(|x| x.max_pressure_until_cleared.map(|v| (x, v)))
+        .collect();
+    if let Some(low) = limiting.iter().map(|(_, v)| *v).min()
+        && low < c.value
+    {
+        c = Ceiling {
+            value: low,
+            why: CeilingWhy::Conditions(
+                limiting
+                    .iter()
+                    .filter(|(_, v)| *v == low)
+                    .map(|(x, _)| x.display_name.clone())
+                    .collect(),
+            ),
+        };
+    }
+    c
+}
+
 /// What a guided session is admitted with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Admission {
@@ -81,7 +166,8 @@ pub struct Admission {
     pub local_date: Date,
     /// Sessions on the point that day, this one included.
     pub sessions_today: u32,
-    /// Pressure to aim for.
+    /// Pressure to aim for: the guidance's target, or the person's lower
+    /// ceiling on this point.
     pub target_pressure: u8,
     /// Technique for the tool on the point.
     pub instructions: String,
@@ -165,6 +251,30 @@ pub fn admit_guided(
             metadata,
         });
     }
+    let by_condition = tool_ruled_out_by(screening, catalog, &req.tool);
+    if !by_condition.is_empty() {
+        let ids: Vec<String> = by_condition.iter().map(|(c, _)| c.id.clone()).collect();
+        let mut metadata = BTreeMap::new();
+        metadata.insert(
+            "trigger_point".to_owned(),
+            format!("{}{}", names::TRIGGER_POINT, req.trigger_point),
+        );
+        metadata.insert("tool".to_owned(), format!("{}{}", names::TOOL, req.tool));
+        metadata.insert(
+            "conditions".to_owned(),
+            join_names(names::CONTRAINDICATION, &ids),
+        );
+        let why: Vec<&str> = by_condition.iter().map(|(_, w)| *w).collect();
+        return Err(Refusal {
+            reason: RefusalReason::ConditionExcluded,
+            message: format!(
+                "This tool is ruled out for you even with clearance ({}): {}",
+                display_list(catalog, &ids),
+                why.join(" ")
+            ),
+            metadata,
+        });
+    }
     let g = &catalog.guidance;
     let local_date = time::local_date(now, tz);
     if sessions_before >= g.max_sessions_per_point_per_day {
@@ -200,10 +310,11 @@ pub fn admit_guided(
         .and_then(|p| p.techniques.get(&req.tool))
         .cloned()
         .unwrap_or_default();
+    let ceiling = pressure_ceiling(screening, catalog, &req.trigger_point);
     Ok(Admission {
         local_date,
         sessions_today: sessions_before + 1,
-        target_pressure: g.target_pressure,
+        target_pressure: g.target_pressure.min(ceiling.value),
         instructions,
     })
 }
@@ -308,6 +419,23 @@ pub fn session_warnings(s: &SessionDraft, ctx: &SessionContext<'_>) -> Vec<Warni
             ),
         );
     }
+    let by_condition = tool_ruled_out_by(ctx.screening, ctx.catalog, &s.tool);
+    if !by_condition.is_empty() {
+        let names: Vec<&str> = by_condition
+            .iter()
+            .map(|(c, _)| c.display_name.as_str())
+            .collect();
+        let why: Vec<&str> = by_condition.iter().map(|(_, w)| *w).collect();
+        warn(
+            WarningCode::ConditionExcluded,
+            medical,
+            format!(
+                "This tool is ruled out for you even with clearance ({}): {}",
+                names.join(", "),
+                why.join(" ")
+            ),
+        );
+    }
     if let Some(why) = ctx
         .catalog
         .point(&s.trigger_point)
@@ -319,15 +447,26 @@ pub fn session_warnings(s: &SessionDraft, ctx: &SessionContext<'_>) -> Vec<Warni
             format!("This tool must never be used on this point: {why}"),
         );
     }
-    if s.pressure > g.max_safe_pressure {
-        warn(
-            WarningCode::PressureTooHigh,
-            Severity::Caution,
-            format!(
-                "Pressure {} is above {}: too much pressure can cause harm. Aim for about {}.",
-                s.pressure, g.max_safe_pressure, g.target_pressure
+    let ceiling = pressure_ceiling(ctx.screening, ctx.catalog, &s.trigger_point);
+    if s.pressure > ceiling.value {
+        let aim = g.target_pressure.min(ceiling.value);
+        let message = match &ceiling.why {
+            CeilingWhy::Guidance => format!(
+                "Pressure {} is above {}: too much pressure can cause harm. Aim for about {aim}.",
+                s.pressure, ceiling.value
             ),
-        );
+            CeilingWhy::Place => format!(
+                "Pressure {} is above {}, the most advised on this point: the face, the neck and the belly need a gentler touch. Aim for about {aim}.",
+                s.pressure, ceiling.value
+            ),
+            CeilingWhy::Conditions(names) => format!(
+                "Pressure {} is above {}, the most advised until a medical provider clears firm pressure for: {}. Aim for about {aim}.",
+                s.pressure,
+                ceiling.value,
+                names.join(", ")
+            ),
+        };
+        warn(WarningCode::PressureTooHigh, Severity::Caution, message);
     }
     if s.duration_seconds > g.max_duration_seconds {
         warn(
@@ -525,6 +664,180 @@ mod tests {
             0,
             Ok(("2026-03-10", 1)),
         );
+    }
+
+    /// Screening answers for the catalog with limits: nothing but the listed
+    /// conditions present, `cleared` ones cleared by a provider.
+    fn limits_screening(present: &[&str], cleared: &[&str]) -> Screening {
+        let ids = ["aneurysm", "cancer", "pregnancy"];
+        answered(
+            &ids.iter()
+                .map(|id| (*id, present.contains(id), cleared.contains(id)))
+                .collect::<Vec<_>>(),
+        )
+    }
+
+    /// One row of the LIMITS table: admission with `screening` on `point`
+    /// with `tool` gives `expected` (the target pressure, or the refusal).
+    #[track_caller]
+    fn check_limits(point: &str, tool: &str, screening: Screening, expected: Result<u8, &str>) {
+        let tz = time::zone("UTC").unwrap();
+        let got = admit_guided(
+            &req(point, tool),
+            &screening,
+            &fixture::with_limits(),
+            "2026-03-10T12:00:00Z".parse().unwrap(),
+            &tz,
+            0,
+        );
+        match (got, expected) {
+            (Ok(a), Ok(p)) => assert_eq!(a.target_pressure, p),
+            (Err(r), Err(conditions)) => {
+                assert_eq!(r.reason, RefusalReason::ConditionExcluded);
+                assert_eq!(r.metadata["conditions"], conditions);
+                // People never see raw ids; the metadata carries them.
+                assert!(!r.message.contains("contraindications/"), "{}", r.message);
+                assert!(!r.message.contains("tools/"), "{}", r.message);
+            }
+            (got, expected) => panic!("got {got:?}, expected {expected:?}"),
+        }
+    }
+
+    #[test]
+    fn limits_conditions_narrow_without_blocking() {
+        // A LIMITS condition does not block the screening...
+        let a = assess(
+            &limits_screening(&["pregnancy"], &[]),
+            &fixture::with_limits(),
+        );
+        assert_eq!(a.status, ScreeningStatus::Cleared);
+        assert!(a.blocking.is_empty());
+        // ...but a new condition is still a missing answer.
+        let a = assess(&cleared(), &fixture::with_limits());
+        assert_eq!(a.status, ScreeningStatus::Required);
+        assert_eq!(a.missing, ["pregnancy"]);
+
+        let ql = "ql_superficial";
+        let psoas = "iliopsoas_1";
+        let preg = "contraindications/pregnancy";
+        // Nothing reported: the guidance's target.
+        check_limits(ql, "lacrosse_ball", limits_screening(&[], &[]), Ok(5));
+        // Pregnant, not cleared for firm pressure: aim no higher than 3.
+        check_limits(
+            ql,
+            "lacrosse_ball",
+            limits_screening(&["pregnancy"], &[]),
+            Ok(3),
+        );
+        // Cleared by a provider: the ceiling lifts...
+        check_limits(
+            ql,
+            "lacrosse_ball",
+            limits_screening(&["pregnancy"], &["pregnancy"]),
+            Ok(5),
+        );
+        // ...but the belly point and the massage gun stay ruled out.
+        check_limits(
+            psoas,
+            "fingers",
+            limits_screening(&["pregnancy"], &["pregnancy"]),
+            Err(preg),
+        );
+        check_limits(
+            "upper_trap_1",
+            "massage_gun",
+            limits_screening(&["pregnancy"], &["pregnancy"]),
+            Err(preg),
+        );
+        // The belly's own ceiling applies to everyone.
+        check_limits(psoas, "fingers", limits_screening(&[], &[]), Ok(4));
+    }
+
+    #[test]
+    fn pressure_ceiling_names_what_set_it() {
+        let c = fixture::with_limits();
+        let none = limits_screening(&[], &[]);
+        let preg = limits_screening(&["pregnancy"], &[]);
+        let check = |s: &Screening, point: &str, value: u8, why: CeilingWhy| {
+            assert_eq!(pressure_ceiling(s, &c, point), Ceiling { value, why });
+        };
+        check(&none, "ql_superficial", 7, CeilingWhy::Guidance);
+        check(&none, "iliopsoas_1", 4, CeilingWhy::Place);
+        check(
+            &preg,
+            "iliopsoas_1",
+            3,
+            CeilingWhy::Conditions(vec!["Pregnancy".into()]),
+        );
+        check(
+            &preg,
+            "nope",
+            3,
+            CeilingWhy::Conditions(vec!["Pregnancy".into()]),
+        );
+    }
+
+    #[test]
+    fn warnings_under_limits() {
+        use WarningCode::*;
+        let c = fixture::with_limits();
+        let run = |edit: &dyn Fn(&mut SessionDraft), screening: Screening| {
+            let mut s = draft();
+            edit(&mut s);
+            let ctx = SessionContext {
+                catalog: &c,
+                screening: &screening,
+                sessions_that_day: 1,
+                history: &[],
+                local_date: date(2026, 3, 10),
+            };
+            session_warnings(&s, &ctx)
+        };
+        let codes = |w: Vec<Warning>| w.into_iter().map(|w| w.code).collect::<Vec<_>>();
+        // Pressure 5 is fine on the low back, too firm while pregnant and
+        // not cleared, fine again once cleared.
+        assert!(codes(run(&|_| {}, limits_screening(&[], &[]))).is_empty());
+        let w = run(&|_| {}, limits_screening(&["pregnancy"], &[]));
+        assert_eq!(w.len(), 1);
+        assert_eq!(w[0].code, PressureTooHigh);
+        assert!(w[0].message.contains("Pregnancy"), "{}", w[0].message);
+        assert!(
+            codes(run(
+                &|_| {},
+                limits_screening(&["pregnancy"], &["pregnancy"])
+            ))
+            .is_empty()
+        );
+        // 5 on the belly point is above its own ceiling of 4.
+        let w = run(
+            &|s| {
+                s.trigger_point = "iliopsoas_1".into();
+                s.tool = "fingers".into();
+            },
+            limits_screening(&[], &[]),
+        );
+        assert_eq!(codes(w.clone()), [PressureTooHigh]);
+        assert!(w[0].message.contains("gentler"), "{}", w[0].message);
+        // Logged on the belly while pregnant, even cleared: stored, warned.
+        assert_eq!(
+            codes(run(
+                &|s| {
+                    s.trigger_point = "iliopsoas_1".into();
+                    s.tool = "fingers".into();
+                    s.pressure = 3;
+                },
+                limits_screening(&["pregnancy"], &["pregnancy"]),
+            )),
+            [ConditionExcluded]
+        );
+        // The massage gun while pregnant: ruled out by the condition, and on
+        // the QL point by the point too.
+        let w = run(
+            &|s| s.tool = "massage_gun".into(),
+            limits_screening(&["pregnancy"], &["pregnancy"]),
+        );
+        assert_eq!(codes(w.clone()), [ConditionExcluded, ToolExcluded]);
+        assert!(!w[0].message.contains("tools/"), "{}", w[0].message);
     }
 
     #[test]
