@@ -281,6 +281,8 @@ impl PbCatalog {
             recommended_sessions_per_day_min: g.recommended_sessions_per_day_min,
             expected_improvement_days: g.expected_improvement_days,
             trend_window_days: g.trend_window_days,
+            consistent_days_min: g.consistent_days_min,
+            min_tenderness_change: g.min_tenderness_change,
             pressure_description: g.pressure_description.clone(),
             summary: g.summary.clone(),
             sources: names_of(names::SOURCES, &g.sources),

@@ -54,6 +54,7 @@ proto_names! {
         GetSessionResponse, ListSessionsResponse, ListProgressResponse, GetDayResponse,
         ExportUserDataResponse, DeleteUserDataResponse, RecordCheckInResponse,
         ListCheckInsResponse, ListRegionProgressResponse, ExportFhirBundleResponse,
+        UpdateSessionResponse, DeleteSessionResponse, ListHoldsResponse, ReleaseHoldResponse,
     ];
     gateway => "knotwork.gateway.v1": [GetReliefPlanResponse, GetTodayResponse];
 }

@@ -24,6 +24,7 @@
 //! | `by_point_day` | user, point, local date, kind (`s`/`g`) + id | event id and tenderness |
 //! | `request_ids` | user, request id | resource name, then 0 and the request's SHA-256 fingerprint |
 //! | `check_ins` | user, local date, region | CheckIn (JSON) |
+//! | `holds` | user, muscle, hold id | Hold (JSON) |
 //!
 //! `sessions` is itself the by-user-by-time index; `by_point_day` counts
 //! sessions per point per local day and holds the tenderness readings the
@@ -53,6 +54,10 @@ use crate::domain::{
 };
 use crate::error::Error;
 
+mod holds;
+
+pub use holds::SessionUpdate;
+
 type Def = TableDefinition<'static, &'static [u8], &'static [u8]>;
 type WTable<'t> = Table<'t, &'static [u8], &'static [u8]>;
 type RTable = ReadOnlyTable<&'static [u8], &'static [u8]>;
@@ -68,7 +73,7 @@ const REQUEST_IDS: Def = TableDefinition::new("request_ids");
 const CHECK_INS: Def = TableDefinition::new("check_ins");
 
 /// Every table, for deletion and for tests that scan all of them.
-const TABLES: [Def; 9] = [
+const TABLES: [Def; 10] = [
     USERS,
     PROFILES,
     SCREENINGS,
@@ -78,6 +83,7 @@ const TABLES: [Def; 9] = [
     POINT_DAY,
     REQUEST_IDS,
     CHECK_INS,
+    holds::HOLDS,
 ];
 
 /// The database file inside the data folder.
@@ -173,6 +179,24 @@ enum Op {
     ImportUser {
         data: Box<UserData>,
     },
+    ReleaseHold {
+        user: String,
+        point: String,
+        provider_checked: bool,
+        checked_date: String,
+        catalog: Arc<CatalogView>,
+        now: Timestamp,
+    },
+    UpdateSession {
+        user: String,
+        update: Box<SessionUpdate>,
+        catalog: Arc<CatalogView>,
+        now: Timestamp,
+    },
+    DeleteSession {
+        user: String,
+        id: String,
+    },
 }
 
 enum Output {
@@ -183,6 +207,9 @@ enum Output {
     CheckIn(CheckIn, Replay),
     Deleted(u64, u64),
     Imported(u64),
+    Holds(Vec<crate::domain::holds::Hold>),
+    Updated(SessionRecord),
+    SessionDeleted(bool),
 }
 
 struct Job {
@@ -417,6 +444,7 @@ struct Tables<T> {
     point_day: T,
     request_ids: T,
     check_ins: T,
+    holds: T,
 }
 
 impl<'t> Tables<WTable<'t>> {
@@ -431,6 +459,7 @@ impl<'t> Tables<WTable<'t>> {
             point_day: txn.open_table(POINT_DAY)?,
             request_ids: txn.open_table(REQUEST_IDS)?,
             check_ins: txn.open_table(CHECK_INS)?,
+            holds: txn.open_table(holds::HOLDS)?,
         })
     }
 }
@@ -447,6 +476,7 @@ impl Tables<RTable> {
             point_day: txn.open_table(POINT_DAY)?,
             request_ids: txn.open_table(REQUEST_IDS)?,
             check_ins: txn.open_table(CHECK_INS)?,
+            holds: txn.open_table(holds::HOLDS)?,
         })
     }
 }
@@ -590,6 +620,7 @@ impl<T: ReadableTable<&'static [u8], &'static [u8]>> Tables<T> {
             sessions,
             guided_sessions,
             request_ids,
+            holds: self.holds(user)?,
         })
     }
 }
@@ -720,10 +751,15 @@ impl Tables<WTable<'_>> {
         let date = time::local_date(now, &tz);
         let before = self.events(user, &req.trigger_point, date)?.len();
         let before = u32::try_from(before).unwrap_or(u32::MAX);
+        if let Some(refusal) = self.guided_hold_refusal(user, &req, catalog, &tz)? {
+            return Ok(Err(Error::Refused(refusal)));
+        }
         let admission = match rules::admit_guided(&req, &screening, catalog, now, &tz, before) {
             Ok(a) => a,
             Err(refusal) => return Ok(Err(Error::Refused(refusal))),
         };
+        let warnings =
+            self.guided_warnings(user, &req.trigger_point, admission.sessions_today, catalog)?;
         let g = GuidedSession {
             id: uuid::Uuid::now_v7().to_string(),
             trigger_point: req.trigger_point,
@@ -734,7 +770,7 @@ impl Tables<WTable<'_>> {
             start_time: now,
             local_date: admission.local_date,
             sessions_today: admission.sessions_today,
-            warnings: Vec::new(),
+            warnings,
             instructions: admission.instructions,
         };
         self.insert_guided(user, &g)?;
@@ -813,7 +849,9 @@ impl Tables<WTable<'_>> {
             local_date,
         };
         record.warnings = rules::session_warnings(&record.draft, &ctx);
+        self.add_hold_warnings(user, &mut record, catalog, tz)?;
         self.insert_session(user, &record)?;
+        self.holds_after_session(user, &record, catalog, now)?;
         self.insert_request_id(
             user,
             &item.request_id,
@@ -907,6 +945,7 @@ impl Tables<WTable<'_>> {
             &mut self.point_day,
             &mut self.request_ids,
             &mut self.check_ins,
+            &mut self.holds,
         ] {
             t.retain_in::<&[u8], _>(lo.as_slice()..hi.as_slice(), |_, _| false)?;
         }
@@ -939,6 +978,9 @@ impl Tables<WTable<'_>> {
         for c in &data.check_ins {
             let k = check_in_key(user, c.local_date, &c.region);
             Self::put_json(&mut self.check_ins, &k, c)?;
+        }
+        for h in &data.holds {
+            self.put_hold(user, h)?;
         }
         self.touch_user(user)?;
         Ok(Ok(Output::Imported(data.sessions.len() as u64)))
@@ -974,6 +1016,28 @@ impl Tables<WTable<'_>> {
                 Ok(Ok(Output::Deleted(s, g)))
             }
             Op::ImportUser { data } => self.import_user(*data),
+            Op::ReleaseHold {
+                user,
+                point,
+                provider_checked,
+                checked_date,
+                catalog,
+                now,
+            } => self.release_holds(
+                &user,
+                &point,
+                provider_checked,
+                &checked_date,
+                &catalog,
+                now,
+            ),
+            Op::UpdateSession {
+                user,
+                update,
+                catalog,
+                now,
+            } => self.update_session(&user, *update, &catalog, now),
+            Op::DeleteSession { user, id } => self.delete_session(&user, &id),
         }
     }
 }
@@ -1396,6 +1460,75 @@ impl Store {
             .await?
         {
             Output::Imported(n) => Ok(n),
+            _ => Err(mismatch()),
+        }
+    }
+
+    /// Every hold of a user, active and released.
+    pub async fn holds(&self, user: &str) -> Result<Vec<crate::domain::holds::Hold>, Error> {
+        let user = user.to_owned();
+        self.read(move |t| t.holds(&user)).await
+    }
+
+    /// Releases the active holds on `point`'s muscle; returns the holds on
+    /// that muscle afterwards.
+    pub async fn release_hold(
+        &self,
+        user: &str,
+        point: &str,
+        provider_checked: bool,
+        checked_date: &str,
+        catalog: Arc<CatalogView>,
+        now: Timestamp,
+    ) -> Result<Vec<crate::domain::holds::Hold>, Error> {
+        match self
+            .submit(Op::ReleaseHold {
+                user: user.to_owned(),
+                point: point.to_owned(),
+                provider_checked,
+                checked_date: checked_date.to_owned(),
+                catalog,
+                now,
+            })
+            .await?
+        {
+            Output::Holds(h) => Ok(h),
+            _ => Err(mismatch()),
+        }
+    }
+
+    /// Rewrites one session and re-applies the rules to it.
+    pub async fn update_session(
+        &self,
+        user: &str,
+        update: SessionUpdate,
+        catalog: Arc<CatalogView>,
+        now: Timestamp,
+    ) -> Result<SessionRecord, Error> {
+        match self
+            .submit(Op::UpdateSession {
+                user: user.to_owned(),
+                update: Box::new(update),
+                catalog,
+                now,
+            })
+            .await?
+        {
+            Output::Updated(r) => Ok(r),
+            _ => Err(mismatch()),
+        }
+    }
+
+    /// Removes one session; `false` when it was already gone.
+    pub async fn delete_session(&self, user: &str, id: &str) -> Result<bool, Error> {
+        match self
+            .submit(Op::DeleteSession {
+                user: user.to_owned(),
+                id: id.to_owned(),
+            })
+            .await?
+        {
+            Output::SessionDeleted(d) => Ok(d),
             _ => Err(mismatch()),
         }
     }

@@ -735,6 +735,8 @@ fn check_guidance(c: &mut Checker, g: &Guidance, sources: &HashMap<String, usize
         ),
         ("expected_improvement_days", g.expected_improvement_days),
         ("trend_window_days", g.trend_window_days),
+        ("consistent_days_min", g.consistent_days_min),
+        ("min_tenderness_change", g.min_tenderness_change),
     ] {
         if v <= 0 {
             c.fail(e, format!("{name} must be positive"));
@@ -745,6 +747,12 @@ fn check_guidance(c: &mut Checker, g: &Guidance, sources: &HashMap<String, usize
             e,
             "recommended_sessions_per_day_min exceeds max_sessions_per_point_per_day",
         );
+    }
+    if g.consistent_days_min > g.trend_window_days {
+        c.fail(e, "consistent_days_min exceeds trend_window_days");
+    }
+    if g.min_tenderness_change > 10 {
+        c.fail(e, "min_tenderness_change is beyond the 0-10 scale");
     }
     c.text(e, "pressure_description", &g.pressure_description);
     c.text(e, "summary", &g.summary);

@@ -140,6 +140,10 @@ pub struct Guidance {
     pub expected_improvement_days: i32,
     /// Window for progress trends, days.
     pub trend_window_days: i32,
+    /// Days with a session, out of the trend window, for consistent work.
+    pub consistent_days_min: i32,
+    /// Tenderness change (0-10 points) across the window that counts as real.
+    pub min_tenderness_change: i32,
     /// What the target pressure feels like.
     pub pressure_description: String,
     /// The guidance in one paragraph.

@@ -6,6 +6,7 @@ pub mod account;
 pub mod catalog;
 pub mod checkin;
 pub mod guide;
+pub mod holds;
 pub mod journal;
 pub mod ops;
 pub mod views;
@@ -141,6 +142,14 @@ pub enum Client {
     /// A report for your clinician: `--fhir FILE` writes a FHIR R4 Bundle.
     #[command(display_order = 56)]
     Report(checkin::ReportArgs),
+    /// Correct a logged session: only the fields given change.
+    EditSession(holds::EditArgs),
+    /// Remove one logged session (holds it caused stay).
+    DeleteSession(holds::DeleteSessionArgs),
+    /// Points on hold until a medical provider has checked them.
+    Holds(holds::HoldsArgs),
+    /// Release a hold after a medical provider checked it.
+    ReleaseHold(holds::ReleaseArgs),
     /// Export all your data as JSON.
     #[command(display_order = 51)]
     Export(journal::ExportArgs),
@@ -201,6 +210,10 @@ pub async fn run(ctx: Ctx, command: Client) -> anyhow::Result<()> {
         CheckIns(args) => checkin::check_ins(&ctx, args).await,
         PainProgress(args) => checkin::pain_progress(&ctx, args).await,
         Report(args) => checkin::report(&ctx, args).await,
+        EditSession(args) => holds::edit(&ctx, args).await,
+        DeleteSession(args) => holds::delete(&ctx, args).await,
+        Holds(args) => holds::holds(&ctx, args).await,
+        ReleaseHold(args) => holds::release(&ctx, args).await,
         DeleteMyData(args) => journal::delete(&ctx, args).await,
         Reshard(args) => ops::reshard(args).await,
     }

@@ -89,6 +89,10 @@ forward_session! {
         list_check_ins(ListCheckInsRequest) -> ListCheckInsResponse;
         list_region_progress(ListRegionProgressRequest) -> ListRegionProgressResponse;
         export_fhir_bundle(ExportFhirBundleRequest) -> ExportFhirBundleResponse;
+        update_session(UpdateSessionRequest) -> UpdateSessionResponse;
+        delete_session(DeleteSessionRequest) -> DeleteSessionResponse;
+        list_holds(ListHoldsRequest) -> ListHoldsResponse;
+        release_hold(ReleaseHoldRequest) -> ReleaseHoldResponse;
     }
 
     type GuideSessionStream = GuideStream;

@@ -486,6 +486,30 @@ impl SessionService for FakeSession {
     ) -> R<ses::ExportFhirBundleResponse> {
         unimpl()
     }
+    async fn update_session(
+        &self,
+        _: Request<ses::UpdateSessionRequest>,
+    ) -> R<ses::UpdateSessionResponse> {
+        unimpl()
+    }
+    async fn delete_session(
+        &self,
+        _: Request<ses::DeleteSessionRequest>,
+    ) -> R<ses::DeleteSessionResponse> {
+        unimpl()
+    }
+    /// No holds: the views tests exercise the ranking, holds are covered
+    /// end to end in `tests/tests/holds.rs`.
+    async fn list_holds(&self, req: Request<ses::ListHoldsRequest>) -> R<ses::ListHoldsResponse> {
+        self.user(&req)?;
+        Ok(Response::new(ses::ListHoldsResponse::default()))
+    }
+    async fn release_hold(
+        &self,
+        _: Request<ses::ReleaseHoldRequest>,
+    ) -> R<ses::ReleaseHoldResponse> {
+        unimpl()
+    }
 }
 
 fn async_stream(cues: Vec<ses::GuideCue>, interval: Duration) -> GuideStream {

@@ -108,6 +108,8 @@ pub fn snapshot(version: &str, max_safe_pressure: i32) -> cpb::CatalogSnapshot {
             recommended_sessions_per_day_min: 1,
             expected_improvement_days: 7,
             trend_window_days: 7,
+            consistent_days_min: 5,
+            min_tenderness_change: 1,
             ..Default::default()
         }),
         contraindications,
