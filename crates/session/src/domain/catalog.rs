@@ -191,7 +191,8 @@ pub(crate) mod fixture {
         }
     }
 
-    /// Two conditions, six points (two in one muscle, one for a therapist only), four tools.
+    /// Two conditions, six points (two in one muscle, one for a therapist
+    /// only), four tools.
     pub(crate) fn catalog() -> CatalogView {
         let mut points = BTreeMap::new();
         points.insert(
@@ -285,7 +286,7 @@ pub(crate) mod fixture {
                 id: "levator_ani_1".into(),
                 display_name: "Levator ani point".into(),
                 muscle: "levator_ani".into(),
-                region: "coccyx".into(),
+                region: "pelvis".into(),
                 nerve_cautions: Vec::new(),
                 bilateral: true,
                 referral_regions: set(&["coccyx", "low_back"]),
@@ -360,7 +361,7 @@ mod tests {
         // The levator ani point shares the low back but is for a therapist.
         assert_eq!(
             c.alternatives("levator_ani_1", 5),
-            vec!["iliopsoas_1", "ql_superficial"]
+            vec!["iliopsoas_1", "piriformis_1", "ql_deep", "ql_superficial"]
         );
         assert!(c.alternatives("nope", 5).is_empty());
     }

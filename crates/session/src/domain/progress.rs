@@ -294,9 +294,10 @@ pub fn fill_alternatives(
             .into_iter()
             .filter(|a| !excluded.contains(a))
             .filter(|a| {
+                // Never a held muscle, nor a point for a therapist only.
                 catalog
                     .point(a)
-                    .is_none_or(|i| !held_muscles.contains(&i.muscle))
+                    .is_none_or(|i| !held_muscles.contains(&i.muscle) && i.therapist_only.is_none())
             })
             .take(MAX_ALTERNATIVES)
             .collect();
