@@ -63,7 +63,7 @@ REQUIRED = {
         ["KNOTWORK_CATALOG_URLS"],
         ["KNOTWORK_SESSION_SHARDS"],
         ["KNOTWORK_INTERNAL_TOKEN"],
-        ["KNOTWORK_JWT_SECRET", "KNOTWORK_JWT_JWKS_FILE"],
+        ["KNOTWORK_JWT_SECRET", "KNOTWORK_JWT_JWKS_FILE", "KNOTWORK_OIDC_ISSUERS"],
     ],
 }
 LISTEN = {
@@ -527,13 +527,22 @@ def check_k8s(rep: Report, label: str, rendered: pathlib.Path, read: dict[str, s
         if genv.get("KNOTWORK_MODE") != "prod":
             rep.fail(w, "KNOTWORK_MODE must be prod")
         if "KNOTWORK_JWT_SECRET" in genv:
-            rep.fail(w, "KNOTWORK_JWT_SECRET must not be set in production (JWKS only)")
+            rep.fail(w, "KNOTWORK_JWT_SECRET must not be set in production (OpenID issuers or a JWKS file)")
+        issuers = [i.strip() for i in (genv.get("KNOTWORK_OIDC_ISSUERS") or "").split(",") if i.strip()]
         jwks = genv.get("KNOTWORK_JWT_JWKS_FILE") or ""
-        mount = next((m for m in (info["gateway"]["container"].get("volumeMounts") or [])
-                      if jwks.startswith(m["mountPath"].rstrip("/") + "/")), None)
-        vol = next((v for v in info["gateway"]["pod"].get("volumes") or [] if mount and v["name"] == mount["name"]), None)
-        if not jwks or vol is None or "secret" not in vol:
-            rep.fail(w, f"KNOTWORK_JWT_JWKS_FILE={jwks!r} must be a file in a mounted Secret volume")
+        if not issuers and not jwks:
+            rep.fail(w, "set KNOTWORK_OIDC_ISSUERS (or KNOTWORK_JWT_JWKS_FILE for an air-gapped install)")
+        for i in issuers:
+            if not i.startswith("https://"):
+                rep.fail(w, f"KNOTWORK_OIDC_ISSUERS entry {i!r} must be https://")
+        if issuers and not (genv.get("KNOTWORK_OIDC_AUDIENCES") or "").strip():
+            rep.fail(w, "KNOTWORK_OIDC_ISSUERS needs KNOTWORK_OIDC_AUDIENCES")
+        if jwks:
+            mount = next((m for m in (info["gateway"]["container"].get("volumeMounts") or [])
+                          if jwks.startswith(m["mountPath"].rstrip("/") + "/")), None)
+            vol = next((v for v in info["gateway"]["pod"].get("volumes") or [] if mount and v["name"] == mount["name"]), None)
+            if vol is None or "secret" not in vol:
+                rep.fail(w, f"KNOTWORK_JWT_JWKS_FILE={jwks!r} must be a file in a mounted Secret volume")
         cors = genv.get("KNOTWORK_CORS_ORIGINS") or ""
         origins = [o for o in cors.split(",") if o]
         if not origins or any(o.strip() == "*" or not o.strip().startswith("https://") for o in origins):

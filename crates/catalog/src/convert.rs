@@ -34,6 +34,10 @@ pub struct PbCatalog {
     pub contraindications: Vec<pb::Contraindication>,
     /// Sources.
     pub sources: Vec<pb::Source>,
+    /// Guides.
+    pub guides: Vec<pb::Guide>,
+    /// The basics every point links, as resource names.
+    pub basic_guides: Vec<String>,
     /// The technique guidance.
     pub guidance: pb::TechniqueGuidance,
     /// The body map.
@@ -165,7 +169,37 @@ impl PbCatalog {
                     .iter()
                     .map(|&mi| name(names::MUSCLES, &d.muscles[mi].id))
                     .collect(),
+                guides: c
+                    .guides_of_tool(i)
+                    .iter()
+                    .map(|&g| name(names::GUIDES, &d.guides[g].id))
+                    .collect(),
             })
+            .collect();
+        let guides: Vec<pb::Guide> = d
+            .guides
+            .iter()
+            .map(|g| pb::Guide {
+                name: name(names::GUIDES, &g.id),
+                title: g.title.clone(),
+                summary: g.summary.clone(),
+                sections: g
+                    .sections
+                    .iter()
+                    .map(|s| pb::GuideSection {
+                        heading: s.heading.clone(),
+                        text: s.text.clone(),
+                    })
+                    .collect(),
+                tools: names_of(names::TOOLS, &g.tools),
+                every_point: g.every_point,
+                sources: names_of(names::SOURCES, &g.sources),
+            })
+            .collect();
+        let basic_guides: Vec<String> = guides
+            .iter()
+            .filter(|g| g.every_point)
+            .map(|g| g.name.clone())
             .collect();
         let symptoms: Vec<pb::Symptom> = d
             .symptoms
@@ -247,6 +281,8 @@ impl PbCatalog {
             recommended_sessions_per_day_min: g.recommended_sessions_per_day_min,
             expected_improvement_days: g.expected_improvement_days,
             trend_window_days: g.trend_window_days,
+            consistent_days_min: g.consistent_days_min,
+            min_tenderness_change: g.min_tenderness_change,
             pressure_description: g.pressure_description.clone(),
             summary: g.summary.clone(),
             sources: names_of(names::SOURCES, &g.sources),
@@ -265,6 +301,7 @@ impl PbCatalog {
             red_flags: red_flags.clone(),
             sources: sources.clone(),
             body_map: Some(body_map.clone()),
+            guides: guides.clone(),
         };
         PbCatalog {
             regions,
@@ -275,6 +312,8 @@ impl PbCatalog {
             red_flags,
             contraindications,
             sources,
+            guides,
+            basic_guides,
             guidance,
             body_map,
             snapshot,
@@ -403,6 +442,11 @@ fn trigger_point(c: &Catalog, i: usize) -> pb::TriggerPoint {
         max_safe_pressure: c.point_max_pressure(i),
         therapist_only: t.therapist_only,
         therapist_only_note: t.therapist_only_note.clone(),
+        guides: c
+            .guides_of_point(i)
+            .iter()
+            .map(|&g| name(names::GUIDES, &c.data().guides[g].id))
+            .collect(),
     }
 }
 

@@ -80,6 +80,15 @@ pub async fn run_with_admin(
     let tls = knotwork_runtime::tls::server_config(&config.tls)?;
     let (reporter, health) = knotwork_runtime::grpc::health().await;
     let metrics = knotwork_runtime::metrics::Metrics::new("catalog");
+    let store = Store::open(&config.data_dir).await?;
+    let source = match &config.catalog_file {
+        Some(path) => CatalogSource::File(path.clone()),
+        None => CatalogSource::Embedded,
+    };
+    let catalogs = Arc::new(Catalogs::start(source, store).await?);
+    catalogs.instrument(&metrics);
+    // The admin port opens once the catalog is loaded: its startup probe
+    // then measures the seeding.
     let (admin_stop, admin_stopped) = tokio::sync::oneshot::channel::<()>();
     if let Some(admin) = admin {
         tracing::info!(addr = ?admin.local_addr().ok(), "catalog admin (metrics, health) listening");
@@ -92,13 +101,6 @@ pub async fn run_with_admin(
             },
         ));
     }
-    let store = Store::open(&config.data_dir).await?;
-    let source = match &config.catalog_file {
-        Some(path) => CatalogSource::File(path.clone()),
-        None => CatalogSource::Embedded,
-    };
-    let catalogs = Arc::new(Catalogs::start(source, store).await?);
-    catalogs.instrument(&metrics);
     let (reflection_v1, reflection_v1alpha) =
         knotwork_runtime::grpc::reflection(&[CATALOG_SERVICE])?;
     let sighup = spawn_sighup_reloader(catalogs.clone());

@@ -574,6 +574,7 @@ impl CatalogService for CatalogApi {
             Ok(pb::GetTechniqueGuidanceResponse {
                 guidance: Some(l.pb.guidance.clone()),
                 catalog_version: version(l),
+                guides: l.pb.basic_guides.clone(),
             })
         })
     }
@@ -645,6 +646,47 @@ impl CatalogService for CatalogApi {
     ) -> Result<Response<pb::GetTriggerPointPictureResponse>, Status> {
         let r = req.into_inner();
         self.answer(|l| decode(Self::get_picture_encoded(l, r)?))
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn list_guides(
+        &self,
+        req: Request<pb::ListGuidesRequest>,
+    ) -> Result<Response<pb::ListGuidesResponse>, Status> {
+        let r = req.into_inner();
+        self.answer(|l| {
+            let c = &l.catalog;
+            let tool = names::filter(c, "tool", names::TOOLS, &r.tool, Catalog::tool_index)?;
+            let size = page::size(r.page_size, LIST_PAGE.0, LIST_PAGE.1)?;
+            let all = list::guides(c, tool);
+            let fp = fingerprint(&["guides", &r.tool]);
+            let page = page::paginate(all, size, &r.page_token, c.version(), &fp)?;
+            Ok(pb::ListGuidesResponse {
+                guides: page.items.iter().map(|&i| l.pb.guides[i].clone()).collect(),
+                next_page_token: page.next_token,
+                catalog_version: version(l),
+            })
+        })
+    }
+
+    #[tracing::instrument(level = "debug", skip_all)]
+    async fn get_guide(
+        &self,
+        req: Request<pb::GetGuideRequest>,
+    ) -> Result<Response<pb::GetGuideResponse>, Status> {
+        self.answer(|l| {
+            let i = lookup(
+                &l.catalog,
+                "name",
+                names::GUIDES,
+                &req.get_ref().name,
+                Catalog::guide_index,
+            )?;
+            Ok(pb::GetGuideResponse {
+                guide: Some(l.pb.guides[i].clone()),
+                catalog_version: version(l),
+            })
+        })
     }
 }
 

@@ -22,6 +22,12 @@ use crate::store::Store;
 /// The catalog data file built into the binary.
 pub const EMBEDDED_CATALOG: &str = include_str!("../data/catalog.toml");
 
+/// The guides data file built into the binary, merged into the catalog.
+pub const EMBEDDED_GUIDES: &str = include_str!("../data/guides.toml");
+
+/// The file a catalog file's guides come from: `guides.toml` beside it.
+const GUIDES_FILE_NAME: &str = "guides.toml";
+
 /// One catalog version ready to serve.
 #[derive(Debug)]
 pub struct Loaded {
@@ -49,31 +55,44 @@ impl Loaded {
 /// Where the catalog data file comes from.
 #[derive(Debug, Clone)]
 pub enum CatalogSource {
-    /// The copy built into the binary.
+    /// The copies built into the binary (chart and guides).
     Embedded,
-    /// A file, re-read on every reload.
+    /// A file, re-read on every reload, with the `guides.toml` beside it
+    /// when there is one (a catalog file alone has no guides).
     File(PathBuf),
 }
 
 impl CatalogSource {
-    async fn read(&self) -> Result<String, Error> {
+    /// The chart text and the guides text.
+    async fn read(&self) -> Result<(String, String), Error> {
         match self {
-            CatalogSource::Embedded => Ok(EMBEDDED_CATALOG.to_owned()),
+            CatalogSource::Embedded => {
+                Ok((EMBEDDED_CATALOG.to_owned(), EMBEDDED_GUIDES.to_owned()))
+            }
             CatalogSource::File(path) => {
-                tokio::fs::read_to_string(path)
-                    .await
-                    .map_err(|source| Error::ReadCatalog {
-                        path: path.display().to_string(),
-                        source,
-                    })
+                let read = |path: PathBuf| async move {
+                    tokio::fs::read_to_string(&path)
+                        .await
+                        .map_err(|source| Error::ReadCatalog {
+                            path: path.display().to_string(),
+                            source,
+                        })
+                };
+                let chart = read(path.clone()).await?;
+                let guides_path = path.with_file_name(GUIDES_FILE_NAME);
+                let guides = match tokio::fs::try_exists(&guides_path).await {
+                    Ok(true) => read(guides_path).await?,
+                    _ => String::new(),
+                };
+                Ok((chart, guides))
             }
         }
     }
 
-    /// Reads, parses and validates the data file (off the async executor).
+    /// Reads, parses and validates the data files (off the async executor).
     pub async fn load(&self) -> Result<Catalog, Error> {
-        let text = self.read().await?;
-        tokio::task::spawn_blocking(move || Catalog::from_toml(&text))
+        let (chart, guides) = self.read().await?;
+        tokio::task::spawn_blocking(move || Catalog::from_files(&chart, &guides))
             .await
             .map_err(|e| Error::Storage(format!("validation task failed: {e}")))?
             .map_err(Error::from)
@@ -205,5 +224,40 @@ impl Catalogs {
             current,
             changed: true,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The shipped guides validate against the shipped chart, and every tool
+    /// someone uses on themselves or with a partner has a how-to guide.
+    #[test]
+    fn embedded_guides_cover_every_self_care_tool() {
+        let c = match Catalog::from_files(EMBEDDED_CATALOG, EMBEDDED_GUIDES) {
+            Ok(c) => c,
+            Err(e) => panic!("embedded guides invalid: {e}"),
+        };
+        let d = c.data();
+        assert!(d.guides.len() >= 11, "{}", d.guides.len());
+        for (i, t) in d.tools.iter().enumerate() {
+            if t.id != "massage_therapist" {
+                assert!(!c.guides_of_tool(i).is_empty(), "{} has no guide", t.id);
+            }
+        }
+        for basic in [
+            "find_a_knot",
+            "pressure_five_of_ten",
+            "hold_or_stroke",
+            "referred_pain",
+            "when_to_stop",
+        ] {
+            let g = c.guide_index(basic).map(|g| &d.guides[g]);
+            assert!(g.is_some_and(|g| g.every_point), "{basic}");
+        }
+        // The guides are part of the version.
+        let chart_only = Catalog::from_toml(EMBEDDED_CATALOG).map(|c| c.version().to_owned());
+        assert_ne!(chart_only.ok().as_deref(), Some(c.version()));
     }
 }

@@ -79,9 +79,9 @@ fn embedded_catalog_meets_the_issue_minimums() {
     let c = catalog();
     let d = c.data();
     assert!(d.regions.len() >= 40, "regions: {}", d.regions.len());
-    assert!(d.muscles.len() >= 45, "muscles: {}", d.muscles.len());
+    assert!(d.muscles.len() >= 130, "muscles: {}", d.muscles.len());
     assert!(
-        d.trigger_points.len() >= 60,
+        d.trigger_points.len() >= 260,
         "points: {}",
         d.trigger_points.len()
     );

@@ -6,13 +6,15 @@
 //! only, the way an app does, and reaches every public call; `output.rs`
 //! prints tables, colour (terminals only) and proto3 JSON (`--json`),
 //! `connect.rs` resolves the gateway and the caller's token, and
-//! `credentials.rs` keeps the token `knotwork login` stores.
+//! `credentials.rs` keeps the token `knotwork login` stores, and `oidc.rs`
+//! signs in with an OpenID provider (device grant) and renews that token.
 
 #![forbid(unsafe_code)]
 
 mod commands;
 mod connect;
 mod credentials;
+mod oidc;
 mod output;
 mod up;
 
@@ -67,4 +69,16 @@ fn quiet_broken_pipe() {
         }
         default(info);
     }));
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    /// clap's own consistency checks (unique argument names, `requires`
+    /// targets that exist), which otherwise fail only when run.
+    #[test]
+    fn command_line_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
 }

@@ -45,13 +45,16 @@ proto_names! {
         ListTriggerPointsResponse, GetToolResponse, ListToolsResponse,
         ListRecommendedToolsResponse, ListSymptomsResponse, GetTechniqueGuidanceResponse,
         ListContraindicationsResponse, ListRedFlagsResponse, ListSourcesResponse,
+        ListGuidesResponse, GetGuideResponse,
     ];
     session => "knotwork.session.v1": [
         GetProfileResponse, UpdateProfileResponse, GetScreeningResponse,
         SubmitScreeningResponse, StartGuidedSessionResponse, GuideSessionResponse,
         LogSessionResponse, BatchLogSessionsRequest, BatchLogSessionsResponse,
         GetSessionResponse, ListSessionsResponse, ListProgressResponse, GetDayResponse,
-        ExportUserDataResponse, DeleteUserDataResponse,
+        ExportUserDataResponse, DeleteUserDataResponse, RecordCheckInResponse,
+        ListCheckInsResponse, ListRegionProgressResponse, ExportFhirBundleResponse,
+        UpdateSessionResponse, DeleteSessionResponse, ListHoldsResponse, ReleaseHoldResponse,
     ];
     gateway => "knotwork.gateway.v1": [GetReliefPlanResponse, GetTodayResponse];
 }

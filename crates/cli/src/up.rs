@@ -63,6 +63,14 @@ pub struct UpArgs {
         default_value = "knotwork-dev-internal"
     )]
     internal_token: String,
+    /// OpenID providers to accept sign-ins from, by issuer URL (comma-separated),
+    /// beside the development secret.
+    #[arg(long, env = "KNOTWORK_OIDC_ISSUERS", value_delimiter = ',')]
+    oidc_issuers: Vec<String>,
+    /// The audience of each OpenID issuer's tokens (one for all, or one per
+    /// issuer): the web app's and CLI's client id.
+    #[arg(long, env = "KNOTWORK_OIDC_AUDIENCES", value_delimiter = ',')]
+    oidc_audiences: Vec<String>,
     /// Divides the wall-clock time of guided sessions (demos and tests).
     #[arg(long, env = "KNOTWORK_GUIDE_SPEEDUP", default_value_t = 1)]
     guide_speedup: u32,
@@ -105,6 +113,8 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     );
     gateway.jwt_secret = args.jwt_secret.clone();
     gateway.internal_token = args.internal_token.clone();
+    gateway.oidc_issuers = args.oidc_issuers.clone();
+    gateway.oidc_audiences = args.oidc_audiences.clone();
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let stopped = |mut rx: watch::Receiver<bool>| async move {

@@ -170,9 +170,17 @@ fn up_then_client_calls_then_clean_stop() {
     let (token, _) = text(&out);
     assert_eq!(token.trim().split('.').count(), 3, "a JWT has three parts");
 
+    // One fixed time for both calls: a retry repeats its request exactly
+    // (the same id with another body is REQUEST_ID_REUSED).
+    let at = prost_types::Timestamp::from(
+        std::time::SystemTime::now() - std::time::Duration::from_secs(600),
+    )
+    .to_string();
     let log = |extra: &[&str]| {
         let mut args = vec![
             "log",
+            "--at",
+            at.as_str(),
             "--token",
             token.trim(),
             "--point",

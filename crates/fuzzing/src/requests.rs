@@ -214,6 +214,8 @@ methods! {
     catalog plain list_contraindications(cat::ListContraindicationsRequest),
     catalog plain list_red_flags(cat::ListRedFlagsRequest),
     catalog plain list_sources(cat::ListSourcesRequest),
+    catalog plain list_guides(cat::ListGuidesRequest),
+    catalog plain get_guide(cat::GetGuideRequest),
     session internal get_profile(ses::GetProfileRequest),
     session internal update_profile(ses::UpdateProfileRequest),
     session internal get_screening(ses::GetScreeningRequest),
@@ -231,6 +233,10 @@ methods! {
     // Added later, at the end, so the corpus keeps picking the same methods.
     catalog plain get_body_map(cat::GetBodyMapRequest),
     catalog plain get_trigger_point_picture(cat::GetTriggerPointPictureRequest),
+    session internal record_check_in(ses::RecordCheckInRequest),
+    session internal list_check_ins(ses::ListCheckInsRequest),
+    session internal list_region_progress(ses::ListRegionProgressRequest),
+    session internal export_fhir_bundle(ses::ExportFhirBundleRequest),
 }
 
 /// ViewService.GetReliefPlan: the gateway's checks, then the FindByPain

@@ -70,13 +70,53 @@ pub struct Config {
     #[arg(long, env = "KNOTWORK_JWT_JWKS_FILE")]
     pub jwt_jwks_file: Option<PathBuf>,
 
-    /// Required token issuer (`iss`).
+    /// The issuer (`iss`) of the development secret's or the JWKS file's
+    /// tokens. Its `sub` is the user id as it is; every other issuer's user
+    /// ids are `oidc:<first 12 hex digits of SHA-256(issuer)>:<sub>`. An
+    /// `--oidc-issuers` entry equal to this one keeps the unscoped ids (to
+    /// move from a JWKS file to discovery without moving anyone's data).
     #[arg(long, env = "KNOTWORK_JWT_ISSUER", default_value = "knotwork-dev")]
     pub jwt_issuer: String,
 
     /// Required token audience (`aud`).
     #[arg(long, env = "KNOTWORK_JWT_AUDIENCE", default_value = "knotwork")]
     pub jwt_audience: String,
+
+    /// OpenID providers trusted by issuer URL, comma-separated. The gateway
+    /// reads each one's discovery document and keys (`jwks_uri`) at start
+    /// and refreshes the keys while serving. User ids are scoped per issuer:
+    /// see `--jwt-issuer`.
+    #[arg(long, env = "KNOTWORK_OIDC_ISSUERS", value_delimiter = ',')]
+    pub oidc_issuers: Vec<String>,
+
+    /// The audience (`aud`) tokens of each OpenID issuer must carry: one for
+    /// every issuer, or one per issuer in the same order.
+    #[arg(long, env = "KNOTWORK_OIDC_AUDIENCES", value_delimiter = ',')]
+    pub oidc_audiences: Vec<String>,
+
+    /// PEM file of extra CA certificates trusted for the OpenID providers'
+    /// https (a private provider); the system's roots stay trusted.
+    #[arg(long, env = "KNOTWORK_OIDC_CA_FILE")]
+    pub oidc_ca_file: Option<PathBuf>,
+
+    /// Shortest time fetched provider keys are kept, in seconds, whatever
+    /// their Cache-Control says (also the retry delay after a failed fetch).
+    #[arg(long, env = "KNOTWORK_OIDC_JWKS_MIN_SECS", default_value_t = 60)]
+    pub oidc_jwks_min_secs: u64,
+
+    /// Longest time fetched provider keys are kept before a refetch, in
+    /// seconds (bounds how long a key the provider removed still works).
+    #[arg(long, env = "KNOTWORK_OIDC_JWKS_MAX_SECS", default_value_t = 3600)]
+    pub oidc_jwks_max_secs: u64,
+
+    /// A token naming an unknown key id refetches its issuer's keys at most
+    /// once per this many seconds.
+    #[arg(
+        long,
+        env = "KNOTWORK_OIDC_UNKNOWN_KEY_REFETCH_SECS",
+        default_value_t = 30
+    )]
+    pub oidc_unknown_key_refetch_secs: u64,
 
     /// Clock-skew allowance for `exp` and `nbf`, in seconds.
     #[arg(long, env = "KNOTWORK_JWT_LEEWAY_SECS", default_value_t = 30)]
@@ -187,6 +227,15 @@ impl std::fmt::Debug for Config {
             .field("jwt_jwks_file", &self.jwt_jwks_file)
             .field("jwt_issuer", &self.jwt_issuer)
             .field("jwt_audience", &self.jwt_audience)
+            .field("oidc_issuers", &self.oidc_issuers)
+            .field("oidc_audiences", &self.oidc_audiences)
+            .field("oidc_ca_file", &self.oidc_ca_file)
+            .field("oidc_jwks_min_secs", &self.oidc_jwks_min_secs)
+            .field("oidc_jwks_max_secs", &self.oidc_jwks_max_secs)
+            .field(
+                "oidc_unknown_key_refetch_secs",
+                &self.oidc_unknown_key_refetch_secs,
+            )
             .field("jwt_leeway_secs", &self.jwt_leeway_secs)
             .field("cors_origins", &self.cors_origins)
             .field("mode", &self.mode)
@@ -227,6 +276,12 @@ impl Config {
             jwt_jwks_file: None,
             jwt_issuer: "knotwork-dev".to_owned(),
             jwt_audience: "knotwork".to_owned(),
+            oidc_issuers: Vec::new(),
+            oidc_audiences: Vec::new(),
+            oidc_ca_file: None,
+            oidc_jwks_min_secs: 60,
+            oidc_jwks_max_secs: 3600,
+            oidc_unknown_key_refetch_secs: 30,
             jwt_leeway_secs: 30,
             cors_origins: Vec::new(),
             mode: Mode::Dev,
@@ -250,6 +305,29 @@ impl Config {
         }
     }
 
+    /// The OpenID issuers, trimmed, without empty entries.
+    pub fn oidc_issuers(&self) -> Vec<&str> {
+        nonempty(&self.oidc_issuers)
+    }
+
+    /// The OpenID audiences, trimmed, without empty entries.
+    pub fn oidc_audiences(&self) -> Vec<&str> {
+        nonempty(&self.oidc_audiences)
+    }
+
+    /// Whether the development secret or the JWKS file verifies tokens of
+    /// `--jwt-issuer`: a JWKS file always; the secret unless an OpenID
+    /// issuer takes that name, or in prod mode while it is the development
+    /// one (prod with OpenID issuers simply leaves it off).
+    pub fn local_issuer_enabled(&self) -> bool {
+        if self.jwt_jwks_file.is_some() {
+            return true;
+        }
+        let replaced = self.oidc_issuers().contains(&self.jwt_issuer.as_str());
+        let dev_in_prod = self.mode == Mode::Prod && self.jwt_secret == DEV_JWT_SECRET;
+        !self.jwt_secret.is_empty() && !replaced && !dev_in_prod
+    }
+
     /// The unary backend deadline cap.
     pub fn max_backend_timeout(&self) -> Duration {
         Duration::from_millis(self.max_backend_timeout_ms)
@@ -268,8 +346,38 @@ impl Config {
         if self.internal_token.is_empty() {
             return bad("the internal credential must not be empty");
         }
-        if self.jwt_jwks_file.is_none() && self.jwt_secret.is_empty() {
-            return bad("a JWT secret or a JWKS file is needed");
+        let issuers = self.oidc_issuers();
+        if self.jwt_jwks_file.is_none() && self.jwt_secret.is_empty() && issuers.is_empty() {
+            return bad("a JWT secret, a JWKS file or an OpenID issuer is needed");
+        }
+        if !issuers.is_empty() {
+            let audiences = self.oidc_audiences();
+            if audiences.is_empty() {
+                return bad("--oidc-issuers needs --oidc-audiences (the `aud` its tokens carry)");
+            }
+            if audiences.len() != 1 && audiences.len() != issuers.len() {
+                return bad("--oidc-audiences needs one audience, or one per issuer in order");
+            }
+            for (i, issuer) in issuers.iter().enumerate() {
+                if issuers[..i].contains(issuer) {
+                    return Err(crate::Error::Config(format!(
+                        "the OpenID issuer {issuer} is listed twice"
+                    )));
+                }
+                if self.mode == Mode::Prod && !is_https(issuer) {
+                    return Err(crate::Error::Config(format!(
+                        "prod mode refuses the http issuer {issuer}: OpenID providers must \
+                         be reached over https (--oidc-ca-file trusts a private CA)"
+                    )));
+                }
+            }
+            if self.jwt_jwks_file.is_some() && issuers.contains(&self.jwt_issuer.as_str()) {
+                return Err(crate::Error::Config(format!(
+                    "the issuer {} is both --jwt-issuer with --jwt-jwks-file and an \
+                     --oidc-issuers entry: keep one",
+                    self.jwt_issuer
+                )));
+            }
         }
         if self.mode == Mode::Prod {
             self.check_prod_secrets().map_err(crate::Error::Config)?;
@@ -296,14 +404,24 @@ impl Config {
     }
 }
 
+fn nonempty(list: &[String]) -> Vec<&str> {
+    list.iter()
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
 impl Config {
     /// Production mode's secret rules: the internal credential and the
-    /// HS256 secret (when no JWKS file is set) must not be the development
-    /// values and must be at least 32 bytes; the error names the setting.
+    /// HS256 secret (when no JWKS file is set, and unless OpenID issuers
+    /// verify the tokens while the secret stays the development one, which
+    /// then turns the HS256 issuer off) must not be the development values
+    /// and must be at least 32 bytes; the error names the setting.
     fn check_prod_secrets(&self) -> Result<(), String> {
         use knotwork_runtime::prod::{check_internal_token, check_secret};
         check_internal_token(self.mode, &self.internal_token)?;
-        if self.jwt_jwks_file.is_none() {
+        let secret_off = !self.oidc_issuers().is_empty() && self.jwt_secret == DEV_JWT_SECRET;
+        if self.jwt_jwks_file.is_none() && !secret_off {
             check_secret(
                 self.mode,
                 "KNOTWORK_JWT_SECRET",
@@ -378,5 +496,38 @@ mod tests {
         c.allow_plaintext_backends = false;
         c.session_shards = vec!["https://s0:50053".into(), "HTTPS://s1:50053".into()];
         assert!(c.validate().is_ok());
+    }
+
+    #[test]
+    fn openid_issuer_rules() {
+        let mut c = Config::local(vec!["https://a".into()], vec!["https://b".into()]);
+        c.oidc_issuers = vec!["https://id.example/".into()];
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("--oidc-audiences"), "{e}");
+        c.oidc_audiences = vec!["knotwork".into()];
+        assert!(c.validate().is_ok());
+        assert!(c.local_issuer_enabled(), "dev keeps the development issuer");
+        c.mode = Mode::Prod;
+        c.internal_token = "r".repeat(32);
+        assert!(c.validate().is_ok(), "prod with an issuer needs no secret");
+        assert!(!c.local_issuer_enabled(), "prod turns the dev secret off");
+        c.oidc_issuers.push("http://plain.example".into());
+        c.oidc_audiences = vec!["a".into(), "b".into()];
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("http issuer http://plain.example"), "{e}");
+        c.oidc_issuers[1] = "https://id.example/".into();
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("listed twice"), "{e}");
+        c.oidc_issuers[1] = "https://other.example".into();
+        c.oidc_audiences = vec!["a".into(), "b".into(), "c".into()];
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("one per issuer"), "{e}");
+        c.mode = Mode::Dev;
+        c.oidc_audiences = vec!["a".into()];
+        c.jwt_issuer = "https://id.example/".into();
+        assert!(
+            !c.local_issuer_enabled(),
+            "the OpenID issuer replaces the secret"
+        );
     }
 }

@@ -6,7 +6,9 @@ use knotwork_proto::catalog::v1 as cat;
 use knotwork_proto::gateway::v1 as gw;
 use knotwork_proto::session::v1 as ses;
 
-use crate::domain::relief::{self, Candidate, History, Person, PointFacts, ScreeningState, Trend};
+use crate::domain::relief::{
+    self, Candidate, HeldMuscle, History, Person, PointFacts, ScreeningState, Trend,
+};
 
 /// The catalog's matches as domain candidates.
 pub fn candidates(matches: &[cat::MuscleMatch]) -> Vec<Candidate> {
@@ -21,6 +23,7 @@ pub fn candidates(matches: &[cat::MuscleMatch]) -> Vec<Candidate> {
                     let tp = tpm.trigger_point.clone().unwrap_or_default();
                     PointFacts {
                         name: tp.name,
+                        muscle: tp.muscle,
                         technique_tools: tp.techniques.into_iter().map(|t| t.tool).collect(),
                         excluded_tools: tp.excluded_tools.into_iter().map(|t| t.tool).collect(),
                         excluded_conditions: tp
@@ -50,6 +53,7 @@ pub fn person(
     screening: &ses::Screening,
     progress: &[ses::PointProgress],
     day: &ses::GetDayResponse,
+    holds: &[ses::Hold],
 ) -> Person {
     let state = match ses::ScreeningStatus::try_from(screening.status) {
         Ok(ses::ScreeningStatus::Cleared) => ScreeningState::Cleared,
@@ -72,6 +76,8 @@ pub fn person(
                     trend: trend(p.status),
                     max_tenderness,
                     alternatives: p.alternative_trigger_points.clone(),
+                    twitch: p.twitch_reported,
+                    tenderness_change: p.tenderness_change,
                 },
             )
         })
@@ -92,7 +98,45 @@ pub fn person(
             .iter()
             .map(|a| (a.trigger_point.clone(), a.sessions_remaining))
             .collect(),
+        held: holds
+            .iter()
+            .filter(|h| h.active)
+            .map(|h| {
+                (
+                    h.muscle.clone(),
+                    HeldMuscle {
+                        why: h.why.clone(),
+                        advice: h.advice.clone(),
+                    },
+                )
+            })
+            .collect(),
     }
+}
+
+/// The worked points not to recommend now: on hold or worsening (GetToday).
+pub fn set_aside_progress(progress: &[ses::PointProgress]) -> Vec<gw::SetAsidePoint> {
+    progress
+        .iter()
+        .filter_map(|p| {
+            if let Some(h) = p.hold.as_ref().filter(|h| h.active) {
+                return Some(gw::SetAsidePoint {
+                    trigger_point: p.trigger_point.clone(),
+                    reason: "POINT_ON_HOLD".into(),
+                    message: format!("On hold: {}", h.why),
+                    advice: h.advice.clone(),
+                    hold: Some(h.clone()),
+                });
+            }
+            (p.status == ses::ProgressStatus::Worsening as i32).then(|| gw::SetAsidePoint {
+                trigger_point: p.trigger_point.clone(),
+                reason: "WORSENING".into(),
+                message: "Tenderness on this point is going up.".into(),
+                advice: "Stop working it and seek medical attention.".into(),
+                hold: None,
+            })
+        })
+        .collect()
 }
 
 /// Everything the relief plan is built from.
@@ -109,6 +153,8 @@ pub struct Inputs {
     pub progress: Vec<ses::PointProgress>,
     /// Today.
     pub day: ses::GetDayResponse,
+    /// The caller's active holds.
+    pub holds: Vec<ses::Hold>,
 }
 
 fn block(b: &relief::Block) -> gw::Block {
@@ -149,6 +195,7 @@ pub fn relief_plan(inputs: Inputs, max: usize) -> gw::GetReliefPlanResponse {
         &inputs.screening,
         &inputs.progress,
         &inputs.day,
+        &inputs.holds,
     );
     let plan = relief::plan(&cands, &person, max);
     let progress: HashMap<&str, &ses::PointProgress> = inputs
@@ -167,6 +214,13 @@ pub fn relief_plan(inputs: Inputs, max: usize) -> gw::GetReliefPlanResponse {
         .iter()
         .filter_map(|r| {
             let mut m = inputs.pain.matches.get(r.index)?.clone();
+            // Only the points the plan kept (a worsening point is set aside).
+            let all = std::mem::take(&mut m.trigger_points);
+            m.trigger_points = r
+                .points
+                .iter()
+                .filter_map(|p| all.get(p.index).cloned())
+                .collect();
             let mut points = Vec::new();
             for (tpm, planned) in m.trigger_points.iter_mut().zip(&r.points) {
                 let tp = tpm.trigger_point.get_or_insert_with(Default::default);
@@ -207,6 +261,21 @@ pub fn relief_plan(inputs: Inputs, max: usize) -> gw::GetReliefPlanResponse {
         suggested_next: plan.suggested_next.unwrap_or_default(),
         resolved_locations: inputs.pain.resolved_locations,
         catalog_version: inputs.pain.catalog_version,
+        set_aside: plan
+            .set_aside
+            .iter()
+            .map(|s| gw::SetAsidePoint {
+                trigger_point: s.point.clone(),
+                reason: s.reason().to_owned(),
+                message: s.message.clone(),
+                advice: s.advice.clone(),
+                hold: s
+                    .held_muscle
+                    .as_ref()
+                    .and_then(|m| inputs.holds.iter().find(|h| h.active && h.muscle == *m))
+                    .cloned(),
+            })
+            .collect(),
     }
 }
 

@@ -8,7 +8,7 @@
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue};
-use knotwork_proto::metadata::{INTERNAL_TOKEN, REQUEST_ID, USER_ID};
+use knotwork_proto::metadata::{INTERNAL_TOKEN, REQUEST_ID, USER_ID, USER_ID_BIN};
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -54,6 +54,7 @@ pub struct Edge<S> {
 /// `X-Knotwork-User-Id` and duplicates are all removed here.
 pub fn strip_internal(headers: &mut HeaderMap) {
     while headers.remove(USER_ID).is_some() {}
+    while headers.remove(USER_ID_BIN).is_some() {}
     while headers.remove(INTERNAL_TOKEN).is_some() {}
 }
 
@@ -130,10 +131,12 @@ mod tests {
         let mut h = HeaderMap::new();
         h.append(USER_ID, HeaderValue::from_static("mallory"));
         h.append(USER_ID, HeaderValue::from_static("eve"));
+        h.append(USER_ID_BIN, HeaderValue::from_static("ZXZl"));
         h.append(INTERNAL_TOKEN, HeaderValue::from_static("guess"));
         h.append("x-other", HeaderValue::from_static("kept"));
         strip_internal(&mut h);
         assert!(h.get(USER_ID).is_none());
+        assert!(h.get(USER_ID_BIN).is_none());
         assert!(h.get(INTERNAL_TOKEN).is_none());
         assert_eq!(h.get("x-other").unwrap(), "kept");
     }

@@ -146,21 +146,9 @@ pub async fn run(
         }
     }
     let metrics = metrics::Metrics::new()?;
-    let leeway = Duration::from_secs(config.jwt_leeway_secs);
-    let authenticator = match &config.jwt_jwks_file {
-        Some(path) => auth::Authenticator::from_jwks_file(
-            path,
-            &config.jwt_issuer,
-            &config.jwt_audience,
-            leeway,
-        )?,
-        None => auth::Authenticator::hs256(
-            &config.jwt_secret,
-            &config.jwt_issuer,
-            &config.jwt_audience,
-            leeway,
-        ),
-    };
+    // OpenID providers are discovered before serving: a wrong issuer, an
+    // unreachable provider or an unusable JWKS stops the gateway here.
+    let authenticator = auth::Authenticator::from_config(&config, &metrics).await?;
     let upstreams = Arc::new(upstream::Upstreams::new(
         &config.catalog_urls,
         &config.session_shards,
@@ -196,6 +184,7 @@ pub async fn run(
 
     // Dropping or signalling the sender stops the background tasks.
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    shared.auth.spawn_refresh(&stop_rx);
     tokio::spawn(upstream::poll_health(
         upstreams,
         reporter,

@@ -50,6 +50,9 @@ pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("knot
 pub mod metadata {
     /// The authenticated user id (the token's `sub`), set by the gateway.
     pub const USER_ID: &str = "x-knotwork-user-id";
+    /// The same user id as UTF-8 bytes (gRPC binary metadata, base64 on the
+    /// wire), used when the id is not plain visible ASCII (`josé`).
+    pub const USER_ID_BIN: &str = "x-knotwork-user-id-bin";
     /// The shared internal credential that proves the caller is the gateway.
     pub const INTERNAL_TOKEN: &str = "x-knotwork-internal-token";
     /// A request id, carried into every log line and backend call and

@@ -52,6 +52,8 @@ fn catalog() -> CatalogView {
             recommended_sessions_per_day_min: 1,
             expected_improvement_days: 7,
             trend_window_days: 7,
+            consistent_days_min: 5,
+            min_tenderness_change: 1,
         },
         conditions: vec![Condition {
             id: "cancer".into(),
@@ -59,6 +61,7 @@ fn catalog() -> CatalogView {
             ..Default::default()
         }],
         points,
+        regions: Default::default(),
         tools: ["lacrosse_ball".to_owned()].into_iter().collect(),
     }
 }

@@ -7,7 +7,9 @@ use jiff::Timestamp;
 use knotwork_proto::catalog::v1 as cpb;
 use knotwork_proto::session::v1 as pb;
 
+use crate::domain::checkin::{self, CheckIn, RegionProgress};
 use crate::domain::guide::{Cue, CueKind};
+use crate::domain::holds::{Hold, HoldReason};
 use crate::domain::progress::{PointProgress, Status};
 use crate::domain::validate::{RawAnswer, RawSession, parse_name};
 use crate::domain::{
@@ -63,9 +65,13 @@ pub fn catalog_view(s: cpb::CatalogSnapshot) -> Result<CatalogView, String> {
         )?,
         expected_improvement_days: num(g.expected_improvement_days, "expected_improvement_days")?,
         trend_window_days: num(g.trend_window_days, "trend_window_days")?,
+        consistent_days_min: num(g.consistent_days_min, "consistent_days_min")?,
+        min_tenderness_change: num(g.min_tenderness_change, "min_tenderness_change")?,
     };
     if guidance.max_sessions_per_point_per_day == 0
         || guidance.trend_window_days == 0
+        || guidance.consistent_days_min == 0
+        || guidance.min_tenderness_change == 0
         || guidance.min_duration_seconds == 0
         || guidance.min_duration_seconds > guidance.max_duration_seconds
     {
@@ -116,6 +122,17 @@ pub fn catalog_view(s: cpb::CatalogSnapshot) -> Result<CatalogView, String> {
             let info = PointInfo {
                 id: id.clone(),
                 display_name: tp.display_name.clone(),
+                muscle: strip(&tp.muscle, "muscles/").to_owned(),
+                region: strip(&tp.region, "regions/").to_owned(),
+                nerve_cautions: tp
+                    .cautions
+                    .iter()
+                    .filter(|c| {
+                        c.kind == cpb::StructureKind::Nerve as i32
+                            || c.structure.to_lowercase().contains("nerve")
+                    })
+                    .map(|c| c.structure.clone())
+                    .collect(),
                 bilateral: tp.bilateral,
                 referral_regions: tp
                     .referrals
@@ -158,12 +175,23 @@ pub fn catalog_view(s: cpb::CatalogSnapshot) -> Result<CatalogView, String> {
         .iter()
         .map(|t| strip(&t.name, names::TOOL).to_owned())
         .collect();
+    let regions = s
+        .regions
+        .iter()
+        .map(|r| {
+            (
+                strip(&r.name, checkin::REGION).to_owned(),
+                r.display_name.clone(),
+            )
+        })
+        .collect();
     Ok(CatalogView {
         version: s.catalog_version,
         guidance,
         conditions,
         points,
         tools,
+        regions,
     })
 }
 
@@ -226,6 +254,8 @@ fn pain_quality(p: PainQuality) -> i32 {
         PainQuality::Burning => pb::PainQuality::Burning,
         PainQuality::Tingling => pb::PainQuality::Tingling,
         PainQuality::Sharp => pb::PainQuality::Sharp,
+        PainQuality::Numbness => pb::PainQuality::Numbness,
+        PainQuality::Electric => pb::PainQuality::Electric,
     }) as i32
 }
 
@@ -244,6 +274,11 @@ fn warning_code(c: WarningCode) -> pb::WarningCode {
         WarningCode::ToolExcluded => W::ToolExcluded,
         WarningCode::ConditionExcluded => W::ConditionExcluded,
         WarningCode::TherapistOnly => W::TherapistOnly,
+        WarningCode::PointOnHold => W::PointOnHold,
+        WarningCode::NerveSensation => W::NerveSensation,
+        WarningCode::NearDailyLimit => W::NearDailyLimit,
+        WarningCode::NeighbourOnHold => W::NeighbourOnHold,
+        WarningCode::ProfileIncomplete => W::ProfileIncomplete,
     }
 }
 
@@ -262,6 +297,11 @@ fn warning_code_from(v: i32) -> Option<WarningCode> {
         W::ToolExcluded => WarningCode::ToolExcluded,
         W::ConditionExcluded => WarningCode::ConditionExcluded,
         W::TherapistOnly => WarningCode::TherapistOnly,
+        W::PointOnHold => WarningCode::PointOnHold,
+        W::NerveSensation => WarningCode::NerveSensation,
+        W::NearDailyLimit => WarningCode::NearDailyLimit,
+        W::NeighbourOnHold => WarningCode::NeighbourOnHold,
+        W::ProfileIncomplete => WarningCode::ProfileIncomplete,
         W::Unspecified => return None,
     })
 }
@@ -396,6 +436,80 @@ fn day(d: &DayStats) -> pb::DailyProgress {
     }
 }
 
+/// A hold on the wire; `since_local_time` in `tz`.
+pub fn hold(h: &Hold, tz: &jiff::tz::TimeZone) -> pb::Hold {
+    pb::Hold {
+        name: format!("{}{}", names::HOLD, h.id),
+        trigger_point: format!("{}{}", names::TRIGGER_POINT, h.trigger_point),
+        muscle: format!("muscles/{}", h.muscle),
+        reason: (match h.reason {
+            HoldReason::MedicalWarning => pb::HoldReason::MedicalWarning,
+            HoldReason::NerveSensation => pb::HoldReason::NerveSensation,
+            HoldReason::Worsening => pb::HoldReason::Worsening,
+        }) as i32,
+        why: h.why.clone(),
+        advice: if h.active() {
+            crate::domain::holds::ADVICE.to_owned()
+        } else {
+            "Released: a medical provider checked it. Start gently and stop if the warning signs return."
+                .to_owned()
+        },
+        since: Some(to_timestamp(h.since)),
+        since_local_time: h.since_local(tz),
+        session: h
+            .session
+            .as_ref()
+            .map(|s| format!("{}{s}", names::SESSION))
+            .unwrap_or_default(),
+        active: h.active(),
+        release_time: h.release.as_ref().map(|r| to_timestamp(r.time)),
+        provider_checked_date: h
+            .release
+            .as_ref()
+            .map(|r| r.provider_checked_date.to_string())
+            .unwrap_or_default(),
+    }
+}
+
+fn hold_from(h: &pb::Hold) -> Option<Hold> {
+    let reason = match pb::HoldReason::try_from(h.reason).ok()? {
+        pb::HoldReason::MedicalWarning => HoldReason::MedicalWarning,
+        pb::HoldReason::NerveSensation => HoldReason::NerveSensation,
+        pb::HoldReason::Worsening => HoldReason::Worsening,
+        pb::HoldReason::Unspecified => return None,
+    };
+    let release = if h.active {
+        None
+    } else {
+        Some(crate::domain::holds::Release {
+            time: h.release_time.as_ref().and_then(timestamp)?,
+            provider_checked_date: h.provider_checked_date.parse().ok()?,
+        })
+    };
+    Some(Hold {
+        schema: crate::domain::holds::HOLD_SCHEMA,
+        id: parse_name(&h.name, names::HOLD)?.to_owned(),
+        trigger_point: strip(&h.trigger_point, names::TRIGGER_POINT).to_owned(),
+        muscle: strip(&h.muscle, "muscles/").to_owned(),
+        reason,
+        why: h.why.clone(),
+        since: h.since.as_ref().and_then(timestamp)?,
+        session: parse_name(&h.session, names::SESSION).map(str::to_owned),
+        release,
+    })
+}
+
+/// Progress on one point on the wire, with the active hold on its muscle.
+pub fn progress_with_hold(
+    p: &PointProgress,
+    hold: Option<&Hold>,
+    tz: &jiff::tz::TimeZone,
+) -> pb::PointProgress {
+    let mut out = progress(p);
+    out.hold = hold.map(|h| self::hold(h, tz));
+    out
+}
+
 /// Progress on one point on the wire.
 pub fn progress(p: &PointProgress) -> pb::PointProgress {
     pb::PointProgress {
@@ -418,6 +532,9 @@ pub fn progress(p: &PointProgress) -> pb::PointProgress {
             .collect(),
         first_perform_time: p.first_perform_time.map(to_timestamp),
         last_perform_time: p.last_perform_time.map(to_timestamp),
+        hold: None,
+        twitch_reported: p.twitch_reported,
+        tenderness_change: p.tenderness_change,
     }
 }
 
@@ -437,6 +554,7 @@ pub fn cue(c: &Cue) -> pb::GuideSessionResponse {
         message: c.message.clone(),
         target_pressure: i32::from(c.target_pressure),
         side: side(c.side),
+        resumed: false,
     }
 }
 
@@ -451,7 +569,14 @@ pub fn export(d: &UserData, catalog: Option<&CatalogView>, now: Timestamp) -> pb
             blocking: Vec::new(),
         },
     };
+    let tz = crate::domain::time::zone_or_utc(
+        &d.profile
+            .as_ref()
+            .map(|p| p.time_zone.clone())
+            .unwrap_or_default(),
+    );
     pb::UserDataExport {
+        holds: d.holds.iter().map(|h| hold(h, &tz)).collect(),
         user_id: d.user_id.clone(),
         profile: Some(profile(&d.profile.clone().unwrap_or_default())),
         screening: Some(screening(&s, &assessment)),
@@ -466,6 +591,39 @@ pub fn export(d: &UserData, catalog: Option<&CatalogView>, now: Timestamp) -> pb
                 resource: res.clone(),
             })
             .collect(),
+        check_ins: d.check_ins.iter().map(check_in).collect(),
+    }
+}
+
+/// A check-in on the wire.
+pub fn check_in(c: &CheckIn) -> pb::PainCheckIn {
+    pb::PainCheckIn {
+        name: c.name(),
+        region: format!("{}{}", checkin::REGION, c.region),
+        score: i32::from(c.score),
+        local_date: c.local_date.to_string(),
+        record_time: Some(to_timestamp(c.record_time)),
+    }
+}
+
+/// A region's progress on the wire; `display` is the region's name.
+pub fn region_progress(p: &RegionProgress, display: &str) -> pb::RegionProgress {
+    pb::RegionProgress {
+        region: format!("{}{}", checkin::REGION, p.region),
+        first_score: i32::from(p.first()),
+        latest_score: i32::from(p.latest()),
+        days: i32::try_from(p.days).unwrap_or(i32::MAX),
+        check_ins: i32::try_from(p.daily.len()).unwrap_or(i32::MAX),
+        change: i32::from(p.latest()) - i32::from(p.first()),
+        daily: p
+            .daily
+            .iter()
+            .map(|(d, s)| pb::DailyScore {
+                local_date: d.to_string(),
+                score: i32::from(*s),
+            })
+            .collect(),
+        summary: p.summary(display),
     }
 }
 
@@ -600,10 +758,43 @@ pub fn import(e: &pb::UserDataExport) -> Result<UserData, Error> {
             instructions: g.instructions.clone(),
         });
     }
+    let mut check_ins = Vec::new();
+    for (i, c) in e.check_ins.iter().enumerate() {
+        let region = parse_name(&c.region, checkin::REGION);
+        let date = c.local_date.parse().ok();
+        let score = u8::try_from(c.score)
+            .ok()
+            .filter(|s| *s <= checkin::MAX_SCORE);
+        let (Some(region), Some(local_date), Some(score)) = (region, date, score) else {
+            v.push(bad(
+                format!("export.check_ins[{i}]"),
+                "needs region, local_date and a score 0-10",
+            ));
+            continue;
+        };
+        check_ins.push(CheckIn {
+            region: region.to_owned(),
+            score,
+            local_date,
+            record_time: ts(&c.record_time).unwrap_or(Timestamp::UNIX_EPOCH),
+        });
+    }
+    let mut holds = Vec::new();
+    for (i, h) in e.holds.iter().enumerate() {
+        match hold_from(h) {
+            Some(h) => holds.push(h),
+            None => v.push(bad(
+                format!("export.holds[{i}]"),
+                "needs name, reason, since, and release_time with provider_checked_date when released",
+            )),
+        }
+    }
     if !v.is_empty() {
         return Err(Error::InvalidArgument(v));
     }
     Ok(UserData {
+        check_ins,
+        holds,
         user_id: e.user_id.clone(),
         profile,
         screening,
@@ -633,6 +824,8 @@ mod tests {
                 recommended_sessions_per_day_min: 1,
                 expected_improvement_days: 7,
                 trend_window_days: 7,
+                consistent_days_min: 5,
+                min_tenderness_change: 1,
                 ..Default::default()
             }),
             contraindications: vec![

@@ -21,12 +21,14 @@ use tonic::{Request, Response, Status};
 
 use crate::catalog::Catalog;
 use crate::convert;
+use crate::domain::SessionDraft;
 use crate::domain::guide::{self, Cue};
 use crate::domain::progress::{self, SessionPoint};
 use crate::domain::validate::{self, Violations};
-use crate::domain::{FieldViolation, names, rules, time};
+use crate::domain::{FieldViolation, holds, names, rules, time};
+use crate::domain::{checkin, fhir};
 use crate::error::Error;
-use crate::store::{LogItem, Store};
+use crate::store::{LogItem, SessionUpdate, Store};
 
 type Res<T> = Result<Response<T>, Status>;
 
@@ -38,6 +40,50 @@ pub struct Session {
     auth: InternalAuth,
     guide_speedup: u32,
     drain: Drain,
+    clocks: GuideClocks,
+}
+
+/// When each guided session's clock started: its first GuideSession attach.
+/// A reattach continues from there. Kept in memory (bounded by age); after
+/// a restart the start time stands in, so a reconnect never restarts at 0.
+#[derive(Debug, Clone, Default)]
+struct GuideClocks(Arc<std::sync::Mutex<BTreeMap<String, Timestamp>>>);
+
+/// A first attach this soon after the start begins the session at 0:00.
+const FIRST_ATTACH_GRACE: jiff::SignedDuration = jiff::SignedDuration::from_secs(30);
+/// Clocks older than this are forgotten.
+const CLOCK_TTL: jiff::SignedDuration = jiff::SignedDuration::from_hours(6);
+
+impl GuideClocks {
+    /// The clock start of `g` for `user`, starting it at `now` on the first
+    /// attach within the grace period.
+    fn attach(&self, user: &str, g: &crate::domain::GuidedSession, now: Timestamp) -> Timestamp {
+        let key = format!("{user}\0{}", g.id);
+        let Ok(mut map) = self.0.lock() else {
+            return g.start_time;
+        };
+        if let Some(t) = map.get(&key) {
+            return *t;
+        }
+        map.retain(|_, t| now.duration_since(*t) < CLOCK_TTL);
+        let start = if now.duration_since(g.start_time) < FIRST_ATTACH_GRACE {
+            now
+        } else {
+            g.start_time
+        };
+        map.insert(key, start);
+        start
+    }
+
+    /// The clock start of `g` for `user`, without starting it.
+    fn since(&self, user: &str, g: &crate::domain::GuidedSession) -> Timestamp {
+        let key = format!("{user}\0{}", g.id);
+        self.0
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&key).copied())
+            .unwrap_or(g.start_time)
+    }
 }
 
 impl Session {
@@ -55,6 +101,7 @@ impl Session {
             auth,
             guide_speedup: guide_speedup.max(1),
             drain: Drain::never(),
+            clocks: GuideClocks::default(),
         }
     }
 
@@ -77,13 +124,94 @@ impl Session {
         let p = self.store.profile(user).await?.unwrap_or_default();
         Ok((time::zone_or_utc(&p.time_zone), p.time_zone))
     }
+
+    /// A session that completes a guided one records the time that really
+    /// passed when that is shorter than the reported duration (ended early).
+    async fn real_guided_duration(
+        &self,
+        user: &str,
+        draft: &mut SessionDraft,
+    ) -> Result<(), Error> {
+        let Some(id) = draft.guided_session.clone() else {
+            return Ok(());
+        };
+        if let Some(g) = self.store.guided(user, &id).await? {
+            let since = self.clocks.since(user, &g);
+            let elapsed = guide::elapsed_at(since, Timestamp::now(), self.guide_speedup);
+            draft.duration_seconds = guide::real_duration(&g, draft.duration_seconds, elapsed);
+        }
+        Ok(())
+    }
 }
 
-/// Streams `cues` in real time, divided by `speedup`. The task stops as soon
-/// as the receiver is dropped (the client went away).
+/// The fields UpdateSession may change.
+const UPDATABLE: &[&str] = &[
+    "trigger_point",
+    "tool",
+    "side",
+    "pressure",
+    "duration_seconds",
+    "tenderness_before",
+    "tenderness_after",
+    "pain_quality",
+    "worse_with_activity",
+    "worse_with_massage",
+    "twitch_response",
+    "notes",
+    "perform_time",
+];
+
+/// The stored session with the masked fields of `new` applied, unvalidated.
+fn merge_session(
+    old: &pb::SessionRecord,
+    new: &pb::SessionRecord,
+    mask: &[String],
+) -> Result<validate::RawSession, Error> {
+    if mask.is_empty() {
+        return Err(Error::field(
+            "update_mask",
+            "required: name the fields to change",
+        ));
+    }
+    let mut merged = old.clone();
+    for path in mask {
+        match path.as_str() {
+            "trigger_point" => merged.trigger_point.clone_from(&new.trigger_point),
+            "tool" => merged.tool.clone_from(&new.tool),
+            "side" => merged.side = new.side,
+            "pressure" => merged.pressure = new.pressure,
+            "duration_seconds" => merged.duration_seconds = new.duration_seconds,
+            "tenderness_before" => merged.tenderness_before = new.tenderness_before,
+            "tenderness_after" => merged.tenderness_after = new.tenderness_after,
+            "pain_quality" => merged.pain_quality = new.pain_quality,
+            "worse_with_activity" => merged.worse_with_activity = new.worse_with_activity,
+            "worse_with_massage" => merged.worse_with_massage = new.worse_with_massage,
+            "twitch_response" => merged.twitch_response = new.twitch_response,
+            "notes" => merged.notes.clone_from(&new.notes),
+            "perform_time" => merged.perform_time = new.perform_time,
+            other => {
+                return Err(Error::field(
+                    "update_mask",
+                    format!(
+                        "cannot update `{other}`; updatable: {}",
+                        UPDATABLE.join(", ")
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(convert::raw_session(&merged))
+}
+
+/// Streams `cues` in real time, divided by `speedup`, the first one now:
+/// `from` is the session's elapsed time when the stream starts (0 on the
+/// first attach; later on a reconnect, and then the first cue says
+/// `resumed`). The task stops as soon as the receiver is dropped (the client
+/// went away).
 pub fn guide_stream(
     cues: Vec<Cue>,
     speedup: u32,
+    from: u32,
 ) -> (
     ReceiverStream<Result<pb::GuideSessionResponse, Status>>,
     JoinHandle<()>,
@@ -92,13 +220,16 @@ pub fn guide_stream(
     let speedup = f64::from(speedup.max(1));
     let task = tokio::spawn(async move {
         let start = tokio::time::Instant::now();
-        for c in cues {
-            let at = start + Duration::from_secs_f64(f64::from(c.elapsed) / speedup);
+        for (i, c) in cues.into_iter().enumerate() {
+            let ahead = c.elapsed.saturating_sub(from);
+            let at = start + Duration::from_secs_f64(f64::from(ahead) / speedup);
             tokio::select! {
                 () = tokio::time::sleep_until(at) => {}
                 () = tx.closed() => return,
             }
-            if tx.send(Ok(convert::cue(&c))).await.is_err() {
+            let mut msg = convert::cue(&c);
+            msg.resumed = i == 0 && from > 0;
+            if tx.send(Ok(msg)).await.is_err() {
                 return;
             }
         }
@@ -303,7 +434,11 @@ impl SessionService for Session {
             .guided(&user, id)
             .await?
             .ok_or_else(|| Error::NotFound(req.get_ref().name.clone()))?;
-        let (stream, _task) = guide_stream(guide::schedule(&g), self.guide_speedup);
+        // A reconnect continues at the real elapsed time, not at 0:00.
+        let now = Timestamp::now();
+        let since = self.clocks.attach(&user, &g, now);
+        let elapsed = guide::elapsed_at(since, now, self.guide_speedup);
+        let (stream, _task) = guide_stream(guide::resume(&g, elapsed), self.guide_speedup, elapsed);
         // Dropped at the deadline, the receiver stops the task.
         Ok(Response::new(self.drain.bound(stream)))
     }
@@ -341,9 +476,10 @@ impl SessionService for Session {
             },
         };
         let draft = v.finish(draft).map_err(Error::InvalidArgument)?;
-        let Some(draft) = draft else {
+        let Some(mut draft) = draft else {
             return Err(Error::field("session", "required").into());
         };
+        self.real_guided_duration(&user, &mut draft).await?;
         let item = LogItem {
             request_id: r.request_id,
             draft,
@@ -502,10 +638,9 @@ impl SessionService for Session {
         let (tz, _) = self.zone(&user).await?;
         let today = time::local_date(Timestamp::now(), &tz);
         let mut by_point: BTreeMap<String, Vec<SessionPoint>> = BTreeMap::new();
+        // Every point is computed, even with a filter: the alternatives of
+        // one point depend on the status of the others.
         for s in self.store.all_sessions(&user).await? {
-            if only.as_ref().is_some_and(|p| *p != s.draft.trigger_point) {
-                continue;
-            }
             by_point
                 .entry(s.draft.trigger_point.clone())
                 .or_default()
@@ -515,15 +650,25 @@ impl SessionService for Session {
                     tenderness_before: s.draft.tenderness_before,
                     tenderness_after: s.draft.tenderness_after,
                     duration_seconds: s.draft.duration_seconds,
+                    twitch_response: s.draft.twitch_response,
                 });
         }
         let mut list: Vec<_> = by_point
             .iter()
             .map(|(p, s)| progress::point_progress(p, s, today, days, &catalog))
             .collect();
+        let all_holds = self.store.holds(&user).await?;
+        progress::fill_alternatives(&mut list, &catalog, &holds::held_muscles(&all_holds));
+        list.retain(|p| only.as_ref().is_none_or(|o| *o == p.trigger_point));
         list.sort_by_key(|p| std::cmp::Reverse(p.last_perform_time));
         Ok(Response::new(pb::ListProgressResponse {
-            progress: list.iter().map(convert::progress).collect(),
+            progress: list
+                .iter()
+                .map(|p| {
+                    let hold = holds::active_for_point(&all_holds, &catalog, &p.trigger_point);
+                    convert::progress_with_hold(p, hold, &tz)
+                })
+                .collect(),
         }))
     }
 
@@ -558,17 +703,24 @@ impl SessionService for Session {
             .collect();
         let counts = self.store.day_counts(&user, points, date).await?;
         let max = catalog.guidance.max_sessions_per_point_per_day;
+        let all_holds = self.store.holds(&user).await?;
         let allowances = counts
             .iter()
             .map(|(p, done)| {
-                let remaining = max.saturating_sub(*done);
-                let next = (remaining == 0).then_some(&end);
+                let on_hold = holds::active_for_point(&all_holds, &catalog, p).is_some();
+                let remaining = if on_hold {
+                    0
+                } else {
+                    max.saturating_sub(*done)
+                };
+                let next = (remaining == 0 && !on_hold).then_some(&end);
                 pb::PointAllowance {
                     trigger_point: format!("{}{p}", names::TRIGGER_POINT),
                     sessions_done: i32::try_from(*done).unwrap_or(i32::MAX),
                     sessions_remaining: i32::try_from(remaining).unwrap_or(i32::MAX),
                     next_allowed_time: next.map(|z| convert::to_timestamp(z.timestamp())),
                     next_allowed_local_time: next.map(rules::rfc3339_local).unwrap_or_default(),
+                    on_hold,
                 }
             })
             .collect();
@@ -609,14 +761,285 @@ impl SessionService for Session {
             guided_sessions_deleted: i64::try_from(guided).unwrap_or(i64::MAX),
         }))
     }
+
+    #[tracing::instrument(skip_all)]
+    async fn record_check_in(
+        &self,
+        req: Request<pb::RecordCheckInRequest>,
+    ) -> Res<pb::RecordCheckInResponse> {
+        let user = self.user(&req)?;
+        let catalog = self.catalog.get()?;
+        let r = req.into_inner();
+        let mut v = Violations::default();
+        if let Err(e) = validate::request_id(&r.request_id, "request_id") {
+            v.add(&e.field, e.description);
+        }
+        let draft = match checkin::validate(&r.region, r.score, &catalog) {
+            Ok(d) => Some(d),
+            Err(list) => {
+                for f in list {
+                    v.add(&f.field, f.description);
+                }
+                None
+            }
+        };
+        let Some(draft) = v.finish(draft).map_err(Error::InvalidArgument)? else {
+            return Err(Error::field("region", "required").into());
+        };
+        let (c, (replayed, replaced)) = self
+            .store
+            .record_check_in(&user, &r.request_id, draft, Timestamp::now())
+            .await?;
+        Ok(Response::new(pb::RecordCheckInResponse {
+            check_in: Some(convert::check_in(&c)),
+            replayed,
+            replaced,
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn list_check_ins(
+        &self,
+        req: Request<pb::ListCheckInsRequest>,
+    ) -> Res<pb::ListCheckInsResponse> {
+        let user = self.user(&req)?;
+        let r = req.into_inner();
+        let mut v = Violations::default();
+        let only = match r.region.as_str() {
+            "" => None,
+            name => match validate::parse_name(name, checkin::REGION) {
+                Some(id) => Some(id.to_owned()),
+                None => {
+                    v.add("region", "must be a region name \"regions/{region}\"");
+                    None
+                }
+            },
+        };
+        let start = checkin::date_field(&r.start_date, "start_date").unwrap_or_else(|e| {
+            v.add(&e.field, e.description);
+            None
+        });
+        let end = checkin::date_field(&r.end_date, "end_date").unwrap_or_else(|e| {
+            v.add(&e.field, e.description);
+            None
+        });
+        let (tz, _) = self.zone(&user).await?;
+        let today = time::local_date(Timestamp::now(), &tz);
+        let range = match v.finish(()) {
+            Ok(()) => checkin::range(start, end, today)
+                .map_err(|e| Error::field(e.field, e.description))?,
+            Err(list) => return Err(Error::InvalidArgument(list).into()),
+        };
+        let check_ins = self
+            .store
+            .check_ins(&user, range.0, range.1)
+            .await?
+            .iter()
+            .filter(|c| only.as_ref().is_none_or(|o| *o == c.region))
+            .map(convert::check_in)
+            .collect();
+        Ok(Response::new(pb::ListCheckInsResponse { check_ins }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn list_region_progress(
+        &self,
+        req: Request<pb::ListRegionProgressRequest>,
+    ) -> Res<pb::ListRegionProgressResponse> {
+        let user = self.user(&req)?;
+        let days = match req.get_ref().days {
+            0 => checkin::DEFAULT_PROGRESS_DAYS,
+            d if d > 0 && d.unsigned_abs() <= checkin::MAX_DAYS => d.unsigned_abs(),
+            _ => return Err(Error::field("days", "must be 0 to 400").into()),
+        };
+        // Display names come from the catalog when it is reachable; the ids
+        // are enough otherwise.
+        let catalog = self.catalog.get().ok();
+        let (tz, _) = self.zone(&user).await?;
+        let today = time::local_date(Timestamp::now(), &tz);
+        let from = time::days_before(today, days - 1);
+        let check_ins = self.store.check_ins(&user, from, today).await?;
+        let regions = checkin::progress(&check_ins)
+            .iter()
+            .map(|p| {
+                let display = catalog
+                    .as_ref()
+                    .and_then(|c| c.regions.get(&p.region))
+                    .map_or_else(|| p.region.replace('_', " "), |d| d.to_lowercase());
+                convert::region_progress(p, &display)
+            })
+            .collect();
+        Ok(Response::new(pb::ListRegionProgressResponse { regions }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn export_fhir_bundle(
+        &self,
+        req: Request<pb::ExportFhirBundleRequest>,
+    ) -> Res<pb::ExportFhirBundleResponse> {
+        let user = self.user(&req)?;
+        let r = req.into_inner();
+        let mut v = Violations::default();
+        let start = checkin::date_field(&r.start_date, "start_date").unwrap_or_else(|e| {
+            v.add(&e.field, e.description);
+            None
+        });
+        let end = checkin::date_field(&r.end_date, "end_date").unwrap_or_else(|e| {
+            v.add(&e.field, e.description);
+            None
+        });
+        v.finish(()).map_err(Error::InvalidArgument)?;
+        let now = Timestamp::now();
+        let (tz, _) = self.zone(&user).await?;
+        let range = checkin::range(start, end, time::local_date(now, &tz))
+            .map_err(|e| Error::field(e.field, e.description))?;
+        let check_ins = if r.omit_check_ins {
+            Vec::new()
+        } else {
+            self.store.check_ins(&user, range.0, range.1).await?
+        };
+        let sessions: Vec<_> = if r.omit_sessions {
+            Vec::new()
+        } else {
+            self.store
+                .all_sessions(&user)
+                .await?
+                .into_iter()
+                .filter(|s| (range.0..=range.1).contains(&s.local_date))
+                .collect()
+        };
+        // Names make the report readable; ids stand in when the catalog is
+        // not loaded.
+        let catalog = self.catalog.get().ok();
+        let regions = catalog
+            .as_ref()
+            .map(|c| c.regions.clone())
+            .unwrap_or_default();
+        let points = catalog
+            .as_ref()
+            .map(|c| {
+                c.points
+                    .iter()
+                    .map(|(id, p)| (id.clone(), p.display_name.clone()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let bundle = fhir::bundle(&fhir::ReportInput {
+            user: &user,
+            range,
+            check_ins: &check_ins,
+            sessions: &sessions,
+            regions: &regions,
+            points: &points,
+            now,
+        });
+        Ok(Response::new(pb::ExportFhirBundleResponse {
+            bundle_json: bundle.to_string(),
+            observations: i32::try_from(check_ins.len()).unwrap_or(i32::MAX),
+            procedures: i32::try_from(sessions.len()).unwrap_or(i32::MAX),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(request_id = %rid(&req)))]
+    async fn update_session(
+        &self,
+        req: Request<pb::UpdateSessionRequest>,
+    ) -> Res<pb::UpdateSessionResponse> {
+        let user = self.user(&req)?;
+        let catalog = self.catalog.get()?;
+        let r = req.into_inner();
+        let new = r
+            .session
+            .ok_or_else(|| Error::field("session", "required"))?;
+        let id = validate::parse_name(&new.name, names::SESSION)
+            .ok_or_else(|| Error::field("session.name", "must be `sessions/{session}`"))?
+            .to_owned();
+        let old = self
+            .store
+            .session(&user, &id)
+            .await?
+            .ok_or_else(|| Error::NotFound(new.name.clone()))?;
+        let mask = r.update_mask.map(|m| m.paths).unwrap_or_default();
+        let raw = merge_session(&convert::session(&old), &new, &mask)?;
+        let draft = validate::session(&raw, &catalog, Timestamp::now(), "session.")
+            .map_err(Error::InvalidArgument)?;
+        let update = SessionUpdate { id, draft };
+        let record = self
+            .store
+            .update_session(&user, update, catalog, Timestamp::now())
+            .await?;
+        Ok(Response::new(pb::UpdateSessionResponse {
+            session: Some(convert::session(&record)),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(request_id = %rid(&req)))]
+    async fn delete_session(
+        &self,
+        req: Request<pb::DeleteSessionRequest>,
+    ) -> Res<pb::DeleteSessionResponse> {
+        let user = self.user(&req)?;
+        let id = validate::parse_name(&req.get_ref().name, names::SESSION)
+            .ok_or_else(|| Error::field("name", "must be `sessions/{session}`"))?;
+        let deleted = self.store.delete_session(&user, id).await?;
+        Ok(Response::new(pb::DeleteSessionResponse { deleted }))
+    }
+
+    #[tracing::instrument(skip_all, fields(request_id = %rid(&req)))]
+    async fn list_holds(&self, req: Request<pb::ListHoldsRequest>) -> Res<pb::ListHoldsResponse> {
+        let user = self.user(&req)?;
+        let include_released = req.get_ref().include_released;
+        let (tz, _) = self.zone(&user).await?;
+        let mut all = self.store.holds(&user).await?;
+        all.retain(|h| include_released || h.active());
+        all.sort_by_key(|h| (std::cmp::Reverse(h.active()), std::cmp::Reverse(h.since)));
+        Ok(Response::new(pb::ListHoldsResponse {
+            holds: all.iter().map(|h| convert::hold(h, &tz)).collect(),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(request_id = %rid(&req)))]
+    async fn release_hold(
+        &self,
+        req: Request<pb::ReleaseHoldRequest>,
+    ) -> Res<pb::ReleaseHoldResponse> {
+        let user = self.user(&req)?;
+        let catalog = self.catalog.get()?;
+        let r = req.into_inner();
+        let point = validate::parse_name(&r.trigger_point, names::TRIGGER_POINT)
+            .ok_or_else(|| {
+                Error::field("trigger_point", "must be `triggerPoints/{trigger_point}`")
+            })?
+            .to_owned();
+        let (tz, _) = self.zone(&user).await?;
+        let mut on_muscle = self
+            .store
+            .release_hold(
+                &user,
+                &point,
+                r.provider_checked,
+                &r.checked_date,
+                catalog,
+                Timestamp::now(),
+            )
+            .await?;
+        on_muscle.sort_by_key(|h| std::cmp::Reverse(h.since));
+        tracing::info!(point = %point, holds = on_muscle.len(), "hold released");
+        Ok(Response::new(pb::ReleaseHoldResponse {
+            holds: on_muscle.iter().map(|h| convert::hold(h, &tz)).collect(),
+        }))
+    }
 }
 
 fn admin_user_id(id: &str) -> Result<&str, Error> {
-    if id.is_empty()
-        || id.len() > knotwork_runtime::internal::MAX_USER_ID_LEN
-        || id.chars().any(char::is_control)
-    {
-        return Err(Error::field("user_id", "required, at most 128 characters"));
+    if !knotwork_runtime::internal::is_valid_user_id(id) {
+        return Err(Error::field(
+            "user_id",
+            format!(
+                "required, at most {} bytes of text without control characters",
+                knotwork_runtime::internal::MAX_USER_ID_LEN
+            ),
+        ));
     }
     Ok(id)
 }
@@ -716,7 +1139,7 @@ mod tests {
     async fn guide_stream_ends_when_the_client_goes_away() {
         // One cue now, the next an hour away: the task would sleep an hour
         // unless dropping the stream stops it.
-        let (mut stream, task) = guide_stream(vec![cue(0), cue(3600)], 1);
+        let (mut stream, task) = guide_stream(vec![cue(0), cue(3600)], 1, 0);
         assert!(stream.next().await.is_some());
         drop(stream);
         tokio::time::timeout(Duration::from_secs(5), task)
@@ -727,7 +1150,7 @@ mod tests {
 
     #[tokio::test]
     async fn guide_stream_is_sped_up() {
-        let (stream, _) = guide_stream(vec![cue(0), cue(10), cue(20)], 1000);
+        let (stream, _) = guide_stream(vec![cue(0), cue(10), cue(20)], 1000, 0);
         let all: Vec<_> = tokio::time::timeout(Duration::from_secs(5), stream.collect::<Vec<_>>())
             .await
             .unwrap();

@@ -23,6 +23,8 @@
 //! | `guided_sessions` | user, id | GuidedSession (JSON) |
 //! | `by_point_day` | user, point, local date, kind (`s`/`g`) + id | event id and tenderness |
 //! | `request_ids` | user, request id | resource name, then 0 and the request's SHA-256 fingerprint |
+//! | `check_ins` | user, local date, region | CheckIn (JSON) |
+//! | `holds` | user, muscle, hold id | Hold (JSON) |
 //!
 //! `sessions` is itself the by-user-by-time index; `by_point_day` counts
 //! sessions per point per local day and holds the tenderness readings the
@@ -43,6 +45,7 @@ use redb::{
 };
 use tokio::sync::oneshot;
 
+use crate::domain::checkin::{self, CheckIn, CheckInDraft};
 use crate::domain::idempotency::{self, Fingerprint};
 use crate::domain::rules::{self, SessionContext};
 use crate::domain::{
@@ -50,6 +53,10 @@ use crate::domain::{
     SessionDraft, SessionRecord, UserData, names, time,
 };
 use crate::error::Error;
+
+mod holds;
+
+pub use holds::SessionUpdate;
 
 type Def = TableDefinition<'static, &'static [u8], &'static [u8]>;
 type WTable<'t> = Table<'t, &'static [u8], &'static [u8]>;
@@ -63,9 +70,10 @@ const SESSION_IDS: Def = TableDefinition::new("session_ids");
 const GUIDED: Def = TableDefinition::new("guided_sessions");
 const POINT_DAY: Def = TableDefinition::new("by_point_day");
 const REQUEST_IDS: Def = TableDefinition::new("request_ids");
+const CHECK_INS: Def = TableDefinition::new("check_ins");
 
 /// Every table, for deletion and for tests that scan all of them.
-const TABLES: [Def; 8] = [
+const TABLES: [Def; 10] = [
     USERS,
     PROFILES,
     SCREENINGS,
@@ -74,6 +82,8 @@ const TABLES: [Def; 8] = [
     GUIDED,
     POINT_DAY,
     REQUEST_IDS,
+    CHECK_INS,
+    holds::HOLDS,
 ];
 
 /// The database file inside the data folder.
@@ -125,6 +135,13 @@ pub struct LogItem {
 /// replay of an earlier request.
 pub type Logged = Result<(SessionRecord, bool), Error>;
 
+/// How a recorded check-in came about: (replayed, replaced).
+pub type Replay = (bool, bool);
+
+fn check_in_key(user: &str, date: Date, region: &str) -> Vec<u8> {
+    key(user, &[date.to_string().as_bytes(), region.as_bytes()])
+}
+
 /// What the writer thread can do.
 enum Op {
     UpdateProfile {
@@ -150,11 +167,35 @@ enum Op {
         catalog: Arc<CatalogView>,
         now: Timestamp,
     },
+    RecordCheckIn {
+        user: String,
+        request_id: String,
+        draft: CheckInDraft,
+        now: Timestamp,
+    },
     DeleteUser {
         user: String,
     },
     ImportUser {
         data: Box<UserData>,
+    },
+    ReleaseHold {
+        user: String,
+        point: String,
+        provider_checked: bool,
+        checked_date: String,
+        catalog: Arc<CatalogView>,
+        now: Timestamp,
+    },
+    UpdateSession {
+        user: String,
+        update: Box<SessionUpdate>,
+        catalog: Arc<CatalogView>,
+        now: Timestamp,
+    },
+    DeleteSession {
+        user: String,
+        id: String,
     },
 }
 
@@ -163,8 +204,12 @@ enum Output {
     Screening(Screening),
     Guided(GuidedSession, bool),
     Logged(Vec<Logged>),
+    CheckIn(CheckIn, Replay),
     Deleted(u64, u64),
     Imported(u64),
+    Holds(Vec<crate::domain::holds::Hold>),
+    Updated(SessionRecord),
+    SessionDeleted(bool),
 }
 
 struct Job {
@@ -398,6 +443,8 @@ struct Tables<T> {
     guided: T,
     point_day: T,
     request_ids: T,
+    check_ins: T,
+    holds: T,
 }
 
 impl<'t> Tables<WTable<'t>> {
@@ -411,6 +458,8 @@ impl<'t> Tables<WTable<'t>> {
             guided: txn.open_table(GUIDED)?,
             point_day: txn.open_table(POINT_DAY)?,
             request_ids: txn.open_table(REQUEST_IDS)?,
+            check_ins: txn.open_table(CHECK_INS)?,
+            holds: txn.open_table(holds::HOLDS)?,
         })
     }
 }
@@ -426,6 +475,8 @@ impl Tables<RTable> {
             guided: txn.open_table(GUIDED)?,
             point_day: txn.open_table(POINT_DAY)?,
             request_ids: txn.open_table(REQUEST_IDS)?,
+            check_ins: txn.open_table(CHECK_INS)?,
+            holds: txn.open_table(holds::HOLDS)?,
         })
     }
 }
@@ -524,6 +575,19 @@ impl<T: ReadableTable<&'static [u8], &'static [u8]>> Tables<T> {
         scan(&self.sessions, lo, hi, rev, |_, v| Ok(f(json(v)?)))
     }
 
+    /// Check-ins from `from` to `to` (inclusive), oldest day first.
+    fn check_ins(&self, user: &str, from: Date, to: Date) -> Result<Vec<CheckIn>, Error> {
+        let lo = key(user, &[from.to_string().as_bytes()]);
+        let mut hi = key(user, &[to.to_string().as_bytes()]);
+        hi.push(1);
+        let mut out = Vec::new();
+        scan(&self.check_ins, &lo, &hi, false, |_, v| {
+            out.push(json::<CheckIn>(v)?);
+            Ok(true)
+        })?;
+        Ok(out)
+    }
+
     fn export(&self, user: &str) -> Result<UserData, Error> {
         let (lo, hi) = (user_lo(user), user_hi(user));
         let mut sessions = Vec::new();
@@ -543,13 +607,20 @@ impl<T: ReadableTable<&'static [u8], &'static [u8]>> Tables<T> {
             request_ids.push((rid, request_id_value(v).0));
             Ok(true)
         })?;
+        let mut check_ins = Vec::new();
+        scan(&self.check_ins, &lo, &hi, false, |_, v| {
+            check_ins.push(json::<CheckIn>(v)?);
+            Ok(true)
+        })?;
         Ok(UserData {
+            check_ins,
             user_id: user.to_owned(),
             profile: self.profile(user)?,
             screening: self.screening(user)?,
             sessions,
             guided_sessions,
             request_ids,
+            holds: self.holds(user)?,
         })
     }
 }
@@ -680,10 +751,15 @@ impl Tables<WTable<'_>> {
         let date = time::local_date(now, &tz);
         let before = self.events(user, &req.trigger_point, date)?.len();
         let before = u32::try_from(before).unwrap_or(u32::MAX);
+        if let Some(refusal) = self.guided_hold_refusal(user, &req, catalog, &tz)? {
+            return Ok(Err(Error::Refused(refusal)));
+        }
         let admission = match rules::admit_guided(&req, &screening, catalog, now, &tz, before) {
             Ok(a) => a,
             Err(refusal) => return Ok(Err(Error::Refused(refusal))),
         };
+        let warnings =
+            self.guided_warnings(user, &req.trigger_point, admission.sessions_today, catalog)?;
         let g = GuidedSession {
             id: uuid::Uuid::now_v7().to_string(),
             trigger_point: req.trigger_point,
@@ -694,7 +770,7 @@ impl Tables<WTable<'_>> {
             start_time: now,
             local_date: admission.local_date,
             sessions_today: admission.sessions_today,
-            warnings: Vec::new(),
+            warnings,
             instructions: admission.instructions,
         };
         self.insert_guided(user, &g)?;
@@ -773,7 +849,9 @@ impl Tables<WTable<'_>> {
             local_date,
         };
         record.warnings = rules::session_warnings(&record.draft, &ctx);
+        self.add_hold_warnings(user, &mut record, catalog, tz)?;
         self.insert_session(user, &record)?;
+        self.holds_after_session(user, &record, catalog, now)?;
         self.insert_request_id(
             user,
             &item.request_id,
@@ -802,6 +880,51 @@ impl Tables<WTable<'_>> {
         Ok(Ok(Output::Logged(out)))
     }
 
+    fn record_check_in(
+        &mut self,
+        user: &str,
+        request_id: &str,
+        draft: CheckInDraft,
+        now: Timestamp,
+    ) -> Applied {
+        let rid_key = key(user, &[request_id.as_bytes()]);
+        if let Some(res) = get(&self.request_ids, &rid_key)? {
+            let (res, _) = request_id_value(&res);
+            let found = match res
+                .strip_prefix(checkin::CHECK_IN)
+                .and_then(|n| n.split_once('.'))
+                .and_then(|(d, r)| Some((d.parse::<Date>().ok()?, r)))
+            {
+                Some((date, region)) => get(&self.check_ins, &check_in_key(user, date, region))?
+                    .map(|v| json::<CheckIn>(&v))
+                    .transpose()?,
+                None => None,
+            };
+            return Ok(match found {
+                Some(c) => Ok(Output::CheckIn(c, (true, false))),
+                None => Err(Error::field(
+                    "request_id",
+                    "already used for another kind of request",
+                )),
+            });
+        }
+        let date = time::local_date(now, &self.zone(user)?);
+        let c = CheckIn {
+            region: draft.region,
+            score: draft.score,
+            local_date: date,
+            record_time: now,
+        };
+        let k = check_in_key(user, date, &c.region);
+        let replaced = get(&self.check_ins, &k)?.is_some();
+        Self::put_json(&mut self.check_ins, &k, &c)?;
+        // No fingerprint: a retry returns the stored check-in whatever it
+        // carries (replacing is what a new request id is for).
+        self.insert_request_id(user, request_id, &c.name(), None)?;
+        self.touch_user(user)?;
+        Ok(Ok(Output::CheckIn(c, (false, replaced))))
+    }
+
     /// Removes every row of `user` in every table.
     fn delete_user(&mut self, user: &str) -> Result<(u64, u64), Error> {
         let (lo, hi) = (user_lo(user), user_hi(user));
@@ -821,6 +944,8 @@ impl Tables<WTable<'_>> {
             &mut self.guided,
             &mut self.point_day,
             &mut self.request_ids,
+            &mut self.check_ins,
+            &mut self.holds,
         ] {
             t.retain_in::<&[u8], _>(lo.as_slice()..hi.as_slice(), |_, _| false)?;
         }
@@ -850,6 +975,13 @@ impl Tables<WTable<'_>> {
             // whatever comes with it (see `domain::idempotency`).
             self.insert_request_id(user, rid, res, None)?;
         }
+        for c in &data.check_ins {
+            let k = check_in_key(user, c.local_date, &c.region);
+            Self::put_json(&mut self.check_ins, &k, c)?;
+        }
+        for h in &data.holds {
+            self.put_hold(user, h)?;
+        }
         self.touch_user(user)?;
         Ok(Ok(Output::Imported(data.sessions.len() as u64)))
     }
@@ -873,11 +1005,39 @@ impl Tables<WTable<'_>> {
                 catalog,
                 now,
             } => self.log_sessions(&user, items, &catalog, now),
+            Op::RecordCheckIn {
+                user,
+                request_id,
+                draft,
+                now,
+            } => self.record_check_in(&user, &request_id, draft, now),
             Op::DeleteUser { user } => {
                 let (s, g) = self.delete_user(&user)?;
                 Ok(Ok(Output::Deleted(s, g)))
             }
             Op::ImportUser { data } => self.import_user(*data),
+            Op::ReleaseHold {
+                user,
+                point,
+                provider_checked,
+                checked_date,
+                catalog,
+                now,
+            } => self.release_holds(
+                &user,
+                &point,
+                provider_checked,
+                &checked_date,
+                &catalog,
+                now,
+            ),
+            Op::UpdateSession {
+                user,
+                update,
+                catalog,
+                now,
+            } => self.update_session(&user, *update, &catalog, now),
+            Op::DeleteSession { user, id } => self.delete_session(&user, &id),
         }
     }
 }
@@ -1248,6 +1408,35 @@ impl Store {
         }
     }
 
+    /// Records (or, the same local day and region, replaces) a pain
+    /// check-in, idempotent by request id.
+    pub async fn record_check_in(
+        &self,
+        user: &str,
+        request_id: &str,
+        draft: CheckInDraft,
+        now: Timestamp,
+    ) -> Result<(CheckIn, Replay), Error> {
+        match self
+            .submit(Op::RecordCheckIn {
+                user: user.to_owned(),
+                request_id: request_id.to_owned(),
+                draft,
+                now,
+            })
+            .await?
+        {
+            Output::CheckIn(c, r) => Ok((c, r)),
+            _ => Err(mismatch()),
+        }
+    }
+
+    /// Check-ins from `from` to `to` (inclusive local days), oldest first.
+    pub async fn check_ins(&self, user: &str, from: Date, to: Date) -> Result<Vec<CheckIn>, Error> {
+        let user = user.to_owned();
+        self.read(move |t| t.check_ins(&user, from, to)).await
+    }
+
     /// Deletes every row of a user; returns (sessions, guided sessions)
     /// deleted.
     pub async fn delete_user(&self, user: &str) -> Result<(u64, u64), Error> {
@@ -1271,6 +1460,75 @@ impl Store {
             .await?
         {
             Output::Imported(n) => Ok(n),
+            _ => Err(mismatch()),
+        }
+    }
+
+    /// Every hold of a user, active and released.
+    pub async fn holds(&self, user: &str) -> Result<Vec<crate::domain::holds::Hold>, Error> {
+        let user = user.to_owned();
+        self.read(move |t| t.holds(&user)).await
+    }
+
+    /// Releases the active holds on `point`'s muscle; returns the holds on
+    /// that muscle afterwards.
+    pub async fn release_hold(
+        &self,
+        user: &str,
+        point: &str,
+        provider_checked: bool,
+        checked_date: &str,
+        catalog: Arc<CatalogView>,
+        now: Timestamp,
+    ) -> Result<Vec<crate::domain::holds::Hold>, Error> {
+        match self
+            .submit(Op::ReleaseHold {
+                user: user.to_owned(),
+                point: point.to_owned(),
+                provider_checked,
+                checked_date: checked_date.to_owned(),
+                catalog,
+                now,
+            })
+            .await?
+        {
+            Output::Holds(h) => Ok(h),
+            _ => Err(mismatch()),
+        }
+    }
+
+    /// Rewrites one session and re-applies the rules to it.
+    pub async fn update_session(
+        &self,
+        user: &str,
+        update: SessionUpdate,
+        catalog: Arc<CatalogView>,
+        now: Timestamp,
+    ) -> Result<SessionRecord, Error> {
+        match self
+            .submit(Op::UpdateSession {
+                user: user.to_owned(),
+                update: Box::new(update),
+                catalog,
+                now,
+            })
+            .await?
+        {
+            Output::Updated(r) => Ok(r),
+            _ => Err(mismatch()),
+        }
+    }
+
+    /// Removes one session; `false` when it was already gone.
+    pub async fn delete_session(&self, user: &str, id: &str) -> Result<bool, Error> {
+        match self
+            .submit(Op::DeleteSession {
+                user: user.to_owned(),
+                id: id.to_owned(),
+            })
+            .await?
+        {
+            Output::SessionDeleted(d) => Ok(d),
             _ => Err(mismatch()),
         }
     }
@@ -1533,6 +1791,92 @@ mod tests {
 
     fn now() -> Timestamp {
         "2026-03-10T12:00:00Z".parse().unwrap()
+    }
+
+    fn pain(region: &str, score: u8) -> CheckInDraft {
+        CheckInDraft {
+            region: region.into(),
+            score,
+        }
+    }
+
+    /// One per region per local day (the person's zone), replaced the same
+    /// day, kept apart the next; survives export, delete and import.
+    #[tokio::test]
+    async fn check_ins_per_local_day_and_region_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
+        let patch = ProfilePatch {
+            time_zone: Some("America/New_York".into()),
+            ..Default::default()
+        };
+        store.update_profile("u", patch, now()).await.unwrap();
+        // 02:00 UTC on the 11th is still the 10th in New York.
+        let late: Timestamp = "2026-03-11T02:00:00Z".parse().unwrap();
+        let next: Timestamp = "2026-03-11T14:00:00Z".parse().unwrap();
+        let (a, r) = store
+            .record_check_in("u", "a", pain("low_back", 6), now())
+            .await
+            .unwrap();
+        assert_eq!(
+            (a.local_date.to_string().as_str(), r),
+            ("2026-03-10", (false, false))
+        );
+        let (b, r) = store
+            .record_check_in("u", "b", pain("low_back", 5), late)
+            .await
+            .unwrap();
+        assert_eq!((b.local_date, r), (a.local_date, (false, true)));
+        let (c, _) = store
+            .record_check_in("u", "c", pain("low_back", 3), next)
+            .await
+            .unwrap();
+        assert_eq!(c.local_date.to_string(), "2026-03-11");
+        let (again, r) = store
+            .record_check_in("u", "a", pain("low_back", 9), next)
+            .await
+            .unwrap();
+        assert_eq!((again.score, r), (5, (true, false)));
+        let days = store
+            .check_ins("u", a.local_date, c.local_date)
+            .await
+            .unwrap();
+        let scores: Vec<u8> = days.iter().map(|c| c.score).collect();
+        assert_eq!(scores, [5, 3]);
+        assert!(
+            store
+                .check_ins("u", c.local_date, c.local_date)
+                .await
+                .unwrap()
+                .len()
+                == 1
+        );
+        assert!(
+            store
+                .check_ins("v", a.local_date, c.local_date)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+
+        let data = store.export("u").await.unwrap();
+        assert_eq!(data.check_ins, days);
+        store.delete_user("u").await.unwrap();
+        assert!(
+            store
+                .check_ins("u", a.local_date, c.local_date)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        store.import_user(data.clone()).await.unwrap();
+        assert_eq!(store.export("u").await.unwrap().check_ins, data.check_ins);
+        // The imported request ids stay idempotent.
+        let (again, r) = store
+            .record_check_in("u", "c", pain("low_back", 1), next)
+            .await
+            .unwrap();
+        assert_eq!((again.score, r.0), (3, true));
     }
 
     #[tokio::test]

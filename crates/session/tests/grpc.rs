@@ -1244,6 +1244,77 @@ async fn daily_counts_follow_local_days_across_dst_in_two_zones() {
     server.stop().await;
 }
 
+#[tokio::test]
+async fn a_dropped_guide_stream_reattaches_at_the_elapsed_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, _fake) = start_catalog(true).await;
+    // 100x real time: the 600 s session below takes 6 s of wall time.
+    let mut config = config(dir.path(), &url);
+    config.guide_speedup = 100;
+    let server = start_session_with(config, true).await;
+    let mut c = client(server.addr, "erin").await;
+    c.submit_screening(answers(&[], &[])).await.unwrap();
+    let mut req = start("r", "ql_superficial", "lacrosse_ball");
+    req.duration_seconds = 300;
+    let g = c
+        .start_guided_session(req)
+        .await
+        .unwrap()
+        .into_inner()
+        .guided_session
+        .unwrap();
+    let follow = |mut c: Client, name: String| async move {
+        c.guide_session(pb::GuideSessionRequest { name })
+            .await
+            .unwrap()
+            .into_inner()
+    };
+    // Follow until 10 s in, then drop the stream (a tunnel, a lock screen).
+    let mut stream = follow(c.clone(), g.name.clone()).await;
+    let first = stream.next().await.unwrap().unwrap();
+    assert!(!first.resumed);
+    assert_eq!(first.elapsed_seconds, 0);
+    loop {
+        let cue = tokio::time::timeout(Duration::from_secs(10), stream.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        if cue.elapsed_seconds >= 10 {
+            break;
+        }
+    }
+    drop(stream);
+    // Reattach: it resumes where the session really is, not at 0:00.
+    let mut stream = follow(c.clone(), g.name.clone()).await;
+    let resumed = stream.next().await.unwrap().unwrap();
+    assert!(resumed.resumed, "{resumed:?}");
+    assert!((10..600).contains(&resumed.elapsed_seconds), "{resumed:?}");
+    assert_eq!(resumed.remaining_seconds, 600 - resumed.elapsed_seconds);
+    assert!(resumed.message.starts_with("Reconnected"));
+    let next = stream.next().await.unwrap().unwrap();
+    assert!(!next.resumed);
+    assert!(next.elapsed_seconds >= resumed.elapsed_seconds);
+    drop(stream);
+    // Ending early records the time that really passed, not the plan.
+    let mut done = record("ql_superficial", now_minus(0));
+    done.guided_session = g.name.clone();
+    done.duration_seconds = 300;
+    let logged = c
+        .log_session(log("r-done", done))
+        .await
+        .unwrap()
+        .into_inner()
+        .session
+        .unwrap();
+    assert!(
+        (5..300).contains(&logged.duration_seconds),
+        "per side, real time: {}",
+        logged.duration_seconds
+    );
+    server.stop().await;
+}
+
 /// Prod mode refuses, at start, the development internal credential and
 /// one shorter than 32 bytes, naming the setting; a strong one starts.
 #[tokio::test]

@@ -6,6 +6,8 @@ export interface TokenInfo {
   subject: string;
   /** Expiry in seconds since the epoch, when present. */
   expires?: number;
+  /** Issue time in seconds since the epoch, when present (paces renewal). */
+  issuedAt?: number;
 }
 
 function base64UrlDecode(s: string): string {
@@ -36,7 +38,11 @@ export function readToken(raw: string): TokenInfo | { error: string } {
   if (typeof claims !== "object" || claims === null) return { error: "The token has no claims." };
   const c = claims as Record<string, unknown>;
   if (typeof c.sub !== "string" || c.sub === "") return { error: "The token names no user (no `sub` claim)." };
-  return { subject: c.sub, expires: typeof c.exp === "number" ? c.exp : undefined };
+  return {
+    subject: c.sub,
+    expires: typeof c.exp === "number" ? c.exp : undefined,
+    issuedAt: typeof c.iat === "number" ? c.iat : undefined,
+  };
 }
 
 /** Whether the token's expiry has passed at `nowSeconds`. */

@@ -2,6 +2,7 @@
 
 import { useCallback, useEffect, useMemo, useState } from "preact/hooks";
 import { createApi, initialGateway, loadToken, saveGateway, saveToken } from "../api";
+import { useProviderAuth } from "../auth/session";
 import { ContraindicationKind, Side } from "../gen/knotwork/catalog/v1/catalog_pb";
 import type { Profile, Screening } from "../gen/knotwork/session/v1/session_pb";
 import { describeError } from "../logic/errors";
@@ -113,6 +114,18 @@ export function App() {
     location.hash = h;
   }, []);
 
+  // Signing in (or a renewed token for the same person) keeps the plan only
+  // when the person did not change.
+  const subjectRef = useMemo(() => ({ current: tokenInfo?.subject }), []);
+  subjectRef.current = tokenInfo?.subject;
+  const signIn = (t: string, info: TokenInfo) => {
+    if (subjectRef.current !== info.subject) setPlan(undefined);
+    saveToken(t);
+    setToken(t);
+    setTokenInfo(info);
+  };
+  const auth = useProviderAuth({ token, tokenInfo, signIn, navigate });
+
   const state: AppState = {
     api,
     gateway,
@@ -122,13 +135,10 @@ export function App() {
     },
     token,
     tokenInfo,
-    signIn: (t, info) => {
-      saveToken(t);
-      setToken(t);
-      setTokenInfo(info);
-      setPlan(undefined);
-    },
+    signIn,
+    auth,
     signOut: () => {
+      auth.endSession(token);
       saveToken(null);
       setToken(null);
       setTokenInfo(null);

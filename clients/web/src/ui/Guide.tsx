@@ -48,19 +48,51 @@ export function GuideScreen() {
   );
   const abort = useRef<AbortController | null>(null);
   const logButton = useRef<HTMLAnchorElement>(null);
+  // A dropped stream (a tunnel, a lock screen) is followed again with
+  // backoff; the server resumes at the real elapsed time, not at 0:00.
+  const [link, setLink] = useState<string | null>(null);
 
   useEffect(() => {
     if (!session || !app.token) return;
     const ctl = new AbortController();
     abort.current = ctl;
+    const maxAttempts = 6;
+    const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
     (async () => {
-      try {
-        for await (const c of app.api.session.guideSession({ name: session.name }, { signal: ctl.signal })) {
-          dispatch({ type: "cue", cue: c, at: performance.now() });
+      let attempt = 0;
+      for (;;) {
+        let stopped = false;
+        let error: unknown = null;
+        try {
+          for await (const c of app.api.session.guideSession({ name: session.name }, { signal: ctl.signal })) {
+            attempt = 0;
+            if (c.resumed) {
+              const m = Math.floor(c.elapsedSeconds / 60);
+              const s = String(c.elapsedSeconds % 60).padStart(2, "0");
+              setLink(`Reconnected: ${m}:${s} in, continuing.`);
+            }
+            stopped ||= c.cue === GuideCue.STOP;
+            dispatch({ type: "cue", cue: c, at: performance.now() });
+          }
+        } catch (e) {
+          error = e;
         }
-        dispatch({ type: "closed" });
-      } catch (e) {
-        if (!ctl.signal.aborted) dispatch({ type: "failed", error: describeError(e).message });
+        if (ctl.signal.aborted) return;
+        if (stopped) {
+          dispatch({ type: "closed" });
+          return;
+        }
+        attempt += 1;
+        if (attempt > maxAttempts) {
+          setLink(null);
+          if (error) dispatch({ type: "failed", error: describeError(error).message });
+          else dispatch({ type: "closed" });
+          return;
+        }
+        const delay = Math.min(8000, 500 * 2 ** (attempt - 1));
+        setLink(`Connection lost. Reconnecting in ${(delay / 1000).toFixed(1)} s (attempt ${attempt} of ${maxAttempts})…`);
+        await wait(delay);
+        if (ctl.signal.aborted) return;
       }
     })();
     return () => ctl.abort();
@@ -110,6 +142,11 @@ export function GuideScreen() {
     <section class="guide" data-phase={state.phase}>
       <ScreenTitle>Guided session: {g.pointDisplayName}</ScreenTitle>
       <Warnings warnings={session.warnings} />
+      {link && (
+        <p class="alert alert-warn" role="status" data-testid="connection">
+          {link}
+        </p>
+      )}
       {session.instructions && <p class="small">{session.instructions}</p>}
       <div class="timer-card">
         <p class="cue" data-testid="cue">

@@ -4,7 +4,8 @@
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { requestId } from "../api";
 import { Side, type TriggerPoint } from "../gen/knotwork/catalog/v1/catalog_pb";
-import { ScreeningStatus } from "../gen/knotwork/session/v1/session_pb";
+import { ScreeningStatus, type Hold } from "../gen/knotwork/session/v1/session_pb";
+import { dotsFor } from "../logic/body";
 import { describeError, type Problem } from "../logic/errors";
 import { humanizeName, sideLabel, structureLabel } from "../logic/labels";
 import { sessionSides } from "../logic/pain";
@@ -27,6 +28,20 @@ export function PointDetail({ id, side: sideParam }: { id: string; side: Side })
   const conditionNames = useMemo(() => nameMap(app.vocab?.conditions ?? []), [app.vocab]);
   const owned = app.profile?.tools ?? [];
   const pressSide = planned?.pressSide ?? sideParam;
+  const [holds, setHolds] = useState<Hold[]>([]);
+  const [checkedDate, setCheckedDate] = useState("");
+  const [providerChecked, setProviderChecked] = useState(false);
+  const [releaseProblem, setReleaseProblem] = useState<Problem | null>(null);
+  const [releasing, setReleasing] = useState(false);
+
+  const loadHolds = () => {
+    if (!app.token) return;
+    app.api.session
+      .listHolds({ includeReleased: false })
+      .then((r) => setHolds(r.holds))
+      .catch(() => setHolds([]));
+  };
+  useEffect(loadHolds, [name, app.token]);
 
   useEffect(() => {
     if (point) return;
@@ -53,6 +68,27 @@ export function PointDetail({ id, side: sideParam }: { id: string; side: Side })
   const ownedTechniques = point.techniques.filter((t) => tools.includes(t.tool));
   const otherTechniques = point.techniques.filter((t) => !tools.includes(t.tool));
   const screeningStatus = app.screening?.status;
+  // A hold covers the whole muscle: every point of it is paused.
+  const hold = holds.find((h) => h.active && h.muscle === point.muscle);
+
+  const release = async (e: Event) => {
+    e.preventDefault();
+    if (!hold) return;
+    setReleasing(true);
+    setReleaseProblem(null);
+    try {
+      await app.api.session.releaseHold({
+        triggerPoint: point.name,
+        providerChecked,
+        checkedDate,
+      });
+      loadHolds();
+    } catch (err) {
+      setReleaseProblem(describeError(err));
+    } finally {
+      setReleasing(false);
+    }
+  };
 
   const start = async (e: Event) => {
     e.preventDefault();
@@ -164,6 +200,40 @@ export function PointDetail({ id, side: sideParam }: { id: string; side: Side })
         )}
       </section>
 
+      {hold && (
+        <section class="alert alert-block" aria-labelledby="hold-title" data-testid="on-hold">
+          <h2 id="hold-title">On hold</h2>
+          <p>
+            <strong>Since {hold.sinceLocalTime.replace("T", " ").slice(0, 16)}:</strong> {hold.why}
+          </p>
+          <p>{hold.advice}</p>
+          <form onSubmit={release} data-testid="release-form">
+            <label class="radio">
+              <input
+                type="checkbox"
+                checked={providerChecked}
+                onChange={(e) => setProviderChecked(e.currentTarget.checked)}
+                data-testid="provider-checked"
+              />
+              A medical provider has checked it
+            </label>
+            <label>
+              Date of the check
+              <input
+                type="date"
+                value={checkedDate}
+                onInput={(e) => setCheckedDate(e.currentTarget.value)}
+                data-testid="checked-date"
+              />
+            </label>
+            <ErrorBox problem={releaseProblem} title="The hold could not be released" />
+            <button type="submit" disabled={releasing || !providerChecked || !checkedDate}>
+              {releasing ? "Releasing…" : "Release the hold"}
+            </button>
+          </form>
+        </section>
+      )}
+
       <section aria-labelledby="start-title" class="panel">
         <h2 id="start-title">Guided session</h2>
         {guidance && <p class="small">{guidance.pressureDescription}</p>}
@@ -222,7 +292,18 @@ export function PointDetail({ id, side: sideParam }: { id: string; side: Side })
                 </a>
               </p>
             )}
-            <button type="submit" class="primary" disabled={starting}>
+            {hold && (
+              <p id="hold-reason" data-testid="hold-reason">
+                Guided sessions are paused on this muscle: {hold.why}
+              </p>
+            )}
+            <button
+              type="submit"
+              class="primary"
+              disabled={starting || !!hold}
+              aria-describedby={hold ? "hold-reason" : undefined}
+              data-testid="start-guide"
+            >
               {starting ? "Starting…" : "Start guided session"}
             </button>
           </form>

@@ -4,6 +4,7 @@
 import { createContext } from "preact";
 import { useContext } from "preact/hooks";
 import type { Api } from "../api";
+import type { ProviderAuth } from "../auth/session";
 import type { BodyMap, Contraindication, Region, Symptom, TechniqueGuidance, Tool } from "../gen/knotwork/catalog/v1/catalog_pb";
 import type { GuidedSession, Profile, Screening } from "../gen/knotwork/session/v1/session_pb";
 import type { PainPick } from "../logic/pain";
@@ -37,6 +38,8 @@ export interface AppState {
   tokenInfo: TokenInfo | null;
   signIn(token: string, info: TokenInfo): void;
   signOut(): void;
+  /** Sign-in with an OpenID provider (config, last problem, provider sign-out). */
+  auth?: ProviderAuth;
   vocab: Vocabulary | null;
   vocabError: string | null;
   reloadVocab(): void;

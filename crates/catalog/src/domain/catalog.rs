@@ -80,6 +80,12 @@ pub struct Catalog {
     pub(crate) tools: HashMap<String, usize>,
     pub(crate) symptoms: HashMap<String, usize>,
     pub(crate) red_flags: HashMap<String, usize>,
+    pub(crate) guides: HashMap<String, usize>,
+    /// Guide indexes linked from each trigger point: the `every_point`
+    /// guides, then those teaching one of its techniques' tools.
+    pub(crate) point_guides: Vec<Vec<usize>>,
+    /// Guide indexes teaching each tool, file order.
+    pub(crate) tool_guides: Vec<Vec<usize>>,
     /// Trigger point indexes of each muscle, in file order.
     pub(crate) muscle_points: Vec<Vec<usize>>,
     /// Muscle indexes each tool suits (derived from techniques), file order.
@@ -187,6 +193,17 @@ impl Catalog {
         Self::from_data(data)
     }
 
+    /// Parses the chart data file and the guides file, merges the guides in
+    /// and validates the whole: the guides are part of the version.
+    pub fn from_files(catalog: &str, guides: &str) -> Result<Self, CatalogError> {
+        let mut data: CatalogData =
+            toml::from_str(catalog).map_err(|e| CatalogError::Parse(e.to_string()))?;
+        let file: GuidesFile =
+            toml::from_str(guides).map_err(|e| CatalogError::Parse(format!("guides file: {e}")))?;
+        data.guides.extend(file.guides);
+        Self::from_data(data)
+    }
+
     /// Parses, validates and indexes the canonical JSON encoding (the form the
     /// store keeps).
     pub fn from_canonical(bytes: &[u8]) -> Result<Self, CatalogError> {
@@ -233,6 +250,7 @@ impl Catalog {
             data.trigger_points.iter().map(|x| x.id.as_str()),
             p,
         );
+        let guides = index("guides", data.guides.iter().map(|x| x.id.as_str()), p);
 
         c.text("meta", "title", &data.meta.title);
         c.text("meta", "edition", &data.meta.edition);
@@ -331,6 +349,9 @@ impl Catalog {
                 },
             );
         }
+        for g in &data.guides {
+            check_guide(&mut c, g, &tools, &sources);
+        }
         // Every muscle needs at least one point: a muscle with none could
         // never be found by pain, which would be half a chart.
         let mut muscle_points = vec![Vec::new(); data.muscles.len()];
@@ -409,6 +430,32 @@ impl Catalog {
             tool_muscles.push(ms);
         }
 
+        let mut tool_guides = vec![Vec::new(); data.tools.len()];
+        for (gi, g) in data.guides.iter().enumerate() {
+            for t in &g.tools {
+                if let Some(&ti) = tools.get(t) {
+                    tool_guides[ti].push(gi);
+                }
+            }
+        }
+        let basics: Vec<usize> = (0..data.guides.len())
+            .filter(|&gi| data.guides[gi].every_point)
+            .collect();
+        let point_guides = point_tools
+            .iter()
+            .map(|ts: &Vec<usize>| {
+                let mut gs = basics.clone();
+                for &t in ts {
+                    for &g in &tool_guides[t] {
+                        if !gs.contains(&g) {
+                            gs.push(g);
+                        }
+                    }
+                }
+                gs
+            })
+            .collect();
+
         // Conditions that rule points out by region or by id, folded onto
         // each point so every reader applies them like a point's own
         // excluded_conditions.
@@ -440,6 +487,9 @@ impl Catalog {
             tools,
             symptoms,
             red_flags,
+            guides,
+            point_guides,
+            tool_guides,
             muscle_points,
             tool_muscles,
             muscle_tools,
@@ -490,6 +540,21 @@ impl Catalog {
     /// Index of a red flag by id.
     pub fn red_flag_index(&self, id: &str) -> Option<usize> {
         self.red_flags.get(id).copied()
+    }
+
+    /// Index of a guide by id.
+    pub fn guide_index(&self, id: &str) -> Option<usize> {
+        self.guides.get(id).copied()
+    }
+
+    /// Guide indexes linked from a trigger point.
+    pub fn guides_of_point(&self, point: usize) -> &[usize] {
+        self.point_guides.get(point).map_or(&[], Vec::as_slice)
+    }
+
+    /// Guide indexes teaching a tool.
+    pub fn guides_of_tool(&self, tool: usize) -> &[usize] {
+        self.tool_guides.get(tool).map_or(&[], Vec::as_slice)
     }
 
     /// Index of a symptom by id.
@@ -620,6 +685,29 @@ fn canonical(data: &CatalogData) -> Vec<u8> {
     serde_json::to_vec(data).unwrap_or_default()
 }
 
+fn check_guide(
+    c: &mut Checker,
+    g: &Guide,
+    tools: &HashMap<String, usize>,
+    sources: &HashMap<String, usize>,
+) {
+    let e = format!("guides[{}]", g.id);
+    c.text(&e, "title", &g.title);
+    c.text(&e, "summary", &g.summary);
+    c.references(&e, "tools", &g.tools, "tool", tools);
+    c.references(&e, "sources", &g.sources, "source", sources);
+    if g.sources.is_empty() {
+        c.fail(&e, "must name at least one source");
+    }
+    if g.sections.is_empty() {
+        c.fail(&e, "must have at least one section");
+    }
+    for (i, s) in g.sections.iter().enumerate() {
+        c.text(&e, &format!("sections[{i}].heading"), &s.heading);
+        c.text(&e, &format!("sections[{i}].text"), &s.text);
+    }
+}
+
 fn check_guidance(c: &mut Checker, g: &Guidance, sources: &HashMap<String, usize>) {
     let e = "guidance";
     if !(1..=10).contains(&g.target_pressure)
@@ -647,6 +735,8 @@ fn check_guidance(c: &mut Checker, g: &Guidance, sources: &HashMap<String, usize
         ),
         ("expected_improvement_days", g.expected_improvement_days),
         ("trend_window_days", g.trend_window_days),
+        ("consistent_days_min", g.consistent_days_min),
+        ("min_tenderness_change", g.min_tenderness_change),
     ] {
         if v <= 0 {
             c.fail(e, format!("{name} must be positive"));
@@ -657,6 +747,12 @@ fn check_guidance(c: &mut Checker, g: &Guidance, sources: &HashMap<String, usize
             e,
             "recommended_sessions_per_day_min exceeds max_sessions_per_point_per_day",
         );
+    }
+    if g.consistent_days_min > g.trend_window_days {
+        c.fail(e, "consistent_days_min exceeds trend_window_days");
+    }
+    if g.min_tenderness_change > 10 {
+        c.fail(e, "min_tenderness_change is beyond the 0-10 scale");
     }
     c.text(e, "pressure_description", &g.pressure_description);
     c.text(e, "summary", &g.summary);
@@ -841,6 +937,79 @@ mod tests {
         assert_ne!(a.version(), c.version());
         let d = Catalog::from_canonical(&a.canonical()).unwrap();
         assert_eq!(a.version(), d.version());
+    }
+
+    /// A guide on the fixture's claw, appended to the fixture text.
+    const GUIDE: &str = "\n[[guides]]\nid = \"claw\"\ntitle = \"Claw\"\nsummary = \"Lie on it.\"\ntools = [\"ql_claw\"]\nsources = [\"travell_simons\"]\n[[guides.sections]]\nheading = \"Place\"\ntext = \"In the flank.\"\n";
+
+    #[track_caller]
+    fn check_guide(edits: &[(&str, &str)], needle: Option<&str>) {
+        let mut guide = GUIDE.to_owned();
+        for (from, to) in edits {
+            assert!(guide.contains(from), "guide lacks {from:?}");
+            guide = guide.replacen(from, to, 1);
+        }
+        match (Catalog::from_files(fixture::TOML, &guide), needle) {
+            (Ok(_), None) => {}
+            (Ok(_), Some(n)) => panic!("accepted, expected {n}"),
+            (Err(e), None) => panic!("refused: {e}"),
+            (Err(e), Some(n)) => assert!(
+                e.problems()
+                    .iter()
+                    .any(|p| p.entry.starts_with("guides[") && p.message.contains(n))
+                    || e.to_string().contains(n),
+                "expected {n}, got {e}"
+            ),
+        }
+    }
+
+    #[test]
+    fn guide_validation_table() {
+        check_guide(&[], None);
+        check_guide(
+            &[("[\"ql_claw\"]", "[\"ql_clawz\"]")],
+            Some("unknown tool \"ql_clawz\""),
+        );
+        check_guide(
+            &[("[\"travell_simons\"]", "[\"nobody\"]")],
+            Some("unknown source \"nobody\""),
+        );
+        check_guide(
+            &[("[\"travell_simons\"]", "[]")],
+            Some("at least one source"),
+        );
+        check_guide(
+            &[("text = \"In the flank.\"", "text = \" \"")],
+            Some("sections[0].text"),
+        );
+        check_guide(
+            &[("id = \"claw\"", "id = \"Claw\"")],
+            Some("lower_snake_case"),
+        );
+        check_guide(&[("title", "titel")], Some("guides file"));
+    }
+
+    #[test]
+    fn guides_are_linked_and_hashed() {
+        let plain = fixture::catalog();
+        let with = Catalog::from_files(fixture::TOML, GUIDE).unwrap();
+        // Guides are content: they change the version, and survive the store.
+        assert_ne!(plain.version(), with.version());
+        let back = Catalog::from_canonical(&with.canonical()).unwrap();
+        assert_eq!(back.version(), with.version());
+        assert_eq!(back.data().guides.len(), 1);
+        // No guides: the canonical form (so the version) is what it was.
+        assert_eq!(
+            Catalog::from_files(fixture::TOML, "").unwrap().version(),
+            plain.version()
+        );
+        let g = with.guide_index("claw").unwrap();
+        let claw = with.tool_index("ql_claw").unwrap();
+        assert_eq!(with.guides_of_tool(claw), &[g]);
+        for (i, t) in with.data().trigger_points.iter().enumerate() {
+            let uses = t.techniques.iter().any(|x| x.tool == "ql_claw");
+            assert_eq!(with.guides_of_point(i).contains(&g), uses, "{}", t.id);
+        }
     }
 
     #[test]

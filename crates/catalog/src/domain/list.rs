@@ -50,6 +50,14 @@ pub fn tools(catalog: &Catalog, muscle: Option<usize>) -> Vec<usize> {
     }
 }
 
+/// Guides teaching `tool` (if given), in reading order.
+pub fn guides(catalog: &Catalog, tool: Option<usize>) -> Vec<usize> {
+    match tool {
+        Some(t) => catalog.guides_of_tool(t).to_vec(),
+        None => (0..catalog.data().guides.len()).collect(),
+    }
+}
+
 /// Whether `area` is one of the catalog's areas (case-insensitive).
 pub fn is_area(area: &str) -> bool {
     super::model::AREAS

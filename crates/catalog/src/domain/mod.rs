@@ -94,6 +94,8 @@ pub mod names {
     pub const RED_FLAGS: &str = "redFlags";
     /// `sources/`
     pub const SOURCES: &str = "sources";
+    /// `guides/`
+    pub const GUIDES: &str = "guides";
 
     /// `collection/id`.
     pub fn name(collection: &str, id: &str) -> String {

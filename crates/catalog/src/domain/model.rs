@@ -45,6 +45,53 @@ pub struct CatalogData {
     /// `data/body_map.toml` (see [`super::body_map`]).
     #[serde(default, skip_serializing_if = "BodyMapData::is_empty")]
     pub body_map: BodyMapData,
+    /// How-to guides (usually from `guides.toml`, see [`GuidesFile`]).
+    /// Skipped when empty so catalogs without guides keep their hash.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub guides: Vec<Guide>,
+}
+
+/// The guides data file, `crates/catalog/data/guides.toml`: kept apart from
+/// the chart so the two can be edited independently; merged into
+/// [`CatalogData::guides`] before validation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GuidesFile {
+    /// The guides, in reading order.
+    #[serde(default)]
+    pub guides: Vec<Guide>,
+}
+
+/// A how-to guide: plain-language teaching behind self-treatment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Guide {
+    /// Identifier.
+    pub id: String,
+    /// Title.
+    pub title: String,
+    /// One or two sentences: the gist.
+    pub summary: String,
+    /// Linked from every trigger point (the basics), not just via tools.
+    #[serde(default)]
+    pub every_point: bool,
+    /// Tools this guide teaches (ids).
+    #[serde(default)]
+    pub tools: Vec<String>,
+    /// Where the advice comes from (source ids).
+    pub sources: Vec<String>,
+    /// The body, in order.
+    pub sections: Vec<GuideSection>,
+}
+
+/// One headed part of a guide.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GuideSection {
+    /// Heading.
+    pub heading: String,
+    /// Text.
+    pub text: String,
 }
 
 /// Title and edition of the data file.
@@ -93,6 +140,10 @@ pub struct Guidance {
     pub expected_improvement_days: i32,
     /// Window for progress trends, days.
     pub trend_window_days: i32,
+    /// Days with a session, out of the trend window, for consistent work.
+    pub consistent_days_min: i32,
+    /// Tenderness change (0-10 points) across the window that counts as real.
+    pub min_tenderness_change: i32,
     /// What the target pressure feels like.
     pub pressure_description: String,
     /// The guidance in one paragraph.

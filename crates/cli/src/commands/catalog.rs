@@ -133,6 +133,20 @@ pub struct ToolsArgs {
     pub page_token: String,
 }
 
+/// Options of `knotwork guides`.
+#[derive(Debug, clap::Args)]
+pub struct GuidesArgs {
+    /// Only guides teaching this tool.
+    #[arg(long)]
+    pub tool: Option<String>,
+    /// Page size.
+    #[arg(long, default_value_t = 50)]
+    pub limit: i32,
+    /// Continue from a previous page.
+    #[arg(long, default_value = "")]
+    pub page_token: String,
+}
+
 /// Options of `knotwork contraindications`.
 #[derive(Debug, clap::Args)]
 pub struct ContraindicationsArgs {
@@ -359,6 +373,83 @@ fn show_point(tp: &cat::TriggerPoint) {
             x.reason
         );
     }
+    show_guides(&tp.guides);
+}
+
+/// The "read first" line linking guides (`knotwork guide-text ID`).
+fn show_guides(guides: &[String]) {
+    if !guides.is_empty() {
+        let ids: Vec<&str> = guides.iter().map(|g| short(g)).collect();
+        anstream::println!(
+            "Guides: {} {}",
+            ids.join(", "),
+            paint(style::DIM, "(knotwork guide-text ID)")
+        );
+    }
+}
+
+/// `knotwork guides`.
+pub async fn guides(ctx: &Ctx, args: GuidesArgs) -> anyhow::Result<()> {
+    let req = cat::ListGuidesRequest {
+        tool: opt_full("tools", &args.tool),
+        page_size: args.limit,
+        page_token: args.page_token,
+    };
+    let resp = ctx
+        .catalog()
+        .await?
+        .list_guides(req)
+        .await
+        .map_err(explain)?
+        .into_inner();
+    ctx.out.show(&resp, |resp| {
+        let mut t = table(&["guide", "title", "summary"]);
+        for g in &resp.guides {
+            t.add_row(vec![
+                short(&g.name).to_owned(),
+                g.title.clone(),
+                g.summary.clone(),
+            ]);
+        }
+        print_table(&t);
+        next_page(&resp.next_page_token);
+    })
+}
+
+/// `knotwork guide-text`: one guide, to read.
+pub async fn guide_text(ctx: &Ctx, args: NameArg) -> anyhow::Result<()> {
+    let resp = ctx
+        .catalog()
+        .await?
+        .get_guide(cat::GetGuideRequest {
+            name: full("guides", &args.name),
+        })
+        .await
+        .map_err(explain)?
+        .into_inner();
+    ctx.out.show(&resp, |resp| {
+        let Some(g) = &resp.guide else { return };
+        anstream::println!(
+            "{} {}",
+            paint(style::HEADING, &g.title),
+            paint(style::DIM, format!("({})", g.name))
+        );
+        println!("{}", g.summary);
+        for s in &g.sections {
+            println!();
+            anstream::println!("{}", paint(style::HEADING, &s.heading));
+            println!("{}", s.text);
+        }
+        println!();
+        let sources: Vec<&str> = g.sources.iter().map(|x| short(x)).collect();
+        anstream::println!(
+            "{}",
+            paint(
+                style::DIM,
+                format!("Sources: {} (knotwork sources)", sources.join(", "))
+            )
+        );
+    })
 }
 
 /// `knotwork point`: GetTriggerPoint for one, BatchGetTriggerPoints for several.
@@ -612,6 +703,7 @@ pub async fn tool(ctx: &Ctx, args: NameArg) -> anyhow::Result<()> {
                 ""
             }
         );
+        show_guides(&t.guides);
     })
 }
 

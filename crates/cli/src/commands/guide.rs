@@ -153,6 +153,44 @@ fn parse_score(text: &str) -> anyhow::Result<i32> {
     }
 }
 
+/// Reconnect attempts in a row before giving up.
+const MAX_RECONNECTS: u32 = 6;
+
+/// Whether a failed or ended stream is worth following again.
+fn retryable(status: &tonic::Status) -> bool {
+    matches!(
+        status.code(),
+        tonic::Code::Unavailable
+            | tonic::Code::DeadlineExceeded
+            | tonic::Code::Unknown
+            | tonic::Code::Internal
+            | tonic::Code::Aborted
+            | tonic::Code::Cancelled
+    )
+}
+
+/// 0.5 s, 1 s, 2 s, ... at most 8 s.
+fn backoff(attempt: u32) -> std::time::Duration {
+    std::time::Duration::from_millis(500 * 2u64.pow(attempt.saturating_sub(1).min(4)))
+}
+
+fn reconnect_notice(countdown: &mut Countdown, ctx: &Ctx, attempt: u32) {
+    if ctx.out.json {
+        return;
+    }
+    countdown.clear();
+    anstream::eprintln!(
+        "{}",
+        paint(
+            style::CAUTION,
+            format!(
+                "Connection lost; reconnecting in {:.1} s (attempt {attempt} of {MAX_RECONNECTS})...",
+                backoff(attempt).as_secs_f64()
+            )
+        )
+    );
+}
+
 /// `knotwork guide`.
 pub async fn guide(ctx: &Ctx, args: GuideArgs) -> anyhow::Result<()> {
     let side = parse_side(&args.side)?;
@@ -205,28 +243,78 @@ pub async fn guide(ctx: &Ctx, args: GuideArgs) -> anyhow::Result<()> {
         print_warnings(&g.warnings);
     }
 
-    let mut stream = client
-        .guide_session(ctx.stream_request(ses::GuideSessionRequest {
-            name: g.name.clone(),
-        })?)
-        .await
-        .map_err(explain)?
-        .into_inner();
     let mut countdown = Countdown {
         live: output::stdout_is_terminal() && !ctx.out.json,
         drawn: false,
     };
     let mut stopped = false;
-    while let Some(cue) = stream.next().await {
-        let cue = cue.map_err(explain)?;
-        if ctx.out.json {
-            output::print_json_line(&cue)?;
-        } else if cue.cue() == ses::GuideCue::Tick {
-            countdown.tick(&cue);
-        } else {
-            countdown.cue(&cue);
+    // A dropped stream (a tunnel, a lock screen, a restarting server) is
+    // followed again with backoff; the server resumes at the real elapsed
+    // time.
+    let mut attempt = 0u32;
+    while !stopped {
+        let opened = client
+            .guide_session(ctx.stream_request(ses::GuideSessionRequest {
+                name: g.name.clone(),
+            })?)
+            .await;
+        let mut stream = match opened {
+            Ok(s) => s.into_inner(),
+            Err(status) if retryable(&status) && attempt < MAX_RECONNECTS => {
+                attempt += 1;
+                reconnect_notice(&mut countdown, ctx, attempt);
+                tokio::time::sleep(backoff(attempt)).await;
+                continue;
+            }
+            Err(status) => return Err(explain(status)),
+        };
+        let mut lost = None;
+        while let Some(cue) = stream.next().await {
+            let cue = match cue {
+                Ok(c) => c,
+                Err(status) => {
+                    lost = Some(status);
+                    break;
+                }
+            };
+            attempt = 0;
+            if ctx.out.json {
+                output::print_json_line(&cue)?;
+            } else {
+                if cue.resumed {
+                    countdown.clear();
+                    anstream::println!(
+                        "{}",
+                        paint(
+                            style::GOOD,
+                            format!(
+                                "Reconnected: {}:{:02} in, continuing.",
+                                cue.elapsed_seconds / 60,
+                                cue.elapsed_seconds % 60
+                            )
+                        )
+                    );
+                }
+                if cue.cue() == ses::GuideCue::Tick && !cue.resumed {
+                    countdown.tick(&cue);
+                } else {
+                    countdown.cue(&cue);
+                }
+            }
+            stopped |= cue.cue() == ses::GuideCue::Stop;
         }
-        stopped |= cue.cue() == ses::GuideCue::Stop;
+        if stopped {
+            break;
+        }
+        match lost {
+            Some(status) if !retryable(&status) => return Err(explain(status)),
+            _ if attempt >= MAX_RECONNECTS => break,
+            _ => {
+                attempt += 1;
+                reconnect_notice(&mut countdown, ctx, attempt);
+                tokio::time::sleep(backoff(attempt)).await;
+            }
+        }
     }
     countdown.clear();
     if !stopped {
@@ -304,6 +392,15 @@ mod tests {
         assert!(parse_score("11").is_err());
         assert!(parse_score("-1").is_err());
         assert!(parse_score("six").is_err());
+    }
+
+    #[test]
+    fn reconnects_back_off() {
+        assert_eq!(backoff(1).as_millis(), 500);
+        assert_eq!(backoff(2).as_millis(), 1000);
+        assert_eq!(backoff(6).as_millis(), 8000);
+        assert!(retryable(&tonic::Status::unavailable("gone")));
+        assert!(!retryable(&tonic::Status::not_found("no")));
     }
 
     #[test]

@@ -185,8 +185,12 @@ pub fn parse_quality(text: &str) -> anyhow::Result<ses::PainQuality> {
         "burning" => ses::PainQuality::Burning,
         "tingling" => ses::PainQuality::Tingling,
         "sharp" => ses::PainQuality::Sharp,
+        "numbness" | "numb" => ses::PainQuality::Numbness,
+        "electric" | "shooting" => ses::PainQuality::Electric,
         other => {
-            bail!("unknown pain quality {other:?}: use dull, aching, burning, tingling or sharp")
+            bail!(
+                "unknown pain quality {other:?}: use dull, aching, burning, tingling, numbness, electric or sharp"
+            )
         }
     })
 }

@@ -4,7 +4,9 @@
 
 pub mod account;
 pub mod catalog;
+pub mod checkin;
 pub mod guide;
+pub mod holds;
 pub mod journal;
 pub mod ops;
 pub mod views;
@@ -23,7 +25,8 @@ pub enum Client {
     /// Mint a development token (HS256, signed with the development secret).
     #[command(display_order = 11)]
     Token(account::TokenArgs),
-    /// Store a token for later commands (minted for --user, or given with --token).
+    /// Sign in: a device login with an OpenID provider (--issuer, --client-id),
+    /// or store a token (minted for --user, or given with --token).
     #[command(display_order = 12)]
     Login(account::LoginArgs),
     /// Forget the stored token.
@@ -86,6 +89,12 @@ pub enum Client {
     /// The whole chart in one response (for offline apps).
     #[command(display_order = 37)]
     Snapshot(catalog::SnapshotArgs),
+    /// The how-to guides: finding a knot, pressure, when to stop, each tool.
+    #[command(display_order = 38)]
+    Guides(catalog::GuidesArgs),
+    /// Read one guide (e.g. `guide-text find_a_knot`).
+    #[command(display_order = 39)]
+    GuideText(catalog::NameArg),
 
     // Your journal (signed in).
     /// Your screens: a relief plan for where it hurts, re-ranked for you.
@@ -121,6 +130,26 @@ pub enum Client {
     /// One local day: sessions and what is still allowed per point.
     #[command(display_order = 50)]
     Day(journal::DayArgs),
+    /// Rate how much a region hurts today, 0-10 (once a day per region).
+    #[command(display_order = 53)]
+    CheckIn(checkin::CheckInArgs),
+    /// List your pain check-ins.
+    #[command(display_order = 54)]
+    CheckIns(checkin::CheckInsArgs),
+    /// Your pain per region over time ("low back: 6 -> 3 over 9 days").
+    #[command(display_order = 55)]
+    PainProgress(checkin::PainProgressArgs),
+    /// A report for your clinician: `--fhir FILE` writes a FHIR R4 Bundle.
+    #[command(display_order = 56)]
+    Report(checkin::ReportArgs),
+    /// Correct a logged session: only the fields given change.
+    EditSession(holds::EditArgs),
+    /// Remove one logged session (holds it caused stay).
+    DeleteSession(holds::DeleteSessionArgs),
+    /// Points on hold until a medical provider has checked them.
+    Holds(holds::HoldsArgs),
+    /// Release a hold after a medical provider checked it.
+    ReleaseHold(holds::ReleaseArgs),
     /// Export all your data as JSON.
     #[command(display_order = 51)]
     Export(journal::ExportArgs),
@@ -137,10 +166,13 @@ pub enum Client {
 /// Runs a client subcommand.
 pub async fn run(ctx: Ctx, command: Client) -> anyhow::Result<()> {
     use Client::*;
+    if !matches!(command, Token(_) | Login(_) | Logout) {
+        account::renew_stored(&ctx).await?;
+    }
     match command {
         Health => ops::health(&ctx).await,
         Token(args) => account::token(&ctx, args),
-        Login(args) => account::login(&ctx, args),
+        Login(args) => account::login(&ctx, args).await,
         Logout => account::logout(),
         Pain(args) => catalog::pain(&ctx, args).await,
         Search(args) => catalog::search(&ctx, args).await,
@@ -160,6 +192,8 @@ pub async fn run(ctx: Ctx, command: Client) -> anyhow::Result<()> {
         Sources => catalog::sources(&ctx).await,
         Version => catalog::version(&ctx).await,
         Snapshot(args) => catalog::snapshot(&ctx, args).await,
+        Guides(args) => catalog::guides(&ctx, args).await,
+        GuideText(args) => catalog::guide_text(&ctx, args).await,
         Plan(args) => views::plan(&ctx, args).await,
         Today => views::today(&ctx).await,
         Profile(args) => journal::profile(&ctx, args).await,
@@ -172,6 +206,14 @@ pub async fn run(ctx: Ctx, command: Client) -> anyhow::Result<()> {
         Progress(args) => journal::progress(&ctx, args).await,
         Day(args) => journal::day(&ctx, args).await,
         Export(args) => journal::export(&ctx, args).await,
+        CheckIn(args) => checkin::check_in(&ctx, args).await,
+        CheckIns(args) => checkin::check_ins(&ctx, args).await,
+        PainProgress(args) => checkin::pain_progress(&ctx, args).await,
+        Report(args) => checkin::report(&ctx, args).await,
+        EditSession(args) => holds::edit(&ctx, args).await,
+        DeleteSession(args) => holds::delete(&ctx, args).await,
+        Holds(args) => holds::holds(&ctx, args).await,
+        ReleaseHold(args) => holds::release(&ctx, args).await,
         DeleteMyData(args) => journal::delete(&ctx, args).await,
         Reshard(args) => ops::reshard(args).await,
     }

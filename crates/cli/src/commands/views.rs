@@ -130,7 +130,31 @@ pub async fn plan(ctx: &Ctx, args: PlanArgs) -> anyhow::Result<()> {
         if !resp.suggested_next.is_empty() {
             anstream::println!("{} {}", paint(style::HEADING, "Next:"), resp.suggested_next);
         }
+        print_set_aside(&resp.set_aside);
     })
+}
+
+/// Points not recommended now, apart from the rest: why and what to do.
+fn print_set_aside(points: &[gw::SetAsidePoint]) {
+    if points.is_empty() {
+        return;
+    }
+    println!();
+    anstream::println!("{}", paint(style::DANGER, "Not now:"));
+    for p in points {
+        let label = if p.reason == "POINT_ON_HOLD" {
+            "on hold"
+        } else {
+            "worsening"
+        };
+        anstream::println!(
+            "  {} {}: {}",
+            paint(style::CAUTION, label),
+            short(&p.trigger_point),
+            p.message
+        );
+        println!("    {}", p.advice);
+    }
 }
 
 /// `knotwork today`.
@@ -150,8 +174,13 @@ pub async fn today(ctx: &Ctx) -> anyhow::Result<()> {
         if let Some(day) = &resp.day {
             show_day(day);
         }
+        if !resp.holds.is_empty() {
+            println!();
+            super::holds::print_holds(&resp.holds);
+        }
         println!();
         show_progress(&resp.progress, false);
+        print_set_aside(&resp.set_aside);
         if let Some(g) = &resp.guidance {
             let mut t = table(&["guidance", ""]);
             t.add_row(vec![

@@ -12,6 +12,16 @@
 //!   worked stalled point that is in the plan and not stalled itself, else
 //!   the first such alternative at all, else the best planned point that is
 //!   neither worked without improvement nor the stalled point.
+//! - "You found it": a point where the person reported a local twitch
+//!   response raises its muscle by [`TWITCH_BONUS`], and a point whose
+//!   tenderness came down across sessions by at least
+//!   [`FOUND_IT_DROP`] points raises it by [`DROP_BONUS`] (unless stalled or
+//!   worsening).
+//! - Never recommended: a point whose muscle is on hold (the whole candidate
+//!   leaves the plan) or whose tenderness is worsening (the point leaves its
+//!   candidate; a candidate left with no point leaves the plan). Both are
+//!   listed apart ([`Plan::set_aside`]) with why and what to do, and neither
+//!   is ever the next suspect.
 //! - Ties keep the catalog's order.
 //! - Only techniques for tools the person owns are offered, never an
 //!   excluded tool.
@@ -29,6 +39,13 @@ pub const TENDER_THRESHOLD: f64 = 3.0;
 pub const TENDER_BONUS: f64 = 0.5;
 /// Score removed for a point worked a week without improvement.
 pub const STALLED_PENALTY: f64 = 0.75;
+/// Score added for a point where a twitch response was reported.
+pub const TWITCH_BONUS: f64 = 0.5;
+/// Score added for a point whose tenderness came down across sessions.
+pub const DROP_BONUS: f64 = 0.5;
+/// The drop in tenderness (0-10 points, first to latest day) that counts
+/// as "you found it".
+pub const FOUND_IT_DROP: f64 = 1.0;
 
 /// Where a person's progress on a point stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,6 +69,44 @@ pub struct History {
     pub max_tenderness: Option<f64>,
     /// Other points referring to the same regions (from the session service).
     pub alternatives: Vec<String>,
+    /// A twitch response was reported on it.
+    pub twitch: bool,
+    /// Tenderness change, first to latest day with a reading (negative is
+    /// better).
+    pub tenderness_change: Option<f64>,
+}
+
+/// An active hold on a muscle, as the plan needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldMuscle {
+    /// What happened.
+    pub why: String,
+    /// What to do.
+    pub advice: String,
+}
+
+/// A point the plan does not recommend, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetAside {
+    /// `triggerPoints/{id}`.
+    pub point: String,
+    /// `muscles/{id}` when the reason is a hold.
+    pub held_muscle: Option<String>,
+    /// Why, in plain language.
+    pub message: String,
+    /// What to do.
+    pub advice: String,
+}
+
+impl SetAside {
+    /// `POINT_ON_HOLD` or `WORSENING`.
+    pub fn reason(&self) -> &'static str {
+        if self.held_muscle.is_some() {
+            "POINT_ON_HOLD"
+        } else {
+            "WORSENING"
+        }
+    }
 }
 
 /// The screening's verdict.
@@ -120,6 +175,8 @@ impl Block {
 pub struct PointFacts {
     /// `triggerPoints/{id}`.
     pub name: String,
+    /// `muscles/{id}`.
+    pub muscle: String,
     /// Tools with a technique for this point, in catalog order.
     pub technique_tools: Vec<String>,
     /// Tools that must never be used on it.
@@ -152,6 +209,16 @@ pub struct Person {
     pub recent: Vec<String>,
     /// Sessions remaining today per point worked today.
     pub remaining_today: HashMap<String, i32>,
+    /// Active holds by `muscles/{id}`.
+    pub held: HashMap<String, HeldMuscle>,
+}
+
+impl Person {
+    fn worsening(&self, point: &str) -> bool {
+        self.history
+            .get(point)
+            .is_some_and(|h| h.trend == Trend::Worsening)
+    }
 }
 
 /// A score change.
@@ -198,6 +265,9 @@ pub struct Plan {
     pub blocks: Vec<Block>,
     /// The next suspect after a stalled point.
     pub suggested_next: Option<String>,
+    /// Points of the candidates not recommended now (held or worsening),
+    /// in catalog order.
+    pub set_aside: Vec<SetAside>,
 }
 
 /// Builds the plan. See the module docs for the rules.
@@ -209,45 +279,53 @@ pub fn plan(candidates: &[Candidate], person: &Person, max: usize) -> Plan {
             .get(p)
             .is_some_and(|h| h.trend == Trend::Stalled)
     };
+    let mut set_aside = Vec::new();
     let mut ranked: Vec<Ranked> = candidates
         .iter()
         .enumerate()
-        .map(|(index, c)| {
+        .filter_map(|(index, c)| {
+            let held = c
+                .points
+                .iter()
+                .find_map(|p| person.held.get(&p.muscle).map(|h| (p.muscle.clone(), h)));
+            if let Some((muscle, h)) = held {
+                set_aside.extend(c.points.iter().map(|p| SetAside {
+                    point: p.name.clone(),
+                    held_muscle: Some(muscle.clone()),
+                    message: format!("On hold: {}", h.why),
+                    advice: h.advice.clone(),
+                }));
+                return None;
+            }
             let base = if top > 0.0 { c.score / top } else { 0.0 };
             let mut adjustments = Vec::new();
-            for p in &c.points {
+            let mut points = Vec::new();
+            for (i, p) in c.points.iter().enumerate() {
+                if person.worsening(&p.name) {
+                    set_aside.push(SetAside {
+                        point: p.name.clone(),
+                        held_muscle: None,
+                        message: "Tenderness on this point is going up.".into(),
+                        advice: "Stop working it and seek medical attention.".into(),
+                    });
+                    continue;
+                }
+                points.push(plan_point(i, p, person));
                 let Some(h) = person.history.get(&p.name) else {
                     continue;
                 };
-                let tender = h.max_tenderness.is_some_and(|t| t >= TENDER_THRESHOLD);
-                match h.trend {
-                    Trend::Stalled => adjustments.push(Adjustment {
-                        point: p.name.clone(),
-                        delta: -STALLED_PENALTY,
-                        reason: "Worked for a week without improvement: try another suspect."
-                            .into(),
-                    }),
-                    Trend::Improving | Trend::Unknown if tender => adjustments.push(Adjustment {
-                        point: p.name.clone(),
-                        delta: TENDER_BONUS,
-                        reason: "You pressed this point and found it tender.".into(),
-                    }),
-                    _ => {}
-                }
+                adjustments.extend(adjust(&p.name, h));
+            }
+            if points.is_empty() {
+                return None;
             }
             let score = base + adjustments.iter().map(|a| a.delta).sum::<f64>();
-            let points = c
-                .points
-                .iter()
-                .enumerate()
-                .map(|(i, p)| plan_point(i, p, person))
-                .collect();
-            Ranked {
+            Some(Ranked {
                 index,
                 score,
                 adjustments,
                 points,
-            }
+            })
         })
         .collect();
     // Stable sort: ties keep the catalog's order.
@@ -262,8 +340,14 @@ pub fn plan(candidates: &[Candidate], person: &Person, max: usize) -> Plan {
 
     let planned: Vec<&str> = ranked
         .iter()
-        .flat_map(|r| candidates[r.index].points.iter().map(|p| p.name.as_str()))
+        .flat_map(|r| {
+            r.points
+                .iter()
+                .map(|p| candidates[r.index].points[p.index].name.as_str())
+        })
         .collect();
+    let excluded: HashSet<&str> = set_aside.iter().map(|s| s.point.as_str()).collect();
+    let ok = |a: &str| !stalled(a) && !person.worsening(a) && !excluded.contains(a);
     let suggested_next = person.recent.iter().find(|p| stalled(p)).and_then(|stuck| {
         let alts = person
             .history
@@ -271,8 +355,8 @@ pub fn plan(candidates: &[Candidate], person: &Person, max: usize) -> Plan {
             .map(|h| h.alternatives.as_slice())
             .unwrap_or(&[]);
         alts.iter()
-            .find(|a| planned.contains(&a.as_str()) && !stalled(a) && *a != stuck)
-            .or_else(|| alts.iter().find(|a| !stalled(a) && *a != stuck))
+            .find(|a| planned.contains(&a.as_str()) && ok(a) && *a != stuck)
+            .or_else(|| alts.iter().find(|a| ok(a) && *a != stuck))
             .cloned()
             .or_else(|| {
                 planned
@@ -285,7 +369,44 @@ pub fn plan(candidates: &[Candidate], person: &Person, max: usize) -> Plan {
         ranked,
         blocks,
         suggested_next,
+        set_aside,
     }
+}
+
+/// The personal adjustments one point brings to its muscle.
+fn adjust(point: &str, h: &History) -> Vec<Adjustment> {
+    let mut out = Vec::new();
+    let mut add = |delta, reason: &str| {
+        out.push(Adjustment {
+            point: point.to_owned(),
+            delta,
+            reason: reason.to_owned(),
+        });
+    };
+    match h.trend {
+        Trend::Stalled => add(
+            -STALLED_PENALTY,
+            "Worked for a week without improvement: try another suspect.",
+        ),
+        Trend::Worsening => {}
+        Trend::Improving | Trend::Unknown => {
+            if h.twitch {
+                add(
+                    TWITCH_BONUS,
+                    "You felt a twitch response here: a sign you found the point.",
+                );
+            }
+            if h.tenderness_change.is_some_and(|c| c <= -FOUND_IT_DROP) {
+                add(
+                    DROP_BONUS,
+                    "Tenderness went down as you worked it: you found it.",
+                );
+            } else if h.max_tenderness.is_some_and(|t| t >= TENDER_THRESHOLD) {
+                add(TENDER_BONUS, "You pressed this point and found it tender.");
+            }
+        }
+    }
+    out
 }
 
 fn plan_point(index: usize, p: &PointFacts, person: &Person) -> PlannedPoint {
@@ -331,10 +452,25 @@ mod tests {
         }
     }
 
+    /// A candidate muscle named after its first point.
     fn cand(score: f64, points: &[&str]) -> Candidate {
+        let muscle = format!("muscles/{}", points[0]);
         Candidate {
             score,
-            points: points.iter().map(|p| point(p, &["tools/ball"])).collect(),
+            points: points
+                .iter()
+                .map(|p| PointFacts {
+                    muscle: muscle.clone(),
+                    ..point(p, &["tools/ball"])
+                })
+                .collect(),
+        }
+    }
+
+    fn held(why: &str) -> HeldMuscle {
+        HeldMuscle {
+            why: why.into(),
+            advice: "See a provider.".into(),
         }
     }
 
@@ -346,6 +482,7 @@ mod tests {
             history: HashMap::new(),
             recent: Vec::new(),
             remaining_today: HashMap::new(),
+            held: HashMap::new(),
         }
     }
 
@@ -354,6 +491,8 @@ mod tests {
             trend,
             max_tenderness: tender,
             alternatives: alts.iter().map(|a| (*a).into()).collect(),
+            twitch: false,
+            tenderness_change: None,
         }
     }
 
@@ -400,11 +539,51 @@ mod tests {
             .insert("b".into(), hist(Trend::Improving, Some(4.0), &[]));
         check(&c, &p, &["b", "a", "c"], None);
 
-        // Worsening: no rise (the session service warns instead).
+        // Worsening: never recommended (set aside).
         let mut p = person();
         p.history
             .insert("c".into(), hist(Trend::Worsening, Some(8.0), &[]));
+        check(&c, &p, &["a", "b"], None);
+
+        // A twitch response: "you found it", even when not tender.
+        let mut p = person();
+        let mut h = hist(Trend::Unknown, None, &[]);
+        h.twitch = true;
+        p.history.insert("c".into(), h);
+        check(&c, &p, &["c", "a", "b"], None);
+
+        // Tenderness came down across sessions: found it.
+        let mut p = person();
+        let mut h = hist(Trend::Improving, Some(2.0), &[]);
+        h.tenderness_change = Some(-2.0);
+        p.history.insert("b".into(), h.clone());
+        check(&c, &p, &["b", "a", "c"], None);
+        // A drop smaller than the threshold is not enough.
+        h.tenderness_change = Some(-0.5);
+        p.history.insert("b".into(), h);
         check(&c, &p, &["a", "b", "c"], None);
+
+        // A held muscle leaves the plan even when it was found tender, and
+        // is never the next suspect.
+        let mut p = person();
+        p.history
+            .insert("a".into(), hist(Trend::Unknown, Some(9.0), &[]));
+        p.held.insert("muscles/a".into(), held("Sharp pain."));
+        check(&c, &p, &["b", "c"], None);
+        let mut p = person();
+        p.history
+            .insert("b".into(), hist(Trend::Stalled, None, &["a", "c"]));
+        p.recent = vec!["b".into()];
+        p.held.insert("muscles/a".into(), held("Sharp pain."));
+        check(&c, &p, &["c", "b"], Some("c"));
+        // A worsening alternative is never the next suspect either.
+        let mut p = person();
+        p.history
+            .insert("b".into(), hist(Trend::Stalled, None, &["a", "c"]));
+        p.history
+            .insert("a".into(), hist(Trend::Worsening, None, &[]));
+        p.recent = vec!["b".into()];
+        check(&c, &p, &["c", "b"], Some("c"));
 
         // Stalled a week: falls, and its alternative in the plan is next.
         let mut p = person();
@@ -442,6 +621,110 @@ mod tests {
     }
 
     #[test]
+    fn set_aside_points_say_why() {
+        let c = [cand(10.0, &["a", "a2"]), cand(8.0, &["b", "b2"])];
+        let mut p = person();
+        p.held.insert("muscles/a".into(), held("Sharp pain on a."));
+        p.history
+            .insert("b2".into(), hist(Trend::Worsening, Some(4.0), &[]));
+        let plan = plan(&c, &p, 10);
+        let aside: Vec<_> = plan
+            .set_aside
+            .iter()
+            .map(|s| (s.point.as_str(), s.reason()))
+            .collect();
+        assert_eq!(
+            aside,
+            [
+                ("a", "POINT_ON_HOLD"),
+                ("a2", "POINT_ON_HOLD"),
+                ("b2", "WORSENING")
+            ]
+        );
+        assert!(plan.set_aside[0].message.contains("Sharp pain on a."));
+        assert_eq!(plan.ranked.len(), 1);
+        let kept: Vec<_> = plan.ranked[0].points.iter().map(|p| p.index).collect();
+        assert_eq!(kept, [0], "b2 left its candidate");
+    }
+
+    /// Property: over random histories, holds and plans, no held or
+    /// worsening point is ever recommended, as a candidate's point or as the
+    /// next suspect.
+    #[test]
+    fn never_recommends_a_held_or_worsening_point() {
+        let names: Vec<String> = (0..12).map(|i| format!("p{i}")).collect();
+        for seed in 0..2000 {
+            let mut rng = fastrand::Rng::with_seed(seed);
+            // Point p{i} lies in muscle m{i % 6}, as in a real chart.
+            let candidates: Vec<Candidate> = (0..rng.usize(1..6))
+                .map(|m| Candidate {
+                    score: rng.f64() * 10.0,
+                    points: (0..rng.usize(1..3))
+                        .map(|k| PointFacts {
+                            name: names[m + 6 * k].clone(),
+                            muscle: format!("muscles/m{m}"),
+                            technique_tools: vec!["tools/ball".into()],
+                            ..Default::default()
+                        })
+                        .collect(),
+                })
+                .collect();
+            let mut p = person();
+            for n in &names {
+                if rng.bool() {
+                    let trend = [
+                        Trend::Unknown,
+                        Trend::Improving,
+                        Trend::Stalled,
+                        Trend::Worsening,
+                    ][rng.usize(..4)];
+                    let alts: Vec<&str> = (0..rng.usize(0..4))
+                        .map(|_| names[rng.usize(..names.len())].as_str())
+                        .collect();
+                    let mut h = hist(trend, Some(rng.f64() * 10.0), &alts);
+                    h.twitch = rng.bool();
+                    h.tenderness_change = Some(rng.f64() * 6.0 - 3.0);
+                    p.history.insert(n.clone(), h);
+                    p.recent.push(n.clone());
+                }
+            }
+            for m in 0..6 {
+                if rng.u8(..4) == 0 {
+                    p.held.insert(format!("muscles/m{m}"), held("x"));
+                }
+            }
+            // The session service never lists a point of a held muscle as an
+            // alternative (progress::fill_alternatives); worsening ones are
+            // left in, so the plan must filter them itself.
+            let held_muscles = p.held.clone();
+            for h in p.history.values_mut() {
+                h.alternatives.retain(|a| {
+                    let i: usize = a[1..].parse().unwrap_or(0);
+                    !held_muscles.contains_key(&format!("muscles/m{}", i % 6))
+                });
+            }
+            let bad = |n: &str| {
+                let i: usize = n[1..].parse().unwrap_or(0);
+                p.held.contains_key(&format!("muscles/m{}", i % 6)) || p.worsening(n)
+            };
+            let got = plan(&candidates, &p, rng.usize(1..10));
+            for r in &got.ranked {
+                for pp in &r.points {
+                    let pt = &candidates[r.index].points[pp.index];
+                    assert!(
+                        !p.held.contains_key(&pt.muscle) && !p.worsening(&pt.name),
+                        "seed {seed}: recommended {}",
+                        pt.name
+                    );
+                }
+            }
+            if let Some(next) = &got.suggested_next {
+                assert!(!bad(next), "seed {seed}: next suspect {next}");
+            }
+        }
+    }
+
+    #[test]
     fn truncates_after_reranking() {
         let c = [cand(10.0, &["a"]), cand(8.0, &["b"]), cand(6.0, &["c"])];
         let mut p = person();
@@ -467,6 +750,7 @@ mod tests {
     fn point_blocks_table() {
         let base = PointFacts {
             name: "triggerPoints/p".into(),
+            muscle: "muscles/m".into(),
             technique_tools: vec![
                 "tools/ball".into(),
                 "tools/cane".into(),

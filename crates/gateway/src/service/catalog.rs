@@ -64,6 +64,8 @@ methods![
     "ListSources",
     "GetBodyMap",
     "GetTriggerPointPicture",
+    "ListGuides",
+    "GetGuide",
 ];
 
 /// A gRPC codec whose messages are their encoded bytes: decoding takes the
@@ -188,7 +190,7 @@ impl tonic::server::UnaryService<Bytes> for Forward {
         let shared = self.shared.clone();
         let (method, path) = (self.method, self.path);
         Box::pin(async move {
-            let ctx = shared.public(&request)?;
+            let ctx = shared.public(&request).await?;
             let max = shared.max_message;
             shared
                 .upstreams

@@ -16,7 +16,7 @@ mod view;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use knotwork_proto::metadata::{INTERNAL_TOKEN, REQUEST_ID, USER_ID};
+use knotwork_proto::metadata::{INTERNAL_TOKEN, REQUEST_ID};
 use tonic::metadata::{AsciiMetadataValue, MetadataMap};
 use tonic::{Request, Status};
 
@@ -24,6 +24,7 @@ pub use catalog::CatalogForward;
 pub use session::SessionForward;
 pub use view::{Views, relief_plan_query};
 
+use crate::Error;
 use crate::auth::Authenticator;
 use crate::limit::Limits;
 use crate::upstream::Upstreams;
@@ -61,9 +62,18 @@ pub struct Ctx {
 }
 
 impl Shared {
-    /// Context of a public call: the address limit only.
-    pub fn public<M>(&self, req: &Request<M>) -> Result<Ctx, Status> {
-        self.limits.check_addr(req.remote_addr().map(|a| a.ip()))?;
+    /// Context of a public call: counted against the caller's user when it
+    /// carries a valid bearer token, else against its address (see
+    /// [`Shared::admit`]). The call itself stays anonymous.
+    pub async fn public<M>(&self, req: &Request<M>) -> Result<Ctx, Status> {
+        if req.metadata().get("authorization").is_none() {
+            self.limits.check_addr(req.remote_addr().map(|a| a.ip()))?;
+        } else if let Err(e) = self.admit(req).await {
+            // A refused token on a public call only costs the address.
+            if !matches!(e, Error::Unauthenticated { .. }) {
+                return Err(e.into());
+            }
+        }
         Ok(Ctx {
             request_id: knotwork_runtime::internal::request_id(req.metadata()),
             user: None,
@@ -71,19 +81,39 @@ impl Shared {
         })
     }
 
-    /// Context of an authenticated call: the address limit, the bearer
-    /// token, then the user's limit.
-    pub fn private<M>(&self, req: &Request<M>, cap: Duration) -> Result<Ctx, Status> {
-        self.limits.check_addr(req.remote_addr().map(|a| a.ip()))?;
-        let user = self.auth.verify(req.metadata()).inspect_err(|e| {
-            tracing::info!(error = %e, "call refused: not authenticated");
+    /// Context of an authenticated call: the bearer token (which may wait
+    /// for one rate-limited key refresh when it names an unknown key) and
+    /// the user's limit (see [`Shared::admit`]).
+    pub async fn private<M>(&self, req: &Request<M>, cap: Duration) -> Result<Ctx, Status> {
+        let user = self.admit(req).await.inspect_err(|e| {
+            if matches!(e, Error::Unauthenticated { .. }) {
+                tracing::info!(error = %e, "call refused: not authenticated");
+            }
         })?;
-        self.limits.check_user(&user)?;
         Ok(Ctx {
             request_id: knotwork_runtime::internal::request_id(req.metadata()),
             user: Some(user),
             deadline: Instant::now() + client_timeout(req.metadata(), cap),
         })
+    }
+
+    /// The fair-edge rule: a call with a valid token is limited per verified
+    /// user only, so an anonymous flood from the same address (or from
+    /// everyone behind one proxy) does not refuse it; a call whose token is
+    /// missing or refused costs its address, and a refusal by the address
+    /// limit comes first (RESOURCE_EXHAUSTED), so guessing tokens is as
+    /// limited as any anonymous call.
+    async fn admit<M>(&self, req: &Request<M>) -> Result<String, Error> {
+        match self.auth.verify(req.metadata()).await {
+            Ok(user) => {
+                self.limits.check_user(&user)?;
+                Ok(user)
+            }
+            Err(refused) => {
+                self.limits.check_addr(req.remote_addr().map(|a| a.ip()))?;
+                Err(refused)
+            }
+        }
     }
 
     /// The verified user of `ctx` (empty for public calls).
@@ -99,12 +129,9 @@ impl Shared {
             md.insert(REQUEST_ID, v);
         }
         if let Some(user) = &ctx.user {
-            // The subject was checked to be printable when the token was
-            // verified; a value that still cannot be a header is refused by
-            // the backend for lack of a user id.
-            if let Ok(v) = user.parse() {
-                md.insert(USER_ID, v);
-            }
+            // Any UTF-8 id: visible ASCII as text, the rest as binary
+            // metadata (knotwork-runtime's internal boundary).
+            knotwork_runtime::internal::set_user_id(md, user);
             md.insert(INTERNAL_TOKEN, self.internal_token.clone());
         }
     }

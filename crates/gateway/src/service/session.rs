@@ -51,7 +51,7 @@ macro_rules! forward_session {
         $(
             async fn $method(&self, request: Request<$req>) -> Result<Response<$resp>, Status> {
                 let shared = &self.shared;
-                let ctx = shared.private(&request, shared.max_timeout)?;
+                let ctx = shared.private(&request, shared.max_timeout).await?;
                 let backend = shared.upstreams.session_for(shared.user(&ctx));
                 let max = shared.max_message;
                 let req = shared.outgoing(&ctx, request.into_inner());
@@ -85,6 +85,14 @@ forward_session! {
         get_day(GetDayRequest) -> GetDayResponse;
         export_user_data(ExportUserDataRequest) -> ExportUserDataResponse;
         delete_user_data(DeleteUserDataRequest) -> DeleteUserDataResponse;
+        record_check_in(RecordCheckInRequest) -> RecordCheckInResponse;
+        list_check_ins(ListCheckInsRequest) -> ListCheckInsResponse;
+        list_region_progress(ListRegionProgressRequest) -> ListRegionProgressResponse;
+        export_fhir_bundle(ExportFhirBundleRequest) -> ExportFhirBundleResponse;
+        update_session(UpdateSessionRequest) -> UpdateSessionResponse;
+        delete_session(DeleteSessionRequest) -> DeleteSessionResponse;
+        list_holds(ListHoldsRequest) -> ListHoldsResponse;
+        release_hold(ReleaseHoldRequest) -> ReleaseHoldResponse;
     }
 
     type GuideSessionStream = GuideStream;
@@ -96,7 +104,7 @@ forward_session! {
         request: Request<GuideSessionRequest>,
     ) -> Result<Response<Self::GuideSessionStream>, Status> {
         let shared = &self.shared;
-        let ctx = shared.private(&request, shared.max_stream_timeout)?;
+        let ctx = shared.private(&request, shared.max_stream_timeout).await?;
         let backend = shared.upstreams.session_for(shared.user(&ctx));
         let max = shared.max_message;
         let req = shared.outgoing(&ctx, request.into_inner());

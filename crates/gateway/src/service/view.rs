@@ -11,7 +11,7 @@ use knotwork_proto::gateway::v1::view_service_server::ViewService;
 use knotwork_proto::gateway::v1::*;
 use knotwork_proto::session::v1::session_service_client::SessionServiceClient;
 use knotwork_proto::session::v1::{
-    GetDayRequest, GetProfileRequest, GetScreeningRequest, ListProgressRequest,
+    GetDayRequest, GetProfileRequest, GetScreeningRequest, ListHoldsRequest, ListProgressRequest,
 };
 use tonic::transport::Channel;
 use tonic::{Request, Response, Status};
@@ -117,9 +117,12 @@ impl ViewService for Views {
         &self,
         request: Request<GetReliefPlanRequest>,
     ) -> Result<Response<GetReliefPlanResponse>, Status> {
-        let ctx = self.shared.private(&request, self.shared.max_timeout)?;
+        let ctx = self
+            .shared
+            .private(&request, self.shared.max_timeout)
+            .await?;
         let (pain_req, max) = relief_plan_query(request.into_inner())?;
-        let (pain, guidance, profile, screening, progress, day) = tokio::join!(
+        let (pain, guidance, profile, screening, progress, day, holds) = tokio::join!(
             self.catalog(
                 &ctx,
                 pain_req,
@@ -151,8 +154,16 @@ impl ViewService for Views {
                 },
                 |mut c, r| async move { c.get_day(r).await }
             ),
+            self.session(
+                &ctx,
+                ListHoldsRequest {
+                    include_released: false
+                },
+                |mut c, r| async move { c.list_holds(r).await }
+            ),
         );
         let inputs = convert::Inputs {
+            holds: holds?.holds,
             pain: pain?,
             guidance: guidance?.guidance,
             profile: profile?.profile.unwrap_or_default(),
@@ -167,8 +178,11 @@ impl ViewService for Views {
         &self,
         request: Request<GetTodayRequest>,
     ) -> Result<Response<GetTodayResponse>, Status> {
-        let ctx = self.shared.private(&request, self.shared.max_timeout)?;
-        let (day, progress, screening, guidance) = tokio::join!(
+        let ctx = self
+            .shared
+            .private(&request, self.shared.max_timeout)
+            .await?;
+        let (day, progress, screening, guidance, holds) = tokio::join!(
             self.session(
                 &ctx,
                 GetDayRequest {
@@ -192,10 +206,20 @@ impl ViewService for Views {
                 GetTechniqueGuidanceRequest {},
                 |mut c, r| async move { c.get_technique_guidance(r).await }
             ),
+            self.session(
+                &ctx,
+                ListHoldsRequest {
+                    include_released: false
+                },
+                |mut c, r| async move { c.list_holds(r).await }
+            ),
         );
+        let progress = progress?.progress;
         Ok(Response::new(GetTodayResponse {
+            set_aside: convert::set_aside_progress(&progress),
+            holds: holds?.holds,
             day: Some(day?),
-            progress: progress?.progress,
+            progress,
             screening: screening?.screening,
             guidance: guidance?.guidance,
         }))

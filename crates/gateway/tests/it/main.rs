@@ -10,6 +10,7 @@ mod auth;
 mod failure;
 mod grpc_web;
 mod limits;
+mod oidc;
 mod sharding;
 mod spoofing;
 mod views;

@@ -186,6 +186,7 @@ impl CatalogService for FakeCatalog {
                 ..Default::default()
             }),
             catalog_version: self.name.clone(),
+            guides: Vec::new(),
         }))
     }
     async fn list_contraindications(
@@ -213,6 +214,12 @@ impl CatalogService for FakeCatalog {
         &self,
         _: Request<cat::GetTriggerPointPictureRequest>,
     ) -> R<cat::GetTriggerPointPictureResponse> {
+        unimpl()
+    }
+    async fn list_guides(&self, _: Request<cat::ListGuidesRequest>) -> R<cat::ListGuidesResponse> {
+        unimpl()
+    }
+    async fn get_guide(&self, _: Request<cat::GetGuideRequest>) -> R<cat::GetGuideResponse> {
         unimpl()
     }
 }
@@ -453,6 +460,54 @@ impl SessionService for FakeSession {
         &self,
         _: Request<ses::DeleteUserDataRequest>,
     ) -> R<ses::DeleteUserDataResponse> {
+        unimpl()
+    }
+    async fn record_check_in(
+        &self,
+        _: Request<ses::RecordCheckInRequest>,
+    ) -> R<ses::RecordCheckInResponse> {
+        unimpl()
+    }
+    async fn list_check_ins(
+        &self,
+        _: Request<ses::ListCheckInsRequest>,
+    ) -> R<ses::ListCheckInsResponse> {
+        unimpl()
+    }
+    async fn list_region_progress(
+        &self,
+        _: Request<ses::ListRegionProgressRequest>,
+    ) -> R<ses::ListRegionProgressResponse> {
+        unimpl()
+    }
+    async fn export_fhir_bundle(
+        &self,
+        _: Request<ses::ExportFhirBundleRequest>,
+    ) -> R<ses::ExportFhirBundleResponse> {
+        unimpl()
+    }
+    async fn update_session(
+        &self,
+        _: Request<ses::UpdateSessionRequest>,
+    ) -> R<ses::UpdateSessionResponse> {
+        unimpl()
+    }
+    async fn delete_session(
+        &self,
+        _: Request<ses::DeleteSessionRequest>,
+    ) -> R<ses::DeleteSessionResponse> {
+        unimpl()
+    }
+    /// No holds: the views tests exercise the ranking, holds are covered
+    /// end to end in `tests/tests/holds.rs`.
+    async fn list_holds(&self, req: Request<ses::ListHoldsRequest>) -> R<ses::ListHoldsResponse> {
+        self.user(&req)?;
+        Ok(Response::new(ses::ListHoldsResponse::default()))
+    }
+    async fn release_hold(
+        &self,
+        _: Request<ses::ReleaseHoldRequest>,
+    ) -> R<ses::ReleaseHoldResponse> {
         unimpl()
     }
 }

@@ -26,6 +26,11 @@ pub struct Guidance {
     pub expected_improvement_days: u32,
     /// The window, in days, over which trends are computed.
     pub trend_window_days: u32,
+    /// Days with a session, out of the window, that make work consistent.
+    pub consistent_days_min: u32,
+    /// Tenderness change (0-10 points) across the window that counts as
+    /// real.
+    pub min_tenderness_change: u32,
 }
 
 /// What a screening condition does to self-massage while it is present.
@@ -62,6 +67,13 @@ pub struct PointInfo {
     pub id: String,
     /// Display name.
     pub display_name: String,
+    /// The muscle it lies in (id).
+    pub muscle: String,
+    /// The body region where it lies (id).
+    pub region: String,
+    /// Nerves its cautions name (structure names), for the nerve-sensation
+    /// hold.
+    pub nerve_cautions: Vec<String>,
     /// Whether it exists on both sides.
     pub bilateral: bool,
     /// Region ids it refers pain to.
@@ -93,6 +105,8 @@ pub struct CatalogView {
     pub points: BTreeMap<String, PointInfo>,
     /// Tool ids.
     pub tools: BTreeSet<String>,
+    /// Region ids and display names (what pain check-ins rate).
+    pub regions: BTreeMap<String, String>,
 }
 
 impl CatalogView {
@@ -172,10 +186,12 @@ pub(crate) mod fixture {
             recommended_sessions_per_day_min: 1,
             expected_improvement_days: 7,
             trend_window_days: 7,
+            consistent_days_min: 5,
+            min_tenderness_change: 1,
         }
     }
 
-    /// Two conditions, four points (one for a therapist only), four tools.
+    /// Two conditions, six points (two in one muscle, one for a therapist only), four tools.
     pub(crate) fn catalog() -> CatalogView {
         let mut points = BTreeMap::new();
         points.insert(
@@ -183,6 +199,9 @@ pub(crate) mod fixture {
             PointInfo {
                 id: "ql_superficial".into(),
                 display_name: "QL superficial point".into(),
+                muscle: "quadratus_lumborum".into(),
+                region: "low_back".into(),
+                nerve_cautions: Vec::new(),
                 bilateral: true,
                 referral_regions: set(&["low_back", "buttock"]),
                 techniques: map(&[("lacrosse_ball", "Lean on the ball against a wall.")]),
@@ -197,6 +216,9 @@ pub(crate) mod fixture {
             PointInfo {
                 id: "iliopsoas_1".into(),
                 display_name: "Iliopsoas abdominal point".into(),
+                muscle: "iliopsoas".into(),
+                region: "abdomen".into(),
+                nerve_cautions: vec!["Femoral nerve".into()],
                 bilateral: true,
                 referral_regions: set(&["low_back", "front_thigh"]),
                 techniques: map(&[("fingers", "Press gently beside the navel.")]),
@@ -207,10 +229,47 @@ pub(crate) mod fixture {
             },
         );
         points.insert(
+            "ql_deep".to_owned(),
+            PointInfo {
+                id: "ql_deep".into(),
+                display_name: "QL deep point".into(),
+                muscle: "quadratus_lumborum".into(),
+                region: "low_back".into(),
+                nerve_cautions: Vec::new(),
+                bilateral: true,
+                referral_regions: set(&["low_back", "hip"]),
+                techniques: map(&[("lacrosse_ball", "Lean into the ball.")]),
+                excluded_tools: BTreeMap::new(),
+                excluded_conditions: BTreeMap::new(),
+                max_safe_pressure: None,
+                therapist_only: None,
+            },
+        );
+        points.insert(
+            "piriformis_1".to_owned(),
+            PointInfo {
+                id: "piriformis_1".into(),
+                display_name: "Piriformis point".into(),
+                muscle: "piriformis".into(),
+                region: "buttock".into(),
+                nerve_cautions: vec!["Sciatic nerve".into()],
+                bilateral: true,
+                referral_regions: set(&["buttock", "back_thigh", "low_back"]),
+                techniques: map(&[("lacrosse_ball", "Sit on the ball.")]),
+                excluded_tools: BTreeMap::new(),
+                excluded_conditions: BTreeMap::new(),
+                max_safe_pressure: None,
+                therapist_only: None,
+            },
+        );
+        points.insert(
             "upper_trap_1".to_owned(),
             PointInfo {
                 id: "upper_trap_1".into(),
                 display_name: "Upper trapezius point".into(),
+                muscle: "trapezius".into(),
+                region: "shoulder_top".into(),
+                nerve_cautions: Vec::new(),
                 bilateral: true,
                 referral_regions: set(&["neck", "temple"]),
                 techniques: map(&[("fingers", "Pinch the muscle.")]),
@@ -225,6 +284,9 @@ pub(crate) mod fixture {
             PointInfo {
                 id: "levator_ani_1".into(),
                 display_name: "Levator ani point".into(),
+                muscle: "levator_ani".into(),
+                region: "coccyx".into(),
+                nerve_cautions: Vec::new(),
                 bilateral: true,
                 referral_regions: set(&["coccyx", "low_back"]),
                 techniques: map(&[("massage_therapist", "A pelvic health therapist.")]),
@@ -251,6 +313,11 @@ pub(crate) mod fixture {
             ],
             points,
             tools: set(&["fingers", "lacrosse_ball", "massage_gun", "foam_roller"]),
+            regions: map(&[
+                ("low_back", "Low back"),
+                ("buttock", "Buttock"),
+                ("neck", "Neck"),
+            ]),
         }
     }
 
@@ -284,7 +351,11 @@ mod tests {
     #[test]
     fn alternatives_share_referral_regions() {
         let c = fixture::catalog();
-        assert_eq!(c.alternatives("ql_superficial", 5), vec!["iliopsoas_1"]);
+        assert_eq!(
+            c.alternatives("ql_superficial", 5),
+            vec!["piriformis_1", "iliopsoas_1", "ql_deep"]
+        );
+        assert_eq!(c.alternatives("ql_superficial", 1), vec!["piriformis_1"]);
         assert!(c.alternatives("upper_trap_1", 5).is_empty());
         // The levator ani point shares the low back but is for a therapist.
         assert_eq!(

@@ -145,6 +145,63 @@ pub fn schedule(g: &GuidedSession) -> Vec<Cue> {
     cues
 }
 
+/// Seconds of the session that have really passed at `now` since its clock
+/// started at `since`, given how much faster than real time the guide runs
+/// (`speedup`, 1 in production).
+pub fn elapsed_at(since: jiff::Timestamp, now: jiff::Timestamp, speedup: u32) -> u32 {
+    // Milliseconds first, so a sped-up clock (tests) is not rounded to 0.
+    let millis = now.duration_since(since).as_millis().max(0);
+    let secs = millis.saturating_mul(i128::from(speedup.max(1))) / 1000;
+    u32::try_from(secs).unwrap_or(u32::MAX)
+}
+
+/// The cues still ahead for a stream that attaches `elapsed` seconds after
+/// the start (a reconnect): first where the session stands now, then the rest
+/// of the schedule. At 0 it is the whole schedule; once the time is up it is
+/// the STOP cue alone, so the client can still record the session.
+pub fn resume(g: &GuidedSession, elapsed: u32) -> Vec<Cue> {
+    let all = schedule(g);
+    if elapsed == 0 {
+        return all;
+    }
+    let total = all.last().map_or(0, |c| c.elapsed);
+    if elapsed >= total {
+        return all
+            .into_iter()
+            .filter(|c| c.kind == CueKind::Stop)
+            .collect();
+    }
+    let now = all
+        .iter()
+        .rev()
+        .find(|c| c.elapsed <= elapsed)
+        .map_or(g.side, |c| c.side);
+    let mut out = vec![Cue {
+        kind: CueKind::Tick,
+        elapsed,
+        remaining: total - elapsed,
+        message: format!(
+            "Reconnected {}:{:02} in: keep pressing at about {}/10{}.",
+            elapsed / 60,
+            elapsed % 60,
+            g.target_pressure,
+            side_words(now)
+        ),
+        side: now,
+        target_pressure: g.target_pressure,
+    }];
+    out.extend(all.into_iter().filter(|c| c.elapsed > elapsed));
+    out
+}
+
+/// The duration to record for a session that completes a guided one: what
+/// the person reports, but never more than really passed per side (ending
+/// early records the real time, not the planned one); at least 1 second.
+pub fn real_duration(g: &GuidedSession, reported: u32, elapsed: u32) -> u32 {
+    let sides = if g.side == Side::Both { 2 } else { 1 };
+    reported.min(elapsed / sides).max(1)
+}
+
 fn side_words(s: Side) -> &'static str {
     match s {
         Side::Left => " on your left side",
@@ -226,6 +283,42 @@ mod tests {
         assert_eq!(cues.last().unwrap().side, Side::Left);
         assert_eq!(cues.last().unwrap().remaining, 0);
         assert!(cues.windows(2).all(|w| w[0].elapsed <= w[1].elapsed));
+    }
+
+    #[test]
+    fn resuming_continues_at_the_elapsed_time() {
+        use CueKind::*;
+        let g = guided(Side::Both, 10);
+        let got: Vec<_> = resume(&g, 12).iter().map(|c| (c.kind, c.elapsed)).collect();
+        assert_eq!(got, [(Tick, 12), (Tick, 15), (Stop, 20)]);
+        let first = &resume(&g, 12)[0];
+        assert_eq!(first.remaining, 8);
+        assert_eq!(first.side, Side::Left, "the second side after the switch");
+        assert!(first.message.starts_with("Reconnected 0:12 in"));
+        assert_eq!(resume(&g, 0), schedule(&g));
+        let over: Vec<_> = resume(&g, 25).iter().map(|c| c.kind).collect();
+        assert_eq!(over, [Stop]);
+        assert_eq!(resume(&g, 20).len(), 1);
+        let g = guided(Side::Left, 300);
+        assert_eq!(resume(&g, 299)[0].remaining, 1);
+    }
+
+    #[test]
+    fn real_duration_table() {
+        let one = guided(Side::Left, 300);
+        let both = guided(Side::Both, 300);
+        assert_eq!(real_duration(&one, 300, 400), 300);
+        assert_eq!(real_duration(&one, 300, 120), 120, "ended early");
+        assert_eq!(real_duration(&both, 300, 120), 60, "per side");
+        assert_eq!(real_duration(&one, 300, 0), 1);
+        assert_eq!(real_duration(&one, 90, 120), 90);
+        let mut g = guided(Side::Left, 60);
+        g.start_time = "2026-03-10T12:00:00Z".parse().unwrap();
+        let now = "2026-03-10T12:00:42Z".parse().unwrap();
+        assert_eq!(elapsed_at(g.start_time, now, 1), 42);
+        assert_eq!(elapsed_at(g.start_time, now, 10), 420);
+        let before = "2026-03-10T11:00:00Z".parse().unwrap();
+        assert_eq!(elapsed_at(g.start_time, before, 1), 0);
     }
 
     #[test]

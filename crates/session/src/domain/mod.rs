@@ -9,8 +9,11 @@
 //! data through [`CatalogView`]; none is repeated here.
 
 pub mod catalog;
+pub mod checkin;
+pub mod fhir;
 pub mod guide;
 pub mod idempotency;
+pub mod holds;
 pub mod progress;
 pub mod rules;
 pub mod time;
@@ -36,6 +39,8 @@ pub mod names {
     pub const SESSION: &str = "sessions/";
     /// `guidedSessions/{id}`.
     pub const GUIDED_SESSION: &str = "guidedSessions/";
+    /// `holds/{id}`.
+    pub const HOLD: &str = "holds/";
 }
 
 /// A side of the body.
@@ -68,6 +73,21 @@ pub enum PainQuality {
     Tingling,
     /// Sharp: a red flag.
     Sharp,
+    /// Numbness: nerve-type.
+    Numbness,
+    /// Electric or shooting: nerve-type.
+    Electric,
+}
+
+impl PainQuality {
+    /// Whether it is a nerve-type sensation (tingling, burning, numbness,
+    /// electric): pressure may be on a nerve.
+    pub fn nerve_type(self) -> bool {
+        matches!(
+            self,
+            Self::Tingling | Self::Burning | Self::Numbness | Self::Electric
+        )
+    }
 }
 
 /// How a session came to be recorded.
@@ -181,6 +201,16 @@ pub enum WarningCode {
     ConditionExcluded,
     /// The point is for a trained therapist only, not for self-treatment.
     TherapistOnly,
+    /// The point's muscle is on hold.
+    PointOnHold,
+    /// A nerve-type sensation beside a nerve.
+    NerveSensation,
+    /// Close to the daily limit on the point.
+    NearDailyLimit,
+    /// A point in the same body region is on hold.
+    NeighbourOnHold,
+    /// The profile was never saved.
+    ProfileIncomplete,
 }
 
 /// How serious a warning is.
@@ -345,6 +375,8 @@ pub enum RefusalReason {
     /// The point is for a trained therapist only: the person cannot reach
     /// it safely alone.
     TherapistOnly,
+    /// The point's muscle is on hold until a provider has checked it.
+    PointOnHold,
 }
 
 impl RefusalReason {
@@ -357,6 +389,7 @@ impl RefusalReason {
             Self::ConditionExcluded => "CONDITION_EXCLUDED",
             Self::DailyLimitReached => "DAILY_LIMIT_REACHED",
             Self::TherapistOnly => "THERAPIST_ONLY",
+            Self::PointOnHold => "POINT_ON_HOLD",
         }
     }
 }
@@ -402,4 +435,8 @@ pub struct UserData {
     pub guided_sessions: Vec<GuidedSession>,
     /// Used idempotency keys and the resources they created.
     pub request_ids: Vec<(String, String)>,
+    /// Every pain check-in, oldest day first.
+    pub check_ins: Vec<checkin::CheckIn>,
+    /// Every hold, active and released.
+    pub holds: Vec<holds::Hold>,
 }

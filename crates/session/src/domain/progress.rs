@@ -1,20 +1,26 @@
-//! Progress on a trigger point: tenderness per local day, its trend over the
-//! catalog's trend window, and what that means.
+//! Progress on a trigger point: tenderness per local day, and the week rule
+//! as the seed states it.
+//!
+//! **The week rule.** Work is *consistent* when sessions were done on at
+//! least `consistent_days_min` of the last `trend_window_days` local days
+//! (the seed: 5 of 7), at any count per day. Across the window's tenderness
+//! readings (at least [`MIN_TREND_DAYS`] days of them) the fitted change is
+//! compared with `min_tenderness_change`: a rise that large is WORSENING
+//! (which puts the muscle on hold, see [`super::holds`]), a drop that large is
+//! IMPROVING, and anything smaller after consistent work that began at least
+//! `expected_improvement_days` ago is NOT_IMPROVING: probably the wrong
+//! spot, so the other points that refer to the same regions are suggested.
+//! Every threshold comes from the catalog's guidance.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use jiff::Timestamp;
 use jiff::civil::Date;
 
-use super::{CatalogView, DayStats, time};
+use super::{CatalogView, DayStats, Guidance, time};
 
 /// The fewest days with a tenderness reading in the window for a trend.
 pub const MIN_TREND_DAYS: usize = 3;
-
-/// The slope, in tenderness points per day, below which a change is noise.
-/// Tenderness is reported in whole points on a 0-10 scale, so a change of
-/// one point over a week (about 0.14 per day) is the smallest real change.
-pub const TREND_NOISE_PER_DAY: f64 = 0.1;
 
 /// A tenderness trend over a window.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -23,18 +29,27 @@ pub struct Trend {
     pub slope: f64,
     /// Days with a reading.
     pub days: usize,
+    /// The fitted change from the first to the last day with a reading,
+    /// in tenderness points (negative is better).
+    pub change: f64,
 }
 
 impl Trend {
-    /// Whether tenderness is going up.
-    pub fn rising(self) -> bool {
-        self.slope > TREND_NOISE_PER_DAY
+    /// Whether tenderness went up by at least the guidance's threshold.
+    pub fn rising(self, g: &Guidance) -> bool {
+        self.change >= threshold(g)
     }
 
-    /// Whether tenderness is going down.
-    pub fn falling(self) -> bool {
-        self.slope < -TREND_NOISE_PER_DAY
+    /// Whether tenderness went down by at least the guidance's threshold.
+    pub fn falling(self, g: &Guidance) -> bool {
+        self.change <= -threshold(g)
     }
+}
+
+/// The change that counts as real; a tiny epsilon absorbs float rounding
+/// of a fitted line through whole-point readings.
+fn threshold(g: &Guidance) -> f64 {
+    f64::from(g.min_tenderness_change.max(1)) - 1e-9
 }
 
 /// The trend of tenderness readings over the `window` days ending on `end`
@@ -56,10 +71,20 @@ pub fn trend(readings: &[(Date, u8)], end: Date, window: u32) -> Option<Trend> {
         .iter()
         .map(|(d, (sum, n))| (time::days_between(start, *d) as f64, sum / n))
         .collect();
+    let slope = slope(&points);
+    let span = points.last().map_or(0.0, |l| l.0) - points.first().map_or(0.0, |f| f.0);
     Some(Trend {
-        slope: slope(&points),
+        slope,
         days: points.len(),
+        change: slope * span,
     })
+}
+
+/// Whether tenderness readings worsen across the guidance's window ending
+/// on `end`: the one rule behind WORSENING, the rising-tenderness warning
+/// and the worsening hold.
+pub fn worsening(readings: &[(Date, u8)], end: Date, g: &Guidance) -> bool {
+    trend(readings, end, g.trend_window_days.max(1)).is_some_and(|t| t.rising(g))
 }
 
 /// The least-squares slope of `points`; 0 when x does not vary.
@@ -88,6 +113,8 @@ pub struct SessionPoint {
     pub tenderness_after: Option<u8>,
     /// Seconds on the point.
     pub duration_seconds: u32,
+    /// A local twitch response was felt.
+    pub twitch_response: bool,
 }
 
 /// Where progress on a point stands.
@@ -120,12 +147,18 @@ pub struct PointProgress {
     pub active_days_in_window: u32,
     /// Sessions in the trend window.
     pub sessions_in_window: u32,
-    /// Other points referring to the same regions, when not improving.
+    /// Other points referring to the same regions, when not improving
+    /// (filled by [`fill_alternatives`]).
     pub alternatives: Vec<String>,
     /// First session on the point.
     pub first_perform_time: Option<Timestamp>,
     /// Latest session on the point.
     pub last_perform_time: Option<Timestamp>,
+    /// A twitch response was reported on the point.
+    pub twitch_reported: bool,
+    /// Daily mean tenderness, latest minus first day with a reading, over
+    /// the whole journal; `None` with fewer than two such days.
+    pub tenderness_change: Option<f64>,
 }
 
 /// How many alternative points to suggest.
@@ -136,7 +169,8 @@ fn mean(v: &[u8]) -> Option<f64> {
 }
 
 /// Computes progress on `point` from all of its sessions, as of local date
-/// `today`, showing `history_days` days.
+/// `today`, showing `history_days` days. Alternatives are left empty: they
+/// depend on the other points too ([`fill_alternatives`]).
 pub fn point_progress(
     point: &str,
     sessions: &[SessionPoint],
@@ -166,14 +200,10 @@ pub fn point_progress(
         })
         .collect();
     let window_start = time::days_before(today, window - 1);
-    let in_window = by_day.range(window_start..=today);
-    let (mut active, mut consistent, mut count) = (0u32, 0u32, 0u32);
-    for (_, (n, ..)) in in_window {
+    let (mut active, mut count) = (0u32, 0u32);
+    for (_, (n, ..)) in by_day.range(window_start..=today) {
         active += 1;
         count += n;
-        if *n >= g.recommended_sessions_per_day_min.max(1) {
-            consistent += 1;
-        }
     }
     let readings: Vec<(Date, u8)> = sessions
         .iter()
@@ -188,37 +218,45 @@ pub fn point_progress(
     let last = sessions.iter().map(|s| s.perform_time).max();
     let first_date = sessions.iter().map(|s| s.local_date).min();
     let worked_days = first_date.map_or(0, |d| time::days_between(d, today) + 1);
-    // Consistent work: at least five days in seven at the recommended rate.
-    let is_consistent = u64::from(consistent) * 7 >= u64::from(window) * 5;
+    let is_consistent = active >= g.consistent_days_min.max(1);
     let waited = worked_days >= i64::from(g.expected_improvement_days.max(1));
-    let mut alternatives = Vec::new();
     let (status, advice) = match t {
-        Some(t) if t.rising() => (
+        Some(t) if t.rising(g) => (
             Status::Worsening,
             "Tenderness on this point is going up. Stop working it and seek medical attention."
                 .to_owned(),
         ),
-        Some(t) if t.falling() => (
+        Some(t) if t.falling(g) => (
             Status::Improving,
             "Tenderness is going down. Keep going at the same gentle pressure.".to_owned(),
         ),
-        Some(_) if is_consistent && waited => {
-            alternatives = catalog.alternatives(point, MAX_ALTERNATIVES);
-            (
-                Status::NotImproving,
-                format!(
-                    "After {} days of consistent work tenderness has not improved. Re-check that this is the right point, and look at the other trigger points that can cause the same pain.",
-                    worked_days
-                ),
-            )
-        }
+        Some(_) if is_consistent && waited => (
+            Status::NotImproving,
+            format!(
+                "Sessions on {active} of the last {window} days and tenderness has not come down by {} point{}. This is probably not the right spot: re-check it, and try the other trigger points that can cause the same pain.",
+                g.min_tenderness_change,
+                if g.min_tenderness_change == 1 {
+                    ""
+                } else {
+                    "s"
+                }
+            ),
+        ),
         _ => (
             Status::InsufficientData,
             format!(
-                "Work this point consistently and record tenderness before each session; results usually show within {} days.",
-                g.expected_improvement_days
+                "Work this point on at least {} of every {window} days and record tenderness before each session; results usually show within {} days.",
+                g.consistent_days_min, g.expected_improvement_days
             ),
         ),
+    };
+    let daily: Vec<f64> = by_day
+        .values()
+        .filter_map(|(_, before, after, _)| mean(before).or_else(|| mean(after)))
+        .collect();
+    let tenderness_change = match (daily.first(), daily.last()) {
+        (Some(a), Some(b)) if daily.len() >= 2 => Some(b - a),
+        _ => None,
     };
     PointProgress {
         trigger_point: point.to_owned(),
@@ -228,9 +266,40 @@ pub fn point_progress(
         advice,
         active_days_in_window: active,
         sessions_in_window: count,
-        alternatives,
+        alternatives: Vec::new(),
         first_perform_time: first,
         last_perform_time: last,
+        twitch_reported: sessions.iter().any(|s| s.twitch_response),
+        tenderness_change,
+    }
+}
+
+/// Fills the alternatives of every NOT_IMPROVING point: the points that
+/// refer pain to the same regions, most shared regions first, never a point
+/// of a held muscle, nor one that is worsening or was already tried without
+/// improvement.
+pub fn fill_alternatives(
+    list: &mut [PointProgress],
+    catalog: &CatalogView,
+    held_muscles: &BTreeSet<String>,
+) {
+    let excluded: BTreeSet<String> = list
+        .iter()
+        .filter(|p| matches!(p.status, Status::Worsening | Status::NotImproving))
+        .map(|p| p.trigger_point.clone())
+        .collect();
+    for p in list.iter_mut().filter(|p| p.status == Status::NotImproving) {
+        p.alternatives = catalog
+            .alternatives(&p.trigger_point, usize::MAX)
+            .into_iter()
+            .filter(|a| !excluded.contains(a))
+            .filter(|a| {
+                catalog
+                    .point(a)
+                    .is_none_or(|i| !held_muscles.contains(&i.muscle))
+            })
+            .take(MAX_ALTERNATIVES)
+            .collect();
     }
 }
 
@@ -247,34 +316,46 @@ mod tests {
         assert_eq!(slope(&[(1.0, 1.0)]), 0.0);
     }
 
-    fn sessions(readings: &[(u32, Option<u8>)]) -> Vec<SessionPoint> {
-        readings
-            .iter()
-            .map(|(day, t)| {
-                let d = date(2026, 3, 1)
-                    .checked_add(jiff::Span::new().days(i64::from(*day)))
-                    .unwrap();
+    /// Sessions at local times in `zone`: (local datetime, tenderness).
+    fn sessions(zone: &str, at: &[(&str, Option<u8>)]) -> Vec<SessionPoint> {
+        let tz = time::zone(zone).unwrap();
+        at.iter()
+            .map(|(local, t)| {
+                let dt: jiff::civil::DateTime = local.parse().unwrap();
+                let ts = dt.to_zoned(tz.clone()).unwrap().timestamp();
                 SessionPoint {
-                    local_date: d,
-                    perform_time: d.to_zoned(jiff::tz::TimeZone::UTC).unwrap().timestamp(),
+                    local_date: time::local_date(ts, &tz),
+                    perform_time: ts,
                     tenderness_before: *t,
                     tenderness_after: None,
                     duration_seconds: 60,
+                    twitch_response: false,
                 }
             })
             .collect()
     }
 
-    /// Progress on `ql_superficial` as of 2026-03-01 + `today` days.
+    /// One session at 09:00 on each listed day of March 2026, with its
+    /// tenderness.
+    fn daily(days: &[(u32, u8)]) -> Vec<(String, Option<u8>)> {
+        days.iter()
+            .map(|(d, t)| (format!("2026-03-{d:02}T09:00"), Some(*t)))
+            .collect()
+    }
+
+    /// Progress on `ql_superficial` as of local date `today`.
     #[track_caller]
-    fn check(readings: &[(u32, Option<u8>)], today: u32, expected: Status) -> PointProgress {
-        let today = date(2026, 3, 1)
-            .checked_add(jiff::Span::new().days(i64::from(today)))
-            .unwrap();
+    fn check(
+        zone: &str,
+        at: &[(String, Option<u8>)],
+        today: &str,
+        expected: Status,
+    ) -> PointProgress {
+        let at: Vec<(&str, Option<u8>)> = at.iter().map(|(a, t)| (a.as_str(), *t)).collect();
         let p = point_progress(
             "ql_superficial",
-            &sessions(readings),
-            today,
+            &sessions(zone, &at),
+            today.parse().unwrap(),
             28,
             &fixture::catalog(),
         );
@@ -283,73 +364,213 @@ mod tests {
     }
 
     #[test]
-    fn statuses() {
+    fn the_week_rule() {
         use Status::*;
-        check(&[], 0, InsufficientData);
-        check(&[(0, Some(5)), (1, Some(5))], 1, InsufficientData);
+        let utc = "UTC";
+        check(utc, &[], "2026-03-07", InsufficientData);
+        // One a day for seven days, no change: not improving (the seed's
+        // "about a week of consistent work").
+        let flat7 = daily(&[(1, 5), (2, 5), (3, 5), (4, 5), (5, 5), (6, 5), (7, 5)]);
+        let p = check(utc, &flat7, "2026-03-07", NotImproving);
+        assert_eq!((p.active_days_in_window, p.sessions_in_window), (7, 7));
+        assert!(p.advice.contains("7 of the last 7 days"), "{}", p.advice);
+        // Eight days, one a day, no change (the report).
+        let flat8: Vec<(u32, u8)> = (1..=8).map(|d| (d, 5)).collect();
+        check(utc, &daily(&flat8), "2026-03-08", NotImproving);
+        // Five of seven days, with gaps: consistent.
+        check(
+            utc,
+            &daily(&[(1, 5), (2, 5), (4, 5), (6, 5), (7, 5)]),
+            "2026-03-07",
+            NotImproving,
+        );
+        // Four of seven: not consistent yet.
+        check(
+            utc,
+            &daily(&[(1, 5), (3, 5), (5, 5), (7, 5)]),
+            "2026-03-07",
+            InsufficientData,
+        );
+        // Five days in a row, but the first only five days ago: wait.
+        check(
+            utc,
+            &daily(&[(3, 5), (4, 5), (5, 5), (6, 5), (7, 5)]),
+            "2026-03-07",
+            InsufficientData,
+        );
+        // A long gap: old work does not make this week consistent.
+        check(
+            utc,
+            &daily(&[(1, 5), (2, 5), (3, 5), (12, 5), (14, 5), (15, 5)]),
+            "2026-03-15",
+            InsufficientData,
+        );
+        // Several sessions a day count as one day.
+        let mut many = daily(&[(1, 5), (2, 5), (3, 5), (7, 5)]);
+        many.push(("2026-03-07T12:00".into(), Some(5)));
+        many.push(("2026-03-07T18:00".into(), Some(5)));
+        check(utc, &many, "2026-03-07", InsufficientData);
+        // Improving: down by at least the threshold.
         let p = check(
-            &[(0, Some(7)), (1, Some(6)), (2, Some(5)), (3, Some(4))],
-            3,
+            utc,
+            &daily(&[(1, 7), (2, 7), (3, 6), (4, 6), (5, 5), (6, 5), (7, 4)]),
+            "2026-03-07",
             Improving,
         );
-        assert!((p.trend_per_day + 1.0).abs() < 1e-9);
-        assert!(p.alternatives.is_empty());
-        let p = check(&[(0, Some(3)), (2, Some(5)), (4, Some(7))], 4, Worsening);
+        assert!(p.trend_per_day < 0.0);
+        // Improving after three days already.
+        check(
+            utc,
+            &daily(&[(1, 7), (2, 6), (3, 5)]),
+            "2026-03-03",
+            Improving,
+        );
+        // Less than the threshold is no change.
+        check(
+            utc,
+            &daily(&[(1, 5), (2, 5), (3, 5), (4, 5), (5, 5), (6, 5), (7, 6)]),
+            "2026-03-07",
+            NotImproving,
+        );
+        check(
+            utc,
+            &daily(&[(1, 6), (2, 5), (3, 6), (4, 5), (5, 6), (6, 5), (7, 6)]),
+            "2026-03-07",
+            NotImproving,
+        );
+        // Rising: worsening, whatever the consistency.
+        let p = check(
+            utc,
+            &daily(&[(4, 3), (5, 4), (6, 5), (7, 6)]),
+            "2026-03-07",
+            Worsening,
+        );
         assert!(p.advice.contains("medical attention"));
-        // A flat week of daily work: not improving, with alternatives.
-        let flat: Vec<_> = (0..7).map(|d| (d, Some(5))).collect();
-        let p = check(&flat, 6, NotImproving);
-        assert_eq!(p.alternatives, ["iliopsoas_1"]);
-        assert_eq!((p.active_days_in_window, p.sessions_in_window), (7, 7));
-        // Flat but only three days of work: too early to say.
         check(
-            &[(0, Some(5)), (3, Some(5)), (6, Some(5))],
-            6,
+            utc,
+            &daily(&[(1, 3), (4, 5), (7, 7)]),
+            "2026-03-07",
+            Worsening,
+        );
+        // Readings older than the window fall out.
+        check(
+            utc,
+            &daily(&[(1, 9), (2, 8), (3, 7), (21, 5)]),
+            "2026-03-21",
             InsufficientData,
         );
-        // Flat and consistent, but less than a week since the first session.
-        check(
-            &[
-                (0, Some(5)),
-                (1, Some(5)),
-                (2, Some(5)),
-                (3, Some(5)),
-                (4, Some(5)),
-            ],
-            4,
-            InsufficientData,
+        // Consistent, but tenderness measured on two days only.
+        let mut unmeasured = daily(&[(1, 5), (7, 5)]);
+        for d in 2..=6 {
+            unmeasured.push((format!("2026-03-{d:02}T09:00"), None));
+        }
+        check(utc, &unmeasured, "2026-03-07", InsufficientData);
+    }
+
+    #[test]
+    fn the_week_rule_across_daylight_saving() {
+        use Status::*;
+        // Berlin's clocks go forward on 29 March 2026: a 23-hour day. One
+        // session a day at half past midnight, local time, for seven days.
+        let spring: Vec<_> = (25..=31)
+            .map(|d| (format!("2026-03-{d:02}T00:30"), Some(5)))
+            .collect();
+        let p = check("Europe/Berlin", &spring, "2026-03-31", NotImproving);
+        assert_eq!(p.active_days_in_window, 7);
+        assert_eq!(p.days.len(), 7);
+        // New York falls back on 1 November 2026: a 25-hour day. Late
+        // evening sessions stay on their local day.
+        let autumn: Vec<_> = [
+            (10, 28),
+            (10, 29),
+            (10, 30),
+            (10, 31),
+            (11, 1),
+            (11, 2),
+            (11, 3),
+        ]
+        .iter()
+        .map(|(m, d)| (format!("2026-{m:02}-{d:02}T23:30"), Some(6)))
+        .collect();
+        let p = check("America/New_York", &autumn, "2026-11-03", NotImproving);
+        assert_eq!(p.active_days_in_window, 7);
+        // Five of the seven, rising across the change: worsening.
+        let rising: Vec<_> = [(25, 3), (27, 4), (29, 5), (30, 6), (31, 7)]
+            .iter()
+            .map(|(d, t)| (format!("2026-03-{d:02}T01:30"), Some(*t)))
+            .collect();
+        check("Europe/Berlin", &rising, "2026-03-31", Worsening);
+    }
+
+    #[test]
+    fn alternatives_skip_held_worsening_and_tried_points() {
+        let catalog = fixture::catalog();
+        let stalled = |point: &str, status: Status| PointProgress {
+            trigger_point: point.into(),
+            days: Vec::new(),
+            trend_per_day: 0.0,
+            status,
+            advice: String::new(),
+            active_days_in_window: 7,
+            sessions_in_window: 7,
+            alternatives: Vec::new(),
+            first_perform_time: None,
+            last_perform_time: None,
+            twitch_reported: false,
+            tenderness_change: None,
+        };
+        let run = |others: &[(&str, Status)], held: &[&str]| -> Vec<String> {
+            let mut list = vec![stalled("ql_superficial", Status::NotImproving)];
+            list.extend(others.iter().map(|(p, s)| stalled(p, *s)));
+            let held = held.iter().map(|m| (*m).to_owned()).collect();
+            fill_alternatives(&mut list, &catalog, &held);
+            list[0].alternatives.clone()
+        };
+        // Most shared regions first (piriformis refers to the low back and
+        // the buttock), then by id.
+        assert_eq!(run(&[], &[]), ["piriformis_1", "iliopsoas_1", "ql_deep"]);
+        assert_eq!(run(&[], &["piriformis"]), ["iliopsoas_1", "ql_deep"]);
+        assert_eq!(
+            run(&[("iliopsoas_1", Status::Worsening)], &[]),
+            ["piriformis_1", "ql_deep"]
         );
-        // Old readings fall out of the window.
-        check(
-            &[(0, Some(9)), (1, Some(8)), (2, Some(7)), (20, Some(5))],
-            20,
-            InsufficientData,
+        assert_eq!(
+            run(&[("piriformis_1", Status::NotImproving)], &[]),
+            ["iliopsoas_1", "ql_deep"]
+        );
+        assert_eq!(
+            run(
+                &[("piriformis_1", Status::Improving)],
+                &["quadratus_lumborum"]
+            ),
+            ["piriformis_1", "iliopsoas_1"]
         );
     }
 
     #[test]
     fn days_are_grouped_and_bounded() {
-        let s = sessions(&[(0, Some(6)), (0, Some(4)), (1, None), (40, Some(2))]);
-        let p = point_progress(
-            "ql_superficial",
-            &s,
-            date(2026, 4, 10),
-            28,
-            &fixture::catalog(),
+        let mut s = sessions(
+            "UTC",
+            &[
+                ("2026-03-01T09:00", Some(6)),
+                ("2026-03-01T10:00", Some(4)),
+                ("2026-03-02T09:00", None),
+                ("2026-04-10T09:00", Some(2)),
+            ],
         );
-        assert_eq!(p.days.len(), 1, "only day 40 is within 28 days");
-        let p = point_progress(
-            "ql_superficial",
-            &s,
-            date(2026, 3, 2),
-            28,
-            &fixture::catalog(),
-        );
+        s[1].twitch_response = true;
+        let c = fixture::catalog();
+        let p = point_progress("ql_superficial", &s, date(2026, 4, 10), 28, &c);
+        assert_eq!(p.days.len(), 1, "only 10 April is within 28 days");
+        assert!(p.twitch_reported);
+        assert_eq!(p.tenderness_change, Some(-3.0));
+        let p = point_progress("ql_superficial", &s[..3], date(2026, 3, 2), 28, &c);
         assert_eq!(p.days.len(), 2);
         assert_eq!(p.days[0].sessions, 2);
         assert_eq!(p.days[0].mean_before, Some(5.0));
         assert_eq!(p.days[1].mean_before, None);
         assert_eq!(p.days[0].total_duration_seconds, 120);
         assert_eq!(p.first_perform_time, Some(s[0].perform_time));
+        assert_eq!(p.tenderness_change, None);
     }
 }

@@ -11,7 +11,7 @@ use jiff::Timestamp;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
 
-use super::progress::{self, Trend};
+use super::progress;
 use super::{
     CatalogView, Condition, Effect, GuidedRequest, PainQuality, Refusal, RefusalReason, Screening,
     ScreeningAssessment, ScreeningStatus, SessionDraft, Severity, Warning, WarningCode, names,
@@ -396,8 +396,7 @@ pub fn session_warnings(s: &SessionDraft, ctx: &SessionContext<'_>) -> Vec<Warni
     if let Some(t) = s.tenderness() {
         readings.push((ctx.local_date, t));
     }
-    let trend = progress::trend(&readings, ctx.local_date, g.trend_window_days);
-    if trend.is_some_and(|t: Trend| t.rising()) {
+    if progress::worsening(&readings, ctx.local_date, g) {
         warn(
             WarningCode::TendernessRising,
             medical,

@@ -156,6 +156,8 @@ pub fn pain_quality(v: i32) -> Option<PainQuality> {
         3 => PainQuality::Burning,
         4 => PainQuality::Tingling,
         5 => PainQuality::Sharp,
+        6 => PainQuality::Numbness,
+        7 => PainQuality::Electric,
         _ => return None,
     })
 }
@@ -508,7 +510,7 @@ mod tests {
         check(|r| r.notes = "x".repeat(2000), &[]);
         check(|r| r.notes = "é".repeat(2001), &["session.notes"]);
         check(|r| r.side = 9, &["session.side"]);
-        check(|r| r.pain_quality = 6, &["session.pain_quality"]);
+        check(|r| r.pain_quality = 8, &["session.pain_quality"]);
         check(
             |r| r.trigger_point = "triggerPoints/nope".into(),
             &["session.trigger_point"],

@@ -108,6 +108,8 @@ pub fn snapshot(version: &str, max_safe_pressure: i32) -> cpb::CatalogSnapshot {
             recommended_sessions_per_day_min: 1,
             expected_improvement_days: 7,
             trend_window_days: 7,
+            consistent_days_min: 5,
+            min_tenderness_change: 1,
             ..Default::default()
         }),
         contraindications,
@@ -337,6 +339,18 @@ impl CatalogService for FakeCatalog {
         &self,
         _: Request<cpb::GetTriggerPointPictureRequest>,
     ) -> Result<Response<cpb::GetTriggerPointPictureResponse>, Status> {
+        unimplemented()
+    }
+    async fn list_guides(
+        &self,
+        _: Request<cpb::ListGuidesRequest>,
+    ) -> Result<Response<cpb::ListGuidesResponse>, Status> {
+        unimplemented()
+    }
+    async fn get_guide(
+        &self,
+        _: Request<cpb::GetGuideRequest>,
+    ) -> Result<Response<cpb::GetGuideResponse>, Status> {
         unimplemented()
     }
 }

@@ -1,0 +1,202 @@
+//! Pain check-ins: how much a region hurts today, and how that has moved.
+
+use knotwork_proto::session::v1 as ses;
+
+use crate::connect::{Ctx, explain, full};
+use crate::output::{align_right, paint, print_table, short, style, table};
+
+/// Options of `knotwork check-in`.
+#[derive(Debug, clap::Args)]
+pub struct CheckInArgs {
+    /// Where it hurts: a region id (e.g. `low_back`) or `regions/low_back`.
+    pub region: String,
+    /// How much it hurts today, 0 (none) to 10 (worst imaginable).
+    pub score: i32,
+    /// Idempotency key; a fresh one when not given.
+    #[arg(long)]
+    pub request_id: Option<String>,
+}
+
+/// Options of `knotwork check-ins`.
+#[derive(Debug, clap::Args)]
+pub struct CheckInsArgs {
+    /// Only this region.
+    #[arg(long)]
+    pub region: Option<String>,
+    /// First local day, YYYY-MM-DD (default: 90 days back).
+    #[arg(long, default_value = "")]
+    pub from: String,
+    /// Last local day, YYYY-MM-DD (default: today).
+    #[arg(long, default_value = "")]
+    pub to: String,
+}
+
+/// Options of `knotwork pain-progress`.
+#[derive(Debug, clap::Args)]
+pub struct PainProgressArgs {
+    /// Days back from today to look at; the server's default (30) when 0.
+    #[arg(long, default_value_t = 0)]
+    pub days: i32,
+}
+
+/// `knotwork check-in`.
+pub async fn check_in(ctx: &Ctx, args: CheckInArgs) -> anyhow::Result<()> {
+    let req = ses::RecordCheckInRequest {
+        request_id: args
+            .request_id
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+        region: full("regions", &args.region),
+        score: args.score,
+    };
+    let resp = ctx
+        .session()
+        .await?
+        .record_check_in(ctx.request(req)?)
+        .await
+        .map_err(explain)?
+        .into_inner();
+    ctx.out.show(&resp, |resp| {
+        let Some(c) = &resp.check_in else { return };
+        let how = if resp.replayed {
+            "already recorded"
+        } else if resp.replaced {
+            "replaced today's earlier check-in"
+        } else {
+            "recorded"
+        };
+        anstream::println!(
+            "{} {}/10 on {} {}",
+            paint(style::HEADING, short(&c.region).replace('_', " ")),
+            c.score,
+            c.local_date,
+            paint(style::DIM, format!("({how})"))
+        );
+    })
+}
+
+/// `knotwork check-ins`.
+pub async fn check_ins(ctx: &Ctx, args: CheckInsArgs) -> anyhow::Result<()> {
+    let req = ses::ListCheckInsRequest {
+        region: args
+            .region
+            .as_deref()
+            .map(|r| full("regions", r))
+            .unwrap_or_default(),
+        start_date: args.from,
+        end_date: args.to,
+    };
+    let resp = ctx
+        .session()
+        .await?
+        .list_check_ins(ctx.request(req)?)
+        .await
+        .map_err(explain)?
+        .into_inner();
+    ctx.out.show(&resp, |resp| {
+        if resp.check_ins.is_empty() {
+            println!("no check-ins in this range (knotwork check-in REGION SCORE)");
+            return;
+        }
+        let mut t = table(&["day", "region", "pain"]);
+        for c in &resp.check_ins {
+            t.add_row(vec![
+                c.local_date.clone(),
+                short(&c.region).to_owned(),
+                format!("{}/10", c.score),
+            ]);
+        }
+        align_right(&mut t, &[2]);
+        print_table(&t);
+    })
+}
+
+/// `knotwork pain-progress`.
+pub async fn pain_progress(ctx: &Ctx, args: PainProgressArgs) -> anyhow::Result<()> {
+    let req = ses::ListRegionProgressRequest { days: args.days };
+    let resp = ctx
+        .session()
+        .await?
+        .list_region_progress(ctx.request(req)?)
+        .await
+        .map_err(explain)?
+        .into_inner();
+    ctx.out.show(&resp, |resp| {
+        if resp.regions.is_empty() {
+            println!("no check-ins yet (knotwork check-in REGION SCORE)");
+            return;
+        }
+        for r in &resp.regions {
+            let trend = if r.change < 0 {
+                paint(style::GOOD, "better")
+            } else if r.change > 0 {
+                paint(style::CAUTION, "worse")
+            } else {
+                paint(style::DIM, "no change")
+            };
+            anstream::println!("{}  {}", r.summary, trend);
+            let bars: Vec<String> = r
+                .daily
+                .iter()
+                .map(|d| {
+                    let day = d.local_date.get(5..).unwrap_or(&d.local_date);
+                    let bar = "#".repeat(usize::try_from(d.score.clamp(0, 10)).unwrap_or(0));
+                    format!("{day} {bar:<10} {}", d.score)
+                })
+                .collect();
+            for b in bars {
+                println!("  {b}");
+            }
+        }
+    })
+}
+
+/// Options of `knotwork report`.
+#[derive(Debug, clap::Args)]
+pub struct ReportArgs {
+    /// Write the report as a FHIR R4 Bundle (JSON) to this file; `-` prints it.
+    #[arg(long)]
+    pub fhir: std::path::PathBuf,
+    /// First local day, YYYY-MM-DD (default: 90 days back).
+    #[arg(long, default_value = "")]
+    pub from: String,
+    /// Last local day, YYYY-MM-DD (default: today).
+    #[arg(long, default_value = "")]
+    pub to: String,
+    /// Leave the pain check-ins out.
+    #[arg(long)]
+    pub no_check_ins: bool,
+    /// Leave the sessions out.
+    #[arg(long)]
+    pub no_sessions: bool,
+}
+
+/// `knotwork report --fhir FILE`: a report a clinician can read.
+pub async fn report(ctx: &Ctx, args: ReportArgs) -> anyhow::Result<()> {
+    let req = ses::ExportFhirBundleRequest {
+        start_date: args.from,
+        end_date: args.to,
+        omit_check_ins: args.no_check_ins,
+        omit_sessions: args.no_sessions,
+    };
+    let resp = ctx
+        .session()
+        .await?
+        .export_fhir_bundle(ctx.request(req)?)
+        .await
+        .map_err(explain)?
+        .into_inner();
+    if args.fhir.as_os_str() == "-" {
+        println!("{}", resp.bundle_json);
+        return Ok(());
+    }
+    std::fs::write(&args.fhir, &resp.bundle_json)
+        .map_err(|e| anyhow::anyhow!("writing {}: {e}", args.fhir.display()))?;
+    ctx.out.show(&resp, |resp| {
+        println!(
+            "wrote {} (FHIR R4 Bundle: {} pain check-ins, {} sessions)",
+            args.fhir.display(),
+            resp.observations,
+            resp.procedures
+        );
+    })
+}

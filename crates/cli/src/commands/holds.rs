@@ -1,0 +1,300 @@
+//! Holds and journal corrections: `knotwork holds`, `knotwork release-hold`,
+//! `knotwork edit-session`, `knotwork delete-session` (ListHolds,
+//! ReleaseHold, UpdateSession, DeleteSession). Needs a token.
+
+use anyhow::bail;
+use knotwork_proto::session::v1 as ses;
+
+use super::catalog::parse_side;
+use super::journal::parse_quality;
+use crate::connect::{Ctx, explain, full};
+use crate::output::{paint, print_warnings, short, style, word};
+
+/// Options of `knotwork holds`.
+#[derive(Debug, clap::Args)]
+pub struct HoldsArgs {
+    /// Also list holds already released.
+    #[arg(long)]
+    pub all: bool,
+}
+
+/// Options of `knotwork release-hold`.
+#[derive(Debug, clap::Args)]
+pub struct ReleaseArgs {
+    /// A point of the held muscle, e.g. `quadratus_lumborum_superficial`.
+    pub point: String,
+    /// The date a medical provider checked it, YYYY-MM-DD.
+    #[arg(long)]
+    pub checked: String,
+    /// Confirms that a medical provider has checked it.
+    #[arg(long)]
+    pub provider_checked: bool,
+}
+
+/// Options of `knotwork edit-session`: only the fields given change.
+#[derive(Debug, clap::Args)]
+pub struct EditArgs {
+    /// The session, `sessions/ID` or `ID`.
+    pub name: String,
+    /// The trigger point worked.
+    #[arg(long)]
+    pub point: Option<String>,
+    /// The tool used.
+    #[arg(long)]
+    pub tool: Option<String>,
+    /// Side: left, right or both.
+    #[arg(long)]
+    pub side: Option<String>,
+    /// Pressure used, 0-10.
+    #[arg(long)]
+    pub pressure: Option<i32>,
+    /// Time on the point, in seconds.
+    #[arg(long)]
+    pub duration: Option<i32>,
+    /// Tenderness before, 0-10.
+    #[arg(long)]
+    pub before: Option<i32>,
+    /// Tenderness after, 0-10.
+    #[arg(long)]
+    pub tenderness: Option<i32>,
+    /// How it felt: dull, aching, burning, tingling, numbness, electric, sharp.
+    #[arg(long, value_parser = parse_quality)]
+    pub quality: Option<ses::PainQuality>,
+    /// Worse with activity: true or false.
+    #[arg(long)]
+    pub worse_with_activity: Option<bool>,
+    /// Worse with the massage: true or false.
+    #[arg(long)]
+    pub worse_with_massage: Option<bool>,
+    /// A twitch response was felt: true or false.
+    #[arg(long)]
+    pub twitch: Option<bool>,
+    /// Free notes.
+    #[arg(long)]
+    pub notes: Option<String>,
+}
+
+/// Options of `knotwork delete-session`.
+#[derive(Debug, clap::Args)]
+pub struct DeleteSessionArgs {
+    /// The session, `sessions/ID` or `ID`.
+    pub name: String,
+}
+
+/// Prints holds as a short list: what, since when, why, what to do.
+pub fn print_holds(holds: &[ses::Hold]) {
+    if holds.is_empty() {
+        println!("No point is on hold.");
+        return;
+    }
+    for h in holds {
+        let state = if h.active {
+            paint(style::DANGER, "ON HOLD")
+        } else {
+            paint(
+                style::GOOD,
+                format!("released (checked {})", h.provider_checked_date),
+            )
+        };
+        anstream::println!(
+            "{state}  {} ({})  since {}",
+            paint(style::HEADING, short(&h.trigger_point)),
+            short(&h.muscle),
+            h.since_local_time
+        );
+        println!("  why: {}", h.why);
+        println!("  {}", h.advice);
+        if h.active {
+            anstream::println!(
+                "  {}",
+                paint(
+                    style::DIM,
+                    format!(
+                        "after a provider's check: knotwork release-hold {} --provider-checked --checked YYYY-MM-DD",
+                        short(&h.trigger_point)
+                    )
+                )
+            );
+        }
+    }
+}
+
+/// `knotwork holds`.
+pub async fn holds(ctx: &Ctx, args: HoldsArgs) -> anyhow::Result<()> {
+    let resp = ctx
+        .session()
+        .await?
+        .list_holds(ctx.request(ses::ListHoldsRequest {
+            include_released: args.all,
+        })?)
+        .await
+        .map_err(explain)?
+        .into_inner();
+    ctx.out.show(&resp, |r| print_holds(&r.holds))
+}
+
+/// `knotwork release-hold`.
+pub async fn release(ctx: &Ctx, args: ReleaseArgs) -> anyhow::Result<()> {
+    if !args.provider_checked {
+        bail!(
+            "a hold is released only after a medical provider has checked it: pass --provider-checked with --checked YYYY-MM-DD"
+        );
+    }
+    let resp = ctx
+        .session()
+        .await?
+        .release_hold(ctx.request(ses::ReleaseHoldRequest {
+            trigger_point: full("triggerPoints", &args.point),
+            provider_checked: true,
+            checked_date: args.checked,
+        })?)
+        .await
+        .map_err(explain)?
+        .into_inner();
+    ctx.out.show(&resp, |r| print_holds(&r.holds))
+}
+
+/// The session fields and the update mask an `edit-session` names.
+fn edit_request(args: EditArgs) -> anyhow::Result<ses::UpdateSessionRequest> {
+    let mut s = ses::SessionRecord {
+        name: full("sessions", &args.name),
+        ..Default::default()
+    };
+    let mut paths = Vec::new();
+    let mut set = |path: &str| paths.push(path.to_owned());
+    if let Some(p) = args.point {
+        s.trigger_point = full("triggerPoints", &p);
+        set("trigger_point");
+    }
+    if let Some(t) = args.tool {
+        s.tool = full("tools", &t);
+        set("tool");
+    }
+    if let Some(side) = args.side {
+        s.side = parse_side(&side)? as i32;
+        set("side");
+    }
+    if let Some(v) = args.pressure {
+        s.pressure = v;
+        set("pressure");
+    }
+    if let Some(v) = args.duration {
+        s.duration_seconds = v;
+        set("duration_seconds");
+    }
+    if let Some(v) = args.before {
+        s.tenderness_before = Some(v);
+        set("tenderness_before");
+    }
+    if let Some(v) = args.tenderness {
+        s.tenderness_after = Some(v);
+        set("tenderness_after");
+    }
+    if let Some(q) = args.quality {
+        s.pain_quality = q as i32;
+        set("pain_quality");
+    }
+    if let Some(v) = args.worse_with_activity {
+        s.worse_with_activity = v;
+        set("worse_with_activity");
+    }
+    if let Some(v) = args.worse_with_massage {
+        s.worse_with_massage = v;
+        set("worse_with_massage");
+    }
+    if let Some(v) = args.twitch {
+        s.twitch_response = v;
+        set("twitch_response");
+    }
+    if let Some(v) = args.notes {
+        s.notes = v;
+        set("notes");
+    }
+    if paths.is_empty() {
+        bail!("nothing to change: pass at least one field, e.g. --quality dull");
+    }
+    Ok(ses::UpdateSessionRequest {
+        session: Some(s),
+        update_mask: Some(prost_types::FieldMask { paths }),
+    })
+}
+
+/// `knotwork edit-session`.
+pub async fn edit(ctx: &Ctx, args: EditArgs) -> anyhow::Result<()> {
+    let req = edit_request(args)?;
+    let resp = ctx
+        .session()
+        .await?
+        .update_session(ctx.request(req)?)
+        .await
+        .map_err(explain)?
+        .into_inner();
+    ctx.out.show(&resp, |r| {
+        let Some(s) = &r.session else { return };
+        anstream::println!(
+            "{} {} on {} ({}), {}",
+            paint(style::GOOD, "Corrected"),
+            s.name,
+            short(&s.trigger_point),
+            s.local_date,
+            word(s.pain_quality().as_str_name(), "PAIN_QUALITY_")
+        );
+        print_warnings(&s.warnings);
+    })
+}
+
+/// `knotwork delete-session`.
+pub async fn delete(ctx: &Ctx, args: DeleteSessionArgs) -> anyhow::Result<()> {
+    let name = full("sessions", &args.name);
+    let resp = ctx
+        .session()
+        .await?
+        .delete_session(ctx.request(ses::DeleteSessionRequest { name: name.clone() })?)
+        .await
+        .map_err(explain)?
+        .into_inner();
+    ctx.out.show(&resp, |r| {
+        if r.deleted {
+            println!("Deleted {name}. Holds it caused stay until a provider has checked them.");
+        } else {
+            println!("{name} was already gone.");
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(name: &str) -> EditArgs {
+        EditArgs {
+            name: name.into(),
+            point: None,
+            tool: None,
+            side: None,
+            pressure: None,
+            duration: None,
+            before: None,
+            tenderness: None,
+            quality: None,
+            worse_with_activity: None,
+            worse_with_massage: None,
+            twitch: None,
+            notes: None,
+        }
+    }
+
+    #[test]
+    fn edits_name_only_the_fields_given() {
+        assert!(edit_request(args("s1")).is_err());
+        let mut a = args("s1");
+        a.quality = Some(ses::PainQuality::Dull);
+        a.worse_with_massage = Some(false);
+        let r = edit_request(a).unwrap();
+        assert_eq!(r.session.as_ref().unwrap().name, "sessions/s1");
+        assert_eq!(
+            r.update_mask.unwrap().paths,
+            ["pain_quality", "worse_with_massage"]
+        );
+    }
+}
