@@ -5,7 +5,6 @@ import { useEffect, useMemo, useState } from "preact/hooks";
 import { requestId } from "../api";
 import { Side, type TriggerPoint } from "../gen/knotwork/catalog/v1/catalog_pb";
 import { ScreeningStatus, type Hold } from "../gen/knotwork/session/v1/session_pb";
-import { dotsFor } from "../logic/body";
 import { describeError, type Problem } from "../logic/errors";
 import { humanizeName, sideLabel, structureLabel } from "../logic/labels";
 import { sessionSides } from "../logic/pain";
