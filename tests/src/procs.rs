@@ -358,8 +358,13 @@ pub fn as_user<T>(user: &str, msg: T) -> tonic::Request<T> {
 
 /// A valid session on [`POINT`] with `tool`, done `minutes_ago`, whose notes
 /// carry `marker` (tests find records by it).
+/// `minutes_ago` counts from one base time per test process, so a retry
+/// after a crash sends exactly the request it sent first (another body under
+/// the same request id is REQUEST_ID_REUSED).
 pub fn record(tool: &str, minutes_ago: u64, marker: &str) -> ses::SessionRecord {
-    let when = std::time::SystemTime::now() - Duration::from_secs(60 * minutes_ago + 1);
+    static BASE: std::sync::OnceLock<std::time::SystemTime> = std::sync::OnceLock::new();
+    let base = *BASE.get_or_init(std::time::SystemTime::now);
+    let when = base - Duration::from_secs(60 * minutes_ago + 1);
     ses::SessionRecord {
         trigger_point: POINT.to_owned(),
         tool: tool.to_owned(),

@@ -71,8 +71,16 @@ fn spawn(dir: &Path, catalog_url: &str) -> Service {
     Service { child, addr }
 }
 
+/// One base time for the whole test, so a retry after the restart sends
+/// exactly the request it sent first (another body under the same
+/// request id is REQUEST_ID_REUSED).
+fn base_time() -> jiff::Timestamp {
+    static BASE: std::sync::OnceLock<jiff::Timestamp> = std::sync::OnceLock::new();
+    *BASE.get_or_init(jiff::Timestamp::now)
+}
+
 fn record(n: u32) -> pb::SessionRecord {
-    let t = jiff::Timestamp::now() - jiff::SignedDuration::from_secs(i64::from(n % 600) + 1);
+    let t = base_time() - jiff::SignedDuration::from_secs(i64::from(n % 600) + 1);
     pb::SessionRecord {
         trigger_point: "triggerPoints/ql_superficial".into(),
         tool: "tools/lacrosse_ball".into(),
