@@ -66,17 +66,12 @@ pub async fn run_with_admin(
     admin: Option<tokio::net::TcpListener>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
-    knotwork_runtime::prod::check_internal_token(config.mode, &config.internal_token)
-        .map_err(Error::Config)?;
-    if let Some(next) = &config.internal_token_next {
-        knotwork_runtime::prod::check_secret(
-            config.mode,
-            "KNOTWORK_INTERNAL_TOKEN_NEXT",
-            next,
-            knotwork_runtime::prod::DEV_INTERNAL_TOKEN,
-        )
-        .map_err(Error::Config)?;
-    }
+    knotwork_runtime::prod::check_internal_tokens(
+        config.mode,
+        &config.internal_token,
+        config.internal_token_next.as_deref(),
+    )
+    .map_err(Error::Config)?;
     let tls = knotwork_runtime::tls::server_config(&config.tls)?;
     let (reporter, health) = knotwork_runtime::grpc::health().await;
     let metrics = knotwork_runtime::metrics::Metrics::new("catalog");

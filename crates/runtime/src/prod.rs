@@ -52,6 +52,21 @@ pub fn check_internal_token(mode: Mode, value: &str) -> Result<(), String> {
     check_secret(mode, "KNOTWORK_INTERNAL_TOKEN", value, DEV_INTERNAL_TOKEN)
 }
 
+/// [`check_internal_token`] for the current credential, and the same rule
+/// for the next one (`KNOTWORK_INTERNAL_TOKEN_NEXT`) during a rotation.
+pub fn check_internal_tokens(mode: Mode, current: &str, next: Option<&str>) -> Result<(), String> {
+    check_internal_token(mode, current)?;
+    match next {
+        Some(next) => check_secret(
+            mode,
+            "KNOTWORK_INTERNAL_TOKEN_NEXT",
+            next,
+            DEV_INTERNAL_TOKEN,
+        ),
+        None => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -68,17 +68,12 @@ pub async fn run_with_admin(
 ) -> Result<(), Error> {
     // Settings first: a weak secret or a wrong path stops the service
     // before it opens storage.
-    knotwork_runtime::prod::check_internal_token(config.mode, &config.internal_token)
-        .map_err(Error::Startup)?;
-    if let Some(next) = &config.internal_token_next {
-        knotwork_runtime::prod::check_secret(
-            config.mode,
-            "KNOTWORK_INTERNAL_TOKEN_NEXT",
-            next,
-            knotwork_runtime::prod::DEV_INTERNAL_TOKEN,
-        )
-        .map_err(Error::Startup)?;
-    }
+    knotwork_runtime::prod::check_internal_tokens(
+        config.mode,
+        &config.internal_token,
+        config.internal_token_next.as_deref(),
+    )
+    .map_err(Error::Startup)?;
     let tls = knotwork_runtime::tls::server_config(&config.tls)
         .map_err(|e| Error::Startup(e.to_string()))?;
     let backend_tls = knotwork_runtime::tls::BackendTls::load(&config.backend_tls)
