@@ -19,6 +19,13 @@ use crate::metrics::Metrics;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+/// When the call reached the gateway's own code: tonic starts its
+/// `grpc-timeout` timer then, so the handler's deadline counts from here,
+/// not from when admission let the call through (a deadline started later
+/// would lose the race to tonic's timer, which answers CANCELLED).
+#[derive(Debug, Clone, Copy)]
+pub struct Arrived(pub std::time::Instant);
+
 /// Adds the [`Edge`] service.
 #[derive(Debug, Clone)]
 pub struct EdgeLayer {
@@ -104,6 +111,8 @@ where
     fn call(&mut self, mut req: http::Request<ReqBody>) -> Self::Future {
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
+        req.extensions_mut()
+            .insert(Arrived(std::time::Instant::now()));
         strip_internal(req.headers_mut());
         let id = request_id(req.headers());
         req.headers_mut().insert(REQUEST_ID, id.clone());

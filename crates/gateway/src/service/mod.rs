@@ -77,7 +77,7 @@ impl Shared {
         Ok(Ctx {
             request_id: knotwork_runtime::internal::request_id(req.metadata()),
             user: None,
-            deadline: Instant::now() + client_timeout(req.metadata(), self.max_timeout),
+            deadline: arrived(req) + client_timeout(req.metadata(), self.max_timeout),
         })
     }
 
@@ -93,7 +93,7 @@ impl Shared {
         Ok(Ctx {
             request_id: knotwork_runtime::internal::request_id(req.metadata()),
             user: Some(user),
-            deadline: Instant::now() + client_timeout(req.metadata(), cap),
+            deadline: arrived(req) + client_timeout(req.metadata(), cap),
         })
     }
 
@@ -142,6 +142,14 @@ impl Shared {
         self.setup(ctx, &mut req);
         req
     }
+}
+
+/// When the call arrived (see [`crate::layer::Arrived`]); now for a call
+/// that did not pass the edge layer (unit tests).
+fn arrived<M>(req: &Request<M>) -> Instant {
+    req.extensions()
+        .get::<crate::layer::Arrived>()
+        .map_or_else(Instant::now, |a| a.0)
 }
 
 /// The caller's `grpc-timeout` less a small margin (a tenth, at most 20 ms,
