@@ -135,6 +135,8 @@ const TYPES = {
   ".map": "application/json",
   ".svg": "image/svg+xml",
   ".json": "application/json",
+  ".webmanifest": "application/manifest+json",
+  ".png": "image/png",
 };
 
 async function serveDist() {

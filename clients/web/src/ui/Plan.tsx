@@ -204,7 +204,7 @@ export function PlanScreen() {
       <ScreenTitle>What may be causing it</ScreenTitle>
       {app.picks.length === 0 && (
         <p>
-          Choose where it hurts on the <a href="#/">body map</a> first.
+          Choose where it hurts on the <a href="#/map">body map</a> first.
         </p>
       )}
       <ErrorBox problem={problem} title="The candidates could not be loaded" />
