@@ -76,16 +76,20 @@ export function TodayScreen() {
               <dd data-testid="sessions-today">{view.sessionsToday}</dd>
             </div>
             <div>
-              <dt>This week</dt>
+              <dt>Last 7 days</dt>
               <dd data-testid="week">
-                {plural(view.week.sessions, "session")}
-                <span class="small muted"> on {plural(view.week.activeDays, "day")}</span>
+                {view.week.sessions}
+                <span class="small muted">
+                  {view.week.sessions === 1 ? "session" : "sessions"} on {plural(view.week.activeDays, "day")}
+                </span>
               </dd>
             </div>
           </dl>
           <section aria-labelledby="plan-title">
             <h2 id="plan-title">Your points today</h2>
-            {view.plan.length === 0 ? (
+            {view.plan.length === 0 && view.setAside.length > 0 ? (
+              <p data-testid="plan-aside">No point to work today: see why below.</p>
+            ) : view.plan.length === 0 ? (
               <p data-testid="plan-empty">
                 Nothing planned yet. Start from the <a href="#/map">body map</a>: find what may cause your pain and work
                 a point for three to five minutes.
