@@ -259,6 +259,7 @@ pub fn relief_plan(inputs: Inputs, max: usize) -> gw::GetReliefPlanResponse {
         guidance: inputs.guidance,
         owned_tools: inputs.profile.tools,
         suggested_next: plan.suggested_next.unwrap_or_default(),
+        suggested_next_reason: String::new(),
         resolved_locations: inputs.pain.resolved_locations,
         catalog_version: inputs.pain.catalog_version,
         set_aside: plan

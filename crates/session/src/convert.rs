@@ -393,6 +393,8 @@ pub fn profile(p: &Profile) -> pb::Profile {
             .collect(),
         create_time: p.create_time.map(to_timestamp),
         update_time: p.update_time.map(to_timestamp),
+        wake_time: String::new(),
+        sleep_time: String::new(),
     }
 }
 
@@ -624,6 +626,9 @@ pub fn region_progress(p: &RegionProgress, display: &str) -> pb::RegionProgress 
             })
             .collect(),
         summary: p.summary(display),
+        status: pb::ProgressStatus::InsufficientData as i32,
+        advice: String::new(),
+        tried_trigger_points: Vec::new(),
     }
 }
 

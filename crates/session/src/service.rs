@@ -669,6 +669,7 @@ impl SessionService for Session {
                     convert::progress_with_hold(p, hold, &tz)
                 })
                 .collect(),
+            adherence: None,
         }))
     }
 
@@ -1028,6 +1029,27 @@ impl SessionService for Session {
         Ok(Response::new(pb::ReleaseHoldResponse {
             holds: on_muscle.iter().map(|h| convert::hold(h, &tz)).collect(),
         }))
+    }
+
+    async fn get_daily_plan(
+        &self,
+        _request: Request<pb::GetDailyPlanRequest>,
+    ) -> Result<Response<pb::GetDailyPlanResponse>, Status> {
+        Err(Status::unimplemented("GetDailyPlan is being built"))
+    }
+
+    async fn list_reminders(
+        &self,
+        _request: Request<pb::ListRemindersRequest>,
+    ) -> Result<Response<pb::ListRemindersResponse>, Status> {
+        Err(Status::unimplemented("ListReminders is being built"))
+    }
+
+    async fn export_calendar(
+        &self,
+        _request: Request<pb::ExportCalendarRequest>,
+    ) -> Result<Response<pb::ExportCalendarResponse>, Status> {
+        Err(Status::unimplemented("ExportCalendar is being built"))
     }
 }
 

@@ -162,7 +162,7 @@ pub async fn today(ctx: &Ctx) -> anyhow::Result<()> {
     let resp = ctx
         .views()
         .await?
-        .get_today(ctx.request(gw::GetTodayRequest {})?)
+        .get_today(ctx.request(gw::GetTodayRequest::default())?)
         .await
         .map_err(explain)?
         .into_inner();

@@ -222,6 +222,9 @@ impl ViewService for Views {
             progress,
             screening: screening?.screening,
             guidance: guidance?.guidance,
+            plan: None,
+            adherence: None,
+            progress_total: 0,
         }))
     }
 }
