@@ -635,6 +635,12 @@ async function main() {
       await card.getByRole("button", { name: "Save today's pain" }).click();
       await page.getByTestId("checkin-saved").waitFor();
       expect(/Low back 6/.test(await page.getByTestId("checkin-saved").innerText()), "the saved score");
+      // Reminders: only after a clear opt-in, then handed to the service worker.
+      await context.grantPermissions(["notifications"], { origin: site.url });
+      const reminders = page.getByTestId("reminders");
+      await reminders.getByRole("button", { name: "Turn on reminders" }).click();
+      await reminders.getByTestId("reminders-on").waitFor();
+      await page.waitForFunction(async () => !!(await (await caches.open("knotwork-meta")).match("/__knotwork/reminders")), null, { timeout: 10_000 });
       await checkScreen(page, "today");
       await shot(page, "15-today");
     });
@@ -643,7 +649,7 @@ async function main() {
       await nav(page).getByRole("link", { name: "Progress" }).click();
       const region = page.locator('[data-testid="region-card"][data-region="regions/low_back"]');
       await region.waitFor();
-      expect(/Low back: 6 today/.test(await region.getByTestId("region-summary").innerText()), "the region's summary line");
+      expect(/^Low back: 6 on \d+ \w+$/.test((await region.getByTestId("region-summary").innerText()).trim()), "the region's summary line");
       const pts = await region.getByTestId("region-chart").locator("rect.pt.after").evaluateAll((els) => els.map((e) => e.getAttribute("data-value")));
       expect(pts.join(",") === "6", `the check-in on the chart, got ${pts.join(",")}`);
       expect((await region.locator("figcaption").innerText()).includes("Pain (0–10) per day in Low back"), "the chart's caption");

@@ -239,7 +239,6 @@ export function GuideScreen() {
           </li>
         ))}
       </ol>
-      <InlineGuides tool={session.tool} />
       {state.phase === "error" && (
         <p class="alert alert-error" role="alert">
           The guide stopped: {state.error}
@@ -262,6 +261,7 @@ export function GuideScreen() {
           </>
         )}
       </div>
+      <InlineGuides tool={session.tool} />
     </section>
   );
 }

@@ -2,9 +2,9 @@
 // service's verdict and advice.
 
 import { useEffect, useMemo, useState } from "preact/hooks";
-import { type PointProgress, ProgressStatus, type RegionProgress } from "../gen/knotwork/session/v1/session_pb";
+import { type Adherence, type PointProgress, ProgressStatus, type RegionProgress } from "../gen/knotwork/session/v1/session_pb";
 import { type DayValue, shortDate } from "../logic/chart";
-import { painDays } from "../logic/daily";
+import { painDays, painSummary } from "../logic/daily";
 import { Chart } from "./Chart";
 import { describeError, type Problem } from "../logic/errors";
 import { humanizeName, idOf, progressLabel } from "../logic/labels";
@@ -91,17 +91,18 @@ function PointCard({ p, names }: { p: PointProgress; names: Map<string, string> 
 
 /** One region's pain check-ins: the summary line, a chart and its numbers. */
 export function RegionCard({ r, name }: { r: RegionProgress; name: string }) {
-  const days = painDays(r.daily.map((d) => ({ localDate: d.localDate, score: d.score })));
+  const scores = r.daily.map((d) => ({ localDate: d.localDate, score: d.score }));
+  const days = painDays(scores);
   const better = r.change < 0;
   return (
     <li class="progress-card" data-testid="region-card" data-region={r.region}>
-      <h3>{name}</h3>
-      <p data-testid="region-summary">
-        <strong>
-          {name}: {r.checkIns > 1 ? `${r.firstScore} → ${r.latestScore} over ${plural(r.days, "day")}` : `${r.latestScore} today`}
-        </strong>{" "}
-        {r.checkIns > 1 && <span class="small muted">({better ? "better" : r.change > 0 ? "worse" : "no change"})</span>}
-      </p>
+      <h3 data-testid="region-summary">
+        {painSummary(name, scores)}
+        {r.checkIns > 1 && (
+          <span class="small muted"> ({better ? "better" : r.change > 0 ? "worse" : "no change"})</span>
+        )}
+      </h3>
+      {r.advice && <p class="advice">{r.advice}</p>}
       <Chart days={days} title={name} kind="pain" />
       <details>
         <summary>The numbers</summary>
@@ -133,6 +134,7 @@ export function ProgressScreen({ only }: { only?: string }) {
   const [names, setNames] = useState<Map<string, string>>(new Map());
   const [problem, setProblem] = useState<Problem | null>(null);
   const [regions, setRegions] = useState<RegionProgress[]>([]);
+  const [keeping, setKeeping] = useState<Adherence | null>(null);
   const regionNames = useMemo(() => nameMap(app.vocab?.regions ?? []), [app.vocab]);
 
   useEffect(() => {
@@ -149,6 +151,7 @@ export function ProgressScreen({ only }: { only?: string }) {
     (async () => {
       try {
         const r = await app.api.session.listProgress({ days: 28 });
+        if (live) setKeeping(r.adherence ?? null);
         const wanted = new Set(r.progress.flatMap((p) => [p.triggerPoint, ...p.alternativeTriggerPoints]));
         let m = new Map<string, string>();
         if (wanted.size) {
@@ -183,6 +186,15 @@ export function ProgressScreen({ only }: { only?: string }) {
     <section>
       <ScreenTitle>Your progress</ScreenTitle>
       <ErrorBox problem={problem} title="Your progress could not be loaded" />
+      {keeping && (
+        <p class="keeping" data-testid="adherence">
+          {plural(keeping.streakDays, "day")} in a row · this week {keeping.weekSessionsDone} of {keeping.weekSessionsPlanned}{" "}
+          planned sessions ({keeping.weekPercent}%) on {plural(keeping.weekActiveDays, "day")}
+        </p>
+      )}
+      <p>
+        <a href="#/report">Make a report for your clinician</a>
+      </p>
       {regions.length > 0 && (
         <section aria-labelledby="regions-title">
           <h2 id="regions-title">Pain where it hurts</h2>

@@ -9,6 +9,7 @@ import { humanizeName, idOf } from "../logic/labels";
 import { localClock, longDate, todayView } from "../logic/today";
 import { useApp } from "./app-state";
 import { CheckInCard } from "./CheckIn";
+import { RemindersCard } from "./Reminders";
 import { ErrorBox, Loading, NeedSignIn, ScreenTitle } from "./common";
 
 function plural(n: number, word: string): string {
@@ -20,6 +21,7 @@ export function TodayScreen() {
   const [today, setToday] = useState<GetTodayResponse | null>(null);
   const [names, setNames] = useState<Map<string, string>>(new Map());
   const [problem, setProblem] = useState<Problem | null>(null);
+  const [reload, setReload] = useState(0);
 
   useEffect(() => {
     if (!app.token) return;
@@ -52,7 +54,7 @@ export function TodayScreen() {
     return () => {
       live = false;
     };
-  }, [app.token, app.api]);
+  }, [app.token, app.api, reload]);
 
   const view = useMemo(() => (today ? todayView(today) : null), [today]);
   if (!app.token) return <NeedSignIn what="see today's plan" />;
@@ -73,14 +75,19 @@ export function TodayScreen() {
             </div>
             <div>
               <dt>Sessions today</dt>
-              <dd data-testid="sessions-today">{view.sessionsToday}</dd>
+              <dd data-testid="sessions-today">
+                {view.sessionsToday}
+                {view.plannedToday !== undefined && <span class="small muted">of {view.plannedToday} planned</span>}
+              </dd>
             </div>
             <div>
               <dt>Last 7 days</dt>
               <dd data-testid="week">
-                {view.week.sessions}
+                {view.week.planned !== undefined ? `${view.week.percent ?? 0}%` : view.week.sessions}
                 <span class="small muted">
-                  {view.week.sessions === 1 ? "session" : "sessions"} on {plural(view.week.activeDays, "day")}
+                  {view.week.planned !== undefined
+                    ? `${view.week.sessions} of ${view.week.planned} planned sessions`
+                    : `${view.week.sessions === 1 ? "session" : "sessions"} on ${plural(view.week.activeDays, "day")}`}
                 </span>
               </dd>
             </div>
@@ -101,7 +108,9 @@ export function TodayScreen() {
                     <div>
                       <strong>{name(p.point)}</strong>
                       <p class="small">
-                        {p.onHold
+                        {p.planned !== undefined
+                          ? `${p.done} of ${p.planned} planned done${p.left ? `, ${p.left} to go` : ""}.`
+                          : p.onHold
                           ? "On hold until a medical provider has checked it."
                           : p.left === undefined
                             ? "Not worked yet today."
@@ -120,6 +129,25 @@ export function TodayScreen() {
               </ul>
             )}
           </section>
+          {view.slots.length > 0 && (
+            <section aria-labelledby="times-title">
+              <h2 id="times-title">Suggested times</h2>
+              <ol class="slots" data-testid="slots">
+                {view.slots.map((x, i) => (
+                  <li key={i} data-state={x.state}>
+                    <strong class="slot-time">{x.clock}</strong>{" "}
+                    <span class={`slot-state slot-${x.state}`}>
+                      {x.state === "done" ? "✓ done" : x.state === "due" ? "due now" : "later"}
+                    </span>
+                    <span class="small">
+                      {" "}
+                      {(x.state === "done" ? x.points : x.pointsLeft).map(name).join(", ")}
+                    </span>
+                  </li>
+                ))}
+              </ol>
+            </section>
+          )}
           {view.setAside.length > 0 && (
             <section class="alert alert-warn" aria-labelledby="aside-title" data-testid="set-aside">
               <h2 id="aside-title">Not today</h2>
@@ -145,6 +173,7 @@ export function TodayScreen() {
             </section>
           )}
           <CheckInCard today={view.date} />
+          <RemindersCard view={view} onHoursChanged={() => setReload((n) => n + 1)} />
           <p class="actions">
             <a class="button" href="#/guides">
               How-to guides
