@@ -641,6 +641,23 @@ async function main() {
       await reminders.getByRole("button", { name: "Turn on reminders" }).click();
       await reminders.getByTestId("reminders-on").waitFor();
       await page.waitForFunction(async () => !!(await (await caches.open("knotwork-meta")).match("/__knotwork/reminders")), null, { timeout: 10_000 });
+      // A due reminder is shown by the service worker, once.
+      const titles = await page.evaluate(async () => {
+        const reg = await navigator.serviceWorker.ready;
+        const due = { id: "reminders/e2e.1", at: Date.now() - 1000, title: "Time for your trigger points", body: "1 point to work" };
+        reg.active?.postMessage({ type: "reminders", reminders: [due] });
+        for (let i = 0; i < 100; i++) {
+          const shown = await reg.getNotifications();
+          if (shown.length) {
+            reg.active?.postMessage({ type: "show-due" });
+            await new Promise((r) => setTimeout(r, 500));
+            return (await reg.getNotifications()).map((n) => `${n.tag}|${n.title}`);
+          }
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        return [];
+      });
+      expect(titles.join(",") === "reminders/e2e.1|Time for your trigger points", `one notification from the service worker, got ${titles.join(",")}`);
       await checkScreen(page, "today");
       await shot(page, "15-today");
     });
