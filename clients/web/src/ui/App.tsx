@@ -287,7 +287,7 @@ export function App() {
       </main>
       <footer class="muted small">
         Knotwork suggests possible causes and self-care, never a diagnosis. Sharp, spreading or worsening pain needs a
-        medical provider.
+        medical provider. <a href="#/guides">How-to guides</a>
       </footer>
     </AppContext.Provider>
   );

@@ -220,8 +220,8 @@ export function PlanScreen() {
             . Never a diagnosis.
           </p>
           {plan.suggestedNext && (
-            <p class="alert alert-info">
-              A point you have worked for a week has not improved: try{" "}
+            <p class="alert alert-info" data-testid="suggested-next">
+              {plan.suggestedNextReason || "A point you have worked for a week has not improved."} Try{" "}
               <a href={`#/point/${idOf(plan.suggestedNext)}`}>this one next</a>.
             </p>
           )}
