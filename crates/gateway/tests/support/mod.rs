@@ -479,7 +479,7 @@ impl SessionService for FakeSession {
         &self,
         _: Request<ses::ListRegionProgressRequest>,
     ) -> R<ses::ListRegionProgressResponse> {
-        unimpl()
+        Ok(Response::new(ses::ListRegionProgressResponse::default()))
     }
     async fn export_fhir_bundle(
         &self,
