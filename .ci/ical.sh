@@ -58,7 +58,7 @@ ZONE=America/New_York WAKE=06:30 SLEEP=22:30
 "$KNOTWORK_BIN" login --user ical-ci >/dev/null
 "$KNOTWORK_BIN" profile set --time-zone "$ZONE" --tools lacrosse_ball --wake "$WAKE" --sleep "$SLEEP" >/dev/null
 "$KNOTWORK_BIN" screening --none-apply >/dev/null
-"$KNOTWORK_BIN" log --point quadratus_lumborum_superficial --tool ball --duration 90 >/dev/null
+"$KNOTWORK_BIN" log --point quadratus_lumborum_superficial --tool lacrosse_ball --duration 90 >/dev/null
 "$KNOTWORK_BIN" calendar > "$WORK/week.ics"
 "$VENV/bin/python" .ci/ical_check.py "$WORK/week.ics" \
   --zone "$ZONE" --wake "$WAKE" --sleep "$SLEEP" --days 7 --per-day 3

@@ -74,13 +74,15 @@ pub fn show_plan(plan: &ses::DailyPlan) {
         println!("(and {} more points)", plan.points_total - listed);
     }
     println!();
+    // Plain words in the table: colour codes would count in its widths.
     let mut t = table(&["time", "", "points to work"]);
     for s in &plan.slots {
         let state = match s.state() {
-            ses::SlotState::Done => paint(style::GOOD, "done"),
-            ses::SlotState::Due => paint(style::CAUTION, "due"),
-            _ => paint(style::DIM, "later"),
-        };
+            ses::SlotState::Done => "done",
+            ses::SlotState::Due => "due",
+            _ => "later",
+        }
+        .to_owned();
         let points: Vec<&str> = if s.trigger_points_left.is_empty() {
             s.trigger_points.iter().map(|p| short(p)).collect()
         } else {
