@@ -704,6 +704,7 @@ pub async fn day(ctx: &Ctx, args: DayArgs) -> anyhow::Result<()> {
         .await?
         .get_day(ctx.request(ses::GetDayRequest {
             local_date: args.date,
+            max_sessions: 0,
         })?)
         .await
         .map_err(explain)?

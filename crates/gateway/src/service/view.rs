@@ -150,7 +150,8 @@ impl ViewService for Views {
             self.session(
                 &ctx,
                 GetDayRequest {
-                    local_date: String::new()
+                    local_date: String::new(),
+                    max_sessions: 0,
                 },
                 |mut c, r| async move { c.get_day(r).await }
             ),
@@ -186,7 +187,8 @@ impl ViewService for Views {
             self.session(
                 &ctx,
                 GetDayRequest {
-                    local_date: String::new()
+                    local_date: String::new(),
+                    max_sessions: 0,
                 },
                 |mut c, r| async move { c.get_day(r).await }
             ),
