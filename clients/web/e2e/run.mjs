@@ -620,15 +620,49 @@ async function main() {
       await shot(page, "11-progress");
     });
 
+    let secondPoint = "";
+    await step("a point of another muscle, worked yesterday, is planned for today", async () => {
+      await nav(page).getByRole("link", { name: "Causes" }).click();
+      await page.getByTestId("candidate").first().waitFor();
+      secondPoint = await page.getByTestId("candidate").evaluateAll((els, held) => {
+        for (const c of els) {
+          const pts = [...c.querySelectorAll("[data-testid=point-card]")].map((p) => p.getAttribute("data-point") ?? "");
+          if (pts.length && !pts.includes(held)) return pts[0];
+        }
+        return "";
+      }, pointName);
+      expect(secondPoint !== "", "a candidate of another muscle");
+      await page.goto(`${app}#/log?point=${secondPoint.replace("triggerPoints/", "")}`);
+      await page.getByRole("heading", { name: "Log a session you already did" }).waitFor();
+      const y = new Date(Date.now() - 24 * 3600 * 1000);
+      const pad = (n) => String(n).padStart(2, "0");
+      await page.getByLabel("When").fill(`${y.getFullYear()}-${pad(y.getMonth() + 1)}-${pad(y.getDate())}T${pad(y.getHours())}:${pad(y.getMinutes())}`);
+      await page.getByLabel(/Tenderness before/).fill("6");
+      await page.getByLabel(/Tenderness after/).fill("4");
+      await page.getByLabel("How did the pain feel?").selectOption({ label: "Aching" });
+      await page.getByRole("button", { name: "Save session" }).click();
+      await page.getByTestId("logged").waitFor();
+      expect((await page.getByTestId("medical-attention").count()) === 0, "no medical warning on an aching session");
+    });
+
     await step("Today shows the day's sessions, the streak and takes a pain check-in", async () => {
       await nav(page).getByRole("link", { name: "Today" }).click();
       await page.getByRole("heading", { name: "Today", exact: true }).waitFor();
       await page.getByTestId("today-stats").waitFor();
-      expect((await page.getByTestId("sessions-today").innerText()).trim() === "1", "today's one session");
+      // Today's one session was on the held point, outside the plan.
+      expect((await page.getByTestId("done-today").locator("li").count()) === 1, "today's one session listed");
       expect((await page.getByTestId("streak").innerText()).trim() === "2", "two days in a row (yesterday and today)");
       // The sharp pain put the point on hold: it is set aside, not planned.
       const aside = await page.getByTestId("set-aside").innerText();
       expect(/hold/i.test(aside), `the held point set aside, got "${aside}"`);
+      // The schedule: the other point planned, at suggested times.
+      const planned = page.locator(`[data-testid="plan"] li[data-point="${secondPoint}"]`);
+      await planned.waitFor();
+      expect(/0 of \d+ planned done/.test(await planned.innerText()), `the point's planned sessions, got "${await planned.innerText()}"`);
+      const times = await page.getByTestId("slots").locator("li .slot-time").allInnerTexts();
+      expect(times.length >= 1 && times.every((t) => /^\d\d:\d\d$/.test(t)), `suggested times, got ${times.join(",")}`);
+      const planToday = (await page.getByTestId("plan-today").innerText()).replace(/\s+/g, " ").trim();
+      expect(/^0 of \d+ sessions done$/.test(planToday), `today's planned sessions, got "${planToday}"`);
       const card = page.getByTestId("checkin");
       await card.getByTestId("checkin-region").selectOption({ label: "Low back" });
       await card.getByRole("button", { name: "Add this place" }).click();
@@ -659,6 +693,17 @@ async function main() {
         return [];
       });
       expect(titles.join(",") === "reminders/e2e.1|Time for your trigger points", `one notification from the service worker, got ${titles.join(",")}`);
+      // The week in a calendar file (RFC 5545).
+      const [ics] = await Promise.all([page.waitForEvent("download"), reminders.getByRole("button", { name: /Add the week to your calendar/ }).click()]);
+      const cal = await readFile(await ics.path(), "utf8");
+      expect(cal.startsWith("BEGIN:VCALENDAR") && cal.includes("BEGIN:VEVENT"), `an iCalendar file with events, got "${cal.slice(0, 60)}"`);
+      await reminders.getByTestId("calendar-done").waitFor();
+      // Waking hours: the times move with them.
+      await reminders.locator("summary").click();
+      await reminders.getByLabel("I usually wake up at").fill("05:00");
+      await reminders.getByLabel("and go to sleep at").fill("21:00");
+      await reminders.getByRole("button", { name: "Save my hours" }).click();
+      await page.waitForFunction(() => /05:00–21:00/.test(document.querySelector("[data-testid=reminders] summary")?.textContent ?? ""), null, { timeout: 10_000 });
       await checkScreen(page, "today");
       await shot(page, "15-today");
     });
@@ -682,13 +727,13 @@ async function main() {
       await page.getByRole("link", { name: "Report for your clinician" }).click();
       await page.getByTestId("report").waitFor();
       const adherence = await page.getByTestId("report-adherence").innerText();
-      expect(/2 sessions on 2 of 28 days/.test(adherence), `the adherence line, got "${adherence}"`);
+      expect(/3 sessions on 2 of 28 days/.test(adherence), `the adherence line, got "${adherence}"`);
       expect((await page.getByTestId("report-holds").locator("li").count()) === 1, "the hold listed");
       expect((await page.getByTestId("report-warnings").locator("li.medical").count()) >= 1, "the medical warning listed");
       const pain = page.getByTestId("report-pain");
       expect((await pain.getByTestId("region-chart").count()) >= 1, "the pain charts");
       expect(/Low back: 6 on /.test(await pain.innerText()), "the low back's check-in in the report");
-      expect((await page.getByTestId("report-tenderness").getByTestId("progress-chart").count()) === 1, "the tenderness chart");
+      expect((await page.getByTestId("report-tenderness").getByTestId("progress-chart").count()) === 2, "a tenderness chart per point");
       await page.getByRole("checkbox", { name: "Safety warnings" }).uncheck();
       expect((await page.getByTestId("report-warnings").count()) === 0, "the warnings left out when not chosen");
       await page.getByRole("checkbox", { name: "Safety warnings" }).check();
@@ -713,7 +758,7 @@ async function main() {
       const file = await download.path();
       const data = JSON.parse(await readFile(file, "utf8"));
       expect(data.userId === stack.user, `the export to be mine (${stack.user}), got ${data.userId}`);
-      expect(Array.isArray(data.sessions) && data.sessions.length === 2, `two sessions in the export, got ${data.sessions?.length}`);
+      expect(Array.isArray(data.sessions) && data.sessions.length === 3, `three sessions in the export, got ${data.sessions?.length}`);
       await page.getByTestId("exported").waitFor();
     });
 
@@ -726,7 +771,7 @@ async function main() {
       await del.click();
       await page.getByTestId("deleted").waitFor();
       const deleted = await page.getByTestId("deleted").innerText();
-      expect(/Deleted 2 sessions/.test(deleted), `two sessions deleted, got "${deleted}"`);
+      expect(/Deleted 3 sessions/.test(deleted), `three sessions deleted, got "${deleted}"`);
       await shot(page, "12-data-deleted");
       await nav(page).getByRole("link", { name: "Progress" }).click();
       await page.getByText("No sessions yet").waitFor();

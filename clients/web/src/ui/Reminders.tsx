@@ -11,8 +11,11 @@ import { type ReminderItem, remindersOn, scheduleReminders, turnOffReminders, tu
 import { useApp } from "./app-state";
 import { ErrorBox } from "./common";
 
+/** "18:20" today, "Thu 07:40" on another day. */
 function clockOf(ms: number): string {
-  return new Date(ms).toLocaleTimeString("en-GB", { hour: "2-digit", minute: "2-digit" });
+  const d = new Date(ms);
+  const time = d.toLocaleTimeString("en-GB", { hour: "2-digit", minute: "2-digit" });
+  return d.toDateString() === new Date().toDateString() ? time : `${d.toLocaleDateString("en-GB", { weekday: "short" })} ${time}`;
 }
 
 export function RemindersCard({ view, onHoursChanged }: { view: TodayView; onHoursChanged(): void }) {
