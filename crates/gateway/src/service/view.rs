@@ -6,7 +6,10 @@ use std::future::Future;
 use std::sync::Arc;
 
 use knotwork_proto::catalog::v1::catalog_service_client::CatalogServiceClient;
-use knotwork_proto::catalog::v1::{FindByPainRequest, GetTechniqueGuidanceRequest};
+use knotwork_proto::catalog::v1::{
+    ContraindicationKind, FindByPainRequest, GetTechniqueGuidanceRequest,
+    ListContraindicationsRequest,
+};
 use knotwork_proto::gateway::v1::view_service_server::ViewService;
 use knotwork_proto::gateway::v1::*;
 use knotwork_proto::session::v1::session_service_client::SessionServiceClient;
@@ -122,7 +125,7 @@ impl ViewService for Views {
             .private(&request, self.shared.max_timeout)
             .await?;
         let (pain_req, max) = relief_plan_query(request.into_inner())?;
-        let (pain, guidance, profile, screening, progress, day, holds) = tokio::join!(
+        let (pain, guidance, profile, screening, progress, day, holds, conditions) = tokio::join!(
             self.catalog(
                 &ctx,
                 pain_req,
@@ -161,9 +164,17 @@ impl ViewService for Views {
                 },
                 |mut c, r| async move { c.list_holds(r).await }
             ),
+            self.catalog(
+                &ctx,
+                ListContraindicationsRequest {
+                    kind: ContraindicationKind::Condition as i32
+                },
+                |mut c, r| async move { c.list_contraindications(r).await }
+            ),
         );
         let inputs = convert::Inputs {
             holds: holds?.holds,
+            conditions: conditions?.contraindications,
             pain: pain?,
             guidance: guidance?.guidance,
             profile: profile?.profile.unwrap_or_default(),
