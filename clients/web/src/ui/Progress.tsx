@@ -8,6 +8,7 @@ import { describeError, type Problem } from "../logic/errors";
 import { humanizeName, idOf, progressLabel } from "../logic/labels";
 import { useApp } from "./app-state";
 import { ErrorBox, Loading, NeedSignIn, ScreenTitle } from "./common";
+import { PointSessions } from "./Sessions";
 
 function Chart({ days, title }: { days: DayValue[]; title: string }) {
   const g = chartGeometry(days);
@@ -50,7 +51,7 @@ function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? "" : "s"}`;
 }
 
-function PointCard({ p, names }: { p: PointProgress; names: Map<string, string> }) {
+function PointCard({ p, names, onChanged }: { p: PointProgress; names: Map<string, string>; onChanged(): void }) {
   const title = names.get(p.triggerPoint) ?? humanizeName(p.triggerPoint);
   const days: DayValue[] = p.days.map((d) => ({
     date: d.localDate,
@@ -109,6 +110,7 @@ function PointCard({ p, names }: { p: PointProgress; names: Map<string, string> 
           Log a past session
         </a>
       </p>
+      <PointSessions point={p.triggerPoint} title={title} onChanged={onChanged} />
       {p.alternativeTriggerPoints.length > 0 && (
         <p>
           Other points that refer to the same place:{" "}
@@ -129,6 +131,8 @@ export function ProgressScreen({ only }: { only?: string }) {
   const [items, setItems] = useState<PointProgress[] | null>(null);
   const [names, setNames] = useState<Map<string, string>>(new Map());
   const [problem, setProblem] = useState<Problem | null>(null);
+  // Bumped after a correction or a deletion: progress is read again.
+  const [version, setVersion] = useState(0);
 
   useEffect(() => {
     if (!app.token) return;
@@ -157,7 +161,7 @@ export function ProgressScreen({ only }: { only?: string }) {
     return () => {
       live = false;
     };
-  }, [app.token]);
+  }, [app.token, version]);
 
   const sorted = useMemo(() => {
     if (!items || !only) return items;
@@ -179,7 +183,7 @@ export function ProgressScreen({ only }: { only?: string }) {
       {sorted && sorted.length > 0 && (
         <ul class="progress-list">
           {sorted.map((p) => (
-            <PointCard key={p.triggerPoint} p={p} names={names} />
+            <PointCard key={p.triggerPoint} p={p} names={names} onChanged={() => setVersion((v) => v + 1)} />
           ))}
         </ul>
       )}
