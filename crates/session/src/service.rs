@@ -6,7 +6,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::Stream;
+use futures::{Stream, StreamExt};
 use jiff::Timestamp;
 use jiff::civil::Date;
 use knotwork_proto::session::v1 as pb;
@@ -299,6 +299,7 @@ fn item_error(index: usize, e: Error) -> pb::BatchLogResult {
     };
     let reason = match &e {
         Error::RequestIdReused(_) => crate::error::REASON_REQUEST_ID_REUSED.to_owned(),
+        Error::QuotaExceeded(_) => crate::error::REASON_QUOTA_EXCEEDED.to_owned(),
         Error::Refused(r) => r.reason.as_str().to_owned(),
         _ => String::new(),
     };
@@ -740,14 +741,20 @@ impl SessionService for Session {
         ) else {
             return Err(Error::field("local_date", "out of range").into());
         };
-        let sessions = self
+        let max_sessions = match req.get_ref().max_sessions {
+            0 => 100,
+            n @ 1..=500 => n.unsigned_abs() as usize,
+            _ => return Err(Error::field("max_sessions", "must be 0 to 500").into()),
+        };
+        let day = self
             .store
-            .sessions_between(&user, start.timestamp(), end.timestamp())
+            .day_summary(&user, start.timestamp(), end.timestamp(), max_sessions)
             .await?;
         let guided_points = self.store.guided_points_on(&user, date).await?;
-        let points: Vec<String> = sessions
+        let points: Vec<String> = day
+            .points
             .iter()
-            .map(|s| s.draft.trigger_point.clone())
+            .cloned()
             .chain(guided_points)
             .collect::<std::collections::BTreeSet<_>>()
             .into_iter()
@@ -778,8 +785,11 @@ impl SessionService for Session {
         Ok(Response::new(pb::GetDayResponse {
             local_date: date.to_string(),
             time_zone: zone_name,
-            sessions: sessions.iter().map(convert::session).collect(),
+            sessions: day.sessions.iter().map(convert::session).collect(),
             allowances,
+            total_sessions: i32::try_from(day.total_sessions).unwrap_or(i32::MAX),
+            total_duration_seconds: i64::try_from(day.total_duration_seconds).unwrap_or(i64::MAX),
+            sessions_truncated: day.total_sessions > day.sessions.len() as u64,
         }))
     }
 
@@ -794,6 +804,20 @@ impl SessionService for Session {
         Ok(Response::new(pb::ExportUserDataResponse {
             export: Some(convert::export(&data, catalog.as_deref(), Timestamp::now())),
         }))
+    }
+
+    type StreamExportUserDataStream = crate::transfer::Boxed<pb::StreamExportUserDataResponse>;
+
+    #[tracing::instrument(skip_all, fields(request_id = %rid(&req)))]
+    async fn stream_export_user_data(
+        &self,
+        req: Request<pb::StreamExportUserDataRequest>,
+    ) -> Res<Self::StreamExportUserDataStream> {
+        let user = self.user(&req)?;
+        let parts = crate::transfer::export(&self.store, self.catalog.clone(), &user, true);
+        Ok(Response::new(Box::pin(parts.map(|p| {
+            p.map(|part| pb::StreamExportUserDataResponse { part: Some(part) })
+        }))))
     }
 
     #[tracing::instrument(skip_all, fields(request_id = %rid(&req)))]
@@ -1455,7 +1479,7 @@ fn plan_rules(catalog: &crate::domain::CatalogView) -> plan::Rules {
     )
 }
 
-fn admin_user_id(id: &str) -> Result<&str, Error> {
+pub(crate) fn admin_user_id(id: &str) -> Result<&str, Error> {
     if !knotwork_runtime::internal::is_valid_user_id(id) {
         return Err(Error::field(
             "user_id",
@@ -1525,6 +1549,45 @@ impl SessionAdminService for Session {
         Ok(Response::new(pb::ImportUserResponse {
             sessions_imported: i64::try_from(n).unwrap_or(i64::MAX),
         }))
+    }
+
+    type StreamExportUserStream = crate::transfer::Boxed<pb::StreamExportUserResponse>;
+
+    #[tracing::instrument(skip_all, fields(request_id = %rid(&req)))]
+    async fn stream_export_user(
+        &self,
+        req: Request<pb::StreamExportUserRequest>,
+    ) -> Res<Self::StreamExportUserStream> {
+        self.admin(&req)?;
+        let user = admin_user_id(&req.get_ref().user_id)?;
+        let parts = crate::transfer::export(&self.store, self.catalog.clone(), user, false);
+        Ok(Response::new(Box::pin(parts.map(|p| {
+            p.map(|part| pb::StreamExportUserResponse { part: Some(part) })
+        }))))
+    }
+
+    #[tracing::instrument(skip_all, fields(request_id = %rid(&req)))]
+    async fn stream_import_user(
+        &self,
+        req: Request<tonic::Streaming<pb::StreamImportUserRequest>>,
+    ) -> Res<pb::StreamImportUserResponse> {
+        self.admin(&req)?;
+        let (sessions, parts) =
+            crate::transfer::import(self.store.clone(), req.into_inner()).await?;
+        tracing::info!(sessions, parts, "user imported");
+        Ok(Response::new(pb::StreamImportUserResponse {
+            sessions_imported: i64::try_from(sessions).unwrap_or(i64::MAX),
+            parts: i64::try_from(parts).unwrap_or(i64::MAX),
+        }))
+    }
+
+    type BackupStream = crate::transfer::Boxed<pb::BackupResponse>;
+
+    #[tracing::instrument(skip_all, fields(request_id = %rid(&req)))]
+    async fn backup(&self, req: Request<pb::BackupRequest>) -> Res<Self::BackupStream> {
+        self.admin(&req)?;
+        tracing::info!("backup started");
+        Ok(Response::new(crate::transfer::backup(&self.store)))
     }
 
     #[tracing::instrument(skip_all, fields(request_id = %rid(&req)))]

@@ -744,6 +744,17 @@ pub fn show_day(day: &ses::GetDayResponse) {
         println!("no sessions this day");
     } else {
         sessions_table(&day.sessions);
+        let minutes = day.total_duration_seconds / 60;
+        if day.sessions_truncated {
+            println!(
+                "the first {} of {} sessions ({minutes} min on points); \
+                 `knotwork sessions` lists them all",
+                day.sessions.len(),
+                day.total_sessions
+            );
+        } else {
+            println!("{} sessions, {minutes} min on points", day.total_sessions);
+        }
     }
     if !day.allowances.is_empty() {
         println!();
@@ -768,6 +779,7 @@ pub async fn day(ctx: &Ctx, args: DayArgs) -> anyhow::Result<()> {
         .await?
         .get_day(ctx.request(ses::GetDayRequest {
             local_date: args.date,
+            max_sessions: 0,
         })?)
         .await
         .map_err(explain)?
@@ -776,14 +788,26 @@ pub async fn day(ctx: &Ctx, args: DayArgs) -> anyhow::Result<()> {
 }
 
 /// `knotwork export`: always JSON (it is a data export), to stdout or a file.
+/// Read with StreamExportUserData, so no message size limit bounds how much
+/// can be exported; the parts are merged into one export.
 pub async fn export(ctx: &Ctx, args: ExportArgs) -> anyhow::Result<()> {
-    let resp = ctx
+    use prost::Message as _;
+    let mut parts = ctx
         .session()
         .await?
-        .export_user_data(ctx.request(ses::ExportUserDataRequest {})?)
+        .stream_export_user_data(ctx.request(ses::StreamExportUserDataRequest {})?)
         .await
         .map_err(explain)?
         .into_inner();
+    let mut whole = ses::UserDataExport::default();
+    while let Some(msg) = parts.message().await.map_err(explain)? {
+        if let Some(part) = msg.part {
+            whole.merge(part.encode_to_vec().as_slice())?;
+        }
+    }
+    let resp = ses::ExportUserDataResponse {
+        export: Some(whole),
+    };
     let text = serde_json::to_string_pretty(&output::to_json(&resp)?)?;
     match args.output {
         None => println!("{text}"),

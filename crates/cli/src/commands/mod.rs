@@ -168,12 +168,21 @@ pub enum Client {
     /// Move the users whose shard changes when the session shard list changes.
     #[command(display_order = 60)]
     Reshard(ops::ReshardArgs),
+    /// Copy a live session shard, consistently, while writes go on.
+    #[command(display_order = 61)]
+    Backup(ops::BackupArgs),
+    /// Put a backup in place in a stopped session shard's data folder.
+    #[command(display_order = 62)]
+    Restore(ops::RestoreArgs),
 }
 
 /// Runs a client subcommand.
 pub async fn run(ctx: Ctx, command: Client) -> anyhow::Result<()> {
     use Client::*;
-    if !matches!(command, Token(_) | Login(_) | Logout) {
+    if !matches!(
+        command,
+        Token(_) | Login(_) | Logout | Backup(_) | Restore(_)
+    ) {
         account::renew_stored(&ctx).await?;
     }
     match command {
@@ -225,5 +234,7 @@ pub async fn run(ctx: Ctx, command: Client) -> anyhow::Result<()> {
         ReleaseHold(args) => holds::release(&ctx, args).await,
         DeleteMyData(args) => journal::delete(&ctx, args).await,
         Reshard(args) => ops::reshard(args).await,
+        Backup(args) => ops::backup(args).await,
+        Restore(args) => ops::restore(args),
     }
 }

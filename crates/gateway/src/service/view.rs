@@ -153,7 +153,8 @@ impl ViewService for Views {
             self.session(
                 &ctx,
                 GetDayRequest {
-                    local_date: String::new()
+                    local_date: String::new(),
+                    max_sessions: 0,
                 },
                 |mut c, r| async move { c.get_day(r).await }
             ),
@@ -196,7 +197,8 @@ impl ViewService for Views {
             self.session(
                 &ctx,
                 GetDayRequest {
-                    local_date: local_date.clone()
+                    local_date: local_date.clone(),
+                    max_sessions: 0,
                 },
                 |mut c, r| async move { c.get_day(r).await }
             ),

@@ -5,7 +5,7 @@
 //! safety warnings on every session ([`rules`]), progress ([`progress`]),
 //! the cue schedule of a guided session ([`guide`]), local days in the
 //! user's IANA time zone ([`time`]) and what makes a retry the same request
-//! ([`idempotency`]). Every threshold comes from the catalog's
+//! ([`idempotency`]), and the per-user quota ([`quota`]). Every threshold comes from the catalog's
 //! data through [`CatalogView`]; none is repeated here.
 
 pub mod catalog;
@@ -17,6 +17,7 @@ pub mod ical;
 pub mod idempotency;
 pub mod plan;
 pub mod progress;
+pub mod quota;
 pub mod rules;
 pub mod time;
 pub mod validate;
