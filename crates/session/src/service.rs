@@ -1114,9 +1114,15 @@ impl SessionService for Session {
         if !plan::in_range(date, ctx.today) {
             return Err(Error::field("local_date", "must be within 400 days of today").into());
         }
-        let day = ctx
+        let mut day = ctx
             .day(date)
             .ok_or_else(|| Error::field("local_date", "out of range"))?;
+        if date <= ctx.today {
+            // Guided sessions started count toward the limit too.
+            let points = day.points.iter().map(|p| p.point.clone()).collect();
+            let used = self.store.day_counts(&user, points, date).await?;
+            day.limit_by(&used, ctx.rules.cap);
+        }
         Ok(Response::new(pb::GetDailyPlanResponse {
             plan: Some(ctx.to_pb(&day)),
             adherence: Some(convert::adherence(&ctx.adherence())),
