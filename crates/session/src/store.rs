@@ -738,6 +738,12 @@ impl Tables<WTable<'_>> {
         if let Some(tools) = patch.tools {
             p.tools = tools;
         }
+        if let Some(wake) = patch.wake {
+            p.wake = wake;
+        }
+        if let Some(sleep) = patch.sleep {
+            p.sleep = sleep;
+        }
         p.create_time.get_or_insert(now);
         p.update_time = Some(now);
         Self::put_json(&mut self.profiles, user.as_bytes(), &p)?;
@@ -2015,7 +2021,7 @@ mod tests {
                     user,
                     ProfilePatch {
                         time_zone: Some("Europe/Berlin".into()),
-                        tools: None,
+                        ..Default::default()
                     },
                     now(),
                 )

@@ -9,6 +9,7 @@ pub mod guide;
 pub mod holds;
 pub mod journal;
 pub mod ops;
+pub mod plan;
 pub mod views;
 
 use clap::Subcommand;
@@ -100,9 +101,15 @@ pub enum Client {
     /// Your screens: a relief plan for where it hurts, re-ranked for you.
     #[command(display_order = 40, alias = "relief")]
     Plan(views::PlanArgs),
-    /// Today: sessions done, what is still allowed, progress, screening.
+    /// Today's plan: points, sessions left, suggested times, streak, week.
     #[command(display_order = 41)]
-    Today,
+    Today(views::TodayArgs),
+    /// The coming reminders (what an app schedules as notifications).
+    #[command(display_order = 57)]
+    Reminders(plan::RemindersArgs),
+    /// The coming week's plan as an iCalendar file: `calendar > week.ics`.
+    #[command(display_order = 58)]
+    Calendar(plan::CalendarArgs),
     /// Your profile: time zone and owned tools (`profile set` changes them).
     #[command(display_order = 42)]
     Profile(journal::ProfileArgs),
@@ -204,7 +211,9 @@ pub async fn run(ctx: Ctx, command: Client) -> anyhow::Result<()> {
         Guides(args) => catalog::guides(&ctx, args).await,
         GuideText(args) => catalog::guide_text(&ctx, args).await,
         Plan(args) => views::plan(&ctx, args).await,
-        Today => views::today(&ctx).await,
+        Today(args) => views::today(&ctx, args).await,
+        Reminders(args) => plan::reminders(&ctx, args).await,
+        Calendar(args) => plan::calendar(&ctx, args).await,
         Profile(args) => journal::profile(&ctx, args).await,
         Screening(args) => journal::screening(&ctx, args).await,
         Guide(args) => guide::guide(&ctx, args).await,

@@ -97,6 +97,9 @@ forward_session! {
         delete_session(DeleteSessionRequest) -> DeleteSessionResponse;
         list_holds(ListHoldsRequest) -> ListHoldsResponse;
         release_hold(ReleaseHoldRequest) -> ReleaseHoldResponse;
+        get_daily_plan(GetDailyPlanRequest) -> GetDailyPlanResponse;
+        list_reminders(ListRemindersRequest) -> ListRemindersResponse;
+        export_calendar(ExportCalendarRequest) -> ExportCalendarResponse;
     }
 
     type GuideSessionStream = GuideStream;

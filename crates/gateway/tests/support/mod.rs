@@ -444,6 +444,7 @@ impl SessionService for FakeSession {
         let user = self.user(&req)?;
         Ok(Response::new(ses::ListProgressResponse {
             progress: self.with_user(&user, |d| d.progress.clone()),
+            adherence: None,
         }))
     }
     async fn get_day(&self, req: Request<ses::GetDayRequest>) -> R<ses::GetDayResponse> {
@@ -510,7 +511,7 @@ impl SessionService for FakeSession {
         &self,
         _: Request<ses::ListRegionProgressRequest>,
     ) -> R<ses::ListRegionProgressResponse> {
-        unimpl()
+        Ok(Response::new(ses::ListRegionProgressResponse::default()))
     }
     async fn export_fhir_bundle(
         &self,
@@ -540,6 +541,24 @@ impl SessionService for FakeSession {
         &self,
         _: Request<ses::ReleaseHoldRequest>,
     ) -> R<ses::ReleaseHoldResponse> {
+        unimpl()
+    }
+    async fn get_daily_plan(
+        &self,
+        _: Request<ses::GetDailyPlanRequest>,
+    ) -> R<ses::GetDailyPlanResponse> {
+        Ok(Response::new(ses::GetDailyPlanResponse::default()))
+    }
+    async fn list_reminders(
+        &self,
+        _: Request<ses::ListRemindersRequest>,
+    ) -> R<ses::ListRemindersResponse> {
+        unimpl()
+    }
+    async fn export_calendar(
+        &self,
+        _: Request<ses::ExportCalendarRequest>,
+    ) -> R<ses::ExportCalendarResponse> {
         unimpl()
     }
 }

@@ -13,7 +13,9 @@ pub mod checkin;
 pub mod fhir;
 pub mod guide;
 pub mod holds;
+pub mod ical;
 pub mod idempotency;
+pub mod plan;
 pub mod progress;
 pub mod quota;
 pub mod rules;
@@ -111,6 +113,19 @@ pub struct Profile {
     pub create_time: Option<Timestamp>,
     /// When last saved.
     pub update_time: Option<Timestamp>,
+    /// Wake time in minutes after local midnight; `None` means the default.
+    #[serde(default)]
+    pub wake: Option<u16>,
+    /// Sleep time in minutes after local midnight; `None` means the default.
+    #[serde(default)]
+    pub sleep: Option<u16>,
+}
+
+impl Profile {
+    /// The waking hours the plan spreads sessions through.
+    pub fn waking(&self) -> plan::Waking {
+        plan::Waking::from_profile(self.wake, self.sleep)
+    }
 }
 
 impl Default for Profile {
@@ -120,6 +135,8 @@ impl Default for Profile {
             tools: Vec::new(),
             create_time: None,
             update_time: None,
+            wake: None,
+            sleep: None,
         }
     }
 }
@@ -131,6 +148,10 @@ pub struct ProfilePatch {
     pub time_zone: Option<String>,
     /// New tool ids (already checked against the catalog).
     pub tools: Option<Vec<String>>,
+    /// New wake time (`Some(None)` resets it to the default).
+    pub wake: Option<Option<u16>>,
+    /// New sleep time (`Some(None)` resets it to the default).
+    pub sleep: Option<Option<u16>>,
 }
 
 /// One answer of the screening questionnaire.
