@@ -809,10 +809,11 @@ pub fn import(e: &pb::UserDataExport) -> Result<UserData, Error> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn snapshot() -> cpb::CatalogSnapshot {
+    /// A small valid snapshot (also used by `catalog.rs`'s tests).
+    pub(crate) fn snapshot() -> cpb::CatalogSnapshot {
         cpb::CatalogSnapshot {
             catalog_version: "v9".into(),
             guidance: Some(cpb::TechniqueGuidance {
