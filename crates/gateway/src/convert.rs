@@ -7,7 +7,7 @@ use knotwork_proto::gateway::v1 as gw;
 use knotwork_proto::session::v1 as ses;
 
 use crate::domain::relief::{
-    self, Candidate, HeldMuscle, History, Person, PointFacts, ScreeningState, Trend,
+    self, Candidate, HeldMuscle, History, Person, PointFacts, ScreeningState, StalledRegion, Trend,
 };
 
 /// The catalog's matches as domain candidates.
@@ -111,7 +111,29 @@ pub fn person(
                 )
             })
             .collect(),
+        stalled_regions: Vec::new(),
     }
+}
+
+/// The requested regions whose pain check-ins are not better after a
+/// consistent week (the session's region week rule).
+pub fn stalled_regions(
+    regions: &[ses::RegionProgress],
+    resolved: &[cat::ResolvedLocation],
+) -> Vec<StalledRegion> {
+    let asked: HashSet<&str> = resolved.iter().map(|r| r.region.as_str()).collect();
+    regions
+        .iter()
+        .filter(|r| {
+            r.status == ses::ProgressStatus::NotImproving as i32
+                && asked.contains(r.region.as_str())
+        })
+        .map(|r| StalledRegion {
+            region: r.region.clone(),
+            summary: r.summary.clone(),
+            tried: r.tried_trigger_points.iter().cloned().collect(),
+        })
+        .collect()
 }
 
 /// The worked points not to recommend now: on hold or worsening (GetToday).
@@ -155,6 +177,8 @@ pub struct Inputs {
     pub day: ses::GetDayResponse,
     /// The caller's active holds.
     pub holds: Vec<ses::Hold>,
+    /// The caller's pain per region, with each region's week rule.
+    pub regions: Vec<ses::RegionProgress>,
 }
 
 fn block(b: &relief::Block) -> gw::Block {
@@ -190,13 +214,14 @@ fn point_block(b: &relief::Block, tp: &cat::TriggerPoint) -> gw::Block {
 /// Builds the response from the inputs and the domain plan.
 pub fn relief_plan(inputs: Inputs, max: usize) -> gw::GetReliefPlanResponse {
     let cands = candidates(&inputs.pain.matches);
-    let person = person(
+    let mut person = person(
         &inputs.profile,
         &inputs.screening,
         &inputs.progress,
         &inputs.day,
         &inputs.holds,
     );
+    person.stalled_regions = stalled_regions(&inputs.regions, &inputs.pain.resolved_locations);
     let plan = relief::plan(&cands, &person, max);
     let progress: HashMap<&str, &ses::PointProgress> = inputs
         .progress
@@ -259,6 +284,7 @@ pub fn relief_plan(inputs: Inputs, max: usize) -> gw::GetReliefPlanResponse {
         guidance: inputs.guidance,
         owned_tools: inputs.profile.tools,
         suggested_next: plan.suggested_next.unwrap_or_default(),
+        suggested_next_reason: plan.next_reason,
         resolved_locations: inputs.pain.resolved_locations,
         catalog_version: inputs.pain.catalog_version,
         set_aside: plan

@@ -26,6 +26,7 @@ pub mod domain;
 pub mod error;
 pub mod service;
 pub mod store;
+pub mod transfer;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -88,6 +89,10 @@ pub async fn run_with_admin(
     let options = store::StoreOptions {
         max_batch: config.commit_batch_max,
         cache_bytes: config.cache_mib.saturating_mul(1024 * 1024),
+        quota: domain::quota::Quota {
+            max_sessions: config.quota_sessions,
+            max_bytes: config.quota_mib.saturating_mul(1024 * 1024),
+        },
     };
     let store = tokio::task::spawn_blocking(move || store::Store::open(&dir, options))
         .await

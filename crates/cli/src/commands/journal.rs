@@ -32,6 +32,13 @@ pub enum ProfileAction {
         /// The tools you own, comma separated (replaces the list; "" clears it).
         #[arg(long, value_delimiter = ',')]
         tools: Option<Vec<String>>,
+        /// When you usually wake up, HH:MM ("" for the default, 07:00): the
+        /// day's suggested session times start after it.
+        #[arg(long)]
+        wake: Option<String>,
+        /// When you usually go to sleep, HH:MM ("" for the default, 22:00).
+        #[arg(long)]
+        sleep: Option<String>,
     },
 }
 
@@ -266,6 +273,18 @@ fn sessions_table(sessions: &[ses::SessionRecord]) {
 }
 
 fn show_profile(p: &ses::Profile) {
+    let or = |v: &str, default: &'static str| -> String {
+        if v.is_empty() {
+            format!("{default} (default)")
+        } else {
+            v.to_owned()
+        }
+    };
+    println!(
+        "awake      {} to {}",
+        or(&p.wake_time, "07:00"),
+        or(&p.sleep_time, "22:00")
+    );
     println!(
         "time zone  {}",
         if p.time_zone.is_empty() {
@@ -301,8 +320,19 @@ pub async fn profile(ctx: &Ctx, args: ProfileArgs) -> anyhow::Result<()> {
                 }
             })
         }
-        Some(ProfileAction::Set { time_zone, tools }) => {
+        Some(ProfileAction::Set {
+            time_zone,
+            tools,
+            wake,
+            sleep,
+        }) => {
             let mut paths = Vec::new();
+            if wake.is_some() {
+                paths.push("wake_time".to_owned());
+            }
+            if sleep.is_some() {
+                paths.push("sleep_time".to_owned());
+            }
             if time_zone.is_some() {
                 paths.push("time_zone".to_owned());
             }
@@ -310,7 +340,7 @@ pub async fn profile(ctx: &Ctx, args: ProfileArgs) -> anyhow::Result<()> {
                 paths.push("tools".to_owned());
             }
             if paths.is_empty() {
-                bail!("nothing to change: pass --time-zone and/or --tools");
+                bail!("nothing to change: pass --time-zone, --tools, --wake or --sleep");
             }
             let profile = ses::Profile {
                 time_zone: time_zone.unwrap_or_default(),
@@ -320,6 +350,8 @@ pub async fn profile(ctx: &Ctx, args: ProfileArgs) -> anyhow::Result<()> {
                     .filter(|t| !t.is_empty())
                     .map(|t| full("tools", t))
                     .collect(),
+                wake_time: wake.unwrap_or_default(),
+                sleep_time: sleep.unwrap_or_default(),
                 ..Default::default()
             };
             let resp = client
@@ -663,8 +695,40 @@ pub async fn progress(ctx: &Ctx, args: ProgressArgs) -> anyhow::Result<()> {
         .await
         .map_err(explain)?
         .into_inner();
-    ctx.out
-        .show(&resp, |resp| show_progress(&resp.progress, one))
+    ctx.out.show(&resp, |resp| {
+        if let Some(a) = &resp.adherence {
+            show_adherence(a);
+            println!();
+        }
+        show_progress(&resp.progress, one);
+    })
+}
+
+/// Prints the streak and the week's adherence in two lines.
+pub fn show_adherence(a: &ses::Adherence) {
+    let streak = match (a.streak_days, a.streak_includes_today) {
+        (0, _) => "no streak yet: one session today starts one".to_owned(),
+        (n, true) => format!("{n} day{} in a row, today included", plural(n)),
+        (n, false) => format!(
+            "{n} day{} in a row: a session today keeps it going",
+            plural(n)
+        ),
+    };
+    anstream::println!("{}  {streak}", paint(style::HEADING, "streak"));
+    anstream::println!(
+        "{}    {} of {} planned sessions ({}%), {} of 7 days active ({} to {})",
+        paint(style::HEADING, "week"),
+        a.week_sessions_done,
+        a.week_sessions_planned,
+        a.week_percent,
+        a.week_active_days,
+        a.week_start_date,
+        a.week_end_date
+    );
+}
+
+fn plural(n: i32) -> &'static str {
+    if n == 1 { "" } else { "s" }
 }
 
 /// Prints a day: sessions, then what is still allowed per point.
@@ -680,6 +744,17 @@ pub fn show_day(day: &ses::GetDayResponse) {
         println!("no sessions this day");
     } else {
         sessions_table(&day.sessions);
+        let minutes = day.total_duration_seconds / 60;
+        if day.sessions_truncated {
+            println!(
+                "the first {} of {} sessions ({minutes} min on points); \
+                 `knotwork sessions` lists them all",
+                day.sessions.len(),
+                day.total_sessions
+            );
+        } else {
+            println!("{} sessions, {minutes} min on points", day.total_sessions);
+        }
     }
     if !day.allowances.is_empty() {
         println!();
@@ -704,6 +779,7 @@ pub async fn day(ctx: &Ctx, args: DayArgs) -> anyhow::Result<()> {
         .await?
         .get_day(ctx.request(ses::GetDayRequest {
             local_date: args.date,
+            max_sessions: 0,
         })?)
         .await
         .map_err(explain)?
@@ -712,14 +788,26 @@ pub async fn day(ctx: &Ctx, args: DayArgs) -> anyhow::Result<()> {
 }
 
 /// `knotwork export`: always JSON (it is a data export), to stdout or a file.
+/// Read with StreamExportUserData, so no message size limit bounds how much
+/// can be exported; the parts are merged into one export.
 pub async fn export(ctx: &Ctx, args: ExportArgs) -> anyhow::Result<()> {
-    let resp = ctx
+    use prost::Message as _;
+    let mut parts = ctx
         .session()
         .await?
-        .export_user_data(ctx.request(ses::ExportUserDataRequest {})?)
+        .stream_export_user_data(ctx.request(ses::StreamExportUserDataRequest {})?)
         .await
         .map_err(explain)?
         .into_inner();
+    let mut whole = ses::UserDataExport::default();
+    while let Some(msg) = parts.message().await.map_err(explain)? {
+        if let Some(part) = msg.part {
+            whole.merge(part.encode_to_vec().as_slice())?;
+        }
+    }
+    let resp = ses::ExportUserDataResponse {
+        export: Some(whole),
+    };
     let text = serde_json::to_string_pretty(&output::to_json(&resp)?)?;
     match args.output {
         None => println!("{text}"),

@@ -1,4 +1,4 @@
-//! For operators: `health` and `reshard`.
+//! For operators: `health`, `reshard`, `backup` and `restore`.
 
 use anyhow::bail;
 use tonic_health::pb::HealthCheckRequest;
@@ -93,5 +93,104 @@ pub async fn reshard(args: ReshardArgs) -> anyhow::Result<()> {
     if !report.failures.is_empty() {
         bail!("some users were not moved; their data stays on the old shard, run again");
     }
+    Ok(())
+}
+
+/// Options of `knotwork backup`.
+#[derive(Debug, clap::Args)]
+pub struct BackupArgs {
+    /// The session shard to copy (its own address, not the gateway's), e.g.
+    /// `https://session-0.session:50053`.
+    #[arg(long, env = "KNOTWORK_SESSION_URL")]
+    pub shard: String,
+    /// The file to write: a session database as the shard held it at the
+    /// backup point (written as FILE.partial until complete).
+    #[arg(long)]
+    pub out: std::path::PathBuf,
+    /// The internal credential the shard accepts.
+    #[arg(
+        long,
+        env = "KNOTWORK_INTERNAL_TOKEN",
+        default_value = "knotwork-dev-internal",
+        hide_env_values = true
+    )]
+    pub internal_token: String,
+    /// TLS to the shard: the CA that signed its certificate, and this
+    /// tool's client certificate and key when the shard requires mTLS.
+    #[command(flatten)]
+    pub tls: knotwork_runtime::tls::BackendTlsArgs,
+}
+
+/// Options of `knotwork restore`.
+#[derive(Debug, clap::Args)]
+pub struct RestoreArgs {
+    /// A file written by `knotwork backup`.
+    #[arg(long)]
+    pub from: std::path::PathBuf,
+    /// The stopped shard's data folder (its `--data-dir`); the database
+    /// there is kept beside the restored one as
+    /// `session.redb.before-restore-{seconds}`.
+    #[arg(long, env = "KNOTWORK_SESSION_DATA_DIR")]
+    pub data_dir: std::path::PathBuf,
+}
+
+/// `knotwork backup`: a consistent copy of a live session shard, taken in
+/// one read transaction on the shard while writes go on.
+pub async fn backup(args: BackupArgs) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    use knotwork_proto::session::v1::BackupRequest;
+    use knotwork_proto::session::v1::session_admin_service_client::SessionAdminServiceClient;
+    let tls = knotwork_runtime::tls::BackendTls::load(&args.tls)?;
+    let channel = tls
+        .endpoint(&args.shard)?
+        .connect_timeout(std::time::Duration::from_secs(5))
+        .connect()
+        .await
+        .with_context(|| format!("cannot reach the shard at {}", args.shard))?;
+    let mut req = tonic::Request::new(BackupRequest {});
+    req.metadata_mut().insert(
+        knotwork_proto::metadata::INTERNAL_TOKEN,
+        args.internal_token
+            .parse()
+            .context("the internal credential is not a valid header value")?,
+    );
+    let started = std::time::Instant::now();
+    let stream = SessionAdminServiceClient::new(channel)
+        .backup(req)
+        .await
+        .map_err(crate::connect::explain)?
+        .into_inner();
+    let saved = knotwork_session::transfer::save_backup(stream, &args.out)
+        .await
+        .map_err(crate::connect::explain)?;
+    let size = std::fs::metadata(&args.out).map_or(0, |m| m.len());
+    println!(
+        "backup of {} at {} written to {}: {} rows in {} tables, {:.1} MiB, {:.1} s",
+        args.shard,
+        saved.snapshot_time,
+        args.out.display(),
+        saved.rows,
+        saved.tables,
+        size as f64 / (1024.0 * 1024.0),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// `knotwork restore`: puts a backup in place in a stopped shard's data
+/// folder (refused while the shard runs).
+pub fn restore(args: RestoreArgs) -> anyhow::Result<()> {
+    let r = knotwork_session::store::restore_file(&args.from, &args.data_dir)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!(
+        "restored {} users and {} sessions into {}",
+        r.users,
+        r.sessions,
+        args.data_dir.display()
+    );
+    if let Some(previous) = r.previous {
+        println!("the database it replaced is kept as {}", previous.display());
+    }
+    println!("start the shard again; it serves the data as of the backup point");
     Ok(())
 }

@@ -129,6 +129,9 @@ pub async fn plan(ctx: &Ctx, args: PlanArgs) -> anyhow::Result<()> {
         }
         if !resp.suggested_next.is_empty() {
             anstream::println!("{} {}", paint(style::HEADING, "Next:"), resp.suggested_next);
+            if !resp.suggested_next_reason.is_empty() {
+                println!("  {}", resp.suggested_next_reason);
+            }
         }
         print_set_aside(&resp.set_aside);
     })
@@ -157,12 +160,22 @@ fn print_set_aside(points: &[gw::SetAsidePoint]) {
     }
 }
 
+/// Options of `knotwork today`.
+#[derive(Debug, clap::Args)]
+pub struct TodayArgs {
+    /// Another local day, YYYY-MM-DD (e.g. tomorrow's plan).
+    #[arg(long)]
+    pub date: Option<String>,
+}
+
 /// `knotwork today`.
-pub async fn today(ctx: &Ctx) -> anyhow::Result<()> {
+pub async fn today(ctx: &Ctx, args: TodayArgs) -> anyhow::Result<()> {
     let resp = ctx
         .views()
         .await?
-        .get_today(ctx.request(gw::GetTodayRequest {})?)
+        .get_today(ctx.request(gw::GetTodayRequest {
+            local_date: args.date.unwrap_or_default(),
+        })?)
         .await
         .map_err(explain)?
         .into_inner();
@@ -170,6 +183,14 @@ pub async fn today(ctx: &Ctx) -> anyhow::Result<()> {
         if let Some(s) = &resp.screening {
             let status = word(s.status().as_str_name(), "SCREENING_STATUS_");
             anstream::println!("screening: {}", paint(style::HEADING, status));
+        }
+        if let Some(plan) = &resp.plan {
+            super::plan::show_plan(plan);
+            println!();
+        }
+        if let Some(a) = &resp.adherence {
+            super::journal::show_adherence(a);
+            println!();
         }
         if let Some(day) = &resp.day {
             show_day(day);
@@ -180,6 +201,13 @@ pub async fn today(ctx: &Ctx) -> anyhow::Result<()> {
         }
         println!();
         show_progress(&resp.progress, false);
+        let listed = i32::try_from(resp.progress.len()).unwrap_or(i32::MAX);
+        if resp.progress_total > listed {
+            println!(
+                "({} more points: `knotwork progress` lists them all)",
+                resp.progress_total - listed
+            );
+        }
         print_set_aside(&resp.set_aside);
         if let Some(g) = &resp.guidance {
             let mut t = table(&["guidance", ""]);
