@@ -685,8 +685,10 @@ async function main() {
       const titles = await page.evaluate(async () => {
         const reg = await navigator.serviceWorker.ready;
         const due = { id: "reminders/e2e.1", at: Date.now() - 1000, title: "Time for your trigger points", body: "1 point to work" };
-        reg.active?.postMessage({ type: "reminders", reminders: [due] });
-        for (let i = 0; i < 100; i++) {
+        // The page hands over its own list too (ListReminders): post until ours is the one read.
+        for (let i = 0; i < 50; i++) {
+          reg.active?.postMessage({ type: "reminders", reminders: [due] });
+          await new Promise((r) => setTimeout(r, 200));
           const shown = await reg.getNotifications();
           if (shown.length) {
             reg.active?.postMessage({ type: "show-due" });
