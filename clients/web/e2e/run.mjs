@@ -5,7 +5,8 @@
 // serves the built page (dist/) from a tiny static server on 127.0.0.1, and
 // drives Debian's Chromium headless through playwright-core at phone width:
 // body map -> candidates -> screening (ruled out, then cleared) -> tools ->
-// trigger point -> guided session -> log -> progress chart -> export -> delete,
+// trigger point -> guided session -> log -> progress chart -> the hold after
+// sharp pain and its release -> export -> delete,
 // then a keyboard-only walk (find by pain -> candidate -> point). Every screen
 // is checked with axe-core (0 serious or critical violations) and every body map
 // target for its size (24x24 CSS px, WCAG 2.5.8).
@@ -35,7 +36,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, "..");
 const dist = path.join(root, "dist");
 const artifacts = path.join(root, "test-artifacts");
-const PHONE = { width: Number(process.env.KNOTWORK_E2E_WIDTH ?? 375), height: 812 };
+const PHONE = { width: Number(process.env.KNOTWORK_E2E_WIDTH ?? 390), height: 844 };
 const GUIDE_SPEEDUP = process.env.KNOTWORK_GUIDE_SPEEDUP ?? "60";
 
 const log = (...a) => console.log(`[e2e ${new Date().toISOString().slice(11, 19)}]`, ...a);
@@ -272,6 +273,7 @@ async function main() {
     page.setDefaultTimeout(15_000);
     page.on("pageerror", (e) => consoleErrors.push(`pageerror: ${e.message}`));
     page.on("console", (m) => m.type() === "error" && consoleErrors.push(`console: ${m.text()}`));
+    page.on("response", (r) => r.status() >= 400 && consoleErrors.push(`http ${r.status()}: ${r.url()}`));
     const app = `${site.url}/?gateway=${encodeURIComponent(stack.gateway)}`;
 
     const step = async (name, fn) => {
@@ -413,7 +415,11 @@ async function main() {
     });
 
     await step("ranked candidates say why they match and where to press", async () => {
-      await page.getByRole("button", { name: "Find what may cause it" }).click();
+      // Activated from the keyboard: a pointer click here lands on the panel
+      // around the button (Playwright's scroll into view and the click's
+      // coordinates disagree on this long page), which no person sees.
+      await page.getByRole("button", { name: "Find what may cause it" }).focus();
+      await page.keyboard.press("Enter");
       await page.getByTestId("candidate").first().waitFor();
       const n = await page.getByTestId("candidate").count();
       expect(n >= 1, "at least one candidate");
@@ -705,6 +711,78 @@ async function main() {
       await page.emulateMedia({ media: "screen" });
     });
 
+    await step("a held point says why; the guide waits for a provider's check", async () => {
+      // The sharp pain logged above put the point's muscle on hold (SAFETY.md D1, D5).
+      const id = pointName.replace("triggerPoints/", "");
+      await page.evaluate((h) => (location.hash = h), `#/point/${id}`);
+      await page.getByTestId("on-hold").waitFor();
+      const held = await page.getByTestId("on-hold").innerText();
+      expect(/On hold/.test(held) && /Since \d{4}-\d{2}-\d{2}/.test(held), `the hold with its date, got "${held}"`);
+      expect(/sharp/i.test(held), `the reason (sharp pain) named, got "${held}"`);
+      const start = page.getByTestId("start-guide");
+      expect(await start.isDisabled(), "the guided-session button disabled while held");
+      expect((await start.getAttribute("aria-describedby")) === "hold-reason", "the button described by the reason");
+      const reason = await page.getByTestId("hold-reason").innerText();
+      expect(/paused/i.test(reason) && /sharp/i.test(reason), `the reason beside the button, got "${reason}"`);
+      const release = page.getByRole("button", { name: "Release the hold" });
+      expect(await release.isDisabled(), "no release without the provider's check and its date");
+      await checkScreen(page, "point on hold");
+      await shot(page, "11c-point-on-hold");
+      await page.getByTestId("on-hold").screenshot({ path: path.join(artifacts, "11c2-on-hold-section.png") });
+      await page.getByTestId("start-guide").locator("..").screenshot({ path: path.join(artifacts, "11c3-guide-disabled.png") });
+      await page.getByTestId("provider-checked").check();
+      expect(await release.isDisabled(), "no release without the date");
+      const today = await page.evaluate(() => {
+        const d = new Date();
+        const pad = (n) => String(n).padStart(2, "0");
+        return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
+      });
+      await page.getByTestId("checked-date").fill(today);
+      await release.click();
+      await page.getByTestId("on-hold").waitFor({ state: "detached" });
+      expect(!(await start.isDisabled()), "the guided-session button enabled again after the release");
+      expect((await page.getByTestId("hold-reason").count()) === 0, "the reason gone with the hold");
+      await shot(page, "11d-hold-released");
+    });
+
+    await step("correct a logged session, then delete one; the chart follows", async () => {
+      await nav(page).getByRole("link", { name: "Progress" }).click();
+      const card = page.locator(`[data-testid="progress-card"][data-point="${pointName}"]`);
+      await card.waitFor();
+      await card.getByTestId("sessions").locator("summary").click();
+      const rows = card.getByTestId("session-row");
+      await rows.nth(1).waitFor();
+      expect((await rows.count()) === 2, `today's and yesterday's sessions listed, got ${await rows.count()}`);
+      // Newest first: yesterday's session is the second row.
+      const yesterday = rows.nth(1);
+      await yesterday.getByRole("button", { name: /^Correct the session/ }).click();
+      await yesterday.getByLabel(/Tenderness after/).fill("5");
+      await checkScreen(page, "correct a session");
+      await shot(page, "11e-correct-session");
+      await card.getByTestId("sessions").screenshot({ path: path.join(artifacts, "11e2-correct-form.png") });
+      await yesterday.getByRole("button", { name: "Save the correction" }).click();
+      await card.getByTestId("sessions-notice").getByText(/Corrected/).waitFor();
+      const afterValues = (p) =>
+        [...document.querySelectorAll(`[data-testid="progress-card"][data-point="${p}"] rect.pt.after`)].map((e) => e.getAttribute("data-value"));
+      await page.waitForFunction((p) => {
+        const v = [...document.querySelectorAll(`[data-testid="progress-card"][data-point="${p}"] rect.pt.after`)].map((e) => e.getAttribute("data-value"));
+        return v.length === 2 && v[0] === "5";
+      }, pointName);
+      // Deleting asks first, and says a hold stays.
+      await rows.nth(1).getByRole("button", { name: /^Delete the session/ }).click();
+      const confirm = card.getByTestId("confirm-delete");
+      expect(/hold/i.test(await confirm.innerText()), "the confirmation says a hold stays");
+      await confirm.getByRole("button", { name: "Delete this session" }).click();
+      await card.getByTestId("sessions-notice").getByText(/Deleted/).waitFor();
+      await page.waitForFunction((p) => document.querySelectorAll(`[data-testid="progress-card"][data-point="${p}"] rect.pt.after`).length === 1, pointName);
+      expect((await rows.count()) === 1, `one session left, got ${await rows.count()}`);
+      const left = await page.evaluate(afterValues, pointName);
+      expect(left.join(",") === "4", `today's 4 left on the chart, got ${left.join(",")}`);
+      await checkScreen(page, "a session deleted");
+      await shot(page, "11f-session-deleted");
+      await card.getByTestId("sessions").screenshot({ path: path.join(artifacts, "11f2-sessions-after-delete.png") });
+    });
+
     await step("export my data as JSON", async () => {
       await nav(page).getByRole("link", { name: "My data" }).click();
       await page.getByRole("heading", { name: "Your data" }).waitFor();
@@ -712,7 +790,8 @@ async function main() {
       const file = await download.path();
       const data = JSON.parse(await readFile(file, "utf8"));
       expect(data.userId === stack.user, `the export to be mine (${stack.user}), got ${data.userId}`);
-      expect(Array.isArray(data.sessions) && data.sessions.length === 2, `two sessions in the export, got ${data.sessions?.length}`);
+      expect(Array.isArray(data.sessions) && data.sessions.length === 1, `one session in the export (the other deleted), got ${data.sessions?.length}`);
+      expect(Array.isArray(data.holds) && data.holds.some((h) => h.releaseTime && h.providerCheckedDate), `the released hold in the export, got ${JSON.stringify(data.holds)}`);
       await page.getByTestId("exported").waitFor();
     });
 
@@ -725,7 +804,7 @@ async function main() {
       await del.click();
       await page.getByTestId("deleted").waitFor();
       const deleted = await page.getByTestId("deleted").innerText();
-      expect(/Deleted 2 sessions/.test(deleted), `two sessions deleted, got "${deleted}"`);
+      expect(/Deleted 1 sessions?\b/.test(deleted), `the one session left deleted, got "${deleted}"`);
       await shot(page, "12-data-deleted");
       await nav(page).getByRole("link", { name: "Progress" }).click();
       await page.getByText("No sessions yet").waitFor();
@@ -735,7 +814,17 @@ async function main() {
       const id = pointName.replace("triggerPoints/", "");
       await page.goto(`${app}#/log?point=${id}`);
       await page.getByRole("heading", { name: "Log a session you already did" }).waitFor();
-      // The service worker controls the page by now (it keeps the shell).
+      // The service worker is active by now (it keeps the shell); a page
+      // loaded before it took over is controlled from its next load.
+      const ready = await page.evaluate(() =>
+        Promise.race([navigator.serviceWorker.ready.then(() => true), new Promise((r) => setTimeout(() => r(false), 15_000))]),
+      );
+      expect(ready, "an active service worker");
+      if (!(await page.evaluate(() => !!navigator.serviceWorker.controller))) {
+        log("      the page was not controlled yet: reloading it");
+        await page.reload();
+        await page.getByRole("heading", { name: "Log a session you already did" }).waitFor();
+      }
       await page.waitForFunction(() => !!navigator.serviceWorker?.controller, null, { timeout: 15_000 });
       await context.setOffline(true);
       await page.getByTestId("offline").waitFor();
@@ -753,6 +842,11 @@ async function main() {
       await page.getByTestId("waiting").getByText("1 session is waiting").waitFor();
       await page.getByRole("heading", { name: "Log a session you already did" }).waitFor();
       await shot(page, "18b-offline-reloaded");
+      // The catalog answers came from the cache of the served catalog version.
+      const cachesNow = await page.evaluate(() => caches.keys());
+      const catalogCaches = cachesNow.filter((n) => n.startsWith("knotwork-catalog-"));
+      expect(catalogCaches.length === 1 && !catalogCaches[0].endsWith("unversioned"), `one catalog cache, by version, got ${cachesNow.join(",")}`);
+      expect(cachesNow.some((n) => n.startsWith("knotwork-shell-")), `the app shell cached, got ${cachesNow.join(",")}`);
       await context.setOffline(false);
       await page.getByTestId("synced").waitFor({ timeout: 20_000 });
       expect((await page.getByTestId("waiting").count()) === 0, "nothing left waiting");

@@ -290,8 +290,20 @@ fn json_login_guide_and_my_data() {
             &up,
             &["recommended-tools", "quadratus_lumborum_superficial"]
         )
-        .contains("lacrosse_ball")
+        .contains("Lacrosse ball")
     );
+    // People read names, not ids: every technique and exclusion line of a
+    // point names its tool.
+    let point = ok(&up, &["point", "gastrocnemius_medial"]);
+    let lines: Vec<&str> = point
+        .lines()
+        .filter(|l| l.starts_with("With ") || l.contains("Never with "))
+        .collect();
+    assert!(!lines.is_empty(), "{point}");
+    for l in lines {
+        let head = l.split(':').next().unwrap_or(l);
+        assert!(!head.contains('_') && !head.contains('/'), "{l}");
+    }
     let m = json(&up, &["muscle", "quadratus_lumborum"]);
     assert_eq!(m["muscle"]["name"], "muscles/quadratus_lumborum");
 
