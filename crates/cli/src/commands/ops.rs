@@ -24,6 +24,11 @@ pub struct ReshardArgs {
         hide_env_values = true
     )]
     pub internal_token: String,
+    /// TLS to the shards (`https://` URLs): the CA that signed their
+    /// certificates, and this tool's client certificate and key when they
+    /// require mTLS (the same flags as `knotwork backup`).
+    #[command(flatten)]
+    pub tls: knotwork_runtime::tls::BackendTlsArgs,
 }
 
 /// `knotwork health`: the gateway's own health and the backends' as the
@@ -72,7 +77,10 @@ pub async fn health(ctx: &Ctx) -> anyhow::Result<()> {
 
 /// `knotwork reshard`.
 pub async fn reshard(args: ReshardArgs) -> anyhow::Result<()> {
-    let report = knotwork_gateway::reshard(&args.from, &args.to, &args.internal_token).await?;
+    let tls = knotwork_runtime::tls::BackendTls::load(&args.tls)?;
+    let report =
+        knotwork_gateway::reshard_with_tls(&args.from, &args.to, &args.internal_token, &tls)
+            .await?;
     println!(
         "users seen: {}, moved: {}, failed: {}",
         report.users_seen,
