@@ -16,7 +16,9 @@ const BIN: &str = env!("CARGO_BIN_EXE_knotwork");
 struct Up {
     child: Child,
     gateway: String,
-    _data: tempfile::TempDir,
+    /// The session service's own address (for operator commands).
+    session: String,
+    data: Option<tempfile::TempDir>,
     /// `XDG_CONFIG_HOME` of every client call: where `login` stores the token.
     config: tempfile::TempDir,
     lines: mpsc::Receiver<String>,
@@ -30,7 +32,11 @@ impl Drop for Up {
 }
 
 fn start() -> Up {
-    let data = tempfile::tempdir().unwrap();
+    start_in(tempfile::tempdir().unwrap())
+}
+
+/// `knotwork up` on the data folder `data`.
+fn start_in(data: tempfile::TempDir) -> Up {
     let mut child = Command::new(BIN)
         .args(["up", "--data-dir"])
         .arg(data.path())
@@ -63,19 +69,23 @@ fn start() -> Up {
         }
     });
     let deadline = Instant::now() + Duration::from_secs(30);
-    let gateway = loop {
+    let (mut gateway, mut session) = (None, None);
+    while gateway.is_none() || session.is_none() {
         let line = lines
             .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-            .expect("knotwork up prints where the gateway listens");
-        if let Some(rest) = line.trim_start().strip_prefix("gateway") {
-            let addr = rest.split_whitespace().next().unwrap();
-            break addr.replace("grpc://", "http://");
+            .expect("knotwork up prints where the gateway and the session service listen");
+        for (name, slot) in [("gateway", &mut gateway), ("session", &mut session)] {
+            if let Some(rest) = line.trim_start().strip_prefix(name) {
+                let addr = rest.split_whitespace().next().unwrap();
+                *slot = Some(addr.replace("grpc://", "http://"));
+            }
         }
-    };
+    }
     let up = Up {
         child,
-        gateway,
-        _data: data,
+        gateway: gateway.unwrap(),
+        session: session.unwrap(),
+        data: Some(data),
         config: tempfile::tempdir().unwrap(),
         lines,
     };
@@ -522,4 +532,117 @@ fn json_login_guide_and_my_data() {
     assert!(!file.with_file_name("token").exists());
     let stderr = fails(&up, &["sessions"]);
     assert!(stderr.contains("UNAUTHENTICATED"), "{stderr}");
+}
+
+/// Stops `knotwork up` with SIGTERM and hands back its data folder.
+fn stop(mut up: Up) -> tempfile::TempDir {
+    let pid = up.child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while up.child.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "knotwork up did not stop");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    up.data.take().unwrap()
+}
+
+#[test]
+fn backup_of_a_running_shard_then_restore_into_the_stopped_one() {
+    let up = start();
+    for i in 0..3 {
+        ok(
+            &up,
+            &[
+                "log",
+                "--user",
+                "erin",
+                "--point",
+                "quadratus_lumborum_superficial",
+                "--tool",
+                "lacrosse_ball",
+                "--request-id",
+                &format!("b{i}"),
+            ],
+        );
+    }
+    let backups = tempfile::tempdir().unwrap();
+    let out = ok(
+        &up,
+        &[
+            "backup",
+            "--shard",
+            &up.session,
+            "--out",
+            backups.path().to_str().unwrap(),
+            "--keep",
+            "2",
+        ],
+    );
+    assert!(out.contains("rows in"), "{out}");
+    let files: Vec<_> = std::fs::read_dir(backups.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let file = files[0].to_str().unwrap().to_owned();
+    // Written after the backup: gone after the restore.
+    ok(
+        &up,
+        &[
+            "log",
+            "--user",
+            "erin",
+            "--point",
+            "quadratus_lumborum_superficial",
+            "--tool",
+            "lacrosse_ball",
+            "--request-id",
+            "late",
+        ],
+    );
+    let session_dir = up.data.as_ref().unwrap().path().join("session");
+    let dir = session_dir.to_str().unwrap().to_owned();
+    // Refused while the shard runs.
+    let stderr = fails(&up, &["restore", "--from", &file, "--data-dir", &dir]);
+    assert!(stderr.contains("stop the shard"), "{stderr}");
+    // A wrong credential is refused by the shard.
+    let out = knotwork(
+        &up,
+        &[
+            "backup",
+            "--shard",
+            &up.session,
+            "--out",
+            backups.path().to_str().unwrap(),
+            "--internal-token",
+            "wrong",
+        ],
+    );
+    assert!(!out.status.success());
+    assert!(text(&out).1.contains("UNAUTHENTICATED"), "{out:?}");
+
+    let data = stop(up);
+    let out = Command::new(BIN)
+        .args(["restore", "--from", &file, "--data-dir", &dir])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stdout.contains("restored 1 users and 3 sessions"),
+        "{stdout}"
+    );
+    let up = start_in(data);
+    let sessions = json(&up, &["sessions", "--user", "erin"]);
+    assert_eq!(
+        sessions["sessions"].as_array().unwrap().len(),
+        3,
+        "{sessions}"
+    );
 }

@@ -430,10 +430,12 @@ async fn a_backup_under_write_load_restores_exactly_the_writes_before_its_point(
 
     // Four writers log one session at a time until told to stop.
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let count = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut writers = Vec::new();
     for w in 0..4 {
         let mut c = client(server.addr, &format!("writer-{w}")).await;
         let stop = stop.clone();
+        let count = count.clone();
         writers.push(tokio::spawn(async move {
             let mut acked = Vec::new();
             let mut i = 0;
@@ -446,13 +448,24 @@ async fn a_backup_under_write_load_restores_exactly_the_writes_before_its_point(
                     sent,
                     acked: jiff::Timestamp::now(),
                 });
+                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 i += 1;
             }
             acked
         }));
     }
-    // Let the load run, then back up while it goes on.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Once the load has made 40 writes, back up while it goes on.
+    let acked_by = |n: usize| {
+        let count = count.clone();
+        async move {
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+            while count.load(std::sync::atomic::Ordering::SeqCst) < n {
+                assert!(tokio::time::Instant::now() < deadline, "the load stalled");
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
+    };
+    acked_by(40).await;
     let backup_dir = tempfile::tempdir().unwrap();
     let file = backup_dir.path().join("shard.redb");
     let mut a = admin(server.addr, Some(TOKEN)).await;
@@ -460,7 +473,8 @@ async fn a_backup_under_write_load_restores_exactly_the_writes_before_its_point(
     let saved = knotwork_session::transfer::save_backup(stream, &file)
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // And 20 more writes after it.
+    acked_by(count.load(std::sync::atomic::Ordering::SeqCst) + 20).await;
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let mut all = Vec::new();
     for w in writers {
@@ -531,8 +545,8 @@ async fn a_backup_under_write_load_restores_exactly_the_writes_before_its_point(
             assert!(all.iter().any(|x| &x.request_id == id), "{id}");
         }
     }
-    assert!(before > 20, "{before} writes before the point");
-    assert!(after > 5, "{after} writes after the point");
+    assert!(before >= 40, "{before} writes before the point");
+    assert!(after >= 16, "{after} writes after the point");
     // Only a write in flight at the point may go either way: at most one
     // per writer.
     assert!(in_flight <= 4, "{in_flight} writes in flight at the point");
