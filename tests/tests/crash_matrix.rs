@@ -288,6 +288,7 @@ async fn read_user(client: &mut SessionServiceClient<Channel>, u: &str) -> Seen 
                 u,
                 ses::GetDayRequest {
                     local_date: (*day).to_owned(),
+                    max_sessions: 0,
                 },
             ))
             .await

@@ -177,7 +177,10 @@ impl<'a> Person<'a> {
 
     async fn today(&mut self) -> gw::GetTodayResponse {
         self.views
-            .get_today(self.stack.as_user(self.user, gw::GetTodayRequest {}))
+            .get_today(
+                self.stack
+                    .as_user(self.user, gw::GetTodayRequest::default()),
+            )
             .await
             .unwrap()
             .into_inner()

@@ -905,7 +905,8 @@ fn rows(e: &Env) -> Vec<Row> {
         ses_call!(
             get_day,
             ses::GetDayRequest {
-                local_date: "2026-13-01".into()
+                local_date: "2026-13-01".into(),
+                max_sessions: 0,
             }
         ),
         "local_date",
@@ -915,7 +916,8 @@ fn rows(e: &Env) -> Vec<Row> {
         ses_call!(
             get_day,
             ses::GetDayRequest {
-                local_date: "yesterday".into()
+                local_date: "yesterday".into(),
+                max_sessions: 0,
             }
         ),
         "local_date",
@@ -925,7 +927,8 @@ fn rows(e: &Env) -> Vec<Row> {
         ses_call!(
             get_day,
             ses::GetDayRequest {
-                local_date: "9999-12-31".into()
+                local_date: "9999-12-31".into(),
+                max_sessions: 0,
             }
         ),
         "local_date",

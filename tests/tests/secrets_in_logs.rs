@@ -133,7 +133,7 @@ async fn no_secret_or_health_data_in_trace_logs() {
         .unwrap();
     assert!(export.sessions.iter().any(|x| x.notes == note));
     gw::view_service_client::ViewServiceClient::new(ch.clone())
-        .get_today(bearer(&token, gw::GetTodayRequest {}))
+        .get_today(bearer(&token, gw::GetTodayRequest::default()))
         .await
         .unwrap();
     // Refused tokens: forged (right shape, wrong key) and expired.

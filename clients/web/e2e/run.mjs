@@ -5,7 +5,8 @@
 // serves the built page (dist/) from a tiny static server on 127.0.0.1, and
 // drives Debian's Chromium headless through playwright-core at phone width:
 // body map -> candidates -> screening (ruled out, then cleared) -> tools ->
-// trigger point -> guided session -> log -> progress chart -> export -> delete,
+// trigger point -> guided session -> log -> progress chart -> the hold after
+// sharp pain and its release -> export -> delete,
 // then a keyboard-only walk (find by pain -> candidate -> point). Every screen
 // is checked with axe-core (0 serious or critical violations) and every body map
 // target for its size (24x24 CSS px, WCAG 2.5.8).
@@ -35,7 +36,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, "..");
 const dist = path.join(root, "dist");
 const artifacts = path.join(root, "test-artifacts");
-const PHONE = { width: 375, height: 812 };
+const PHONE = { width: Number(process.env.KNOTWORK_E2E_WIDTH ?? 390), height: 844 };
 const GUIDE_SPEEDUP = process.env.KNOTWORK_GUIDE_SPEEDUP ?? "60";
 
 const log = (...a) => console.log(`[e2e ${new Date().toISOString().slice(11, 19)}]`, ...a);
@@ -135,6 +136,8 @@ const TYPES = {
   ".map": "application/json",
   ".svg": "image/svg+xml",
   ".json": "application/json",
+  ".webmanifest": "application/manifest+json",
+  ".png": "image/png",
 };
 
 async function serveDist() {
@@ -270,6 +273,7 @@ async function main() {
     page.setDefaultTimeout(15_000);
     page.on("pageerror", (e) => consoleErrors.push(`pageerror: ${e.message}`));
     page.on("console", (m) => m.type() === "error" && consoleErrors.push(`console: ${m.text()}`));
+    page.on("response", (r) => r.status() >= 400 && consoleErrors.push(`http ${r.status()}: ${r.url()}`));
     const app = `${site.url}/?gateway=${encodeURIComponent(stack.gateway)}`;
 
     const step = async (name, fn) => {
@@ -368,6 +372,16 @@ async function main() {
       await checkScreen(page, "sign in");
       await page.getByRole("button", { name: "Sign in" }).click();
       await page.getByTestId("account").getByText(stack.user).waitFor();
+    });
+
+    await step("signed in, the person lands on Today", async () => {
+      await page.getByRole("heading", { name: "Today", exact: true }).waitFor();
+      await page.getByTestId("plan-empty").waitFor();
+      expect((await page.getByTestId("streak").innerText()).trim() === "0", "no streak yet");
+      await page.getByTestId("checkin").waitFor();
+      await checkScreen(page, "today (new person)");
+      await shot(page, "02b-today-new");
+      await nav(page).getByRole("link", { name: "Body map" }).click();
       await page.getByRole("heading", { name: "Where does it hurt?" }).waitFor();
     });
 
@@ -401,7 +415,11 @@ async function main() {
     });
 
     await step("ranked candidates say why they match and where to press", async () => {
-      await page.getByRole("button", { name: "Find what may cause it" }).click();
+      // Activated from the keyboard: a pointer click here lands on the panel
+      // around the button (Playwright's scroll into view and the click's
+      // coordinates disagree on this long page), which no person sees.
+      await page.getByRole("button", { name: "Find what may cause it" }).focus();
+      await page.keyboard.press("Enter");
       await page.getByTestId("candidate").first().waitFor();
       const n = await page.getByTestId("candidate").count();
       expect(n >= 1, "at least one candidate");
@@ -497,12 +515,39 @@ async function main() {
       await shot(page, "07-point-detail");
     });
 
+    await step("guides: linked from the point, readable on their own", async () => {
+      const links = page.getByTestId("point-guides").getByRole("link");
+      expect((await links.count()) >= 2, "the basics and the tool's guides linked from the point");
+      const title = (await links.first().innerText()).trim();
+      await links.first().click();
+      await page.getByRole("heading", { name: title }).waitFor();
+      expect((await page.getByTestId("guide-article").locator("h2").count()) >= 1, "the guide's sections");
+      await checkScreen(page, "guide");
+      await shot(page, "07b-guide");
+      await page.getByRole("link", { name: "All guides" }).click();
+      await page.getByTestId("guide-list").waitFor();
+      const n = await page.getByTestId("guide-list").locator("li").count();
+      expect(n >= 5, `the catalog's guides listed, got ${n}`);
+      await checkScreen(page, "guides");
+      await shot(page, "07c-guides");
+      await page.goBack();
+      await page.goBack();
+      await page.getByTestId("location").waitFor();
+    });
+
     await step("guided session on both sides runs on the server's stream", async () => {
       await page.getByRole("radio", { name: "both sides" }).check();
       await page.getByRole("button", { name: "Start guided session" }).click();
       await page.getByRole("heading", { name: /Guided session/ }).waitFor();
       await page.getByTestId("pressure").getByText(/\d+ \/ 10/).waitFor();
       await page.locator('[data-testid="cue-log"] li[data-cue="PRESS_AND_HOLD"], [data-testid="cue-log"] li[data-cue="HALFWAY"]').first().waitFor({ timeout: 30_000 });
+      await page.getByTestId("session-guides").locator("summary").first().waitFor();
+      const mute = page.getByTestId("mute");
+      expect((await mute.getAttribute("aria-pressed")) === "false", "cues sound at first");
+      await mute.click();
+      expect((await mute.getAttribute("aria-pressed")) === "true", "the mute pressed");
+      expect((await page.evaluate(() => localStorage.getItem("knotwork.cues.muted"))) === "1", "the mute remembered");
+      await mute.click();
       await checkScreen(page, "guided session");
       await shot(page, "08-guide-running");
       // The timer is live: it moves without any input from the page.
@@ -580,6 +625,164 @@ async function main() {
       await shot(page, "11-progress");
     });
 
+    await step("Today shows the day's sessions, the streak and takes a pain check-in", async () => {
+      await nav(page).getByRole("link", { name: "Today" }).click();
+      await page.getByRole("heading", { name: "Today", exact: true }).waitFor();
+      await page.getByTestId("today-stats").waitFor();
+      expect((await page.getByTestId("sessions-today").innerText()).trim() === "1", "today's one session");
+      expect((await page.getByTestId("streak").innerText()).trim() === "2", "two days in a row (yesterday and today)");
+      // The sharp pain put the point on hold: it is set aside, not planned.
+      const aside = await page.getByTestId("set-aside").innerText();
+      expect(/hold/i.test(aside), `the held point set aside, got "${aside}"`);
+      const card = page.getByTestId("checkin");
+      await card.getByTestId("checkin-region").selectOption({ label: "Low back" });
+      await card.getByRole("button", { name: "Add this place" }).click();
+      await card.getByLabel(/Low back/).fill("6");
+      await card.getByRole("button", { name: "Save today's pain" }).click();
+      await page.getByTestId("checkin-saved").waitFor();
+      expect(/Low back 6/.test(await page.getByTestId("checkin-saved").innerText()), "the saved score");
+      // Reminders: only after a clear opt-in, then handed to the service worker.
+      await context.grantPermissions(["notifications"], { origin: site.url });
+      const reminders = page.getByTestId("reminders");
+      await reminders.getByRole("button", { name: "Turn on reminders" }).click();
+      await reminders.getByTestId("reminders-on").waitFor();
+      await page.waitForFunction(async () => !!(await (await caches.open("knotwork-meta")).match("/__knotwork/reminders")), null, { timeout: 10_000 });
+      // A due reminder is shown by the service worker, once.
+      const titles = await page.evaluate(async () => {
+        const reg = await navigator.serviceWorker.ready;
+        const due = { id: "reminders/e2e.1", at: Date.now() - 1000, title: "Time for your trigger points", body: "1 point to work" };
+        reg.active?.postMessage({ type: "reminders", reminders: [due] });
+        for (let i = 0; i < 100; i++) {
+          const shown = await reg.getNotifications();
+          if (shown.length) {
+            reg.active?.postMessage({ type: "show-due" });
+            await new Promise((r) => setTimeout(r, 500));
+            return (await reg.getNotifications()).map((n) => `${n.tag}|${n.title}`);
+          }
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        return [];
+      });
+      expect(titles.join(",") === "reminders/e2e.1|Time for your trigger points", `one notification from the service worker, got ${titles.join(",")}`);
+      await checkScreen(page, "today");
+      await shot(page, "15-today");
+    });
+
+    await step("progress shows pain per region with a chart and its numbers", async () => {
+      await nav(page).getByRole("link", { name: "Progress" }).click();
+      const region = page.locator('[data-testid="region-card"][data-region="regions/low_back"]');
+      await region.waitFor();
+      expect(/^Low back: 6 on \d+ \w+$/.test((await region.getByTestId("region-summary").innerText()).trim()), "the region's summary line");
+      const pts = await region.getByTestId("region-chart").locator("rect.pt.after").evaluateAll((els) => els.map((e) => e.getAttribute("data-value")));
+      expect(pts.join(",") === "6", `the check-in on the chart, got ${pts.join(",")}`);
+      expect((await region.locator("figcaption").innerText()).includes("Pain (0–10) per day in Low back"), "the chart's caption");
+      await region.locator("summary").click();
+      expect((await region.locator("tbody tr").count()) === 1, "the numbers as a table");
+      await checkScreen(page, "progress with pain");
+      await shot(page, "16-progress-regions");
+    });
+
+    await step("the printable report: chosen sections, one page in print", async () => {
+      await nav(page).getByRole("link", { name: "Today" }).click();
+      await page.getByRole("link", { name: "Report for your clinician" }).click();
+      await page.getByTestId("report").waitFor();
+      const adherence = await page.getByTestId("report-adherence").innerText();
+      expect(/2 sessions on 2 of 28 days/.test(adherence), `the adherence line, got "${adherence}"`);
+      expect((await page.getByTestId("report-holds").locator("li").count()) === 1, "the hold listed");
+      expect((await page.getByTestId("report-warnings").locator("li.medical").count()) >= 1, "the medical warning listed");
+      const pain = page.getByTestId("report-pain");
+      expect((await pain.getByTestId("region-chart").count()) >= 1, "the pain charts");
+      expect(/Low back: 6 on /.test(await pain.innerText()), "the low back's check-in in the report");
+      expect((await page.getByTestId("report-tenderness").getByTestId("progress-chart").count()) === 1, "the tenderness chart");
+      await page.getByRole("checkbox", { name: "Safety warnings" }).uncheck();
+      expect((await page.getByTestId("report-warnings").count()) === 0, "the warnings left out when not chosen");
+      await page.getByRole("checkbox", { name: "Safety warnings" }).check();
+      await checkScreen(page, "report");
+      await shot(page, "17-report");
+      await page.emulateMedia({ media: "print" });
+      expect(!(await page.locator("header.top").isVisible()), "no header in print");
+      expect(!(await page.getByTestId("report-form").isVisible()), "no form in print");
+      expect(await page.getByTestId("report-warnings").isVisible(), "the report in print");
+      await shot(page, "17b-report-print");
+      const pdf = await page.pdf({ format: "A4", printBackground: true });
+      await writeFile(path.join(artifacts, "report.pdf"), pdf);
+      const pages = (pdf.toString("latin1").match(/\/Type\s*\/Page[^s]/g) ?? []).length;
+      expect(pages === 1, `the report on one A4 page, got ${pages}`);
+      await page.emulateMedia({ media: "screen" });
+    });
+
+    await step("a held point says why; the guide waits for a provider's check", async () => {
+      // The sharp pain logged above put the point's muscle on hold (SAFETY.md D1, D5).
+      const id = pointName.replace("triggerPoints/", "");
+      await page.evaluate((h) => (location.hash = h), `#/point/${id}`);
+      await page.getByTestId("on-hold").waitFor();
+      const held = await page.getByTestId("on-hold").innerText();
+      expect(/On hold/.test(held) && /Since \d{4}-\d{2}-\d{2}/.test(held), `the hold with its date, got "${held}"`);
+      expect(/sharp/i.test(held), `the reason (sharp pain) named, got "${held}"`);
+      const start = page.getByTestId("start-guide");
+      expect(await start.isDisabled(), "the guided-session button disabled while held");
+      expect((await start.getAttribute("aria-describedby")) === "hold-reason", "the button described by the reason");
+      const reason = await page.getByTestId("hold-reason").innerText();
+      expect(/paused/i.test(reason) && /sharp/i.test(reason), `the reason beside the button, got "${reason}"`);
+      const release = page.getByRole("button", { name: "Release the hold" });
+      expect(await release.isDisabled(), "no release without the provider's check and its date");
+      await checkScreen(page, "point on hold");
+      await shot(page, "11c-point-on-hold");
+      await page.getByTestId("on-hold").screenshot({ path: path.join(artifacts, "11c2-on-hold-section.png") });
+      await page.getByTestId("start-guide").locator("..").screenshot({ path: path.join(artifacts, "11c3-guide-disabled.png") });
+      await page.getByTestId("provider-checked").check();
+      expect(await release.isDisabled(), "no release without the date");
+      const today = await page.evaluate(() => {
+        const d = new Date();
+        const pad = (n) => String(n).padStart(2, "0");
+        return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
+      });
+      await page.getByTestId("checked-date").fill(today);
+      await release.click();
+      await page.getByTestId("on-hold").waitFor({ state: "detached" });
+      expect(!(await start.isDisabled()), "the guided-session button enabled again after the release");
+      expect((await page.getByTestId("hold-reason").count()) === 0, "the reason gone with the hold");
+      await shot(page, "11d-hold-released");
+    });
+
+    await step("correct a logged session, then delete one; the chart follows", async () => {
+      await nav(page).getByRole("link", { name: "Progress" }).click();
+      const card = page.locator(`[data-testid="progress-card"][data-point="${pointName}"]`);
+      await card.waitFor();
+      await card.getByTestId("sessions").locator("summary").click();
+      const rows = card.getByTestId("session-row");
+      await rows.nth(1).waitFor();
+      expect((await rows.count()) === 2, `today's and yesterday's sessions listed, got ${await rows.count()}`);
+      // Newest first: yesterday's session is the second row.
+      const yesterday = rows.nth(1);
+      await yesterday.getByRole("button", { name: /^Correct the session/ }).click();
+      await yesterday.getByLabel(/Tenderness after/).fill("5");
+      await checkScreen(page, "correct a session");
+      await shot(page, "11e-correct-session");
+      await card.getByTestId("sessions").screenshot({ path: path.join(artifacts, "11e2-correct-form.png") });
+      await yesterday.getByRole("button", { name: "Save the correction" }).click();
+      await card.getByTestId("sessions-notice").getByText(/Corrected/).waitFor();
+      const afterValues = (p) =>
+        [...document.querySelectorAll(`[data-testid="progress-card"][data-point="${p}"] rect.pt.after`)].map((e) => e.getAttribute("data-value"));
+      await page.waitForFunction((p) => {
+        const v = [...document.querySelectorAll(`[data-testid="progress-card"][data-point="${p}"] rect.pt.after`)].map((e) => e.getAttribute("data-value"));
+        return v.length === 2 && v[0] === "5";
+      }, pointName);
+      // Deleting asks first, and says a hold stays.
+      await rows.nth(1).getByRole("button", { name: /^Delete the session/ }).click();
+      const confirm = card.getByTestId("confirm-delete");
+      expect(/hold/i.test(await confirm.innerText()), "the confirmation says a hold stays");
+      await confirm.getByRole("button", { name: "Delete this session" }).click();
+      await card.getByTestId("sessions-notice").getByText(/Deleted/).waitFor();
+      await page.waitForFunction((p) => document.querySelectorAll(`[data-testid="progress-card"][data-point="${p}"] rect.pt.after`).length === 1, pointName);
+      expect((await rows.count()) === 1, `one session left, got ${await rows.count()}`);
+      const left = await page.evaluate(afterValues, pointName);
+      expect(left.join(",") === "4", `today's 4 left on the chart, got ${left.join(",")}`);
+      await checkScreen(page, "a session deleted");
+      await shot(page, "11f-session-deleted");
+      await card.getByTestId("sessions").screenshot({ path: path.join(artifacts, "11f2-sessions-after-delete.png") });
+    });
+
     await step("export my data as JSON", async () => {
       await nav(page).getByRole("link", { name: "My data" }).click();
       await page.getByRole("heading", { name: "Your data" }).waitFor();
@@ -587,7 +790,8 @@ async function main() {
       const file = await download.path();
       const data = JSON.parse(await readFile(file, "utf8"));
       expect(data.userId === stack.user, `the export to be mine (${stack.user}), got ${data.userId}`);
-      expect(Array.isArray(data.sessions) && data.sessions.length === 2, `two sessions in the export, got ${data.sessions?.length}`);
+      expect(Array.isArray(data.sessions) && data.sessions.length === 1, `one session in the export (the other deleted), got ${data.sessions?.length}`);
+      expect(Array.isArray(data.holds) && data.holds.some((h) => h.releaseTime && h.providerCheckedDate), `the released hold in the export, got ${JSON.stringify(data.holds)}`);
       await page.getByTestId("exported").waitFor();
     });
 
@@ -600,10 +804,61 @@ async function main() {
       await del.click();
       await page.getByTestId("deleted").waitFor();
       const deleted = await page.getByTestId("deleted").innerText();
-      expect(/Deleted 2 sessions/.test(deleted), `two sessions deleted, got "${deleted}"`);
+      expect(/Deleted 1 sessions?\b/.test(deleted), `the one session left deleted, got "${deleted}"`);
       await shot(page, "12-data-deleted");
       await nav(page).getByRole("link", { name: "Progress" }).click();
       await page.getByText("No sessions yet").waitFor();
+    });
+
+    await step("a session logged offline waits on the device and is synced exactly once", async () => {
+      const id = pointName.replace("triggerPoints/", "");
+      await page.goto(`${app}#/log?point=${id}`);
+      await page.getByRole("heading", { name: "Log a session you already did" }).waitFor();
+      // The service worker is active by now (it keeps the shell); a page
+      // loaded before it took over is controlled from its next load.
+      const ready = await page.evaluate(() =>
+        Promise.race([navigator.serviceWorker.ready.then(() => true), new Promise((r) => setTimeout(() => r(false), 15_000))]),
+      );
+      expect(ready, "an active service worker");
+      if (!(await page.evaluate(() => !!navigator.serviceWorker.controller))) {
+        log("      the page was not controlled yet: reloading it");
+        await page.reload();
+        await page.getByRole("heading", { name: "Log a session you already did" }).waitFor();
+      }
+      await page.waitForFunction(() => !!navigator.serviceWorker?.controller, null, { timeout: 15_000 });
+      await context.setOffline(true);
+      await page.getByTestId("offline").waitFor();
+      await page.getByLabel(/Tenderness before/).fill("5");
+      await page.getByLabel(/Tenderness after/).fill("3");
+      await page.getByLabel("How did the pain feel?").selectOption({ label: "Aching" });
+      await page.getByRole("button", { name: "Save session" }).click();
+      await page.getByTestId("queued").waitFor();
+      await page.getByTestId("waiting").getByText("1 session is waiting").waitFor();
+      await checkScreen(page, "saved offline");
+      await shot(page, "18-offline-queued");
+      // Still offline, the app reloads from the service worker's shell and
+      // the queue is still there (IndexedDB).
+      await page.reload();
+      await page.getByTestId("waiting").getByText("1 session is waiting").waitFor();
+      await page.getByRole("heading", { name: "Log a session you already did" }).waitFor();
+      await shot(page, "18b-offline-reloaded");
+      // The catalog answers came from the cache of the served catalog version.
+      const cachesNow = await page.evaluate(() => caches.keys());
+      const catalogCaches = cachesNow.filter((n) => n.startsWith("knotwork-catalog-"));
+      expect(catalogCaches.length === 1 && !catalogCaches[0].endsWith("unversioned"), `one catalog cache, by version, got ${cachesNow.join(",")}`);
+      expect(cachesNow.some((n) => n.startsWith("knotwork-shell-")), `the app shell cached, got ${cachesNow.join(",")}`);
+      await context.setOffline(false);
+      await page.getByTestId("synced").waitFor({ timeout: 20_000 });
+      expect((await page.getByTestId("waiting").count()) === 0, "nothing left waiting");
+      // A second "back online" sends nothing again.
+      await page.evaluate(() => dispatchEvent(new Event("online")));
+      await nav(page).getByRole("link", { name: "My data" }).click();
+      await page.getByRole("heading", { name: "Your data" }).waitFor();
+      const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Download my data" }).click()]);
+      const data = JSON.parse(await readFile(await download.path(), "utf8"));
+      const mine = (data.sessions ?? []).filter((x) => x.triggerPoint === pointName);
+      expect(mine.length === 1, `one session in the journal, not two: got ${mine.length}`);
+      expect(mine[0].tendernessAfter === 3, `the offline session's values, got ${JSON.stringify(mine[0])}`);
     });
 
     await step("desktop width: the map keeps its side labels", async () => {
@@ -621,7 +876,7 @@ async function main() {
       const kb = await context.newPage();
       kb.setDefaultTimeout(15_000);
       await kb.setViewportSize(PHONE);
-      await kb.goto(app);
+      await kb.goto(`${app}#/map`);
       await kb.getByRole("heading", { name: "Where does it hurt?" }).waitFor();
       await kb.getByTestId("sections").waitFor();
       await tabTo(kb, 'the "Head and neck" area', () => document.activeElement?.getAttribute("data-section") === "head");

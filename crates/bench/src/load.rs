@@ -256,7 +256,7 @@ async fn call(
         }
         Op::GetToday => {
             ViewServiceClient::new(ch.clone())
-                .get_today(auth(world, user, gw::GetTodayRequest {}))
+                .get_today(auth(world, user, gw::GetTodayRequest::default()))
                 .await?;
         }
         Op::ReliefPlan => {

@@ -159,6 +159,10 @@ fn hint(code: tonic::Code, reason: Option<&str>) -> Option<&'static str> {
         (_, Some("THERAPIST_ONLY")) => {
             "this point is for a trained therapist only; `knotwork pain` lists points you can work yourself"
         }
+        (_, Some("QUOTA_EXCEEDED")) => {
+            "keep a copy with `knotwork export`, then remove old sessions with \
+             `knotwork delete-session`"
+        }
         (tonic::Code::Unauthenticated, _) => {
             "sign in: `knotwork login --user NAME` (development), or pass --token / KNOTWORK_TOKEN"
         }
@@ -173,6 +177,11 @@ pub fn explain(status: tonic::Status) -> anyhow::Error {
     if let Some(bad) = status.get_details_bad_request() {
         for v in bad.field_violations {
             text.push_str(&format!("\n  field {}: {}", v.field, v.description));
+        }
+    }
+    if let Some(quota) = status.get_details_quota_failure() {
+        for v in quota.violations {
+            text.push_str(&format!("\n  quota {}: {}", v.subject, v.description));
         }
     }
     let info = status.get_details_error_info();

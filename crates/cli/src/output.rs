@@ -55,6 +55,7 @@ proto_names! {
         ExportUserDataResponse, DeleteUserDataResponse, RecordCheckInResponse,
         ListCheckInsResponse, ListRegionProgressResponse, ExportFhirBundleResponse,
         UpdateSessionResponse, DeleteSessionResponse, ListHoldsResponse, ReleaseHoldResponse,
+        GetDailyPlanResponse, ListRemindersResponse, ExportCalendarResponse,
     ];
     gateway => "knotwork.gateway.v1": [GetReliefPlanResponse, GetTodayResponse];
 }

@@ -201,6 +201,7 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
             "get_day",
             &ses::GetDayRequest {
                 local_date: "2026-11-27".into(),
+                max_sessions: 0,
             },
         ),
     );

@@ -66,7 +66,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 pub use auth::mint_dev_token;
 pub use config::Config;
 pub use error::Error;
-pub use reshard::{ReshardReport, reshard};
+pub use reshard::{ReshardReport, reshard, reshard_with_tls};
 
 /// The public catalog service's full name.
 pub const CATALOG_SERVICE: &str = "knotwork.catalog.v1.CatalogService";
@@ -108,6 +108,8 @@ fn cors(config: &Config) -> Result<CorsLayer, Error> {
             header("x-user-agent"),
             header("grpc-timeout"),
             header("x-request-id"),
+            header("traceparent"),
+            header("tracestate"),
         ])
         .expose_headers([
             header("grpc-status"),

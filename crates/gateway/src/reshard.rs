@@ -11,19 +11,28 @@
 //!    new shard to verify that the data arrived intact, and only then
 //!    deletes them from the old shard. A failed user is left in place and
 //!    reported; running the tool again is safe (import replaces).
+//!    Export and import are streams of parts (StreamExportUser,
+//!    StreamImportUser) piped from one shard to the other as they come, and
+//!    the check compares SHA-256 digests of the parts: neither a message
+//!    size limit nor the tool's memory bounds how big a user may be.
 //! 4. Restart the gateways with the new list.
 
 use std::time::Duration;
+
+use futures::StreamExt;
+use sha2::{Digest, Sha256};
+use tokio_stream::wrappers::ReceiverStream;
 
 use knotwork_proto::metadata::INTERNAL_TOKEN;
 use knotwork_proto::session::v1::UserDataExport;
 use knotwork_proto::session::v1::session_admin_service_client::SessionAdminServiceClient;
 use knotwork_proto::session::v1::{
-    DeleteUserRequest, ExportUserRequest, ImportUserRequest, ListUsersRequest,
+    DeleteUserRequest, ListUsersRequest, StreamExportUserRequest, StreamImportUserRequest,
 };
+use knotwork_runtime::tls::BackendTls;
 use tonic::Request;
 use tonic::metadata::AsciiMetadataValue;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
 use crate::Error;
 use crate::route::shard_for;
@@ -39,28 +48,130 @@ pub struct ReshardReport {
     pub failures: Vec<(String, String)>,
 }
 
-fn channel(url: &str) -> Result<Channel, Error> {
-    Ok(Endpoint::from_shared(url.to_owned())
+fn channel(url: &str, tls: &BackendTls) -> Result<Channel, Error> {
+    Ok(tls
+        .endpoint(url)
         .map_err(|e| Error::Config(format!("bad shard URL {url:?}: {e}")))?
         .connect_timeout(Duration::from_secs(5))
-        .timeout(Duration::from_secs(60))
         .connect_lazy())
 }
 
-/// The export without the fields that differ between two exports of the
-/// same data (the export time).
-fn comparable(mut e: UserDataExport) -> UserDataExport {
-    e.export_time = None;
-    e
+/// Deadline of a unary admin call.
+const CALL_TIMEOUT: Duration = Duration::from_secs(60);
+/// Deadline of moving one user (export, import, verify).
+const STREAM_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+
+/// Adds one export part to a digest, without the fields that differ
+/// between two exports of the same data (the export time).
+fn digest_part(hasher: &mut Sha256, part: &UserDataExport) {
+    use prost::Message as _;
+    let mut part = part.clone();
+    part.export_time = None;
+    let bytes = part.encode_to_vec();
+    hasher.update((bytes.len() as u64).to_be_bytes());
+    hasher.update(&bytes);
+}
+
+/// The SHA-256 digest of a user's export as `shard` streams it.
+async fn export_digest(
+    shard: &mut SessionAdminServiceClient<Channel>,
+    user: &str,
+    token: &AsciiMetadataValue,
+) -> Result<[u8; 32], tonic::Status> {
+    let mut req = Request::new(StreamExportUserRequest {
+        user_id: user.to_owned(),
+    });
+    req.metadata_mut().insert(INTERNAL_TOKEN, token.clone());
+    req.set_timeout(STREAM_TIMEOUT);
+    let mut parts = shard.stream_export_user(req).await?.into_inner();
+    let mut hasher = Sha256::new();
+    while let Some(msg) = parts.message().await? {
+        digest_part(&mut hasher, &msg.part.unwrap_or_default());
+    }
+    Ok(hasher.finalize().into())
+}
+
+/// Streams `user` from `source` into `target`, part by part; returns the
+/// digest of what was sent.
+async fn copy_user(
+    source: &mut SessionAdminServiceClient<Channel>,
+    target: &mut SessionAdminServiceClient<Channel>,
+    user: &str,
+    token: &AsciiMetadataValue,
+) -> Result<[u8; 32], String> {
+    let mut req = Request::new(StreamExportUserRequest {
+        user_id: user.to_owned(),
+    });
+    req.metadata_mut().insert(INTERNAL_TOKEN, token.clone());
+    req.set_timeout(STREAM_TIMEOUT);
+    let mut parts = source
+        .stream_export_user(req)
+        .await
+        .map_err(|s| format!("export: {}", s.message()))?
+        .into_inner();
+    let (tx, rx) = tokio::sync::mpsc::channel::<StreamImportUserRequest>(4);
+    let mut import = Request::new(ReceiverStream::new(rx).boxed());
+    import.metadata_mut().insert(INTERNAL_TOKEN, token.clone());
+    import.set_timeout(STREAM_TIMEOUT);
+    let pump = async move {
+        let mut hasher = Sha256::new();
+        while let Some(msg) = parts
+            .message()
+            .await
+            .map_err(|s| format!("export: {}", s.message()))?
+        {
+            let part = msg.part.unwrap_or_default();
+            digest_part(&mut hasher, &part);
+            tx.send(StreamImportUserRequest {
+                part: Some(part),
+                complete: false,
+            })
+            .await
+            .map_err(|_| "import: the target stopped reading".to_owned())?;
+        }
+        // Only now is the import whole; if this is never sent (an export
+        // error above drops `tx`), the target undoes the import.
+        tx.send(StreamImportUserRequest {
+            part: None,
+            complete: true,
+        })
+        .await
+        .map_err(|_| "import: the target stopped reading".to_owned())?;
+        Ok::<_, String>(hasher.finalize().into())
+    };
+    let (imported, sent) = tokio::join!(target.stream_import_user(import), pump);
+    // An export error explains an aborted import better than the abort.
+    let sent = sent?;
+    imported.map_err(|s| format!("import: {}", s.message()))?;
+    Ok(sent)
 }
 
 /// Moves every user whose shard changes from `old_shards` to `new_shards`
-/// (both in shard order, as given to the gateway). See the module docs for
-/// the procedure.
+/// (both in shard order, as given to the gateway), over plain text or, for
+/// `https://` shards, TLS without a client certificate; see
+/// [`reshard_with_tls`].
 pub async fn reshard(
     old_shards: &[String],
     new_shards: &[String],
     internal_token: &str,
+) -> Result<ReshardReport, Error> {
+    reshard_with_tls(
+        old_shards,
+        new_shards,
+        internal_token,
+        &BackendTls::default(),
+    )
+    .await
+}
+
+/// [`reshard`] with `tls` for `https://` shard URLs: the CA of the shards'
+/// certificates and, for shards that require mTLS, the client certificate.
+/// See the module docs for the procedure.
+pub async fn reshard_with_tls(
+    old_shards: &[String],
+    new_shards: &[String],
+    internal_token: &str,
+    tls: &BackendTls,
 ) -> Result<ReshardReport, Error> {
     if old_shards.is_empty() || new_shards.is_empty() {
         return Err(Error::Config(
@@ -71,12 +182,13 @@ pub async fn reshard(
         Error::Config("the internal credential is not a valid header value".to_owned())
     })?;
     let admin = |url: &str| -> Result<SessionAdminServiceClient<Channel>, Error> {
-        Ok(SessionAdminServiceClient::new(channel(url)?)
+        Ok(SessionAdminServiceClient::new(channel(url, tls)?)
             .max_decoding_message_size(256 * 1024 * 1024))
     };
     fn with_token<M>(m: M, token: &AsciiMetadataValue) -> Request<M> {
         let mut r = Request::new(m);
         r.metadata_mut().insert(INTERNAL_TOKEN, token.clone());
+        r.set_timeout(CALL_TIMEOUT);
         r
     }
     let mut report = ReshardReport::default();
@@ -111,40 +223,11 @@ pub async fn reshard(
             }
             let mut target = admin(new_url)?;
             let moved: Result<(), String> = async {
-                let export = source
-                    .export_user(with_token(
-                        ExportUserRequest {
-                            user_id: user.clone(),
-                        },
-                        &token,
-                    ))
+                let sent = copy_user(&mut source, &mut target, &user, &token).await?;
+                let check = export_digest(&mut target, &user, &token)
                     .await
-                    .map_err(|s| format!("export: {}", s.message()))?
-                    .into_inner()
-                    .export
-                    .ok_or("export: empty")?;
-                target
-                    .import_user(with_token(
-                        ImportUserRequest {
-                            export: Some(export.clone()),
-                        },
-                        &token,
-                    ))
-                    .await
-                    .map_err(|s| format!("import: {}", s.message()))?;
-                let check = target
-                    .export_user(with_token(
-                        ExportUserRequest {
-                            user_id: user.clone(),
-                        },
-                        &token,
-                    ))
-                    .await
-                    .map_err(|s| format!("verify: {}", s.message()))?
-                    .into_inner()
-                    .export
-                    .ok_or("verify: empty")?;
-                if comparable(check) != comparable(export) {
+                    .map_err(|s| format!("verify: {}", s.message()))?;
+                if check != sent {
                     return Err("verify: the copy differs".to_owned());
                 }
                 source

@@ -106,6 +106,25 @@ pub struct Config {
     #[arg(long, env = "KNOTWORK_SESSION_CACHE_MIB", default_value_t = 8)]
     pub cache_mib: usize,
 
+    /// Most sessions one user may store; a write past it is refused with
+    /// RESOURCE_EXHAUSTED and `google.rpc.QuotaFailure` (imports by
+    /// `knotwork reshard` are not limited).
+    #[arg(
+        long,
+        env = "KNOTWORK_SESSION_QUOTA_SESSIONS",
+        default_value_t = crate::domain::quota::DEFAULT_MAX_SESSIONS
+    )]
+    pub quota_sessions: u64,
+
+    /// Most MiB of session and guided-session records one user may store
+    /// (refused like `quota_sessions`).
+    #[arg(
+        long,
+        env = "KNOTWORK_SESSION_QUOTA_MIB",
+        default_value_t = crate::domain::quota::DEFAULT_MAX_MIB
+    )]
+    pub quota_mib: u64,
+
     /// Logging.
     #[command(flatten)]
     pub log: LogArgs,
@@ -131,6 +150,8 @@ impl Config {
             limits: LimitArgs::default(),
             shutdown_grace_secs: 25,
             cache_mib: 8,
+            quota_sessions: crate::domain::quota::DEFAULT_MAX_SESSIONS,
+            quota_mib: crate::domain::quota::DEFAULT_MAX_MIB,
             log: LogArgs::default(),
         }
     }

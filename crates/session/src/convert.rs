@@ -15,7 +15,7 @@ use crate::domain::validate::{RawAnswer, RawSession, parse_name};
 use crate::domain::{
     Answer, CatalogView, Condition, DayStats, Effect, FieldViolation, Guidance, GuidedSession,
     Origin, PainQuality, PointInfo, Profile, Screening, ScreeningAssessment, ScreeningStatus,
-    SessionDraft, SessionRecord, Severity, Side, UserData, Warning, WarningCode, names,
+    SessionDraft, SessionRecord, Severity, Side, UserData, Warning, WarningCode, names, plan,
 };
 use crate::error::Error;
 
@@ -165,6 +165,10 @@ pub fn catalog_view(s: cpb::CatalogSnapshot) -> Result<CatalogView, String> {
                     })
                     .collect(),
                 max_safe_pressure,
+                // 0 (an older catalog) or the guidance's own: no limit.
+                max_hold_seconds: u32::try_from(tp.max_hold_seconds)
+                    .ok()
+                    .filter(|s| *s > 0 && *s < guidance.max_duration_seconds),
                 therapist_only: tp.therapist_only.then(|| tp.therapist_only_note.clone()),
             };
             Ok((id, info))
@@ -279,6 +283,7 @@ fn warning_code(c: WarningCode) -> pb::WarningCode {
         WarningCode::NearDailyLimit => W::NearDailyLimit,
         WarningCode::NeighbourOnHold => W::NeighbourOnHold,
         WarningCode::ProfileIncomplete => W::ProfileIncomplete,
+        WarningCode::HoldLimited => W::HoldLimited,
     }
 }
 
@@ -302,6 +307,7 @@ fn warning_code_from(v: i32) -> Option<WarningCode> {
         W::NearDailyLimit => WarningCode::NearDailyLimit,
         W::NeighbourOnHold => WarningCode::NeighbourOnHold,
         W::ProfileIncomplete => WarningCode::ProfileIncomplete,
+        W::HoldLimited => WarningCode::HoldLimited,
         W::Unspecified => return None,
     })
 }
@@ -393,6 +399,8 @@ pub fn profile(p: &Profile) -> pb::Profile {
             .collect(),
         create_time: p.create_time.map(to_timestamp),
         update_time: p.update_time.map(to_timestamp),
+        wake_time: p.wake.map(plan::hhmm).unwrap_or_default(),
+        sleep_time: p.sleep.map(plan::hhmm).unwrap_or_default(),
     }
 }
 
@@ -510,18 +518,23 @@ pub fn progress_with_hold(
     out
 }
 
+/// A progress status on the wire.
+pub fn progress_status(s: Status) -> pb::ProgressStatus {
+    match s {
+        Status::InsufficientData => pb::ProgressStatus::InsufficientData,
+        Status::Improving => pb::ProgressStatus::Improving,
+        Status::NotImproving => pb::ProgressStatus::NotImproving,
+        Status::Worsening => pb::ProgressStatus::Worsening,
+    }
+}
+
 /// Progress on one point on the wire.
 pub fn progress(p: &PointProgress) -> pb::PointProgress {
     pb::PointProgress {
         trigger_point: format!("{}{}", names::TRIGGER_POINT, p.trigger_point),
         days: p.days.iter().map(day).collect(),
         tenderness_trend_per_day: p.trend_per_day,
-        status: (match p.status {
-            Status::InsufficientData => pb::ProgressStatus::InsufficientData,
-            Status::Improving => pb::ProgressStatus::Improving,
-            Status::NotImproving => pb::ProgressStatus::NotImproving,
-            Status::Worsening => pb::ProgressStatus::Worsening,
-        }) as i32,
+        status: progress_status(p.status) as i32,
         advice: p.advice.clone(),
         active_days_in_window: i32::try_from(p.active_days_in_window).unwrap_or(i32::MAX),
         sessions_in_window: i32::try_from(p.sessions_in_window).unwrap_or(i32::MAX),
@@ -607,7 +620,11 @@ pub fn check_in(c: &CheckIn) -> pb::PainCheckIn {
 }
 
 /// A region's progress on the wire; `display` is the region's name.
-pub fn region_progress(p: &RegionProgress, display: &str) -> pb::RegionProgress {
+pub fn region_progress(
+    p: &RegionProgress,
+    display: &str,
+    status: Option<&checkin::RegionStatus>,
+) -> pb::RegionProgress {
     pb::RegionProgress {
         region: format!("{}{}", checkin::REGION, p.region),
         first_score: i32::from(p.first()),
@@ -624,6 +641,15 @@ pub fn region_progress(p: &RegionProgress, display: &str) -> pb::RegionProgress 
             })
             .collect(),
         summary: p.summary(display),
+        status: status.map_or(pb::ProgressStatus::InsufficientData, |s| {
+            progress_status(s.status)
+        }) as i32,
+        advice: status.map(|s| s.advice.clone()).unwrap_or_default(),
+        tried_trigger_points: status
+            .iter()
+            .flat_map(|s| &s.tried)
+            .map(|p| format!("{}{p}", names::TRIGGER_POINT))
+            .collect(),
     }
 }
 
@@ -660,6 +686,8 @@ pub fn import(e: &pb::UserDataExport) -> Result<UserData, Error> {
                 .collect(),
             create_time: ts(&p.create_time),
             update_time: ts(&p.update_time),
+            wake: plan::parse_hhmm(&p.wake_time),
+            sleep: plan::parse_hhmm(&p.sleep_time),
         });
     let screening = e
         .screening
@@ -756,6 +784,7 @@ pub fn import(e: &pb::UserDataExport) -> Result<UserData, Error> {
             sessions_today: u32::try_from(g.sessions_today).unwrap_or(0),
             warnings: Vec::new(),
             instructions: g.instructions.clone(),
+            clock_start: None,
         });
     }
     let mut check_ins = Vec::new();
@@ -808,11 +837,82 @@ pub fn import(e: &pb::UserDataExport) -> Result<UserData, Error> {
     })
 }
 
+/// A day's plan on the wire; `tz` gives the local times.
+pub fn daily_plan(
+    p: &plan::DayPlan,
+    zone_name: &str,
+    tz: &jiff::tz::TimeZone,
+    waking: plan::Waking,
+    status: &BTreeMap<String, Status>,
+) -> pb::DailyPlan {
+    let tp = |id: &String| format!("{}{id}", names::TRIGGER_POINT);
+    let n = |v: u32| i32::try_from(v).unwrap_or(i32::MAX);
+    pb::DailyPlan {
+        local_date: p.date.to_string(),
+        time_zone: zone_name.to_owned(),
+        wake_time: plan::hhmm(waking.wake),
+        sleep_time: plan::hhmm(waking.sleep),
+        points: p
+            .points
+            .iter()
+            .map(|x| pb::PlanPoint {
+                trigger_point: tp(&x.point),
+                sessions_planned: n(x.planned),
+                sessions_done: n(x.done),
+                sessions_left: n(x.left),
+                sessions_allowed: n(x.allowed),
+                status: status
+                    .get(&x.point)
+                    .map_or(pb::ProgressStatus::InsufficientData, |s| {
+                        progress_status(*s)
+                    }) as i32,
+                last_worked_date: x.last_worked.to_string(),
+            })
+            .collect(),
+        slots: p
+            .slots
+            .iter()
+            .map(|s| pb::PlanSlot {
+                time: Some(to_timestamp(s.time)),
+                local_time: crate::domain::rules::rfc3339_local(&s.time.to_zoned(tz.clone())),
+                trigger_points: s.points.iter().map(tp).collect(),
+                state: match s.state {
+                    plan::SlotState::Done => pb::SlotState::Done,
+                    plan::SlotState::Due => pb::SlotState::Due,
+                    plan::SlotState::Upcoming => pb::SlotState::Upcoming,
+                } as i32,
+                trigger_points_left: s.left.iter().map(tp).collect(),
+            })
+            .collect(),
+        points_total: i32::try_from(p.points_total).unwrap_or(i32::MAX),
+        sessions_planned: n(p.planned),
+        sessions_done: n(p.done),
+        sessions_left: n(p.left),
+        set_aside: p.set_aside.iter().map(tp).collect(),
+    }
+}
+
+/// The streak and the week's adherence on the wire.
+pub fn adherence(a: &plan::Adherence) -> pb::Adherence {
+    let n = |v: u32| i32::try_from(v).unwrap_or(i32::MAX);
+    pb::Adherence {
+        streak_days: n(a.streak_days),
+        streak_includes_today: a.includes_today,
+        week_start_date: a.week_start.to_string(),
+        week_end_date: a.week_end.to_string(),
+        week_sessions_done: n(a.done),
+        week_sessions_planned: n(a.planned),
+        week_active_days: n(a.active_days),
+        week_percent: n(a.percent()),
+    }
+}
+
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn snapshot() -> cpb::CatalogSnapshot {
+    /// A small valid snapshot (also used by `catalog.rs`'s tests).
+    pub(crate) fn snapshot() -> cpb::CatalogSnapshot {
         cpb::CatalogSnapshot {
             catalog_version: "v9".into(),
             guidance: Some(cpb::TechniqueGuidance {
@@ -865,6 +965,7 @@ mod tests {
                         reason: "no".into(),
                     }],
                     max_safe_pressure: 4,
+                    max_hold_seconds: 60,
                     ..Default::default()
                 },
                 cpb::TriggerPoint {
@@ -901,6 +1002,7 @@ mod tests {
         assert!(pregnancy.excluded_tools.contains_key("gun"));
         let p = v.point("ql").unwrap();
         assert_eq!(p.max_safe_pressure, Some(4));
+        assert_eq!(p.max_hold_seconds, Some(60));
         assert!(p.referral_regions.contains("low_back"));
         assert_eq!(p.therapist_only, None);
         assert!(p.excluded_tools.contains_key("gun"));

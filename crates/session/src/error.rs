@@ -5,10 +5,14 @@ use knotwork_runtime::bounded;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
+use crate::domain::quota::QuotaViolation;
 use crate::domain::{FieldViolation, Refusal};
 
 /// `ErrorInfo` reason: a request id was reused with a different request.
 pub const REASON_REQUEST_ID_REUSED: &str = "REQUEST_ID_REUSED";
+
+/// `ErrorInfo` reason: a write would pass the per-user quota.
+pub const REASON_QUOTA_EXCEEDED: &str = "QUOTA_EXCEEDED";
 
 /// Everything that can go wrong in the session service.
 #[derive(Debug, thiserror::Error)]
@@ -20,6 +24,14 @@ pub enum Error {
     /// the first record is untouched.
     #[error("{0} was used before for a different request")]
     RequestIdReused(String),
+    /// The write would take the user past the quota (RESOURCE_EXHAUSTED
+    /// with `google.rpc.QuotaFailure`); nothing was stored.
+    #[error("quota exceeded: {}", .0.description)]
+    QuotaExceeded(QuotaViolation),
+    /// A streamed import ended without its last part; what it wrote was
+    /// removed again (ABORTED).
+    #[error("aborted: {0}")]
+    Aborted(String),
     /// The named resource does not exist for this user.
     #[error("{0} not found")]
     NotFound(String),
@@ -56,6 +68,8 @@ impl Error {
             Self::InvalidArgument(_) | Self::RequestIdReused(_) => Code::InvalidArgument,
             Self::NotFound(_) => Code::NotFound,
             Self::Refused(_) => Code::FailedPrecondition,
+            Self::QuotaExceeded(_) => Code::ResourceExhausted,
+            Self::Aborted(_) => Code::Aborted,
             Self::Unavailable(_) => Code::Unavailable,
             Self::Storage(_) | Self::Startup(_) => Code::Internal,
         }
@@ -124,6 +138,17 @@ fn status(e: Error) -> Status {
             );
             Status::with_error_details(Code::FailedPrecondition, r.message, details)
         }
+        Error::QuotaExceeded(v) => {
+            let mut details =
+                ErrorDetails::with_quota_failure_violation(v.subject, v.description.clone());
+            details.set_error_info(REASON_QUOTA_EXCEEDED, ERROR_DOMAIN, []);
+            Status::with_error_details(
+                Code::ResourceExhausted,
+                format!("quota exceeded: {}", v.description),
+                details,
+            )
+        }
+        Error::Aborted(why) => Status::aborted(why),
         Error::Unavailable(what) => Status::unavailable(what),
         Error::Storage(detail) | Error::Startup(detail) => {
             tracing::error!(error = %detail, "internal error");
@@ -171,6 +196,18 @@ mod tests {
             s.get_details_error_info().unwrap().reason,
             "REQUEST_ID_REUSED"
         );
+    }
+
+    #[test]
+    fn quota_refusals_carry_quota_failure() {
+        let s = Status::from(Error::QuotaExceeded(QuotaViolation {
+            subject: crate::domain::quota::SUBJECT_SESSIONS,
+            description: "10 of 10 sessions stored".into(),
+        }));
+        assert_eq!(s.code(), Code::ResourceExhausted);
+        let q = s.get_details_quota_failure().unwrap();
+        assert_eq!(q.violations[0].subject, "user:sessions");
+        assert_eq!(s.get_details_error_info().unwrap().reason, "QUOTA_EXCEEDED");
     }
 
     #[test]

@@ -1,12 +1,12 @@
 //! The gRPC handlers: authenticate, convert, call the domain and the store,
 //! convert back. No rules live here.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::Stream;
+use futures::{Stream, StreamExt};
 use jiff::Timestamp;
 use jiff::civil::Date;
 use knotwork_proto::session::v1 as pb;
@@ -21,12 +21,12 @@ use tonic::{Request, Response, Status};
 
 use crate::catalog::Catalog;
 use crate::convert;
-use crate::domain::SessionDraft;
 use crate::domain::guide::{self, Cue};
 use crate::domain::progress::{self, SessionPoint};
 use crate::domain::validate::{self, Violations};
 use crate::domain::{FieldViolation, holds, names, rules, time};
-use crate::domain::{checkin, fhir};
+use crate::domain::{ProfilePatch, SessionDraft};
+use crate::domain::{checkin, fhir, ical, plan};
 use crate::error::Error;
 use crate::store::{LogItem, SessionUpdate, Store};
 
@@ -40,50 +40,6 @@ pub struct Session {
     auth: InternalAuth,
     guide_speedup: u32,
     drain: Drain,
-    clocks: GuideClocks,
-}
-
-/// When each guided session's clock started: its first GuideSession attach.
-/// A reattach continues from there. Kept in memory (bounded by age); after
-/// a restart the start time stands in, so a reconnect never restarts at 0.
-#[derive(Debug, Clone, Default)]
-struct GuideClocks(Arc<std::sync::Mutex<BTreeMap<String, Timestamp>>>);
-
-/// A first attach this soon after the start begins the session at 0:00.
-const FIRST_ATTACH_GRACE: jiff::SignedDuration = jiff::SignedDuration::from_secs(30);
-/// Clocks older than this are forgotten.
-const CLOCK_TTL: jiff::SignedDuration = jiff::SignedDuration::from_hours(6);
-
-impl GuideClocks {
-    /// The clock start of `g` for `user`, starting it at `now` on the first
-    /// attach within the grace period.
-    fn attach(&self, user: &str, g: &crate::domain::GuidedSession, now: Timestamp) -> Timestamp {
-        let key = format!("{user}\0{}", g.id);
-        let Ok(mut map) = self.0.lock() else {
-            return g.start_time;
-        };
-        if let Some(t) = map.get(&key) {
-            return *t;
-        }
-        map.retain(|_, t| now.duration_since(*t) < CLOCK_TTL);
-        let start = if now.duration_since(g.start_time) < FIRST_ATTACH_GRACE {
-            now
-        } else {
-            g.start_time
-        };
-        map.insert(key, start);
-        start
-    }
-
-    /// The clock start of `g` for `user`, without starting it.
-    fn since(&self, user: &str, g: &crate::domain::GuidedSession) -> Timestamp {
-        let key = format!("{user}\0{}", g.id);
-        self.0
-            .lock()
-            .ok()
-            .and_then(|m| m.get(&key).copied())
-            .unwrap_or(g.start_time)
-    }
 }
 
 impl Session {
@@ -101,7 +57,6 @@ impl Session {
             auth,
             guide_speedup: guide_speedup.max(1),
             drain: Drain::never(),
-            clocks: GuideClocks::default(),
         }
     }
 
@@ -110,6 +65,26 @@ impl Session {
     pub fn with_drain(mut self, drain: Drain) -> Self {
         self.drain = drain;
         self
+    }
+
+    /// The catalog view for a call naming the trigger points `points`
+    /// (`triggerPoints/{id}`): when the view lacks one of them the catalog
+    /// may have added it since the last poll, so the view is refreshed
+    /// first (rate-limited, see `Catalog::refresh_now`). A name that is
+    /// still unknown is then refused by validation as before.
+    async fn catalog_for<'a>(
+        &self,
+        points: impl IntoIterator<Item = &'a str>,
+    ) -> Result<Arc<crate::domain::CatalogView>, Error> {
+        let view = self.catalog.get()?;
+        let unknown = points.into_iter().any(|p| {
+            validate::parse_name(p, crate::domain::names::TRIGGER_POINT)
+                .is_some_and(|id| view.point(id).is_none())
+        });
+        if unknown {
+            return self.catalog.refresh_now().await;
+        }
+        Ok(view)
     }
 
     fn user<T>(&self, req: &Request<T>) -> Result<String, Status> {
@@ -125,6 +100,39 @@ impl Session {
         Ok((time::zone_or_utc(&p.time_zone), p.time_zone))
     }
 
+    /// Reads what the caller's plans are computed from.
+    async fn plan_context(
+        &self,
+        user: &str,
+        catalog: &crate::domain::CatalogView,
+    ) -> Result<PlanContext, Error> {
+        let profile = self.store.profile(user).await?.unwrap_or_default();
+        let tz = time::zone_or_utc(&profile.time_zone);
+        let now = Timestamp::now();
+        let today = time::local_date(now, &tz);
+        let sessions = self.store.all_sessions(user).await?;
+        let (worked, by_point) = worked_from(&sessions);
+        let status: BTreeMap<String, progress::Status> = by_point
+            .iter()
+            .map(|(p, list)| {
+                let st = progress::point_progress(p, list, today, 1, catalog).status;
+                (p.clone(), st)
+            })
+            .collect();
+        let all_holds = self.store.holds(user).await?;
+        Ok(PlanContext {
+            excluded: set_aside(&status, &all_holds, catalog),
+            worked,
+            status,
+            waking: profile.waking(),
+            zone_name: profile.time_zone,
+            tz,
+            rules: plan_rules(catalog),
+            now,
+            today,
+        })
+    }
+
     /// A session that completes a guided one records the time that really
     /// passed when that is shorter than the reported duration (ended early).
     async fn real_guided_duration(
@@ -136,7 +144,7 @@ impl Session {
             return Ok(());
         };
         if let Some(g) = self.store.guided(user, &id).await? {
-            let since = self.clocks.since(user, &g);
+            let since = guide::clock_since(&g);
             let elapsed = guide::elapsed_at(since, Timestamp::now(), self.guide_speedup);
             draft.duration_seconds = guide::real_duration(&g, draft.duration_seconds, elapsed);
         }
@@ -266,6 +274,7 @@ fn item_error(index: usize, e: Error) -> pb::BatchLogResult {
     };
     let reason = match &e {
         Error::RequestIdReused(_) => crate::error::REASON_REQUEST_ID_REUSED.to_owned(),
+        Error::QuotaExceeded(_) => crate::error::REASON_QUOTA_EXCEEDED.to_owned(),
         Error::Refused(r) => r.reason.as_str().to_owned(),
         _ => String::new(),
     };
@@ -336,8 +345,28 @@ impl SessionService for Session {
         let r = req.into_inner();
         let p = r.profile.unwrap_or_default();
         let mask = r.update_mask.map(|m| m.paths).unwrap_or_default();
-        let patch = validate::profile_patch(&p.time_zone, &p.tools, &mask, &catalog)
-            .map_err(Error::InvalidArgument)?;
+        let current = self.store.profile(&user).await?.unwrap_or_default();
+        let waking = validate::waking_patch(
+            &p.wake_time,
+            &p.sleep_time,
+            &mask,
+            (current.wake, current.sleep),
+        );
+        let patch = match (
+            validate::profile_patch(&p.time_zone, &p.tools, &mask, &catalog),
+            waking,
+        ) {
+            (Ok(patch), Ok((wake, sleep))) => ProfilePatch {
+                wake,
+                sleep,
+                ..patch
+            },
+            (a, b) => {
+                let mut list = a.err().unwrap_or_default();
+                list.extend(b.err().unwrap_or_default());
+                return Err(Error::InvalidArgument(list).into());
+            }
+        };
         let saved = self
             .store
             .update_profile(&user, patch, Timestamp::now())
@@ -388,7 +417,9 @@ impl SessionService for Session {
         req: Request<pb::StartGuidedSessionRequest>,
     ) -> Res<pb::StartGuidedSessionResponse> {
         let user = self.user(&req)?;
-        let catalog = self.catalog.get()?;
+        let catalog = self
+            .catalog_for([req.get_ref().trigger_point.as_str()])
+            .await?;
         let r = req.into_inner();
         let mut violations = Vec::new();
         if let Err(v) = validate::request_id(&r.request_id, "request_id") {
@@ -436,7 +467,16 @@ impl SessionService for Session {
             .ok_or_else(|| Error::NotFound(req.get_ref().name.clone()))?;
         // A reconnect continues at the real elapsed time, not at 0:00.
         let now = Timestamp::now();
-        let since = self.clocks.attach(&user, &g, now);
+        // The clock's start is stored at the first attach, so a reattach
+        // after a restart of this service resumes at the elapsed time too.
+        let since = match g.clock_start {
+            Some(t) => t,
+            None => self
+                .store
+                .attach_guide(&user, id, now)
+                .await?
+                .unwrap_or(g.start_time),
+        };
         let elapsed = guide::elapsed_at(since, now, self.guide_speedup);
         let (stream, _task) = guide_stream(guide::resume(&g, elapsed), self.guide_speedup, elapsed);
         // Dropped at the deadline, the receiver stops the task.
@@ -449,7 +489,12 @@ impl SessionService for Session {
         req: Request<pb::LogSessionRequest>,
     ) -> Res<pb::LogSessionResponse> {
         let user = self.user(&req)?;
-        let catalog = self.catalog.get()?;
+        let point = req
+            .get_ref()
+            .session
+            .as_ref()
+            .map(|s| s.trigger_point.as_str());
+        let catalog = self.catalog_for(point).await?;
         let r = req.into_inner();
         let mut v = Violations::default();
         if let Err(e) = validate::request_id(&r.request_id, "request_id") {
@@ -504,7 +549,12 @@ impl SessionService for Session {
         req: Request<pb::BatchLogSessionsRequest>,
     ) -> Res<pb::BatchLogSessionsResponse> {
         let user = self.user(&req)?;
-        let catalog = self.catalog.get()?;
+        let points = req.get_ref().requests.iter();
+        let catalog = self
+            .catalog_for(
+                points.filter_map(|r| r.session.as_ref().map(|s| s.trigger_point.as_str())),
+            )
+            .await?;
         let requests = req.into_inner().requests;
         tracing::Span::current().record("items", requests.len());
         validate::batch_size(requests.len()).map_err(|v| Error::InvalidArgument(vec![v]))?;
@@ -637,27 +687,24 @@ impl SessionService for Session {
         let only = trigger_point_filter(&r.trigger_point)?;
         let (tz, _) = self.zone(&user).await?;
         let today = time::local_date(Timestamp::now(), &tz);
-        let mut by_point: BTreeMap<String, Vec<SessionPoint>> = BTreeMap::new();
         // Every point is computed, even with a filter: the alternatives of
         // one point depend on the status of the others.
-        for s in self.store.all_sessions(&user).await? {
-            by_point
-                .entry(s.draft.trigger_point.clone())
-                .or_default()
-                .push(SessionPoint {
-                    local_date: s.local_date,
-                    perform_time: s.draft.perform_time,
-                    tenderness_before: s.draft.tenderness_before,
-                    tenderness_after: s.draft.tenderness_after,
-                    duration_seconds: s.draft.duration_seconds,
-                    twitch_response: s.draft.twitch_response,
-                });
-        }
+        let (worked, by_point) = worked_from(&self.store.all_sessions(&user).await?);
         let mut list: Vec<_> = by_point
             .iter()
             .map(|(p, s)| progress::point_progress(p, s, today, days, &catalog))
             .collect();
         let all_holds = self.store.holds(&user).await?;
+        let status: BTreeMap<String, progress::Status> = list
+            .iter()
+            .map(|p| (p.trigger_point.clone(), p.status))
+            .collect();
+        let adherence = plan::adherence(
+            &worked,
+            &set_aside(&status, &all_holds, &catalog),
+            today,
+            plan_rules(&catalog),
+        );
         progress::fill_alternatives(&mut list, &catalog, &holds::held_muscles(&all_holds));
         list.retain(|p| only.as_ref().is_none_or(|o| *o == p.trigger_point));
         list.sort_by_key(|p| std::cmp::Reverse(p.last_perform_time));
@@ -669,6 +716,7 @@ impl SessionService for Session {
                     convert::progress_with_hold(p, hold, &tz)
                 })
                 .collect(),
+            adherence: Some(convert::adherence(&adherence)),
         }))
     }
 
@@ -689,14 +737,20 @@ impl SessionService for Session {
         ) else {
             return Err(Error::field("local_date", "out of range").into());
         };
-        let sessions = self
+        let max_sessions = match req.get_ref().max_sessions {
+            0 => 100,
+            n @ 1..=500 => n.unsigned_abs() as usize,
+            _ => return Err(Error::field("max_sessions", "must be 0 to 500").into()),
+        };
+        let day = self
             .store
-            .sessions_between(&user, start.timestamp(), end.timestamp())
+            .day_summary(&user, start.timestamp(), end.timestamp(), max_sessions)
             .await?;
         let guided_points = self.store.guided_points_on(&user, date).await?;
-        let points: Vec<String> = sessions
+        let points: Vec<String> = day
+            .points
             .iter()
-            .map(|s| s.draft.trigger_point.clone())
+            .cloned()
             .chain(guided_points)
             .collect::<std::collections::BTreeSet<_>>()
             .into_iter()
@@ -727,8 +781,11 @@ impl SessionService for Session {
         Ok(Response::new(pb::GetDayResponse {
             local_date: date.to_string(),
             time_zone: zone_name,
-            sessions: sessions.iter().map(convert::session).collect(),
+            sessions: day.sessions.iter().map(convert::session).collect(),
             allowances,
+            total_sessions: i32::try_from(day.total_sessions).unwrap_or(i32::MAX),
+            total_duration_seconds: i64::try_from(day.total_duration_seconds).unwrap_or(i64::MAX),
+            sessions_truncated: day.total_sessions > day.sessions.len() as u64,
         }))
     }
 
@@ -743,6 +800,20 @@ impl SessionService for Session {
         Ok(Response::new(pb::ExportUserDataResponse {
             export: Some(convert::export(&data, catalog.as_deref(), Timestamp::now())),
         }))
+    }
+
+    type StreamExportUserDataStream = crate::transfer::Boxed<pb::StreamExportUserDataResponse>;
+
+    #[tracing::instrument(skip_all, fields(request_id = %rid(&req)))]
+    async fn stream_export_user_data(
+        &self,
+        req: Request<pb::StreamExportUserDataRequest>,
+    ) -> Res<Self::StreamExportUserDataStream> {
+        let user = self.user(&req)?;
+        let parts = crate::transfer::export(&self.store, self.catalog.clone(), &user, true);
+        Ok(Response::new(Box::pin(parts.map(|p| {
+            p.map(|part| pb::StreamExportUserDataResponse { part: Some(part) })
+        }))))
     }
 
     #[tracing::instrument(skip_all, fields(request_id = %rid(&req)))]
@@ -859,14 +930,43 @@ impl SessionService for Session {
         let today = time::local_date(Timestamp::now(), &tz);
         let from = time::days_before(today, days - 1);
         let check_ins = self.store.check_ins(&user, from, today).await?;
-        let regions = checkin::progress(&check_ins)
+        let progress = checkin::progress(&check_ins);
+        // The week rule needs the guidance and which points reach each
+        // region, so it needs the catalog; without it the status is left
+        // as INSUFFICIENT_DATA.
+        let mut statuses = BTreeMap::new();
+        if let Some(c) = catalog.as_deref() {
+            let window = c.guidance.trend_window_days.max(1);
+            let week_start = time::days_before(today, window - 1);
+            let start = time::start_of_day(week_start, &tz)
+                .map(|z| z.timestamp())
+                .unwrap_or(Timestamp::UNIX_EPOCH);
+            let end = Timestamp::now()
+                .checked_add(jiff::SignedDuration::from_hours(24))
+                .unwrap_or(Timestamp::MAX);
+            let sessions = self.store.sessions_between(&user, start, end).await?;
+            let mut days: BTreeMap<&str, BTreeSet<Date>> = BTreeMap::new();
+            for s in &sessions {
+                days.entry(s.draft.trigger_point.as_str())
+                    .or_default()
+                    .insert(s.local_date);
+            }
+            for p in &progress {
+                let worked: BTreeMap<String, BTreeSet<Date>> = checkin::region_points(c, &p.region)
+                    .filter_map(|id| Some((id.to_owned(), days.get(id)?.clone())))
+                    .collect();
+                let st = checkin::region_status(&p.daily, &worked, today, &c.guidance);
+                statuses.insert(p.region.clone(), st);
+            }
+        }
+        let regions = progress
             .iter()
             .map(|p| {
                 let display = catalog
                     .as_ref()
                     .and_then(|c| c.regions.get(&p.region))
                     .map_or_else(|| p.region.replace('_', " "), |d| d.to_lowercase());
-                convert::region_progress(p, &display)
+                convert::region_progress(p, &display, statuses.get(&p.region))
             })
             .collect();
         Ok(Response::new(pb::ListRegionProgressResponse { regions }))
@@ -1029,9 +1129,353 @@ impl SessionService for Session {
             holds: on_muscle.iter().map(|h| convert::hold(h, &tz)).collect(),
         }))
     }
+
+    #[tracing::instrument(skip_all, fields(request_id = %rid(&req)))]
+    async fn get_daily_plan(
+        &self,
+        req: Request<pb::GetDailyPlanRequest>,
+    ) -> Res<pb::GetDailyPlanResponse> {
+        let user = self.user(&req)?;
+        let catalog = self.catalog.get()?;
+        let ctx = self.plan_context(&user, &catalog).await?;
+        let date = match checkin::date_field(&req.get_ref().local_date, "local_date") {
+            Ok(Some(d)) => d,
+            Ok(None) => ctx.today,
+            Err(e) => return Err(Error::field(e.field, e.description).into()),
+        };
+        if !plan::in_range(date, ctx.today) {
+            return Err(Error::field("local_date", "must be within 400 days of today").into());
+        }
+        let mut day = ctx
+            .day(date)
+            .ok_or_else(|| Error::field("local_date", "out of range"))?;
+        if date <= ctx.today {
+            // Guided sessions started count toward the limit too.
+            let points = day.points.iter().map(|p| p.point.clone()).collect();
+            let used = self.store.day_counts(&user, points, date).await?;
+            day.limit_by(&used, ctx.rules.cap);
+        }
+        Ok(Response::new(pb::GetDailyPlanResponse {
+            plan: Some(ctx.to_pb(&day)),
+            adherence: Some(convert::adherence(&ctx.adherence())),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(request_id = %rid(&req)))]
+    async fn list_reminders(
+        &self,
+        req: Request<pb::ListRemindersRequest>,
+    ) -> Res<pb::ListRemindersResponse> {
+        let user = self.user(&req)?;
+        let catalog = self.catalog.get()?;
+        let r = req.into_inner();
+        let ctx = self.plan_context(&user, &catalog).await?;
+        let page_size = match r.page_size {
+            0 => 50,
+            n @ 1..=200 => n.unsigned_abs() as usize,
+            _ => return Err(Error::field("page_size", "must be 0 to 200").into()),
+        };
+        let window = match r.page_token.as_str() {
+            "" => reminder_window(r.start_time.as_ref(), r.end_time.as_ref(), ctx.now)?,
+            token => reminder_token(token, ctx.now)?,
+        };
+        let (start, end, offset) = window;
+        let (first, last) = (
+            time::local_date(start, &ctx.tz),
+            time::local_date(end, &ctx.tz),
+        );
+        let mut all = Vec::new();
+        let mut date = first;
+        while date <= last {
+            if let Some(day) = ctx.day(date) {
+                for (k, slot) in day.slots.iter().enumerate() {
+                    if slot.left.is_empty() || slot.time < start || slot.time >= end {
+                        continue;
+                    }
+                    let names: Vec<String> = slot
+                        .left
+                        .iter()
+                        .map(|p| point_display(&catalog, p))
+                        .collect();
+                    let (title, body) = plan::reminder_text(&names);
+                    all.push(pb::Reminder {
+                        name: format!("reminders/{date}.{}", k + 1),
+                        time: Some(convert::to_timestamp(slot.time)),
+                        local_time: rules::rfc3339_local(&slot.time.to_zoned(ctx.tz.clone())),
+                        local_date: date.to_string(),
+                        trigger_points: slot
+                            .left
+                            .iter()
+                            .map(|p| format!("{}{p}", names::TRIGGER_POINT))
+                            .collect(),
+                        title,
+                        body,
+                    });
+                }
+            }
+            let Ok(next) = date.tomorrow() else { break };
+            date = next;
+        }
+        let more = all.len() > offset + page_size;
+        let reminders: Vec<_> = all.into_iter().skip(offset).take(page_size).collect();
+        let next_page_token = if more {
+            format!(
+                "{}.{}.{}",
+                start.as_second(),
+                end.as_second(),
+                offset + page_size
+            )
+        } else {
+            String::new()
+        };
+        Ok(Response::new(pb::ListRemindersResponse {
+            reminders,
+            next_page_token,
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(request_id = %rid(&req)))]
+    async fn export_calendar(
+        &self,
+        req: Request<pb::ExportCalendarRequest>,
+    ) -> Res<pb::ExportCalendarResponse> {
+        let user = self.user(&req)?;
+        let catalog = self.catalog.get()?;
+        let r = req.into_inner();
+        let ctx = self.plan_context(&user, &catalog).await?;
+        let mut v = Violations::default();
+        let start = match checkin::date_field(&r.start_date, "start_date") {
+            Ok(Some(d)) if plan::in_range(d, ctx.today) => d,
+            Ok(Some(_)) => {
+                v.add("start_date", "must be within 400 days of today");
+                ctx.today
+            }
+            Ok(None) => ctx.today,
+            Err(e) => {
+                v.add(&e.field, e.description);
+                ctx.today
+            }
+        };
+        let days = match r.days {
+            0 => 7,
+            n @ 1..=14 => n.unsigned_abs(),
+            _ => {
+                v.add("days", "must be 0 to 14");
+                7
+            }
+        };
+        v.finish(()).map_err(Error::InvalidArgument)?;
+        let tag = ical::person_tag(&user);
+        let minutes_per_point = 5;
+        let mut events = Vec::new();
+        let mut date = start;
+        for _ in 0..days {
+            if let Some(day) = ctx.day(date) {
+                for (k, slot) in day.slots.iter().enumerate() {
+                    let names: Vec<String> = slot
+                        .points
+                        .iter()
+                        .map(|p| point_display(&catalog, p))
+                        .collect();
+                    let count = u32::try_from(names.len()).unwrap_or(u32::MAX);
+                    events.push(ical::Event {
+                        uid: format!("{date}-{}-{tag}@knotwork.dev", k + 1),
+                        start: slot.time,
+                        minutes: count.saturating_mul(minutes_per_point).clamp(5, 60),
+                        summary: format!(
+                            "Trigger points: {count} point{}",
+                            if count == 1 { "" } else { "s" }
+                        ),
+                        description: format!(
+                            "Work {} at about {}/10 pressure, a few minutes each.",
+                            names.join(", "),
+                            catalog.guidance.target_pressure
+                        ),
+                    });
+                }
+            }
+            let Ok(next) = date.tomorrow() else { break };
+            date = next;
+        }
+        let body = ical::calendar("Knotwork plan", &events, ctx.now);
+        Ok(Response::new(pb::ExportCalendarResponse {
+            calendar: body.into_bytes(),
+            content_type: ical::CONTENT_TYPE.to_owned(),
+            events: i32::try_from(events.len()).unwrap_or(i32::MAX),
+        }))
+    }
 }
 
-fn admin_user_id(id: &str) -> Result<&str, Error> {
+/// A point's display name, or its id when the catalog no longer has it.
+fn point_display(catalog: &crate::domain::CatalogView, id: &str) -> String {
+    catalog
+        .point(id)
+        .map_or_else(|| id.to_owned(), |p| p.display_name.clone())
+}
+
+/// The reminders' window `[start, end)` from the request, with offset 0.
+fn reminder_window(
+    start: Option<&prost_types::Timestamp>,
+    end: Option<&prost_types::Timestamp>,
+    now: Timestamp,
+) -> Result<(Timestamp, Timestamp, usize), Error> {
+    let mut v = Violations::default();
+    let start = match start.map(convert::timestamp) {
+        None => now,
+        Some(None) => {
+            v.add("start_time", "out of range");
+            now
+        }
+        Some(Some(t)) => t,
+    };
+    let day = jiff::SignedDuration::from_hours(24);
+    let earliest = now.checked_sub(day).unwrap_or(now);
+    let latest = now
+        .checked_add(day * i32::try_from(plan::MAX_DAYS_AHEAD).unwrap_or(400))
+        .unwrap_or(now);
+    if start < earliest || start > latest {
+        v.add(
+            "start_time",
+            "must be from a day before now to 400 days after",
+        );
+    }
+    let span = day * i32::try_from(plan::MAX_SPAN_DAYS).unwrap_or(14);
+    let end = match end.map(convert::timestamp) {
+        None => start.checked_add(day * 7).unwrap_or(start),
+        Some(None) => {
+            v.add("end_time", "out of range");
+            start
+        }
+        Some(Some(t)) => t,
+    };
+    if end <= start || end.duration_since(start) > span {
+        v.add(
+            "end_time",
+            "must be after start_time, at most 14 days after it",
+        );
+    }
+    v.finish((start, end, 0)).map_err(Error::InvalidArgument)
+}
+
+/// The window and offset a reminders page token carries.
+fn reminder_token(token: &str, now: Timestamp) -> Result<(Timestamp, Timestamp, usize), Error> {
+    let bad = || Error::field("page_token", "not a token from this call");
+    let mut parts = token.splitn(3, '.');
+    let mut num = || parts.next().and_then(|p| p.parse::<i64>().ok());
+    let (Some(a), Some(b), Some(o)) = (num(), num(), num()) else {
+        return Err(bad());
+    };
+    let (Ok(start), Ok(end), Ok(offset)) = (
+        Timestamp::from_second(a),
+        Timestamp::from_second(b),
+        usize::try_from(o),
+    ) else {
+        return Err(bad());
+    };
+    let s = prost_types::Timestamp {
+        seconds: start.as_second(),
+        nanos: 0,
+    };
+    let e = prost_types::Timestamp {
+        seconds: end.as_second(),
+        nanos: 0,
+    };
+    // A token is only as good as the window it names.
+    reminder_window(Some(&s), Some(&e), now).map_err(|_| bad())?;
+    Ok((start, end, offset.min(10_000)))
+}
+
+/// What a plan is computed from, read once per call.
+struct PlanContext {
+    worked: plan::Worked,
+    excluded: BTreeSet<String>,
+    status: BTreeMap<String, progress::Status>,
+    tz: jiff::tz::TimeZone,
+    zone_name: String,
+    waking: plan::Waking,
+    rules: plan::Rules,
+    now: Timestamp,
+    today: Date,
+}
+
+impl PlanContext {
+    /// The plan of local day `date`; `None` when the day cannot be placed
+    /// in the zone (out of jiff's range).
+    fn day(&self, date: Date) -> Option<plan::DayPlan> {
+        let window = self.waking.window(date, &self.tz)?;
+        Some(plan::day_plan(
+            &self.worked,
+            &self.excluded,
+            date,
+            self.today,
+            self.now,
+            window,
+            self.rules,
+        ))
+    }
+
+    fn adherence(&self) -> plan::Adherence {
+        plan::adherence(&self.worked, &self.excluded, self.today, self.rules)
+    }
+
+    fn to_pb(&self, p: &plan::DayPlan) -> pb::DailyPlan {
+        convert::daily_plan(p, &self.zone_name, &self.tz, self.waking, &self.status)
+    }
+}
+
+/// Sessions per point per local day, and each point's sessions for its
+/// progress.
+fn worked_from(
+    sessions: &[crate::domain::SessionRecord],
+) -> (plan::Worked, BTreeMap<String, Vec<SessionPoint>>) {
+    let mut worked = plan::Worked::new();
+    let mut by_point: BTreeMap<String, Vec<SessionPoint>> = BTreeMap::new();
+    for s in sessions {
+        *worked
+            .entry(s.draft.trigger_point.clone())
+            .or_default()
+            .entry(s.local_date)
+            .or_default() += 1;
+        by_point
+            .entry(s.draft.trigger_point.clone())
+            .or_default()
+            .push(SessionPoint {
+                local_date: s.local_date,
+                perform_time: s.draft.perform_time,
+                tenderness_before: s.draft.tenderness_before,
+                tenderness_after: s.draft.tenderness_after,
+                duration_seconds: s.draft.duration_seconds,
+                twitch_response: s.draft.twitch_response,
+            });
+    }
+    (worked, by_point)
+}
+
+/// The points set aside from a plan: a held muscle or worsening tenderness.
+fn set_aside(
+    status: &BTreeMap<String, progress::Status>,
+    all_holds: &[holds::Hold],
+    catalog: &crate::domain::CatalogView,
+) -> BTreeSet<String> {
+    status
+        .iter()
+        .filter(|(p, st)| {
+            **st == progress::Status::Worsening
+                || holds::active_for_point(all_holds, catalog, p).is_some()
+        })
+        .map(|(p, _)| p.clone())
+        .collect()
+}
+
+fn plan_rules(catalog: &crate::domain::CatalogView) -> plan::Rules {
+    let g = &catalog.guidance;
+    plan::Rules::new(
+        g.recommended_sessions_per_day_min,
+        g.max_sessions_per_point_per_day,
+    )
+}
+
+pub(crate) fn admin_user_id(id: &str) -> Result<&str, Error> {
     if !knotwork_runtime::internal::is_valid_user_id(id) {
         return Err(Error::field(
             "user_id",
@@ -1101,6 +1545,45 @@ impl SessionAdminService for Session {
         Ok(Response::new(pb::ImportUserResponse {
             sessions_imported: i64::try_from(n).unwrap_or(i64::MAX),
         }))
+    }
+
+    type StreamExportUserStream = crate::transfer::Boxed<pb::StreamExportUserResponse>;
+
+    #[tracing::instrument(skip_all, fields(request_id = %rid(&req)))]
+    async fn stream_export_user(
+        &self,
+        req: Request<pb::StreamExportUserRequest>,
+    ) -> Res<Self::StreamExportUserStream> {
+        self.admin(&req)?;
+        let user = admin_user_id(&req.get_ref().user_id)?;
+        let parts = crate::transfer::export(&self.store, self.catalog.clone(), user, false);
+        Ok(Response::new(Box::pin(parts.map(|p| {
+            p.map(|part| pb::StreamExportUserResponse { part: Some(part) })
+        }))))
+    }
+
+    #[tracing::instrument(skip_all, fields(request_id = %rid(&req)))]
+    async fn stream_import_user(
+        &self,
+        req: Request<tonic::Streaming<pb::StreamImportUserRequest>>,
+    ) -> Res<pb::StreamImportUserResponse> {
+        self.admin(&req)?;
+        let (sessions, parts) =
+            crate::transfer::import(self.store.clone(), req.into_inner()).await?;
+        tracing::info!(sessions, parts, "user imported");
+        Ok(Response::new(pb::StreamImportUserResponse {
+            sessions_imported: i64::try_from(sessions).unwrap_or(i64::MAX),
+            parts: i64::try_from(parts).unwrap_or(i64::MAX),
+        }))
+    }
+
+    type BackupStream = crate::transfer::Boxed<pb::BackupResponse>;
+
+    #[tracing::instrument(skip_all, fields(request_id = %rid(&req)))]
+    async fn backup(&self, req: Request<pb::BackupRequest>) -> Res<Self::BackupStream> {
+        self.admin(&req)?;
+        tracing::info!("backup started");
+        Ok(Response::new(crate::transfer::backup(&self.store)))
     }
 
     #[tracing::instrument(skip_all, fields(request_id = %rid(&req)))]

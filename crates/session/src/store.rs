@@ -20,11 +20,12 @@
 //! | `screenings` | user | Screening (JSON) |
 //! | `sessions` | user, perform time (8 bytes, big-endian, sign-flipped), id | SessionRecord (JSON) |
 //! | `session_ids` | user, id | perform time (8 bytes) |
-//! | `guided_sessions` | user, id | GuidedSession (JSON) |
+//! | `guided_sessions` | user, id | GuidedSession (JSON; with the guide clock's start once attached) |
 //! | `by_point_day` | user, point, local date, kind (`s`/`g`) + id | event id and tenderness |
 //! | `request_ids` | user, request id | resource name, then 0 and the request's SHA-256 fingerprint |
 //! | `check_ins` | user, local date, region | CheckIn (JSON) |
 //! | `holds` | user, muscle, hold id | Hold (JSON) |
+//! | `usage` | user | sessions and bytes stored (two u64, for the quota) |
 //!
 //! `sessions` is itself the by-user-by-time index; `by_point_day` counts
 //! sessions per point per local day and holds the tenderness readings the
@@ -55,8 +56,11 @@ use crate::domain::{
 use crate::error::Error;
 
 mod holds;
+mod snapshot;
+mod usage;
 
 pub use holds::SessionUpdate;
+pub use snapshot::{BackupPart, ExportPart, FORMAT_VERSION, restore_file, write_backup_file};
 
 type Def = TableDefinition<'static, &'static [u8], &'static [u8]>;
 type WTable<'t> = Table<'t, &'static [u8], &'static [u8]>;
@@ -73,7 +77,7 @@ const REQUEST_IDS: Def = TableDefinition::new("request_ids");
 const CHECK_INS: Def = TableDefinition::new("check_ins");
 
 /// Every table, for deletion and for tests that scan all of them.
-const TABLES: [Def; 10] = [
+const TABLES: [Def; 11] = [
     USERS,
     PROFILES,
     SCREENINGS,
@@ -84,6 +88,7 @@ const TABLES: [Def; 10] = [
     REQUEST_IDS,
     CHECK_INS,
     holds::HOLDS,
+    usage::USAGE,
 ];
 
 /// The database file inside the data folder.
@@ -105,6 +110,8 @@ pub struct StoreOptions {
     /// It is heap memory that fills up to this bound as pages are read or
     /// written; pages past it are read from the OS page cache instead.
     pub cache_bytes: usize,
+    /// The per-user quota on writes from users (imports are not limited).
+    pub quota: crate::domain::quota::Quota,
 }
 
 /// The default of [`StoreOptions::cache_bytes`].
@@ -115,6 +122,7 @@ impl Default for StoreOptions {
         Self {
             max_batch: 512,
             cache_bytes: DEFAULT_CACHE_BYTES,
+            quota: crate::domain::quota::Quota::default(),
         }
     }
 }
@@ -129,6 +137,19 @@ pub struct LogItem {
     /// Field path prefix for errors about this item (`session.` or
     /// `requests[3].session.`).
     pub field_prefix: String,
+}
+
+/// One day's sessions, bounded, with totals over all of them.
+#[derive(Debug, Default)]
+pub struct DaySummary {
+    /// The first sessions of the day, oldest first.
+    pub sessions: Vec<SessionRecord>,
+    /// Sessions the day holds.
+    pub total_sessions: u64,
+    /// Their time on points, in seconds.
+    pub total_duration_seconds: u64,
+    /// The points worked that day (every session's, not only those kept).
+    pub points: BTreeSet<String>,
 }
 
 /// The result of one logged item: the stored record and whether it was a
@@ -178,6 +199,9 @@ enum Op {
     },
     ImportUser {
         data: Box<UserData>,
+        /// Delete what the shard holds for the user first (a whole import,
+        /// or the first part of a streamed one).
+        replace: bool,
     },
     ReleaseHold {
         user: String,
@@ -197,6 +221,11 @@ enum Op {
         user: String,
         id: String,
     },
+    AttachGuide {
+        user: String,
+        id: String,
+        now: Timestamp,
+    },
 }
 
 enum Output {
@@ -210,6 +239,7 @@ enum Output {
     Holds(Vec<crate::domain::holds::Hold>),
     Updated(SessionRecord),
     SessionDeleted(bool),
+    Clock(Option<Timestamp>),
 }
 
 struct Job {
@@ -445,6 +475,9 @@ struct Tables<T> {
     request_ids: T,
     check_ins: T,
     holds: T,
+    usage: T,
+    /// The quota user writes are checked against (unlimited for readers).
+    quota: crate::domain::quota::Quota,
 }
 
 impl<'t> Tables<WTable<'t>> {
@@ -460,6 +493,8 @@ impl<'t> Tables<WTable<'t>> {
             request_ids: txn.open_table(REQUEST_IDS)?,
             check_ins: txn.open_table(CHECK_INS)?,
             holds: txn.open_table(holds::HOLDS)?,
+            usage: txn.open_table(usage::USAGE)?,
+            quota: crate::domain::quota::Quota::UNLIMITED,
         })
     }
 }
@@ -477,6 +512,8 @@ impl Tables<RTable> {
             request_ids: txn.open_table(REQUEST_IDS)?,
             check_ins: txn.open_table(CHECK_INS)?,
             holds: txn.open_table(holds::HOLDS)?,
+            usage: txn.open_table(usage::USAGE)?,
+            quota: crate::domain::quota::Quota::UNLIMITED,
         })
     }
 }
@@ -658,7 +695,9 @@ impl Tables<WTable<'_>> {
 
     fn insert_session(&mut self, user: &str, r: &SessionRecord) -> Result<(), Error> {
         let k = session_key(user, r.draft.perform_time, &r.id);
-        Self::put_json(&mut self.sessions, &k, r)?;
+        let bytes = serde_json::to_vec(r)?;
+        self.sessions.insert(k.as_slice(), bytes.as_slice())?;
+        self.count(user, 1, bytes.len() as i64)?;
         self.session_ids.insert(
             key(user, &[r.id.as_bytes()]).as_slice(),
             &time_bytes(r.draft.perform_time)[..],
@@ -669,8 +708,27 @@ impl Tables<WTable<'_>> {
         Ok(())
     }
 
+    /// Starts the guide clock of a guided session at its first attach and
+    /// stores it (the first writer wins); returns the clock start, `None`
+    /// for an unknown session.
+    fn attach_guide(&mut self, user: &str, id: &str, now: Timestamp) -> Applied {
+        let Some(mut g) = self.guided(user, id)? else {
+            return Ok(Ok(Output::Clock(None)));
+        };
+        if let Some(t) = g.clock_start {
+            return Ok(Ok(Output::Clock(Some(t))));
+        }
+        let start = crate::domain::guide::clock_start(&g, now);
+        g.clock_start = Some(start);
+        Self::put_json(&mut self.guided, &key(user, &[g.id.as_bytes()]), &g)?;
+        Ok(Ok(Output::Clock(Some(start))))
+    }
+
     fn insert_guided(&mut self, user: &str, g: &GuidedSession) -> Result<(), Error> {
-        Self::put_json(&mut self.guided, &key(user, &[g.id.as_bytes()]), g)?;
+        let bytes = serde_json::to_vec(g)?;
+        self.guided
+            .insert(key(user, &[g.id.as_bytes()]).as_slice(), bytes.as_slice())?;
+        self.count(user, 0, bytes.len() as i64)?;
         let pk = point_day_key(user, &g.trigger_point, g.local_date, b'g', &g.id);
         let pv = point_day_value(&format!("g:{}", g.id), None);
         self.point_day.insert(pk.as_slice(), pv.as_slice())?;
@@ -701,6 +759,12 @@ impl Tables<WTable<'_>> {
         }
         if let Some(tools) = patch.tools {
             p.tools = tools;
+        }
+        if let Some(wake) = patch.wake {
+            p.wake = wake;
+        }
+        if let Some(sleep) = patch.sleep {
+            p.sleep = sleep;
         }
         p.create_time.get_or_insert(now);
         p.update_time = Some(now);
@@ -758,21 +822,26 @@ impl Tables<WTable<'_>> {
             Ok(a) => a,
             Err(refusal) => return Ok(Err(Error::Refused(refusal))),
         };
-        let warnings =
+        let mut warnings =
             self.guided_warnings(user, &req.trigger_point, admission.sessions_today, catalog)?;
+        warnings.extend(admission.hold_warning.clone());
         let g = GuidedSession {
             id: uuid::Uuid::now_v7().to_string(),
             trigger_point: req.trigger_point,
             tool: req.tool,
             side: req.side,
-            duration_seconds: req.duration_seconds,
+            duration_seconds: admission.duration_seconds,
             target_pressure: admission.target_pressure,
             start_time: now,
             local_date: admission.local_date,
             sessions_today: admission.sessions_today,
             warnings,
             instructions: admission.instructions,
+            clock_start: None,
         };
+        if let Err(e) = self.within_quota(user, 0, serde_json::to_vec(&g)?.len() as u64) {
+            return Ok(Err(e));
+        }
         self.insert_guided(user, &g)?;
         self.insert_request_id(
             user,
@@ -850,6 +919,9 @@ impl Tables<WTable<'_>> {
         };
         record.warnings = rules::session_warnings(&record.draft, &ctx);
         self.add_hold_warnings(user, &mut record, catalog, tz)?;
+        if let Err(e) = self.within_quota(user, 1, serde_json::to_vec(&record)?.len() as u64) {
+            return Ok(Err(e));
+        }
         self.insert_session(user, &record)?;
         self.holds_after_session(user, &record, catalog, now)?;
         self.insert_request_id(
@@ -949,15 +1021,22 @@ impl Tables<WTable<'_>> {
         ] {
             t.retain_in::<&[u8], _>(lo.as_slice()..hi.as_slice(), |_, _| false)?;
         }
-        for t in [&mut self.users, &mut self.profiles, &mut self.screenings] {
+        for t in [
+            &mut self.users,
+            &mut self.profiles,
+            &mut self.screenings,
+            &mut self.usage,
+        ] {
             t.remove(user.as_bytes())?;
         }
         Ok((sessions, guided))
     }
 
-    fn import_user(&mut self, data: UserData) -> Applied {
+    fn import_user(&mut self, data: UserData, replace: bool) -> Applied {
         let user = data.user_id.as_str();
-        self.delete_user(user)?;
+        if replace {
+            self.delete_user(user)?;
+        }
         if let Some(p) = &data.profile {
             Self::put_json(&mut self.profiles, user.as_bytes(), p)?;
         }
@@ -1015,7 +1094,7 @@ impl Tables<WTable<'_>> {
                 let (s, g) = self.delete_user(&user)?;
                 Ok(Ok(Output::Deleted(s, g)))
             }
-            Op::ImportUser { data } => self.import_user(*data),
+            Op::ImportUser { data, replace } => self.import_user(*data, replace),
             Op::ReleaseHold {
                 user,
                 point,
@@ -1038,17 +1117,23 @@ impl Tables<WTable<'_>> {
                 now,
             } => self.update_session(&user, *update, &catalog, now),
             Op::DeleteSession { user, id } => self.delete_session(&user, &id),
+            Op::AttachGuide { user, id, now } => self.attach_guide(&user, &id, now),
         }
     }
 }
 
 /// Applies one batch in one transaction and commits it durably.
-fn commit_batch(db: &Database, ops: Vec<Op>) -> Result<Vec<Result<Output, Error>>, Error> {
+fn commit_batch(
+    db: &Database,
+    ops: Vec<Op>,
+    quota: crate::domain::quota::Quota,
+) -> Result<Vec<Result<Output, Error>>, Error> {
     let mut txn = db.begin_write()?;
     txn.set_durability(Durability::Immediate)?;
     let mut results = Vec::with_capacity(ops.len());
     {
         let mut tables = Tables::open_write(&txn)?;
+        tables.quota = quota;
         for op in ops {
             results.push(tables.apply(op)?);
         }
@@ -1063,6 +1148,7 @@ struct Writer {
     path: std::path::PathBuf,
     cache_bytes: usize,
     max_batch: usize,
+    quota: crate::domain::quota::Quota,
     stats: Arc<Stats>,
     healthy: tokio::sync::watch::Sender<bool>,
 }
@@ -1109,7 +1195,7 @@ impl Writer {
                 jobs.into_iter().map(|j| (j.op, j.reply)).unzip();
             let n = ops.len() as u64;
             let started = std::time::Instant::now();
-            match commit_batch(&db, ops) {
+            match commit_batch(&db, ops, self.quota) {
                 Ok(results) => {
                     self.stats.committed(n as usize, started.elapsed());
                     self.stats.commits.fetch_add(1, Ordering::Relaxed);
@@ -1208,11 +1294,16 @@ impl Store {
         std::fs::create_dir_all(dir)
             .map_err(|e| Error::Storage(format!("creating {}: {e}", dir.display())))?;
         let db = open_db(&dir.join(DB_FILE), options.cache_bytes)?;
+        let had_usage = usage::exists(&db)?;
         // Create every table up front so readers never meet a missing one.
         let mut txn = db.begin_write()?;
         txn.set_durability(Durability::Immediate)?;
         for t in TABLES {
             txn.open_table(t)?;
+        }
+        if !had_usage {
+            let users = usage::backfill(&txn)?;
+            tracing::info!(users, "quota counters filled from the journal");
         }
         txn.commit()?;
         let cell: DbCell = Arc::new(std::sync::RwLock::new(Some(Arc::new(db))));
@@ -1225,6 +1316,7 @@ impl Store {
                 path: dir.join(DB_FILE),
                 cache_bytes: options.cache_bytes,
                 max_batch: options.max_batch.max(1),
+                quota: options.quota,
                 stats: stats.clone(),
                 healthy: healthy_tx,
             };
@@ -1456,6 +1548,7 @@ impl Store {
         match self
             .submit(Op::ImportUser {
                 data: Box::new(data),
+                replace: true,
             })
             .await?
         {
@@ -1515,6 +1608,28 @@ impl Store {
             .await?
         {
             Output::Updated(r) => Ok(r),
+            _ => Err(mismatch()),
+        }
+    }
+
+    /// The guide clock's start of a guided session: stored at its first
+    /// attach, durably, so a reattach after a restart resumes at the real
+    /// elapsed time. `None` for an unknown session.
+    pub async fn attach_guide(
+        &self,
+        user: &str,
+        id: &str,
+        now: Timestamp,
+    ) -> Result<Option<Timestamp>, Error> {
+        match self
+            .submit(Op::AttachGuide {
+                user: user.to_owned(),
+                id: id.to_owned(),
+                now,
+            })
+            .await?
+        {
+            Output::Clock(t) => Ok(t),
             _ => Err(mismatch()),
         }
     }
@@ -1628,6 +1743,39 @@ impl Store {
             if lo < hi {
                 t.sessions_range(&user, &lo, &hi, false, |r| {
                     out.push(r);
+                    true
+                })?;
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    /// The sessions from `start` to `end`, oldest first, at most `max` of
+    /// them, with the totals over all of them (see [`DaySummary`]). Memory
+    /// stays bounded by `max` however many the day holds.
+    pub async fn day_summary(
+        &self,
+        user: &str,
+        start: Timestamp,
+        end: Timestamp,
+        max: usize,
+    ) -> Result<DaySummary, Error> {
+        let user = user.to_owned();
+        self.read(move |t| {
+            let mut lo = user_lo(&user);
+            lo.extend_from_slice(&time_bytes(start));
+            let mut hi = user_lo(&user);
+            hi.extend_from_slice(&time_bytes(end));
+            let mut out = DaySummary::default();
+            if lo < hi {
+                t.sessions_range(&user, &lo, &hi, false, |r| {
+                    out.total_sessions += 1;
+                    out.total_duration_seconds += u64::from(r.draft.duration_seconds);
+                    out.points.insert(r.draft.trigger_point.clone());
+                    if out.sessions.len() < max {
+                        out.sessions.push(r);
+                    }
                     true
                 })?;
             }
@@ -1920,7 +2068,7 @@ mod tests {
                     user,
                     ProfilePatch {
                         time_zone: Some("Europe/Berlin".into()),
-                        tools: None,
+                        ..Default::default()
                     },
                     now(),
                 )
@@ -1961,6 +2109,7 @@ mod tests {
             StoreOptions {
                 max_batch: 64,
                 cache_bytes: bound,
+                ..StoreOptions::default()
             },
         )
         .unwrap();

@@ -919,6 +919,7 @@ async fn progress_and_local_days() {
     let day = c
         .get_day(pb::GetDayRequest {
             local_date: yesterday.clone(),
+            max_sessions: 0,
         })
         .await
         .unwrap()
@@ -1233,6 +1234,7 @@ async fn daily_counts_follow_local_days_across_dst_in_two_zones() {
     let day = berlin
         .get_day(pb::GetDayRequest {
             local_date: "2026-03-29".into(),
+            max_sessions: 0,
         })
         .await
         .unwrap()

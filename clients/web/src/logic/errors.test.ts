@@ -2,7 +2,7 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
 import { BadRequestSchema, ErrorInfoSchema } from "../gen/google/rpc/error_details_pb";
-import { describeError } from "./errors";
+import { describeError, isUnreachable } from "./errors";
 
 describe("describeError", () => {
   it("reads ErrorInfo and field violations from incoming details", () => {
@@ -32,5 +32,15 @@ describe("describeError", () => {
 
   it("wraps plain errors", () => {
     expect(describeError(new Error("boom")).code).toBe("UNKNOWN");
+  });
+});
+
+describe("isUnreachable", () => {
+  it("tells a missing network from an answer", () => {
+    expect(isUnreachable(new TypeError("Failed to fetch"))).toBe(true);
+    expect(isUnreachable(new ConnectError("NetworkError when attempting to fetch resource.", Code.Unknown))).toBe(true);
+    expect(isUnreachable(new ConnectError("upstream busy", Code.Unavailable))).toBe(false);
+    expect(isUnreachable(new ConnectError("upstream busy", Code.Unavailable), false)).toBe(true);
+    expect(isUnreachable(new ConnectError("bad pressure", Code.InvalidArgument), false)).toBe(false);
   });
 });

@@ -40,3 +40,14 @@ export function describeError(err: unknown): Problem {
     violations: bad ? bad.fieldViolations.map((v) => ({ field: v.field, description: v.description })) : [],
   };
 }
+
+/**
+ * Whether a call failed for want of a network (the browser could not reach
+ * the gateway), as opposed to an answer from it: only then is a session kept
+ * on the device to be sent later.
+ */
+export function isUnreachable(err: unknown, online = true): boolean {
+  const e = ConnectError.from(err);
+  if (e.code !== Code.Unavailable && e.code !== Code.Unknown && e.code !== Code.Canceled) return false;
+  return !online || /fetch|network|load failed|offline/i.test(e.rawMessage);
+}

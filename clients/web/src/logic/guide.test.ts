@@ -13,6 +13,8 @@ import {
   shownRemaining,
   streamClosed,
   streamFailed,
+  streamLost,
+  advanceLocal,
 } from "./guide";
 
 const cue = (c: GuideCue, elapsed: number, remaining: number, side = Side.RIGHT, message = ""): Cue => ({
@@ -66,13 +68,43 @@ describe("guide timer", () => {
     expect(streamClosed(s).phase).toBe("done");
   });
 
-  it("marks an early close, a failure and a cancel", () => {
+  it("marks an early close, a failure before any cue and a cancel", () => {
     const s = applyCue(initialGuide(180, 5, Side.RIGHT), cue(GuideCue.TICK, 10, 170));
     expect(streamClosed(s).phase).toBe("ended");
-    expect(streamFailed(s, "boom")).toMatchObject({ phase: "error", error: "boom" });
+    const never = initialGuide(180, 5, Side.RIGHT);
+    expect(streamFailed(never, "boom")).toMatchObject({ phase: "error", error: "boom" });
+    expect(canLog(streamFailed(never, "x"))).toBe(false);
     expect(cancelled(s).phase).toBe("cancelled");
     expect(canLog(cancelled(s))).toBe(true);
-    expect(canLog(streamFailed(s, "x"))).toBe(false);
+  });
+
+  it("keeps time on the device when the stream drops, then stops and can log", () => {
+    let s = initialGuide(360, 5, Side.BOTH);
+    s = applyCue(s, cue(GuideCue.PRESS_AND_HOLD, 0, 360), 0);
+    s = applyCue(s, cue(GuideCue.TICK, 5, 355), 5_000);
+    s = streamFailed(s, "Failed to fetch", 6_000);
+    expect(s).toMatchObject({ phase: "pressing", local: true, elapsed: 6 });
+    // No cap at one gap ahead: the device's clock runs on.
+    expect(shownElapsed(s, 66_000)).toBe(66);
+    expect(advanceLocal(s, 66_000).announcements).toHaveLength(1);
+    s = advanceLocal(s, 190_000);
+    expect(s).toMatchObject({ switchedSide: true, halfway: true, side: Side.LEFT });
+    expect(s.announcements.map((a) => a.cue).slice(1)).toEqual([GuideCue.SWITCH_SIDE, GuideCue.HALFWAY]);
+    expect(canLog(s)).toBe(false);
+    s = advanceLocal(s, 400_000);
+    expect(s).toMatchObject({ phase: "done", remaining: 0, elapsed: 360 });
+    expect(canLog(s)).toBe(true);
+  });
+
+  it("hands the clock back to the server when the stream returns", () => {
+    let s = applyCue(initialGuide(180, 5, Side.RIGHT), cue(GuideCue.PRESS_AND_HOLD, 0, 180), 0);
+    s = applyCue(s, cue(GuideCue.TICK, 5, 175), 5_000);
+    s = streamLost(s, 5_000);
+    expect(s.local).toBe(true);
+    s = applyCue(s, cue(GuideCue.TICK, 40, 140), 40_000);
+    expect(s).toMatchObject({ local: false, elapsed: 40 });
+    expect(shownElapsed(s, 200_000)).toBe(45); // capped at one gap again
+    expect(advanceLocal(s, 400_000)).toBe(s);
   });
 
   it("runs the clock between cues at the learned rate, at most one gap ahead", () => {

@@ -42,10 +42,19 @@ export interface GuideState {
   rate: number;
   /** Session seconds between the last two cues: how far the display may run ahead. */
   gap: number;
+  /**
+   * The stream dropped mid-session: the clock runs on this device at the
+   * learned rate and the page gives the remaining cues itself, until the
+   * stream is back (the server is the truth again) or the time is up.
+   */
+  local: boolean;
+  /** Sides in the session (2 for both sides), for the local switch cue. */
+  sides: number;
 }
 
 /** Before the first cue. `plannedTotal` comes from StartGuidedSession. */
 export function initialGuide(plannedTotal: number, targetPressure: number, side: Side): GuideState {
+  const sides = side === Side.BOTH ? 2 : 1;
   return {
     phase: "connecting",
     elapsed: 0,
@@ -60,6 +69,8 @@ export function initialGuide(plannedTotal: number, targetPressure: number, side:
     announcements: [],
     rate: 1,
     gap: 5,
+    local: false,
+    sides,
   };
 }
 
@@ -68,7 +79,7 @@ function finished(s: GuideState): boolean {
 }
 
 /** The state after one cue from the stream, received at `nowMs`. Cues after the end are ignored. */
-export function applyCue(s: GuideState, c: Cue, nowMs = 0): GuideState {
+export function applyCue(s: GuideState, c: Cue, nowMs = 0, fromServer = true): GuideState {
   if (finished(s)) return s;
   const elapsed = Math.max(0, c.elapsedSeconds);
   const remaining = Math.max(0, c.remainingSeconds);
@@ -85,7 +96,9 @@ export function applyCue(s: GuideState, c: Cue, nowMs = 0): GuideState {
     lastCue: c.cue,
     cueAtMs: nowMs,
     rate: step > 0 && wall > 0.05 ? step / wall : s.rate,
-    gap: step > 0 ? step : s.gap,
+    // The first cue after a local stretch spans the outage: not a cue gap.
+    gap: step > 0 && !s.local ? step : s.gap,
+    local: fromServer ? false : s.local,
   };
   switch (c.cue) {
     case GuideCue.START:
@@ -124,9 +137,53 @@ export function streamClosed(s: GuideState): GuideState {
   return finished(s) ? s : { ...s, phase: "ended", message: "The guide stopped before the end." };
 }
 
-/** The stream failed. */
-export function streamFailed(s: GuideState, error: string): GuideState {
-  return finished(s) ? s : { ...s, phase: "error", error };
+/**
+ * The stream failed for good. Before any cue there is nothing to time; once
+ * the session runs, the clock keeps going on this device (see `streamLost`).
+ */
+export function streamFailed(s: GuideState, error: string, nowMs = 0): GuideState {
+  if (finished(s)) return s;
+  if (s.phase === "connecting") return { ...s, phase: "error", error };
+  return streamLost(s, nowMs);
+}
+
+/** The stream dropped while the session runs: keep time here. */
+export function streamLost(s: GuideState, nowMs: number): GuideState {
+  if (finished(s) || s.phase === "connecting" || s.phase === "ended" || s.local) return s;
+  // Start the local clock from what is shown now, so the display never jumps.
+  const shown = shownElapsed(s, nowMs);
+  return {
+    ...s,
+    local: true,
+    phase: "pressing",
+    elapsed: shown,
+    remaining: Math.max(0, s.total - shown),
+    cueAtMs: nowMs,
+    message: "The connection dropped: your timer keeps running on this device.",
+  };
+}
+
+/** Cues the page gives itself while the stream is down (halfway, switch, stop). */
+export function advanceLocal(s: GuideState, nowMs: number): GuideState {
+  if (!s.local || finished(s)) return s;
+  const e = shownElapsed(s, nowMs);
+  const half = Math.floor(s.total / 2);
+  let next = s;
+  const cue = (kind: GuideCue, at: number, message: string, side = next.side): GuideState =>
+    applyCue(
+      next,
+      { cue: kind, elapsedSeconds: at, remainingSeconds: Math.max(0, next.total - at), message, targetPressure: 0, side },
+      nowMs - ((e - at) / Math.max(next.rate, 0.001)) * 1000,
+      false,
+    );
+  if (next.sides === 2 && !next.switchedSide && e >= half && half > 0) {
+    next = cue(GuideCue.SWITCH_SIDE, half, "Switch sides (timed on this device).", next.side === Side.LEFT ? Side.RIGHT : Side.LEFT);
+  }
+  if (!next.halfway && e >= half && half > 0) next = cue(GuideCue.HALFWAY, half, "Halfway there. Keep breathing.");
+  if (e >= next.total) {
+    next = cue(GuideCue.STOP, next.total, "Time to stop. Release slowly and note how tender the point feels now.");
+  }
+  return next;
 }
 
 /** The person stopped early. */
@@ -141,7 +198,9 @@ export function cancelled(s: GuideState): GuideState {
  */
 export function shownElapsed(s: GuideState, nowMs: number): number {
   if (s.phase !== "pressing" || s.cueAtMs === undefined) return s.elapsed;
-  const ahead = Math.min(s.gap, Math.max(0, ((nowMs - s.cueAtMs) / 1000) * s.rate));
+  const run = Math.max(0, ((nowMs - s.cueAtMs) / 1000) * s.rate);
+  // Without a stream the device's clock is the only clock: no cap.
+  const ahead = s.local ? run : Math.min(s.gap, run);
   return Math.min(s.total, s.elapsed + Math.floor(ahead));
 }
 

@@ -44,6 +44,8 @@ export interface Plan {
   screening?: Screening;
   ownedTools?: string[];
   suggestedNext: string;
+  /** Why `suggestedNext` is suggested (a point or a region not better after a week); may be empty. */
+  suggestedNextReason?: string;
   resolved: ResolvedLocation[];
   guidance?: TechniqueGuidance;
 }
@@ -105,6 +107,7 @@ export function planFromRelief(r: GetReliefPlanResponse): Plan {
     screening: r.screening,
     ownedTools: r.ownedTools,
     suggestedNext: r.suggestedNext,
+    suggestedNextReason: r.suggestedNextReason,
     resolved: r.resolvedLocations,
     guidance: r.guidance,
   };

@@ -3,8 +3,13 @@ import { parseRoute } from "./route";
 
 describe("parseRoute", () => {
   it.each([
-    ["", "map", ""],
-    ["#/", "map", ""],
+    ["", "home", ""],
+    ["#/", "home", ""],
+    ["#/map", "map", ""],
+    ["#/today", "today", ""],
+    ["#/guides", "guides", ""],
+    ["#/guides/find_a_knot", "guides", "find_a_knot"],
+    ["#/report", "report", ""],
     ["#/plan", "plan", ""],
     ["#/point/upper_trapezius_1?side=2", "point", "upper_trapezius_1"],
     ["#/point", "missing", ""],

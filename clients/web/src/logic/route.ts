@@ -1,6 +1,21 @@
 // Hash routes: "#/point/upper_trapezius_1?side=2" -> { screen: "point", arg, query }.
 
-export type Screen = "map" | "plan" | "point" | "screening" | "tools" | "guide" | "log" | "progress" | "data" | "signin" | "missing";
+export type Screen =
+  | "home"
+  | "today"
+  | "map"
+  | "plan"
+  | "point"
+  | "screening"
+  | "tools"
+  | "guide"
+  | "guides"
+  | "log"
+  | "progress"
+  | "report"
+  | "data"
+  | "signin"
+  | "missing";
 
 export interface Route {
   screen: Screen;
@@ -10,8 +25,12 @@ export interface Route {
 }
 
 const SCREENS: Record<string, Screen> = {
-  "": "map",
+  // The landing page: Today for a signed-in person, else the body map.
+  "": "home",
+  today: "today",
   map: "map",
+  guides: "guides",
+  report: "report",
   plan: "plan",
   point: "point",
   screening: "screening",

@@ -6,6 +6,7 @@ import { useProviderAuth } from "../auth/session";
 import { ContraindicationKind, Side } from "../gen/knotwork/catalog/v1/catalog_pb";
 import type { Profile, Screening } from "../gen/knotwork/session/v1/session_pb";
 import { describeError } from "../logic/errors";
+import { announceCatalogVersion } from "../offline/sw-client";
 import { screeningLabel } from "../logic/labels";
 import type { PainPick } from "../logic/pain";
 import type { Plan } from "../logic/plan";
@@ -15,6 +16,10 @@ import { type ActiveGuide, AppContext, type AppState, type Vocabulary } from "./
 import { BodyMap } from "./BodyMap";
 import { ScreenTitle } from "./common";
 import { GuideScreen } from "./Guide";
+import { GuideArticle, GuidesScreen } from "./Guides";
+import { Outbox } from "./Outbox";
+import { ReportScreen } from "./Report";
+import { TodayScreen } from "./Today";
 import { LogScreen } from "./LogSession";
 import { MyDataScreen } from "./MyData";
 import { PlanScreen } from "./Plan";
@@ -36,6 +41,13 @@ function storedToken(): { token: string | null; info: TokenInfo | null } {
 }
 
 async function loadVocabulary(api: ReturnType<typeof createApi>): Promise<Vocabulary> {
+  // The service worker keeps the catalog's answers per catalog version: tell
+  // it the version first (offline this fails and the kept answers serve).
+  try {
+    announceCatalogVersion((await api.catalog.getCatalogVersion({})).catalogVersion);
+  } catch {
+    // Offline or an old gateway: the calls below say what is wrong.
+  }
   const regions = [];
   let pageToken = "";
   do {
@@ -60,10 +72,11 @@ async function loadVocabulary(api: ReturnType<typeof createApi>): Promise<Vocabu
   };
 }
 
-const NAV: { hash: string; label: string; screens: string[] }[] = [
-  { hash: "#/", label: "Body map", screens: ["map"] },
+const NAV: { hash: string; label: string; screens: string[]; signedIn?: boolean }[] = [
+  { hash: "#/today", label: "Today", screens: ["today"], signedIn: true },
+  { hash: "#/map", label: "Body map", screens: ["map"] },
   { hash: "#/plan", label: "Causes", screens: ["plan", "point"] },
-  { hash: "#/progress", label: "Progress", screens: ["progress"] },
+  { hash: "#/progress", label: "Progress", screens: ["progress", "report"] },
   { hash: "#/data", label: "My data", screens: ["data"] },
 ];
 
@@ -170,10 +183,21 @@ export function App() {
   };
 
   const route = parseRoute(hash);
+  // Signed-in people land on Today; everyone else on the body map.
+  const shown = route.screen === "home" ? (token ? "today" : "map") : route.screen;
   let screen;
-  switch (route.screen) {
+  switch (shown) {
     case "map":
       screen = <BodyMap />;
+      break;
+    case "today":
+      screen = <TodayScreen />;
+      break;
+    case "guides":
+      screen = route.arg ? <GuideArticle key={route.arg} id={route.arg} /> : <GuidesScreen />;
+      break;
+    case "report":
+      screen = <ReportScreen />;
       break;
     case "plan":
       screen = <PlanScreen />;
@@ -207,7 +231,7 @@ export function App() {
         <section>
           <ScreenTitle>Not found</ScreenTitle>
           <p>
-            Go to the <a href="#/">body map</a>.
+            Go to the <a href="#/map">body map</a>.
           </p>
         </section>
       );
@@ -224,9 +248,9 @@ export function App() {
         </a>
         <nav aria-label="Main">
           <ul>
-            {NAV.map((n) => (
+            {NAV.filter((n) => !n.signedIn || token).map((n) => (
               <li key={n.hash}>
-                <a href={n.hash} aria-current={n.screens.includes(route.screen) ? "page" : undefined}>
+                <a href={n.hash} aria-current={n.screens.includes(shown) ? "page" : undefined}>
                   {n.label}
                 </a>
               </li>
@@ -258,11 +282,12 @@ export function App() {
             <a href="#/signin">Change the gateway address</a>
           </div>
         )}
+        <Outbox />
         {screen}
       </main>
       <footer class="muted small">
         Knotwork suggests possible causes and self-care, never a diagnosis. Sharp, spreading or worsening pain needs a
-        medical provider.
+        medical provider. <a href="#/guides">How-to guides</a>
       </footer>
     </AppContext.Provider>
   );

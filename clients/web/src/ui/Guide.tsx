@@ -4,7 +4,9 @@ import { useEffect, useReducer, useRef, useState } from "preact/hooks";
 import { Side } from "../gen/knotwork/catalog/v1/catalog_pb";
 import { GuideCue } from "../gen/knotwork/session/v1/session_pb";
 import { describeError } from "../logic/errors";
+import { loadMuted, saveMuted } from "../logic/cues";
 import {
+  advanceLocal,
   applyCue,
   canLog,
   cancelled,
@@ -17,12 +19,21 @@ import {
   shownRemaining,
   streamClosed,
   streamFailed,
+  streamLost,
 } from "../logic/guide";
 import { cueLabel, sideLabel } from "../logic/labels";
 import { useApp } from "./app-state";
 import { NeedSignIn, ScreenTitle, Warnings } from "./common";
+import { playCue } from "./cue-sound";
+import { InlineGuides } from "./Guides";
 
-type Action = { type: "cue"; cue: Cue; at: number } | { type: "closed" } | { type: "failed"; error: string } | { type: "cancel" };
+type Action =
+  | { type: "cue"; cue: Cue; at: number }
+  | { type: "closed" }
+  | { type: "failed"; error: string; at: number }
+  | { type: "lost"; at: number }
+  | { type: "tick"; at: number }
+  | { type: "cancel" };
 
 function reduce(s: GuideState, a: Action): GuideState {
   switch (a.type) {
@@ -31,7 +42,11 @@ function reduce(s: GuideState, a: Action): GuideState {
     case "closed":
       return streamClosed(s);
     case "failed":
-      return streamFailed(s, a.error);
+      return streamFailed(s, a.error, a.at);
+    case "lost":
+      return streamLost(s, a.at);
+    case "tick":
+      return advanceLocal(s, a.at);
     case "cancel":
       return cancelled(s);
   }
@@ -85,12 +100,14 @@ export function GuideScreen() {
         attempt += 1;
         if (attempt > maxAttempts) {
           setLink(null);
-          if (error) dispatch({ type: "failed", error: describeError(error).message });
+          if (error) dispatch({ type: "failed", error: describeError(error).message, at: performance.now() });
           else dispatch({ type: "closed" });
           return;
         }
+        // The clock goes on here meanwhile; a reconnect hands it back to the server.
+        dispatch({ type: "lost", at: performance.now() });
         const delay = Math.min(8000, 500 * 2 ** (attempt - 1));
-        setLink(`Connection lost. Reconnecting in ${(delay / 1000).toFixed(1)} s (attempt ${attempt} of ${maxAttempts})…`);
+        setLink(`Connection lost: timing on this device. Reconnecting in ${(delay / 1000).toFixed(1)} s (attempt ${attempt} of ${maxAttempts})…`);
         await wait(delay);
         if (ctl.signal.aborted) return;
       }
@@ -101,11 +118,30 @@ export function GuideScreen() {
   // Redraw a few times a second so the clock moves between the server's cues.
   const [now, setNow] = useState(performance.now());
   const running = state.phase === "pressing";
+  const local = state.local;
   useEffect(() => {
     if (!running) return;
-    const t = setInterval(() => setNow(performance.now()), 250);
+    const t = setInterval(() => {
+      const at = performance.now();
+      setNow(at);
+      if (local) dispatch({ type: "tick", at });
+    }, 250);
     return () => clearInterval(t);
-  }, [running]);
+  }, [running, local]);
+
+  // Each announced cue is also heard and felt, unless muted.
+  const [muted, setMuted] = useState(loadMuted);
+  const heard = useRef(0);
+  useEffect(() => {
+    const fresh = state.announcements.slice(heard.current);
+    heard.current = state.announcements.length;
+    const last = fresh[fresh.length - 1];
+    if (last && !muted) playCue(last.cue);
+  }, [state.announcements.length]);
+  const toggleMute = () => {
+    saveMuted(!muted);
+    setMuted(!muted);
+  };
 
   const loggable = canLog(state);
   useEffect(() => {
@@ -114,6 +150,8 @@ export function GuideScreen() {
       const done = state.phase === "done" ? perSide : Math.max(1, Math.min(perSide, Math.round(state.elapsed / sides)));
       app.setGuide({ ...g, doneSeconds: done });
       logButton.current?.focus();
+      // Finished (maybe on the local clock): stop trying to reconnect.
+      abort.current?.abort();
     }
   }, [loggable]);
 
@@ -139,14 +177,19 @@ export function GuideScreen() {
   const guidance = app.vocab?.guidance;
 
   return (
-    <section class="guide" data-phase={state.phase}>
+    <section class="guide" data-phase={state.phase} data-local={state.local ? "yes" : undefined}>
       <ScreenTitle>Guided session: {g.pointDisplayName}</ScreenTitle>
       <Warnings warnings={session.warnings} />
-      {link && (
+      {link && !loggable && (
         <p class="alert alert-warn" role="status" data-testid="connection">
           {link}
         </p>
       )}
+      <p class="mute-row">
+        <button type="button" aria-pressed={muted} onClick={toggleMute} data-testid="mute">
+          Mute sound and vibration
+        </button>
+      </p>
       {session.instructions && <p class="small">{session.instructions}</p>}
       <div class="timer-card">
         <p class="cue" data-testid="cue">
@@ -218,6 +261,7 @@ export function GuideScreen() {
           </>
         )}
       </div>
+      <InlineGuides tool={session.tool} />
     </section>
   );
 }

@@ -2,12 +2,19 @@
 // (possibly days ago). Tenderness and pain quality go in; the safety warnings
 // the service returns come out, "seek medical attention" first and loudest.
 
+import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { requestId } from "../api";
 import { Side, type TriggerPoint } from "../gen/knotwork/catalog/v1/catalog_pb";
-import { PainQuality, SessionOrigin, type SessionRecord } from "../gen/knotwork/session/v1/session_pb";
-import { describeError, type Problem } from "../logic/errors";
+import {
+  LogSessionRequestSchema,
+  PainQuality,
+  SessionOrigin,
+  type SessionRecord,
+} from "../gen/knotwork/session/v1/session_pb";
+import { describeError, isUnreachable, type Problem } from "../logic/errors";
+import { enqueue } from "../offline/sync";
 import { idOf, PAIN_QUALITIES, sideLabel } from "../logic/labels";
 import { sessionSides } from "../logic/pain";
 import { findPlanPoint, usableTools } from "../logic/plan";
@@ -138,6 +145,7 @@ function LogForm({ title, known }: { title: string; known: Known }) {
   const [problem, setProblem] = useState<Problem | null>(null);
   const [saving, setSaving] = useState(false);
   const [stored, setStored] = useState<SessionRecord | null>(null);
+  const [queued, setQueued] = useState(false);
   const toolNames = useMemo(() => nameMap(app.vocab?.tools ?? []), [app.vocab]);
 
   const submit = async (e: Event) => {
@@ -149,33 +157,69 @@ function LogForm({ title, known }: { title: string; known: Known }) {
     if (!tool) return setProblem(plain("Choose the tool you used."));
     setSaving(true);
     setProblem(null);
+    const req = create(LogSessionRequestSchema, {
+      requestId: reqId,
+      session: {
+        triggerPoint: known.point,
+        tool,
+        side,
+        pressure,
+        durationSeconds: past ? minutes * 60 : (known.durationSeconds ?? minutes * 60),
+        tendernessBefore: before,
+        tendernessAfter: after,
+        painQuality: quality,
+        worseWithActivity: worseActivity,
+        worseWithMassage: worseMassage,
+        twitchResponse: twitch,
+        notes,
+        performTime: timestampFromDate(performed),
+        guidedSession: known.guidedSession ?? "",
+      },
+    });
+    // Without a network the session waits on this device under the same
+    // request id, and is sent once the network is back (src/offline/).
+    const keep = async () => {
+      await enqueue(req, app.tokenInfo?.subject ?? "", `${known.pointDisplayName}, ${performed.toLocaleString()}`);
+      setQueued(true);
+    };
     try {
-      const r = await app.api.session.logSession({
-        requestId: reqId,
-        session: {
-          triggerPoint: known.point,
-          tool,
-          side,
-          pressure,
-          durationSeconds: past ? minutes * 60 : (known.durationSeconds ?? minutes * 60),
-          tendernessBefore: before,
-          tendernessAfter: after,
-          painQuality: quality,
-          worseWithActivity: worseActivity,
-          worseWithMassage: worseMassage,
-          twitchResponse: twitch,
-          notes,
-          performTime: timestampFromDate(performed),
-          guidedSession: known.guidedSession ?? "",
-        },
-      });
-      setStored(r.session ?? null);
+      if (navigator.onLine === false) {
+        await keep();
+      } else {
+        const r = await app.api.session.logSession(req);
+        setStored(r.session ?? null);
+      }
     } catch (err) {
-      setProblem(describeError(err));
+      if (isUnreachable(err, navigator.onLine)) {
+        try {
+          await keep();
+        } catch (e) {
+          setProblem(describeError(e));
+        }
+      } else {
+        setProblem(describeError(err));
+      }
     } finally {
       setSaving(false);
     }
   };
+
+  if (queued) {
+    return (
+      <section>
+        <ScreenTitle>Saved on this device</ScreenTitle>
+        <p class="alert alert-info" role="status" data-testid="queued">
+          You are offline. {known.pointDisplayName}, tenderness {before} → {after}, is kept on this device and will be
+          sent to your journal as soon as the network is back. Safety warnings will show then.
+        </p>
+        <div class="actions">
+          <a class="button primary" href="#/today">
+            Back to today
+          </a>
+        </div>
+      </section>
+    );
+  }
 
   if (stored) {
     return (
@@ -191,8 +235,8 @@ function LogForm({ title, known }: { title: string; known: Known }) {
           <a class="button primary" href={`#/progress?point=${idOf(known.point)}`}>
             See your progress
           </a>
-          <a class="button" href="#/">
-            Back to the body map
+          <a class="button" href="#/today">
+            Back to today
           </a>
         </div>
       </section>

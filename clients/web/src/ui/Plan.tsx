@@ -204,7 +204,7 @@ export function PlanScreen() {
       <ScreenTitle>What may be causing it</ScreenTitle>
       {app.picks.length === 0 && (
         <p>
-          Choose where it hurts on the <a href="#/">body map</a> first.
+          Choose where it hurts on the <a href="#/map">body map</a> first.
         </p>
       )}
       <ErrorBox problem={problem} title="The candidates could not be loaded" />
@@ -220,8 +220,8 @@ export function PlanScreen() {
             . Never a diagnosis.
           </p>
           {plan.suggestedNext && (
-            <p class="alert alert-info">
-              A point you have worked for a week has not improved: try{" "}
+            <p class="alert alert-info" data-testid="suggested-next">
+              {plan.suggestedNextReason || "A point you have worked for a week has not improved."} Try{" "}
               <a href={`#/point/${idOf(plan.suggestedNext)}`}>this one next</a>.
             </p>
           )}

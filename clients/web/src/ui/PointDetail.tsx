@@ -11,6 +11,8 @@ import { sessionSides } from "../logic/pain";
 import { findPlanPoint, usableTools } from "../logic/plan";
 import { nameMap, useApp } from "./app-state";
 import { ErrorBox, Loading, ScreenTitle, Warnings } from "./common";
+import { unlockAudio } from "./cue-sound";
+import { GuideLinks } from "./Guides";
 import { ReferralPicture } from "./Picture";
 import { Blocks, blockTitle } from "./Plan";
 
@@ -91,6 +93,8 @@ export function PointDetail({ id, side: sideParam }: { id: string; side: Side })
 
   const start = async (e: Event) => {
     e.preventDefault();
+    // The press is the gesture browsers need before a guided cue can sound.
+    unlockAudio();
     setStarting(true);
     setStartProblem(null);
     try {
@@ -152,7 +156,7 @@ export function PointDetail({ id, side: sideParam }: { id: string; side: Side })
             ))}
             {point.excludedTools.map((x) => (
               <li key={x.tool}>
-                <strong>Never use {toolNames.get(x.tool) ?? humanizeName(x.tool)}.</strong> {x.reason}
+                <strong>{toolNames.get(x.tool) ?? humanizeName(x.tool)}: never on this point.</strong> {x.reason}
               </li>
             ))}
             {point.excludedConditions.map((x) => (
@@ -198,6 +202,8 @@ export function PointDetail({ id, side: sideParam }: { id: string; side: Side })
           </details>
         )}
       </section>
+
+      <GuideLinks tools={ownedTechniques.length ? ownedTechniques.map((t) => t.tool) : point.techniques.map((t) => t.tool)} />
 
       {hold && (
         <section class="alert alert-block" aria-labelledby="hold-title" data-testid="on-hold">

@@ -2,55 +2,21 @@
 // service's verdict and advice.
 
 import { useEffect, useMemo, useState } from "preact/hooks";
-import { type PointProgress, ProgressStatus } from "../gen/knotwork/session/v1/session_pb";
-import { chartGeometry, DEFAULT_BOX, type DayValue, shortDate } from "../logic/chart";
+import { type Adherence, type PointProgress, ProgressStatus, type RegionProgress } from "../gen/knotwork/session/v1/session_pb";
+import { type DayValue, shortDate } from "../logic/chart";
+import { painDays, painSummary } from "../logic/daily";
+import { Chart } from "./Chart";
 import { describeError, type Problem } from "../logic/errors";
 import { humanizeName, idOf, progressLabel } from "../logic/labels";
-import { useApp } from "./app-state";
+import { nameMap, useApp } from "./app-state";
 import { ErrorBox, Loading, NeedSignIn, ScreenTitle } from "./common";
-
-function Chart({ days, title }: { days: DayValue[]; title: string }) {
-  const g = chartGeometry(days);
-  const box = DEFAULT_BOX;
-  const id = title.replace(/\W/g, "-");
-  return (
-    <figure class="chart">
-      <svg viewBox={`0 0 ${box.width} ${box.height}`} role="img" aria-labelledby={`${id}-cap`} data-testid="progress-chart">
-        {g.yTicks.map((t) => (
-          <g key={t.label}>
-            <line class="grid" x1={g.plot.left} x2={g.plot.right} y1={t.y} y2={t.y} />
-            <text class="tick" x={g.plot.left - 6} y={t.y + 4} text-anchor="end">
-              {t.label}
-            </text>
-          </g>
-        ))}
-        {g.xTicks.map((t) => (
-          <text key={t.label} class="tick" x={t.x} y={box.height - 8} text-anchor={t.anchor}>
-            {t.label}
-          </text>
-        ))}
-        {g.beforePath && <path class="line before" d={g.beforePath} />}
-        {g.afterPath && <path class="line after" d={g.afterPath} />}
-        {g.before.map((p) => (
-          <circle key={`b${p.date}`} class="pt before" cx={p.x} cy={p.y} r={4} />
-        ))}
-        {g.after.map((p) => (
-          <rect key={`a${p.date}`} class="pt after" x={p.x - 4} y={p.y - 4} width={8} height={8} data-value={p.value} />
-        ))}
-      </svg>
-      <figcaption id={`${id}-cap`}>
-        Tenderness (0–10) per day for {title}: <span class="legend before">● before</span>{" "}
-        <span class="legend after">■ after</span> each day's sessions.
-      </figcaption>
-    </figure>
-  );
-}
+import { PointSessions } from "./Sessions";
 
 function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? "" : "s"}`;
 }
 
-function PointCard({ p, names }: { p: PointProgress; names: Map<string, string> }) {
+function PointCard({ p, names, onChanged }: { p: PointProgress; names: Map<string, string>; onChanged(): void }) {
   const title = names.get(p.triggerPoint) ?? humanizeName(p.triggerPoint);
   const days: DayValue[] = p.days.map((d) => ({
     date: d.localDate,
@@ -109,6 +75,7 @@ function PointCard({ p, names }: { p: PointProgress; names: Map<string, string> 
           Log a past session
         </a>
       </p>
+      <PointSessions point={p.triggerPoint} title={title} onChanged={onChanged} />
       {p.alternativeTriggerPoints.length > 0 && (
         <p>
           Other points that refer to the same place:{" "}
@@ -124,11 +91,63 @@ function PointCard({ p, names }: { p: PointProgress; names: Map<string, string> 
   );
 }
 
+/** One region's pain check-ins: the summary line, a chart and its numbers. */
+export function RegionCard({ r, name }: { r: RegionProgress; name: string }) {
+  const scores = r.daily.map((d) => ({ localDate: d.localDate, score: d.score }));
+  const days = painDays(scores);
+  const better = r.change < 0;
+  return (
+    <li class="progress-card" data-testid="region-card" data-region={r.region}>
+      <h3 data-testid="region-summary">
+        {painSummary(name, scores)}
+        {r.checkIns > 1 && (
+          <span class="small muted"> ({better ? "better" : r.change > 0 ? "worse" : "no change"})</span>
+        )}
+      </h3>
+      {r.advice && <p class="advice">{r.advice}</p>}
+      <Chart days={days} title={name} kind="pain" />
+      <details>
+        <summary>The numbers</summary>
+        <table>
+          <caption class="visually-hidden">Daily pain in {name}</caption>
+          <thead>
+            <tr>
+              <th scope="col">Day</th>
+              <th scope="col">Pain (0–10)</th>
+            </tr>
+          </thead>
+          <tbody>
+            {r.daily.map((d) => (
+              <tr key={d.localDate}>
+                <th scope="row">{shortDate(d.localDate)}</th>
+                <td>{d.score}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </details>
+    </li>
+  );
+}
+
 export function ProgressScreen({ only }: { only?: string }) {
   const app = useApp();
   const [items, setItems] = useState<PointProgress[] | null>(null);
   const [names, setNames] = useState<Map<string, string>>(new Map());
   const [problem, setProblem] = useState<Problem | null>(null);
+  // Bumped after a correction or a deletion: progress is read again.
+  const [version, setVersion] = useState(0);
+  const [regions, setRegions] = useState<RegionProgress[]>([]);
+  const [keeping, setKeeping] = useState<Adherence | null>(null);
+  const regionNames = useMemo(() => nameMap(app.vocab?.regions ?? []), [app.vocab]);
+
+  useEffect(() => {
+    if (!app.token) return;
+    app.api.session
+      .listRegionProgress({ days: 90 })
+      .then((r) => setRegions(r.regions))
+      .catch(() => setRegions([]));
+  }, [app.token, version]);
 
   useEffect(() => {
     if (!app.token) return;
@@ -136,6 +155,7 @@ export function ProgressScreen({ only }: { only?: string }) {
     (async () => {
       try {
         const r = await app.api.session.listProgress({ days: 28 });
+        if (live) setKeeping(r.adherence ?? null);
         const wanted = new Set(r.progress.flatMap((p) => [p.triggerPoint, ...p.alternativeTriggerPoints]));
         let m = new Map<string, string>();
         if (wanted.size) {
@@ -157,7 +177,7 @@ export function ProgressScreen({ only }: { only?: string }) {
     return () => {
       live = false;
     };
-  }, [app.token]);
+  }, [app.token, version]);
 
   const sorted = useMemo(() => {
     if (!items || !only) return items;
@@ -170,16 +190,36 @@ export function ProgressScreen({ only }: { only?: string }) {
     <section>
       <ScreenTitle>Your progress</ScreenTitle>
       <ErrorBox problem={problem} title="Your progress could not be loaded" />
+      {keeping && (
+        <p class="keeping" data-testid="adherence">
+          {plural(keeping.streakDays, "day")} in a row · this week {keeping.weekSessionsDone} of {keeping.weekSessionsPlanned}{" "}
+          planned sessions ({keeping.weekPercent}%) on {plural(keeping.weekActiveDays, "day")}
+        </p>
+      )}
+      <p>
+        <a href="#/report">Make a report for your clinician</a>
+      </p>
+      {regions.length > 0 && (
+        <section aria-labelledby="regions-title">
+          <h2 id="regions-title">Pain where it hurts</h2>
+          <ul class="progress-list" data-testid="region-progress">
+            {regions.map((r) => (
+              <RegionCard key={r.region} r={r} name={regionNames.get(r.region) ?? humanizeName(r.region)} />
+            ))}
+          </ul>
+        </section>
+      )}
+      {regions.length > 0 && sorted && sorted.length > 0 && <h2>Points you worked</h2>}
       {!sorted && !problem && <Loading what="your progress" />}
       {sorted && sorted.length === 0 && (
         <p>
-          No sessions yet. Start from the <a href="#/">body map</a>.
+          No sessions yet. Start from the <a href="#/map">body map</a>.
         </p>
       )}
       {sorted && sorted.length > 0 && (
         <ul class="progress-list">
           {sorted.map((p) => (
-            <PointCard key={p.triggerPoint} p={p} names={names} />
+            <PointCard key={p.triggerPoint} p={p} names={names} onChanged={() => setVersion((v) => v + 1)} />
           ))}
         </ul>
       )}

@@ -113,7 +113,7 @@ export function ScreeningScreen() {
               app.picks.length ? (
                 <a href="#/plan">Back to your candidates</a>
               ) : (
-                <a href="#/">Go to the body map</a>
+                <a href="#/map">Go to the body map</a>
               )
             ) : (
               <a href="#/tools">Next: choose the tools you own</a>

@@ -76,7 +76,7 @@ export function ToolsScreen() {
         </button>
         {saved && (
           <p role="status" class="alert alert-ok" data-testid="tools-saved">
-            Saved. {app.picks.length ? <a href="#/plan">Back to your candidates</a> : <a href="#/">Go to the body map</a>}
+            Saved. {app.picks.length ? <a href="#/plan">Back to your candidates</a> : <a href="#/map">Go to the body map</a>}
           </p>
         )}
       </form>

@@ -9,6 +9,7 @@ use knotwork_proto::catalog::v1 as cat;
 use knotwork_proto::session::v1 as ses;
 
 use super::catalog::parse_side;
+use super::names::Names;
 use crate::connect::{Ctx, explain, full};
 use crate::output::{
     self, align_right, paint, print_table, print_warnings, short, style, table, word,
@@ -32,6 +33,13 @@ pub enum ProfileAction {
         /// The tools you own, comma separated (replaces the list; "" clears it).
         #[arg(long, value_delimiter = ',')]
         tools: Option<Vec<String>>,
+        /// When you usually wake up, HH:MM ("" for the default, 07:00): the
+        /// day's suggested session times start after it.
+        #[arg(long)]
+        wake: Option<String>,
+        /// When you usually go to sleep, HH:MM ("" for the default, 22:00).
+        #[arg(long)]
+        sleep: Option<String>,
     },
 }
 
@@ -266,6 +274,18 @@ fn sessions_table(sessions: &[ses::SessionRecord]) {
 }
 
 fn show_profile(p: &ses::Profile) {
+    let or = |v: &str, default: &'static str| -> String {
+        if v.is_empty() {
+            format!("{default} (default)")
+        } else {
+            v.to_owned()
+        }
+    };
+    println!(
+        "awake      {} to {}",
+        or(&p.wake_time, "07:00"),
+        or(&p.sleep_time, "22:00")
+    );
     println!(
         "time zone  {}",
         if p.time_zone.is_empty() {
@@ -301,8 +321,19 @@ pub async fn profile(ctx: &Ctx, args: ProfileArgs) -> anyhow::Result<()> {
                 }
             })
         }
-        Some(ProfileAction::Set { time_zone, tools }) => {
+        Some(ProfileAction::Set {
+            time_zone,
+            tools,
+            wake,
+            sleep,
+        }) => {
             let mut paths = Vec::new();
+            if wake.is_some() {
+                paths.push("wake_time".to_owned());
+            }
+            if sleep.is_some() {
+                paths.push("sleep_time".to_owned());
+            }
             if time_zone.is_some() {
                 paths.push("time_zone".to_owned());
             }
@@ -310,7 +341,7 @@ pub async fn profile(ctx: &Ctx, args: ProfileArgs) -> anyhow::Result<()> {
                 paths.push("tools".to_owned());
             }
             if paths.is_empty() {
-                bail!("nothing to change: pass --time-zone and/or --tools");
+                bail!("nothing to change: pass --time-zone, --tools, --wake or --sleep");
             }
             let profile = ses::Profile {
                 time_zone: time_zone.unwrap_or_default(),
@@ -320,6 +351,8 @@ pub async fn profile(ctx: &Ctx, args: ProfileArgs) -> anyhow::Result<()> {
                     .filter(|t| !t.is_empty())
                     .map(|t| full("tools", t))
                     .collect(),
+                wake_time: wake.unwrap_or_default(),
+                sleep_time: sleep.unwrap_or_default(),
                 ..Default::default()
             };
             let resp = client
@@ -339,7 +372,7 @@ pub async fn profile(ctx: &Ctx, args: ProfileArgs) -> anyhow::Result<()> {
     }
 }
 
-fn show_screening(s: &ses::Screening) {
+fn show_screening(s: &ses::Screening, names: &Names) {
     let status = word(s.status().as_str_name(), "SCREENING_STATUS_");
     let styled = match s.status() {
         ses::ScreeningStatus::Cleared => paint(style::GOOD, &status),
@@ -354,12 +387,11 @@ fn show_screening(s: &ses::Screening) {
                 style::DANGER,
                 "rules self-massage out until a provider clears it:"
             ),
-            short(b)
+            names.of(b)
         );
     }
     if !s.missing.is_empty() {
-        let missing: Vec<_> = s.missing.iter().map(|m| short(m)).collect();
-        println!("  not answered yet: {}", missing.join(", "));
+        println!("  not answered yet: {}", names.list(&s.missing));
     }
 }
 
@@ -377,6 +409,11 @@ pub async fn screening(ctx: &Ctx, args: ScreeningArgs) -> anyhow::Result<()> {
         .map_err(explain)?
         .into_inner()
         .contraindications;
+    let names = Names::from_pairs(
+        conditions
+            .iter()
+            .map(|c| (c.name.as_str(), c.display_name.as_str())),
+    );
     if !args.none_apply && args.present.is_empty() && args.cleared.is_empty() {
         let resp = session
             .get_screening(ctx.request(ses::GetScreeningRequest {})?)
@@ -385,7 +422,7 @@ pub async fn screening(ctx: &Ctx, args: ScreeningArgs) -> anyhow::Result<()> {
             .into_inner();
         return ctx.out.show(&resp, |resp| {
             if let Some(s) = &resp.screening {
-                show_screening(s);
+                show_screening(s, &names);
             }
             println!();
             let mut t = table(&["name", "question"]);
@@ -438,7 +475,7 @@ pub async fn screening(ctx: &Ctx, args: ScreeningArgs) -> anyhow::Result<()> {
         .into_inner();
     ctx.out.show(&resp, |resp| {
         if let Some(s) = &resp.screening {
-            show_screening(s);
+            show_screening(s, &names);
         }
     })
 }
@@ -663,8 +700,40 @@ pub async fn progress(ctx: &Ctx, args: ProgressArgs) -> anyhow::Result<()> {
         .await
         .map_err(explain)?
         .into_inner();
-    ctx.out
-        .show(&resp, |resp| show_progress(&resp.progress, one))
+    ctx.out.show(&resp, |resp| {
+        if let Some(a) = &resp.adherence {
+            show_adherence(a);
+            println!();
+        }
+        show_progress(&resp.progress, one);
+    })
+}
+
+/// Prints the streak and the week's adherence in two lines.
+pub fn show_adherence(a: &ses::Adherence) {
+    let streak = match (a.streak_days, a.streak_includes_today) {
+        (0, _) => "no streak yet: one session today starts one".to_owned(),
+        (n, true) => format!("{n} day{} in a row, today included", plural(n)),
+        (n, false) => format!(
+            "{n} day{} in a row: a session today keeps it going",
+            plural(n)
+        ),
+    };
+    anstream::println!("{}  {streak}", paint(style::HEADING, "streak"));
+    anstream::println!(
+        "{}    {} of {} planned sessions ({}%), {} of 7 days active ({} to {})",
+        paint(style::HEADING, "week"),
+        a.week_sessions_done,
+        a.week_sessions_planned,
+        a.week_percent,
+        a.week_active_days,
+        a.week_start_date,
+        a.week_end_date
+    );
+}
+
+fn plural(n: i32) -> &'static str {
+    if n == 1 { "" } else { "s" }
 }
 
 /// Prints a day: sessions, then what is still allowed per point.
@@ -680,6 +749,17 @@ pub fn show_day(day: &ses::GetDayResponse) {
         println!("no sessions this day");
     } else {
         sessions_table(&day.sessions);
+        let minutes = day.total_duration_seconds / 60;
+        if day.sessions_truncated {
+            println!(
+                "the first {} of {} sessions ({minutes} min on points); \
+                 `knotwork sessions` lists them all",
+                day.sessions.len(),
+                day.total_sessions
+            );
+        } else {
+            println!("{} sessions, {minutes} min on points", day.total_sessions);
+        }
     }
     if !day.allowances.is_empty() {
         println!();
@@ -704,6 +784,7 @@ pub async fn day(ctx: &Ctx, args: DayArgs) -> anyhow::Result<()> {
         .await?
         .get_day(ctx.request(ses::GetDayRequest {
             local_date: args.date,
+            max_sessions: 0,
         })?)
         .await
         .map_err(explain)?
@@ -712,14 +793,26 @@ pub async fn day(ctx: &Ctx, args: DayArgs) -> anyhow::Result<()> {
 }
 
 /// `knotwork export`: always JSON (it is a data export), to stdout or a file.
+/// Read with StreamExportUserData, so no message size limit bounds how much
+/// can be exported; the parts are merged into one export.
 pub async fn export(ctx: &Ctx, args: ExportArgs) -> anyhow::Result<()> {
-    let resp = ctx
+    use prost::Message as _;
+    let mut parts = ctx
         .session()
         .await?
-        .export_user_data(ctx.request(ses::ExportUserDataRequest {})?)
+        .stream_export_user_data(ctx.request(ses::StreamExportUserDataRequest {})?)
         .await
         .map_err(explain)?
         .into_inner();
+    let mut whole = ses::UserDataExport::default();
+    while let Some(msg) = parts.message().await.map_err(explain)? {
+        if let Some(part) = msg.part {
+            whole.merge(part.encode_to_vec().as_slice())?;
+        }
+    }
+    let resp = ses::ExportUserDataResponse {
+        export: Some(whole),
+    };
     let text = serde_json::to_string_pretty(&output::to_json(&resp)?)?;
     match args.output {
         None => println!("{text}"),

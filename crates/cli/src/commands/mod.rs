@@ -8,7 +8,9 @@ pub mod checkin;
 pub mod guide;
 pub mod holds;
 pub mod journal;
+pub mod names;
 pub mod ops;
+pub mod plan;
 pub mod views;
 
 use clap::Subcommand;
@@ -100,9 +102,15 @@ pub enum Client {
     /// Your screens: a relief plan for where it hurts, re-ranked for you.
     #[command(display_order = 40, alias = "relief")]
     Plan(views::PlanArgs),
-    /// Today: sessions done, what is still allowed, progress, screening.
+    /// Today's plan: points, sessions left, suggested times, streak, week.
     #[command(display_order = 41)]
-    Today,
+    Today(views::TodayArgs),
+    /// The coming reminders (what an app schedules as notifications).
+    #[command(display_order = 57)]
+    Reminders(plan::RemindersArgs),
+    /// The coming week's plan as an iCalendar file: `calendar > week.ics`.
+    #[command(display_order = 58)]
+    Calendar(plan::CalendarArgs),
     /// Your profile: time zone and owned tools (`profile set` changes them).
     #[command(display_order = 42)]
     Profile(journal::ProfileArgs),
@@ -161,12 +169,21 @@ pub enum Client {
     /// Move the users whose shard changes when the session shard list changes.
     #[command(display_order = 60)]
     Reshard(ops::ReshardArgs),
+    /// Copy a live session shard, consistently, while writes go on.
+    #[command(display_order = 61)]
+    Backup(ops::BackupArgs),
+    /// Put a backup in place in a stopped session shard's data folder.
+    #[command(display_order = 62)]
+    Restore(ops::RestoreArgs),
 }
 
 /// Runs a client subcommand.
 pub async fn run(ctx: Ctx, command: Client) -> anyhow::Result<()> {
     use Client::*;
-    if !matches!(command, Token(_) | Login(_) | Logout) {
+    if !matches!(
+        command,
+        Token(_) | Login(_) | Logout | Backup(_) | Restore(_)
+    ) {
         account::renew_stored(&ctx).await?;
     }
     match command {
@@ -195,7 +212,9 @@ pub async fn run(ctx: Ctx, command: Client) -> anyhow::Result<()> {
         Guides(args) => catalog::guides(&ctx, args).await,
         GuideText(args) => catalog::guide_text(&ctx, args).await,
         Plan(args) => views::plan(&ctx, args).await,
-        Today => views::today(&ctx).await,
+        Today(args) => views::today(&ctx, args).await,
+        Reminders(args) => plan::reminders(&ctx, args).await,
+        Calendar(args) => plan::calendar(&ctx, args).await,
         Profile(args) => journal::profile(&ctx, args).await,
         Screening(args) => journal::screening(&ctx, args).await,
         Guide(args) => guide::guide(&ctx, args).await,
@@ -216,5 +235,7 @@ pub async fn run(ctx: Ctx, command: Client) -> anyhow::Result<()> {
         ReleaseHold(args) => holds::release(&ctx, args).await,
         DeleteMyData(args) => journal::delete(&ctx, args).await,
         Reshard(args) => ops::reshard(args).await,
+        Backup(args) => ops::backup(args).await,
+        Restore(args) => ops::restore(args),
     }
 }

@@ -22,14 +22,28 @@
 //!   candidate; a candidate left with no point leaves the plan). Both are
 //!   listed apart ([`Plan::set_aside`]) with why and what to do, and neither
 //!   is ever the next suspect.
+//! - A region the person asked about whose pain check-ins are not better
+//!   after a consistent week (the session's region week rule) lowers each
+//!   candidate muscle with a point worked in that week by
+//!   [`STALLED_PENALTY`] (once per muscle, unless the point's own trend
+//!   already lowered it); when no stalled point names a next suspect, the
+//!   plan suggests the best point of the best muscle not tried that week.
+//!   Every suggestion carries a reason the person can read.
 //! - Ties keep the catalog's order.
 //! - Only techniques for tools the person owns are offered, never an
-//!   excluded tool.
+//!   excluded tool, nor a tool a reported screening condition rules out
+//!   everywhere (blood thinners and the massage gun): the plan never offers
+//!   what StartGuidedSession would refuse.
+//! - Each planned point carries the pressure ceiling StartGuidedSession
+//!   applies: the lowest of the guidance's, the point's own (its region's)
+//!   and that of every reported condition a provider has not cleared for
+//!   firm pressure.
 //! - Blocks: SCREENING_REQUIRED or CONTRAINDICATED for every point; per
 //!   point TOOL_EXCLUDED (an owned tool must never be used there),
-//!   CONDITION_EXCLUDED (a condition the person reported rules it out, even
-//!   when a provider cleared massage in general), DAILY_LIMIT_REACHED (no
-//!   session left today) and NO_OWNED_TOOL (no owned tool works it).
+//!   CONDITION_EXCLUDED (a condition the person reported rules the point
+//!   out, even when a provider cleared massage in general, or rules out an
+//!   owned tool that has a technique there), DAILY_LIMIT_REACHED (no
+//!   session left today) and NO_OWNED_TOOL (no usable owned tool works it).
 
 use std::collections::{HashMap, HashSet};
 
@@ -131,6 +145,9 @@ pub enum Block {
     ToolExcluded(String),
     /// A reported condition that rules this point out.
     ConditionExcluded(String),
+    /// Reported conditions that rule an owned tool out everywhere (the
+    /// tool, then the conditions).
+    ToolRuledOut(String, Vec<String>),
     /// No session left today on this point.
     DailyLimitReached,
     /// No owned tool works this point.
@@ -144,7 +161,7 @@ impl Block {
             Block::ScreeningRequired => "SCREENING_REQUIRED",
             Block::Contraindicated => "CONTRAINDICATED",
             Block::ToolExcluded(_) => "TOOL_EXCLUDED",
-            Block::ConditionExcluded(_) => "CONDITION_EXCLUDED",
+            Block::ConditionExcluded(_) | Block::ToolRuledOut(..) => "CONDITION_EXCLUDED",
             Block::DailyLimitReached => "DAILY_LIMIT_REACHED",
             Block::NoOwnedTool => "NO_OWNED_TOOL",
         }
@@ -164,6 +181,9 @@ impl Block {
             // block for machines; the gateway adds the catalog's reason.
             Block::ToolExcluded(_) => "Never use this tool on this point.".into(),
             Block::ConditionExcluded(_) => "A condition you reported rules this point out.".into(),
+            Block::ToolRuledOut(..) => {
+                "A condition you reported rules this tool out, even with clearance.".into()
+            }
             Block::DailyLimitReached => "No session left on this point today.".into(),
             Block::NoOwnedTool => "None of your tools works this point.".into(),
         }
@@ -183,6 +203,8 @@ pub struct PointFacts {
     pub excluded_tools: Vec<String>,
     /// Conditions that rule it out.
     pub excluded_conditions: Vec<String>,
+    /// Its own pressure ceiling (its region's), when below the guidance's.
+    pub max_safe_pressure: Option<u8>,
 }
 
 /// A catalog candidate (a muscle), in catalog order.
@@ -211,6 +233,27 @@ pub struct Person {
     pub remaining_today: HashMap<String, i32>,
     /// Active holds by `muscles/{id}`.
     pub held: HashMap<String, HeldMuscle>,
+    /// Tools a reported condition rules out everywhere (cleared or not), by
+    /// `tools/{id}`, with the conditions that do.
+    pub tools_ruled_out: HashMap<String, Vec<String>>,
+    /// The guidance's pressure ceiling (0-10).
+    pub max_safe_pressure: u8,
+    /// The lowest ceiling of the reported conditions a provider has not
+    /// cleared for firm pressure.
+    pub condition_ceiling: Option<u8>,
+    /// Requested regions whose pain is not better after a consistent week.
+    pub stalled_regions: Vec<StalledRegion>,
+}
+
+/// A region whose pain check-ins are not better after a consistent week.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StalledRegion {
+    /// `regions/{id}`.
+    pub region: String,
+    /// The check-ins in a line, e.g. "low back: 6 -> 6 over 6 days".
+    pub summary: String,
+    /// The points worked that week that reach it, `triggerPoints/{id}`.
+    pub tried: HashSet<String>,
 }
 
 impl Person {
@@ -241,6 +284,8 @@ pub struct PlannedPoint {
     pub tools: Vec<String>,
     /// What stops a session on it.
     pub blocks: Vec<Block>,
+    /// The highest pressure advised for this person here (0-10).
+    pub max_pressure: u8,
 }
 
 /// A re-ranked candidate.
@@ -263,8 +308,10 @@ pub struct Plan {
     pub ranked: Vec<Ranked>,
     /// Blocks for every point.
     pub blocks: Vec<Block>,
-    /// The next suspect after a stalled point.
+    /// The next suspect after a stalled point or region.
     pub suggested_next: Option<String>,
+    /// Why it is suggested; empty when there is none.
+    pub next_reason: String,
     /// Points of the candidates not recommended now (held or worsening),
     /// in catalog order.
     pub set_aside: Vec<SetAside>,
@@ -299,6 +346,19 @@ pub fn plan(candidates: &[Candidate], person: &Person, max: usize) -> Plan {
             }
             let base = if top > 0.0 { c.score / top } else { 0.0 };
             let mut adjustments = Vec::new();
+            if let Some((point, region)) = tried_in(c, person)
+                && !stalled(point)
+            {
+                adjustments.push(Adjustment {
+                    point: point.to_owned(),
+                    delta: -STALLED_PENALTY,
+                    reason: format!(
+                        "Your pain is not better after a consistent week working this muscle \
+                         ({}): try the region's other muscles.",
+                        region.summary
+                    ),
+                });
+            }
             let mut points = Vec::new();
             for (i, p) in c.points.iter().enumerate() {
                 if person.worsening(&p.name) {
@@ -347,8 +407,22 @@ pub fn plan(candidates: &[Candidate], person: &Person, max: usize) -> Plan {
         })
         .collect();
     let excluded: HashSet<&str> = set_aside.iter().map(|s| s.point.as_str()).collect();
-    let ok = |a: &str| !stalled(a) && !person.worsening(a) && !excluded.contains(a);
-    let suggested_next = person.recent.iter().find(|p| stalled(p)).and_then(|stuck| {
+    // Points of a muscle tried in a stalled region's week are not next.
+    let tried: HashSet<&str> = person
+        .stalled_regions
+        .iter()
+        .flat_map(|r| r.tried.iter().map(String::as_str))
+        .chain(
+            candidates
+                .iter()
+                .filter(|c| tried_in(c, person).is_some())
+                .flat_map(|c| c.points.iter().map(|p| p.name.as_str())),
+        )
+        .collect();
+    let ok = |a: &str| {
+        !stalled(a) && !person.worsening(a) && !excluded.contains(a) && !tried.contains(a)
+    };
+    let point_next = person.recent.iter().find(|p| stalled(p)).and_then(|stuck| {
         let alts = person
             .history
             .get(stuck)
@@ -361,15 +435,71 @@ pub fn plan(candidates: &[Candidate], person: &Person, max: usize) -> Plan {
             .or_else(|| {
                 planned
                     .iter()
-                    .find(|p| **p != stuck.as_str() && !stalled(p))
+                    .find(|p| **p != stuck.as_str() && ok(p))
                     .map(|p| (*p).to_owned())
             })
     });
+    let (suggested_next, next_reason) = match point_next {
+        Some(p) => (
+            Some(p),
+            "A point you worked for a week did not get better, so it is probably not the \
+             source: this one can cause the same pain."
+                .to_owned(),
+        ),
+        None => region_next(candidates, &ranked, person, &ok),
+    };
     Plan {
         ranked,
         blocks,
         suggested_next,
+        next_reason,
         set_aside,
+    }
+}
+
+/// The first point of candidate `c` worked in a stalled region's week, with
+/// that region.
+fn tried_in<'a>(c: &'a Candidate, person: &'a Person) -> Option<(&'a str, &'a StalledRegion)> {
+    person.stalled_regions.iter().find_map(|r| {
+        c.points
+            .iter()
+            .find(|p| r.tried.contains(&p.name))
+            .map(|p| (p.name.as_str(), r))
+    })
+}
+
+/// After a stalled region: the best ranked muscle none of whose points was
+/// tried that week, and its first point that may be suggested.
+fn region_next(
+    candidates: &[Candidate],
+    ranked: &[Ranked],
+    person: &Person,
+    ok: &dyn Fn(&str) -> bool,
+) -> (Option<String>, String) {
+    let Some(region) = person.stalled_regions.first() else {
+        return (None, String::new());
+    };
+    let next = ranked.iter().find_map(|r| {
+        let c = &candidates[r.index];
+        if tried_in(c, person).is_some() {
+            return None;
+        }
+        r.points
+            .iter()
+            .map(|p| c.points[p.index].name.as_str())
+            .find(|p| ok(p))
+    });
+    match next {
+        Some(p) => (
+            Some(p.to_owned()),
+            format!(
+                "Your pain is not better after a consistent week ({}), so the muscles worked \
+                 are probably not the source: this point is in another muscle that can cause \
+                 the same pain.",
+                region.summary
+            ),
+        ),
+        None => (None, String::new()),
     }
 }
 
@@ -413,7 +543,11 @@ fn plan_point(index: usize, p: &PointFacts, person: &Person) -> PlannedPoint {
     let tools: Vec<String> = p
         .technique_tools
         .iter()
-        .filter(|t| person.owned_tools.contains(*t) && !p.excluded_tools.contains(t))
+        .filter(|t| {
+            person.owned_tools.contains(*t)
+                && !p.excluded_tools.contains(t)
+                && !person.tools_ruled_out.contains_key(*t)
+        })
         .cloned()
         .collect();
     let mut blocks = Vec::new();
@@ -427,16 +561,34 @@ fn plan_point(index: usize, p: &PointFacts, person: &Person) -> PlannedPoint {
             blocks.push(Block::ConditionExcluded(c.clone()));
         }
     }
+    for t in &p.technique_tools {
+        if let Some(conditions) = person.tools_ruled_out.get(t)
+            && person.owned_tools.contains(t)
+            && !p.excluded_tools.contains(t)
+        {
+            blocks.push(Block::ToolRuledOut(t.clone(), conditions.clone()));
+        }
+    }
     if person.remaining_today.get(&p.name).is_some_and(|r| *r <= 0) {
         blocks.push(Block::DailyLimitReached);
     }
     if tools.is_empty() {
         blocks.push(Block::NoOwnedTool);
     }
+    let max_pressure = [
+        Some(person.max_safe_pressure),
+        p.max_safe_pressure,
+        person.condition_ceiling,
+    ]
+    .into_iter()
+    .flatten()
+    .min()
+    .unwrap_or(person.max_safe_pressure);
     PlannedPoint {
         index,
         tools,
         blocks,
+        max_pressure,
     }
 }
 
@@ -483,6 +635,10 @@ mod tests {
             recent: Vec::new(),
             remaining_today: HashMap::new(),
             held: HashMap::new(),
+            tools_ruled_out: HashMap::new(),
+            max_safe_pressure: 7,
+            condition_ceiling: None,
+            stalled_regions: Vec::new(),
         }
     }
 
@@ -746,6 +902,31 @@ mod tests {
         assert_eq!(planned.blocks, blocks);
     }
 
+    #[track_caller]
+    fn check_ceiling(point: Option<u8>, condition: Option<u8>, expected: u8) {
+        let p = PointFacts {
+            max_safe_pressure: point,
+            ..point_facts_with_ball()
+        };
+        let mut who = person();
+        who.condition_ceiling = condition;
+        assert_eq!(plan_point(0, &p, &who).max_pressure, expected);
+    }
+
+    fn point_facts_with_ball() -> PointFacts {
+        point("triggerPoints/p", &["tools/ball"])
+    }
+
+    #[test]
+    fn pressure_ceiling_table() {
+        // The guidance's ceiling, unless the place or a condition is lower.
+        check_ceiling(None, None, 7);
+        check_ceiling(Some(4), None, 4);
+        check_ceiling(None, Some(3), 3);
+        check_ceiling(Some(4), Some(3), 3);
+        check_ceiling(Some(3), Some(4), 3);
+    }
+
     #[test]
     fn point_blocks_table() {
         let base = PointFacts {
@@ -758,6 +939,7 @@ mod tests {
             ],
             excluded_tools: vec!["tools/gun".into()],
             excluded_conditions: vec!["contraindications/pregnancy".into()],
+            max_safe_pressure: None,
         };
         let mut owner = person();
         owner.owned_tools = ["tools/ball".to_owned(), "tools/roller".to_owned()].into();
@@ -805,6 +987,103 @@ mod tests {
         );
         done.remaining_today.insert("triggerPoints/p".into(), 1);
         check_blocks(&base, &done, &["tools/ball", "tools/roller"], &[]);
+
+        // A condition rules an owned tool out everywhere: never offered,
+        // and said why; a tool not owned is not mentioned.
+        let mut thin = owner.clone();
+        thin.tools_ruled_out.insert(
+            "tools/roller".into(),
+            vec!["contraindications/osteoporosis".into()],
+        );
+        thin.tools_ruled_out.insert(
+            "tools/cane".into(),
+            vec!["contraindications/osteoporosis".into()],
+        );
+        check_blocks(
+            &base,
+            &thin,
+            &["tools/ball"],
+            &[Block::ToolRuledOut(
+                "tools/roller".into(),
+                vec!["contraindications/osteoporosis".into()],
+            )],
+        );
+        // The only owned tool ruled out: nothing left to use.
+        thin.owned_tools = ["tools/roller".to_owned()].into();
+        check_blocks(
+            &base,
+            &thin,
+            &[],
+            &[
+                Block::ToolRuledOut(
+                    "tools/roller".into(),
+                    vec!["contraindications/osteoporosis".into()],
+                ),
+                Block::NoOwnedTool,
+            ],
+        );
+    }
+
+    fn stalled_region(tried: &[&str]) -> StalledRegion {
+        StalledRegion {
+            region: "regions/low_back".into(),
+            summary: "low back: 6 -> 6 over 6 days".into(),
+            tried: tried.iter().map(|t| (*t).to_owned()).collect(),
+        }
+    }
+
+    #[test]
+    fn stalled_region_table() {
+        let c = [
+            cand(10.0, &["a", "a2"]),
+            cand(9.0, &["b"]),
+            cand(8.0, &["c"]),
+        ];
+        // The tried muscle sinks; the next suspect is the best untried one.
+        let mut p = person();
+        p.stalled_regions = vec![stalled_region(&["a"])];
+        check(&c, &p, &["b", "c", "a"], Some("b"));
+        let plan = plan(&c, &p, 10);
+        assert!(
+            plan.next_reason.contains("low back: 6 -> 6"),
+            "{}",
+            plan.next_reason
+        );
+        let sunk = plan.ranked.iter().find(|r| r.index == 0).unwrap();
+        assert_eq!(sunk.adjustments.len(), 1, "once per muscle");
+
+        // Two muscles tried: the third is next.
+        p.stalled_regions = vec![stalled_region(&["a2", "b"])];
+        check(&c, &p, &["c", "a", "b"], Some("c"));
+
+        // The untried muscle is held or worsening: never suggested.
+        let mut held = p.clone();
+        held.held
+            .insert("muscles/c".into(), self::held("Sharp pain."));
+        check(&c, &held, &["a", "b"], None);
+        let mut worse = p.clone();
+        worse
+            .history
+            .insert("c".into(), hist(Trend::Worsening, Some(7.0), &[]));
+        check(&c, &worse, &["a", "b"], None);
+        assert!(plan_next_reason(&c, &worse).is_empty());
+
+        // A stalled point comes first, with its own reason.
+        let mut both = p.clone();
+        both.history
+            .insert("a".into(), hist(Trend::Stalled, Some(5.0), &["b"]));
+        both.recent = vec!["a".into()];
+        // b was tried in the region's week, so the next is c.
+        check(&c, &both, &["c", "b", "a"], Some("c"));
+        assert!(plan_next_reason(&c, &both).contains("worked for a week"));
+
+        // Without a stalled region nothing moves.
+        check(&c, &person(), &["a", "b", "c"], None);
+        assert!(plan_next_reason(&c, &person()).is_empty());
+    }
+
+    fn plan_next_reason(c: &[Candidate], p: &Person) -> String {
+        plan(c, p, 10).next_reason
     }
 
     #[test]

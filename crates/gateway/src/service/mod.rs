@@ -5,7 +5,8 @@
 //!
 //! Outgoing requests are built from the message alone: none of the
 //! caller's metadata is copied, so nothing a client sends can reach a
-//! backend except the message, the request id and the deadline. The
+//! backend except the message, the request id, the deadline and the trace
+//! context (parsed and written anew). The
 //! gateway sets `x-knotwork-user-id` (the verified `sub`) and
 //! `x-knotwork-internal-token` itself.
 
@@ -169,12 +170,15 @@ impl Shared {
     }
 
     /// Sets the gateway's own metadata on an outgoing request: the request
-    /// id, and for authenticated calls the user id and internal credential.
+    /// id, the trace context (the call's span, see
+    /// `knotwork_runtime::trace`), and for authenticated calls the user id
+    /// and internal credential.
     pub fn setup<M>(&self, ctx: &Ctx, req: &mut Request<M>) {
         let md = req.metadata_mut();
         if let Ok(v) = ctx.request_id.parse() {
             md.insert(REQUEST_ID, v);
         }
+        knotwork_runtime::trace::inject(md);
         if let Some(user) = &ctx.user {
             // Any UTF-8 id: visible ASCII as text, the rest as binary
             // metadata (knotwork-runtime's internal boundary).

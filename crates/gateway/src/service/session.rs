@@ -40,6 +40,10 @@ impl SessionForward {
 /// A forwarded guided session.
 pub type GuideStream = Pin<Box<dyn Stream<Item = Result<GuideSessionResponse, Status>> + Send>>;
 
+/// A forwarded streamed export.
+pub type ExportStream =
+    Pin<Box<dyn Stream<Item = Result<StreamExportUserDataResponse, Status>> + Send>>;
+
 /// One forwarding body per unary method: token, limits, deadline, then the
 /// call to the caller's shard with the gateway's own metadata.
 /// The rest of the impl (the stream type and the streaming method) is
@@ -93,9 +97,40 @@ forward_session! {
         delete_session(DeleteSessionRequest) -> DeleteSessionResponse;
         list_holds(ListHoldsRequest) -> ListHoldsResponse;
         release_hold(ReleaseHoldRequest) -> ReleaseHoldResponse;
+        get_daily_plan(GetDailyPlanRequest) -> GetDailyPlanResponse;
+        list_reminders(ListRemindersRequest) -> ListRemindersResponse;
+        export_calendar(ExportCalendarRequest) -> ExportCalendarResponse;
     }
 
     type GuideSessionStream = GuideStream;
+
+    type StreamExportUserDataStream = ExportStream;
+
+    /// The streamed export: like the guided session, a server stream with
+    /// the stream deadline; each part is passed on as it comes, so no
+    /// message holds more than one part.
+    async fn stream_export_user_data(
+        &self,
+        request: Request<StreamExportUserDataRequest>,
+    ) -> Result<Response<Self::StreamExportUserDataStream>, Status> {
+        let shared = &self.shared;
+        let ctx = shared.private(&request, shared.max_stream_timeout).await?;
+        let backend = shared.upstreams.session_for(shared.user(&ctx));
+        let max = shared.max_message;
+        let req = shared.outgoing(&ctx, request.into_inner());
+        let resp = call_with_deadline(backend, ctx.deadline, req, &move |channel, r| async move {
+            SessionServiceClient::new(channel)
+                .max_decoding_message_size(max)
+                .stream_export_user_data(r)
+                .await
+        })
+        .await?;
+        let url = backend.url.clone();
+        let stream = resp
+            .into_inner()
+            .map(move |item| item.map_err(|s| classify(s, &url)));
+        Ok(Response::new(self.drain.bound(stream)))
+    }
 
     /// The guided session is a server stream: the backend call gets the
     /// longer stream deadline, and the messages are passed on as they come.

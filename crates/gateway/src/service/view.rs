@@ -6,12 +6,16 @@ use std::future::Future;
 use std::sync::Arc;
 
 use knotwork_proto::catalog::v1::catalog_service_client::CatalogServiceClient;
-use knotwork_proto::catalog::v1::{FindByPainRequest, GetTechniqueGuidanceRequest};
+use knotwork_proto::catalog::v1::{
+    ContraindicationKind, FindByPainRequest, GetTechniqueGuidanceRequest,
+    ListContraindicationsRequest,
+};
 use knotwork_proto::gateway::v1::view_service_server::ViewService;
 use knotwork_proto::gateway::v1::*;
 use knotwork_proto::session::v1::session_service_client::SessionServiceClient;
 use knotwork_proto::session::v1::{
-    GetDayRequest, GetProfileRequest, GetScreeningRequest, ListHoldsRequest, ListProgressRequest,
+    GetDailyPlanRequest, GetDayRequest, GetProfileRequest, GetScreeningRequest, ListHoldsRequest,
+    ListProgressRequest, ListRegionProgressRequest,
 };
 use tonic::transport::Channel;
 use tonic::{Request, Response, Status};
@@ -23,6 +27,8 @@ use crate::upstream::call_with_deadline;
 
 /// The most locations a relief plan accepts (the catalog's own limit).
 const MAX_LOCATIONS: usize = 16;
+/// The most progress entries GetToday lists (`progress_total` counts all).
+const TODAY_MAX_PROGRESS: usize = 20;
 
 /// Checks a GetReliefPlan request (the gateway's own rules; the catalog
 /// checks the locations and symptoms) and returns the FindByPain request to
@@ -122,7 +128,7 @@ impl ViewService for Views {
             .private(&request, self.shared.max_timeout)
             .await?;
         let (pain_req, max) = relief_plan_query(request.into_inner())?;
-        let (pain, guidance, profile, screening, progress, day, holds) = tokio::join!(
+        let (pain, guidance, profile, screening, progress, day, holds, regions, conditions) = tokio::join!(
             self.catalog(
                 &ctx,
                 pain_req,
@@ -150,7 +156,8 @@ impl ViewService for Views {
             self.session(
                 &ctx,
                 GetDayRequest {
-                    local_date: String::new()
+                    local_date: String::new(),
+                    max_sessions: 0,
                 },
                 |mut c, r| async move { c.get_day(r).await }
             ),
@@ -161,9 +168,23 @@ impl ViewService for Views {
                 },
                 |mut c, r| async move { c.list_holds(r).await }
             ),
+            self.session(
+                &ctx,
+                ListRegionProgressRequest { days: 0 },
+                |mut c, r| async move { c.list_region_progress(r).await }
+            ),
+            self.catalog(
+                &ctx,
+                ListContraindicationsRequest {
+                    kind: ContraindicationKind::Condition as i32
+                },
+                |mut c, r| async move { c.list_contraindications(r).await }
+            ),
         );
         let inputs = convert::Inputs {
+            regions: regions?.regions,
             holds: holds?.holds,
+            conditions: conditions?.contraindications,
             pain: pain?,
             guidance: guidance?.guidance,
             profile: profile?.profile.unwrap_or_default(),
@@ -182,11 +203,13 @@ impl ViewService for Views {
             .shared
             .private(&request, self.shared.max_timeout)
             .await?;
-        let (day, progress, screening, guidance, holds) = tokio::join!(
+        let local_date = request.into_inner().local_date;
+        let (day, progress, screening, guidance, holds, plan) = tokio::join!(
             self.session(
                 &ctx,
                 GetDayRequest {
-                    local_date: String::new()
+                    local_date: local_date.clone(),
+                    max_sessions: 0,
                 },
                 |mut c, r| async move { c.get_day(r).await }
             ),
@@ -213,15 +236,28 @@ impl ViewService for Views {
                 },
                 |mut c, r| async move { c.list_holds(r).await }
             ),
+            self.session(
+                &ctx,
+                GetDailyPlanRequest { local_date },
+                |mut c, r| async move { c.get_daily_plan(r).await }
+            ),
         );
-        let progress = progress?.progress;
+        // The plan's errors come first: it is the one that checks the date.
+        let plan = plan?;
+        let mut progress = progress?.progress;
+        let progress_total = i32::try_from(progress.len()).unwrap_or(i32::MAX);
+        let set_aside = convert::set_aside_progress(&progress);
+        progress.truncate(TODAY_MAX_PROGRESS);
         Ok(Response::new(GetTodayResponse {
-            set_aside: convert::set_aside_progress(&progress),
+            set_aside,
             holds: holds?.holds,
             day: Some(day?),
             progress,
             screening: screening?.screening,
             guidance: guidance?.guidance,
+            plan: plan.plan,
+            adherence: plan.adherence,
+            progress_total,
         }))
     }
 }

@@ -146,7 +146,7 @@ async fn every_auth_failure_is_refused_before_any_backend() {
     let mut views = ViewServiceClient::new(channel(&s.gateway.url()).await);
     assert_eq!(
         views
-            .get_today(GetTodayRequest {})
+            .get_today(GetTodayRequest::default())
             .await
             .unwrap_err()
             .code(),

@@ -288,7 +288,7 @@ async fn today() {
     });
     let mut views = ViewServiceClient::new(channel(&s.gateway.url()).await);
     let today = views
-        .get_today(authed(GetTodayRequest {}, &token("carol")))
+        .get_today(authed(GetTodayRequest::default(), &token("carol")))
         .await
         .unwrap()
         .into_inner();

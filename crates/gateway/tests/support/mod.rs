@@ -301,9 +301,39 @@ impl FakeSession {
 pub type GuideStream =
     Pin<Box<dyn Stream<Item = Result<ses::GuideSessionResponse, Status>> + Send>>;
 
+/// A boxed response stream of the fakes.
+pub type Parts<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
+
+/// An export cut into parts of at most two sessions, as the real shard
+/// cuts bigger ones: the first part holds everything but the sessions.
+fn export_parts(e: ses::UserDataExport) -> Vec<ses::UserDataExport> {
+    let mut first = e.clone();
+    first.sessions.clear();
+    let mut out = vec![first];
+    for chunk in e.sessions.chunks(2) {
+        out.push(ses::UserDataExport {
+            sessions: chunk.to_vec(),
+            ..Default::default()
+        });
+    }
+    out
+}
+
 #[tonic::async_trait]
 impl SessionService for FakeSession {
     type GuideSessionStream = GuideStream;
+    type StreamExportUserDataStream = Parts<ses::StreamExportUserDataResponse>;
+
+    async fn stream_export_user_data(
+        &self,
+        req: Request<ses::StreamExportUserDataRequest>,
+    ) -> R<Self::StreamExportUserDataStream> {
+        let user = self.user(&req)?;
+        let parts = export_parts(self.export(&user))
+            .into_iter()
+            .map(|p| Ok(ses::StreamExportUserDataResponse { part: Some(p) }));
+        Ok(Response::new(Box::pin(futures::stream::iter(parts))))
+    }
 
     async fn get_profile(
         &self,
@@ -414,6 +444,7 @@ impl SessionService for FakeSession {
         let user = self.user(&req)?;
         Ok(Response::new(ses::ListProgressResponse {
             progress: self.with_user(&user, |d| d.progress.clone()),
+            adherence: None,
         }))
     }
     async fn get_day(&self, req: Request<ses::GetDayRequest>) -> R<ses::GetDayResponse> {
@@ -423,8 +454,10 @@ impl SessionService for FakeSession {
         Ok(Response::new(ses::GetDayResponse {
             local_date: "2026-11-27".into(),
             time_zone: "UTC".into(),
+            total_sessions: sessions.len() as i32,
             sessions,
             allowances,
+            ..Default::default()
         }))
     }
     /// Reports what reached the shard: every user id value (comma-joined),
@@ -478,7 +511,7 @@ impl SessionService for FakeSession {
         &self,
         _: Request<ses::ListRegionProgressRequest>,
     ) -> R<ses::ListRegionProgressResponse> {
-        unimpl()
+        Ok(Response::new(ses::ListRegionProgressResponse::default()))
     }
     async fn export_fhir_bundle(
         &self,
@@ -508,6 +541,24 @@ impl SessionService for FakeSession {
         &self,
         _: Request<ses::ReleaseHoldRequest>,
     ) -> R<ses::ReleaseHoldResponse> {
+        unimpl()
+    }
+    async fn get_daily_plan(
+        &self,
+        _: Request<ses::GetDailyPlanRequest>,
+    ) -> R<ses::GetDailyPlanResponse> {
+        Ok(Response::new(ses::GetDailyPlanResponse::default()))
+    }
+    async fn list_reminders(
+        &self,
+        _: Request<ses::ListRemindersRequest>,
+    ) -> R<ses::ListRemindersResponse> {
+        unimpl()
+    }
+    async fn export_calendar(
+        &self,
+        _: Request<ses::ExportCalendarRequest>,
+    ) -> R<ses::ExportCalendarResponse> {
         unimpl()
     }
 }
@@ -571,6 +622,62 @@ impl SessionAdminService for FakeSession {
             sessions_imported: n,
         }))
     }
+    type StreamExportUserStream = Parts<ses::StreamExportUserResponse>;
+
+    async fn stream_export_user(
+        &self,
+        req: Request<ses::StreamExportUserRequest>,
+    ) -> R<Self::StreamExportUserStream> {
+        self.auth.verify(req.metadata())?;
+        let parts = export_parts(self.export(&req.get_ref().user_id))
+            .into_iter()
+            .map(|p| Ok(ses::StreamExportUserResponse { part: Some(p) }));
+        Ok(Response::new(Box::pin(futures::stream::iter(parts))))
+    }
+
+    async fn stream_import_user(
+        &self,
+        req: Request<tonic::Streaming<ses::StreamImportUserRequest>>,
+    ) -> R<ses::StreamImportUserResponse> {
+        use prost::Message as _;
+        self.auth.verify(req.metadata())?;
+        let mut stream = req.into_inner();
+        let mut whole = ses::UserDataExport::default();
+        let mut parts = 0;
+        loop {
+            let Some(msg) = stream.message().await? else {
+                return Err(Status::aborted("no part marked complete"));
+            };
+            parts += 1;
+            if let Some(p) = msg.part {
+                whole.merge(p.encode_to_vec().as_slice()).unwrap();
+            }
+            if msg.complete {
+                break;
+            }
+        }
+        let n = whole.sessions.len() as i64;
+        self.users.lock().unwrap().insert(
+            whole.user_id.clone(),
+            UserData {
+                profile: whole.profile.unwrap_or_default(),
+                screening: whole.screening.unwrap_or_default(),
+                sessions: whole.sessions,
+                ..Default::default()
+            },
+        );
+        Ok(Response::new(ses::StreamImportUserResponse {
+            sessions_imported: n,
+            parts,
+        }))
+    }
+
+    type BackupStream = Parts<ses::BackupResponse>;
+
+    async fn backup(&self, _: Request<ses::BackupRequest>) -> R<Self::BackupStream> {
+        Err(Status::unimplemented("fake"))
+    }
+
     async fn delete_user(
         &self,
         req: Request<ses::DeleteUserRequest>,

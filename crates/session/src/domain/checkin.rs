@@ -1,15 +1,19 @@
 //! Pain check-ins: once a day the person rates how much a region hurts,
 //! 0-10. This is the outcome that matters, apart from any one point's
-//! tenderness. Pure: validation, the resource name, and progress per region.
+//! tenderness. Pure: validation, the resource name, progress per region,
+//! and the region's week rule ([`region_status`]), which moves the
+//! next-suspect logic on when a region is not better after a consistent
+//! week.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use jiff::Timestamp;
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 
 use super::FieldViolation;
-use super::catalog::CatalogView;
+use super::catalog::{CatalogView, Guidance};
+use super::progress::Status;
 use super::time;
 
 /// `regions/`: catalog region names.
@@ -187,6 +191,104 @@ pub fn progress(check_ins: &[CheckIn]) -> Vec<RegionProgress> {
         .collect()
 }
 
+/// Where a region stands over the trend window, with what to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegionStatus {
+    /// The status.
+    pub status: Status,
+    /// Plain-language advice.
+    pub advice: String,
+    /// When not improving: the points worked in the window that refer pain
+    /// to the region (ids, sorted).
+    pub tried: Vec<String>,
+}
+
+/// The points of `catalog` whose pain reaches `region`: they lie in it or
+/// refer pain to it.
+pub fn region_points<'a>(
+    catalog: &'a CatalogView,
+    region: &'a str,
+) -> impl Iterator<Item = &'a str> {
+    catalog
+        .points
+        .values()
+        .filter(move |p| p.region == region || p.referral_regions.contains(region))
+        .map(|p| p.id.as_str())
+}
+
+/// The week rule of points, applied to a region's pain check-ins over the
+/// trend window ending `today` (`trend_window_days`, the seed's week):
+/// the window needs two check-ins at least `consistent_days_min - 1` days
+/// apart (4 for 5 of 7). A drop of `min_tenderness_change` or more is
+/// IMPROVING, a rise as large is WORSENING. Anything smaller is
+/// NOT_IMPROVING when the person worked the region's points (`worked`:
+/// point id to the local days with a session) on at least
+/// `consistent_days_min` days of the window; then those points were tried,
+/// and the next suspect should come from the region's other muscles.
+pub fn region_status(
+    daily: &[(Date, u8)],
+    worked: &BTreeMap<String, BTreeSet<Date>>,
+    today: Date,
+    g: &Guidance,
+) -> RegionStatus {
+    let window = g.trend_window_days.max(1);
+    let start = time::days_before(today, window - 1);
+    let status = |status, advice: &str| RegionStatus {
+        status,
+        advice: advice.to_owned(),
+        tried: Vec::new(),
+    };
+    let scores: Vec<&(Date, u8)> = daily
+        .iter()
+        .filter(|(d, _)| (start..=today).contains(d))
+        .collect();
+    let (Some(first), Some(last)) = (scores.first(), scores.last()) else {
+        return status(
+            Status::InsufficientData,
+            "Check in once a day for a week to see how this region is doing.",
+        );
+    };
+    let apart = time::days_between(first.0, last.0);
+    if apart < i64::from(g.consistent_days_min.saturating_sub(1).max(1)) {
+        return status(
+            Status::InsufficientData,
+            "Check in once a day for a week to see how this region is doing.",
+        );
+    }
+    let change = i32::from(last.1) - i32::from(first.1);
+    let real = i32::try_from(g.min_tenderness_change.max(1)).unwrap_or(i32::MAX);
+    if change <= -real {
+        return status(Status::Improving, "Better than a week ago: keep going.");
+    }
+    if change >= real {
+        return status(
+            Status::Worsening,
+            "Worse than a week ago: stop working this region and see a medical provider.",
+        );
+    }
+    let days: BTreeSet<Date> = worked
+        .values()
+        .flat_map(|d| d.range(start..=today).copied())
+        .collect();
+    if u32::try_from(days.len()).unwrap_or(u32::MAX) < g.consistent_days_min {
+        return status(
+            Status::InsufficientData,
+            "Not better yet. Work its points on at least 5 days of the week before judging them.",
+        );
+    }
+    RegionStatus {
+        status: Status::NotImproving,
+        advice: "Not better after a consistent week: the points worked so far are probably not \
+                 the source. Try the region's other candidate muscles."
+            .to_owned(),
+        tried: worked
+            .iter()
+            .filter(|(_, d)| d.range(start..=today).next().is_some())
+            .map(|(p, _)| p.clone())
+            .collect(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -242,6 +344,68 @@ mod tests {
         assert_eq!((lb.first(), lb.latest(), lb.days), (6, 3, 9));
         assert_eq!(lb.summary("low back"), "low back: 6 -> 3 over 9 days");
         assert_eq!(lb.daily.len(), 3);
+    }
+
+    /// Checks a region's status from its scores (days before `today`,
+    /// score) and the days (before `today`) each point was worked.
+    #[track_caller]
+    fn check_status(
+        scores: &[(u32, u8)],
+        worked: &[(&str, &[u32])],
+        expected: Status,
+        tried: &[&str],
+    ) {
+        let today = date(2026, 3, 31);
+        let daily: Vec<(Date, u8)> = scores
+            .iter()
+            .map(|(n, s)| (time::days_before(today, *n), *s))
+            .collect();
+        let worked: BTreeMap<String, BTreeSet<Date>> = worked
+            .iter()
+            .map(|(p, days)| {
+                let set = days.iter().map(|n| time::days_before(today, *n)).collect();
+                ((*p).to_owned(), set)
+            })
+            .collect();
+        let g = fixture::catalog().guidance;
+        let got = region_status(&daily, &worked, today, &g);
+        assert_eq!(got.status, expected, "{scores:?} {worked:?}");
+        assert_eq!(got.tried, tried, "{scores:?}");
+        assert!(!got.advice.is_empty());
+    }
+
+    #[test]
+    fn region_week_rule_table() {
+        use Status::*;
+        let week: &[u32] = &[0, 1, 2, 3, 4];
+        // Not better after 5 of 7 days of work: tried, move on.
+        check_status(
+            &[(6, 6), (3, 7), (0, 6)],
+            &[("a", week), ("b", &[9])],
+            NotImproving,
+            &["a"],
+        );
+        // Two points sharing the week's days still make 5 days.
+        check_status(
+            &[(6, 6), (0, 6)],
+            &[("a", &[0, 1, 2]), ("b", &[3, 4])],
+            NotImproving,
+            &["a", "b"],
+        );
+        // Four days of work are not a consistent week.
+        check_status(
+            &[(6, 6), (0, 6)],
+            &[("a", &[0, 1, 2, 3])],
+            InsufficientData,
+            &[],
+        );
+        // Better or worse by the guidance's real change.
+        check_status(&[(6, 6), (0, 4)], &[("a", week)], Improving, &[]);
+        check_status(&[(6, 4), (0, 6)], &[("a", week)], Worsening, &[]);
+        // Check-ins too close together, or older than the week, say nothing.
+        check_status(&[(2, 6), (0, 6)], &[("a", week)], InsufficientData, &[]);
+        check_status(&[(9, 6), (7, 6)], &[("a", week)], InsufficientData, &[]);
+        check_status(&[], &[("a", week)], InsufficientData, &[]);
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! safety warnings on every session ([`rules`]), progress ([`progress`]),
 //! the cue schedule of a guided session ([`guide`]), local days in the
 //! user's IANA time zone ([`time`]) and what makes a retry the same request
-//! ([`idempotency`]). Every threshold comes from the catalog's
+//! ([`idempotency`]), and the per-user quota ([`quota`]). Every threshold comes from the catalog's
 //! data through [`CatalogView`]; none is repeated here.
 
 pub mod catalog;
@@ -13,8 +13,11 @@ pub mod checkin;
 pub mod fhir;
 pub mod guide;
 pub mod holds;
+pub mod ical;
 pub mod idempotency;
+pub mod plan;
 pub mod progress;
+pub mod quota;
 pub mod rules;
 pub mod time;
 pub mod validate;
@@ -110,6 +113,19 @@ pub struct Profile {
     pub create_time: Option<Timestamp>,
     /// When last saved.
     pub update_time: Option<Timestamp>,
+    /// Wake time in minutes after local midnight; `None` means the default.
+    #[serde(default)]
+    pub wake: Option<u16>,
+    /// Sleep time in minutes after local midnight; `None` means the default.
+    #[serde(default)]
+    pub sleep: Option<u16>,
+}
+
+impl Profile {
+    /// The waking hours the plan spreads sessions through.
+    pub fn waking(&self) -> plan::Waking {
+        plan::Waking::from_profile(self.wake, self.sleep)
+    }
 }
 
 impl Default for Profile {
@@ -119,6 +135,8 @@ impl Default for Profile {
             tools: Vec::new(),
             create_time: None,
             update_time: None,
+            wake: None,
+            sleep: None,
         }
     }
 }
@@ -130,6 +148,10 @@ pub struct ProfilePatch {
     pub time_zone: Option<String>,
     /// New tool ids (already checked against the catalog).
     pub tools: Option<Vec<String>>,
+    /// New wake time (`Some(None)` resets it to the default).
+    pub wake: Option<Option<u16>>,
+    /// New sleep time (`Some(None)` resets it to the default).
+    pub sleep: Option<Option<u16>>,
 }
 
 /// One answer of the screening questionnaire.
@@ -211,6 +233,8 @@ pub enum WarningCode {
     NeighbourOnHold,
     /// The profile was never saved.
     ProfileIncomplete,
+    /// The point's hold limit is shorter than the guidance's (the belly).
+    HoldLimited,
 }
 
 /// How serious a warning is.
@@ -338,6 +362,12 @@ pub struct GuidedSession {
     pub warnings: Vec<Warning>,
     /// Technique for this tool on this point.
     pub instructions: String,
+    /// When the guide's clock started: its first GuideSession attach
+    /// ([`guide::clock_start`]), stored so a reattach after a restart of the
+    /// service resumes at the real elapsed time. `None` until the first
+    /// attach (and in records written before it existed).
+    #[serde(default)]
+    pub clock_start: Option<Timestamp>,
 }
 
 /// One invalid field.

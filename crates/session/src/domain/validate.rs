@@ -12,7 +12,7 @@ use jiff::{SignedDuration, Timestamp};
 
 use super::{
     Answer, CatalogView, FieldViolation, GuidedRequest, PainQuality, ProfilePatch, SessionDraft,
-    Side, names, time,
+    Side, names, plan, time,
 };
 
 /// Longest notes accepted, in characters.
@@ -359,6 +359,8 @@ pub fn profile_patch(
         match path.strip_prefix("profile.").unwrap_or(path) {
             "time_zone" => want_zone = true,
             "tools" => want_tools = true,
+            // Checked by [`waking_patch`].
+            "wake_time" | "sleep_time" => {}
             _ => v.add("update_mask", format!("unknown field `{path}`")),
         }
     }
@@ -385,6 +387,62 @@ pub fn profile_patch(
         patch.tools = Some(ids);
     }
     v.finish(patch)
+}
+
+/// New wake and sleep times (`None`: unchanged; `Some(None)`: default).
+pub type WakingPatch = (Option<Option<u16>>, Option<Option<u16>>);
+
+/// The wake and sleep times of a profile update (`HH:MM`, empty for the
+/// default), for the fields `mask` names (all when empty), checked together
+/// with the times already saved (`current`): the waking day must be at
+/// least [`plan::MIN_AWAKE_MINUTES`] long.
+pub fn waking_patch(
+    wake: &str,
+    sleep: &str,
+    mask: &[String],
+    current: (Option<u16>, Option<u16>),
+) -> Result<WakingPatch, Vec<FieldViolation>> {
+    let wants = |field: &str| {
+        mask.is_empty()
+            || mask
+                .iter()
+                .any(|p| p.strip_prefix("profile.").unwrap_or(p) == field)
+    };
+    let mut v = Violations::default();
+    let mut parse = |field: &str, value: &str| -> Option<Option<u16>> {
+        if !wants(field) {
+            return None;
+        }
+        if value.is_empty() {
+            return Some(None);
+        }
+        match plan::parse_hhmm(value) {
+            Some(m) => Some(Some(m)),
+            None => {
+                v.add(
+                    &format!("profile.{field}"),
+                    "must be a local time HH:MM (24-hour clock)",
+                );
+                None
+            }
+        }
+    };
+    let new_wake = parse("wake_time", wake);
+    let new_sleep = parse("sleep_time", sleep);
+    let merged = plan::Waking::from_profile(
+        new_wake.unwrap_or(current.0),
+        new_sleep.unwrap_or(current.1),
+    );
+    if !merged.valid() {
+        v.add(
+            "profile.sleep_time",
+            format!(
+                "must be at least {} hours after the wake time",
+                plan::MIN_AWAKE_MINUTES / 60
+            ),
+        );
+    }
+    v.finish((new_wake, new_sleep))
 }
 
 /// One screening answer as it arrives.
@@ -582,6 +640,60 @@ mod tests {
             fields,
             ["trigger_point", "tool", "side", "duration_seconds"]
         );
+    }
+
+    /// Checks a waking patch against saved times of 07:00-22:00: the
+    /// resulting (wake, sleep) or the fields refused.
+    #[track_caller]
+    fn check_waking(
+        wake: &str,
+        sleep: &str,
+        mask: &[&str],
+        expected: Result<WakingPatch, &[&str]>,
+    ) {
+        let mask: Vec<String> = mask.iter().map(|m| (*m).to_owned()).collect();
+        let got = waking_patch(wake, sleep, &mask, (Some(420), Some(1320)));
+        match (got, expected) {
+            (Ok(g), Ok(e)) => assert_eq!(g, e, "{wake}-{sleep}"),
+            (Err(g), Err(e)) => {
+                let fields: Vec<&str> = g.iter().map(|v| v.field.as_str()).collect();
+                assert_eq!(fields, e, "{wake}-{sleep}");
+            }
+            (g, e) => panic!("{wake}-{sleep}: got {g:?}, expected {e:?}"),
+        }
+    }
+
+    #[test]
+    fn waking_patches() {
+        check_waking(
+            "05:00",
+            "21:00",
+            &[],
+            Ok((Some(Some(300)), Some(Some(1260)))),
+        );
+        check_waking(
+            "12:00",
+            "02:00",
+            &[],
+            Ok((Some(Some(720)), Some(Some(120)))),
+        );
+        check_waking("", "", &[], Ok((Some(None), Some(None))));
+        // Only the wake time: checked against the saved sleep time.
+        check_waking("05:00", "", &["wake_time"], Ok((Some(Some(300)), None)));
+        check_waking(
+            "20:00",
+            "",
+            &["profile.wake_time"],
+            Err(&["profile.sleep_time"]),
+        );
+        check_waking("", "", &["tools"], Ok((None, None)));
+        check_waking(
+            "7am",
+            "25:00",
+            &[],
+            Err(&["profile.wake_time", "profile.sleep_time"]),
+        );
+        check_waking("09:00", "11:00", &[], Err(&["profile.sleep_time"]));
     }
 
     #[test]

@@ -173,8 +173,13 @@ impl Tables<WTable<'_>> {
     }
 
     fn remove_session_rows(&mut self, user: &str, r: &SessionRecord) -> Result<(), Error> {
-        self.sessions
-            .remove(session_key(user, r.draft.perform_time, &r.id).as_slice())?;
+        let removed = self
+            .sessions
+            .remove(session_key(user, r.draft.perform_time, &r.id).as_slice())?
+            .map(|v| v.value().len());
+        if let Some(bytes) = removed {
+            self.count(user, -1, -(bytes as i64))?;
+        }
         self.session_ids
             .remove(key(user, &[r.id.as_bytes()]).as_slice())?;
         let pk = point_day_key(user, &r.draft.trigger_point, r.local_date, b's', &r.id);

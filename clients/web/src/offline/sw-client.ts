@@ -1,0 +1,76 @@
+// The page's side of the service worker: register it (production builds
+// only), tell it the catalog version (it keeps the catalog's answers per
+// version), and hand it the coming reminders once the person has agreed to
+// notifications.
+
+/** Registers /sw.js; a no-op in development and where unsupported. */
+export function registerServiceWorker(): void {
+  if (!import.meta.env.PROD || !("serviceWorker" in navigator)) return;
+  navigator.serviceWorker.register("/sw.js").catch(() => undefined);
+}
+
+async function post(message: unknown): Promise<boolean> {
+  if (!("serviceWorker" in navigator)) return false;
+  const reg = navigator.serviceWorker.controller ? null : await navigator.serviceWorker.getRegistration();
+  const target = navigator.serviceWorker.controller ?? reg?.active ?? null;
+  if (!target) return false;
+  target.postMessage(message);
+  return true;
+}
+
+/** The catalog version being served: the worker drops other versions' answers. */
+export function announceCatalogVersion(version: string): void {
+  if (version) void post({ type: "catalog-version", version });
+}
+
+/** A reminder handed to the worker. */
+export interface ReminderItem {
+  id: string;
+  /** ms since the epoch */
+  at: number;
+  title: string;
+  body: string;
+}
+
+const OPT_IN_KEY = "knotwork.reminders";
+
+/** Whether the person turned reminders on here (and the browser still allows them). */
+export function remindersOn(): boolean {
+  return localStorage.getItem(OPT_IN_KEY) === "1" && typeof Notification !== "undefined" && Notification.permission === "granted";
+}
+
+/** Asks the browser (inside the button's click) and remembers the answer. */
+export async function turnOnReminders(): Promise<NotificationPermission | "unsupported"> {
+  if (typeof Notification === "undefined" || !("serviceWorker" in navigator)) return "unsupported";
+  const p = await Notification.requestPermission();
+  localStorage.setItem(OPT_IN_KEY, p === "granted" ? "1" : "0");
+  return p;
+}
+
+export function turnOffReminders(): void {
+  localStorage.setItem(OPT_IN_KEY, "0");
+  void post({ type: "reminders", reminders: [] });
+}
+
+let timers: ReturnType<typeof setTimeout>[] = [];
+
+/**
+ * Gives the worker the coming reminders (it shows due ones, also from a
+ * periodic sync), and while this page is open wakes it at each one's time.
+ */
+export async function scheduleReminders(items: readonly ReminderItem[]): Promise<boolean> {
+  for (const t of timers) clearTimeout(t);
+  timers = [];
+  if (!remindersOn()) return false;
+  const ok = await post({ type: "reminders", reminders: items });
+  const now = Date.now();
+  for (const r of items) {
+    if (r.at > now && r.at - now < 2 ** 31 - 1) timers.push(setTimeout(() => void post({ type: "show-due" }), r.at - now + 500));
+  }
+  const reg = await navigator.serviceWorker.getRegistration();
+  // Chromium's periodic sync, where granted (installed apps): best effort.
+  const periodic = (reg as unknown as { periodicSync?: { register(tag: string, o: { minInterval: number }): Promise<void> } } | undefined)
+    ?.periodicSync;
+  await periodic?.register("knotwork-reminders", { minInterval: 60 * 60 * 1000 }).catch(() => undefined);
+  return ok;
+}

@@ -1,0 +1,813 @@
+//! The daily plan, pure: which points to work on a local day, how many
+//! sessions each, suggested times spread through the person's waking hours,
+//! the streak and the week's adherence.
+//!
+//! **Which points.** A day's plan holds the points worked in the week before
+//! it or on it ([`PLAN_WINDOW_DAYS`]; for a day after today, the week before
+//! today), minus the points set aside (a held muscle, worsening
+//! tenderness), most recently worked first, at most [`MAX_PLAN_POINTS`].
+//!
+//! **How many.** Each point is planned `recommended_sessions_per_day_min`
+//! times, never more than `max_sessions_per_point_per_day` (both from the
+//! catalog's guidance).
+//!
+//! **When.** The n-th of N suggested times sits at (2n-1)/2N of the waking
+//! window, measured in real time (so a 23- or 25-hour day stays even) and
+//! rounded to 5 minutes. The window runs from the wake time to the sleep
+//! time; a sleep time after midnight ends it at midnight, because the daily
+//! limit counts per local calendar day.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use jiff::Timestamp;
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+
+use super::time;
+
+/// The wake time when the profile has none: 07:00, in minutes.
+pub const DEFAULT_WAKE: u16 = 7 * 60;
+/// The sleep time when the profile has none: 22:00, in minutes.
+pub const DEFAULT_SLEEP: u16 = 22 * 60;
+/// The shortest waking day accepted, in minutes.
+pub const MIN_AWAKE_MINUTES: u16 = 4 * 60;
+/// The most points one day's plan lists.
+pub const MAX_PLAN_POINTS: usize = 12;
+/// A point stays in the plan this many days after it was last worked.
+pub const PLAN_WINDOW_DAYS: u32 = 7;
+/// The latest day a plan is made for, in days after today (a later day is
+/// planned from what the person works on today).
+pub const MAX_DAYS_AHEAD: i64 = 400;
+/// The longest span of days one call plans (reminders, calendar).
+pub const MAX_SPAN_DAYS: i64 = 14;
+/// The earliest day a plan is made for, in days before today.
+pub const MAX_DAYS_BACK: i64 = 400;
+/// The streak counts at most this many days back.
+pub const MAX_STREAK_DAYS: u32 = 400;
+/// Days in the adherence week.
+pub const WEEK_DAYS: u32 = 7;
+/// Suggested times are rounded to this many seconds.
+const ROUND_SECONDS: i64 = 300;
+const MINUTES_PER_DAY: u16 = 24 * 60;
+
+/// Parses a local time of day `HH:MM` (24-hour clock) into minutes.
+pub fn parse_hhmm(s: &str) -> Option<u16> {
+    let (h, m) = s.split_once(':')?;
+    if h.len() != 2 || m.len() != 2 || !h.bytes().chain(m.bytes()).all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let (h, m): (u16, u16) = (h.parse().ok()?, m.parse().ok()?);
+    (h < 24 && m < 60).then_some(h * 60 + m)
+}
+
+/// Formats minutes after midnight as `HH:MM`.
+pub fn hhmm(minutes: u16) -> String {
+    format!("{:02}:{:02}", minutes / 60 % 24, minutes % 60)
+}
+
+/// When the person is awake, in minutes after local midnight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Waking {
+    /// Wake time.
+    pub wake: u16,
+    /// Sleep time (earlier than `wake` means after midnight).
+    pub sleep: u16,
+}
+
+impl Default for Waking {
+    fn default() -> Self {
+        Self {
+            wake: DEFAULT_WAKE,
+            sleep: DEFAULT_SLEEP,
+        }
+    }
+}
+
+impl Waking {
+    /// The profile's times, each falling back to its default.
+    pub fn from_profile(wake: Option<u16>, sleep: Option<u16>) -> Self {
+        Self {
+            wake: wake.unwrap_or(DEFAULT_WAKE),
+            sleep: sleep.unwrap_or(DEFAULT_SLEEP),
+        }
+    }
+
+    /// Minutes awake, a sleep time after midnight included.
+    pub fn awake_minutes(self) -> u16 {
+        (self.sleep + MINUTES_PER_DAY - self.wake) % MINUTES_PER_DAY
+    }
+
+    /// Whether the day is long enough to plan ([`MIN_AWAKE_MINUTES`]).
+    pub fn valid(self) -> bool {
+        self.awake_minutes() >= MIN_AWAKE_MINUTES
+    }
+
+    /// The waking window of local day `date` in `tz`: from the wake time to
+    /// the sleep time, or to the end of the day when the sleep time is after
+    /// midnight. A time that falls in a daylight-saving gap moves forward
+    /// by the gap (jiff's compatible disambiguation).
+    pub fn window(self, date: Date, tz: &TimeZone) -> Option<(Timestamp, Timestamp)> {
+        let at = |m: u16| {
+            date.at(i8::try_from(m / 60).ok()?, i8::try_from(m % 60).ok()?, 0, 0)
+                .to_zoned(tz.clone())
+                .ok()
+                .map(|z| z.timestamp())
+        };
+        let start = at(self.wake)?;
+        let end = if self.sleep > self.wake {
+            at(self.sleep)?
+        } else {
+            time::start_of_next_day(date, tz)?.timestamp()
+        };
+        (start < end).then_some((start, end))
+    }
+}
+
+/// `n` times spread evenly through `[start, end)`: the i-th (from 0) at
+/// (2i+1)/2n of the span, rounded to 5 minutes.
+pub fn slot_times(start: Timestamp, end: Timestamp, n: u32) -> Vec<Timestamp> {
+    let (a, b) = (start.as_second(), end.as_second());
+    let span = b - a;
+    (0..i64::from(n))
+        .filter_map(|i| {
+            let raw = a + span * (2 * i + 1) / (2 * i64::from(n));
+            let rounded = (raw + ROUND_SECONDS / 2).div_euclid(ROUND_SECONDS) * ROUND_SECONDS;
+            Timestamp::from_second(rounded.clamp(a, b - 1)).ok()
+        })
+        .collect()
+}
+
+/// How many sessions a plan asks for, from the guidance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rules {
+    /// Sessions planned per point per day.
+    pub per_day: u32,
+    /// The daily limit per point.
+    pub cap: u32,
+}
+
+impl Rules {
+    /// The guidance's recommended number, never above the daily limit.
+    pub fn new(recommended: u32, cap: u32) -> Self {
+        Self {
+            per_day: recommended.clamp(1, cap.max(1)),
+            cap,
+        }
+    }
+}
+
+/// Sessions per point (id) per local day.
+pub type Worked = BTreeMap<String, BTreeMap<Date, u32>>;
+
+/// One point of a day's plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PointPlan {
+    /// Trigger point id.
+    pub point: String,
+    /// Sessions planned that day.
+    pub planned: u32,
+    /// Sessions done that day.
+    pub done: u32,
+    /// Planned sessions still to do.
+    pub left: u32,
+    /// Sessions the daily limit still allows.
+    pub allowed: u32,
+    /// The last day it was worked (on or before the plan's day).
+    pub last_worked: Date,
+}
+
+/// Where a suggested time stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SlotState {
+    /// Every point of it is done.
+    Done,
+    /// Its time has passed with points still to do.
+    Due,
+    /// Still to come.
+    Upcoming,
+}
+
+/// A suggested time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Slot {
+    /// When.
+    pub time: Timestamp,
+    /// Its points (ids).
+    pub points: Vec<String>,
+    /// Its points still to do (ids).
+    pub left: Vec<String>,
+    /// Where it stands.
+    pub state: SlotState,
+}
+
+/// One local day's plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DayPlan {
+    /// The day.
+    pub date: Date,
+    /// The points, most recently worked first.
+    pub points: Vec<PointPlan>,
+    /// Suggested times, in order.
+    pub slots: Vec<Slot>,
+    /// Points that qualified (more than listed when above the cap).
+    pub points_total: usize,
+    /// Sessions planned over the listed points.
+    pub planned: u32,
+    /// Planned sessions done.
+    pub done: u32,
+    /// Planned sessions left.
+    pub left: u32,
+    /// Points set aside (ids, sorted).
+    pub set_aside: Vec<String>,
+}
+
+/// The points of `date`'s plan with the day each was last worked, most
+/// recently worked first (ties by id), at most [`MAX_PLAN_POINTS`]; the
+/// number that qualified; and the points set aside because `excluded`.
+pub fn plan_points(
+    worked: &Worked,
+    excluded: &BTreeSet<String>,
+    date: Date,
+    today: Date,
+) -> (Vec<(String, Date)>, usize, Vec<String>) {
+    let reference = date.min(today);
+    let from = time::days_before(reference, PLAN_WINDOW_DAYS);
+    let mut set_aside = Vec::new();
+    let mut points: Vec<(String, Date)> = worked
+        .iter()
+        .filter_map(|(p, days)| {
+            let last = *days.range(from..=reference).next_back()?.0;
+            if excluded.contains(p) {
+                set_aside.push(p.clone());
+                return None;
+            }
+            Some((p.clone(), last))
+        })
+        .collect();
+    points.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let total = points.len();
+    points.truncate(MAX_PLAN_POINTS);
+    (points, total, set_aside)
+}
+
+fn done_on(worked: &Worked, point: &str, date: Date) -> u32 {
+    worked
+        .get(point)
+        .and_then(|d| d.get(&date))
+        .copied()
+        .unwrap_or(0)
+}
+
+/// The plan of local day `date` as of `now` (local day `today`), with its
+/// suggested times in `window` (see [`Waking::window`]).
+pub fn day_plan(
+    worked: &Worked,
+    excluded: &BTreeSet<String>,
+    date: Date,
+    today: Date,
+    now: Timestamp,
+    window: (Timestamp, Timestamp),
+    rules: Rules,
+) -> DayPlan {
+    let (chosen, points_total, set_aside) = plan_points(worked, excluded, date, today);
+    let points: Vec<PointPlan> = chosen
+        .into_iter()
+        .map(|(point, last_worked)| {
+            let done = done_on(worked, &point, date);
+            PointPlan {
+                planned: rules.per_day,
+                done,
+                left: rules.per_day.saturating_sub(done),
+                allowed: rules.cap.saturating_sub(done),
+                last_worked,
+                point,
+            }
+        })
+        .collect();
+    let n = points.iter().map(|p| p.planned).max().unwrap_or(0);
+    let slots = slot_times(window.0, window.1, n)
+        .into_iter()
+        .zip(0u32..)
+        .map(|(time, k)| {
+            let mine: Vec<&PointPlan> = points.iter().filter(|p| p.planned > k).collect();
+            let left: Vec<String> = mine
+                .iter()
+                .filter(|p| p.done <= k)
+                .map(|p| p.point.clone())
+                .collect();
+            let state = if left.is_empty() {
+                SlotState::Done
+            } else if time <= now {
+                SlotState::Due
+            } else {
+                SlotState::Upcoming
+            };
+            Slot {
+                time,
+                points: mine.iter().map(|p| p.point.clone()).collect(),
+                left,
+                state,
+            }
+        })
+        .collect();
+    let planned = points.iter().map(|p| p.planned).sum();
+    let done = points.iter().map(|p| p.done.min(p.planned)).sum();
+    DayPlan {
+        date,
+        slots,
+        points_total,
+        planned,
+        done,
+        left: points.iter().map(|p| p.left).sum(),
+        points,
+        set_aside,
+    }
+}
+
+impl DayPlan {
+    /// Applies the day's counts toward the daily limit (`used`: sessions
+    /// and guided sessions started, per point, as the limit counts them),
+    /// so `allowed` matches what a new session would be allowed, and no
+    /// point is left more sessions than the limit allows.
+    pub fn limit_by(&mut self, used: &BTreeMap<String, u32>, cap: u32) {
+        for p in &mut self.points {
+            let used = used.get(&p.point).copied().unwrap_or(0).max(p.done);
+            p.allowed = cap.saturating_sub(used);
+            p.left = p.left.min(p.allowed);
+        }
+        self.left = self.points.iter().map(|p| p.left).sum();
+    }
+}
+
+/// The streak and the week's adherence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Adherence {
+    /// Days in a row with a session, ending today or yesterday.
+    pub streak_days: u32,
+    /// Whether today has a session.
+    pub includes_today: bool,
+    /// First day of the week counted.
+    pub week_start: Date,
+    /// Last day of the week counted (today).
+    pub week_end: Date,
+    /// Planned sessions done in the week.
+    pub done: u32,
+    /// Sessions planned in the week.
+    pub planned: u32,
+    /// Days of the week with a session.
+    pub active_days: u32,
+}
+
+impl Adherence {
+    /// `done` as a percentage of `planned`, 0-100.
+    pub fn percent(&self) -> u32 {
+        (self.done.saturating_mul(100))
+            .checked_div(self.planned)
+            .map_or(0, |p| p.min(100))
+    }
+}
+
+/// The streak (local days in a row with at least one session, ending today,
+/// or yesterday while today has none) and the week ending today: for each
+/// of its days, the plan's points times the planned sessions, and the
+/// planned sessions done.
+pub fn adherence(
+    worked: &Worked,
+    excluded: &BTreeSet<String>,
+    today: Date,
+    rules: Rules,
+) -> Adherence {
+    let active: BTreeSet<Date> = worked
+        .values()
+        .flat_map(|d| d.iter().filter(|(_, n)| **n > 0).map(|(d, _)| *d))
+        .collect();
+    let includes_today = active.contains(&today);
+    let mut day = if includes_today {
+        Some(today)
+    } else {
+        today.yesterday().ok()
+    };
+    let mut streak_days = 0;
+    while let Some(d) = day.filter(|d| active.contains(d) && streak_days < MAX_STREAK_DAYS) {
+        streak_days += 1;
+        day = d.yesterday().ok();
+    }
+    let week_start = time::days_before(today, WEEK_DAYS - 1);
+    let (mut done, mut planned, mut active_days) = (0, 0, 0);
+    for offset in 0..WEEK_DAYS {
+        let d = time::days_before(today, WEEK_DAYS - 1 - offset);
+        if d < week_start {
+            continue;
+        }
+        active_days += u32::from(active.contains(&d));
+        let (points, _, _) = plan_points(worked, excluded, d, today);
+        for (p, _) in points {
+            planned += rules.per_day;
+            done += done_on(worked, &p, d).min(rules.per_day);
+        }
+    }
+    Adherence {
+        streak_days,
+        includes_today,
+        week_start,
+        week_end: today,
+        done,
+        planned,
+        active_days,
+    }
+}
+
+/// Whether `date` may be planned as of `today`.
+pub fn in_range(date: Date, today: Date) -> bool {
+    (-MAX_DAYS_BACK..=MAX_DAYS_AHEAD).contains(&time::days_between(today, date))
+}
+
+/// A reminder's title and text, from the display names of its points.
+pub fn reminder_text(names: &[String]) -> (String, String) {
+    let title = "Time for your trigger points".to_owned();
+    let body = match names {
+        [] => "Nothing left to do.".to_owned(),
+        [one] => format!("1 point to work: {one}."),
+        [first, second] => format!("2 points to work: {first} and {second}."),
+        [first, second, rest @ ..] => format!(
+            "{} points to work: {first}, {second} and {} more.",
+            names.len(),
+            rest.len()
+        ),
+    };
+    (title, body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jiff::civil::date;
+
+    fn tz(name: &str) -> TimeZone {
+        time::zone(name).unwrap()
+    }
+
+    fn local(ts: Timestamp, zone: &str) -> String {
+        ts.to_zoned(tz(zone))
+            .strftime("%Y-%m-%dT%H:%M%:z")
+            .to_string()
+    }
+
+    #[track_caller]
+    fn check_hhmm(input: &str, expected: Option<u16>) {
+        assert_eq!(parse_hhmm(input), expected, "{input}");
+        if let Some(m) = expected {
+            assert_eq!(hhmm(m), input);
+        }
+    }
+
+    #[test]
+    fn times_of_day() {
+        check_hhmm("07:00", Some(420));
+        check_hhmm("00:00", Some(0));
+        check_hhmm("23:59", Some(1439));
+        check_hhmm("24:00", None);
+        check_hhmm("7:00", None);
+        check_hhmm("07:60", None);
+        check_hhmm("07-00", None);
+        check_hhmm("+7:00", None);
+        check_hhmm("", None);
+    }
+
+    /// Checks the suggested local times of `n` slots on `day` in `zone`.
+    #[track_caller]
+    fn check_slots(zone: &str, day: Date, wake: &str, sleep: &str, n: u32, expected: &[&str]) {
+        let w = Waking {
+            wake: parse_hhmm(wake).unwrap(),
+            sleep: parse_hhmm(sleep).unwrap(),
+        };
+        let (a, b) = w.window(day, &tz(zone)).unwrap();
+        let got: Vec<String> = slot_times(a, b, n)
+            .into_iter()
+            .map(|t| local(t, zone))
+            .collect();
+        assert_eq!(got, expected, "{zone} {day} {wake}-{sleep} x{n}");
+    }
+
+    #[test]
+    fn suggested_times_table() {
+        // 07:00-22:00, three sessions: at 1/6, 3/6 and 5/6 of 15 hours.
+        check_slots(
+            "Europe/Berlin",
+            date(2026, 3, 27),
+            "07:00",
+            "22:00",
+            3,
+            &[
+                "2026-03-27T09:30+01:00",
+                "2026-03-27T14:30+01:00",
+                "2026-03-27T19:30+01:00",
+            ],
+        );
+        // An early riser.
+        check_slots(
+            "Europe/Berlin",
+            date(2026, 3, 27),
+            "05:00",
+            "21:00",
+            2,
+            &["2026-03-27T09:00+01:00", "2026-03-27T17:00+01:00"],
+        );
+        // Waking at noon and sleeping after midnight: the window ends at
+        // midnight, where the next local day (and its daily count) begins.
+        check_slots(
+            "Europe/Berlin",
+            date(2026, 3, 27),
+            "12:00",
+            "02:00",
+            3,
+            &[
+                "2026-03-27T14:00+01:00",
+                "2026-03-27T18:00+01:00",
+                "2026-03-27T22:00+01:00",
+            ],
+        );
+        // The spring-forward day: summer time from the morning, the same
+        // wall-clock times as the day before, one hour earlier in UTC.
+        check_slots(
+            "Europe/Berlin",
+            date(2026, 3, 29),
+            "07:00",
+            "22:00",
+            3,
+            &[
+                "2026-03-29T09:30+02:00",
+                "2026-03-29T14:30+02:00",
+                "2026-03-29T19:30+02:00",
+            ],
+        );
+        // Awake through the change (01:00-23:00): 21 real hours, spread
+        // evenly in real time, so the wall clock jumps across 02:00.
+        check_slots(
+            "Europe/Berlin",
+            date(2026, 3, 29),
+            "01:00",
+            "23:00",
+            3,
+            &[
+                "2026-03-29T05:30+02:00",
+                "2026-03-29T12:30+02:00",
+                "2026-03-29T19:30+02:00",
+            ],
+        );
+        // Falling back in New York: 25 hours in the day, so 00:30-07:30
+        // holds 8 real hours and its middle is 03:30 standard time.
+        check_slots(
+            "America/New_York",
+            date(2026, 11, 1),
+            "00:30",
+            "07:30",
+            1,
+            &["2026-11-01T03:30-05:00"],
+        );
+        // A half-hour zone keeps 5-minute wall-clock steps.
+        check_slots(
+            "Asia/Kolkata",
+            date(2026, 3, 27),
+            "06:10",
+            "21:20",
+            4,
+            &[
+                "2026-03-27T08:05+05:30",
+                "2026-03-27T11:50+05:30",
+                "2026-03-27T15:40+05:30",
+                "2026-03-27T19:25+05:30",
+            ],
+        );
+    }
+
+    #[track_caller]
+    fn check_waking(wake: u16, sleep: u16, awake: u16, valid: bool) {
+        let w = Waking { wake, sleep };
+        assert_eq!((w.awake_minutes(), w.valid()), (awake, valid), "{w:?}");
+    }
+
+    #[test]
+    fn waking_day_lengths() {
+        check_waking(420, 1320, 900, true);
+        check_waking(720, 120, 840, true);
+        check_waking(420, 600, 180, false);
+        check_waking(420, 420, 0, false);
+        check_waking(1380, 180, 240, true);
+    }
+
+    fn worked(entries: &[(&str, Date, u32)]) -> Worked {
+        let mut w = Worked::new();
+        for (p, d, n) in entries {
+            w.entry((*p).to_owned()).or_default().insert(*d, *n);
+        }
+        w
+    }
+
+    const RULES: Rules = Rules { per_day: 3, cap: 6 };
+
+    /// Checks a day's points as (id, planned, done, left, allowed) and
+    /// the slots as (points left, state).
+    #[track_caller]
+    fn check_plan(
+        w: &Worked,
+        excluded: &[&str],
+        date: Date,
+        now: &str,
+        points: &[(&str, u32, u32, u32, u32)],
+        slots: &[(&[&str], SlotState)],
+    ) {
+        let zone = tz("Europe/London");
+        let now: Timestamp = now.parse().unwrap();
+        let today = time::local_date(now, &zone);
+        let excluded = excluded.iter().map(|s| (*s).to_owned()).collect();
+        let window = Waking::default().window(date, &zone).unwrap();
+        let plan = day_plan(w, &excluded, date, today, now, window, RULES);
+        let got: Vec<_> = plan
+            .points
+            .iter()
+            .map(|p| (p.point.as_str(), p.planned, p.done, p.left, p.allowed))
+            .collect();
+        assert_eq!(got, points);
+        let got: Vec<(Vec<&str>, SlotState)> = plan
+            .slots
+            .iter()
+            .map(|s| (s.left.iter().map(String::as_str).collect(), s.state))
+            .collect();
+        let want: Vec<(Vec<&str>, SlotState)> =
+            slots.iter().map(|(l, s)| (l.to_vec(), *s)).collect();
+        assert_eq!(got, want);
+        assert_eq!(plan.planned, points.iter().map(|p| p.1).sum::<u32>());
+        assert_eq!(plan.left, points.iter().map(|p| p.3).sum::<u32>());
+    }
+
+    #[test]
+    fn plan_table() {
+        let d = date(2026, 6, 10);
+        use SlotState::*;
+        // Nothing worked: no plan.
+        check_plan(&Worked::new(), &[], d, "2026-06-10T08:00:00Z", &[], &[]);
+        // Worked yesterday and 7 days ago; 8 days ago is out of the week.
+        let w = worked(&[
+            ("a", date(2026, 6, 9), 2),
+            ("b", date(2026, 6, 3), 1),
+            ("c", date(2026, 6, 2), 4),
+        ]);
+        check_plan(
+            &w,
+            &[],
+            d,
+            "2026-06-10T06:00:00Z",
+            &[("a", 3, 0, 3, 6), ("b", 3, 0, 3, 6)],
+            &[
+                (&["a", "b"], Upcoming),
+                (&["a", "b"], Upcoming),
+                (&["a", "b"], Upcoming),
+            ],
+        );
+        // Midday (13:00 London summer time): the 09:30 slot is done for a,
+        // due for b; b is also set aside when held.
+        let w = worked(&[("a", d, 1), ("b", date(2026, 6, 9), 1)]);
+        check_plan(
+            &w,
+            &[],
+            d,
+            "2026-06-10T12:00:00Z",
+            &[("a", 3, 1, 2, 5), ("b", 3, 0, 3, 6)],
+            &[
+                (&["b"], Due),
+                (&["a", "b"], Upcoming),
+                (&["a", "b"], Upcoming),
+            ],
+        );
+        check_plan(
+            &w,
+            &["b"],
+            d,
+            "2026-06-10T12:00:00Z",
+            &[("a", 3, 1, 2, 5)],
+            &[(&[], Done), (&["a"], Upcoming), (&["a"], Upcoming)],
+        );
+        // Done beyond the plan: no left, the limit still counts.
+        let w = worked(&[("a", d, 5)]);
+        check_plan(
+            &w,
+            &[],
+            d,
+            "2026-06-10T20:00:00Z",
+            &[("a", 3, 5, 0, 1)],
+            &[(&[], Done), (&[], Done), (&[], Done)],
+        );
+        // A day ahead plans from the week before today.
+        let w = worked(&[("a", date(2026, 6, 4), 1)]);
+        check_plan(
+            &w,
+            &[],
+            date(2026, 6, 14),
+            "2026-06-10T08:00:00Z",
+            &[("a", 3, 0, 3, 6)],
+            &[(&["a"], Upcoming), (&["a"], Upcoming), (&["a"], Upcoming)],
+        );
+    }
+
+    #[test]
+    fn guided_starts_count_toward_the_limit() {
+        let d = date(2026, 6, 10);
+        let w = worked(&[("a", d, 1), ("b", d, 1)]);
+        let zone = tz("UTC");
+        let now: Timestamp = "2026-06-10T12:00:00Z".parse().unwrap();
+        let window = Waking::default().window(d, &zone).unwrap();
+        let mut plan = day_plan(&w, &BTreeSet::new(), d, d, now, window, RULES);
+        // a: five guided sessions started, one logged; b: counts unknown.
+        let used: BTreeMap<String, u32> = [("a".to_owned(), 5)].into();
+        plan.limit_by(&used, RULES.cap);
+        let got: Vec<(u32, u32)> = plan.points.iter().map(|p| (p.left, p.allowed)).collect();
+        assert_eq!(got, [(1, 1), (2, 5)]);
+        assert_eq!(plan.left, 3);
+    }
+
+    #[test]
+    fn plan_is_capped_with_a_total() {
+        let d = date(2026, 6, 10);
+        let names: Vec<String> = (0..15).map(|i| format!("p{i:02}")).collect();
+        let entries: Vec<(&str, Date, u32)> = names.iter().map(|n| (n.as_str(), d, 1)).collect();
+        let w = worked(&entries);
+        let (points, total, _) = plan_points(&w, &BTreeSet::new(), d, d);
+        assert_eq!((points.len(), total), (MAX_PLAN_POINTS, 15));
+    }
+
+    /// Checks (streak, includes today, done, planned, active days).
+    #[track_caller]
+    fn check_adherence(w: &Worked, today: Date, expected: (u32, bool, u32, u32, u32)) {
+        let a = adherence(w, &BTreeSet::new(), today, RULES);
+        assert_eq!(
+            (
+                a.streak_days,
+                a.includes_today,
+                a.done,
+                a.planned,
+                a.active_days
+            ),
+            expected
+        );
+        assert_eq!(a.week_start, time::days_before(today, 6));
+    }
+
+    #[test]
+    fn adherence_table() {
+        let t = date(2026, 6, 10);
+        let day = |n: u32| time::days_before(t, n);
+        check_adherence(&Worked::new(), t, (0, false, 0, 0, 0));
+        // Three days in a row ending yesterday: the streak holds until
+        // today ends. Planned from each point's first day on: 3 days x 3
+        // plus today's 3.
+        let w = worked(&[("a", day(1), 3), ("a", day(2), 1), ("a", day(3), 2)]);
+        check_adherence(&w, t, (3, false, 6, 12, 3));
+        // Today done too; a gap four days ago ends the streak.
+        let w = worked(&[
+            ("a", t, 4),
+            ("a", day(1), 3),
+            ("a", day(2), 1),
+            ("a", day(4), 1),
+        ]);
+        check_adherence(&w, t, (3, true, 8, 15, 4));
+        // Two days ago only: the streak is broken.
+        let w = worked(&[("a", day(2), 1)]);
+        check_adherence(&w, t, (0, false, 1, 9, 1));
+    }
+
+    #[test]
+    fn streak_is_bounded() {
+        let t = date(2026, 6, 10);
+        let entries: Vec<(&str, Date, u32)> = (0..450)
+            .map(|n| ("a", time::days_before(t, n), 1))
+            .collect();
+        let a = adherence(&worked(&entries), &BTreeSet::new(), t, RULES);
+        assert_eq!(a.streak_days, MAX_STREAK_DAYS);
+        assert_eq!(a.percent(), 33);
+    }
+
+    #[test]
+    fn reminder_texts() {
+        let n = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert_eq!(reminder_text(&n(&["A"])).1, "1 point to work: A.");
+        assert_eq!(
+            reminder_text(&n(&["A", "B"])).1,
+            "2 points to work: A and B."
+        );
+        assert_eq!(
+            reminder_text(&n(&["A", "B", "C", "D"])).1,
+            "4 points to work: A, B and 2 more."
+        );
+    }
+
+    #[test]
+    fn plan_range() {
+        let t = date(2026, 6, 10);
+        assert!(in_range(t, t));
+        assert!(in_range(date(2027, 7, 15), t));
+        assert!(!in_range(date(2027, 7, 16), t));
+        assert!(in_range(date(2025, 5, 6), t));
+        assert!(!in_range(date(2025, 5, 5), t));
+    }
+}
