@@ -615,3 +615,80 @@ async fn guide_streams_are_capped_per_user() {
     );
     drop((a2, a3, b));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_bodiless_streams_holds_little_and_not_for_long() {
+    // The issue's flood, scaled: 1 000 HTTP/2 calls with headers and no
+    // body from one address over 5 connections, with the default caps
+    // (100 per connection, 100 per address) and a 3 s body timeout.
+    let bound = Duration::from_secs(3);
+    let stack = TestStack::start_with(1, |g| g.body_timeout_ms = 3_000).await;
+    let gw = addr(&stack.gateway_url);
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let started = Instant::now();
+    let mut conns = Vec::new();
+    let mut sends = Vec::new();
+    for _ in 0..5 {
+        let (mut client, conn) = h2_connect(&gw).await;
+        for _ in 0..200 {
+            client = client.ready().await.unwrap();
+            let (resp, send) = client.send_request(grpc_request(&gw, &[]), false).unwrap();
+            sends.push(send);
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let o = outcome(resp).await;
+                let _ = tx.send((o, started.elapsed()));
+            });
+        }
+        conns.push((client, conn));
+    }
+    let opened = started.elapsed();
+    assert!(
+        opened < bound,
+        "opening took {opened:?}: the count below needs it within the bound"
+    );
+    // During the flood a user at the same address is served.
+    let mut session = stack.session().await;
+    session
+        .get_profile(stack.as_user("flood-user", ses::GetProfileRequest {}))
+        .await
+        .expect("an authenticated caller is served during the flood");
+    let served_at = started.elapsed();
+    drop(tx);
+    let (mut held, mut refused) = (0, 0);
+    let (mut first_answer, mut last_answer) = (Duration::MAX, Duration::ZERO);
+    while let Some((o, t)) = tokio::time::timeout(Duration::from_secs(15), rx.recv())
+        .await
+        .expect("every call answered")
+    {
+        match o {
+            Outcome::Grpc(RESOURCE_EXHAUSTED, Some(reason))
+                if reason.starts_with("TOO_MANY_PENDING_REQUESTS") =>
+            {
+                refused += 1;
+            }
+            Outcome::Grpc(DEADLINE_EXCEEDED, Some(reason)) if reason == "REQUEST_BODY_TIMEOUT" => {
+                held += 1;
+                first_answer = first_answer.min(t);
+                last_answer = last_answer.max(t);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(held + refused, 1_000);
+    assert_eq!(held, 100, "held at once: the address cap");
+    assert!(
+        first_answer >= bound - Duration::from_millis(50),
+        "{first_answer:?}"
+    );
+    assert!(last_answer < bound * 2, "held until {last_answer:?}");
+    for (mut client, conn) in conns {
+        assert_eq!(served(&mut client, &gw).await, Outcome::Grpc(0, None));
+        assert!(!conn.is_finished());
+    }
+    println!(
+        "1 000 bodiless HTTP/2 calls from one address (opened in {opened:?}): {refused} refused \
+         at once, {held} held and answered DEADLINE_EXCEEDED between {first_answer:?} and \
+         {last_answer:?} (bound {bound:?}); an authenticated call served at {served_at:?}"
+    );
+}
