@@ -175,3 +175,131 @@ async fn separate_processes_wired_like_the_manifests_recover_from_restarts() {
     drop(shards);
     drop(catalogs);
 }
+
+/// A guided session's clock survives a restart of the session service: the
+/// first attach stores when the clock started, so after a SIGKILL and a
+/// restart on the same data, a reattach resumes at the real elapsed time,
+/// neither at 0:00 nor at the time since the session was started.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guide_reattaches_at_its_elapsed_time_after_a_session_restart() {
+    const SPEEDUP: f64 = 10.0;
+    let root = tempfile::tempdir().unwrap();
+    let limit = Duration::from_secs(30);
+    let catalog_proc = procs::catalog(root.path(), &[]);
+    wait_serving(&catalog_proc.url(), "", limit).await;
+    let mut shard = procs::session(
+        root.path(),
+        &catalog_proc.url(),
+        &[("KNOTWORK_GUIDE_SPEEDUP", "10".into())],
+    );
+    wait_serving(&shard.url(), "", limit).await;
+    let channel = procs::channel(&shard.url(), Duration::from_secs(10));
+    let mut catalog =
+        knotwork_proto::catalog::v1::catalog_service_client::CatalogServiceClient::new(
+            procs::channel(&catalog_proc.url(), Duration::from_secs(10)),
+        );
+    let conditions = catalog
+        .list_contraindications(cat::ListContraindicationsRequest {
+            kind: cat::ContraindicationKind::Condition as i32,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .contraindications;
+    let mut session = SessionServiceClient::new(channel.clone());
+    let user = "guide-user";
+    session
+        .submit_screening(procs::internal(
+            user,
+            ses::SubmitScreeningRequest {
+                answers: conditions
+                    .iter()
+                    .map(|c| ses::ScreeningAnswer {
+                        contraindication: c.name.clone(),
+                        ..Default::default()
+                    })
+                    .collect(),
+            },
+        ))
+        .await
+        .unwrap();
+    let tp = "triggerPoints/quadratus_lumborum_superficial";
+    let tool = catalog
+        .get_trigger_point(cat::GetTriggerPointRequest { name: tp.into() })
+        .await
+        .unwrap()
+        .into_inner()
+        .trigger_point
+        .unwrap()
+        .techniques[0]
+        .tool
+        .clone();
+    // 300 s on one side at 10x: 30 s of wall time.
+    let g = session
+        .start_guided_session(procs::internal(
+            user,
+            ses::StartGuidedSessionRequest {
+                request_id: "guide-1".into(),
+                trigger_point: tp.into(),
+                tool,
+                side: cat::Side::Right as i32,
+                duration_seconds: 300,
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .guided_session
+        .unwrap();
+    // The app opens the stream a moment after the start (within the grace
+    // period), so the clock starts at the attach, not at the start: a
+    // restart that forgot the attach would resume 20 guide-seconds late.
+    let wait = Duration::from_secs(2);
+    tokio::time::sleep(wait).await;
+    let attach_before = Instant::now();
+    let mut stream = session
+        .guide_session(procs::internal(
+            user,
+            ses::GuideSessionRequest {
+                name: g.name.clone(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let attach_after = Instant::now();
+    let first = stream.message().await.unwrap().unwrap();
+    assert_eq!(first.elapsed_seconds, 0, "{first:?}");
+    drop(stream);
+
+    // SIGKILL and restart on the same data.
+    shard.kill();
+    shard.start();
+    wait_serving(&shard.url(), "knotwork.session.v1.SessionService", limit).await;
+    let mut session =
+        SessionServiceClient::new(procs::channel(&shard.url(), Duration::from_secs(10)));
+    let re_before = Instant::now();
+    let mut stream = session
+        .guide_session(procs::internal(
+            user,
+            ses::GuideSessionRequest {
+                name: g.name.clone(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let re_after = Instant::now();
+    let resumed = stream.message().await.unwrap().unwrap();
+    assert!(resumed.resumed, "{resumed:?}");
+    let low = (re_before - attach_after).as_secs_f64() * SPEEDUP - 1.0;
+    let high = (re_after - attach_before).as_secs_f64() * SPEEDUP + 1.0;
+    let got = f64::from(resumed.elapsed_seconds);
+    assert!(
+        (low..=high).contains(&got),
+        "resumed at {got} s, expected {low:.1}..{high:.1} (the clock from the first attach)"
+    );
+    assert!(got < 300.0, "still running: {resumed:?}");
+    drop(shard);
+    drop(catalog_proc);
+}

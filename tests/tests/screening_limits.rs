@@ -16,6 +16,17 @@ use tonic_types::StatusExt as _;
 /// Answers every screening condition for `user`: `present` ones yes, none
 /// cleared.
 async fn screen(stack: &TestStack, user: &str, present: &[&str]) -> ses::Screening {
+    screen_cleared(stack, user, present, &[]).await
+}
+
+/// Answers every screening condition for `user`: `present` ones yes, and of
+/// those the `cleared` ones cleared by a provider.
+async fn screen_cleared(
+    stack: &TestStack,
+    user: &str,
+    present: &[&str],
+    cleared: &[&str],
+) -> ses::Screening {
     let conditions = stack
         .catalog()
         .await
@@ -41,10 +52,18 @@ async fn screen(stack: &TestStack, user: &str, present: &[&str]) -> ses::Screeni
                 ses::SubmitScreeningRequest {
                     answers: conditions
                         .iter()
-                        .map(|c| ses::ScreeningAnswer {
-                            contraindication: c.name.clone(),
-                            present: present.contains(&c.name.as_str()),
-                            ..Default::default()
+                        .map(|c| {
+                            let cleared = cleared.contains(&c.name.as_str());
+                            ses::ScreeningAnswer {
+                                contraindication: c.name.clone(),
+                                present: present.contains(&c.name.as_str()),
+                                cleared_by_provider: cleared,
+                                cleared_date: if cleared {
+                                    "2026-01-05".into()
+                                } else {
+                                    String::new()
+                                },
+                            }
                         })
                         .collect(),
                 },
@@ -168,4 +187,210 @@ async fn limits_conditions_refuse_what_they_concern_through_the_gateway() {
     start(&stack, "kim", "gastrocnemius_medial", "fingers")
         .await
         .unwrap();
+}
+
+/// Every tool of the chart, owned.
+const ALL_TOOLS: [&str; 10] = [
+    "fingers",
+    "knuckles_elbows",
+    "partner",
+    "lacrosse_ball",
+    "tennis_ball",
+    "golf_ball",
+    "ql_claw",
+    "foam_roller",
+    "massage_gun",
+    "back_buddy",
+];
+
+async fn own_every_tool(stack: &TestStack, user: &str) {
+    stack
+        .session()
+        .await
+        .update_profile(stack.as_user(
+            user,
+            ses::UpdateProfileRequest {
+                profile: Some(ses::Profile {
+                    time_zone: "Europe/Berlin".into(),
+                    tools: ALL_TOOLS.iter().map(|t| format!("tools/{t}")).collect(),
+                    ..Default::default()
+                }),
+                update_mask: None,
+            },
+        ))
+        .await
+        .unwrap();
+}
+
+/// The relief plan never offers what StartGuidedSession would refuse: for
+/// each region, every technique of every unblocked planned point starts,
+/// aiming no higher than the plan's `max_pressure`, which is the session's
+/// own ceiling. `ceiling` is the expected cap from conditions, if any.
+async fn plan_agrees_with_the_session(
+    stack: &TestStack,
+    user: &str,
+    regions: &[&str],
+    ceiling: Option<i32>,
+) -> usize {
+    use knotwork_proto::gateway::v1 as gw;
+    let mut views = gw::view_service_client::ViewServiceClient::new(stack.channel().await);
+    let mut started = 0;
+    // At most 5 tools a point, under the daily limit of 6 a point.
+    let mut per_point: std::collections::HashMap<String, usize> = Default::default();
+    for region in regions {
+        let plan = views
+            .get_relief_plan(stack.as_user(
+                user,
+                gw::GetReliefPlanRequest {
+                    locations: vec![cat::PainLocation {
+                        region: format!("regions/{region}"),
+                        side: cat::Side::Right as i32,
+                    }],
+                    symptoms: vec![],
+                    max_candidates: 4,
+                },
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(plan.blocks.is_empty(), "{region}: {:?}", plan.blocks);
+        assert!(!plan.candidates.is_empty(), "{region}: candidates");
+        for c in &plan.candidates {
+            for p in &c.points {
+                assert!(
+                    (1..=7).contains(&p.max_pressure),
+                    "{region}: {} max_pressure {}",
+                    p.trigger_point,
+                    p.max_pressure
+                );
+                if let Some(cap) = ceiling {
+                    assert!(
+                        p.max_pressure <= cap,
+                        "{}: {}",
+                        p.trigger_point,
+                        p.max_pressure
+                    );
+                }
+                for b in &p.blocks {
+                    for raw in ["contraindications/", "tools/", "triggerPoints/"] {
+                        assert!(!b.message.contains(raw), "{}", b.message);
+                    }
+                }
+                if !p.blocks.is_empty() {
+                    continue;
+                }
+                let point = p.trigger_point.trim_start_matches("triggerPoints/");
+                for t in &p.techniques {
+                    let n = per_point.entry(p.trigger_point.clone()).or_default();
+                    if *n >= 5 {
+                        break;
+                    }
+                    *n += 1;
+                    let tool = t.tool.trim_start_matches("tools/");
+                    let g = start(stack, user, point, tool).await.unwrap_or_else(|e| {
+                        panic!("{region}: the plan offered {point} with {tool}, refused: {e:?}")
+                    });
+                    assert!(
+                        g.target_pressure <= p.max_pressure,
+                        "{point}: aims {} above the plan's {}",
+                        g.target_pressure,
+                        p.max_pressure
+                    );
+                    started += 1;
+                }
+            }
+        }
+    }
+    started
+}
+
+#[tokio::test]
+async fn the_relief_plan_applies_condition_tool_limits_and_ceilings() {
+    let stack = TestStack::start().await;
+    let thinners = "contraindications/blood_thinners";
+    let regions = ["calf", "neck_side", "buttock", "upper_back", "thigh_front"];
+
+    // Blood thinners, not cleared: the massage gun is never offered, a point
+    // that takes one says why, and every point aims at the gentle ceiling.
+    screen(&stack, "ann", &[thinners]).await;
+    own_every_tool(&stack, "ann").await;
+    let started = plan_agrees_with_the_session(&stack, "ann", &regions, Some(3)).await;
+    assert!(
+        started >= 10,
+        "guided sessions started from the plan: {started}"
+    );
+
+    use knotwork_proto::gateway::v1 as gw;
+    let mut views = gw::view_service_client::ViewServiceClient::new(stack.channel().await);
+    let calf = views
+        .get_relief_plan(stack.as_user(
+            "ann",
+            gw::GetReliefPlanRequest {
+                locations: vec![cat::PainLocation {
+                    region: "regions/calf".into(),
+                    side: cat::Side::Right as i32,
+                }],
+                symptoms: vec![],
+                max_candidates: 10,
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let points: Vec<&gw::PlannedPoint> = calf.candidates.iter().flat_map(|c| &c.points).collect();
+    assert!(
+        points
+            .iter()
+            .all(|p| p.techniques.iter().all(|t| t.tool != "tools/massage_gun")),
+        "no massage gun offered"
+    );
+    let ruled_out = points
+        .iter()
+        .flat_map(|p| &p.blocks)
+        .find(|b| b.reason == "CONDITION_EXCLUDED")
+        .expect("a calf point that takes a massage gun says it is ruled out");
+    assert!(
+        ruled_out.message.contains("Blood thinners"),
+        "{}",
+        ruled_out.message
+    );
+
+    // Cleared by a provider: firm pressure comes back up to the place's own
+    // ceiling (the side of the neck is 4), the gun stays out.
+    screen_cleared(&stack, "bo", &[thinners], &[thinners]).await;
+    own_every_tool(&stack, "bo").await;
+    plan_agrees_with_the_session(&stack, "bo", &regions, None).await;
+    let neck = views
+        .get_relief_plan(stack.as_user(
+            "bo",
+            gw::GetReliefPlanRequest {
+                locations: vec![cat::PainLocation {
+                    region: "regions/neck_side".into(),
+                    side: cat::Side::Right as i32,
+                }],
+                symptoms: vec![],
+                max_candidates: 10,
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let ceilings: Vec<i32> = neck
+        .candidates
+        .iter()
+        .flat_map(|c| &c.points)
+        .map(|p| p.max_pressure)
+        .collect();
+    assert!(
+        ceilings.contains(&4),
+        "a side-of-neck point at 4: {ceilings:?}"
+    );
+    assert!(ceilings.iter().all(|c| *c > 3), "cleared: {ceilings:?}");
+    assert!(
+        neck.candidates
+            .iter()
+            .flat_map(|c| &c.points)
+            .all(|p| p.techniques.iter().all(|t| t.tool != "tools/massage_gun")),
+        "the gun stays out after clearance"
+    );
 }

@@ -11,7 +11,9 @@ import { create } from "@bufbuild/protobuf";
 import { type Timestamp, timestampDate, timestampNow } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type ConnectRouter, type HandlerContext } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { readFileSync } from "node:fs";
 import { createServer } from "node:http";
+import { bodyMapFromToml } from "../src/logic/bodyMapToml";
 import {
   BodyView,
   CatalogService,
@@ -262,9 +264,17 @@ function progress(u: User) {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+// The catalog's own body map, limited to the regions above, so the mock
+// draws the same figure as the real catalog (GetBodyMap).
+const bodyMap = bodyMapFromToml(
+  readFileSync(new URL("../../../crates/catalog/data/body_map.toml", import.meta.url), "utf8"),
+  new Map(regions.map((r) => [r.name.replace("regions/", ""), r.lateral])),
+);
+
 function routes(router: ConnectRouter) {
   router.service(CatalogService, {
     listRegions: () => ({ regions }),
+    getBodyMap: () => ({ bodyMap, catalogVersion: "mock" }),
     listTools: () => ({ tools }),
     listContraindications: () => ({ contraindications: conditions }),
     getTechniqueGuidance: () => ({ guidance }),

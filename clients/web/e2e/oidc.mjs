@@ -213,6 +213,8 @@ async function main() {
       expect(token, "an ID token in use");
       const claims = JSON.parse(Buffer.from(token.split(".")[1], "base64url").toString());
       expect(claims.sub === USER && claims.iss === issuer && claims.aud === CLIENT_ID, `the token of ${USER} from ${issuer}: ${JSON.stringify(claims)}`);
+      // The landing page makes several calls at once: wait (bounded) for GetProfile's answer.
+      for (let i = 0; i < 100 && profileCalls.length === 0; i++) await new Promise((r) => setTimeout(r, 100));
       expect(profileCalls.length > 0 && profileCalls.every((c) => c.auth && c.status === 200), `GetProfile through the gateway with the token: ${JSON.stringify(profileCalls)}`);
       expect((await page.getByRole("alert").count()) === 0, "no error on the page");
       // The same token from the CLI: the shard knows the person by the issuer-scoped id.

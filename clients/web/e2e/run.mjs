@@ -5,7 +5,8 @@
 // serves the built page (dist/) from a tiny static server on 127.0.0.1, and
 // drives Debian's Chromium headless through playwright-core at phone width:
 // body map -> candidates -> screening (ruled out, then cleared) -> tools ->
-// trigger point -> guided session -> log -> progress chart -> export -> delete,
+// trigger point -> guided session -> log -> progress chart -> the hold after
+// sharp pain and its release -> export -> delete,
 // then a keyboard-only walk (find by pain -> candidate -> point). Every screen
 // is checked with axe-core (0 serious or critical violations) and every body map
 // target for its size (24x24 CSS px, WCAG 2.5.8).
@@ -35,7 +36,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, "..");
 const dist = path.join(root, "dist");
 const artifacts = path.join(root, "test-artifacts");
-const PHONE = { width: Number(process.env.KNOTWORK_E2E_WIDTH ?? 375), height: 812 };
+const PHONE = { width: Number(process.env.KNOTWORK_E2E_WIDTH ?? 390), height: 844 };
 const GUIDE_SPEEDUP = process.env.KNOTWORK_GUIDE_SPEEDUP ?? "60";
 
 const log = (...a) => console.log(`[e2e ${new Date().toISOString().slice(11, 19)}]`, ...a);
@@ -272,6 +273,7 @@ async function main() {
     page.setDefaultTimeout(15_000);
     page.on("pageerror", (e) => consoleErrors.push(`pageerror: ${e.message}`));
     page.on("console", (m) => m.type() === "error" && consoleErrors.push(`console: ${m.text()}`));
+    page.on("response", (r) => r.status() >= 400 && consoleErrors.push(`http ${r.status()}: ${r.url()}`));
     const app = `${site.url}/?gateway=${encodeURIComponent(stack.gateway)}`;
 
     const step = async (name, fn) => {
@@ -413,7 +415,11 @@ async function main() {
     });
 
     await step("ranked candidates say why they match and where to press", async () => {
-      await page.getByRole("button", { name: "Find what may cause it" }).click();
+      // Activated from the keyboard: a pointer click here lands on the panel
+      // around the button (Playwright's scroll into view and the click's
+      // coordinates disagree on this long page), which no person sees.
+      await page.getByRole("button", { name: "Find what may cause it" }).focus();
+      await page.keyboard.press("Enter");
       await page.getByTestId("candidate").first().waitFor();
       const n = await page.getByTestId("candidate").count();
       expect(n >= 1, "at least one candidate");
@@ -619,15 +625,49 @@ async function main() {
       await shot(page, "11-progress");
     });
 
+    let secondPoint = "";
+    await step("a point of another muscle, worked yesterday, is planned for today", async () => {
+      await nav(page).getByRole("link", { name: "Causes" }).click();
+      await page.getByTestId("candidate").first().waitFor();
+      secondPoint = await page.getByTestId("candidate").evaluateAll((els, held) => {
+        for (const c of els) {
+          const pts = [...c.querySelectorAll("[data-testid=point-card]")].map((p) => p.getAttribute("data-point") ?? "");
+          if (pts.length && !pts.includes(held)) return pts[0];
+        }
+        return "";
+      }, pointName);
+      expect(secondPoint !== "", "a candidate of another muscle");
+      await page.goto(`${app}#/log?point=${secondPoint.replace("triggerPoints/", "")}`);
+      await page.getByRole("heading", { name: "Log a session you already did" }).waitFor();
+      const y = new Date(Date.now() - 24 * 3600 * 1000);
+      const pad = (n) => String(n).padStart(2, "0");
+      await page.getByLabel("When").fill(`${y.getFullYear()}-${pad(y.getMonth() + 1)}-${pad(y.getDate())}T${pad(y.getHours())}:${pad(y.getMinutes())}`);
+      await page.getByLabel(/Tenderness before/).fill("6");
+      await page.getByLabel(/Tenderness after/).fill("4");
+      await page.getByLabel("How did the pain feel?").selectOption({ label: "Aching" });
+      await page.getByRole("button", { name: "Save session" }).click();
+      await page.getByTestId("logged").waitFor();
+      expect((await page.getByTestId("medical-attention").count()) === 0, "no medical warning on an aching session");
+    });
+
     await step("Today shows the day's sessions, the streak and takes a pain check-in", async () => {
       await nav(page).getByRole("link", { name: "Today" }).click();
       await page.getByRole("heading", { name: "Today", exact: true }).waitFor();
       await page.getByTestId("today-stats").waitFor();
-      expect((await page.getByTestId("sessions-today").innerText()).trim() === "1", "today's one session");
+      // Today's one session was on the held point, outside the plan.
+      expect((await page.getByTestId("done-today").locator("li").count()) === 1, "today's one session listed");
       expect((await page.getByTestId("streak").innerText()).trim() === "2", "two days in a row (yesterday and today)");
       // The sharp pain put the point on hold: it is set aside, not planned.
       const aside = await page.getByTestId("set-aside").innerText();
       expect(/hold/i.test(aside), `the held point set aside, got "${aside}"`);
+      // The schedule: the other point planned, at suggested times.
+      const planned = page.locator(`[data-testid="plan"] li[data-point="${secondPoint}"]`);
+      await planned.waitFor();
+      expect(/0 of \d+ planned done/.test(await planned.innerText()), `the point's planned sessions, got "${await planned.innerText()}"`);
+      const times = await page.getByTestId("slots").locator("li .slot-time").allInnerTexts();
+      expect(times.length >= 1 && times.every((t) => /^\d\d:\d\d$/.test(t)), `suggested times, got ${times.join(",")}`);
+      const planToday = (await page.getByTestId("plan-today").innerText()).replace(/\s+/g, " ").trim();
+      expect(/^0 of \d+ sessions done$/.test(planToday), `today's planned sessions, got "${planToday}"`);
       const card = page.getByTestId("checkin");
       await card.getByTestId("checkin-region").selectOption({ label: "Low back" });
       await card.getByRole("button", { name: "Add this place" }).click();
@@ -645,8 +685,10 @@ async function main() {
       const titles = await page.evaluate(async () => {
         const reg = await navigator.serviceWorker.ready;
         const due = { id: "reminders/e2e.1", at: Date.now() - 1000, title: "Time for your trigger points", body: "1 point to work" };
-        reg.active?.postMessage({ type: "reminders", reminders: [due] });
-        for (let i = 0; i < 100; i++) {
+        // The page hands over its own list too (ListReminders): post until ours is the one read.
+        for (let i = 0; i < 50; i++) {
+          reg.active?.postMessage({ type: "reminders", reminders: [due] });
+          await new Promise((r) => setTimeout(r, 200));
           const shown = await reg.getNotifications();
           if (shown.length) {
             reg.active?.postMessage({ type: "show-due" });
@@ -658,6 +700,17 @@ async function main() {
         return [];
       });
       expect(titles.join(",") === "reminders/e2e.1|Time for your trigger points", `one notification from the service worker, got ${titles.join(",")}`);
+      // The week in a calendar file (RFC 5545).
+      const [ics] = await Promise.all([page.waitForEvent("download"), reminders.getByRole("button", { name: /Add the week to your calendar/ }).click()]);
+      const cal = await readFile(await ics.path(), "utf8");
+      expect(cal.startsWith("BEGIN:VCALENDAR") && cal.includes("BEGIN:VEVENT"), `an iCalendar file with events, got "${cal.slice(0, 60)}"`);
+      await reminders.getByTestId("calendar-done").waitFor();
+      // Waking hours: the times move with them.
+      await reminders.locator("summary").click();
+      await reminders.getByLabel("I usually wake up at").fill("05:00");
+      await reminders.getByLabel("and go to sleep at").fill("21:00");
+      await reminders.getByRole("button", { name: "Save my hours" }).click();
+      await page.waitForFunction(() => /05:00–21:00/.test(document.querySelector("[data-testid=reminders] summary")?.textContent ?? ""), null, { timeout: 10_000 });
       await checkScreen(page, "today");
       await shot(page, "15-today");
     });
@@ -681,13 +734,13 @@ async function main() {
       await page.getByRole("link", { name: "Report for your clinician" }).click();
       await page.getByTestId("report").waitFor();
       const adherence = await page.getByTestId("report-adherence").innerText();
-      expect(/2 sessions on 2 of 28 days/.test(adherence), `the adherence line, got "${adherence}"`);
+      expect(/3 sessions on 2 of 28 days/.test(adherence), `the adherence line, got "${adherence}"`);
       expect((await page.getByTestId("report-holds").locator("li").count()) === 1, "the hold listed");
       expect((await page.getByTestId("report-warnings").locator("li.medical").count()) >= 1, "the medical warning listed");
       const pain = page.getByTestId("report-pain");
       expect((await pain.getByTestId("region-chart").count()) >= 1, "the pain charts");
       expect(/Low back: 6 on /.test(await pain.innerText()), "the low back's check-in in the report");
-      expect((await page.getByTestId("report-tenderness").getByTestId("progress-chart").count()) === 1, "the tenderness chart");
+      expect((await page.getByTestId("report-tenderness").getByTestId("progress-chart").count()) === 2, "a tenderness chart per point");
       await page.getByRole("checkbox", { name: "Safety warnings" }).uncheck();
       expect((await page.getByTestId("report-warnings").count()) === 0, "the warnings left out when not chosen");
       await page.getByRole("checkbox", { name: "Safety warnings" }).check();
@@ -705,6 +758,78 @@ async function main() {
       await page.emulateMedia({ media: "screen" });
     });
 
+    await step("a held point says why; the guide waits for a provider's check", async () => {
+      // The sharp pain logged above put the point's muscle on hold (SAFETY.md D1, D5).
+      const id = pointName.replace("triggerPoints/", "");
+      await page.evaluate((h) => (location.hash = h), `#/point/${id}`);
+      await page.getByTestId("on-hold").waitFor();
+      const held = await page.getByTestId("on-hold").innerText();
+      expect(/On hold/.test(held) && /Since \d{4}-\d{2}-\d{2}/.test(held), `the hold with its date, got "${held}"`);
+      expect(/sharp/i.test(held), `the reason (sharp pain) named, got "${held}"`);
+      const start = page.getByTestId("start-guide");
+      expect(await start.isDisabled(), "the guided-session button disabled while held");
+      expect((await start.getAttribute("aria-describedby")) === "hold-reason", "the button described by the reason");
+      const reason = await page.getByTestId("hold-reason").innerText();
+      expect(/paused/i.test(reason) && /sharp/i.test(reason), `the reason beside the button, got "${reason}"`);
+      const release = page.getByRole("button", { name: "Release the hold" });
+      expect(await release.isDisabled(), "no release without the provider's check and its date");
+      await checkScreen(page, "point on hold");
+      await shot(page, "11c-point-on-hold");
+      await page.getByTestId("on-hold").screenshot({ path: path.join(artifacts, "11c2-on-hold-section.png") });
+      await page.getByTestId("start-guide").locator("..").screenshot({ path: path.join(artifacts, "11c3-guide-disabled.png") });
+      await page.getByTestId("provider-checked").check();
+      expect(await release.isDisabled(), "no release without the date");
+      const today = await page.evaluate(() => {
+        const d = new Date();
+        const pad = (n) => String(n).padStart(2, "0");
+        return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
+      });
+      await page.getByTestId("checked-date").fill(today);
+      await release.click();
+      await page.getByTestId("on-hold").waitFor({ state: "detached" });
+      expect(!(await start.isDisabled()), "the guided-session button enabled again after the release");
+      expect((await page.getByTestId("hold-reason").count()) === 0, "the reason gone with the hold");
+      await shot(page, "11d-hold-released");
+    });
+
+    await step("correct a logged session, then delete one; the chart follows", async () => {
+      await nav(page).getByRole("link", { name: "Progress" }).click();
+      const card = page.locator(`[data-testid="progress-card"][data-point="${pointName}"]`);
+      await card.waitFor();
+      await card.getByTestId("sessions").locator("summary").click();
+      const rows = card.getByTestId("session-row");
+      await rows.nth(1).waitFor();
+      expect((await rows.count()) === 2, `today's and yesterday's sessions listed, got ${await rows.count()}`);
+      // Newest first: yesterday's session is the second row.
+      const yesterday = rows.nth(1);
+      await yesterday.getByRole("button", { name: /^Correct the session/ }).click();
+      await yesterday.getByLabel(/Tenderness after/).fill("5");
+      await checkScreen(page, "correct a session");
+      await shot(page, "11e-correct-session");
+      await card.getByTestId("sessions").screenshot({ path: path.join(artifacts, "11e2-correct-form.png") });
+      await yesterday.getByRole("button", { name: "Save the correction" }).click();
+      await card.getByTestId("sessions-notice").getByText(/Corrected/).waitFor();
+      const afterValues = (p) =>
+        [...document.querySelectorAll(`[data-testid="progress-card"][data-point="${p}"] rect.pt.after`)].map((e) => e.getAttribute("data-value"));
+      await page.waitForFunction((p) => {
+        const v = [...document.querySelectorAll(`[data-testid="progress-card"][data-point="${p}"] rect.pt.after`)].map((e) => e.getAttribute("data-value"));
+        return v.length === 2 && v[0] === "5";
+      }, pointName);
+      // Deleting asks first, and says a hold stays.
+      await rows.nth(1).getByRole("button", { name: /^Delete the session/ }).click();
+      const confirm = card.getByTestId("confirm-delete");
+      expect(/hold/i.test(await confirm.innerText()), "the confirmation says a hold stays");
+      await confirm.getByRole("button", { name: "Delete this session" }).click();
+      await card.getByTestId("sessions-notice").getByText(/Deleted/).waitFor();
+      await page.waitForFunction((p) => document.querySelectorAll(`[data-testid="progress-card"][data-point="${p}"] rect.pt.after`).length === 1, pointName);
+      expect((await rows.count()) === 1, `one session left, got ${await rows.count()}`);
+      const left = await page.evaluate(afterValues, pointName);
+      expect(left.join(",") === "4", `today's 4 left on the chart, got ${left.join(",")}`);
+      await checkScreen(page, "a session deleted");
+      await shot(page, "11f-session-deleted");
+      await card.getByTestId("sessions").screenshot({ path: path.join(artifacts, "11f2-sessions-after-delete.png") });
+    });
+
     await step("export my data as JSON", async () => {
       await nav(page).getByRole("link", { name: "My data" }).click();
       await page.getByRole("heading", { name: "Your data" }).waitFor();
@@ -712,7 +837,9 @@ async function main() {
       const file = await download.path();
       const data = JSON.parse(await readFile(file, "utf8"));
       expect(data.userId === stack.user, `the export to be mine (${stack.user}), got ${data.userId}`);
-      expect(Array.isArray(data.sessions) && data.sessions.length === 2, `two sessions in the export, got ${data.sessions?.length}`);
+      // Three logged, one deleted: the held point's remaining one and the other muscle's.
+      expect(Array.isArray(data.sessions) && data.sessions.length === 2, `two sessions in the export (one deleted), got ${data.sessions?.length}`);
+      expect(Array.isArray(data.holds) && data.holds.some((h) => h.releaseTime && h.providerCheckedDate), `the released hold in the export, got ${JSON.stringify(data.holds)}`);
       await page.getByTestId("exported").waitFor();
     });
 
@@ -725,7 +852,7 @@ async function main() {
       await del.click();
       await page.getByTestId("deleted").waitFor();
       const deleted = await page.getByTestId("deleted").innerText();
-      expect(/Deleted 2 sessions/.test(deleted), `two sessions deleted, got "${deleted}"`);
+      expect(/Deleted 2 sessions\b/.test(deleted), `the two sessions left deleted, got "${deleted}"`);
       await shot(page, "12-data-deleted");
       await nav(page).getByRole("link", { name: "Progress" }).click();
       await page.getByText("No sessions yet").waitFor();
@@ -735,7 +862,17 @@ async function main() {
       const id = pointName.replace("triggerPoints/", "");
       await page.goto(`${app}#/log?point=${id}`);
       await page.getByRole("heading", { name: "Log a session you already did" }).waitFor();
-      // The service worker controls the page by now (it keeps the shell).
+      // The service worker is active by now (it keeps the shell); a page
+      // loaded before it took over is controlled from its next load.
+      const ready = await page.evaluate(() =>
+        Promise.race([navigator.serviceWorker.ready.then(() => true), new Promise((r) => setTimeout(() => r(false), 15_000))]),
+      );
+      expect(ready, "an active service worker");
+      if (!(await page.evaluate(() => !!navigator.serviceWorker.controller))) {
+        log("      the page was not controlled yet: reloading it");
+        await page.reload();
+        await page.getByRole("heading", { name: "Log a session you already did" }).waitFor();
+      }
       await page.waitForFunction(() => !!navigator.serviceWorker?.controller, null, { timeout: 15_000 });
       await context.setOffline(true);
       await page.getByTestId("offline").waitFor();
@@ -753,6 +890,11 @@ async function main() {
       await page.getByTestId("waiting").getByText("1 session is waiting").waitFor();
       await page.getByRole("heading", { name: "Log a session you already did" }).waitFor();
       await shot(page, "18b-offline-reloaded");
+      // The catalog answers came from the cache of the served catalog version.
+      const cachesNow = await page.evaluate(() => caches.keys());
+      const catalogCaches = cachesNow.filter((n) => n.startsWith("knotwork-catalog-"));
+      expect(catalogCaches.length === 1 && !catalogCaches[0].endsWith("unversioned"), `one catalog cache, by version, got ${cachesNow.join(",")}`);
+      expect(cachesNow.some((n) => n.startsWith("knotwork-shell-")), `the app shell cached, got ${cachesNow.join(",")}`);
       await context.setOffline(false);
       await page.getByTestId("synced").waitFor({ timeout: 20_000 });
       expect((await page.getByTestId("waiting").count()) === 0, "nothing left waiting");

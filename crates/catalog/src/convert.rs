@@ -129,6 +129,7 @@ impl PbCatalog {
                 synonyms: r.synonyms.clone(),
                 red_flags: names_of(names::RED_FLAGS, &r.red_flags),
                 max_safe_pressure: r.max_safe_pressure.unwrap_or_default(),
+                max_hold_seconds: r.max_hold_seconds.unwrap_or_default(),
             })
             .collect();
         let muscles: Vec<pb::Muscle> = d
@@ -440,6 +441,7 @@ fn trigger_point(c: &Catalog, i: usize) -> pb::TriggerPoint {
             .collect(),
         sources: names_of(names::SOURCES, &t.sources),
         max_safe_pressure: c.point_max_pressure(i),
+        max_hold_seconds: c.point_max_hold(i),
         therapist_only: t.therapist_only,
         therapist_only_note: t.therapist_only_note.clone(),
         guides: c

@@ -31,6 +31,9 @@ pub fn candidates(matches: &[cat::MuscleMatch]) -> Vec<Candidate> {
                             .into_iter()
                             .map(|c| c.contraindication)
                             .collect(),
+                        max_safe_pressure: u8::try_from(tp.max_safe_pressure)
+                            .ok()
+                            .filter(|v| *v > 0),
                     }
                 })
                 .collect(),
@@ -54,6 +57,8 @@ pub fn person(
     progress: &[ses::PointProgress],
     day: &ses::GetDayResponse,
     holds: &[ses::Hold],
+    conditions: &[cat::Contraindication],
+    guidance: Option<&cat::TechniqueGuidance>,
 ) -> Person {
     let state = match ses::ScreeningStatus::try_from(screening.status) {
         Ok(ses::ScreeningStatus::Cleared) => ScreeningState::Cleared,
@@ -82,7 +87,41 @@ pub fn person(
             )
         })
         .collect();
+    // The same rules as the session's `tool_ruled_out_by` and
+    // `pressure_ceiling`: a tool ruled out by a present condition stays out
+    // after clearance; a condition's ceiling holds until a provider clears it.
+    let answers: HashMap<&str, &ses::ScreeningAnswer> = screening
+        .answers
+        .iter()
+        .filter(|a| a.present)
+        .map(|a| (a.contraindication.as_str(), a))
+        .collect();
+    let mut tools_ruled_out: HashMap<String, Vec<String>> = HashMap::new();
+    let mut condition_ceiling: Option<u8> = None;
+    for c in conditions {
+        let Some(a) = answers.get(c.name.as_str()) else {
+            continue;
+        };
+        for t in &c.excluded_tools {
+            tools_ruled_out
+                .entry(t.tool.clone())
+                .or_default()
+                .push(c.name.clone());
+        }
+        if !a.cleared_by_provider
+            && let Ok(v) = u8::try_from(c.max_pressure_until_cleared)
+            && v > 0
+        {
+            condition_ceiling = Some(condition_ceiling.map_or(v, |x| x.min(v)));
+        }
+    }
     Person {
+        tools_ruled_out,
+        condition_ceiling,
+        max_safe_pressure: guidance
+            .and_then(|g| u8::try_from(g.max_safe_pressure).ok())
+            .filter(|v| *v > 0)
+            .unwrap_or(DEFAULT_MAX_PRESSURE),
         owned_tools: profile.tools.iter().cloned().collect(),
         screening: state,
         present_conditions: screening
@@ -114,6 +153,9 @@ pub fn person(
         stalled_regions: Vec::new(),
     }
 }
+
+/// The seed's ceiling, when the catalog's guidance is missing.
+const DEFAULT_MAX_PRESSURE: u8 = 7;
 
 /// The requested regions whose pain check-ins are not better after a
 /// consistent week (the session's region week rule).
@@ -177,6 +219,8 @@ pub struct Inputs {
     pub day: ses::GetDayResponse,
     /// The caller's active holds.
     pub holds: Vec<ses::Hold>,
+    /// The catalog's screening conditions (tool limits, pressure ceilings).
+    pub conditions: Vec<cat::Contraindication>,
     /// The caller's pain per region, with each region's week rule.
     pub regions: Vec<ses::RegionProgress>,
 }
@@ -190,7 +234,31 @@ fn block(b: &relief::Block) -> gw::Block {
 
 /// A point's block, its message completed with the catalog's own reason
 /// (people see "A massage gun here can hit ...", never `tools/massage_gun`).
-fn point_block(b: &relief::Block, tp: &cat::TriggerPoint) -> gw::Block {
+fn point_block(
+    b: &relief::Block,
+    tp: &cat::TriggerPoint,
+    conditions: &[cat::Contraindication],
+) -> gw::Block {
+    if let relief::Block::ToolRuledOut(tool, ids) = b {
+        let mut out = block(b);
+        let mut names = Vec::new();
+        let mut whys = Vec::new();
+        for c in conditions.iter().filter(|c| ids.contains(&c.name)) {
+            names.push(c.display_name.as_str());
+            if let Some(x) = c.excluded_tools.iter().find(|x| &x.tool == tool) {
+                whys.push(x.reason.as_str());
+            }
+        }
+        if !names.is_empty() {
+            out.message = format!(
+                "{} ({}): {}",
+                out.message.trim_end_matches('.'),
+                names.join(", "),
+                whys.join(" ")
+            );
+        }
+        return out;
+    }
     let why = match b {
         relief::Block::ToolExcluded(t) => tp
             .excluded_tools
@@ -220,6 +288,8 @@ pub fn relief_plan(inputs: Inputs, max: usize) -> gw::GetReliefPlanResponse {
         &inputs.progress,
         &inputs.day,
         &inputs.holds,
+        &inputs.conditions,
+        inputs.guidance.as_ref(),
     );
     person.stalled_regions = stalled_regions(&inputs.regions, &inputs.pain.resolved_locations);
     let plan = relief::plan(&cands, &person, max);
@@ -256,7 +326,12 @@ pub fn relief_plan(inputs: Inputs, max: usize) -> gw::GetReliefPlanResponse {
                     techniques: tp.techniques.clone(),
                     progress: progress.get(tp.name.as_str()).map(|p| (*p).clone()),
                     allowance: allowances.get(tp.name.as_str()).map(|a| (*a).clone()),
-                    blocks: planned.blocks.iter().map(|b| point_block(b, tp)).collect(),
+                    blocks: planned
+                        .blocks
+                        .iter()
+                        .map(|b| point_block(b, tp, &inputs.conditions))
+                        .collect(),
+                    max_pressure: i32::from(planned.max_pressure),
                 });
             }
             Some(gw::ReliefCandidate {
@@ -326,8 +401,17 @@ mod tests {
             }],
             ..Default::default()
         };
+        let conditions = [cat::Contraindication {
+            name: "contraindications/blood_thinners".into(),
+            display_name: "Blood thinners".into(),
+            excluded_tools: vec![cat::ToolExclusion {
+                tool: "tools/massage_gun".into(),
+                reason: "Percussion bruises easily.".into(),
+            }],
+            ..Default::default()
+        }];
         let check = |b: Block, reason: &str, why: &str| {
-            let got = point_block(&b, &tp);
+            let got = point_block(&b, &tp, &conditions);
             assert_eq!(got.reason, reason);
             assert!(got.message.ends_with(why), "{}", got.message);
             for raw in ["tools/", "contraindications/", "triggerPoints/"] {
@@ -343,6 +427,15 @@ mod tests {
             Block::ConditionExcluded("contraindications/pregnancy".into()),
             "CONDITION_EXCLUDED",
             "No pressure on the belly in pregnancy.",
+        );
+        // A tool a condition rules out names the condition and its reason.
+        check(
+            Block::ToolRuledOut(
+                "tools/massage_gun".into(),
+                vec!["contraindications/blood_thinners".into()],
+            ),
+            "CONDITION_EXCLUDED",
+            "(Blood thinners): Percussion bruises easily.",
         );
         // A block without a catalog reason keeps its plain message.
         check(

@@ -165,6 +165,10 @@ pub fn catalog_view(s: cpb::CatalogSnapshot) -> Result<CatalogView, String> {
                     })
                     .collect(),
                 max_safe_pressure,
+                // 0 (an older catalog) or the guidance's own: no limit.
+                max_hold_seconds: u32::try_from(tp.max_hold_seconds)
+                    .ok()
+                    .filter(|s| *s > 0 && *s < guidance.max_duration_seconds),
                 therapist_only: tp.therapist_only.then(|| tp.therapist_only_note.clone()),
             };
             Ok((id, info))
@@ -279,6 +283,7 @@ fn warning_code(c: WarningCode) -> pb::WarningCode {
         WarningCode::NearDailyLimit => W::NearDailyLimit,
         WarningCode::NeighbourOnHold => W::NeighbourOnHold,
         WarningCode::ProfileIncomplete => W::ProfileIncomplete,
+        WarningCode::HoldLimited => W::HoldLimited,
     }
 }
 
@@ -302,6 +307,7 @@ fn warning_code_from(v: i32) -> Option<WarningCode> {
         W::NearDailyLimit => WarningCode::NearDailyLimit,
         W::NeighbourOnHold => WarningCode::NeighbourOnHold,
         W::ProfileIncomplete => WarningCode::ProfileIncomplete,
+        W::HoldLimited => WarningCode::HoldLimited,
         W::Unspecified => return None,
     })
 }
@@ -778,6 +784,7 @@ pub fn import(e: &pb::UserDataExport) -> Result<UserData, Error> {
             sessions_today: u32::try_from(g.sessions_today).unwrap_or(0),
             warnings: Vec::new(),
             instructions: g.instructions.clone(),
+            clock_start: None,
         });
     }
     let mut check_ins = Vec::new();
@@ -958,6 +965,7 @@ pub(crate) mod tests {
                         reason: "no".into(),
                     }],
                     max_safe_pressure: 4,
+                    max_hold_seconds: 60,
                     ..Default::default()
                 },
                 cpb::TriggerPoint {
@@ -994,6 +1002,7 @@ pub(crate) mod tests {
         assert!(pregnancy.excluded_tools.contains_key("gun"));
         let p = v.point("ql").unwrap();
         assert_eq!(p.max_safe_pressure, Some(4));
+        assert_eq!(p.max_hold_seconds, Some(60));
         assert!(p.referral_regions.contains("low_back"));
         assert_eq!(p.therapist_only, None);
         assert!(p.excluded_tools.contains_key("gun"));

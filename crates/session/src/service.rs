@@ -40,50 +40,6 @@ pub struct Session {
     auth: InternalAuth,
     guide_speedup: u32,
     drain: Drain,
-    clocks: GuideClocks,
-}
-
-/// When each guided session's clock started: its first GuideSession attach.
-/// A reattach continues from there. Kept in memory (bounded by age); after
-/// a restart the start time stands in, so a reconnect never restarts at 0.
-#[derive(Debug, Clone, Default)]
-struct GuideClocks(Arc<std::sync::Mutex<BTreeMap<String, Timestamp>>>);
-
-/// A first attach this soon after the start begins the session at 0:00.
-const FIRST_ATTACH_GRACE: jiff::SignedDuration = jiff::SignedDuration::from_secs(30);
-/// Clocks older than this are forgotten.
-const CLOCK_TTL: jiff::SignedDuration = jiff::SignedDuration::from_hours(6);
-
-impl GuideClocks {
-    /// The clock start of `g` for `user`, starting it at `now` on the first
-    /// attach within the grace period.
-    fn attach(&self, user: &str, g: &crate::domain::GuidedSession, now: Timestamp) -> Timestamp {
-        let key = format!("{user}\0{}", g.id);
-        let Ok(mut map) = self.0.lock() else {
-            return g.start_time;
-        };
-        if let Some(t) = map.get(&key) {
-            return *t;
-        }
-        map.retain(|_, t| now.duration_since(*t) < CLOCK_TTL);
-        let start = if now.duration_since(g.start_time) < FIRST_ATTACH_GRACE {
-            now
-        } else {
-            g.start_time
-        };
-        map.insert(key, start);
-        start
-    }
-
-    /// The clock start of `g` for `user`, without starting it.
-    fn since(&self, user: &str, g: &crate::domain::GuidedSession) -> Timestamp {
-        let key = format!("{user}\0{}", g.id);
-        self.0
-            .lock()
-            .ok()
-            .and_then(|m| m.get(&key).copied())
-            .unwrap_or(g.start_time)
-    }
 }
 
 impl Session {
@@ -101,7 +57,6 @@ impl Session {
             auth,
             guide_speedup: guide_speedup.max(1),
             drain: Drain::never(),
-            clocks: GuideClocks::default(),
         }
     }
 
@@ -189,7 +144,7 @@ impl Session {
             return Ok(());
         };
         if let Some(g) = self.store.guided(user, &id).await? {
-            let since = self.clocks.since(user, &g);
+            let since = guide::clock_since(&g);
             let elapsed = guide::elapsed_at(since, Timestamp::now(), self.guide_speedup);
             draft.duration_seconds = guide::real_duration(&g, draft.duration_seconds, elapsed);
         }
@@ -512,7 +467,16 @@ impl SessionService for Session {
             .ok_or_else(|| Error::NotFound(req.get_ref().name.clone()))?;
         // A reconnect continues at the real elapsed time, not at 0:00.
         let now = Timestamp::now();
-        let since = self.clocks.attach(&user, &g, now);
+        // The clock's start is stored at the first attach, so a reattach
+        // after a restart of this service resumes at the elapsed time too.
+        let since = match g.clock_start {
+            Some(t) => t,
+            None => self
+                .store
+                .attach_guide(&user, id, now)
+                .await?
+                .unwrap_or(g.start_time),
+        };
         let elapsed = guide::elapsed_at(since, now, self.guide_speedup);
         let (stream, _task) = guide_stream(guide::resume(&g, elapsed), self.guide_speedup, elapsed);
         // Dropped at the deadline, the receiver stops the task.
@@ -1182,9 +1146,15 @@ impl SessionService for Session {
         if !plan::in_range(date, ctx.today) {
             return Err(Error::field("local_date", "must be within 400 days of today").into());
         }
-        let day = ctx
+        let mut day = ctx
             .day(date)
             .ok_or_else(|| Error::field("local_date", "out of range"))?;
+        if date <= ctx.today {
+            // Guided sessions started count toward the limit too.
+            let points = day.points.iter().map(|p| p.point.clone()).collect();
+            let used = self.store.day_counts(&user, points, date).await?;
+            day.limit_by(&used, ctx.rules.cap);
+        }
         Ok(Response::new(pb::GetDailyPlanResponse {
             plan: Some(ctx.to_pb(&day)),
             adherence: Some(convert::adherence(&ctx.adherence())),

@@ -20,7 +20,7 @@
 //! | `screenings` | user | Screening (JSON) |
 //! | `sessions` | user, perform time (8 bytes, big-endian, sign-flipped), id | SessionRecord (JSON) |
 //! | `session_ids` | user, id | perform time (8 bytes) |
-//! | `guided_sessions` | user, id | GuidedSession (JSON) |
+//! | `guided_sessions` | user, id | GuidedSession (JSON; with the guide clock's start once attached) |
 //! | `by_point_day` | user, point, local date, kind (`s`/`g`) + id | event id and tenderness |
 //! | `request_ids` | user, request id | resource name, then 0 and the request's SHA-256 fingerprint |
 //! | `check_ins` | user, local date, region | CheckIn (JSON) |
@@ -221,6 +221,11 @@ enum Op {
         user: String,
         id: String,
     },
+    AttachGuide {
+        user: String,
+        id: String,
+        now: Timestamp,
+    },
 }
 
 enum Output {
@@ -234,6 +239,7 @@ enum Output {
     Holds(Vec<crate::domain::holds::Hold>),
     Updated(SessionRecord),
     SessionDeleted(bool),
+    Clock(Option<Timestamp>),
 }
 
 struct Job {
@@ -702,6 +708,22 @@ impl Tables<WTable<'_>> {
         Ok(())
     }
 
+    /// Starts the guide clock of a guided session at its first attach and
+    /// stores it (the first writer wins); returns the clock start, `None`
+    /// for an unknown session.
+    fn attach_guide(&mut self, user: &str, id: &str, now: Timestamp) -> Applied {
+        let Some(mut g) = self.guided(user, id)? else {
+            return Ok(Ok(Output::Clock(None)));
+        };
+        if let Some(t) = g.clock_start {
+            return Ok(Ok(Output::Clock(Some(t))));
+        }
+        let start = crate::domain::guide::clock_start(&g, now);
+        g.clock_start = Some(start);
+        Self::put_json(&mut self.guided, &key(user, &[g.id.as_bytes()]), &g)?;
+        Ok(Ok(Output::Clock(Some(start))))
+    }
+
     fn insert_guided(&mut self, user: &str, g: &GuidedSession) -> Result<(), Error> {
         let bytes = serde_json::to_vec(g)?;
         self.guided
@@ -800,20 +822,22 @@ impl Tables<WTable<'_>> {
             Ok(a) => a,
             Err(refusal) => return Ok(Err(Error::Refused(refusal))),
         };
-        let warnings =
+        let mut warnings =
             self.guided_warnings(user, &req.trigger_point, admission.sessions_today, catalog)?;
+        warnings.extend(admission.hold_warning.clone());
         let g = GuidedSession {
             id: uuid::Uuid::now_v7().to_string(),
             trigger_point: req.trigger_point,
             tool: req.tool,
             side: req.side,
-            duration_seconds: req.duration_seconds,
+            duration_seconds: admission.duration_seconds,
             target_pressure: admission.target_pressure,
             start_time: now,
             local_date: admission.local_date,
             sessions_today: admission.sessions_today,
             warnings,
             instructions: admission.instructions,
+            clock_start: None,
         };
         if let Err(e) = self.within_quota(user, 0, serde_json::to_vec(&g)?.len() as u64) {
             return Ok(Err(e));
@@ -1093,6 +1117,7 @@ impl Tables<WTable<'_>> {
                 now,
             } => self.update_session(&user, *update, &catalog, now),
             Op::DeleteSession { user, id } => self.delete_session(&user, &id),
+            Op::AttachGuide { user, id, now } => self.attach_guide(&user, &id, now),
         }
     }
 }
@@ -1583,6 +1608,28 @@ impl Store {
             .await?
         {
             Output::Updated(r) => Ok(r),
+            _ => Err(mismatch()),
+        }
+    }
+
+    /// The guide clock's start of a guided session: stored at its first
+    /// attach, durably, so a reattach after a restart resumes at the real
+    /// elapsed time. `None` for an unknown session.
+    pub async fn attach_guide(
+        &self,
+        user: &str,
+        id: &str,
+        now: Timestamp,
+    ) -> Result<Option<Timestamp>, Error> {
+        match self
+            .submit(Op::AttachGuide {
+                user: user.to_owned(),
+                id: id.to_owned(),
+                now,
+            })
+            .await?
+        {
+            Output::Clock(t) => Ok(t),
             _ => Err(mismatch()),
         }
     }

@@ -91,6 +91,7 @@ describe("todayView with the schedule", () => {
     ]);
     expect(v.hours).toBe("07:00–22:00");
     expect(v.plannedToday).toBe(6);
+    expect(v.plannedDone).toBe(1);
     expect(v.streak).toBe(4);
     expect(v.week).toEqual({ sessions: 9, activeDays: 4, planned: 30, percent: 30 });
   });

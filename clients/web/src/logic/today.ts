@@ -63,8 +63,9 @@ export interface TodayView {
   plan: PlanItem[];
   setAside: TodayLike["setAside"];
   sessionsToday: number;
-  /** Planned sessions today, when the schedule is known. */
+  /** Planned sessions today and how many of them are done, when the schedule is known. */
   plannedToday?: number;
+  plannedDone?: number;
   /** Suggested times (empty without a schedule). */
   slots: Slot[];
   /** The waking hours the times are spread over, e.g. "07:00–22:00". */
@@ -100,6 +101,7 @@ export function todayView(t: TodayLike): TodayView {
     ...base,
     plan,
     plannedToday: t.plan.sessionsPlanned,
+    plannedDone: t.plan.sessionsDone,
     slots: t.plan.slots.map((x) => ({
       clock: localClock(x.localTime),
       at: x.time ? Number(x.time.seconds) * 1000 : undefined,

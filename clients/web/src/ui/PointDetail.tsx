@@ -156,7 +156,7 @@ export function PointDetail({ id, side: sideParam }: { id: string; side: Side })
             ))}
             {point.excludedTools.map((x) => (
               <li key={x.tool}>
-                <strong>Never use {toolNames.get(x.tool) ?? humanizeName(x.tool)}.</strong> {x.reason}
+                <strong>{toolNames.get(x.tool) ?? humanizeName(x.tool)}: never on this point.</strong> {x.reason}
               </li>
             ))}
             {point.excludedConditions.map((x) => (

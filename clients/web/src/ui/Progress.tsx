@@ -10,12 +10,13 @@ import { describeError, type Problem } from "../logic/errors";
 import { humanizeName, idOf, progressLabel } from "../logic/labels";
 import { nameMap, useApp } from "./app-state";
 import { ErrorBox, Loading, NeedSignIn, ScreenTitle } from "./common";
+import { PointSessions } from "./Sessions";
 
 function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? "" : "s"}`;
 }
 
-function PointCard({ p, names }: { p: PointProgress; names: Map<string, string> }) {
+function PointCard({ p, names, onChanged }: { p: PointProgress; names: Map<string, string>; onChanged(): void }) {
   const title = names.get(p.triggerPoint) ?? humanizeName(p.triggerPoint);
   const days: DayValue[] = p.days.map((d) => ({
     date: d.localDate,
@@ -74,6 +75,7 @@ function PointCard({ p, names }: { p: PointProgress; names: Map<string, string> 
           Log a past session
         </a>
       </p>
+      <PointSessions point={p.triggerPoint} title={title} onChanged={onChanged} />
       {p.alternativeTriggerPoints.length > 0 && (
         <p>
           Other points that refer to the same place:{" "}
@@ -133,6 +135,8 @@ export function ProgressScreen({ only }: { only?: string }) {
   const [items, setItems] = useState<PointProgress[] | null>(null);
   const [names, setNames] = useState<Map<string, string>>(new Map());
   const [problem, setProblem] = useState<Problem | null>(null);
+  // Bumped after a correction or a deletion: progress is read again.
+  const [version, setVersion] = useState(0);
   const [regions, setRegions] = useState<RegionProgress[]>([]);
   const [keeping, setKeeping] = useState<Adherence | null>(null);
   const regionNames = useMemo(() => nameMap(app.vocab?.regions ?? []), [app.vocab]);
@@ -143,7 +147,7 @@ export function ProgressScreen({ only }: { only?: string }) {
       .listRegionProgress({ days: 90 })
       .then((r) => setRegions(r.regions))
       .catch(() => setRegions([]));
-  }, [app.token]);
+  }, [app.token, version]);
 
   useEffect(() => {
     if (!app.token) return;
@@ -173,7 +177,7 @@ export function ProgressScreen({ only }: { only?: string }) {
     return () => {
       live = false;
     };
-  }, [app.token]);
+  }, [app.token, version]);
 
   const sorted = useMemo(() => {
     if (!items || !only) return items;
@@ -215,7 +219,7 @@ export function ProgressScreen({ only }: { only?: string }) {
       {sorted && sorted.length > 0 && (
         <ul class="progress-list">
           {sorted.map((p) => (
-            <PointCard key={p.triggerPoint} p={p} names={names} />
+            <PointCard key={p.triggerPoint} p={p} names={names} onChanged={() => setVersion((v) => v + 1)} />
           ))}
         </ul>
       )}

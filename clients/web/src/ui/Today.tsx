@@ -73,13 +73,20 @@ export function TodayScreen() {
               <dt>Days in a row</dt>
               <dd data-testid="streak">{view.streak}</dd>
             </div>
-            <div>
-              <dt>Sessions today</dt>
-              <dd data-testid="sessions-today">
-                {view.sessionsToday}
-                {view.plannedToday !== undefined && <span class="small muted">of {view.plannedToday} planned</span>}
-              </dd>
-            </div>
+            {view.plannedToday !== undefined ? (
+              <div>
+                <dt>Today's plan</dt>
+                <dd data-testid="plan-today">
+                  {view.plannedDone ?? 0}
+                  <span class="small muted">of {view.plannedToday} sessions done</span>
+                </dd>
+              </div>
+            ) : (
+              <div>
+                <dt>Sessions today</dt>
+                <dd data-testid="sessions-today">{view.sessionsToday}</dd>
+              </div>
+            )}
             <div>
               <dt>Last 7 days</dt>
               <dd data-testid="week">
@@ -120,7 +127,7 @@ export function TodayScreen() {
                       </p>
                     </div>
                     {!p.onHold && p.left !== 0 && (
-                      <a class="button" href={`#/point/${idOf(p.point)}`} aria-label={`Work ${name(p.point)}`}>
+                      <a class="button" href={`#/point/${idOf(p.point)}`} aria-label={`Work it: ${name(p.point)}`}>
                         Work it
                       </a>
                     )}

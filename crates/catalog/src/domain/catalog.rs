@@ -321,6 +321,11 @@ impl Catalog {
                     ),
                 );
             }
+            check_hold(&mut c, &e, r.max_hold_seconds, &data.guidance);
+        }
+        for t in &data.trigger_points {
+            let e = format!("trigger_points[{}]", t.id);
+            check_hold(&mut c, &e, t.max_hold_seconds, &data.guidance);
         }
         for t in &data.tools {
             let e = format!("tools[{}]", t.id);
@@ -620,6 +625,28 @@ impl Catalog {
             .and_then(|r| d.regions[r].max_safe_pressure)
             .map_or(g, |r| r.min(g))
     }
+
+    /// The longest hold advised on a trigger point, in seconds: the
+    /// guidance's `max_duration_seconds`, or the shorter limit of the point
+    /// or of the region it lies in (the belly).
+    pub fn point_max_hold(&self, point: usize) -> i32 {
+        let d = &self.data;
+        let Some(t) = d.trigger_points.get(point) else {
+            return d.guidance.max_duration_seconds;
+        };
+        let region = self
+            .region_index(&t.region)
+            .and_then(|r| d.regions[r].max_hold_seconds);
+        [
+            Some(d.guidance.max_duration_seconds),
+            region,
+            t.max_hold_seconds,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap_or(d.guidance.max_duration_seconds)
+    }
 }
 
 struct Places<'a> {
@@ -854,6 +881,22 @@ fn check_point(c: &mut Checker, t: &TriggerPoint, r: &Refs<'_>) {
         c.text(e, "cautions.text", &x.text);
     }
     check_therapist_only(c, e, t, r);
+}
+
+/// A hold limit (of a region or a point) is a real limit: at least 10 s and
+/// shorter than the guidance's longest hold.
+fn check_hold(c: &mut Checker, e: &str, hold: Option<i32>, g: &Guidance) {
+    if let Some(s) = hold
+        && !(10..g.max_duration_seconds).contains(&s)
+    {
+        c.fail(
+            e,
+            format!(
+                "max_hold_seconds {s} must be 10..{} (shorter than the guidance's max_duration_seconds)",
+                g.max_duration_seconds
+            ),
+        );
+    }
 }
 
 /// A therapist-only point says why, and offers only clinic tools (a
@@ -1333,6 +1376,17 @@ mod tests {
             "regions[neck_side]",
             "must be 1..=7",
         );
+        // A hold limit is shorter than the guidance's longest hold.
+        check(
+            &[("max_hold_seconds = 60", "max_hold_seconds = 300")],
+            "regions[groin]",
+            "max_hold_seconds 300 must be 10..300",
+        );
+        check(
+            &[("max_hold_seconds = 60", "max_hold_seconds = 0")],
+            "regions[groin]",
+            "max_hold_seconds 0 must be 10..300",
+        );
         check(
             &[("effect = \"LIMITS\"", "effect = \"SOMETIMES\"")],
             "file",
@@ -1365,6 +1419,10 @@ mod tests {
         let scm = c.point_index("sternocleidomastoid_1").unwrap();
         assert_eq!(c.point_max_pressure(scm), 4);
         assert_eq!(c.point_max_pressure(tib), d.guidance.max_safe_pressure);
+        // The groin's hold limit reaches the point lying there; the shin
+        // keeps the guidance's longest hold.
+        assert_eq!(c.point_max_hold(psoas), 60);
+        assert_eq!(c.point_max_hold(tib), d.guidance.max_duration_seconds);
     }
 
     #[test]

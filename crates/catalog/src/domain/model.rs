@@ -331,6 +331,10 @@ pub struct Region {
     /// (the neck, the face, the belly).
     #[serde(default)]
     pub max_safe_pressure: Option<i32>,
+    /// The longest hold advised on one point lying here, in seconds, below
+    /// the guidance's `max_duration_seconds` (the belly: about a minute).
+    #[serde(default)]
+    pub max_hold_seconds: Option<i32>,
 }
 
 /// How easily a tool travels.
@@ -528,6 +532,10 @@ pub struct TriggerPoint {
     /// `therapist_only` is).
     #[serde(default)]
     pub therapist_only_note: String,
+    /// The longest hold advised on this point, in seconds, when shorter than
+    /// its region's (a point that reaches the belly from another region).
+    #[serde(default)]
+    pub max_hold_seconds: Option<i32>,
     /// Source ids.
     #[serde(default)]
     pub sources: Vec<String>,

@@ -3,6 +3,7 @@
 use anyhow::{Context, bail};
 use knotwork_proto::catalog::v1 as cat;
 
+use super::names::Names;
 use crate::connect::{Ctx, explain, full};
 use crate::output::{align_right, paint, print_red_flags, print_table, short, style, table, word};
 
@@ -327,7 +328,7 @@ pub async fn search(ctx: &Ctx, args: SearchArgs) -> anyhow::Result<()> {
     })
 }
 
-fn show_point(tp: &cat::TriggerPoint) {
+fn show_point(tp: &cat::TriggerPoint, names: &Names) {
     anstream::println!(
         "{} {}",
         paint(style::HEADING, &tp.display_name),
@@ -352,14 +353,14 @@ fn show_point(tp: &cat::TriggerPoint) {
         );
     }
     for t in &tp.techniques {
-        println!("With {}: {}", short(&t.tool), t.instructions);
+        println!("With {}: {}", names.of(&t.tool), t.instructions);
     }
     // A therapist-only point excludes every self-treatment tool; the line
     // above already says so, once.
     for x in tp.excluded_tools.iter().filter(|_| !tp.therapist_only) {
         anstream::println!(
             "{} {}",
-            paint(style::DANGER, format!("Never with {}:", short(&x.tool))),
+            paint(style::DANGER, format!("Never with {}:", names.of(&x.tool))),
             x.reason
         );
     }
@@ -368,7 +369,7 @@ fn show_point(tp: &cat::TriggerPoint) {
             "{} {}",
             paint(
                 style::CAUTION,
-                format!("Not with {}:", short(&x.contraindication))
+                format!("Not with {}:", names.of(&x.contraindication))
             ),
             x.reason
         );
@@ -490,6 +491,11 @@ pub async fn point(ctx: &Ctx, args: PointArgs) -> anyhow::Result<()> {
             );
         }
     }
+    let display = if ctx.out.json {
+        Names::default()
+    } else {
+        Names::load(ctx, &[]).await
+    };
     if let [name] = names.as_slice() {
         let resp = client
             .get_trigger_point(cat::GetTriggerPointRequest { name: name.clone() })
@@ -498,7 +504,7 @@ pub async fn point(ctx: &Ctx, args: PointArgs) -> anyhow::Result<()> {
             .into_inner();
         return ctx.out.show(&resp, |resp| {
             if let Some(tp) = &resp.trigger_point {
-                show_point(tp);
+                show_point(tp, &display);
             }
         });
     }
@@ -512,7 +518,7 @@ pub async fn point(ctx: &Ctx, args: PointArgs) -> anyhow::Result<()> {
             if i > 0 {
                 println!();
             }
-            show_point(tp);
+            show_point(tp, &display);
         }
     })
 }
@@ -747,17 +753,33 @@ pub async fn recommended_tools(ctx: &Ctx, args: NameArg) -> anyhow::Result<()> {
         .await
         .map_err(explain)?
         .into_inner();
+    let mut display = Names::default();
+    for r in &resp.recommended {
+        if let Some(t) = &r.tool {
+            display.insert(&t.name, &t.display_name);
+        }
+    }
+    if !ctx.out.json && !resp.excluded.is_empty() {
+        display = Names::load(ctx, &[]).await;
+    }
     ctx.out.show(&resp, |resp| {
         let mut t = table(&["tool", "how"]);
         for r in &resp.recommended {
-            let name = r.tool.as_ref().map(|t| short(&t.name)).unwrap_or("?");
-            t.add_row(vec![name, &r.instructions]);
+            let name = r
+                .tool
+                .as_ref()
+                .map(|t| display.of(&t.name))
+                .unwrap_or_else(|| "?".into());
+            t.add_row(vec![name, r.instructions.clone()]);
         }
         print_table(&t);
         for x in &resp.excluded {
             anstream::println!(
                 "{} {}",
-                paint(style::DANGER, format!("Never with {}:", short(&x.tool))),
+                paint(
+                    style::DANGER,
+                    format!("Never with {}:", display.of(&x.tool))
+                ),
                 x.reason
             );
         }

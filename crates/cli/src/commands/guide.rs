@@ -16,8 +16,9 @@ use tokio_stream::StreamExt as _;
 
 use super::catalog::parse_side;
 use super::journal::{parse_quality, show_logged};
+use super::names::Names;
 use crate::connect::{Ctx, explain, full};
-use crate::output::{self, paint, print_warnings, short, style, word};
+use crate::output::{self, paint, print_warnings, style, word};
 
 /// Options of `knotwork guide`.
 #[derive(Debug, clap::Args)]
@@ -222,11 +223,12 @@ pub async fn guide(ctx: &Ctx, args: GuideArgs) -> anyhow::Result<()> {
     if ctx.out.json {
         output::print_json_line(&started)?;
     } else {
+        let names = Names::load(ctx, std::slice::from_ref(&g.trigger_point)).await;
         anstream::println!(
             "{} {} with {}, {} s per side, aim for {}/10 {}",
             paint(style::HEADING, "Guided session:"),
-            short(&g.trigger_point),
-            short(&g.tool),
+            names.of(&g.trigger_point),
+            names.of(&g.tool),
             g.duration_seconds,
             g.target_pressure,
             paint(

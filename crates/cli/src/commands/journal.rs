@@ -9,6 +9,7 @@ use knotwork_proto::catalog::v1 as cat;
 use knotwork_proto::session::v1 as ses;
 
 use super::catalog::parse_side;
+use super::names::Names;
 use crate::connect::{Ctx, explain, full};
 use crate::output::{
     self, align_right, paint, print_table, print_warnings, short, style, table, word,
@@ -371,7 +372,7 @@ pub async fn profile(ctx: &Ctx, args: ProfileArgs) -> anyhow::Result<()> {
     }
 }
 
-fn show_screening(s: &ses::Screening) {
+fn show_screening(s: &ses::Screening, names: &Names) {
     let status = word(s.status().as_str_name(), "SCREENING_STATUS_");
     let styled = match s.status() {
         ses::ScreeningStatus::Cleared => paint(style::GOOD, &status),
@@ -386,12 +387,11 @@ fn show_screening(s: &ses::Screening) {
                 style::DANGER,
                 "rules self-massage out until a provider clears it:"
             ),
-            short(b)
+            names.of(b)
         );
     }
     if !s.missing.is_empty() {
-        let missing: Vec<_> = s.missing.iter().map(|m| short(m)).collect();
-        println!("  not answered yet: {}", missing.join(", "));
+        println!("  not answered yet: {}", names.list(&s.missing));
     }
 }
 
@@ -409,6 +409,11 @@ pub async fn screening(ctx: &Ctx, args: ScreeningArgs) -> anyhow::Result<()> {
         .map_err(explain)?
         .into_inner()
         .contraindications;
+    let names = Names::from_pairs(
+        conditions
+            .iter()
+            .map(|c| (c.name.as_str(), c.display_name.as_str())),
+    );
     if !args.none_apply && args.present.is_empty() && args.cleared.is_empty() {
         let resp = session
             .get_screening(ctx.request(ses::GetScreeningRequest {})?)
@@ -417,7 +422,7 @@ pub async fn screening(ctx: &Ctx, args: ScreeningArgs) -> anyhow::Result<()> {
             .into_inner();
         return ctx.out.show(&resp, |resp| {
             if let Some(s) = &resp.screening {
-                show_screening(s);
+                show_screening(s, &names);
             }
             println!();
             let mut t = table(&["name", "question"]);
@@ -470,7 +475,7 @@ pub async fn screening(ctx: &Ctx, args: ScreeningArgs) -> anyhow::Result<()> {
         .into_inner();
     ctx.out.show(&resp, |resp| {
         if let Some(s) = &resp.screening {
-            show_screening(s);
+            show_screening(s, &names);
         }
     })
 }

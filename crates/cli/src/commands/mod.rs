@@ -8,6 +8,7 @@ pub mod checkin;
 pub mod guide;
 pub mod holds;
 pub mod journal;
+pub mod names;
 pub mod ops;
 pub mod plan;
 pub mod views;

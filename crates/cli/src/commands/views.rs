@@ -4,6 +4,7 @@ use knotwork_proto::gateway::v1 as gw;
 
 use super::catalog::parse_locations;
 use super::journal::{show_day, show_progress};
+use super::names::Names;
 use crate::connect::{Ctx, explain};
 use crate::output::{align_right, paint, print_red_flags, print_table, short, style, table, word};
 
@@ -49,6 +50,25 @@ pub async fn plan(ctx: &Ctx, args: PlanArgs) -> anyhow::Result<()> {
         .map_err(explain)?
         .into_inner();
     let all_flags = args.flags;
+    let mut names = if ctx.out.json {
+        Names::default()
+    } else {
+        let mut points: Vec<String> = resp
+            .set_aside
+            .iter()
+            .map(|p| p.trigger_point.clone())
+            .collect();
+        points.push(resp.suggested_next.clone());
+        points.retain(|p| !p.is_empty());
+        Names::load(ctx, &points).await
+    };
+    for c in &resp.candidates {
+        for tpm in c.r#match.iter().flat_map(|m| &m.trigger_points) {
+            if let Some(tp) = &tpm.trigger_point {
+                names.insert(&tp.name, &tp.display_name);
+            }
+        }
+    }
     ctx.out.show(&resp, |resp| {
         print_red_flags(&resp.red_flags, all_flags);
         print_blocks(&resp.blocks);
@@ -87,7 +107,7 @@ pub async fn plan(ctx: &Ctx, args: PlanArgs) -> anyhow::Result<()> {
                     .as_ref()
                     .map(|p| word(p.status().as_str_name(), "PROGRESS_STATUS_"))
                     .unwrap_or_default();
-                let with: Vec<_> = p.techniques.iter().map(|t| short(&t.tool)).collect();
+                let with: Vec<_> = p.techniques.iter().map(|t| names.of(&t.tool)).collect();
                 let mut point = short(&p.trigger_point).to_owned();
                 if !p.blocks.is_empty() {
                     point.push_str(" (blocked)");
@@ -120,7 +140,7 @@ pub async fn plan(ctx: &Ctx, args: PlanArgs) -> anyhow::Result<()> {
                         "{} {}",
                         paint(
                             style::CAUTION,
-                            format!("{} ({}):", short(&p.trigger_point), b.reason)
+                            format!("{} ({}):", names.of(&p.trigger_point), b.reason)
                         ),
                         b.message
                     );
@@ -128,17 +148,22 @@ pub async fn plan(ctx: &Ctx, args: PlanArgs) -> anyhow::Result<()> {
             }
         }
         if !resp.suggested_next.is_empty() {
-            anstream::println!("{} {}", paint(style::HEADING, "Next:"), resp.suggested_next);
+            anstream::println!(
+                "{} {} ({})",
+                paint(style::HEADING, "Next:"),
+                names.of(&resp.suggested_next),
+                short(&resp.suggested_next)
+            );
             if !resp.suggested_next_reason.is_empty() {
                 println!("  {}", resp.suggested_next_reason);
             }
         }
-        print_set_aside(&resp.set_aside);
+        print_set_aside(&resp.set_aside, &names);
     })
 }
 
 /// Points not recommended now, apart from the rest: why and what to do.
-fn print_set_aside(points: &[gw::SetAsidePoint]) {
+fn print_set_aside(points: &[gw::SetAsidePoint], names: &Names) {
     if points.is_empty() {
         return;
     }
@@ -151,8 +176,9 @@ fn print_set_aside(points: &[gw::SetAsidePoint]) {
             "worsening"
         };
         anstream::println!(
-            "  {} {}: {}",
+            "  {} {} ({}): {}",
             paint(style::CAUTION, label),
+            names.of(&p.trigger_point),
             short(&p.trigger_point),
             p.message
         );
@@ -179,6 +205,16 @@ pub async fn today(ctx: &Ctx, args: TodayArgs) -> anyhow::Result<()> {
         .await
         .map_err(explain)?
         .into_inner();
+    let names = if ctx.out.json || resp.set_aside.is_empty() {
+        Names::default()
+    } else {
+        let points: Vec<String> = resp
+            .set_aside
+            .iter()
+            .map(|p| p.trigger_point.clone())
+            .collect();
+        Names::load(ctx, &points).await
+    };
     ctx.out.show(&resp, |resp| {
         if let Some(s) = &resp.screening {
             let status = word(s.status().as_str_name(), "SCREENING_STATUS_");
@@ -208,7 +244,7 @@ pub async fn today(ctx: &Ctx, args: TodayArgs) -> anyhow::Result<()> {
                 resp.progress_total - listed
             );
         }
-        print_set_aside(&resp.set_aside);
+        print_set_aside(&resp.set_aside, &names);
         if let Some(g) = &resp.guidance {
             let mut t = table(&["guidance", ""]);
             t.add_row(vec![

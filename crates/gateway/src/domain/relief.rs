@@ -31,12 +31,19 @@
 //!   Every suggestion carries a reason the person can read.
 //! - Ties keep the catalog's order.
 //! - Only techniques for tools the person owns are offered, never an
-//!   excluded tool.
+//!   excluded tool, nor a tool a reported screening condition rules out
+//!   everywhere (blood thinners and the massage gun): the plan never offers
+//!   what StartGuidedSession would refuse.
+//! - Each planned point carries the pressure ceiling StartGuidedSession
+//!   applies: the lowest of the guidance's, the point's own (its region's)
+//!   and that of every reported condition a provider has not cleared for
+//!   firm pressure.
 //! - Blocks: SCREENING_REQUIRED or CONTRAINDICATED for every point; per
 //!   point TOOL_EXCLUDED (an owned tool must never be used there),
-//!   CONDITION_EXCLUDED (a condition the person reported rules it out, even
-//!   when a provider cleared massage in general), DAILY_LIMIT_REACHED (no
-//!   session left today) and NO_OWNED_TOOL (no owned tool works it).
+//!   CONDITION_EXCLUDED (a condition the person reported rules the point
+//!   out, even when a provider cleared massage in general, or rules out an
+//!   owned tool that has a technique there), DAILY_LIMIT_REACHED (no
+//!   session left today) and NO_OWNED_TOOL (no usable owned tool works it).
 
 use std::collections::{HashMap, HashSet};
 
@@ -138,6 +145,9 @@ pub enum Block {
     ToolExcluded(String),
     /// A reported condition that rules this point out.
     ConditionExcluded(String),
+    /// Reported conditions that rule an owned tool out everywhere (the
+    /// tool, then the conditions).
+    ToolRuledOut(String, Vec<String>),
     /// No session left today on this point.
     DailyLimitReached,
     /// No owned tool works this point.
@@ -151,7 +161,7 @@ impl Block {
             Block::ScreeningRequired => "SCREENING_REQUIRED",
             Block::Contraindicated => "CONTRAINDICATED",
             Block::ToolExcluded(_) => "TOOL_EXCLUDED",
-            Block::ConditionExcluded(_) => "CONDITION_EXCLUDED",
+            Block::ConditionExcluded(_) | Block::ToolRuledOut(..) => "CONDITION_EXCLUDED",
             Block::DailyLimitReached => "DAILY_LIMIT_REACHED",
             Block::NoOwnedTool => "NO_OWNED_TOOL",
         }
@@ -171,6 +181,9 @@ impl Block {
             // block for machines; the gateway adds the catalog's reason.
             Block::ToolExcluded(_) => "Never use this tool on this point.".into(),
             Block::ConditionExcluded(_) => "A condition you reported rules this point out.".into(),
+            Block::ToolRuledOut(..) => {
+                "A condition you reported rules this tool out, even with clearance.".into()
+            }
             Block::DailyLimitReached => "No session left on this point today.".into(),
             Block::NoOwnedTool => "None of your tools works this point.".into(),
         }
@@ -190,6 +203,8 @@ pub struct PointFacts {
     pub excluded_tools: Vec<String>,
     /// Conditions that rule it out.
     pub excluded_conditions: Vec<String>,
+    /// Its own pressure ceiling (its region's), when below the guidance's.
+    pub max_safe_pressure: Option<u8>,
 }
 
 /// A catalog candidate (a muscle), in catalog order.
@@ -218,6 +233,14 @@ pub struct Person {
     pub remaining_today: HashMap<String, i32>,
     /// Active holds by `muscles/{id}`.
     pub held: HashMap<String, HeldMuscle>,
+    /// Tools a reported condition rules out everywhere (cleared or not), by
+    /// `tools/{id}`, with the conditions that do.
+    pub tools_ruled_out: HashMap<String, Vec<String>>,
+    /// The guidance's pressure ceiling (0-10).
+    pub max_safe_pressure: u8,
+    /// The lowest ceiling of the reported conditions a provider has not
+    /// cleared for firm pressure.
+    pub condition_ceiling: Option<u8>,
     /// Requested regions whose pain is not better after a consistent week.
     pub stalled_regions: Vec<StalledRegion>,
 }
@@ -261,6 +284,8 @@ pub struct PlannedPoint {
     pub tools: Vec<String>,
     /// What stops a session on it.
     pub blocks: Vec<Block>,
+    /// The highest pressure advised for this person here (0-10).
+    pub max_pressure: u8,
 }
 
 /// A re-ranked candidate.
@@ -518,7 +543,11 @@ fn plan_point(index: usize, p: &PointFacts, person: &Person) -> PlannedPoint {
     let tools: Vec<String> = p
         .technique_tools
         .iter()
-        .filter(|t| person.owned_tools.contains(*t) && !p.excluded_tools.contains(t))
+        .filter(|t| {
+            person.owned_tools.contains(*t)
+                && !p.excluded_tools.contains(t)
+                && !person.tools_ruled_out.contains_key(*t)
+        })
         .cloned()
         .collect();
     let mut blocks = Vec::new();
@@ -532,16 +561,34 @@ fn plan_point(index: usize, p: &PointFacts, person: &Person) -> PlannedPoint {
             blocks.push(Block::ConditionExcluded(c.clone()));
         }
     }
+    for t in &p.technique_tools {
+        if let Some(conditions) = person.tools_ruled_out.get(t)
+            && person.owned_tools.contains(t)
+            && !p.excluded_tools.contains(t)
+        {
+            blocks.push(Block::ToolRuledOut(t.clone(), conditions.clone()));
+        }
+    }
     if person.remaining_today.get(&p.name).is_some_and(|r| *r <= 0) {
         blocks.push(Block::DailyLimitReached);
     }
     if tools.is_empty() {
         blocks.push(Block::NoOwnedTool);
     }
+    let max_pressure = [
+        Some(person.max_safe_pressure),
+        p.max_safe_pressure,
+        person.condition_ceiling,
+    ]
+    .into_iter()
+    .flatten()
+    .min()
+    .unwrap_or(person.max_safe_pressure);
     PlannedPoint {
         index,
         tools,
         blocks,
+        max_pressure,
     }
 }
 
@@ -588,6 +635,9 @@ mod tests {
             recent: Vec::new(),
             remaining_today: HashMap::new(),
             held: HashMap::new(),
+            tools_ruled_out: HashMap::new(),
+            max_safe_pressure: 7,
+            condition_ceiling: None,
             stalled_regions: Vec::new(),
         }
     }
@@ -852,6 +902,31 @@ mod tests {
         assert_eq!(planned.blocks, blocks);
     }
 
+    #[track_caller]
+    fn check_ceiling(point: Option<u8>, condition: Option<u8>, expected: u8) {
+        let p = PointFacts {
+            max_safe_pressure: point,
+            ..point_facts_with_ball()
+        };
+        let mut who = person();
+        who.condition_ceiling = condition;
+        assert_eq!(plan_point(0, &p, &who).max_pressure, expected);
+    }
+
+    fn point_facts_with_ball() -> PointFacts {
+        point("triggerPoints/p", &["tools/ball"])
+    }
+
+    #[test]
+    fn pressure_ceiling_table() {
+        // The guidance's ceiling, unless the place or a condition is lower.
+        check_ceiling(None, None, 7);
+        check_ceiling(Some(4), None, 4);
+        check_ceiling(None, Some(3), 3);
+        check_ceiling(Some(4), Some(3), 3);
+        check_ceiling(Some(3), Some(4), 3);
+    }
+
     #[test]
     fn point_blocks_table() {
         let base = PointFacts {
@@ -864,6 +939,7 @@ mod tests {
             ],
             excluded_tools: vec!["tools/gun".into()],
             excluded_conditions: vec!["contraindications/pregnancy".into()],
+            max_safe_pressure: None,
         };
         let mut owner = person();
         owner.owned_tools = ["tools/ball".to_owned(), "tools/roller".to_owned()].into();
@@ -911,6 +987,41 @@ mod tests {
         );
         done.remaining_today.insert("triggerPoints/p".into(), 1);
         check_blocks(&base, &done, &["tools/ball", "tools/roller"], &[]);
+
+        // A condition rules an owned tool out everywhere: never offered,
+        // and said why; a tool not owned is not mentioned.
+        let mut thin = owner.clone();
+        thin.tools_ruled_out.insert(
+            "tools/roller".into(),
+            vec!["contraindications/osteoporosis".into()],
+        );
+        thin.tools_ruled_out.insert(
+            "tools/cane".into(),
+            vec!["contraindications/osteoporosis".into()],
+        );
+        check_blocks(
+            &base,
+            &thin,
+            &["tools/ball"],
+            &[Block::ToolRuledOut(
+                "tools/roller".into(),
+                vec!["contraindications/osteoporosis".into()],
+            )],
+        );
+        // The only owned tool ruled out: nothing left to use.
+        thin.owned_tools = ["tools/roller".to_owned()].into();
+        check_blocks(
+            &base,
+            &thin,
+            &[],
+            &[
+                Block::ToolRuledOut(
+                    "tools/roller".into(),
+                    vec!["contraindications/osteoporosis".into()],
+                ),
+                Block::NoOwnedTool,
+            ],
+        );
     }
 
     fn stalled_region(tried: &[&str]) -> StalledRegion {

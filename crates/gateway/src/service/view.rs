@@ -6,7 +6,10 @@ use std::future::Future;
 use std::sync::Arc;
 
 use knotwork_proto::catalog::v1::catalog_service_client::CatalogServiceClient;
-use knotwork_proto::catalog::v1::{FindByPainRequest, GetTechniqueGuidanceRequest};
+use knotwork_proto::catalog::v1::{
+    ContraindicationKind, FindByPainRequest, GetTechniqueGuidanceRequest,
+    ListContraindicationsRequest,
+};
 use knotwork_proto::gateway::v1::view_service_server::ViewService;
 use knotwork_proto::gateway::v1::*;
 use knotwork_proto::session::v1::session_service_client::SessionServiceClient;
@@ -125,7 +128,7 @@ impl ViewService for Views {
             .private(&request, self.shared.max_timeout)
             .await?;
         let (pain_req, max) = relief_plan_query(request.into_inner())?;
-        let (pain, guidance, profile, screening, progress, day, holds, regions) = tokio::join!(
+        let (pain, guidance, profile, screening, progress, day, holds, regions, conditions) = tokio::join!(
             self.catalog(
                 &ctx,
                 pain_req,
@@ -170,10 +173,18 @@ impl ViewService for Views {
                 ListRegionProgressRequest { days: 0 },
                 |mut c, r| async move { c.list_region_progress(r).await }
             ),
+            self.catalog(
+                &ctx,
+                ListContraindicationsRequest {
+                    kind: ContraindicationKind::Condition as i32
+                },
+                |mut c, r| async move { c.list_contraindications(r).await }
+            ),
         );
         let inputs = convert::Inputs {
             regions: regions?.regions,
             holds: holds?.holds,
+            conditions: conditions?.contraindications,
             pain: pain?,
             guidance: guidance?.guidance,
             profile: profile?.profile.unwrap_or_default(),

@@ -87,6 +87,9 @@ pub struct PointInfo {
     /// A pressure ceiling below the guidance's (the neck, the face, the
     /// belly), when the catalog sets one.
     pub max_safe_pressure: Option<u8>,
+    /// The longest hold advised on it, in seconds, when shorter than the
+    /// guidance's (the belly).
+    pub max_hold_seconds: Option<u32>,
     /// Why only a trained therapist may work it, when that is so (the person
     /// cannot reach it safely alone); `None` for a self-treatable point.
     pub therapist_only: Option<String>,
@@ -209,6 +212,7 @@ pub(crate) mod fixture {
                 excluded_tools: map(&[("massage_gun", "Too close to the kidneys.")]),
                 excluded_conditions: BTreeMap::new(),
                 max_safe_pressure: None,
+                max_hold_seconds: None,
                 therapist_only: None,
             },
         );
@@ -226,6 +230,7 @@ pub(crate) mod fixture {
                 excluded_tools: BTreeMap::new(),
                 excluded_conditions: map(&[("aneurysm", "The abdominal aorta lies here.")]),
                 max_safe_pressure: None,
+                max_hold_seconds: None,
                 therapist_only: None,
             },
         );
@@ -243,6 +248,7 @@ pub(crate) mod fixture {
                 excluded_tools: BTreeMap::new(),
                 excluded_conditions: BTreeMap::new(),
                 max_safe_pressure: None,
+                max_hold_seconds: None,
                 therapist_only: None,
             },
         );
@@ -260,6 +266,7 @@ pub(crate) mod fixture {
                 excluded_tools: BTreeMap::new(),
                 excluded_conditions: BTreeMap::new(),
                 max_safe_pressure: None,
+                max_hold_seconds: None,
                 therapist_only: None,
             },
         );
@@ -277,6 +284,7 @@ pub(crate) mod fixture {
                 excluded_tools: BTreeMap::new(),
                 excluded_conditions: BTreeMap::new(),
                 max_safe_pressure: None,
+                max_hold_seconds: None,
                 therapist_only: None,
             },
         );
@@ -295,6 +303,7 @@ pub(crate) mod fixture {
                 excluded_conditions: BTreeMap::new(),
                 therapist_only: Some("It lies inside the pelvis.".into()),
                 max_safe_pressure: None,
+                max_hold_seconds: None,
             },
         );
         CatalogView {
@@ -340,6 +349,7 @@ pub(crate) mod fixture {
                 "No pressure on the belly in pregnancy.".into(),
             );
             p.max_safe_pressure = Some(4);
+            p.max_hold_seconds = Some(60);
         }
         c
     }

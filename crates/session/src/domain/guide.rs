@@ -145,6 +145,26 @@ pub fn schedule(g: &GuidedSession) -> Vec<Cue> {
     cues
 }
 
+/// A first attach this soon after the start begins the session at 0:00.
+pub const FIRST_ATTACH_GRACE: jiff::SignedDuration = jiff::SignedDuration::from_secs(30);
+
+/// When the clock of `g` starts for a first attach at `now`: then, if the
+/// attach comes within [`FIRST_ATTACH_GRACE`] of the start (the app opened
+/// the stream right away), else at the start itself (a late first attach
+/// never restarts at 0:00).
+pub fn clock_start(g: &GuidedSession, now: jiff::Timestamp) -> jiff::Timestamp {
+    if now.duration_since(g.start_time) < FIRST_ATTACH_GRACE {
+        now
+    } else {
+        g.start_time
+    }
+}
+
+/// When the clock of `g` started: the stored first attach, else its start.
+pub fn clock_since(g: &GuidedSession) -> jiff::Timestamp {
+    g.clock_start.unwrap_or(g.start_time)
+}
+
 /// Seconds of the session that have really passed at `now` since its clock
 /// started at `since`, given how much faster than real time the guide runs
 /// (`speedup`, 1 in production).
@@ -217,6 +237,7 @@ mod tests {
 
     fn guided(side: Side, secs: u32) -> GuidedSession {
         GuidedSession {
+            clock_start: None,
             id: "g".into(),
             trigger_point: "ql_superficial".into(),
             tool: "lacrosse_ball".into(),

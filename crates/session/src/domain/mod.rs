@@ -233,6 +233,8 @@ pub enum WarningCode {
     NeighbourOnHold,
     /// The profile was never saved.
     ProfileIncomplete,
+    /// The point's hold limit is shorter than the guidance's (the belly).
+    HoldLimited,
 }
 
 /// How serious a warning is.
@@ -360,6 +362,12 @@ pub struct GuidedSession {
     pub warnings: Vec<Warning>,
     /// Technique for this tool on this point.
     pub instructions: String,
+    /// When the guide's clock started: its first GuideSession attach
+    /// ([`guide::clock_start`]), stored so a reattach after a restart of the
+    /// service resumes at the real elapsed time. `None` until the first
+    /// attach (and in records written before it existed).
+    #[serde(default)]
+    pub clock_start: Option<Timestamp>,
 }
 
 /// One invalid field.

@@ -171,6 +171,23 @@ pub struct Admission {
     pub target_pressure: u8,
     /// Technique for the tool on the point.
     pub instructions: String,
+    /// Seconds per side: the request's, capped by the point's hold limit.
+    pub duration_seconds: u32,
+    /// Said when the point's hold limit shortened or bounds the hold.
+    pub hold_warning: Option<Warning>,
+}
+
+/// The warning of a point whose hold limit is shorter than the guidance's
+/// (the belly): the guide holds no longer; repeat rather than hold long.
+pub fn hold_limited_warning(catalog: &CatalogView, point: &str) -> Option<Warning> {
+    let limit = catalog.point(point)?.max_hold_seconds?;
+    Some(Warning {
+        code: WarningCode::HoldLimited,
+        severity: Severity::Caution,
+        message: format!(
+            "Hold this point for {limit} seconds at most, not minutes: organs and large arteries lie under it. Release slowly and repeat a few short holds instead."
+        ),
+    })
 }
 
 /// Decides whether a guided session may start at `now`.
@@ -327,11 +344,14 @@ pub fn admit_guided(
         .cloned()
         .unwrap_or_default();
     let ceiling = pressure_ceiling(screening, catalog, &req.trigger_point);
+    let limit = point.and_then(|p| p.max_hold_seconds);
     Ok(Admission {
         local_date,
         sessions_today: sessions_before + 1,
         target_pressure: g.target_pressure.min(ceiling.value),
         instructions,
+        duration_seconds: limit.map_or(req.duration_seconds, |l| req.duration_seconds.min(l)),
+        hold_warning: hold_limited_warning(catalog, &req.trigger_point),
     })
 }
 
@@ -495,7 +515,25 @@ pub fn session_warnings(s: &SessionDraft, ctx: &SessionContext<'_>) -> Vec<Warni
         };
         warn(WarningCode::PressureTooHigh, Severity::Caution, message);
     }
-    if s.duration_seconds > g.max_duration_seconds {
+    // The belly's short holds are advice for self-treatment; a therapist-only
+    // point is worked by a therapist, whose call the hold's length is.
+    let hold_limit = ctx
+        .catalog
+        .point(&s.trigger_point)
+        .filter(|p| p.therapist_only.is_none())
+        .and_then(|p| p.max_hold_seconds);
+    if let Some(limit) = hold_limit
+        && s.duration_seconds > limit
+    {
+        warn(
+            WarningCode::DurationTooLong,
+            Severity::Caution,
+            format!(
+                "{} seconds on this point is longer than the {limit} seconds advised here: organs and large arteries lie under it. Repeat a few short holds instead.",
+                s.duration_seconds
+            ),
+        );
+    } else if s.duration_seconds > g.max_duration_seconds {
         warn(
             WarningCode::DurationTooLong,
             Severity::Caution,
@@ -863,6 +901,7 @@ mod tests {
             &|s| {
                 s.trigger_point = "iliopsoas_1".into();
                 s.tool = "fingers".into();
+                s.duration_seconds = 60;
             },
             limits_screening(&[], &[]),
         );
@@ -875,6 +914,7 @@ mod tests {
                     s.trigger_point = "iliopsoas_1".into();
                     s.tool = "fingers".into();
                     s.pressure = 3;
+                    s.duration_seconds = 60;
                 },
                 limits_screening(&["pregnancy"], &["pregnancy"]),
             )),
@@ -888,6 +928,93 @@ mod tests {
         );
         assert_eq!(codes(w.clone()), [ConditionExcluded, ToolExcluded]);
         assert!(!w[0].message.contains("tools/"), "{}", w[0].message);
+    }
+
+    /// The belly's hold limit (catalog data, `max_hold_seconds`): a guided
+    /// session holds no longer and says so; a logged one held longer is
+    /// warned; elsewhere nothing changes.
+    #[test]
+    fn belly_holds_are_short() {
+        use WarningCode::*;
+        let c = fixture::with_limits();
+        let tz = time::zone("UTC").unwrap();
+        let admit = |point: &str, tool: &str, secs: u32| {
+            let mut r = req(point, tool);
+            r.duration_seconds = secs;
+            admit_guided(
+                &r,
+                &limits_screening(&[], &[]),
+                &c,
+                "2026-03-10T12:00:00Z".parse().unwrap(),
+                &tz,
+                0,
+            )
+            .unwrap()
+        };
+        // (point, tool, requested, held, warned)
+        for (point, tool, asked, held, warned) in [
+            ("iliopsoas_1", "fingers", 240, 60, true),
+            ("iliopsoas_1", "fingers", 180, 60, true),
+            ("ql_superficial", "lacrosse_ball", 240, 240, false),
+        ] {
+            let a = admit(point, tool, asked);
+            assert_eq!(a.duration_seconds, held, "{point} {asked}");
+            assert_eq!(
+                a.hold_warning.as_ref().map(|w| w.code),
+                warned.then_some(HoldLimited),
+                "{point}"
+            );
+        }
+        let w = admit("iliopsoas_1", "fingers", 240).hold_warning.unwrap();
+        assert!(w.message.contains("60 seconds"), "{}", w.message);
+        // Logged: 60 s on the belly is fine, 61 s is warned, 240 s on the
+        // low back is fine.
+        let logged = |point: &str, tool: &str, secs: u32| {
+            let mut s = draft();
+            s.trigger_point = point.into();
+            s.tool = tool.into();
+            s.pressure = 3;
+            s.duration_seconds = secs;
+            let screening = limits_screening(&[], &[]);
+            let ctx = SessionContext {
+                catalog: &c,
+                screening: &screening,
+                sessions_that_day: 1,
+                history: &[],
+                local_date: date(2026, 3, 10),
+            };
+            session_warnings(&s, &ctx)
+                .into_iter()
+                .map(|w| w.code)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(logged("iliopsoas_1", "fingers", 60), []);
+        assert_eq!(logged("iliopsoas_1", "fingers", 61), [DurationTooLong]);
+        assert_eq!(logged("ql_superficial", "lacrosse_ball", 240), []);
+        // A therapist-only point in the pelvis: the hold is the therapist's
+        // call; the therapist-only warning says what matters.
+        let mut c2 = c.clone();
+        if let Some(p) = c2.points.get_mut("levator_ani_1") {
+            p.max_hold_seconds = Some(60);
+        }
+        let mut s = draft();
+        s.trigger_point = "levator_ani_1".into();
+        s.tool = "massage_therapist".into();
+        s.pressure = 3;
+        s.duration_seconds = 120;
+        let screening = limits_screening(&[], &[]);
+        let ctx = SessionContext {
+            catalog: &c2,
+            screening: &screening,
+            sessions_that_day: 1,
+            history: &[],
+            local_date: date(2026, 3, 10),
+        };
+        let codes: Vec<_> = session_warnings(&s, &ctx)
+            .into_iter()
+            .map(|w| w.code)
+            .collect();
+        assert!(!codes.contains(&DurationTooLong), "{codes:?}");
     }
 
     #[test]
