@@ -36,8 +36,12 @@ pub struct LogArgs {
     pub otlp_endpoint: Option<String>,
 }
 
-/// What [`start`] installed; dropping it sends the spans still queued
-/// (bounded by the exporter's timeout) and stops the exporter.
+/// How long the last spans may take to leave at exit.
+pub const FLUSH_ON_EXIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// What [`start`] installed; dropping it sends the spans still queued and
+/// stops the exporter, waiting at most [`FLUSH_ON_EXIT`] (an unreachable
+/// collector must not stretch a shutdown past the pod's grace period).
 #[derive(Debug, Default)]
 #[must_use = "dropping it stops the trace exporter"]
 pub struct Telemetry {
@@ -54,7 +58,7 @@ impl Telemetry {
 impl Drop for Telemetry {
     fn drop(&mut self) {
         if let Some(provider) = self.provider.take()
-            && let Err(e) = provider.shutdown()
+            && let Err(e) = provider.shutdown_with_timeout(FLUSH_ON_EXIT)
         {
             tracing::warn!(error = %e, "trace exporter did not shut down cleanly");
         }
