@@ -193,7 +193,8 @@ impl CatalogService for FakeCatalog {
         &self,
         _: Request<cat::ListContraindicationsRequest>,
     ) -> R<cat::ListContraindicationsResponse> {
-        unimpl()
+        // The relief plan reads the screening conditions: none here.
+        Ok(Response::new(cat::ListContraindicationsResponse::default()))
     }
     async fn list_red_flags(
         &self,
