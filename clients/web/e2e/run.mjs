@@ -628,7 +628,9 @@ async function main() {
       await nav(page).getByRole("link", { name: "Today" }).click();
       await page.getByRole("heading", { name: "Today", exact: true }).waitFor();
       await page.getByTestId("today-stats").waitFor();
-      expect((await page.getByTestId("sessions-today").innerText()).trim() === "1", "today's one session");
+      // The count, then "of N planned" on its own line.
+      const today = (await page.getByTestId("sessions-today").innerText()).trim();
+      expect(today.split("\n")[0].trim() === "1", `today's one session, got "${today}"`);
       expect((await page.getByTestId("streak").innerText()).trim() === "2", "two days in a row (yesterday and today)");
       // The sharp pain put the point on hold: it is set aside, not planned.
       const aside = await page.getByTestId("set-aside").innerText();
