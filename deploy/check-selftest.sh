@@ -101,6 +101,10 @@ expect_fail "grace period shorter than preStop + drain + hard stop" "termination
 edit('deploy/k8s/base/gateway.yaml', 'terminationGracePeriodSeconds: 35', 'terminationGracePeriodSeconds: 30')"
 expect_fail "drain lengthened past the grace period" "terminationGracePeriodSeconds 45 is shorter than the shutdown" "$edit
 edit('deploy/k8s/base/kustomization.yaml', '      - KNOTWORK_GUIDE_SPEEDUP=1', '      - KNOTWORK_GUIDE_SPEEDUP=1\n      - KNOTWORK_SHUTDOWN_GRACE_SECONDS=60')"
+expect_fail "prod session calling the catalog in plain text" "prod: KNOTWORK_CATALOG_URL entry .* must be https://" "$edit
+edit('deploy/k8s/overlays/prod/kustomization.yaml', 'KNOTWORK_CATALOG_URL=https://', 'KNOTWORK_CATALOG_URL=http://')"
+expect_fail "prod internal credential from an unmanaged Secret" "must come from the overlay's secretGenerator" "$edit
+edit('deploy/k8s/overlays/prod/kustomization.yaml', '  - name: knotwork-secrets\n    files:', '  - name: knotwork-other\n    files:')"
 expect_fail "liveness that follows storage" "livenessProbe must ask for the health service 'liveness'" "$edit
 p = pathlib.Path('deploy/k8s/base/session.yaml'); s = p.read_text()
 i = s.index('livenessProbe:'); j = s.index('              service: liveness', i)

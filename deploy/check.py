@@ -503,7 +503,9 @@ def check_k8s(rep: Report, label: str, rendered: pathlib.Path, read: dict[str, s
     replicas = sts["spec"].get("replicas", 1)
     shards = [s for s in (info["gateway"]["env"].get("KNOTWORK_SESSION_SHARDS") or "").split(",") if s]
     service_name = sts["spec"].get("serviceName")
-    want = [f"http://session-{i}.{service_name}.{ns}.svc.cluster.local:{info['session']['port']}" for i in range(replicas)]
+    # https:// when the gateway dials the shards with TLS (a backend CA).
+    scheme = "https" if info["gateway"]["env"].get("KNOTWORK_BACKEND_CA") else "http"
+    want = [f"{scheme}://session-{i}.{service_name}.{ns}.svc.cluster.local:{info['session']['port']}" for i in range(replicas)]
     if shards != want:
         rep.fail(label, f"KNOTWORK_SESSION_SHARDS does not match StatefulSet session (replicas {replicas}, namespace {ns}):\n"
                         f"         got  {','.join(shards)}\n         want {','.join(want)}")
@@ -519,6 +521,48 @@ def check_k8s(rep: Report, label: str, rendered: pathlib.Path, read: dict[str, s
                 rep.fail(f"{label} {who}", f"{name} entry {url!r} is not http://{catalog_want[0]}:{catalog_want[1]}")
     if info["catalog"]["port"] not in svc_port(catalog_svc):
         rep.fail(label, "Service catalog does not expose the catalog port")
+
+    # TLS files are read from mounted Secret volumes (read again when the
+    # Secret is renewed; the root filesystem holds none).
+    tls_files = ("KNOTWORK_TLS_CERT", "KNOTWORK_TLS_KEY", "KNOTWORK_TLS_CLIENT_CA",
+                 "KNOTWORK_BACKEND_CA", "KNOTWORK_BACKEND_CLIENT_CERT", "KNOTWORK_BACKEND_CLIENT_KEY")
+    for svc in SERVICES:
+        for name, value in info[svc]["env"].items():
+            if name not in tls_files or not value:
+                continue
+            mount = next((m for m in (info[svc]["container"].get("volumeMounts") or [])
+                          if value.startswith(m["mountPath"].rstrip("/") + "/")), None)
+            vol = next((v for v in info[svc]["pod"].get("volumes") or [] if mount and v["name"] == mount["name"]), None)
+            if vol is None or "secret" not in vol:
+                rep.fail(f"{label} {svc}", f"{name}={value!r} must be a file in a mounted Secret volume")
+
+    # Production: the services' own mTLS between them (unless a mesh does it,
+    # KNOTWORK_ALLOW_PLAINTEXT_BACKENDS=true), the internal credential from
+    # the overlay's hash-named Secret.
+    if prod:
+        plaintext_ok = info["gateway"]["env"].get("KNOTWORK_ALLOW_PLAINTEXT_BACKENDS") == "true"
+        if not plaintext_ok:
+            for svc in ("catalog", "session"):
+                env = info[svc]["env"]
+                if not (env.get("KNOTWORK_TLS_CERT") and env.get("KNOTWORK_TLS_CLIENT_CA")):
+                    rep.fail(f"{label} {svc}", "prod: the backend must serve mTLS (KNOTWORK_TLS_CERT, KNOTWORK_TLS_KEY, "
+                                                "KNOTWORK_TLS_CLIENT_CA) or the gateway must say a mesh encrypts "
+                                                "(KNOTWORK_ALLOW_PLAINTEXT_BACKENDS=true)")
+            for who, names in (("gateway", ("KNOTWORK_CATALOG_URLS", "KNOTWORK_SESSION_SHARDS")),
+                               ("session", ("KNOTWORK_CATALOG_URL",))):
+                env = info[who]["env"]
+                if not (env.get("KNOTWORK_BACKEND_CA") and env.get("KNOTWORK_BACKEND_CLIENT_CERT")):
+                    rep.fail(f"{label} {who}", "prod: calls to the backends need KNOTWORK_BACKEND_CA and a client "
+                                               "certificate (KNOTWORK_BACKEND_CLIENT_CERT/KEY)")
+                for name in names:
+                    for url in (env.get(name) or "").split(","):
+                        if url and not url.startswith("https://"):
+                            rep.fail(f"{label} {who}", f"prod: {name} entry {url!r} must be https://")
+            rep.ok(label, "services speak mTLS to each other; probes on the plain-text admin ports")
+        for svc in SERVICES:
+            if info[svc]["env"].get("KNOTWORK_INTERNAL_TOKEN") == "<external secret>":
+                rep.fail(f"{label} {svc}", "prod: KNOTWORK_INTERNAL_TOKEN must come from the overlay's secretGenerator "
+                                           "(a hash-named Secret, so every pod rolls to a new value together)")
 
     # Production: prod mode, JWKS from a mounted Secret, no HS256 secret, real CORS origins.
     if prod:

@@ -239,8 +239,9 @@ async fn binaries_serve_admin_ports_and_plain_logs() {
     use knotwork_tests::procs;
     let dir = tempfile::tempdir().unwrap();
     // The session service first, with its catalog not running at all: it
-    // must open its storage and answer liveness (no restart loop) while
-    // readiness stays NOT_SERVING.
+    // must open its storage and answer liveness (no restart loop); readiness
+    // first waits a while for the catalog (then serves without it, see
+    // catalog_away.rs).
     let missing_catalog = format!("http://{}", procs::free_addr());
     let session_admin = procs::free_addr();
     let session = procs::session(
@@ -262,7 +263,7 @@ async fn binaries_serve_admin_ports_and_plain_logs() {
     assert_eq!(
         health(session_admin.parse().unwrap(), "").await,
         ServingStatus::NotServing,
-        "readiness waits for the catalog"
+        "readiness waits a while for the catalog"
     );
     let metrics = scrape(session_admin.parse().unwrap()).await;
     assert!(

@@ -9,7 +9,8 @@
 //! gateway (gRPC over HTTP/2 and grpc-web over HTTP/1.1), a plain-text
 //! client is refused, a backend called without a client certificate or
 //! with one from the other CA is refused, and wrong certificate files stop
-//! a service at start with an error naming the file.
+//! a service at start with an error naming the file. The reshard tool moves
+//! users between shards that require mTLS.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -490,4 +491,169 @@ async fn wrong_certificate_files_stop_the_service_naming_the_file() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "exit {:?}: {stderr}", out.status);
     assert!(stderr.contains("missing.pem"), "{stderr}");
+}
+
+/// `knotwork reshard` against shards that require mTLS: with the CA and the
+/// client certificate the users whose shard changes move; without the
+/// certificate no shard lets it in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reshard_moves_users_between_mtls_shards() {
+    let pki = Pki::generate();
+    let stack = Stack::start(&pki, |_| {}).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (listener, second) = bind().await;
+    let mut s = knotwork_session::Config::local(dir.path().to_path_buf());
+    s.internal_token = INTERNAL.into();
+    s.catalog_url = stack.catalog.clone();
+    s.tls = pki.server(true);
+    s.backend_tls = pki.backend();
+    let (stop, mut stopped) = watch::channel(false);
+    tokio::spawn(knotwork_session::run(s, listener, async move {
+        let _ = stopped.wait_for(|s| *s).await;
+    }));
+
+    let ch = channel(&stack.gateway, pki.client(None));
+    let users: Vec<String> = (0..12).map(|i| format!("mover-{i}")).collect();
+    for user in &users {
+        SessionServiceClient::new(ch.clone())
+            .update_profile(as_user(
+                user,
+                ses::UpdateProfileRequest {
+                    profile: Some(ses::Profile {
+                        time_zone: "Europe/Paris".into(),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .expect("profile written");
+    }
+    let from = vec![stack.session.clone()];
+    let to = vec![stack.session.clone(), second.clone()];
+    let tls = |args: BackendTlsArgs| knotwork_runtime::tls::BackendTls::load(&args).unwrap();
+
+    let refused = knotwork_gateway::reshard_with_tls(
+        &from,
+        &to,
+        INTERNAL,
+        &tls(BackendTlsArgs {
+            backend_ca: Some(pki.ca.clone()),
+            ..Default::default()
+        }),
+    )
+    .await;
+    assert!(refused.is_err(), "no client certificate: {refused:?}");
+
+    let report = knotwork_gateway::reshard_with_tls(&from, &to, INTERNAL, &tls(pki.backend()))
+        .await
+        .expect("reshard over mTLS");
+    let moving = users
+        .iter()
+        .filter(|u| knotwork_gateway::route::shard_for(u, 2) == 1)
+        .count();
+    assert!(moving > 0, "some of the users change shard");
+    assert_eq!(report.users_seen, users.len(), "{report:?}");
+    assert_eq!(report.users_moved, moving, "{report:?}");
+    assert!(report.failures.is_empty(), "{report:?}");
+    let _ = stop.send(true);
+}
+
+/// The certificate a TLS handshake with `addr` presents, trusting `cas`.
+async fn served_certificate(addr: &str, cas: &[&Path]) -> Vec<u8> {
+    let mut roots = rustls::RootCertStore::empty();
+    for ca in cas {
+        for c in knotwork_runtime::tls::load_certs("CA", ca).unwrap() {
+            roots.add(c).unwrap();
+        }
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let tls = connector.connect(name, tcp).await.expect("TLS handshake");
+    tls.get_ref().1.peer_certificates().unwrap()[0].to_vec()
+}
+
+fn der(pem: &Path) -> Vec<u8> {
+    knotwork_runtime::tls::load_certs("cert", pem).unwrap()[0].to_vec()
+}
+
+/// A certificate replaced on disk is served to new connections without a
+/// restart, and answers calls; files that do not load leave the last good
+/// certificate serving.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_certificate_swapped_on_disk_is_served_without_a_restart() {
+    let pki = Pki::generate();
+    let next = Pki::generate();
+    // The service reads copies, so the test can replace them.
+    let files = tempfile::tempdir().unwrap();
+    let (cert, key) = (files.path().join("tls.crt"), files.path().join("tls.key"));
+    std::fs::copy(&pki.server_cert, &cert).unwrap();
+    std::fs::copy(&pki.server_key, &key).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (listener, url) = bind().await;
+    let mut c = knotwork_catalog::Config::local(dir.path().to_path_buf());
+    c.internal_token = INTERNAL.into();
+    c.tls = TlsArgs {
+        tls_cert: Some(cert.clone()),
+        tls_key: Some(key.clone()),
+        tls_client_ca: None,
+    };
+    let (stop, mut stopped) = watch::channel(false);
+    tokio::spawn(knotwork_catalog::run(c, listener, async move {
+        let _ = stopped.wait_for(|s| *s).await;
+    }));
+    let addr = url.trim_start_matches("https://").to_owned();
+    let both = [pki.ca.as_path(), next.ca.as_path()];
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while TcpStream::connect(&addr).await.is_err() {
+        assert!(Instant::now() < deadline, "catalog not listening");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        served_certificate(&addr, &both).await,
+        der(&pki.server_cert)
+    );
+
+    // Swap in another certificate and key, each replaced atomically (as a
+    // Secret volume does).
+    for (from, to) in [(&next.server_key, &key), (&next.server_cert, &cert)] {
+        let tmp = to.with_extension("new");
+        std::fs::copy(from, &tmp).unwrap();
+        std::fs::rename(&tmp, to).unwrap();
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while served_certificate(&addr, &both).await != der(&next.server_cert) {
+        assert!(
+            Instant::now() < deadline,
+            "the new certificate is not served 30 s after the swap"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // A client that trusts only the new CA makes calls.
+    let version = CatalogServiceClient::new(channel(&url, next.client(None)))
+        .get_catalog_version(cat::GetCatalogVersionRequest {})
+        .await
+        .expect("a call over the new certificate");
+    assert!(!version.into_inner().catalog_version.is_empty());
+
+    // A broken file: for two poll periods (the reload attempt happens in
+    // them) every new connection still gets the last good certificate.
+    std::fs::write(&cert, "not a certificate").unwrap();
+    let until = Instant::now() + knotwork_runtime::reload::POLL * 2;
+    while Instant::now() < until {
+        assert_eq!(
+            served_certificate(&addr, &both).await,
+            der(&next.server_cert)
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let _ = stop.send(true);
 }

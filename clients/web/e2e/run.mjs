@@ -273,6 +273,7 @@ async function main() {
     page.setDefaultTimeout(15_000);
     page.on("pageerror", (e) => consoleErrors.push(`pageerror: ${e.message}`));
     page.on("console", (m) => m.type() === "error" && consoleErrors.push(`console: ${m.text()}`));
+    page.on("response", (r) => r.status() >= 400 && consoleErrors.push(`http ${r.status()}: ${r.url()}`));
     const app = `${site.url}/?gateway=${encodeURIComponent(stack.gateway)}`;
 
     const step = async (name, fn) => {
@@ -815,7 +816,17 @@ async function main() {
       const id = pointName.replace("triggerPoints/", "");
       await page.goto(`${app}#/log?point=${id}`);
       await page.getByRole("heading", { name: "Log a session you already did" }).waitFor();
-      // The service worker controls the page by now (it keeps the shell).
+      // The service worker is active by now (it keeps the shell); a page
+      // loaded before it took over is controlled from its next load.
+      const ready = await page.evaluate(() =>
+        Promise.race([navigator.serviceWorker.ready.then(() => true), new Promise((r) => setTimeout(() => r(false), 15_000))]),
+      );
+      expect(ready, "an active service worker");
+      if (!(await page.evaluate(() => !!navigator.serviceWorker.controller))) {
+        log("      the page was not controlled yet: reloading it");
+        await page.reload();
+        await page.getByRole("heading", { name: "Log a session you already did" }).waitFor();
+      }
       await page.waitForFunction(() => !!navigator.serviceWorker?.controller, null, { timeout: 15_000 });
       await context.setOffline(true);
       await page.getByTestId("offline").waitFor();
@@ -833,6 +844,11 @@ async function main() {
       await page.getByTestId("waiting").getByText("1 session is waiting").waitFor();
       await page.getByRole("heading", { name: "Log a session you already did" }).waitFor();
       await shot(page, "18b-offline-reloaded");
+      // The catalog answers came from the cache of the served catalog version.
+      const cachesNow = await page.evaluate(() => caches.keys());
+      const catalogCaches = cachesNow.filter((n) => n.startsWith("knotwork-catalog-"));
+      expect(catalogCaches.length === 1 && !catalogCaches[0].endsWith("unversioned"), `one catalog cache, by version, got ${cachesNow.join(",")}`);
+      expect(cachesNow.some((n) => n.startsWith("knotwork-shell-")), `the app shell cached, got ${cachesNow.join(",")}`);
       await context.setOffline(false);
       await page.getByTestId("synced").waitFor({ timeout: 20_000 });
       expect((await page.getByTestId("waiting").count()) === 0, "nothing left waiting");

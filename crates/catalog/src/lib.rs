@@ -113,6 +113,7 @@ pub async fn run_with_admin(
     }
     let served = knotwork_runtime::listen::server(&config.limits)
         .layer(metrics.layer())
+        .layer(knotwork_runtime::trace::TraceLayer)
         .layer(knotwork_runtime::status::StatusLayer)
         .add_service(health)
         .add_service(reflection_v1)

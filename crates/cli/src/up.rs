@@ -80,8 +80,9 @@ pub struct UpArgs {
 
 /// Runs catalog, session and gateway until Ctrl-C or SIGTERM.
 pub async fn run(args: UpArgs) -> anyhow::Result<()> {
-    knotwork_runtime::telemetry::init(
-        args.log.log_format,
+    let _telemetry = knotwork_runtime::telemetry::start(
+        &args.log,
+        "knotwork",
         std::env::var("RUST_LOG").ok().as_deref(),
     );
     let bind = |addr: SocketAddr, what: &'static str| async move {

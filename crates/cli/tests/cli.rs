@@ -435,6 +435,41 @@ fn json_login_guide_and_my_data() {
         "{today}"
     );
     assert_eq!(today["screening"]["status"], "SCREENING_STATUS_CLEARED");
+    // The plan: the point with the sharp pain is on hold, so it is set
+    // aside and nothing is scheduled; the streak counts today.
+    assert_eq!(
+        today["plan"]["setAside"][0], "triggerPoints/quadratus_lumborum_superficial",
+        "{today}"
+    );
+    assert_eq!(today["plan"]["slots"].as_array().unwrap().len(), 0);
+    assert_eq!(today["adherence"]["streakDays"], 1, "{today}");
+    assert_eq!(today["adherence"]["streakIncludesToday"], true);
+    let human = ok(&up, &["today"]);
+    assert!(human.contains("1 day in a row, today included"), "{human}");
+    assert!(
+        human.contains("set aside: quadratus_lumborum_superficial"),
+        "{human}"
+    );
+    let calendar = ok(&up, &["calendar", "--days", "2"]);
+    assert!(calendar.starts_with("BEGIN:VCALENDAR\r\n"), "{calendar}");
+    assert!(calendar.ends_with("END:VCALENDAR\r\n"), "{calendar}");
+    let reminders = json(&up, &["reminders"]);
+    assert_eq!(
+        reminders["reminders"].as_array().unwrap().len(),
+        0,
+        "{reminders}"
+    );
+    let waking = json(
+        &up,
+        &["profile", "set", "--wake", "06:00", "--sleep", "22:30"],
+    );
+    assert_eq!(waking["profile"]["wakeTime"], "06:00", "{waking}");
+    assert_eq!(
+        waking["profile"]["timeZone"], "Europe/Berlin",
+        "only what is passed changes"
+    );
+    let stderr = fails(&up, &["profile", "set", "--wake", "6am"]);
+    assert!(stderr.contains("profile.wake_time"), "{stderr}");
     let plan = json(&up, &["plan", "low back"]);
     assert!(!plan["candidates"].as_array().unwrap().is_empty(), "{plan}");
     assert!(ok(&up, &["plan", "low back"]).contains("quadratus_lumborum_superficial"));

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use knotwork_runtime::listen::LimitArgs;
+
+use crate::domain::forwarded::ForwardedHeader;
 use knotwork_runtime::telemetry::LogArgs;
 use knotwork_runtime::tls::{BackendTlsArgs, TlsArgs, is_https};
 
@@ -194,6 +196,51 @@ pub struct Config {
     #[arg(long, env = "KNOTWORK_MAX_MESSAGE_BYTES", default_value_t = 4 * 1024 * 1024)]
     pub max_message_bytes: usize,
 
+    /// Proxies whose forwarding header names the client, comma-separated
+    /// CIDRs or addresses. A call whose TCP peer is one of them is charged
+    /// (rate and pending limits) to the right-most address in the header
+    /// that is not a trusted proxy; any other call to its peer address.
+    #[arg(long, env = "KNOTWORK_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<String>,
+
+    /// The forwarding header the trusted proxies set: `x-forwarded-for` or
+    /// `forwarded` (RFC 7239). Only this one is read: a proxy passes the
+    /// other through as the client wrote it.
+    #[arg(
+        long,
+        env = "KNOTWORK_FORWARDED_HEADER",
+        value_enum,
+        default_value_t = ForwardedHeader::XForwardedFor
+    )]
+    pub forwarded_header: ForwardedHeader,
+
+    /// Milliseconds a call's request body has to arrive whole, from its
+    /// headers; a call still waiting for it then ends with
+    /// DEADLINE_EXCEEDED (ErrorInfo `REQUEST_BODY_TIMEOUT`), its HTTP/2
+    /// stream is reset and an HTTP/1.1 connection closed.
+    #[arg(long, env = "KNOTWORK_BODY_TIMEOUT_MS", default_value_t = 10_000)]
+    pub body_timeout_ms: u64,
+
+    /// Most calls on one connection whose request body has not fully
+    /// arrived; one more is refused with RESOURCE_EXHAUSTED (0: no cap).
+    #[arg(
+        long,
+        env = "KNOTWORK_MAX_PENDING_PER_CONNECTION",
+        default_value_t = 100
+    )]
+    pub max_pending_per_connection: usize,
+
+    /// Most calls of one user (of one client address, for calls without
+    /// a valid token) whose request body has not fully arrived, over all
+    /// connections; one more is refused with RESOURCE_EXHAUSTED (0: no cap).
+    #[arg(long, env = "KNOTWORK_MAX_PENDING_PER_USER", default_value_t = 100)]
+    pub max_pending_per_user: usize,
+
+    /// Most GuideSession streams one user holds open at once; one more is
+    /// refused with RESOURCE_EXHAUSTED and a QuotaFailure (0: no cap).
+    #[arg(long, env = "KNOTWORK_MAX_GUIDE_STREAMS_PER_USER", default_value_t = 8)]
+    pub max_guide_streams_per_user: usize,
+
     /// TLS of the gRPC and admin listeners (plain text when unset).
     #[command(flatten)]
     pub tls: TlsArgs,
@@ -254,6 +301,18 @@ impl std::fmt::Debug for Config {
             .field("addr_rate", &self.addr_rate)
             .field("addr_burst", &self.addr_burst)
             .field("max_message_bytes", &self.max_message_bytes)
+            .field("trusted_proxies", &self.trusted_proxies)
+            .field("forwarded_header", &self.forwarded_header)
+            .field("body_timeout_ms", &self.body_timeout_ms)
+            .field(
+                "max_pending_per_connection",
+                &self.max_pending_per_connection,
+            )
+            .field("max_pending_per_user", &self.max_pending_per_user)
+            .field(
+                "max_guide_streams_per_user",
+                &self.max_guide_streams_per_user,
+            )
             .field("tls", &self.tls)
             .field("backend_tls", &self.backend_tls)
             .field("allow_plaintext_backends", &self.allow_plaintext_backends)
@@ -297,6 +356,12 @@ impl Config {
             addr_rate: 500,
             addr_burst: 1000,
             max_message_bytes: 4 * 1024 * 1024,
+            trusted_proxies: Vec::new(),
+            forwarded_header: ForwardedHeader::XForwardedFor,
+            body_timeout_ms: 10_000,
+            max_pending_per_connection: 100,
+            max_pending_per_user: 100,
+            max_guide_streams_per_user: 8,
             tls: TlsArgs::default(),
             backend_tls: BackendTlsArgs::default(),
             allow_plaintext_backends: false,
@@ -328,6 +393,11 @@ impl Config {
         !self.jwt_secret.is_empty() && !replaced && !dev_in_prod
     }
 
+    /// The trusted proxies, parsed (the error names the bad entry).
+    pub fn trusted_proxies(&self) -> Result<Vec<ipnet::IpNet>, crate::Error> {
+        crate::domain::forwarded::parse_proxies(&self.trusted_proxies).map_err(crate::Error::Config)
+    }
+
     /// The unary backend deadline cap.
     pub fn max_backend_timeout(&self) -> Duration {
         Duration::from_millis(self.max_backend_timeout_ms)
@@ -346,6 +416,7 @@ impl Config {
         if self.internal_token.is_empty() {
             return bad("the internal credential must not be empty");
         }
+        let proxies = self.trusted_proxies()?;
         let issuers = self.oidc_issuers();
         if self.jwt_jwks_file.is_none() && self.jwt_secret.is_empty() && issuers.is_empty() {
             return bad("a JWT secret, a JWKS file or an OpenID issuer is needed");
@@ -383,6 +454,14 @@ impl Config {
             self.check_prod_secrets().map_err(crate::Error::Config)?;
             if self.cors_origins.iter().any(|o| o.trim() == "*") {
                 return bad("prod mode refuses `*` as a CORS origin");
+            }
+            // Trusting everyone lets any client write its own address and
+            // so escape the per-address limit.
+            if let Some(net) = proxies.iter().find(|n| n.prefix_len() == 0) {
+                return Err(crate::Error::Config(format!(
+                    "prod mode refuses {net} in KNOTWORK_TRUSTED_PROXIES: it trusts every \
+                     address, so any client could choose the address it is limited by"
+                )));
             }
             let plain = self
                 .catalog_urls
@@ -478,6 +557,31 @@ mod tests {
         c.jwt_secret = "s".repeat(32);
         c.cors_origins = vec!["*".into()];
         assert!(c.validate().is_err());
+    }
+
+    #[test]
+    fn trusted_proxies_are_checked() {
+        let mut c = Config::local(vec!["https://a".into()], vec!["https://b".into()]);
+        c.trusted_proxies = vec!["10.0.0.0/8".into(), "not-a-net".into()];
+        let e = c.validate().unwrap_err().to_string();
+        assert!(
+            e.contains("KNOTWORK_TRUSTED_PROXIES") && e.contains("not-a-net"),
+            "{e}"
+        );
+        c.trusted_proxies = vec!["10.0.0.0/8".into(), "0.0.0.0/0".into()];
+        assert!(c.validate().is_ok(), "dev mode may trust everyone");
+        c.mode = Mode::Prod;
+        c.internal_token = "r".repeat(32);
+        c.jwt_secret = "s".repeat(32);
+        let e = c.validate().unwrap_err().to_string();
+        assert!(
+            e.contains("0.0.0.0/0") && e.contains("KNOTWORK_TRUSTED_PROXIES"),
+            "{e}"
+        );
+        c.trusted_proxies = vec!["10.0.0.0/8".into(), "::/0".into()];
+        assert!(c.validate().is_err());
+        c.trusted_proxies = vec!["10.0.0.0/8".into()];
+        assert!(c.validate().is_ok());
     }
 
     #[test]

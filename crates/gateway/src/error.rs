@@ -26,6 +26,35 @@ pub enum Error {
         /// When a retry would pass.
         retry_after: Duration,
     },
+    /// Too many calls whose request body has not fully arrived, on one
+    /// connection or of one caller.
+    #[error("too many calls waiting for their request body on this {scope} (at most {max})")]
+    PendingBodies {
+        /// `connection`, `user` or `address`.
+        scope: &'static str,
+        /// The cap.
+        max: usize,
+    },
+    /// A call's request body did not arrive within the body timeout.
+    #[error("the request body did not arrive within {after:?}")]
+    BodyTimeout {
+        /// The body timeout.
+        after: Duration,
+    },
+    /// A call's request headers are over the size limit.
+    #[error("request headers of {size} bytes, at most {max}")]
+    HeadersTooLarge {
+        /// Their size (name + value + 32 per field).
+        size: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The user already holds the most GuideSession streams allowed.
+    #[error("at most {max} guided-session streams open at once per user")]
+    TooManyGuideStreams {
+        /// The cap.
+        max: usize,
+    },
     /// A request field is not valid.
     #[error("invalid {field}: {reason}")]
     InvalidArgument {
@@ -85,6 +114,61 @@ fn status(err: Error) -> Status {
                 details,
             )
         }
+        Error::PendingBodies { scope, max } => Status::with_error_details(
+            Code::ResourceExhausted,
+            format!(
+                "too many calls waiting for their request body on this {scope} (at most {max}); \
+                 send each call's message with its headers"
+            ),
+            ErrorDetails::with_error_info(
+                "TOO_MANY_PENDING_REQUESTS",
+                ERROR_DOMAIN,
+                [
+                    ("scope".to_owned(), scope.to_owned()),
+                    ("max".to_owned(), max.to_string()),
+                ],
+            ),
+        ),
+        Error::BodyTimeout { after } => Status::with_error_details(
+            Code::DeadlineExceeded,
+            format!(
+                "the request body did not arrive within {} ms of its headers",
+                after.as_millis()
+            ),
+            ErrorDetails::with_error_info(
+                "REQUEST_BODY_TIMEOUT",
+                ERROR_DOMAIN,
+                [("timeout_ms".to_owned(), after.as_millis().to_string())],
+            ),
+        ),
+        Error::HeadersTooLarge { size, max } => Status::with_error_details(
+            Code::ResourceExhausted,
+            format!("request headers of {size} bytes; at most {max} are accepted"),
+            ErrorDetails::with_error_info(
+                "HEADERS_TOO_LARGE",
+                ERROR_DOMAIN,
+                [("max_bytes".to_owned(), max.to_string())],
+            ),
+        ),
+        Error::TooManyGuideStreams { max } => {
+            let mut details = ErrorDetails::with_quota_failure_violation(
+                "guide_streams",
+                format!("at most {max} GuideSession streams open at once per user"),
+            );
+            details.set_error_info(
+                "TOO_MANY_GUIDE_STREAMS",
+                ERROR_DOMAIN,
+                [("max".to_owned(), max.to_string())],
+            );
+            Status::with_error_details(
+                Code::ResourceExhausted,
+                format!(
+                    "this user already has {max} guided-session streams open; \
+                     close one before opening another"
+                ),
+                details,
+            )
+        }
         Error::InvalidArgument { field, reason } => Status::with_error_details(
             Code::InvalidArgument,
             format!("invalid {field}"),
@@ -133,6 +217,30 @@ mod tests {
             },
             Code::InvalidArgument,
         );
+        check(
+            Error::PendingBodies {
+                scope: "connection",
+                max: 3,
+            },
+            Code::ResourceExhausted,
+        );
+        check(
+            Error::BodyTimeout {
+                after: Duration::from_millis(300),
+            },
+            Code::DeadlineExceeded,
+        );
+        check(
+            Error::HeadersTooLarge {
+                size: 70_000,
+                max: 16_384,
+            },
+            Code::ResourceExhausted,
+        );
+        check(
+            Error::TooManyGuideStreams { max: 2 },
+            Code::ResourceExhausted,
+        );
         check(Error::Unavailable("x".into()), Code::Unavailable);
         check(Error::DeadlineExceeded, Code::DeadlineExceeded);
         check(Error::Upstream(Status::not_found("x")), Code::NotFound);
@@ -143,6 +251,18 @@ mod tests {
     fn internal_detail_is_not_returned() {
         let status = Status::from(Error::Internal("/var/lib/secret".into()));
         assert!(!status.message().contains("secret"));
+    }
+
+    #[test]
+    fn guide_stream_cap_carries_a_quota_failure() {
+        let status = Status::from(Error::TooManyGuideStreams { max: 2 });
+        let details = status.get_error_details();
+        let quota = details.quota_failure().expect("quota failure");
+        assert_eq!(quota.violations[0].subject, "guide_streams");
+        assert_eq!(
+            details.error_info().expect("info").reason,
+            "TOO_MANY_GUIDE_STREAMS"
+        );
     }
 
     #[test]

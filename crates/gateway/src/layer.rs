@@ -1,7 +1,9 @@
 //! The edge layer every call passes through (inside tonic-web, so it sees
 //! plain gRPC for grpc-web calls too): it strips client-supplied internal
-//! metadata, keeps or mints the request id, opens the tracing span that
-//! carries it into every log line, returns it to the client, and records
+//! metadata, keeps or mints the request id, opens the call's span (child of
+//! the caller's W3C `traceparent`, see `knotwork_runtime::trace`) that
+//! carries the request and trace ids into every log line, returns the
+//! request id to the client, and records
 //! request metrics when the gRPC status is known (in the response headers
 //! for trailers-only answers, otherwise in the trailers at the end of the
 //! body, so server streams are timed to their end).
@@ -13,7 +15,6 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use tower::{Layer, Service};
-use tracing::Instrument;
 
 use crate::metrics::Metrics;
 
@@ -118,14 +119,16 @@ where
         req.headers_mut().insert(REQUEST_ID, id.clone());
         let path = req.uri().path();
         let call = self.metrics.red().start(path);
-        let method = if path.len() <= 128 { path } else { "unknown" };
-        let span =
-            tracing::info_span!("call", request_id = id.to_str().unwrap_or(""), method = %method);
+        // The call's span, child of the caller's `traceparent` (the backends'
+        // spans become its children through `Shared::setup`).
+        let (span, parent) = knotwork_runtime::trace::server_span(path, req.headers());
+        let watched = span.clone();
         Box::pin(async move {
-            let resp = inner.call(req).instrument(span).await?;
+            let resp = knotwork_runtime::trace::in_call(inner.call(req), span, parent).await?;
             let (mut parts, body) = resp.into_parts();
             parts.headers.insert(REQUEST_ID, id);
             let body = call.watch_body(&parts, body);
+            let body = knotwork_runtime::trace::watch_body(watched, &parts, body);
             Ok(http::Response::from_parts(parts, body))
         })
     }

@@ -15,7 +15,8 @@
 //! How a call travels: CORS ([`tower_http::cors`]) -> grpc-web translation
 //! ([`tonic_web`]) -> the edge layer ([`layer`]: strips client-supplied
 //! `x-knotwork-user-id`/`x-knotwork-internal-token`, request id, tracing
-//! span, metrics) -> a handler in [`service`] (address and user rate
+//! span, metrics) -> [`intake`] (header size, pending-body caps per
+//! connection and caller, the body timeout) -> a handler in [`service`] (address and user rate
 //! limits, JWT check in [`auth`], deadline) -> [`upstream`] (catalog round
 //! robin with one retry, session shard by [`route::shard_for`]).
 //!
@@ -43,6 +44,7 @@ pub mod config;
 pub mod convert;
 pub mod domain;
 pub mod error;
+pub mod intake;
 pub mod layer;
 pub mod limit;
 pub mod metrics;
@@ -64,7 +66,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 pub use auth::mint_dev_token;
 pub use config::Config;
 pub use error::Error;
-pub use reshard::{ReshardReport, reshard};
+pub use reshard::{ReshardReport, reshard, reshard_with_tls};
 
 /// The public catalog service's full name.
 pub const CATALOG_SERVICE: &str = "knotwork.catalog.v1.CatalogService";
@@ -106,6 +108,8 @@ fn cors(config: &Config) -> Result<CorsLayer, Error> {
             header("x-user-agent"),
             header("grpc-timeout"),
             header("x-request-id"),
+            header("traceparent"),
+            header("tracestate"),
         ])
         .expose_headers([
             header("grpc-status"),
@@ -157,6 +161,7 @@ pub async fn run(
         config.backend_connections,
         &metrics,
     )?);
+    let trusted_proxies = config.trusted_proxies()?;
     let internal_token = config.internal_token.parse().map_err(|_| {
         Error::Config("the internal credential is not a valid header value".to_owned())
     })?;
@@ -175,7 +180,17 @@ pub async fn run(
         max_stream_timeout: Duration::from_millis(config.max_stream_timeout_ms),
         max_message: config.max_message_bytes,
         metrics: metrics.clone(),
+        trusted_proxies,
+        forwarded_header: config.forwarded_header,
+        guide_streams: limit::Slots::new(config.max_guide_streams_per_user),
     });
+    let intake = intake::Intake::new(
+        shared.clone(),
+        config.limits.max_header_bytes as usize,
+        Duration::from_millis(config.body_timeout_ms),
+        config.max_pending_per_connection,
+        config.max_pending_per_user,
+    );
 
     let (reporter, health) = knotwork_runtime::grpc::health().await;
     let (reflection_v1, reflection_v1alpha) =
@@ -233,6 +248,7 @@ pub async fn run(
         .layer(cors(&config)?)
         .layer(tonic_web::GrpcWebLayer::new())
         .layer(layer::EdgeLayer::new(metrics))
+        .layer(intake::IntakeLayer::new(intake))
         .layer(knotwork_runtime::status::StatusLayer)
         .add_service(health)
         .add_service(reflection_v1)

@@ -11,8 +11,10 @@ use knotwork_gateway::Config;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let config = Config::parse();
-    knotwork_runtime::telemetry::init(
-        config.log.log_format,
+    // Held to the end of main: dropping it sends the last spans.
+    let _telemetry = knotwork_runtime::telemetry::start(
+        &config.log,
+        "gateway",
         std::env::var("RUST_LOG").ok().as_deref(),
     );
     let listener = tokio::net::TcpListener::bind(config.listen)

@@ -29,9 +29,10 @@ use knotwork_proto::session::v1::session_admin_service_client::SessionAdminServi
 use knotwork_proto::session::v1::{
     DeleteUserRequest, ListUsersRequest, StreamExportUserRequest, StreamImportUserRequest,
 };
+use knotwork_runtime::tls::BackendTls;
 use tonic::Request;
 use tonic::metadata::AsciiMetadataValue;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
 use crate::Error;
 use crate::route::shard_for;
@@ -47,8 +48,9 @@ pub struct ReshardReport {
     pub failures: Vec<(String, String)>,
 }
 
-fn channel(url: &str) -> Result<Channel, Error> {
-    Ok(Endpoint::from_shared(url.to_owned())
+fn channel(url: &str, tls: &BackendTls) -> Result<Channel, Error> {
+    Ok(tls
+        .endpoint(url)
         .map_err(|e| Error::Config(format!("bad shard URL {url:?}: {e}")))?
         .connect_timeout(Duration::from_secs(5))
         .connect_lazy())
@@ -145,12 +147,31 @@ async fn copy_user(
 }
 
 /// Moves every user whose shard changes from `old_shards` to `new_shards`
-/// (both in shard order, as given to the gateway). See the module docs for
-/// the procedure.
+/// (both in shard order, as given to the gateway), over plain text or, for
+/// `https://` shards, TLS without a client certificate; see
+/// [`reshard_with_tls`].
 pub async fn reshard(
     old_shards: &[String],
     new_shards: &[String],
     internal_token: &str,
+) -> Result<ReshardReport, Error> {
+    reshard_with_tls(
+        old_shards,
+        new_shards,
+        internal_token,
+        &BackendTls::default(),
+    )
+    .await
+}
+
+/// [`reshard`] with `tls` for `https://` shard URLs: the CA of the shards'
+/// certificates and, for shards that require mTLS, the client certificate.
+/// See the module docs for the procedure.
+pub async fn reshard_with_tls(
+    old_shards: &[String],
+    new_shards: &[String],
+    internal_token: &str,
+    tls: &BackendTls,
 ) -> Result<ReshardReport, Error> {
     if old_shards.is_empty() || new_shards.is_empty() {
         return Err(Error::Config(
@@ -161,7 +182,7 @@ pub async fn reshard(
         Error::Config("the internal credential is not a valid header value".to_owned())
     })?;
     let admin = |url: &str| -> Result<SessionAdminServiceClient<Channel>, Error> {
-        Ok(SessionAdminServiceClient::new(channel(url)?)
+        Ok(SessionAdminServiceClient::new(channel(url, tls)?)
             .max_decoding_message_size(256 * 1024 * 1024))
     };
     fn with_token<M>(m: M, token: &AsciiMetadataValue) -> Request<M> {

@@ -4,8 +4,8 @@
 //! between the gateway and the backends ([`internal`]), TLS and mTLS
 //! ([`tls`]), how listeners accept connections under limits ([`listen`]),
 //! how big an error reply may be ([`bounded`]), which secrets production
-//! mode refuses ([`prod`]) and Prometheus metrics with the admin port
-//! ([`metrics`]).
+//! mode refuses ([`prod`]), Prometheus metrics with the admin port
+//! ([`metrics`]) and trace context across the hops of a call ([`trace`]).
 //!
 //! Invariant: this crate never reads the environment on its own; binaries
 //! pass configuration in (clap reads `KNOTWORK_*` variables in `main.rs`).
@@ -19,7 +19,9 @@ pub mod internal;
 pub mod listen;
 pub mod metrics;
 pub mod prod;
+pub mod reload;
 pub mod shutdown;
 pub mod status;
 pub mod telemetry;
 pub mod tls;
+pub mod trace;

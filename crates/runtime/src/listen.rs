@@ -42,6 +42,18 @@ pub const DEFAULT_MAX_CONCURRENT_STREAMS: u32 = 200;
 pub const DEFAULT_KEEPALIVE_INTERVAL_SECS: u64 = 30;
 /// Default wait for a keepalive ping's answer.
 pub const DEFAULT_KEEPALIVE_TIMEOUT_SECS: u64 = 10;
+/// Default largest request header list of one call, in bytes (HTTP/2
+/// counting: name + value + 32 per field).
+pub const DEFAULT_MAX_HEADER_BYTES: u32 = 16 * 1024;
+/// How many times [`LimitArgs::max_header_bytes`] HTTP/2 decodes before it
+/// refuses a stream itself. Blocks up to that reach the service, which
+/// refuses the call alone (the gateway: RESOURCE_EXHAUSTED); h2 answers a
+/// larger one with 431 and a reset of that stream, and only a block over
+/// 4 times this (h2's abuse bound) closes the connection. With hyper's
+/// default (16 KiB, no margin) a 64 KiB block split into CONTINUATION
+/// frames closed the whole connection (GOAWAY), and with it every other
+/// call a multiplexing proxy had on it.
+pub const HEADER_LIST_MARGIN: u32 = 4;
 
 /// Limits of a listener: flags and `KNOTWORK_*` variables, the same on
 /// every service.
@@ -83,6 +95,17 @@ pub struct LimitArgs {
         default_value_t = DEFAULT_KEEPALIVE_TIMEOUT_SECS
     )]
     pub keepalive_timeout_secs: u64,
+
+    /// Largest request header list of one call, in bytes (name + value +
+    /// 32 per field, as HTTP/2 counts). The gateway refuses a call over it
+    /// alone; HTTP/2 accepts blocks up to 4 times this so that an
+    /// oversized one fails its own stream, never the connection.
+    #[arg(
+        long,
+        env = "KNOTWORK_MAX_HEADER_BYTES",
+        default_value_t = DEFAULT_MAX_HEADER_BYTES
+    )]
+    pub max_header_bytes: u32,
 }
 
 impl Default for LimitArgs {
@@ -92,6 +115,7 @@ impl Default for LimitArgs {
             header_timeout_ms: DEFAULT_HEADER_TIMEOUT_MS,
             keepalive_interval_secs: DEFAULT_KEEPALIVE_INTERVAL_SECS,
             keepalive_timeout_secs: DEFAULT_KEEPALIVE_TIMEOUT_SECS,
+            max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
         }
     }
 }
@@ -103,8 +127,9 @@ impl LimitArgs {
 }
 
 /// A tonic server builder with the listener limits applied (streams per
-/// connection, HTTP/2 keepalive). Services add their own options and
-/// services to it and serve it with [`incoming`].
+/// connection, HTTP/2 keepalive, the header list size HTTP/2 decodes:
+/// [`HEADER_LIST_MARGIN`] times the per-call limit). Services add their
+/// own options and services to it and serve it with [`incoming`].
 pub fn server(limits: &LimitArgs) -> tonic::transport::Server {
     let interval = (limits.keepalive_interval_secs > 0)
         .then(|| Duration::from_secs(limits.keepalive_interval_secs));
@@ -114,6 +139,12 @@ pub fn server(limits: &LimitArgs) -> tonic::transport::Server {
         .http2_keepalive_timeout(Some(Duration::from_secs(
             limits.keepalive_timeout_secs.max(1),
         )))
+        .http2_max_header_list_size(Some(
+            limits
+                .max_header_bytes
+                .max(1024)
+                .saturating_mul(HEADER_LIST_MARGIN),
+        ))
 }
 
 /// The stream of accepted connections of `listener`, TLS-wrapped when

@@ -12,10 +12,14 @@
 //!
 //! Every file is read and parsed at start, and every error names the file,
 //! so a bad path or a key in the certificate's place stops the service
-//! before it serves.
+//! before it serves. The listener's files (certificate, key, client CA) are
+//! then watched ([`crate::reload`]): new connections get the new
+//! certificate and CA within seconds of a change on disk, without a restart;
+//! files that do not load (half written, a key that does not match) are
+//! logged and the previous certificate keeps serving.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -167,6 +171,8 @@ fn roots(what: &'static str, path: &Path) -> Result<rustls::RootCertStore, TlsEr
 }
 
 /// Builds the listener's rustls configuration, or `None` for plain text.
+/// The certificate and the client CA are read again whenever their files
+/// change (see the module docs).
 pub fn server_config(args: &TlsArgs) -> Result<Option<Arc<rustls::ServerConfig>>, TlsError> {
     let (cert_path, key_path) = match (&args.tls_cert, &args.tls_key) {
         (None, None) => {
@@ -184,34 +190,191 @@ pub fn server_config(args: &TlsArgs) -> Result<Option<Arc<rustls::ServerConfig>>
             ));
         }
     };
-    let certs = load_certs("TLS certificate", cert_path)?;
-    let key = load_key("TLS key", key_path)?;
+    let files = ServerFiles {
+        cert: cert_path.clone(),
+        key: key_path.clone(),
+        client_ca: args.tls_client_ca.clone(),
+    };
+    let state = Arc::new(Served {
+        key: RwLock::new(files.certified_key()?),
+        verifier: RwLock::new(files.client_verifier()?),
+        files,
+    });
     let builder = rustls::ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| TlsError::Settings(format!("TLS protocol versions: {e}")))?;
-    let builder = match &args.tls_client_ca {
-        None => builder.with_no_client_auth(),
-        Some(ca) => {
-            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
-                Arc::new(roots("TLS client CA", ca)?),
-                provider(),
-            )
-            .build()
-            .map_err(|e| TlsError::Invalid {
-                files: ca.display().to_string(),
-                reason: e.to_string(),
-            })?;
-            builder.with_client_cert_verifier(verifier)
-        }
+    let builder = if state.files.client_ca.is_some() {
+        builder.with_client_cert_verifier(Arc::new(ReloadingVerifier(state.clone())))
+    } else {
+        builder.with_no_client_auth()
     };
-    let mut config = builder
-        .with_single_cert(certs, key)
-        .map_err(|e| TlsError::Invalid {
-            files: format!("{} and {}", cert_path.display(), key_path.display()),
-            reason: e.to_string(),
-        })?;
+    let mut config = builder.with_cert_resolver(Arc::new(ReloadingCert(state.clone())));
     config.alpn_protocols = ALPN.iter().map(|p| p.to_vec()).collect();
+    let mut paths = vec![state.files.cert.clone(), state.files.key.clone()];
+    paths.extend(state.files.client_ca.clone());
+    let (alive, changed) = (Arc::downgrade(&state), Arc::downgrade(&state));
+    crate::reload::watch(
+        paths,
+        move || alive.strong_count() > 0,
+        move || match changed.upgrade() {
+            Some(state) => {
+                state.reload();
+                true
+            }
+            None => false,
+        },
+    );
     Ok(Some(Arc::new(config)))
+}
+
+/// The files a TLS listener serves from.
+#[derive(Debug)]
+struct ServerFiles {
+    cert: PathBuf,
+    key: PathBuf,
+    client_ca: Option<PathBuf>,
+}
+
+impl ServerFiles {
+    /// The certificate chain with its key, checked to match.
+    fn certified_key(&self) -> Result<Arc<rustls::sign::CertifiedKey>, TlsError> {
+        let certs = load_certs("TLS certificate", &self.cert)?;
+        let key = load_key("TLS key", &self.key)?;
+        rustls::sign::CertifiedKey::from_der(certs, key, &provider())
+            .map(Arc::new)
+            .map_err(|e| TlsError::Invalid {
+                files: format!("{} and {}", self.cert.display(), self.key.display()),
+                reason: e.to_string(),
+            })
+    }
+
+    /// The verifier of client certificates, when a client CA is set.
+    fn client_verifier(
+        &self,
+    ) -> Result<Option<Arc<dyn rustls::server::danger::ClientCertVerifier>>, TlsError> {
+        let Some(ca) = &self.client_ca else {
+            return Ok(None);
+        };
+        rustls::server::WebPkiClientVerifier::builder_with_provider(
+            Arc::new(roots("TLS client CA", ca)?),
+            provider(),
+        )
+        .build()
+        .map(Some)
+        .map_err(|e| TlsError::Invalid {
+            files: ca.display().to_string(),
+            reason: e.to_string(),
+        })
+    }
+}
+
+/// What a TLS listener serves now; swapped whole on a good reload.
+#[derive(Debug)]
+struct Served {
+    files: ServerFiles,
+    key: RwLock<Arc<rustls::sign::CertifiedKey>>,
+    verifier: RwLock<Option<Arc<dyn rustls::server::danger::ClientCertVerifier>>>,
+}
+
+impl Served {
+    /// Reads the files again; keeps what is served when they do not load.
+    fn reload(&self) {
+        let loaded = self
+            .files
+            .certified_key()
+            .and_then(|key| Ok((key, self.files.client_verifier()?)));
+        match loaded {
+            Ok((key, verifier)) => {
+                if let Ok(mut k) = self.key.write() {
+                    *k = key;
+                }
+                if let Ok(mut v) = self.verifier.write() {
+                    *v = verifier;
+                }
+                tracing::info!(cert = %self.files.cert.display(), "TLS certificate reloaded");
+            }
+            Err(e) => tracing::error!(
+                error = %e,
+                "TLS files changed but do not load; still serving the previous certificate"
+            ),
+        }
+    }
+
+    fn verifier(&self) -> Option<Arc<dyn rustls::server::danger::ClientCertVerifier>> {
+        self.verifier.read().ok().and_then(|v| v.clone())
+    }
+}
+
+/// Serves the current certificate to every new connection.
+#[derive(Debug)]
+struct ReloadingCert(Arc<Served>);
+
+impl rustls::server::ResolvesServerCert for ReloadingCert {
+    fn resolve(
+        &self,
+        _hello: rustls::server::ClientHello<'_>,
+    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        self.0.key.read().ok().map(|k| k.clone())
+    }
+}
+
+/// Verifies client certificates against the current client CA. Sends no
+/// CA names in the handshake (they could change under it); clients with
+/// one certificate, like ours, send it anyway.
+#[derive(Debug)]
+struct ReloadingVerifier(Arc<Served>);
+
+fn no_verifier() -> rustls::Error {
+    rustls::Error::General("no client certificate verifier".to_owned())
+}
+
+impl rustls::server::danger::ClientCertVerifier for ReloadingVerifier {
+    fn root_hint_subjects(&self) -> &[rustls::DistinguishedName] {
+        &[]
+    }
+
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::server::danger::ClientCertVerified, rustls::Error> {
+        self.0
+            .verifier()
+            .ok_or_else(no_verifier)?
+            .verify_client_cert(end_entity, intermediates, now)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.0
+            .verifier()
+            .ok_or_else(no_verifier)?
+            .verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.0
+            .verifier()
+            .ok_or_else(no_verifier)?
+            .verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0
+            .verifier()
+            .map(|v| v.supported_verify_schemes())
+            .unwrap_or_default()
+    }
 }
 
 /// How a service dials other Knotwork services: the parsed client TLS

@@ -908,10 +908,11 @@ pub fn adherence(a: &plan::Adherence) -> pb::Adherence {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn snapshot() -> cpb::CatalogSnapshot {
+    /// A small valid snapshot (also used by `catalog.rs`'s tests).
+    pub(crate) fn snapshot() -> cpb::CatalogSnapshot {
         cpb::CatalogSnapshot {
             catalog_version: "v9".into(),
             guidance: Some(cpb::TechniqueGuidance {

@@ -12,8 +12,10 @@
 //! Invariants: a write is acknowledged only after its redb transaction
 //! committed with full durability (group commit, one writer thread); every
 //! call needs the internal credential and acts only on the user id the
-//! gateway put beside it; health reports SERVING only once storage is open
-//! and a catalog snapshot is loaded.
+//! gateway put beside it; health reports SERVING once storage is open and a
+//! catalog view is loaded (fetched, or persisted by the last run), or after
+//! a short wait for the catalog: a catalog outage never keeps a shard
+//! from serving what does not need it.
 
 #![forbid(unsafe_code)]
 
@@ -37,6 +39,10 @@ use tonic::server::NamedService;
 
 pub use config::Config;
 pub use error::Error;
+
+/// How long a start without a persisted catalog view waits for the catalog
+/// before reporting SERVING.
+const FIRST_VIEW_WAIT: Duration = Duration::from_secs(10);
 
 /// Largest request accepted: a full batch of 500 sessions with long notes.
 const MAX_REQUEST_BYTES: usize = 16 * 1024 * 1024;
@@ -113,15 +119,25 @@ pub async fn run_with_admin(
         &config.catalog_url,
         &backend_tls,
         Duration::from_secs(config.catalog_poll_secs.max(1)),
+        Some(&config.data_dir),
     )?;
     let health_task = {
         let mut catalog = catalog.clone();
         let mut storage = store.health();
         tokio::spawn(async move {
-            catalog.loaded().await;
-            // SERVING while the catalog is loaded and writes commit; a
-            // storage failure (full disk, I/O error) flips it until the
-            // writer's probe commits again.
+            // The view persisted by the last run counts as loaded. Without
+            // one, wait a little for the catalog, then serve anyway: calls
+            // that need it answer UNAVAILABLE until it is reachable, the
+            // rest (journal reads, exports) work, and the probes do not
+            // restart the shard during a catalog outage.
+            if tokio::time::timeout(FIRST_VIEW_WAIT, catalog.loaded())
+                .await
+                .is_err()
+            {
+                tracing::warn!("no catalog view yet; serving the calls that do not need it");
+            }
+            // SERVING while writes commit; a storage failure (full disk,
+            // I/O error) flips it until the writer's probe commits again.
             loop {
                 let ok = *storage.borrow_and_update();
                 if ok {
@@ -162,6 +178,7 @@ pub async fn run_with_admin(
     );
     let result = knotwork_runtime::listen::server(&config.limits)
         .layer(metrics.layer())
+        .layer(knotwork_runtime::trace::TraceLayer)
         .layer(knotwork_runtime::status::StatusLayer)
         .add_service(health)
         .add_service(reflection_v1)

@@ -22,8 +22,10 @@ fn main() -> anyhow::Result<()> {
 
 async fn serve() -> anyhow::Result<()> {
     let config = Config::parse();
-    knotwork_runtime::telemetry::init(
-        config.log.log_format,
+    // Held to the end of main: dropping it sends the last spans.
+    let _telemetry = knotwork_runtime::telemetry::start(
+        &config.log,
+        "session",
         std::env::var("RUST_LOG").ok().as_deref(),
     );
     let listener = tokio::net::TcpListener::bind(config.listen).await?;

@@ -67,6 +67,26 @@ impl Session {
         self
     }
 
+    /// The catalog view for a call naming the trigger points `points`
+    /// (`triggerPoints/{id}`): when the view lacks one of them the catalog
+    /// may have added it since the last poll, so the view is refreshed
+    /// first (rate-limited, see `Catalog::refresh_now`). A name that is
+    /// still unknown is then refused by validation as before.
+    async fn catalog_for<'a>(
+        &self,
+        points: impl IntoIterator<Item = &'a str>,
+    ) -> Result<Arc<crate::domain::CatalogView>, Error> {
+        let view = self.catalog.get()?;
+        let unknown = points.into_iter().any(|p| {
+            validate::parse_name(p, crate::domain::names::TRIGGER_POINT)
+                .is_some_and(|id| view.point(id).is_none())
+        });
+        if unknown {
+            return self.catalog.refresh_now().await;
+        }
+        Ok(view)
+    }
+
     fn user<T>(&self, req: &Request<T>) -> Result<String, Status> {
         self.auth.user_id(req.metadata())
     }
@@ -397,7 +417,9 @@ impl SessionService for Session {
         req: Request<pb::StartGuidedSessionRequest>,
     ) -> Res<pb::StartGuidedSessionResponse> {
         let user = self.user(&req)?;
-        let catalog = self.catalog.get()?;
+        let catalog = self
+            .catalog_for([req.get_ref().trigger_point.as_str()])
+            .await?;
         let r = req.into_inner();
         let mut violations = Vec::new();
         if let Err(v) = validate::request_id(&r.request_id, "request_id") {
@@ -467,7 +489,12 @@ impl SessionService for Session {
         req: Request<pb::LogSessionRequest>,
     ) -> Res<pb::LogSessionResponse> {
         let user = self.user(&req)?;
-        let catalog = self.catalog.get()?;
+        let point = req
+            .get_ref()
+            .session
+            .as_ref()
+            .map(|s| s.trigger_point.as_str());
+        let catalog = self.catalog_for(point).await?;
         let r = req.into_inner();
         let mut v = Violations::default();
         if let Err(e) = validate::request_id(&r.request_id, "request_id") {
@@ -522,7 +549,12 @@ impl SessionService for Session {
         req: Request<pb::BatchLogSessionsRequest>,
     ) -> Res<pb::BatchLogSessionsResponse> {
         let user = self.user(&req)?;
-        let catalog = self.catalog.get()?;
+        let points = req.get_ref().requests.iter();
+        let catalog = self
+            .catalog_for(
+                points.filter_map(|r| r.session.as_ref().map(|s| s.trigger_point.as_str())),
+            )
+            .await?;
         let requests = req.into_inner().requests;
         tracing::Span::current().record("items", requests.len());
         validate::batch_size(requests.len()).map_err(|v| Error::InvalidArgument(vec![v]))?;
@@ -1114,9 +1146,15 @@ impl SessionService for Session {
         if !plan::in_range(date, ctx.today) {
             return Err(Error::field("local_date", "must be within 400 days of today").into());
         }
-        let day = ctx
+        let mut day = ctx
             .day(date)
             .ok_or_else(|| Error::field("local_date", "out of range"))?;
+        if date <= ctx.today {
+            // Guided sessions started count toward the limit too.
+            let points = day.points.iter().map(|p| p.point.clone()).collect();
+            let used = self.store.day_counts(&user, points, date).await?;
+            day.limit_by(&used, ctx.rules.cap);
+        }
         Ok(Response::new(pb::GetDailyPlanResponse {
             plan: Some(ctx.to_pb(&day)),
             adherence: Some(convert::adherence(&ctx.adherence())),

@@ -25,6 +25,26 @@ export function RemindersCard({ view, onHoursChanged }: { view: TodayView; onHou
   const [sleep, setSleep] = useState(app.profile?.sleepTime || view.hours?.split("–")[1] || "22:00");
   const [problem, setProblem] = useState<Problem | null>(null);
   const [savedHours, setSavedHours] = useState(false);
+  const [calendar, setCalendar] = useState<string | null>(null);
+  const [calProblem, setCalProblem] = useState<Problem | null>(null);
+
+  // The coming week's plan as an iCalendar file, for any calendar app.
+  const downloadCalendar = async () => {
+    setCalProblem(null);
+    setCalendar(null);
+    try {
+      const r = await app.api.session.exportCalendar({ days: 7 });
+      const url = URL.createObjectURL(new Blob([r.calendar as Uint8Array<ArrayBuffer>], { type: r.contentType || "text/calendar" }));
+      const a = document.createElement("a");
+      a.href = url;
+      a.download = `knotwork-plan-${view.date}.ics`;
+      a.click();
+      setTimeout(() => URL.revokeObjectURL(url), 1000);
+      setCalendar(`Downloaded ${r.events} suggested time${r.events === 1 ? "" : "s"} for the coming week.`);
+    } catch (err) {
+      setCalProblem(describeError(err));
+    }
+  };
 
   useEffect(() => {
     if (!on) return;
@@ -113,6 +133,17 @@ export function RemindersCard({ view, onHoursChanged }: { view: TodayView; onHou
       {note && (
         <p class="small" role="status">
           {note}
+        </p>
+      )}
+      <p>
+        <button type="button" onClick={() => void downloadCalendar()}>
+          Add the week to your calendar (.ics)
+        </button>
+      </p>
+      <ErrorBox problem={calProblem} title="The calendar file could not be made" />
+      {calendar && (
+        <p class="small" role="status" data-testid="calendar-done">
+          {calendar}
         </p>
       )}
       <details>

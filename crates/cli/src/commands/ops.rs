@@ -24,6 +24,11 @@ pub struct ReshardArgs {
         hide_env_values = true
     )]
     pub internal_token: String,
+    /// TLS to the shards (`https://` URLs): the CA that signed their
+    /// certificates, and this tool's client certificate and key when they
+    /// require mTLS (the same flags as `knotwork backup`).
+    #[command(flatten)]
+    pub tls: knotwork_runtime::tls::BackendTlsArgs,
 }
 
 /// `knotwork health`: the gateway's own health and the backends' as the
@@ -72,7 +77,10 @@ pub async fn health(ctx: &Ctx) -> anyhow::Result<()> {
 
 /// `knotwork reshard`.
 pub async fn reshard(args: ReshardArgs) -> anyhow::Result<()> {
-    let report = knotwork_gateway::reshard(&args.from, &args.to, &args.internal_token).await?;
+    let tls = knotwork_runtime::tls::BackendTls::load(&args.tls)?;
+    let report =
+        knotwork_gateway::reshard_with_tls(&args.from, &args.to, &args.internal_token, &tls)
+            .await?;
     println!(
         "users seen: {}, moved: {}, failed: {}",
         report.users_seen,
@@ -96,9 +104,15 @@ pub struct BackupArgs {
     #[arg(long, env = "KNOTWORK_SESSION_URL")]
     pub shard: String,
     /// The file to write: a session database as the shard held it at the
-    /// backup point (written as FILE.partial until complete).
+    /// backup point (written as FILE.partial until complete). An existing
+    /// folder gets a file named after the shard's host and the time,
+    /// `session-0.session-20260101T020000Z.redb`.
     #[arg(long)]
     pub out: std::path::PathBuf,
+    /// With a folder as `--out`: keep only the newest N backups of this
+    /// shard there, deleting older ones after a backup succeeded.
+    #[arg(long)]
+    pub keep: Option<usize>,
     /// The internal credential the shard accepts.
     #[arg(
         long,
@@ -152,21 +166,83 @@ pub async fn backup(args: BackupArgs) -> anyhow::Result<()> {
         .await
         .map_err(crate::connect::explain)?
         .into_inner();
-    let saved = knotwork_session::transfer::save_backup(stream, &args.out)
+    let (out, prefix) = backup_path(&args.shard, &args.out);
+    let saved = knotwork_session::transfer::save_backup(stream, &out)
         .await
         .map_err(crate::connect::explain)?;
-    let size = std::fs::metadata(&args.out).map_or(0, |m| m.len());
+    let size = std::fs::metadata(&out).map_or(0, |m| m.len());
     println!(
         "backup of {} at {} written to {}: {} rows in {} tables, {:.1} MiB, {:.1} s",
         args.shard,
         saved.snapshot_time,
-        args.out.display(),
+        out.display(),
         saved.rows,
         saved.tables,
         size as f64 / (1024.0 * 1024.0),
         started.elapsed().as_secs_f64()
     );
+    if let (Some(keep), Some(prefix)) = (args.keep, prefix) {
+        for old in older_backups(&args.out, &prefix, keep)? {
+            std::fs::remove_file(&old)?;
+            println!("removed the older backup {}", old.display());
+        }
+    }
     Ok(())
+}
+
+/// Where a backup goes: `out` itself, or in the folder `out` a file named
+/// after the shard's host and the time (then also the name's prefix, for
+/// `--keep`).
+fn backup_path(shard: &str, out: &std::path::Path) -> (std::path::PathBuf, Option<String>) {
+    if !out.is_dir() {
+        return (out.to_owned(), None);
+    }
+    let host = shard
+        .split("://")
+        .nth(1)
+        .unwrap_or(shard)
+        .split(['/', ':'])
+        .next()
+        .unwrap_or("shard");
+    let host: String = host
+        .split('.')
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(".")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let time = jiff::Timestamp::now().strftime("%Y%m%dT%H%M%SZ");
+    let prefix = format!("{host}-");
+    (out.join(format!("{prefix}{time}.redb")), Some(prefix))
+}
+
+/// The backups of one shard in `dir` beyond the newest `keep` (names sort
+/// by time).
+fn older_backups(
+    dir: &std::path::Path,
+    prefix: &str,
+    keep: usize,
+) -> anyhow::Result<Vec<std::path::PathBuf>> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(prefix) && n.ends_with(".redb"))
+        })
+        .collect();
+    files.sort();
+    let n = files.len().saturating_sub(keep);
+    files.truncate(n);
+    Ok(files)
 }
 
 /// `knotwork restore`: puts a backup in place in a stopped shard's data
@@ -185,4 +261,42 @@ pub fn restore(args: RestoreArgs) -> anyhow::Result<()> {
     }
     println!("start the shard again; it serves the data as of the backup point");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backups_in_a_folder_are_named_by_shard_and_pruned_oldest_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, prefix) = backup_path(
+            "https://session-1.session.knotwork.svc.cluster.local:50053",
+            dir.path(),
+        );
+        let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+        assert!(name.starts_with("session-1.session-2"), "{name}");
+        assert_eq!(prefix.as_deref(), Some("session-1.session-"));
+        let (file, none) = backup_path("http://x:1", &dir.path().join("a.redb"));
+        assert_eq!(file, dir.path().join("a.redb"));
+        assert!(none.is_none());
+        for n in [
+            "session-1.session-20260101T000000Z.redb",
+            "session-1.session-20260102T000000Z.redb",
+            "session-1.session-20260103T000000Z.redb",
+            "session-2.session-20260101T000000Z.redb",
+        ] {
+            std::fs::write(dir.path().join(n), b"").unwrap();
+        }
+        let old = older_backups(dir.path(), "session-1.session-", 2).unwrap();
+        assert_eq!(
+            old,
+            [dir.path().join("session-1.session-20260101T000000Z.redb")]
+        );
+        assert!(
+            older_backups(dir.path(), "session-2.session-", 2)
+                .unwrap()
+                .is_empty()
+        );
+    }
 }

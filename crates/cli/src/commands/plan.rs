@@ -43,6 +43,7 @@ pub fn show_plan(plan: &ses::DailyPlan) {
         println!(
             "nothing planned: points you work join the plan for a week (`knotwork plan \"low back\"` finds some)"
         );
+        print_set_aside(plan);
         return;
     }
     println!(
@@ -91,6 +92,10 @@ pub fn show_plan(plan: &ses::DailyPlan) {
         t.add_row(vec![clock(&s.local_time), state, points.join(", ")]);
     }
     print_table(&t);
+    print_set_aside(plan);
+}
+
+fn print_set_aside(plan: &ses::DailyPlan) {
     if !plan.set_aside.is_empty() {
         let names: Vec<&str> = plan.set_aside.iter().map(|p| short(p)).collect();
         anstream::println!(

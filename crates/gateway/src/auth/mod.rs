@@ -26,6 +26,7 @@
 //! metadata encoding (binary metadata when it is not plain ASCII).
 
 pub(crate) mod cache;
+pub(crate) mod file;
 pub(crate) mod keys;
 pub(crate) mod oidc;
 
@@ -82,8 +83,10 @@ struct IssuerOnly {
 
 /// Where an issuer's keys come from.
 enum Keys {
-    /// Fixed at start: the development secret or a JWKS file.
+    /// Fixed at start: the development secret.
     Fixed(KeySet),
+    /// A JWKS file, read again when it changes.
+    File(Arc<file::JwksFile>),
     /// An OpenID provider's, refreshed while serving.
     Discovered(Arc<Provider>),
 }
@@ -164,20 +167,14 @@ impl Authenticator {
         let mut issuers = Vec::new();
         if config.local_issuer_enabled() {
             let keys = match &config.jwt_jwks_file {
-                Some(path) => {
-                    let text = std::fs::read_to_string(path).map_err(|e| {
-                        Error::Config(format!("cannot read JWKS file {}: {e}", path.display()))
-                    })?;
-                    KeySet::from_jwks(&text)
-                        .map_err(|e| Error::Config(format!("JWKS file {}: {e}", path.display())))?
-                }
-                None => KeySet::hmac(&config.jwt_secret),
+                Some(path) => Keys::File(Arc::new(file::JwksFile::load(path)?)),
+                None => Keys::Fixed(KeySet::hmac(&config.jwt_secret)),
             };
             issuers.push(Issuer {
                 iss: config.jwt_issuer.clone(),
                 audience: config.jwt_audience.clone(),
                 scope: None,
-                keys: Keys::Fixed(keys),
+                keys,
             });
         }
         let oidc_issuers = config.oidc_issuers();
@@ -224,12 +221,16 @@ impl Authenticator {
         })
     }
 
-    /// Starts the background key refresh of every OpenID issuer; each
-    /// stops when `stop` changes.
+    /// Starts the background key refresh of every OpenID issuer and the
+    /// watch of the JWKS file; each stops when `stop` changes.
     pub fn spawn_refresh(&self, stop: &watch::Receiver<bool>) {
         for issuer in &self.issuers {
-            if let Keys::Discovered(provider) = &issuer.keys {
-                tokio::spawn(provider.clone().refresh_loop(stop.clone()));
+            match &issuer.keys {
+                Keys::Discovered(provider) => {
+                    tokio::spawn(provider.clone().refresh_loop(stop.clone()));
+                }
+                Keys::File(file) => file.watch(stop.clone()),
+                Keys::Fixed(_) => {}
             }
         }
     }
@@ -240,7 +241,7 @@ impl Authenticator {
             .iter()
             .filter_map(|i| match &i.keys {
                 Keys::Discovered(p) => Some(p.issuer()),
-                Keys::Fixed(_) => None,
+                Keys::Fixed(_) | Keys::File(_) => None,
             })
             .collect()
     }
@@ -283,6 +284,7 @@ impl Authenticator {
         let kid = header.kid.as_deref();
         let set = match &issuer.keys {
             Keys::Fixed(set) => return self.check(token, issuer, set.find(kid)),
+            Keys::File(file) => file.keys(),
             Keys::Discovered(provider) => {
                 let set = provider.keys();
                 if set.find(kid).is_some() {

@@ -1,3 +1,4 @@
-//! Pure rules of the gateway's screens: no IO, no async, no protobuf.
+//! Pure rules of the gateway: no IO, no async, no protobuf.
 
+pub mod forwarded;
 pub mod relief;

@@ -5,7 +5,8 @@
 //!
 //! Outgoing requests are built from the message alone: none of the
 //! caller's metadata is copied, so nothing a client sends can reach a
-//! backend except the message, the request id and the deadline. The
+//! backend except the message, the request id, the deadline and the trace
+//! context (parsed and written anew). The
 //! gateway sets `x-knotwork-user-id` (the verified `sub`) and
 //! `x-knotwork-internal-token` itself.
 
@@ -13,8 +14,11 @@ mod catalog;
 mod session;
 mod view;
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use ipnet::IpNet;
 
 use knotwork_proto::metadata::{INTERNAL_TOKEN, REQUEST_ID};
 use tonic::metadata::{AsciiMetadataValue, MetadataMap};
@@ -26,7 +30,8 @@ pub use view::{Views, relief_plan_query};
 
 use crate::Error;
 use crate::auth::Authenticator;
-use crate::limit::Limits;
+use crate::domain::forwarded::{self, ForwardedHeader};
+use crate::limit::{Limits, Slots};
 use crate::upstream::Upstreams;
 
 /// What every handler shares.
@@ -48,6 +53,12 @@ pub struct Shared {
     pub max_message: usize,
     /// The gateway's metrics.
     pub metrics: crate::metrics::Metrics,
+    /// Proxies whose forwarding header names the client.
+    pub trusted_proxies: Vec<IpNet>,
+    /// The forwarding header they set.
+    pub forwarded_header: ForwardedHeader,
+    /// Open GuideSession streams per user, capped.
+    pub guide_streams: Slots<String>,
 }
 
 /// One call's context.
@@ -67,7 +78,7 @@ impl Shared {
     /// [`Shared::admit`]). The call itself stays anonymous.
     pub async fn public<M>(&self, req: &Request<M>) -> Result<Ctx, Status> {
         if req.metadata().get("authorization").is_none() {
-            self.limits.check_addr(req.remote_addr().map(|a| a.ip()))?;
+            self.limits.check_addr(self.client_ip(req))?;
         } else if let Err(e) = self.admit(req).await {
             // A refused token on a public call only costs the address.
             if !matches!(e, Error::Unauthenticated { .. }) {
@@ -104,16 +115,53 @@ impl Shared {
     /// limit comes first (RESOURCE_EXHAUSTED), so guessing tokens is as
     /// limited as any anonymous call.
     async fn admit<M>(&self, req: &Request<M>) -> Result<String, Error> {
-        match self.auth.verify(req.metadata()).await {
+        // The intake layer verified the token already (see `crate::intake`).
+        let verified = match req.extensions().get::<crate::intake::Verified>() {
+            Some(verified) => verified.result(),
+            None => self.auth.verify(req.metadata()).await,
+        };
+        match verified {
             Ok(user) => {
                 self.limits.check_user(&user)?;
                 Ok(user)
             }
             Err(refused) => {
-                self.limits.check_addr(req.remote_addr().map(|a| a.ip()))?;
+                self.limits.check_addr(self.client_ip(req))?;
                 Err(refused)
             }
         }
+    }
+
+    /// The client's address of a call: its TCP peer, or behind a trusted
+    /// proxy the address the forwarding header names
+    /// ([`forwarded::client_ip`]).
+    pub fn client_ip<M>(&self, req: &Request<M>) -> Option<IpAddr> {
+        let peer = req.remote_addr()?.ip();
+        if self.trusted_proxies.is_empty() {
+            return Some(peer);
+        }
+        let values = req.metadata().get_all(self.forwarded_header.name());
+        Some(forwarded::client_ip(
+            peer,
+            &self.trusted_proxies,
+            self.forwarded_header,
+            values.iter().filter_map(|v| v.to_str().ok()),
+        ))
+    }
+
+    /// [`Shared::client_ip`] from the HTTP headers and the peer address.
+    pub fn client_ip_of(&self, headers: &http::HeaderMap, peer: Option<IpAddr>) -> Option<IpAddr> {
+        let peer = peer?;
+        if self.trusted_proxies.is_empty() {
+            return Some(peer);
+        }
+        let values = headers.get_all(self.forwarded_header.name());
+        Some(forwarded::client_ip(
+            peer,
+            &self.trusted_proxies,
+            self.forwarded_header,
+            values.iter().filter_map(|v| v.to_str().ok()),
+        ))
     }
 
     /// The verified user of `ctx` (empty for public calls).
@@ -122,12 +170,15 @@ impl Shared {
     }
 
     /// Sets the gateway's own metadata on an outgoing request: the request
-    /// id, and for authenticated calls the user id and internal credential.
+    /// id, the trace context (the call's span, see
+    /// `knotwork_runtime::trace`), and for authenticated calls the user id
+    /// and internal credential.
     pub fn setup<M>(&self, ctx: &Ctx, req: &mut Request<M>) {
         let md = req.metadata_mut();
         if let Ok(v) = ctx.request_id.parse() {
             md.insert(REQUEST_ID, v);
         }
+        knotwork_runtime::trace::inject(md);
         if let Some(user) = &ctx.user {
             // Any UTF-8 id: visible ASCII as text, the rest as binary
             // metadata (knotwork-runtime's internal boundary).

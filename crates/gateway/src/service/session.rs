@@ -140,6 +140,13 @@ forward_session! {
     ) -> Result<Response<Self::GuideSessionStream>, Status> {
         let shared = &self.shared;
         let ctx = shared.private(&request, shared.max_stream_timeout).await?;
+        // Held while the client holds the stream, like the metric below.
+        let slot = shared
+            .guide_streams
+            .try_take(shared.user(&ctx).to_owned())
+            .ok_or(crate::Error::TooManyGuideStreams {
+                max: shared.guide_streams.max(),
+            })?;
         let backend = shared.upstreams.session_for(shared.user(&ctx));
         let max = shared.max_message;
         let req = shared.outgoing(&ctx, request.into_inner());
@@ -151,7 +158,7 @@ forward_session! {
         // Counted as open while the client holds the stream.
         let open = shared.metrics.guide_stream();
         let stream = resp.into_inner().map(move |item| {
-            let _open = &open;
+            let _open = (&open, &slot);
             item.map_err(|s| classify(s, &url))
         });
         Ok(Response::new(self.drain.bound(stream)))

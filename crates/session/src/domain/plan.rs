@@ -324,6 +324,21 @@ pub fn day_plan(
     }
 }
 
+impl DayPlan {
+    /// Applies the day's counts toward the daily limit (`used`: sessions
+    /// and guided sessions started, per point, as the limit counts them),
+    /// so `allowed` matches what a new session would be allowed, and no
+    /// point is left more sessions than the limit allows.
+    pub fn limit_by(&mut self, used: &BTreeMap<String, u32>, cap: u32) {
+        for p in &mut self.points {
+            let used = used.get(&p.point).copied().unwrap_or(0).max(p.done);
+            p.allowed = cap.saturating_sub(used);
+            p.left = p.left.min(p.allowed);
+        }
+        self.left = self.points.iter().map(|p| p.left).sum();
+    }
+}
+
 /// The streak and the week's adherence.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Adherence {
@@ -693,6 +708,22 @@ mod tests {
             &[("a", 3, 0, 3, 6)],
             &[(&["a"], Upcoming), (&["a"], Upcoming), (&["a"], Upcoming)],
         );
+    }
+
+    #[test]
+    fn guided_starts_count_toward_the_limit() {
+        let d = date(2026, 6, 10);
+        let w = worked(&[("a", d, 1), ("b", d, 1)]);
+        let zone = tz("UTC");
+        let now: Timestamp = "2026-06-10T12:00:00Z".parse().unwrap();
+        let window = Waking::default().window(d, &zone).unwrap();
+        let mut plan = day_plan(&w, &BTreeSet::new(), d, d, now, window, RULES);
+        // a: five guided sessions started, one logged; b: counts unknown.
+        let used: BTreeMap<String, u32> = [("a".to_owned(), 5)].into();
+        plan.limit_by(&used, RULES.cap);
+        let got: Vec<(u32, u32)> = plan.points.iter().map(|p| (p.left, p.allowed)).collect();
+        assert_eq!(got, [(1, 1), (2, 5)]);
+        assert_eq!(plan.left, 3);
     }
 
     #[test]
