@@ -66,19 +66,19 @@ function CorrectForm({ s, onDone }: { s: SessionRecord; onDone(warnings: SafetyW
       <div class="row">
         <label>
           Tenderness before (0–10)
-          <input id={`${base}-before`} inputMode="numeric" value={before} onInput={(e) => setBefore(e.currentTarget.value)} />
+          <input id={`${base}-before`} type="text" inputMode="numeric" value={before} onInput={(e) => setBefore(e.currentTarget.value)} />
         </label>
         <label>
           Tenderness after (0–10)
-          <input id={`${base}-after`} inputMode="numeric" value={after} onInput={(e) => setAfter(e.currentTarget.value)} />
+          <input id={`${base}-after`} type="text" inputMode="numeric" value={after} onInput={(e) => setAfter(e.currentTarget.value)} />
         </label>
         <label>
           Pressure (0–10)
-          <input inputMode="numeric" value={pressure} onInput={(e) => setPressure(e.currentTarget.value)} />
+          <input type="text" inputMode="numeric" value={pressure} onInput={(e) => setPressure(e.currentTarget.value)} />
         </label>
         <label>
           Minutes
-          <input inputMode="decimal" value={minutes} onInput={(e) => setMinutes(e.currentTarget.value)} />
+          <input type="text" inputMode="decimal" value={minutes} onInput={(e) => setMinutes(e.currentTarget.value)} />
         </label>
         <label>
           How it felt
