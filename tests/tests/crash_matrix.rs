@@ -294,7 +294,14 @@ async fn read_user(client: &mut SessionServiceClient<Channel>, u: &str) -> Seen 
             .await
             .expect("get day")
             .into_inner();
-        assert_eq!(d.sessions.len(), *n as usize, "{u} {day}: day sessions");
+        // GetDay returns at most 100 sessions by default; the total counts all.
+        assert_eq!(d.total_sessions, *n, "{u} {day}: day sessions");
+        assert_eq!(
+            d.sessions.len(),
+            (*n as usize).min(100),
+            "{u} {day}: day sessions returned"
+        );
+        assert_eq!(d.sessions_truncated, *n > 100, "{u} {day}: truncated");
         let done = d
             .allowances
             .iter()

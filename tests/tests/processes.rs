@@ -278,6 +278,9 @@ async fn a_guide_reattaches_at_its_elapsed_time_after_a_session_restart() {
     wait_serving(&shard.url(), "knotwork.session.v1.SessionService", limit).await;
     let mut session =
         SessionServiceClient::new(procs::channel(&shard.url(), Duration::from_secs(10)));
+    // A restart can take a few milliseconds: let at least one guide-second
+    // pass, so the reattach must resume (at 0 it would start over).
+    tokio::time::sleep(Duration::from_millis(500)).await;
     let re_before = Instant::now();
     let mut stream = session
         .guide_session(procs::internal(
