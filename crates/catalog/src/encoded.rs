@@ -12,23 +12,22 @@
 //! response (checked by the tests for every name and many queries).
 //!
 //! [`CatalogServer`] serves those methods with a codec that writes the
-//! bytes unchanged ([`EncodedCodec`]; requests are decoded as usual) and
+//! bytes unchanged (`knotwork_proto::codec::EncodedCodec`; requests are decoded as usual) and
 //! hands every other method to the generated server, with the same
 //! compression and size settings.
 
 use std::convert::Infallible;
-use std::future::Future;
-use std::marker::PhantomData;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::{BufMut, Bytes};
 use knotwork_proto::catalog::v1 as pb;
 use knotwork_proto::catalog::v1::catalog_service_server::CatalogServiceServer;
+use knotwork_proto::codec::EncodedCodec;
+use knotwork_proto::{BoxError, BoxFuture};
 use prost::Message;
 use prost::encoding::{WireType, encode_key, encode_varint, encoded_len_varint, key_len};
-use tonic::codec::{Codec, CompressionEncoding, EncodeBuf, Encoder};
+use tonic::codec::CompressionEncoding;
 use tonic::codegen::Service;
 use tonic::server::NamedService;
 use tonic::{Request, Response, Status};
@@ -40,9 +39,6 @@ use crate::domain::picture::{self, PictureSide};
 use crate::service::CatalogApi;
 use crate::state::{Catalogs, Loaded};
 use crate::{CATALOG_SERVICE, Error};
-
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
-type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
 /// The encoded messages of one catalog version, indexed like its tables.
 #[derive(Debug, Default)]
@@ -226,47 +222,6 @@ pub fn pain_response(
     }
     rest.encode_raw(&mut buf);
     buf.into()
-}
-
-/// A codec that decodes requests of type `Req` as prost does and writes
-/// answers that are already encoded.
-#[derive(Debug)]
-pub struct EncodedCodec<Req>(PhantomData<fn() -> Req>);
-
-impl<Req> Default for EncodedCodec<Req> {
-    fn default() -> Self {
-        Self(PhantomData)
-    }
-}
-
-impl<Req: Message + Default + Send + 'static> Codec for EncodedCodec<Req> {
-    type Encode = Bytes;
-    type Decode = Req;
-    type Encoder = BytesEncoder;
-    type Decoder = knotwork_proto::codec::ProstDecoder<Req>;
-
-    fn encoder(&mut self) -> Self::Encoder {
-        BytesEncoder
-    }
-
-    fn decoder(&mut self) -> Self::Decoder {
-        knotwork_proto::codec::ProstDecoder::default()
-    }
-}
-
-/// Writes an encoded message as it is.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct BytesEncoder;
-
-impl Encoder for BytesEncoder {
-    type Item = Bytes;
-    type Error = Status;
-
-    fn encode(&mut self, item: Bytes, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
-        dst.reserve(item.len());
-        dst.put_slice(&item);
-        Ok(())
-    }
 }
 
 /// A handler answering with encoded bytes from the current version.
