@@ -22,6 +22,7 @@ pub mod convert;
 pub mod domain;
 pub mod encoded;
 pub mod error;
+pub mod server;
 pub mod service;
 pub mod state;
 pub mod store;
@@ -38,7 +39,7 @@ use tonic::codec::CompressionEncoding;
 pub use config::Config;
 pub use error::Error;
 
-use crate::encoded::CatalogServer;
+use crate::server::CatalogServer;
 use crate::service::AdminApi;
 use crate::state::{CatalogSource, Catalogs};
 use crate::store::Store;
