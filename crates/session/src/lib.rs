@@ -5,7 +5,7 @@
 //! `SessionAdminService` (plus health and reflection) on a listener the
 //! caller bound. Layout: `service.rs` (gRPC handlers) and `convert.rs`
 //! (protobuf <-> domain) are the only modules that know tonic and prost;
-//! `store.rs` is the only one that knows redb; `domain/` holds every
+//! `store/` is the only one that knows redb; `domain/` holds every
 //! medical and safety rule, pure; `catalog.rs` keeps the catalog's rules and
 //! thresholds in memory, fetched from the catalog service.
 //!
