@@ -32,6 +32,33 @@ pub fn to_timestamp(t: Timestamp) -> prost_types::Timestamp {
     }
 }
 
+/// A status as a batch item's `ItemError`: its code and message, its
+/// field violations (`google.rpc.BadRequest`) and its ErrorInfo reason.
+pub fn item_error(status: &tonic::Status) -> pb::ItemError {
+    use tonic_types::StatusExt as _;
+    let details = status.get_error_details();
+    pb::ItemError {
+        code: status.code() as i32,
+        message: status.message().to_owned(),
+        field_violations: details
+            .bad_request()
+            .map(|b| {
+                b.field_violations
+                    .iter()
+                    .map(|f| pb::FieldViolation {
+                        field: f.field.clone(),
+                        description: f.description.clone(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        reason: details
+            .error_info()
+            .map(|i| i.reason.clone())
+            .unwrap_or_default(),
+    }
+}
+
 fn strip<'a>(name: &'a str, prefix: &str) -> &'a str {
     name.strip_prefix(prefix).unwrap_or(name)
 }

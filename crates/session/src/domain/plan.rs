@@ -157,7 +157,7 @@ impl Rules {
 }
 
 /// Sessions per point (id) per local day.
-pub type Worked = BTreeMap<String, BTreeMap<Date, u32>>;
+pub use super::progress::Worked;
 
 /// One point of a day's plan.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -557,6 +557,26 @@ pub fn session_warnings(s: &SessionDraft, ctx: &SessionContext<'_>) -> Vec<Warni
     out
 }
 
+/// What a trigger point allows for the rest of a day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Allowance {
+    /// Sessions still allowed today: none while the point is on hold.
+    pub remaining: u32,
+    /// Whether the next session waits for the start of the next day: the
+    /// daily limit is used up (a hold has no such time; its release does).
+    pub next_tomorrow: bool,
+}
+
+/// The day's allowance of a point worked `done` times, with at most `max`
+/// sessions a day (the catalog's `max_sessions_per_point_per_day`).
+pub fn allowance(done: u32, max: u32, on_hold: bool) -> Allowance {
+    let remaining = if on_hold { 0 } else { max.saturating_sub(done) };
+    Allowance {
+        remaining,
+        next_tomorrow: remaining == 0 && !on_hold,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::catalog::fixture;
@@ -1223,5 +1243,27 @@ mod tests {
             &[],
             &[SharpPain, PressureTooHigh, DailyLimitExceeded],
         );
+    }
+
+    #[track_caller]
+    fn check_allowance(done: u32, max: u32, on_hold: bool, remaining: u32, next_tomorrow: bool) {
+        assert_eq!(
+            allowance(done, max, on_hold),
+            Allowance {
+                remaining,
+                next_tomorrow
+            }
+        );
+    }
+
+    #[test]
+    fn daily_allowance() {
+        check_allowance(0, 3, false, 3, false);
+        check_allowance(2, 3, false, 1, false);
+        check_allowance(3, 3, false, 0, true);
+        check_allowance(5, 3, false, 0, true);
+        check_allowance(0, 3, true, 0, false);
+        check_allowance(3, 3, true, 0, false);
+        check_allowance(0, 0, false, 0, true);
     }
 }

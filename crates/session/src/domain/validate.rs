@@ -205,6 +205,40 @@ pub fn earliest_perform_time() -> Timestamp {
     Timestamp::from_second(946_684_800).unwrap_or(Timestamp::UNIX_EPOCH)
 }
 
+/// Checks one LogSession request, as LogSession and each item of
+/// BatchLogSessions send it: its request id and its session (required),
+/// with field names under `prefix` (`""`, or `requests[3].` in a batch).
+/// Every violation of both is reported.
+pub fn log_request(
+    request_id: &str,
+    session: Option<&RawSession>,
+    catalog: &CatalogView,
+    now: Timestamp,
+    prefix: &str,
+) -> Result<SessionDraft, Vec<FieldViolation>> {
+    let mut violations = Vec::new();
+    if let Err(v) = self::request_id(request_id, &format!("{prefix}request_id")) {
+        violations.push(v);
+    }
+    let draft = match session {
+        None => {
+            violations.push(FieldViolation::new(format!("{prefix}session"), "required"));
+            None
+        }
+        Some(s) => match self::session(s, catalog, now, &format!("{prefix}session.")) {
+            Ok(d) => Some(d),
+            Err(mut list) => {
+                violations.append(&mut list);
+                None
+            }
+        },
+    };
+    match draft {
+        Some(draft) if violations.is_empty() => Ok(draft),
+        _ => Err(violations),
+    }
+}
+
 /// Validates a session against the catalog at server time `now`.
 /// `prefix` is the field path prefix (`session.` or `requests[3].session.`).
 pub fn session(
