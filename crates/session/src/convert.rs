@@ -59,6 +59,20 @@ pub fn item_error(status: &tonic::Status) -> pb::ItemError {
     }
 }
 
+/// The user id an admin call names, checked like the ids the gateway sets.
+pub fn admin_user_id(id: &str) -> Result<&str, Error> {
+    if !knotwork_runtime::internal::is_valid_user_id(id) {
+        return Err(Error::field(
+            "user_id",
+            format!(
+                "required, at most {} bytes of text without control characters",
+                knotwork_runtime::internal::MAX_USER_ID_LEN
+            ),
+        ));
+    }
+    Ok(id)
+}
+
 fn strip<'a>(name: &'a str, prefix: &str) -> &'a str {
     name.strip_prefix(prefix).unwrap_or(name)
 }

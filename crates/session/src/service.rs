@@ -1369,19 +1369,6 @@ fn plan_rules(catalog: &crate::domain::CatalogView) -> plan::Rules {
     )
 }
 
-pub(crate) fn admin_user_id(id: &str) -> Result<&str, Error> {
-    if !knotwork_runtime::internal::is_valid_user_id(id) {
-        return Err(Error::field(
-            "user_id",
-            format!(
-                "required, at most {} bytes of text without control characters",
-                knotwork_runtime::internal::MAX_USER_ID_LEN
-            ),
-        ));
-    }
-    Ok(id)
-}
-
 #[tonic::async_trait]
 impl SessionAdminService for Session {
     #[tracing::instrument(skip_all, fields(request_id = %rid(&req)))]
@@ -1407,7 +1394,7 @@ impl SessionAdminService for Session {
         req: Request<pb::ExportUserRequest>,
     ) -> Res<pb::ExportUserResponse> {
         self.admin(&req)?;
-        let user = admin_user_id(&req.get_ref().user_id)?;
+        let user = convert::admin_user_id(&req.get_ref().user_id)?;
         let data = self.store.export(user).await?;
         if data.profile.is_none()
             && data.screening.is_none()
@@ -1449,7 +1436,7 @@ impl SessionAdminService for Session {
         req: Request<pb::StreamExportUserRequest>,
     ) -> Res<Self::StreamExportUserStream> {
         self.admin(&req)?;
-        let user = admin_user_id(&req.get_ref().user_id)?;
+        let user = convert::admin_user_id(&req.get_ref().user_id)?;
         let parts = crate::transfer::export(&self.store, self.catalog.clone(), user, false);
         Ok(Response::new(Box::pin(parts.map(|p| {
             p.map(|part| pb::StreamExportUserResponse { part: Some(part) })
@@ -1486,7 +1473,7 @@ impl SessionAdminService for Session {
         req: Request<pb::DeleteUserRequest>,
     ) -> Res<pb::DeleteUserResponse> {
         self.admin(&req)?;
-        let user = admin_user_id(&req.get_ref().user_id)?;
+        let user = convert::admin_user_id(&req.get_ref().user_id)?;
         let (sessions, _) = self.store.delete_user(user).await?;
         Ok(Response::new(pb::DeleteUserResponse {
             sessions_deleted: i64::try_from(sessions).unwrap_or(i64::MAX),
