@@ -17,13 +17,13 @@
 
 #![forbid(unsafe_code)]
 
-pub mod config;
-pub mod convert;
+mod config;
+mod convert;
 pub mod domain;
-pub mod encoded;
-pub mod error;
+mod encoded;
+mod error;
 pub mod server;
-pub mod service;
+mod service;
 pub mod state;
 pub mod store;
 

@@ -20,10 +20,10 @@
 #![forbid(unsafe_code)]
 
 pub mod catalog;
-pub mod config;
+mod config;
 pub mod convert;
 pub mod domain;
-pub mod error;
+mod error;
 pub mod service;
 pub mod store;
 pub mod transfer;
