@@ -17,13 +17,13 @@
 
 #![forbid(unsafe_code)]
 
-pub mod config;
-pub mod convert;
+mod config;
+mod convert;
 pub mod domain;
-pub mod encoded;
-pub mod error;
+mod encoded;
+mod error;
 pub mod server;
-pub mod service;
+mod service;
 pub mod state;
 pub mod store;
 
@@ -85,17 +85,13 @@ pub async fn run_with_admin(
     catalogs.instrument(&metrics);
     // The admin port opens once the catalog is loaded: its startup probe
     // then measures the seeding.
-    let (admin_stop, admin_stopped) = tokio::sync::oneshot::channel::<()>();
-    knotwork_runtime::spawn_admin(
+    let admin_port = knotwork_runtime::spawn_admin(
         "catalog",
         admin,
         None,
         &config.limits,
         metrics.clone(),
         health.clone(),
-        async move {
-            let _ = admin_stopped.await;
-        },
     );
     let (reflection_v1, reflection_v1alpha) =
         knotwork_runtime::grpc::reflection(&[CATALOG_SERVICE])?;
@@ -132,7 +128,7 @@ pub async fn run_with_admin(
         task.abort();
     }
     knotwork_runtime::grpc::set_not_serving(&reporter, &[CATALOG_SERVICE, ADMIN_SERVICE]).await;
-    drop(admin_stop);
+    admin_port.stop();
     served?;
     tracing::info!("catalog service stopped");
     Ok(())

@@ -201,17 +201,13 @@ pub async fn run(
         Duration::from_millis(config.health_interval_ms.max(10)),
         stop_rx.clone(),
     ));
-    let mut admin_stop = stop_rx.clone();
-    knotwork_runtime::spawn_admin(
+    let admin_port = knotwork_runtime::spawn_admin(
         "gateway",
         admin,
         tls.clone(),
         &config.limits,
         metrics.registry().clone(),
         health.clone(),
-        async move {
-            let _ = admin_stop.changed().await;
-        },
     );
     {
         let shared = shared.clone();
@@ -232,6 +228,7 @@ pub async fn run(
             shutdown.await;
             tracing::info!("gateway shutting down");
             let _ = stop_tx.send(true);
+            admin_port.stop();
         },
         Duration::from_secs(config.shutdown_grace_secs),
     );

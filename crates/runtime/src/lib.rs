@@ -30,4 +30,4 @@ pub mod telemetry;
 pub mod tls;
 pub mod trace;
 
-pub use serve::{serve, spawn_admin};
+pub use serve::{AdminPort, serve, spawn_admin};

@@ -20,10 +20,10 @@
 #![forbid(unsafe_code)]
 
 pub mod catalog;
-pub mod config;
+mod config;
 pub mod convert;
 pub mod domain;
-pub mod error;
+mod error;
 pub mod service;
 pub mod store;
 pub mod transfer;
@@ -100,17 +100,13 @@ pub async fn run_with_admin(
     store.instrument(&metrics);
 
     let (reporter, health) = knotwork_runtime::grpc::health().await;
-    let (admin_stop, admin_stopped) = tokio::sync::oneshot::channel::<()>();
-    knotwork_runtime::spawn_admin(
+    let admin_port = knotwork_runtime::spawn_admin(
         "session",
         admin,
         None,
         &config.limits,
         metrics.clone(),
         health.clone(),
-        async move {
-            let _ = admin_stopped.await;
-        },
     );
     let (catalog, catalog_task) = catalog::spawn(
         &config.catalog_url,
@@ -188,7 +184,7 @@ pub async fn run_with_admin(
     .await;
     health_task.abort();
     catalog_task.abort();
-    drop(admin_stop);
+    admin_port.stop();
     // In-flight calls are done; dropping the last handle stops the writer
     // thread after it has committed everything queued.
     match Arc::try_unwrap(store) {
