@@ -23,6 +23,7 @@ pub mod domain;
 pub mod encoded;
 pub mod error;
 pub mod service;
+mod stamp;
 pub mod state;
 pub mod store;
 
@@ -52,7 +53,7 @@ pub const ADMIN_SERVICE: &str = "knotwork.catalog.v1.CatalogAdminService";
 /// entry).
 pub async fn run(
     config: Config,
-    listener: tokio::net::TcpListener,
+    listener: impl Into<knotwork_runtime::listen::Listener>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
     run_with_admin(config, listener, None, shutdown).await
@@ -62,7 +63,7 @@ pub async fn run(
 /// at `/metrics` and gRPC health (plain text, for the kubelet's probes).
 pub async fn run_with_admin(
     config: Config,
-    listener: tokio::net::TcpListener,
+    listener: impl Into<knotwork_runtime::listen::Listener>,
     admin: Option<tokio::net::TcpListener>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
@@ -108,6 +109,7 @@ pub async fn run_with_admin(
         InternalAuth::new(&config.internal_token).with_next(config.internal_token_next.as_deref()),
     ));
     knotwork_runtime::grpc::set_serving(&reporter, &[CATALOG_SERVICE, ADMIN_SERVICE]).await;
+    let listener: knotwork_runtime::listen::Listener = listener.into();
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, tls = tls.is_some(), mtls = config.tls.tls_client_ca.is_some(), "catalog service listening");
     }
@@ -115,6 +117,7 @@ pub async fn run_with_admin(
         .layer(metrics.layer())
         .layer(knotwork_runtime::trace::TraceLayer)
         .layer(knotwork_runtime::status::StatusLayer)
+        .layer(stamp::StampLayer::new(catalogs.clone()))
         .add_service(health)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)

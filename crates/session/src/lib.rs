@@ -24,6 +24,7 @@ pub mod config;
 pub mod convert;
 pub mod domain;
 pub mod error;
+mod overview;
 pub mod service;
 pub mod store;
 pub mod transfer;
@@ -59,7 +60,7 @@ pub const SERVICES: [&str; 2] = [
 /// returns.
 pub async fn run(
     config: Config,
-    listener: tokio::net::TcpListener,
+    listener: impl Into<knotwork_runtime::listen::Listener>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
     run_with_admin(config, listener, None, shutdown).await
@@ -69,7 +70,7 @@ pub async fn run(
 /// at `/metrics` and gRPC health (plain text, for the kubelet's probes).
 pub async fn run_with_admin(
     config: Config,
-    listener: tokio::net::TcpListener,
+    listener: impl Into<knotwork_runtime::listen::Listener>,
     admin: Option<tokio::net::TcpListener>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
@@ -120,6 +121,7 @@ pub async fn run_with_admin(
         &backend_tls,
         Duration::from_secs(config.catalog_poll_secs.max(1)),
         Some(&config.data_dir),
+        config.catalog_memory.clone(),
     )?;
     let health_task = {
         let mut catalog = catalog.clone();
@@ -166,6 +168,7 @@ pub async fn run_with_admin(
         config.guide_speedup,
     )
     .with_drain(drain.clone());
+    let listener: knotwork_runtime::listen::Listener = listener.into();
     let addr = listener
         .local_addr()
         .map_err(|e| Error::Startup(format!("listener: {e}")))?;
