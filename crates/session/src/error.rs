@@ -61,19 +61,6 @@ impl Error {
     pub fn field(field: impl Into<String>, description: impl Into<String>) -> Self {
         Self::InvalidArgument(vec![FieldViolation::new(field, description)])
     }
-
-    /// The gRPC code this error maps to.
-    pub fn code(&self) -> Code {
-        match self {
-            Self::InvalidArgument(_) | Self::RequestIdReused(_) => Code::InvalidArgument,
-            Self::NotFound(_) => Code::NotFound,
-            Self::Refused(_) => Code::FailedPrecondition,
-            Self::QuotaExceeded(_) => Code::ResourceExhausted,
-            Self::Aborted(_) => Code::Aborted,
-            Self::Unavailable(_) => Code::Unavailable,
-            Self::Storage(_) | Self::Startup(_) => Code::Internal,
-        }
-    }
 }
 
 macro_rules! storage_from {
@@ -86,16 +73,8 @@ macro_rules! storage_from {
     )*};
 }
 
-storage_from!(
-    redb::Error,
-    redb::DatabaseError,
-    redb::TransactionError,
-    redb::TableError,
-    redb::StorageError,
-    redb::CommitError,
-    redb::SetDurabilityError,
-    serde_json::Error,
-);
+// Storage's own errors (redb's) are converted inside `store/`.
+storage_from!(serde_json::Error);
 
 impl From<Error> for Status {
     /// The mapping table; every status leaves bounded
