@@ -24,6 +24,7 @@ mod encoded;
 mod error;
 pub mod server;
 mod service;
+mod stamp;
 pub mod state;
 pub mod store;
 
@@ -53,7 +54,7 @@ pub use knotwork_proto::names::{CATALOG_ADMIN_SERVICE as ADMIN_SERVICE, CATALOG_
 /// entry).
 pub async fn run(
     config: Config,
-    listener: tokio::net::TcpListener,
+    listener: impl Into<knotwork_runtime::listen::Listener>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
     run_with_admin(config, listener, None, shutdown).await
@@ -63,7 +64,7 @@ pub async fn run(
 /// at `/metrics` and gRPC health (plain text, for the kubelet's probes).
 pub async fn run_with_admin(
     config: Config,
-    listener: tokio::net::TcpListener,
+    listener: impl Into<knotwork_runtime::listen::Listener>,
     admin: Option<tokio::net::TcpListener>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
@@ -110,6 +111,7 @@ pub async fn run_with_admin(
         .layer(metrics.layer())
         .layer(knotwork_runtime::trace::TraceLayer)
         .layer(knotwork_runtime::status::StatusLayer)
+        .layer(stamp::StampLayer::new(catalogs.clone()))
         .add_service(health)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)

@@ -241,6 +241,18 @@ pub struct Config {
     #[arg(long, env = "KNOTWORK_MAX_GUIDE_STREAMS_PER_USER", default_value_t = 8)]
     pub max_guide_streams_per_user: usize,
 
+    /// Bytes of catalog answers the gateway keeps to answer repeated
+    /// catalog reads itself (one generation per catalog version; 0 turns
+    /// the cache off).
+    #[arg(long, env = "KNOTWORK_CATALOG_CACHE_BYTES", default_value_t = 16 * 1024 * 1024)]
+    pub catalog_cache_bytes: u64,
+
+    /// How often the gateway asks every catalog replica for its version, in
+    /// milliseconds: after a catalog reload the gateway serves the new
+    /// version within this interval plus one round trip.
+    #[arg(long, env = "KNOTWORK_CATALOG_CACHE_POLL_MS", default_value_t = 1_000)]
+    pub catalog_cache_poll_ms: u64,
+
     /// TLS of the gRPC and admin listeners (plain text when unset).
     #[command(flatten)]
     pub tls: TlsArgs,
@@ -261,6 +273,11 @@ pub struct Config {
     /// Logging.
     #[command(flatten)]
     pub log: LogArgs,
+
+    /// In `knotwork up`: the backends served in the same process, dialled
+    /// in memory instead of over the network (not a flag).
+    #[arg(skip)]
+    pub memory_backends: knotwork_runtime::memory::MemoryBackends,
 }
 
 impl std::fmt::Debug for Config {
@@ -313,11 +330,14 @@ impl std::fmt::Debug for Config {
                 "max_guide_streams_per_user",
                 &self.max_guide_streams_per_user,
             )
+            .field("catalog_cache_bytes", &self.catalog_cache_bytes)
+            .field("catalog_cache_poll_ms", &self.catalog_cache_poll_ms)
             .field("tls", &self.tls)
             .field("backend_tls", &self.backend_tls)
             .field("allow_plaintext_backends", &self.allow_plaintext_backends)
             .field("limits", &self.limits)
             .field("log", &self.log)
+            .field("memory_backends", &self.memory_backends)
             .finish()
     }
 }
@@ -362,11 +382,14 @@ impl Config {
             max_pending_per_connection: 100,
             max_pending_per_user: 100,
             max_guide_streams_per_user: 8,
+            catalog_cache_bytes: 16 * 1024 * 1024,
+            catalog_cache_poll_ms: 1_000,
             tls: TlsArgs::default(),
             backend_tls: BackendTlsArgs::default(),
             allow_plaintext_backends: false,
             limits: LimitArgs::default(),
             log: LogArgs::default(),
+            memory_backends: Default::default(),
         }
     }
 

@@ -40,6 +40,7 @@
 #![forbid(unsafe_code)]
 
 pub mod auth;
+pub mod catalog_cache;
 pub mod config;
 pub mod convert;
 pub mod domain;
@@ -153,9 +154,11 @@ pub async fn run(
         &backend_tls,
         Duration::from_millis(config.backend_connect_timeout_ms),
         config.backend_connections,
+        &config.memory_backends,
         &metrics,
     )?);
     let trusted_proxies = config.trusted_proxies()?;
+    let catalog_cache = catalog_cache::CatalogCache::new(config.catalog_cache_bytes, &metrics);
     let internal_token = config.internal_token.parse().map_err(|_| {
         Error::Config("the internal credential is not a valid header value".to_owned())
     })?;
@@ -177,6 +180,7 @@ pub async fn run(
         trusted_proxies,
         forwarded_header: config.forwarded_header,
         guide_streams: limit::Slots::new(config.max_guide_streams_per_user),
+        catalog_cache: catalog_cache.clone(),
     });
     let intake = intake::Intake::new(
         shared.clone(),
@@ -194,6 +198,12 @@ pub async fn run(
     // Dropping or signalling the sender stops the background tasks.
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     shared.auth.spawn_refresh(&stop_rx);
+    tokio::spawn(catalog_cache::poll_versions(
+        catalog_cache,
+        upstreams.clone(),
+        Duration::from_millis(config.catalog_cache_poll_ms.max(10)),
+        stop_rx.clone(),
+    ));
     tokio::spawn(upstream::poll_health(
         upstreams,
         reporter,

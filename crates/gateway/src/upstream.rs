@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use knotwork_runtime::memory::MemoryBackends;
 use knotwork_runtime::tls::BackendTls;
 use tonic::transport::Channel;
 use tonic::{Code, Request, Response, Status};
@@ -71,13 +72,15 @@ pub struct Backend {
 
 impl Backend {
     /// Creates the backend's lazy channels (`connections` of them, at least
-    /// one), over TLS per `tls` when `url` is `https://`.
+    /// one), over TLS per `tls` when `url` is `https://`, in memory when
+    /// `memory` serves `url` in this process (`knotwork up`).
     pub fn new(
         url: &str,
         role: Role,
         tls: &BackendTls,
         connect_timeout: Duration,
         connections: usize,
+        memory: &MemoryBackends,
         metrics: Metrics,
     ) -> Result<Self, Error> {
         let endpoint = tls
@@ -89,7 +92,12 @@ impl Backend {
             .keep_alive_timeout(Duration::from_secs(10))
             .http2_max_header_list_size(BACKEND_HEADER_LIST_LIMIT);
         let channels = (0..connections.max(1))
-            .map(|_| endpoint.connect_lazy())
+            .map(|_| match memory.get(url) {
+                Some(connector) => endpoint
+                    .clone()
+                    .connect_with_connector_lazy(connector.clone()),
+                None => endpoint.connect_lazy(),
+            })
             .collect();
         Ok(Self {
             url: url.to_owned(),
@@ -123,20 +131,32 @@ pub struct Upstreams {
 }
 
 impl Upstreams {
-    /// Builds the backends from URL lists (empty entries are skipped).
+    /// Builds the backends from URL lists (empty entries are skipped);
+    /// those `memory` lists are dialled in process.
     pub fn new(
         catalog: &[String],
         sessions: &[String],
         tls: &BackendTls,
         connect_timeout: Duration,
         connections: usize,
+        memory: &MemoryBackends,
         metrics: &Metrics,
     ) -> Result<Self, Error> {
         let build = |urls: &[String], role| {
             urls.iter()
                 .map(|u| u.trim())
                 .filter(|u| !u.is_empty())
-                .map(|u| Backend::new(u, role, tls, connect_timeout, connections, metrics.clone()))
+                .map(|u| {
+                    Backend::new(
+                        u,
+                        role,
+                        tls,
+                        connect_timeout,
+                        connections,
+                        memory,
+                        metrics.clone(),
+                    )
+                })
                 .collect::<Result<Vec<_>, _>>()
         };
         let catalog = build(catalog, Role::Catalog)?;

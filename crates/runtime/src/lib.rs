@@ -20,6 +20,7 @@ pub mod drain;
 pub mod grpc;
 pub mod internal;
 pub mod listen;
+pub mod memory;
 pub mod metrics;
 pub mod prod;
 pub mod reload;

@@ -26,7 +26,7 @@ use crate::metrics::Metrics;
 pub async fn serve<L, ResBody>(
     service: &str,
     router: Router<L>,
-    listener: TcpListener,
+    listener: impl Into<crate::listen::Listener>,
     tls: Option<Arc<rustls::ServerConfig>>,
     limits: &LimitArgs,
     drain: &Drain,
@@ -40,6 +40,7 @@ where
     ResBody: http_body::Body<Data = Bytes> + Send + 'static,
     ResBody::Error: Into<BoxError>,
 {
+    let listener: crate::listen::Listener = listener.into();
     // Tests and tools read the bound address from this line.
     match listener.local_addr() {
         Ok(addr) => tracing::info!(%addr, tls = tls.is_some(), "{service} listening"),

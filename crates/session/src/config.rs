@@ -129,6 +129,11 @@ pub struct Config {
     /// Logging.
     #[command(flatten)]
     pub log: LogArgs,
+
+    /// In `knotwork up`: the catalog in the same process, dialled in memory
+    /// instead of at `catalog_url` (not a flag).
+    #[arg(skip)]
+    pub catalog_memory: Option<knotwork_runtime::memory::MemoryConnector>,
 }
 
 impl Config {
@@ -154,6 +159,7 @@ impl Config {
             quota_sessions: crate::domain::quota::DEFAULT_MAX_SESSIONS,
             quota_mib: crate::domain::quota::DEFAULT_MAX_MIB,
             log: LogArgs::default(),
+            catalog_memory: None,
         }
     }
 }

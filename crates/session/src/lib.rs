@@ -24,6 +24,7 @@ mod config;
 pub mod convert;
 pub mod domain;
 mod error;
+mod overview;
 pub mod service;
 pub mod store;
 pub mod transfer;
@@ -56,7 +57,7 @@ pub const SERVICES: [&str; 2] = [SESSION_SERVICE, SESSION_ADMIN_SERVICE];
 /// returns.
 pub async fn run(
     config: Config,
-    listener: tokio::net::TcpListener,
+    listener: impl Into<knotwork_runtime::listen::Listener>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
     run_with_admin(config, listener, None, shutdown).await
@@ -66,7 +67,7 @@ pub async fn run(
 /// at `/metrics` and gRPC health (plain text, for the kubelet's probes).
 pub async fn run_with_admin(
     config: Config,
-    listener: tokio::net::TcpListener,
+    listener: impl Into<knotwork_runtime::listen::Listener>,
     admin: Option<tokio::net::TcpListener>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
@@ -113,6 +114,7 @@ pub async fn run_with_admin(
         &backend_tls,
         Duration::from_secs(config.catalog_poll_secs.max(1)),
         Some(&config.data_dir),
+        config.catalog_memory.clone(),
     )?;
     let health_task = {
         let mut catalog = catalog.clone();

@@ -1226,6 +1226,16 @@ impl SessionService for Session {
             events: i32::try_from(events.len()).unwrap_or(i32::MAX),
         }))
     }
+
+    #[tracing::instrument(skip_all, fields(request_id = %rid(&req)))]
+    async fn get_overview(
+        &self,
+        req: Request<pb::GetOverviewRequest>,
+    ) -> Res<pb::GetOverviewResponse> {
+        // Refused once here rather than by every part.
+        self.user(&req)?;
+        crate::overview::overview(self, req).await
+    }
 }
 
 /// A point's display name, or its id when the catalog no longer has it.

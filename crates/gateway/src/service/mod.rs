@@ -59,6 +59,8 @@ pub struct Shared {
     pub forwarded_header: ForwardedHeader,
     /// Open GuideSession streams per user, capped.
     pub guide_streams: Slots<String>,
+    /// Catalog answers kept at the edge.
+    pub catalog_cache: Arc<crate::catalog_cache::CatalogCache>,
 }
 
 /// One call's context.

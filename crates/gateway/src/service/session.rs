@@ -100,6 +100,7 @@ forward_session! {
         get_daily_plan(GetDailyPlanRequest) -> GetDailyPlanResponse;
         list_reminders(ListRemindersRequest) -> ListRemindersResponse;
         export_calendar(ExportCalendarRequest) -> ExportCalendarResponse;
+        get_overview(GetOverviewRequest) -> GetOverviewResponse;
     }
 
     type GuideSessionStream = GuideStream;
