@@ -20,6 +20,7 @@ pub mod listen;
 pub mod metrics;
 pub mod prod;
 pub mod reload;
+pub mod shardmap;
 pub mod shutdown;
 pub mod status;
 pub mod telemetry;
