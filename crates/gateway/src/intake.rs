@@ -43,7 +43,7 @@ use crate::Error;
 use crate::limit::{Slot, Slots};
 use crate::service::Shared;
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+use knotwork_proto::BoxError;
 
 /// Who a pending call is charged to.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -100,16 +100,8 @@ macro_rules! storage_from {
     )*};
 }
 
-storage_from!(
-    redb::Error,
-    redb::DatabaseError,
-    redb::TransactionError,
-    redb::TableError,
-    redb::StorageError,
-    redb::CommitError,
-    redb::SetDurabilityError,
-    serde_json::Error,
-);
+// Storage's own errors (redb's) are converted inside `store/`.
+storage_from!(serde_json::Error);
 
 impl From<Error> for Status {
     /// The mapping table; every status leaves bounded

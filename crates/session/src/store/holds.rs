@@ -8,21 +8,16 @@
 
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
-use redb::{ReadableTable, TableDefinition};
+use redb::ReadableTable;
 
-use super::{
-    Applied, Def, Output, Tables, WTable, json, key, point_day_key, scan, session_key, user_hi,
-    user_lo,
-};
+use super::keys::{key, point_day_key, session_event, session_key, user_hi, user_lo};
+use super::tables::{Applied, Tables, WTable, json, scan};
 use crate::domain::holds::{self, Hold};
 use crate::domain::rules::{self, SessionContext};
 use crate::domain::{
     CatalogView, GuidedRequest, Refusal, SessionDraft, SessionRecord, Warning, names, time,
 };
 use crate::error::Error;
-
-/// The holds table.
-pub(super) const HOLDS: Def = TableDefinition::new("holds");
 
 fn hold_key(user: &str, h: &Hold) -> Vec<u8> {
     key(user, &[h.muscle.as_bytes(), h.id.as_bytes()])
@@ -144,7 +139,7 @@ impl Tables<WTable<'_>> {
         checked_date: &str,
         catalog: &CatalogView,
         now: Timestamp,
-    ) -> Applied {
+    ) -> Applied<Vec<Hold>> {
         let muscle = holds::muscle_of(catalog, point);
         let mut on_muscle: Vec<Hold> = self
             .holds(user)?
@@ -169,7 +164,7 @@ impl Tables<WTable<'_>> {
                 self.put_hold(user, h)?;
             }
         }
-        Ok(Ok(Output::Holds(on_muscle)))
+        Ok(Ok(on_muscle))
     }
 
     fn remove_session_rows(&mut self, user: &str, r: &SessionRecord) -> Result<(), Error> {
@@ -195,7 +190,7 @@ impl Tables<WTable<'_>> {
         update: SessionUpdate,
         catalog: &CatalogView,
         now: Timestamp,
-    ) -> Applied {
+    ) -> Applied<SessionRecord> {
         let Some(old) = self.session(user, &update.id)? else {
             return Ok(Err(Error::NotFound(format!(
                 "{}{}",
@@ -219,7 +214,7 @@ impl Tables<WTable<'_>> {
         };
         let point = record.draft.trigger_point.clone();
         let events = self.events(user, &point, local_date)?;
-        let event = super::session_event(&record);
+        let event = session_event(&record);
         let that_day = events.len() + usize::from(!events.contains(&event));
         let window = catalog.guidance.trend_window_days.max(1);
         let history = self.readings(
@@ -239,16 +234,16 @@ impl Tables<WTable<'_>> {
         self.add_hold_warnings(user, &mut record, catalog, &tz)?;
         self.insert_session(user, &record)?;
         self.holds_after_session(user, &record, catalog, now)?;
-        Ok(Ok(Output::Updated(record)))
+        Ok(Ok(record))
     }
 
     /// Removes one session's rows; `false` when it was already gone. Its
     /// request id stays used, and its holds stay.
-    pub(super) fn delete_session(&mut self, user: &str, id: &str) -> Applied {
+    pub(super) fn delete_session(&mut self, user: &str, id: &str) -> Applied<bool> {
         let Some(old) = self.session(user, id)? else {
-            return Ok(Ok(Output::SessionDeleted(false)));
+            return Ok(Ok(false));
         };
         self.remove_session_rows(user, &old)?;
-        Ok(Ok(Output::SessionDeleted(true)))
+        Ok(Ok(true))
     }
 }

@@ -22,17 +22,19 @@ use redb::{
 };
 use tokio::sync::mpsc;
 
-use super::{
-    CHECK_INS, DB_FILE, DbCell, GUIDED, REQUEST_IDS, SESSIONS, Tables, current, json,
-    request_id_value, scan, user_hi, user_lo,
+use super::DB_FILE;
+use super::keys::{
+    CHECK_INS, GUIDED, REQUEST_IDS, SESSIONS, USERS, request_id_value, user_hi, user_lo,
 };
+use super::tables::{Tables, json, scan};
+use super::writer::{DbCell, current};
 use crate::domain::checkin::CheckIn;
 use crate::domain::{GuidedSession, SessionRecord, UserData};
 use crate::error::Error;
 
 /// The storage format of the rows a backup sends (`knotwork backup`
-/// refuses another). Raised when a table's key or value layout changes.
-pub const FORMAT_VERSION: i32 = 1;
+/// refuses another): the schema version of the tables.
+pub const FORMAT_VERSION: i32 = super::SCHEMA_VERSION as i32;
 
 /// A part of a streamed export closes when it holds this many records...
 const PART_RECORDS: usize = 500;
@@ -281,16 +283,7 @@ impl super::Store {
     /// Writes one part of a streamed import: the first (`replace`) deletes
     /// what the shard held for the user. Returns the sessions written.
     pub async fn import_part(&self, data: UserData, replace: bool) -> Result<u64, Error> {
-        match self
-            .submit(super::Op::ImportUser {
-                data: Box::new(data),
-                replace,
-            })
-            .await?
-        {
-            super::Output::Imported(n) => Ok(n),
-            _ => Err(super::mismatch()),
-        }
+        self.write(move |t| t.import_user(data, replace)).await
     }
 }
 
@@ -418,7 +411,7 @@ pub fn restore_file(backup: &Path, data_dir: &Path) -> Result<Restored, Error> {
         })?;
         let txn = db.begin_read()?;
         let names = table_names(&txn)?;
-        for needed in [super::USERS, SESSIONS, GUIDED, REQUEST_IDS, CHECK_INS] {
+        for needed in [USERS, SESSIONS, GUIDED, REQUEST_IDS, CHECK_INS] {
             if !names.iter().any(|n| n == needed.name()) {
                 return Err(Error::Storage(format!(
                     "{} is not a session backup: no table {}",
@@ -428,7 +421,7 @@ pub fn restore_file(backup: &Path, data_dir: &Path) -> Result<Restored, Error> {
             }
         }
         (
-            txn.open_table(super::USERS)?.len()?,
+            txn.open_table(USERS)?.len()?,
             txn.open_table(SESSIONS)?.len()?,
         )
     };

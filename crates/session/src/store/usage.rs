@@ -11,14 +11,12 @@
 //! A database written before the table existed gets it filled by one scan
 //! when the store opens ([`backfill`]).
 
-use redb::{ReadableTable, TableDefinition, WriteTransaction};
+use redb::{ReadableTable, WriteTransaction};
 
-use super::{Def, GUIDED, SESSIONS, Tables, WTable, get};
+use super::keys::{GUIDED, SESSIONS, USAGE};
+use super::tables::{Tables, WTable, get};
 use crate::domain::quota::Usage;
 use crate::error::Error;
-
-/// The usage table.
-pub(super) const USAGE: Def = TableDefinition::new("usage");
 
 fn encode(u: Usage) -> [u8; 16] {
     let mut out = [0u8; 16];

@@ -1,0 +1,623 @@
+//! Durable storage in redb. The only module that knows redb.
+//!
+//! Rooms: this file is the async API the handlers call; `writer.rs` the
+//! writer thread (group commit, recovery after I/O errors); `tables.rs` the
+//! write logic that runs the rules inside the writer's transaction;
+//! `reads.rs` the queries; `keys.rs` the key encoding, the table
+//! definitions and the schema version; `holds.rs`, `usage.rs` and
+//! `snapshot.rs` the holds, the quota counters and the streamed export and
+//! backup.
+//!
+//! Every write is a typed closure over the tables: the caller waits for
+//! its own reply type, and the writer applies many of them in one
+//! transaction and answers them only after that transaction is on disk.
+//!
+//! **Layout.** Every key starts with the user id and a 0 byte (user ids hold
+//! no control characters), so a user's rows in any table are one contiguous
+//! range and every read is a range scan:
+//!
+//! | table | key | value |
+//! |---|---|---|
+//! | `users` | user | empty |
+//! | `profiles` | user | Profile (JSON) |
+//! | `screenings` | user | Screening (JSON) |
+//! | `sessions` | user, perform time (8 bytes, big-endian, sign-flipped), id | SessionRecord (JSON) |
+//! | `session_ids` | user, id | perform time (8 bytes) |
+//! | `guided_sessions` | user, id | GuidedSession (JSON; with the guide clock's start once attached) |
+//! | `by_point_day` | user, point, local date, kind (`s`/`g`) + id | event id and tenderness |
+//! | `request_ids` | user, request id | resource name, then 0 and the request's SHA-256 fingerprint |
+//! | `check_ins` | user, local date, region | CheckIn (JSON) |
+//! | `holds` | user, muscle, hold id | Hold (JSON) |
+//! | `usage` | user | sessions and bytes stored (two u64, for the quota) |
+//!
+//! `sessions` is itself the by-user-by-time index; `by_point_day` counts
+//! sessions per point per local day and holds the tenderness readings the
+//! | `meta` | name | the schema version ([`SCHEMA_VERSION`]) |
+//!
+//! `sessions` is itself the by-user-by-time index; `by_point_day` counts
+//! sessions per point per local day and holds the tenderness readings the
+//! trend rules need, so logging a session never scans the whole journal.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, mpsc};
+use std::thread::JoinHandle;
+
+use jiff::Timestamp;
+use jiff::civil::Date;
+use redb::{Database, Durability, ReadableDatabase, ReadableTable, ReadableTableMetadata};
+use tokio::sync::oneshot;
+
+use crate::domain::checkin::{CheckIn, CheckInDraft};
+use crate::domain::{
+    Answer, CatalogView, GuidedRequest, GuidedSession, Profile, ProfilePatch, Screening,
+    SessionDraft, SessionRecord, UserData,
+};
+use crate::error::Error;
+
+mod holds;
+mod keys;
+mod reads;
+mod snapshot;
+mod tables;
+mod usage;
+mod writer;
+
+pub use holds::SessionUpdate;
+pub use keys::SCHEMA_VERSION;
+pub use snapshot::{BackupPart, ExportPart, FORMAT_VERSION, restore_file, write_backup_file};
+pub use writer::Stats;
+
+use keys::{META, SCHEMA_VERSION_KEY, SESSIONS, TABLES, USERS};
+use tables::{Applied, RTable, Tables, WTable};
+use writer::{DbCell, Queued, Typed, Writer, current, open_db};
+
+/// The database file inside the data folder.
+pub const DB_FILE: &str = "session.redb";
+
+/// Storage options.
+#[derive(Debug, Clone, Copy)]
+pub struct StoreOptions {
+    /// Most operations committed together. 1 means one commit per write.
+    pub max_batch: usize,
+    /// redb's page cache (read cache and write buffer together), in bytes.
+    /// It is heap memory that fills up to this bound as pages are read or
+    /// written; pages past it are read from the OS page cache instead.
+    pub cache_bytes: usize,
+    /// The per-user quota on writes from users (imports are not limited).
+    pub quota: crate::domain::quota::Quota,
+}
+
+/// The default of [`StoreOptions::cache_bytes`].
+pub const DEFAULT_CACHE_BYTES: usize = 8 * 1024 * 1024;
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            max_batch: 512,
+            cache_bytes: DEFAULT_CACHE_BYTES,
+            quota: crate::domain::quota::Quota::default(),
+        }
+    }
+}
+
+/// One client write for [`Store::log_sessions`].
+#[derive(Debug, Clone)]
+pub struct LogItem {
+    /// The client's request id.
+    pub request_id: String,
+    /// The validated session.
+    pub draft: SessionDraft,
+    /// Field path prefix for errors about this item (`session.` or
+    /// `requests[3].session.`).
+    pub field_prefix: String,
+}
+
+/// One day's sessions, bounded, with totals over all of them.
+#[derive(Debug, Default)]
+pub struct DaySummary {
+    /// The first sessions of the day, oldest first.
+    pub sessions: Vec<SessionRecord>,
+    /// Sessions the day holds.
+    pub total_sessions: u64,
+    /// Their time on points, in seconds.
+    pub total_duration_seconds: u64,
+    /// The points worked that day (every session's, not only those kept).
+    pub points: BTreeSet<String>,
+}
+
+/// The result of one logged item: the stored record and whether it was a
+/// replay of an earlier request.
+pub type Logged = Result<(SessionRecord, bool), Error>;
+
+/// How a recorded check-in came about: (replayed, replaced).
+pub type Replay = (bool, bool);
+
+/// The session journal on disk.
+pub struct Store {
+    db: DbCell,
+    healthy: tokio::sync::watch::Receiver<bool>,
+    tx: Option<mpsc::Sender<Queued>>,
+    writer: Option<JoinHandle<()>>,
+    stats: Arc<Stats>,
+    path: std::path::PathBuf,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").finish_non_exhaustive()
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        self.tx.take();
+        if let Some(w) = self.writer.take() {
+            let _ = w.join();
+        }
+    }
+}
+
+impl Store {
+    /// Opens (or creates) the database in `dir` and starts the writer thread.
+    pub fn open(dir: &Path, options: StoreOptions) -> Result<Self, Error> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::Storage(format!("creating {}: {e}", dir.display())))?;
+        let db = open_db(&dir.join(DB_FILE), options.cache_bytes)?;
+        let version = stored_version(&db)?;
+        if let Some(v) = version.filter(|v| *v > SCHEMA_VERSION) {
+            return Err(Error::Storage(format!(
+                "the database has schema version {v}, this build reads up to \
+                 {SCHEMA_VERSION}: run a newer build"
+            )));
+        }
+        let had_usage = usage::exists(&db)?;
+        // Create every table up front so readers never meet a missing one.
+        let mut txn = db.begin_write()?;
+        txn.set_durability(Durability::Immediate)?;
+        for t in TABLES {
+            txn.open_table(t)?;
+        }
+        if !had_usage {
+            let users = usage::backfill(&txn)?;
+            tracing::info!(users, "quota counters filled from the journal");
+        }
+        if version.is_none() {
+            // Written before versions were stored: the layout of version 1.
+            txn.open_table(META)?
+                .insert(SCHEMA_VERSION_KEY, SCHEMA_VERSION.to_be_bytes().as_slice())?;
+            tracing::info!(version = SCHEMA_VERSION, "schema version stored");
+        }
+        txn.commit()?;
+        let cell: DbCell = Arc::new(std::sync::RwLock::new(Some(Arc::new(db))));
+        let (tx, rx) = mpsc::channel();
+        let stats = Arc::new(Stats::default());
+        let (healthy_tx, healthy) = tokio::sync::watch::channel(true);
+        let writer = {
+            let w = Writer {
+                cell: cell.clone(),
+                path: dir.join(DB_FILE),
+                cache_bytes: options.cache_bytes,
+                max_batch: options.max_batch.max(1),
+                quota: options.quota,
+                stats: stats.clone(),
+                healthy: healthy_tx,
+            };
+            std::thread::Builder::new()
+                .name("session-writer".into())
+                .spawn(move || w.run(rx))
+                .map_err(|e| Error::Storage(format!("starting writer: {e}")))?
+        };
+        Ok(Self {
+            db: cell,
+            healthy,
+            tx: Some(tx),
+            writer: Some(writer),
+            stats,
+            path: dir.join(DB_FILE),
+        })
+    }
+
+    /// Whether writes are committing; changes when storage fails or
+    /// recovers.
+    pub fn health(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.healthy.clone()
+    }
+
+    /// Commit counters.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// Registers the writer's metrics and the shard's size gauges
+    /// (`knotwork_session_users`, `knotwork_session_sessions`: redb keeps
+    /// each table's length in its header, so a scrape reads two numbers;
+    /// `knotwork_session_storage_bytes`: the database file's size).
+    pub fn instrument(self: &Arc<Self>, metrics: &knotwork_runtime::metrics::Metrics) {
+        self.stats.instrument(metrics);
+        let users = metrics.gauge("users", "Users with data on this shard.");
+        let sessions = metrics.gauge("sessions", "Journal entries stored on this shard.");
+        let bytes = metrics.gauge(
+            "storage_bytes",
+            "Size of the shard's database file on disk.",
+        );
+        let this = Arc::downgrade(self);
+        metrics.on_scrape(move || {
+            let Some(this) = this.upgrade() else { return };
+            match this.counts() {
+                Ok((u, s)) => {
+                    users.set(i64::try_from(u).unwrap_or(i64::MAX));
+                    sessions.set(i64::try_from(s).unwrap_or(i64::MAX));
+                }
+                Err(e) => tracing::debug!(error = %e, "cannot count users for metrics"),
+            }
+            if let Ok(meta) = std::fs::metadata(&this.path) {
+                bytes.set(i64::try_from(meta.len()).unwrap_or(i64::MAX));
+            }
+        });
+    }
+
+    /// (users, journal entries) stored: the tables' lengths, O(1) in redb.
+    pub fn counts(&self) -> Result<(u64, u64), Error> {
+        let db = current(&self.db)?;
+        let txn = db.begin_read()?;
+        let users = txn.open_table(USERS)?.len()?;
+        let sessions = txn.open_table(SESSIONS)?.len()?;
+        Ok((users, sessions))
+    }
+
+    /// Queues a write for the writer and waits until its batch committed.
+    async fn write<R, F>(&self, write: F) -> Result<R, Error>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Tables<WTable<'_>>) -> Applied<R> + Send + 'static,
+    {
+        let (reply, rx) = oneshot::channel();
+        let tx = self
+            .tx
+            .as_ref()
+            .ok_or_else(|| Error::Storage("store closed".into()))?;
+        self.stats.queued.fetch_add(1, Ordering::Relaxed);
+        tx.send(Box::new(Typed::new(write, reply))).map_err(|_| {
+            self.stats.queued.fetch_sub(1, Ordering::Relaxed);
+            Error::Storage("writer stopped".into())
+        })?;
+        rx.await
+            .map_err(|_| Error::Storage("writer dropped the reply".into()))?
+    }
+
+    async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Tables<RTable>) -> Result<T, Error> + Send + 'static,
+    ) -> Result<T, Error> {
+        let db = current(&self.db)?;
+        tokio::task::spawn_blocking(move || {
+            let txn = db.begin_read()?;
+            let tables = Tables::open_read(&txn)?;
+            f(&tables)
+        })
+        .await
+        .map_err(|e| Error::Storage(format!("read task: {e}")))?
+    }
+
+    /// Updates a profile, creating it when needed.
+    pub async fn update_profile(
+        &self,
+        user: &str,
+        patch: ProfilePatch,
+        now: Timestamp,
+    ) -> Result<Profile, Error> {
+        let user = user.to_owned();
+        self.write(move |t| t.update_profile(&user, patch, now))
+            .await
+    }
+
+    /// Merges screening answers into the saved ones.
+    pub async fn submit_screening(
+        &self,
+        user: &str,
+        answers: BTreeMap<String, Answer>,
+        now: Timestamp,
+    ) -> Result<Screening, Error> {
+        let user = user.to_owned();
+        self.write(move |t| t.submit_screening(&user, answers, now))
+            .await
+    }
+
+    /// Applies the admission rules and stores a guided session; returns it and
+    /// whether it was a replay.
+    pub async fn start_guided(
+        &self,
+        user: &str,
+        request_id: &str,
+        req: GuidedRequest,
+        catalog: Arc<CatalogView>,
+        now: Timestamp,
+    ) -> Result<(GuidedSession, bool), Error> {
+        let (user, request_id) = (user.to_owned(), request_id.to_owned());
+        self.write(move |t| t.start_guided(&user, &request_id, req, &catalog, now))
+            .await
+    }
+
+    /// Stores sessions with their warnings, each idempotent by request id;
+    /// one result per item.
+    pub async fn log_sessions(
+        &self,
+        user: &str,
+        items: Vec<LogItem>,
+        catalog: Arc<CatalogView>,
+        now: Timestamp,
+    ) -> Result<Vec<Logged>, Error> {
+        let user = user.to_owned();
+        self.write(move |t| t.log_sessions(&user, items, &catalog, now))
+            .await
+    }
+
+    /// Records (or, the same local day and region, replaces) a pain
+    /// check-in, idempotent by request id.
+    pub async fn record_check_in(
+        &self,
+        user: &str,
+        request_id: &str,
+        draft: CheckInDraft,
+        now: Timestamp,
+    ) -> Result<(CheckIn, Replay), Error> {
+        let (user, request_id) = (user.to_owned(), request_id.to_owned());
+        self.write(move |t| t.record_check_in(&user, &request_id, draft, now))
+            .await
+    }
+
+    /// Check-ins from `from` to `to` (inclusive local days), oldest first.
+    pub async fn check_ins(&self, user: &str, from: Date, to: Date) -> Result<Vec<CheckIn>, Error> {
+        let user = user.to_owned();
+        self.read(move |t| t.check_ins(&user, from, to)).await
+    }
+
+    /// Deletes every row of a user; returns (sessions, guided sessions)
+    /// deleted.
+    pub async fn delete_user(&self, user: &str) -> Result<(u64, u64), Error> {
+        let user = user.to_owned();
+        self.write(move |t| Ok(Ok(t.delete_user(&user)?))).await
+    }
+
+    /// Replaces a user's data with `data`; returns the sessions imported.
+    pub async fn import_user(&self, data: UserData) -> Result<u64, Error> {
+        self.write(move |t| t.import_user(data, true)).await
+    }
+
+    /// Every hold of a user, active and released.
+    pub async fn holds(&self, user: &str) -> Result<Vec<crate::domain::holds::Hold>, Error> {
+        let user = user.to_owned();
+        self.read(move |t| t.holds(&user)).await
+    }
+
+    /// Releases the active holds on `point`'s muscle; returns the holds on
+    /// that muscle afterwards.
+    pub async fn release_hold(
+        &self,
+        user: &str,
+        point: &str,
+        provider_checked: bool,
+        checked_date: &str,
+        catalog: Arc<CatalogView>,
+        now: Timestamp,
+    ) -> Result<Vec<crate::domain::holds::Hold>, Error> {
+        let (user, point, checked_date) =
+            (user.to_owned(), point.to_owned(), checked_date.to_owned());
+        self.write(move |t| {
+            t.release_holds(
+                &user,
+                &point,
+                provider_checked,
+                &checked_date,
+                &catalog,
+                now,
+            )
+        })
+        .await
+    }
+
+    /// Rewrites one session and re-applies the rules to it.
+    pub async fn update_session(
+        &self,
+        user: &str,
+        update: SessionUpdate,
+        catalog: Arc<CatalogView>,
+        now: Timestamp,
+    ) -> Result<SessionRecord, Error> {
+        let user = user.to_owned();
+        self.write(move |t| t.update_session(&user, update, &catalog, now))
+            .await
+    }
+
+    /// The guide clock's start of a guided session: stored at its first
+    /// attach, durably, so a reattach after a restart resumes at the real
+    /// elapsed time. `None` for an unknown session.
+    pub async fn attach_guide(
+        &self,
+        user: &str,
+        id: &str,
+        now: Timestamp,
+    ) -> Result<Option<Timestamp>, Error> {
+        let (user, id) = (user.to_owned(), id.to_owned());
+        self.write(move |t| t.attach_guide(&user, &id, now)).await
+    }
+
+    /// Removes one session; `false` when it was already gone.
+    pub async fn delete_session(&self, user: &str, id: &str) -> Result<bool, Error> {
+        let (user, id) = (user.to_owned(), id.to_owned());
+        self.write(move |t| t.delete_session(&user, &id)).await
+    }
+
+    /// The saved profile.
+    pub async fn profile(&self, user: &str) -> Result<Option<Profile>, Error> {
+        let user = user.to_owned();
+        self.read(move |t| t.profile(&user)).await
+    }
+
+    /// The saved screening.
+    pub async fn screening(&self, user: &str) -> Result<Option<Screening>, Error> {
+        let user = user.to_owned();
+        self.read(move |t| t.screening(&user)).await
+    }
+
+    /// One session.
+    pub async fn session(&self, user: &str, id: &str) -> Result<Option<SessionRecord>, Error> {
+        let (user, id) = (user.to_owned(), id.to_owned());
+        self.read(move |t| t.session(&user, &id)).await
+    }
+
+    /// One guided session.
+    pub async fn guided(&self, user: &str, id: &str) -> Result<Option<GuidedSession>, Error> {
+        let (user, id) = (user.to_owned(), id.to_owned());
+        self.read(move |t| t.guided(&user, &id)).await
+    }
+
+    /// Sessions performed in `[start, end)`, newest first, optionally on one
+    /// point, strictly before the cursor `(perform time µs, id)`; at most
+    /// `limit`, plus whether more follow.
+    pub async fn list_sessions(
+        &self,
+        user: &str,
+        start: Option<Timestamp>,
+        end: Option<Timestamp>,
+        point: Option<String>,
+        before: Option<(i64, String)>,
+        limit: usize,
+    ) -> Result<(Vec<SessionRecord>, bool), Error> {
+        let user = user.to_owned();
+        self.read(move |t| t.list_sessions(&user, start, end, point, before, limit))
+            .await
+    }
+
+    /// Sessions performed in `[start, end)`, oldest first.
+    pub async fn sessions_between(
+        &self,
+        user: &str,
+        start: Timestamp,
+        end: Timestamp,
+    ) -> Result<Vec<SessionRecord>, Error> {
+        let user = user.to_owned();
+        self.read(move |t| t.sessions_between(&user, start, end))
+            .await
+    }
+
+    /// The sessions from `start` to `end`, oldest first, at most `max` of
+    /// them, with the totals over all of them (see [`DaySummary`]). Memory
+    /// stays bounded by `max` however many the day holds.
+    pub async fn day_summary(
+        &self,
+        user: &str,
+        start: Timestamp,
+        end: Timestamp,
+        max: usize,
+    ) -> Result<DaySummary, Error> {
+        let user = user.to_owned();
+        self.read(move |t| t.day_summary(&user, start, end, max))
+            .await
+    }
+
+    /// Sessions and guided sessions on each of `points` on local `date`.
+    pub async fn day_counts(
+        &self,
+        user: &str,
+        points: Vec<String>,
+        date: Date,
+    ) -> Result<BTreeMap<String, u32>, Error> {
+        let user = user.to_owned();
+        self.read(move |t| t.day_counts(&user, points, date)).await
+    }
+
+    /// Trigger points of the guided sessions started on local `date`.
+    pub async fn guided_points_on(&self, user: &str, date: Date) -> Result<Vec<String>, Error> {
+        let user = user.to_owned();
+        self.read(move |t| t.guided_points_on(&user, date)).await
+    }
+
+    /// Every session of a user, oldest first.
+    pub async fn all_sessions(&self, user: &str) -> Result<Vec<SessionRecord>, Error> {
+        let user = user.to_owned();
+        self.read(move |t| t.all_sessions(&user)).await
+    }
+
+    /// Everything stored about a user.
+    pub async fn export(&self, user: &str) -> Result<UserData, Error> {
+        let user = user.to_owned();
+        self.read(move |t| t.export(&user)).await
+    }
+
+    /// User ids after `after`, in order; at most `limit`, plus whether more
+    /// follow.
+    pub async fn list_users(
+        &self,
+        after: Option<String>,
+        limit: usize,
+    ) -> Result<(Vec<String>, bool), Error> {
+        self.read(move |t| t.list_users(after, limit)).await
+    }
+
+    /// Every (table, key) in the database, for tests that check deletion
+    /// leaves nothing behind. Also lists tables this module does not know,
+    /// so a new table cannot escape the check.
+    pub fn scan_all_keys(&self) -> Result<Vec<(String, Vec<u8>)>, Error> {
+        let txn = current(&self.db)?.begin_read()?;
+        let mut out = Vec::new();
+        for handle in txn.list_tables()? {
+            let name = redb::TableHandle::name(&handle).to_owned();
+            if !TABLES.iter().any(|t| redb::TableHandle::name(t) == name) {
+                out.push((name.clone(), b"<unknown table>".to_vec()));
+            }
+        }
+        for def in TABLES {
+            let table = txn.open_table(def)?;
+            for item in table.iter()? {
+                let (k, _) = item?;
+                out.push((redb::TableHandle::name(&def).to_owned(), k.value().to_vec()));
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The schema version stored in `db`, `None` for a database written before
+/// versions were stored.
+fn stored_version(db: &Database) -> Result<Option<u32>, Error> {
+    let txn = db.begin_read()?;
+    let table = match txn.open_table(META) {
+        Ok(t) => t,
+        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let Some(v) = table.get(SCHEMA_VERSION_KEY)? else {
+        return Ok(None);
+    };
+    let bytes = <[u8; 4]>::try_from(v.value())
+        .map_err(|_| Error::Storage("the stored schema version is not four bytes".into()))?;
+    Ok(Some(u32::from_be_bytes(bytes)))
+}
+
+macro_rules! storage_from {
+    ($($t:ty),* $(,)?) => {$(
+        impl From<$t> for Error {
+            fn from(e: $t) -> Self {
+                Self::Storage(e.to_string())
+            }
+        }
+    )*};
+}
+
+// redb's errors become storage errors here, so nothing outside this module
+// names a redb type.
+storage_from!(
+    redb::Error,
+    redb::DatabaseError,
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError,
+    redb::SetDurabilityError,
+);
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,347 @@
+//! The store's tests: writes and reads through the async API.
+
+use super::*;
+use crate::domain::catalog::fixture;
+use crate::domain::{PainQuality, Side};
+
+fn draft(point: &str, at: &str, tenderness: Option<u8>) -> SessionDraft {
+    SessionDraft {
+        trigger_point: point.into(),
+        tool: "lacrosse_ball".into(),
+        side: Side::Left,
+        pressure: 5,
+        duration_seconds: 90,
+        tenderness_before: tenderness,
+        tenderness_after: None,
+        pain_quality: PainQuality::Dull,
+        worse_with_activity: false,
+        worse_with_massage: false,
+        twitch_response: false,
+        notes: String::new(),
+        perform_time: at.parse().unwrap(),
+        guided_session: None,
+    }
+}
+
+fn item(rid: &str, d: SessionDraft) -> LogItem {
+    LogItem {
+        request_id: rid.into(),
+        draft: d,
+        field_prefix: "session.".into(),
+    }
+}
+
+fn now() -> Timestamp {
+    "2026-03-10T12:00:00Z".parse().unwrap()
+}
+
+fn pain(region: &str, score: u8) -> CheckInDraft {
+    CheckInDraft {
+        region: region.into(),
+        score,
+    }
+}
+
+/// One per region per local day (the person's zone), replaced the same
+/// day, kept apart the next; survives export, delete and import.
+#[tokio::test]
+async fn check_ins_per_local_day_and_region_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
+    let patch = ProfilePatch {
+        time_zone: Some("America/New_York".into()),
+        ..Default::default()
+    };
+    store.update_profile("u", patch, now()).await.unwrap();
+    // 02:00 UTC on the 11th is still the 10th in New York.
+    let late: Timestamp = "2026-03-11T02:00:00Z".parse().unwrap();
+    let next: Timestamp = "2026-03-11T14:00:00Z".parse().unwrap();
+    let (a, r) = store
+        .record_check_in("u", "a", pain("low_back", 6), now())
+        .await
+        .unwrap();
+    assert_eq!(
+        (a.local_date.to_string().as_str(), r),
+        ("2026-03-10", (false, false))
+    );
+    let (b, r) = store
+        .record_check_in("u", "b", pain("low_back", 5), late)
+        .await
+        .unwrap();
+    assert_eq!((b.local_date, r), (a.local_date, (false, true)));
+    let (c, _) = store
+        .record_check_in("u", "c", pain("low_back", 3), next)
+        .await
+        .unwrap();
+    assert_eq!(c.local_date.to_string(), "2026-03-11");
+    let (again, r) = store
+        .record_check_in("u", "a", pain("low_back", 9), next)
+        .await
+        .unwrap();
+    assert_eq!((again.score, r), (5, (true, false)));
+    let days = store
+        .check_ins("u", a.local_date, c.local_date)
+        .await
+        .unwrap();
+    let scores: Vec<u8> = days.iter().map(|c| c.score).collect();
+    assert_eq!(scores, [5, 3]);
+    assert!(
+        store
+            .check_ins("u", c.local_date, c.local_date)
+            .await
+            .unwrap()
+            .len()
+            == 1
+    );
+    assert!(
+        store
+            .check_ins("v", a.local_date, c.local_date)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let data = store.export("u").await.unwrap();
+    assert_eq!(data.check_ins, days);
+    store.delete_user("u").await.unwrap();
+    assert!(
+        store
+            .check_ins("u", a.local_date, c.local_date)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    store.import_user(data.clone()).await.unwrap();
+    assert_eq!(store.export("u").await.unwrap().check_ins, data.check_ins);
+    // The imported request ids stay idempotent.
+    let (again, r) = store
+        .record_check_in("u", "c", pain("low_back", 1), next)
+        .await
+        .unwrap();
+    assert_eq!((again.score, r.0), (3, true));
+}
+
+#[tokio::test]
+async fn duplicates_in_one_batch_are_stored_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
+    let cat = Arc::new(fixture::catalog());
+    let d = draft("ql_superficial", "2026-03-10T10:00:00Z", Some(5));
+    let out = store
+        .log_sessions(
+            "u",
+            vec![item("r1", d.clone()), item("r1", d.clone()), item("r2", d)],
+            cat,
+            now(),
+        )
+        .await
+        .unwrap();
+    let (a, ra) = out[0].as_ref().unwrap();
+    let (b, rb) = out[1].as_ref().unwrap();
+    assert!(!ra && *rb);
+    assert_eq!(a, b);
+    assert_eq!(store.all_sessions("u").await.unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn deleting_a_user_leaves_no_key_and_spares_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
+    let cat = Arc::new(fixture::catalog());
+    for user in ["al", "alice"] {
+        store
+            .update_profile(
+                user,
+                ProfilePatch {
+                    time_zone: Some("Europe/Berlin".into()),
+                    ..Default::default()
+                },
+                now(),
+            )
+            .await
+            .unwrap();
+        store
+            .log_sessions(
+                user,
+                vec![item(
+                    "r",
+                    draft("ql_superficial", "2026-03-10T10:00:00Z", Some(4)),
+                )],
+                cat.clone(),
+                now(),
+            )
+            .await
+            .unwrap();
+    }
+    assert_eq!(store.delete_user("al").await.unwrap(), (1, 0));
+    let keys = store.scan_all_keys().unwrap();
+    assert!(
+        !keys
+            .iter()
+            .any(|(_, k)| k == b"al" || k.starts_with(b"al\0"))
+    );
+    assert!(keys.iter().any(|(_, k)| k.starts_with(b"alice\0")));
+    assert_eq!(store.all_sessions("alice").await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn the_page_cache_stays_within_its_bound() {
+    // A database many times the cache, all written and read back: the
+    // cache holds at most its bound, however large the file grows.
+    let dir = tempfile::tempdir().unwrap();
+    let bound = 256 * 1024;
+    let store = Store::open(
+        dir.path(),
+        StoreOptions {
+            max_batch: 64,
+            cache_bytes: bound,
+            ..StoreOptions::default()
+        },
+    )
+    .unwrap();
+    let cat = Arc::new(fixture::catalog());
+    for b in 0..40 {
+        let items = (0..50)
+            .map(|i| {
+                let at = format!("2026-03-{:02}T10:{:02}:00Z", 1 + b % 9, i);
+                let mut d = draft("ql_superficial", &at, Some(5));
+                d.notes = "x".repeat(400);
+                item(&format!("r{b}-{i}"), d)
+            })
+            .collect();
+        store
+            .log_sessions(&format!("user-{b}"), items, cat.clone(), now())
+            .await
+            .unwrap();
+    }
+    let mut read = 0;
+    for b in 0..40 {
+        read += store
+            .all_sessions(&format!("user-{b}"))
+            .await
+            .unwrap()
+            .len();
+    }
+    assert_eq!(read, 2000);
+    let file = std::fs::metadata(dir.path().join(DB_FILE)).unwrap().len();
+    assert!(file > 4 * bound as u64, "file {file} bytes");
+    let used = current(&store.db).unwrap().cache_stats().used_bytes();
+    assert!(used > 0 && used <= bound, "cache holds {used} bytes");
+}
+
+#[tokio::test]
+async fn list_pages_newest_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(
+        dir.path(),
+        StoreOptions {
+            max_batch: 1,
+            ..StoreOptions::default()
+        },
+    )
+    .unwrap();
+    let cat = Arc::new(fixture::catalog());
+    for h in 0..5 {
+        let at = format!("2026-03-0{}T10:00:00Z", h + 1);
+        store
+            .log_sessions(
+                "u",
+                vec![item(&format!("r{h}"), draft("ql_superficial", &at, None))],
+                cat.clone(),
+                now(),
+            )
+            .await
+            .unwrap();
+    }
+    let (page, more) = store
+        .list_sessions("u", None, None, None, None, 2)
+        .await
+        .unwrap();
+    assert!(more);
+    assert_eq!(page[0].local_date.to_string(), "2026-03-05");
+    let last = &page[1];
+    let cursor = (last.draft.perform_time.as_microsecond(), last.id.clone());
+    let (page, _) = store
+        .list_sessions("u", None, None, None, Some(cursor), 10)
+        .await
+        .unwrap();
+    let dates: Vec<_> = page.iter().map(|r| r.local_date.to_string()).collect();
+    assert_eq!(dates, ["2026-03-03", "2026-03-02", "2026-03-01"]);
+    let start = "2026-03-02T00:00:00Z".parse().unwrap();
+    let end = "2026-03-04T00:00:00Z".parse().unwrap();
+    let (page, more) = store
+        .list_sessions("u", Some(start), Some(end), None, None, 10)
+        .await
+        .unwrap();
+    assert_eq!(page.len(), 2);
+    assert!(!more);
+}
+
+/// A database written before the schema version was stored (the same
+/// tables, no `meta` row) opens, reads back what it held and gets the
+/// version; a database from a newer build is refused.
+#[tokio::test]
+async fn a_database_without_a_schema_version_opens_and_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let cat = Arc::new(fixture::catalog());
+    {
+        let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
+        store
+            .log_sessions(
+                "u",
+                vec![item(
+                    "r",
+                    draft("ql_superficial", "2026-03-10T10:00:00Z", Some(4)),
+                )],
+                cat.clone(),
+                now(),
+            )
+            .await
+            .unwrap();
+    }
+    // What the previous version wrote: every table but `meta`.
+    {
+        let db = Database::open(dir.path().join(DB_FILE)).unwrap();
+        let txn = db.begin_write().unwrap();
+        assert!(txn.delete_table(META).unwrap());
+        txn.commit().unwrap();
+        assert_eq!(stored_version(&db).unwrap(), None);
+    }
+    let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
+    let sessions = store.all_sessions("u").await.unwrap();
+    assert_eq!(sessions.len(), 1);
+    assert_eq!(sessions[0].draft.tenderness_before, Some(4));
+    // Its request id still replays.
+    let out = store
+        .log_sessions(
+            "u",
+            vec![item(
+                "r",
+                draft("ql_superficial", "2026-03-10T10:00:00Z", Some(4)),
+            )],
+            cat,
+            now(),
+        )
+        .await
+        .unwrap();
+    assert!(out[0].as_ref().unwrap().1);
+    drop(store);
+    let db = Database::open(dir.path().join(DB_FILE)).unwrap();
+    assert_eq!(stored_version(&db).unwrap(), Some(SCHEMA_VERSION));
+
+    // A newer build's database is refused, not misread.
+    {
+        let txn = db.begin_write().unwrap();
+        txn.open_table(META)
+            .unwrap()
+            .insert(
+                SCHEMA_VERSION_KEY,
+                (SCHEMA_VERSION + 1).to_be_bytes().as_slice(),
+            )
+            .unwrap();
+        txn.commit().unwrap();
+    }
+    drop(db);
+    let refused = Store::open(dir.path(), StoreOptions::default()).unwrap_err();
+    assert!(refused.to_string().contains("schema version"), "{refused}");
+}
