@@ -587,3 +587,72 @@ async fn a_wrong_shard_list_writes_nothing_to_the_wrong_shard() {
     assert_eq!(map.shard_id, format!("s{wrong}"));
     assert_eq!(map.map.map(|m| m.epoch), Some(1));
 }
+
+/// The time an online reshard from 3 to 4 shards takes per 100 000 users
+/// (about a quarter of them move): `KNOTWORK_RESHARD_USERS` users (default
+/// 2000) with a profile and one session each are put on their shards,
+/// then moved. Run by hand (BENCHMARKS.md, "Online resharding"):
+/// `cargo test -p knotwork-tests --release --test resharding -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement, run by hand"]
+async fn reshard_time_per_100k_users() {
+    use futures::StreamExt as _;
+    use knotwork_proto::session::v1::{ImportUserRequest, Profile, UserDataExport};
+    let n: usize = std::env::var("KNOTWORK_RESHARD_USERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2000);
+    let cluster = Cluster::start(4, 3).await;
+    let tool = procs::point_tool(&cluster.catalog_url).await;
+    let started = Instant::now();
+    let cluster = &cluster;
+    futures::stream::iter(0..n)
+        .map(|i| {
+            let tool = tool.clone();
+            async move {
+                let user = format!("bulk-{i}");
+                let mut session = procs::record(&tool, 5, &user);
+                session.name = format!("sessions/{user}");
+                session.local_date = "2026-01-05".into();
+                let export = UserDataExport {
+                    user_id: user.clone(),
+                    profile: Some(Profile {
+                        time_zone: "Europe/Berlin".into(),
+                        ..Default::default()
+                    }),
+                    sessions: vec![session],
+                    ..Default::default()
+                };
+                cluster
+                    .admin(shard_for(&user, 3))
+                    .import_user(internal(ImportUserRequest {
+                        export: Some(export),
+                    }))
+                    .await
+                    .expect("import");
+            }
+        })
+        .buffer_unordered(32)
+        .collect::<Vec<_>>()
+        .await;
+    eprintln!("{n} users put on 3 shards in {:?}", started.elapsed());
+    let started = Instant::now();
+    let report = knotwork_gateway::reshard::online::reshard_online(
+        &[],
+        &cluster.shards,
+        INTERNAL_TOKEN,
+        &knotwork_runtime::tls::BackendTls::default(),
+        Default::default(),
+    )
+    .await
+    .expect("online reshard");
+    let took = started.elapsed();
+    eprintln!(
+        "moved {} of {n} users in {took:?} ({} groups, longest fence {:?}): {:.1} s per 100k users",
+        report.users_moved,
+        report.groups,
+        report.longest_fence,
+        took.as_secs_f64() * 100_000.0 / n as f64
+    );
+    assert!(report.users_moved > n / 6);
+}
