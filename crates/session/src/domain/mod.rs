@@ -15,6 +15,7 @@ pub mod guide;
 pub mod holds;
 pub mod ical;
 pub mod idempotency;
+pub mod page;
 pub mod plan;
 pub mod progress;
 pub mod quota;
