@@ -193,10 +193,20 @@ impl Mover {
                     s.info.url, got.shard_id, s.info.id
                 )));
             }
-            if let Some(map) = got.map
-                && newest.as_ref().is_none_or(|n| map.epoch > n.epoch)
-            {
-                newest = Some(map);
+            if let Some(map) = got.map {
+                if let Some(n) = &newest
+                    && n.epoch == map.epoch
+                    && *n != map
+                {
+                    return Err(Error::Config(format!(
+                        "two shards hold different maps at epoch {}; set the right one on \
+                         every shard (SetShardMap with a higher epoch) before moving users",
+                        map.epoch
+                    )));
+                }
+                if newest.as_ref().is_none_or(|n| map.epoch > n.epoch) {
+                    newest = Some(map);
+                }
             }
         }
         self.map = match newest {
