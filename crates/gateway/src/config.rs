@@ -172,6 +172,29 @@ pub struct Config {
     #[arg(long, env = "KNOTWORK_BACKEND_CONNECTIONS", default_value_t = 2)]
     pub backend_connections: usize,
 
+    /// Resolve each catalog URL's host name this often, in seconds, and
+    /// balance every call over all the addresses found (a headless Service
+    /// lists one per ready catalog pod), so every replica takes calls and
+    /// pods that come and go are followed. 0 dials the URL as given
+    /// (`KNOTWORK_BACKEND_CONNECTIONS` connections to one address).
+    #[arg(long, env = "KNOTWORK_CATALOG_RESOLVE_SECS", default_value_t = 0)]
+    pub catalog_resolve_secs: u64,
+
+    /// Ask each client connection to close (HTTP/2 GOAWAY) once it is this
+    /// old, in seconds, so clients reconnect and new gateway replicas get
+    /// their share; calls in flight finish. 0 keeps connections forever.
+    #[arg(long, env = "KNOTWORK_MAX_CONNECTION_AGE_SECS", default_value_t = 300)]
+    pub max_connection_age_secs: u64,
+
+    /// After that GOAWAY, how long calls still open (guided-session
+    /// streams) may go on before the connection is closed, in seconds.
+    #[arg(
+        long,
+        env = "KNOTWORK_MAX_CONNECTION_AGE_GRACE_SECS",
+        default_value_t = 300
+    )]
+    pub max_connection_age_grace_secs: u64,
+
     /// How often the backends' health is polled, in milliseconds.
     #[arg(long, env = "KNOTWORK_HEALTH_INTERVAL_MS", default_value_t = 2_000)]
     pub health_interval_ms: u64,
@@ -312,6 +335,12 @@ impl std::fmt::Debug for Config {
                 &self.backend_connect_timeout_ms,
             )
             .field("backend_connections", &self.backend_connections)
+            .field("catalog_resolve_secs", &self.catalog_resolve_secs)
+            .field("max_connection_age_secs", &self.max_connection_age_secs)
+            .field(
+                "max_connection_age_grace_secs",
+                &self.max_connection_age_grace_secs,
+            )
             .field("health_interval_ms", &self.health_interval_ms)
             .field("user_rate", &self.user_rate)
             .field("user_burst", &self.user_burst)
@@ -370,6 +399,9 @@ impl Config {
             shutdown_grace_secs: 25,
             backend_connect_timeout_ms: 1_000,
             backend_connections: 2,
+            catalog_resolve_secs: 0,
+            max_connection_age_secs: 300,
+            max_connection_age_grace_secs: 300,
             health_interval_ms: 2_000,
             user_rate: 50,
             user_burst: 100,

@@ -52,6 +52,7 @@ pub mod metrics;
 pub mod reshard;
 pub mod route;
 pub mod service;
+pub mod shards;
 pub mod upstream;
 
 use std::future::Future;
@@ -148,6 +149,10 @@ pub async fn run(
     // OpenID providers are discovered before serving: a wrong issuer, an
     // unreachable provider or an unusable JWKS stops the gateway here.
     let authenticator = auth::Authenticator::from_config(&config, &metrics).await?;
+    let internal_token: tonic::metadata::AsciiMetadataValue =
+        config.internal_token.parse().map_err(|_| {
+            Error::Config("the internal credential is not a valid header value".to_owned())
+        })?;
     let upstreams = Arc::new(upstream::Upstreams::new(
         &config.catalog_urls,
         &config.session_shards,
@@ -155,13 +160,12 @@ pub async fn run(
         Duration::from_millis(config.backend_connect_timeout_ms),
         config.backend_connections,
         &config.memory_backends,
+        (config.catalog_resolve_secs > 0).then(|| Duration::from_secs(config.catalog_resolve_secs)),
         &metrics,
+        internal_token.clone(),
     )?);
     let trusted_proxies = config.trusted_proxies()?;
     let catalog_cache = catalog_cache::CatalogCache::new(config.catalog_cache_bytes, &metrics);
-    let internal_token = config.internal_token.parse().map_err(|_| {
-        Error::Config("the internal credential is not a valid header value".to_owned())
-    })?;
     let shared = Arc::new(service::Shared {
         auth: authenticator,
         upstreams: upstreams.clone(),
@@ -242,7 +246,15 @@ pub async fn run(
         },
         Duration::from_secs(config.shutdown_grace_secs),
     );
-    let router = knotwork_runtime::listen::server(&config.limits)
+    let mut server = knotwork_runtime::listen::server(&config.limits);
+    if config.max_connection_age_secs > 0 {
+        // GOAWAY after this age: clients reconnect, through the load
+        // balancer, and new gateway replicas get their share.
+        server = server
+            .max_connection_age(Duration::from_secs(config.max_connection_age_secs))
+            .max_connection_age_grace(Duration::from_secs(config.max_connection_age_grace_secs));
+    }
+    let router = server
         .accept_http1(true)
         .tcp_nodelay(true)
         .layer(cors(&config)?)

@@ -25,6 +25,7 @@ pub mod metrics;
 pub mod prod;
 pub mod reload;
 mod serve;
+pub mod shardmap;
 pub mod shutdown;
 pub mod status;
 pub mod telemetry;

@@ -26,6 +26,7 @@ pub mod domain;
 mod error;
 mod overview;
 pub mod service;
+pub mod shards;
 pub mod store;
 pub mod transfer;
 
@@ -97,6 +98,13 @@ pub async fn run_with_admin(
         .map_err(|e| Error::Startup(format!("opening storage: {e}")))??;
     let store = Arc::new(store);
     tracing::info!(data_dir = %config.data_dir.display(), "storage open");
+    let initial = knotwork_runtime::shardmap::parse_shards(&config.initial_shards)
+        .map_err(|e| Error::Startup(format!("--initial-shards: {e}")))?;
+    let ownership = Arc::new(shards::Ownership::open(
+        &config.data_dir,
+        &config.shard_id,
+        &initial,
+    )?);
     let metrics = knotwork_runtime::metrics::Metrics::new("session");
     store.instrument(&metrics);
 
@@ -154,18 +162,18 @@ pub async fn run_with_admin(
         shutdown,
         Duration::from_secs(config.shutdown_grace_secs),
     );
-    let svc = service::Session::new(
-        store.clone(),
-        catalog,
-        InternalAuth::new(&config.internal_token).with_next(config.internal_token_next.as_deref()),
-        config.guide_speedup,
-    )
-    .with_drain(drain.clone());
+    let auth =
+        InternalAuth::new(&config.internal_token).with_next(config.internal_token_next.as_deref());
+    let svc = service::Session::new(store.clone(), catalog, auth.clone(), config.guide_speedup)
+        .with_drain(drain.clone())
+        .with_ownership(ownership.clone());
     tracing::info!(catalog = %config.catalog_url, "reading the catalog's rules");
     let router = knotwork_runtime::listen::server(&config.limits)
         .layer(metrics.layer())
         .layer(knotwork_runtime::trace::TraceLayer)
         .layer(knotwork_runtime::status::StatusLayer)
+        // One ownership check before every user-scoped handler.
+        .layer(shards::OwnershipLayer::new(ownership, auth))
         .add_service(health)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)

@@ -995,6 +995,7 @@ async fn export_delete_and_move_between_shards() {
         .list_users(pb::ListUsersRequest {
             page_size: 1,
             page_token: users.next_page_token,
+            ..Default::default()
         })
         .await
         .unwrap()

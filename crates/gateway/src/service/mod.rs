@@ -189,6 +189,33 @@ impl Shared {
         }
     }
 
+    /// Calls the shard owning the caller's data with `message` and the
+    /// gateway's metadata, following the shard map (one retry after a
+    /// WRONG_SHARD refusal, waits out a USER_MOVING one): the one routing
+    /// function of every session call ([`crate::shards::Shards::call`]).
+    pub async fn call_session<M, R, F, Fut>(
+        &self,
+        ctx: &Ctx,
+        message: M,
+        call: F,
+    ) -> Result<tonic::Response<R>, Status>
+    where
+        M: Clone,
+        F: Fn(tonic::transport::Channel, Request<M>) -> Fut,
+        Fut: std::future::Future<Output = Result<tonic::Response<R>, Status>>,
+    {
+        self.upstreams
+            .sessions
+            .call(
+                self.user(ctx),
+                ctx.deadline,
+                message,
+                |r| self.setup(ctx, r),
+                call,
+            )
+            .await
+    }
+
     /// A new outgoing request for `message` with the gateway's metadata.
     pub fn outgoing<M>(&self, ctx: &Ctx, message: M) -> Request<M> {
         let mut req = Request::new(message);

@@ -20,7 +20,6 @@ use tonic::{Request, Response, Status};
 use super::{Ctx, Shared};
 use crate::Error;
 use crate::convert;
-use crate::upstream::call_with_deadline;
 
 /// The most locations a relief plan accepts (the catalog's own limit).
 const MAX_LOCATIONS: usize = 16;
@@ -73,22 +72,19 @@ impl Views {
     /// Calls the caller's session shard.
     async fn session<M, R, F, Fut>(&self, ctx: &Ctx, message: M, call: F) -> Result<R, Status>
     where
+        M: Clone,
         F: Fn(SessionServiceClient<Channel>, Request<M>) -> Fut,
         Fut: Future<Output = Result<Response<R>, Status>>,
     {
         let shared = &self.shared;
-        let backend = shared.upstreams.session_for(shared.user(ctx));
         let max = shared.max_message;
-        let req = shared.outgoing(ctx, message);
         let call = |channel: Channel, r| {
             call(
                 SessionServiceClient::new(channel).max_decoding_message_size(max),
                 r,
             )
         };
-        Ok(call_with_deadline(backend, ctx.deadline, req, &call)
-            .await?
-            .into_inner())
+        Ok(shared.call_session(ctx, message, call).await?.into_inner())
     }
 
     /// Calls a catalog replica (with its retry).

@@ -668,6 +668,23 @@ fn async_stream(cues: Vec<ses::GuideCue>, interval: Duration) -> GuideStream {
 
 #[tonic::async_trait]
 impl SessionAdminService for FakeSession {
+    /// The fakes hold no shard map: the gateway routes by its list.
+    async fn get_shard_map(
+        &self,
+        req: Request<ses::GetShardMapRequest>,
+    ) -> R<ses::GetShardMapResponse> {
+        self.auth.verify(req.metadata())?;
+        Ok(Response::new(ses::GetShardMapResponse {
+            shard_id: self.name.clone(),
+            map: None,
+        }))
+    }
+    async fn set_shard_map(
+        &self,
+        _req: Request<ses::SetShardMapRequest>,
+    ) -> R<ses::SetShardMapResponse> {
+        Err(Status::unimplemented("the fake session holds no shard map"))
+    }
     async fn list_users(&self, req: Request<ses::ListUsersRequest>) -> R<ses::ListUsersResponse> {
         self.auth.verify(req.metadata())?;
         let mut user_ids: Vec<String> = self.users.lock().unwrap().keys().cloned().collect();
