@@ -205,13 +205,28 @@ async fn gateway_fails_fast_and_recovers_from_backend_faults() {
     assert!(took >= Duration::from_millis(350), "not stalled? {took:?}");
     report.push(format!("stalled 400 ms: answered OK in {took:?}"));
 
-    // 5. Catalog killed: catalog calls UNAVAILABLE fast; the journal keeps
-    // taking writes (the session service holds its catalog snapshot).
+    // 5. Catalog killed: a read the gateway has cached still answers; a read
+    // it has not fails UNAVAILABLE fast; the journal keeps taking writes (the
+    // session service holds its catalog snapshot).
+    let served = version(&mut catalogs).await.0.expect("catalog up");
     catalog.kill();
-    let (r, took) = version(&mut catalogs).await;
+    let (r, _) = version(&mut catalogs).await;
+    assert_eq!(
+        r.expect("a cached read answers through a catalog outage"),
+        served
+    );
+    let started = Instant::now();
+    let r = catalogs
+        .get_muscle(cat::GetMuscleRequest {
+            name: "muscles/not-cached-while-the-catalog-is-down".into(),
+        })
+        .await;
+    let took = started.elapsed();
     assert_eq!(r.expect_err("catalog down").code(), Code::Unavailable);
     assert!(took < Duration::from_secs(2), "killed catalog: {took:?}");
-    report.push(format!("catalog killed: UNAVAILABLE in {took:?}"));
+    report.push(format!(
+        "catalog killed: cached reads answer, others UNAVAILABLE in {took:?}"
+    ));
     sessions
         .log_session(procs::as_user(
             "net-user-2",
@@ -225,7 +240,19 @@ async fn gateway_fails_fast_and_recovers_from_backend_faults() {
     catalog.start();
     procs::wait_serving(&catalog.url(), "", Duration::from_secs(30)).await;
     let started = Instant::now();
-    while version(&mut catalogs).await.0.is_err() {
+    let uncached = || {
+        let mut c = catalogs.clone();
+        async move {
+            c.get_muscle(cat::GetMuscleRequest {
+                name: "muscles/not-cached-while-the-catalog-is-down".into(),
+            })
+            .await
+        }
+    };
+    while uncached()
+        .await
+        .is_err_and(|s| s.code() == Code::Unavailable)
+    {
         assert!(
             started.elapsed() < Duration::from_secs(5),
             "catalog not back"
