@@ -3,8 +3,8 @@
 use knotwork_proto::gateway::v1 as gw;
 
 use super::catalog::parse_locations;
-use super::journal::{show_day, show_progress};
 use super::names::Names;
+use super::progress::{show_day, show_progress};
 use crate::connect::{Ctx, explain};
 use crate::output::{align_right, paint, print_red_flags, print_table, short, style, table, word};
 
@@ -225,7 +225,7 @@ pub async fn today(ctx: &Ctx, args: TodayArgs) -> anyhow::Result<()> {
             println!();
         }
         if let Some(a) = &resp.adherence {
-            super::journal::show_adherence(a);
+            super::progress::show_adherence(a);
             println!();
         }
         if let Some(day) = &resp.day {
