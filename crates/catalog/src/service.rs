@@ -18,7 +18,7 @@ use crate::domain::names::{self, lookup};
 use crate::domain::pain::{self, PainQuery};
 use crate::domain::pain::{MuscleMatch, PainAnswer, ResolvedPain};
 use crate::domain::{Catalog, Violation, list, page};
-use crate::state::{Catalogs, Loaded};
+use crate::state::{ServedCatalog, Loaded};
 
 /// Default and largest page of FindByPain and Search.
 const QUERY_PAGE: (usize, usize) = (20, 100);
@@ -32,13 +32,13 @@ const MAX_QUERY_CHARS: usize = 200;
 /// `knotwork.catalog.v1.CatalogService`.
 #[derive(Debug, Clone)]
 pub struct CatalogApi {
-    catalogs: Arc<Catalogs>,
+    served: Arc<ServedCatalog>,
 }
 
 impl CatalogApi {
-    /// Serves the given catalogs.
-    pub fn new(catalogs: Arc<Catalogs>) -> Self {
-        Self { catalogs }
+    /// Answers from the catalog `served` holds.
+    pub fn new(served: Arc<ServedCatalog>) -> Self {
+        Self { served }
     }
 
     /// Answers from one catalog version.
@@ -46,7 +46,7 @@ impl CatalogApi {
         &self,
         f: impl FnOnce(&Loaded) -> Result<T, Error>,
     ) -> Result<Response<T>, Status> {
-        let current = self.catalogs.current();
+        let current = self.served.current();
         f(&current).map(Response::new).map_err(Status::from)
     }
 }
@@ -651,15 +651,15 @@ fn decode<T: prost::Message + Default>(bytes: Bytes) -> Result<T, Error> {
 /// credential required.
 #[derive(Debug, Clone)]
 pub struct AdminApi {
-    catalogs: Arc<Catalogs>,
+    served: Arc<ServedCatalog>,
     auth: InternalAuth,
 }
 
 impl AdminApi {
-    /// Serves reloads of the given catalogs to callers holding `auth`'s
+    /// Serves reloads of the catalog in `served` to callers holding `auth`'s
     /// credential.
-    pub fn new(catalogs: Arc<Catalogs>, auth: InternalAuth) -> Self {
-        Self { catalogs, auth }
+    pub fn new(served: Arc<ServedCatalog>, auth: InternalAuth) -> Self {
+        Self { served, auth }
     }
 }
 
@@ -671,7 +671,7 @@ impl CatalogAdminService for AdminApi {
         req: Request<pb::ReloadCatalogRequest>,
     ) -> Result<Response<pb::ReloadCatalogResponse>, Status> {
         self.auth.verify(req.metadata())?;
-        let outcome = self.catalogs.reload().await.map_err(|e| {
+        let outcome = self.served.reload().await.map_err(|e| {
             tracing::warn!(error = %e, "catalog reload refused; the old version keeps serving");
             Status::from(e)
         })?;

@@ -104,7 +104,7 @@ impl Ctx {
             return Ok(Some(token.trim().to_owned()));
         }
         if let Some(user) = &self.global.user {
-            return Ok(Some(knotwork_gateway::auth::mint_dev_token(
+            return Ok(Some(knotwork_gateway::mint_dev_token(
                 &self.global.jwt_secret,
                 knotwork_runtime::dev::JWT_ISSUER,
                 knotwork_runtime::dev::JWT_AUDIENCE,

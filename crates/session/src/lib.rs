@@ -26,7 +26,7 @@ pub mod domain;
 mod error;
 mod overview;
 pub mod service;
-pub mod shards;
+mod shards;
 pub mod store;
 pub mod transfer;
 

@@ -2,19 +2,19 @@
 //! only, the way an app does; together they reach every public call of
 //! `CatalogService`, `SessionService` and `ViewService`.
 
-pub mod account;
-pub mod care;
-pub mod catalog;
-pub mod checkin;
-pub mod guide;
-pub mod holds;
-pub mod journal;
-pub mod names;
-pub mod ops;
-pub mod plan;
-pub mod profile;
-pub mod progress;
-pub mod views;
+mod account;
+mod care;
+mod catalog;
+mod checkin;
+mod guide;
+mod holds;
+mod journal;
+mod names;
+mod ops;
+mod plan;
+mod profile;
+mod progress;
+mod views;
 
 use clap::Subcommand;
 

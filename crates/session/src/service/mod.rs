@@ -24,7 +24,7 @@ use knotwork_runtime::drain::Drain;
 use knotwork_runtime::internal::InternalAuth;
 use tonic::{Request, Response, Status};
 
-use crate::catalog::Catalog;
+use crate::catalog::CatalogFeed;
 use crate::domain::{names, time, validate};
 use crate::error::Error;
 use crate::store::Store;
@@ -38,7 +38,7 @@ type GuideStream = Pin<Box<dyn Stream<Item = Result<pb::GuideSessionResponse, St
 #[derive(Debug, Clone)]
 pub struct Session {
     store: Arc<Store>,
-    catalog: Catalog,
+    catalog: CatalogFeed,
     auth: InternalAuth,
     guide_speedup: u32,
     drain: Drain,
@@ -50,7 +50,7 @@ impl Session {
     /// callers that present the internal credential.
     pub fn new(
         store: Arc<Store>,
-        catalog: Catalog,
+        catalog: CatalogFeed,
         auth: InternalAuth,
         guide_speedup: u32,
     ) -> Self {
@@ -82,7 +82,7 @@ impl Session {
     /// The catalog view for a call naming the trigger points `points`
     /// (`triggerPoints/{id}`): when the view lacks one of them the catalog
     /// may have added it since the last poll, so the view is refreshed
-    /// first (rate-limited, see `Catalog::refresh_now`). A name that is
+    /// first (rate-limited, see `CatalogFeed::refresh_now`). A name that is
     /// still unknown is then refused by validation as before.
     async fn catalog_for<'a>(
         &self,
