@@ -33,7 +33,7 @@ use crate::domain::Catalog;
 use crate::domain::pain::{MuscleMatch, PainAnswer, ResolvedPain};
 use crate::encoded::Encoded;
 use crate::service::{self, CatalogApi};
-use crate::state::{ServedCatalog, Loaded};
+use crate::state::{Loaded, ServedCatalog};
 
 /// A handler answering with encoded bytes from the current version.
 type Answer<Req> = fn(&Loaded, Req) -> Result<Bytes, Error>;

@@ -18,7 +18,7 @@ use crate::domain::names::{self, lookup};
 use crate::domain::pain::{self, PainQuery};
 use crate::domain::pain::{MuscleMatch, PainAnswer, ResolvedPain};
 use crate::domain::{Catalog, Violation, list, page};
-use crate::state::{ServedCatalog, Loaded};
+use crate::state::{Loaded, ServedCatalog};
 
 /// Default and largest page of FindByPain and Search.
 const QUERY_PAGE: (usize, usize) = (20, 100);
@@ -154,6 +154,59 @@ fn fingerprint(parts: &[&str]) -> String {
     parts.join("|")
 }
 
+/// One page of a list call's `all` items: `page_size` checked against
+/// [`LIST_PAGE`], the token bound to the catalog version and to the call
+/// and its filters (`query`, see [`fingerprint`]).
+fn list_page<T>(
+    c: &Catalog,
+    all: Vec<T>,
+    page_size: i32,
+    token: &str,
+    query: &[&str],
+) -> Result<page::Page<T>, Error> {
+    let size = page::size(page_size, LIST_PAGE.0, LIST_PAGE.1)?;
+    Ok(page::paginate(
+        all,
+        size,
+        token,
+        c.version(),
+        &fingerprint(query),
+    )?)
+}
+
+/// The `region` filter of a list call: none when empty.
+fn region_filter(c: &Catalog, name: &str) -> Result<Option<usize>, Error> {
+    Ok(names::filter(
+        c,
+        "region",
+        names::REGIONS,
+        name,
+        Catalog::region_index,
+    )?)
+}
+
+/// The `muscle` filter of a list call: none when empty.
+fn muscle_filter(c: &Catalog, name: &str) -> Result<Option<usize>, Error> {
+    Ok(names::filter(
+        c,
+        "muscle",
+        names::MUSCLES,
+        name,
+        Catalog::muscle_index,
+    )?)
+}
+
+/// The `tool` filter of a list call: none when empty.
+fn tool_filter(c: &Catalog, name: &str) -> Result<Option<usize>, Error> {
+    Ok(names::filter(
+        c,
+        "tool",
+        names::TOOLS,
+        name,
+        Catalog::tool_index,
+    )?)
+}
+
 #[tonic::async_trait]
 impl CatalogService for CatalogApi {
     #[tracing::instrument(level = "debug", skip_all)]
@@ -279,10 +332,14 @@ impl CatalogService for CatalogApi {
             if !area.is_empty() && !list::is_area(area) {
                 return Err(Violation::new("area", format!("unknown area \"{area}\"")).into());
             }
-            let size = page::size(r.page_size, LIST_PAGE.0, LIST_PAGE.1)?;
             let all = list::regions(c, view, (!area.is_empty()).then_some(area));
-            let fp = fingerprint(&["regions", &r.view.to_string(), &area.to_lowercase()]);
-            let page = page::paginate(all, size, &r.page_token, c.version(), &fp)?;
+            let page = list_page(
+                c,
+                all,
+                r.page_size,
+                &r.page_token,
+                &["regions", &r.view.to_string(), &area.to_lowercase()],
+            )?;
             Ok(pb::ListRegionsResponse {
                 regions: page
                     .items
@@ -317,18 +374,16 @@ impl CatalogService for CatalogApi {
         let r = req.into_inner();
         self.answer(|l| {
             let c = &l.catalog;
-            let region = names::filter(
-                c,
-                "region",
-                names::REGIONS,
-                &r.region,
-                Catalog::region_index,
-            )?;
-            let tool = names::filter(c, "tool", names::TOOLS, &r.tool, Catalog::tool_index)?;
-            let size = page::size(r.page_size, LIST_PAGE.0, LIST_PAGE.1)?;
+            let region = region_filter(c, &r.region)?;
+            let tool = tool_filter(c, &r.tool)?;
             let all = list::muscles(c, region, tool);
-            let fp = fingerprint(&["muscles", &r.region, &r.tool]);
-            let page = page::paginate(all, size, &r.page_token, c.version(), &fp)?;
+            let page = list_page(
+                c,
+                all,
+                r.page_size,
+                &r.page_token,
+                &["muscles", &r.region, &r.tool],
+            )?;
             Ok(pb::ListMusclesResponse {
                 muscles: page
                     .items
@@ -401,25 +456,17 @@ impl CatalogService for CatalogApi {
         let r = req.into_inner();
         self.answer(|l| {
             let c = &l.catalog;
-            let region = names::filter(
-                c,
-                "region",
-                names::REGIONS,
-                &r.region,
-                Catalog::region_index,
-            )?;
-            let muscle = names::filter(
-                c,
-                "muscle",
-                names::MUSCLES,
-                &r.muscle,
-                Catalog::muscle_index,
-            )?;
-            let tool = names::filter(c, "tool", names::TOOLS, &r.tool, Catalog::tool_index)?;
-            let size = page::size(r.page_size, LIST_PAGE.0, LIST_PAGE.1)?;
+            let region = region_filter(c, &r.region)?;
+            let muscle = muscle_filter(c, &r.muscle)?;
+            let tool = tool_filter(c, &r.tool)?;
             let all = list::trigger_points(c, region, muscle, tool);
-            let fp = fingerprint(&["triggerPoints", &r.region, &r.muscle, &r.tool]);
-            let page = page::paginate(all, size, &r.page_token, c.version(), &fp)?;
+            let page = list_page(
+                c,
+                all,
+                r.page_size,
+                &r.page_token,
+                &["triggerPoints", &r.region, &r.muscle, &r.tool],
+            )?;
             Ok(pb::ListTriggerPointsResponse {
                 trigger_points: page.items.iter().map(|&i| l.pb.points[i].clone()).collect(),
                 next_page_token: page.next_token,
@@ -450,17 +497,9 @@ impl CatalogService for CatalogApi {
         let r = req.into_inner();
         self.answer(|l| {
             let c = &l.catalog;
-            let muscle = names::filter(
-                c,
-                "muscle",
-                names::MUSCLES,
-                &r.muscle,
-                Catalog::muscle_index,
-            )?;
-            let size = page::size(r.page_size, LIST_PAGE.0, LIST_PAGE.1)?;
+            let muscle = muscle_filter(c, &r.muscle)?;
             let all = list::tools(c, muscle);
-            let fp = fingerprint(&["tools", &r.muscle]);
-            let page = page::paginate(all, size, &r.page_token, c.version(), &fp)?;
+            let page = list_page(c, all, r.page_size, &r.page_token, &["tools", &r.muscle])?;
             Ok(pb::ListToolsResponse {
                 tools: page.items.iter().map(|&i| l.pb.tools[i].clone()).collect(),
                 next_page_token: page.next_token,
@@ -608,11 +647,9 @@ impl CatalogService for CatalogApi {
         let r = req.into_inner();
         self.answer(|l| {
             let c = &l.catalog;
-            let tool = names::filter(c, "tool", names::TOOLS, &r.tool, Catalog::tool_index)?;
-            let size = page::size(r.page_size, LIST_PAGE.0, LIST_PAGE.1)?;
+            let tool = tool_filter(c, &r.tool)?;
             let all = list::guides(c, tool);
-            let fp = fingerprint(&["guides", &r.tool]);
-            let page = page::paginate(all, size, &r.page_token, c.version(), &fp)?;
+            let page = list_page(c, all, r.page_size, &r.page_token, &["guides", &r.tool])?;
             Ok(pb::ListGuidesResponse {
                 guides: page.items.iter().map(|&i| l.pb.guides[i].clone()).collect(),
                 next_page_token: page.next_token,

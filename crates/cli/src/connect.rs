@@ -170,6 +170,18 @@ fn hint(code: tonic::Code, reason: Option<&str>) -> Option<&'static str> {
     })
 }
 
+/// A unary reply as its message, or the status [`explain`]ed.
+pub trait Reply<T> {
+    /// The message of the reply, or the readable error.
+    fn reply(self) -> anyhow::Result<T>;
+}
+
+impl<T> Reply<T> for Result<tonic::Response<T>, tonic::Status> {
+    fn reply(self) -> anyhow::Result<T> {
+        self.map(tonic::Response::into_inner).map_err(explain)
+    }
+}
+
 /// Turns a gRPC status into a readable error: the code, the message, the
 /// field violations and the ErrorInfo reason the server attached, and a hint.
 pub fn explain(status: tonic::Status) -> anyhow::Error {

@@ -40,6 +40,7 @@
 #![forbid(unsafe_code)]
 
 mod auth;
+mod backend;
 mod catalog_cache;
 mod config;
 mod convert;

@@ -276,20 +276,10 @@ fn view_of(resp: cpb::GetCatalogSnapshotResponse) -> Result<CatalogView, String>
 /// the old one, and the folder synced, so a crash leaves the old view or
 /// the new one, never a mix.
 fn save(file: &Path, resp: &cpb::GetCatalogSnapshotResponse) -> std::io::Result<()> {
-    use std::io::Write as _;
-    let tmp = file.with_extension("tmp");
     let mut bytes = Vec::with_capacity(VIEW_MAGIC.len() + resp.encoded_len());
     bytes.extend_from_slice(VIEW_MAGIC);
     resp.encode(&mut bytes).map_err(std::io::Error::other)?;
-    let mut f = std::fs::File::create(&tmp)?;
-    f.write_all(&bytes)?;
-    f.sync_all()?;
-    drop(f);
-    std::fs::rename(&tmp, file)?;
-    if let Some(dir) = file.parent() {
-        std::fs::File::open(dir)?.sync_all()?;
-    }
-    Ok(())
+    crate::durable::write_durably(file, &bytes)
 }
 
 /// The view persisted in `file`; none when there is no file yet.

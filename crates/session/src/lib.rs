@@ -23,6 +23,7 @@ pub mod catalog;
 mod config;
 pub mod convert;
 pub mod domain;
+mod durable;
 mod error;
 mod overview;
 pub mod service;

@@ -5,10 +5,10 @@
 use anyhow::bail;
 use knotwork_proto::catalog::v1 as cat;
 
-use super::catalog::{NameArg, next_page, opt_full};
+use super::catalog::{NameArg, PageArgs, next_page, opt_full, show_guides};
 use super::names::Names;
-use crate::connect::{Ctx, explain, full};
-use crate::output::{align_right, paint, print_table, short, style, table, word};
+use crate::connect::{Ctx, Reply, full};
+use crate::output::{align_right, paint, print_table, short, style, table, title, word};
 
 /// Options of `knotwork tools`.
 #[derive(Debug, clap::Args)]
@@ -16,12 +16,9 @@ pub struct ToolsArgs {
     /// Only tools suited to this muscle.
     #[arg(long)]
     pub muscle: Option<String>,
-    /// Page size.
-    #[arg(long, default_value_t = 50)]
-    pub limit: i32,
-    /// Continue from a previous page.
-    #[arg(long, default_value = "")]
-    pub page_token: String,
+    /// Paging.
+    #[command(flatten)]
+    pub page: PageArgs,
 }
 
 /// Options of `knotwork guides`.
@@ -30,12 +27,9 @@ pub struct GuidesArgs {
     /// Only guides teaching this tool.
     #[arg(long)]
     pub tool: Option<String>,
-    /// Page size.
-    #[arg(long, default_value_t = 50)]
-    pub limit: i32,
-    /// Continue from a previous page.
-    #[arg(long, default_value = "")]
-    pub page_token: String,
+    /// Paging.
+    #[command(flatten)]
+    pub page: PageArgs,
 }
 
 /// Options of `knotwork contraindications`.
@@ -62,32 +56,14 @@ fn parse_contraindication_kind(text: &str) -> anyhow::Result<cat::Contraindicati
     })
 }
 
-/// The "read first" line linking guides (`knotwork guide-text ID`).
-pub(super) fn show_guides(guides: &[String]) {
-    if !guides.is_empty() {
-        let ids: Vec<&str> = guides.iter().map(|g| short(g)).collect();
-        anstream::println!(
-            "Guides: {} {}",
-            ids.join(", "),
-            paint(style::DIM, "(knotwork guide-text ID)")
-        );
-    }
-}
-
 /// `knotwork guides`.
 pub async fn guides(ctx: &Ctx, args: GuidesArgs) -> anyhow::Result<()> {
     let req = cat::ListGuidesRequest {
         tool: opt_full("tools", &args.tool),
-        page_size: args.limit,
-        page_token: args.page_token,
+        page_size: args.page.limit,
+        page_token: args.page.page_token,
     };
-    let resp = ctx
-        .catalog()
-        .await?
-        .list_guides(req)
-        .await
-        .map_err(explain)?
-        .into_inner();
+    let resp = ctx.catalog().await?.list_guides(req).await.reply()?;
     ctx.out.show(&resp, |resp| {
         let mut t = table(&["guide", "title", "summary"]);
         for g in &resp.guides {
@@ -111,15 +87,10 @@ pub async fn guide_text(ctx: &Ctx, args: NameArg) -> anyhow::Result<()> {
             name: full("guides", &args.name),
         })
         .await
-        .map_err(explain)?
-        .into_inner();
+        .reply()?;
     ctx.out.show(&resp, |resp| {
         let Some(g) = &resp.guide else { return };
-        anstream::println!(
-            "{} {}",
-            paint(style::HEADING, &g.title),
-            paint(style::DIM, format!("({})", g.name))
-        );
+        title(&g.title, &g.name);
         println!("{}", g.summary);
         for s in &g.sections {
             println!();
@@ -147,15 +118,10 @@ pub async fn tool(ctx: &Ctx, args: NameArg) -> anyhow::Result<()> {
             name: full("tools", &args.name),
         })
         .await
-        .map_err(explain)?
-        .into_inner();
+        .reply()?;
     ctx.out.show(&resp, |resp| {
         let Some(t) = &resp.tool else { return };
-        anstream::println!(
-            "{} {}",
-            paint(style::HEADING, &t.display_name),
-            paint(style::DIM, format!("({})", t.name))
-        );
+        title(&t.display_name, &t.name);
         println!("{}", t.description);
         println!("How to use: {}", t.how_to_use);
         println!(
@@ -175,16 +141,10 @@ pub async fn tool(ctx: &Ctx, args: NameArg) -> anyhow::Result<()> {
 pub async fn tools(ctx: &Ctx, args: ToolsArgs) -> anyhow::Result<()> {
     let req = cat::ListToolsRequest {
         muscle: opt_full("muscles", &args.muscle),
-        page_size: args.limit,
-        page_token: args.page_token,
+        page_size: args.page.limit,
+        page_token: args.page.page_token,
     };
-    let resp = ctx
-        .catalog()
-        .await?
-        .list_tools(req)
-        .await
-        .map_err(explain)?
-        .into_inner();
+    let resp = ctx.catalog().await?.list_tools(req).await.reply()?;
     ctx.out.show(&resp, |resp| {
         let mut t = table(&["tool", "display name", "portability", "partner"]);
         for tool in &resp.tools {
@@ -209,8 +169,7 @@ pub async fn recommended_tools(ctx: &Ctx, args: NameArg) -> anyhow::Result<()> {
             trigger_point: full("triggerPoints", &args.name),
         })
         .await
-        .map_err(explain)?
-        .into_inner();
+        .reply()?;
     let mut display = Names::default();
     for r in &resp.recommended {
         if let Some(t) = &r.tool {
@@ -251,8 +210,7 @@ pub async fn symptoms(ctx: &Ctx) -> anyhow::Result<()> {
         .await?
         .list_symptoms(cat::ListSymptomsRequest {})
         .await
-        .map_err(explain)?
-        .into_inner();
+        .reply()?;
     ctx.out.show(&resp, |resp| {
         let mut t = table(&["symptom", "display name", "also"]);
         for s in &resp.symptoms {
@@ -308,8 +266,7 @@ pub async fn guidance(ctx: &Ctx) -> anyhow::Result<()> {
         .await?
         .get_technique_guidance(cat::GetTechniqueGuidanceRequest {})
         .await
-        .map_err(explain)?
-        .into_inner();
+        .reply()?;
     ctx.out.show(&resp, |resp| {
         if let Some(g) = &resp.guidance {
             show_guidance(g);
@@ -325,8 +282,7 @@ pub async fn contraindications(ctx: &Ctx, args: ContraindicationsArgs) -> anyhow
         .await?
         .list_contraindications(cat::ListContraindicationsRequest { kind: kind as i32 })
         .await
-        .map_err(explain)?
-        .into_inner();
+        .reply()?;
     ctx.out.show(&resp, |resp| {
         let mut t = table(&["contraindication", "kind", "question"]);
         for c in &resp.contraindications {
@@ -351,8 +307,7 @@ pub async fn red_flags(ctx: &Ctx) -> anyhow::Result<()> {
         .await?
         .list_red_flags(cat::ListRedFlagsRequest {})
         .await
-        .map_err(explain)?
-        .into_inner();
+        .reply()?;
     ctx.out.show(&resp, |resp| {
         let mut t = table(&["red flag", "action", "advice"]);
         for f in &resp.red_flags {
@@ -373,8 +328,7 @@ pub async fn sources(ctx: &Ctx) -> anyhow::Result<()> {
         .await?
         .list_sources(cat::ListSourcesRequest {})
         .await
-        .map_err(explain)?
-        .into_inner();
+        .reply()?;
     ctx.out.show(&resp, |resp| {
         let mut t = table(&["source", "title", "authors", "year"]);
         for s in &resp.sources {
@@ -396,8 +350,7 @@ pub async fn version(ctx: &Ctx) -> anyhow::Result<()> {
         .await?
         .get_catalog_version(cat::GetCatalogVersionRequest {})
         .await
-        .map_err(explain)?
-        .into_inner();
+        .reply()?;
     ctx.out.show(&resp, |resp| {
         println!("catalog {} ({})", resp.catalog_version, resp.edition);
     })
@@ -412,8 +365,7 @@ pub async fn snapshot(ctx: &Ctx, args: SnapshotArgs) -> anyhow::Result<()> {
             if_none_match: args.if_none_match,
         })
         .await
-        .map_err(explain)?
-        .into_inner();
+        .reply()?;
     ctx.out.show(&resp, |resp| {
         if resp.not_modified {
             println!("not modified: {} is current", resp.catalog_version);

@@ -4,10 +4,11 @@
 use anyhow::{Context, bail};
 use knotwork_proto::catalog::v1 as cat;
 
-use super::care::show_guides;
 use super::names::Names;
-use crate::connect::{Ctx, explain, full};
-use crate::output::{align_right, paint, print_red_flags, print_table, short, style, table, word};
+use crate::connect::{Ctx, Reply, full};
+use crate::output::{
+    align_right, paint, print_red_flags, print_table, short, style, table, title, word,
+};
 
 /// A single resource name or id.
 #[derive(Debug, clap::Args)]
@@ -68,6 +69,17 @@ pub struct PointArgs {
     pub side: Option<String>,
 }
 
+/// The paging options of a list command.
+#[derive(Debug, clap::Args)]
+pub struct PageArgs {
+    /// Page size.
+    #[arg(long, default_value_t = 50)]
+    pub limit: i32,
+    /// Continue from a previous page.
+    #[arg(long, default_value = "")]
+    pub page_token: String,
+}
+
 /// Options of `knotwork points`.
 #[derive(Debug, clap::Args)]
 pub struct PointsArgs {
@@ -80,12 +92,9 @@ pub struct PointsArgs {
     /// Only points this tool works on.
     #[arg(long)]
     pub tool: Option<String>,
-    /// Page size.
-    #[arg(long, default_value_t = 50)]
-    pub limit: i32,
-    /// Continue from a previous page.
-    #[arg(long, default_value = "")]
-    pub page_token: String,
+    /// Paging.
+    #[command(flatten)]
+    pub page: PageArgs,
 }
 
 /// Options of `knotwork muscles`.
@@ -97,12 +106,9 @@ pub struct MusclesArgs {
     /// Only muscles this tool suits.
     #[arg(long)]
     pub tool: Option<String>,
-    /// Page size.
-    #[arg(long, default_value_t = 50)]
-    pub limit: i32,
-    /// Continue from a previous page.
-    #[arg(long, default_value = "")]
-    pub page_token: String,
+    /// Paging.
+    #[command(flatten)]
+    pub page: PageArgs,
 }
 
 /// Options of `knotwork regions`.
@@ -194,13 +200,7 @@ pub async fn pain(ctx: &Ctx, args: PainArgs) -> anyhow::Result<()> {
         page_size: args.limit,
         page_token: args.page_token,
     };
-    let resp = ctx
-        .catalog()
-        .await?
-        .find_by_pain(req)
-        .await
-        .map_err(explain)?
-        .into_inner();
+    let resp = ctx.catalog().await?.find_by_pain(req).await.reply()?;
     let all_flags = args.flags;
     ctx.out.show(&resp, |resp| {
         print_red_flags(&resp.red_flags, all_flags);
@@ -252,13 +252,7 @@ pub async fn search(ctx: &Ctx, args: SearchArgs) -> anyhow::Result<()> {
         page_size: args.limit,
         page_token: args.page_token,
     };
-    let resp = ctx
-        .catalog()
-        .await?
-        .search(req)
-        .await
-        .map_err(explain)?
-        .into_inner();
+    let resp = ctx.catalog().await?.search(req).await.reply()?;
     ctx.out.show(&resp, |resp| {
         if resp.results.is_empty() {
             println!("nothing found");
@@ -349,8 +343,7 @@ pub async fn point(ctx: &Ctx, args: PointArgs) -> anyhow::Result<()> {
                 side: side as i32,
             })
             .await
-            .map_err(explain)?
-            .into_inner();
+            .reply()?;
         if path.as_os_str() == "-" {
             anstream::print!("{}", picture.svg);
             return Ok(());
@@ -374,8 +367,7 @@ pub async fn point(ctx: &Ctx, args: PointArgs) -> anyhow::Result<()> {
         let resp = client
             .get_trigger_point(cat::GetTriggerPointRequest { name: name.clone() })
             .await
-            .map_err(explain)?
-            .into_inner();
+            .reply()?;
         return ctx.out.show(&resp, |resp| {
             if let Some(tp) = &resp.trigger_point {
                 show_point(tp, &display);
@@ -385,8 +377,7 @@ pub async fn point(ctx: &Ctx, args: PointArgs) -> anyhow::Result<()> {
     let resp = client
         .batch_get_trigger_points(cat::BatchGetTriggerPointsRequest { names })
         .await
-        .map_err(explain)?
-        .into_inner();
+        .reply()?;
     ctx.out.show(&resp, |resp| {
         for (i, tp) in resp.trigger_points.iter().enumerate() {
             if i > 0 {
@@ -403,16 +394,15 @@ pub async fn points(ctx: &Ctx, args: PointsArgs) -> anyhow::Result<()> {
         region: opt_full("regions", &args.region),
         muscle: opt_full("muscles", &args.muscle),
         tool: opt_full("tools", &args.tool),
-        page_size: args.limit,
-        page_token: args.page_token,
+        page_size: args.page.limit,
+        page_token: args.page.page_token,
     };
     let resp = ctx
         .catalog()
         .await?
         .list_trigger_points(req)
         .await
-        .map_err(explain)?
-        .into_inner();
+        .reply()?;
     ctx.out.show(&resp, |resp| {
         let mut t = table(&["trigger point", "display name", "muscle", "region"]);
         for p in &resp.trigger_points {
@@ -437,15 +427,10 @@ pub async fn muscle(ctx: &Ctx, args: NameArg) -> anyhow::Result<()> {
             name: full("muscles", &args.name),
         })
         .await
-        .map_err(explain)?
-        .into_inner();
+        .reply()?;
     ctx.out.show(&resp, |resp| {
         let Some(m) = &resp.muscle else { return };
-        anstream::println!(
-            "{} {}",
-            paint(style::HEADING, &m.display_name),
-            paint(style::DIM, format!("({})", m.name))
-        );
+        title(&m.display_name, &m.name);
         if !m.aliases.is_empty() {
             println!("Also called: {}", m.aliases.join(", "));
         }
@@ -464,16 +449,10 @@ pub async fn muscles(ctx: &Ctx, args: MusclesArgs) -> anyhow::Result<()> {
     let req = cat::ListMusclesRequest {
         region: opt_full("regions", &args.region),
         tool: opt_full("tools", &args.tool),
-        page_size: args.limit,
-        page_token: args.page_token,
+        page_size: args.page.limit,
+        page_token: args.page.page_token,
     };
-    let resp = ctx
-        .catalog()
-        .await?
-        .list_muscles(req)
-        .await
-        .map_err(explain)?
-        .into_inner();
+    let resp = ctx.catalog().await?.list_muscles(req).await.reply()?;
     ctx.out.show(&resp, |resp| {
         let mut t = table(&["muscle", "display name", "region", "points"]);
         for m in &resp.muscles {
@@ -499,15 +478,10 @@ pub async fn region(ctx: &Ctx, args: NameArg) -> anyhow::Result<()> {
             name: full("regions", &args.name),
         })
         .await
-        .map_err(explain)?
-        .into_inner();
+        .reply()?;
     ctx.out.show(&resp, |resp| {
         let Some(r) = &resp.region else { return };
-        anstream::println!(
-            "{} {}",
-            paint(style::HEADING, &r.display_name),
-            paint(style::DIM, format!("({})", r.name))
-        );
+        title(&r.display_name, &r.name);
         println!(
             "View: {}, area: {}{}",
             word(r.view().as_str_name(), "BODY_VIEW_"),
@@ -531,13 +505,7 @@ pub async fn regions(ctx: &Ctx, args: RegionsArgs) -> anyhow::Result<()> {
         page_size: args.limit,
         page_token: args.page_token,
     };
-    let resp = ctx
-        .catalog()
-        .await?
-        .list_regions(req)
-        .await
-        .map_err(explain)?
-        .into_inner();
+    let resp = ctx.catalog().await?.list_regions(req).await.reply()?;
     ctx.out.show(&resp, |resp| {
         let mut t = table(&["region", "display name", "view", "area", "sided"]);
         for r in &resp.regions {
@@ -552,6 +520,18 @@ pub async fn regions(ctx: &Ctx, args: RegionsArgs) -> anyhow::Result<()> {
         print_table(&t);
         next_page(&resp.next_page_token);
     })
+}
+
+/// The "read first" line linking guides (`knotwork guide-text ID`).
+pub(super) fn show_guides(guides: &[String]) {
+    if !guides.is_empty() {
+        let ids: Vec<&str> = guides.iter().map(|g| short(g)).collect();
+        anstream::println!(
+            "Guides: {} {}",
+            ids.join(", "),
+            paint(style::DIM, "(knotwork guide-text ID)")
+        );
+    }
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use anyhow::{Context as _, bail};
 use knotwork_proto::session::v1 as ses;
 
 use super::catalog::parse_side;
-use crate::connect::{Ctx, explain, full};
+use crate::connect::{Ctx, Reply, explain, full};
 use crate::output::{
     self, align_right, paint, print_table, print_warnings, short, style, table, word,
 };
@@ -237,8 +237,7 @@ pub async fn log(ctx: &Ctx, args: LogArgs) -> anyhow::Result<()> {
         .await?
         .log_session(ctx.request(req)?)
         .await
-        .map_err(explain)?
-        .into_inner();
+        .reply()?;
     ctx.out.show(&resp, show_logged)
 }
 
@@ -260,8 +259,7 @@ pub async fn log_batch(ctx: &Ctx, args: LogBatchArgs) -> anyhow::Result<()> {
         .await?
         .batch_log_sessions(ctx.request(req)?)
         .await
-        .map_err(explain)?
-        .into_inner();
+        .reply()?;
     let failed = resp
         .results
         .iter()
@@ -315,8 +313,7 @@ pub async fn session(ctx: &Ctx, args: SessionArgs) -> anyhow::Result<()> {
             name: full("sessions", &args.name),
         })?)
         .await
-        .map_err(explain)?
-        .into_inner();
+        .reply()?;
     ctx.out.show(&resp, |resp| {
         let Some(s) = &resp.session else { return };
         sessions_table(std::slice::from_ref(s));
@@ -351,8 +348,7 @@ pub async fn sessions(ctx: &Ctx, args: SessionsArgs) -> anyhow::Result<()> {
         .await?
         .list_sessions(ctx.request(req)?)
         .await
-        .map_err(explain)?
-        .into_inner();
+        .reply()?;
     ctx.out.show(&resp, |resp| {
         if resp.sessions.is_empty() {
             println!("no sessions yet");
@@ -375,8 +371,7 @@ pub async fn export(ctx: &Ctx, args: ExportArgs) -> anyhow::Result<()> {
         .await?
         .stream_export_user_data(ctx.request(ses::StreamExportUserDataRequest {})?)
         .await
-        .map_err(explain)?
-        .into_inner();
+        .reply()?;
     let mut whole = ses::UserDataExport::default();
     while let Some(msg) = parts.message().await.map_err(explain)? {
         if let Some(part) = msg.part {
@@ -417,8 +412,7 @@ pub async fn delete(ctx: &Ctx, args: DeleteArgs) -> anyhow::Result<()> {
         .await?
         .delete_user_data(ctx.request(ses::DeleteUserDataRequest { confirm: true })?)
         .await
-        .map_err(explain)?
-        .into_inner();
+        .reply()?;
     ctx.out.show(&resp, |resp| {
         println!(
             "deleted {} sessions, {} guided sessions, your profile and your screening",

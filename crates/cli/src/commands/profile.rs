@@ -6,7 +6,7 @@ use knotwork_proto::catalog::v1 as cat;
 use knotwork_proto::session::v1 as ses;
 
 use super::names::Names;
-use crate::connect::{Ctx, explain, full};
+use crate::connect::{Ctx, Reply, full};
 use crate::output::{paint, print_table, short, style, table, word};
 
 /// Options of `knotwork profile`.
@@ -99,8 +99,7 @@ pub async fn profile(ctx: &Ctx, args: ProfileArgs) -> anyhow::Result<()> {
             let resp = client
                 .get_profile(ctx.request(ses::GetProfileRequest {})?)
                 .await
-                .map_err(explain)?
-                .into_inner();
+                .reply()?;
             ctx.out.show(&resp, |resp| {
                 if let Some(p) = &resp.profile {
                     show_profile(p);
@@ -147,8 +146,7 @@ pub async fn profile(ctx: &Ctx, args: ProfileArgs) -> anyhow::Result<()> {
                     update_mask: Some(prost_types::FieldMask { paths }),
                 })?)
                 .await
-                .map_err(explain)?
-                .into_inner();
+                .reply()?;
             ctx.out.show(&resp, |resp| {
                 if let Some(p) = &resp.profile {
                     show_profile(p);
@@ -192,8 +190,7 @@ pub async fn screening(ctx: &Ctx, args: ScreeningArgs) -> anyhow::Result<()> {
             kind: cat::ContraindicationKind::Condition as i32,
         })
         .await
-        .map_err(explain)?
-        .into_inner()
+        .reply()?
         .contraindications;
     let names = Names::from_pairs(
         conditions
@@ -204,8 +201,7 @@ pub async fn screening(ctx: &Ctx, args: ScreeningArgs) -> anyhow::Result<()> {
         let resp = session
             .get_screening(ctx.request(ses::GetScreeningRequest {})?)
             .await
-            .map_err(explain)?
-            .into_inner();
+            .reply()?;
         return ctx.out.show(&resp, |resp| {
             if let Some(s) = &resp.screening {
                 show_screening(s, &names);
@@ -257,8 +253,7 @@ pub async fn screening(ctx: &Ctx, args: ScreeningArgs) -> anyhow::Result<()> {
     let resp = session
         .submit_screening(ctx.request(ses::SubmitScreeningRequest { answers })?)
         .await
-        .map_err(explain)?
-        .into_inner();
+        .reply()?;
     ctx.out.show(&resp, |resp| {
         if let Some(s) = &resp.screening {
             show_screening(s, &names);

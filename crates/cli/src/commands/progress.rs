@@ -4,7 +4,7 @@
 use knotwork_proto::session::v1 as ses;
 
 use super::journal::sessions_table;
-use crate::connect::{Ctx, explain, full};
+use crate::connect::{Ctx, Reply, full};
 use crate::output::{align_right, paint, print_table, short, style, table, word};
 
 /// Options of `knotwork progress`.
@@ -83,8 +83,7 @@ pub async fn progress(ctx: &Ctx, args: ProgressArgs) -> anyhow::Result<()> {
         .await?
         .list_progress(ctx.request(req)?)
         .await
-        .map_err(explain)?
-        .into_inner();
+        .reply()?;
     ctx.out.show(&resp, |resp| {
         if let Some(a) = &resp.adherence {
             show_adherence(a);
@@ -172,7 +171,6 @@ pub async fn day(ctx: &Ctx, args: DayArgs) -> anyhow::Result<()> {
             max_sessions: 0,
         })?)
         .await
-        .map_err(explain)?
-        .into_inner();
+        .reply()?;
     ctx.out.show(&resp, show_day)
 }

@@ -66,14 +66,7 @@ pub(super) async fn list_check_ins(
             }
         },
     };
-    let start = checkin::date_field(&r.start_date, "start_date").unwrap_or_else(|e| {
-        v.add(&e.field, e.description);
-        None
-    });
-    let end = checkin::date_field(&r.end_date, "end_date").unwrap_or_else(|e| {
-        v.add(&e.field, e.description);
-        None
-    });
+    let (start, end) = checkin::date_fields(&r.start_date, &r.end_date, &mut v);
     let (tz, _) = svc.zone(&user).await?;
     let today = time::local_date(Timestamp::now(), &tz);
     let range = match v.finish(()) {

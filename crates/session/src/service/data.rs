@@ -61,14 +61,7 @@ pub(super) async fn export_fhir_bundle(
     let user = svc.user(&req)?;
     let r = req.into_inner();
     let mut v = Violations::default();
-    let start = checkin::date_field(&r.start_date, "start_date").unwrap_or_else(|e| {
-        v.add(&e.field, e.description);
-        None
-    });
-    let end = checkin::date_field(&r.end_date, "end_date").unwrap_or_else(|e| {
-        v.add(&e.field, e.description);
-        None
-    });
+    let (start, end) = checkin::date_fields(&r.start_date, &r.end_date, &mut v);
     v.finish(()).map_err(Error::InvalidArgument)?;
     let now = Timestamp::now();
     let (tz, _) = svc.zone(&user).await?;
