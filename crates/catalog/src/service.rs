@@ -174,39 +174,6 @@ fn list_page<T>(
     )?)
 }
 
-/// The `region` filter of a list call: none when empty.
-fn region_filter(c: &Catalog, name: &str) -> Result<Option<usize>, Error> {
-    Ok(names::filter(
-        c,
-        "region",
-        names::REGIONS,
-        name,
-        Catalog::region_index,
-    )?)
-}
-
-/// The `muscle` filter of a list call: none when empty.
-fn muscle_filter(c: &Catalog, name: &str) -> Result<Option<usize>, Error> {
-    Ok(names::filter(
-        c,
-        "muscle",
-        names::MUSCLES,
-        name,
-        Catalog::muscle_index,
-    )?)
-}
-
-/// The `tool` filter of a list call: none when empty.
-fn tool_filter(c: &Catalog, name: &str) -> Result<Option<usize>, Error> {
-    Ok(names::filter(
-        c,
-        "tool",
-        names::TOOLS,
-        name,
-        Catalog::tool_index,
-    )?)
-}
-
 #[tonic::async_trait]
 impl CatalogService for CatalogApi {
     #[tracing::instrument(level = "debug", skip_all)]
@@ -374,8 +341,8 @@ impl CatalogService for CatalogApi {
         let r = req.into_inner();
         self.answer(|l| {
             let c = &l.catalog;
-            let region = region_filter(c, &r.region)?;
-            let tool = tool_filter(c, &r.tool)?;
+            let region = names::region_filter(c, &r.region)?;
+            let tool = names::tool_filter(c, &r.tool)?;
             let all = list::muscles(c, region, tool);
             let page = list_page(
                 c,
@@ -456,9 +423,9 @@ impl CatalogService for CatalogApi {
         let r = req.into_inner();
         self.answer(|l| {
             let c = &l.catalog;
-            let region = region_filter(c, &r.region)?;
-            let muscle = muscle_filter(c, &r.muscle)?;
-            let tool = tool_filter(c, &r.tool)?;
+            let region = names::region_filter(c, &r.region)?;
+            let muscle = names::muscle_filter(c, &r.muscle)?;
+            let tool = names::tool_filter(c, &r.tool)?;
             let all = list::trigger_points(c, region, muscle, tool);
             let page = list_page(
                 c,
@@ -497,7 +464,7 @@ impl CatalogService for CatalogApi {
         let r = req.into_inner();
         self.answer(|l| {
             let c = &l.catalog;
-            let muscle = muscle_filter(c, &r.muscle)?;
+            let muscle = names::muscle_filter(c, &r.muscle)?;
             let all = list::tools(c, muscle);
             let page = list_page(c, all, r.page_size, &r.page_token, &["tools", &r.muscle])?;
             Ok(pb::ListToolsResponse {
@@ -647,7 +614,7 @@ impl CatalogService for CatalogApi {
         let r = req.into_inner();
         self.answer(|l| {
             let c = &l.catalog;
-            let tool = tool_filter(c, &r.tool)?;
+            let tool = names::tool_filter(c, &r.tool)?;
             let all = list::guides(c, tool);
             let page = list_page(c, all, r.page_size, &r.page_token, &["guides", &r.tool])?;
             Ok(pb::ListGuidesResponse {
