@@ -228,7 +228,7 @@ impl TestStack {
 
     /// A valid development token for `user`.
     pub fn token(&self, user: &str) -> String {
-        knotwork_gateway::auth::mint_dev_token(
+        knotwork_gateway::mint_dev_token(
             JWT_SECRET,
             knotwork_runtime::dev::JWT_ISSUER,
             knotwork_runtime::dev::JWT_AUDIENCE,

@@ -336,7 +336,7 @@ pub fn internal<T>(user: &str, msg: T) -> tonic::Request<T> {
 
 /// A bearer token for `user` that process gateways accept.
 pub fn token(user: &str) -> String {
-    knotwork_gateway::auth::mint_dev_token(
+    knotwork_gateway::mint_dev_token(
         SECRET,
         knotwork_runtime::dev::JWT_ISSUER,
         knotwork_runtime::dev::JWT_AUDIENCE,

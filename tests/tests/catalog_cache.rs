@@ -1,4 +1,4 @@
-//! The gateway's catalog cache (`knotwork_gateway::catalog_cache`): repeated
+//! The gateway's catalog cache (`crates/gateway/src/catalog_cache.rs`): repeated
 //! catalog reads are answered at the edge, and after a catalog reload every
 //! gateway serves the new version within the documented bound (one version
 //! poll interval plus one round trip), never the old one again.

@@ -87,7 +87,7 @@ async fn a_100_000_session_user_is_resharded_byte_identical() {
     // A user who lives on shard 0 of one and on shard 1 of two.
     let user = (0..)
         .map(|i| format!("heavy-{i}"))
-        .find(|u| knotwork_gateway::route::shard_for(u, 2) == 1)
+        .find(|u| knotwork_gateway::shard_for(u, 2) == 1)
         .unwrap();
 
     let started = Instant::now();

@@ -149,7 +149,7 @@ fn lazy(url: &str) -> Channel {
 }
 
 fn token(user: &str) -> String {
-    knotwork_gateway::auth::mint_dev_token(
+    knotwork_gateway::mint_dev_token(
         JWT_SECRET,
         "knotwork-dev",
         "knotwork",
@@ -373,12 +373,12 @@ async fn online_reshard_3_to_4_under_writes() {
     let started = Instant::now();
     let shards = cluster.shards.clone();
     let report = on_own_thread(1, move || async move {
-        knotwork_gateway::reshard::online::reshard_online(
+        knotwork_gateway::reshard_online(
             &[],
             &shards,
             INTERNAL_TOKEN,
             &knotwork_runtime::tls::BackendTls::default(),
-            knotwork_gateway::reshard::online::OnlineOptions {
+            knotwork_gateway::OnlineOptions {
                 fence_users: 5,
                 parallel: 8,
             },
@@ -505,7 +505,7 @@ async fn online_reshard_3_to_4_under_writes() {
     );
 
     // Running the same command again changes nothing (idempotent).
-    let again = knotwork_gateway::reshard::online::reshard_online(
+    let again = knotwork_gateway::reshard_online(
         &[],
         &cluster.shards,
         INTERNAL_TOKEN,
@@ -637,7 +637,7 @@ async fn reshard_time_per_100k_users() {
         .await;
     eprintln!("{n} users put on 3 shards in {:?}", started.elapsed());
     let started = Instant::now();
-    let report = knotwork_gateway::reshard::online::reshard_online(
+    let report = knotwork_gateway::reshard_online(
         &[],
         &cluster.shards,
         INTERNAL_TOKEN,

@@ -137,7 +137,7 @@ async fn no_secret_or_health_data_in_trace_logs() {
         .await
         .unwrap();
     // Refused tokens: forged (right shape, wrong key) and expired.
-    let forged = knotwork_gateway::auth::mint_dev_token(
+    let forged = knotwork_gateway::mint_dev_token(
         "a-guessed-secret",
         knotwork_runtime::dev::JWT_ISSUER,
         knotwork_runtime::dev::JWT_AUDIENCE,

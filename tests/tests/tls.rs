@@ -255,7 +255,7 @@ fn plain_channel(url: &str) -> Channel {
 }
 
 fn as_user<T>(user: &str, msg: T) -> tonic::Request<T> {
-    let token = knotwork_gateway::auth::mint_dev_token(
+    let token = knotwork_gateway::mint_dev_token(
         JWT_SECRET,
         knotwork_runtime::dev::JWT_ISSUER,
         knotwork_runtime::dev::JWT_AUDIENCE,
@@ -550,7 +550,7 @@ async fn reshard_moves_users_between_mtls_shards() {
         .expect("reshard over mTLS");
     let moving = users
         .iter()
-        .filter(|u| knotwork_gateway::route::shard_for(u, 2) == 1)
+        .filter(|u| knotwork_gateway::shard_for(u, 2) == 1)
         .count();
     assert!(moving > 0, "some of the users change shard");
     assert_eq!(report.users_seen, users.len(), "{report:?}");

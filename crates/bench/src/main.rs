@@ -116,7 +116,7 @@ async fn channels(url: &str, n: usize) -> anyhow::Result<Vec<Channel>> {
 }
 
 fn token(user: &str) -> anyhow::Result<String> {
-    Ok(knotwork_gateway::auth::mint_dev_token(
+    Ok(knotwork_gateway::mint_dev_token(
         SECRET,
         "knotwork-dev",
         "knotwork",

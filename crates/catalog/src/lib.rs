@@ -42,7 +42,7 @@ pub use error::Error;
 
 use crate::server::CatalogServer;
 use crate::service::AdminApi;
-use crate::state::{CatalogSource, Catalogs};
+use crate::state::{CatalogSource, ServedCatalog};
 use crate::store::Store;
 
 pub use knotwork_proto::names::{CATALOG_ADMIN_SERVICE as ADMIN_SERVICE, CATALOG_SERVICE};
@@ -82,8 +82,8 @@ pub async fn run_with_admin(
         Some(path) => CatalogSource::File(path.clone()),
         None => CatalogSource::Embedded,
     };
-    let catalogs = Arc::new(Catalogs::start(source, store).await?);
-    catalogs.instrument(&metrics);
+    let served = Arc::new(ServedCatalog::start(source, store).await?);
+    served.instrument(&metrics);
     // The admin port opens once the catalog is loaded: its startup probe
     // then measures the seeding.
     let admin_port = knotwork_runtime::spawn_admin(
@@ -96,13 +96,13 @@ pub async fn run_with_admin(
     );
     let (reflection_v1, reflection_v1alpha) =
         knotwork_runtime::grpc::reflection(&[CATALOG_SERVICE])?;
-    let sighup = spawn_sighup_reloader(catalogs.clone());
+    let sighup = spawn_sighup_reloader(served.clone());
 
     // The hot reads are written from answers encoded once per version
     // (`encoded`); the rest go through the generated server.
-    let api = CatalogServer::new(catalogs.clone(), Some(CompressionEncoding::Gzip));
+    let api = CatalogServer::new(served.clone(), Some(CompressionEncoding::Gzip));
     let admin = CatalogAdminServiceServer::new(AdminApi::new(
-        catalogs.clone(),
+        served.clone(),
         InternalAuth::new(&config.internal_token).with_next(config.internal_token_next.as_deref()),
     ));
     knotwork_runtime::grpc::set_serving(&reporter, &[CATALOG_SERVICE, ADMIN_SERVICE]).await;
@@ -111,7 +111,7 @@ pub async fn run_with_admin(
         .layer(metrics.layer())
         .layer(knotwork_runtime::trace::TraceLayer)
         .layer(knotwork_runtime::status::StatusLayer)
-        .layer(stamp::StampLayer::new(catalogs.clone()))
+        .layer(stamp::StampLayer::new(served.clone()))
         .add_service(health)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
@@ -138,7 +138,7 @@ pub async fn run_with_admin(
 
 /// On unix, SIGHUP reloads the catalog data file (like the admin call).
 #[cfg(unix)]
-fn spawn_sighup_reloader(catalogs: Arc<Catalogs>) -> Option<tokio::task::JoinHandle<()>> {
+fn spawn_sighup_reloader(served: Arc<ServedCatalog>) -> Option<tokio::task::JoinHandle<()>> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut hup = match signal(SignalKind::hangup()) {
         Ok(s) => s,
@@ -150,7 +150,7 @@ fn spawn_sighup_reloader(catalogs: Arc<Catalogs>) -> Option<tokio::task::JoinHan
     Some(tokio::spawn(async move {
         while hup.recv().await.is_some() {
             tracing::info!("SIGHUP: reloading the catalog");
-            if let Err(e) = catalogs.reload().await {
+            if let Err(e) = served.reload().await {
                 tracing::error!(error = %e, "catalog reload refused; the old version keeps serving");
             }
         }
@@ -158,6 +158,6 @@ fn spawn_sighup_reloader(catalogs: Arc<Catalogs>) -> Option<tokio::task::JoinHan
 }
 
 #[cfg(not(unix))]
-fn spawn_sighup_reloader(_catalogs: Arc<Catalogs>) -> Option<tokio::task::JoinHandle<()>> {
+fn spawn_sighup_reloader(_catalogs: Arc<ServedCatalog>) -> Option<tokio::task::JoinHandle<()>> {
     None
 }

@@ -33,7 +33,7 @@ use crate::domain::Catalog;
 use crate::domain::pain::{MuscleMatch, PainAnswer, ResolvedPain};
 use crate::encoded::Encoded;
 use crate::service::{self, CatalogApi};
-use crate::state::{Catalogs, Loaded};
+use crate::state::{Loaded, ServedCatalog};
 
 /// A handler answering with encoded bytes from the current version.
 type Answer<Req> = fn(&Loaded, Req) -> Result<Bytes, Error>;
@@ -41,7 +41,7 @@ type Answer<Req> = fn(&Loaded, Req) -> Result<Bytes, Error>;
 /// One encoded method as tonic's unary service: answers from the version
 /// current when the call arrives.
 struct Unary<Req> {
-    catalogs: Arc<Catalogs>,
+    served: Arc<ServedCatalog>,
     answer: Answer<Req>,
 }
 
@@ -50,7 +50,7 @@ impl<Req: Send + 'static> tonic::server::UnaryService<Req> for Unary<Req> {
     type Future = BoxFuture<Result<Response<Bytes>, Status>>;
 
     fn call(&mut self, request: Request<Req>) -> Self::Future {
-        let current = self.catalogs.current();
+        let current = self.served.current();
         let answer = self.answer;
         let result = answer(&current, request.into_inner())
             .map(Response::new)
@@ -64,21 +64,21 @@ impl<Req: Send + 'static> tonic::server::UnaryService<Req> for Unary<Req> {
 #[derive(Debug, Clone)]
 pub struct CatalogServer {
     inner: CatalogServiceServer<CatalogApi>,
-    catalogs: Arc<Catalogs>,
+    served: Arc<ServedCatalog>,
     compression: Option<CompressionEncoding>,
 }
 
 impl CatalogServer {
-    /// Serves `catalogs`, accepting and (when the client accepts it)
+    /// Serves the catalog in `served`, accepting and (when the client accepts it)
     /// sending `compression`.
-    pub fn new(catalogs: Arc<Catalogs>, compression: Option<CompressionEncoding>) -> Self {
-        let mut inner = CatalogServiceServer::new(CatalogApi::new(catalogs.clone()));
+    pub fn new(served: Arc<ServedCatalog>, compression: Option<CompressionEncoding>) -> Self {
+        let mut inner = CatalogServiceServer::new(CatalogApi::new(served.clone()));
         if let Some(c) = compression {
             inner = inner.accept_compressed(c).send_compressed(c);
         }
         Self {
             inner,
-            catalogs,
+            served,
             compression,
         }
     }
@@ -94,7 +94,7 @@ impl CatalogServer {
         B::Error: Into<BoxError> + Send + 'static,
     {
         let unary = Unary {
-            catalogs: self.catalogs.clone(),
+            served: self.served.clone(),
             answer,
         };
         let compression = self.compression;

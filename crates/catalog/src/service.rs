@@ -18,7 +18,7 @@ use crate::domain::names::{self, lookup};
 use crate::domain::pain::{self, PainQuery};
 use crate::domain::pain::{MuscleMatch, PainAnswer, ResolvedPain};
 use crate::domain::{Catalog, Violation, list, page};
-use crate::state::{Catalogs, Loaded};
+use crate::state::{Loaded, ServedCatalog};
 
 /// Default and largest page of FindByPain and Search.
 const QUERY_PAGE: (usize, usize) = (20, 100);
@@ -32,13 +32,13 @@ const MAX_QUERY_CHARS: usize = 200;
 /// `knotwork.catalog.v1.CatalogService`.
 #[derive(Debug, Clone)]
 pub struct CatalogApi {
-    catalogs: Arc<Catalogs>,
+    served: Arc<ServedCatalog>,
 }
 
 impl CatalogApi {
-    /// Serves the given catalogs.
-    pub fn new(catalogs: Arc<Catalogs>) -> Self {
-        Self { catalogs }
+    /// Answers from the catalog `served` holds.
+    pub fn new(served: Arc<ServedCatalog>) -> Self {
+        Self { served }
     }
 
     /// Answers from one catalog version.
@@ -46,7 +46,7 @@ impl CatalogApi {
         &self,
         f: impl FnOnce(&Loaded) -> Result<T, Error>,
     ) -> Result<Response<T>, Status> {
-        let current = self.catalogs.current();
+        let current = self.served.current();
         f(&current).map(Response::new).map_err(Status::from)
     }
 }
@@ -152,6 +152,26 @@ pub(crate) fn picture(l: &Loaded, r: &pb::GetTriggerPointPictureRequest) -> Resu
 /// A list fingerprint for page tokens: the call and its filters.
 fn fingerprint(parts: &[&str]) -> String {
     parts.join("|")
+}
+
+/// One page of a list call's `all` items: `page_size` checked against
+/// [`LIST_PAGE`], the token bound to the catalog version and to the call
+/// and its filters (`query`, see [`fingerprint`]).
+fn list_page<T>(
+    c: &Catalog,
+    all: Vec<T>,
+    page_size: i32,
+    token: &str,
+    query: &[&str],
+) -> Result<page::Page<T>, Error> {
+    let size = page::size(page_size, LIST_PAGE.0, LIST_PAGE.1)?;
+    Ok(page::paginate(
+        all,
+        size,
+        token,
+        c.version(),
+        &fingerprint(query),
+    )?)
 }
 
 #[tonic::async_trait]
@@ -279,10 +299,14 @@ impl CatalogService for CatalogApi {
             if !area.is_empty() && !list::is_area(area) {
                 return Err(Violation::new("area", format!("unknown area \"{area}\"")).into());
             }
-            let size = page::size(r.page_size, LIST_PAGE.0, LIST_PAGE.1)?;
             let all = list::regions(c, view, (!area.is_empty()).then_some(area));
-            let fp = fingerprint(&["regions", &r.view.to_string(), &area.to_lowercase()]);
-            let page = page::paginate(all, size, &r.page_token, c.version(), &fp)?;
+            let page = list_page(
+                c,
+                all,
+                r.page_size,
+                &r.page_token,
+                &["regions", &r.view.to_string(), &area.to_lowercase()],
+            )?;
             Ok(pb::ListRegionsResponse {
                 regions: page
                     .items
@@ -317,18 +341,16 @@ impl CatalogService for CatalogApi {
         let r = req.into_inner();
         self.answer(|l| {
             let c = &l.catalog;
-            let region = names::filter(
-                c,
-                "region",
-                names::REGIONS,
-                &r.region,
-                Catalog::region_index,
-            )?;
-            let tool = names::filter(c, "tool", names::TOOLS, &r.tool, Catalog::tool_index)?;
-            let size = page::size(r.page_size, LIST_PAGE.0, LIST_PAGE.1)?;
+            let region = names::region_filter(c, &r.region)?;
+            let tool = names::tool_filter(c, &r.tool)?;
             let all = list::muscles(c, region, tool);
-            let fp = fingerprint(&["muscles", &r.region, &r.tool]);
-            let page = page::paginate(all, size, &r.page_token, c.version(), &fp)?;
+            let page = list_page(
+                c,
+                all,
+                r.page_size,
+                &r.page_token,
+                &["muscles", &r.region, &r.tool],
+            )?;
             Ok(pb::ListMusclesResponse {
                 muscles: page
                     .items
@@ -401,25 +423,17 @@ impl CatalogService for CatalogApi {
         let r = req.into_inner();
         self.answer(|l| {
             let c = &l.catalog;
-            let region = names::filter(
-                c,
-                "region",
-                names::REGIONS,
-                &r.region,
-                Catalog::region_index,
-            )?;
-            let muscle = names::filter(
-                c,
-                "muscle",
-                names::MUSCLES,
-                &r.muscle,
-                Catalog::muscle_index,
-            )?;
-            let tool = names::filter(c, "tool", names::TOOLS, &r.tool, Catalog::tool_index)?;
-            let size = page::size(r.page_size, LIST_PAGE.0, LIST_PAGE.1)?;
+            let region = names::region_filter(c, &r.region)?;
+            let muscle = names::muscle_filter(c, &r.muscle)?;
+            let tool = names::tool_filter(c, &r.tool)?;
             let all = list::trigger_points(c, region, muscle, tool);
-            let fp = fingerprint(&["triggerPoints", &r.region, &r.muscle, &r.tool]);
-            let page = page::paginate(all, size, &r.page_token, c.version(), &fp)?;
+            let page = list_page(
+                c,
+                all,
+                r.page_size,
+                &r.page_token,
+                &["triggerPoints", &r.region, &r.muscle, &r.tool],
+            )?;
             Ok(pb::ListTriggerPointsResponse {
                 trigger_points: page.items.iter().map(|&i| l.pb.points[i].clone()).collect(),
                 next_page_token: page.next_token,
@@ -450,17 +464,9 @@ impl CatalogService for CatalogApi {
         let r = req.into_inner();
         self.answer(|l| {
             let c = &l.catalog;
-            let muscle = names::filter(
-                c,
-                "muscle",
-                names::MUSCLES,
-                &r.muscle,
-                Catalog::muscle_index,
-            )?;
-            let size = page::size(r.page_size, LIST_PAGE.0, LIST_PAGE.1)?;
+            let muscle = names::muscle_filter(c, &r.muscle)?;
             let all = list::tools(c, muscle);
-            let fp = fingerprint(&["tools", &r.muscle]);
-            let page = page::paginate(all, size, &r.page_token, c.version(), &fp)?;
+            let page = list_page(c, all, r.page_size, &r.page_token, &["tools", &r.muscle])?;
             Ok(pb::ListToolsResponse {
                 tools: page.items.iter().map(|&i| l.pb.tools[i].clone()).collect(),
                 next_page_token: page.next_token,
@@ -608,11 +614,9 @@ impl CatalogService for CatalogApi {
         let r = req.into_inner();
         self.answer(|l| {
             let c = &l.catalog;
-            let tool = names::filter(c, "tool", names::TOOLS, &r.tool, Catalog::tool_index)?;
-            let size = page::size(r.page_size, LIST_PAGE.0, LIST_PAGE.1)?;
+            let tool = names::tool_filter(c, &r.tool)?;
             let all = list::guides(c, tool);
-            let fp = fingerprint(&["guides", &r.tool]);
-            let page = page::paginate(all, size, &r.page_token, c.version(), &fp)?;
+            let page = list_page(c, all, r.page_size, &r.page_token, &["guides", &r.tool])?;
             Ok(pb::ListGuidesResponse {
                 guides: page.items.iter().map(|&i| l.pb.guides[i].clone()).collect(),
                 next_page_token: page.next_token,
@@ -651,15 +655,15 @@ fn decode<T: prost::Message + Default>(bytes: Bytes) -> Result<T, Error> {
 /// credential required.
 #[derive(Debug, Clone)]
 pub struct AdminApi {
-    catalogs: Arc<Catalogs>,
+    served: Arc<ServedCatalog>,
     auth: InternalAuth,
 }
 
 impl AdminApi {
-    /// Serves reloads of the given catalogs to callers holding `auth`'s
+    /// Serves reloads of the catalog in `served` to callers holding `auth`'s
     /// credential.
-    pub fn new(catalogs: Arc<Catalogs>, auth: InternalAuth) -> Self {
-        Self { catalogs, auth }
+    pub fn new(served: Arc<ServedCatalog>, auth: InternalAuth) -> Self {
+        Self { served, auth }
     }
 }
 
@@ -671,7 +675,7 @@ impl CatalogAdminService for AdminApi {
         req: Request<pb::ReloadCatalogRequest>,
     ) -> Result<Response<pb::ReloadCatalogResponse>, Status> {
         self.auth.verify(req.metadata())?;
-        let outcome = self.catalogs.reload().await.map_err(|e| {
+        let outcome = self.served.reload().await.map_err(|e| {
             tracing::warn!(error = %e, "catalog reload refused; the old version keeps serving");
             Status::from(e)
         })?;

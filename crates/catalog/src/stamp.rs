@@ -20,7 +20,7 @@ use http::HeaderValue;
 use knotwork_proto::metadata::CATALOG_VERSION;
 use tower::{Layer, Service};
 
-use crate::state::Catalogs;
+use crate::state::ServedCatalog;
 
 /// The path prefix of the public service's calls.
 const PUBLIC_PREFIX: &str = "/knotwork.catalog.v1.CatalogService/";
@@ -28,13 +28,13 @@ const PUBLIC_PREFIX: &str = "/knotwork.catalog.v1.CatalogService/";
 /// Adds [`Stamp`].
 #[derive(Debug, Clone)]
 pub(crate) struct StampLayer {
-    catalogs: Arc<Catalogs>,
+    served: Arc<ServedCatalog>,
 }
 
 impl StampLayer {
-    /// Stamps with the versions `catalogs` serves.
-    pub(crate) fn new(catalogs: Arc<Catalogs>) -> Self {
-        Self { catalogs }
+    /// Stamps with the versions the catalog in `served` has.
+    pub(crate) fn new(served: Arc<ServedCatalog>) -> Self {
+        Self { served }
     }
 }
 
@@ -43,7 +43,7 @@ impl<S> Layer<S> for StampLayer {
     fn layer(&self, inner: S) -> Stamp<S> {
         Stamp {
             inner,
-            catalogs: self.catalogs.clone(),
+            served: self.served.clone(),
         }
     }
 }
@@ -52,7 +52,7 @@ impl<S> Layer<S> for StampLayer {
 #[derive(Debug, Clone)]
 pub(crate) struct Stamp<S> {
     inner: S,
-    catalogs: Arc<Catalogs>,
+    served: Arc<ServedCatalog>,
 }
 
 impl<S, B, R> Service<http::Request<B>> for Stamp<S>
@@ -75,11 +75,11 @@ where
         if !req.uri().path().starts_with(PUBLIC_PREFIX) {
             return Box::pin(inner.call(req));
         }
-        let catalogs = self.catalogs.clone();
-        let before = catalogs.current();
+        let served = self.served.clone();
+        let before = served.current();
         Box::pin(async move {
             let mut resp = inner.call(req).await?;
-            let after = catalogs.current();
+            let after = served.current();
             if Arc::ptr_eq(&before, &after)
                 && let Ok(v) = HeaderValue::from_str(before.catalog.version())
             {

@@ -112,16 +112,16 @@ pub struct ReloadOutcome {
 
 /// The served catalog plus what it takes to replace it.
 #[derive(Debug)]
-pub struct Catalogs {
+pub struct ServedCatalog {
     current: ArcSwap<Loaded>,
     store: Store,
     source: CatalogSource,
     reload: Mutex<()>,
-    /// Reload results by outcome, once [`Catalogs::instrument`] was called.
+    /// Reload results by outcome, once [`ServedCatalog::instrument`] was called.
     reloads: std::sync::OnceLock<knotwork_runtime::metrics::IntCounterVec>,
 }
 
-impl Catalogs {
+impl ServedCatalog {
     /// Validates the data file (refusing to start on any problem), imports it
     /// when its hash differs from the stored one, then serves the stored
     /// version.

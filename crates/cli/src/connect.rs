@@ -104,7 +104,7 @@ impl Ctx {
             return Ok(Some(token.trim().to_owned()));
         }
         if let Some(user) = &self.global.user {
-            return Ok(Some(knotwork_gateway::auth::mint_dev_token(
+            return Ok(Some(knotwork_gateway::mint_dev_token(
                 &self.global.jwt_secret,
                 knotwork_runtime::dev::JWT_ISSUER,
                 knotwork_runtime::dev::JWT_AUDIENCE,
@@ -168,6 +168,18 @@ fn hint(code: tonic::Code, reason: Option<&str>) -> Option<&'static str> {
         }
         _ => return None,
     })
+}
+
+/// A unary reply as its message, or the status [`explain`]ed.
+pub trait Reply<T> {
+    /// The message of the reply, or the readable error.
+    fn reply(self) -> anyhow::Result<T>;
+}
+
+impl<T> Reply<T> for Result<tonic::Response<T>, tonic::Status> {
+    fn reply(self) -> anyhow::Result<T> {
+        self.map(tonic::Response::into_inner).map_err(explain)
+    }
 }
 
 /// Turns a gRPC status into a readable error: the code, the message, the

@@ -152,6 +152,15 @@ pub mod style {
         .fg_color(Some(anstyle::Color::Ansi(AnsiColor::Red)));
 }
 
+/// A resource's heading line: its display name, then its name dimmed.
+pub fn title(display: &str, name: &str) {
+    anstream::println!(
+        "{} {}",
+        paint(style::HEADING, display),
+        paint(style::DIM, format!("({name})"))
+    );
+}
+
 /// `text` in `style` (the style is dropped when colour is off).
 pub fn paint(style: Style, text: impl std::fmt::Display) -> String {
     format!("{style}{text}{style:#}")

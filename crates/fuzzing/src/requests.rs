@@ -18,7 +18,7 @@ use std::sync::{Arc, OnceLock};
 use bytes::Bytes;
 use http_body_util::BodyExt as _;
 use knotwork_catalog::server::CatalogServer;
-use knotwork_catalog::state::{CatalogSource, Catalogs};
+use knotwork_catalog::state::{CatalogSource, ServedCatalog};
 use knotwork_proto::catalog::v1 as cat;
 use knotwork_proto::gateway::v1 as gw;
 use knotwork_proto::metadata::{INTERNAL_TOKEN, USER_ID};
@@ -96,12 +96,12 @@ fn build() -> Result<Harness, String> {
         let store = knotwork_catalog::store::Store::open(&cat_dir)
             .await
             .map_err(|e| e.to_string())?;
-        let catalogs = Arc::new(
-            Catalogs::start(CatalogSource::Embedded, store)
+        let served = Arc::new(
+            ServedCatalog::start(CatalogSource::Embedded, store)
                 .await
                 .map_err(|e| e.to_string())?,
         );
-        let loaded = catalogs.current();
+        let loaded = served.current();
         let view = knotwork_session::convert::catalog_view(loaded.pb.snapshot.clone())?;
         let point = loaded
             .pb
@@ -129,12 +129,12 @@ fn build() -> Result<Harness, String> {
         .map_err(|e| e.to_string())?;
         let session = Session::new(
             Arc::new(store),
-            knotwork_session::catalog::Catalog::fixed(view),
+            knotwork_session::catalog::CatalogFeed::fixed(view),
             InternalAuth::new(TOKEN),
             1,
         );
         Ok::<_, String>((
-            CatalogServer::new(catalogs, Some(tonic::codec::CompressionEncoding::Gzip)),
+            CatalogServer::new(served, Some(tonic::codec::CompressionEncoding::Gzip)),
             session,
             (point, tool),
             contraindications,
@@ -306,7 +306,7 @@ methods! {
 /// ViewService.GetReliefPlan: the gateway's checks, then the FindByPain
 /// call they produce, answered by the catalog.
 fn relief_plan(h: &Harness, m: gw::GetReliefPlanRequest) -> Answer {
-    let (pain, _max) = knotwork_gateway::service::relief_plan_query(m).map_err(Status::from)?;
+    let (pain, _max) = knotwork_gateway::relief_plan_query(m).map_err(Status::from)?;
     catalog_call(h, "FindByPain", &pain.encode_to_vec())
 }
 

@@ -210,11 +210,6 @@ impl CatalogCache {
             .store(Arc::new(Generation::new(version, self.capacity.max(1))));
         true
     }
-
-    /// The version of the current generation.
-    pub fn version(&self) -> Option<String> {
-        self.current.load().version.clone()
-    }
 }
 
 /// What the replicas' answers mean for the cache: the version all that

@@ -39,21 +39,22 @@
 
 #![forbid(unsafe_code)]
 
-pub mod auth;
-pub mod catalog_cache;
-pub mod config;
-pub mod convert;
-pub mod domain;
-pub mod error;
-pub mod intake;
-pub mod layer;
-pub mod limit;
-pub mod metrics;
-pub mod reshard;
-pub mod route;
-pub mod service;
-pub mod shards;
-pub mod upstream;
+mod auth;
+mod backend;
+mod catalog_cache;
+mod config;
+mod convert;
+mod domain;
+mod error;
+mod intake;
+mod layer;
+mod limit;
+mod metrics;
+mod reshard;
+mod route;
+mod service;
+mod shards;
+mod upstream;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -66,10 +67,13 @@ use knotwork_proto::session::v1::session_service_server::SessionServiceServer;
 use tokio::net::TcpListener;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
-pub use auth::mint_dev_token;
-pub use config::Config;
+pub use auth::{mint_dev_token, scope_of};
+pub use config::{Config, Mode};
 pub use error::Error;
+pub use reshard::online::{OnlineOptions, OnlineReport, parse as parse_shard_list, reshard_online};
 pub use reshard::{ReshardReport, reshard, reshard_with_tls};
+pub use route::shard_for;
+pub use service::relief_plan_query;
 
 /// The CORS policy: the listed origins; with none listed, any origin in dev
 /// mode and none in prod mode.

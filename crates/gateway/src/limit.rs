@@ -134,6 +134,7 @@ impl<K: Eq + Hash + Clone> Slots<K> {
     }
 
     /// How many `key` holds now.
+    #[cfg(test)]
     pub fn held(&self, key: &K) -> usize {
         let open = self.open.lock().unwrap_or_else(|p| p.into_inner());
         open.get(key).copied().unwrap_or(0)

@@ -70,6 +70,7 @@ impl Metrics {
     }
 
     /// Records one finished call.
+    #[cfg(test)]
     pub fn observe(&self, method: &str, code: tonic::Code, elapsed: Duration) {
         self.red().observe(method, code, elapsed);
     }
@@ -104,6 +105,7 @@ impl Metrics {
     }
 
     /// The metrics in the Prometheus text format.
+    #[cfg(test)]
     pub fn render(&self) -> String {
         self.registry.render()
     }

@@ -34,8 +34,8 @@ use tonic::transport::Channel;
 use tonic::{Code, Request, Response, Status};
 
 use crate::Error;
+use crate::backend::{Backend, Role, call_with_deadline};
 use crate::metrics::Metrics;
-use crate::upstream::{Backend, Role, call_with_deadline};
 
 /// The longest a call waits, retrying, while its user is cut over.
 pub const MOVING_WAIT: Duration = Duration::from_secs(2);

@@ -26,16 +26,16 @@ use tonic::{Code, Status};
 use tonic_types::{ErrorDetail, ErrorDetails, StatusExt};
 
 /// The most bytes of `grpc-message` a Knotwork status carries.
-pub const MESSAGE_LIMIT: usize = 1024;
+pub(crate) const MESSAGE_LIMIT: usize = 1024;
 /// The most bytes of a resource name or field path echoed back.
-pub const NAME_LIMIT: usize = 128;
+pub(crate) const NAME_LIMIT: usize = 128;
 /// The most bytes of one field violation's description.
-pub const TEXT_LIMIT: usize = 256;
+pub(crate) const TEXT_LIMIT: usize = 256;
 /// The most field violations one status carries.
-pub const VIOLATION_LIMIT: usize = 20;
+pub(crate) const VIOLATION_LIMIT: usize = 20;
 /// The most bytes of encoded status details (`grpc-status-details-bin`
 /// before base64).
-pub const DETAILS_LIMIT: usize = 4096;
+pub(crate) const DETAILS_LIMIT: usize = 4096;
 
 /// `text` at most `max` bytes: unchanged when it fits, else a prefix (cut
 /// at a character boundary) followed by `…[N more bytes]`.

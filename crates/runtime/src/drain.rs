@@ -19,7 +19,7 @@ use tonic::Status;
 
 /// How long after the drain deadline the server stops waiting for
 /// connections to close (time for the streams' final UNAVAILABLE to leave).
-pub const HARD_STOP_MARGIN: Duration = Duration::from_secs(2);
+pub(crate) const HARD_STOP_MARGIN: Duration = Duration::from_secs(2);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Phase {

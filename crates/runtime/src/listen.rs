@@ -37,13 +37,13 @@ use crate::memory::MemoryListener;
 
 /// Default bound for the TLS handshake plus the first request head, and
 /// for any HTTP/2 frame once started.
-pub const DEFAULT_HEADER_TIMEOUT_MS: u64 = 10_000;
+pub(crate) const DEFAULT_HEADER_TIMEOUT_MS: u64 = 10_000;
 /// Default HTTP/2 concurrent streams per connection.
 pub const DEFAULT_MAX_CONCURRENT_STREAMS: u32 = 200;
 /// Default interval of HTTP/2 keepalive pings.
-pub const DEFAULT_KEEPALIVE_INTERVAL_SECS: u64 = 30;
+pub(crate) const DEFAULT_KEEPALIVE_INTERVAL_SECS: u64 = 30;
 /// Default wait for a keepalive ping's answer.
-pub const DEFAULT_KEEPALIVE_TIMEOUT_SECS: u64 = 10;
+pub(crate) const DEFAULT_KEEPALIVE_TIMEOUT_SECS: u64 = 10;
 /// Default largest request header list of one call, in bytes (HTTP/2
 /// counting: name + value + 32 per field).
 pub const DEFAULT_MAX_HEADER_BYTES: u32 = 16 * 1024;
@@ -55,7 +55,7 @@ pub const DEFAULT_MAX_HEADER_BYTES: u32 = 16 * 1024;
 /// default (16 KiB, no margin) a 64 KiB block split into CONTINUATION
 /// frames closed the whole connection (GOAWAY), and with it every other
 /// call a multiplexing proxy had on it.
-pub const HEADER_LIST_MARGIN: u32 = 4;
+pub(crate) const HEADER_LIST_MARGIN: u32 = 4;
 
 /// Limits of a listener: flags and `KNOTWORK_*` variables, the same on
 /// every service.
@@ -453,7 +453,7 @@ const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 /// hyper's own HTTP/1 header timeout take over). Fed the bytes in order,
 /// in any chunks.
 #[derive(Debug, Default)]
-pub struct HeadDetector {
+pub(crate) struct HeadDetector {
     state: HeadState,
 }
 

@@ -47,7 +47,7 @@ pub const LATENCY_BUCKETS: &[f64] = &[
 
 /// The method label of calls whose path is not a known method (unknown
 /// methods share it, so callers cannot inflate the label set).
-pub const UNKNOWN_METHOD: &str = "unknown";
+pub(crate) const UNKNOWN_METHOD: &str = "unknown";
 
 /// A hook run before each scrape, to refresh gauges that are cheaper to
 /// read on demand than to keep current (sizes, counts).

@@ -10,7 +10,7 @@ pub use crate::dev::INTERNAL_TOKEN as DEV_INTERNAL_TOKEN;
 
 /// The shortest secret production mode accepts, in bytes: 256 bits, the
 /// HS256 key size RFC 7518 (3.2) requires.
-pub const MIN_SECRET_BYTES: usize = 32;
+pub(crate) const MIN_SECRET_BYTES: usize = 32;
 
 /// How strict a service is about its secrets (and, at the gateway, browser
 /// origins and plain-text backends).

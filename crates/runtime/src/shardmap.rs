@@ -30,16 +30,16 @@ pub const BUCKETS: usize = 256;
 /// `ErrorInfo` reason: this shard does not own the user (FAILED_PRECONDITION);
 /// the metadata names the owner ([`META_SHARD`], [`META_URL`]) and the
 /// refusing shard's epoch ([`META_EPOCH`]).
-pub const REASON_WRONG_SHARD: &str = "WRONG_SHARD";
+pub(crate) const REASON_WRONG_SHARD: &str = "WRONG_SHARD";
 /// `ErrorInfo` reason: the user's data is being cut over to another shard
 /// (UNAVAILABLE, retry shortly); nothing was written.
-pub const REASON_USER_MOVING: &str = "USER_MOVING";
+pub(crate) const REASON_USER_MOVING: &str = "USER_MOVING";
 /// `ErrorInfo` metadata key: the owning shard's id.
-pub const META_SHARD: &str = "shard";
+pub(crate) const META_SHARD: &str = "shard";
 /// `ErrorInfo` metadata key: the owning shard's URL.
-pub const META_URL: &str = "url";
+pub(crate) const META_URL: &str = "url";
 /// `ErrorInfo` metadata key: the epoch of the refusing shard's map.
-pub const META_EPOCH: &str = "epoch";
+pub(crate) const META_EPOCH: &str = "epoch";
 
 /// The shard index (0-based) of `user_id` among `shards` shards. Returns 0
 /// when `shards` is 0 or 1.

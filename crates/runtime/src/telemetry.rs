@@ -37,7 +37,7 @@ pub struct LogArgs {
 }
 
 /// How long the last spans may take to leave at exit.
-pub const FLUSH_ON_EXIT: std::time::Duration = std::time::Duration::from_secs(2);
+pub(crate) const FLUSH_ON_EXIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// What [`start`] installed; dropping it sends the spans still queued and
 /// stops the exporter, waiting at most [`FLUSH_ON_EXIT`] (an unreachable
@@ -66,8 +66,8 @@ impl Drop for Telemetry {
 }
 
 /// Installs the global subscriber for `service` (the `service.name` of its
-/// spans): the log lines as [`init`] writes them and, when
-/// `args.otlp_endpoint` is set, an OpenTelemetry layer exporting every
+/// spans): text or JSON log lines (colour codes only on a terminal) and,
+/// when `args.otlp_endpoint` is set, an OpenTelemetry layer exporting every
 /// span at `info` or above in batches (whatever `RUST_LOG` says of the log
 /// lines). Must run inside a Tokio runtime (the exporter is a tonic
 /// client). An exporter that cannot be built is logged and traces stay
@@ -150,21 +150,4 @@ fn exporter(
                 .build(),
         )
         .build())
-}
-
-/// Installs the global subscriber. `env_filter` is the value of `RUST_LOG`,
-/// read by the binary. Calling it twice is harmless (tests boot several
-/// services in one process), the first call wins.
-pub fn init(format: LogFormat, env_filter: Option<&str>) {
-    let filter = filter(env_filter);
-    // Colour codes only on a terminal: log collectors and files get plain
-    // text (JSON never has them).
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(ansi);
-    let _ = match format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
-    };
 }

@@ -149,7 +149,10 @@ pub fn load_certs(
 }
 
 /// Reads the first private key of a PEM file.
-pub fn load_key(what: &'static str, path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
+pub(crate) fn load_key(
+    what: &'static str,
+    path: &Path,
+) -> Result<PrivateKeyDer<'static>, TlsError> {
     let pem = read(what, path)?;
     PrivateKeyDer::from_pem_slice(&pem).map_err(|e| TlsError::BadPem {
         what,

@@ -33,9 +33,10 @@ use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 use knotwork_proto::BoxError;
 
 /// The W3C header naming the caller's trace and span.
-pub const TRACEPARENT: &str = "traceparent";
+pub(crate) const TRACEPARENT: &str = "traceparent";
 /// The W3C header with vendor-specific trace state.
-pub const TRACESTATE: &str = "tracestate";
+#[cfg(test)]
+const TRACESTATE: &str = "tracestate";
 
 struct Headers<'a>(&'a HeaderMap);
 
@@ -64,7 +65,7 @@ impl Injector for Metadata<'_> {
 
 /// The caller's trace context from its `traceparent`/`tracestate`
 /// headers; empty when absent or malformed (the call then starts a trace).
-pub fn extract(headers: &HeaderMap) -> Context {
+pub(crate) fn extract(headers: &HeaderMap) -> Context {
     if !headers.contains_key(TRACEPARENT) {
         return Context::new();
     }

@@ -10,7 +10,7 @@
 //! convert is logged and ignored: the previous view keeps serving. Each new
 //! snapshot is written to [`VIEW_FILE`] (replaced atomically) and read back
 //! at the next start. A call naming a trigger point the view does not know
-//! refreshes the view first ([`Catalog::refresh_now`], at most once per
+//! refreshes the view first ([`CatalogFeed::refresh_now`], at most once per
 //! [`ON_DEMAND_EVERY`]), so a point added by a catalog reload is usable at
 //! once, not after the next poll; that refresh is part of the call's trace.
 
@@ -50,15 +50,16 @@ const VIEW_MAGIC: &[u8] = b"knotwork-catalog-view 1\n";
 
 type View = Option<Arc<CatalogView>>;
 
-/// Read access to the current catalog view.
+/// The feed of catalog views: read access to the current `CatalogView`,
+/// kept fresh from the catalog service.
 #[derive(Debug, Clone)]
-pub struct Catalog {
+pub struct CatalogFeed {
     rx: watch::Receiver<View>,
     fetcher: Option<Arc<Fetcher>>,
 }
 
-impl Catalog {
-    /// A catalog that always serves `view` (tests, benchmarks).
+impl CatalogFeed {
+    /// A feed that always serves `view` (tests, benchmarks).
     pub fn fixed(view: CatalogView) -> Self {
         let (_tx, rx) = watch::channel(Some(Arc::new(view)));
         Self { rx, fetcher: None }
@@ -155,7 +156,7 @@ impl Fetcher {
 
 /// Starts fetching from the catalog service at `url` (TLS per `tls` when it
 /// is `https://`), starting from the view persisted in `dir` (if any) and
-/// persisting each new one there. The task ends when every [`Catalog`]
+/// persisting each new one there. The task ends when every [`CatalogFeed`]
 /// handle is dropped or when it is aborted. With `memory` (`knotwork up`)
 /// the catalog is dialled in process instead.
 pub fn spawn(
@@ -164,7 +165,7 @@ pub fn spawn(
     poll: Duration,
     dir: Option<&Path>,
     memory: Option<knotwork_runtime::memory::MemoryConnector>,
-) -> Result<(Catalog, JoinHandle<()>), Error> {
+) -> Result<(CatalogFeed, JoinHandle<()>), Error> {
     let endpoint = tls
         .endpoint(url)
         .map_err(|e| Error::Startup(format!("catalog url {url:?}: {e}")))?
@@ -196,7 +197,7 @@ pub fn spawn(
     });
     let task = tokio::spawn(poll_loop(fetcher.clone(), poll));
     Ok((
-        Catalog {
+        CatalogFeed {
             rx,
             fetcher: Some(fetcher),
         },
@@ -275,20 +276,10 @@ fn view_of(resp: cpb::GetCatalogSnapshotResponse) -> Result<CatalogView, String>
 /// the old one, and the folder synced, so a crash leaves the old view or
 /// the new one, never a mix.
 fn save(file: &Path, resp: &cpb::GetCatalogSnapshotResponse) -> std::io::Result<()> {
-    use std::io::Write as _;
-    let tmp = file.with_extension("tmp");
     let mut bytes = Vec::with_capacity(VIEW_MAGIC.len() + resp.encoded_len());
     bytes.extend_from_slice(VIEW_MAGIC);
     resp.encode(&mut bytes).map_err(std::io::Error::other)?;
-    let mut f = std::fs::File::create(&tmp)?;
-    f.write_all(&bytes)?;
-    f.sync_all()?;
-    drop(f);
-    std::fs::rename(&tmp, file)?;
-    if let Some(dir) = file.parent() {
-        std::fs::File::open(dir)?.sync_all()?;
-    }
-    Ok(())
+    crate::durable::write_durably(file, &bytes)
 }
 
 /// The view persisted in `file`; none when there is no file yet.

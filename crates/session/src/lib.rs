@@ -23,10 +23,11 @@ pub mod catalog;
 mod config;
 pub mod convert;
 pub mod domain;
+mod durable;
 mod error;
 mod overview;
 pub mod service;
-pub mod shards;
+mod shards;
 pub mod store;
 pub mod transfer;
 

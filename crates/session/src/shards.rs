@@ -32,6 +32,7 @@ use prost::Message as _;
 use tonic::Status;
 use tonic::metadata::MetadataMap;
 
+use crate::durable::write_durably;
 use crate::error::{Error, REASON_SHARD_MAP_CONFLICT, REASON_STALE_SHARD_MAP};
 
 /// The file holding the shard map, in the data folder.
@@ -239,22 +240,6 @@ fn changed_buckets(old: Option<&ShardMap>, new: &ShardMap) -> Vec<usize> {
         }
         _ => all,
     }
-}
-
-/// Writes `bytes` to `file` durably: a temporary file, synced, renamed
-/// over, the folder synced.
-fn write_durably(file: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write as _;
-    let tmp = file.with_extension("tmp");
-    let mut f = std::fs::File::create(&tmp)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    drop(f);
-    std::fs::rename(&tmp, file)?;
-    if let Some(dir) = file.parent() {
-        std::fs::File::open(dir)?.sync_all()?;
-    }
-    Ok(())
 }
 
 /// The ownership check as a layer over the session server: it runs before

@@ -13,7 +13,7 @@ use knotwork_proto::session::v1 as pb;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Status, Streaming};
 
-use crate::catalog::Catalog;
+use crate::catalog::CatalogFeed;
 use crate::convert;
 use crate::domain::UserData;
 use crate::error::Error;
@@ -24,7 +24,7 @@ pub type Boxed<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
 
 /// One export part on the wire: the first carries the user id, profile,
 /// screening, holds and export time; the others only their records.
-fn part_to_pb(part: &ExportPart, catalog: &Catalog, now: Timestamp) -> pb::UserDataExport {
+fn part_to_pb(part: &ExportPart, catalog: &CatalogFeed, now: Timestamp) -> pb::UserDataExport {
     let catalog = catalog.get().ok();
     let mut e = convert::export(&part.data, catalog.as_deref(), now);
     if !part.first {
@@ -42,7 +42,7 @@ fn part_to_pb(part: &ExportPart, catalog: &Catalog, now: Timestamp) -> pb::UserD
 /// (the operator's call).
 pub fn export(
     store: &Store,
-    catalog: Catalog,
+    catalog: CatalogFeed,
     user: &str,
     empty_ok: bool,
 ) -> impl Stream<Item = Result<pb::UserDataExport, Status>> + Send + 'static {

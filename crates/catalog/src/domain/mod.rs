@@ -144,6 +144,21 @@ pub mod names {
         find(catalog, id).ok_or_else(|| QueryError::NotFound(self::name(collection, id)))
     }
 
+    /// The `region` filter of a list call: none when empty.
+    pub fn region_filter(catalog: &Catalog, name: &str) -> Result<Option<usize>, QueryError> {
+        filter(catalog, "region", REGIONS, name, Catalog::region_index)
+    }
+
+    /// The `muscle` filter of a list call: none when empty.
+    pub fn muscle_filter(catalog: &Catalog, name: &str) -> Result<Option<usize>, QueryError> {
+        filter(catalog, "muscle", MUSCLES, name, Catalog::muscle_index)
+    }
+
+    /// The `tool` filter of a list call: none when empty.
+    pub fn tool_filter(catalog: &Catalog, name: &str) -> Result<Option<usize>, QueryError> {
+        filter(catalog, "tool", TOOLS, name, Catalog::tool_index)
+    }
+
     /// Like [`lookup`], but an empty filter means "no filter".
     pub fn filter(
         catalog: &Catalog,

@@ -58,7 +58,7 @@ pub struct LoginArgs {
 
 fn mint(ctx: &Ctx, args: &MintArgs, user: &str) -> anyhow::Result<String> {
     let g = ctx.global();
-    Ok(knotwork_gateway::auth::mint_dev_token(
+    Ok(knotwork_gateway::mint_dev_token(
         &g.jwt_secret,
         &args.issuer,
         &args.audience,
@@ -198,7 +198,7 @@ mod tests {
 
     #[test]
     fn claims_of_a_dev_token() {
-        let t = knotwork_gateway::auth::mint_dev_token(
+        let t = knotwork_gateway::mint_dev_token(
             DEV_SECRET,
             "knotwork-dev",
             "knotwork",

@@ -1,11 +1,14 @@
-//! The chart: every `CatalogService` call. No sign-in needed.
+//! The chart: FindByPain, search, trigger points, muscles and regions
+//! (`care.rs` makes the other `CatalogService` calls). No sign-in needed.
 
 use anyhow::{Context, bail};
 use knotwork_proto::catalog::v1 as cat;
 
 use super::names::Names;
-use crate::connect::{Ctx, explain, full};
-use crate::output::{align_right, paint, print_red_flags, print_table, short, style, table, word};
+use crate::connect::{Ctx, Reply, full};
+use crate::output::{
+    align_right, paint, print_red_flags, print_table, short, style, table, title, word,
+};
 
 /// A single resource name or id.
 #[derive(Debug, clap::Args)]
@@ -66,6 +69,17 @@ pub struct PointArgs {
     pub side: Option<String>,
 }
 
+/// The paging options of a list command.
+#[derive(Debug, clap::Args)]
+pub struct PageArgs {
+    /// Page size.
+    #[arg(long, default_value_t = 50)]
+    pub limit: i32,
+    /// Continue from a previous page.
+    #[arg(long, default_value = "")]
+    pub page_token: String,
+}
+
 /// Options of `knotwork points`.
 #[derive(Debug, clap::Args)]
 pub struct PointsArgs {
@@ -78,12 +92,9 @@ pub struct PointsArgs {
     /// Only points this tool works on.
     #[arg(long)]
     pub tool: Option<String>,
-    /// Page size.
-    #[arg(long, default_value_t = 50)]
-    pub limit: i32,
-    /// Continue from a previous page.
-    #[arg(long, default_value = "")]
-    pub page_token: String,
+    /// Paging.
+    #[command(flatten)]
+    pub page: PageArgs,
 }
 
 /// Options of `knotwork muscles`.
@@ -95,12 +106,9 @@ pub struct MusclesArgs {
     /// Only muscles this tool suits.
     #[arg(long)]
     pub tool: Option<String>,
-    /// Page size.
-    #[arg(long, default_value_t = 50)]
-    pub limit: i32,
-    /// Continue from a previous page.
-    #[arg(long, default_value = "")]
-    pub page_token: String,
+    /// Paging.
+    #[command(flatten)]
+    pub page: PageArgs,
 }
 
 /// Options of `knotwork regions`.
@@ -118,50 +126,6 @@ pub struct RegionsArgs {
     /// Continue from a previous page.
     #[arg(long, default_value = "")]
     pub page_token: String,
-}
-
-/// Options of `knotwork tools`.
-#[derive(Debug, clap::Args)]
-pub struct ToolsArgs {
-    /// Only tools suited to this muscle.
-    #[arg(long)]
-    pub muscle: Option<String>,
-    /// Page size.
-    #[arg(long, default_value_t = 50)]
-    pub limit: i32,
-    /// Continue from a previous page.
-    #[arg(long, default_value = "")]
-    pub page_token: String,
-}
-
-/// Options of `knotwork guides`.
-#[derive(Debug, clap::Args)]
-pub struct GuidesArgs {
-    /// Only guides teaching this tool.
-    #[arg(long)]
-    pub tool: Option<String>,
-    /// Page size.
-    #[arg(long, default_value_t = 50)]
-    pub limit: i32,
-    /// Continue from a previous page.
-    #[arg(long, default_value = "")]
-    pub page_token: String,
-}
-
-/// Options of `knotwork contraindications`.
-#[derive(Debug, clap::Args)]
-pub struct ContraindicationsArgs {
-    /// Only this kind: condition or location.
-    #[arg(long, value_parser = parse_contraindication_kind)]
-    pub kind: Option<cat::ContraindicationKind>,
-}
-
-/// Options of `knotwork snapshot`.
-#[derive(Debug, clap::Args)]
-pub struct SnapshotArgs {
-    /// The version you have: answers "not modified" when it is current.
-    #[arg(long, default_value = "")]
-    pub if_none_match: String,
 }
 
 /// Parses a side: left, right, both, midline.
@@ -196,14 +160,6 @@ fn parse_kind(text: &str) -> anyhow::Result<cat::ResourceKind> {
     })
 }
 
-fn parse_contraindication_kind(text: &str) -> anyhow::Result<cat::ContraindicationKind> {
-    Ok(match text.to_ascii_lowercase().as_str() {
-        "condition" => cat::ContraindicationKind::Condition,
-        "location" => cat::ContraindicationKind::Location,
-        other => bail!("unknown kind {other:?}: use condition or location"),
-    })
-}
-
 /// Pain locations from `[side:]region` words.
 pub fn parse_locations(regions: &[String]) -> anyhow::Result<Vec<cat::PainLocation>> {
     regions
@@ -221,13 +177,13 @@ pub fn parse_locations(regions: &[String]) -> anyhow::Result<Vec<cat::PainLocati
         .collect()
 }
 
-fn opt_full(collection: &str, id: &Option<String>) -> String {
+pub(super) fn opt_full(collection: &str, id: &Option<String>) -> String {
     id.as_deref()
         .map(|i| full(collection, i))
         .unwrap_or_default()
 }
 
-fn next_page(token: &str) {
+pub(super) fn next_page(token: &str) {
     if !token.is_empty() {
         anstream::println!(
             "{}",
@@ -244,13 +200,7 @@ pub async fn pain(ctx: &Ctx, args: PainArgs) -> anyhow::Result<()> {
         page_size: args.limit,
         page_token: args.page_token,
     };
-    let resp = ctx
-        .catalog()
-        .await?
-        .find_by_pain(req)
-        .await
-        .map_err(explain)?
-        .into_inner();
+    let resp = ctx.catalog().await?.find_by_pain(req).await.reply()?;
     let all_flags = args.flags;
     ctx.out.show(&resp, |resp| {
         print_red_flags(&resp.red_flags, all_flags);
@@ -302,13 +252,7 @@ pub async fn search(ctx: &Ctx, args: SearchArgs) -> anyhow::Result<()> {
         page_size: args.limit,
         page_token: args.page_token,
     };
-    let resp = ctx
-        .catalog()
-        .await?
-        .search(req)
-        .await
-        .map_err(explain)?
-        .into_inner();
+    let resp = ctx.catalog().await?.search(req).await.reply()?;
     ctx.out.show(&resp, |resp| {
         if resp.results.is_empty() {
             println!("nothing found");
@@ -377,82 +321,6 @@ fn show_point(tp: &cat::TriggerPoint, names: &Names) {
     show_guides(&tp.guides);
 }
 
-/// The "read first" line linking guides (`knotwork guide-text ID`).
-fn show_guides(guides: &[String]) {
-    if !guides.is_empty() {
-        let ids: Vec<&str> = guides.iter().map(|g| short(g)).collect();
-        anstream::println!(
-            "Guides: {} {}",
-            ids.join(", "),
-            paint(style::DIM, "(knotwork guide-text ID)")
-        );
-    }
-}
-
-/// `knotwork guides`.
-pub async fn guides(ctx: &Ctx, args: GuidesArgs) -> anyhow::Result<()> {
-    let req = cat::ListGuidesRequest {
-        tool: opt_full("tools", &args.tool),
-        page_size: args.limit,
-        page_token: args.page_token,
-    };
-    let resp = ctx
-        .catalog()
-        .await?
-        .list_guides(req)
-        .await
-        .map_err(explain)?
-        .into_inner();
-    ctx.out.show(&resp, |resp| {
-        let mut t = table(&["guide", "title", "summary"]);
-        for g in &resp.guides {
-            t.add_row(vec![
-                short(&g.name).to_owned(),
-                g.title.clone(),
-                g.summary.clone(),
-            ]);
-        }
-        print_table(&t);
-        next_page(&resp.next_page_token);
-    })
-}
-
-/// `knotwork guide-text`: one guide, to read.
-pub async fn guide_text(ctx: &Ctx, args: NameArg) -> anyhow::Result<()> {
-    let resp = ctx
-        .catalog()
-        .await?
-        .get_guide(cat::GetGuideRequest {
-            name: full("guides", &args.name),
-        })
-        .await
-        .map_err(explain)?
-        .into_inner();
-    ctx.out.show(&resp, |resp| {
-        let Some(g) = &resp.guide else { return };
-        anstream::println!(
-            "{} {}",
-            paint(style::HEADING, &g.title),
-            paint(style::DIM, format!("({})", g.name))
-        );
-        println!("{}", g.summary);
-        for s in &g.sections {
-            println!();
-            anstream::println!("{}", paint(style::HEADING, &s.heading));
-            println!("{}", s.text);
-        }
-        println!();
-        let sources: Vec<&str> = g.sources.iter().map(|x| short(x)).collect();
-        anstream::println!(
-            "{}",
-            paint(
-                style::DIM,
-                format!("Sources: {} (knotwork sources)", sources.join(", "))
-            )
-        );
-    })
-}
-
 /// `knotwork point`: GetTriggerPoint for one, BatchGetTriggerPoints for several.
 pub async fn point(ctx: &Ctx, args: PointArgs) -> anyhow::Result<()> {
     let mut client = ctx.catalog().await?;
@@ -475,8 +343,7 @@ pub async fn point(ctx: &Ctx, args: PointArgs) -> anyhow::Result<()> {
                 side: side as i32,
             })
             .await
-            .map_err(explain)?
-            .into_inner();
+            .reply()?;
         if path.as_os_str() == "-" {
             anstream::print!("{}", picture.svg);
             return Ok(());
@@ -500,8 +367,7 @@ pub async fn point(ctx: &Ctx, args: PointArgs) -> anyhow::Result<()> {
         let resp = client
             .get_trigger_point(cat::GetTriggerPointRequest { name: name.clone() })
             .await
-            .map_err(explain)?
-            .into_inner();
+            .reply()?;
         return ctx.out.show(&resp, |resp| {
             if let Some(tp) = &resp.trigger_point {
                 show_point(tp, &display);
@@ -511,8 +377,7 @@ pub async fn point(ctx: &Ctx, args: PointArgs) -> anyhow::Result<()> {
     let resp = client
         .batch_get_trigger_points(cat::BatchGetTriggerPointsRequest { names })
         .await
-        .map_err(explain)?
-        .into_inner();
+        .reply()?;
     ctx.out.show(&resp, |resp| {
         for (i, tp) in resp.trigger_points.iter().enumerate() {
             if i > 0 {
@@ -529,16 +394,15 @@ pub async fn points(ctx: &Ctx, args: PointsArgs) -> anyhow::Result<()> {
         region: opt_full("regions", &args.region),
         muscle: opt_full("muscles", &args.muscle),
         tool: opt_full("tools", &args.tool),
-        page_size: args.limit,
-        page_token: args.page_token,
+        page_size: args.page.limit,
+        page_token: args.page.page_token,
     };
     let resp = ctx
         .catalog()
         .await?
         .list_trigger_points(req)
         .await
-        .map_err(explain)?
-        .into_inner();
+        .reply()?;
     ctx.out.show(&resp, |resp| {
         let mut t = table(&["trigger point", "display name", "muscle", "region"]);
         for p in &resp.trigger_points {
@@ -563,15 +427,10 @@ pub async fn muscle(ctx: &Ctx, args: NameArg) -> anyhow::Result<()> {
             name: full("muscles", &args.name),
         })
         .await
-        .map_err(explain)?
-        .into_inner();
+        .reply()?;
     ctx.out.show(&resp, |resp| {
         let Some(m) = &resp.muscle else { return };
-        anstream::println!(
-            "{} {}",
-            paint(style::HEADING, &m.display_name),
-            paint(style::DIM, format!("({})", m.name))
-        );
+        title(&m.display_name, &m.name);
         if !m.aliases.is_empty() {
             println!("Also called: {}", m.aliases.join(", "));
         }
@@ -590,16 +449,10 @@ pub async fn muscles(ctx: &Ctx, args: MusclesArgs) -> anyhow::Result<()> {
     let req = cat::ListMusclesRequest {
         region: opt_full("regions", &args.region),
         tool: opt_full("tools", &args.tool),
-        page_size: args.limit,
-        page_token: args.page_token,
+        page_size: args.page.limit,
+        page_token: args.page.page_token,
     };
-    let resp = ctx
-        .catalog()
-        .await?
-        .list_muscles(req)
-        .await
-        .map_err(explain)?
-        .into_inner();
+    let resp = ctx.catalog().await?.list_muscles(req).await.reply()?;
     ctx.out.show(&resp, |resp| {
         let mut t = table(&["muscle", "display name", "region", "points"]);
         for m in &resp.muscles {
@@ -625,15 +478,10 @@ pub async fn region(ctx: &Ctx, args: NameArg) -> anyhow::Result<()> {
             name: full("regions", &args.name),
         })
         .await
-        .map_err(explain)?
-        .into_inner();
+        .reply()?;
     ctx.out.show(&resp, |resp| {
         let Some(r) = &resp.region else { return };
-        anstream::println!(
-            "{} {}",
-            paint(style::HEADING, &r.display_name),
-            paint(style::DIM, format!("({})", r.name))
-        );
+        title(&r.display_name, &r.name);
         println!(
             "View: {}, area: {}{}",
             word(r.view().as_str_name(), "BODY_VIEW_"),
@@ -657,13 +505,7 @@ pub async fn regions(ctx: &Ctx, args: RegionsArgs) -> anyhow::Result<()> {
         page_size: args.limit,
         page_token: args.page_token,
     };
-    let resp = ctx
-        .catalog()
-        .await?
-        .list_regions(req)
-        .await
-        .map_err(explain)?
-        .into_inner();
+    let resp = ctx.catalog().await?.list_regions(req).await.reply()?;
     ctx.out.show(&resp, |resp| {
         let mut t = table(&["region", "display name", "view", "area", "sided"]);
         for r in &resp.regions {
@@ -680,306 +522,16 @@ pub async fn regions(ctx: &Ctx, args: RegionsArgs) -> anyhow::Result<()> {
     })
 }
 
-/// `knotwork tool`.
-pub async fn tool(ctx: &Ctx, args: NameArg) -> anyhow::Result<()> {
-    let resp = ctx
-        .catalog()
-        .await?
-        .get_tool(cat::GetToolRequest {
-            name: full("tools", &args.name),
-        })
-        .await
-        .map_err(explain)?
-        .into_inner();
-    ctx.out.show(&resp, |resp| {
-        let Some(t) = &resp.tool else { return };
+/// The "read first" line linking guides (`knotwork guide-text ID`).
+pub(super) fn show_guides(guides: &[String]) {
+    if !guides.is_empty() {
+        let ids: Vec<&str> = guides.iter().map(|g| short(g)).collect();
         anstream::println!(
-            "{} {}",
-            paint(style::HEADING, &t.display_name),
-            paint(style::DIM, format!("({})", t.name))
+            "Guides: {} {}",
+            ids.join(", "),
+            paint(style::DIM, "(knotwork guide-text ID)")
         );
-        println!("{}", t.description);
-        println!("How to use: {}", t.how_to_use);
-        println!(
-            "Portability: {}{}",
-            word(t.portability().as_str_name(), "PORTABILITY_"),
-            if t.requires_partner {
-                "; needs a partner"
-            } else {
-                ""
-            }
-        );
-        show_guides(&t.guides);
-    })
-}
-
-/// `knotwork tools`.
-pub async fn tools(ctx: &Ctx, args: ToolsArgs) -> anyhow::Result<()> {
-    let req = cat::ListToolsRequest {
-        muscle: opt_full("muscles", &args.muscle),
-        page_size: args.limit,
-        page_token: args.page_token,
-    };
-    let resp = ctx
-        .catalog()
-        .await?
-        .list_tools(req)
-        .await
-        .map_err(explain)?
-        .into_inner();
-    ctx.out.show(&resp, |resp| {
-        let mut t = table(&["tool", "display name", "portability", "partner"]);
-        for tool in &resp.tools {
-            t.add_row(vec![
-                short(&tool.name).to_owned(),
-                tool.display_name.clone(),
-                word(tool.portability().as_str_name(), "PORTABILITY_"),
-                if tool.requires_partner { "yes" } else { "" }.to_owned(),
-            ]);
-        }
-        print_table(&t);
-        next_page(&resp.next_page_token);
-    })
-}
-
-/// `knotwork recommended-tools`.
-pub async fn recommended_tools(ctx: &Ctx, args: NameArg) -> anyhow::Result<()> {
-    let resp = ctx
-        .catalog()
-        .await?
-        .list_recommended_tools(cat::ListRecommendedToolsRequest {
-            trigger_point: full("triggerPoints", &args.name),
-        })
-        .await
-        .map_err(explain)?
-        .into_inner();
-    let mut display = Names::default();
-    for r in &resp.recommended {
-        if let Some(t) = &r.tool {
-            display.insert(&t.name, &t.display_name);
-        }
     }
-    if !ctx.out.json && !resp.excluded.is_empty() {
-        display = Names::load(ctx, &[]).await;
-    }
-    ctx.out.show(&resp, |resp| {
-        let mut t = table(&["tool", "how"]);
-        for r in &resp.recommended {
-            let name = r
-                .tool
-                .as_ref()
-                .map(|t| display.of(&t.name))
-                .unwrap_or_else(|| "?".into());
-            t.add_row(vec![name, r.instructions.clone()]);
-        }
-        print_table(&t);
-        for x in &resp.excluded {
-            anstream::println!(
-                "{} {}",
-                paint(
-                    style::DANGER,
-                    format!("Never with {}:", display.of(&x.tool))
-                ),
-                x.reason
-            );
-        }
-    })
-}
-
-/// `knotwork symptoms`.
-pub async fn symptoms(ctx: &Ctx) -> anyhow::Result<()> {
-    let resp = ctx
-        .catalog()
-        .await?
-        .list_symptoms(cat::ListSymptomsRequest {})
-        .await
-        .map_err(explain)?
-        .into_inner();
-    ctx.out.show(&resp, |resp| {
-        let mut t = table(&["symptom", "display name", "also"]);
-        for s in &resp.symptoms {
-            t.add_row(vec![
-                short(&s.name).to_owned(),
-                s.display_name.clone(),
-                s.synonyms.join(", "),
-            ]);
-        }
-        print_table(&t);
-    })
-}
-
-/// Prints the technique guidance.
-pub fn show_guidance(g: &cat::TechniqueGuidance) {
-    anstream::println!("{}", paint(style::HEADING, "Technique guidance"));
-    let mut t = table(&["", ""]);
-    t.add_row(vec![
-        "pressure".to_owned(),
-        format!(
-            "aim for {}/10, never above {}/10: {}",
-            g.target_pressure, g.max_safe_pressure, g.pressure_description
-        ),
-    ]);
-    t.add_row(vec![
-        "time per point".to_owned(),
-        format!("{}-{} s", g.min_duration_seconds, g.max_duration_seconds),
-    ]);
-    t.add_row(vec![
-        "sessions per point".to_owned(),
-        format!(
-            "{}-{} a day (at most {})",
-            g.recommended_sessions_per_day_min,
-            g.max_sessions_per_point_per_day,
-            g.max_sessions_per_point_per_day
-        ),
-    ]);
-    t.add_row(vec![
-        "expect change in".to_owned(),
-        format!("{} days", g.expected_improvement_days),
-    ]);
-    // The header row of this key/value table is empty: print the rows only.
-    for line in t.to_string().lines().skip(1) {
-        println!("{}", line.trim_end());
-    }
-    println!("{}", g.summary);
-}
-
-/// `knotwork guidance`.
-pub async fn guidance(ctx: &Ctx) -> anyhow::Result<()> {
-    let resp = ctx
-        .catalog()
-        .await?
-        .get_technique_guidance(cat::GetTechniqueGuidanceRequest {})
-        .await
-        .map_err(explain)?
-        .into_inner();
-    ctx.out.show(&resp, |resp| {
-        if let Some(g) = &resp.guidance {
-            show_guidance(g);
-        }
-    })
-}
-
-/// `knotwork contraindications`.
-pub async fn contraindications(ctx: &Ctx, args: ContraindicationsArgs) -> anyhow::Result<()> {
-    let kind = args.kind.unwrap_or(cat::ContraindicationKind::Unspecified);
-    let resp = ctx
-        .catalog()
-        .await?
-        .list_contraindications(cat::ListContraindicationsRequest { kind: kind as i32 })
-        .await
-        .map_err(explain)?
-        .into_inner();
-    ctx.out.show(&resp, |resp| {
-        let mut t = table(&["contraindication", "kind", "question"]);
-        for c in &resp.contraindications {
-            t.add_row(vec![
-                short(&c.name).to_owned(),
-                word(c.kind().as_str_name(), "CONTRAINDICATION_KIND_"),
-                if c.screening_question.is_empty() {
-                    c.display_name.clone()
-                } else {
-                    c.screening_question.clone()
-                },
-            ]);
-        }
-        print_table(&t);
-    })
-}
-
-/// `knotwork red-flags`.
-pub async fn red_flags(ctx: &Ctx) -> anyhow::Result<()> {
-    let resp = ctx
-        .catalog()
-        .await?
-        .list_red_flags(cat::ListRedFlagsRequest {})
-        .await
-        .map_err(explain)?
-        .into_inner();
-    ctx.out.show(&resp, |resp| {
-        let mut t = table(&["red flag", "action", "advice"]);
-        for f in &resp.red_flags {
-            t.add_row(vec![
-                f.display_name.clone(),
-                word(f.action().as_str_name(), "RED_FLAG_ACTION_"),
-                f.advice.clone(),
-            ]);
-        }
-        print_table(&t);
-    })
-}
-
-/// `knotwork sources`.
-pub async fn sources(ctx: &Ctx) -> anyhow::Result<()> {
-    let resp = ctx
-        .catalog()
-        .await?
-        .list_sources(cat::ListSourcesRequest {})
-        .await
-        .map_err(explain)?
-        .into_inner();
-    ctx.out.show(&resp, |resp| {
-        let mut t = table(&["source", "title", "authors", "year"]);
-        for s in &resp.sources {
-            t.add_row(vec![
-                short(&s.name).to_owned(),
-                s.title.clone(),
-                s.authors.clone(),
-                s.year.to_string(),
-            ]);
-        }
-        print_table(&t);
-    })
-}
-
-/// `knotwork version`.
-pub async fn version(ctx: &Ctx) -> anyhow::Result<()> {
-    let resp = ctx
-        .catalog()
-        .await?
-        .get_catalog_version(cat::GetCatalogVersionRequest {})
-        .await
-        .map_err(explain)?
-        .into_inner();
-    ctx.out.show(&resp, |resp| {
-        println!("catalog {} ({})", resp.catalog_version, resp.edition);
-    })
-}
-
-/// `knotwork snapshot`: counts for people, everything with `--json`.
-pub async fn snapshot(ctx: &Ctx, args: SnapshotArgs) -> anyhow::Result<()> {
-    let resp = ctx
-        .catalog()
-        .await?
-        .get_catalog_snapshot(cat::GetCatalogSnapshotRequest {
-            if_none_match: args.if_none_match,
-        })
-        .await
-        .map_err(explain)?
-        .into_inner();
-    ctx.out.show(&resp, |resp| {
-        if resp.not_modified {
-            println!("not modified: {} is current", resp.catalog_version);
-            return;
-        }
-        let Some(s) = &resp.snapshot else { return };
-        println!("catalog {} ({})", s.catalog_version, s.edition);
-        let mut t = table(&["what", "count"]);
-        for (what, n) in [
-            ("regions", s.regions.len()),
-            ("muscles", s.muscles.len()),
-            ("trigger points", s.trigger_points.len()),
-            ("tools", s.tools.len()),
-            ("symptoms", s.symptoms.len()),
-            ("contraindications", s.contraindications.len()),
-            ("red flags", s.red_flags.len()),
-            ("sources", s.sources.len()),
-        ] {
-            t.add_row(vec![what.to_owned(), n.to_string()]);
-        }
-        align_right(&mut t, &[1]);
-        print_table(&t);
-        println!("(--json prints the whole snapshot)");
-    })
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 
 use knotwork_proto::session::v1 as ses;
 
-use crate::connect::{Ctx, explain, full};
+use crate::connect::{Ctx, Reply, full};
 use crate::output::{align_right, paint, print_table, short, style, table};
 
 /// Options of `knotwork check-in`.
@@ -53,8 +53,7 @@ pub async fn check_in(ctx: &Ctx, args: CheckInArgs) -> anyhow::Result<()> {
         .await?
         .record_check_in(ctx.request(req)?)
         .await
-        .map_err(explain)?
-        .into_inner();
+        .reply()?;
     ctx.out.show(&resp, |resp| {
         let Some(c) = &resp.check_in else { return };
         let how = if resp.replayed {
@@ -90,8 +89,7 @@ pub async fn check_ins(ctx: &Ctx, args: CheckInsArgs) -> anyhow::Result<()> {
         .await?
         .list_check_ins(ctx.request(req)?)
         .await
-        .map_err(explain)?
-        .into_inner();
+        .reply()?;
     ctx.out.show(&resp, |resp| {
         if resp.check_ins.is_empty() {
             println!("no check-ins in this range (knotwork check-in REGION SCORE)");
@@ -118,8 +116,7 @@ pub async fn pain_progress(ctx: &Ctx, args: PainProgressArgs) -> anyhow::Result<
         .await?
         .list_region_progress(ctx.request(req)?)
         .await
-        .map_err(explain)?
-        .into_inner();
+        .reply()?;
     ctx.out.show(&resp, |resp| {
         if resp.regions.is_empty() {
             println!("no check-ins yet (knotwork check-in REGION SCORE)");
@@ -183,8 +180,7 @@ pub async fn report(ctx: &Ctx, args: ReportArgs) -> anyhow::Result<()> {
         .await?
         .export_fhir_bundle(ctx.request(req)?)
         .await
-        .map_err(explain)?
-        .into_inner();
+        .reply()?;
     if args.fhir.as_os_str() == "-" {
         println!("{}", resp.bundle_json);
         return Ok(());

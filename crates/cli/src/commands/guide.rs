@@ -17,7 +17,7 @@ use tokio_stream::StreamExt as _;
 use super::catalog::parse_side;
 use super::journal::{parse_quality, show_logged};
 use super::names::Names;
-use crate::connect::{Ctx, explain, full};
+use crate::connect::{Ctx, Reply, explain, full};
 use crate::output::{self, paint, print_warnings, style, word};
 
 /// Options of `knotwork guide`.
@@ -372,8 +372,7 @@ pub async fn guide(ctx: &Ctx, args: GuideArgs) -> anyhow::Result<()> {
             session: Some(record),
         })?)
         .await
-        .map_err(explain)?
-        .into_inner();
+        .reply()?;
     if ctx.out.json {
         output::print_json_line(&resp)
     } else {

@@ -7,7 +7,7 @@ use knotwork_proto::session::v1 as ses;
 
 use super::catalog::parse_side;
 use super::journal::parse_quality;
-use crate::connect::{Ctx, explain, full};
+use crate::connect::{Ctx, Reply, full};
 use crate::output::{paint, print_warnings, short, style, word};
 
 /// Options of `knotwork holds`.
@@ -128,8 +128,7 @@ pub async fn holds(ctx: &Ctx, args: HoldsArgs) -> anyhow::Result<()> {
             include_released: args.all,
         })?)
         .await
-        .map_err(explain)?
-        .into_inner();
+        .reply()?;
     ctx.out.show(&resp, |r| print_holds(&r.holds))
 }
 
@@ -149,8 +148,7 @@ pub async fn release(ctx: &Ctx, args: ReleaseArgs) -> anyhow::Result<()> {
             checked_date: args.checked,
         })?)
         .await
-        .map_err(explain)?
-        .into_inner();
+        .reply()?;
     ctx.out.show(&resp, |r| print_holds(&r.holds))
 }
 
@@ -227,8 +225,7 @@ pub async fn edit(ctx: &Ctx, args: EditArgs) -> anyhow::Result<()> {
         .await?
         .update_session(ctx.request(req)?)
         .await
-        .map_err(explain)?
-        .into_inner();
+        .reply()?;
     ctx.out.show(&resp, |r| {
         let Some(s) = &r.session else { return };
         anstream::println!(
@@ -251,8 +248,7 @@ pub async fn delete(ctx: &Ctx, args: DeleteSessionArgs) -> anyhow::Result<()> {
         .await?
         .delete_session(ctx.request(ses::DeleteSessionRequest { name: name.clone() })?)
         .await
-        .map_err(explain)?
-        .into_inner();
+        .reply()?;
     ctx.out.show(&resp, |r| {
         if r.deleted {
             println!("Deleted {name}. Holds it caused stay until a provider has checked them.");

@@ -1,69 +1,19 @@
-//! The person's own data: every `SessionService` call except the guided
-//! session (see `guide.rs`). Needs a token.
+//! The journal: logging sessions (one or a batch), reading them, exporting
+//! and deleting the person's data. `profile.rs`, `progress.rs`, `guide.rs`,
+//! `holds.rs`, `checkin.rs` and `plan.rs` make the other `SessionService`
+//! calls. Needs a token.
 
 use std::io::Read as _;
 use std::path::PathBuf;
 
 use anyhow::{Context as _, bail};
-use knotwork_proto::catalog::v1 as cat;
 use knotwork_proto::session::v1 as ses;
 
 use super::catalog::parse_side;
-use super::names::Names;
-use crate::connect::{Ctx, explain, full};
+use crate::connect::{Ctx, Reply, explain, full};
 use crate::output::{
     self, align_right, paint, print_table, print_warnings, short, style, table, word,
 };
-
-/// Options of `knotwork profile`.
-#[derive(Debug, clap::Args)]
-pub struct ProfileArgs {
-    #[command(subcommand)]
-    pub action: Option<ProfileAction>,
-}
-
-/// `knotwork profile set`.
-#[derive(Debug, clap::Subcommand)]
-pub enum ProfileAction {
-    /// Change your time zone and/or the tools you own (only what you pass).
-    Set {
-        /// Your IANA time zone, e.g. Europe/Berlin (days and limits follow it).
-        #[arg(long)]
-        time_zone: Option<String>,
-        /// The tools you own, comma separated (replaces the list; "" clears it).
-        #[arg(long, value_delimiter = ',')]
-        tools: Option<Vec<String>>,
-        /// When you usually wake up, HH:MM ("" for the default, 07:00): the
-        /// day's suggested session times start after it.
-        #[arg(long)]
-        wake: Option<String>,
-        /// When you usually go to sleep, HH:MM ("" for the default, 22:00).
-        #[arg(long)]
-        sleep: Option<String>,
-    },
-}
-
-/// Options of `knotwork screening`.
-#[derive(Debug, clap::Args)]
-pub struct ScreeningArgs {
-    /// Answer "no" to every question not given with `--yes`.
-    #[arg(long)]
-    pub none_apply: bool,
-    /// A condition you have, e.g. `--yes cancer`.
-    #[arg(long = "yes")]
-    pub present: Vec<String>,
-    /// A condition a medical provider has cleared, with the date:
-    /// `--cleared pregnancy=2026-01-31` (implies `--yes` for it).
-    #[arg(long = "cleared", value_parser = parse_cleared)]
-    pub cleared: Vec<(String, String)>,
-}
-
-fn parse_cleared(text: &str) -> anyhow::Result<(String, String)> {
-    let (name, date) = text
-        .split_once('=')
-        .context("use NAME=YYYY-MM-DD, e.g. pregnancy=2026-01-31")?;
-    Ok((name.to_owned(), date.to_owned()))
-}
 
 /// Options of `knotwork log`.
 #[derive(Debug, clap::Args)]
@@ -150,25 +100,6 @@ pub struct SessionsArgs {
     pub page_token: String,
 }
 
-/// Options of `knotwork progress`.
-#[derive(Debug, clap::Args)]
-pub struct ProgressArgs {
-    /// Only this trigger point (with its day by day numbers).
-    #[arg(long)]
-    pub point: Option<String>,
-    /// Days of history to include; the server's default when not given.
-    #[arg(long, default_value_t = 0)]
-    pub days: i32,
-}
-
-/// Options of `knotwork day`.
-#[derive(Debug, clap::Args)]
-pub struct DayArgs {
-    /// The local date, YYYY-MM-DD; today in your time zone when not given.
-    #[arg(default_value = "")]
-    pub date: String,
-}
-
 /// Options of `knotwork export`.
 #[derive(Debug, clap::Args)]
 pub struct ExportArgs {
@@ -246,7 +177,7 @@ pub fn show_logged(resp: &ses::LogSessionResponse) {
     print_warnings(&s.warnings);
 }
 
-fn sessions_table(sessions: &[ses::SessionRecord]) {
+pub(super) fn sessions_table(sessions: &[ses::SessionRecord]) {
     let mut t = table(&[
         "date",
         "trigger point",
@@ -271,213 +202,6 @@ fn sessions_table(sessions: &[ses::SessionRecord]) {
     }
     align_right(&mut t, &[4, 5]);
     print_table(&t);
-}
-
-fn show_profile(p: &ses::Profile) {
-    let or = |v: &str, default: &'static str| -> String {
-        if v.is_empty() {
-            format!("{default} (default)")
-        } else {
-            v.to_owned()
-        }
-    };
-    println!(
-        "awake      {} to {}",
-        or(&p.wake_time, "07:00"),
-        or(&p.sleep_time, "22:00")
-    );
-    println!(
-        "time zone  {}",
-        if p.time_zone.is_empty() {
-            "UTC (not set)"
-        } else {
-            &p.time_zone
-        }
-    );
-    let tools: Vec<_> = p.tools.iter().map(|t| short(t)).collect();
-    println!(
-        "tools      {}",
-        if tools.is_empty() {
-            "none yet (`knotwork profile set --tools ...`)".to_owned()
-        } else {
-            tools.join(", ")
-        }
-    );
-}
-
-/// `knotwork profile` and `knotwork profile set`.
-pub async fn profile(ctx: &Ctx, args: ProfileArgs) -> anyhow::Result<()> {
-    let mut client = ctx.session().await?;
-    match args.action {
-        None => {
-            let resp = client
-                .get_profile(ctx.request(ses::GetProfileRequest {})?)
-                .await
-                .map_err(explain)?
-                .into_inner();
-            ctx.out.show(&resp, |resp| {
-                if let Some(p) = &resp.profile {
-                    show_profile(p);
-                }
-            })
-        }
-        Some(ProfileAction::Set {
-            time_zone,
-            tools,
-            wake,
-            sleep,
-        }) => {
-            let mut paths = Vec::new();
-            if wake.is_some() {
-                paths.push("wake_time".to_owned());
-            }
-            if sleep.is_some() {
-                paths.push("sleep_time".to_owned());
-            }
-            if time_zone.is_some() {
-                paths.push("time_zone".to_owned());
-            }
-            if tools.is_some() {
-                paths.push("tools".to_owned());
-            }
-            if paths.is_empty() {
-                bail!("nothing to change: pass --time-zone, --tools, --wake or --sleep");
-            }
-            let profile = ses::Profile {
-                time_zone: time_zone.unwrap_or_default(),
-                tools: tools
-                    .unwrap_or_default()
-                    .iter()
-                    .filter(|t| !t.is_empty())
-                    .map(|t| full("tools", t))
-                    .collect(),
-                wake_time: wake.unwrap_or_default(),
-                sleep_time: sleep.unwrap_or_default(),
-                ..Default::default()
-            };
-            let resp = client
-                .update_profile(ctx.request(ses::UpdateProfileRequest {
-                    profile: Some(profile),
-                    update_mask: Some(prost_types::FieldMask { paths }),
-                })?)
-                .await
-                .map_err(explain)?
-                .into_inner();
-            ctx.out.show(&resp, |resp| {
-                if let Some(p) = &resp.profile {
-                    show_profile(p);
-                }
-            })
-        }
-    }
-}
-
-fn show_screening(s: &ses::Screening, names: &Names) {
-    let status = word(s.status().as_str_name(), "SCREENING_STATUS_");
-    let styled = match s.status() {
-        ses::ScreeningStatus::Cleared => paint(style::GOOD, &status),
-        ses::ScreeningStatus::Contraindicated => paint(style::DANGER, &status),
-        _ => paint(style::CAUTION, &status),
-    };
-    anstream::println!("screening status: {styled}");
-    for b in &s.blocking {
-        anstream::println!(
-            "  {} {}",
-            paint(
-                style::DANGER,
-                "rules self-massage out until a provider clears it:"
-            ),
-            names.of(b)
-        );
-    }
-    if !s.missing.is_empty() {
-        println!("  not answered yet: {}", names.list(&s.missing));
-    }
-}
-
-/// `knotwork screening`: shows the status and the questions; with answers,
-/// submits them.
-pub async fn screening(ctx: &Ctx, args: ScreeningArgs) -> anyhow::Result<()> {
-    let ch = ctx.channel().await?;
-    let mut session = ses::session_service_client::SessionServiceClient::new(ch.clone());
-    let mut catalog = cat::catalog_service_client::CatalogServiceClient::new(ch);
-    let conditions = catalog
-        .list_contraindications(cat::ListContraindicationsRequest {
-            kind: cat::ContraindicationKind::Condition as i32,
-        })
-        .await
-        .map_err(explain)?
-        .into_inner()
-        .contraindications;
-    let names = Names::from_pairs(
-        conditions
-            .iter()
-            .map(|c| (c.name.as_str(), c.display_name.as_str())),
-    );
-    if !args.none_apply && args.present.is_empty() && args.cleared.is_empty() {
-        let resp = session
-            .get_screening(ctx.request(ses::GetScreeningRequest {})?)
-            .await
-            .map_err(explain)?
-            .into_inner();
-        return ctx.out.show(&resp, |resp| {
-            if let Some(s) = &resp.screening {
-                show_screening(s, &names);
-            }
-            println!();
-            let mut t = table(&["name", "question"]);
-            for c in &conditions {
-                t.add_row(vec![
-                    short(&c.name).to_owned(),
-                    c.screening_question.clone(),
-                ]);
-            }
-            print_table(&t);
-            println!(
-                "Answer with --none-apply, adding --yes NAME for each that applies \
-                 (and --cleared NAME=YYYY-MM-DD for one a provider has cleared)."
-            );
-        });
-    }
-    let known = |p: &str| {
-        conditions
-            .iter()
-            .any(|c| short(&c.name) == p || c.name == p)
-    };
-    for p in args
-        .present
-        .iter()
-        .chain(args.cleared.iter().map(|(n, _)| n))
-    {
-        if !known(p) {
-            bail!(
-                "{p:?} is not a screening condition (see `knotwork contraindications --kind condition`)"
-            );
-        }
-    }
-    let answers = conditions
-        .iter()
-        .map(|c| {
-            let is = |p: &String| p == short(&c.name) || *p == c.name;
-            let cleared = args.cleared.iter().find(|(n, _)| is(n));
-            ses::ScreeningAnswer {
-                contraindication: c.name.clone(),
-                present: args.present.iter().any(is) || cleared.is_some(),
-                cleared_by_provider: cleared.is_some(),
-                cleared_date: cleared.map(|(_, d)| d.clone()).unwrap_or_default(),
-            }
-        })
-        .collect();
-    let resp = session
-        .submit_screening(ctx.request(ses::SubmitScreeningRequest { answers })?)
-        .await
-        .map_err(explain)?
-        .into_inner();
-    ctx.out.show(&resp, |resp| {
-        if let Some(s) = &resp.screening {
-            show_screening(s, &names);
-        }
-    })
 }
 
 /// `knotwork log`.
@@ -513,8 +237,7 @@ pub async fn log(ctx: &Ctx, args: LogArgs) -> anyhow::Result<()> {
         .await?
         .log_session(ctx.request(req)?)
         .await
-        .map_err(explain)?
-        .into_inner();
+        .reply()?;
     ctx.out.show(&resp, show_logged)
 }
 
@@ -536,8 +259,7 @@ pub async fn log_batch(ctx: &Ctx, args: LogBatchArgs) -> anyhow::Result<()> {
         .await?
         .batch_log_sessions(ctx.request(req)?)
         .await
-        .map_err(explain)?
-        .into_inner();
+        .reply()?;
     let failed = resp
         .results
         .iter()
@@ -591,8 +313,7 @@ pub async fn session(ctx: &Ctx, args: SessionArgs) -> anyhow::Result<()> {
             name: full("sessions", &args.name),
         })?)
         .await
-        .map_err(explain)?
-        .into_inner();
+        .reply()?;
     ctx.out.show(&resp, |resp| {
         let Some(s) = &resp.session else { return };
         sessions_table(std::slice::from_ref(s));
@@ -627,8 +348,7 @@ pub async fn sessions(ctx: &Ctx, args: SessionsArgs) -> anyhow::Result<()> {
         .await?
         .list_sessions(ctx.request(req)?)
         .await
-        .map_err(explain)?
-        .into_inner();
+        .reply()?;
     ctx.out.show(&resp, |resp| {
         if resp.sessions.is_empty() {
             println!("no sessions yet");
@@ -641,157 +361,6 @@ pub async fn sessions(ctx: &Ctx, args: SessionsArgs) -> anyhow::Result<()> {
     })
 }
 
-/// Prints progress per point (and the days, for one point).
-pub fn show_progress(progress: &[ses::PointProgress], days: bool) {
-    if progress.is_empty() {
-        println!("no progress yet: log a session first");
-        return;
-    }
-    let mut t = table(&["trigger point", "status", "trend/day", "sessions", "advice"]);
-    for p in progress {
-        // Plain text: styles inside a cell would skew the column widths.
-        let status = word(p.status().as_str_name(), "PROGRESS_STATUS_");
-        t.add_row(vec![
-            short(&p.trigger_point).to_owned(),
-            status,
-            format!("{:+.2}", p.tenderness_trend_per_day),
-            p.sessions_in_window.to_string(),
-            p.advice.clone(),
-        ]);
-    }
-    align_right(&mut t, &[2, 3]);
-    print_table(&t);
-    if days {
-        for p in progress {
-            let mut t = table(&["date", "sessions", "before", "after", "time"]);
-            let f = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.1}"));
-            for d in &p.days {
-                t.add_row(vec![
-                    d.local_date.clone(),
-                    d.session_count.to_string(),
-                    f(d.mean_tenderness_before),
-                    f(d.mean_tenderness_after),
-                    format!("{}s", d.total_duration_seconds),
-                ]);
-            }
-            align_right(&mut t, &[1, 2, 3, 4]);
-            println!();
-            anstream::println!("{}", paint(style::HEADING, short(&p.trigger_point)));
-            print_table(&t);
-        }
-    }
-}
-
-/// `knotwork progress`.
-pub async fn progress(ctx: &Ctx, args: ProgressArgs) -> anyhow::Result<()> {
-    let one = args.point.is_some();
-    let req = ses::ListProgressRequest {
-        trigger_point: args
-            .point
-            .as_deref()
-            .map(|p| full("triggerPoints", p))
-            .unwrap_or_default(),
-        days: args.days,
-    };
-    let resp = ctx
-        .session()
-        .await?
-        .list_progress(ctx.request(req)?)
-        .await
-        .map_err(explain)?
-        .into_inner();
-    ctx.out.show(&resp, |resp| {
-        if let Some(a) = &resp.adherence {
-            show_adherence(a);
-            println!();
-        }
-        show_progress(&resp.progress, one);
-    })
-}
-
-/// Prints the streak and the week's adherence in two lines.
-pub fn show_adherence(a: &ses::Adherence) {
-    let streak = match (a.streak_days, a.streak_includes_today) {
-        (0, _) => "no streak yet: one session today starts one".to_owned(),
-        (n, true) => format!("{n} day{} in a row, today included", plural(n)),
-        (n, false) => format!(
-            "{n} day{} in a row: a session today keeps it going",
-            plural(n)
-        ),
-    };
-    anstream::println!("{}  {streak}", paint(style::HEADING, "streak"));
-    anstream::println!(
-        "{}    {} of {} planned sessions ({}%), {} of 7 days active ({} to {})",
-        paint(style::HEADING, "week"),
-        a.week_sessions_done,
-        a.week_sessions_planned,
-        a.week_percent,
-        a.week_active_days,
-        a.week_start_date,
-        a.week_end_date
-    );
-}
-
-fn plural(n: i32) -> &'static str {
-    if n == 1 { "" } else { "s" }
-}
-
-/// Prints a day: sessions, then what is still allowed per point.
-pub fn show_day(day: &ses::GetDayResponse) {
-    anstream::println!(
-        "{}",
-        paint(
-            style::HEADING,
-            format!("{} ({})", day.local_date, day.time_zone)
-        )
-    );
-    if day.sessions.is_empty() {
-        println!("no sessions this day");
-    } else {
-        sessions_table(&day.sessions);
-        let minutes = day.total_duration_seconds / 60;
-        if day.sessions_truncated {
-            println!(
-                "the first {} of {} sessions ({minutes} min on points); \
-                 `knotwork sessions` lists them all",
-                day.sessions.len(),
-                day.total_sessions
-            );
-        } else {
-            println!("{} sessions, {minutes} min on points", day.total_sessions);
-        }
-    }
-    if !day.allowances.is_empty() {
-        println!();
-        let mut t = table(&["trigger point", "done", "left", "next allowed"]);
-        for a in &day.allowances {
-            t.add_row(vec![
-                short(&a.trigger_point).to_owned(),
-                a.sessions_done.to_string(),
-                a.sessions_remaining.to_string(),
-                a.next_allowed_local_time.clone(),
-            ]);
-        }
-        align_right(&mut t, &[1, 2]);
-        print_table(&t);
-    }
-}
-
-/// `knotwork day`.
-pub async fn day(ctx: &Ctx, args: DayArgs) -> anyhow::Result<()> {
-    let resp = ctx
-        .session()
-        .await?
-        .get_day(ctx.request(ses::GetDayRequest {
-            local_date: args.date,
-            max_sessions: 0,
-        })?)
-        .await
-        .map_err(explain)?
-        .into_inner();
-    ctx.out.show(&resp, show_day)
-}
-
 /// `knotwork export`: always JSON (it is a data export), to stdout or a file.
 /// Read with StreamExportUserData, so no message size limit bounds how much
 /// can be exported; the parts are merged into one export.
@@ -802,8 +371,7 @@ pub async fn export(ctx: &Ctx, args: ExportArgs) -> anyhow::Result<()> {
         .await?
         .stream_export_user_data(ctx.request(ses::StreamExportUserDataRequest {})?)
         .await
-        .map_err(explain)?
-        .into_inner();
+        .reply()?;
     let mut whole = ses::UserDataExport::default();
     while let Some(msg) = parts.message().await.map_err(explain)? {
         if let Some(part) = msg.part {
@@ -844,8 +412,7 @@ pub async fn delete(ctx: &Ctx, args: DeleteArgs) -> anyhow::Result<()> {
         .await?
         .delete_user_data(ctx.request(ses::DeleteUserDataRequest { confirm: true })?)
         .await
-        .map_err(explain)?
-        .into_inner();
+        .reply()?;
     ctx.out.show(&resp, |resp| {
         println!(
             "deleted {} sessions, {} guided sessions, your profile and your screening",
@@ -863,15 +430,6 @@ mod tests {
         assert_eq!(parse_quality(" Dull\n").unwrap(), ses::PainQuality::Dull);
         assert_eq!(parse_quality("sharp").unwrap(), ses::PainQuality::Sharp);
         assert!(parse_quality("stabbing").is_err());
-    }
-
-    #[test]
-    fn cleared_needs_a_date() {
-        assert_eq!(
-            parse_cleared("pregnancy=2026-01-31").unwrap(),
-            ("pregnancy".to_owned(), "2026-01-31".to_owned())
-        );
-        assert!(parse_cleared("pregnancy").is_err());
     }
 
     #[test]

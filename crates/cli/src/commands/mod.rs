@@ -2,16 +2,19 @@
 //! only, the way an app does; together they reach every public call of
 //! `CatalogService`, `SessionService` and `ViewService`.
 
-pub mod account;
-pub mod catalog;
-pub mod checkin;
-pub mod guide;
-pub mod holds;
-pub mod journal;
-pub mod names;
-pub mod ops;
-pub mod plan;
-pub mod views;
+mod account;
+mod care;
+mod catalog;
+mod checkin;
+mod guide;
+mod holds;
+mod journal;
+mod names;
+mod ops;
+mod plan;
+mod profile;
+mod progress;
+mod views;
 
 use clap::Subcommand;
 
@@ -66,7 +69,7 @@ pub enum Client {
     Tool(catalog::NameArg),
     /// List tools, optionally those suited to a muscle.
     #[command(display_order = 29)]
-    Tools(catalog::ToolsArgs),
+    Tools(care::ToolsArgs),
     /// The tools to use on a trigger point, and the ones never to use.
     #[command(display_order = 30)]
     RecommendedTools(catalog::NameArg),
@@ -78,7 +81,7 @@ pub enum Client {
     Guidance,
     /// Conditions and locations that rule self-massage out.
     #[command(display_order = 33)]
-    Contraindications(catalog::ContraindicationsArgs),
+    Contraindications(care::ContraindicationsArgs),
     /// Signs that need a medical provider instead.
     #[command(display_order = 34)]
     RedFlags,
@@ -90,10 +93,10 @@ pub enum Client {
     Version,
     /// The whole chart in one response (for offline apps).
     #[command(display_order = 37)]
-    Snapshot(catalog::SnapshotArgs),
+    Snapshot(care::SnapshotArgs),
     /// The how-to guides: finding a knot, pressure, when to stop, each tool.
     #[command(display_order = 38)]
-    Guides(catalog::GuidesArgs),
+    Guides(care::GuidesArgs),
     /// Read one guide (e.g. `guide-text find_a_knot`).
     #[command(display_order = 39)]
     GuideText(catalog::NameArg),
@@ -113,10 +116,10 @@ pub enum Client {
     Calendar(plan::CalendarArgs),
     /// Your profile: time zone and owned tools (`profile set` changes them).
     #[command(display_order = 42)]
-    Profile(journal::ProfileArgs),
+    Profile(profile::ProfileArgs),
     /// Your health screening: show it, or answer it.
     #[command(display_order = 43)]
-    Screening(journal::ScreeningArgs),
+    Screening(profile::ScreeningArgs),
     /// Run a guided session with a live countdown, then log it.
     #[command(display_order = 44)]
     Guide(guide::GuideArgs),
@@ -134,10 +137,10 @@ pub enum Client {
     Sessions(journal::SessionsArgs),
     /// Your progress per trigger point.
     #[command(display_order = 49)]
-    Progress(journal::ProgressArgs),
+    Progress(progress::ProgressArgs),
     /// One local day: sessions and what is still allowed per point.
     #[command(display_order = 50)]
-    Day(journal::DayArgs),
+    Day(progress::DayArgs),
     /// Rate how much a region hurts today, 0-10 (once a day per region).
     #[command(display_order = 53)]
     CheckIn(checkin::CheckInArgs),
@@ -199,31 +202,31 @@ pub async fn run(ctx: Ctx, command: Client) -> anyhow::Result<()> {
         Muscles(args) => catalog::muscles(&ctx, args).await,
         Region(args) => catalog::region(&ctx, args).await,
         Regions(args) => catalog::regions(&ctx, args).await,
-        Tool(args) => catalog::tool(&ctx, args).await,
-        Tools(args) => catalog::tools(&ctx, args).await,
-        RecommendedTools(args) => catalog::recommended_tools(&ctx, args).await,
-        Symptoms => catalog::symptoms(&ctx).await,
-        Guidance => catalog::guidance(&ctx).await,
-        Contraindications(args) => catalog::contraindications(&ctx, args).await,
-        RedFlags => catalog::red_flags(&ctx).await,
-        Sources => catalog::sources(&ctx).await,
-        Version => catalog::version(&ctx).await,
-        Snapshot(args) => catalog::snapshot(&ctx, args).await,
-        Guides(args) => catalog::guides(&ctx, args).await,
-        GuideText(args) => catalog::guide_text(&ctx, args).await,
+        Tool(args) => care::tool(&ctx, args).await,
+        Tools(args) => care::tools(&ctx, args).await,
+        RecommendedTools(args) => care::recommended_tools(&ctx, args).await,
+        Symptoms => care::symptoms(&ctx).await,
+        Guidance => care::guidance(&ctx).await,
+        Contraindications(args) => care::contraindications(&ctx, args).await,
+        RedFlags => care::red_flags(&ctx).await,
+        Sources => care::sources(&ctx).await,
+        Version => care::version(&ctx).await,
+        Snapshot(args) => care::snapshot(&ctx, args).await,
+        Guides(args) => care::guides(&ctx, args).await,
+        GuideText(args) => care::guide_text(&ctx, args).await,
         Plan(args) => views::plan(&ctx, args).await,
         Today(args) => views::today(&ctx, args).await,
         Reminders(args) => plan::reminders(&ctx, args).await,
         Calendar(args) => plan::calendar(&ctx, args).await,
-        Profile(args) => journal::profile(&ctx, args).await,
-        Screening(args) => journal::screening(&ctx, args).await,
+        Profile(args) => profile::profile(&ctx, args).await,
+        Screening(args) => profile::screening(&ctx, args).await,
         Guide(args) => guide::guide(&ctx, args).await,
         Log(args) => journal::log(&ctx, args).await,
         LogBatch(args) => journal::log_batch(&ctx, args).await,
         Session(args) => journal::session(&ctx, args).await,
         Sessions(args) => journal::sessions(&ctx, args).await,
-        Progress(args) => journal::progress(&ctx, args).await,
-        Day(args) => journal::day(&ctx, args).await,
+        Progress(args) => progress::progress(&ctx, args).await,
+        Day(args) => progress::day(&ctx, args).await,
         Export(args) => journal::export(&ctx, args).await,
         CheckIn(args) => checkin::check_in(&ctx, args).await,
         CheckIns(args) => checkin::check_ins(&ctx, args).await,

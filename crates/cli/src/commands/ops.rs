@@ -122,15 +122,15 @@ async fn reshard_online(
     args: &ReshardArgs,
     tls: &knotwork_runtime::tls::BackendTls,
 ) -> anyhow::Result<()> {
-    use knotwork_gateway::reshard::online;
-    let from = online::parse(&args.from)?;
-    let to = online::parse(&args.to)?;
-    let options = online::OnlineOptions {
+    let from = knotwork_gateway::parse_shard_list(&args.from)?;
+    let to = knotwork_gateway::parse_shard_list(&args.to)?;
+    let options = knotwork_gateway::OnlineOptions {
         fence_users: args.fence_users,
         parallel: args.parallel,
     };
     let started = std::time::Instant::now();
-    let r = online::reshard_online(&from, &to, &args.internal_token, tls, options).await?;
+    let r =
+        knotwork_gateway::reshard_online(&from, &to, &args.internal_token, tls, options).await?;
     println!(
         "shard map epoch {} -> {}: {} users moved in {} groups (longest fence {} ms), \
          {} deleted from their old shard, in {:.1} s",

@@ -5,7 +5,7 @@ use std::io::Write as _;
 
 use knotwork_proto::session::v1 as ses;
 
-use crate::connect::{Ctx, explain};
+use crate::connect::{Ctx, Reply};
 use crate::output::{paint, print_table, short, style, table};
 
 /// Options of `knotwork reminders`.
@@ -133,8 +133,7 @@ pub async fn reminders(ctx: &Ctx, args: RemindersArgs) -> anyhow::Result<()> {
         .await?
         .list_reminders(ctx.request(req)?)
         .await
-        .map_err(explain)?
-        .into_inner();
+        .reply()?;
     ctx.out.show(&resp, |resp| {
         if resp.reminders.is_empty() {
             println!(
@@ -166,8 +165,7 @@ pub async fn calendar(ctx: &Ctx, args: CalendarArgs) -> anyhow::Result<()> {
         .await?
         .export_calendar(ctx.request(req)?)
         .await
-        .map_err(explain)?
-        .into_inner();
+        .reply()?;
     if ctx.out.json {
         return crate::output::print_json(&resp);
     }

@@ -3,9 +3,9 @@
 use knotwork_proto::gateway::v1 as gw;
 
 use super::catalog::parse_locations;
-use super::journal::{show_day, show_progress};
 use super::names::Names;
-use crate::connect::{Ctx, explain};
+use super::progress::{show_day, show_progress};
+use crate::connect::{Ctx, Reply};
 use crate::output::{align_right, paint, print_red_flags, print_table, short, style, table, word};
 
 /// Options of `knotwork plan`.
@@ -47,8 +47,7 @@ pub async fn plan(ctx: &Ctx, args: PlanArgs) -> anyhow::Result<()> {
         .await?
         .get_relief_plan(ctx.request(req)?)
         .await
-        .map_err(explain)?
-        .into_inner();
+        .reply()?;
     let all_flags = args.flags;
     let mut names = if ctx.out.json {
         Names::default()
@@ -203,8 +202,7 @@ pub async fn today(ctx: &Ctx, args: TodayArgs) -> anyhow::Result<()> {
             local_date: args.date.unwrap_or_default(),
         })?)
         .await
-        .map_err(explain)?
-        .into_inner();
+        .reply()?;
     let names = if ctx.out.json || resp.set_aside.is_empty() {
         Names::default()
     } else {
@@ -225,7 +223,7 @@ pub async fn today(ctx: &Ctx, args: TodayArgs) -> anyhow::Result<()> {
             println!();
         }
         if let Some(a) = &resp.adherence {
-            super::journal::show_adherence(a);
+            super::progress::show_adherence(a);
             println!();
         }
         if let Some(day) = &resp.day {

@@ -147,6 +147,7 @@ fn usable_subject(sub: &str) -> bool {
 impl Authenticator {
     /// Accepts HS256 tokens signed with `secret`, issued by `issuer`, with
     /// unscoped user ids.
+    #[cfg(test)]
     pub fn hs256(secret: &str, issuer: &str, audience: &str, leeway: Duration) -> Self {
         Self {
             issuers: vec![Issuer {
@@ -233,17 +234,6 @@ impl Authenticator {
                 Keys::Fixed(_) => {}
             }
         }
-    }
-
-    /// The OpenID issuers' URLs, in order.
-    pub fn openid_issuers(&self) -> Vec<&str> {
-        self.issuers
-            .iter()
-            .filter_map(|i| match &i.keys {
-                Keys::Discovered(p) => Some(p.issuer()),
-                Keys::Fixed(_) | Keys::File(_) => None,
-            })
-            .collect()
     }
 
     /// Verifies the `authorization: Bearer <jwt>` of a call and returns the

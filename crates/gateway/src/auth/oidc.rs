@@ -245,11 +245,6 @@ impl Provider {
         Ok(Arc::new(provider))
     }
 
-    /// The issuer URL.
-    pub(crate) fn issuer(&self) -> &str {
-        &self.issuer
-    }
-
     /// The keys in use.
     pub(crate) fn keys(&self) -> Arc<KeySet> {
         self.keys.load_full()

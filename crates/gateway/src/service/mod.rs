@@ -215,13 +215,6 @@ impl Shared {
             )
             .await
     }
-
-    /// A new outgoing request for `message` with the gateway's metadata.
-    pub fn outgoing<M>(&self, ctx: &Ctx, message: M) -> Request<M> {
-        let mut req = Request::new(message);
-        self.setup(ctx, &mut req);
-        req
-    }
 }
 
 /// When the call arrived (see [`crate::layer::Arrived`]); now for a call

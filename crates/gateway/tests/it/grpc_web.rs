@@ -115,7 +115,7 @@ async fn cors_prod_allows_only_listed_origins() {
     let csrv = spawn_catalog(catalog, None).await;
     let ssrv = spawn_session(FakeSession::new("s"), None).await;
     let mut cfg = config(&[csrv.url()], &[ssrv.url()]);
-    cfg.mode = knotwork_gateway::config::Mode::Prod;
+    cfg.mode = knotwork_gateway::Mode::Prod;
     cfg.internal_token = "prod-internal-credential-32-bytes".into();
     cfg.jwt_secret = "prod-secret-of-at-least-32-bytes!".into();
     cfg.cors_origins = vec!["https://app.knotwork.test".into()];
@@ -150,7 +150,7 @@ async fn prod_mode_refuses_dev_secrets() {
         &["http://127.0.0.1:1".into()],
         &["http://127.0.0.1:1".into()],
     );
-    cfg.mode = knotwork_gateway::config::Mode::Prod;
+    cfg.mode = knotwork_gateway::Mode::Prod;
     // Refused for the secrets, not for the plain-text backends.
     cfg.allow_plaintext_backends = true;
     let listener = bind(None).await;
@@ -167,7 +167,7 @@ async fn prod_mode_refuses_a_short_hs256_secret() {
         &["http://127.0.0.1:1".into()],
         &["http://127.0.0.1:1".into()],
     );
-    cfg.mode = knotwork_gateway::config::Mode::Prod;
+    cfg.mode = knotwork_gateway::Mode::Prod;
     cfg.allow_plaintext_backends = true;
     cfg.internal_token = "i".repeat(32);
     cfg.jwt_secret = "k".into();

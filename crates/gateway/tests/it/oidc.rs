@@ -13,7 +13,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use jsonwebtoken::jwk::Jwk;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use knotwork_gateway::config::Mode;
+use knotwork_gateway::Mode;
 use knotwork_proto::session::v1::session_service_client::SessionServiceClient;
 use knotwork_proto::session::v1::{ExportUserDataRequest, GetProfileRequest};
 use tokio::net::TcpListener;
@@ -236,7 +236,7 @@ async fn rotation_is_followed_without_a_restart_and_outages_keep_the_keys() {
         .unwrap();
     assert_eq!(
         export.user_id,
-        format!("{}alice", knotwork_gateway::auth::scope_of(&iss))
+        format!("{}alice", knotwork_gateway::scope_of(&iss))
     );
     let export = client
         .export_user_data(authed(ExportUserDataRequest {}, &token("alice")))
@@ -333,7 +333,7 @@ async fn unknown_key_ids_refetch_at_most_once_per_interval() {
     // A non-ASCII subject reaches the shard as it is.
     let t = keys.token(&iss, "k1", "k1", "josé");
     assert_eq!(refusal(&mut client, &t).await, None);
-    let scoped = format!("{}josé", knotwork_gateway::auth::scope_of(&iss));
+    let scoped = format!("{}josé", knotwork_gateway::scope_of(&iss));
     assert!(s.session.users.lock().unwrap().contains_key(&scoped));
 }
 

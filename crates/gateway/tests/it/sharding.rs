@@ -1,7 +1,7 @@
 //! Session sharding over 3 shards: spread, one shard per user, stable
 //! across gateway replicas and restarts; and the reshard tool.
 
-use knotwork_gateway::route::shard_for;
+use knotwork_gateway::shard_for;
 use knotwork_proto::session::v1::session_service_client::SessionServiceClient;
 use knotwork_proto::session::v1::{ListSessionsRequest, LogSessionRequest, SessionRecord};
 

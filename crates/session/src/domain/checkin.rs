@@ -15,6 +15,7 @@ use super::FieldViolation;
 use super::catalog::{CatalogView, Guidance};
 use super::progress::Status;
 use super::time;
+use super::validate::Violations;
 
 /// `checkIns/`: check-in names.
 pub use super::names::CHECK_IN;
@@ -99,6 +100,18 @@ pub fn date_field(value: &str, field: &str) -> Result<Option<Date>, FieldViolati
         .parse::<Date>()
         .map(Some)
         .map_err(|_| FieldViolation::new(field, "must be a date YYYY-MM-DD"))
+}
+
+/// The `start_date` and `end_date` of a listing; a bad one is added to `v`
+/// and read as unset.
+pub fn date_fields(start: &str, end: &str, v: &mut Violations) -> (Option<Date>, Option<Date>) {
+    let mut field = |value, name| {
+        date_field(value, name).unwrap_or_else(|e| {
+            v.add(&e.field, e.description);
+            None
+        })
+    };
+    (field(start, "start_date"), field(end, "end_date"))
 }
 
 /// The inclusive day range of a listing: `end` defaults to `today`, `start`

@@ -1,0 +1,276 @@
+//! The profile (time zone, tools, waking hours) and the screening. Needs a
+//! token.
+
+use anyhow::{Context as _, bail};
+use knotwork_proto::catalog::v1 as cat;
+use knotwork_proto::session::v1 as ses;
+
+use super::names::Names;
+use crate::connect::{Ctx, Reply, full};
+use crate::output::{paint, print_table, short, style, table, word};
+
+/// Options of `knotwork profile`.
+#[derive(Debug, clap::Args)]
+pub struct ProfileArgs {
+    #[command(subcommand)]
+    pub action: Option<ProfileAction>,
+}
+
+/// `knotwork profile set`.
+#[derive(Debug, clap::Subcommand)]
+pub enum ProfileAction {
+    /// Change your time zone and/or the tools you own (only what you pass).
+    Set {
+        /// Your IANA time zone, e.g. Europe/Berlin (days and limits follow it).
+        #[arg(long)]
+        time_zone: Option<String>,
+        /// The tools you own, comma separated (replaces the list; "" clears it).
+        #[arg(long, value_delimiter = ',')]
+        tools: Option<Vec<String>>,
+        /// When you usually wake up, HH:MM ("" for the default, 07:00): the
+        /// day's suggested session times start after it.
+        #[arg(long)]
+        wake: Option<String>,
+        /// When you usually go to sleep, HH:MM ("" for the default, 22:00).
+        #[arg(long)]
+        sleep: Option<String>,
+    },
+}
+
+/// Options of `knotwork screening`.
+#[derive(Debug, clap::Args)]
+pub struct ScreeningArgs {
+    /// Answer "no" to every question not given with `--yes`.
+    #[arg(long)]
+    pub none_apply: bool,
+    /// A condition you have, e.g. `--yes cancer`.
+    #[arg(long = "yes")]
+    pub present: Vec<String>,
+    /// A condition a medical provider has cleared, with the date:
+    /// `--cleared pregnancy=2026-01-31` (implies `--yes` for it).
+    #[arg(long = "cleared", value_parser = parse_cleared)]
+    pub cleared: Vec<(String, String)>,
+}
+
+fn parse_cleared(text: &str) -> anyhow::Result<(String, String)> {
+    let (name, date) = text
+        .split_once('=')
+        .context("use NAME=YYYY-MM-DD, e.g. pregnancy=2026-01-31")?;
+    Ok((name.to_owned(), date.to_owned()))
+}
+
+fn show_profile(p: &ses::Profile) {
+    let or = |v: &str, default: &'static str| -> String {
+        if v.is_empty() {
+            format!("{default} (default)")
+        } else {
+            v.to_owned()
+        }
+    };
+    println!(
+        "awake      {} to {}",
+        or(&p.wake_time, "07:00"),
+        or(&p.sleep_time, "22:00")
+    );
+    println!(
+        "time zone  {}",
+        if p.time_zone.is_empty() {
+            "UTC (not set)"
+        } else {
+            &p.time_zone
+        }
+    );
+    let tools: Vec<_> = p.tools.iter().map(|t| short(t)).collect();
+    println!(
+        "tools      {}",
+        if tools.is_empty() {
+            "none yet (`knotwork profile set --tools ...`)".to_owned()
+        } else {
+            tools.join(", ")
+        }
+    );
+}
+
+/// `knotwork profile` and `knotwork profile set`.
+pub async fn profile(ctx: &Ctx, args: ProfileArgs) -> anyhow::Result<()> {
+    let mut client = ctx.session().await?;
+    match args.action {
+        None => {
+            let resp = client
+                .get_profile(ctx.request(ses::GetProfileRequest {})?)
+                .await
+                .reply()?;
+            ctx.out.show(&resp, |resp| {
+                if let Some(p) = &resp.profile {
+                    show_profile(p);
+                }
+            })
+        }
+        Some(ProfileAction::Set {
+            time_zone,
+            tools,
+            wake,
+            sleep,
+        }) => {
+            let mut paths = Vec::new();
+            if wake.is_some() {
+                paths.push("wake_time".to_owned());
+            }
+            if sleep.is_some() {
+                paths.push("sleep_time".to_owned());
+            }
+            if time_zone.is_some() {
+                paths.push("time_zone".to_owned());
+            }
+            if tools.is_some() {
+                paths.push("tools".to_owned());
+            }
+            if paths.is_empty() {
+                bail!("nothing to change: pass --time-zone, --tools, --wake or --sleep");
+            }
+            let profile = ses::Profile {
+                time_zone: time_zone.unwrap_or_default(),
+                tools: tools
+                    .unwrap_or_default()
+                    .iter()
+                    .filter(|t| !t.is_empty())
+                    .map(|t| full("tools", t))
+                    .collect(),
+                wake_time: wake.unwrap_or_default(),
+                sleep_time: sleep.unwrap_or_default(),
+                ..Default::default()
+            };
+            let resp = client
+                .update_profile(ctx.request(ses::UpdateProfileRequest {
+                    profile: Some(profile),
+                    update_mask: Some(prost_types::FieldMask { paths }),
+                })?)
+                .await
+                .reply()?;
+            ctx.out.show(&resp, |resp| {
+                if let Some(p) = &resp.profile {
+                    show_profile(p);
+                }
+            })
+        }
+    }
+}
+
+fn show_screening(s: &ses::Screening, names: &Names) {
+    let status = word(s.status().as_str_name(), "SCREENING_STATUS_");
+    let styled = match s.status() {
+        ses::ScreeningStatus::Cleared => paint(style::GOOD, &status),
+        ses::ScreeningStatus::Contraindicated => paint(style::DANGER, &status),
+        _ => paint(style::CAUTION, &status),
+    };
+    anstream::println!("screening status: {styled}");
+    for b in &s.blocking {
+        anstream::println!(
+            "  {} {}",
+            paint(
+                style::DANGER,
+                "rules self-massage out until a provider clears it:"
+            ),
+            names.of(b)
+        );
+    }
+    if !s.missing.is_empty() {
+        println!("  not answered yet: {}", names.list(&s.missing));
+    }
+}
+
+/// `knotwork screening`: shows the status and the questions; with answers,
+/// submits them.
+pub async fn screening(ctx: &Ctx, args: ScreeningArgs) -> anyhow::Result<()> {
+    let ch = ctx.channel().await?;
+    let mut session = ses::session_service_client::SessionServiceClient::new(ch.clone());
+    let mut catalog = cat::catalog_service_client::CatalogServiceClient::new(ch);
+    let conditions = catalog
+        .list_contraindications(cat::ListContraindicationsRequest {
+            kind: cat::ContraindicationKind::Condition as i32,
+        })
+        .await
+        .reply()?
+        .contraindications;
+    let names = Names::from_pairs(
+        conditions
+            .iter()
+            .map(|c| (c.name.as_str(), c.display_name.as_str())),
+    );
+    if !args.none_apply && args.present.is_empty() && args.cleared.is_empty() {
+        let resp = session
+            .get_screening(ctx.request(ses::GetScreeningRequest {})?)
+            .await
+            .reply()?;
+        return ctx.out.show(&resp, |resp| {
+            if let Some(s) = &resp.screening {
+                show_screening(s, &names);
+            }
+            println!();
+            let mut t = table(&["name", "question"]);
+            for c in &conditions {
+                t.add_row(vec![
+                    short(&c.name).to_owned(),
+                    c.screening_question.clone(),
+                ]);
+            }
+            print_table(&t);
+            println!(
+                "Answer with --none-apply, adding --yes NAME for each that applies \
+                 (and --cleared NAME=YYYY-MM-DD for one a provider has cleared)."
+            );
+        });
+    }
+    let known = |p: &str| {
+        conditions
+            .iter()
+            .any(|c| short(&c.name) == p || c.name == p)
+    };
+    for p in args
+        .present
+        .iter()
+        .chain(args.cleared.iter().map(|(n, _)| n))
+    {
+        if !known(p) {
+            bail!(
+                "{p:?} is not a screening condition (see `knotwork contraindications --kind condition`)"
+            );
+        }
+    }
+    let answers = conditions
+        .iter()
+        .map(|c| {
+            let is = |p: &String| p == short(&c.name) || *p == c.name;
+            let cleared = args.cleared.iter().find(|(n, _)| is(n));
+            ses::ScreeningAnswer {
+                contraindication: c.name.clone(),
+                present: args.present.iter().any(is) || cleared.is_some(),
+                cleared_by_provider: cleared.is_some(),
+                cleared_date: cleared.map(|(_, d)| d.clone()).unwrap_or_default(),
+            }
+        })
+        .collect();
+    let resp = session
+        .submit_screening(ctx.request(ses::SubmitScreeningRequest { answers })?)
+        .await
+        .reply()?;
+    ctx.out.show(&resp, |resp| {
+        if let Some(s) = &resp.screening {
+            show_screening(s, &names);
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cleared_needs_a_date() {
+        assert_eq!(
+            parse_cleared("pregnancy=2026-01-31").unwrap(),
+            ("pregnancy".to_owned(), "2026-01-31".to_owned())
+        );
+        assert!(parse_cleared("pregnancy").is_err());
+    }
+}

@@ -1,0 +1,176 @@
+//! Progress: per point (ListProgress, with the week's adherence) and one
+//! day (GetDay, with each point's allowance). Needs a token.
+
+use knotwork_proto::session::v1 as ses;
+
+use super::journal::sessions_table;
+use crate::connect::{Ctx, Reply, full};
+use crate::output::{align_right, paint, print_table, short, style, table, word};
+
+/// Options of `knotwork progress`.
+#[derive(Debug, clap::Args)]
+pub struct ProgressArgs {
+    /// Only this trigger point (with its day by day numbers).
+    #[arg(long)]
+    pub point: Option<String>,
+    /// Days of history to include; the server's default when not given.
+    #[arg(long, default_value_t = 0)]
+    pub days: i32,
+}
+
+/// Options of `knotwork day`.
+#[derive(Debug, clap::Args)]
+pub struct DayArgs {
+    /// The local date, YYYY-MM-DD; today in your time zone when not given.
+    #[arg(default_value = "")]
+    pub date: String,
+}
+
+/// Prints progress per point (and the days, for one point).
+pub fn show_progress(progress: &[ses::PointProgress], days: bool) {
+    if progress.is_empty() {
+        println!("no progress yet: log a session first");
+        return;
+    }
+    let mut t = table(&["trigger point", "status", "trend/day", "sessions", "advice"]);
+    for p in progress {
+        // Plain text: styles inside a cell would skew the column widths.
+        let status = word(p.status().as_str_name(), "PROGRESS_STATUS_");
+        t.add_row(vec![
+            short(&p.trigger_point).to_owned(),
+            status,
+            format!("{:+.2}", p.tenderness_trend_per_day),
+            p.sessions_in_window.to_string(),
+            p.advice.clone(),
+        ]);
+    }
+    align_right(&mut t, &[2, 3]);
+    print_table(&t);
+    if days {
+        for p in progress {
+            let mut t = table(&["date", "sessions", "before", "after", "time"]);
+            let f = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.1}"));
+            for d in &p.days {
+                t.add_row(vec![
+                    d.local_date.clone(),
+                    d.session_count.to_string(),
+                    f(d.mean_tenderness_before),
+                    f(d.mean_tenderness_after),
+                    format!("{}s", d.total_duration_seconds),
+                ]);
+            }
+            align_right(&mut t, &[1, 2, 3, 4]);
+            println!();
+            anstream::println!("{}", paint(style::HEADING, short(&p.trigger_point)));
+            print_table(&t);
+        }
+    }
+}
+
+/// `knotwork progress`.
+pub async fn progress(ctx: &Ctx, args: ProgressArgs) -> anyhow::Result<()> {
+    let one = args.point.is_some();
+    let req = ses::ListProgressRequest {
+        trigger_point: args
+            .point
+            .as_deref()
+            .map(|p| full("triggerPoints", p))
+            .unwrap_or_default(),
+        days: args.days,
+    };
+    let resp = ctx
+        .session()
+        .await?
+        .list_progress(ctx.request(req)?)
+        .await
+        .reply()?;
+    ctx.out.show(&resp, |resp| {
+        if let Some(a) = &resp.adherence {
+            show_adherence(a);
+            println!();
+        }
+        show_progress(&resp.progress, one);
+    })
+}
+
+/// Prints the streak and the week's adherence in two lines.
+pub fn show_adherence(a: &ses::Adherence) {
+    let streak = match (a.streak_days, a.streak_includes_today) {
+        (0, _) => "no streak yet: one session today starts one".to_owned(),
+        (n, true) => format!("{n} day{} in a row, today included", plural(n)),
+        (n, false) => format!(
+            "{n} day{} in a row: a session today keeps it going",
+            plural(n)
+        ),
+    };
+    anstream::println!("{}  {streak}", paint(style::HEADING, "streak"));
+    anstream::println!(
+        "{}    {} of {} planned sessions ({}%), {} of 7 days active ({} to {})",
+        paint(style::HEADING, "week"),
+        a.week_sessions_done,
+        a.week_sessions_planned,
+        a.week_percent,
+        a.week_active_days,
+        a.week_start_date,
+        a.week_end_date
+    );
+}
+
+fn plural(n: i32) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+/// Prints a day: sessions, then what is still allowed per point.
+pub fn show_day(day: &ses::GetDayResponse) {
+    anstream::println!(
+        "{}",
+        paint(
+            style::HEADING,
+            format!("{} ({})", day.local_date, day.time_zone)
+        )
+    );
+    if day.sessions.is_empty() {
+        println!("no sessions this day");
+    } else {
+        sessions_table(&day.sessions);
+        let minutes = day.total_duration_seconds / 60;
+        if day.sessions_truncated {
+            println!(
+                "the first {} of {} sessions ({minutes} min on points); \
+                 `knotwork sessions` lists them all",
+                day.sessions.len(),
+                day.total_sessions
+            );
+        } else {
+            println!("{} sessions, {minutes} min on points", day.total_sessions);
+        }
+    }
+    if !day.allowances.is_empty() {
+        println!();
+        let mut t = table(&["trigger point", "done", "left", "next allowed"]);
+        for a in &day.allowances {
+            t.add_row(vec![
+                short(&a.trigger_point).to_owned(),
+                a.sessions_done.to_string(),
+                a.sessions_remaining.to_string(),
+                a.next_allowed_local_time.clone(),
+            ]);
+        }
+        align_right(&mut t, &[1, 2]);
+        print_table(&t);
+    }
+}
+
+/// `knotwork day`.
+pub async fn day(ctx: &Ctx, args: DayArgs) -> anyhow::Result<()> {
+    let resp = ctx
+        .session()
+        .await?
+        .get_day(ctx.request(ses::GetDayRequest {
+            local_date: args.date,
+            max_sessions: 0,
+        })?)
+        .await
+        .reply()?;
+    ctx.out.show(&resp, show_day)
+}

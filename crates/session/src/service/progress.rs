@@ -1,0 +1,132 @@
+//! Progress: ListProgress (per point) and GetDay (a day and its allowances).
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use jiff::civil::Date;
+use knotwork_proto::session::v1 as pb;
+use tonic::{Request, Response};
+
+use super::plans::{plan_rules, set_aside};
+use super::trigger_point_filter;
+use super::{Res, Session};
+use crate::convert;
+use crate::domain::{holds, names, plan, progress, rules, time};
+use crate::error::Error;
+
+/// ListProgress.
+pub(super) async fn list_progress(
+    svc: &Session,
+    req: Request<pb::ListProgressRequest>,
+) -> Res<pb::ListProgressResponse> {
+    let user = svc.user(&req)?;
+    let catalog = svc.catalog.get()?;
+    let r = req.into_inner();
+    let days = match r.days {
+        0 => 28,
+        d @ 1..=365 => d.unsigned_abs(),
+        _ => return Err(Error::field("days", "must be 0 to 365").into()),
+    };
+    let only = trigger_point_filter(&r.trigger_point)?;
+    let (tz, _) = svc.zone(&user).await?;
+    let today = time::local_date(Timestamp::now(), &tz);
+    // Every point is computed, even with a filter: the alternatives of
+    // one point depend on the status of the others.
+    let (worked, by_point) = progress::by_point(&svc.store.all_sessions(&user).await?);
+    let mut list: Vec<_> = by_point
+        .iter()
+        .map(|(p, s)| progress::point_progress(p, s, today, days, &catalog))
+        .collect();
+    let all_holds = svc.store.holds(&user).await?;
+    let status: BTreeMap<String, progress::Status> = list
+        .iter()
+        .map(|p| (p.trigger_point.clone(), p.status))
+        .collect();
+    let adherence = plan::adherence(
+        &worked,
+        &set_aside(&status, &all_holds, &catalog),
+        today,
+        plan_rules(&catalog),
+    );
+    progress::fill_alternatives(&mut list, &catalog, &holds::held_muscles(&all_holds));
+    list.retain(|p| only.as_ref().is_none_or(|o| *o == p.trigger_point));
+    list.sort_by_key(|p| std::cmp::Reverse(p.last_perform_time));
+    Ok(Response::new(pb::ListProgressResponse {
+        progress: list
+            .iter()
+            .map(|p| {
+                let hold = holds::active_for_point(&all_holds, &catalog, &p.trigger_point);
+                convert::progress_with_hold(p, hold, &tz)
+            })
+            .collect(),
+        adherence: Some(convert::adherence(&adherence)),
+    }))
+}
+
+/// GetDay.
+pub(super) async fn get_day(
+    svc: &Session,
+    req: Request<pb::GetDayRequest>,
+) -> Res<pb::GetDayResponse> {
+    let user = svc.user(&req)?;
+    let catalog = svc.catalog.get()?;
+    let (tz, zone_name) = svc.zone(&user).await?;
+    let date = match req.get_ref().local_date.as_str() {
+        "" => time::local_date(Timestamp::now(), &tz),
+        d => d
+            .parse::<Date>()
+            .map_err(|_| Error::field("local_date", "must be YYYY-MM-DD"))?,
+    };
+    let (Some(start), Some(end)) = (
+        time::start_of_day(date, &tz),
+        time::start_of_next_day(date, &tz),
+    ) else {
+        return Err(Error::field("local_date", "out of range").into());
+    };
+    let max_sessions = match req.get_ref().max_sessions {
+        0 => 100,
+        n @ 1..=500 => n.unsigned_abs() as usize,
+        _ => return Err(Error::field("max_sessions", "must be 0 to 500").into()),
+    };
+    let day = svc
+        .store
+        .day_summary(&user, start.timestamp(), end.timestamp(), max_sessions)
+        .await?;
+    let guided_points = svc.store.guided_points_on(&user, date).await?;
+    let points: Vec<String> = day
+        .points
+        .iter()
+        .cloned()
+        .chain(guided_points)
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let counts = svc.store.day_counts(&user, points, date).await?;
+    let max = catalog.guidance.max_sessions_per_point_per_day;
+    let all_holds = svc.store.holds(&user).await?;
+    let allowances = counts
+        .iter()
+        .map(|(p, done)| {
+            let on_hold = holds::active_for_point(&all_holds, &catalog, p).is_some();
+            let a = rules::allowance(*done, max, on_hold);
+            let next = a.next_tomorrow.then_some(&end);
+            pb::PointAllowance {
+                trigger_point: format!("{}{p}", names::TRIGGER_POINT),
+                sessions_done: i32::try_from(*done).unwrap_or(i32::MAX),
+                sessions_remaining: i32::try_from(a.remaining).unwrap_or(i32::MAX),
+                next_allowed_time: next.map(|z| convert::to_timestamp(z.timestamp())),
+                next_allowed_local_time: next.map(rules::rfc3339_local).unwrap_or_default(),
+                on_hold,
+            }
+        })
+        .collect();
+    Ok(Response::new(pb::GetDayResponse {
+        local_date: date.to_string(),
+        time_zone: zone_name,
+        sessions: day.sessions.iter().map(convert::session).collect(),
+        allowances,
+        total_sessions: i32::try_from(day.total_sessions).unwrap_or(i32::MAX),
+        total_duration_seconds: i64::try_from(day.total_duration_seconds).unwrap_or(i64::MAX),
+        sessions_truncated: day.total_sessions > day.sessions.len() as u64,
+    }))
+}
