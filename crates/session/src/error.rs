@@ -11,6 +11,10 @@ use crate::domain::{FieldViolation, Refusal};
 /// `ErrorInfo` reason: a request id was reused with a different request.
 pub const REASON_REQUEST_ID_REUSED: &str = "REQUEST_ID_REUSED";
 
+/// `ErrorInfo` reason: this replica is not its shard group's leader; the
+/// metadata names the leader (`leader_id`, `leader_address`) when known.
+pub const REASON_NOT_LEADER: &str = "NOT_LEADER";
+
 /// `ErrorInfo` reason: a write would pass the per-user quota.
 pub const REASON_QUOTA_EXCEEDED: &str = "QUOTA_EXCEEDED";
 
@@ -41,6 +45,15 @@ pub enum Error {
     /// A dependency is not ready (the catalog has not been loaded yet).
     #[error("unavailable: {0}")]
     Unavailable(String),
+    /// This replica is not its group's leader (UNAVAILABLE with
+    /// `NOT_LEADER` naming the leader, so the caller retries there).
+    #[error("not the leader (leader {leader_id:?} at {leader_address:?})")]
+    NotLeader {
+        /// The leader's node id, when known.
+        leader_id: Option<u64>,
+        /// The leader's address (its session endpoint), when known.
+        leader_address: Option<String>,
+    },
     /// Storage failed; the detail is logged, never sent to clients.
     #[error("storage: {0}")]
     Storage(String),
@@ -70,7 +83,7 @@ impl Error {
             Self::Refused(_) => Code::FailedPrecondition,
             Self::QuotaExceeded(_) => Code::ResourceExhausted,
             Self::Aborted(_) => Code::Aborted,
-            Self::Unavailable(_) => Code::Unavailable,
+            Self::Unavailable(_) | Self::NotLeader { .. } => Code::Unavailable,
             Self::Storage(_) | Self::Startup(_) => Code::Internal,
         }
     }
@@ -142,6 +155,24 @@ fn status(e: Error) -> Status {
         }
         Error::Aborted(why) => Status::aborted(why),
         Error::Unavailable(what) => Status::unavailable(what),
+        Error::NotLeader {
+            leader_id,
+            leader_address,
+        } => {
+            let mut metadata = std::collections::HashMap::new();
+            if let Some(id) = leader_id {
+                metadata.insert("leader_id".to_owned(), id.to_string());
+            }
+            if let Some(a) = leader_address.filter(|a| !a.is_empty()) {
+                metadata.insert("leader_address".to_owned(), a);
+            }
+            let details = ErrorDetails::with_error_info(REASON_NOT_LEADER, ERROR_DOMAIN, metadata);
+            Status::with_error_details(
+                Code::Unavailable,
+                "this replica is not the shard's leader; retry at the leader",
+                details,
+            )
+        }
         Error::Storage(detail) | Error::Startup(detail) => {
             tracing::error!(error = %detail, "internal error");
             Status::internal("internal error")

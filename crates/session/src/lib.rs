@@ -94,10 +94,7 @@ pub async fn run_with_admin(
             max_bytes: config.quota_mib.saturating_mul(1024 * 1024),
         },
     };
-    let store = tokio::task::spawn_blocking(move || store::Store::open(&dir, options))
-        .await
-        .map_err(|e| Error::Startup(format!("opening storage: {e}")))??;
-    let store = Arc::new(store);
+    let store = Arc::new(open_store(&config, &dir, options).await?);
     tracing::info!(data_dir = %config.data_dir.display(), "storage open");
     let metrics = knotwork_runtime::metrics::Metrics::new("session");
     store.instrument(&metrics);
@@ -206,9 +203,42 @@ pub async fn run_with_admin(
     // In-flight calls are done; dropping the last handle stops the writer
     // thread after it has committed everything queued.
     match Arc::try_unwrap(store) {
-        Ok(store) => drop(store),
-        Err(_) => tracing::warn!("storage still referenced at shutdown"),
+        Ok(mut store) => store.close().await,
+        Err(store) => {
+            if let Some(raft) = store.raft() {
+                let _ = raft.shutdown().await;
+            }
+            tracing::warn!("storage still referenced at shutdown");
+        }
     }
     tracing::info!("session service stopped");
     result.map_err(|e| Error::Startup(format!("server: {e}")))
+}
+
+/// Opens the store as the settings say: one copy, a Raft group of one, or a
+/// replica of a larger group.
+async fn open_store(
+    config: &Config,
+    dir: &std::path::Path,
+    options: store::StoreOptions,
+) -> Result<store::Store, Error> {
+    if config.raft.replication == config::Replication::None {
+        let dir = dir.to_owned();
+        return tokio::task::spawn_blocking(move || store::Store::open(&dir, options))
+            .await
+            .map_err(|e| Error::Startup(format!("opening storage: {e}")))?;
+    }
+    let members = config.raft.members().map_err(Error::Startup)?;
+    let mut replica = store::ReplicaOptions::single();
+    replica.heartbeat_ms = config.raft.raft_heartbeat_ms.max(10);
+    replica.snapshot_logs = config.raft.raft_snapshot_logs.max(10);
+    if members.len() <= 1 {
+        replica.node_id = config.raft.raft_node_id;
+        replica.members = [(replica.node_id, openraft::BasicNode::default())].into();
+        return store::Store::open_replicated(dir, options, replica, store::replica::NoNetwork)
+            .await;
+    }
+    Err(Error::Startup(
+        "raft groups of more than one member are not built yet".into(),
+    ))
 }

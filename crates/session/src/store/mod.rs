@@ -59,6 +59,8 @@ use crate::error::Error;
 mod holds;
 mod keys;
 mod reads;
+mod recovery;
+pub mod replica;
 mod snapshot;
 mod tables;
 mod usage;
@@ -70,8 +72,13 @@ pub use snapshot::{BackupPart, ExportPart, FORMAT_VERSION, restore_file, write_b
 pub use writer::Stats;
 
 use keys::{META, SCHEMA_VERSION_KEY, SESSIONS, TABLES, USERS};
+use recovery::Recovery;
+use replica::TypeConfig;
 use tables::{Applied, RTable, Tables, WTable};
-use writer::{DbCell, Queued, Typed, Writer, current, open_db};
+use writer::{DbCell, Proposer, Queued, Typed, Writer, current, open_db};
+
+/// How long a read on a replica waits to confirm leadership.
+const READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The database file inside the data folder.
 pub const DB_FILE: &str = "session.redb";
@@ -98,6 +105,34 @@ impl Default for StoreOptions {
             max_batch: 512,
             cache_bytes: DEFAULT_CACHE_BYTES,
             quota: crate::domain::quota::Quota::default(),
+        }
+    }
+}
+
+/// A replica's place in its Raft group.
+#[derive(Debug, Clone)]
+pub struct ReplicaOptions {
+    /// This replica's id in the group.
+    pub node_id: replica::NodeId,
+    /// Every member: id -> the address other replicas and gateways reach
+    /// it at (its session endpoint).
+    pub members: replica::Members,
+    /// The leader's heartbeat; elections time out after 3-6 of them.
+    pub heartbeat_ms: u64,
+    /// Entries between snapshots (the log keeps half as many after one).
+    pub snapshot_logs: u64,
+}
+
+impl ReplicaOptions {
+    /// A group of one: no network, the embedded default.
+    pub fn single() -> Self {
+        let mut members = replica::Members::new();
+        members.insert(1, openraft::BasicNode::default());
+        Self {
+            node_id: 1,
+            members,
+            heartbeat_ms: 100,
+            snapshot_logs: 20_000,
         }
     }
 }
@@ -142,6 +177,7 @@ pub struct Store {
     writer: Option<JoinHandle<()>>,
     stats: Arc<Stats>,
     path: std::path::PathBuf,
+    raft: Option<replica::Raft>,
 }
 
 impl std::fmt::Debug for Store {
@@ -162,47 +198,106 @@ impl Drop for Store {
 impl Store {
     /// Opens (or creates) the database in `dir` and starts the writer thread.
     pub fn open(dir: &Path, options: StoreOptions) -> Result<Self, Error> {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| Error::Storage(format!("creating {}: {e}", dir.display())))?;
-        let db = open_db(&dir.join(DB_FILE), options.cache_bytes)?;
-        let version = stored_version(&db)?;
-        if let Some(v) = version.filter(|v| *v > SCHEMA_VERSION) {
-            return Err(Error::Storage(format!(
-                "the database has schema version {v}, this build reads up to \
-                 {SCHEMA_VERSION}: run a newer build"
-            )));
-        }
-        let had_usage = usage::exists(&db)?;
-        // Create every table up front so readers never meet a missing one.
-        let mut txn = db.begin_write()?;
-        txn.set_durability(Durability::Immediate)?;
-        for t in TABLES {
-            txn.open_table(t)?;
-        }
-        if !had_usage {
-            let users = usage::backfill(&txn)?;
-            tracing::info!(users, "quota counters filled from the journal");
-        }
-        if version.is_none() {
-            // Written before versions were stored: the layout of version 1.
-            txn.open_table(META)?
-                .insert(SCHEMA_VERSION_KEY, SCHEMA_VERSION.to_be_bytes().as_slice())?;
-            tracing::info!(version = SCHEMA_VERSION, "schema version stored");
-        }
-        txn.commit()?;
+        let db = prepare(dir, options)?;
+        Self::start(dir, db, options, None)
+    }
+
+    /// Opens (or creates) the database in `dir` as one replica of a Raft
+    /// group (see `replica.rs`): writes are acknowledged once a majority
+    /// stored them and this replica applied them; reads and writes on a
+    /// replica that is not the leader answer [`Error::NotLeader`]. A group
+    /// of one (`members` holding only `replica.node_id`) needs no network.
+    pub async fn open_replicated<N>(
+        dir: &Path,
+        options: StoreOptions,
+        replica: ReplicaOptions,
+        network: N,
+    ) -> Result<Self, Error>
+    where
+        N: openraft::RaftNetworkFactory<TypeConfig>,
+    {
+        let db = {
+            let dir = dir.to_owned();
+            tokio::task::spawn_blocking(move || prepare(&dir, options))
+                .await
+                .map_err(|e| Error::Startup(format!("opening storage: {e}")))??
+        };
         let cell: DbCell = Arc::new(std::sync::RwLock::new(Some(Arc::new(db))));
+        let recovery = Recovery::new(cell, dir.join(DB_FILE), options.cache_bytes);
+        let config = openraft::Config {
+            cluster_name: "knotwork-session".into(),
+            heartbeat_interval: replica.heartbeat_ms,
+            election_timeout_min: replica.heartbeat_ms * 3,
+            election_timeout_max: replica.heartbeat_ms * 6,
+            snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(replica.snapshot_logs),
+            max_in_snapshot_log_to_keep: replica.snapshot_logs / 2,
+            max_payload_entries: 64,
+            ..Default::default()
+        };
+        let config = Arc::new(
+            config
+                .validate()
+                .map_err(|e| Error::Startup(format!("raft settings: {e}")))?,
+        );
+        let raft = replica::Raft::new(
+            replica.node_id,
+            config,
+            network,
+            replica::LogStore::new(recovery.clone()),
+            replica::StateMachine::new(recovery.clone(), dir),
+        )
+        .await
+        .map_err(|e| Error::Startup(format!("starting raft: {e}")))?;
+        let initialized = raft
+            .is_initialized()
+            .await
+            .map_err(|e| Error::Startup(format!("starting raft: {e}")))?;
+        if !initialized {
+            // Every member starts with the same membership; openraft makes
+            // calling this on each of them safe.
+            if let Err(e) = raft.initialize(replica.members.clone()).await {
+                tracing::info!(error = %e, "raft group already initialized");
+            }
+        }
+        let proposer = Proposer {
+            raft: raft.clone(),
+            handle: tokio::runtime::Handle::current(),
+            me: replica.node_id,
+            confirmed_term: 0,
+        };
+        let mut store = Self::start_with(recovery, options, Some(proposer))?;
+        store.raft = Some(raft);
+        Ok(store)
+    }
+
+    fn start(
+        dir: &Path,
+        db: Database,
+        options: StoreOptions,
+        replica: Option<Proposer>,
+    ) -> Result<Self, Error> {
+        let cell: DbCell = Arc::new(std::sync::RwLock::new(Some(Arc::new(db))));
+        let recovery = Recovery::new(cell, dir.join(DB_FILE), options.cache_bytes);
+        Self::start_with(recovery, options, replica)
+    }
+
+    fn start_with(
+        recovery: Arc<Recovery>,
+        options: StoreOptions,
+        replica: Option<Proposer>,
+    ) -> Result<Self, Error> {
         let (tx, rx) = mpsc::channel();
         let stats = Arc::new(Stats::default());
-        let (healthy_tx, healthy) = tokio::sync::watch::channel(true);
+        let healthy = recovery.healthy.subscribe();
+        let cell = recovery.cell.clone();
+        let path = recovery.path.clone();
         let writer = {
             let w = Writer {
-                cell: cell.clone(),
-                path: dir.join(DB_FILE),
-                cache_bytes: options.cache_bytes,
+                recovery,
                 max_batch: options.max_batch.max(1),
                 quota: options.quota,
                 stats: stats.clone(),
-                healthy: healthy_tx,
+                replica,
             };
             std::thread::Builder::new()
                 .name("session-writer".into())
@@ -215,8 +310,27 @@ impl Store {
             tx: Some(tx),
             writer: Some(writer),
             stats,
-            path: dir.join(DB_FILE),
+            path,
+            raft: None,
         })
+    }
+
+    /// The Raft handle of a replicated store (for the Raft service and
+    /// for tests).
+    pub fn raft(&self) -> Option<&replica::Raft> {
+        self.raft.as_ref()
+    }
+
+    /// Stops the writer and, for a replica, Raft, so the database file is
+    /// closed when the store is dropped.
+    pub async fn close(&mut self) {
+        self.tx.take();
+        if let Some(w) = self.writer.take() {
+            let _ = tokio::task::spawn_blocking(move || w.join()).await;
+        }
+        if let Some(raft) = self.raft.take() {
+            let _ = raft.shutdown().await;
+        }
     }
 
     /// Whether writes are committing; changes when storage fails or
@@ -291,6 +405,14 @@ impl Store {
         &self,
         f: impl FnOnce(&Tables<RTable>) -> Result<T, Error> + Send + 'static,
     ) -> Result<T, Error> {
+        if let Some(raft) = &self.raft {
+            // A linearizable read: confirm leadership with a majority and
+            // wait until every entry committed before the read is applied.
+            tokio::time::timeout(READ_TIMEOUT, raft.ensure_linearizable())
+                .await
+                .map_err(|_| Error::Unavailable("the shard group did not answer in time".into()))?
+                .map_err(|e| Error::from(writer::raft_failure(&e)))?;
+        }
         let db = current(&self.db)?;
         tokio::task::spawn_blocking(move || {
             let txn = db.begin_read()?;
@@ -565,7 +687,9 @@ impl Store {
         let mut out = Vec::new();
         for handle in txn.list_tables()? {
             let name = redb::TableHandle::name(&handle).to_owned();
-            if !TABLES.iter().any(|t| redb::TableHandle::name(t) == name) {
+            let known = TABLES.iter().any(|t| redb::TableHandle::name(t) == name)
+                || replica::is_raft_table(&name);
+            if !known {
                 out.push((name.clone(), b"<unknown table>".to_vec()));
             }
         }
@@ -578,6 +702,41 @@ impl Store {
         }
         Ok(out)
     }
+}
+
+/// Opens (or creates) the database file in `dir`: checks the schema
+/// version, creates every table and fills what older versions lacked.
+fn prepare(dir: &Path, options: StoreOptions) -> Result<Database, Error> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| Error::Storage(format!("creating {}: {e}", dir.display())))?;
+    let db = open_db(&dir.join(DB_FILE), options.cache_bytes)?;
+    let version = stored_version(&db)?;
+    if let Some(v) = version.filter(|v| *v > SCHEMA_VERSION) {
+        return Err(Error::Storage(format!(
+            "the database has schema version {v}, this build reads up to \
+             {SCHEMA_VERSION}: run a newer build"
+        )));
+    }
+    let had_usage = usage::exists(&db)?;
+    // Create every table up front so readers never meet a missing one.
+    let mut txn = db.begin_write()?;
+    txn.set_durability(Durability::Immediate)?;
+    for t in TABLES {
+        txn.open_table(t)?;
+    }
+    replica::create_tables(&txn)?;
+    if !had_usage {
+        let users = usage::backfill(&txn)?;
+        tracing::info!(users, "quota counters filled from the journal");
+    }
+    if version.is_none() {
+        // Written before versions were stored: the layout of version 1.
+        txn.open_table(META)?
+            .insert(SCHEMA_VERSION_KEY, SCHEMA_VERSION.to_be_bytes().as_slice())?;
+        tracing::info!(version = SCHEMA_VERSION, "schema version stored");
+    }
+    txn.commit()?;
+    Ok(db)
 }
 
 /// The schema version stored in `db`, `None` for a database written before
