@@ -79,7 +79,7 @@ ADMIN = {
 # The drain deadline after SIGTERM (KNOTWORK_SHUTDOWN_GRACE_SECONDS) of the
 # services that have one, its default, and the hard stop that follows it
 # (knotwork_runtime::drain::HARD_STOP_MARGIN).
-DRAIN_DEFAULT = {"session": 25, "gateway": 25}
+DRAIN_DEFAULT = {"catalog": 25, "session": 25, "gateway": 25}
 HARD_STOP_SECONDS = 2
 # Room between the hard stop and SIGKILL (the last log lines, the exit).
 SHUTDOWN_MARGIN_SECONDS = 1

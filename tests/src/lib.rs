@@ -230,8 +230,8 @@ impl TestStack {
     pub fn token(&self, user: &str) -> String {
         knotwork_gateway::auth::mint_dev_token(
             JWT_SECRET,
-            "knotwork-dev",
-            "knotwork",
+            knotwork_runtime::dev::JWT_ISSUER,
+            knotwork_runtime::dev::JWT_AUDIENCE,
             user,
             Duration::from_secs(600),
         )

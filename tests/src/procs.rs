@@ -338,8 +338,8 @@ pub fn internal<T>(user: &str, msg: T) -> tonic::Request<T> {
 pub fn token(user: &str) -> String {
     knotwork_gateway::auth::mint_dev_token(
         SECRET,
-        "knotwork-dev",
-        "knotwork",
+        knotwork_runtime::dev::JWT_ISSUER,
+        knotwork_runtime::dev::JWT_AUDIENCE,
         user,
         Duration::from_secs(600),
     )

@@ -26,7 +26,7 @@ use tonic::metadata::MetadataValue;
 use tonic::transport::Endpoint;
 use tonic_types::StatusExt;
 
-const ISSUER: &str = "knotwork-dev";
+const ISSUER: &str = knotwork_runtime::dev::JWT_ISSUER;
 const AUDIENCE: &str = "knotwork";
 const RSA_KEY: &str = include_str!("../fixtures/rs256-test-only.key.pem");
 const RSA_PUB: &str = include_str!("../fixtures/rs256-test-only.pub.pem");
@@ -639,7 +639,7 @@ async fn backends_refuse_callers_without_the_internal_credential() {
         (
             "dev default credential",
             vec![
-                (INTERNAL_TOKEN, "knotwork-dev-internal".into()),
+                (INTERNAL_TOKEN, knotwork_runtime::dev::INTERNAL_TOKEN.into()),
                 (USER_ID, "alice".into()),
             ],
             false,

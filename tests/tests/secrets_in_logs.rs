@@ -139,8 +139,8 @@ async fn no_secret_or_health_data_in_trace_logs() {
     // Refused tokens: forged (right shape, wrong key) and expired.
     let forged = knotwork_gateway::auth::mint_dev_token(
         "a-guessed-secret",
-        "knotwork-dev",
-        "knotwork",
+        knotwork_runtime::dev::JWT_ISSUER,
+        knotwork_runtime::dev::JWT_AUDIENCE,
         user,
         Duration::from_secs(600),
     )

@@ -257,8 +257,8 @@ fn plain_channel(url: &str) -> Channel {
 fn as_user<T>(user: &str, msg: T) -> tonic::Request<T> {
     let token = knotwork_gateway::auth::mint_dev_token(
         JWT_SECRET,
-        "knotwork-dev",
-        "knotwork",
+        knotwork_runtime::dev::JWT_ISSUER,
+        knotwork_runtime::dev::JWT_AUDIENCE,
         user,
         Duration::from_secs(600),
     )

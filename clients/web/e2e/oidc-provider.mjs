@@ -3,16 +3,21 @@
 // one public test client and its development login form (any login and
 // password signs in as the account named by the login, so `josé` is a user).
 //
-//   node e2e/oidc-provider.mjs --redirect-uri http://127.0.0.1:PORT/ [--port N] [--id-token-ttl S]
+//   node e2e/oidc-provider.mjs --redirect-uri http://127.0.0.1:PORT/ [--port N] [--id-token-ttl S] [--keys FILE]
 //
 // Prints one line `issuer=http://127.0.0.1:PORT` when it serves, and runs
 // until killed. The client `knotwork` is public (PKCE, no secret) and may use
 // the authorization code, refresh token and device grants; consent is given
 // by the first-party rule below, so a sign-in is login form -> back to the app.
-// Test-only: in-memory storage, development interactions, a key made at start.
+// Test-only: in-memory storage, development interactions, a key made at start
+// unless --keys names a JSON file `{"keys": [private JWK, ...]}`: then those are
+// published and the first one signs (how a provider rotates: publish the next
+// key, sign with it, later drop the old one; the rotation test restarts the
+// provider with each key set on the same port, so its issuer stays the same).
 
 import http from "node:http";
 import { generateKeyPairSync } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -38,9 +43,15 @@ const server = http.createServer();
 await new Promise((resolve) => server.listen(port, "127.0.0.1", resolve));
 const issuer = `http://127.0.0.1:${server.address().port}`;
 
-// One RS256 signing key, made now (the tests need no stable key).
-const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
-const jwk = { ...privateKey.export({ format: "jwk" }), kid: "test-1", alg: "RS256", use: "sig" };
+// The signing keys: from --keys, or one RS256 key made now.
+const keysFile = arg("keys");
+let keys;
+if (keysFile) {
+  keys = JSON.parse(readFileSync(keysFile, "utf8")).keys;
+} else {
+  const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+  keys = [{ ...privateKey.export({ format: "jwk" }), kid: "test-1", alg: "RS256", use: "sig" }];
+}
 
 const provider = new Provider(issuer, {
   clients: [
@@ -55,7 +66,7 @@ const provider = new Provider(issuer, {
       post_logout_redirect_uris: [redirectUri],
     },
   ],
-  jwks: { keys: [jwk] },
+  jwks: { keys },
   cookies: { keys: ["knotwork-test-only-cookie-key"] },
   features: {
     devInteractions: { enabled: true },

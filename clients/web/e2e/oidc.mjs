@@ -8,7 +8,16 @@
 // - sign-out forgets the token;
 // - `knotwork login --issuer --client-id` (device grant) is approved by a
 //   scripted browser, its token works for session calls, is renewed when it is
-//   about to expire, and `knotwork logout` forgets it.
+//   about to expire, and `knotwork logout` forgets it;
+// - key rotation, against a second provider and a separate `knotwork-gateway`
+//   process that trusts it: the provider restarts publishing a new key and
+//   signing with it, and the gateway accepts its tokens without a restart;
+//   once the old key is gone from the provider, tokens signed with it are
+//   refused; with the provider down, the cached keys keep working;
+// - at start, the gateway refuses a discovery document naming another issuer
+//   and an http issuer in prod, each with a message naming the problem. (A
+//   JWKS holding an HMAC key is refused too, but oidc-provider never publishes
+//   one: that case runs against a fake provider in crates/gateway/tests/it/oidc.rs.)
 //
 //   KNOTWORK_BIN=target/debug/knotwork node e2e/oidc.mjs   (after npm run build)
 //
@@ -16,7 +25,8 @@
 
 import { execFile, spawn } from "node:child_process";
 import { createServer } from "node:http";
-import { mkdtemp, mkdir, readFile, rm, stat } from "node:fs/promises";
+import { generateKeyPairSync } from "node:crypto";
+import { mkdtemp, mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -122,6 +132,181 @@ async function step(name, fn) {
   } catch (e) {
     failed++;
     log(`FAIL ${name}: ${e?.stack ?? e}`);
+  }
+}
+
+/** An RS256 private JWK named `kid`. */
+function signingKey(kid) {
+  const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+  return { ...privateKey.export({ format: "jwk" }), kid, alg: "RS256", use: "sig" };
+}
+
+/** The `kid` in a JWT's header. */
+function kidOf(token) {
+  return JSON.parse(Buffer.from(token.split(".")[0], "base64url").toString()).kid;
+}
+
+/**
+ * `knotwork login --issuer --client-id` with its own config folder, approved
+ * in a fresh browser context; returns the ID token it stored.
+ */
+async function deviceLogin(browser, bin, env, issuer, user) {
+  const home = await mkdtemp(path.join(os.tmpdir(), "knotwork-oidc-device-"));
+  try {
+    const login = spawn(bin, ["login", "--issuer", issuer, "--client-id", CLIENT_ID], {
+      env: { ...env, XDG_CONFIG_HOME: home },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    login.stdout.on("data", (d) => (out += d));
+    login.stderr.on("data", (d) => (out += d));
+    const done = new Promise((resolve) => login.on("exit", resolve));
+    const deadline = Date.now() + 20_000;
+    let url;
+    while (!(url = /(http:\/\/127\.0\.0\.1:\d+\/device\S*)/.exec(out)?.[1]) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    if (!url) {
+      login.kill("SIGKILL");
+      throw new Error(`no verification URL from knotwork login:\n${out}`);
+    }
+    const context = await browser.newContext();
+    try {
+      const page = await context.newPage();
+      await page.goto(url);
+      await page.getByRole("button", { name: "Continue" }).first().click();
+      await providerLogin(page, user);
+      await page.getByText(/Sign-in Success|success/i).first().waitFor({ timeout: 15_000 });
+    } finally {
+      await context.close();
+    }
+    const code = await done;
+    expect(code === 0, `knotwork login exit 0, got ${code}:\n${out}`);
+    return (await readFile(path.join(home, "knotwork", "token"), "utf8")).trim();
+  } finally {
+    await rm(home, { recursive: true, force: true });
+  }
+}
+
+/** `knotwork profile` with `token` through `gateway`: "ok" or the refusal's text. */
+async function profileWith(bin, env, gateway, token) {
+  return run(bin, ["--token", token, "profile"], { env: { ...env, KNOTWORK_GATEWAY_URL: gateway }, timeout: 15_000 }).then(
+    () => "ok",
+    (e) => `${e.stdout}${e.stderr}`,
+  );
+}
+
+/** Runs the gateway binary to its exit (bounded); resolves to its code and output. */
+async function gatewayExit(gatewayBin, env) {
+  return new Promise((resolve) => {
+    execFile(gatewayBin, [], { env, timeout: 30_000 }, (err, stdout, stderr) =>
+      resolve({ code: err ? (err.code ?? err.signal) : 0, output: `${stdout}${stderr}` }),
+    );
+  });
+}
+
+/**
+ * Key rotation, an outage and the refusals at start, against a second
+ * provider (fixed port, so a restart keeps its issuer) and a separate
+ * `knotwork-gateway` process in front of the running stack's backends.
+ */
+async function rotationSteps({ browser, bin, env, web, cat, ses }) {
+  const gatewayBin = path.join(path.dirname(bin), "knotwork-gateway");
+  await stat(gatewayBin).catch(() => {
+    throw new Error(`${gatewayBin} is missing: build the workspace's binaries`);
+  });
+  const dir = await mkdtemp(path.join(os.tmpdir(), "knotwork-oidc-rotation-"));
+  const port = await freePort();
+  const [k1, k2] = [signingKey("rotation-1"), signingKey("rotation-2")];
+  let provider = null;
+  const startProvider = async (keys) => {
+    const file = path.join(dir, `keys-${keys.map((k) => k.kid).join("+")}.json`);
+    await writeFile(file, JSON.stringify({ keys }));
+    provider = await startProcess(
+      process.execPath,
+      [path.join(here, "oidc-provider.mjs"), "--redirect-uri", web.url, "--port", String(port), "--keys", file],
+      process.env,
+      /issuer=(http:\/\/127\.0\.0\.1:\d+)/,
+      "oidc-provider (rotation)",
+    );
+    return provider.match[1];
+  };
+  const issuer = await startProvider([k1]);
+  const [gw, admin] = [await freePort(), await freePort()];
+  const gatewayEnv = {
+    ...process.env,
+    KNOTWORK_GATEWAY_LISTEN: `127.0.0.1:${gw}`,
+    KNOTWORK_GATEWAY_ADMIN_LISTEN: `127.0.0.1:${admin}`,
+    KNOTWORK_CATALOG_URLS: `http://127.0.0.1:${cat}`,
+    KNOTWORK_SESSION_SHARDS: `http://127.0.0.1:${ses}`,
+    KNOTWORK_OIDC_ISSUERS: issuer,
+    KNOTWORK_OIDC_AUDIENCES: CLIENT_ID,
+    // Short cache bounds so the test sees a removed key go within seconds.
+    KNOTWORK_OIDC_JWKS_MIN_SECS: "1",
+    KNOTWORK_OIDC_JWKS_MAX_SECS: "2",
+    KNOTWORK_OIDC_UNKNOWN_KEY_REFETCH_SECS: "1",
+    RUST_LOG: "info",
+  };
+  const gateway = await startProcess(gatewayBin, [], gatewayEnv, /gateway listening/, "knotwork-gateway");
+  const gatewayUrl = `http://127.0.0.1:${gw}`;
+  try {
+    let oldToken;
+    let newToken;
+    await step("rotation: the provider's new key is trusted without a gateway restart, the removed one is refused", async () => {
+      oldToken = await deviceLogin(browser, bin, env, issuer, USER);
+      expect(kidOf(oldToken) === "rotation-1", `a token signed with rotation-1, got ${kidOf(oldToken)}`);
+      expect((await profileWith(bin, env, gatewayUrl, oldToken)) === "ok", "the first key's token accepted");
+      // Rotate: publish both, sign with the new one.
+      await provider.stop();
+      await startProvider([k2, k1]);
+      newToken = await deviceLogin(browser, bin, env, issuer, USER);
+      expect(kidOf(newToken) === "rotation-2", `a token signed with rotation-2, got ${kidOf(newToken)}`);
+      const first = await profileWith(bin, env, gatewayUrl, newToken);
+      expect(first === "ok", `the new key's token accepted by the running gateway: ${first}`);
+      expect((await profileWith(bin, env, gatewayUrl, oldToken)) === "ok", "the old key's token still accepted while published");
+      // Retire the old key: after the cache's longest time it is gone.
+      await provider.stop();
+      await startProvider([k2]);
+      let refusal = "ok";
+      for (let i = 0; i < 40 && refusal === "ok"; i++) {
+        await new Promise((r) => setTimeout(r, 250));
+        refusal = await profileWith(bin, env, gatewayUrl, oldToken);
+      }
+      expect(/UNAUTHENTICATED/.test(refusal), `the removed key's token refused with UNAUTHENTICATED, got: ${refusal}`);
+      expect((await profileWith(bin, env, gatewayUrl, newToken)) === "ok", "the new key's token still accepted");
+    });
+
+    await step("start: a wrong issuer and an http issuer in prod are refused, naming the problem", async () => {
+      const other = issuer.replace("127.0.0.1", "localhost");
+      const wrong = await gatewayExit(gatewayBin, {
+        ...gatewayEnv,
+        KNOTWORK_GATEWAY_LISTEN: "127.0.0.1:0",
+        KNOTWORK_GATEWAY_ADMIN_LISTEN: "127.0.0.1:0",
+        KNOTWORK_OIDC_ISSUERS: other,
+      });
+      expect(wrong.code !== 0 && wrong.output.includes(issuer) && wrong.output.includes(other), `exit non-zero naming both issuers, got ${wrong.code}:\n${wrong.output}`);
+      const prod = await gatewayExit(gatewayBin, {
+        ...gatewayEnv,
+        KNOTWORK_GATEWAY_LISTEN: "127.0.0.1:0",
+        KNOTWORK_GATEWAY_ADMIN_LISTEN: "127.0.0.1:0",
+        KNOTWORK_MODE: "prod",
+      });
+      expect(prod.code !== 0 && /http issuer/.test(prod.output) && /https/.test(prod.output), `exit non-zero naming the http issuer, got ${prod.code}:\n${prod.output}`);
+    });
+
+    await step("provider down: the gateway keeps its last good keys, and says so", async () => {
+      await provider.stop();
+      // Past the cache's longest time, refetches fail and the keys stay.
+      await new Promise((r) => setTimeout(r, 3_000));
+      const answer = await profileWith(bin, env, gatewayUrl, newToken);
+      expect(answer === "ok", `the cached key's token accepted with the provider down: ${answer}`);
+      const metrics = await fetch(`http://127.0.0.1:${admin}/metrics`).then((r) => r.text());
+      const errors = /jwks_fetches_total\{[^}]*result="error"[^}]*\} (\d+)/.exec(metrics);
+      expect(errors && Number(errors[1]) > 0, `failed JWKS fetches counted:\n${metrics.split("\n").filter((l) => l.includes("jwks")).join("\n")}`);
+      expect(/jwks_keys\{[^}]*\} 1\b/.test(metrics), "one key still in use");
+    });
+  } finally {
+    await gateway.stop();
+    if (provider) await provider.stop();
+    await rm(dir, { recursive: true, force: true });
   }
 }
 
@@ -282,6 +467,8 @@ async function main() {
       );
       expect(/UNAUTHENTICATED|sign in/i.test(refused), `a refusal after logout, got: ${refused}`);
     });
+
+    await rotationSteps({ browser, bin, env, web, cat, ses });
   } finally {
     await browser.close();
     await stack.stop();

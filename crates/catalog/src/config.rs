@@ -15,7 +15,7 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:50052";
 /// The default data folder.
 pub const DEFAULT_DATA_DIR: &str = "./knotwork-data/catalog";
 /// The development internal credential.
-pub const DEFAULT_INTERNAL_TOKEN: &str = knotwork_runtime::prod::DEV_INTERNAL_TOKEN;
+pub const DEFAULT_INTERNAL_TOKEN: &str = knotwork_runtime::dev::INTERNAL_TOKEN;
 
 /// Catalog service settings.
 #[derive(Debug, Clone, clap::Parser)]
@@ -72,6 +72,12 @@ pub struct Config {
     #[command(flatten)]
     pub limits: LimitArgs,
 
+    /// After SIGTERM, how long in-flight calls may run before the
+    /// connections still open are closed and the process exits (below the
+    /// pod's terminationGracePeriodSeconds, 30 s).
+    #[arg(long, env = "KNOTWORK_SHUTDOWN_GRACE_SECONDS", default_value_t = 25)]
+    pub shutdown_grace_secs: u64,
+
     /// Logging options.
     #[command(flatten)]
     pub log: LogArgs,
@@ -91,6 +97,7 @@ impl Config {
             mode: Mode::Dev,
             tls: TlsArgs::default(),
             limits: LimitArgs::default(),
+            shutdown_grace_secs: 25,
             log: LogArgs::default(),
         }
     }
@@ -110,6 +117,7 @@ mod tests {
         assert_eq!(parsed.catalog_file, local.catalog_file);
         assert_eq!(parsed.internal_token, local.internal_token);
         assert_eq!(parsed.mode, local.mode);
+        assert_eq!(parsed.shutdown_grace_secs, local.shutdown_grace_secs);
         assert_eq!(parsed.log.log_format, local.log.log_format);
         assert_eq!(format!("{:?}", parsed.tls), format!("{:?}", local.tls));
         assert_eq!(

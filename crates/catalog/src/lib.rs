@@ -22,32 +22,33 @@ pub mod convert;
 pub mod domain;
 pub mod encoded;
 pub mod error;
+pub mod server;
 pub mod service;
 pub mod state;
 pub mod store;
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use knotwork_proto::catalog::v1::catalog_admin_service_server::CatalogAdminServiceServer;
+use knotwork_runtime::drain::Drain;
 use knotwork_runtime::internal::InternalAuth;
 use tonic::codec::CompressionEncoding;
 
 pub use config::Config;
 pub use error::Error;
 
-use crate::encoded::CatalogServer;
+use crate::server::CatalogServer;
 use crate::service::AdminApi;
 use crate::state::{CatalogSource, Catalogs};
 use crate::store::Store;
 
-/// The public service's full name.
-pub const CATALOG_SERVICE: &str = "knotwork.catalog.v1.CatalogService";
-/// The admin service's full name.
-pub const ADMIN_SERVICE: &str = "knotwork.catalog.v1.CatalogAdminService";
+pub use knotwork_proto::names::{CATALOG_ADMIN_SERVICE as ADMIN_SERVICE, CATALOG_SERVICE};
 
 /// Runs the catalog service on `listener` until `shutdown` resolves, then
-/// finishes in-flight calls and returns. Fails before serving when the store
+/// finishes in-flight calls (connections still open `shutdown_grace_secs`
+/// later are closed) and returns. Fails before serving when the store
 /// cannot be opened or the catalog data file is invalid (the error names the
 /// entry).
 pub async fn run(
@@ -85,17 +86,17 @@ pub async fn run_with_admin(
     // The admin port opens once the catalog is loaded: its startup probe
     // then measures the seeding.
     let (admin_stop, admin_stopped) = tokio::sync::oneshot::channel::<()>();
-    if let Some(admin) = admin {
-        tracing::info!(addr = ?admin.local_addr().ok(), "catalog admin (metrics, health) listening");
-        tokio::spawn(knotwork_runtime::metrics::serve_admin(
-            knotwork_runtime::listen::incoming(admin, None, &config.limits),
-            metrics.clone(),
-            health.clone(),
-            async move {
-                let _ = admin_stopped.await;
-            },
-        ));
-    }
+    knotwork_runtime::spawn_admin(
+        "catalog",
+        admin,
+        None,
+        &config.limits,
+        metrics.clone(),
+        health.clone(),
+        async move {
+            let _ = admin_stopped.await;
+        },
+    );
     let (reflection_v1, reflection_v1alpha) =
         knotwork_runtime::grpc::reflection(&[CATALOG_SERVICE])?;
     let sighup = spawn_sighup_reloader(catalogs.clone());
@@ -108,10 +109,8 @@ pub async fn run_with_admin(
         InternalAuth::new(&config.internal_token).with_next(config.internal_token_next.as_deref()),
     ));
     knotwork_runtime::grpc::set_serving(&reporter, &[CATALOG_SERVICE, ADMIN_SERVICE]).await;
-    if let Ok(addr) = listener.local_addr() {
-        tracing::info!(%addr, tls = tls.is_some(), mtls = config.tls.tls_client_ca.is_some(), "catalog service listening");
-    }
-    let served = knotwork_runtime::listen::server(&config.limits)
+    let drain = Drain::start(shutdown, Duration::from_secs(config.shutdown_grace_secs));
+    let router = knotwork_runtime::listen::server(&config.limits)
         .layer(metrics.layer())
         .layer(knotwork_runtime::trace::TraceLayer)
         .layer(knotwork_runtime::status::StatusLayer)
@@ -119,12 +118,16 @@ pub async fn run_with_admin(
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(api)
-        .add_service(admin)
-        .serve_with_incoming_shutdown(
-            knotwork_runtime::listen::incoming(listener, tls, &config.limits),
-            shutdown,
-        )
-        .await;
+        .add_service(admin);
+    let served = knotwork_runtime::serve(
+        "catalog service",
+        router,
+        listener,
+        tls,
+        &config.limits,
+        &drain,
+    )
+    .await;
     if let Some(task) = sighup {
         task.abort();
     }

@@ -13,12 +13,12 @@ use tonic::{Request, Response, Status};
 use bytes::Bytes;
 
 use crate::Error;
+use crate::convert;
 use crate::domain::names::{self, lookup};
 use crate::domain::pain::{self, PainQuery};
 use crate::domain::pain::{MuscleMatch, PainAnswer, ResolvedPain};
 use crate::domain::{Catalog, Violation, list, page};
 use crate::state::{Catalogs, Loaded};
-use crate::{convert, encoded};
 
 /// Default and largest page of FindByPain and Search.
 const QUERY_PAGE: (usize, usize) = (20, 100);
@@ -75,7 +75,7 @@ pub(crate) fn pain_page(
     Ok((resolved, answer, page))
 }
 
-fn point_of(l: &Loaded, name: &str) -> Result<usize, Error> {
+pub(crate) fn point_of(l: &Loaded, name: &str) -> Result<usize, Error> {
     Ok(lookup(
         &l.catalog,
         "name",
@@ -85,7 +85,7 @@ fn point_of(l: &Loaded, name: &str) -> Result<usize, Error> {
     )?)
 }
 
-fn muscle_of(l: &Loaded, name: &str) -> Result<usize, Error> {
+pub(crate) fn muscle_of(l: &Loaded, name: &str) -> Result<usize, Error> {
     Ok(lookup(
         &l.catalog,
         "name",
@@ -95,7 +95,7 @@ fn muscle_of(l: &Loaded, name: &str) -> Result<usize, Error> {
     )?)
 }
 
-fn region_of(l: &Loaded, name: &str) -> Result<usize, Error> {
+pub(crate) fn region_of(l: &Loaded, name: &str) -> Result<usize, Error> {
     Ok(lookup(
         &l.catalog,
         "name",
@@ -105,7 +105,7 @@ fn region_of(l: &Loaded, name: &str) -> Result<usize, Error> {
     )?)
 }
 
-fn tool_of(l: &Loaded, name: &str) -> Result<usize, Error> {
+pub(crate) fn tool_of(l: &Loaded, name: &str) -> Result<usize, Error> {
     Ok(lookup(
         &l.catalog,
         "name",
@@ -115,88 +115,38 @@ fn tool_of(l: &Loaded, name: &str) -> Result<usize, Error> {
     )?)
 }
 
-/// The answers [`crate::encoded::CatalogServer`] serves pre-encoded: the
-/// same checks and lookups as the typed handlers, then ready bytes.
-impl CatalogApi {
-    /// GetTriggerPoint, encoded.
-    pub fn get_trigger_point_encoded(
-        l: &Loaded,
-        r: pb::GetTriggerPointRequest,
-    ) -> Result<Bytes, Error> {
-        Ok(l.encoded.get_point[point_of(l, &r.name)?].clone())
-    }
-
-    /// GetMuscle, encoded.
-    pub fn get_muscle_encoded(l: &Loaded, r: pb::GetMuscleRequest) -> Result<Bytes, Error> {
-        Ok(l.encoded.get_muscle[muscle_of(l, &r.name)?].clone())
-    }
-
-    /// GetRegion, encoded.
-    pub fn get_region_encoded(l: &Loaded, r: pb::GetRegionRequest) -> Result<Bytes, Error> {
-        Ok(l.encoded.get_region[region_of(l, &r.name)?].clone())
-    }
-
-    /// GetTool, encoded.
-    pub fn get_tool_encoded(l: &Loaded, r: pb::GetToolRequest) -> Result<Bytes, Error> {
-        Ok(l.encoded.get_tool[tool_of(l, &r.name)?].clone())
-    }
-
-    /// GetBodyMap, encoded.
-    pub fn get_body_map_encoded(l: &Loaded, _r: pb::GetBodyMapRequest) -> Result<Bytes, Error> {
-        Ok(l.encoded.get_body_map.clone())
-    }
-
-    /// GetTriggerPointPicture, encoded: one of the point's three pictures.
-    pub fn get_picture_encoded(
-        l: &Loaded,
-        r: pb::GetTriggerPointPictureRequest,
-    ) -> Result<Bytes, Error> {
-        let point = point_of(l, &r.name)?;
-        let bilateral = l
-            .catalog
-            .data()
-            .trigger_points
-            .get(point)
-            .is_some_and(|t| t.bilateral);
-        let which = match pb::Side::try_from(r.side) {
-            Ok(pb::Side::Right) => 0,
-            Ok(pb::Side::Left) => 1,
-            Ok(pb::Side::Both | pb::Side::Unspecified) => 2,
-            Ok(pb::Side::Midline) if !bilateral => 2,
-            Ok(pb::Side::Midline) => {
-                return Err(Error::InvalidArgument(vec![Violation::new(
-                    "side",
-                    "this trigger point is on both sides: ask SIDE_RIGHT, SIDE_LEFT or SIDE_BOTH",
-                )]));
-            }
-            Err(_) => {
-                return Err(Error::InvalidArgument(vec![Violation::new(
-                    "side",
-                    format!("unknown side {}", r.side),
-                )]));
-            }
-        };
-        l.encoded
-            .get_picture
-            .get(point)
-            .map(|p| p[which].clone())
-            .ok_or_else(|| Error::Storage("picture missing for a known point".into()))
-    }
-
-    /// FindByPain, encoded: ranked per request, muscles and trigger points
-    /// spliced in ready-made.
-    pub fn find_by_pain_encoded(l: &Loaded, r: pb::FindByPainRequest) -> Result<Bytes, Error> {
-        let (resolved, answer, page) = pain_page(l, &r)?;
-        Ok(encoded::pain_response(
-            &l.catalog,
-            &l.pb,
-            &l.encoded,
-            &resolved,
-            &answer,
-            &page.items,
-            page.next_token,
-        ))
-    }
+/// The picture GetTriggerPointPicture answers, from the encoded cache.
+pub(crate) fn picture(l: &Loaded, r: &pb::GetTriggerPointPictureRequest) -> Result<Bytes, Error> {
+    let point = point_of(l, &r.name)?;
+    let bilateral = l
+        .catalog
+        .data()
+        .trigger_points
+        .get(point)
+        .is_some_and(|t| t.bilateral);
+    let which = match pb::Side::try_from(r.side) {
+        Ok(pb::Side::Right) => 0,
+        Ok(pb::Side::Left) => 1,
+        Ok(pb::Side::Both | pb::Side::Unspecified) => 2,
+        Ok(pb::Side::Midline) if !bilateral => 2,
+        Ok(pb::Side::Midline) => {
+            return Err(Error::InvalidArgument(vec![Violation::new(
+                "side",
+                "this trigger point is on both sides: ask SIDE_RIGHT, SIDE_LEFT or SIDE_BOTH",
+            )]));
+        }
+        Err(_) => {
+            return Err(Error::InvalidArgument(vec![Violation::new(
+                "side",
+                format!("unknown side {}", r.side),
+            )]));
+        }
+    };
+    l.encoded
+        .get_picture
+        .get(point)
+        .map(|p| p[which].clone())
+        .ok_or_else(|| Error::Storage("picture missing for a known point".into()))
 }
 
 /// A list fingerprint for page tokens: the call and its filters.
@@ -628,15 +578,17 @@ impl CatalogService for CatalogApi {
         })
     }
 
-    // The two answers below are served pre-encoded by `CatalogServer`; these
-    // typed forms (for callers of the generated server) decode the same bytes.
+    // The two answers below are served pre-encoded by `server::CatalogServer`;
+    // these typed forms (for callers of the generated server) decode the
+    // same bytes.
     #[tracing::instrument(level = "debug", skip_all)]
     async fn get_body_map(
         &self,
         req: Request<pb::GetBodyMapRequest>,
     ) -> Result<Response<pb::GetBodyMapResponse>, Status> {
         let r = req.into_inner();
-        self.answer(|l| decode(Self::get_body_map_encoded(l, r)?))
+        let _ = r;
+        self.answer(|l| decode(l.encoded.get_body_map.clone()))
     }
 
     #[tracing::instrument(level = "debug", skip_all)]
@@ -645,7 +597,7 @@ impl CatalogService for CatalogApi {
         req: Request<pb::GetTriggerPointPictureRequest>,
     ) -> Result<Response<pb::GetTriggerPointPictureResponse>, Status> {
         let r = req.into_inner();
-        self.answer(|l| decode(Self::get_picture_encoded(l, r)?))
+        self.answer(|l| decode(picture(l, &r)?))
     }
 
     #[tracing::instrument(level = "debug", skip_all)]

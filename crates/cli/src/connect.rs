@@ -15,7 +15,7 @@ use crate::credentials;
 use crate::output::Output;
 
 /// The development secret's default, shared with the gateway.
-pub const DEV_SECRET: &str = "knotwork-dev-secret";
+pub use knotwork_runtime::dev::JWT_SECRET as DEV_SECRET;
 
 /// Flags every client subcommand takes (before or after the subcommand).
 #[derive(Debug, Clone, clap::Args)]
@@ -106,8 +106,8 @@ impl Ctx {
         if let Some(user) = &self.global.user {
             return Ok(Some(knotwork_gateway::auth::mint_dev_token(
                 &self.global.jwt_secret,
-                "knotwork-dev",
-                "knotwork",
+                knotwork_runtime::dev::JWT_ISSUER,
+                knotwork_runtime::dev::JWT_AUDIENCE,
                 user,
                 Duration::from_secs(3600),
             )?));

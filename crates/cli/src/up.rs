@@ -53,14 +53,14 @@ pub struct UpArgs {
     #[arg(
         long,
         env = "KNOTWORK_JWT_SECRET",
-        default_value = "knotwork-dev-secret"
+        default_value = knotwork_runtime::dev::JWT_SECRET
     )]
     jwt_secret: String,
     /// The credential the gateway presents to the backends.
     #[arg(
         long,
         env = "KNOTWORK_INTERNAL_TOKEN",
-        default_value = "knotwork-dev-internal"
+        default_value = knotwork_runtime::dev::INTERNAL_TOKEN
     )]
     internal_token: String,
     /// OpenID providers to accept sign-ins from, by issuer URL (comma-separated),

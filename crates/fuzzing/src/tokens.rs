@@ -70,16 +70,18 @@ fn catalog_round_trip(rest: &[u8]) {
 }
 
 fn session_token(token: &str) {
-    match knotwork_session::service::parse_page_token(token) {
+    use knotwork_session::domain::page::PageToken;
+    match PageToken::parse(token) {
         Ok(None) => assert!(token.is_empty()),
-        Ok(Some((micros, id))) => {
-            assert!(!id.is_empty());
-            let again = knotwork_session::service::parse_page_token(&format!("{micros}_{id}"));
-            assert!(
-                matches!(&again, Ok(Some((m, i))) if *m == micros && *i == id),
+        Ok(Some(t)) => {
+            assert!(!t.session_id.is_empty());
+            let again = PageToken::parse(&t.to_string());
+            assert_eq!(
+                again.as_ref().ok(),
+                Some(&Some(t)),
                 "{token:?} -> {again:?}"
             );
         }
-        Err(e) => assert_eq!(e.code(), tonic::Code::InvalidArgument, "{e}"),
+        Err(v) => assert_eq!(v.field, "page_token", "{token:?}"),
     }
 }

@@ -11,7 +11,7 @@ use knotwork_runtime::telemetry::LogArgs;
 use knotwork_runtime::tls::{BackendTlsArgs, TlsArgs, is_https};
 
 /// The development HS256 secret. Production mode refuses it.
-pub const DEV_JWT_SECRET: &str = "knotwork-dev-secret";
+pub use knotwork_runtime::dev::JWT_SECRET as DEV_JWT_SECRET;
 /// The development internal credential. Production mode refuses it.
 pub use knotwork_runtime::prod::DEV_INTERNAL_TOKEN;
 /// How strict the gateway is about secrets, browser origins and plain-text
@@ -77,11 +77,11 @@ pub struct Config {
     /// ids are `oidc:<first 12 hex digits of SHA-256(issuer)>:<sub>`. An
     /// `--oidc-issuers` entry equal to this one keeps the unscoped ids (to
     /// move from a JWKS file to discovery without moving anyone's data).
-    #[arg(long, env = "KNOTWORK_JWT_ISSUER", default_value = "knotwork-dev")]
+    #[arg(long, env = "KNOTWORK_JWT_ISSUER", default_value = knotwork_runtime::dev::JWT_ISSUER)]
     pub jwt_issuer: String,
 
     /// Required token audience (`aud`).
-    #[arg(long, env = "KNOTWORK_JWT_AUDIENCE", default_value = "knotwork")]
+    #[arg(long, env = "KNOTWORK_JWT_AUDIENCE", default_value = knotwork_runtime::dev::JWT_AUDIENCE)]
     pub jwt_audience: String,
 
     /// OpenID providers trusted by issuer URL, comma-separated. The gateway
@@ -333,8 +333,8 @@ impl Config {
             session_shards,
             jwt_secret: DEV_JWT_SECRET.to_owned(),
             jwt_jwks_file: None,
-            jwt_issuer: "knotwork-dev".to_owned(),
-            jwt_audience: "knotwork".to_owned(),
+            jwt_issuer: knotwork_runtime::dev::JWT_ISSUER.to_owned(),
+            jwt_audience: knotwork_runtime::dev::JWT_AUDIENCE.to_owned(),
             oidc_issuers: Vec::new(),
             oidc_audiences: Vec::new(),
             oidc_ca_file: None,

@@ -40,34 +40,17 @@ use tonic::transport::server::TcpConnectInfo;
 use tower::{Layer, Service};
 
 use crate::Error;
+use crate::auth::Verified;
 use crate::limit::{Slot, Slots};
 use crate::service::Shared;
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+use knotwork_proto::BoxError;
 
 /// Who a pending call is charged to.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Caller {
     User(String),
     Addr(IpAddr),
-}
-
-/// The token verification intake made, kept in the request's extensions
-/// for the handler.
-#[derive(Debug, Clone)]
-pub struct Verified(Result<String, (&'static str, String)>);
-
-impl Verified {
-    /// The verified user, or the refusal as the handler would have made it.
-    pub fn result(&self) -> Result<String, Error> {
-        match &self.0 {
-            Ok(user) => Ok(user.clone()),
-            Err((reason, message)) => Err(Error::Unauthenticated {
-                reason,
-                message: message.clone(),
-            }),
-        }
-    }
 }
 
 /// The settings and counters of [`IntakeLayer`].
@@ -149,7 +132,7 @@ impl Intake {
         req: &mut http::Request<B>,
     ) -> Result<Slot<Caller>, Error> {
         let md = MetadataMap::from_headers(req.headers().clone());
-        let verified = Verified(self.shared.auth.verify(&md).await.map_err(|e| match e {
+        let verified = Verified::new(self.shared.auth.verify(&md).await.map_err(|e| match e {
             Error::Unauthenticated { reason, message } => (reason, message),
             other => ("TOKEN_INVALID", other.to_string()),
         }));

@@ -18,7 +18,7 @@ use tower::{Layer, Service};
 
 use crate::metrics::Metrics;
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+use knotwork_proto::BoxError;
 
 /// When the call reached the gateway's own code: tonic starts its
 /// `grpc-timeout` timer then, so the handler's deadline counts from here,

@@ -59,6 +59,7 @@ use std::time::Duration;
 
 use http::{HeaderName, HeaderValue, Method};
 use knotwork_proto::gateway::v1::view_service_server::ViewServiceServer;
+use knotwork_proto::names::{CATALOG_SERVICE, SESSION_SERVICE, VIEW_SERVICE};
 use knotwork_proto::session::v1::session_service_server::SessionServiceServer;
 use tokio::net::TcpListener;
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -67,13 +68,6 @@ pub use auth::mint_dev_token;
 pub use config::Config;
 pub use error::Error;
 pub use reshard::{ReshardReport, reshard, reshard_with_tls};
-
-/// The public catalog service's full name.
-pub const CATALOG_SERVICE: &str = "knotwork.catalog.v1.CatalogService";
-/// The session service's full name.
-pub const SESSION_SERVICE: &str = "knotwork.session.v1.SessionService";
-/// The view service's full name.
-pub const VIEW_SERVICE: &str = "knotwork.gateway.v1.ViewService";
 
 /// The CORS policy: the listed origins; with none listed, any origin in dev
 /// mode and none in prod mode.
@@ -207,19 +201,18 @@ pub async fn run(
         Duration::from_millis(config.health_interval_ms.max(10)),
         stop_rx.clone(),
     ));
-    if let Some(admin) = admin {
-        tracing::info!(addr = ?admin.local_addr().ok(), tls = tls.is_some(), "metrics listening");
-        let admin = knotwork_runtime::listen::incoming(admin, tls.clone(), &config.limits);
-        let mut stop = stop_rx.clone();
-        tokio::spawn(knotwork_runtime::metrics::serve_admin(
-            admin,
-            metrics.registry().clone(),
-            health.clone(),
-            async move {
-                let _ = stop.changed().await;
-            },
-        ));
-    }
+    let mut admin_stop = stop_rx.clone();
+    knotwork_runtime::spawn_admin(
+        "gateway",
+        admin,
+        tls.clone(),
+        &config.limits,
+        metrics.registry().clone(),
+        health.clone(),
+        async move {
+            let _ = admin_stop.changed().await;
+        },
+    );
     {
         let shared = shared.clone();
         let mut stop = stop_rx;
@@ -268,16 +261,6 @@ pub async fn run(
                 .max_decoding_message_size(max)
                 .max_encoding_message_size(max),
         );
-    tracing::info!(addr = ?listener.local_addr().ok(), tls = tls.is_some(), "gateway listening");
-    let served = router.serve_with_incoming_shutdown(
-        knotwork_runtime::listen::incoming(listener, tls, &config.limits),
-        drain.draining(),
-    );
-    tokio::select! {
-        r = served => r?,
-        () = drain.hard_stop() => {
-            tracing::warn!("connections still open after the drain deadline; closing them");
-        }
-    }
+    knotwork_runtime::serve("gateway", router, listener, tls, &config.limits, &drain).await?;
     Ok(())
 }

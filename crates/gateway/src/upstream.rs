@@ -350,13 +350,16 @@ pub async fn poll_health(
             }
         };
         reporter
-            .set_service_status(crate::CATALOG_SERVICE, status(catalog_ok))
+            .set_service_status(knotwork_proto::names::CATALOG_SERVICE, status(catalog_ok))
             .await;
         reporter
-            .set_service_status(crate::SESSION_SERVICE, status(session_ok))
+            .set_service_status(knotwork_proto::names::SESSION_SERVICE, status(session_ok))
             .await;
         reporter
-            .set_service_status(crate::VIEW_SERVICE, status(catalog_ok && session_ok))
+            .set_service_status(
+                knotwork_proto::names::VIEW_SERVICE,
+                status(catalog_ok && session_ok),
+            )
             .await;
         // The overall status ("") is the gateway itself: it stays SERVING
         // while a backend is down, so orchestrator probes do not restart or

@@ -8,11 +8,17 @@
 //! Both sides share one codec type, so a response that does not decode is
 //! also reported as INVALID_ARGUMENT to the caller (a backend bug, never
 //! something a client can cause).
+//!
+//! Two codecs write messages that are already encoded, as they are: the
+//! catalog's [`EncodedCodec`] (requests decoded as above, answers encoded
+//! once per catalog version) and the gateway's [`RawCodec`] (bytes both
+//! ways, for forwarding without looking inside).
 
 use std::marker::PhantomData;
 
+use bytes::{Buf, BufMut, Bytes};
 use tonic::Status;
-use tonic::codec::{BufferSettings, Codec, DecodeBuf, Decoder};
+use tonic::codec::{BufferSettings, Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 
 /// prost encoding with decode errors mapped to INVALID_ARGUMENT.
 #[derive(Debug, Clone)]
@@ -75,6 +81,76 @@ impl<U: prost::Message + Default> Decoder for ProstDecoder<U> {
 /// invalid string value: data is not UTF-8 encoded".
 pub fn decode_error(e: prost::DecodeError) -> Status {
     Status::invalid_argument(format!("the message could not be decoded: {e}"))
+}
+
+/// Writes an encoded message as it is.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BytesEncoder;
+
+impl Encoder for BytesEncoder {
+    type Item = Bytes;
+    type Error = Status;
+
+    fn encode(&mut self, item: Bytes, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
+        dst.reserve(item.len());
+        dst.put_slice(&item);
+        Ok(())
+    }
+}
+
+/// A codec that decodes requests of type `Req` as [`ProstCodec`] does and
+/// writes answers that are already encoded.
+#[derive(Debug)]
+pub struct EncodedCodec<Req>(PhantomData<fn() -> Req>);
+
+impl<Req> Default for EncodedCodec<Req> {
+    fn default() -> Self {
+        Self(PhantomData)
+    }
+}
+
+impl<Req: prost::Message + Default + Send + 'static> Codec for EncodedCodec<Req> {
+    type Encode = Bytes;
+    type Decode = Req;
+    type Encoder = BytesEncoder;
+    type Decoder = ProstDecoder<Req>;
+
+    fn encoder(&mut self) -> Self::Encoder {
+        BytesEncoder
+    }
+
+    fn decoder(&mut self) -> Self::Decoder {
+        ProstDecoder::default()
+    }
+}
+
+/// A codec whose messages are their encoded bytes: decoding takes the
+/// message out of the frame without copying it, encoding writes it as is.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RawCodec;
+
+impl Codec for RawCodec {
+    type Encode = Bytes;
+    type Decode = Bytes;
+    type Encoder = BytesEncoder;
+    type Decoder = RawCodec;
+
+    fn encoder(&mut self) -> Self::Encoder {
+        BytesEncoder
+    }
+
+    fn decoder(&mut self) -> Self::Decoder {
+        RawCodec
+    }
+}
+
+impl Decoder for RawCodec {
+    type Item = Bytes;
+    type Error = Status;
+
+    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Bytes>, Status> {
+        Ok(Some(src.copy_to_bytes(src.remaining())))
+    }
 }
 
 #[cfg(test)]

@@ -2,12 +2,23 @@
 //! prost and tonic generate from `proto/`, plus the encoded descriptor set for
 //! server reflection and the names of the internal metadata the gateway sets.
 //!
+//! It is also the one home of the words every crate shares about the wire:
+//! service and resource names ([`names`]), the codecs ([`codec`], including
+//! the ones that write encoded bytes as they are) and the boxed error and
+//! future types of hand-written tower services ([`BoxError`], [`BoxFuture`]).
+//!
 //! Only this crate compiles `.proto` files. Service crates depend on it and
 //! never on each other's generated code.
 
 #![allow(missing_docs)] // Generated code carries the .proto comments instead.
 
 pub mod codec;
+pub mod names;
+
+/// The error type tower and tonic services pass on.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+/// The future of a hand-written tower service.
+pub type BoxFuture<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send>>;
 
 /// `knotwork.catalog.v1`: the trigger point chart.
 pub mod catalog {

@@ -5,7 +5,9 @@
 //! ([`tls`]), how listeners accept connections under limits ([`listen`]),
 //! how big an error reply may be ([`bounded`]), which secrets production
 //! mode refuses ([`prod`]), Prometheus metrics with the admin port
-//! ([`metrics`]) and trace context across the hops of a call ([`trace`]).
+//! ([`metrics`]), trace context across the hops of a call ([`trace`]), the
+//! development credentials ([`dev`]) and how a service serves its listener
+//! until shutdown, drain deadline included ([`serve()`]).
 //!
 //! Invariant: this crate never reads the environment on its own; binaries
 //! pass configuration in (clap reads `KNOTWORK_*` variables in `main.rs`).
@@ -13,6 +15,7 @@
 #![forbid(unsafe_code)]
 
 pub mod bounded;
+pub mod dev;
 pub mod drain;
 pub mod grpc;
 pub mod internal;
@@ -20,8 +23,11 @@ pub mod listen;
 pub mod metrics;
 pub mod prod;
 pub mod reload;
+mod serve;
 pub mod shutdown;
 pub mod status;
 pub mod telemetry;
 pub mod tls;
 pub mod trace;
+
+pub use serve::{serve, spawn_admin};

@@ -36,7 +36,7 @@ use prometheus::{Encoder, HistogramOpts, Opts, Registry, TextEncoder};
 pub use prometheus::{Histogram, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec};
 use tower::{Layer, Service};
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+use knotwork_proto::BoxError;
 
 /// Latency buckets for calls and commits, seconds: 0.5 ms to 10 s.
 pub const LATENCY_BUCKETS: &[f64] = &[

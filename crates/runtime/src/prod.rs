@@ -6,9 +6,7 @@
 //! gateway, and the gateway's HS256 secret. Each refusal names the setting
 //! (its environment variable), never the value.
 
-/// The development internal credential (the default of
-/// `KNOTWORK_INTERNAL_TOKEN`). Production mode refuses it.
-pub const DEV_INTERNAL_TOKEN: &str = "knotwork-dev-internal";
+pub use crate::dev::INTERNAL_TOKEN as DEV_INTERNAL_TOKEN;
 
 /// The shortest secret production mode accepts, in bytes: 256 bits, the
 /// HS256 key size RFC 7518 (3.2) requires.

@@ -30,7 +30,7 @@ use tower::{Layer, Service};
 use tracing::Instrument as _;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+use knotwork_proto::BoxError;
 
 /// The W3C header naming the caller's trace and span.
 pub const TRACEPARENT: &str = "traceparent";

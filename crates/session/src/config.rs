@@ -4,8 +4,9 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use knotwork_runtime::dev::INTERNAL_TOKEN as DEV_INTERNAL_TOKEN;
 use knotwork_runtime::listen::LimitArgs;
-use knotwork_runtime::prod::{DEV_INTERNAL_TOKEN, Mode};
+use knotwork_runtime::prod::Mode;
 use knotwork_runtime::telemetry::LogArgs;
 use knotwork_runtime::tls::{BackendTlsArgs, TlsArgs};
 

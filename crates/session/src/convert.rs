@@ -32,6 +32,47 @@ pub fn to_timestamp(t: Timestamp) -> prost_types::Timestamp {
     }
 }
 
+/// A status as a batch item's `ItemError`: its code and message, its
+/// field violations (`google.rpc.BadRequest`) and its ErrorInfo reason.
+pub fn item_error(status: &tonic::Status) -> pb::ItemError {
+    use tonic_types::StatusExt as _;
+    let details = status.get_error_details();
+    pb::ItemError {
+        code: status.code() as i32,
+        message: status.message().to_owned(),
+        field_violations: details
+            .bad_request()
+            .map(|b| {
+                b.field_violations
+                    .iter()
+                    .map(|f| pb::FieldViolation {
+                        field: f.field.clone(),
+                        description: f.description.clone(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        reason: details
+            .error_info()
+            .map(|i| i.reason.clone())
+            .unwrap_or_default(),
+    }
+}
+
+/// The user id an admin call names, checked like the ids the gateway sets.
+pub fn admin_user_id(id: &str) -> Result<&str, Error> {
+    if !knotwork_runtime::internal::is_valid_user_id(id) {
+        return Err(Error::field(
+            "user_id",
+            format!(
+                "required, at most {} bytes of text without control characters",
+                knotwork_runtime::internal::MAX_USER_ID_LEN
+            ),
+        ));
+    }
+    Ok(id)
+}
+
 fn strip<'a>(name: &'a str, prefix: &str) -> &'a str {
     name.strip_prefix(prefix).unwrap_or(name)
 }

@@ -74,19 +74,6 @@ impl Error {
     pub fn field(field: impl Into<String>, description: impl Into<String>) -> Self {
         Self::InvalidArgument(vec![FieldViolation::new(field, description)])
     }
-
-    /// The gRPC code this error maps to.
-    pub fn code(&self) -> Code {
-        match self {
-            Self::InvalidArgument(_) | Self::RequestIdReused(_) => Code::InvalidArgument,
-            Self::NotFound(_) => Code::NotFound,
-            Self::Refused(_) => Code::FailedPrecondition,
-            Self::QuotaExceeded(_) => Code::ResourceExhausted,
-            Self::Aborted(_) => Code::Aborted,
-            Self::Unavailable(_) | Self::NotLeader { .. } => Code::Unavailable,
-            Self::Storage(_) | Self::Startup(_) => Code::Internal,
-        }
-    }
 }
 
 macro_rules! storage_from {

@@ -32,10 +32,10 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use knotwork_proto::names::{SESSION_ADMIN_SERVICE, SESSION_SERVICE};
 use knotwork_proto::session::v1::session_admin_service_server::SessionAdminServiceServer;
 use knotwork_proto::session::v1::session_service_server::SessionServiceServer;
 use knotwork_runtime::internal::InternalAuth;
-use tonic::server::NamedService;
 
 pub use config::Config;
 pub use error::Error;
@@ -48,10 +48,7 @@ const FIRST_VIEW_WAIT: Duration = Duration::from_secs(10);
 const MAX_REQUEST_BYTES: usize = 16 * 1024 * 1024;
 
 /// The gRPC services this crate serves, by full name.
-pub const SERVICES: [&str; 2] = [
-    <SessionServiceServer<service::Session> as NamedService>::NAME,
-    <SessionAdminServiceServer<service::Session> as NamedService>::NAME,
-];
+pub const SERVICES: [&str; 2] = [SESSION_SERVICE, SESSION_ADMIN_SERVICE];
 
 /// Serves the session service on `listener` until `shutdown` resolves, then
 /// finishes in-flight calls (open guided-session streams end with
@@ -101,17 +98,17 @@ pub async fn run_with_admin(
 
     let (reporter, health) = knotwork_runtime::grpc::health().await;
     let (admin_stop, admin_stopped) = tokio::sync::oneshot::channel::<()>();
-    if let Some(admin) = admin {
-        tracing::info!(addr = ?admin.local_addr().ok(), "session admin (metrics, health) listening");
-        tokio::spawn(knotwork_runtime::metrics::serve_admin(
-            knotwork_runtime::listen::incoming(admin, None, &config.limits),
-            metrics.clone(),
-            health.clone(),
-            async move {
-                let _ = admin_stopped.await;
-            },
-        ));
-    }
+    knotwork_runtime::spawn_admin(
+        "session",
+        admin,
+        None,
+        &config.limits,
+        metrics.clone(),
+        health.clone(),
+        async move {
+            let _ = admin_stopped.await;
+        },
+    );
     let (catalog, catalog_task) = catalog::spawn(
         &config.catalog_url,
         &backend_tls,
@@ -163,17 +160,8 @@ pub async fn run_with_admin(
         config.guide_speedup,
     )
     .with_drain(drain.clone());
-    let addr = listener
-        .local_addr()
-        .map_err(|e| Error::Startup(format!("listener: {e}")))?;
-    tracing::info!(
-        %addr,
-        catalog = %config.catalog_url,
-        tls = tls.is_some(),
-        mtls = config.tls.tls_client_ca.is_some(),
-        "session service listening"
-    );
-    let result = knotwork_runtime::listen::server(&config.limits)
+    tracing::info!(catalog = %config.catalog_url, "reading the catalog's rules");
+    let router = knotwork_runtime::listen::server(&config.limits)
         .layer(metrics.layer())
         .layer(knotwork_runtime::trace::TraceLayer)
         .layer(knotwork_runtime::status::StatusLayer)
@@ -185,18 +173,16 @@ pub async fn run_with_admin(
         )
         .add_service(
             SessionAdminServiceServer::new(svc).max_decoding_message_size(MAX_REQUEST_BYTES),
-        )
-        .serve_with_incoming_shutdown(
-            knotwork_runtime::listen::incoming(listener, tls, &config.limits),
-            drain.draining(),
         );
-    let result = tokio::select! {
-        r = result => r,
-        () = drain.hard_stop() => {
-            tracing::warn!("connections still open after the drain deadline; closing them");
-            Ok(())
-        }
-    };
+    let result = knotwork_runtime::serve(
+        "session service",
+        router,
+        listener,
+        tls,
+        &config.limits,
+        &drain,
+    )
+    .await;
     health_task.abort();
     catalog_task.abort();
     drop(admin_stop);

@@ -22,7 +22,8 @@ use tonic::{Request, Response, Status};
 use crate::catalog::Catalog;
 use crate::convert;
 use crate::domain::guide::{self, Cue};
-use crate::domain::progress::{self, SessionPoint};
+use crate::domain::page::PageToken;
+use crate::domain::progress;
 use crate::domain::validate::{self, Violations};
 use crate::domain::{FieldViolation, holds, names, rules, time};
 use crate::domain::{ProfilePatch, SessionDraft};
@@ -111,7 +112,7 @@ impl Session {
         let now = Timestamp::now();
         let today = time::local_date(now, &tz);
         let sessions = self.store.all_sessions(user).await?;
-        let (worked, by_point) = worked_from(&sessions);
+        let (worked, by_point) = progress::by_point(&sessions);
         let status: BTreeMap<String, progress::Status> = by_point
             .iter()
             .map(|(p, list)| {
@@ -245,63 +246,46 @@ pub fn guide_stream(
     (ReceiverStream::new(rx), task)
 }
 
+/// One LogSession request checked ([`validate::log_request`], field names
+/// under `prefix`) and ready for the store: the path both LogSession and
+/// each BatchLogSessions item take.
+fn log_item(
+    r: pb::LogSessionRequest,
+    catalog: &crate::domain::CatalogView,
+    now: Timestamp,
+    prefix: &str,
+) -> Result<LogItem, Vec<FieldViolation>> {
+    let raw = r.session.as_ref().map(convert::raw_session);
+    let draft = validate::log_request(&r.request_id, raw.as_ref(), catalog, now, prefix)?;
+    Ok(LogItem {
+        request_id: r.request_id,
+        draft,
+        field_prefix: format!("{prefix}session."),
+    })
+}
+
 /// The call's `x-request-id` (or a fresh one), for log lines.
 fn rid<T>(req: &Request<T>) -> String {
     knotwork_runtime::internal::request_id(req.metadata())
 }
 
+/// A batch item's refusal: the status the error table
+/// (`From<Error> for Status`) gives, carried as an `ItemError`.
 fn item_error(index: usize, e: Error) -> pb::BatchLogResult {
-    let code = e.code() as i32;
-    let (message, field_violations) = match &e {
-        Error::InvalidArgument(v) => (
-            "invalid argument".to_owned(),
-            v.iter()
-                .map(|f| pb::FieldViolation {
-                    field: f.field.clone(),
-                    description: f.description.clone(),
-                })
-                .collect(),
-        ),
-        Error::RequestIdReused(field) => (
-            e.to_string(),
-            vec![pb::FieldViolation {
-                field: field.clone(),
-                description: "was used before for a different request".to_owned(),
-            }],
-        ),
-        Error::Storage(_) | Error::Startup(_) => ("internal error".to_owned(), Vec::new()),
-        other => (other.to_string(), Vec::new()),
-    };
-    let reason = match &e {
-        Error::RequestIdReused(_) => crate::error::REASON_REQUEST_ID_REUSED.to_owned(),
-        Error::QuotaExceeded(_) => crate::error::REASON_QUOTA_EXCEEDED.to_owned(),
-        Error::Refused(r) => r.reason.as_str().to_owned(),
-        _ => String::new(),
-    };
     pb::BatchLogResult {
         index: i32::try_from(index).unwrap_or(i32::MAX),
-        outcome: Some(pb::batch_log_result::Outcome::Error(pb::ItemError {
-            code,
-            message,
-            field_violations,
-            reason,
-        })),
+        outcome: Some(pb::batch_log_result::Outcome::Error(convert::item_error(
+            &Status::from(e),
+        ))),
         replayed: false,
     }
 }
 
-/// Parses a ListSessions page token (`{perform_time_micros}_{session_id}`,
-/// empty for the first page). Public for the fuzz targets (`crates/fuzzing`).
-pub fn parse_page_token(token: &str) -> Result<Option<(i64, String)>, Error> {
-    if token.is_empty() {
-        return Ok(None);
-    }
-    token
-        .split_once('_')
-        .and_then(|(m, id)| Some((m.parse::<i64>().ok()?, id.to_owned())))
-        .filter(|(_, id)| !id.is_empty())
-        .map(Some)
-        .ok_or_else(|| Error::field("page_token", "not a token from a previous response"))
+/// Parses a ListSessions page token ([`PageToken`], empty for the first
+/// page) into the position the store reads after.
+fn parse_page_token(token: &str) -> Result<Option<(i64, String)>, Error> {
+    let token = PageToken::parse(token).map_err(|v| Error::InvalidArgument(vec![v]))?;
+    Ok(token.map(|t| (t.perform_micros, t.session_id)))
 }
 
 fn page_size(v: i32, default: usize, max: usize) -> Result<usize, Error> {
@@ -496,40 +480,9 @@ impl SessionService for Session {
             .map(|s| s.trigger_point.as_str());
         let catalog = self.catalog_for(point).await?;
         let r = req.into_inner();
-        let mut v = Violations::default();
-        if let Err(e) = validate::request_id(&r.request_id, "request_id") {
-            v.add(&e.field, e.description);
-        }
-        let draft = match &r.session {
-            None => {
-                v.add("session", "required");
-                None
-            }
-            Some(s) => match validate::session(
-                &convert::raw_session(s),
-                &catalog,
-                Timestamp::now(),
-                "session.",
-            ) {
-                Ok(d) => Some(d),
-                Err(list) => {
-                    for f in list {
-                        v.add(&f.field, f.description);
-                    }
-                    None
-                }
-            },
-        };
-        let draft = v.finish(draft).map_err(Error::InvalidArgument)?;
-        let Some(mut draft) = draft else {
-            return Err(Error::field("session", "required").into());
-        };
-        self.real_guided_duration(&user, &mut draft).await?;
-        let item = LogItem {
-            request_id: r.request_id,
-            draft,
-            field_prefix: "session.".into(),
-        };
+        let mut item =
+            log_item(r, &catalog, Timestamp::now(), "").map_err(Error::InvalidArgument)?;
+        self.real_guided_duration(&user, &mut item.draft).await?;
         let mut out = self
             .store
             .log_sessions(&user, vec![item], catalog, Timestamp::now())
@@ -563,39 +516,14 @@ impl SessionService for Session {
         let mut items = Vec::new();
         let mut positions = Vec::new();
         for (i, r) in requests.into_iter().enumerate() {
-            let prefix = format!("requests[{i}].");
-            let mut violations: Vec<FieldViolation> = Vec::new();
-            if let Err(v) = validate::request_id(&r.request_id, &format!("{prefix}request_id")) {
-                violations.push(v);
-            }
-            let draft = match &r.session {
-                None => {
-                    violations.push(FieldViolation::new(format!("{prefix}session"), "required"));
-                    None
-                }
-                Some(s) => match validate::session(
-                    &convert::raw_session(s),
-                    &catalog,
-                    now,
-                    &format!("{prefix}session."),
-                ) {
-                    Ok(d) => Some(d),
-                    Err(mut list) => {
-                        violations.append(&mut list);
-                        None
-                    }
-                },
-            };
-            match draft {
-                Some(draft) if violations.is_empty() => {
-                    items.push(LogItem {
-                        request_id: r.request_id,
-                        draft,
-                        field_prefix: format!("{prefix}session."),
-                    });
+            match log_item(r, &catalog, now, &format!("requests[{i}].")) {
+                Ok(item) => {
+                    items.push(item);
                     positions.push(i);
                 }
-                _ => results[i] = Some(item_error(i, Error::InvalidArgument(violations))),
+                Err(violations) => {
+                    results[i] = Some(item_error(i, Error::InvalidArgument(violations)));
+                }
             }
         }
         if !items.is_empty() {
@@ -660,9 +588,7 @@ impl SessionService for Session {
             .list_sessions(&user, start.flatten(), end.flatten(), point, before, limit)
             .await?;
         let next_page_token = match sessions.last() {
-            Some(last) if more => {
-                format!("{}_{}", last.draft.perform_time.as_microsecond(), last.id)
-            }
+            Some(last) if more => PageToken::after(last.draft.perform_time, &last.id).to_string(),
             _ => String::new(),
         };
         Ok(Response::new(pb::ListSessionsResponse {
@@ -689,7 +615,7 @@ impl SessionService for Session {
         let today = time::local_date(Timestamp::now(), &tz);
         // Every point is computed, even with a filter: the alternatives of
         // one point depend on the status of the others.
-        let (worked, by_point) = worked_from(&self.store.all_sessions(&user).await?);
+        let (worked, by_point) = progress::by_point(&self.store.all_sessions(&user).await?);
         let mut list: Vec<_> = by_point
             .iter()
             .map(|(p, s)| progress::point_progress(p, s, today, days, &catalog))
@@ -762,16 +688,12 @@ impl SessionService for Session {
             .iter()
             .map(|(p, done)| {
                 let on_hold = holds::active_for_point(&all_holds, &catalog, p).is_some();
-                let remaining = if on_hold {
-                    0
-                } else {
-                    max.saturating_sub(*done)
-                };
-                let next = (remaining == 0 && !on_hold).then_some(&end);
+                let a = rules::allowance(*done, max, on_hold);
+                let next = a.next_tomorrow.then_some(&end);
                 pb::PointAllowance {
                     trigger_point: format!("{}{p}", names::TRIGGER_POINT),
                     sessions_done: i32::try_from(*done).unwrap_or(i32::MAX),
-                    sessions_remaining: i32::try_from(remaining).unwrap_or(i32::MAX),
+                    sessions_remaining: i32::try_from(a.remaining).unwrap_or(i32::MAX),
                     next_allowed_time: next.map(|z| convert::to_timestamp(z.timestamp())),
                     next_allowed_local_time: next.map(rules::rfc3339_local).unwrap_or_default(),
                     on_hold,
@@ -1423,34 +1345,6 @@ impl PlanContext {
     }
 }
 
-/// Sessions per point per local day, and each point's sessions for its
-/// progress.
-fn worked_from(
-    sessions: &[crate::domain::SessionRecord],
-) -> (plan::Worked, BTreeMap<String, Vec<SessionPoint>>) {
-    let mut worked = plan::Worked::new();
-    let mut by_point: BTreeMap<String, Vec<SessionPoint>> = BTreeMap::new();
-    for s in sessions {
-        *worked
-            .entry(s.draft.trigger_point.clone())
-            .or_default()
-            .entry(s.local_date)
-            .or_default() += 1;
-        by_point
-            .entry(s.draft.trigger_point.clone())
-            .or_default()
-            .push(SessionPoint {
-                local_date: s.local_date,
-                perform_time: s.draft.perform_time,
-                tenderness_before: s.draft.tenderness_before,
-                tenderness_after: s.draft.tenderness_after,
-                duration_seconds: s.draft.duration_seconds,
-                twitch_response: s.draft.twitch_response,
-            });
-    }
-    (worked, by_point)
-}
-
 /// The points set aside from a plan: a held muscle or worsening tenderness.
 fn set_aside(
     status: &BTreeMap<String, progress::Status>,
@@ -1473,19 +1367,6 @@ fn plan_rules(catalog: &crate::domain::CatalogView) -> plan::Rules {
         g.recommended_sessions_per_day_min,
         g.max_sessions_per_point_per_day,
     )
-}
-
-pub(crate) fn admin_user_id(id: &str) -> Result<&str, Error> {
-    if !knotwork_runtime::internal::is_valid_user_id(id) {
-        return Err(Error::field(
-            "user_id",
-            format!(
-                "required, at most {} bytes of text without control characters",
-                knotwork_runtime::internal::MAX_USER_ID_LEN
-            ),
-        ));
-    }
-    Ok(id)
 }
 
 #[tonic::async_trait]
@@ -1513,7 +1394,7 @@ impl SessionAdminService for Session {
         req: Request<pb::ExportUserRequest>,
     ) -> Res<pb::ExportUserResponse> {
         self.admin(&req)?;
-        let user = admin_user_id(&req.get_ref().user_id)?;
+        let user = convert::admin_user_id(&req.get_ref().user_id)?;
         let data = self.store.export(user).await?;
         if data.profile.is_none()
             && data.screening.is_none()
@@ -1555,7 +1436,7 @@ impl SessionAdminService for Session {
         req: Request<pb::StreamExportUserRequest>,
     ) -> Res<Self::StreamExportUserStream> {
         self.admin(&req)?;
-        let user = admin_user_id(&req.get_ref().user_id)?;
+        let user = convert::admin_user_id(&req.get_ref().user_id)?;
         let parts = crate::transfer::export(&self.store, self.catalog.clone(), user, false);
         Ok(Response::new(Box::pin(parts.map(|p| {
             p.map(|part| pb::StreamExportUserResponse { part: Some(part) })
@@ -1592,7 +1473,7 @@ impl SessionAdminService for Session {
         req: Request<pb::DeleteUserRequest>,
     ) -> Res<pb::DeleteUserResponse> {
         self.admin(&req)?;
-        let user = admin_user_id(&req.get_ref().user_id)?;
+        let user = convert::admin_user_id(&req.get_ref().user_id)?;
         let (sessions, _) = self.store.delete_user(user).await?;
         Ok(Response::new(pb::DeleteUserResponse {
             sessions_deleted: i64::try_from(sessions).unwrap_or(i64::MAX),

@@ -93,7 +93,7 @@ pub async fn import(
             let first = user.is_none();
             match &user {
                 None => {
-                    crate::service::admin_user_id(&e.user_id)?;
+                    crate::convert::admin_user_id(&e.user_id)?;
                     user = Some(e.user_id.clone());
                 }
                 Some(u) if e.user_id.is_empty() || e.user_id == *u => e.user_id.clone_from(u),

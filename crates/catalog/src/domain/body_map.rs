@@ -12,28 +12,11 @@
 
 use std::collections::{HashMap, HashSet};
 
-use serde::{Deserialize, Serialize};
-
+pub use super::model::{BodyMapData, Ellipse, OutlineData, ShapeData, ShapeSide};
 use super::model::{Region, View};
 
 /// The built-in body map.
 pub const EMBEDDED_BODY_MAP: &str = include_str!("../../data/body_map.toml");
-
-/// The body map as the data file spells it.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BodyMapData {
-    /// Drawing width in SVG user units (normalized x times this).
-    pub width: f64,
-    /// Drawing height in SVG user units (normalized y times this).
-    pub height: f64,
-    /// One outline per view.
-    #[serde(default)]
-    pub outlines: Vec<OutlineData>,
-    /// One shape per region.
-    #[serde(default)]
-    pub shapes: Vec<ShapeData>,
-}
 
 impl BodyMapData {
     /// True when the data file carried no body map.
@@ -49,86 +32,6 @@ impl BodyMapData {
         map.shapes.retain(|s| ids.contains(s.region.as_str()));
         Ok(map)
     }
-}
-
-/// An ellipse in normalized coordinates.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Ellipse {
-    /// Centre x.
-    pub cx: f64,
-    /// Centre y.
-    pub cy: f64,
-    /// Horizontal radius.
-    pub rx: f64,
-    /// Vertical radius.
-    pub ry: f64,
-}
-
-impl Ellipse {
-    /// The same ellipse mirrored about x = 0.5.
-    pub fn mirrored(self) -> Self {
-        Self {
-            cx: 1.0 - self.cx,
-            ..self
-        }
-    }
-}
-
-/// The outline of one view.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct OutlineData {
-    /// Which view.
-    pub view: View,
-    /// The head.
-    pub head: Ellipse,
-    /// The image's left half of the silhouette, as `[x, y]` points of a smooth
-    /// closed curve, ending on the midline (the other half is its mirror).
-    pub half_silhouette: Vec<[f64; 2]>,
-    /// Lines drawn on the figure, each as `[x, y]` points.
-    #[serde(default)]
-    pub guides: Vec<Vec<[f64; 2]>>,
-}
-
-/// Where one region is drawn: its RIGHT side for a lateral region.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ShapeData {
-    /// Region id.
-    pub region: String,
-    /// The view (must be the region's).
-    pub view: View,
-    /// Centre x.
-    pub cx: f64,
-    /// Centre y.
-    pub cy: f64,
-    /// Horizontal radius.
-    pub rx: f64,
-    /// Vertical radius.
-    pub ry: f64,
-}
-
-impl ShapeData {
-    fn ellipse(&self) -> Ellipse {
-        Ellipse {
-            cx: self.cx,
-            cy: self.cy,
-            rx: self.rx,
-            ry: self.ry,
-        }
-    }
-}
-
-/// Which side of the person a resolved shape is on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ShapeSide {
-    /// The person's right.
-    Right,
-    /// The person's left.
-    Left,
-    /// On the midline.
-    Midline,
 }
 
 /// One drawable region shape.

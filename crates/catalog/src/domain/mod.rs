@@ -74,28 +74,30 @@ impl From<Vec<Violation>> for QueryError {
     }
 }
 
-/// Resource-name collections (AIP-122).
+/// Resource-name collections (AIP-122), by collection id; the ids are
+/// defined once, in `knotwork_proto::names`.
 pub mod names {
     use super::{Catalog, QueryError, Violation};
+    use knotwork_proto::names as n;
 
     /// `regions/`
-    pub const REGIONS: &str = "regions";
+    pub const REGIONS: &str = n::REGIONS.id;
     /// `muscles/`
-    pub const MUSCLES: &str = "muscles";
+    pub const MUSCLES: &str = n::MUSCLES.id;
     /// `triggerPoints/`
-    pub const TRIGGER_POINTS: &str = "triggerPoints";
+    pub const TRIGGER_POINTS: &str = n::TRIGGER_POINTS.id;
     /// `tools/`
-    pub const TOOLS: &str = "tools";
+    pub const TOOLS: &str = n::TOOLS.id;
     /// `symptoms/`
-    pub const SYMPTOMS: &str = "symptoms";
+    pub const SYMPTOMS: &str = n::SYMPTOMS.id;
     /// `contraindications/`
-    pub const CONTRAINDICATIONS: &str = "contraindications";
+    pub const CONTRAINDICATIONS: &str = n::CONTRAINDICATIONS.id;
     /// `redFlags/`
-    pub const RED_FLAGS: &str = "redFlags";
+    pub const RED_FLAGS: &str = n::RED_FLAGS.id;
     /// `sources/`
-    pub const SOURCES: &str = "sources";
+    pub const SOURCES: &str = n::SOURCES.id;
     /// `guides/`
-    pub const GUIDES: &str = "guides";
+    pub const GUIDES: &str = n::GUIDES.id;
 
     /// `collection/id`.
     pub fn name(collection: &str, id: &str) -> String {

@@ -7,8 +7,6 @@
 
 use serde::{Deserialize, Serialize};
 
-pub use super::body_map::BodyMapData;
-
 /// The whole data file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -539,4 +537,103 @@ pub struct TriggerPoint {
     /// Source ids.
     #[serde(default)]
     pub sources: Vec<String>,
+}
+
+// The body map's schema (`data/body_map.toml`); its checks and geometry
+// are in `body_map.rs`.
+
+/// The body map as the data file spells it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BodyMapData {
+    /// Drawing width in SVG user units (normalized x times this).
+    pub width: f64,
+    /// Drawing height in SVG user units (normalized y times this).
+    pub height: f64,
+    /// One outline per view.
+    #[serde(default)]
+    pub outlines: Vec<OutlineData>,
+    /// One shape per region.
+    #[serde(default)]
+    pub shapes: Vec<ShapeData>,
+}
+
+/// An ellipse in normalized coordinates.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ellipse {
+    /// Centre x.
+    pub cx: f64,
+    /// Centre y.
+    pub cy: f64,
+    /// Horizontal radius.
+    pub rx: f64,
+    /// Vertical radius.
+    pub ry: f64,
+}
+
+impl Ellipse {
+    /// The same ellipse mirrored about x = 0.5.
+    pub fn mirrored(self) -> Self {
+        Self {
+            cx: 1.0 - self.cx,
+            ..self
+        }
+    }
+}
+
+/// The outline of one view.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutlineData {
+    /// Which view.
+    pub view: View,
+    /// The head.
+    pub head: Ellipse,
+    /// The image's left half of the silhouette, as `[x, y]` points of a smooth
+    /// closed curve, ending on the midline (the other half is its mirror).
+    pub half_silhouette: Vec<[f64; 2]>,
+    /// Lines drawn on the figure, each as `[x, y]` points.
+    #[serde(default)]
+    pub guides: Vec<Vec<[f64; 2]>>,
+}
+
+/// Where one region is drawn: its RIGHT side for a lateral region.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShapeData {
+    /// Region id.
+    pub region: String,
+    /// The view (must be the region's).
+    pub view: View,
+    /// Centre x.
+    pub cx: f64,
+    /// Centre y.
+    pub cy: f64,
+    /// Horizontal radius.
+    pub rx: f64,
+    /// Vertical radius.
+    pub ry: f64,
+}
+
+impl ShapeData {
+    pub(crate) fn ellipse(&self) -> Ellipse {
+        Ellipse {
+            cx: self.cx,
+            cy: self.cy,
+            rx: self.rx,
+            ry: self.ry,
+        }
+    }
+}
+
+/// Which side of the person a resolved shape is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ShapeSide {
+    /// The person's right.
+    Right,
+    /// The person's left.
+    Left,
+    /// On the midline.
+    Midline,
 }

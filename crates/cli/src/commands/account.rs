@@ -25,10 +25,10 @@ pub struct MintArgs {
     #[arg(long, default_value_t = 24)]
     pub ttl_hours: u64,
     /// The issuer claim.
-    #[arg(long, env = "KNOTWORK_JWT_ISSUER", default_value = "knotwork-dev")]
+    #[arg(long, env = "KNOTWORK_JWT_ISSUER", default_value = knotwork_runtime::dev::JWT_ISSUER)]
     pub issuer: String,
     /// The audience claim.
-    #[arg(long, env = "KNOTWORK_JWT_AUDIENCE", default_value = "knotwork")]
+    #[arg(long, env = "KNOTWORK_JWT_AUDIENCE", default_value = knotwork_runtime::dev::JWT_AUDIENCE)]
     pub audience: String,
 }
 
@@ -52,7 +52,7 @@ pub struct LoginArgs {
     #[arg(long, default_value_t = 24)]
     pub ttl_hours: u64,
     /// The audience claim of a development token.
-    #[arg(long, env = "KNOTWORK_JWT_AUDIENCE", default_value = "knotwork")]
+    #[arg(long, env = "KNOTWORK_JWT_AUDIENCE", default_value = knotwork_runtime::dev::JWT_AUDIENCE)]
     pub audience: String,
 }
 
@@ -114,7 +114,7 @@ pub async fn login(ctx: &Ctx, args: LoginArgs) -> anyhow::Result<()> {
                 issuer: args
                     .issuer
                     .clone()
-                    .unwrap_or_else(|| "knotwork-dev".to_owned()),
+                    .unwrap_or_else(|| knotwork_runtime::dev::JWT_ISSUER.to_owned()),
                 audience: args.audience.clone(),
             };
             mint(ctx, &mint_args, user)?

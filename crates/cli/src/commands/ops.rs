@@ -20,7 +20,7 @@ pub struct ReshardArgs {
     #[arg(
         long,
         env = "KNOTWORK_INTERNAL_TOKEN",
-        default_value = "knotwork-dev-internal",
+        default_value = knotwork_runtime::dev::INTERNAL_TOKEN,
         hide_env_values = true
     )]
     pub internal_token: String,
@@ -117,7 +117,7 @@ pub struct BackupArgs {
     #[arg(
         long,
         env = "KNOTWORK_INTERNAL_TOKEN",
-        default_value = "knotwork-dev-internal",
+        default_value = knotwork_runtime::dev::INTERNAL_TOKEN,
         hide_env_values = true
     )]
     pub internal_token: String,

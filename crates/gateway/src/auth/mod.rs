@@ -418,6 +418,29 @@ pub fn mint_dev_token(
     .map_err(|e| Error::Internal(format!("cannot sign token: {e}")))
 }
 
+/// The token verification the intake layer (`crate::intake`) made, kept in the request's extensions
+/// for the handler.
+#[derive(Debug, Clone)]
+pub struct Verified(pub(crate) Result<String, (&'static str, String)>);
+
+impl Verified {
+    /// What the verification found: the user, or the refusal's reason and message.
+    pub(crate) fn new(result: Result<String, (&'static str, String)>) -> Self {
+        Self(result)
+    }
+
+    /// The verified user, or the refusal as the handler would have made it.
+    pub fn result(&self) -> Result<String, Error> {
+        match &self.0 {
+            Ok(user) => Ok(user.clone()),
+            Err((reason, message)) => Err(Error::Unauthenticated {
+                reason,
+                message: message.clone(),
+            }),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use futures::executor::block_on;

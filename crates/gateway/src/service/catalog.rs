@@ -4,7 +4,7 @@
 //! Catalog calls are public reads whose answers the gateway never looks
 //! at, so it does not decode and re-encode them: the request's message
 //! bytes go to a replica unchanged and the replica's answer comes back
-//! unchanged ([`RawCodec`]). Everything around the message is as for the
+//! unchanged ([`RawCodec`], shared with nothing else but defined in `knotwork-proto`). Everything around the message is as for the
 //! typed services: tonic's server framing (grpc-web, size limits,
 //! compression refused), the address limit and deadline of
 //! [`Shared::public`], the gateway's own outgoing metadata
@@ -13,23 +13,19 @@
 //! cannot decode is refused by the replica, and that status is passed on.
 
 use std::convert::Infallible;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use bytes::{Buf, BufMut, Bytes};
+use bytes::Bytes;
 use http::uri::PathAndQuery;
-use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
+use knotwork_proto::codec::RawCodec;
+use knotwork_proto::names::CATALOG_SERVICE;
+use knotwork_proto::{BoxError, BoxFuture};
 use tonic::codegen::GrpcMethod;
 use tonic::server::NamedService;
 use tonic::{Request, Response, Status};
 
 use super::Shared;
-use crate::CATALOG_SERVICE;
-
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
-type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
 /// Declares the forwarded methods: (method name, request path).
 macro_rules! methods {
@@ -67,46 +63,6 @@ methods![
     "ListGuides",
     "GetGuide",
 ];
-
-/// A gRPC codec whose messages are their encoded bytes: decoding takes the
-/// message out of the frame without copying it, encoding writes it as is.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct RawCodec;
-
-impl Codec for RawCodec {
-    type Encode = Bytes;
-    type Decode = Bytes;
-    type Encoder = RawCodec;
-    type Decoder = RawCodec;
-
-    fn encoder(&mut self) -> Self::Encoder {
-        RawCodec
-    }
-
-    fn decoder(&mut self) -> Self::Decoder {
-        RawCodec
-    }
-}
-
-impl Encoder for RawCodec {
-    type Item = Bytes;
-    type Error = Status;
-
-    fn encode(&mut self, item: Bytes, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
-        dst.reserve(item.len());
-        dst.put_slice(&item);
-        Ok(())
-    }
-}
-
-impl Decoder for RawCodec {
-    type Item = Bytes;
-    type Error = Status;
-
-    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Bytes>, Status> {
-        Ok(Some(src.copy_to_bytes(src.remaining())))
-    }
-}
 
 /// Forwards every catalog read, round robin, retrying once elsewhere. A
 /// tower service mounted under the catalog service's name; unknown methods

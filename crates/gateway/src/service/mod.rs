@@ -115,8 +115,8 @@ impl Shared {
     /// limit comes first (RESOURCE_EXHAUSTED), so guessing tokens is as
     /// limited as any anonymous call.
     async fn admit<M>(&self, req: &Request<M>) -> Result<String, Error> {
-        // The intake layer verified the token already (see `crate::intake`).
-        let verified = match req.extensions().get::<crate::intake::Verified>() {
+        // The intake layer verified the token already (`auth::Verified`).
+        let verified = match req.extensions().get::<crate::auth::Verified>() {
             Some(verified) => verified.result(),
             None => self.auth.verify(req.metadata()).await,
         };

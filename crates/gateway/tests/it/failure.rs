@@ -73,7 +73,7 @@ async fn backend_killed_then_back() {
     // keeps serving the calls that do not need the catalog.
     assert!(
         eventually(Duration::from_secs(5), || async {
-            health(&url, knotwork_gateway::CATALOG_SERVICE).await
+            health(&url, knotwork_proto::names::CATALOG_SERVICE).await
                 == ServingStatus::NotServing as i32
         })
         .await
@@ -102,7 +102,7 @@ async fn backend_killed_then_back() {
     );
     assert!(
         eventually(Duration::from_secs(5), || async {
-            health(&url, knotwork_gateway::CATALOG_SERVICE).await == serving
+            health(&url, knotwork_proto::names::CATALOG_SERVICE).await == serving
         })
         .await
     );
@@ -207,9 +207,9 @@ async fn health_and_reflection() {
     let url = s.gateway.url();
     for svc in [
         "",
-        knotwork_gateway::CATALOG_SERVICE,
-        knotwork_gateway::SESSION_SERVICE,
-        knotwork_gateway::VIEW_SERVICE,
+        knotwork_proto::names::CATALOG_SERVICE,
+        knotwork_proto::names::SESSION_SERVICE,
+        knotwork_proto::names::VIEW_SERVICE,
     ] {
         assert!(
             eventually(Duration::from_secs(5), || async {
@@ -240,9 +240,9 @@ async fn health_and_reflection() {
     };
     let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
     for want in [
-        knotwork_gateway::CATALOG_SERVICE,
-        knotwork_gateway::SESSION_SERVICE,
-        knotwork_gateway::VIEW_SERVICE,
+        knotwork_proto::names::CATALOG_SERVICE,
+        knotwork_proto::names::SESSION_SERVICE,
+        knotwork_proto::names::VIEW_SERVICE,
     ] {
         assert!(names.iter().any(|n| n == want), "{names:?}");
     }

@@ -29,8 +29,8 @@ use tokio_stream::wrappers::TcpListenerStream;
 use tonic::{Request, Response, Status};
 use tonic_types::StatusExt;
 
-pub const INTERNAL: &str = "knotwork-dev-internal";
-pub const SECRET: &str = "knotwork-dev-secret";
+pub const INTERNAL: &str = knotwork_runtime::dev::INTERNAL_TOKEN;
+pub const SECRET: &str = knotwork_runtime::dev::JWT_SECRET;
 
 type R<T> = Result<Response<T>, Status>;
 
@@ -895,8 +895,8 @@ pub async fn stack() -> Stack {
 pub fn token(user: &str) -> String {
     knotwork_gateway::mint_dev_token(
         SECRET,
-        "knotwork-dev",
-        "knotwork",
+        knotwork_runtime::dev::JWT_ISSUER,
+        knotwork_runtime::dev::JWT_AUDIENCE,
         user,
         Duration::from_secs(3600),
     )

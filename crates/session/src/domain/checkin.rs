@@ -16,10 +16,10 @@ use super::catalog::{CatalogView, Guidance};
 use super::progress::Status;
 use super::time;
 
-/// `regions/`: catalog region names.
-pub const REGION: &str = "regions/";
 /// `checkIns/`: check-in names.
-pub const CHECK_IN: &str = "checkIns/";
+pub use super::names::CHECK_IN;
+/// `regions/`: catalog region names.
+pub use super::names::REGION;
 /// Highest score.
 pub const MAX_SCORE: u8 = 10;
 /// Default days of ListCheckIns and ListRegionProgress.

@@ -15,6 +15,7 @@ pub mod guide;
 pub mod holds;
 pub mod ical;
 pub mod idempotency;
+pub mod page;
 pub mod plan;
 pub mod progress;
 pub mod quota;
@@ -30,20 +31,28 @@ use serde::{Deserialize, Serialize};
 
 pub use catalog::{CatalogView, Condition, Effect, Guidance, PointInfo};
 
-/// Resource name prefixes of the contract (AIP-122).
+/// Resource name prefixes of the contract (AIP-122): the collection and
+/// `/`, taken from `knotwork_proto::names`, where each collection is
+/// defined once.
 pub mod names {
+    use knotwork_proto::names as n;
+
     /// `triggerPoints/{id}`.
-    pub const TRIGGER_POINT: &str = "triggerPoints/";
+    pub const TRIGGER_POINT: &str = n::TRIGGER_POINTS.prefix;
     /// `tools/{id}`.
-    pub const TOOL: &str = "tools/";
+    pub const TOOL: &str = n::TOOLS.prefix;
     /// `contraindications/{id}`.
-    pub const CONTRAINDICATION: &str = "contraindications/";
+    pub const CONTRAINDICATION: &str = n::CONTRAINDICATIONS.prefix;
     /// `sessions/{id}`.
-    pub const SESSION: &str = "sessions/";
+    pub const SESSION: &str = n::SESSIONS.prefix;
     /// `guidedSessions/{id}`.
-    pub const GUIDED_SESSION: &str = "guidedSessions/";
+    pub const GUIDED_SESSION: &str = n::GUIDED_SESSIONS.prefix;
     /// `holds/{id}`.
-    pub const HOLD: &str = "holds/";
+    pub const HOLD: &str = n::HOLDS.prefix;
+    /// `regions/{id}`: catalog regions.
+    pub const REGION: &str = n::REGIONS.prefix;
+    /// `checkIns/{id}`.
+    pub const CHECK_IN: &str = n::CHECK_INS.prefix;
 }
 
 /// A side of the body.

@@ -304,6 +304,37 @@ pub fn fill_alternatives(
     }
 }
 
+/// Sessions worked per point and local day: what plans and adherence count.
+pub type Worked = BTreeMap<String, BTreeMap<Date, u32>>;
+
+/// Groups a journal per trigger point: the sessions worked per local day,
+/// and each point's sessions as progress reads them (in journal order).
+pub fn by_point(
+    sessions: &[super::SessionRecord],
+) -> (Worked, BTreeMap<String, Vec<SessionPoint>>) {
+    let mut worked = Worked::new();
+    let mut by_point: BTreeMap<String, Vec<SessionPoint>> = BTreeMap::new();
+    for s in sessions {
+        *worked
+            .entry(s.draft.trigger_point.clone())
+            .or_default()
+            .entry(s.local_date)
+            .or_default() += 1;
+        by_point
+            .entry(s.draft.trigger_point.clone())
+            .or_default()
+            .push(SessionPoint {
+                local_date: s.local_date,
+                perform_time: s.draft.perform_time,
+                tenderness_before: s.draft.tenderness_before,
+                tenderness_after: s.draft.tenderness_after,
+                duration_seconds: s.draft.duration_seconds,
+                twitch_response: s.draft.twitch_response,
+            });
+    }
+    (worked, by_point)
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::catalog::fixture;
