@@ -5,6 +5,9 @@
 //!   (`max_batch = 1`);
 //! - `redb-group-commit`: the same store with group commit (the service's
 //!   default);
+//! - `raft-group-of-one`: the same store as a Raft group of one (the
+//!   default of `knotwork up` and a single shard): the batch is evaluated,
+//!   appended to the Raft log durably, then applied;
 //! - `sqlite-wal-full`: SQLite through rusqlite (WAL, `synchronous=FULL`), one
 //!   transaction per write, storing the same records with the same
 //!   idempotency check and per-point-per-day index.
@@ -27,7 +30,8 @@ use std::time::{Duration, Instant};
 use jiff::Timestamp;
 use knotwork_session::domain::catalog::{CatalogView, Condition, Guidance, PointInfo};
 use knotwork_session::domain::{PainQuality, SessionDraft, SessionRecord, Side, time};
-use knotwork_session::store::{LogItem, Store, StoreOptions};
+use knotwork_session::store::replica::NoNetwork;
+use knotwork_session::store::{LogItem, ReplicaOptions, Store, StoreOptions};
 
 const CONCURRENCY: [usize; 3] = [1, 16, 64];
 
@@ -131,16 +135,21 @@ fn redb(mode: &'static str, max_batch: usize, writers: usize, dir: &Path, secs: 
         .enable_all()
         .build()
         .unwrap();
-    let store = Arc::new(
-        Store::open(
+    let options = StoreOptions {
+        max_batch,
+        ..StoreOptions::default()
+    };
+    let store = Arc::new(if mode == "raft-group-of-one" {
+        rt.block_on(Store::open_replicated(
             dir,
-            StoreOptions {
-                max_batch,
-                ..StoreOptions::default()
-            },
-        )
-        .unwrap(),
-    );
+            options,
+            ReplicaOptions::single(),
+            NoNetwork,
+        ))
+        .unwrap()
+    } else {
+        Store::open(dir, options).unwrap()
+    });
     let catalog = Arc::new(catalog());
     let start = Instant::now();
     let deadline = start + Duration::from_secs_f64(secs);
@@ -303,11 +312,18 @@ fn main() {
         });
     let mut cells = Vec::new();
     for writers in CONCURRENCY {
-        for mode in ["redb-one-commit", "redb-group-commit", "sqlite-wal-full"] {
+        for mode in [
+            "redb-one-commit",
+            "redb-group-commit",
+            "raft-group-of-one",
+            "sqlite-wal-full",
+        ] {
             let dir = tempfile::tempdir_in(&base).unwrap();
             let cell = match mode {
                 "redb-one-commit" => redb(mode, 1, writers, dir.path(), secs),
-                "redb-group-commit" => redb(mode, 512, writers, dir.path(), secs),
+                "redb-group-commit" | "raft-group-of-one" => {
+                    redb(mode, 512, writers, dir.path(), secs)
+                }
                 _ => sqlite(writers, dir.path(), secs),
             };
             eprintln!(
@@ -346,7 +362,12 @@ fn main() {
     let group64 = rate("redb-group-commit", 64);
     let speedup = group64 / rate("redb-one-commit", 64).max(f64::MIN_POSITIVE);
     let vs_sqlite = group64 / rate("sqlite-wal-full", 64).max(f64::MIN_POSITIVE);
+    let raft_share = rate("raft-group-of-one", 64) / group64.max(f64::MIN_POSITIVE);
     println!();
+    println!(
+        "raft group of one at 64 writers: {:.0}% of the single copy's group commit",
+        raft_share * 100.0
+    );
     println!(
         "group commit at 64 writers: {speedup:.1}x one commit per write (goal >= 10x), {vs_sqlite:.1}x SQLite (goal > 1x)"
     );
