@@ -1,5 +1,6 @@
 //! The store's tests: writes and reads through the async API.
 
+use super::keys::{META, SCHEMA_VERSION_KEY};
 use super::*;
 use crate::domain::catalog::fixture;
 use crate::domain::{PainQuality, Side};
