@@ -263,6 +263,14 @@ impl Store {
                 tracing::info!(error = %e, "raft group already initialized");
             }
         }
+        if replica.members.len() == 1 {
+            // A group of one elects itself at once; serve only after it
+            // did, so the first writes do not meet a group without leader.
+            raft.wait(Some(std::time::Duration::from_secs(10)))
+                .current_leader(replica.node_id, "group of one elects itself")
+                .await
+                .map_err(|e| Error::Startup(format!("raft group of one: {e}")))?;
+        }
         let proposer = Proposer {
             raft: raft.clone(),
             handle: tokio::runtime::Handle::current(),
