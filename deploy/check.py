@@ -39,9 +39,7 @@ LITERAL_RE = re.compile(r'"(KNOTWORK_[A-Z0-9_]*[A-Z0-9])"')
 
 # Names deploy/ sets for information only: the binaries may ignore them
 # (clap ignores unknown variables), so an unread one is a note, not an error.
-INFORMATIONAL = {
-    "KNOTWORK_SESSION_SHARD_ID": "session",
-}
+INFORMATIONAL: dict[str, str] = {}
 
 # Settings each service cannot run correctly without in a container. Lists of
 # alternatives: one of them must be set.
@@ -56,6 +54,7 @@ REQUIRED = {
         ["KNOTWORK_SESSION_DATA_DIR"],
         ["KNOTWORK_CATALOG_URL"],
         ["KNOTWORK_INTERNAL_TOKEN"],
+        ["KNOTWORK_SESSION_SHARD_ID"],
     ],
     "gateway": [
         ["KNOTWORK_GATEWAY_LISTEN"],
@@ -514,13 +513,45 @@ def check_k8s(rep: Report, label: str, rendered: pathlib.Path, read: dict[str, s
     if info["session"]["port"] not in svc_port(headless):
         rep.fail(label, "the headless session Service does not expose the session port")
 
+    # The shards start from the gateway's list with each shard's id (its pod
+    # name) when they hold no shard map yet.
+    initial = [s for s in (info["session"]["env"].get("KNOTWORK_SESSION_INITIAL_SHARDS") or "").split(",") if s]
+    want_initial = [f"session-{i}={u}" for i, u in enumerate(want)]
+    if initial != want_initial:
+        rep.fail(label, "KNOTWORK_SESSION_INITIAL_SHARDS must be the gateway's shard list as session-N=URL:\n"
+                        f"         got  {','.join(initial)}\n         want {','.join(want_initial)}")
+    else:
+        rep.ok(label, "the shards' initial shard map names the gateway's shards by pod name")
+    if sts["spec"].get("podManagementPolicy") != "Parallel":
+        rep.fail(label, "StatefulSet session: podManagementPolicy must be Parallel (shards start independently)")
+    zone = [c for c in info["session"]["pod"].get("topologySpreadConstraints") or []
+            if c.get("topologyKey") == "topology.kubernetes.io/zone"]
+    if not zone:
+        rep.fail(label, "StatefulSet session needs a zone topologySpreadConstraint")
+    elif prod and zone[0].get("whenUnsatisfiable") != "DoNotSchedule":
+        rep.fail(label, "prod: the session zone spread must be DoNotSchedule (a pod stays in its volume's zone)")
+
+    # Catalog: the session reads the ClusterIP Service; the gateway resolves
+    # the headless twin and balances each call over every catalog pod.
     catalog_want = ("catalog." + ns + ".svc.cluster.local", info["catalog"]["port"])
-    for who, name in (("gateway", "KNOTWORK_CATALOG_URLS"), ("session", "KNOTWORK_CATALOG_URL")):
+    pods_want = ("catalog-pods." + ns + ".svc.cluster.local", info["catalog"]["port"])
+    pods_svc = objs.get(("Service", "catalog-pods"))
+    if pods_svc is None or pods_svc["spec"].get("clusterIP") != "None" \
+            or (pods_svc["spec"].get("selector") or {}) != (catalog_svc or {}).get("spec", {}).get("selector"):
+        rep.fail(label, "no headless Service catalog-pods selecting the catalog pods")
+    for who, name, host in (("gateway", "KNOTWORK_CATALOG_URLS", pods_want), ("session", "KNOTWORK_CATALOG_URL", catalog_want)):
         for url in (info[who]["env"].get(name) or "").split(","):
-            if url_host_port(url) != catalog_want:
-                rep.fail(f"{label} {who}", f"{name} entry {url!r} is not http://{catalog_want[0]}:{catalog_want[1]}")
-    if info["catalog"]["port"] not in svc_port(catalog_svc):
-        rep.fail(label, "Service catalog does not expose the catalog port")
+            if url_host_port(url) != host:
+                rep.fail(f"{label} {who}", f"{name} entry {url!r} is not http(s)://{host[0]}:{host[1]}")
+    genv = info["gateway"]["env"]
+    if int(genv.get("KNOTWORK_CATALOG_RESOLVE_SECS") or 0) <= 0:
+        rep.fail(f"{label} gateway", "KNOTWORK_CATALOG_RESOLVE_SECS must be set: the gateway resolves catalog-pods to balance per call")
+    if int(genv.get("KNOTWORK_MAX_CONNECTION_AGE_SECS") or 0) <= 0:
+        rep.fail(f"{label} gateway", "KNOTWORK_MAX_CONNECTION_AGE_SECS must be set so new gateway replicas get clients")
+    if info["catalog"]["port"] not in svc_port(catalog_svc) or info["catalog"]["port"] not in svc_port(pods_svc):
+        rep.fail(label, "Services catalog and catalog-pods must expose the catalog port")
+    else:
+        rep.ok(label, "gateway balances per call over the headless catalog-pods; connections age out")
 
     # TLS files are read from mounted Secret volumes (read again when the
     # Secret is renewed; the root filesystem holds none).

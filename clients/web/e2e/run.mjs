@@ -930,7 +930,10 @@ async function main() {
       await tabTo(kb, 'the "Head and neck" area', () => document.activeElement?.getAttribute("data-section") === "head");
       await kb.keyboard.press("Enter");
       await kb.getByTestId("zoom").waitFor();
-      expect(await kb.evaluate(() => document.activeElement?.id === "zoom-title"), "the focus on the close-up's heading");
+      const focused = await kb
+        .waitForFunction(() => document.activeElement?.id === "zoom-title", null, { timeout: 2_000 })
+        .then(() => true, () => false);
+      expect(focused, "the focus on the close-up's heading");
       await tabTo(kb, "the listed right side of the neck", () => {
         const a = document.activeElement;
         return a?.tagName === "BUTTON" && a.getAttribute("data-region") === "regions/neck_side" && /right/.test(a.textContent ?? "");

@@ -11,6 +11,7 @@
 #![forbid(unsafe_code)]
 
 mod load;
+mod peers;
 mod procs;
 mod report;
 
@@ -203,6 +204,7 @@ async fn main() -> anyhow::Result<()> {
         return serve_echo(addr).await;
     }
     let data = tempfile::tempdir()?;
+    let load_at_start = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     let dir = args.bin_dir.as_deref();
     let env = |pairs: &[(&str, String)]| -> BTreeMap<String, String> {
         let mut m: BTreeMap<String, String> = pairs
@@ -493,7 +495,55 @@ async fn main() -> anyhow::Result<()> {
             .runs
             .push(load::run(&name, big, &Mix::app(), c, secs, &bar).await);
     }
-    report.h2load = report::h2load(&gateway_url, args.seconds).await;
+    // h2load: the same recorded GetTriggerPoint straight to the catalog,
+    // through the gateway and through nginx, and the bare echo; rate
+    // limits are off on the gateway (see its environment above).
+    if report::h2load_installed().await {
+        let point = cat::GetTriggerPointRequest {
+            name: "triggerPoints/quadratus_lumborum_superficial".into(),
+        };
+        let path = "/knotwork.catalog.v1.CatalogService/GetTriggerPoint";
+        let mut targets = vec![
+            report::H2Target::new(
+                report::H2_ECHO,
+                &echo_svc.1,
+                "/knotwork.bench.v1.EchoService/Echo",
+                &echo::EchoRequest {
+                    payload: vec![7u8; 64],
+                },
+            ),
+            report::H2Target::new(report::H2_DIRECT, &catalog_url, path, &point),
+            report::H2Target::new(report::H2_GATEWAY, &gateway_url, path, &point),
+        ];
+        let nginx = match peers::nginx_binary() {
+            Some(bin) => {
+                match peers::Nginx::start(&bin, &format!("127.0.0.1:{catalog_port}")).await {
+                    Ok(n) => Some(n),
+                    Err(e) => {
+                        report.skipped.push(format!("nginx baseline: {e:#}"));
+                        None
+                    }
+                }
+            }
+            None => {
+                report
+                    .skipped
+                    .push("nginx baseline: nginx is not installed (apt-get install nginx)".into());
+                None
+            }
+        };
+        if let Some(n) = &nginx {
+            targets.push(report::H2Target::new(
+                report::H2_NGINX,
+                &n.url,
+                path,
+                &point,
+            ));
+        }
+        bar.set_message("h2load");
+        report.h2load = Some(report::h2load(&targets, args.seconds, 2).await);
+        drop(nginx);
+    }
     if args.soak_seconds > 0 {
         report.soak = Some(
             report::soak(
@@ -515,8 +565,100 @@ async fn main() -> anyhow::Result<()> {
             .cpu_seconds
             .insert(s.label.clone(), s.cpu_time()?.as_secs_f64());
     }
+    // The same mix against `knotwork up`: the three services in one
+    // process, the gateway and the session service calling their backends
+    // in memory. The separate processes stay up but idle.
+    match procs::binary(dir, "knotwork") {
+        Ok(bin) => {
+            bar.set_message("knotwork up (one process)");
+            let gateway_port = procs::free_port()?;
+            let session_port = procs::free_port()?;
+            let up_url = format!("http://127.0.0.1:{gateway_port}");
+            let up = Service::start_with_args(
+                "up",
+                &bin,
+                &["up"],
+                &env(&[
+                    (
+                        "KNOTWORK_DATA_DIR",
+                        data.path().join("up").display().to_string(),
+                    ),
+                    (
+                        "KNOTWORK_GATEWAY_LISTEN",
+                        format!("127.0.0.1:{gateway_port}"),
+                    ),
+                    (
+                        "KNOTWORK_GATEWAY_ADMIN_LISTEN",
+                        format!("127.0.0.1:{}", procs::free_port()?),
+                    ),
+                    (
+                        "KNOTWORK_CATALOG_LISTEN",
+                        format!("127.0.0.1:{}", procs::free_port()?),
+                    ),
+                    (
+                        "KNOTWORK_SESSION_LISTEN",
+                        format!("127.0.0.1:{session_port}"),
+                    ),
+                    ("KNOTWORK_JWT_SECRET", SECRET.into()),
+                    ("KNOTWORK_ADDR_RATE", "1000000".into()),
+                    ("KNOTWORK_ADDR_BURST", "1000000".into()),
+                    ("KNOTWORK_USER_RATE", "1000000".into()),
+                    ("KNOTWORK_USER_BURST", "1000000".into()),
+                ]),
+                up_url.clone(),
+            )
+            .await?;
+            procs::wait_serving(
+                &up_url,
+                "knotwork.session.v1.SessionService",
+                std::time::Instant::now(),
+                Duration::from_secs(30),
+            )
+            .await?;
+            let (idle, _) = up.memory()?;
+            seed(
+                &format!("http://127.0.0.1:{session_port}"),
+                &users,
+                &points,
+                args.sessions_per_user,
+                &conditions,
+            )
+            .await?;
+            let one = world(&up_url, Route::Gateway, &users).await?;
+            load::run(
+                "warm-up",
+                one.clone(),
+                &Mix::app(),
+                8,
+                Duration::from_secs(1),
+                &bar,
+            )
+            .await;
+            report
+                .runs
+                .push(load::run(report::UP_MIX, one, &Mix::app(), c, secs, &bar).await);
+            let (_, peak) = up.memory()?;
+            report.up = BTreeMap::from([
+                ("startup_ms".to_owned(), up.startup.as_secs_f64() * 1000.0),
+                ("idle_rss_mib".to_owned(), idle as f64 / 1048576.0),
+                ("peak_rss_mib".to_owned(), peak as f64 / 1048576.0),
+                ("cpu_seconds".to_owned(), up.cpu_time()?.as_secs_f64()),
+            ]);
+        }
+        Err(e) => report
+            .skipped
+            .push(format!("knotwork up (one process): {e:#}")),
+    }
     bar.finish_and_clear();
     report.machine = report::machine();
+    report.machine.insert(
+        "load_average_at_start".into(),
+        load_at_start
+            .split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" "),
+    );
     report.print(c);
     if let Some(parent) = args.out.parent() {
         std::fs::create_dir_all(parent)?;

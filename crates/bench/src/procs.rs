@@ -40,9 +40,20 @@ impl Service {
         env: &BTreeMap<String, String>,
         url: String,
     ) -> anyhow::Result<Self> {
+        Self::start_with_args(label, binary, &[], env, url).await
+    }
+
+    /// [`Service::start`] with command-line arguments (`knotwork up`).
+    pub async fn start_with_args(
+        label: &str,
+        binary: &Path,
+        args: &[&str],
+        env: &BTreeMap<String, String>,
+        url: String,
+    ) -> anyhow::Result<Self> {
         let started = Instant::now();
         let mut cmd = Command::new(binary);
-        cmd.env_clear().env("RUST_LOG", "warn");
+        cmd.args(args).env_clear().env("RUST_LOG", "warn");
         for (k, v) in env {
             cmd.env(k, v);
         }

@@ -27,8 +27,14 @@ pub struct Report {
     pub cpu_seconds: BTreeMap<String, f64>,
     /// Every measured run.
     pub runs: Vec<RunResult>,
-    /// The independent load generator's figures, when installed.
-    pub h2load: Option<BTreeMap<String, f64>>,
+    /// The independent load generator's figures (req/s per round), when
+    /// installed.
+    pub h2load: Option<BTreeMap<String, Vec<f64>>>,
+    /// Why a peer baseline was skipped, when it was.
+    pub skipped: Vec<String>,
+    /// The one-process `knotwork up`: spawn to SERVING (ms), idle and peak
+    /// resident memory (MiB), CPU seconds.
+    pub up: BTreeMap<String, f64>,
     /// Memory over a long run, when asked for.
     pub soak: Option<Soak>,
 }
@@ -46,6 +52,17 @@ pub struct Soak {
     /// The soak's own traffic figures.
     pub run: RunResult,
 }
+
+/// The h2load labels the goals compare.
+pub const H2_DIRECT: &str = "catalog direct GetTriggerPoint";
+/// Through the gateway.
+pub const H2_GATEWAY: &str = "gateway GetTriggerPoint";
+/// Through nginx's grpc_pass (the peer baseline).
+pub const H2_NGINX: &str = "nginx grpc_pass GetTriggerPoint";
+/// The bare echo server.
+pub const H2_ECHO: &str = "bare tonic echo";
+/// The one-process mix run's name.
+pub const UP_MIX: &str = "app mix via knotwork up (one process)";
 
 impl Report {
     fn find(&self, name: &str, callers: usize) -> Option<&RunResult> {
@@ -93,10 +110,14 @@ impl Report {
         let ratio = |a: &str, b: &str, n: usize| -> Option<f64> {
             Some(self.find(a, n)?.throughput / self.find(b, n)?.throughput)
         };
-        println!("\nratios (same run):");
-        for n in [1, c] {
+        let verdict = |ok: bool| if ok { "met" } else { "MISSED" };
+        println!("\ngoals (issue 21), ratios from this run:");
+        for (n, goal) in [(1, 0.60), (c, 0.50)] {
             if let Some(r) = ratio("catalog reads via gateway", "echo (bare tonic)", n) {
-                println!("  catalog via gateway / bare echo @{n}: {r:.2} (goal >= 0.50)");
+                println!(
+                    "  catalog via gateway / bare echo @{n}: {r:.2} (goal >= {goal:.2}): {}",
+                    verdict(r >= goal)
+                );
             }
             if let Some(r) = ratio("catalog reads via gateway", "catalog reads direct", n) {
                 println!("  catalog via gateway / direct     @{n}: {r:.2}");
@@ -105,16 +126,70 @@ impl Report {
                 println!("  session via gateway / direct     @{n}: {r:.2}");
             }
         }
-        if let (Some(mix), Some(cat)) = (
-            self.find("app mix via gateway", c),
-            self.find("catalog reads via gateway", c),
-        ) {
+        if let Some(h) = &self.h2load {
+            let mean = |label: &str| -> Option<f64> {
+                let v = h.get(label)?;
+                (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+            };
+            if let (Some(g), Some(d)) = (mean(H2_GATEWAY), mean(H2_DIRECT)) {
+                println!(
+                    "  h2load GetTriggerPoint gateway / catalog direct: {:.2} (goal >= 0.50): {}",
+                    g / d,
+                    verdict(g / d >= 0.5)
+                );
+                if let Some(n) = mean(H2_NGINX) {
+                    println!(
+                        "  h2load GetTriggerPoint nginx grpc_pass / catalog direct: {:.2}",
+                        n / d
+                    );
+                }
+            }
+        }
+        if let Some(mix) = self.find("app mix via gateway", c) {
             println!(
-                "  app mix / catalog-only throughput @{c}: {:.2} (goal >= 0.50); mix p99 {:.2} ms (goal < 20); catalog p99 {:.2} ms (goal < 5)",
-                mix.throughput / cat.throughput,
+                "  app mix @{c} p99: {:.2} ms (goal < 20): {}",
                 mix.p99_ms,
-                cat.p99_ms
+                verdict(mix.p99_ms < 20.0)
             );
+            let worst = mix
+                .ops
+                .iter()
+                .map(|(op, s)| (s.p99_ms, format!("{op:?}")))
+                .fold(
+                    (0.0_f64, String::new()),
+                    |a, b| if b.0 > a.0 { b } else { a },
+                );
+            println!(
+                "  app mix @{c} slowest call type p99: {} {:.2} ms (goal < 25): {}",
+                worst.1,
+                worst.0,
+                verdict(worst.0 < 25.0)
+            );
+            if let Some(r) = ratio("app mix via gateway", "echo (bare tonic)", c) {
+                println!(
+                    "  app mix / bare echo throughput @{c}: {r:.3} (goal >= 0.12): {}",
+                    verdict(r >= 0.12)
+                );
+            }
+        }
+        if let Some(r) = ratio(UP_MIX, "app mix via gateway", c) {
+            println!(
+                "  knotwork up (one process) / separate processes, app mix @{c}: {r:.2} (goal >= 1.5): {}",
+                verdict(r >= 1.5)
+            );
+        }
+        let idle_max = self
+            .idle_rss_mib
+            .values()
+            .chain(self.up.get("idle_rss_mib"))
+            .copied()
+            .fold(0.0_f64, f64::max);
+        println!(
+            "  largest idle resident memory: {idle_max:.1} MiB (goal < 50): {}",
+            verdict(idle_max < 50.0)
+        );
+        for why in &self.skipped {
+            println!("  skipped: {why}");
         }
         println!("\nper service:");
         println!(
@@ -134,10 +209,19 @@ impl Report {
             );
         }
         match &self.h2load {
-            Some(h) => println!("\nh2load cross-check (req/s): {h:?}"),
+            Some(h) => {
+                println!("\nh2load, 4 connections x 16 streams, req/s per round:");
+                for (label, v) in h {
+                    let shown: Vec<String> = v.iter().map(|x| format!("{x:.0}")).collect();
+                    println!("  {label:<52} {}", shown.join(", "));
+                }
+            }
             None => println!(
                 "\nh2load not installed: cross-check skipped (apt-get install nghttp2-client)"
             ),
+        }
+        if !self.up.is_empty() {
+            println!("\nknotwork up (one process): {:?}", self.up);
         }
         if let Some(soak) = &self.soak {
             println!(
@@ -164,6 +248,12 @@ pub fn machine() -> BTreeMap<String, String> {
             .map(|n| n.get().to_string())
             .unwrap_or_default(),
     );
+    // Others' work on a shared machine moves every figure: say how busy
+    // it was (1, 5 and 15 minute load averages at the end of the run).
+    if let Ok(load) = std::fs::read_to_string("/proc/loadavg") {
+        let avg: Vec<&str> = load.split_whitespace().take(3).collect();
+        m.insert("load_average".into(), avg.join(" "));
+    }
     let mem = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
     if let Some(total) = mem.lines().find(|l| l.starts_with("MemTotal")) {
         m.insert(
@@ -182,53 +272,95 @@ fn grpc_frame(msg: &impl prost::Message) -> Vec<u8> {
     out
 }
 
-/// Runs `h2load` (an independent HTTP/2 load generator) with a recorded gRPC
-/// request against the gateway and the echo server, when it is installed.
-pub async fn h2load(gateway: &str, seconds: u64) -> Option<BTreeMap<String, f64>> {
-    let which = tokio::process::Command::new("h2load")
+/// One `h2load` target: a label, the full URL of the method, the recorded
+/// request (a gRPC frame).
+pub struct H2Target {
+    /// What is measured.
+    pub label: String,
+    /// `http://host:port/package.Service/Method`.
+    pub url: String,
+    /// The request body: one gRPC frame.
+    pub body: Vec<u8>,
+}
+
+impl H2Target {
+    /// A target calling `path` at `base` with `msg`.
+    pub fn new(label: &str, base: &str, path: &str, msg: &impl prost::Message) -> Self {
+        Self {
+            label: label.to_owned(),
+            url: format!("{base}{path}"),
+            body: grpc_frame(msg),
+        }
+    }
+}
+
+/// Whether `h2load` is installed.
+pub async fn h2load_installed() -> bool {
+    tokio::process::Command::new("h2load")
         .arg("--version")
         .output()
         .await
-        .ok()?;
-    if !which.status.success() {
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Runs `h2load` (an independent HTTP/2 load generator, 4 connections x 16
+/// streams) against each target in turn, `rounds` times alternating, so
+/// the targets share the machine's moods alike. Returns req/s per round
+/// per label (a run whose answers were not all HTTP 200 counts as 0).
+pub async fn h2load(
+    targets: &[H2Target],
+    seconds: u64,
+    rounds: usize,
+) -> BTreeMap<String, Vec<f64>> {
+    let mut out: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    let Ok(dir) = tempfile::tempdir() else {
+        return out;
+    };
+    for _ in 0..rounds {
+        for (i, t) in targets.iter().enumerate() {
+            let body = dir.path().join(format!("req{i}.bin"));
+            if std::fs::write(&body, &t.body).is_err() {
+                continue;
+            }
+            let run = tokio::process::Command::new("h2load")
+                .args(["-c", "4", "-m", "16", "-D"])
+                .arg(seconds.to_string())
+                .args([
+                    "-H",
+                    "content-type: application/grpc",
+                    "-H",
+                    "te: trailers",
+                    "-d",
+                ])
+                .arg(&body)
+                .arg(&t.url)
+                .output()
+                .await;
+            let Ok(run) = run else { continue };
+            let text = String::from_utf8_lossy(&run.stdout);
+            let rps = parse_h2load(&text).unwrap_or(0.0);
+            out.entry(t.label.clone()).or_default().push(rps);
+        }
+    }
+    out
+}
+
+/// The req/s of an h2load report, when every request succeeded.
+fn parse_h2load(text: &str) -> Option<f64> {
+    let failed = text
+        .lines()
+        .find(|l| l.starts_with("requests:"))
+        .and_then(|l| l.split(", ").find(|p| p.ends_with(" failed")))
+        .and_then(|p| p.split_whitespace().next())
+        .and_then(|n| n.parse::<u64>().ok())?;
+    if failed > 0 {
         return None;
     }
-    let dir = tempfile::tempdir().ok()?;
-    let body = dir.path().join("get_trigger_point.bin");
-    std::fs::write(
-        &body,
-        grpc_frame(&knotwork_proto::catalog::v1::GetTriggerPointRequest {
-            name: "triggerPoints/quadratus_lumborum_superficial".into(),
-        }),
-    )
-    .ok()?;
-    let url = format!("{gateway}/knotwork.catalog.v1.CatalogService/GetTriggerPoint");
-    let out = tokio::process::Command::new("h2load")
-        .args(["-c", "4", "-m", "16", "-D"])
-        .arg(seconds.to_string())
-        .args([
-            "-H",
-            "content-type: application/grpc",
-            "-H",
-            "te: trailers",
-            "-d",
-        ])
-        .arg(&body)
-        .arg(&url)
-        .output()
-        .await
-        .ok()?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    let rps = text
-        .lines()
+    text.lines()
         .find(|l| l.contains("req/s") && l.starts_with("finished in"))
         .and_then(|l| l.split(", ").nth(1))
         .and_then(|s| s.split_whitespace().next())
-        .and_then(|s| s.parse::<f64>().ok())?;
-    Some(BTreeMap::from([(
-        "gateway GetTriggerPoint (4 conns x 16 streams)".to_owned(),
-        rps,
-    )]))
+        .and_then(|s| s.parse::<f64>().ok())
 }
 
 /// Percent growth of resident memory after warm-up: from the sample that
@@ -296,7 +428,17 @@ pub async fn soak(
 
 #[cfg(test)]
 mod tests {
-    use super::growth_after_warm_up;
+    use super::{growth_after_warm_up, parse_h2load};
+
+    #[test]
+    fn reads_h2load_reports() {
+        let ok = "finished in 4.00s, 20123.50 req/s, 40.00MB/s\n\
+                  requests: 80494 total, 80494 started, 80494 done, 80494 succeeded, 0 failed, 0 errored, 0 timeout\n";
+        assert_eq!(parse_h2load(ok), Some(20123.5));
+        let failed = ok.replace("0 failed", "3 failed");
+        assert_eq!(parse_h2load(&failed), None);
+        assert_eq!(parse_h2load("nothing"), None);
+    }
 
     #[test]
     fn growth_counts_the_peak_after_warm_up() {

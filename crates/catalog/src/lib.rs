@@ -17,13 +17,14 @@
 
 #![forbid(unsafe_code)]
 
-pub mod config;
-pub mod convert;
+mod config;
+mod convert;
 pub mod domain;
-pub mod encoded;
-pub mod error;
+mod encoded;
+mod error;
 pub mod server;
-pub mod service;
+mod service;
+mod stamp;
 pub mod state;
 pub mod store;
 
@@ -53,7 +54,7 @@ pub use knotwork_proto::names::{CATALOG_ADMIN_SERVICE as ADMIN_SERVICE, CATALOG_
 /// entry).
 pub async fn run(
     config: Config,
-    listener: tokio::net::TcpListener,
+    listener: impl Into<knotwork_runtime::listen::Listener>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
     run_with_admin(config, listener, None, shutdown).await
@@ -63,7 +64,7 @@ pub async fn run(
 /// at `/metrics` and gRPC health (plain text, for the kubelet's probes).
 pub async fn run_with_admin(
     config: Config,
-    listener: tokio::net::TcpListener,
+    listener: impl Into<knotwork_runtime::listen::Listener>,
     admin: Option<tokio::net::TcpListener>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
@@ -85,17 +86,13 @@ pub async fn run_with_admin(
     catalogs.instrument(&metrics);
     // The admin port opens once the catalog is loaded: its startup probe
     // then measures the seeding.
-    let (admin_stop, admin_stopped) = tokio::sync::oneshot::channel::<()>();
-    knotwork_runtime::spawn_admin(
+    let admin_port = knotwork_runtime::spawn_admin(
         "catalog",
         admin,
         None,
         &config.limits,
         metrics.clone(),
         health.clone(),
-        async move {
-            let _ = admin_stopped.await;
-        },
     );
     let (reflection_v1, reflection_v1alpha) =
         knotwork_runtime::grpc::reflection(&[CATALOG_SERVICE])?;
@@ -114,6 +111,7 @@ pub async fn run_with_admin(
         .layer(metrics.layer())
         .layer(knotwork_runtime::trace::TraceLayer)
         .layer(knotwork_runtime::status::StatusLayer)
+        .layer(stamp::StampLayer::new(catalogs.clone()))
         .add_service(health)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
@@ -132,7 +130,7 @@ pub async fn run_with_admin(
         task.abort();
     }
     knotwork_runtime::grpc::set_not_serving(&reporter, &[CATALOG_SERVICE, ADMIN_SERVICE]).await;
-    drop(admin_stop);
+    admin_port.stop();
     served?;
     tracing::info!("catalog service stopped");
     Ok(())

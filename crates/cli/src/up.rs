@@ -3,6 +3,17 @@
 //! It binds the three listeners, then calls each service's `run` with a
 //! shared shutdown signal: the same seams the separate binaries and the tests
 //! use, so there is no second way of wiring the services.
+//!
+//! Every setting the separate binaries read from `KNOTWORK_*` variables is
+//! read here the same way (their own parsers, so nothing is forgotten), then
+//! `up` sets what it owns: the listen addresses, the data folders, the
+//! backend URLs and the flags below, which win over the variables.
+//!
+//! Inside the process the gateway calls the catalog and the session
+//! service, and the session service calls the catalog, through in-memory
+//! connections (`knotwork_runtime::memory`), not loopback TCP: the same
+//! HTTP/2, handlers and limits, without the kernel's network path. The
+//! catalog and session ports still serve the CLI and other tools over TCP.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -78,6 +89,12 @@ pub struct UpArgs {
     log: LogArgs,
 }
 
+/// A service's settings from its `KNOTWORK_*` variables and defaults, as
+/// its own binary would read them with no flags.
+fn settings<C: clap::Parser>(binary: &str) -> anyhow::Result<C> {
+    C::try_parse_from([binary]).with_context(|| format!("the {binary} settings"))
+}
+
 /// Runs catalog, session and gateway until Ctrl-C or SIGTERM.
 pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     let _telemetry = knotwork_runtime::telemetry::start(
@@ -99,23 +116,54 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     let gateway_addr = gateway_listener.local_addr()?;
     let admin_addr = admin_listener.local_addr()?;
 
-    let mut catalog = knotwork_catalog::Config::local(args.data_dir.join("catalog"));
+    let catalog_url = format!("http://{catalog_addr}");
+    let session_url = format!("http://{session_addr}");
+    let (catalog_memory, catalog_connector) = knotwork_runtime::memory::pair();
+    let (session_memory, session_connector) = knotwork_runtime::memory::pair();
+
+    let mut catalog = settings::<knotwork_catalog::Config>("knotwork-catalog")?;
+    catalog.listen = catalog_addr;
+    catalog.data_dir = args.data_dir.join("catalog");
     catalog.catalog_file = args.catalog_file.clone();
     catalog.internal_token = args.internal_token.clone();
 
-    let mut session = knotwork_session::Config::local(args.data_dir.join("session"));
-    session.catalog_url = format!("http://{catalog_addr}");
+    let mut session = settings::<knotwork_session::Config>("knotwork-session")?;
+    session.listen = session_addr;
+    session.data_dir = args.data_dir.join("session");
+    session.catalog_url = catalog_url.clone();
+    session.catalog_memory = Some(catalog_connector.clone());
     session.internal_token = args.internal_token.clone();
     session.guide_speedup = args.guide_speedup.max(1);
 
-    let mut gateway = knotwork_gateway::Config::local(
-        vec![format!("http://{catalog_addr}")],
-        vec![format!("http://{session_addr}")],
-    );
+    let mut gateway = settings::<knotwork_gateway::Config>("knotwork-gateway")?;
+    gateway.listen = gateway_addr;
+    gateway.admin_listen = admin_addr;
+    gateway.catalog_urls = vec![catalog_url.clone()];
+    gateway.session_shards = vec![session_url.clone()];
+    gateway
+        .memory_backends
+        .insert(catalog_url, catalog_connector);
+    gateway
+        .memory_backends
+        .insert(session_url, session_connector);
     gateway.jwt_secret = args.jwt_secret.clone();
     gateway.internal_token = args.internal_token.clone();
     gateway.oidc_issuers = args.oidc_issuers.clone();
     gateway.oidc_audiences = args.oidc_audiences.clone();
+    // The backends' admin ports (metrics, health) open when their variables
+    // ask for them, as with the separate binaries.
+    let catalog_admin = match catalog.admin_listen {
+        Some(addr) => Some(bind(addr, "catalog admin port").await?),
+        None => None,
+    };
+    let session_admin = match session.admin_listen {
+        Some(addr) => Some(bind(addr, "session admin port").await?),
+        None => None,
+    };
+    let catalog_listener =
+        knotwork_runtime::listen::Listener::from(catalog_listener).with_memory(catalog_memory);
+    let session_listener =
+        knotwork_runtime::listen::Listener::from(session_listener).with_memory(session_memory);
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let stopped = |mut rx: watch::Receiver<bool>| async move {
@@ -136,14 +184,24 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
 
     let result = tokio::try_join!(
         async {
-            knotwork_catalog::run(catalog, catalog_listener, stopped(stop_rx.clone()))
-                .await
-                .context("catalog service failed")
+            knotwork_catalog::run_with_admin(
+                catalog,
+                catalog_listener,
+                catalog_admin,
+                stopped(stop_rx.clone()),
+            )
+            .await
+            .context("catalog service failed")
         },
         async {
-            knotwork_session::run(session, session_listener, stopped(stop_rx.clone()))
-                .await
-                .context("session service failed")
+            knotwork_session::run_with_admin(
+                session,
+                session_listener,
+                session_admin,
+                stopped(stop_rx.clone()),
+            )
+            .await
+            .context("session service failed")
         },
         async {
             knotwork_gateway::run(
@@ -160,4 +218,42 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     result?;
     println!("Knotwork stopped cleanly.");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// The `KNOTWORK_*` variables a command reads.
+    fn variables(cmd: &clap::Command) -> Vec<String> {
+        cmd.get_arguments()
+            .filter_map(|a| a.get_env())
+            .filter_map(|e| e.to_str())
+            .filter(|e| e.starts_with("KNOTWORK_"))
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// Every setting of the separate binaries and of `knotwork up` is in
+    /// README.md's table, so an operator finds every knob there.
+    #[test]
+    fn every_setting_is_in_the_readme_table() {
+        let readme = include_str!("../../../README.md");
+        let mut all = Vec::new();
+        all.extend(variables(&knotwork_gateway::Config::command()));
+        all.extend(variables(&knotwork_catalog::Config::command()));
+        all.extend(variables(&knotwork_session::Config::command()));
+        #[derive(clap::Parser)]
+        struct Up {
+            #[command(flatten)]
+            args: super::UpArgs,
+        }
+        all.extend(variables(&Up::command()));
+        assert!(all.len() > 40, "{}", all.len());
+        let missing: Vec<&String> = all
+            .iter()
+            .filter(|v| !readme.contains(&format!("`{v}`")))
+            .collect();
+        assert!(missing.is_empty(), "not in README.md's table: {missing:?}");
+    }
 }

@@ -37,6 +37,11 @@ fn start() -> Up {
 
 /// `knotwork up` on the data folder `data`.
 fn start_in(data: tempfile::TempDir) -> Up {
+    start_with(data, &[])
+}
+
+/// `knotwork up` on `data` with extra `KNOTWORK_*` variables.
+fn start_with(data: tempfile::TempDir, env: &[(&str, &str)]) -> Up {
     let mut child = Command::new(BIN)
         .args(["up", "--data-dir"])
         .arg(data.path())
@@ -55,6 +60,7 @@ fn start_in(data: tempfile::TempDir) -> Up {
         ])
         .env("RUST_LOG", "warn")
         .env_remove("KNOTWORK_CATALOG_FILE")
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -153,6 +159,26 @@ fn text(out: &std::process::Output) -> (String, String) {
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// `knotwork up` reads the gateway's limits from the same variables as the
+/// gateway binary (it ignored them before): with a burst of 2 calls per
+/// address, an anonymous caller is refused within a few calls.
+#[test]
+fn up_takes_the_gateway_settings() {
+    let up = start_with(
+        tempfile::tempdir().unwrap(),
+        &[("KNOTWORK_ADDR_RATE", "1"), ("KNOTWORK_ADDR_BURST", "2")],
+    );
+    let refused = (0..6).find_map(|_| {
+        let out = knotwork(&up, &["pain", "low back"]);
+        (!out.status.success()).then(|| text(&out).1)
+    });
+    let stderr = refused.expect("the address limit of 1/s with a burst of 2 refused a call");
+    assert!(
+        stderr.to_lowercase().contains("too many") || stderr.contains("RESOURCE_EXHAUSTED"),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -172,6 +172,29 @@ pub struct Config {
     #[arg(long, env = "KNOTWORK_BACKEND_CONNECTIONS", default_value_t = 2)]
     pub backend_connections: usize,
 
+    /// Resolve each catalog URL's host name this often, in seconds, and
+    /// balance every call over all the addresses found (a headless Service
+    /// lists one per ready catalog pod), so every replica takes calls and
+    /// pods that come and go are followed. 0 dials the URL as given
+    /// (`KNOTWORK_BACKEND_CONNECTIONS` connections to one address).
+    #[arg(long, env = "KNOTWORK_CATALOG_RESOLVE_SECS", default_value_t = 0)]
+    pub catalog_resolve_secs: u64,
+
+    /// Ask each client connection to close (HTTP/2 GOAWAY) once it is this
+    /// old, in seconds, so clients reconnect and new gateway replicas get
+    /// their share; calls in flight finish. 0 keeps connections forever.
+    #[arg(long, env = "KNOTWORK_MAX_CONNECTION_AGE_SECS", default_value_t = 300)]
+    pub max_connection_age_secs: u64,
+
+    /// After that GOAWAY, how long calls still open (guided-session
+    /// streams) may go on before the connection is closed, in seconds.
+    #[arg(
+        long,
+        env = "KNOTWORK_MAX_CONNECTION_AGE_GRACE_SECS",
+        default_value_t = 300
+    )]
+    pub max_connection_age_grace_secs: u64,
+
     /// How often the backends' health is polled, in milliseconds.
     #[arg(long, env = "KNOTWORK_HEALTH_INTERVAL_MS", default_value_t = 2_000)]
     pub health_interval_ms: u64,
@@ -241,6 +264,18 @@ pub struct Config {
     #[arg(long, env = "KNOTWORK_MAX_GUIDE_STREAMS_PER_USER", default_value_t = 8)]
     pub max_guide_streams_per_user: usize,
 
+    /// Bytes of catalog answers the gateway keeps to answer repeated
+    /// catalog reads itself (one generation per catalog version; 0 turns
+    /// the cache off).
+    #[arg(long, env = "KNOTWORK_CATALOG_CACHE_BYTES", default_value_t = 16 * 1024 * 1024)]
+    pub catalog_cache_bytes: u64,
+
+    /// How often the gateway asks every catalog replica for its version, in
+    /// milliseconds: after a catalog reload the gateway serves the new
+    /// version within this interval plus one round trip.
+    #[arg(long, env = "KNOTWORK_CATALOG_CACHE_POLL_MS", default_value_t = 1_000)]
+    pub catalog_cache_poll_ms: u64,
+
     /// TLS of the gRPC and admin listeners (plain text when unset).
     #[command(flatten)]
     pub tls: TlsArgs,
@@ -261,6 +296,11 @@ pub struct Config {
     /// Logging.
     #[command(flatten)]
     pub log: LogArgs,
+
+    /// In `knotwork up`: the backends served in the same process, dialled
+    /// in memory instead of over the network (not a flag).
+    #[arg(skip)]
+    pub memory_backends: knotwork_runtime::memory::MemoryBackends,
 }
 
 impl std::fmt::Debug for Config {
@@ -295,6 +335,12 @@ impl std::fmt::Debug for Config {
                 &self.backend_connect_timeout_ms,
             )
             .field("backend_connections", &self.backend_connections)
+            .field("catalog_resolve_secs", &self.catalog_resolve_secs)
+            .field("max_connection_age_secs", &self.max_connection_age_secs)
+            .field(
+                "max_connection_age_grace_secs",
+                &self.max_connection_age_grace_secs,
+            )
             .field("health_interval_ms", &self.health_interval_ms)
             .field("user_rate", &self.user_rate)
             .field("user_burst", &self.user_burst)
@@ -313,11 +359,14 @@ impl std::fmt::Debug for Config {
                 "max_guide_streams_per_user",
                 &self.max_guide_streams_per_user,
             )
+            .field("catalog_cache_bytes", &self.catalog_cache_bytes)
+            .field("catalog_cache_poll_ms", &self.catalog_cache_poll_ms)
             .field("tls", &self.tls)
             .field("backend_tls", &self.backend_tls)
             .field("allow_plaintext_backends", &self.allow_plaintext_backends)
             .field("limits", &self.limits)
             .field("log", &self.log)
+            .field("memory_backends", &self.memory_backends)
             .finish()
     }
 }
@@ -350,6 +399,9 @@ impl Config {
             shutdown_grace_secs: 25,
             backend_connect_timeout_ms: 1_000,
             backend_connections: 2,
+            catalog_resolve_secs: 0,
+            max_connection_age_secs: 300,
+            max_connection_age_grace_secs: 300,
             health_interval_ms: 2_000,
             user_rate: 50,
             user_burst: 100,
@@ -362,11 +414,14 @@ impl Config {
             max_pending_per_connection: 100,
             max_pending_per_user: 100,
             max_guide_streams_per_user: 8,
+            catalog_cache_bytes: 16 * 1024 * 1024,
+            catalog_cache_poll_ms: 1_000,
             tls: TlsArgs::default(),
             backend_tls: BackendTlsArgs::default(),
             allow_plaintext_backends: false,
             limits: LimitArgs::default(),
             log: LogArgs::default(),
+            memory_backends: Default::default(),
         }
     }
 

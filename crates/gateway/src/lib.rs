@@ -40,6 +40,7 @@
 #![forbid(unsafe_code)]
 
 pub mod auth;
+pub mod catalog_cache;
 pub mod config;
 pub mod convert;
 pub mod domain;
@@ -51,6 +52,7 @@ pub mod metrics;
 pub mod reshard;
 pub mod route;
 pub mod service;
+pub mod shards;
 pub mod upstream;
 
 use std::future::Future;
@@ -147,18 +149,23 @@ pub async fn run(
     // OpenID providers are discovered before serving: a wrong issuer, an
     // unreachable provider or an unusable JWKS stops the gateway here.
     let authenticator = auth::Authenticator::from_config(&config, &metrics).await?;
+    let internal_token: tonic::metadata::AsciiMetadataValue =
+        config.internal_token.parse().map_err(|_| {
+            Error::Config("the internal credential is not a valid header value".to_owned())
+        })?;
     let upstreams = Arc::new(upstream::Upstreams::new(
         &config.catalog_urls,
         &config.session_shards,
         &backend_tls,
         Duration::from_millis(config.backend_connect_timeout_ms),
         config.backend_connections,
+        &config.memory_backends,
+        (config.catalog_resolve_secs > 0).then(|| Duration::from_secs(config.catalog_resolve_secs)),
         &metrics,
+        internal_token.clone(),
     )?);
     let trusted_proxies = config.trusted_proxies()?;
-    let internal_token = config.internal_token.parse().map_err(|_| {
-        Error::Config("the internal credential is not a valid header value".to_owned())
-    })?;
+    let catalog_cache = catalog_cache::CatalogCache::new(config.catalog_cache_bytes, &metrics);
     let shared = Arc::new(service::Shared {
         auth: authenticator,
         upstreams: upstreams.clone(),
@@ -177,6 +184,7 @@ pub async fn run(
         trusted_proxies,
         forwarded_header: config.forwarded_header,
         guide_streams: limit::Slots::new(config.max_guide_streams_per_user),
+        catalog_cache: catalog_cache.clone(),
     });
     let intake = intake::Intake::new(
         shared.clone(),
@@ -194,6 +202,12 @@ pub async fn run(
     // Dropping or signalling the sender stops the background tasks.
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     shared.auth.spawn_refresh(&stop_rx);
+    tokio::spawn(catalog_cache::poll_versions(
+        catalog_cache,
+        upstreams.clone(),
+        Duration::from_millis(config.catalog_cache_poll_ms.max(10)),
+        stop_rx.clone(),
+    ));
     tokio::spawn(upstream::poll_health(
         upstreams,
         reporter,
@@ -201,17 +215,13 @@ pub async fn run(
         Duration::from_millis(config.health_interval_ms.max(10)),
         stop_rx.clone(),
     ));
-    let mut admin_stop = stop_rx.clone();
-    knotwork_runtime::spawn_admin(
+    let admin_port = knotwork_runtime::spawn_admin(
         "gateway",
         admin,
         tls.clone(),
         &config.limits,
         metrics.registry().clone(),
         health.clone(),
-        async move {
-            let _ = admin_stop.changed().await;
-        },
     );
     {
         let shared = shared.clone();
@@ -232,10 +242,19 @@ pub async fn run(
             shutdown.await;
             tracing::info!("gateway shutting down");
             let _ = stop_tx.send(true);
+            admin_port.stop();
         },
         Duration::from_secs(config.shutdown_grace_secs),
     );
-    let router = knotwork_runtime::listen::server(&config.limits)
+    let mut server = knotwork_runtime::listen::server(&config.limits);
+    if config.max_connection_age_secs > 0 {
+        // GOAWAY after this age: clients reconnect, through the load
+        // balancer, and new gateway replicas get their share.
+        server = server
+            .max_connection_age(Duration::from_secs(config.max_connection_age_secs))
+            .max_connection_age_grace(Duration::from_secs(config.max_connection_age_grace_secs));
+    }
+    let router = server
         .accept_http1(true)
         .tcp_nodelay(true)
         .layer(cors(&config)?)

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use knotwork_runtime::memory::MemoryBackends;
 use knotwork_runtime::tls::BackendTls;
 use tonic::transport::Channel;
 use tonic::{Code, Request, Response, Status};
@@ -25,7 +26,7 @@ use tonic_health::server::HealthReporter;
 
 use crate::Error;
 use crate::metrics::Metrics;
-use crate::route::{RoundRobin, shard_for};
+use crate::route::RoundRobin;
 
 /// The largest header block the gateway accepts from a backend (1 MiB).
 /// Backends bound their statuses to a few KiB (`knotwork_runtime::bounded`);
@@ -71,13 +72,15 @@ pub struct Backend {
 
 impl Backend {
     /// Creates the backend's lazy channels (`connections` of them, at least
-    /// one), over TLS per `tls` when `url` is `https://`.
+    /// one), over TLS per `tls` when `url` is `https://`, in memory when
+    /// `memory` serves `url` in this process (`knotwork up`).
     pub fn new(
         url: &str,
         role: Role,
         tls: &BackendTls,
         connect_timeout: Duration,
         connections: usize,
+        memory: &MemoryBackends,
         metrics: Metrics,
     ) -> Result<Self, Error> {
         let endpoint = tls
@@ -89,12 +92,110 @@ impl Backend {
             .keep_alive_timeout(Duration::from_secs(10))
             .http2_max_header_list_size(BACKEND_HEADER_LIST_LIMIT);
         let channels = (0..connections.max(1))
-            .map(|_| endpoint.connect_lazy())
+            .map(|_| match memory.get(url) {
+                Some(connector) => endpoint
+                    .clone()
+                    .connect_with_connector_lazy(connector.clone()),
+                None => endpoint.connect_lazy(),
+            })
             .collect();
         Ok(Self {
             url: url.to_owned(),
             role,
             channels,
+            next: RoundRobin::default(),
+            up: AtomicBool::new(true),
+            metrics,
+        })
+    }
+
+    /// A backend whose `url` names a host with many addresses (a headless
+    /// Service: one per ready pod): the host is resolved every `resolve`,
+    /// and each call goes to one of the addresses found (tonic's balancing
+    /// channel, power of two choices over the ready connections), so every
+    /// replica takes calls and pods that come and go are picked up.
+    pub fn discovered(
+        url: &str,
+        role: Role,
+        tls: &BackendTls,
+        connect_timeout: Duration,
+        resolve: Duration,
+        metrics: Metrics,
+    ) -> Result<Self, Error> {
+        let uri: http::Uri = url
+            .parse()
+            .map_err(|e| Error::Config(format!("backend {url:?}: {e}")))?;
+        let host = uri
+            .host()
+            .ok_or_else(|| Error::Config(format!("backend {url:?}: no host")))?
+            .trim_matches(|c| c == '[' || c == ']')
+            .to_owned();
+        let port = uri
+            .port_u16()
+            .unwrap_or(if knotwork_runtime::tls::is_https(url) {
+                443
+            } else {
+                80
+            });
+        // Checked once here so a wrong TLS setting stops the start.
+        tls.endpoint(url)
+            .map_err(|e| Error::Config(format!("backend {url:?}: {e}")))?;
+        let (channel, changes) = Channel::balance_channel::<std::net::SocketAddr>(64);
+        let (url_owned, tls) = (url.to_owned(), tls.clone());
+        tokio::spawn(async move {
+            let mut known = std::collections::BTreeSet::new();
+            loop {
+                match tokio::net::lookup_host((host.as_str(), port)).await {
+                    Ok(found) => {
+                        let found: std::collections::BTreeSet<_> = found.collect();
+                        for gone in known.difference(&found) {
+                            tracing::info!(backend = %url_owned, addr = %gone, "replica gone");
+                            if changes
+                                .send(tonic::transport::channel::Change::Remove(*gone))
+                                .await
+                                .is_err()
+                            {
+                                return;
+                            }
+                        }
+                        for new in found.difference(&known) {
+                            let endpoint = match tls.endpoint_at(&url_owned, *new) {
+                                Ok(e) => e
+                                    .connect_timeout(connect_timeout)
+                                    .tcp_nodelay(true)
+                                    .http2_keep_alive_interval(Duration::from_secs(30))
+                                    .keep_alive_timeout(Duration::from_secs(10))
+                                    .http2_max_header_list_size(BACKEND_HEADER_LIST_LIMIT),
+                                Err(e) => {
+                                    tracing::warn!(backend = %url_owned, error = %e, "replica address unusable");
+                                    continue;
+                                }
+                            };
+                            tracing::info!(backend = %url_owned, addr = %new, "replica found");
+                            if changes
+                                .send(tonic::transport::channel::Change::Insert(*new, endpoint))
+                                .await
+                                .is_err()
+                            {
+                                return;
+                            }
+                        }
+                        known = found;
+                    }
+                    // Keep the addresses known: a DNS hiccup is not a
+                    // reason to stop calling live replicas.
+                    Err(e) => tracing::warn!(backend = %url_owned, error = %e, "resolving failed"),
+                }
+                tokio::select! {
+                    () = tokio::time::sleep(resolve) => {}
+                    () = changes.closed() => return,
+                }
+            }
+        });
+        Ok(Self {
+            url: url.to_owned(),
+            role,
+            channels: vec![channel],
             next: RoundRobin::default(),
             up: AtomicBool::new(true),
             metrics,
@@ -117,31 +218,64 @@ impl Backend {
 pub struct Upstreams {
     /// Catalog replicas, balanced round robin.
     pub catalog: Vec<Backend>,
-    /// Session shards, in shard order.
-    pub sessions: Vec<Backend>,
+    /// Session shards, routed by the shard map.
+    pub sessions: crate::shards::Shards,
     rr: RoundRobin,
 }
 
 impl Upstreams {
-    /// Builds the backends from URL lists (empty entries are skipped).
+    /// Builds the backends from URL lists (empty entries are skipped);
+    /// those `memory` lists are dialled in process. `token` is the internal
+    /// credential GetShardMap presents. With `catalog_resolve` set, each
+    /// catalog URL's host is resolved that often and calls are balanced over
+    /// its addresses ([`Backend::discovered`]).
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         catalog: &[String],
         sessions: &[String],
         tls: &BackendTls,
         connect_timeout: Duration,
         connections: usize,
+        memory: &MemoryBackends,
+        catalog_resolve: Option<Duration>,
         metrics: &Metrics,
+        token: tonic::metadata::AsciiMetadataValue,
     ) -> Result<Self, Error> {
-        let build = |urls: &[String], role| {
-            urls.iter()
-                .map(|u| u.trim())
-                .filter(|u| !u.is_empty())
-                .map(|u| Backend::new(u, role, tls, connect_timeout, connections, metrics.clone()))
-                .collect::<Result<Vec<_>, _>>()
-        };
-        let catalog = build(catalog, Role::Catalog)?;
-        let sessions = build(sessions, Role::Session)?;
-        if catalog.is_empty() || sessions.is_empty() {
+        let catalog = catalog
+            .iter()
+            .map(|u| u.trim())
+            .filter(|u| !u.is_empty())
+            .map(|u| match catalog_resolve {
+                // In-process catalogs have one address: nothing to resolve.
+                Some(every) if memory.get(u).is_none() => Backend::discovered(
+                    u,
+                    Role::Catalog,
+                    tls,
+                    connect_timeout,
+                    every,
+                    metrics.clone(),
+                ),
+                _ => Backend::new(
+                    u,
+                    Role::Catalog,
+                    tls,
+                    connect_timeout,
+                    connections,
+                    memory,
+                    metrics.clone(),
+                ),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let sessions = crate::shards::Shards::new(
+            sessions,
+            tls,
+            connect_timeout,
+            connections,
+            memory,
+            metrics,
+            token,
+        )?;
+        if catalog.is_empty() {
             return Err(Error::Config(
                 "catalog and session backends are required".to_owned(),
             ));
@@ -162,11 +296,6 @@ impl Upstreams {
             .map(|i| (start + i) % n)
             .find(|&i| self.catalog[i].is_up())
             .unwrap_or(start)
-    }
-
-    /// The session shard holding `user_id`'s data.
-    pub fn session_for(&self, user_id: &str) -> &Backend {
-        &self.sessions[shard_for(user_id, self.sessions.len())]
     }
 
     /// Calls a catalog replica; an UNAVAILABLE answer is retried once on the
@@ -328,10 +457,14 @@ pub async fn poll_health(
                 matches!(res, Ok(Ok(r)) if r.get_ref().status == i32::from(tonic_health::pb::health_check_response::ServingStatus::Serving))
             }
         };
+        // A newer shard map, if any shard holds one, before the health of
+        // the shards it names is asked.
+        upstreams.sessions.refresh(None, 0).await;
+        let sessions = upstreams.sessions.current();
         let all: Vec<&Backend> = upstreams
             .catalog
             .iter()
-            .chain(upstreams.sessions.iter())
+            .chain(sessions.iter().map(|b| &**b))
             .collect();
         let results = futures::future::join_all(all.iter().map(|b| check(b))).await;
         for (b, up) in all.iter().zip(results) {
@@ -341,7 +474,7 @@ pub async fn poll_health(
             metrics.backend_up(b.role.label(), &b.url, up);
         }
         let catalog_ok = upstreams.catalog.iter().any(Backend::is_up);
-        let session_ok = upstreams.sessions.iter().all(Backend::is_up);
+        let session_ok = sessions.iter().all(|b| b.is_up());
         let status = |ok: bool| {
             if ok {
                 ServingStatus::Serving

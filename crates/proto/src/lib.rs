@@ -71,4 +71,8 @@ pub mod metadata {
     pub const REQUEST_ID: &str = "x-request-id";
     /// The ErrorInfo domain of Knotwork's refusal reasons.
     pub const ERROR_DOMAIN: &str = "knotwork.dev";
+    /// On a catalog answer: the catalog version the whole answer was made
+    /// from. Absent when a reload swapped versions while the call ran (the
+    /// gateway then does not keep the answer in its cache).
+    pub const CATALOG_VERSION: &str = "x-knotwork-catalog-version";
 }

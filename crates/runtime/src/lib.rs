@@ -20,14 +20,16 @@ pub mod drain;
 pub mod grpc;
 pub mod internal;
 pub mod listen;
+pub mod memory;
 pub mod metrics;
 pub mod prod;
 pub mod reload;
 mod serve;
+pub mod shardmap;
 pub mod shutdown;
 pub mod status;
 pub mod telemetry;
 pub mod tls;
 pub mod trace;
 
-pub use serve::{serve, spawn_admin};
+pub use serve::{AdminPort, serve, spawn_admin};

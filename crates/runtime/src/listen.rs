@@ -27,11 +27,13 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, DuplexStream, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, Sleep};
 use tonic::transport::server::{Connected, TcpConnectInfo};
+
+use crate::memory::MemoryListener;
 
 /// Default bound for the TLS handshake plus the first request head, and
 /// for any HTTP/2 frame once started.
@@ -150,16 +152,76 @@ pub fn server(limits: &LimitArgs) -> tonic::transport::Server {
 /// The stream of accepted connections of `listener`, TLS-wrapped when
 /// `tls` is set, each under the header timeout of `limits`. The listening
 /// socket closes when the stream is dropped (tonic drops it on shutdown).
+///
+/// A [`Listener`] with in-process connections ([`crate::memory`]) yields
+/// those too, plain (they never leave the process) and under the same
+/// header timeout.
 pub fn incoming(
-    listener: TcpListener,
+    listener: impl Into<Listener>,
     tls: Option<Arc<rustls::ServerConfig>>,
     limits: &LimitArgs,
 ) -> tokio_stream::wrappers::ReceiverStream<io::Result<Conn>> {
+    let Listener { tcp, memory } = listener.into();
     let (tx, rx) = mpsc::channel(64);
     let header_timeout = limits.header_timeout();
     let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
-    tokio::spawn(accept_loop(listener, acceptor, header_timeout, tx));
+    if let Some(memory) = memory {
+        tokio::spawn(accept_memory(memory, header_timeout, tx.clone()));
+    }
+    tokio::spawn(accept_loop(tcp, acceptor, header_timeout, tx));
     tokio_stream::wrappers::ReceiverStream::new(rx)
+}
+
+/// What a service listens on: a bound TCP listener and, in `knotwork up`,
+/// the in-process connections of [`crate::memory`].
+#[derive(Debug)]
+pub struct Listener {
+    tcp: TcpListener,
+    memory: Option<MemoryListener>,
+}
+
+impl Listener {
+    /// Also accepts the in-process connections of `memory`.
+    pub fn with_memory(mut self, memory: MemoryListener) -> Self {
+        self.memory = Some(memory);
+        self
+    }
+
+    /// The TCP listener's address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.tcp.local_addr()
+    }
+}
+
+impl From<TcpListener> for Listener {
+    fn from(tcp: TcpListener) -> Self {
+        Self { tcp, memory: None }
+    }
+}
+
+async fn accept_memory(
+    mut memory: MemoryListener,
+    header_timeout: Duration,
+    tx: mpsc::Sender<io::Result<Conn>>,
+) {
+    loop {
+        let stream = tokio::select! {
+            accepted = memory.accept() => match accepted {
+                Some(s) => s,
+                None => return,
+            },
+            () = tx.closed() => return,
+        };
+        let info = TcpConnectInfo {
+            local_addr: None,
+            remote_addr: None,
+        };
+        let deadline = Instant::now() + header_timeout;
+        let conn = Conn::new(Io::Memory(stream), info, deadline, header_timeout);
+        if tx.send(Ok(conn)).await.is_err() {
+            return;
+        }
+    }
 }
 
 async fn accept_loop(
@@ -222,6 +284,7 @@ async fn accept_loop(
 enum Io {
     Plain(TcpStream),
     Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
+    Memory(DuplexStream),
 }
 
 /// One accepted connection (plain or TLS) under the header timeout.
@@ -292,6 +355,7 @@ impl AsyncRead for Conn {
         let polled = match &mut this.io {
             Io::Plain(s) => Pin::new(s).poll_read(cx, buf),
             Io::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+            Io::Memory(s) => Pin::new(s).poll_read(cx, buf),
         };
         if let Poll::Ready(Ok(())) = polled {
             let fresh = &buf.filled()[before..];
@@ -323,6 +387,7 @@ impl AsyncWrite for Conn {
         match &mut this.io {
             Io::Plain(s) => Pin::new(s).poll_write(cx, data),
             Io::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, data),
+            Io::Memory(s) => Pin::new(s).poll_write(cx, data),
         }
     }
 
@@ -338,6 +403,7 @@ impl AsyncWrite for Conn {
         match &mut this.io {
             Io::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
             Io::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
+            Io::Memory(s) => Pin::new(s).poll_write_vectored(cx, bufs),
         }
     }
 
@@ -345,6 +411,7 @@ impl AsyncWrite for Conn {
         match &self.io {
             Io::Plain(s) => s.is_write_vectored(),
             Io::Tls(s) => s.is_write_vectored(),
+            Io::Memory(s) => s.is_write_vectored(),
         }
     }
 
@@ -352,6 +419,7 @@ impl AsyncWrite for Conn {
         match &mut self.get_mut().io {
             Io::Plain(s) => Pin::new(s).poll_flush(cx),
             Io::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+            Io::Memory(s) => Pin::new(s).poll_flush(cx),
         }
     }
 
@@ -359,6 +427,7 @@ impl AsyncWrite for Conn {
         match &mut self.get_mut().io {
             Io::Plain(s) => Pin::new(s).poll_shutdown(cx),
             Io::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+            Io::Memory(s) => Pin::new(s).poll_shutdown(cx),
         }
     }
 }

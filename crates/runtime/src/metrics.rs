@@ -33,7 +33,9 @@ use http_body_util::{BodyExt, Full};
 use prometheus::{Encoder, HistogramOpts, Opts, Registry, TextEncoder};
 /// The metric types the helpers return, so services need no direct
 /// dependency on the library.
-pub use prometheus::{Histogram, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec};
+pub use prometheus::{
+    Gauge, Histogram, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec,
+};
 use tower::{Layer, Service};
 
 use knotwork_proto::BoxError;
@@ -168,6 +170,19 @@ impl Metrics {
             Err(e) => {
                 tracing::error!(error = %e, name, "invalid metric");
                 fallback_gauge()
+            }
+        }
+    }
+
+    /// A gauge named `knotwork_<service>_<name>` holding a fraction or
+    /// another non-integer value (a ratio).
+    pub fn float_gauge(&self, name: &str, help: &str) -> Gauge {
+        match Gauge::new(self.full_name(name), help) {
+            Ok(g) => self.register(g),
+            Err(e) => {
+                tracing::error!(error = %e, name, "invalid metric");
+                Gauge::new("knotwork_invalid", "invalid")
+                    .unwrap_or_else(|_| unreachable!("constant metric options are valid"))
             }
         }
     }

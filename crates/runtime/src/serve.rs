@@ -3,7 +3,6 @@
 //! the listener limits (and TLS when configured), graceful shutdown when
 //! the drain starts, and the hard stop after the drain deadline.
 
-use std::future::Future;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -27,7 +26,7 @@ use crate::metrics::Metrics;
 pub async fn serve<L, ResBody>(
     service: &str,
     router: Router<L>,
-    listener: TcpListener,
+    listener: impl Into<crate::listen::Listener>,
     tls: Option<Arc<rustls::ServerConfig>>,
     limits: &LimitArgs,
     drain: &Drain,
@@ -41,6 +40,7 @@ where
     ResBody: http_body::Body<Data = Bytes> + Send + 'static,
     ResBody::Error: Into<BoxError>,
 {
+    let listener: crate::listen::Listener = listener.into();
     // Tests and tools read the bound address from this line.
     match listener.local_addr() {
         Ok(addr) => tracing::info!(%addr, tls = tls.is_some(), "{service} listening"),
@@ -61,9 +61,22 @@ where
     result
 }
 
-/// Serves the admin port, when there is one, in a task until `stop`
-/// resolves: Prometheus metrics at `/metrics` and gRPC health (`health`)
-/// for the kubelet's probes ([`crate::metrics::serve_admin`]).
+/// Stops the admin port when dropped (or when [`AdminPort::stop`] is called).
+#[derive(Debug)]
+#[must_use = "the admin port stops when this is dropped"]
+pub struct AdminPort(Option<tokio::sync::oneshot::Sender<()>>);
+
+impl AdminPort {
+    /// Stops the admin port now.
+    pub fn stop(mut self) {
+        self.0.take();
+    }
+}
+
+/// Serves the admin port, when there is one, in a task until the returned
+/// [`AdminPort`] is dropped: Prometheus metrics at `/metrics` and gRPC
+/// health (`health`) for the kubelet's probes
+/// ([`crate::metrics::serve_admin`]).
 pub fn spawn_admin<G>(
     service: &str,
     admin: Option<TcpListener>,
@@ -71,8 +84,8 @@ pub fn spawn_admin<G>(
     limits: &LimitArgs,
     metrics: Metrics,
     health: G,
-    stop: impl Future<Output = ()> + Send + 'static,
-) where
+) -> AdminPort
+where
     G: Service<
             http::Request<hyper::body::Incoming>,
             Response = http::Response<Body>,
@@ -82,14 +95,18 @@ pub fn spawn_admin<G>(
         + 'static,
     G::Future: Send + 'static,
 {
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let Some(admin) = admin else {
-        return;
+        return AdminPort(Some(stop));
     };
     tracing::info!(addr = ?admin.local_addr().ok(), tls = tls.is_some(), "{service} admin (metrics, health) listening");
     tokio::spawn(crate::metrics::serve_admin(
         crate::listen::incoming(admin, tls, limits),
         metrics,
         health,
-        stop,
+        async move {
+            let _ = stopped.await;
+        },
     ));
+    AdminPort(Some(stop))
 }

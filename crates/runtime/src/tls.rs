@@ -464,6 +464,35 @@ impl BackendTls {
     }
 }
 
+impl BackendTls {
+    /// An endpoint dialling `addr`, one address `url`'s host name resolved
+    /// to, as [`BackendTls::endpoint`] would dial `url`: the same scheme,
+    /// and over TLS the certificate checked against the host name (not the
+    /// address).
+    pub fn endpoint_at(&self, url: &str, addr: std::net::SocketAddr) -> Result<Endpoint, TlsError> {
+        let https = is_https(url);
+        let at = format!("{}://{addr}", if https { "https" } else { "http" });
+        let endpoint = Endpoint::from_shared(at)
+            .map_err(|e| TlsError::Settings(format!("bad address {addr}: {e}")))?;
+        if !https {
+            return Ok(endpoint);
+        }
+        let Some(tls) = &self.tls else {
+            return Err(TlsError::Settings(format!(
+                "{url} is https but no CA is set to verify it (--backend-ca / KNOTWORK_BACKEND_CA)"
+            )));
+        };
+        let host = url
+            .parse::<http::Uri>()
+            .ok()
+            .and_then(|u| u.host().map(str::to_owned))
+            .ok_or_else(|| TlsError::Settings(format!("bad URL {url:?}: no host")))?;
+        endpoint
+            .tls_config(tls.clone().domain_name(host))
+            .map_err(|e| TlsError::Settings(format!("TLS for {url}: {e}")))
+    }
+}
+
 /// Whether `url` asks for TLS.
 pub fn is_https(url: &str) -> bool {
     url.trim()

@@ -156,20 +156,25 @@ impl Fetcher {
 /// Starts fetching from the catalog service at `url` (TLS per `tls` when it
 /// is `https://`), starting from the view persisted in `dir` (if any) and
 /// persisting each new one there. The task ends when every [`Catalog`]
-/// handle is dropped or when it is aborted.
+/// handle is dropped or when it is aborted. With `memory` (`knotwork up`)
+/// the catalog is dialled in process instead.
 pub fn spawn(
     url: &str,
     tls: &BackendTls,
     poll: Duration,
     dir: Option<&Path>,
+    memory: Option<knotwork_runtime::memory::MemoryConnector>,
 ) -> Result<(Catalog, JoinHandle<()>), Error> {
     let endpoint = tls
         .endpoint(url)
         .map_err(|e| Error::Startup(format!("catalog url {url:?}: {e}")))?
         .connect_timeout(Duration::from_secs(5))
         .timeout(Duration::from_secs(30));
-    let client = CatalogServiceClient::new(endpoint.connect_lazy())
-        .max_decoding_message_size(MAX_SNAPSHOT_BYTES);
+    let channel = match memory {
+        Some(connector) => endpoint.connect_with_connector_lazy(connector),
+        None => endpoint.connect_lazy(),
+    };
+    let client = CatalogServiceClient::new(channel).max_decoding_message_size(MAX_SNAPSHOT_BYTES);
     let file = dir.map(|d| d.join(VIEW_FILE));
     let persisted = file.as_deref().and_then(|f| match load(f) {
         Ok(view) => view,
@@ -346,6 +351,7 @@ mod tests {
             "http://127.0.0.1:9",
             &BackendTls::default(),
             Duration::from_secs(3600),
+            None,
             None,
         )
         .unwrap();

@@ -130,9 +130,28 @@ pub struct Config {
     )]
     pub quota_mib: u64,
 
+    /// This shard's identity in the shard map (`knotwork.session.v1.ShardMap`);
+    /// the replicas of one shard group share it. Once the shard holds a map
+    /// it refuses the users the map gives to other shards (WRONG_SHARD).
+    #[arg(long, env = "KNOTWORK_SESSION_SHARD_ID", default_value = "")]
+    pub shard_id: String,
+
+    /// The shard list this shard starts from when it holds no shard map yet,
+    /// `id=url` pairs in placement order, comma separated (the gateway's
+    /// `--session-shards` URLs, each with its shard's id): stored as epoch 1.
+    /// A stored map wins over it; `knotwork reshard --online` changes the map.
+    /// Unset: no map until one is set, and every user is accepted.
+    #[arg(long, env = "KNOTWORK_SESSION_INITIAL_SHARDS", value_delimiter = ',')]
+    pub initial_shards: Vec<String>,
+
     /// Logging.
     #[command(flatten)]
     pub log: LogArgs,
+
+    /// In `knotwork up`: the catalog in the same process, dialled in memory
+    /// instead of at `catalog_url` (not a flag).
+    #[arg(skip)]
+    pub catalog_memory: Option<knotwork_runtime::memory::MemoryConnector>,
 }
 
 impl Config {
@@ -158,7 +177,10 @@ impl Config {
             cache_mib: 8,
             quota_sessions: crate::domain::quota::DEFAULT_MAX_SESSIONS,
             quota_mib: crate::domain::quota::DEFAULT_MAX_MIB,
+            shard_id: String::new(),
+            initial_shards: Vec::new(),
             log: LogArgs::default(),
+            catalog_memory: None,
         }
     }
 }

@@ -18,6 +18,12 @@ pub const REASON_NOT_LEADER: &str = "NOT_LEADER";
 /// `ErrorInfo` reason: a write would pass the per-user quota.
 pub const REASON_QUOTA_EXCEEDED: &str = "QUOTA_EXCEEDED";
 
+/// `ErrorInfo` reason: SetShardMap sent an older epoch than the one held.
+pub const REASON_STALE_SHARD_MAP: &str = "STALE_SHARD_MAP";
+
+/// `ErrorInfo` reason: SetShardMap sent the held epoch with other content.
+pub const REASON_SHARD_MAP_CONFLICT: &str = "SHARD_MAP_CONFLICT";
+
 /// Everything that can go wrong in the session service.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -42,6 +48,14 @@ pub enum Error {
     /// A safety rule refuses the request (FAILED_PRECONDITION).
     #[error("{}", .0.message)]
     Refused(Refusal),
+    /// A shard map change was refused (FAILED_PRECONDITION with `reason`).
+    #[error("{message}")]
+    ShardMap {
+        /// The `ErrorInfo` reason.
+        reason: &'static str,
+        /// What the shard holds.
+        message: String,
+    },
     /// A dependency is not ready (the catalog has not been loaded yet).
     #[error("unavailable: {0}")]
     Unavailable(String),
@@ -140,6 +154,11 @@ fn status(e: Error) -> Status {
                 details,
             )
         }
+        Error::ShardMap { reason, message } => Status::with_error_details(
+            Code::FailedPrecondition,
+            message,
+            ErrorDetails::with_error_info(reason, ERROR_DOMAIN, []),
+        ),
         Error::Aborted(why) => Status::aborted(why),
         Error::Unavailable(what) => Status::unavailable(what),
         Error::NotLeader {

@@ -20,11 +20,13 @@
 #![forbid(unsafe_code)]
 
 pub mod catalog;
-pub mod config;
+mod config;
 pub mod convert;
 pub mod domain;
-pub mod error;
+mod error;
+mod overview;
 pub mod service;
+pub mod shards;
 pub mod store;
 pub mod transfer;
 
@@ -56,7 +58,7 @@ pub const SERVICES: [&str; 2] = [SESSION_SERVICE, SESSION_ADMIN_SERVICE];
 /// returns.
 pub async fn run(
     config: Config,
-    listener: tokio::net::TcpListener,
+    listener: impl Into<knotwork_runtime::listen::Listener>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
     run_with_admin(config, listener, None, shutdown).await
@@ -66,7 +68,7 @@ pub async fn run(
 /// at `/metrics` and gRPC health (plain text, for the kubelet's probes).
 pub async fn run_with_admin(
     config: Config,
-    listener: tokio::net::TcpListener,
+    listener: impl Into<knotwork_runtime::listen::Listener>,
     admin: Option<tokio::net::TcpListener>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
@@ -93,27 +95,31 @@ pub async fn run_with_admin(
     };
     let store = Arc::new(open_store(&config, &dir, options).await?);
     tracing::info!(data_dir = %config.data_dir.display(), "storage open");
+    let initial = knotwork_runtime::shardmap::parse_shards(&config.initial_shards)
+        .map_err(|e| Error::Startup(format!("--initial-shards: {e}")))?;
+    let ownership = Arc::new(shards::Ownership::open(
+        &config.data_dir,
+        &config.shard_id,
+        &initial,
+    )?);
     let metrics = knotwork_runtime::metrics::Metrics::new("session");
     store.instrument(&metrics);
 
     let (reporter, health) = knotwork_runtime::grpc::health().await;
-    let (admin_stop, admin_stopped) = tokio::sync::oneshot::channel::<()>();
-    knotwork_runtime::spawn_admin(
+    let admin_port = knotwork_runtime::spawn_admin(
         "session",
         admin,
         None,
         &config.limits,
         metrics.clone(),
         health.clone(),
-        async move {
-            let _ = admin_stopped.await;
-        },
     );
     let (catalog, catalog_task) = catalog::spawn(
         &config.catalog_url,
         &backend_tls,
         Duration::from_secs(config.catalog_poll_secs.max(1)),
         Some(&config.data_dir),
+        config.catalog_memory.clone(),
     )?;
     let health_task = {
         let mut catalog = catalog.clone();
@@ -153,18 +159,18 @@ pub async fn run_with_admin(
         shutdown,
         Duration::from_secs(config.shutdown_grace_secs),
     );
-    let svc = service::Session::new(
-        store.clone(),
-        catalog,
-        InternalAuth::new(&config.internal_token).with_next(config.internal_token_next.as_deref()),
-        config.guide_speedup,
-    )
-    .with_drain(drain.clone());
+    let auth =
+        InternalAuth::new(&config.internal_token).with_next(config.internal_token_next.as_deref());
+    let svc = service::Session::new(store.clone(), catalog, auth.clone(), config.guide_speedup)
+        .with_drain(drain.clone())
+        .with_ownership(ownership.clone());
     tracing::info!(catalog = %config.catalog_url, "reading the catalog's rules");
     let router = knotwork_runtime::listen::server(&config.limits)
         .layer(metrics.layer())
         .layer(knotwork_runtime::trace::TraceLayer)
         .layer(knotwork_runtime::status::StatusLayer)
+        // One ownership check before every user-scoped handler.
+        .layer(shards::OwnershipLayer::new(ownership, auth))
         .add_service(health)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
@@ -185,7 +191,7 @@ pub async fn run_with_admin(
     .await;
     health_task.abort();
     catalog_task.abort();
-    drop(admin_stop);
+    admin_port.stop();
     // In-flight calls are done; dropping the last handle stops the writer
     // thread after it has committed everything queued.
     match Arc::try_unwrap(store) {

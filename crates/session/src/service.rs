@@ -41,6 +41,7 @@ pub struct Session {
     auth: InternalAuth,
     guide_speedup: u32,
     drain: Drain,
+    ownership: Arc<crate::shards::Ownership>,
 }
 
 impl Session {
@@ -58,7 +59,16 @@ impl Session {
             auth,
             guide_speedup: guide_speedup.max(1),
             drain: Drain::never(),
+            ownership: Arc::new(crate::shards::Ownership::unfenced()),
         }
+    }
+
+    /// The shard identity and map GetShardMap and SetShardMap read and
+    /// change (the default has none: every user is accepted). The check
+    /// itself is `crate::shards::OwnershipLayer`, in front of the handlers.
+    pub fn with_ownership(mut self, ownership: Arc<crate::shards::Ownership>) -> Self {
+        self.ownership = ownership;
+        self
     }
 
     /// Ends guided-session streams with UNAVAILABLE when `drain`'s
@@ -134,6 +144,52 @@ impl Session {
         })
     }
 
+    /// ListUsers filtered by shard map bucket: scans up to [`BUCKET_SCAN`]
+    /// users per call; the token is the last user looked at.
+    async fn list_users_in(
+        &self,
+        buckets: &[u32],
+        mut after: Option<String>,
+        limit: usize,
+    ) -> Result<pb::ListUsersResponse, Error> {
+        use knotwork_runtime::shardmap::{BUCKETS, bucket_of};
+        let mut wanted = [false; BUCKETS];
+        for &b in buckets {
+            let slot = usize::try_from(b)
+                .ok()
+                .and_then(|b| wanted.get_mut(b))
+                .ok_or_else(|| Error::field("buckets", "each bucket is 0-255"))?;
+            *slot = true;
+        }
+        let mut user_ids = Vec::new();
+        let mut scanned = 0;
+        loop {
+            let (page, more) = self.store.list_users(after.clone(), 1000).await?;
+            scanned += page.len();
+            for user in page {
+                let hit = wanted[bucket_of(&user)];
+                after = Some(user.clone());
+                if hit {
+                    user_ids.push(user);
+                    if user_ids.len() == limit {
+                        break;
+                    }
+                }
+            }
+            let full = user_ids.len() == limit;
+            let done = !more && !full;
+            if done {
+                after = None;
+            }
+            if done || full || scanned >= BUCKET_SCAN {
+                return Ok(pb::ListUsersResponse {
+                    user_ids,
+                    next_page_token: after.unwrap_or_default(),
+                });
+            }
+        }
+    }
+
     /// A session that completes a guided one records the time that really
     /// passed when that is shorter than the reported duration (ended early).
     async fn real_guided_duration(
@@ -152,6 +208,9 @@ impl Session {
         Ok(())
     }
 }
+
+/// The most users one filtered ListUsers call looks at.
+const BUCKET_SCAN: usize = 100_000;
 
 /// The fields UpdateSession may change.
 const UPDATABLE: &[&str] = &[
@@ -1226,6 +1285,16 @@ impl SessionService for Session {
             events: i32::try_from(events.len()).unwrap_or(i32::MAX),
         }))
     }
+
+    #[tracing::instrument(skip_all, fields(request_id = %rid(&req)))]
+    async fn get_overview(
+        &self,
+        req: Request<pb::GetOverviewRequest>,
+    ) -> Res<pb::GetOverviewResponse> {
+        // Refused once here rather than by every part.
+        self.user(&req)?;
+        crate::overview::overview(self, req).await
+    }
 }
 
 /// A point's display name, or its id when the catalog no longer has it.
@@ -1377,6 +1446,11 @@ impl SessionAdminService for Session {
         let r = req.into_inner();
         let limit = page_size(r.page_size, 100, 1000)?;
         let after = (!r.page_token.is_empty()).then_some(r.page_token);
+        if !r.buckets.is_empty() {
+            return Ok(Response::new(
+                self.list_users_in(&r.buckets, after, limit).await?,
+            ));
+        }
         let (user_ids, more) = self.store.list_users(after, limit).await?;
         let next_page_token = match user_ids.last() {
             Some(last) if more => last.clone(),
@@ -1477,6 +1551,34 @@ impl SessionAdminService for Session {
         let (sessions, _) = self.store.delete_user(user).await?;
         Ok(Response::new(pb::DeleteUserResponse {
             sessions_deleted: i64::try_from(sessions).unwrap_or(i64::MAX),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(request_id = %rid(&req)))]
+    async fn get_shard_map(
+        &self,
+        req: Request<pb::GetShardMapRequest>,
+    ) -> Res<pb::GetShardMapResponse> {
+        self.admin(&req)?;
+        Ok(Response::new(pb::GetShardMapResponse {
+            shard_id: self.ownership.id().to_owned(),
+            map: self.ownership.map().map(|m| (*m).clone()),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(request_id = %rid(&req)))]
+    async fn set_shard_map(
+        &self,
+        req: Request<pb::SetShardMapRequest>,
+    ) -> Res<pb::SetShardMapResponse> {
+        self.admin(&req)?;
+        let map = req
+            .into_inner()
+            .map
+            .ok_or_else(|| Error::field("map", "required"))?;
+        let held = self.ownership.set(map).await?;
+        Ok(Response::new(pb::SetShardMapResponse {
+            map: Some((*held).clone()),
         }))
     }
 }

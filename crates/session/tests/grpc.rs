@@ -995,6 +995,7 @@ async fn export_delete_and_move_between_shards() {
         .list_users(pb::ListUsersRequest {
             page_size: 1,
             page_token: users.next_page_token,
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -1346,4 +1347,91 @@ async fn prod_mode_refuses_weak_internal_credentials() {
     knotwork_session::run(config, listener, async {})
         .await
         .expect("a strong credential starts (and stops at once)");
+}
+
+/// GetOverview answers each part exactly as its own method does, leaves
+/// out what was not asked for, and reports the plan's date error first.
+#[tokio::test]
+async fn overview_is_each_part_as_its_own_method_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, _fake) = start_catalog(true).await;
+    let server = start_session(dir.path(), &url).await;
+    let mut c = client(server.addr, "olga").await;
+    let now = prost_types::Timestamp {
+        seconds: jiff::Timestamp::now().as_second() - 3600,
+        nanos: 0,
+    };
+    for (i, point) in ["ql_superficial", "upper_trapezius_1"].iter().enumerate() {
+        c.log_session(log(&format!("o{i}"), record(point, now)))
+            .await
+            .unwrap();
+    }
+    let all = c
+        .get_overview(pb::GetOverviewRequest {
+            local_date: String::new(),
+            include_plan: true,
+            include_profile: true,
+            include_region_progress: true,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let day = c
+        .get_day(pb::GetDayRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(day.sessions.len(), 2);
+    assert_eq!(all.day, Some(day));
+    let progress = c
+        .list_progress(pb::ListProgressRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(progress.progress.len(), 2);
+    assert_eq!(all.progress, Some(progress));
+    let screening = c.get_screening(pb::GetScreeningRequest {}).await.unwrap();
+    assert_eq!(all.screening, Some(screening.into_inner()));
+    let holds = c.list_holds(pb::ListHoldsRequest::default()).await.unwrap();
+    assert_eq!(all.holds, Some(holds.into_inner()));
+    let plan = c
+        .get_daily_plan(pb::GetDailyPlanRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(all.plan, Some(plan.into_inner()));
+    let profile = c.get_profile(pb::GetProfileRequest {}).await.unwrap();
+    assert_eq!(all.profile, Some(profile.into_inner()));
+    let regions = c
+        .list_region_progress(pb::ListRegionProgressRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(all.region_progress, Some(regions.into_inner()));
+
+    // Only what was asked for.
+    let some = c
+        .get_overview(pb::GetOverviewRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(some.day.is_some() && some.progress.is_some());
+    assert!(some.plan.is_none() && some.profile.is_none() && some.region_progress.is_none());
+
+    // A bad date fails the call with the plan's field violation.
+    let e = c
+        .get_overview(pb::GetOverviewRequest {
+            local_date: "yesterday".into(),
+            include_plan: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+    assert_eq!(fields(&e), ["local_date"]);
+    // Without the internal credential: refused like every call.
+    let mut anonymous = client_with(server.addr, Some("olga"), None).await;
+    let e = anonymous
+        .get_overview(pb::GetOverviewRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::Unauthenticated);
 }

@@ -3,7 +3,7 @@
 // full list below); left and right are kept apart. Symptoms can be added beside
 // the map. The figure is drawn from the catalog's body map (GetBodyMap).
 
-import { useEffect, useMemo, useRef, useState } from "preact/hooks";
+import { useLayoutEffect, useMemo, useRef, useState } from "preact/hooks";
 import { BodyView, Side } from "../gen/knotwork/catalog/v1/catalog_pb";
 import { ScreeningStatus } from "../gen/knotwork/session/v1/session_pb";
 import { drawingSize, type Hotspot, hotspots, sections } from "../logic/body";
@@ -33,8 +33,9 @@ export function BodyMap() {
   const groups = useMemo(() => sections(spots, view, (r) => byName.get(r)?.area ?? "Other", size), [spots, view, byName]);
   // Keyboard users land on the close-up's heading after zooming in, and back
   // on the area's button after zooming out.
+  // A layout effect, so the focus moves in the same frame the close-up appears.
   const lastZoom = useRef<string | null>(null);
-  useEffect(() => {
+  useLayoutEffect(() => {
     if (zoom) document.getElementById("zoom-title")?.focus();
     else if (lastZoom.current) document.querySelector<HTMLElement>(`button[data-section="${lastZoom.current}"]`)?.focus();
     lastZoom.current = zoom;

@@ -126,9 +126,7 @@ pub fn internal<T>(msg: T) -> tonic::Request<T> {
     let mut r = tonic::Request::new(msg);
     r.metadata_mut().insert(
         knotwork_proto::metadata::INTERNAL_TOKEN,
-        knotwork_catalog::config::DEFAULT_INTERNAL_TOKEN
-            .parse()
-            .unwrap(),
+        knotwork_runtime::dev::INTERNAL_TOKEN.parse().unwrap(),
     );
     r
 }

@@ -10,12 +10,27 @@ use crate::output::{paint, print_table, style, table};
 /// Options of `knotwork reshard`.
 #[derive(Debug, clap::Args)]
 pub struct ReshardArgs {
-    /// The current shard list, comma separated, in shard order.
-    #[arg(long, value_delimiter = ',', required = true)]
+    /// The current shard list, comma separated, in shard order. With
+    /// `--online`, `id=url` entries, needed only when no shard holds a
+    /// shard map yet.
+    #[arg(long, value_delimiter = ',')]
     pub from: Vec<String>,
-    /// The new shard list, comma separated, in shard order.
+    /// The new shard list, comma separated, in shard order. With
+    /// `--online`, `id=url` entries (each id is the shard's
+    /// KNOTWORK_SESSION_SHARD_ID).
     #[arg(long, value_delimiter = ',', required = true)]
     pub to: Vec<String>,
+    /// Move while everyone keeps working: copy, fence a group of users for
+    /// a moment, cut over by the shard map's epoch, delete from the old
+    /// shard. Resumable: after a crash, run the same command again.
+    #[arg(long)]
+    pub online: bool,
+    /// With `--online`: the most moving users fenced at once.
+    #[arg(long, default_value_t = 100)]
+    pub fence_users: usize,
+    /// With `--online`: users copied at the same time.
+    #[arg(long, default_value_t = 16)]
+    pub parallel: usize,
     /// The internal credential the shards accept.
     #[arg(
         long,
@@ -78,6 +93,12 @@ pub async fn health(ctx: &Ctx) -> anyhow::Result<()> {
 /// `knotwork reshard`.
 pub async fn reshard(args: ReshardArgs) -> anyhow::Result<()> {
     let tls = knotwork_runtime::tls::BackendTls::load(&args.tls)?;
+    if args.online {
+        return reshard_online(&args, &tls).await;
+    }
+    if args.from.is_empty() {
+        bail!("--from is required (the shard list the gateways use now)");
+    }
     let report =
         knotwork_gateway::reshard_with_tls(&args.from, &args.to, &args.internal_token, &tls)
             .await?;
@@ -93,6 +114,34 @@ pub async fn reshard(args: ReshardArgs) -> anyhow::Result<()> {
     if !report.failures.is_empty() {
         bail!("some users were not moved; their data stays on the old shard, run again");
     }
+    Ok(())
+}
+
+/// `knotwork reshard --online`.
+async fn reshard_online(
+    args: &ReshardArgs,
+    tls: &knotwork_runtime::tls::BackendTls,
+) -> anyhow::Result<()> {
+    use knotwork_gateway::reshard::online;
+    let from = online::parse(&args.from)?;
+    let to = online::parse(&args.to)?;
+    let options = online::OnlineOptions {
+        fence_users: args.fence_users,
+        parallel: args.parallel,
+    };
+    let started = std::time::Instant::now();
+    let r = online::reshard_online(&from, &to, &args.internal_token, tls, options).await?;
+    println!(
+        "shard map epoch {} -> {}: {} users moved in {} groups (longest fence {} ms), \
+         {} deleted from their old shard, in {:.1} s",
+        r.epoch_before,
+        r.epoch_after,
+        r.users_moved,
+        r.groups,
+        r.longest_fence.as_millis(),
+        r.users_deleted,
+        started.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 

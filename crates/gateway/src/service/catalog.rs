@@ -97,11 +97,13 @@ where
     }
 
     fn call(&mut self, req: http::Request<B>) -> Self::Future {
-        let Some(&(method, path)) = METHODS.iter().find(|(_, p)| *p == req.uri().path()) else {
+        let Some(index) = METHODS.iter().position(|(_, p)| *p == req.uri().path()) else {
             return Box::pin(async { Ok(unimplemented()) });
         };
+        let (method, path) = METHODS[index];
         let forward = Forward {
             shared: self.shared.clone(),
+            index: u8::try_from(index).unwrap_or(u8::MAX),
             method,
             path,
         };
@@ -131,9 +133,12 @@ fn unimplemented() -> http::Response<tonic::body::Body> {
 }
 
 /// One method's forwarding: the public context (address limit, deadline),
-/// then the catalog call with one retry on another replica.
+/// then the answer from the edge cache ([`crate::catalog_cache`]) or the catalog
+/// call with one retry on another replica.
 struct Forward {
     shared: Arc<Shared>,
+    /// The method's index in [`METHODS`] (the cache key's first part).
+    index: u8,
     method: &'static str,
     path: &'static str,
 }
@@ -144,15 +149,20 @@ impl tonic::server::UnaryService<Bytes> for Forward {
 
     fn call(&mut self, request: Request<Bytes>) -> Self::Future {
         let shared = self.shared.clone();
-        let (method, path) = (self.method, self.path);
+        let (index, method, path) = (self.index, self.method, self.path);
         Box::pin(async move {
             let ctx = shared.public(&request).await?;
+            let message = request.into_inner();
+            let generation = match shared.catalog_cache.lookup(index, &message) {
+                Ok(hit) => return Ok(Response::new(hit)),
+                Err(generation) => generation,
+            };
             let max = shared.max_message;
-            shared
+            let answer = shared
                 .upstreams
                 .call_catalog(
                     ctx.deadline,
-                    request.into_inner(),
+                    message.clone(),
                     |r| shared.setup(&ctx, r),
                     move |channel, mut r: Request<Bytes>| async move {
                         let mut grpc = tonic::client::Grpc::new(channel)
@@ -167,7 +177,16 @@ impl tonic::server::UnaryService<Bytes> for Forward {
                             .await
                     },
                 )
-                .await
+                .await?;
+            shared.catalog_cache.offer(
+                &generation,
+                index,
+                message,
+                answer.metadata(),
+                answer.get_ref(),
+            );
+            // The answer goes out with none of the backend's metadata.
+            Ok(Response::new(answer.into_inner()))
         })
     }
 }

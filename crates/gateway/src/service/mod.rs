@@ -59,6 +59,8 @@ pub struct Shared {
     pub forwarded_header: ForwardedHeader,
     /// Open GuideSession streams per user, capped.
     pub guide_streams: Slots<String>,
+    /// Catalog answers kept at the edge.
+    pub catalog_cache: Arc<crate::catalog_cache::CatalogCache>,
 }
 
 /// One call's context.
@@ -185,6 +187,33 @@ impl Shared {
             knotwork_runtime::internal::set_user_id(md, user);
             md.insert(INTERNAL_TOKEN, self.internal_token.clone());
         }
+    }
+
+    /// Calls the shard owning the caller's data with `message` and the
+    /// gateway's metadata, following the shard map (one retry after a
+    /// WRONG_SHARD refusal, waits out a USER_MOVING one): the one routing
+    /// function of every session call ([`crate::shards::Shards::call`]).
+    pub async fn call_session<M, R, F, Fut>(
+        &self,
+        ctx: &Ctx,
+        message: M,
+        call: F,
+    ) -> Result<tonic::Response<R>, Status>
+    where
+        M: Clone,
+        F: Fn(tonic::transport::Channel, Request<M>) -> Fut,
+        Fut: std::future::Future<Output = Result<tonic::Response<R>, Status>>,
+    {
+        self.upstreams
+            .sessions
+            .call(
+                self.user(ctx),
+                ctx.deadline,
+                message,
+                |r| self.setup(ctx, r),
+                call,
+            )
+            .await
     }
 
     /// A new outgoing request for `message` with the gateway's metadata.

@@ -11,7 +11,7 @@ use knotwork_runtime::drain::Drain;
 use tonic::{Request, Response, Status};
 
 use super::Shared;
-use crate::upstream::{call_with_deadline, classify};
+use crate::upstream::classify;
 
 /// Forwards every session call to the shard holding the caller's data.
 #[derive(Debug, Clone)]
@@ -56,10 +56,8 @@ macro_rules! forward_session {
             async fn $method(&self, request: Request<$req>) -> Result<Response<$resp>, Status> {
                 let shared = &self.shared;
                 let ctx = shared.private(&request, shared.max_timeout).await?;
-                let backend = shared.upstreams.session_for(shared.user(&ctx));
                 let max = shared.max_message;
-                let req = shared.outgoing(&ctx, request.into_inner());
-                call_with_deadline(backend, ctx.deadline, req, &move |channel, r| async move {
+                shared.call_session(&ctx, request.into_inner(), move |channel, r| async move {
                     SessionServiceClient::new(channel)
                         .max_decoding_message_size(max)
                         .max_encoding_message_size(max)
@@ -100,6 +98,7 @@ forward_session! {
         get_daily_plan(GetDailyPlanRequest) -> GetDailyPlanResponse;
         list_reminders(ListRemindersRequest) -> ListRemindersResponse;
         export_calendar(ExportCalendarRequest) -> ExportCalendarResponse;
+        get_overview(GetOverviewRequest) -> GetOverviewResponse;
     }
 
     type GuideSessionStream = GuideStream;
@@ -115,17 +114,16 @@ forward_session! {
     ) -> Result<Response<Self::StreamExportUserDataStream>, Status> {
         let shared = &self.shared;
         let ctx = shared.private(&request, shared.max_stream_timeout).await?;
-        let backend = shared.upstreams.session_for(shared.user(&ctx));
         let max = shared.max_message;
-        let req = shared.outgoing(&ctx, request.into_inner());
-        let resp = call_with_deadline(backend, ctx.deadline, req, &move |channel, r| async move {
-            SessionServiceClient::new(channel)
-                .max_decoding_message_size(max)
-                .stream_export_user_data(r)
-                .await
-        })
-        .await?;
-        let url = backend.url.clone();
+        let resp = shared
+            .call_session(&ctx, request.into_inner(), move |channel, r| async move {
+                SessionServiceClient::new(channel)
+                    .max_decoding_message_size(max)
+                    .stream_export_user_data(r)
+                    .await
+            })
+            .await?;
+        let url = "session".to_owned();
         let stream = resp
             .into_inner()
             .map(move |item| item.map_err(|s| classify(s, &url)));
@@ -147,14 +145,13 @@ forward_session! {
             .ok_or(crate::Error::TooManyGuideStreams {
                 max: shared.guide_streams.max(),
             })?;
-        let backend = shared.upstreams.session_for(shared.user(&ctx));
         let max = shared.max_message;
-        let req = shared.outgoing(&ctx, request.into_inner());
-        let resp = call_with_deadline(backend, ctx.deadline, req, &move |channel, r| async move {
-            SessionServiceClient::new(channel).max_decoding_message_size(max).guide_session(r).await
-        })
-        .await?;
-        let url = backend.url.clone();
+        let resp = shared
+            .call_session(&ctx, request.into_inner(), move |channel, r| async move {
+                SessionServiceClient::new(channel).max_decoding_message_size(max).guide_session(r).await
+            })
+            .await?;
+        let url = "session".to_owned();
         // Counted as open while the client holds the stream.
         let open = shared.metrics.guide_stream();
         let stream = resp.into_inner().map(move |item| {

@@ -12,18 +12,14 @@ use knotwork_proto::catalog::v1::{
 };
 use knotwork_proto::gateway::v1::view_service_server::ViewService;
 use knotwork_proto::gateway::v1::*;
+use knotwork_proto::session::v1::GetOverviewRequest;
 use knotwork_proto::session::v1::session_service_client::SessionServiceClient;
-use knotwork_proto::session::v1::{
-    GetDailyPlanRequest, GetDayRequest, GetProfileRequest, GetScreeningRequest, ListHoldsRequest,
-    ListProgressRequest, ListRegionProgressRequest,
-};
 use tonic::transport::Channel;
 use tonic::{Request, Response, Status};
 
 use super::{Ctx, Shared};
 use crate::Error;
 use crate::convert;
-use crate::upstream::call_with_deadline;
 
 /// The most locations a relief plan accepts (the catalog's own limit).
 const MAX_LOCATIONS: usize = 16;
@@ -76,22 +72,19 @@ impl Views {
     /// Calls the caller's session shard.
     async fn session<M, R, F, Fut>(&self, ctx: &Ctx, message: M, call: F) -> Result<R, Status>
     where
+        M: Clone,
         F: Fn(SessionServiceClient<Channel>, Request<M>) -> Fut,
         Fut: Future<Output = Result<Response<R>, Status>>,
     {
         let shared = &self.shared;
-        let backend = shared.upstreams.session_for(shared.user(ctx));
         let max = shared.max_message;
-        let req = shared.outgoing(ctx, message);
         let call = |channel: Channel, r| {
             call(
                 SessionServiceClient::new(channel).max_decoding_message_size(max),
                 r,
             )
         };
-        Ok(call_with_deadline(backend, ctx.deadline, req, &call)
-            .await?
-            .into_inner())
+        Ok(shared.call_session(ctx, message, call).await?.into_inner())
     }
 
     /// Calls a catalog replica (with its retry).
@@ -128,7 +121,7 @@ impl ViewService for Views {
             .private(&request, self.shared.max_timeout)
             .await?;
         let (pain_req, max) = relief_plan_query(request.into_inner())?;
-        let (pain, guidance, profile, screening, progress, day, holds, regions, conditions) = tokio::join!(
+        let (pain, guidance, overview, conditions) = tokio::join!(
             self.catalog(
                 &ctx,
                 pain_req,
@@ -139,39 +132,16 @@ impl ViewService for Views {
                 GetTechniqueGuidanceRequest {},
                 |mut c, r| async move { c.get_technique_guidance(r).await }
             ),
-            self.session(&ctx, GetProfileRequest {}, |mut c, r| async move {
-                c.get_profile(r).await
-            }),
-            self.session(&ctx, GetScreeningRequest {}, |mut c, r| async move {
-                c.get_screening(r).await
-            }),
+            // Everything from the journal in one call to the shard.
             self.session(
                 &ctx,
-                ListProgressRequest {
-                    trigger_point: String::new(),
-                    days: 0
-                },
-                |mut c, r| async move { c.list_progress(r).await }
-            ),
-            self.session(
-                &ctx,
-                GetDayRequest {
+                GetOverviewRequest {
                     local_date: String::new(),
-                    max_sessions: 0,
+                    include_plan: false,
+                    include_profile: true,
+                    include_region_progress: true,
                 },
-                |mut c, r| async move { c.get_day(r).await }
-            ),
-            self.session(
-                &ctx,
-                ListHoldsRequest {
-                    include_released: false
-                },
-                |mut c, r| async move { c.list_holds(r).await }
-            ),
-            self.session(
-                &ctx,
-                ListRegionProgressRequest { days: 0 },
-                |mut c, r| async move { c.list_region_progress(r).await }
+                |mut c, r| async move { c.get_overview(r).await }
             ),
             self.catalog(
                 &ctx,
@@ -181,16 +151,20 @@ impl ViewService for Views {
                 |mut c, r| async move { c.list_contraindications(r).await }
             ),
         );
+        let overview = overview?;
         let inputs = convert::Inputs {
-            regions: regions?.regions,
-            holds: holds?.holds,
+            regions: overview.region_progress.unwrap_or_default().regions,
+            holds: overview.holds.unwrap_or_default().holds,
             conditions: conditions?.contraindications,
             pain: pain?,
             guidance: guidance?.guidance,
-            profile: profile?.profile.unwrap_or_default(),
-            screening: screening?.screening.unwrap_or_default(),
-            progress: progress?.progress,
-            day: day?,
+            profile: overview.profile.and_then(|p| p.profile).unwrap_or_default(),
+            screening: overview
+                .screening
+                .and_then(|s| s.screening)
+                .unwrap_or_default(),
+            progress: overview.progress.unwrap_or_default().progress,
+            day: overview.day.unwrap_or_default(),
         };
         Ok(Response::new(convert::relief_plan(inputs, max)))
     }
@@ -204,56 +178,37 @@ impl ViewService for Views {
             .private(&request, self.shared.max_timeout)
             .await?;
         let local_date = request.into_inner().local_date;
-        let (day, progress, screening, guidance, holds, plan) = tokio::join!(
+        let (overview, guidance) = tokio::join!(
+            // Everything from the journal in one call to the shard.
             self.session(
                 &ctx,
-                GetDayRequest {
-                    local_date: local_date.clone(),
-                    max_sessions: 0,
+                GetOverviewRequest {
+                    local_date,
+                    include_plan: true,
+                    include_profile: false,
+                    include_region_progress: false,
                 },
-                |mut c, r| async move { c.get_day(r).await }
+                |mut c, r| async move { c.get_overview(r).await }
             ),
-            self.session(
-                &ctx,
-                ListProgressRequest {
-                    trigger_point: String::new(),
-                    days: 0
-                },
-                |mut c, r| async move { c.list_progress(r).await }
-            ),
-            self.session(&ctx, GetScreeningRequest {}, |mut c, r| async move {
-                c.get_screening(r).await
-            }),
             self.catalog(
                 &ctx,
                 GetTechniqueGuidanceRequest {},
                 |mut c, r| async move { c.get_technique_guidance(r).await }
             ),
-            self.session(
-                &ctx,
-                ListHoldsRequest {
-                    include_released: false
-                },
-                |mut c, r| async move { c.list_holds(r).await }
-            ),
-            self.session(
-                &ctx,
-                GetDailyPlanRequest { local_date },
-                |mut c, r| async move { c.get_daily_plan(r).await }
-            ),
         );
-        // The plan's errors come first: it is the one that checks the date.
-        let plan = plan?;
-        let mut progress = progress?.progress;
+        // The shard reports the plan's errors first: it checks the date.
+        let overview = overview?;
+        let plan = overview.plan.unwrap_or_default();
+        let mut progress = overview.progress.unwrap_or_default().progress;
         let progress_total = i32::try_from(progress.len()).unwrap_or(i32::MAX);
         let set_aside = convert::set_aside_progress(&progress);
         progress.truncate(TODAY_MAX_PROGRESS);
         Ok(Response::new(GetTodayResponse {
             set_aside,
-            holds: holds?.holds,
-            day: Some(day?),
+            holds: overview.holds.unwrap_or_default().holds,
+            day: overview.day,
             progress,
-            screening: screening?.screening,
+            screening: overview.screening.and_then(|s| s.screening),
             guidance: guidance?.guidance,
             plan: plan.plan,
             adherence: plan.adherence,

@@ -37,6 +37,8 @@ use tonic::transport::Channel;
 use crate::Error;
 use crate::route::shard_for;
 
+pub mod online;
+
 /// What a reshard did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct ReshardReport {
@@ -48,7 +50,7 @@ pub struct ReshardReport {
     pub failures: Vec<(String, String)>,
 }
 
-fn channel(url: &str, tls: &BackendTls) -> Result<Channel, Error> {
+pub(crate) fn channel(url: &str, tls: &BackendTls) -> Result<Channel, Error> {
     Ok(tls
         .endpoint(url)
         .map_err(|e| Error::Config(format!("bad shard URL {url:?}: {e}")))?
@@ -57,7 +59,7 @@ fn channel(url: &str, tls: &BackendTls) -> Result<Channel, Error> {
 }
 
 /// Deadline of a unary admin call.
-const CALL_TIMEOUT: Duration = Duration::from_secs(60);
+pub(crate) const CALL_TIMEOUT: Duration = Duration::from_secs(60);
 /// Deadline of moving one user (export, import, verify).
 const STREAM_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 
@@ -73,7 +75,7 @@ fn digest_part(hasher: &mut Sha256, part: &UserDataExport) {
 }
 
 /// The SHA-256 digest of a user's export as `shard` streams it.
-async fn export_digest(
+pub(crate) async fn export_digest(
     shard: &mut SessionAdminServiceClient<Channel>,
     user: &str,
     token: &AsciiMetadataValue,
@@ -93,7 +95,7 @@ async fn export_digest(
 
 /// Streams `user` from `source` into `target`, part by part; returns the
 /// digest of what was sent.
-async fn copy_user(
+pub(crate) async fn copy_user(
     source: &mut SessionAdminServiceClient<Channel>,
     target: &mut SessionAdminServiceClient<Channel>,
     user: &str,
@@ -203,6 +205,7 @@ pub async fn reshard_with_tls(
                     ListUsersRequest {
                         page_size: 1000,
                         page_token: page_token.clone(),
+                        buckets: Vec::new(),
                     },
                     &token,
                 ))

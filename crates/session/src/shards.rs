@@ -1,0 +1,457 @@
+//! Fenced ownership: this shard's identity, the shard map it holds, and the
+//! one check every user-scoped call passes ([`OwnershipLayer`]).
+//!
+//! The map (`knotwork.session.v1.ShardMap`, placement rule in
+//! [`knotwork_runtime::shardmap`]) is kept durably in [`MAP_FILE`] beside
+//! the database: written to a temporary file, synced, renamed, the folder
+//! synced, before SetShardMap answers. A shard that holds no map accepts
+//! every user (a single shard, `knotwork up`); once it holds one, a call for
+//! a user another shard owns is refused with FAILED_PRECONDITION, reason
+//! WRONG_SHARD (naming the owner and the epoch), and a write of a user in a
+//! fenced bucket with UNAVAILABLE, reason USER_MOVING, before the handler
+//! runs, so nothing is written. Writes hold a read share of their bucket's
+//! gate, which a map change takes exclusively for the buckets it changes,
+//! so when SetShardMap returns, every write admitted under the previous map
+//! has finished: a mover copying a fenced user after that sees all of its
+//! acknowledged writes, and users of other buckets never wait.
+//!
+//! With a replicated shard group the map belongs in the group's replicated
+//! state (the leader answers SetShardMap once a majority holds it); the
+//! check and the gate stay as they are.
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::{Arc, RwLock};
+use std::task::{Context, Poll};
+
+use knotwork_proto::session::v1::{ShardInfo, ShardMap};
+use knotwork_runtime::internal::InternalAuth;
+use knotwork_runtime::shardmap;
+use prost::Message as _;
+use tonic::Status;
+use tonic::metadata::MetadataMap;
+
+use crate::error::{Error, REASON_SHARD_MAP_CONFLICT, REASON_STALE_SHARD_MAP};
+
+/// The file holding the shard map, in the data folder.
+pub const MAP_FILE: &str = "shard-map.pb";
+
+/// The path prefix of the calls the check applies to.
+const USER_CALLS: &str = "/knotwork.session.v1.SessionService/";
+
+/// The SessionService methods that never write; every other method (one
+/// added later included) counts as a write and is fenced.
+const READS: &[&str] = &[
+    "GetProfile",
+    "GetScreening",
+    "GetSession",
+    "ListSessions",
+    "ListProgress",
+    "GetDay",
+    "ExportUserData",
+    "StreamExportUserData",
+    "ListCheckIns",
+    "ListRegionProgress",
+    "ExportFhirBundle",
+    "ListHolds",
+    "GetDailyPlan",
+    "ListReminders",
+    "ExportCalendar",
+];
+
+/// This shard's identity and map.
+#[derive(Debug)]
+pub struct Ownership {
+    id: String,
+    map: RwLock<Option<Arc<ShardMap>>>,
+    /// One gate per bucket: writes hold a read share of their user's
+    /// bucket while they run; a map change takes the gates of the buckets
+    /// whose users it may move exclusively, so it waits for those writes
+    /// only and stalls nobody else.
+    gates: Arc<[Arc<tokio::sync::RwLock<()>>]>,
+    /// Serializes map changes.
+    changing: tokio::sync::Mutex<()>,
+    file: Option<PathBuf>,
+}
+
+impl Ownership {
+    /// No identity and no map: every user is accepted (tests, fuzzing).
+    pub fn unfenced() -> Self {
+        Self {
+            id: String::new(),
+            map: RwLock::new(None),
+            gates: gates(),
+            changing: tokio::sync::Mutex::new(()),
+            file: None,
+        }
+    }
+
+    /// Loads the map kept in `dir`. When there is none and `initial` names
+    /// shards, that list becomes epoch 1 and is stored; a stored map wins
+    /// over `initial` (which is then only compared, with a warning).
+    pub fn open(dir: &Path, id: &str, initial: &[ShardInfo]) -> Result<Self, Error> {
+        let file = dir.join(MAP_FILE);
+        let stored = match std::fs::read(&file) {
+            Ok(bytes) => Some(ShardMap::decode(bytes.as_slice()).map_err(|e| {
+                Error::Startup(format!("{} is not a shard map: {e}", file.display()))
+            })?),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(Error::Startup(format!("reading {}: {e}", file.display()))),
+        };
+        let map = match stored {
+            Some(map) => {
+                if !initial.is_empty() && map.shards != initial {
+                    tracing::warn!(
+                        epoch = map.epoch,
+                        "the configured shard list differs from the stored shard map; the map wins"
+                    );
+                }
+                Some(map)
+            }
+            None if initial.is_empty() => None,
+            None => {
+                let map = ShardMap {
+                    epoch: 1,
+                    shards: initial.to_vec(),
+                    r#move: None,
+                };
+                shardmap::validate(&map)
+                    .map_err(|e| Error::Startup(format!("the shard list: {e}")))?;
+                write_durably(&file, &map.encode_to_vec())
+                    .map_err(|e| Error::Startup(format!("writing {}: {e}", file.display())))?;
+                Some(map)
+            }
+        };
+        if let Some(map) = &map {
+            let listed = map.shards.iter().any(|s| s.id == id);
+            tracing::info!(shard = %id, epoch = map.epoch, listed, "shard map loaded");
+            if !listed {
+                tracing::warn!(shard = %id, "this shard is not in the shard map: it owns no user");
+            }
+        }
+        Ok(Self {
+            id: id.to_owned(),
+            map: RwLock::new(map.map(Arc::new)),
+            gates: gates(),
+            changing: tokio::sync::Mutex::new(()),
+            file: Some(file),
+        })
+    }
+
+    /// This shard's identity (empty when none is configured).
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The map held (none: every user is accepted).
+    pub fn map(&self) -> Option<Arc<ShardMap>> {
+        self.map
+            .read()
+            .map_or_else(|p| p.into_inner().clone(), |m| m.clone())
+    }
+
+    /// Admits or refuses a call for `user`: WRONG_SHARD when another shard
+    /// owns the user, USER_MOVING for a `write` of a user being cut over.
+    pub fn check(&self, user: &str, write: bool) -> Result<(), Status> {
+        let Some(map) = self.map() else {
+            return Ok(());
+        };
+        let owner = shardmap::owner(&map, user);
+        let info = map.shards.get(owner.index);
+        if info.is_none_or(|s| s.id != self.id) {
+            return Err(shardmap::wrong_shard(info, map.epoch));
+        }
+        if owner.fenced && write {
+            return Err(shardmap::user_moving(map.epoch));
+        }
+        Ok(())
+    }
+
+    /// Stores `map` (see SetShardMap): durably first, then in memory once
+    /// the writes admitted under the previous map have finished.
+    pub async fn set(&self, map: ShardMap) -> Result<Arc<ShardMap>, Error> {
+        shardmap::validate(&map).map_err(|e| Error::field("map", e))?;
+        let _one = self.changing.lock().await;
+        if let Some(held) = self.map() {
+            if map.epoch < held.epoch {
+                return Err(Error::ShardMap {
+                    reason: REASON_STALE_SHARD_MAP,
+                    message: format!(
+                        "this shard holds epoch {}, newer than {}",
+                        held.epoch, map.epoch
+                    ),
+                });
+            }
+            if map.epoch == held.epoch {
+                if *held == map {
+                    return Ok(held);
+                }
+                return Err(Error::ShardMap {
+                    reason: REASON_SHARD_MAP_CONFLICT,
+                    message: format!("epoch {} is held with other content", map.epoch),
+                });
+            }
+        }
+        if let Some(file) = self.file.clone() {
+            let bytes = map.encode_to_vec();
+            tokio::task::spawn_blocking(move || write_durably(&file, &bytes))
+                .await
+                .map_err(|e| Error::Storage(format!("writing the shard map: {e}")))?
+                .map_err(|e| Error::Storage(format!("writing the shard map: {e}")))?;
+        }
+        let map = Arc::new(map);
+        let mut writes_done = Vec::new();
+        for b in changed_buckets(self.map().as_deref(), &map) {
+            writes_done.push(self.gates[b].write().await);
+        }
+        match self.map.write() {
+            Ok(mut m) => *m = Some(map.clone()),
+            Err(p) => *p.into_inner() = Some(map.clone()),
+        }
+        tracing::info!(
+            epoch = map.epoch,
+            moving = map.r#move.is_some(),
+            "shard map changed"
+        );
+        Ok(map)
+    }
+}
+
+fn gates() -> Arc<[Arc<tokio::sync::RwLock<()>>]> {
+    (0..shardmap::BUCKETS).map(|_| Arc::default()).collect()
+}
+
+/// The buckets whose users `new` may place elsewhere than `old`: those
+/// whose state changes within the same move, else all.
+fn changed_buckets(old: Option<&ShardMap>, new: &ShardMap) -> Vec<usize> {
+    let all = (0..shardmap::BUCKETS).collect();
+    let Some(old) = old else { return all };
+    match (&old.r#move, &new.r#move) {
+        (Some(a), Some(b))
+            if old.shards == new.shards
+                && a.from_count == b.from_count
+                && a.to_count == b.to_count =>
+        {
+            (0..shardmap::BUCKETS)
+                .filter(|&i| shardmap::bucket_state(old, i) != shardmap::bucket_state(new, i))
+                .collect()
+        }
+        _ => all,
+    }
+}
+
+/// Writes `bytes` to `file` durably: a temporary file, synced, renamed
+/// over, the folder synced.
+fn write_durably(file: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let tmp = file.with_extension("tmp");
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    drop(f);
+    std::fs::rename(&tmp, file)?;
+    if let Some(dir) = file.parent() {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
+}
+
+/// The ownership check as a layer over the session server: it runs before
+/// every SessionService handler (the admin service is not user-scoped and
+/// passes). A call without the internal credential passes on unchecked, so
+/// the handler refuses it as before (UNAUTHENTICATED) and no map detail
+/// reaches an unauthenticated caller.
+#[derive(Debug, Clone)]
+pub struct OwnershipLayer {
+    ownership: Arc<Ownership>,
+    auth: InternalAuth,
+}
+
+impl OwnershipLayer {
+    /// The check of `ownership` for callers `auth` admits.
+    pub fn new(ownership: Arc<Ownership>, auth: InternalAuth) -> Self {
+        Self { ownership, auth }
+    }
+}
+
+impl<S> tower::Layer<S> for OwnershipLayer {
+    type Service = OwnershipCheck<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        OwnershipCheck {
+            inner,
+            layer: self.clone(),
+        }
+    }
+}
+
+/// The service [`OwnershipLayer`] wraps.
+#[derive(Debug, Clone)]
+pub struct OwnershipCheck<S> {
+    inner: S,
+    layer: OwnershipLayer,
+}
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+impl<S, ReqBody, ResBody> tower::Service<http::Request<ReqBody>> for OwnershipCheck<S>
+where
+    S: tower::Service<http::Request<ReqBody>, Response = http::Response<ResBody>>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send,
+    S::Error: Send + 'static,
+    ReqBody: Send + 'static,
+    ResBody: Default + Send + 'static,
+{
+    type Response = http::Response<ResBody>;
+    type Error = S::Error;
+    type Future = BoxFuture<Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: http::Request<ReqBody>) -> Self::Future {
+        let Some(method) = req.uri().path().strip_prefix(USER_CALLS) else {
+            return Box::pin(self.inner.call(req));
+        };
+        let write = !READS.contains(&method);
+        let user = {
+            // Only the two headers the check reads are copied.
+            let mut md = MetadataMap::new();
+            for name in [
+                knotwork_proto::metadata::INTERNAL_TOKEN,
+                knotwork_proto::metadata::USER_ID,
+                knotwork_proto::metadata::USER_ID_BIN,
+            ] {
+                if let Some(v) = req.headers().get(name) {
+                    md.as_mut().insert(name, v.clone());
+                }
+            }
+            self.layer.auth.user_id(&md).ok()
+        };
+        let Some(user) = user else {
+            return Box::pin(self.inner.call(req));
+        };
+        let ownership = self.layer.ownership.clone();
+        if !write {
+            if let Err(status) = ownership.check(&user, false) {
+                return Box::pin(std::future::ready(Ok(status.into_http())));
+            }
+            return Box::pin(self.inner.call(req));
+        }
+        // The service was polled ready; the clone takes its place (the
+        // usual tower pattern for calls that first wait).
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let gate = ownership.gates[shardmap::bucket_of(&user)].clone();
+        Box::pin(async move {
+            let _admitted = gate.read_owned().await;
+            if let Err(status) = ownership.check(&user, true) {
+                return Ok(status.into_http());
+            }
+            inner.call(req).await
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use knotwork_proto::session::v1::{BucketState, ShardMove};
+    use knotwork_runtime::shardmap::{Refusal, refusal, shard_for};
+
+    fn shards(n: usize) -> Vec<ShardInfo> {
+        (0..n)
+            .map(|i| ShardInfo {
+                id: format!("s{i}"),
+                url: format!("http://s{i}"),
+            })
+            .collect()
+    }
+
+    fn user_on(shard: usize, of: usize, moving_to: Option<usize>) -> String {
+        (0..)
+            .map(|i| format!("u{i}"))
+            .find(|u| {
+                shard_for(u, of) == shard && moving_to.is_none_or(|to| shard_for(u, of + 1) == to)
+            })
+            .unwrap_or_default()
+    }
+
+    #[tokio::test]
+    async fn a_stored_map_survives_a_restart_and_epochs_only_grow() {
+        let dir = tempfile::tempdir().unwrap();
+        let own = Ownership::open(dir.path(), "s1", &shards(3)).unwrap();
+        assert_eq!(own.map().unwrap().epoch, 1);
+        let mut next = (*own.map().unwrap()).clone();
+        next.epoch = 5;
+        next.shards = shards(4);
+        own.set(next.clone()).await.unwrap();
+        // The same map again is fine; an older or a conflicting one is not.
+        own.set(next.clone()).await.unwrap();
+        let mut old = next.clone();
+        old.epoch = 4;
+        let e = own.set(old).await.unwrap_err();
+        assert!(matches!(e, Error::ShardMap { reason, .. } if reason == REASON_STALE_SHARD_MAP));
+        let mut other = next.clone();
+        other.shards.pop();
+        let e = own.set(other).await.unwrap_err();
+        assert!(matches!(e, Error::ShardMap { reason, .. } if reason == REASON_SHARD_MAP_CONFLICT));
+        drop(own);
+        let reopened = Ownership::open(dir.path(), "s1", &shards(3)).unwrap();
+        assert_eq!(*reopened.map().unwrap(), next);
+    }
+
+    #[tokio::test]
+    async fn refuses_users_it_does_not_own_and_fences_moving_writes() {
+        let own = Ownership::unfenced();
+        assert!(own.check("anyone", true).is_ok());
+        let dir = tempfile::tempdir().unwrap();
+        let own = Ownership::open(dir.path(), "s1", &shards(3)).unwrap();
+        let mine = user_on(1, 3, None);
+        let theirs = user_on(2, 3, None);
+        assert!(own.check(&mine, true).is_ok());
+        let refused = own.check(&theirs, false).unwrap_err();
+        assert_eq!(
+            refusal(&refused),
+            Some(Refusal::WrongShard {
+                shard: "s2".into(),
+                url: "http://s2".into(),
+                epoch: 1
+            })
+        );
+        // Fence every bucket of a move to 4 shards: a user leaving s1 may
+        // read but not write.
+        let leaving = user_on(1, 3, Some(3));
+        own.set(ShardMap {
+            epoch: 2,
+            shards: shards(4),
+            r#move: Some(ShardMove {
+                from_count: 3,
+                to_count: 4,
+                buckets: vec![BucketState::Fenced as i32; shardmap::BUCKETS],
+            }),
+        })
+        .await
+        .unwrap();
+        assert!(own.check(&leaving, false).is_ok());
+        assert_eq!(
+            refusal(&own.check(&leaving, true).unwrap_err()),
+            Some(Refusal::UserMoving { epoch: 2 })
+        );
+        let staying = user_on(1, 3, Some(1));
+        assert!(own.check(&staying, true).is_ok());
+    }
+
+    #[test]
+    fn a_shard_missing_from_the_map_owns_nobody() {
+        let dir = tempfile::tempdir().unwrap();
+        let own = Ownership::open(dir.path(), "s9", &shards(2)).unwrap();
+        assert!(own.check("u1", false).is_err());
+        assert!(own.check("u2", false).is_err());
+    }
+}
