@@ -11,10 +11,6 @@ use crate::domain::{FieldViolation, Refusal};
 /// `ErrorInfo` reason: a request id was reused with a different request.
 pub const REASON_REQUEST_ID_REUSED: &str = "REQUEST_ID_REUSED";
 
-/// `ErrorInfo` reason: this replica is not its shard group's leader; the
-/// metadata names the leader (`leader_id`, `leader_address`) when known.
-pub const REASON_NOT_LEADER: &str = "NOT_LEADER";
-
 /// `ErrorInfo` reason: a write would pass the per-user quota.
 pub const REASON_QUOTA_EXCEEDED: &str = "QUOTA_EXCEEDED";
 
@@ -164,21 +160,7 @@ fn status(e: Error) -> Status {
         Error::NotLeader {
             leader_id,
             leader_address,
-        } => {
-            let mut metadata = std::collections::HashMap::new();
-            if let Some(id) = leader_id {
-                metadata.insert("leader_id".to_owned(), id.to_string());
-            }
-            if let Some(a) = leader_address.filter(|a| !a.is_empty()) {
-                metadata.insert("leader_address".to_owned(), a);
-            }
-            let details = ErrorDetails::with_error_info(REASON_NOT_LEADER, ERROR_DOMAIN, metadata);
-            Status::with_error_details(
-                Code::Unavailable,
-                "this replica is not the shard's leader; retry at the leader",
-                details,
-            )
-        }
+        } => knotwork_runtime::shardmap::not_leader(leader_id, leader_address.as_deref()),
         Error::Storage(detail) | Error::Startup(detail) => {
             tracing::error!(error = %detail, "internal error");
             Status::internal("internal error")

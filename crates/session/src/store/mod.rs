@@ -199,6 +199,43 @@ impl Drop for Store {
     }
 }
 
+/// Starts a group that was never started: one member, the one with the
+/// lowest id, proposes the configured membership. A group of one does it
+/// at once. In a larger group it first waits a few election timeouts for a
+/// leader to contact it: a member that comes back with a wiped data folder
+/// joins the group that exists (the leader sends it a snapshot) instead of
+/// starting a second history, so a restart never initializes again. The
+/// others wait to be contacted. Runs in the background, because the group
+/// forms only once every member serves its Raft port.
+fn initialize(raft: &replica::Raft, replica: &ReplicaOptions) {
+    if replica.members.keys().next() != Some(&replica.node_id) {
+        return;
+    }
+    let (raft, members) = (raft.clone(), replica.members.clone());
+    let wait = std::time::Duration::from_millis(replica.heartbeat_ms * 6 * 4);
+    let alone = members.len() == 1;
+    let start = async move {
+        if !alone {
+            let contacted = raft
+                .wait(Some(wait))
+                .metrics(
+                    |m| m.vote.leader_id().term > 0 || m.current_leader.is_some(),
+                    "contacted by a leader",
+                )
+                .await;
+            if contacted.is_ok() {
+                tracing::info!("joined the existing raft group");
+                return;
+            }
+        }
+        match raft.initialize(members).await {
+            Ok(()) => tracing::info!("raft group initialized"),
+            Err(e) => tracing::info!(error = %e, "raft group already initialized"),
+        }
+    };
+    tokio::spawn(start);
+}
+
 impl Store {
     /// Opens (or creates) the database in `dir` and starts the writer thread.
     pub fn open(dir: &Path, options: StoreOptions) -> Result<Self, Error> {
@@ -257,11 +294,7 @@ impl Store {
             .await
             .map_err(|e| Error::Startup(format!("starting raft: {e}")))?;
         if !initialized {
-            // Every member starts with the same membership; openraft makes
-            // calling this on each of them safe.
-            if let Err(e) = raft.initialize(replica.members.clone()).await {
-                tracing::info!(error = %e, "raft group already initialized");
-            }
+            initialize(&raft, &replica);
         }
         if replica.members.len() == 1 {
             // A group of one elects itself at once; serve only after it
@@ -382,6 +415,9 @@ impl Store {
                 bytes.set(i64::try_from(meta.len()).unwrap_or(i64::MAX));
             }
         });
+        if let Some(raft) = self.raft.clone() {
+            replica::instrument(&raft, metrics);
+        }
     }
 
     /// (users, journal entries) stored: the tables' lengths, O(1) in redb.

@@ -596,61 +596,37 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     }
 }
 
+/// Registers the replica's Raft gauges, read at each scrape:
+/// `knotwork_session_raft_term`, `_raft_leader` (1 on the leader),
+/// `_raft_last_log_index` and `_raft_applied_index` (a replica catching
+/// up shows the gap).
+pub fn instrument(raft: &Raft, metrics: &knotwork_runtime::metrics::Metrics) {
+    let term = metrics.gauge("raft_term", "The replica's current Raft term.");
+    let leader = metrics.gauge(
+        "raft_leader",
+        "1 while this replica is its shard group's leader, else 0.",
+    );
+    let last = metrics.gauge(
+        "raft_last_log_index",
+        "Index of the last entry in the replica's Raft log.",
+    );
+    let applied = metrics.gauge(
+        "raft_applied_index",
+        "Index of the last Raft entry applied to the replica's tables.",
+    );
+    let raft = raft.clone();
+    let int = |i: u64| i64::try_from(i).unwrap_or(i64::MAX);
+    metrics.on_scrape(move || {
+        let m = raft.metrics().borrow().clone();
+        term.set(int(m.current_term));
+        leader.set(i64::from(m.current_leader == Some(m.id)));
+        last.set(m.last_log_index.map_or(0, int));
+        applied.set(m.last_applied.map_or(0, |l| int(l.index)));
+    });
+}
+
 /// The members of a group: node id -> address.
 pub type Members = BTreeMap<NodeId, BasicNode>;
-
-/// A network for a group of one: there is nobody to call.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct NoNetwork;
-
-/// The (never used) connection of [`NoNetwork`].
-#[derive(Debug, Clone, Copy)]
-pub struct NoConnection(NodeId);
-
-fn alone(target: NodeId) -> openraft::error::Unreachable {
-    openraft::error::Unreachable::new(&std::io::Error::other(format!(
-        "node {target} is not reachable from a group of one"
-    )))
-}
-
-impl openraft::RaftNetworkFactory<TypeConfig> for NoNetwork {
-    type Network = NoConnection;
-    async fn new_client(&mut self, target: NodeId, _node: &BasicNode) -> NoConnection {
-        NoConnection(target)
-    }
-}
-
-type RpcResult<T, E = openraft::error::RaftError<NodeId>> =
-    Result<T, openraft::error::RPCError<NodeId, BasicNode, E>>;
-
-impl openraft::RaftNetwork<TypeConfig> for NoConnection {
-    async fn append_entries(
-        &mut self,
-        _rpc: openraft::raft::AppendEntriesRequest<TypeConfig>,
-        _option: openraft::network::RPCOption,
-    ) -> RpcResult<openraft::raft::AppendEntriesResponse<NodeId>> {
-        Err(openraft::error::RPCError::Unreachable(alone(self.0)))
-    }
-
-    async fn install_snapshot(
-        &mut self,
-        _rpc: openraft::raft::InstallSnapshotRequest<TypeConfig>,
-        _option: openraft::network::RPCOption,
-    ) -> RpcResult<
-        openraft::raft::InstallSnapshotResponse<NodeId>,
-        openraft::error::RaftError<NodeId, openraft::error::InstallSnapshotError>,
-    > {
-        Err(openraft::error::RPCError::Unreachable(alone(self.0)))
-    }
-
-    async fn vote(
-        &mut self,
-        _rpc: openraft::raft::VoteRequest<NodeId>,
-        _option: openraft::network::RPCOption,
-    ) -> RpcResult<openraft::raft::VoteResponse<NodeId>> {
-        Err(openraft::error::RPCError::Unreachable(alone(self.0)))
-    }
-}
 
 #[cfg(test)]
 mod tests {

@@ -358,7 +358,7 @@ async fn a_group_of_one_writes_at_once_and_reopens() {
             dir.path(),
             StoreOptions::default(),
             ReplicaOptions::single(),
-            replica::NoNetwork,
+            crate::raft::NoNetwork,
         )
     };
     let mut store = open().await.unwrap();
