@@ -16,6 +16,9 @@
 //! - a crash matrix: random replicas SIGKILLed and restarted under writers
 //!   (`KNOTWORK_RAFT_KILLS`, default 4; the ignored `crash_matrix_20` runs 20).
 //!
+//! The crash matrix numbers its members from 0, as the Kubernetes manifests
+//! do (the pod index); the other tests from 1.
+//!
 //! The leader is read from each replica's `knotwork_session_raft_leader`
 //! gauge on its admin port. The tests of this file run one at a time.
 
@@ -47,7 +50,9 @@ struct Cluster {
 }
 
 impl Cluster {
-    async fn start(snapshot_logs: u64) -> Self {
+    /// Starts the group with node ids `first_id`, `first_id + 1`, ...
+    /// (Kubernetes numbers them from the pod index, 0).
+    async fn start(snapshot_logs: u64, first_id: u64) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let catalog = procs::catalog(dir.path(), &[]);
         procs::wait_serving(&catalog.url(), "", Duration::from_secs(60)).await;
@@ -56,7 +61,7 @@ impl Cluster {
         let members = addrs
             .iter()
             .enumerate()
-            .map(|(i, a)| format!("{}=http://{a}", i + 1))
+            .map(|(i, a)| format!("{}=http://{a}", first_id + i as u64))
             .collect::<Vec<_>>()
             .join(",");
         let replicas: Vec<Proc> = (0..3)
@@ -70,7 +75,10 @@ impl Cluster {
                         "KNOTWORK_SESSION_DATA_DIR",
                         dir.path().join(format!("r{i}")).display().to_string(),
                     ),
-                    ("KNOTWORK_SESSION_RAFT_NODE_ID", (i + 1).to_string()),
+                    (
+                        "KNOTWORK_SESSION_RAFT_NODE_ID",
+                        (first_id + i as u64).to_string(),
+                    ),
                     ("KNOTWORK_SESSION_RAFT_MEMBERS", members.clone()),
                     (
                         "KNOTWORK_SESSION_RAFT_SNAPSHOT_LOGS",
@@ -359,7 +367,7 @@ fn check_exactly_once(ledger: &Ledger, stored: &BTreeMap<String, usize>) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn leader_killed_under_32_writers_loses_nothing() {
     let _one = ONE_AT_A_TIME.lock().await;
-    let mut c = Cluster::start(20_000).await;
+    let mut c = Cluster::start(20_000, 1).await;
     let old = c.leader(&[0, 1, 2], Duration::from_secs(10)).await;
     let writers = Writers::start(&c, 32, "kill");
     writers.until(0, 300, Duration::from_secs(60)).await;
@@ -401,7 +409,7 @@ async fn leader_killed_under_32_writers_loses_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn stopped_followers_stall_writes_only_without_a_majority() {
     let _one = ONE_AT_A_TIME.lock().await;
-    let c = Cluster::start(20_000).await;
+    let c = Cluster::start(20_000, 1).await;
     let leader = c.leader(&[0, 1, 2], Duration::from_secs(10)).await;
     let followers: Vec<usize> = (0..3).filter(|&i| i != leader).collect();
 
@@ -486,7 +494,7 @@ async fn stopped_followers_stall_writes_only_without_a_majority() {
 async fn a_wiped_replica_catches_up_from_a_snapshot() {
     let _one = ONE_AT_A_TIME.lock().await;
     // Small snapshots, so the log the wiped replica would need is purged.
-    let mut c = Cluster::start(20).await;
+    let mut c = Cluster::start(20, 1).await;
     let leader = c.leader(&[0, 1, 2], Duration::from_secs(10)).await;
     let followers: Vec<usize> = (0..3).filter(|&i| i != leader).collect();
     let (wiped, other) = (followers[0], followers[1]);
@@ -589,7 +597,7 @@ async fn crash_matrix(kills: usize) {
         .unwrap_or_else(|| fastrand::u64(..));
     println!("raft crash matrix: seed {seed}, {kills} kills");
     let mut rng = fastrand::Rng::with_seed(seed);
-    let mut c = Cluster::start(50).await;
+    let mut c = Cluster::start(50, 0).await;
     let writers = Writers::start(&c, 8, "matrix");
     writers.until(0, 50, Duration::from_secs(60)).await;
     let mut leaders_killed = 0;
