@@ -12,8 +12,27 @@ use std::sync::{Arc, Mutex};
 use redb::{Database, Durability};
 
 use super::keys::{PROBE_KEY, USERS};
-use super::writer::{DbCell, open_db};
 use crate::error::Error;
+
+/// The open database. The writer swaps in a fresh handle after an I/O
+/// failure (redb refuses every transaction after one until it is reopened);
+/// `None` while it is being reopened.
+pub(super) type DbCell = Arc<std::sync::RwLock<Option<Arc<Database>>>>;
+
+/// The database now, or a storage error while it is being reopened.
+pub(super) fn current(cell: &DbCell) -> Result<Arc<Database>, Error> {
+    cell.read()
+        .ok()
+        .and_then(|g| g.clone())
+        .ok_or_else(|| Error::Storage("storage is recovering from an I/O error".into()))
+}
+
+/// Opens (or creates) the database file with a page cache of `cache_bytes`.
+pub(super) fn open_db(path: &std::path::Path, cache_bytes: usize) -> Result<Database, Error> {
+    Ok(redb::Builder::new()
+        .set_cache_size(cache_bytes)
+        .create(path)?)
+}
 
 /// Shared by everything that writes to one database.
 pub(super) struct Recovery {

@@ -42,8 +42,8 @@ use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinitio
 
 use super::keys::{DATA_TABLES, b64};
 use super::recovery::Recovery;
+use super::recovery::current;
 use super::tables::Change;
-use super::writer::current;
 use crate::error::Error;
 
 openraft::declare_raft_types!(

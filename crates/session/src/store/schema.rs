@@ -7,7 +7,7 @@ use std::path::Path;
 use redb::{Database, Durability, ReadableDatabase};
 
 use super::keys::{META, SCHEMA_VERSION, SCHEMA_VERSION_KEY, TABLES};
-use super::writer::open_db;
+use super::recovery::open_db;
 use super::{DB_FILE, StoreOptions, replica, usage};
 use crate::error::Error;
 

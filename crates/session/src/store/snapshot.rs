@@ -26,8 +26,8 @@ use super::DB_FILE;
 use super::keys::{
     CHECK_INS, GUIDED, REQUEST_IDS, SESSIONS, USERS, request_id_value, user_hi, user_lo,
 };
+use super::recovery::{DbCell, current};
 use super::tables::{Rows, Tables, json, scan};
-use super::writer::{DbCell, current};
 use crate::domain::checkin::CheckIn;
 use crate::domain::{GuidedSession, SessionRecord, UserData};
 use crate::error::Error;

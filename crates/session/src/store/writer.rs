@@ -16,7 +16,7 @@ use std::sync::{Arc, mpsc};
 use redb::{Database, Durability};
 use tokio::sync::oneshot;
 
-use super::recovery::Recovery;
+use super::recovery::{Recovery, current};
 use super::replica::{self, Batch, NodeId, Raft};
 use super::tables::{Applied, Tables, WTable};
 use crate::error::Error;
@@ -65,26 +65,6 @@ impl From<Error> for Failure {
             other => Failure::Storage(other.to_string()),
         }
     }
-}
-
-/// The open database. The writer swaps in a fresh handle after an I/O
-/// failure (redb refuses every transaction after one until it is reopened);
-/// `None` while it is being reopened.
-pub(super) type DbCell = Arc<std::sync::RwLock<Option<Arc<Database>>>>;
-
-/// The database now, or a storage error while it is being reopened.
-pub(super) fn current(cell: &DbCell) -> Result<Arc<Database>, Error> {
-    cell.read()
-        .ok()
-        .and_then(|g| g.clone())
-        .ok_or_else(|| Error::Storage("storage is recovering from an I/O error".into()))
-}
-
-/// Opens (or creates) the database file with a page cache of `cache_bytes`.
-pub(super) fn open_db(path: &std::path::Path, cache_bytes: usize) -> Result<Database, Error> {
-    Ok(redb::Builder::new()
-        .set_cache_size(cache_bytes)
-        .create(path)?)
 }
 
 /// One queued write, type-erased so one queue carries every kind: it
