@@ -234,7 +234,11 @@ async fn group_of_three(dir: &Path) -> (Vec<Arc<Store>>, Vec<tokio::task::JoinHa
         servers.push(tokio::spawn(async move {
             tonic::transport::Server::builder()
                 .add_service(server.into_service())
-                .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener))
+                // TCP_NODELAY, as the service's own listener sets it:
+                // without it small Raft messages wait for delayed ACKs.
+                .serve_with_incoming(
+                    tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
+                )
                 .await
                 .unwrap();
         }));
