@@ -451,3 +451,65 @@ impl Shards {
         }));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Shards of `urls` whose backends are never dialled.
+    fn shards(urls: &[&str]) -> Shards {
+        let urls: Vec<String> = urls.iter().map(|u| (*u).to_owned()).collect();
+        Shards::new(
+            &urls,
+            &BackendTls::default(),
+            Duration::from_millis(100),
+            1,
+            &MemoryBackends::default(),
+            &Metrics::new().unwrap(),
+            "t".parse().unwrap(),
+        )
+        .unwrap()
+    }
+
+    /// After member `from` refused naming `leader`, where calls go next.
+    #[track_caller]
+    fn check(from: usize, leader: Option<&str>, expected: usize) {
+        let s = shards(&["http://a:1|http://b:1|http://c:1"]);
+        let group = s.current()[0].clone();
+        group.leader.store(from, Ordering::Relaxed);
+        group.follow(from, leader);
+        assert_eq!(group.preferred().0, expected);
+    }
+
+    // Lazy channels need a runtime to be made in, not to be used.
+    #[tokio::test]
+    async fn calls_follow_the_named_leader_or_the_next_member() {
+        check(0, Some("http://c:1"), 2);
+        check(2, Some("http://a:1"), 0);
+        // No leader named (an election), or one that is not a member, or
+        // the refusing member itself: the next member, wrapping around.
+        check(0, None, 1);
+        check(2, None, 0);
+        check(1, Some("http://elsewhere:1"), 2);
+        check(1, Some("http://b:1"), 2);
+    }
+
+    #[tokio::test]
+    async fn a_shard_url_is_a_group_of_members() {
+        let s = shards(&["http://a:1", "id=http://b:1 | http://c:1"]);
+        let groups = s.current();
+        let members: Vec<Vec<&str>> = groups
+            .iter()
+            .map(|g| g.members.iter().map(|m| m.url.as_str()).collect())
+            .collect();
+        assert_eq!(
+            members,
+            [vec!["http://a:1"], vec!["http://b:1", "http://c:1"]]
+        );
+        // A move by another call is not undone by a stale refusal.
+        let g = &groups[1];
+        g.follow(0, None);
+        g.follow(0, None);
+        assert_eq!(g.preferred().0, 1);
+    }
+}
