@@ -408,12 +408,23 @@ def check_k8s(rep: Report, label: str, rendered: pathlib.Path, read: dict[str, s
     workloads = {d["metadata"]["name"]: d for d in docs if d["kind"] in ("Deployment", "StatefulSet")}
     expected_kinds = {"catalog": "Deployment", "session": "StatefulSet", "gateway": "Deployment"}
     info: dict[str, dict] = {}
-    for svc in SERVICES:
-        w = f"{label} {expected_kinds[svc].lower()}/{svc}"
-        wl = workloads.get(svc)
+    # The session shard groups: StatefulSets session-0, session-1, ... (one
+    # Raft group each, deploy/k8s/base/session/group-N).
+    groups = sorted((d for d in docs if d["kind"] == "StatefulSet"
+                     and (d["metadata"].get("labels") or {}).get("app.kubernetes.io/name") == "session"),
+                    key=lambda d: d["metadata"]["name"])
+    group_names = [g["metadata"]["name"] for g in groups]
+    if group_names != [f"session-{i}" for i in range(len(groups))]:
+        rep.fail(label, f"session StatefulSets must be named session-0..session-N in order, got {group_names}")
+    session_info: list[dict] = []
+    checked = [(svc, workloads.get(svc)) for svc in SERVICES if svc != "session"] + [("session", g) for g in groups]
+    if not groups:
+        rep.fail(label, "no StatefulSet session-0 (session shard groups)")
+    for svc, wl in checked:
         if wl is None or wl["kind"] != expected_kinds[svc]:
             rep.fail(label, f"no {expected_kinds[svc]} named {svc}")
             continue
+        w = f"{label} {expected_kinds[svc].lower()}/{wl['metadata']['name']}"
         pod = wl["spec"]["template"]["spec"]
         containers = [c for c in pod["containers"] if c["name"] == svc]
         if not containers:
@@ -481,6 +492,20 @@ def check_k8s(rep: Report, label: str, rendered: pathlib.Path, read: dict[str, s
                 and all(labels.get(k) == v for k, v in d["spec"]["selector"].get("matchLabels", {}).items())]
         if not pdbs:
             rep.fail(w, "no PodDisruptionBudget selects these pods")
+        if svc == "session":
+            pdb = pdbs[0] if pdbs else {}
+            if pdb and pdb["spec"].get("minAvailable") != 2:
+                rep.fail(w, "the group's PodDisruptionBudget must keep minAvailable: 2 (its Raft majority)")
+            if wl["spec"].get("replicas", 1) != 3:
+                rep.fail(w, f"a session shard group has 3 replicas, not {wl['spec'].get('replicas', 1)}")
+            node_id = next((e for e in c.get("env") or [] if e["name"] == "KNOTWORK_SESSION_RAFT_NODE_ID"), {})
+            if ((node_id.get("valueFrom") or {}).get("fieldRef") or {}).get("fieldPath") != \
+                    "metadata.labels['apps.kubernetes.io/pod-index']":
+                rep.fail(w, "KNOTWORK_SESSION_RAFT_NODE_ID must be the pod index (fieldRef on the label "
+                            "apps.kubernetes.io/pod-index)")
+            session_info.append({"wl": wl, "env": env, "port": port, "container": c, "mounts": mounts, "pod": pod})
+            if len(session_info) > 1:
+                continue
         info[svc] = {"wl": wl, "env": env, "port": port, "container": c, "mounts": mounts, "pod": pod}
 
     if len(info) != len(SERVICES):
@@ -498,38 +523,53 @@ def check_k8s(rep: Report, label: str, rendered: pathlib.Path, read: dict[str, s
     def svc_port(svc_obj: dict | None) -> set[int]:
         return {p["port"] for p in (svc_obj or {}).get("spec", {}).get("ports", [])}
 
-    # The gateway's shard list matches the StatefulSet replicas, in order.
-    replicas = sts["spec"].get("replicas", 1)
+    # The gateway's shard list names the groups in order, each as its
+    # replicas' URLs joined by `|`; each group's members are those URLs with
+    # the pod indexes as node ids, and its shard id is its name.
     shards = [s for s in (info["gateway"]["env"].get("KNOTWORK_SESSION_SHARDS") or "").split(",") if s]
     service_name = sts["spec"].get("serviceName")
     # https:// when the gateway dials the shards with TLS (a backend CA).
     scheme = "https" if info["gateway"]["env"].get("KNOTWORK_BACKEND_CA") else "http"
-    want = [f"{scheme}://session-{i}.{service_name}.{ns}.svc.cluster.local:{info['session']['port']}" for i in range(replicas)]
+    want = []
+    for g in session_info:
+        name = g["wl"]["metadata"]["name"]
+        if g["wl"]["spec"].get("serviceName") != service_name:
+            rep.fail(label, f"StatefulSet {name} must use the headless Service {service_name!r}")
+        urls = [f"{scheme}://{name}-{i}.{service_name}.{ns}.svc.cluster.local:{g['port']}"
+                for i in range(g["wl"]["spec"].get("replicas", 1))]
+        want.append("|".join(urls))
+        members = ",".join(f"{i}={u}" for i, u in enumerate(urls))
+        if g["env"].get("KNOTWORK_SESSION_RAFT_MEMBERS") != members:
+            rep.fail(label, f"KNOTWORK_SESSION_RAFT_MEMBERS of {name} must name its pods in this namespace:\n"
+                            f"         got  {g['env'].get('KNOTWORK_SESSION_RAFT_MEMBERS')}\n         want {members}")
+        if g["env"].get("KNOTWORK_SESSION_SHARD_ID") != name:
+            rep.fail(label, f"KNOTWORK_SESSION_SHARD_ID of {name} must be {name!r}")
+        if g["wl"]["spec"].get("podManagementPolicy") != "Parallel":
+            rep.fail(label, f"StatefulSet {name}: podManagementPolicy must be Parallel (a group forms once a majority is up)")
+        zone = [c for c in g["pod"].get("topologySpreadConstraints") or []
+                if c.get("topologyKey") == "topology.kubernetes.io/zone"]
+        if not zone or "knotwork.dev/shard-group" not in (zone[0].get("matchLabelKeys") or []):
+            rep.fail(label, f"StatefulSet {name} needs a zone topologySpreadConstraint per group "
+                            "(matchLabelKeys: [knotwork.dev/shard-group])")
+        elif prod and any(z.get("whenUnsatisfiable") != "DoNotSchedule" for z in zone):
+            rep.fail(label, f"prod: the zone spread of {name} must be DoNotSchedule (one replica per zone)")
     if shards != want:
-        rep.fail(label, f"KNOTWORK_SESSION_SHARDS does not match StatefulSet session (replicas {replicas}, namespace {ns}):\n"
+        rep.fail(label, f"KNOTWORK_SESSION_SHARDS does not name the session groups {group_names} in namespace {ns}:\n"
                         f"         got  {','.join(shards)}\n         want {','.join(want)}")
     else:
-        rep.ok(label, f"gateway shard list matches the {replicas} session replicas in namespace {ns}")
+        rep.ok(label, f"gateway shard list names the {len(want)} session groups in namespace {ns}")
     if info["session"]["port"] not in svc_port(headless):
         rep.fail(label, "the headless session Service does not expose the session port")
 
-    # The shards start from the gateway's list with each shard's id (its pod
-    # name) when they hold no shard map yet.
+    # The shards start from the gateway's list with each group's id when
+    # they hold no shard map yet.
     initial = [s for s in (info["session"]["env"].get("KNOTWORK_SESSION_INITIAL_SHARDS") or "").split(",") if s]
     want_initial = [f"session-{i}={u}" for i, u in enumerate(want)]
     if initial != want_initial:
-        rep.fail(label, "KNOTWORK_SESSION_INITIAL_SHARDS must be the gateway's shard list as session-N=URL:\n"
+        rep.fail(label, "KNOTWORK_SESSION_INITIAL_SHARDS must be the gateway's shard list as session-N=URLs:\n"
                         f"         got  {','.join(initial)}\n         want {','.join(want_initial)}")
     else:
-        rep.ok(label, "the shards' initial shard map names the gateway's shards by pod name")
-    if sts["spec"].get("podManagementPolicy") != "Parallel":
-        rep.fail(label, "StatefulSet session: podManagementPolicy must be Parallel (shards start independently)")
-    zone = [c for c in info["session"]["pod"].get("topologySpreadConstraints") or []
-            if c.get("topologyKey") == "topology.kubernetes.io/zone"]
-    if not zone:
-        rep.fail(label, "StatefulSet session needs a zone topologySpreadConstraint")
-    elif prod and zone[0].get("whenUnsatisfiable") != "DoNotSchedule":
-        rep.fail(label, "prod: the session zone spread must be DoNotSchedule (a pod stays in its volume's zone)")
+        rep.ok(label, "the shards' initial shard map names the gateway's groups by name")
 
     # Catalog: the session reads the ClusterIP Service; the gateway resolves
     # the headless twin and balances each call over every catalog pod.
@@ -586,7 +626,7 @@ def check_k8s(rep: Report, label: str, rendered: pathlib.Path, read: dict[str, s
                     rep.fail(f"{label} {who}", "prod: calls to the backends need KNOTWORK_BACKEND_CA and a client "
                                                "certificate (KNOTWORK_BACKEND_CLIENT_CERT/KEY)")
                 for name in names:
-                    for url in (env.get(name) or "").split(","):
+                    for url in (env.get(name) or "").replace("|", ",").split(","):
                         if url and not url.startswith("https://"):
                             rep.fail(f"{label} {who}", f"prod: {name} entry {url!r} must be https://")
             rep.ok(label, "services speak mTLS to each other; probes on the plain-text admin ports")
@@ -623,7 +663,8 @@ def check_k8s(rep: Report, label: str, rendered: pathlib.Path, read: dict[str, s
         if not origins or any(o.strip() == "*" or not o.strip().startswith("https://") for o in origins):
             rep.fail(w, f"KNOTWORK_CORS_ORIGINS={cors!r} must list explicit https:// origins")
 
-    # NetworkPolicy: only the gateway (and labelled ops jobs) reach session; gateway
+    # NetworkPolicy: only the gateway, labelled ops jobs and the other replicas
+    # of a group (Raft) reach session; gateway
     # and session (and ops jobs) reach catalog; a default deny covers the rest.
     pols = [d for d in docs if d["kind"] == "NetworkPolicy"]
     if not any(p["spec"].get("podSelector") in ({}, None) and "Ingress" in p["spec"].get("policyTypes", []) and not p["spec"].get("ingress") for p in pols):
@@ -659,7 +700,7 @@ def check_k8s(rep: Report, label: str, rendered: pathlib.Path, read: dict[str, s
                 got.add("*")
         return got
 
-    for target, allowed in (("session", {"gateway", "ops"}), ("catalog", {"gateway", "session", "ops"})):
+    for target, allowed in (("session", {"gateway", "ops", "session"}), ("catalog", {"gateway", "session", "ops"})):
         got = names(allowed_from(target))
         if not got or not got <= allowed:
             rep.fail(label, f"NetworkPolicy lets {sorted(got) or 'nobody'} reach {target}; allowed: {sorted(allowed)}")

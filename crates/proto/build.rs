@@ -12,6 +12,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let files = [
         "knotwork/catalog/v1/catalog.proto",
         "knotwork/session/v1/session.proto",
+        "knotwork/session/raft/v1/raft.proto",
         "knotwork/gateway/v1/gateway.proto",
         "knotwork/bench/v1/echo.proto",
     ];

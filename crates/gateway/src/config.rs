@@ -54,7 +54,10 @@ pub struct Config {
 
     /// Session shards, comma-separated; the order is the shard index. Users
     /// are placed with a jump consistent hash of SHA-256(user id): changing
-    /// this list moves users (see `knotwork reshard`).
+    /// this list moves users (see `knotwork reshard`). A replicated shard
+    /// group is its members' URLs joined by `|` (`http://a|http://b|http://c`,
+    /// spelled as in the group's `KNOTWORK_SESSION_RAFT_MEMBERS`): calls go
+    /// to its leader and follow a NOT_LEADER refusal to the one it names.
     #[arg(
         long,
         env = "KNOTWORK_SESSION_SHARDS",

@@ -16,9 +16,21 @@
 //! cut-over in progress, nothing written) wait a little and retry, up to
 //! [`MOVING_WAIT`] within the call's deadline. A WRONG_SHARD left after the
 //! retry reaches the caller as UNAVAILABLE, which apps retry.
+//!
+//! A shard is a [`Group`]: one URL (a single copy), or the members of a
+//! replicated shard group written `url1|url2|url3` (in `--session-shards`
+//! and in the map alike). Calls go to the member that last answered as the
+//! leader; a follower refuses with NOT_LEADER naming the leader's URL, and
+//! the call is sent there at once; an unreachable member, or one that
+//! knows no leader (an election), sends the call to the next member after
+//! a short pause. All of this stays within [`FAILOVER_WAIT`] and the call's
+//! deadline; past it the caller gets UNAVAILABLE. Refusals wrote nothing;
+//! a call lost with a member that died may have been written, and writes
+//! carry request ids, so the retry is answered exactly once.
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -40,15 +52,61 @@ use crate::metrics::Metrics;
 /// The longest a call waits, retrying, while its user is cut over.
 pub const MOVING_WAIT: Duration = Duration::from_secs(2);
 
+/// The longest a call follows its group's leader (an election after a
+/// leader died, members that do not answer) before it answers UNAVAILABLE.
+pub const FAILOVER_WAIT: Duration = Duration::from_secs(3);
+
+/// The longest pause between two members while a group has no leader.
+const FAILOVER_PAUSE: Duration = Duration::from_millis(100);
+
 /// How long one GetShardMap may take.
 const MAP_TIMEOUT: Duration = Duration::from_secs(1);
 
-/// What routing reads: a map (or the configured list) and a backend per
+/// What routing reads: a map (or the configured list) and a group per
 /// shard, in placement order.
 #[derive(Debug)]
 struct Routing {
     map: Option<Arc<ShardMap>>,
-    shards: Vec<Arc<Backend>>,
+    shards: Vec<Arc<Group>>,
+}
+
+/// One shard: a single backend, or the members of a replicated group.
+#[derive(Debug)]
+pub struct Group {
+    /// The shard's URL as configured or in the map (`url` or
+    /// `url1|url2|url3`).
+    pub url: String,
+    /// The members, in the URL's order (one for a single copy).
+    pub members: Vec<Arc<Backend>>,
+    /// The member calls go to first: the last one known to lead.
+    leader: AtomicUsize,
+}
+
+impl Group {
+    /// The member calls go to now, and its index.
+    pub fn preferred(&self) -> (usize, Arc<Backend>) {
+        let i = self.leader.load(Ordering::Relaxed) % self.members.len();
+        (i, self.members[i].clone())
+    }
+
+    /// After member `from` refused or failed: the named `leader` when it
+    /// is another member, else the next member. Only moves when no other
+    /// call moved it meanwhile.
+    fn follow(&self, from: usize, leader: Option<&str>) {
+        let named = leader
+            .and_then(|l| self.members.iter().position(|m| m.url == l))
+            .filter(|&i| i != from);
+        let next = named.unwrap_or((from + 1) % self.members.len());
+        let _ = self
+            .leader
+            .compare_exchange(from, next, Ordering::Relaxed, Ordering::Relaxed);
+    }
+
+    /// Whether the group can serve by the last health poll: a majority of
+    /// its members up (the one member of a single copy).
+    pub fn is_up(&self) -> bool {
+        self.members.iter().filter(|m| m.is_up()).count() * 2 > self.members.len()
+    }
 }
 
 impl Routing {
@@ -73,6 +131,9 @@ pub struct Shards {
     routing: ArcSwap<Routing>,
     /// Every backend made so far, by URL, so a new map reuses connections.
     backends: Mutex<HashMap<String, Arc<Backend>>>,
+    /// Every group made so far, by shard URL, so a new map keeps the
+    /// leaders found.
+    groups: Mutex<HashMap<String, Arc<Group>>>,
     /// One map refresh at a time; the others wait and see its result.
     refreshing: tokio::sync::Mutex<()>,
     factory: Factory,
@@ -81,7 +142,8 @@ pub struct Shards {
 
 impl Shards {
     /// The shards of `urls` (in order; an entry may be `id=url`, the id is
-    /// then ignored here), called with `token` for GetShardMap.
+    /// then ignored here; a URL may be a group's `url1|url2|url3`), called
+    /// with `token` for GetShardMap.
     pub fn new(
         urls: &[String],
         tls: &BackendTls,
@@ -97,6 +159,7 @@ impl Shards {
                 shards: Vec::new(),
             }),
             backends: Mutex::new(HashMap::new()),
+            groups: Mutex::new(HashMap::new()),
             refreshing: tokio::sync::Mutex::new(()),
             factory: Factory {
                 tls: tls.clone(),
@@ -112,7 +175,7 @@ impl Shards {
             .map(|u| u.trim())
             .filter(|u| !u.is_empty())
             .map(|u| u.split_once('=').map_or(u, |(_, url)| url.trim()))
-            .map(|u| this.backend(u))
+            .map(|u| this.group(u))
             .collect::<Result<Vec<_>, _>>()?;
         if shards.is_empty() {
             return Err(Error::Config("session shards are required".to_owned()));
@@ -143,18 +206,47 @@ impl Shards {
         Ok(b)
     }
 
+    /// The group of a shard URL (one member, or `url1|url2|url3`).
+    fn group(&self, url: &str) -> Result<Arc<Group>, Error> {
+        if let Some(g) = self
+            .groups
+            .lock()
+            .map_err(|_| Error::Internal("shard groups lock poisoned".to_owned()))?
+            .get(url)
+        {
+            return Ok(g.clone());
+        }
+        let members = shardmap::members(url)
+            .into_iter()
+            .map(|m| self.backend(m))
+            .collect::<Result<Vec<_>, _>>()?;
+        if members.is_empty() {
+            return Err(Error::Config(format!("shard {url:?} names no member")));
+        }
+        let g = Arc::new(Group {
+            url: url.to_owned(),
+            members,
+            leader: AtomicUsize::new(0),
+        });
+        self.groups
+            .lock()
+            .map_err(|_| Error::Internal("shard groups lock poisoned".to_owned()))?
+            .insert(url.to_owned(), g.clone());
+        Ok(g)
+    }
+
     /// The epoch routing follows (0: the configured list, no map seen).
     pub fn epoch(&self) -> u64 {
         self.routing.load().epoch()
     }
 
     /// The shards routing uses now, in placement order.
-    pub fn current(&self) -> Vec<Arc<Backend>> {
+    pub fn current(&self) -> Vec<Arc<Group>> {
         self.routing.load().shards.clone()
     }
 
     /// The shard `user_id` is routed to now.
-    pub fn route(&self, user_id: &str) -> Arc<Backend> {
+    pub fn route(&self, user_id: &str) -> Arc<Group> {
         let routing = self.routing.load();
         let index = match &routing.map {
             Some(map) => shardmap::owner(map, user_id).index,
@@ -181,19 +273,30 @@ impl Shards {
         let started = Instant::now();
         let mut refreshed = false;
         let mut pause = Duration::from_millis(5);
+        let mut hops = 0usize;
         loop {
-            let backend = self.route(user_id);
+            let group = self.route(user_id);
+            let (member, backend) = group.preferred();
+            // After a failover step, one attempt may not take the call's
+            // whole deadline: a stopped member must not hold it.
+            let failover_end = started + FAILOVER_WAIT;
+            let attempt = if hops == 0 {
+                deadline
+            } else {
+                deadline.min(failover_end)
+            };
             let mut req = Request::new(message.clone());
             setup(&mut req);
-            let status = match call_with_deadline(&backend, deadline, req, &call).await {
+            let status = match call_with_deadline(&backend, attempt, req, &call).await {
                 Ok(resp) => return Ok(resp),
                 Err(status) => status,
             };
-            match shardmap::refusal(&status) {
+            let leader = match shardmap::refusal(&status) {
                 Some(Refusal::WrongShard { epoch, .. }) if !refreshed => {
                     refreshed = true;
                     tracing::debug!(backend = %backend.url, epoch, "wrong shard; refreshing the shard map");
-                    self.refresh(Some(&backend), epoch).await;
+                    self.refresh(Some(&group), epoch).await;
+                    continue;
                 }
                 Some(Refusal::WrongShard { .. }) => {
                     return Err(Status::with_details(
@@ -210,11 +313,41 @@ impl Shards {
                     tokio::time::sleep(pause).await;
                     pause = (pause * 2).min(Duration::from_millis(50));
                     if epoch > self.epoch() {
-                        self.refresh(Some(&backend), epoch).await;
+                        self.refresh(Some(&group), epoch).await;
                     }
+                    continue;
+                }
+                Some(Refusal::NotLeader { leader }) => leader,
+                // A member that did not answer (dead, stopped, no leader
+                // to commit with): another member may lead.
+                None if group.members.len() > 1
+                    && (status.code() == Code::Unavailable
+                        || (status.code() == Code::DeadlineExceeded && attempt < deadline)) =>
+                {
+                    None
                 }
                 None => return Err(status),
+            };
+            let now = Instant::now();
+            if now >= deadline || now >= failover_end {
+                return Err(if status.code() == Code::DeadlineExceeded {
+                    Status::unavailable(
+                        "the shard group has no reachable leader; retry in a moment",
+                    )
+                } else {
+                    status
+                });
             }
+            group.follow(member, leader.as_deref());
+            hops += 1;
+            // A named leader is called at once; without one (an election
+            // under way), each round over the members waits a little more.
+            if leader.is_none() || hops > group.members.len() {
+                let wait = pause.min(deadline.min(failover_end) - now);
+                tokio::time::sleep(wait).await;
+                pause = (pause * 2).min(FAILOVER_PAUSE);
+            }
+            tracing::debug!(from = %backend.url, leader = ?leader, hops, "following the shard group's leader");
         }
     }
 
@@ -222,13 +355,13 @@ impl Shards {
     /// one followed: from `first` (a shard that just refused), then the
     /// others, until one holds at least epoch `wanted` (0: ask every shard
     /// and keep the newest). Failures keep the current routing.
-    pub async fn refresh(&self, first: Option<&Backend>, wanted: u64) {
+    pub async fn refresh(&self, first: Option<&Group>, wanted: u64) {
         let _one = self.refreshing.lock().await;
         if wanted > 0 && self.epoch() >= wanted {
             return;
         }
-        let mut ask: Vec<Arc<Backend>> = Vec::new();
-        if let Some(first) = first.and_then(|f| self.backend(&f.url).ok()) {
+        let mut ask: Vec<Arc<Group>> = Vec::new();
+        if let Some(first) = first.and_then(|f| self.group(&f.url).ok()) {
             ask.push(first);
         }
         for b in self.current() {
@@ -256,7 +389,22 @@ impl Shards {
         }
     }
 
-    async fn fetch(&self, backend: &Backend) -> Result<Option<ShardMap>, Status> {
+    /// GetShardMap from the group's preferred member, else the others (any
+    /// replica holds the map).
+    async fn fetch(&self, group: &Group) -> Result<Option<ShardMap>, Status> {
+        let (first, _) = group.preferred();
+        let n = group.members.len();
+        let mut last = Status::unavailable("no member");
+        for i in 0..n {
+            match self.fetch_from(&group.members[(first + i) % n]).await {
+                Ok(map) => return Ok(map),
+                Err(status) => last = status,
+            }
+        }
+        Err(last)
+    }
+
+    async fn fetch_from(&self, backend: &Backend) -> Result<Option<ShardMap>, Status> {
         let mut req = Request::new(GetShardMapRequest {});
         req.metadata_mut()
             .insert(INTERNAL_TOKEN, self.token.clone());
@@ -282,7 +430,7 @@ impl Shards {
         let shards = match map
             .shards
             .iter()
-            .map(|s| self.backend(&s.url))
+            .map(|s| self.group(&s.url))
             .collect::<Result<Vec<_>, _>>()
         {
             Ok(shards) => shards,
@@ -301,5 +449,67 @@ impl Shards {
             map: Some(Arc::new(map)),
             shards,
         }));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Shards of `urls` whose backends are never dialled.
+    fn shards(urls: &[&str]) -> Shards {
+        let urls: Vec<String> = urls.iter().map(|u| (*u).to_owned()).collect();
+        Shards::new(
+            &urls,
+            &BackendTls::default(),
+            Duration::from_millis(100),
+            1,
+            &MemoryBackends::default(),
+            &Metrics::new().unwrap(),
+            "t".parse().unwrap(),
+        )
+        .unwrap()
+    }
+
+    /// After member `from` refused naming `leader`, where calls go next.
+    #[track_caller]
+    fn check(from: usize, leader: Option<&str>, expected: usize) {
+        let s = shards(&["http://a:1|http://b:1|http://c:1"]);
+        let group = s.current()[0].clone();
+        group.leader.store(from, Ordering::Relaxed);
+        group.follow(from, leader);
+        assert_eq!(group.preferred().0, expected);
+    }
+
+    // Lazy channels need a runtime to be made in, not to be used.
+    #[tokio::test]
+    async fn calls_follow_the_named_leader_or_the_next_member() {
+        check(0, Some("http://c:1"), 2);
+        check(2, Some("http://a:1"), 0);
+        // No leader named (an election), or one that is not a member, or
+        // the refusing member itself: the next member, wrapping around.
+        check(0, None, 1);
+        check(2, None, 0);
+        check(1, Some("http://elsewhere:1"), 2);
+        check(1, Some("http://b:1"), 2);
+    }
+
+    #[tokio::test]
+    async fn a_shard_url_is_a_group_of_members() {
+        let s = shards(&["http://a:1", "id=http://b:1 | http://c:1"]);
+        let groups = s.current();
+        let members: Vec<Vec<&str>> = groups
+            .iter()
+            .map(|g| g.members.iter().map(|m| m.url.as_str()).collect())
+            .collect();
+        assert_eq!(
+            members,
+            [vec!["http://a:1"], vec!["http://b:1", "http://c:1"]]
+        );
+        // A move by another call is not undone by a stale refusal.
+        let g = &groups[1];
+        g.follow(0, None);
+        g.follow(0, None);
+        assert_eq!(g.preferred().0, 1);
     }
 }

@@ -169,7 +169,7 @@ pub async fn poll_health(
         let all: Vec<&Backend> = upstreams
             .catalog
             .iter()
-            .chain(sessions.iter().map(|b| &**b))
+            .chain(sessions.iter().flat_map(|g| g.members.iter().map(|b| &**b)))
             .collect();
         let results = futures::future::join_all(all.iter().map(|b| check(b))).await;
         for (b, up) in all.iter().zip(results) {
@@ -179,7 +179,7 @@ pub async fn poll_health(
             metrics.backend_up(b.role.label(), &b.url, up);
         }
         let catalog_ok = upstreams.catalog.iter().any(Backend::is_up);
-        let session_ok = sessions.iter().all(|b| b.is_up());
+        let session_ok = sessions.iter().all(|g| g.is_up());
         let status = |ok: bool| {
             if ok {
                 ServingStatus::Serving

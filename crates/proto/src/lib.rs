@@ -34,6 +34,15 @@ pub mod session {
     pub mod v1 {
         tonic::include_proto!("knotwork.session.v1");
     }
+
+    /// `knotwork.session.raft.v1`: Raft between the replicas of a shard
+    /// group (internal).
+    pub mod raft {
+        /// Version 1.
+        pub mod v1 {
+            tonic::include_proto!("knotwork.session.raft.v1");
+        }
+    }
 }
 
 /// `knotwork.gateway.v1`: screens composed at the edge.

@@ -10,6 +10,8 @@ pub const CATALOG_ADMIN_SERVICE: &str = "knotwork.catalog.v1.CatalogAdminService
 pub const SESSION_SERVICE: &str = "knotwork.session.v1.SessionService";
 /// `knotwork.session.v1.SessionAdminService`: moving, backing up and deleting users.
 pub const SESSION_ADMIN_SERVICE: &str = "knotwork.session.v1.SessionAdminService";
+/// `knotwork.session.raft.v1.RaftService`: Raft between a shard group's replicas.
+pub const RAFT_SERVICE: &str = "knotwork.session.raft.v1.RaftService";
 /// `knotwork.gateway.v1.ViewService`: screens composed at the edge.
 pub const VIEW_SERVICE: &str = "knotwork.gateway.v1.ViewService";
 
@@ -84,9 +86,11 @@ mod tests {
         use crate::catalog::v1::catalog_admin_service_server::CatalogAdminServiceServer as CA;
         use crate::catalog::v1::catalog_service_server::CatalogServiceServer as C;
         use crate::gateway::v1::view_service_server::ViewServiceServer as V;
+        use crate::session::raft::v1::raft_service_server::RaftServiceServer as R;
         use crate::session::v1::session_admin_service_server::SessionAdminServiceServer as SA;
         use crate::session::v1::session_service_server::SessionServiceServer as S;
         struct X;
+        assert_eq!(<R<X> as NamedService>::NAME, RAFT_SERVICE);
         assert_eq!(<C<X> as NamedService>::NAME, CATALOG_SERVICE);
         assert_eq!(<CA<X> as NamedService>::NAME, CATALOG_ADMIN_SERVICE);
         assert_eq!(<S<X> as NamedService>::NAME, SESSION_SERVICE);

@@ -34,6 +34,29 @@ pub(crate) const REASON_WRONG_SHARD: &str = "WRONG_SHARD";
 /// `ErrorInfo` reason: the user's data is being cut over to another shard
 /// (UNAVAILABLE, retry shortly); nothing was written.
 pub(crate) const REASON_USER_MOVING: &str = "USER_MOVING";
+/// `ErrorInfo` reason: this replica is not its shard group's leader
+/// (UNAVAILABLE); nothing was read or written. The metadata names the
+/// leader when the replica knows it ([`META_LEADER_ID`],
+/// [`META_LEADER_ADDRESS`]: the leader's URL as the group's members list
+/// spells it), so the caller retries there.
+pub const REASON_NOT_LEADER: &str = "NOT_LEADER";
+/// `ErrorInfo` metadata key: the leader's node id in its group.
+pub const META_LEADER_ID: &str = "leader_id";
+/// `ErrorInfo` metadata key: the leader's URL.
+pub const META_LEADER_ADDRESS: &str = "leader_address";
+/// What separates the members of a replicated shard group in a shard URL
+/// (`http://a:50053|http://b:50053|http://c:50053`).
+pub const MEMBER_SEPARATOR: char = '|';
+
+/// The member URLs of a shard URL: one for a single copy, each replica's
+/// for a group (`url1|url2|url3`), trimmed, empty ones left out.
+pub fn members(url: &str) -> Vec<&str> {
+    url.split(MEMBER_SEPARATOR)
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .collect()
+}
+
 /// `ErrorInfo` metadata key: the owning shard's id.
 pub(crate) const META_SHARD: &str = "shard";
 /// `ErrorInfo` metadata key: the owning shard's URL.
@@ -193,6 +216,22 @@ pub fn user_moving(epoch: u64) -> Status {
     )
 }
 
+/// The refusal of a call by a replica that is not its group's leader.
+pub fn not_leader(leader_id: Option<u64>, leader_address: Option<&str>) -> Status {
+    let mut metadata = HashMap::new();
+    if let Some(id) = leader_id {
+        metadata.insert(META_LEADER_ID.to_owned(), id.to_string());
+    }
+    if let Some(a) = leader_address.filter(|a| !a.is_empty()) {
+        metadata.insert(META_LEADER_ADDRESS.to_owned(), a.to_owned());
+    }
+    Status::with_error_details(
+        Code::Unavailable,
+        "this replica is not the shard's leader; retry at the leader",
+        ErrorDetails::with_error_info(REASON_NOT_LEADER, ERROR_DOMAIN, metadata),
+    )
+}
+
 /// A shard's refusal, read back from a status.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
@@ -209,6 +248,11 @@ pub enum Refusal {
     UserMoving {
         /// The refusing shard's epoch.
         epoch: u64,
+    },
+    /// [`REASON_NOT_LEADER`]: the leader's URL when the replica knows it.
+    NotLeader {
+        /// The leader's URL.
+        leader: Option<String>,
     },
 }
 
@@ -230,6 +274,9 @@ pub fn refusal(status: &Status) -> Option<Refusal> {
             epoch,
         }),
         (Code::Unavailable, REASON_USER_MOVING) => Some(Refusal::UserMoving { epoch }),
+        (Code::Unavailable, REASON_NOT_LEADER) => Some(Refusal::NotLeader {
+            leader: Some(get(META_LEADER_ADDRESS)).filter(|a| !a.is_empty()),
+        }),
         _ => None,
     }
 }
@@ -422,7 +469,27 @@ mod tests {
             refusal(&user_moving(4)),
             Some(Refusal::UserMoving { epoch: 4 })
         );
+        assert_eq!(
+            refusal(&not_leader(Some(2), Some("http://b"))),
+            Some(Refusal::NotLeader {
+                leader: Some("http://b".into())
+            })
+        );
+        assert_eq!(
+            refusal(&not_leader(None, None)),
+            Some(Refusal::NotLeader { leader: None })
+        );
         assert_eq!(refusal(&Status::unavailable("down")), None);
+    }
+
+    #[test]
+    fn group_urls_split_into_members() {
+        assert_eq!(members("http://a"), ["http://a"]);
+        assert_eq!(
+            members(" http://a | http://b|http://c "),
+            ["http://a", "http://b", "http://c"]
+        );
+        assert!(members(" | ").is_empty());
     }
 
     #[test]

@@ -5,6 +5,16 @@
 //!   (`max_batch = 1`);
 //! - `redb-group-commit`: the same store with group commit (the service's
 //!   default);
+//! - `raft-group-of-one`: the same store as a Raft group of one (the
+//!   default of `knotwork up` and a single shard): the batch is evaluated,
+//!   appended to the Raft log durably, then applied;
+//! - `raft-3-replicas`: three replicas of one shard group in this process,
+//!   each its own database file, talking `RaftService` over loopback TCP
+//!   (`knotwork_session::raft`, the binaries' network): a write is
+//!   acknowledged once two of the three logs hold it durably and the leader
+//!   applied it. All three share the machine's cores. After the 64-writer
+//!   cell the leader is shut down and the time until another replica leads
+//!   is the failover time;
 //! - `sqlite-wal-full`: SQLite through rusqlite (WAL, `synchronous=FULL`), one
 //!   transaction per write, storing the same records with the same
 //!   idempotency check and per-point-per-day index.
@@ -27,7 +37,8 @@ use std::time::{Duration, Instant};
 use jiff::Timestamp;
 use knotwork_session::domain::catalog::{CatalogView, Condition, Guidance, PointInfo};
 use knotwork_session::domain::{PainQuality, SessionDraft, SessionRecord, Side, time};
-use knotwork_session::store::{LogItem, Store, StoreOptions};
+use knotwork_session::raft::{GrpcNetwork, NoNetwork, RaftServer};
+use knotwork_session::store::{LogItem, ReplicaOptions, Store, StoreOptions};
 
 const CONCURRENCY: [usize; 3] = [1, 16, 64];
 
@@ -131,16 +142,21 @@ fn redb(mode: &'static str, max_batch: usize, writers: usize, dir: &Path, secs: 
         .enable_all()
         .build()
         .unwrap();
-    let store = Arc::new(
-        Store::open(
+    let options = StoreOptions {
+        max_batch,
+        ..StoreOptions::default()
+    };
+    let store = Arc::new(if mode == "raft-group-of-one" {
+        rt.block_on(Store::open_replicated(
             dir,
-            StoreOptions {
-                max_batch,
-                ..StoreOptions::default()
-            },
-        )
-        .unwrap(),
-    );
+            options,
+            ReplicaOptions::single(),
+            NoNetwork,
+        ))
+        .unwrap()
+    } else {
+        Store::open(dir, options).unwrap()
+    });
     let catalog = Arc::new(catalog());
     let start = Instant::now();
     let deadline = start + Duration::from_secs_f64(secs);
@@ -179,6 +195,140 @@ fn redb(mode: &'static str, max_batch: usize, writers: usize, dir: &Path, secs: 
     let elapsed = start.elapsed();
     let commits = store.stats().get().0;
     summarize(mode, writers, lat, elapsed, Some(commits))
+}
+
+/// A 3-replica group on loopback: (stores, the leader's index).
+async fn group_of_three(dir: &Path) -> (Vec<Arc<Store>>, Vec<tokio::task::JoinHandle<()>>, usize) {
+    let listeners: Vec<tokio::net::TcpListener> = {
+        let mut v = Vec::new();
+        for _ in 0..3 {
+            v.push(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap());
+        }
+        v
+    };
+    let members: knotwork_session::store::replica::Members = listeners
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let addr = format!("http://{}", l.local_addr().unwrap());
+            (i as u64 + 1, openraft::BasicNode::new(addr))
+        })
+        .collect();
+    let token = knotwork_runtime::dev::INTERNAL_TOKEN;
+    let mut stores = Vec::new();
+    let mut servers = Vec::new();
+    for (i, listener) in listeners.into_iter().enumerate() {
+        let sub = dir.join(format!("r{i}"));
+        std::fs::create_dir_all(&sub).unwrap();
+        let mut replica = ReplicaOptions::single();
+        replica.node_id = i as u64 + 1;
+        replica.members = members.clone();
+        let network = GrpcNetwork::new(Default::default(), token).unwrap();
+        let store = Store::open_replicated(&sub, StoreOptions::default(), replica, network)
+            .await
+            .unwrap();
+        let server = RaftServer::new(
+            store.raft().unwrap().clone(),
+            knotwork_runtime::internal::InternalAuth::new(token),
+        );
+        servers.push(tokio::spawn(async move {
+            tonic::transport::Server::builder()
+                .add_service(server.into_service())
+                // TCP_NODELAY, as the service's own listener sets it:
+                // without it small Raft messages wait for delayed ACKs.
+                .serve_with_incoming(
+                    tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
+                )
+                .await
+                .unwrap();
+        }));
+        stores.push(Arc::new(store));
+    }
+    let leader = stores[0]
+        .raft()
+        .unwrap()
+        .wait(Some(Duration::from_secs(30)))
+        .metrics(|m| m.current_leader.is_some(), "a leader")
+        .await
+        .unwrap()
+        .current_leader
+        .unwrap();
+    (stores, servers, leader as usize - 1)
+}
+
+/// The 3-replica group's cell, and at 64 writers the failover time.
+fn raft3(writers: usize, dir: &Path, secs: f64) -> (Cell, Option<Duration>) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (stores, servers, leader) = rt.block_on(group_of_three(dir));
+    let store = stores[leader].clone();
+    let catalog = Arc::new(catalog());
+    let start = Instant::now();
+    let deadline = start + Duration::from_secs_f64(secs);
+    let lat: Vec<Duration> = rt.block_on(async {
+        let mut tasks = Vec::new();
+        for w in 0..writers {
+            let (store, catalog) = (store.clone(), catalog.clone());
+            tasks.push(tokio::spawn(async move {
+                let user = format!("user{w}");
+                let mut lat = Vec::new();
+                let mut n = 0u64;
+                while Instant::now() < deadline {
+                    let item = LogItem {
+                        request_id: format!("r{n}"),
+                        draft: draft(n),
+                        field_prefix: "session.".into(),
+                    };
+                    let t = Instant::now();
+                    let out = store
+                        .log_sessions(&user, vec![item], catalog.clone(), Timestamp::now())
+                        .await
+                        .unwrap();
+                    assert!(out[0].is_ok());
+                    lat.push(t.elapsed());
+                    n += 1;
+                }
+                lat
+            }));
+        }
+        let mut all = Vec::new();
+        for t in tasks {
+            all.extend(t.await.unwrap());
+        }
+        all
+    });
+    let elapsed = start.elapsed();
+    let commits = store.stats().get().0;
+    let cell = summarize("raft-3-replicas", writers, lat, elapsed, Some(commits));
+    let failover = (writers == 64).then(|| {
+        rt.block_on(async {
+            // The leader stops (its Raft and its port); the others elect.
+            let stopped = Instant::now();
+            store.raft().unwrap().shutdown().await.unwrap();
+            servers[leader].abort();
+            let other = (leader + 1) % 3;
+            stores[other]
+                .raft()
+                .unwrap()
+                .wait(Some(Duration::from_secs(30)))
+                .metrics(
+                    |m| m.current_leader.is_some_and(|l| l as usize - 1 != leader),
+                    "a new leader",
+                )
+                .await
+                .unwrap();
+            stopped.elapsed()
+        })
+    });
+    for s in &stores {
+        let _ = rt.block_on(s.raft().unwrap().shutdown());
+    }
+    for t in servers {
+        t.abort();
+    }
+    (cell, failover)
 }
 
 fn sqlite_open(path: &Path) -> rusqlite::Connection {
@@ -302,12 +452,26 @@ fn main() {
             Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/store_throughput.json")
         });
     let mut cells = Vec::new();
+    let mut failover = None;
     for writers in CONCURRENCY {
-        for mode in ["redb-one-commit", "redb-group-commit", "sqlite-wal-full"] {
+        for mode in [
+            "redb-one-commit",
+            "redb-group-commit",
+            "raft-group-of-one",
+            "raft-3-replicas",
+            "sqlite-wal-full",
+        ] {
             let dir = tempfile::tempdir_in(&base).unwrap();
             let cell = match mode {
                 "redb-one-commit" => redb(mode, 1, writers, dir.path(), secs),
-                "redb-group-commit" => redb(mode, 512, writers, dir.path(), secs),
+                "redb-group-commit" | "raft-group-of-one" => {
+                    redb(mode, 512, writers, dir.path(), secs)
+                }
+                "raft-3-replicas" => {
+                    let (cell, f) = raft3(writers, dir.path(), secs);
+                    failover = failover.or(f);
+                    cell
+                }
                 _ => sqlite(writers, dir.path(), secs),
             };
             eprintln!(
@@ -346,7 +510,19 @@ fn main() {
     let group64 = rate("redb-group-commit", 64);
     let speedup = group64 / rate("redb-one-commit", 64).max(f64::MIN_POSITIVE);
     let vs_sqlite = group64 / rate("sqlite-wal-full", 64).max(f64::MIN_POSITIVE);
+    let raft_share = rate("raft-group-of-one", 64) / group64.max(f64::MIN_POSITIVE);
+    let raft3_share = rate("raft-3-replicas", 64) / group64.max(f64::MIN_POSITIVE);
+    let failover_ms = failover.map_or(0.0, |d| d.as_secs_f64() * 1000.0);
     println!();
+    println!(
+        "raft group of one at 64 writers: {:.0}% of the single copy's group commit",
+        raft_share * 100.0
+    );
+    println!(
+        "raft 3 replicas at 64 writers: {:.0}% of the single copy's group commit (goal >= 50%); \
+         failover (leader stopped -> a new leader): {failover_ms:.0} ms",
+        raft3_share * 100.0
+    );
     println!(
         "group commit at 64 writers: {speedup:.1}x one commit per write (goal >= 10x), {vs_sqlite:.1}x SQLite (goal > 1x)"
     );
@@ -367,6 +543,9 @@ fn main() {
         })).collect::<Vec<_>>(),
         "group_vs_one_commit_at_64": speedup,
         "group_vs_sqlite_at_64": vs_sqlite,
+        "raft_group_of_one_share_at_64": raft_share,
+        "raft_3_replicas_share_at_64": raft3_share,
+        "raft_3_replicas_failover_ms": failover_ms,
     });
     if let Some(parent) = out.parent() {
         std::fs::create_dir_all(parent).unwrap();

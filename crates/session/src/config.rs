@@ -83,6 +83,10 @@ pub struct Config {
     #[arg(long, env = "KNOTWORK_SESSION_COMMIT_BATCH_MAX", default_value_t = 512)]
     pub commit_batch_max: usize,
 
+    /// The shard's replication (a Raft group, or none).
+    #[command(flatten)]
+    pub raft: RaftArgs,
+
     /// TLS of the listener (plain text when unset) and mTLS.
     #[command(flatten)]
     pub tls: TlsArgs,
@@ -165,6 +169,7 @@ impl Config {
             mode: Mode::Dev,
             guide_speedup: 1,
             commit_batch_max: 512,
+            raft: RaftArgs::default(),
             tls: TlsArgs::default(),
             backend_tls: BackendTlsArgs::default(),
             limits: LimitArgs::default(),
@@ -190,5 +195,92 @@ mod tests {
         let parsed = Config::try_parse_from(["knotwork-session", "--data-dir", "x"]).unwrap();
         let local = Config::local("x".into());
         assert_eq!(format!("{parsed:?}"), format!("{local:?}"));
+    }
+}
+
+/// How a shard's writes are made durable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Replication {
+    /// A Raft group (of one unless `--raft-members` names more).
+    Raft,
+    /// One copy, committed by the writer itself (the benchmark's baseline).
+    None,
+}
+
+/// The shard's Raft group.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RaftArgs {
+    /// `raft` (the default: a group of one unless members are named) or
+    /// `none` (one copy without a Raft log).
+    #[arg(long, env = "KNOTWORK_SESSION_REPLICATION", value_enum, default_value_t = Replication::Raft)]
+    pub replication: Replication,
+
+    /// This replica's id in its group (1 for a group of one).
+    #[arg(long, env = "KNOTWORK_SESSION_RAFT_NODE_ID", default_value_t = 1)]
+    pub raft_node_id: u64,
+
+    /// The group's members as `id=url` pairs separated by commas (each
+    /// replica's session endpoint, e.g.
+    /// `1=http://session-0:50053,2=http://session-1:50053,3=...`); empty
+    /// for a group of one.
+    #[arg(long, env = "KNOTWORK_SESSION_RAFT_MEMBERS", default_value = "")]
+    pub raft_members: String,
+
+    /// The leader's heartbeat in milliseconds; an election starts after
+    /// 3-6 missed ones.
+    #[arg(
+        long,
+        env = "KNOTWORK_SESSION_RAFT_HEARTBEAT_MS",
+        default_value_t = 100
+    )]
+    pub raft_heartbeat_ms: u64,
+
+    /// Log entries between snapshots (the log keeps half as many after one).
+    #[arg(
+        long,
+        env = "KNOTWORK_SESSION_RAFT_SNAPSHOT_LOGS",
+        default_value_t = 20_000
+    )]
+    pub raft_snapshot_logs: u64,
+}
+
+impl Default for RaftArgs {
+    fn default() -> Self {
+        Self {
+            replication: Replication::Raft,
+            raft_node_id: 1,
+            raft_members: String::new(),
+            raft_heartbeat_ms: 100,
+            raft_snapshot_logs: 20_000,
+        }
+    }
+}
+
+impl RaftArgs {
+    /// The members, parsed (an empty map for a group of one).
+    pub fn members(&self) -> Result<std::collections::BTreeMap<u64, String>, String> {
+        let mut out = std::collections::BTreeMap::new();
+        for pair in self
+            .raft_members
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+        {
+            let (id, url) = pair
+                .split_once('=')
+                .ok_or_else(|| format!("raft member {pair:?} is not id=url"))?;
+            let id: u64 = id
+                .trim()
+                .parse()
+                .map_err(|_| format!("raft member {pair:?} has no numeric id"))?;
+            out.insert(id, url.trim().to_owned());
+        }
+        if !out.is_empty() && !out.contains_key(&self.raft_node_id) {
+            return Err(format!(
+                "raft members do not include this node ({})",
+                self.raft_node_id
+            ));
+        }
+        Ok(out)
     }
 }

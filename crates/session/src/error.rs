@@ -55,6 +55,15 @@ pub enum Error {
     /// A dependency is not ready (the catalog has not been loaded yet).
     #[error("unavailable: {0}")]
     Unavailable(String),
+    /// This replica is not its group's leader (UNAVAILABLE with
+    /// `NOT_LEADER` naming the leader, so the caller retries there).
+    #[error("not the leader (leader {leader_id:?} at {leader_address:?})")]
+    NotLeader {
+        /// The leader's node id, when known.
+        leader_id: Option<u64>,
+        /// The leader's address (its session endpoint), when known.
+        leader_address: Option<String>,
+    },
     /// Storage failed; the detail is logged, never sent to clients.
     #[error("storage: {0}")]
     Storage(String),
@@ -148,6 +157,10 @@ fn status(e: Error) -> Status {
         ),
         Error::Aborted(why) => Status::aborted(why),
         Error::Unavailable(what) => Status::unavailable(what),
+        Error::NotLeader {
+            leader_id,
+            leader_address,
+        } => knotwork_runtime::shardmap::not_leader(leader_id, leader_address.as_deref()),
         Error::Storage(detail) | Error::Startup(detail) => {
             tracing::error!(error = %detail, "internal error");
             Status::internal("internal error")

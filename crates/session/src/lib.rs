@@ -26,6 +26,7 @@ pub mod domain;
 mod durable;
 mod error;
 mod overview;
+pub mod raft;
 pub mod service;
 mod shards;
 pub mod store;
@@ -94,10 +95,7 @@ pub async fn run_with_admin(
             max_bytes: config.quota_mib.saturating_mul(1024 * 1024),
         },
     };
-    let store = tokio::task::spawn_blocking(move || store::Store::open(&dir, options))
-        .await
-        .map_err(|e| Error::Startup(format!("opening storage: {e}")))??;
-    let store = Arc::new(store);
+    let store = Arc::new(open_store(&config, &dir, options, &backend_tls).await?);
     tracing::info!(data_dir = %config.data_dir.display(), "storage open");
     let initial = knotwork_runtime::shardmap::parse_shards(&config.initial_shards)
         .map_err(|e| Error::Startup(format!("--initial-shards: {e}")))?;
@@ -169,6 +167,11 @@ pub async fn run_with_admin(
         .with_drain(drain.clone())
         .with_ownership(ownership.clone());
     tracing::info!(catalog = %config.catalog_url, "reading the catalog's rules");
+    // The Raft messages of a group of more than one, on the same port.
+    let raft_service = (config.raft.members().map_err(Error::Startup)?.len() > 1)
+        .then(|| store.raft().cloned())
+        .flatten()
+        .map(|r| raft::RaftServer::new(r, auth.clone()).into_service());
     let router = knotwork_runtime::listen::server(&config.limits)
         .layer(metrics.layer())
         .layer(knotwork_runtime::trace::TraceLayer)
@@ -183,7 +186,8 @@ pub async fn run_with_admin(
         )
         .add_service(
             SessionAdminServiceServer::new(svc).max_decoding_message_size(MAX_REQUEST_BYTES),
-        );
+        )
+        .add_optional_service(raft_service);
     let result = knotwork_runtime::serve(
         "session service",
         router,
@@ -199,9 +203,46 @@ pub async fn run_with_admin(
     // In-flight calls are done; dropping the last handle stops the writer
     // thread after it has committed everything queued.
     match Arc::try_unwrap(store) {
-        Ok(store) => drop(store),
-        Err(_) => tracing::warn!("storage still referenced at shutdown"),
+        Ok(mut store) => store.close().await,
+        Err(store) => {
+            if let Some(raft) = store.raft() {
+                let _ = raft.shutdown().await;
+            }
+            tracing::warn!("storage still referenced at shutdown");
+        }
     }
     tracing::info!("session service stopped");
     result.map_err(|e| Error::Startup(format!("server: {e}")))
+}
+
+/// Opens the store as the settings say: one copy, a Raft group of one, or a
+/// replica of a larger group.
+async fn open_store(
+    config: &Config,
+    dir: &std::path::Path,
+    options: store::StoreOptions,
+    backend_tls: &knotwork_runtime::tls::BackendTls,
+) -> Result<store::Store, Error> {
+    if config.raft.replication == config::Replication::None {
+        let dir = dir.to_owned();
+        return tokio::task::spawn_blocking(move || store::Store::open(&dir, options))
+            .await
+            .map_err(|e| Error::Startup(format!("opening storage: {e}")))?;
+    }
+    let members = config.raft.members().map_err(Error::Startup)?;
+    let mut replica = store::ReplicaOptions::single();
+    replica.heartbeat_ms = config.raft.raft_heartbeat_ms.max(10);
+    replica.snapshot_logs = config.raft.raft_snapshot_logs.max(10);
+    replica.node_id = config.raft.raft_node_id;
+    if members.len() <= 1 {
+        replica.members = [(replica.node_id, openraft::BasicNode::default())].into();
+        return store::Store::open_replicated(dir, options, replica, raft::NoNetwork).await;
+    }
+    replica.members = members
+        .into_iter()
+        .map(|(id, url)| (id, openraft::BasicNode::new(url)))
+        .collect();
+    let network = raft::GrpcNetwork::new(backend_tls.clone(), &config.internal_token)
+        .map_err(Error::Startup)?;
+    store::Store::open_replicated(dir, options, replica, network).await
 }

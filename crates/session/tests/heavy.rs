@@ -70,10 +70,16 @@ async fn the_quota_refuses_with_quota_failure_and_follows_deletions() {
     let server = start_session_with(config.clone(), true).await;
     let mut c = client(server.addr, "hana").await;
     let mut other = client(server.addr, "otto").await;
+    // The first record is kept: its replay must carry the same perform
+    // time, whatever second the clock has reached by then.
+    let first = record(ago(100), "");
     for i in 0..5 {
-        c.log_session(log(&format!("q{i}"), record(ago(100 + i), "")))
-            .await
-            .unwrap();
+        let r = if i == 0 {
+            first.clone()
+        } else {
+            record(ago(100 + i), "")
+        };
+        c.log_session(log(&format!("q{i}"), r)).await.unwrap();
     }
     let refused = c
         .log_session(log("q5", record(ago(50), "")))
@@ -88,7 +94,7 @@ async fn the_quota_refuses_with_quota_failure_and_follows_deletions() {
     );
     // A retry of a stored session is a replay, not a new write.
     let replay = c
-        .log_session(log("q0", record(ago(100), "")))
+        .log_session(log("q0", first.clone()))
         .await
         .unwrap()
         .into_inner();

@@ -8,10 +8,9 @@
 
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
-use redb::ReadableTable;
 
 use super::keys::{key, point_day_key, session_event, session_key, user_hi, user_lo};
-use super::tables::{Applied, Tables, WTable, json, scan};
+use super::tables::{Applied, Rows, Tables, WTable, json, scan};
 use crate::domain::holds::{self, Hold};
 use crate::domain::rules::{self, SessionContext};
 use crate::domain::{
@@ -23,7 +22,7 @@ fn hold_key(user: &str, h: &Hold) -> Vec<u8> {
     key(user, &[h.muscle.as_bytes(), h.id.as_bytes()])
 }
 
-impl<T: ReadableTable<&'static [u8], &'static [u8]>> Tables<T> {
+impl<T: Rows> Tables<T> {
     /// Every hold of `user`, active and released, by muscle.
     pub(super) fn holds(&self, user: &str) -> Result<Vec<Hold>, Error> {
         let mut out = Vec::new();
@@ -170,8 +169,7 @@ impl Tables<WTable<'_>> {
     fn remove_session_rows(&mut self, user: &str, r: &SessionRecord) -> Result<(), Error> {
         let removed = self
             .sessions
-            .remove(session_key(user, r.draft.perform_time, &r.id).as_slice())?
-            .map(|v| v.value().len());
+            .remove(session_key(user, r.draft.perform_time, &r.id).as_slice())?;
         if let Some(bytes) = removed {
             self.count(user, -1, -(bytes as i64))?;
         }

@@ -30,8 +30,33 @@ pub(super) const USAGE: Def = TableDefinition::new("usage");
 /// schema version ([`SCHEMA_VERSION_KEY`]).
 pub(super) const META: Def = TableDefinition::new("meta");
 
-/// Every table, for creation at open, deletion and the tests that scan all
-/// of them.
+/// The session tables (the replicated state), in the order a table's id
+/// ([`table_id`], `Change::table`) indexes.
+pub(super) const DATA_TABLES: [Def; 11] = [
+    USERS,
+    PROFILES,
+    SCREENINGS,
+    SESSIONS,
+    SESSION_IDS,
+    GUIDED,
+    POINT_DAY,
+    REQUEST_IDS,
+    CHECK_INS,
+    HOLDS,
+    USAGE,
+];
+
+/// The id of a session table: its index in [`DATA_TABLES`].
+pub(super) fn table_id(def: Def) -> u8 {
+    use redb::TableHandle;
+    DATA_TABLES
+        .iter()
+        .position(|t| t.name() == def.name())
+        .map_or(u8::MAX, |i| i as u8)
+}
+
+/// Every table of the session data, for creation at open, deletion and the
+/// tests that scan all of them.
 pub(super) const TABLES: [Def; 12] = [
     USERS,
     PROFILES,
@@ -174,6 +199,22 @@ pub(super) fn request_id_bytes(resource: &str, fingerprint: Option<&Fingerprint>
         value.extend_from_slice(fp);
     }
     value
+}
+
+/// Bytes as base64 text in the replicated log's JSON (an array of numbers
+/// would take about four times the space).
+pub(super) mod b64 {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+
+    pub(crate) fn serialize<S: serde::Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&STANDARD.encode(v))
+    }
+
+    pub(crate) fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let text: String = serde::Deserialize::deserialize(d)?;
+        STANDARD.decode(text).map_err(serde::de::Error::custom)
+    }
 }
 
 #[cfg(test)]

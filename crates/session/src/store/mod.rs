@@ -46,7 +46,7 @@ use std::thread::JoinHandle;
 
 use jiff::Timestamp;
 use jiff::civil::Date;
-use redb::{Database, Durability, ReadableDatabase, ReadableTable, ReadableTableMetadata};
+use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata};
 use tokio::sync::oneshot;
 
 use crate::domain::checkin::{CheckIn, CheckInDraft};
@@ -59,7 +59,11 @@ use crate::error::Error;
 mod holds;
 mod keys;
 mod reads;
+mod recovery;
+pub mod replica;
+mod schema;
 mod snapshot;
+mod start;
 mod tables;
 mod usage;
 mod writer;
@@ -67,11 +71,20 @@ mod writer;
 pub use holds::SessionUpdate;
 pub use keys::SCHEMA_VERSION;
 pub use snapshot::{BackupPart, ExportPart, FORMAT_VERSION, restore_file, write_backup_file};
+pub use start::ReplicaOptions;
 pub use writer::Stats;
 
-use keys::{META, SCHEMA_VERSION_KEY, SESSIONS, TABLES, USERS};
+use keys::{SESSIONS, TABLES, USERS};
+use recovery::Recovery;
+use recovery::{DbCell, current};
+use schema::prepare;
+#[cfg(test)]
+use schema::stored_version;
 use tables::{Applied, RTable, Tables, WTable};
-use writer::{DbCell, Queued, Typed, Writer, current, open_db};
+use writer::{Proposer, Queued, Typed, Writer};
+
+/// How long a read on a replica waits to confirm leadership.
+const READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The database file inside the data folder.
 pub const DB_FILE: &str = "session.redb";
@@ -142,6 +155,7 @@ pub struct Store {
     writer: Option<JoinHandle<()>>,
     stats: Arc<Stats>,
     path: std::path::PathBuf,
+    raft: Option<replica::Raft>,
 }
 
 impl std::fmt::Debug for Store {
@@ -162,47 +176,38 @@ impl Drop for Store {
 impl Store {
     /// Opens (or creates) the database in `dir` and starts the writer thread.
     pub fn open(dir: &Path, options: StoreOptions) -> Result<Self, Error> {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| Error::Storage(format!("creating {}: {e}", dir.display())))?;
-        let db = open_db(&dir.join(DB_FILE), options.cache_bytes)?;
-        let version = stored_version(&db)?;
-        if let Some(v) = version.filter(|v| *v > SCHEMA_VERSION) {
-            return Err(Error::Storage(format!(
-                "the database has schema version {v}, this build reads up to \
-                 {SCHEMA_VERSION}: run a newer build"
-            )));
-        }
-        let had_usage = usage::exists(&db)?;
-        // Create every table up front so readers never meet a missing one.
-        let mut txn = db.begin_write()?;
-        txn.set_durability(Durability::Immediate)?;
-        for t in TABLES {
-            txn.open_table(t)?;
-        }
-        if !had_usage {
-            let users = usage::backfill(&txn)?;
-            tracing::info!(users, "quota counters filled from the journal");
-        }
-        if version.is_none() {
-            // Written before versions were stored: the layout of version 1.
-            txn.open_table(META)?
-                .insert(SCHEMA_VERSION_KEY, SCHEMA_VERSION.to_be_bytes().as_slice())?;
-            tracing::info!(version = SCHEMA_VERSION, "schema version stored");
-        }
-        txn.commit()?;
+        let db = prepare(dir, options)?;
+        Self::start(dir, db, options, None)
+    }
+
+    fn start(
+        dir: &Path,
+        db: Database,
+        options: StoreOptions,
+        replica: Option<Proposer>,
+    ) -> Result<Self, Error> {
         let cell: DbCell = Arc::new(std::sync::RwLock::new(Some(Arc::new(db))));
+        let recovery = Recovery::new(cell, dir.join(DB_FILE), options.cache_bytes);
+        Self::start_with(recovery, options, replica)
+    }
+
+    fn start_with(
+        recovery: Arc<Recovery>,
+        options: StoreOptions,
+        replica: Option<Proposer>,
+    ) -> Result<Self, Error> {
         let (tx, rx) = mpsc::channel();
         let stats = Arc::new(Stats::default());
-        let (healthy_tx, healthy) = tokio::sync::watch::channel(true);
+        let healthy = recovery.healthy.subscribe();
+        let cell = recovery.cell.clone();
+        let path = recovery.path.clone();
         let writer = {
             let w = Writer {
-                cell: cell.clone(),
-                path: dir.join(DB_FILE),
-                cache_bytes: options.cache_bytes,
+                recovery,
                 max_batch: options.max_batch.max(1),
                 quota: options.quota,
                 stats: stats.clone(),
-                healthy: healthy_tx,
+                replica,
             };
             std::thread::Builder::new()
                 .name("session-writer".into())
@@ -215,8 +220,27 @@ impl Store {
             tx: Some(tx),
             writer: Some(writer),
             stats,
-            path: dir.join(DB_FILE),
+            path,
+            raft: None,
         })
+    }
+
+    /// The Raft handle of a replicated store (for the Raft service and
+    /// for tests).
+    pub fn raft(&self) -> Option<&replica::Raft> {
+        self.raft.as_ref()
+    }
+
+    /// Stops the writer and, for a replica, Raft, so the database file is
+    /// closed when the store is dropped.
+    pub async fn close(&mut self) {
+        self.tx.take();
+        if let Some(w) = self.writer.take() {
+            let _ = tokio::task::spawn_blocking(move || w.join()).await;
+        }
+        if let Some(raft) = self.raft.take() {
+            let _ = raft.shutdown().await;
+        }
     }
 
     /// Whether writes are committing; changes when storage fails or
@@ -256,6 +280,9 @@ impl Store {
                 bytes.set(i64::try_from(meta.len()).unwrap_or(i64::MAX));
             }
         });
+        if let Some(raft) = self.raft.clone() {
+            replica::instrument(&raft, metrics);
+        }
     }
 
     /// (users, journal entries) stored: the tables' lengths, O(1) in redb.
@@ -291,6 +318,14 @@ impl Store {
         &self,
         f: impl FnOnce(&Tables<RTable>) -> Result<T, Error> + Send + 'static,
     ) -> Result<T, Error> {
+        if let Some(raft) = &self.raft {
+            // A linearizable read: confirm leadership with a majority and
+            // wait until every entry committed before the read is applied.
+            tokio::time::timeout(READ_TIMEOUT, raft.ensure_linearizable())
+                .await
+                .map_err(|_| Error::Unavailable("the shard group did not answer in time".into()))?
+                .map_err(|e| Error::from(writer::raft_failure(&e)))?;
+        }
         let db = current(&self.db)?;
         tokio::task::spawn_blocking(move || {
             let txn = db.begin_read()?;
@@ -565,7 +600,9 @@ impl Store {
         let mut out = Vec::new();
         for handle in txn.list_tables()? {
             let name = redb::TableHandle::name(&handle).to_owned();
-            if !TABLES.iter().any(|t| redb::TableHandle::name(t) == name) {
+            let known = TABLES.iter().any(|t| redb::TableHandle::name(t) == name)
+                || replica::is_raft_table(&name);
+            if !known {
                 out.push((name.clone(), b"<unknown table>".to_vec()));
             }
         }
@@ -579,45 +616,6 @@ impl Store {
         Ok(out)
     }
 }
-
-/// The schema version stored in `db`, `None` for a database written before
-/// versions were stored.
-fn stored_version(db: &Database) -> Result<Option<u32>, Error> {
-    let txn = db.begin_read()?;
-    let table = match txn.open_table(META) {
-        Ok(t) => t,
-        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
-        Err(e) => return Err(e.into()),
-    };
-    let Some(v) = table.get(SCHEMA_VERSION_KEY)? else {
-        return Ok(None);
-    };
-    let bytes = <[u8; 4]>::try_from(v.value())
-        .map_err(|_| Error::Storage("the stored schema version is not four bytes".into()))?;
-    Ok(Some(u32::from_be_bytes(bytes)))
-}
-
-macro_rules! storage_from {
-    ($($t:ty),* $(,)?) => {$(
-        impl From<$t> for Error {
-            fn from(e: $t) -> Self {
-                Self::Storage(e.to_string())
-            }
-        }
-    )*};
-}
-
-// redb's errors become storage errors here, so nothing outside this module
-// names a redb type.
-storage_from!(
-    redb::Error,
-    redb::DatabaseError,
-    redb::TransactionError,
-    redb::TableError,
-    redb::StorageError,
-    redb::CommitError,
-    redb::SetDurabilityError,
-);
 
 #[cfg(test)]
 mod tests;

@@ -14,12 +14,12 @@ use super::keys::{
     key, point_day_hi, point_day_lo, request_id_value, sessions_from, time_from_micros, user_hi,
     user_lo,
 };
-use super::tables::{Tables, get, json, scan};
+use super::tables::{Rows, Tables, get, json, scan};
 use crate::domain::checkin::CheckIn;
 use crate::domain::{GuidedSession, Profile, Screening, SessionRecord, UserData, time};
 use crate::error::Error;
 
-impl<T: ReadableTable<&'static [u8], &'static [u8]>> Tables<T> {
+impl<T: Rows> Tables<T> {
     pub(super) fn profile(&self, user: &str) -> Result<Option<Profile>, Error> {
         get(&self.profiles, user.as_bytes())?
             .map(|v| json(&v))
@@ -321,9 +321,9 @@ impl<T: ReadableTable<&'static [u8], &'static [u8]>> Tables<T> {
             Some(a) => {
                 let mut lo = a.as_bytes().to_vec();
                 lo.push(0);
-                self.users.range::<&[u8]>(lo.as_slice()..)?
+                self.users.rows().range::<&[u8]>(lo.as_slice()..)?
             }
-            None => self.users.range::<&[u8]>(..)?,
+            None => self.users.rows().range::<&[u8]>(..)?,
         };
         for item in range {
             let (k, _) = item?;

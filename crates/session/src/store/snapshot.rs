@@ -26,8 +26,8 @@ use super::DB_FILE;
 use super::keys::{
     CHECK_INS, GUIDED, REQUEST_IDS, SESSIONS, USERS, request_id_value, user_hi, user_lo,
 };
-use super::tables::{Tables, json, scan};
-use super::writer::{DbCell, current};
+use super::recovery::{DbCell, current};
+use super::tables::{Rows, Tables, json, scan};
 use crate::domain::checkin::CheckIn;
 use crate::domain::{GuidedSession, SessionRecord, UserData};
 use crate::error::Error;
@@ -125,7 +125,7 @@ impl Parts {
     }
 }
 
-impl<T: ReadableTable<&'static [u8], &'static [u8]>> Tables<T> {
+impl<T: Rows> Tables<T> {
     /// Sends `user`'s data in parts: first the profile, screening and
     /// holds, then sessions (oldest first), guided sessions, request ids
     /// and check-ins. Returns the sessions sent, or `None` when the user
@@ -200,7 +200,13 @@ fn table_names(txn: &redb::ReadTransaction) -> Result<Vec<String>, Error> {
             "backup: multimap tables are not supported".into(),
         ));
     }
-    Ok(txn.list_tables()?.map(|t| t.name().to_owned()).collect())
+    // The Raft log and state describe one replica's place in its group,
+    // not the data: a restored shard starts a group of its own.
+    Ok(txn
+        .list_tables()?
+        .map(|t| t.name().to_owned())
+        .filter(|n| !super::replica::is_raft_table(n))
+        .collect())
 }
 
 /// Reads every row of every table from one read transaction into `tx`.
@@ -448,6 +454,12 @@ pub fn restore_file(backup: &Path, data_dir: &Path) -> Result<Restored, Error> {
         ));
         std::fs::rename(&target, &aside).map_err(|e| io("moving", &target, e))?;
         previous = Some(aside);
+    }
+    // The replica's last snapshot describes the replaced database.
+    match std::fs::remove_file(data_dir.join(super::replica::SNAPSHOT_FILE)) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io("removing the snapshot in", data_dir, e)),
     }
     let tmp = data_dir.join(format!("{DB_FILE}.restoring"));
     std::fs::copy(backup, &tmp).map_err(|e| io("copying to", &tmp, e))?;

@@ -15,9 +15,9 @@ use jiff::tz::TimeZone;
 use redb::{ReadOnlyTable, ReadTransaction, ReadableTable, Table, WriteTransaction};
 
 use super::keys::{
-    CHECK_INS, GUIDED, HOLDS, POINT_DAY, PROFILES, REQUEST_IDS, SCREENINGS, SESSION_IDS, SESSIONS,
-    USAGE, USERS, check_in_key, key, point_day_key, point_day_value, request_id_bytes,
-    request_id_value, session_event, session_key, time_bytes, user_hi, user_lo,
+    CHECK_INS, Def, GUIDED, HOLDS, POINT_DAY, PROFILES, REQUEST_IDS, SCREENINGS, SESSION_IDS,
+    SESSIONS, USAGE, USERS, check_in_key, key, point_day_key, point_day_value, request_id_bytes,
+    request_id_value, session_event, session_key, table_id, time_bytes, user_hi, user_lo,
 };
 use super::{LogItem, Logged, Replay};
 use crate::domain::checkin::{self, CheckIn, CheckInDraft};
@@ -29,32 +29,143 @@ use crate::domain::{
 };
 use crate::error::Error;
 
-/// A table opened for writing.
-pub(super) type WTable<'t> = Table<'t, &'static [u8], &'static [u8]>;
 /// A table opened for reading.
 pub(super) type RTable = ReadOnlyTable<&'static [u8], &'static [u8]>;
+
+/// A table the write logic reads from: read-only in readers, writable in
+/// the writer.
+pub(super) trait Rows {
+    /// The redb table underneath.
+    type Inner: ReadableTable<&'static [u8], &'static [u8]>;
+    /// The redb table underneath, for reads.
+    fn rows(&self) -> &Self::Inner;
+}
+
+impl Rows for RTable {
+    type Inner = RTable;
+    fn rows(&self) -> &RTable {
+        self
+    }
+}
+
+/// One row change of a write batch, as replicated: applying a batch's
+/// changes in order to a replica's tables gives exactly the rows the
+/// leader's write logic produced (`replica.rs`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(crate) enum Change {
+    /// Sets `key` to `value` in table `table` (an index of `DATA_TABLES`).
+    Put {
+        /// The table.
+        table: u8,
+        /// The key.
+        #[serde(with = "super::keys::b64")]
+        key: Vec<u8>,
+        /// The value.
+        #[serde(with = "super::keys::b64")]
+        value: Vec<u8>,
+    },
+    /// Removes `key`.
+    Remove {
+        /// The table.
+        table: u8,
+        /// The key.
+        #[serde(with = "super::keys::b64")]
+        key: Vec<u8>,
+    },
+    /// Removes every key in `lo..hi`.
+    Clear {
+        /// The table.
+        table: u8,
+        /// The first key.
+        #[serde(with = "super::keys::b64")]
+        lo: Vec<u8>,
+        /// The end (exclusive).
+        #[serde(with = "super::keys::b64")]
+        hi: Vec<u8>,
+    },
+}
+
+/// A table opened for writing. When recording (a replicated store), every
+/// change is also kept as a [`Change`] so the batch can be proposed.
+pub(super) struct WTable<'t> {
+    table: Table<'t, &'static [u8], &'static [u8]>,
+    id: u8,
+    changes: Option<Vec<Change>>,
+}
+
+impl<'t> Rows for WTable<'t> {
+    type Inner = Table<'t, &'static [u8], &'static [u8]>;
+    fn rows(&self) -> &Self::Inner {
+        &self.table
+    }
+}
+
+impl<'t> WTable<'t> {
+    fn open(txn: &'t WriteTransaction, def: Def, record: bool) -> Result<Self, Error> {
+        Ok(Self {
+            table: txn.open_table(def)?,
+            id: table_id(def),
+            changes: record.then(Vec::new),
+        })
+    }
+
+    /// Sets `k` to `v`.
+    pub(super) fn insert(&mut self, k: &[u8], v: &[u8]) -> Result<(), Error> {
+        self.table.insert(k, v)?;
+        if let Some(c) = &mut self.changes {
+            c.push(Change::Put {
+                table: self.id,
+                key: k.to_vec(),
+                value: v.to_vec(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Removes `k`; returns the size of the value it held.
+    pub(super) fn remove(&mut self, k: &[u8]) -> Result<Option<usize>, Error> {
+        let removed = self.table.remove(k)?.map(|v| v.value().len());
+        if let Some(c) = &mut self.changes {
+            c.push(Change::Remove {
+                table: self.id,
+                key: k.to_vec(),
+            });
+        }
+        Ok(removed)
+    }
+
+    /// Removes every key in `lo..hi`.
+    pub(super) fn clear(&mut self, lo: &[u8], hi: &[u8]) -> Result<(), Error> {
+        self.table.retain_in::<&[u8], _>(lo..hi, |_, _| false)?;
+        if let Some(c) = &mut self.changes {
+            c.push(Change::Clear {
+                table: self.id,
+                lo: lo.to_vec(),
+                hi: hi.to_vec(),
+            });
+        }
+        Ok(())
+    }
+}
 
 /// Outer error: storage failed and the whole batch is lost. Inner error:
 /// this write was refused and wrote nothing.
 pub(super) type Applied<R> = Result<Result<R, Error>, Error>;
 
 /// The value at `k`, copied out.
-pub(super) fn get<T: ReadableTable<&'static [u8], &'static [u8]>>(
-    t: &T,
-    k: &[u8],
-) -> Result<Option<Vec<u8>>, Error> {
-    Ok(t.get(k)?.map(|v| v.value().to_vec()))
+pub(super) fn get<T: Rows>(t: &T, k: &[u8]) -> Result<Option<Vec<u8>>, Error> {
+    Ok(t.rows().get(k)?.map(|v| v.value().to_vec()))
 }
 
 /// Visits `lo..hi` in key order (or reversed); `f` returns false to stop.
-pub(super) fn scan<T: ReadableTable<&'static [u8], &'static [u8]>>(
+pub(super) fn scan<T: Rows>(
     t: &T,
     lo: &[u8],
     hi: &[u8],
     rev: bool,
     mut f: impl FnMut(&[u8], &[u8]) -> Result<bool, Error>,
 ) -> Result<(), Error> {
-    let range = t.range::<&[u8]>(lo..hi)?;
+    let range = t.rows().range::<&[u8]>(lo..hi)?;
     if rev {
         for item in range.rev() {
             let (k, v) = item?;
@@ -97,21 +208,46 @@ pub(super) struct Tables<T> {
 }
 
 impl<'t> Tables<WTable<'t>> {
-    pub(super) fn open_write(txn: &'t WriteTransaction) -> Result<Self, Error> {
+    /// Opens every table for writing; `record` keeps the changes (see
+    /// [`Tables::take_changes`]).
+    pub(super) fn open_write(txn: &'t WriteTransaction, record: bool) -> Result<Self, Error> {
+        let open = |def: Def| WTable::open(txn, def, record);
         Ok(Self {
-            users: txn.open_table(USERS)?,
-            profiles: txn.open_table(PROFILES)?,
-            screenings: txn.open_table(SCREENINGS)?,
-            sessions: txn.open_table(SESSIONS)?,
-            session_ids: txn.open_table(SESSION_IDS)?,
-            guided: txn.open_table(GUIDED)?,
-            point_day: txn.open_table(POINT_DAY)?,
-            request_ids: txn.open_table(REQUEST_IDS)?,
-            check_ins: txn.open_table(CHECK_INS)?,
-            holds: txn.open_table(HOLDS)?,
-            usage: txn.open_table(USAGE)?,
+            users: open(USERS)?,
+            profiles: open(PROFILES)?,
+            screenings: open(SCREENINGS)?,
+            sessions: open(SESSIONS)?,
+            session_ids: open(SESSION_IDS)?,
+            guided: open(GUIDED)?,
+            point_day: open(POINT_DAY)?,
+            request_ids: open(REQUEST_IDS)?,
+            check_ins: open(CHECK_INS)?,
+            holds: open(HOLDS)?,
+            usage: open(USAGE)?,
             quota: crate::domain::quota::Quota::UNLIMITED,
         })
+    }
+
+    /// The recorded changes, table by table (tables are independent, so
+    /// the order between them does not matter; within one it is kept).
+    pub(super) fn take_changes(&mut self) -> Vec<Change> {
+        let mut out = Vec::new();
+        for t in [
+            &mut self.users,
+            &mut self.profiles,
+            &mut self.screenings,
+            &mut self.sessions,
+            &mut self.session_ids,
+            &mut self.guided,
+            &mut self.point_day,
+            &mut self.request_ids,
+            &mut self.check_ins,
+            &mut self.holds,
+            &mut self.usage,
+        ] {
+            out.extend(t.changes.take().unwrap_or_default());
+        }
+        out
     }
 }
 
@@ -480,7 +616,7 @@ impl Tables<WTable<'_>> {
             &mut self.check_ins,
             &mut self.holds,
         ] {
-            t.retain_in::<&[u8], _>(lo.as_slice()..hi.as_slice(), |_, _| false)?;
+            t.clear(&lo, &hi)?;
         }
         for t in [
             &mut self.users,

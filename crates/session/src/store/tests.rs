@@ -1,5 +1,6 @@
 //! The store's tests: writes and reads through the async API.
 
+use super::keys::{META, SCHEMA_VERSION_KEY};
 use super::*;
 use crate::domain::catalog::fixture;
 use crate::domain::{PainQuality, Side};
@@ -344,4 +345,37 @@ async fn a_database_without_a_schema_version_opens_and_reads() {
     drop(db);
     let refused = Store::open(dir.path(), StoreOptions::default()).unwrap_err();
     assert!(refused.to_string().contains("schema version"), "{refused}");
+}
+
+/// A group of one serves writes as soon as it is open, replays by request
+/// id, and reopens with its data (the log and state machine in the file).
+#[tokio::test]
+async fn a_group_of_one_writes_at_once_and_reopens() {
+    let dir = tempfile::tempdir().unwrap();
+    let cat = Arc::new(fixture::catalog());
+    let open = || {
+        Store::open_replicated(
+            dir.path(),
+            StoreOptions::default(),
+            ReplicaOptions::single(),
+            crate::raft::NoNetwork,
+        )
+    };
+    let mut store = open().await.unwrap();
+    let d = draft("ql_superficial", "2026-03-10T10:00:00Z", Some(5));
+    let out = store
+        .log_sessions("u", vec![item("r1", d.clone())], cat.clone(), now())
+        .await
+        .unwrap();
+    assert!(!out[0].as_ref().unwrap().1);
+    store.close().await;
+    drop(store);
+    let store = open().await.unwrap();
+    assert_eq!(store.all_sessions("u").await.unwrap().len(), 1);
+    let out = store
+        .log_sessions("u", vec![item("r1", d)], cat, now())
+        .await
+        .unwrap();
+    assert!(out[0].as_ref().unwrap().1, "a retry is a replay");
+    assert_eq!(store.all_sessions("u").await.unwrap().len(), 1);
 }

@@ -14,7 +14,7 @@
 use redb::{ReadableTable, WriteTransaction};
 
 use super::keys::{GUIDED, SESSIONS, USAGE};
-use super::tables::{Tables, WTable, get};
+use super::tables::{Rows, Tables, WTable, get};
 use crate::domain::quota::Usage;
 use crate::error::Error;
 
@@ -36,7 +36,7 @@ fn decode(v: &[u8]) -> Usage {
     }
 }
 
-impl<T: ReadableTable<&'static [u8], &'static [u8]>> Tables<T> {
+impl<T: Rows> Tables<T> {
     /// What `user` stores now (zero for a user without rows).
     pub(super) fn usage(&self, user: &str) -> Result<Usage, Error> {
         Ok(get(&self.usage, user.as_bytes())?

@@ -10,35 +10,61 @@
 //! counts are exact even for concurrent calls and for duplicates within one
 //! batch.
 
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, mpsc};
 
 use redb::{Database, Durability};
 use tokio::sync::oneshot;
 
-use super::keys::{PROBE_KEY, USERS};
+use super::recovery::{Recovery, current};
+use super::replica::{self, Batch, NodeId, Raft};
 use super::tables::{Applied, Tables, WTable};
 use crate::error::Error;
 
-/// The open database. The writer swaps in a fresh handle after an I/O
-/// failure (redb refuses every transaction after one until it is reopened);
-/// `None` while it is being reopened.
-pub(super) type DbCell = Arc<std::sync::RwLock<Option<Arc<Database>>>>;
-
-/// The database now, or a storage error while it is being reopened.
-pub(super) fn current(cell: &DbCell) -> Result<Arc<Database>, Error> {
-    cell.read()
-        .ok()
-        .and_then(|g| g.clone())
-        .ok_or_else(|| Error::Storage("storage is recovering from an I/O error".into()))
+/// Why a batch was not committed, for every writer in it.
+#[derive(Debug, Clone)]
+pub(super) enum Failure {
+    /// Storage failed (the writer recovers).
+    Storage(String),
+    /// This replica is not the leader.
+    NotLeader {
+        leader_id: Option<NodeId>,
+        leader_address: Option<String>,
+    },
+    /// The group could not commit it now (no majority, a leader change).
+    Unavailable(String),
 }
 
-/// Opens (or creates) the database file with a page cache of `cache_bytes`.
-pub(super) fn open_db(path: &std::path::Path, cache_bytes: usize) -> Result<Database, Error> {
-    Ok(redb::Builder::new()
-        .set_cache_size(cache_bytes)
-        .create(path)?)
+impl From<Failure> for Error {
+    fn from(f: Failure) -> Self {
+        match f {
+            Failure::Storage(s) => Error::Storage(s),
+            Failure::NotLeader {
+                leader_id,
+                leader_address,
+            } => Error::NotLeader {
+                leader_id,
+                leader_address,
+            },
+            Failure::Unavailable(s) => Error::Unavailable(s),
+        }
+    }
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::NotLeader {
+                leader_id,
+                leader_address,
+            } => Failure::NotLeader {
+                leader_id,
+                leader_address,
+            },
+            Error::Unavailable(s) => Failure::Unavailable(s),
+            other => Failure::Storage(other.to_string()),
+        }
+    }
 }
 
 /// One queued write, type-erased so one queue carries every kind: it
@@ -49,7 +75,7 @@ pub(super) trait Job: Send {
     fn apply(&mut self, tables: &mut Tables<WTable<'_>>) -> Result<(), Error>;
     /// Answers the caller: the write's result once the batch committed, the
     /// storage error otherwise.
-    fn finish(self: Box<Self>, committed: Result<(), String>);
+    fn finish(self: Box<Self>, committed: Result<(), Failure>);
 }
 
 /// A write returning `R`, and where its caller waits for it.
@@ -81,12 +107,12 @@ where
         Ok(())
     }
 
-    fn finish(self: Box<Self>, committed: Result<(), String>) {
+    fn finish(self: Box<Self>, committed: Result<(), Failure>) {
         let result = match committed {
             Ok(()) => self
                 .result
                 .unwrap_or_else(|| Err(Error::Storage("write was not applied".into()))),
-            Err(e) => Err(Error::Storage(e)),
+            Err(e) => Err(e.into()),
         };
         let _ = self.reply.send(result);
     }
@@ -170,7 +196,7 @@ fn commit_batch(
     let mut txn = db.begin_write()?;
     txn.set_durability(Durability::Immediate)?;
     {
-        let mut tables = Tables::open_write(&txn)?;
+        let mut tables = Tables::open_write(&txn, false)?;
         tables.quota = quota;
         for job in jobs.iter_mut() {
             job.apply(&mut tables)?;
@@ -182,26 +208,130 @@ fn commit_batch(
 
 /// What the writer needs besides its queue.
 pub(super) struct Writer {
-    pub(super) cell: DbCell,
-    pub(super) path: PathBuf,
-    pub(super) cache_bytes: usize,
+    pub(super) recovery: Arc<Recovery>,
     pub(super) max_batch: usize,
     pub(super) quota: crate::domain::quota::Quota,
     pub(super) stats: Arc<Stats>,
-    pub(super) healthy: tokio::sync::watch::Sender<bool>,
+    /// Set when the store is a replica of a Raft group.
+    pub(super) replica: Option<Proposer>,
+}
+
+/// The writer's side of a replicated store: evaluates a batch, proposes
+/// its row changes and waits until the group applied them.
+pub(super) struct Proposer {
+    pub(super) raft: Raft,
+    pub(super) handle: tokio::runtime::Handle,
+    pub(super) me: NodeId,
+    /// The term in which this leader's state machine was last known to
+    /// hold every committed entry (0: not known).
+    pub(super) confirmed_term: u64,
+}
+
+/// How long a replicated write waits for its group (no majority, or
+/// storage stuck) before it is refused as UNAVAILABLE; its outcome is then
+/// unknown, and a retry with the same request id answers it exactly.
+const WRITE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The failure of a Raft call: the leader when openraft names one.
+pub(super) fn raft_failure<E>(e: &openraft::error::RaftError<NodeId, E>) -> Failure
+where
+    E: std::fmt::Display
+        + std::fmt::Debug
+        + openraft::TryAsRef<openraft::error::ForwardToLeader<NodeId, openraft::BasicNode>>,
+{
+    match e.forward_to_leader::<openraft::BasicNode>() {
+        Some(f) => Failure::NotLeader {
+            leader_id: f.leader_id,
+            leader_address: f.leader_node.as_ref().map(|n| n.addr.clone()),
+        },
+        None => Failure::Unavailable(format!("the shard group cannot commit now: {e}")),
+    }
+}
+
+impl Proposer {
+    fn not_leader(&self) -> Failure {
+        let m = self.raft.metrics().borrow().clone();
+        let leader_address = m
+            .current_leader
+            .and_then(|l| m.membership_config.membership().get_node(&l).cloned())
+            .map(|n| n.addr);
+        Failure::NotLeader {
+            leader_id: m.current_leader,
+            leader_address,
+        }
+    }
+
+    /// Evaluates `jobs` on the applied state, proposes the row changes and
+    /// waits until they are applied here (after a majority stored them).
+    fn propose(
+        &mut self,
+        db: &Database,
+        jobs: &mut [Queued],
+        quota: crate::domain::quota::Quota,
+    ) -> Result<(), Failure> {
+        let (term, leader) = {
+            let m = self.raft.metrics();
+            let m = m.borrow();
+            (m.current_term, m.current_leader)
+        };
+        if leader != Some(self.me) {
+            return Err(self.not_leader());
+        }
+        if term != self.confirmed_term {
+            // A new term: apply what earlier leaders committed first.
+            self.handle
+                .block_on(self.raft.ensure_linearizable())
+                .map_err(|e| raft_failure(&e))?;
+            self.confirmed_term = term;
+        }
+        let batch = evaluate(db, jobs, quota).map_err(|e| Failure::Storage(e.to_string()))?;
+        let reply = self
+            .handle
+            .block_on(async {
+                tokio::time::timeout(WRITE_TIMEOUT, self.raft.client_write(batch)).await
+            })
+            .map_err(|_| Failure::Unavailable("the shard group did not commit in time".into()))?
+            .map_err(|e| raft_failure(&e))?;
+        if reply.data.applied {
+            Ok(())
+        } else {
+            self.confirmed_term = 0;
+            Err(Failure::Unavailable(
+                "the shard's leader changed during the write; retry".into(),
+            ))
+        }
+    }
+}
+
+/// Runs `jobs` in a transaction that is then aborted, keeping their row
+/// changes as one batch.
+fn evaluate(
+    db: &Database,
+    jobs: &mut [Queued],
+    quota: crate::domain::quota::Quota,
+) -> Result<Batch, Error> {
+    let txn = db.begin_write()?;
+    let based_on = replica::last_batch(&txn)?;
+    let changes = {
+        let mut tables = Tables::open_write(&txn, true)?;
+        tables.quota = quota;
+        for job in jobs.iter_mut() {
+            job.apply(&mut tables)?;
+        }
+        tables.take_changes()
+    };
+    txn.abort()?;
+    Ok(Batch { based_on, changes })
 }
 
 impl Writer {
     /// Runs until every sender of the queue is gone.
-    pub(super) fn run(self, rx: mpsc::Receiver<Queued>) {
-        let mut db = match current(&self.cell) {
-            Ok(db) => db,
-            Err(_) => return,
-        };
+    pub(super) fn run(mut self, rx: mpsc::Receiver<Queued>) {
         loop {
             // While unhealthy, wake up now and then to probe, so the store
             // recovers (and reports it) even when no write arrives.
-            let first = if *self.healthy.borrow() {
+            let healthy = *self.recovery.healthy.borrow();
+            let first = if healthy {
                 match rx.recv() {
                     Ok(j) => j,
                     Err(_) => return,
@@ -210,7 +340,9 @@ impl Writer {
                 match rx.recv_timeout(std::time::Duration::from_secs(2)) {
                     Ok(j) => j,
                     Err(mpsc::RecvTimeoutError::Timeout) => {
-                        db = self.recover(db, &rx);
+                        if let Ok(db) = current(&self.recovery.cell) {
+                            self.recover(db, &rx);
+                        }
                         continue;
                     }
                     Err(mpsc::RecvTimeoutError::Disconnected) => return,
@@ -228,91 +360,61 @@ impl Writer {
                 .fetch_sub(jobs.len() as i64, Ordering::Relaxed);
             let n = jobs.len();
             let started = std::time::Instant::now();
-            match commit_batch(&db, &mut jobs, self.quota) {
+            // The handle is taken per batch and let go of after it, so a
+            // reopen elsewhere never waits for the writer.
+            let db = match current(&self.recovery.cell) {
+                Ok(db) => db,
+                Err(e) => {
+                    for job in jobs {
+                        job.finish(Err(Failure::Storage(e.to_string())));
+                    }
+                    continue;
+                }
+            };
+            let outcome = match &mut self.replica {
+                None => commit_batch(&db, &mut jobs, self.quota)
+                    .map_err(|e| Failure::Storage(e.to_string())),
+                // The Raft side reopens storage itself; refuse meanwhile.
+                Some(_) if !healthy => Err(Failure::Unavailable(
+                    "storage is recovering after a write error".into(),
+                )),
+                Some(p) => p.propose(&db, &mut jobs, self.quota),
+            };
+            match outcome {
                 Ok(()) => {
                     self.stats.committed(n, started.elapsed());
                     for job in jobs {
                         job.finish(Ok(()));
                     }
                 }
-                Err(e) => {
+                Err(Failure::Storage(e)) => {
                     tracing::error!(error = %e, batch = n, "write batch failed");
                     for job in jobs {
-                        job.finish(Err(e.to_string()));
+                        job.finish(Err(Failure::Storage(e.clone())));
                     }
-                    if self.healthy.send_replace(false) {
-                        tracing::error!(
-                            "storage unhealthy: refusing writes until a commit succeeds"
-                        );
+                    self.recovery.failed();
+                    self.recover(db, &rx);
+                }
+                Err(other) => {
+                    tracing::debug!(failure = ?other, batch = n, "write batch not committed");
+                    for job in jobs {
+                        job.finish(Err(other.clone()));
                     }
-                    db = self.recover(db, &rx);
                 }
             }
         }
     }
 
-    /// Reopens the database (after waiting for readers to let go of the old
-    /// handle) and probes it with a real commit. Healthy again only when the
-    /// probe commits; writes that arrive meanwhile are refused at once.
-    fn recover(&self, old: Arc<Database>, rx: &mpsc::Receiver<Queued>) -> Arc<Database> {
-        let refuse_queued = || {
+    /// Reopens the database; writes that arrive meanwhile are refused at
+    /// once.
+    fn recover(&self, db: Arc<Database>, rx: &mpsc::Receiver<Queued>) {
+        self.recovery.reopen(db, || {
             while let Ok(job) = rx.try_recv() {
                 self.stats.queued.fetch_sub(1, Ordering::Relaxed);
-                job.finish(Err("storage is recovering from an I/O error".into()));
+                job.finish(Err(Failure::Storage(
+                    "storage is recovering from an I/O error".into(),
+                )));
             }
-        };
-        if let Ok(mut g) = self.cell.write() {
-            *g = None;
-        }
-        let mut old = old;
-        loop {
-            match Arc::try_unwrap(old) {
-                Ok(db) => {
-                    drop(db);
-                    break;
-                }
-                Err(still_shared) => {
-                    old = still_shared;
-                    refuse_queued();
-                    std::thread::sleep(std::time::Duration::from_millis(5));
-                }
-            }
-        }
-        loop {
-            match open_db(&self.path, self.cache_bytes) {
-                Ok(db) => {
-                    let db = Arc::new(db);
-                    if let Ok(mut g) = self.cell.write() {
-                        *g = Some(db.clone());
-                    }
-                    match probe(&db) {
-                        Ok(()) => {
-                            self.healthy.send_replace(true);
-                            tracing::info!("storage healthy again");
-                        }
-                        Err(e) => tracing::warn!(error = %e, "storage still failing"),
-                    }
-                    return db;
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "cannot reopen storage; retrying");
-                    refuse_queued();
-                    std::thread::sleep(std::time::Duration::from_millis(500));
-                }
-            }
-        }
+        });
     }
-}
-
-/// A durable commit that writes (and removes again) one small record.
-fn probe(db: &Database) -> Result<(), Error> {
-    let mut txn = db.begin_write()?;
-    txn.set_durability(Durability::Immediate)?;
-    {
-        let mut users = txn.open_table(USERS)?;
-        users.insert(PROBE_KEY.as_bytes(), [0u8; 4096].as_slice())?;
-        users.remove(PROBE_KEY.as_bytes())?;
-    }
-    txn.commit()?;
-    Ok(())
 }

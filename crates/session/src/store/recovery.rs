@@ -1,0 +1,159 @@
+//! Recovery after an I/O error: redb refuses every transaction after one
+//! until the database is reopened. Whoever meets the error (the writer, or
+//! the Raft log and state machine of a replica) hands its handle here; one
+//! of them reopens the file once every other handle is let go of, and
+//! probes it with a real commit. Health is NOT_SERVING until a probe
+//! commits.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use redb::{Database, Durability};
+
+use super::keys::{PROBE_KEY, USERS};
+use crate::error::Error;
+
+/// The open database. The writer swaps in a fresh handle after an I/O
+/// failure (redb refuses every transaction after one until it is reopened);
+/// `None` while it is being reopened.
+pub(super) type DbCell = Arc<std::sync::RwLock<Option<Arc<Database>>>>;
+
+/// The database now, or a storage error while it is being reopened.
+pub(super) fn current(cell: &DbCell) -> Result<Arc<Database>, Error> {
+    cell.read()
+        .ok()
+        .and_then(|g| g.clone())
+        .ok_or_else(|| Error::Storage("storage is recovering from an I/O error".into()))
+}
+
+/// Opens (or creates) the database file with a page cache of `cache_bytes`.
+pub(super) fn open_db(path: &std::path::Path, cache_bytes: usize) -> Result<Database, Error> {
+    Ok(redb::Builder::new()
+        .set_cache_size(cache_bytes)
+        .create(path)?)
+}
+
+/// Shared by everything that writes to one database.
+pub(super) struct Recovery {
+    pub(super) cell: DbCell,
+    pub(super) path: PathBuf,
+    pub(super) cache_bytes: usize,
+    /// Whether writes commit: the last probe did, and no Raft storage
+    /// call is failing.
+    pub(super) healthy: tokio::sync::watch::Sender<bool>,
+    probe_ok: AtomicBool,
+    raft_failing: AtomicBool,
+    lock: Mutex<()>,
+}
+
+impl Recovery {
+    pub(super) fn new(cell: DbCell, path: PathBuf, cache_bytes: usize) -> Arc<Self> {
+        Arc::new(Self {
+            cell,
+            path,
+            cache_bytes,
+            healthy: tokio::sync::watch::channel(true).0,
+            probe_ok: AtomicBool::new(true),
+            raft_failing: AtomicBool::new(false),
+            lock: Mutex::new(()),
+        })
+    }
+
+    fn publish(&self) {
+        let now = self.probe_ok.load(Ordering::SeqCst) && !self.raft_failing.load(Ordering::SeqCst);
+        let before = self.healthy.send_replace(now);
+        if before && !now {
+            tracing::error!("storage unhealthy: refusing writes until a commit succeeds");
+        } else if !before && now {
+            tracing::info!("storage healthy again");
+        }
+    }
+
+    /// Marks storage as failing (a write batch failed).
+    pub(super) fn failed(&self) {
+        self.probe_ok.store(false, Ordering::SeqCst);
+        self.publish();
+    }
+
+    /// A Raft storage call failed: unhealthy until one succeeds again.
+    pub(super) fn raft_failed(&self) {
+        self.raft_failing.store(true, Ordering::SeqCst);
+        self.publish();
+    }
+
+    /// A Raft storage call succeeded.
+    pub(super) fn raft_ok(&self) {
+        if self.raft_failing.swap(false, Ordering::SeqCst) {
+            self.publish();
+        }
+    }
+
+    /// Reopens the database `old` came from (after waiting for every other
+    /// handle to be let go of, calling `waiting` meanwhile) and probes it.
+    /// When someone else reopened it already, only lets go of `old`.
+    pub(super) fn reopen(&self, old: Arc<Database>, mut waiting: impl FnMut()) {
+        let _one_at_a_time = self.lock.lock();
+        let same = self
+            .cell
+            .read()
+            .ok()
+            .and_then(|g| g.clone())
+            .is_some_and(|now| Arc::ptr_eq(&now, &old));
+        if !same && self.probe_ok.load(Ordering::SeqCst) {
+            return;
+        }
+        if let Ok(mut g) = self.cell.write() {
+            *g = None;
+        }
+        let mut old = old;
+        loop {
+            match Arc::try_unwrap(old) {
+                Ok(db) => {
+                    drop(db);
+                    break;
+                }
+                Err(still_shared) => {
+                    old = still_shared;
+                    waiting();
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                }
+            }
+        }
+        loop {
+            match open_db(&self.path, self.cache_bytes) {
+                Ok(db) => {
+                    let db = Arc::new(db);
+                    let ok = probe(&db);
+                    if let Err(e) = &ok {
+                        tracing::warn!(error = %e, "storage still failing");
+                    }
+                    self.probe_ok.store(ok.is_ok(), Ordering::SeqCst);
+                    self.publish();
+                    if let Ok(mut g) = self.cell.write() {
+                        *g = Some(db);
+                    }
+                    return;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot reopen storage; retrying");
+                    waiting();
+                    std::thread::sleep(std::time::Duration::from_millis(500));
+                }
+            }
+        }
+    }
+}
+
+/// A durable commit that writes (and removes again) one small record.
+fn probe(db: &Database) -> Result<(), Error> {
+    let mut txn = db.begin_write()?;
+    txn.set_durability(Durability::Immediate)?;
+    {
+        let mut users = txn.open_table(USERS)?;
+        users.insert(PROBE_KEY.as_bytes(), [0u8; 4096].as_slice())?;
+        users.remove(PROBE_KEY.as_bytes())?;
+    }
+    txn.commit()?;
+    Ok(())
+}

@@ -1,0 +1,695 @@
+//! The replicated store: the shard is a Raft group (openraft), and its log,
+//! vote and state machine live in the shard's own redb file beside the
+//! session tables.
+//!
+//! **What is replicated.** The leader's writer evaluates a batch of writes
+//! with the usual write logic in a transaction it then aborts, recording
+//! every row change (`tables::Change`); the changes are one Raft entry
+//! ([`Batch`]). Every replica, the leader included, applies committed
+//! entries by writing those rows, so the rules run once, on the leader,
+//! with its catalog and clock, and replicas cannot diverge.
+//!
+//! **Evaluated against what it changes.** A batch names the last batch
+//! applied when it was evaluated (`based_on`). Applying it checks that
+//! nothing else was applied since; otherwise (a leader change in between)
+//! it is skipped on every replica and its writers get UNAVAILABLE to retry
+//! (request ids make the retry exact).
+//!
+//! **Durability.** Log appends, votes and truncations commit with
+//! `Durability::Immediate`: an entry counts towards the majority only once
+//! it is on disk. Applying commits without a flush: a crash may lose applied
+//! rows, and openraft applies the committed entries again at start (a
+//! batch of row changes is idempotent), and the next durable log commit
+//! flushes them anyway.
+//!
+//! **Snapshots** hold every session row at an applied log id, kept in one
+//! file beside the database (`raft-snapshot.bin`); a replica that is too far
+//! behind (or was wiped) installs one, and the log before it is purged.
+
+use std::collections::BTreeMap;
+use std::fmt::Debug;
+use std::io::Cursor;
+use std::ops::RangeBounds;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use openraft::storage::{LogFlushed, LogState, RaftLogStorage, RaftStateMachine, Snapshot};
+use openraft::{
+    BasicNode, Entry, EntryPayload, LogId, OptionalSend, RaftLogReader, RaftSnapshotBuilder,
+    SnapshotMeta, StorageError, StorageIOError, StoredMembership, Vote,
+};
+use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
+
+use super::keys::{DATA_TABLES, b64};
+use super::recovery::Recovery;
+use super::recovery::current;
+use super::tables::Change;
+use crate::error::Error;
+
+openraft::declare_raft_types!(
+    /// The session shard's Raft types.
+    pub TypeConfig:
+        D = Batch,
+        R = BatchReply,
+);
+
+/// A replica's id in its group.
+pub type NodeId = u64;
+
+/// The Raft handle of a shard replica.
+pub type Raft = openraft::Raft<TypeConfig>;
+
+/// One Raft entry: a write batch's row changes.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Batch {
+    /// The log id of the last batch applied when this one was evaluated.
+    pub based_on: Option<LogId<NodeId>>,
+    /// The rows to write, in order.
+    pub(crate) changes: Vec<Change>,
+}
+
+/// What applying a [`Batch`] did.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct BatchReply {
+    /// False when the batch was evaluated against an older state and was
+    /// skipped (its writers retry).
+    pub applied: bool,
+}
+
+/// The Raft log: index -> entry (JSON).
+const LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("raft_log");
+/// The Raft state: vote, committed, last purged, and the state machine's
+/// applied log id, membership and last batch (JSON each).
+const STATE: TableDefinition<&str, &[u8]> = TableDefinition::new("raft_state");
+
+const VOTE: &str = "vote";
+const COMMITTED: &str = "committed";
+const PURGED: &str = "last_purged";
+const APPLIED: &str = "applied";
+const MEMBERSHIP: &str = "membership";
+const LAST_BATCH: &str = "last_batch";
+
+/// The snapshot file in the data folder.
+pub const SNAPSHOT_FILE: &str = "raft-snapshot.bin";
+
+type StorageResult<T> = Result<T, StorageError<NodeId>>;
+
+fn io(e: impl std::fmt::Display) -> StorageError<NodeId> {
+    StorageIOError::write(&std::io::Error::other(e.to_string())).into()
+}
+
+/// Runs `f` on the database off the async executor. A storage failure is
+/// never handed to openraft (it would stop the replica for good): the
+/// database is reopened and `f` tried again until it succeeds, while health
+/// says NOT_SERVING and the writer refuses writes.
+async fn blocking<T: Send + 'static>(
+    recovery: &Arc<Recovery>,
+    f: impl Fn(&Database) -> Result<T, Error> + Send + Sync + 'static,
+) -> StorageResult<T> {
+    let f = Arc::new(f);
+    loop {
+        let Ok(db) = current(&recovery.cell) else {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            continue;
+        };
+        let run = f.clone();
+        let (db, result) = tokio::task::spawn_blocking(move || {
+            let r = run(&db);
+            (db, r)
+        })
+        .await
+        .map_err(io)?;
+        match result {
+            Ok(v) => {
+                recovery.raft_ok();
+                return Ok(v);
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "write batch failed: raft storage; reopening and retrying");
+                recovery.raft_failed();
+                let recovery = recovery.clone();
+                tokio::task::spawn_blocking(move || recovery.reopen(db, || {}))
+                    .await
+                    .map_err(io)?;
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+        }
+    }
+}
+
+fn state_get<T: serde::de::DeserializeOwned>(
+    t: &impl ReadableTable<&'static str, &'static [u8]>,
+    k: &str,
+) -> Result<Option<T>, Error> {
+    match t.get(k)? {
+        Some(v) => Ok(Some(serde_json::from_slice(v.value())?)),
+        None => Ok(None),
+    }
+}
+
+fn write_txn(db: &Database, durable: bool) -> Result<redb::WriteTransaction, Error> {
+    let mut txn = db.begin_write()?;
+    txn.set_durability(if durable {
+        Durability::Immediate
+    } else {
+        Durability::None
+    })?;
+    Ok(txn)
+}
+
+fn state_put<T: serde::Serialize>(
+    db: &Database,
+    k: &str,
+    v: &T,
+    durable: bool,
+) -> Result<(), Error> {
+    let txn = write_txn(db, durable)?;
+    txn.open_table(STATE)?
+        .insert(k, serde_json::to_vec(v)?.as_slice())?;
+    txn.commit()?;
+    Ok(())
+}
+
+fn state_read<T: serde::de::DeserializeOwned>(db: &Database, k: &str) -> Result<Option<T>, Error> {
+    let txn = db.begin_read()?;
+    match txn.open_table(STATE) {
+        Ok(t) => state_get(&t, k),
+        Err(redb::TableError::TableDoesNotExist(_)) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Creates the Raft tables (so readers never meet a missing one).
+pub(super) fn create_tables(txn: &redb::WriteTransaction) -> Result<(), Error> {
+    txn.open_table(LOG)?;
+    txn.open_table(STATE)?;
+    Ok(())
+}
+
+/// Whether `name` is one of the Raft tables (not session data).
+pub(super) fn is_raft_table(name: &str) -> bool {
+    use redb::TableHandle;
+    name == LOG.name() || name == STATE.name()
+}
+
+/// The last batch applied, as a writer evaluating in `txn` sees it.
+pub(super) fn last_batch(txn: &redb::WriteTransaction) -> Result<Option<LogId<NodeId>>, Error> {
+    Ok(state_get(&txn.open_table(STATE)?, LAST_BATCH)?.flatten())
+}
+
+/// The Raft log and vote.
+#[derive(Clone)]
+pub struct LogStore {
+    db: Arc<Recovery>,
+}
+
+impl LogStore {
+    pub(super) fn new(db: Arc<Recovery>) -> Self {
+        Self { db }
+    }
+}
+
+impl RaftLogReader<TypeConfig> for LogStore {
+    async fn try_get_log_entries<RB: RangeBounds<u64> + Clone + Debug + OptionalSend>(
+        &mut self,
+        range: RB,
+    ) -> StorageResult<Vec<Entry<TypeConfig>>> {
+        let (lo, hi) = (range.start_bound().cloned(), range.end_bound().cloned());
+        blocking(&self.db, move |db| {
+            let txn = db.begin_read()?;
+            let t = txn.open_table(LOG)?;
+            let mut out = Vec::new();
+            for item in t.range::<u64>((lo, hi))? {
+                let (_, v) = item?;
+                out.push(serde_json::from_slice(v.value())?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+}
+
+impl RaftLogStorage<TypeConfig> for LogStore {
+    type LogReader = Self;
+
+    async fn get_log_state(&mut self) -> StorageResult<LogState<TypeConfig>> {
+        blocking(&self.db, |db| {
+            let purged: Option<LogId<NodeId>> = state_read(db, PURGED)?;
+            let txn = db.begin_read()?;
+            let last = match txn.open_table(LOG)?.last()? {
+                Some((_, v)) => {
+                    Some(serde_json::from_slice::<Entry<TypeConfig>>(v.value())?.log_id)
+                }
+                None => purged,
+            };
+            Ok(LogState {
+                last_purged_log_id: purged,
+                last_log_id: last,
+            })
+        })
+        .await
+    }
+
+    async fn get_log_reader(&mut self) -> Self::LogReader {
+        self.clone()
+    }
+
+    async fn save_vote(&mut self, vote: &Vote<NodeId>) -> StorageResult<()> {
+        let vote = *vote;
+        blocking(&self.db, move |db| state_put(db, VOTE, &vote, true)).await
+    }
+
+    async fn read_vote(&mut self) -> StorageResult<Option<Vote<NodeId>>> {
+        blocking(&self.db, |db| state_read(db, VOTE)).await
+    }
+
+    async fn save_committed(&mut self, committed: Option<LogId<NodeId>>) -> StorageResult<()> {
+        // Not flushed: a lost value only means applying again at start.
+        blocking(&self.db, move |db| {
+            state_put(db, COMMITTED, &committed, false)
+        })
+        .await
+    }
+
+    async fn read_committed(&mut self) -> StorageResult<Option<LogId<NodeId>>> {
+        blocking(&self.db, |db| {
+            Ok(state_read::<Option<_>>(db, COMMITTED)?.flatten())
+        })
+        .await
+    }
+
+    async fn append<I>(&mut self, entries: I, callback: LogFlushed<TypeConfig>) -> StorageResult<()>
+    where
+        I: IntoIterator<Item = Entry<TypeConfig>> + OptionalSend,
+        I::IntoIter: OptionalSend,
+    {
+        let entries: Vec<_> = entries.into_iter().collect();
+        let result = blocking(&self.db, move |db| {
+            let txn = write_txn(db, true)?;
+            {
+                let mut t = txn.open_table(LOG)?;
+                for e in &entries {
+                    t.insert(e.log_id.index, serde_json::to_vec(e)?.as_slice())?;
+                }
+            }
+            txn.commit()?;
+            Ok(())
+        })
+        .await;
+        match &result {
+            Ok(()) => callback.log_io_completed(Ok(())),
+            Err(e) => callback.log_io_completed(Err(std::io::Error::other(e.to_string()))),
+        }
+        result
+    }
+
+    async fn truncate(&mut self, log_id: LogId<NodeId>) -> StorageResult<()> {
+        blocking(&self.db, move |db| {
+            let txn = write_txn(db, true)?;
+            txn.open_table(LOG)?
+                .retain_in(log_id.index.., |_, _| false)?;
+            txn.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn purge(&mut self, log_id: LogId<NodeId>) -> StorageResult<()> {
+        blocking(&self.db, move |db| {
+            let txn = write_txn(db, true)?;
+            txn.open_table(STATE)?
+                .insert(PURGED, serde_json::to_vec(&log_id)?.as_slice())?;
+            txn.open_table(LOG)?
+                .retain_in(..=log_id.index, |_, _| false)?;
+            txn.commit()?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+/// The rows of a snapshot: every session table, and the last batch.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SnapshotRows {
+    last_batch: Option<LogId<NodeId>>,
+    /// (table id, rows).
+    tables: Vec<(u8, Vec<Row>)>,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Row(
+    #[serde(with = "b64")] Vec<u8>,
+    #[serde(with = "b64")] Vec<u8>,
+);
+
+/// The state machine: the session tables.
+#[derive(Clone)]
+pub struct StateMachine {
+    db: Arc<Recovery>,
+    snapshot_path: PathBuf,
+}
+
+impl StateMachine {
+    pub(super) fn new(db: Arc<Recovery>, dir: &Path) -> Self {
+        Self {
+            db,
+            snapshot_path: dir.join(SNAPSHOT_FILE),
+        }
+    }
+}
+
+/// Writes `batch`'s rows.
+fn apply_changes(txn: &redb::WriteTransaction, changes: &[Change]) -> Result<(), Error> {
+    let open = |id: u8| {
+        DATA_TABLES
+            .get(usize::from(id))
+            .copied()
+            .ok_or_else(|| Error::Storage(format!("a change names table {id}")))
+    };
+    for c in changes {
+        match c {
+            Change::Put { table, key, value } => {
+                txn.open_table(open(*table)?)?
+                    .insert(key.as_slice(), value.as_slice())?;
+            }
+            Change::Remove { table, key } => {
+                txn.open_table(open(*table)?)?.remove(key.as_slice())?;
+            }
+            Change::Clear { table, lo, hi } => {
+                txn.open_table(open(*table)?)?
+                    .retain_in::<&[u8], _>(lo.as_slice()..hi.as_slice(), |_, _| false)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Reads a snapshot file: meta length (8 bytes), meta (JSON), rows.
+/// A snapshot's metadata.
+type Meta = SnapshotMeta<NodeId, BasicNode>;
+
+fn read_snapshot(path: &Path) -> Result<Option<(Meta, Vec<u8>)>, Error> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::Storage(format!("reading the snapshot: {e}"))),
+    };
+    let len = bytes
+        .get(..8)
+        .and_then(|b| <[u8; 8]>::try_from(b).ok())
+        .map(u64::from_be_bytes)
+        .ok_or_else(|| Error::Storage("the snapshot file is cut short".into()))?;
+    let len = usize::try_from(len).map_err(|e| Error::Storage(e.to_string()))?;
+    let meta = bytes
+        .get(8..8 + len)
+        .ok_or_else(|| Error::Storage("the snapshot file is cut short".into()))?;
+    let meta = serde_json::from_slice(meta)?;
+    Ok(Some((meta, bytes[8 + len..].to_vec())))
+}
+
+/// Writes a snapshot file whole (a temporary file, flushed, then renamed).
+fn write_snapshot(
+    path: &Path,
+    meta: &SnapshotMeta<NodeId, BasicNode>,
+    rows: &[u8],
+) -> Result<(), Error> {
+    use std::io::Write;
+    let meta = serde_json::to_vec(meta)?;
+    let tmp = path.with_extension("partial");
+    let write = || -> std::io::Result<()> {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(&(meta.len() as u64).to_be_bytes())?;
+        f.write_all(&meta)?;
+        f.write_all(rows)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        if let Some(dir) = path.parent() {
+            std::fs::File::open(dir)?.sync_all()?;
+        }
+        Ok(())
+    };
+    write().map_err(|e| Error::Storage(format!("writing the snapshot: {e}")))
+}
+
+impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
+    async fn build_snapshot(&mut self) -> StorageResult<Snapshot<TypeConfig>> {
+        let path = self.snapshot_path.clone();
+        let (meta, rows) = blocking(&self.db, move |db| {
+            // One read transaction: the rows and the applied id agree.
+            let txn = db.begin_read()?;
+            let state = txn.open_table(STATE)?;
+            let applied: Option<LogId<NodeId>> = state_get(&state, APPLIED)?.flatten();
+            let membership: StoredMembership<NodeId, BasicNode> =
+                state_get(&state, MEMBERSHIP)?.unwrap_or_default();
+            let last_batch = state_get(&state, LAST_BATCH)?.flatten();
+            let mut tables = Vec::new();
+            for (id, def) in DATA_TABLES.iter().enumerate() {
+                let t = txn.open_table(*def)?;
+                let mut rows = Vec::new();
+                for item in t.iter()? {
+                    let (k, v) = item?;
+                    rows.push(Row(k.value().to_vec(), v.value().to_vec()));
+                }
+                tables.push((id as u8, rows));
+            }
+            let rows = serde_json::to_vec(&SnapshotRows { last_batch, tables })?;
+            let id = match applied {
+                Some(l) => format!(
+                    "{}-{}-{}",
+                    l.leader_id,
+                    l.index,
+                    jiff::Timestamp::now().as_microsecond()
+                ),
+                None => format!("--{}", jiff::Timestamp::now().as_microsecond()),
+            };
+            let meta = SnapshotMeta {
+                last_log_id: applied,
+                last_membership: membership,
+                snapshot_id: id,
+            };
+            write_snapshot(&path, &meta, &rows)?;
+            Ok((meta, rows))
+        })
+        .await?;
+        Ok(Snapshot {
+            meta,
+            snapshot: Box::new(Cursor::new(rows)),
+        })
+    }
+}
+
+impl RaftStateMachine<TypeConfig> for StateMachine {
+    type SnapshotBuilder = Self;
+
+    async fn applied_state(
+        &mut self,
+    ) -> StorageResult<(Option<LogId<NodeId>>, StoredMembership<NodeId, BasicNode>)> {
+        blocking(&self.db, |db| {
+            Ok((
+                state_read::<Option<_>>(db, APPLIED)?.flatten(),
+                state_read(db, MEMBERSHIP)?.unwrap_or_default(),
+            ))
+        })
+        .await
+    }
+
+    async fn apply<I>(&mut self, entries: I) -> StorageResult<Vec<BatchReply>>
+    where
+        I: IntoIterator<Item = Entry<TypeConfig>> + OptionalSend,
+        I::IntoIter: OptionalSend,
+    {
+        let entries: Vec<_> = entries.into_iter().collect();
+        blocking(&self.db, move |db| {
+            let txn = write_txn(db, false)?;
+            let mut replies = Vec::with_capacity(entries.len());
+            {
+                let mut state = txn.open_table(STATE)?;
+                let mut last: Option<LogId<NodeId>> = state_get(&state, LAST_BATCH)?.flatten();
+                let mut membership = None;
+                for e in &entries {
+                    let applied = match &e.payload {
+                        EntryPayload::Blank => true,
+                        EntryPayload::Membership(m) => {
+                            membership = Some(StoredMembership::new(Some(e.log_id), m.clone()));
+                            true
+                        }
+                        EntryPayload::Normal(batch) if batch.based_on == last => {
+                            apply_changes(&txn, &batch.changes)?;
+                            last = Some(e.log_id);
+                            true
+                        }
+                        EntryPayload::Normal(_) => false,
+                    };
+                    replies.push(BatchReply { applied });
+                }
+                if let Some(e) = entries.last() {
+                    state.insert(APPLIED, serde_json::to_vec(&Some(e.log_id))?.as_slice())?;
+                }
+                state.insert(LAST_BATCH, serde_json::to_vec(&last)?.as_slice())?;
+                if let Some(m) = membership {
+                    state.insert(MEMBERSHIP, serde_json::to_vec(&m)?.as_slice())?;
+                }
+            }
+            txn.commit()?;
+            Ok(replies)
+        })
+        .await
+    }
+
+    async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
+        self.clone()
+    }
+
+    async fn begin_receiving_snapshot(&mut self) -> StorageResult<Box<Cursor<Vec<u8>>>> {
+        Ok(Box::new(Cursor::new(Vec::new())))
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        meta: &SnapshotMeta<NodeId, BasicNode>,
+        snapshot: Box<Cursor<Vec<u8>>>,
+    ) -> StorageResult<()> {
+        let meta = meta.clone();
+        let path = self.snapshot_path.clone();
+        let bytes = snapshot.into_inner();
+        blocking(&self.db, move |db| {
+            let rows: SnapshotRows = serde_json::from_slice(&bytes)?;
+            let txn = write_txn(db, true)?;
+            for def in DATA_TABLES {
+                txn.open_table(def)?.retain(|_, _| false)?;
+            }
+            for (id, table) in &rows.tables {
+                let def = DATA_TABLES
+                    .get(usize::from(*id))
+                    .copied()
+                    .ok_or_else(|| Error::Storage(format!("a snapshot names table {id}")))?;
+                let mut t = txn.open_table(def)?;
+                for Row(k, v) in table {
+                    t.insert(k.as_slice(), v.as_slice())?;
+                }
+            }
+            {
+                let mut state = txn.open_table(STATE)?;
+                state.insert(APPLIED, serde_json::to_vec(&meta.last_log_id)?.as_slice())?;
+                state.insert(
+                    MEMBERSHIP,
+                    serde_json::to_vec(&meta.last_membership)?.as_slice(),
+                )?;
+                state.insert(LAST_BATCH, serde_json::to_vec(&rows.last_batch)?.as_slice())?;
+            }
+            txn.commit()?;
+            write_snapshot(&path, &meta, &bytes)
+        })
+        .await
+    }
+
+    async fn get_current_snapshot(&mut self) -> StorageResult<Option<Snapshot<TypeConfig>>> {
+        let path = self.snapshot_path.clone();
+        let found = tokio::task::spawn_blocking(move || read_snapshot(&path))
+            .await
+            .map_err(io)?
+            .map_err(io)?;
+        Ok(found.map(|(meta, rows)| Snapshot {
+            meta,
+            snapshot: Box::new(Cursor::new(rows)),
+        }))
+    }
+}
+
+/// Registers the replica's Raft gauges, read at each scrape:
+/// `knotwork_session_raft_term`, `_raft_leader` (1 on the leader),
+/// `_raft_last_log_index` and `_raft_applied_index` (a replica catching
+/// up shows the gap).
+pub fn instrument(raft: &Raft, metrics: &knotwork_runtime::metrics::Metrics) {
+    let term = metrics.gauge("raft_term", "The replica's current Raft term.");
+    let leader = metrics.gauge(
+        "raft_leader",
+        "1 while this replica is its shard group's leader, else 0.",
+    );
+    let last = metrics.gauge(
+        "raft_last_log_index",
+        "Index of the last entry in the replica's Raft log.",
+    );
+    let applied = metrics.gauge(
+        "raft_applied_index",
+        "Index of the last Raft entry applied to the replica's tables.",
+    );
+    let raft = raft.clone();
+    let int = |i: u64| i64::try_from(i).unwrap_or(i64::MAX);
+    metrics.on_scrape(move || {
+        let m = raft.metrics().borrow().clone();
+        term.set(int(m.current_term));
+        leader.set(i64::from(m.current_leader == Some(m.id)));
+        last.set(m.last_log_index.map_or(0, int));
+        applied.set(m.last_applied.map_or(0, |l| int(l.index)));
+    });
+}
+
+/// The members of a group: node id -> address.
+pub type Members = BTreeMap<NodeId, BasicNode>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Fresh stores over a new database, for openraft's storage suite.
+    struct Builder;
+
+    impl openraft::testing::StoreBuilder<TypeConfig, LogStore, StateMachine, tempfile::TempDir>
+        for Builder
+    {
+        async fn build(&self) -> StorageResult<(tempfile::TempDir, LogStore, StateMachine)> {
+            let dir = tempfile::tempdir().map_err(io)?;
+            let db = super::super::prepare(dir.path(), super::super::StoreOptions::default())
+                .map_err(io)?;
+            let cell = Arc::new(std::sync::RwLock::new(Some(Arc::new(db))));
+            let recovery = Recovery::new(cell, dir.path().join(super::super::DB_FILE), 1 << 20);
+            let log = LogStore::new(recovery.clone());
+            let sm = StateMachine::new(recovery, dir.path());
+            Ok((dir, log, sm))
+        }
+    }
+
+    /// The log, vote and state machine pass openraft's own storage suite.
+    #[test]
+    fn storage_passes_the_openraft_suite() {
+        openraft::testing::Suite::test_all(Builder).unwrap();
+    }
+
+    /// A batch evaluated against an older state is skipped on apply; one
+    /// based on the last applied batch is written.
+    #[tokio::test]
+    async fn a_stale_batch_is_skipped() {
+        let (_dir, _log, mut sm) = openraft::testing::StoreBuilder::build(&Builder)
+            .await
+            .unwrap();
+        let id = |i| LogId::new(openraft::CommittedLeaderId::new(1, 1), i);
+        let put = |k: &str| Change::Put {
+            table: 0,
+            key: k.as_bytes().to_vec(),
+            value: Vec::new(),
+        };
+        let entry = |i, based_on, k| Entry::<TypeConfig> {
+            log_id: id(i),
+            payload: EntryPayload::Normal(Batch {
+                based_on,
+                changes: vec![put(k)],
+            }),
+        };
+        let replies = sm
+            .apply([
+                entry(1, None, "a"),
+                entry(2, Some(id(1)), "b"),
+                entry(3, Some(id(1)), "stale"),
+            ])
+            .await
+            .unwrap();
+        let applied: Vec<bool> = replies.iter().map(|r| r.applied).collect();
+        assert_eq!(applied, [true, true, false]);
+        let db = current(&sm.db.cell).unwrap();
+        let txn = db.begin_read().unwrap();
+        let users = txn.open_table(DATA_TABLES[0]).unwrap();
+        assert!(users.get(b"b".as_slice()).unwrap().is_some());
+        assert!(users.get(b"stale".as_slice()).unwrap().is_none());
+    }
+}

@@ -1,0 +1,152 @@
+//! Opening the store as a replica of a Raft group: the group's settings,
+//! openraft's configuration, and who starts a new group.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use super::recovery::DbCell;
+use super::recovery::Recovery;
+use super::replica::{self, TypeConfig};
+use super::schema::prepare;
+use super::writer::Proposer;
+use super::{DB_FILE, Store, StoreOptions};
+use crate::error::Error;
+
+/// A replica's place in its Raft group.
+#[derive(Debug, Clone)]
+pub struct ReplicaOptions {
+    /// This replica's id in the group.
+    pub node_id: replica::NodeId,
+    /// Every member: id -> the address other replicas and gateways reach
+    /// it at (its session endpoint).
+    pub members: replica::Members,
+    /// The leader's heartbeat; elections time out after 3-6 of them.
+    pub heartbeat_ms: u64,
+    /// Entries between snapshots (the log keeps half as many after one).
+    pub snapshot_logs: u64,
+}
+
+impl ReplicaOptions {
+    /// A group of one: no network, the embedded default.
+    pub fn single() -> Self {
+        let mut members = replica::Members::new();
+        members.insert(1, openraft::BasicNode::default());
+        Self {
+            node_id: 1,
+            members,
+            heartbeat_ms: 100,
+            snapshot_logs: 20_000,
+        }
+    }
+}
+
+/// Starts a group that was never started: one member, the one with the
+/// lowest id, proposes the configured membership. A group of one does it
+/// at once. In a larger group it first waits a few election timeouts for a
+/// leader to contact it: a member that comes back with a wiped data folder
+/// joins the group that exists (the leader sends it a snapshot) instead of
+/// starting a second history, so a restart never initializes again. The
+/// others wait to be contacted. Runs in the background, because the group
+/// forms only once every member serves its Raft port.
+fn initialize(raft: &replica::Raft, replica: &ReplicaOptions) {
+    if replica.members.keys().next() != Some(&replica.node_id) {
+        return;
+    }
+    let (raft, members) = (raft.clone(), replica.members.clone());
+    let wait = std::time::Duration::from_millis(replica.heartbeat_ms * 6 * 4);
+    let alone = members.len() == 1;
+    let start = async move {
+        if !alone {
+            let contacted = raft
+                .wait(Some(wait))
+                .metrics(
+                    |m| m.vote.leader_id().term > 0 || m.current_leader.is_some(),
+                    "contacted by a leader",
+                )
+                .await;
+            if contacted.is_ok() {
+                tracing::info!("joined the existing raft group");
+                return;
+            }
+        }
+        match raft.initialize(members).await {
+            Ok(()) => tracing::info!("raft group initialized"),
+            Err(e) => tracing::info!(error = %e, "raft group already initialized"),
+        }
+    };
+    tokio::spawn(start);
+}
+
+impl Store {
+    /// Opens (or creates) the database in `dir` as one replica of a Raft
+    /// group (see `replica.rs`): writes are acknowledged once a majority
+    /// stored them and this replica applied them; reads and writes on a
+    /// replica that is not the leader answer [`Error::NotLeader`]. A group
+    /// of one (`members` holding only `replica.node_id`) needs no network.
+    pub async fn open_replicated<N>(
+        dir: &Path,
+        options: StoreOptions,
+        replica: ReplicaOptions,
+        network: N,
+    ) -> Result<Self, Error>
+    where
+        N: openraft::RaftNetworkFactory<TypeConfig>,
+    {
+        let db = {
+            let dir = dir.to_owned();
+            tokio::task::spawn_blocking(move || prepare(&dir, options))
+                .await
+                .map_err(|e| Error::Startup(format!("opening storage: {e}")))??
+        };
+        let cell: DbCell = Arc::new(std::sync::RwLock::new(Some(Arc::new(db))));
+        let recovery = Recovery::new(cell, dir.join(DB_FILE), options.cache_bytes);
+        let config = openraft::Config {
+            cluster_name: "knotwork-session".into(),
+            heartbeat_interval: replica.heartbeat_ms,
+            election_timeout_min: replica.heartbeat_ms * 3,
+            election_timeout_max: replica.heartbeat_ms * 6,
+            snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(replica.snapshot_logs),
+            max_in_snapshot_log_to_keep: replica.snapshot_logs / 2,
+            max_payload_entries: 64,
+            ..Default::default()
+        };
+        let config = Arc::new(
+            config
+                .validate()
+                .map_err(|e| Error::Startup(format!("raft settings: {e}")))?,
+        );
+        let raft = replica::Raft::new(
+            replica.node_id,
+            config,
+            network,
+            replica::LogStore::new(recovery.clone()),
+            replica::StateMachine::new(recovery.clone(), dir),
+        )
+        .await
+        .map_err(|e| Error::Startup(format!("starting raft: {e}")))?;
+        let initialized = raft
+            .is_initialized()
+            .await
+            .map_err(|e| Error::Startup(format!("starting raft: {e}")))?;
+        if !initialized {
+            initialize(&raft, &replica);
+        }
+        if replica.members.len() == 1 {
+            // A group of one elects itself at once; serve only after it
+            // did, so the first writes do not meet a group without leader.
+            raft.wait(Some(std::time::Duration::from_secs(10)))
+                .current_leader(replica.node_id, "group of one elects itself")
+                .await
+                .map_err(|e| Error::Startup(format!("raft group of one: {e}")))?;
+        }
+        let proposer = Proposer {
+            raft: raft.clone(),
+            handle: tokio::runtime::Handle::current(),
+            me: replica.node_id,
+            confirmed_term: 0,
+        };
+        let mut store = Self::start_with(recovery, options, Some(proposer))?;
+        store.raft = Some(raft);
+        Ok(store)
+    }
+}
