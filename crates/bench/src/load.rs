@@ -279,6 +279,9 @@ async fn call(
     Ok(())
 }
 
+/// Runs started so far in this process (each numbers its request ids).
+static RUNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
 /// Runs `mix` with `callers` concurrent callers for `duration`.
 pub async fn run(
     name: &str,
@@ -293,6 +296,10 @@ pub async fn run(
     progress.set_position(0);
     let started = Instant::now();
     let deadline = started + duration;
+    // Each run's request ids are its own: the callers' random streams repeat
+    // from run to run (same seeds), and a request id used again with another
+    // session is refused as a different request, not measured as a write.
+    let run_id = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let mut tasks = Vec::with_capacity(callers);
     for worker in 0..callers {
         let world = world.clone();
@@ -302,7 +309,7 @@ pub async fn run(
             let ch = world.channels[worker % world.channels.len()].clone();
             let mut lat: BTreeMap<Op, Vec<u32>> = BTreeMap::new();
             let mut errs: BTreeMap<(Op, String), u64> = BTreeMap::new();
-            let mut seq = worker as u64 * 1_000_000_000;
+            let mut seq = run_id * 1_000_000_000_000 + worker as u64 * 1_000_000_000;
             while Instant::now() < deadline {
                 let op = mix.pick(&mut rng);
                 seq += 1;

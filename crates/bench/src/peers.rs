@@ -20,7 +20,16 @@ pub struct Nginx {
 
 impl Drop for Nginx {
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        // SIGTERM, which the master passes on to its workers before it
+        // exits; a SIGKILL would leave the workers running, orphaned.
+        let stopped = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !stopped {
+            let _ = self.child.kill();
+        }
         let _ = self.child.wait();
     }
 }
@@ -49,6 +58,10 @@ error_log {root}/error.log warn;
 events {{ worker_connections 4096; }}
 http {{
     access_log off;
+    # nginx closes a client connection after 1000 requests by default
+    # (and h2load does not reconnect), and an upstream one likewise.
+    keepalive_requests 10000000;
+    keepalive_timeout 300s;
     client_body_temp_path {root}/body;
     proxy_temp_path {root}/proxy;
     fastcgi_temp_path {root}/fastcgi;
@@ -57,6 +70,7 @@ http {{
     upstream catalog {{
         server {backend};
         keepalive 32;
+        keepalive_requests 10000000;
     }}
     server {{
         listen 127.0.0.1:{port} http2;

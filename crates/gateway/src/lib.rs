@@ -272,13 +272,15 @@ pub async fn run(
         // Catalog reads are forwarded as encoded bytes (the size limits
         // are the shared ones, applied inside).
         .add_service(service::CatalogForward::new(shared.clone()))
-        .add_service(
+        // Unary session calls too; the server streams go typed.
+        .add_service(service::SessionBytes::new(
+            shared.clone(),
             SessionServiceServer::new(
                 service::SessionForward::new(shared.clone()).with_drain(drain.clone()),
             )
             .max_decoding_message_size(max)
             .max_encoding_message_size(max),
-        )
+        ))
         .add_service(
             ViewServiceServer::new(service::Views::new(shared))
                 .max_decoding_message_size(max)

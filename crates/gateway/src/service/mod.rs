@@ -1,5 +1,6 @@
-//! The tonic handlers: forwarding of the public services (the catalog's as
-//! encoded bytes, see [`catalog`]; the session's typed) and the
+//! The tonic handlers: forwarding of the public services as encoded bytes
+//! (the catalog's, see [`catalog`]; the session's unary calls, see
+//! [`session`]; its server streams typed) and the
 //! gateway's own screens. Each handler authenticates (when required),
 //! applies the rate limits, computes the backend deadline and forwards.
 //!
@@ -25,7 +26,7 @@ use tonic::metadata::{AsciiMetadataValue, MetadataMap};
 use tonic::{Request, Status};
 
 pub use catalog::CatalogForward;
-pub use session::SessionForward;
+pub use session::{SessionBytes, SessionForward};
 pub use view::{Views, relief_plan_query};
 
 use crate::Error;

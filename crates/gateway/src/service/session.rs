@@ -1,17 +1,169 @@
 //! `knotwork.session.v1.SessionService`, forwarded to the caller's shard.
+//!
+//! The unary calls go as encoded bytes ([`SessionBytes`]): the gateway
+//! needs only their headers (the token names the user, and the user the
+//! shard), so, as for the catalog, the request's message bytes go to the
+//! shard unchanged and its answer comes back unchanged, with no decoding
+//! and encoding on the way. The two server streams (GuideSession, with its
+//! per-user stream cap and drain deadline, and StreamExportUserData) and any
+//! method not in [`UNARY`] go to the typed forwarder ([`SessionForward`]).
 
+use std::convert::Infallible;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
+use bytes::Bytes;
 use futures::{Stream, StreamExt};
+use http::uri::PathAndQuery;
+use knotwork_proto::codec::RawCodec;
+use knotwork_proto::names::SESSION_SERVICE;
 use knotwork_proto::session::v1::session_service_client::SessionServiceClient;
-use knotwork_proto::session::v1::session_service_server::SessionService;
+use knotwork_proto::session::v1::session_service_server::{SessionService, SessionServiceServer};
 use knotwork_proto::session::v1::*;
+use knotwork_proto::{BoxError, BoxFuture};
 use knotwork_runtime::drain::Drain;
+use tonic::codegen::GrpcMethod;
+use tonic::server::NamedService;
 use tonic::{Request, Response, Status};
 
 use super::Shared;
 use crate::upstream::classify;
+
+/// Declares the unary methods forwarded as bytes: (method name, path).
+macro_rules! unary {
+    ($($name:literal),* $(,)?) => {
+        /// Every unary method of `knotwork.session.v1.SessionService`
+        /// (checked against the descriptor in the tests), with its path.
+        pub const UNARY: &[(&str, &str)] = &[
+            $(($name, concat!("/knotwork.session.v1.SessionService/", $name)),)*
+        ];
+    };
+}
+
+unary![
+    "GetProfile",
+    "UpdateProfile",
+    "GetScreening",
+    "SubmitScreening",
+    "StartGuidedSession",
+    "LogSession",
+    "BatchLogSessions",
+    "GetSession",
+    "ListSessions",
+    "ListProgress",
+    "GetDay",
+    "ExportUserData",
+    "DeleteUserData",
+    "RecordCheckIn",
+    "ListCheckIns",
+    "ListRegionProgress",
+    "ExportFhirBundle",
+    "UpdateSession",
+    "DeleteSession",
+    "ListHolds",
+    "ReleaseHold",
+    "GetDailyPlan",
+    "ListReminders",
+    "ExportCalendar",
+    "GetOverview",
+];
+
+/// The session service at the edge: unary calls forwarded as bytes, the
+/// rest by the typed forwarder. A tower service mounted under the session
+/// service's name.
+#[derive(Debug, Clone)]
+pub struct SessionBytes {
+    shared: Arc<Shared>,
+    typed: SessionServiceServer<SessionForward>,
+}
+
+impl SessionBytes {
+    /// Forwards unary calls as bytes and everything else through `typed`
+    /// (its size limits are the caller's to set; the bytes path applies
+    /// the shared ones).
+    pub fn new(shared: Arc<Shared>, typed: SessionServiceServer<SessionForward>) -> Self {
+        Self { shared, typed }
+    }
+}
+
+impl NamedService for SessionBytes {
+    const NAME: &'static str = SESSION_SERVICE;
+}
+
+impl<B> tower::Service<http::Request<B>> for SessionBytes
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError> + Send + 'static,
+{
+    type Response = http::Response<tonic::body::Body>;
+    type Error = Infallible;
+    type Future = BoxFuture<Result<Self::Response, Infallible>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: http::Request<B>) -> Self::Future {
+        let Some(&(method, path)) = UNARY.iter().find(|(_, p)| *p == req.uri().path()) else {
+            return tower::Service::call(&mut self.typed, req);
+        };
+        let forward = Unary {
+            shared: self.shared.clone(),
+            method,
+            path,
+        };
+        let max = self.shared.max_message;
+        Box::pin(async move {
+            let mut grpc = tonic::server::Grpc::new(RawCodec)
+                .max_decoding_message_size(max)
+                .max_encoding_message_size(max);
+            Ok(grpc.unary(forward, req).await)
+        })
+    }
+}
+
+/// One unary method forwarded as bytes: the caller's token, user limit and
+/// deadline ([`Shared::private`]), then the call to the caller's shard with
+/// the gateway's own metadata ([`Shared::call_session`]), exactly as the
+/// typed forwarder does it.
+struct Unary {
+    shared: Arc<Shared>,
+    method: &'static str,
+    path: &'static str,
+}
+
+impl tonic::server::UnaryService<Bytes> for Unary {
+    type Response = Bytes;
+    type Future = BoxFuture<Result<Response<Bytes>, Status>>;
+
+    fn call(&mut self, request: Request<Bytes>) -> Self::Future {
+        let shared = self.shared.clone();
+        let (method, path) = (self.method, self.path);
+        Box::pin(async move {
+            let ctx = shared.private(&request, shared.max_timeout).await?;
+            let max = shared.max_message;
+            shared
+                .call_session(
+                    &ctx,
+                    request.into_inner(),
+                    move |channel, mut r: Request<Bytes>| async move {
+                        let mut grpc = tonic::client::Grpc::new(channel)
+                            .max_decoding_message_size(max)
+                            .max_encoding_message_size(max);
+                        grpc.ready()
+                            .await
+                            .map_err(|e| Status::unknown(format!("Service was not ready: {e}")))?;
+                        r.extensions_mut()
+                            .insert(GrpcMethod::new(SESSION_SERVICE, method));
+                        grpc.unary(r, PathAndQuery::from_static(path), RawCodec)
+                            .await
+                    },
+                )
+                .await
+        })
+    }
+}
 
 /// Forwards every session call to the shard holding the caller's data.
 #[derive(Debug, Clone)]
@@ -159,5 +311,42 @@ forward_session! {
             item.map_err(|s| classify(s, &url))
         });
         Ok(Response::new(self.drain.bound(stream)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use prost::Message as _;
+
+    /// The bytes path takes exactly the contract's unary methods, so a
+    /// method added to the proto is listed here (a server stream must not
+    /// be: it would be answered as unary).
+    #[test]
+    fn forwards_every_unary_method_of_the_contract_as_bytes() {
+        let fds = prost_types::FileDescriptorSet::decode(knotwork_proto::FILE_DESCRIPTOR_SET)
+            .expect("descriptor set");
+        let methods: Vec<_> = fds
+            .file
+            .iter()
+            .filter(|f| f.package() == "knotwork.session.v1")
+            .flat_map(|f| f.service.iter())
+            .filter(|s| s.name() == "SessionService")
+            .flat_map(|s| s.method.iter())
+            .collect();
+        let mut unary: Vec<&str> = methods
+            .iter()
+            .filter(|m| !m.server_streaming() && !m.client_streaming())
+            .map(|m| m.name())
+            .collect();
+        let mut here: Vec<&str> = UNARY.iter().map(|(m, _)| *m).collect();
+        unary.sort();
+        here.sort();
+        assert!(here.len() > 20);
+        assert_eq!(here, unary);
+        assert!(methods.iter().any(|m| m.server_streaming()));
+        for (method, path) in UNARY {
+            assert_eq!(*path, format!("/{SESSION_SERVICE}/{method}"));
+        }
     }
 }

@@ -11,6 +11,7 @@ mod failure;
 mod grpc_web;
 mod limits;
 mod oidc;
+mod session_bytes;
 mod sharding;
 mod spoofing;
 mod views;

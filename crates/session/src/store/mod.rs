@@ -40,7 +40,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, mpsc};
 use std::thread::JoinHandle;
 
@@ -85,6 +85,25 @@ use writer::{Proposer, Queued, Typed, Writer};
 
 /// How long a read on a replica waits to confirm leadership.
 const READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The current term when this replica leads a group whose only voter it is
+/// (a group of one), `None` otherwise.
+///
+/// Reads skip confirming leadership in such a term once one read did: no
+/// other replica can lead while this one is the only voter (a leader needs
+/// its vote, which would raise its term), and every write is acknowledged
+/// only after it was applied here, so the applied state already holds
+/// every acknowledged write. Confirming again would send the read through
+/// the Raft core, where it waits behind the log flush of the batch being
+/// written and the apply of the one before: reads would queue behind
+/// writes. With more voters, every read still confirms with a majority.
+fn sole_leader_term(raft: &replica::Raft) -> Option<u64> {
+    let m = raft.metrics();
+    let m = m.borrow();
+    let membership = m.membership_config.membership();
+    let sole = membership.get_joint_config().len() == 1 && membership.voter_ids().eq([m.id]);
+    (sole && m.current_leader == Some(m.id)).then_some(m.current_term)
+}
 
 /// The database file inside the data folder.
 pub const DB_FILE: &str = "session.redb";
@@ -156,6 +175,10 @@ pub struct Store {
     stats: Arc<Stats>,
     path: std::path::PathBuf,
     raft: Option<replica::Raft>,
+    /// The term in which a read confirmed that this replica leads a group
+    /// it is the only voter of and has applied every earlier term's
+    /// entries (0: none); see [`Store::read`].
+    read_term: AtomicU64,
 }
 
 impl std::fmt::Debug for Store {
@@ -222,6 +245,7 @@ impl Store {
             stats,
             path,
             raft: None,
+            read_term: AtomicU64::new(0),
         })
     }
 
@@ -319,12 +343,21 @@ impl Store {
         f: impl FnOnce(&Tables<RTable>) -> Result<T, Error> + Send + 'static,
     ) -> Result<T, Error> {
         if let Some(raft) = &self.raft {
-            // A linearizable read: confirm leadership with a majority and
-            // wait until every entry committed before the read is applied.
-            tokio::time::timeout(READ_TIMEOUT, raft.ensure_linearizable())
-                .await
-                .map_err(|_| Error::Unavailable("the shard group did not answer in time".into()))?
-                .map_err(|e| Error::from(writer::raft_failure(&e)))?;
+            let term = sole_leader_term(raft);
+            if term.is_none() || term != Some(self.read_term.load(Ordering::Acquire)) {
+                // A linearizable read: confirm leadership with a majority
+                // and wait until every entry committed before the read is
+                // applied.
+                tokio::time::timeout(READ_TIMEOUT, raft.ensure_linearizable())
+                    .await
+                    .map_err(|_| {
+                        Error::Unavailable("the shard group did not answer in time".into())
+                    })?
+                    .map_err(|e| Error::from(writer::raft_failure(&e)))?;
+                if let Some(term) = term.filter(|t| Some(*t) == sole_leader_term(raft)) {
+                    self.read_term.store(term, Ordering::Release);
+                }
+            }
         }
         let db = current(&self.db)?;
         tokio::task::spawn_blocking(move || {

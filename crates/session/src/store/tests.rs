@@ -379,3 +379,60 @@ async fn a_group_of_one_writes_at_once_and_reopens() {
     assert!(out[0].as_ref().unwrap().1, "a retry is a replay");
     assert_eq!(store.all_sessions("u").await.unwrap().len(), 1);
 }
+
+/// A read on a group of one does not queue behind writes: while the Raft
+/// core waits to flush a log entry (its storage blocked by a held write
+/// transaction), a read still answers at once, from the applied state;
+/// once storage moves again the write lands and reads see it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_of_one_reads_while_its_log_flush_is_blocked() {
+    let dir = tempfile::tempdir().unwrap();
+    let cat = Arc::new(fixture::catalog());
+    let store = Store::open_replicated(
+        dir.path(),
+        StoreOptions::default(),
+        ReplicaOptions::single(),
+        replica::NoNetwork,
+    )
+    .await
+    .unwrap();
+    let d = draft("ql_superficial", "2026-03-10T10:00:00Z", Some(5));
+    store
+        .log_sessions("u", vec![item("r1", d)], cat, now())
+        .await
+        .unwrap();
+    // The first read of the term confirms it through the Raft core.
+    assert_eq!(store.all_sessions("u").await.unwrap().len(), 1);
+
+    // Hold redb's one write transaction: every Raft write (the log append
+    // first) now waits for it.
+    let db = current(&store.db).unwrap();
+    let (held_tx, held_rx) = std::sync::mpsc::channel::<()>();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let holder = std::thread::spawn(move || {
+        let txn = db.begin_write().unwrap();
+        held_tx.send(()).unwrap();
+        release_rx.recv().unwrap();
+        txn.abort().unwrap();
+    });
+    held_rx.recv().unwrap();
+    // An entry for the core to append, handed over before the read starts,
+    // so the read's own message to the core would queue behind the append.
+    let raft = store.raft().unwrap().clone();
+    let based_on = raft.metrics().borrow().last_applied;
+    let write = raft
+        .client_write_ff(replica::Batch {
+            based_on,
+            changes: Vec::new(),
+        })
+        .await
+        .unwrap();
+    let read =
+        tokio::time::timeout(std::time::Duration::from_secs(2), store.all_sessions("u")).await;
+    release_tx.send(()).unwrap();
+    holder.join().unwrap();
+    let read = read.expect("a read waited for the blocked log flush");
+    assert_eq!(read.unwrap().len(), 1);
+    write.await.unwrap().unwrap();
+    assert_eq!(store.all_sessions("u").await.unwrap().len(), 1);
+}
