@@ -392,7 +392,7 @@ async fn a_group_of_one_reads_while_its_log_flush_is_blocked() {
         dir.path(),
         StoreOptions::default(),
         ReplicaOptions::single(),
-        replica::NoNetwork,
+        crate::raft::NoNetwork,
     )
     .await
     .unwrap();
