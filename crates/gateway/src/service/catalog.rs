@@ -4,9 +4,10 @@
 //! Catalog calls are public reads whose answers the gateway never looks
 //! at, so it does not decode and re-encode them: the request's message
 //! bytes go to a replica unchanged and the replica's answer comes back
-//! unchanged ([`RawCodec`], shared with nothing else but defined in `knotwork-proto`). Everything around the message is as for the
-//! typed services: tonic's server framing (grpc-web, size limits,
-//! compression refused), the address limit and deadline of
+//! unchanged ([`raw`], as for the session's unary calls). Everything
+//! around the message is as for the typed services: tonic's server
+//! framing (grpc-web, size limits, compression refused), the address limit
+//! and deadline of
 //! [`Shared::public`], the gateway's own outgoing metadata
 //! ([`Shared::setup`]: none of the caller's), one retry on another replica
 //! and the error mapping of [`crate::upstream`]. A message the replica
@@ -17,15 +18,12 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use http::uri::PathAndQuery;
-use knotwork_proto::codec::RawCodec;
 use knotwork_proto::names::CATALOG_SERVICE;
 use knotwork_proto::{BoxError, BoxFuture};
-use tonic::codegen::GrpcMethod;
 use tonic::server::NamedService;
 use tonic::{Request, Response, Status};
 
-use super::Shared;
+use super::{Shared, raw};
 
 /// Declares the forwarded methods: (method name, request path).
 macro_rules! methods {
@@ -107,13 +105,7 @@ where
             method,
             path,
         };
-        let max = self.shared.max_message;
-        Box::pin(async move {
-            let mut grpc = tonic::server::Grpc::new(RawCodec)
-                .max_decoding_message_size(max)
-                .max_encoding_message_size(max);
-            Ok(grpc.unary(forward, req).await)
-        })
+        raw::serve(self.shared.max_message, forward, req)
     }
 }
 
@@ -164,18 +156,7 @@ impl tonic::server::UnaryService<Bytes> for Forward {
                     ctx.deadline,
                     message.clone(),
                     |r| shared.setup(&ctx, r),
-                    move |channel, mut r: Request<Bytes>| async move {
-                        let mut grpc = tonic::client::Grpc::new(channel)
-                            .max_decoding_message_size(max)
-                            .max_encoding_message_size(max);
-                        grpc.ready()
-                            .await
-                            .map_err(|e| Status::unknown(format!("Service was not ready: {e}")))?;
-                        r.extensions_mut()
-                            .insert(GrpcMethod::new(CATALOG_SERVICE, method));
-                        grpc.unary(r, PathAndQuery::from_static(path), RawCodec)
-                            .await
-                    },
+                    move |channel, r| raw::call(channel, r, max, CATALOG_SERVICE, method, path),
                 )
                 .await?;
             shared.catalog_cache.offer(

@@ -12,6 +12,7 @@
 //! `x-knotwork-internal-token` itself.
 
 mod catalog;
+mod raw;
 mod session;
 mod view;
 

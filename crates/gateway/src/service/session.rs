@@ -15,19 +15,16 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
-use http::uri::PathAndQuery;
-use knotwork_proto::codec::RawCodec;
 use knotwork_proto::names::SESSION_SERVICE;
 use knotwork_proto::session::v1::session_service_client::SessionServiceClient;
 use knotwork_proto::session::v1::session_service_server::{SessionService, SessionServiceServer};
 use knotwork_proto::session::v1::*;
 use knotwork_proto::{BoxError, BoxFuture};
 use knotwork_runtime::drain::Drain;
-use tonic::codegen::GrpcMethod;
 use tonic::server::NamedService;
 use tonic::{Request, Response, Status};
 
-use super::Shared;
+use super::{Shared, raw};
 use crate::upstream::classify;
 
 /// Declares the unary methods forwarded as bytes: (method name, path).
@@ -113,13 +110,7 @@ where
             method,
             path,
         };
-        let max = self.shared.max_message;
-        Box::pin(async move {
-            let mut grpc = tonic::server::Grpc::new(RawCodec)
-                .max_decoding_message_size(max)
-                .max_encoding_message_size(max);
-            Ok(grpc.unary(forward, req).await)
-        })
+        raw::serve(self.shared.max_message, forward, req)
     }
 }
 
@@ -144,22 +135,9 @@ impl tonic::server::UnaryService<Bytes> for Unary {
             let ctx = shared.private(&request, shared.max_timeout).await?;
             let max = shared.max_message;
             shared
-                .call_session(
-                    &ctx,
-                    request.into_inner(),
-                    move |channel, mut r: Request<Bytes>| async move {
-                        let mut grpc = tonic::client::Grpc::new(channel)
-                            .max_decoding_message_size(max)
-                            .max_encoding_message_size(max);
-                        grpc.ready()
-                            .await
-                            .map_err(|e| Status::unknown(format!("Service was not ready: {e}")))?;
-                        r.extensions_mut()
-                            .insert(GrpcMethod::new(SESSION_SERVICE, method));
-                        grpc.unary(r, PathAndQuery::from_static(path), RawCodec)
-                            .await
-                    },
-                )
+                .call_session(&ctx, request.into_inner(), move |channel, r| {
+                    raw::call(channel, r, max, SESSION_SERVICE, method, path)
+                })
                 .await
         })
     }
