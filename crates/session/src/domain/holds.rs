@@ -23,7 +23,7 @@
 //! recommends its points. Only [`release`] ends a hold; deleting or
 //! correcting a session never does.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use jiff::Timestamp;
 use jiff::civil::Date;
@@ -270,25 +270,20 @@ fn capitalise(s: &str) -> String {
 
 /// The refusal of a guided session on a held muscle.
 pub fn refusal(hold: &Hold, point: &str, catalog: &CatalogView, tz: &TimeZone) -> Refusal {
-    let mut metadata = BTreeMap::new();
-    metadata.insert(
-        "trigger_point".to_owned(),
-        format!("{}{point}", names::TRIGGER_POINT),
-    );
-    metadata.insert("muscle".to_owned(), format!("muscles/{}", hold.muscle));
-    metadata.insert("since".to_owned(), hold.since_local(tz));
-    metadata.insert("why".to_owned(), hold.why.clone());
-    metadata.insert("hold".to_owned(), format!("{}{}", names::HOLD, hold.id));
-    Refusal {
-        reason: RefusalReason::PointOnHold,
-        message: format!(
+    Refusal::new(
+        RefusalReason::PointOnHold,
+        format!(
             "{} is on hold since {}: {} {ADVICE}",
             display(catalog, point),
             hold.since_local(tz),
             hold.why
         ),
-        metadata,
-    }
+    )
+    .with("trigger_point", format!("{}{point}", names::TRIGGER_POINT))
+    .with("muscle", format!("muscles/{}", hold.muscle))
+    .with("since", hold.since_local(tz))
+    .with("why", hold.why.clone())
+    .with("hold", format!("{}{}", names::HOLD, hold.id))
 }
 
 /// Checks a release: the person must state that a provider checked it, on a

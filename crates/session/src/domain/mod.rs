@@ -444,6 +444,23 @@ pub struct Refusal {
     pub metadata: BTreeMap<String, String>,
 }
 
+impl Refusal {
+    /// A refusal for `reason`, explained by `message`, with no metadata yet.
+    pub fn new(reason: RefusalReason, message: impl Into<String>) -> Self {
+        Self {
+            reason,
+            message: message.into(),
+            metadata: BTreeMap::new(),
+        }
+    }
+
+    /// The same refusal with one more ErrorInfo metadata entry.
+    pub fn with(mut self, key: &str, value: impl Into<String>) -> Self {
+        self.metadata.insert(key.to_owned(), value.into());
+        self
+    }
+}
+
 /// One local day of work on one point, as progress shows it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DayStats {

@@ -5,8 +5,6 @@
 //! back (the session already happened), so they are always kept and the same
 //! rules come back as warnings.
 
-use std::collections::BTreeMap;
-
 use jiff::Timestamp;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
@@ -204,131 +202,81 @@ pub fn admit_guided(
     // A property of the point that no screening answer changes, so it is
     // said first.
     let point = catalog.point(&req.trigger_point);
+    let point_name = format!("{}{}", names::TRIGGER_POINT, req.trigger_point);
+    let tool_name = format!("{}{}", names::TOOL, req.tool);
     if let Some(why) = point.and_then(|p| p.therapist_only.as_deref()) {
-        let mut metadata = BTreeMap::new();
-        metadata.insert(
-            "trigger_point".to_owned(),
-            format!("{}{}", names::TRIGGER_POINT, req.trigger_point),
-        );
-        return Err(Refusal {
-            reason: RefusalReason::TherapistOnly,
-            message: format!(
-                "This point is for a trained therapist only, not for self-treatment: {why}"
-            ),
-            metadata,
-        });
+        return Err(Refusal::new(
+            RefusalReason::TherapistOnly,
+            format!("This point is for a trained therapist only, not for self-treatment: {why}"),
+        )
+        .with("trigger_point", point_name));
     }
     let s = assess(screening, catalog);
     if s.status == ScreeningStatus::Contraindicated {
-        let mut metadata = BTreeMap::new();
-        metadata.insert(
-            "blocking".to_owned(),
-            join_names(names::CONTRAINDICATION, &s.blocking),
-        );
-        return Err(Refusal {
-            reason: RefusalReason::Contraindicated,
-            message: format!(
+        return Err(Refusal::new(
+            RefusalReason::Contraindicated,
+            format!(
                 "Massage is ruled out until a medical provider clears it: {}.",
                 display_list(catalog, &s.blocking)
             ),
-            metadata,
-        });
+        )
+        .with("blocking", join_names(names::CONTRAINDICATION, &s.blocking)));
     }
     if s.status == ScreeningStatus::Required {
-        let mut metadata = BTreeMap::new();
-        metadata.insert(
-            "missing".to_owned(),
-            join_names(names::CONTRAINDICATION, &s.missing),
-        );
-        return Err(Refusal {
-            reason: RefusalReason::ScreeningRequired,
-            message: format!(
+        return Err(Refusal::new(
+            RefusalReason::ScreeningRequired,
+            format!(
                 "Please answer the health screening first: {}.",
                 display_list(catalog, &s.missing)
             ),
-            metadata,
-        });
+        )
+        .with("missing", join_names(names::CONTRAINDICATION, &s.missing)));
     }
     if let Some(why) = point.and_then(|p| p.excluded_tools.get(&req.tool)) {
-        let mut metadata = BTreeMap::new();
-        metadata.insert(
-            "trigger_point".to_owned(),
-            format!("{}{}", names::TRIGGER_POINT, req.trigger_point),
-        );
-        metadata.insert("tool".to_owned(), format!("{}{}", names::TOOL, req.tool));
-        return Err(Refusal {
-            reason: RefusalReason::ToolExcluded,
-            message: format!("This tool must never be used on this point: {why}"),
-            metadata,
-        });
+        return Err(Refusal::new(
+            RefusalReason::ToolExcluded,
+            format!("This tool must never be used on this point: {why}"),
+        )
+        .with("trigger_point", point_name)
+        .with("tool", tool_name));
     }
     let excluded = excluding_conditions(screening, catalog, &req.trigger_point);
     if !excluded.is_empty() {
         let ids: Vec<String> = excluded.iter().map(|(c, _)| (*c).to_owned()).collect();
-        let mut metadata = BTreeMap::new();
-        metadata.insert(
-            "trigger_point".to_owned(),
-            format!("{}{}", names::TRIGGER_POINT, req.trigger_point),
-        );
-        metadata.insert(
-            "conditions".to_owned(),
-            join_names(names::CONTRAINDICATION, &ids),
-        );
         let why: Vec<&str> = excluded.iter().map(|(_, w)| *w).collect();
-        return Err(Refusal {
-            reason: RefusalReason::ConditionExcluded,
-            message: format!(
+        return Err(Refusal::new(
+            RefusalReason::ConditionExcluded,
+            format!(
                 "This point is ruled out for you even with clearance: {}",
                 why.join(" ")
             ),
-            metadata,
-        });
+        )
+        .with("trigger_point", point_name)
+        .with("conditions", join_names(names::CONTRAINDICATION, &ids)));
     }
     let by_condition = tool_ruled_out_by(screening, catalog, &req.tool);
     if !by_condition.is_empty() {
         let ids: Vec<String> = by_condition.iter().map(|(c, _)| c.id.clone()).collect();
-        let mut metadata = BTreeMap::new();
-        metadata.insert(
-            "trigger_point".to_owned(),
-            format!("{}{}", names::TRIGGER_POINT, req.trigger_point),
-        );
-        metadata.insert("tool".to_owned(), format!("{}{}", names::TOOL, req.tool));
-        metadata.insert(
-            "conditions".to_owned(),
-            join_names(names::CONTRAINDICATION, &ids),
-        );
         let why: Vec<&str> = by_condition.iter().map(|(_, w)| *w).collect();
-        return Err(Refusal {
-            reason: RefusalReason::ConditionExcluded,
-            message: format!(
+        return Err(Refusal::new(
+            RefusalReason::ConditionExcluded,
+            format!(
                 "This tool is ruled out for you even with clearance ({}): {}",
                 display_list(catalog, &ids),
                 why.join(" ")
             ),
-            metadata,
-        });
+        )
+        .with("trigger_point", point_name)
+        .with("tool", tool_name)
+        .with("conditions", join_names(names::CONTRAINDICATION, &ids)));
     }
     let g = &catalog.guidance;
     let local_date = time::local_date(now, tz);
     if sessions_before >= g.max_sessions_per_point_per_day {
-        let mut metadata = BTreeMap::new();
-        metadata.insert(
-            "trigger_point".to_owned(),
-            format!("{}{}", names::TRIGGER_POINT, req.trigger_point),
-        );
-        metadata.insert("local_date".to_owned(), local_date.to_string());
-        metadata.insert(
-            "limit".to_owned(),
-            g.max_sessions_per_point_per_day.to_string(),
-        );
         let next = time::start_of_next_day(local_date, tz);
-        if let Some(next) = &next {
-            metadata.insert("next_allowed_time".to_owned(), next.timestamp().to_string());
-            metadata.insert("next_allowed_local_time".to_owned(), rfc3339_local(next));
-        }
-        return Err(Refusal {
-            reason: RefusalReason::DailyLimitReached,
-            message: format!(
+        let mut refusal = Refusal::new(
+            RefusalReason::DailyLimitReached,
+            format!(
                 "You have worked this point {} times today, the most advised. The next session is allowed {}.",
                 sessions_before,
                 next.as_ref().map_or_else(
@@ -336,8 +284,16 @@ pub fn admit_guided(
                     |n| format!("from {}", n.strftime("%Y-%m-%d %H:%M %Z"))
                 ),
             ),
-            metadata,
-        });
+        )
+        .with("trigger_point", point_name)
+        .with("local_date", local_date.to_string())
+        .with("limit", g.max_sessions_per_point_per_day.to_string());
+        if let Some(next) = &next {
+            refusal = refusal
+                .with("next_allowed_time", next.timestamp().to_string())
+                .with("next_allowed_local_time", rfc3339_local(next));
+        }
+        return Err(refusal);
     }
     let instructions = point
         .and_then(|p| p.techniques.get(&req.tool))
