@@ -54,13 +54,7 @@ pub fn export(
             let part = ExportPart {
                 data: UserData {
                     user_id: user.clone(),
-                    profile: None,
-                    screening: None,
-                    sessions: Vec::new(),
-                    guided_sessions: Vec::new(),
-                    request_ids: Vec::new(),
-                    check_ins: Vec::new(),
-                    holds: Vec::new(),
+                    ..UserData::default()
                 },
                 first: true,
             };

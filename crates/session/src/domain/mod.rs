@@ -477,7 +477,8 @@ pub struct DayStats {
 }
 
 /// Everything stored about one user, for export, import and deletion checks.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The default is empty (no user id, nothing stored).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UserData {
     /// The user id.
     pub user_id: String,

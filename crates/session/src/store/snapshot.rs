@@ -108,12 +108,7 @@ impl Parts {
         let empty = UserData {
             user_id: self.base.user_id.clone(),
             profile: self.base.profile.clone(),
-            screening: None,
-            sessions: Vec::new(),
-            guided_sessions: Vec::new(),
-            request_ids: Vec::new(),
-            check_ins: Vec::new(),
-            holds: Vec::new(),
+            ..UserData::default()
         };
         let data = std::mem::replace(&mut self.part, empty);
         let first = std::mem::replace(&mut self.first, false);
@@ -139,11 +134,8 @@ impl<T: Rows> Tables<T> {
             user_id: user.to_owned(),
             profile: self.profile(user)?,
             screening: self.screening(user)?,
-            sessions: Vec::new(),
-            guided_sessions: Vec::new(),
-            request_ids: Vec::new(),
-            check_ins: Vec::new(),
             holds: self.holds(user)?,
+            ..UserData::default()
         };
         let mut out = Parts {
             tx,
