@@ -86,15 +86,18 @@ impl Error {
     }
 }
 
+/// `From` conversions that turn each named error type into
+/// [`Error::Storage`] (its text is logged, never sent).
 macro_rules! storage_from {
     ($($t:ty),* $(,)?) => {$(
-        impl From<$t> for Error {
+        impl From<$t> for $crate::error::Error {
             fn from(e: $t) -> Self {
                 Self::Storage(e.to_string())
             }
         }
     )*};
 }
+pub(crate) use storage_from;
 
 // Storage's own errors (redb's) are converted inside `store/`.
 storage_from!(serde_json::Error);

@@ -9,7 +9,7 @@ use redb::{Database, Durability, ReadableDatabase};
 use super::keys::{META, SCHEMA_VERSION, SCHEMA_VERSION_KEY, TABLES};
 use super::recovery::open_db;
 use super::{DB_FILE, StoreOptions, replica, usage};
-use crate::error::Error;
+use crate::error::{Error, storage_from};
 
 /// Opens (or creates) the database file in `dir`: checks the schema
 /// version, creates every table and fills what older versions lacked.
@@ -61,16 +61,6 @@ pub(super) fn stored_version(db: &Database) -> Result<Option<u32>, Error> {
     let bytes = <[u8; 4]>::try_from(v.value())
         .map_err(|_| Error::Storage("the stored schema version is not four bytes".into()))?;
     Ok(Some(u32::from_be_bytes(bytes)))
-}
-
-macro_rules! storage_from {
-    ($($t:ty),* $(,)?) => {$(
-        impl From<$t> for Error {
-            fn from(e: $t) -> Self {
-                Self::Storage(e.to_string())
-            }
-        }
-    )*};
 }
 
 // redb's errors become storage errors here, so nothing outside this module
