@@ -14,7 +14,8 @@ use super::tables::{Applied, Rows, Tables, WTable, json, scan};
 use crate::domain::holds::{self, Hold};
 use crate::domain::rules::{self, SessionContext};
 use crate::domain::{
-    CatalogView, GuidedRequest, Refusal, SessionDraft, SessionRecord, Warning, names, time,
+    CatalogView, GuidedRequest, Refusal, Screening, SessionDraft, SessionRecord, Warning, names,
+    time,
 };
 use crate::error::Error;
 
@@ -54,10 +55,44 @@ impl Tables<WTable<'_>> {
         Self::put_json(&mut self.holds, &hold_key(user, h), h)
     }
 
+    /// Sets the warnings of a session about to be stored (new or
+    /// corrected): the rules' (with that day's count on the point and the
+    /// point's readings over the trend window), then the holds'. Call it
+    /// after the session's old rows are gone, before the new ones go in.
+    pub(super) fn set_session_warnings(
+        &self,
+        user: &str,
+        record: &mut SessionRecord,
+        catalog: &CatalogView,
+        screening: &Screening,
+        tz: &TimeZone,
+    ) -> Result<(), Error> {
+        let point = record.draft.trigger_point.clone();
+        let local_date = record.local_date;
+        let events = self.events(user, &point, local_date)?;
+        let that_day = events.len() + usize::from(!events.contains(&session_event(record)));
+        let window = catalog.guidance.trend_window_days.max(1);
+        let history = self.readings(
+            user,
+            &point,
+            time::days_before(local_date, window - 1),
+            local_date,
+        )?;
+        let ctx = SessionContext {
+            catalog,
+            screening,
+            sessions_that_day: u32::try_from(that_day).unwrap_or(u32::MAX),
+            history: &history,
+            local_date,
+        };
+        record.warnings = rules::session_warnings(&record.draft, &ctx);
+        self.add_hold_warnings(user, record, catalog, tz)
+    }
+
     /// Adds the hold-related warnings to a session about to be stored: the
     /// muscle was already on hold (by another session), or a nerve-type
     /// sensation was reported beside a nerve.
-    pub(super) fn add_hold_warnings(
+    fn add_hold_warnings(
         &self,
         user: &str,
         record: &mut SessionRecord,
@@ -210,26 +245,7 @@ impl Tables<WTable<'_>> {
             origin: old.origin,
             warnings: Vec::new(),
         };
-        let point = record.draft.trigger_point.clone();
-        let events = self.events(user, &point, local_date)?;
-        let event = session_event(&record);
-        let that_day = events.len() + usize::from(!events.contains(&event));
-        let window = catalog.guidance.trend_window_days.max(1);
-        let history = self.readings(
-            user,
-            &point,
-            time::days_before(local_date, window - 1),
-            local_date,
-        )?;
-        let ctx = SessionContext {
-            catalog,
-            screening: &screening,
-            sessions_that_day: u32::try_from(that_day).unwrap_or(u32::MAX),
-            history: &history,
-            local_date,
-        };
-        record.warnings = rules::session_warnings(&record.draft, &ctx);
-        self.add_hold_warnings(user, &mut record, catalog, &tz)?;
+        self.set_session_warnings(user, &mut record, catalog, &screening, &tz)?;
         self.insert_session(user, &record)?;
         self.holds_after_session(user, &record, catalog, now)?;
         Ok(Ok(record))

@@ -22,7 +22,7 @@ use super::keys::{
 use super::{LogItem, Logged, Replay};
 use crate::domain::checkin::{self, CheckIn, CheckInDraft};
 use crate::domain::idempotency::{self, Fingerprint};
-use crate::domain::rules::{self, SessionContext};
+use crate::domain::rules;
 use crate::domain::{
     Answer, CatalogView, GuidedRequest, GuidedSession, Origin, Profile, ProfilePatch, Screening,
     SessionRecord, UserData, names, time,
@@ -497,25 +497,7 @@ impl Tables<WTable<'_>> {
             origin,
             warnings: Vec::new(),
         };
-        let point = record.draft.trigger_point.clone();
-        let events = self.events(user, &point, local_date)?;
-        let that_day = events.len() + usize::from(!events.contains(&session_event(&record)));
-        let window = catalog.guidance.trend_window_days.max(1);
-        let history = self.readings(
-            user,
-            &point,
-            time::days_before(local_date, window - 1),
-            local_date,
-        )?;
-        let ctx = SessionContext {
-            catalog,
-            screening,
-            sessions_that_day: u32::try_from(that_day).unwrap_or(u32::MAX),
-            history: &history,
-            local_date,
-        };
-        record.warnings = rules::session_warnings(&record.draft, &ctx);
-        self.add_hold_warnings(user, &mut record, catalog, tz)?;
+        self.set_session_warnings(user, &mut record, catalog, screening, tz)?;
         if let Err(e) = self.within_quota(user, 1, serde_json::to_vec(&record)?.len() as u64) {
             return Ok(Err(e));
         }
