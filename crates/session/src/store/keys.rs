@@ -56,21 +56,16 @@ pub(super) fn table_id(def: Def) -> u8 {
 }
 
 /// Every table of the session data, for creation at open, deletion and the
-/// tests that scan all of them.
-pub(super) const TABLES: [Def; 12] = [
-    USERS,
-    PROFILES,
-    SCREENINGS,
-    SESSIONS,
-    SESSION_IDS,
-    GUIDED,
-    POINT_DAY,
-    REQUEST_IDS,
-    CHECK_INS,
-    HOLDS,
-    USAGE,
-    META,
-];
+/// tests that scan all of them: [`DATA_TABLES`], then [`META`].
+pub(super) const TABLES: [Def; DATA_TABLES.len() + 1] = {
+    let mut all = [META; DATA_TABLES.len() + 1];
+    let mut i = 0;
+    while i < DATA_TABLES.len() {
+        all[i] = DATA_TABLES[i];
+        i += 1;
+    }
+    all
+};
 
 /// The layout of the tables' keys and values (and of the JSON records in
 /// them). Raised when either changes, with a migration in
