@@ -137,6 +137,46 @@ fn summarize(
     }
 }
 
+/// `writers` tasks, each logging one session per call as its own user
+/// until `deadline`: the latency of every call.
+async fn log_for(
+    store: &Arc<Store>,
+    catalog: Arc<CatalogView>,
+    writers: usize,
+    deadline: Instant,
+) -> Vec<Duration> {
+    let mut tasks = Vec::new();
+    for w in 0..writers {
+        let (store, catalog) = (store.clone(), catalog.clone());
+        tasks.push(tokio::spawn(async move {
+            let user = format!("user{w}");
+            let mut lat = Vec::new();
+            let mut n = 0u64;
+            while Instant::now() < deadline {
+                let item = LogItem {
+                    request_id: format!("r{n}"),
+                    draft: draft(n),
+                    field_prefix: "session.".into(),
+                };
+                let t = Instant::now();
+                let out = store
+                    .log_sessions(&user, vec![item], catalog.clone(), Timestamp::now())
+                    .await
+                    .unwrap();
+                assert!(out[0].is_ok());
+                lat.push(t.elapsed());
+                n += 1;
+            }
+            lat
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    all
+}
+
 fn redb(mode: &'static str, max_batch: usize, writers: usize, dir: &Path, secs: f64) -> Cell {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -160,38 +200,7 @@ fn redb(mode: &'static str, max_batch: usize, writers: usize, dir: &Path, secs: 
     let catalog = Arc::new(catalog());
     let start = Instant::now();
     let deadline = start + Duration::from_secs_f64(secs);
-    let lat: Vec<Duration> = rt.block_on(async {
-        let mut tasks = Vec::new();
-        for w in 0..writers {
-            let (store, catalog) = (store.clone(), catalog.clone());
-            tasks.push(tokio::spawn(async move {
-                let user = format!("user{w}");
-                let mut lat = Vec::new();
-                let mut n = 0u64;
-                while Instant::now() < deadline {
-                    let item = LogItem {
-                        request_id: format!("r{n}"),
-                        draft: draft(n),
-                        field_prefix: "session.".into(),
-                    };
-                    let t = Instant::now();
-                    let out = store
-                        .log_sessions(&user, vec![item], catalog.clone(), Timestamp::now())
-                        .await
-                        .unwrap();
-                    assert!(out[0].is_ok());
-                    lat.push(t.elapsed());
-                    n += 1;
-                }
-                lat
-            }));
-        }
-        let mut all = Vec::new();
-        for t in tasks {
-            all.extend(t.await.unwrap());
-        }
-        all
-    });
+    let lat = rt.block_on(log_for(&store, catalog, writers, deadline));
     let elapsed = start.elapsed();
     let commits = store.stats().get().0;
     summarize(mode, writers, lat, elapsed, Some(commits))
@@ -267,38 +276,7 @@ fn raft3(writers: usize, dir: &Path, secs: f64) -> (Cell, Option<Duration>) {
     let catalog = Arc::new(catalog());
     let start = Instant::now();
     let deadline = start + Duration::from_secs_f64(secs);
-    let lat: Vec<Duration> = rt.block_on(async {
-        let mut tasks = Vec::new();
-        for w in 0..writers {
-            let (store, catalog) = (store.clone(), catalog.clone());
-            tasks.push(tokio::spawn(async move {
-                let user = format!("user{w}");
-                let mut lat = Vec::new();
-                let mut n = 0u64;
-                while Instant::now() < deadline {
-                    let item = LogItem {
-                        request_id: format!("r{n}"),
-                        draft: draft(n),
-                        field_prefix: "session.".into(),
-                    };
-                    let t = Instant::now();
-                    let out = store
-                        .log_sessions(&user, vec![item], catalog.clone(), Timestamp::now())
-                        .await
-                        .unwrap();
-                    assert!(out[0].is_ok());
-                    lat.push(t.elapsed());
-                    n += 1;
-                }
-                lat
-            }));
-        }
-        let mut all = Vec::new();
-        for t in tasks {
-            all.extend(t.await.unwrap());
-        }
-        all
-    });
+    let lat = rt.block_on(log_for(&store, catalog, writers, deadline));
     let elapsed = start.elapsed();
     let commits = store.stats().get().0;
     let cell = summarize("raft-3-replicas", writers, lat, elapsed, Some(commits));
