@@ -31,26 +31,20 @@ pub async fn health() -> (
 
 /// Marks the overall status and each named service SERVING.
 pub async fn set_serving(reporter: &HealthReporter, services: &[&str]) {
-    for name in services {
-        reporter
-            .set_service_status(name, ServingStatus::Serving)
-            .await;
-    }
-    reporter
-        .set_service_status("", ServingStatus::Serving)
-        .await;
+    set_status(reporter, services, ServingStatus::Serving).await;
 }
 
 /// Marks the overall status and each named service NOT_SERVING.
 pub async fn set_not_serving(reporter: &HealthReporter, services: &[&str]) {
+    set_status(reporter, services, ServingStatus::NotServing).await;
+}
+
+/// Marks each named service, then the overall status (`""`), `status`.
+async fn set_status(reporter: &HealthReporter, services: &[&str], status: ServingStatus) {
     for name in services {
-        reporter
-            .set_service_status(name, ServingStatus::NotServing)
-            .await;
+        reporter.set_service_status(name, status).await;
     }
-    reporter
-        .set_service_status("", ServingStatus::NotServing)
-        .await;
+    reporter.set_service_status("", status).await;
 }
 
 /// Server reflection, v1 and v1alpha (grpcurl speaks v1, some tools only

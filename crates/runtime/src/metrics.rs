@@ -131,60 +131,54 @@ impl Metrics {
         c
     }
 
-    fn raw_gauge_vec(&self, name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
-        match IntGaugeVec::new(Opts::new(name, help), labels) {
-            Ok(g) => self.register(g),
+    /// Registers the metric `made`. An invalid one (a programming error) is
+    /// logged and `fallback`, registered nowhere, stands in for it.
+    fn made<C: prometheus::core::Collector + Clone + 'static>(
+        &self,
+        name: &str,
+        made: prometheus::Result<C>,
+        fallback: impl FnOnce() -> C,
+    ) -> C {
+        match made {
+            Ok(c) => self.register(c),
             Err(e) => {
                 tracing::error!(error = %e, name, "invalid metric");
-                fallback_gauge_vec(labels)
+                fallback()
             }
         }
+    }
+
+    fn raw_gauge_vec(&self, name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
+        let made = IntGaugeVec::new(Opts::new(name, help), labels);
+        self.made(name, made, || fallback_gauge_vec(labels))
     }
 
     /// A counter named `knotwork_<service>_<name>` (end it in `_total`).
     pub fn counter(&self, name: &str, help: &str) -> IntCounter {
-        match IntCounter::new(self.full_name(name), help) {
-            Ok(c) => self.register(c),
-            Err(e) => {
-                tracing::error!(error = %e, name, "invalid metric");
-                fallback_counter()
-            }
-        }
+        let made = IntCounter::new(self.full_name(name), help);
+        self.made(name, made, fallback_counter)
     }
 
     /// A counter with labels.
     pub fn counter_vec(&self, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
-        match IntCounterVec::new(Opts::new(self.full_name(name), help), labels) {
-            Ok(c) => self.register(c),
-            Err(e) => {
-                tracing::error!(error = %e, name, "invalid metric");
-                fallback_counter_vec(labels)
-            }
-        }
+        let made = IntCounterVec::new(Opts::new(self.full_name(name), help), labels);
+        self.made(name, made, || fallback_counter_vec(labels))
     }
 
     /// A gauge named `knotwork_<service>_<name>`.
     pub fn gauge(&self, name: &str, help: &str) -> IntGauge {
-        match IntGauge::new(self.full_name(name), help) {
-            Ok(g) => self.register(g),
-            Err(e) => {
-                tracing::error!(error = %e, name, "invalid metric");
-                fallback_gauge()
-            }
-        }
+        let made = IntGauge::new(self.full_name(name), help);
+        self.made(name, made, fallback_gauge)
     }
 
     /// A gauge named `knotwork_<service>_<name>` holding a fraction or
     /// another non-integer value (a ratio).
     pub fn float_gauge(&self, name: &str, help: &str) -> Gauge {
-        match Gauge::new(self.full_name(name), help) {
-            Ok(g) => self.register(g),
-            Err(e) => {
-                tracing::error!(error = %e, name, "invalid metric");
-                Gauge::new("knotwork_invalid", "invalid")
-                    .unwrap_or_else(|_| unreachable!("constant metric options are valid"))
-            }
-        }
+        let made = Gauge::new(self.full_name(name), help);
+        self.made(name, made, || {
+            Gauge::new("knotwork_invalid", "invalid")
+                .unwrap_or_else(|_| unreachable!("constant metric options are valid"))
+        })
     }
 
     /// A gauge with labels.
@@ -194,15 +188,10 @@ impl Metrics {
 
     /// A histogram with the given bucket bounds.
     pub fn histogram(&self, name: &str, help: &str, buckets: &[f64]) -> Histogram {
-        match Histogram::with_opts(
+        let made = Histogram::with_opts(
             HistogramOpts::new(self.full_name(name), help).buckets(buckets.to_vec()),
-        ) {
-            Ok(h) => self.register(h),
-            Err(e) => {
-                tracing::error!(error = %e, name, "invalid metric");
-                fallback_histogram()
-            }
-        }
+        );
+        self.made(name, made, fallback_histogram)
     }
 
     /// A histogram with labels.

@@ -137,6 +137,24 @@ fn summarize(
     }
 }
 
+/// The cell of `mode`: `writers` tasks logging to `store` for `secs`
+/// seconds ([`log_for`]), with the store's commit count.
+fn measure(
+    rt: &tokio::runtime::Runtime,
+    store: &Arc<Store>,
+    mode: &'static str,
+    writers: usize,
+    secs: f64,
+) -> Cell {
+    let catalog = Arc::new(catalog());
+    let start = Instant::now();
+    let deadline = start + Duration::from_secs_f64(secs);
+    let lat = rt.block_on(log_for(store, catalog, writers, deadline));
+    let elapsed = start.elapsed();
+    let commits = store.stats().get().0;
+    summarize(mode, writers, lat, elapsed, Some(commits))
+}
+
 /// `writers` tasks, each logging one session per call as its own user
 /// until `deadline`: the latency of every call.
 async fn log_for(
@@ -197,13 +215,7 @@ fn redb(mode: &'static str, max_batch: usize, writers: usize, dir: &Path, secs: 
     } else {
         Store::open(dir, options).unwrap()
     });
-    let catalog = Arc::new(catalog());
-    let start = Instant::now();
-    let deadline = start + Duration::from_secs_f64(secs);
-    let lat = rt.block_on(log_for(&store, catalog, writers, deadline));
-    let elapsed = start.elapsed();
-    let commits = store.stats().get().0;
-    summarize(mode, writers, lat, elapsed, Some(commits))
+    measure(&rt, &store, mode, writers, secs)
 }
 
 /// A 3-replica group on loopback: (stores, the leader's index).
@@ -273,13 +285,7 @@ fn raft3(writers: usize, dir: &Path, secs: f64) -> (Cell, Option<Duration>) {
         .unwrap();
     let (stores, servers, leader) = rt.block_on(group_of_three(dir));
     let store = stores[leader].clone();
-    let catalog = Arc::new(catalog());
-    let start = Instant::now();
-    let deadline = start + Duration::from_secs_f64(secs);
-    let lat = rt.block_on(log_for(&store, catalog, writers, deadline));
-    let elapsed = start.elapsed();
-    let commits = store.stats().get().0;
-    let cell = summarize("raft-3-replicas", writers, lat, elapsed, Some(commits));
+    let cell = measure(&rt, &store, "raft-3-replicas", writers, secs);
     let failover = (writers == 64).then(|| {
         rt.block_on(async {
             // The leader stops (its Raft and its port); the others elect.
