@@ -330,36 +330,18 @@ impl Catalog {
 
         // Vocabularies: a phrase that names two regions (or two symptoms)
         // would make resolution ambiguous.
-        let mut region_vocab = Vocabulary::default();
-        for (i, r) in data.regions.iter().enumerate() {
-            for phrase in std::iter::once(&r.id)
-                .chain(std::iter::once(&r.name))
-                .chain(&r.synonyms)
-            {
-                if let Err(col) = region_vocab.add(i, phrase) {
-                    let other = &data.regions[col.first].id;
-                    c.fail(
-                        &format!("regions[{}]", r.id),
-                        format!("\"{phrase}\" already names region \"{other}\""),
-                    );
-                }
-            }
-        }
-        let mut symptom_vocab = Vocabulary::default();
-        for (i, s) in data.symptoms.iter().enumerate() {
-            for phrase in std::iter::once(&s.id)
-                .chain(std::iter::once(&s.name))
-                .chain(&s.synonyms)
-            {
-                if let Err(col) = symptom_vocab.add(i, phrase) {
-                    let other = &data.symptoms[col.first].id;
-                    c.fail(
-                        &format!("symptoms[{}]", s.id),
-                        format!("\"{phrase}\" already names symptom \"{other}\""),
-                    );
-                }
-            }
-        }
+        let entries: Vec<_> = data
+            .regions
+            .iter()
+            .map(|r| (r.id.as_str(), r.name.as_str(), r.synonyms.as_slice()))
+            .collect();
+        let region_vocab = c.vocabulary("regions", "region", &entries);
+        let entries: Vec<_> = data
+            .symptoms
+            .iter()
+            .map(|s| (s.id.as_str(), s.name.as_str(), s.synonyms.as_slice()))
+            .collect();
+        let symptom_vocab = c.vocabulary("symptoms", "symptom", &entries);
 
         if !c.problems.is_empty() {
             return Err(CatalogError::Invalid(c.problems));

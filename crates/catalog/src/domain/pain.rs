@@ -16,9 +16,11 @@
 //! Only points that refer to at least one requested region match; symptoms
 //! refine the ranking but never match a point on their own.
 
+use knotwork_proto::names::{self, Collection};
+
 use super::catalog::Catalog;
 use super::model::{RedFlagAction, ReferralKind};
-use super::text::{MatchHow, normalize};
+use super::text::{MatchHow, Vocabulary, normalize};
 use super::{Side, Violation};
 
 /// Most locations in one query.
@@ -198,22 +200,38 @@ fn split_side(text: &str) -> (String, Option<Side>) {
 
 /// Resolves a region text: a resource name, an id, a synonym or free text.
 pub fn resolve_region(catalog: &Catalog, text: &str) -> Option<(usize, MatchHow)> {
-    let t = text.trim();
-    let id = t.strip_prefix("regions/").unwrap_or(t);
-    if let Some(i) = catalog.region_index(id) {
-        return Some((i, MatchHow::Exact));
-    }
-    catalog.region_vocab.resolve(id)
+    resolve_in(
+        text,
+        names::REGIONS,
+        |id| catalog.region_index(id),
+        &catalog.region_vocab,
+    )
 }
 
 /// Resolves a symptom text: a resource name, an id, a synonym or words.
 pub fn resolve_symptom(catalog: &Catalog, text: &str) -> Option<(usize, MatchHow)> {
+    resolve_in(
+        text,
+        names::SYMPTOMS,
+        |id| catalog.symptom_index(id),
+        &catalog.symptom_vocab,
+    )
+}
+
+/// Resolves `text` in one collection: `collection/{id}` or an id found by
+/// `index` is exact, anything else goes to `vocab`.
+fn resolve_in(
+    text: &str,
+    collection: Collection,
+    index: impl Fn(&str) -> Option<usize>,
+    vocab: &Vocabulary,
+) -> Option<(usize, MatchHow)> {
     let t = text.trim();
-    let id = t.strip_prefix("symptoms/").unwrap_or(t);
-    if let Some(i) = catalog.symptom_index(id) {
-        return Some((i, MatchHow::Exact));
+    let id = collection.id_of(t).unwrap_or(t);
+    match index(id) {
+        Some(i) => Some((i, MatchHow::Exact)),
+        None => vocab.resolve(id),
     }
-    catalog.symptom_vocab.resolve(id)
 }
 
 /// Checks and resolves a query; every problem comes back as a field

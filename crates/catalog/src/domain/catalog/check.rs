@@ -5,6 +5,7 @@
 use std::collections::{HashMap, HashSet};
 
 use super::super::model::*;
+use super::super::text::Vocabulary;
 use super::Problem;
 
 pub(super) struct Checker {
@@ -17,6 +18,33 @@ impl Checker {
             entry: entry.to_owned(),
             message: message.into(),
         });
+    }
+
+    /// The vocabulary of `entries` (id, name, synonyms) of the table
+    /// `table`, whose entries are each a `what`: a phrase that names two
+    /// entries would make resolution ambiguous, so it is a problem.
+    pub(super) fn vocabulary(
+        &mut self,
+        table: &str,
+        what: &str,
+        entries: &[(&str, &str, &[String])],
+    ) -> Vocabulary {
+        let mut vocab = Vocabulary::default();
+        for (i, (id, name, synonyms)) in entries.iter().enumerate() {
+            for phrase in [*id, *name]
+                .into_iter()
+                .chain(synonyms.iter().map(String::as_str))
+            {
+                if let Err(col) = vocab.add(i, phrase) {
+                    let other = entries[col.first].0;
+                    self.fail(
+                        &format!("{table}[{id}]"),
+                        format!("\"{phrase}\" already names {what} \"{other}\""),
+                    );
+                }
+            }
+        }
+        vocab
     }
 
     pub(super) fn reference(
