@@ -197,6 +197,32 @@ async fn seed(
     Ok(())
 }
 
+/// `env` with the gateway's rate limits lifted: the benchmark's callers
+/// are few addresses and many users, and it measures the system, not the
+/// limiter.
+fn unlimited(mut env: BTreeMap<String, String>) -> BTreeMap<String, String> {
+    for key in [
+        "KNOTWORK_ADDR_RATE",
+        "KNOTWORK_ADDR_BURST",
+        "KNOTWORK_USER_RATE",
+        "KNOTWORK_USER_BURST",
+    ] {
+        env.insert(key.into(), "1000000".into());
+    }
+    env
+}
+
+/// Waits up to 30 s until the gateway at `url` serves the session service.
+async fn wait_for_session(url: &str) -> anyhow::Result<Duration> {
+    procs::wait_serving(
+        url,
+        knotwork_proto::names::SESSION_SERVICE,
+        std::time::Instant::now(),
+        Duration::from_secs(30),
+    )
+    .await
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
@@ -273,7 +299,7 @@ async fn main() -> anyhow::Result<()> {
     let gateway = Service::start(
         "gateway",
         &procs::binary(dir, "knotwork-gateway")?,
-        &env(&[
+        &unlimited(env(&[
             (
                 "KNOTWORK_GATEWAY_LISTEN",
                 format!("127.0.0.1:{gateway_port}"),
@@ -285,24 +311,11 @@ async fn main() -> anyhow::Result<()> {
             ("KNOTWORK_CATALOG_URLS", catalog_url.clone()),
             ("KNOTWORK_SESSION_SHARDS", session_url.clone()),
             ("KNOTWORK_JWT_SECRET", SECRET.into()),
-            // The benchmark's callers are few addresses and many users:
-            // lift the per-address limit so it measures the system, not the
-            // limiter.
-            ("KNOTWORK_ADDR_RATE", "1000000".into()),
-            ("KNOTWORK_ADDR_BURST", "1000000".into()),
-            ("KNOTWORK_USER_RATE", "1000000".into()),
-            ("KNOTWORK_USER_BURST", "1000000".into()),
-        ]),
+        ])),
         gateway_url.clone(),
     )
     .await?;
-    procs::wait_serving(
-        &gateway_url,
-        "knotwork.session.v1.SessionService",
-        std::time::Instant::now(),
-        Duration::from_secs(30),
-    )
-    .await?;
+    wait_for_session(&gateway_url).await?;
     let services = [&catalog, &session, &gateway];
     let mut report = report::Report::default();
     for s in services {
@@ -578,7 +591,7 @@ async fn main() -> anyhow::Result<()> {
                 "up",
                 &bin,
                 &["up"],
-                &env(&[
+                &unlimited(env(&[
                     (
                         "KNOTWORK_DATA_DIR",
                         data.path().join("up").display().to_string(),
@@ -600,21 +613,11 @@ async fn main() -> anyhow::Result<()> {
                         format!("127.0.0.1:{session_port}"),
                     ),
                     ("KNOTWORK_JWT_SECRET", SECRET.into()),
-                    ("KNOTWORK_ADDR_RATE", "1000000".into()),
-                    ("KNOTWORK_ADDR_BURST", "1000000".into()),
-                    ("KNOTWORK_USER_RATE", "1000000".into()),
-                    ("KNOTWORK_USER_BURST", "1000000".into()),
-                ]),
+                ])),
                 up_url.clone(),
             )
             .await?;
-            procs::wait_serving(
-                &up_url,
-                "knotwork.session.v1.SessionService",
-                std::time::Instant::now(),
-                Duration::from_secs(30),
-            )
-            .await?;
+            wait_for_session(&up_url).await?;
             let (idle, _) = up.memory()?;
             seed(
                 &format!("http://127.0.0.1:{session_port}"),
