@@ -140,17 +140,7 @@ impl Shared {
     /// proxy the address the forwarding header names
     /// ([`forwarded::client_ip`]).
     pub fn client_ip<M>(&self, req: &Request<M>) -> Option<IpAddr> {
-        let peer = req.remote_addr()?.ip();
-        if self.trusted_proxies.is_empty() {
-            return Some(peer);
-        }
-        let values = req.metadata().get_all(self.forwarded_header.name());
-        Some(forwarded::client_ip(
-            peer,
-            &self.trusted_proxies,
-            self.forwarded_header,
-            values.iter().filter_map(|v| v.to_str().ok()),
-        ))
+        self.client_ip_of(req.metadata().as_ref(), req.remote_addr().map(|a| a.ip()))
     }
 
     /// [`Shared::client_ip`] from the HTTP headers and the peer address.
