@@ -1,8 +1,9 @@
 //! The tonic handlers: forwarding of the public services as encoded bytes
 //! (the catalog's, see [`catalog`]; the session's unary calls, see
-//! [`session`]; its server streams typed) and the
-//! gateway's own screens. Each handler authenticates (when required),
-//! applies the rate limits, computes the backend deadline and forwards.
+//! [`session`]; its server streams typed; both byte paths serve and call
+//! through [`raw`]) and the gateway's own screens. Each handler
+//! authenticates (when required), applies the rate limits, computes the
+//! backend deadline and forwards.
 //!
 //! Outgoing requests are built from the message alone: none of the
 //! caller's metadata is copied, so nothing a client sends can reach a
