@@ -31,7 +31,16 @@ pub struct ReshardArgs {
     /// With `--online`: users copied at the same time.
     #[arg(long, default_value_t = 16)]
     pub parallel: usize,
-    /// The internal credential the shards accept.
+    /// The credential and TLS to reach the shards.
+    #[command(flatten)]
+    pub shards: ShardAccess,
+}
+
+/// How the operator commands reach session shards directly (not through
+/// the gateway), shared by `reshard` and `backup`.
+#[derive(Debug, clap::Args)]
+pub struct ShardAccess {
+    /// The internal credential of the session shards.
     #[arg(
         long,
         env = "KNOTWORK_INTERNAL_TOKEN",
@@ -41,7 +50,7 @@ pub struct ReshardArgs {
     pub internal_token: String,
     /// TLS to the shards (`https://` URLs): the CA that signed their
     /// certificates, and this tool's client certificate and key when they
-    /// require mTLS (the same flags as `knotwork backup`).
+    /// require mTLS.
     #[command(flatten)]
     pub tls: knotwork_runtime::tls::BackendTlsArgs,
 }
@@ -92,7 +101,7 @@ pub async fn health(ctx: &Ctx) -> anyhow::Result<()> {
 
 /// `knotwork reshard`.
 pub async fn reshard(args: ReshardArgs) -> anyhow::Result<()> {
-    let tls = knotwork_runtime::tls::BackendTls::load(&args.tls)?;
+    let tls = knotwork_runtime::tls::BackendTls::load(&args.shards.tls)?;
     if args.online {
         return reshard_online(&args, &tls).await;
     }
@@ -100,7 +109,7 @@ pub async fn reshard(args: ReshardArgs) -> anyhow::Result<()> {
         bail!("--from is required (the shard list the gateways use now)");
     }
     let report =
-        knotwork_gateway::reshard_with_tls(&args.from, &args.to, &args.internal_token, &tls)
+        knotwork_gateway::reshard_with_tls(&args.from, &args.to, &args.shards.internal_token, &tls)
             .await?;
     println!(
         "users seen: {}, moved: {}, failed: {}",
@@ -129,8 +138,8 @@ async fn reshard_online(
         parallel: args.parallel,
     };
     let started = std::time::Instant::now();
-    let r =
-        knotwork_gateway::reshard_online(&from, &to, &args.internal_token, tls, options).await?;
+    let r = knotwork_gateway::reshard_online(&from, &to, &args.shards.internal_token, tls, options)
+        .await?;
     println!(
         "shard map epoch {} -> {}: {} users moved in {} groups (longest fence {} ms), \
          {} deleted from their old shard, in {:.1} s",
@@ -162,18 +171,9 @@ pub struct BackupArgs {
     /// shard there, deleting older ones after a backup succeeded.
     #[arg(long)]
     pub keep: Option<usize>,
-    /// The internal credential the shard accepts.
-    #[arg(
-        long,
-        env = "KNOTWORK_INTERNAL_TOKEN",
-        default_value = knotwork_runtime::dev::INTERNAL_TOKEN,
-        hide_env_values = true
-    )]
-    pub internal_token: String,
-    /// TLS to the shard: the CA that signed its certificate, and this
-    /// tool's client certificate and key when the shard requires mTLS.
+    /// The credential and TLS to reach the shard.
     #[command(flatten)]
-    pub tls: knotwork_runtime::tls::BackendTlsArgs,
+    pub shards: ShardAccess,
 }
 
 /// Options of `knotwork restore`.
@@ -195,7 +195,7 @@ pub async fn backup(args: BackupArgs) -> anyhow::Result<()> {
     use anyhow::Context as _;
     use knotwork_proto::session::v1::BackupRequest;
     use knotwork_proto::session::v1::session_admin_service_client::SessionAdminServiceClient;
-    let tls = knotwork_runtime::tls::BackendTls::load(&args.tls)?;
+    let tls = knotwork_runtime::tls::BackendTls::load(&args.shards.tls)?;
     let channel = tls
         .endpoint(&args.shard)?
         .connect_timeout(std::time::Duration::from_secs(5))
@@ -205,7 +205,8 @@ pub async fn backup(args: BackupArgs) -> anyhow::Result<()> {
     let mut req = tonic::Request::new(BackupRequest {});
     req.metadata_mut().insert(
         knotwork_proto::metadata::INTERNAL_TOKEN,
-        args.internal_token
+        args.shards
+            .internal_token
             .parse()
             .context("the internal credential is not a valid header value")?,
     );
