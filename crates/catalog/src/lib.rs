@@ -107,10 +107,7 @@ pub async fn run_with_admin(
     ));
     knotwork_runtime::grpc::set_serving(&reporter, &[CATALOG_SERVICE, ADMIN_SERVICE]).await;
     let drain = Drain::start(shutdown, Duration::from_secs(config.shutdown_grace_secs));
-    let router = knotwork_runtime::listen::server(&config.limits)
-        .layer(metrics.layer())
-        .layer(knotwork_runtime::trace::TraceLayer)
-        .layer(knotwork_runtime::status::StatusLayer)
+    let router = knotwork_runtime::backend_server(&config.limits, &metrics)
         .layer(stamp::StampLayer::new(served.clone()))
         .add_service(health)
         .add_service(reflection_v1)

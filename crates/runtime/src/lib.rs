@@ -7,7 +7,8 @@
 //! mode refuses ([`prod`]), Prometheus metrics with the admin port
 //! ([`metrics`]), trace context across the hops of a call ([`trace`]), the
 //! development credentials ([`dev`]) and how a service serves its listener
-//! until shutdown, drain deadline included ([`serve()`]).
+//! until shutdown, drain deadline included ([`serve()`]), behind the layers
+//! every backend runs ([`backend_server`]).
 //!
 //! Invariant: this crate never reads the environment on its own; binaries
 //! pass configuration in (clap reads `KNOTWORK_*` variables in `main.rs`).
@@ -32,4 +33,4 @@ pub mod telemetry;
 pub mod tls;
 pub mod trace;
 
-pub use serve::{AdminPort, serve, spawn_admin};
+pub use serve::{AdminPort, BackendLayers, backend_server, serve, spawn_admin};

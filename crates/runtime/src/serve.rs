@@ -10,12 +10,30 @@ use knotwork_proto::BoxError;
 use tokio::net::TcpListener;
 use tonic::body::Body;
 use tonic::service::Routes;
+use tonic::transport::Server;
 use tonic::transport::server::Router;
+use tower::layer::util::{Identity, Stack};
 use tower::{Layer, Service};
 
 use crate::drain::Drain;
 use crate::listen::LimitArgs;
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, RedLayer};
+use crate::status::StatusLayer;
+use crate::trace::TraceLayer;
+
+/// The layers every backend service (catalog, session) runs each call
+/// through, outermost first: its RED metrics, its span, the status checks.
+pub type BackendLayers = Stack<StatusLayer, Stack<TraceLayer, Stack<RedLayer, Identity>>>;
+
+/// The server of a backend service: [`crate::listen::server`] under
+/// `limits`, with [`BackendLayers`] recording into `metrics`. The service
+/// adds its own layer (innermost) and services.
+pub fn backend_server(limits: &LimitArgs, metrics: &Metrics) -> Server<BackendLayers> {
+    crate::listen::server(limits)
+        .layer(metrics.layer())
+        .layer(TraceLayer)
+        .layer(StatusLayer)
+}
 
 /// Serves `router` on `listener` (TLS-wrapped when `tls` is set, under
 /// `limits`) until `drain` starts draining, then lets in-flight calls

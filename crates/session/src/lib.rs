@@ -172,10 +172,7 @@ pub async fn run_with_admin(
         .then(|| store.raft().cloned())
         .flatten()
         .map(|r| raft::RaftServer::new(r, auth.clone()).into_service());
-    let router = knotwork_runtime::listen::server(&config.limits)
-        .layer(metrics.layer())
-        .layer(knotwork_runtime::trace::TraceLayer)
-        .layer(knotwork_runtime::status::StatusLayer)
+    let router = knotwork_runtime::backend_server(&config.limits, &metrics)
         // One ownership check before every user-scoped handler.
         .layer(shards::OwnershipLayer::new(ownership, auth))
         .add_service(health)
