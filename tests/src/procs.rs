@@ -356,6 +356,37 @@ pub fn as_user<T>(user: &str, msg: T) -> tonic::Request<T> {
     req
 }
 
+/// Every session of `user`, read through all pages of ListSessions (500 a
+/// page); `request` makes each call's request ([`as_user`] through a
+/// gateway, [`internal`] straight to a shard).
+pub async fn all_sessions(
+    client: &mut ses::session_service_client::SessionServiceClient<Channel>,
+    user: &str,
+    request: fn(&str, ses::ListSessionsRequest) -> tonic::Request<ses::ListSessionsRequest>,
+) -> Vec<ses::SessionRecord> {
+    let mut sessions = Vec::new();
+    let mut token = String::new();
+    loop {
+        let page = client
+            .list_sessions(request(
+                user,
+                ses::ListSessionsRequest {
+                    page_size: 500,
+                    page_token: token,
+                    ..Default::default()
+                },
+            ))
+            .await
+            .expect("list sessions")
+            .into_inner();
+        sessions.extend(page.sessions);
+        if page.next_page_token.is_empty() {
+            return sessions;
+        }
+        token = page.next_page_token;
+    }
+}
+
 /// A valid session on [`POINT`] with `tool`, done `minutes_ago`, whose notes
 /// carry `marker` (tests find records by it).
 /// `minutes_ago` counts from one base time per test process, so a retry

@@ -178,27 +178,7 @@ struct Seen {
 
 async fn read_user(client: &mut SessionServiceClient<Channel>, u: &str) -> Seen {
     // ListSessions, all pages.
-    let mut listed = Vec::new();
-    let mut token = String::new();
-    loop {
-        let page = client
-            .list_sessions(procs::internal(
-                u,
-                ses::ListSessionsRequest {
-                    page_size: 500,
-                    page_token: token.clone(),
-                    ..Default::default()
-                },
-            ))
-            .await
-            .expect("list")
-            .into_inner();
-        listed.extend(page.sessions);
-        if page.next_page_token.is_empty() {
-            break;
-        }
-        token = page.next_page_token;
-    }
+    let listed = procs::all_sessions(client, u, procs::internal).await;
     let export = client
         .export_user_data(procs::internal(u, ses::ExportUserDataRequest {}))
         .await

@@ -171,27 +171,8 @@ impl Cluster {
         let mut client = self.gateway_client();
         let mut out = BTreeMap::new();
         for u in users {
-            let mut token = String::new();
-            loop {
-                let page = client
-                    .list_sessions(procs::as_user(
-                        u,
-                        ses::ListSessionsRequest {
-                            page_size: 500,
-                            page_token: token.clone(),
-                            ..Default::default()
-                        },
-                    ))
-                    .await
-                    .expect("list sessions")
-                    .into_inner();
-                for s in page.sessions {
-                    *out.entry(s.notes).or_insert(0) += 1;
-                }
-                if page.next_page_token.is_empty() {
-                    break;
-                }
-                token = page.next_page_token;
+            for s in procs::all_sessions(&mut client, u, procs::as_user).await {
+                *out.entry(s.notes).or_insert(0) += 1;
             }
         }
         out
@@ -561,27 +542,8 @@ async fn a_wiped_replica_catches_up_from_a_snapshot() {
         SessionServiceClient::new(procs::channel(&alone.url(), Duration::from_secs(15)));
     let mut stored = BTreeMap::new();
     for u in &users {
-        let mut token = String::new();
-        loop {
-            let page = client
-                .list_sessions(procs::internal(
-                    u,
-                    ses::ListSessionsRequest {
-                        page_size: 500,
-                        page_token: token.clone(),
-                        ..Default::default()
-                    },
-                ))
-                .await
-                .unwrap()
-                .into_inner();
-            for s in page.sessions {
-                *stored.entry(s.notes).or_insert(0) += 1;
-            }
-            if page.next_page_token.is_empty() {
-                break;
-            }
-            token = page.next_page_token;
+        for s in procs::all_sessions(&mut client, u, procs::internal).await {
+            *stored.entry(s.notes).or_insert(0) += 1;
         }
     }
     check_exactly_once(&ledger, &stored);
