@@ -1,5 +1,5 @@
 //! Small files written so that a crash leaves the old content or the new,
-//! never a mix (the persisted catalog view, the shard map).
+//! never a mix (the persisted catalog view).
 
 use std::io::Write as _;
 use std::path::Path;

@@ -100,6 +100,7 @@ pub async fn run_with_admin(
     let initial = knotwork_runtime::shardmap::parse_shards(&config.initial_shards)
         .map_err(|e| Error::Startup(format!("--initial-shards: {e}")))?;
     let ownership = Arc::new(shards::Ownership::open(
+        store.clone(),
         &config.data_dir,
         &config.shard_id,
         &initial,

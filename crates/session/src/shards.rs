@@ -2,25 +2,31 @@
 //! one check every user-scoped call passes ([`OwnershipLayer`]).
 //!
 //! The map (`knotwork.session.v1.ShardMap`, placement rule in
-//! [`knotwork_runtime::shardmap`]) is kept durably in [`MAP_FILE`] beside
-//! the database: written to a temporary file, synced, renamed, the folder
-//! synced, before SetShardMap answers. A shard that holds no map accepts
-//! every user (a single shard, `knotwork up`); once it holds one, a call for
-//! a user another shard owns is refused with FAILED_PRECONDITION, reason
-//! WRONG_SHARD (naming the owner and the epoch), and a write of a user in a
-//! fenced bucket with UNAVAILABLE, reason USER_MOVING, before the handler
-//! runs, so nothing is written. Writes hold a read share of their bucket's
-//! gate, which a map change takes exclusively for the buckets it changes,
-//! so when SetShardMap returns, every write admitted under the previous map
-//! has finished: a mover copying a fenced user after that sees all of its
-//! acknowledged writes, and users of other buckets never wait.
+//! [`knotwork_runtime::shardmap`]) is part of the shard group's replicated
+//! state (`store/shard_map.rs`): SetShardMap on the group's leader proposes
+//! it as a Raft entry and answers once a majority stored it and this
+//! replica applied it; a follower answers NOT_LEADER naming the leader, as
+//! for every write. Every replica follows the map it applied (an entry, a
+//! snapshot, its state at start), so a new leader fences with the map its
+//! group committed. A shard that holds no map accepts every user (a single
+//! shard, `knotwork up`); once it holds one, a call for a user another
+//! shard owns is refused with FAILED_PRECONDITION, reason WRONG_SHARD
+//! (naming the owner and the epoch), and a write of a user in a fenced
+//! bucket with UNAVAILABLE, reason USER_MOVING, before the handler runs, so
+//! nothing is written. Writes hold a read share of their bucket's gate,
+//! which a map change takes exclusively for the buckets it changes while
+//! the entry goes through Raft, so when SetShardMap returns, every write
+//! admitted under the previous map has finished: a mover copying a fenced
+//! user after that sees all of its acknowledged writes, and users of other
+//! buckets never wait. A new leader admits user calls only once it has
+//! applied its predecessors' entries ([`Store::ready_for_users`]).
 //!
-//! With a replicated shard group the map belongs in the group's replicated
-//! state (the leader answers SetShardMap once a majority holds it); the
-//! check and the gate stay as they are.
+//! Data folders of the version that kept the map in [`MAP_FILE`] beside
+//! the database: the file is read once at start, its map seeded into the
+//! state, and the file renamed to `shard-map.pb.migrated`.
 
 use std::future::Future;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::pin::Pin;
 use std::sync::{Arc, RwLock};
 use std::task::{Context, Poll};
@@ -32,11 +38,14 @@ use prost::Message as _;
 use tonic::Status;
 use tonic::metadata::MetadataMap;
 
-use crate::durable::write_durably;
 use crate::error::{Error, REASON_SHARD_MAP_CONFLICT, REASON_STALE_SHARD_MAP};
+use crate::store::{Store, StoredMap};
 
-/// The file holding the shard map, in the data folder.
+/// The file an older version kept the shard map in, in the data folder.
 pub const MAP_FILE: &str = "shard-map.pb";
+
+/// What [`MAP_FILE`] is renamed to once its map is in the state.
+const MIGRATED_FILE: &str = "shard-map.pb.migrated";
 
 /// The path prefix of the calls the check applies to.
 const USER_CALLS: &str = "/knotwork.session.v1.SessionService/";
@@ -61,11 +70,13 @@ const READS: &[&str] = &[
     "ExportCalendar",
 ];
 
+/// The map the check reads, swapped as maps are applied.
+type Held = Arc<RwLock<Option<Arc<ShardMap>>>>;
+
 /// This shard's identity and map.
-#[derive(Debug)]
 pub struct Ownership {
     id: String,
-    map: RwLock<Option<Arc<ShardMap>>>,
+    map: Held,
     /// One gate per bucket: writes hold a read share of their user's
     /// bucket while they run; a map change takes the gates of the buckets
     /// whose users it may move exclusively, so it waits for those writes
@@ -73,7 +84,35 @@ pub struct Ownership {
     gates: Arc<[Arc<tokio::sync::RwLock<()>>]>,
     /// Serializes map changes.
     changing: tokio::sync::Mutex<()>,
-    file: Option<PathBuf>,
+    /// Where the map is kept (none: in memory only).
+    store: Option<Arc<Store>>,
+}
+
+impl std::fmt::Debug for Ownership {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ownership")
+            .field("id", &self.id)
+            .field("map", &self.map())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Reads the map file of an older version, if there is one.
+fn read_map_file(file: &Path) -> Result<Option<ShardMap>, Error> {
+    match std::fs::read(file) {
+        Ok(bytes) => Ok(Some(ShardMap::decode(bytes.as_slice()).map_err(|e| {
+            Error::Startup(format!("{} is not a shard map: {e}", file.display()))
+        })?)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::Startup(format!("reading {}: {e}", file.display()))),
+    }
+}
+
+fn stored(map: &ShardMap) -> StoredMap {
+    StoredMap {
+        epoch: map.epoch,
+        bytes: map.encode_to_vec(),
+    }
 }
 
 impl Ownership {
@@ -81,63 +120,80 @@ impl Ownership {
     pub fn unfenced() -> Self {
         Self {
             id: String::new(),
-            map: RwLock::new(None),
+            map: Held::default(),
             gates: gates(),
             changing: tokio::sync::Mutex::new(()),
-            file: None,
+            store: None,
         }
     }
 
-    /// Loads the map kept in `dir`. When there is none and `initial` names
-    /// shards, that list becomes epoch 1 and is stored; a stored map wins
-    /// over `initial` (which is then only compared, with a warning).
-    pub fn open(dir: &Path, id: &str, initial: &[ShardInfo]) -> Result<Self, Error> {
+    /// Follows the map `store` holds. When it holds none, the map file of
+    /// an older version in `dir` is moved into it, else a non-empty
+    /// `initial` list becomes epoch 1; a held map wins over `initial`
+    /// (which is then only compared, with a warning).
+    pub fn open(
+        store: Arc<Store>,
+        dir: &Path,
+        id: &str,
+        initial: &[ShardInfo],
+    ) -> Result<Self, Error> {
         let file = dir.join(MAP_FILE);
-        let stored = match std::fs::read(&file) {
-            Ok(bytes) => Some(ShardMap::decode(bytes.as_slice()).map_err(|e| {
-                Error::Startup(format!("{} is not a shard map: {e}", file.display()))
-            })?),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(e) => return Err(Error::Startup(format!("reading {}: {e}", file.display()))),
-        };
-        let map = match stored {
-            Some(map) => {
-                if !initial.is_empty() && map.shards != initial {
-                    tracing::warn!(
-                        epoch = map.epoch,
-                        "the configured shard list differs from the stored shard map; the map wins"
-                    );
-                }
-                Some(map)
-            }
-            None if initial.is_empty() => None,
-            None => {
-                let map = ShardMap {
+        let old = read_map_file(&file)?;
+        if store.shard_map()?.is_none() {
+            let seed = match &old {
+                Some(map) => Some(map.clone()),
+                None if initial.is_empty() => None,
+                None => Some(ShardMap {
                     epoch: 1,
                     shards: initial.to_vec(),
                     r#move: None,
-                };
+                }),
+            };
+            if let Some(map) = seed {
                 shardmap::validate(&map)
-                    .map_err(|e| Error::Startup(format!("the shard list: {e}")))?;
-                write_durably(&file, &map.encode_to_vec())
-                    .map_err(|e| Error::Startup(format!("writing {}: {e}", file.display())))?;
-                Some(map)
+                    .map_err(|e| Error::Startup(format!("the shard map to start with: {e}")))?;
+                store.seed_shard_map(&stored(&map))?;
             }
+        }
+        if old.is_some() {
+            // Read once: the state holds the map from now on.
+            std::fs::rename(&file, dir.join(MIGRATED_FILE))
+                .map_err(|e| Error::Startup(format!("renaming {}: {e}", file.display())))?;
+            tracing::info!(file = %file.display(), "shard map file moved into the replicated state");
+        }
+        let map = Held::default();
+        let slot = map.clone();
+        store.follow_shard_map(Box::new(move |held: &StoredMap| {
+            match ShardMap::decode(held.bytes.as_slice()) {
+                Ok(m) => match slot.write() {
+                    Ok(mut s) => *s = Some(Arc::new(m)),
+                    Err(p) => *p.into_inner() = Some(Arc::new(m)),
+                },
+                // Only maps SetShardMap validated are ever held.
+                Err(e) => tracing::error!(epoch = held.epoch, error = %e, "a held shard map does not decode"),
+            }
+        }))?;
+        let this = Self {
+            id: id.to_owned(),
+            map,
+            gates: gates(),
+            changing: tokio::sync::Mutex::new(()),
+            store: Some(store),
         };
-        if let Some(map) = &map {
+        if let Some(map) = this.map() {
+            if !initial.is_empty() && map.shards != initial {
+                tracing::warn!(
+                    epoch = map.epoch,
+                    "the configured shard list differs from the held shard map; the map wins"
+                );
+            }
             let listed = map.shards.iter().any(|s| s.id == id);
             tracing::info!(shard = %id, epoch = map.epoch, listed, "shard map loaded");
             if !listed {
                 tracing::warn!(shard = %id, "this shard is not in the shard map: it owns no user");
             }
         }
-        Ok(Self {
-            id: id.to_owned(),
-            map: RwLock::new(map.map(Arc::new)),
-            gates: gates(),
-            changing: tokio::sync::Mutex::new(()),
-            file: Some(file),
-        })
+        Ok(this)
     }
 
     /// This shard's identity (empty when none is configured).
@@ -169,54 +225,82 @@ impl Ownership {
         Ok(())
     }
 
-    /// Stores `map` (see SetShardMap): durably first, then in memory once
-    /// the writes admitted under the previous map have finished.
+    /// Waits until the map held is the group's (see
+    /// [`Store::ready_for_users`]).
+    async fn ready(&self, write: bool) -> Result<(), Status> {
+        match &self.store {
+            Some(store) => store.ready_for_users(write).await.map_err(Status::from),
+            None => Ok(()),
+        }
+    }
+
+    /// Makes `map` the group's map (see SetShardMap): a Raft entry on the
+    /// leader, taken into the check once the writes admitted under the
+    /// previous map have finished.
     pub async fn set(&self, map: ShardMap) -> Result<Arc<ShardMap>, Error> {
         shardmap::validate(&map).map_err(|e| Error::field("map", e))?;
         let _one = self.changing.lock().await;
-        if let Some(held) = self.map() {
-            if map.epoch < held.epoch {
-                return Err(Error::ShardMap {
-                    reason: REASON_STALE_SHARD_MAP,
-                    message: format!(
-                        "this shard holds epoch {}, newer than {}",
-                        held.epoch, map.epoch
-                    ),
-                });
-            }
-            if map.epoch == held.epoch {
-                if *held == map {
-                    return Ok(held);
-                }
-                return Err(Error::ShardMap {
-                    reason: REASON_SHARD_MAP_CONFLICT,
-                    message: format!("epoch {} is held with other content", map.epoch),
-                });
-            }
+        if let Some(store) = &self.store {
+            // A new leader first applies what its predecessors committed,
+            // so the rules below compare with the group's map.
+            store.ready_for_users(false).await?;
         }
-        if let Some(file) = self.file.clone() {
-            let bytes = map.encode_to_vec();
-            tokio::task::spawn_blocking(move || write_durably(&file, &bytes))
-                .await
-                .map_err(|e| Error::Storage(format!("writing the shard map: {e}")))?
-                .map_err(|e| Error::Storage(format!("writing the shard map: {e}")))?;
+        if let Some(held) = self.map() {
+            compare(&held, &map)?;
+            if *held == map {
+                return Ok(held);
+            }
         }
         let map = Arc::new(map);
         let mut writes_done = Vec::new();
         for b in changed_buckets(self.map().as_deref(), &map) {
             writes_done.push(self.gates[b].write().await);
         }
-        match self.map.write() {
-            Ok(mut m) => *m = Some(map.clone()),
-            Err(p) => *p.into_inner() = Some(map.clone()),
+        match &self.store {
+            Some(store) => {
+                if !store.propose_shard_map(stored(&map)).await? {
+                    // Another map was applied first: the rules say why.
+                    if let Some(held) = self.map() {
+                        compare(&held, &map)?;
+                    }
+                    return Err(Error::Unavailable(
+                        "the shard map changed meanwhile; retry".into(),
+                    ));
+                }
+            }
+            None => match self.map.write() {
+                Ok(mut m) => *m = Some(map.clone()),
+                Err(p) => *p.into_inner() = Some(map.clone()),
+            },
         }
         tracing::info!(
             epoch = map.epoch,
             moving = map.r#move.is_some(),
             "shard map changed"
         );
-        Ok(map)
+        Ok(self.map().unwrap_or(map))
     }
+}
+
+/// The epoch rules: `new` may follow `held` unless its epoch is older, or
+/// the same with other content.
+fn compare(held: &ShardMap, new: &ShardMap) -> Result<(), Error> {
+    if new.epoch < held.epoch {
+        return Err(Error::ShardMap {
+            reason: REASON_STALE_SHARD_MAP,
+            message: format!(
+                "this shard holds epoch {}, newer than {}",
+                held.epoch, new.epoch
+            ),
+        });
+    }
+    if new.epoch == held.epoch && held != new {
+        return Err(Error::ShardMap {
+            reason: REASON_SHARD_MAP_CONFLICT,
+            message: format!("epoch {} is held with other content", new.epoch),
+        });
+    }
+    Ok(())
 }
 
 fn gates() -> Arc<[Arc<tokio::sync::RwLock<()>>]> {
@@ -322,20 +406,30 @@ where
             return Box::pin(self.inner.call(req));
         };
         let ownership = self.layer.ownership.clone();
-        if !write {
-            if let Err(status) = ownership.check(&user, false) {
-                return Box::pin(std::future::ready(Ok(status.into_http())));
-            }
-            return Box::pin(self.inner.call(req));
-        }
         // The service was polled ready; the clone takes its place (the
         // usual tower pattern for calls that first wait).
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
+        if !write {
+            return Box::pin(async move {
+                let checked = match ownership.ready(false).await {
+                    Ok(()) => ownership.check(&user, false),
+                    Err(status) => Err(status),
+                };
+                match checked {
+                    Ok(()) => inner.call(req).await,
+                    Err(status) => Ok(status.into_http()),
+                }
+            });
+        }
         let gate = ownership.gates[shardmap::bucket_of(&user)].clone();
         Box::pin(async move {
             let _admitted = gate.read_owned().await;
-            if let Err(status) = ownership.check(&user, true) {
+            let checked = match ownership.ready(true).await {
+                Ok(()) => ownership.check(&user, true),
+                Err(status) => Err(status),
+            };
+            if let Err(status) = checked {
                 return Ok(status.into_http());
             }
             inner.call(req).await
@@ -367,15 +461,37 @@ mod tests {
             .unwrap_or_default()
     }
 
+    /// A replica that is a group of one (`knotwork up`).
+    async fn replica(dir: &Path) -> Arc<Store> {
+        let store = Store::open_replicated(
+            dir,
+            crate::store::StoreOptions::default(),
+            crate::store::ReplicaOptions::single(),
+            crate::raft::NoNetwork,
+        )
+        .await
+        .unwrap();
+        Arc::new(store)
+    }
+
+    async fn close(own: Ownership, store: Arc<Store>) {
+        drop(own);
+        let mut store = Arc::try_unwrap(store).unwrap_or_else(|_| panic!("store still shared"));
+        store.close().await;
+    }
+
     #[tokio::test]
-    async fn a_stored_map_survives_a_restart_and_epochs_only_grow() {
+    async fn a_held_map_survives_a_restart_and_epochs_only_grow() {
         let dir = tempfile::tempdir().unwrap();
-        let own = Ownership::open(dir.path(), "s1", &shards(3)).unwrap();
+        let store = replica(dir.path()).await;
+        let own = Ownership::open(store.clone(), dir.path(), "s1", &shards(3)).unwrap();
         assert_eq!(own.map().unwrap().epoch, 1);
         let mut next = (*own.map().unwrap()).clone();
         next.epoch = 5;
         next.shards = shards(4);
         own.set(next.clone()).await.unwrap();
+        // It went through the Raft log into the state.
+        assert_eq!(store.shard_map().unwrap().unwrap().epoch, 5);
         // The same map again is fine; an older or a conflicting one is not.
         own.set(next.clone()).await.unwrap();
         let mut old = next.clone();
@@ -386,9 +502,34 @@ mod tests {
         other.shards.pop();
         let e = own.set(other).await.unwrap_err();
         assert!(matches!(e, Error::ShardMap { reason, .. } if reason == REASON_SHARD_MAP_CONFLICT));
-        drop(own);
-        let reopened = Ownership::open(dir.path(), "s1", &shards(3)).unwrap();
+        close(own, store).await;
+        let store = replica(dir.path()).await;
+        let reopened = Ownership::open(store.clone(), dir.path(), "s1", &shards(3)).unwrap();
         assert_eq!(*reopened.map().unwrap(), next);
+        close(reopened, store).await;
+    }
+
+    /// The map file of the version before is read once, into the state.
+    #[tokio::test]
+    async fn a_map_file_of_the_previous_version_is_migrated() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = ShardMap {
+            epoch: 7,
+            shards: shards(2),
+            r#move: None,
+        };
+        std::fs::write(dir.path().join(MAP_FILE), old.encode_to_vec()).unwrap();
+        let store = replica(dir.path()).await;
+        // The file wins over the configured list, as it did.
+        let own = Ownership::open(store.clone(), dir.path(), "s1", &shards(3)).unwrap();
+        assert_eq!(*own.map().unwrap(), old);
+        assert!(!dir.path().join(MAP_FILE).exists());
+        assert!(dir.path().join(MIGRATED_FILE).exists());
+        close(own, store).await;
+        let store = replica(dir.path()).await;
+        let own = Ownership::open(store.clone(), dir.path(), "s1", &shards(3)).unwrap();
+        assert_eq!(*own.map().unwrap(), old);
+        close(own, store).await;
     }
 
     #[tokio::test]
@@ -396,7 +537,8 @@ mod tests {
         let own = Ownership::unfenced();
         assert!(own.check("anyone", true).is_ok());
         let dir = tempfile::tempdir().unwrap();
-        let own = Ownership::open(dir.path(), "s1", &shards(3)).unwrap();
+        let store = Arc::new(Store::open(dir.path(), Default::default()).unwrap());
+        let own = Ownership::open(store, dir.path(), "s1", &shards(3)).unwrap();
         let mine = user_on(1, 3, None);
         let theirs = user_on(2, 3, None);
         assert!(own.check(&mine, true).is_ok());
@@ -435,7 +577,8 @@ mod tests {
     #[test]
     fn a_shard_missing_from_the_map_owns_nobody() {
         let dir = tempfile::tempdir().unwrap();
-        let own = Ownership::open(dir.path(), "s9", &shards(2)).unwrap();
+        let store = Arc::new(Store::open(dir.path(), Default::default()).unwrap());
+        let own = Ownership::open(store, dir.path(), "s9", &shards(2)).unwrap();
         assert!(own.check("u1", false).is_err());
         assert!(own.check("u2", false).is_err());
     }

@@ -6,7 +6,8 @@
 //! `reads.rs` the queries; `keys.rs` the key encoding, the table
 //! definitions and the schema version; `holds.rs`, `usage.rs` and
 //! `snapshot.rs` the holds, the quota counters and the streamed export and
-//! backup.
+//! backup; `replica.rs`, `start.rs` the Raft group, `shard_map.rs` the
+//! shard map in its replicated state.
 //!
 //! Every write is a typed closure over the tables: the caller waits for
 //! its own reply type, and the writer applies many of them in one
@@ -62,6 +63,7 @@ mod reads;
 mod recovery;
 pub mod replica;
 mod schema;
+mod shard_map;
 mod snapshot;
 mod start;
 mod tables;
@@ -70,6 +72,7 @@ mod writer;
 
 pub use holds::SessionUpdate;
 pub use keys::SCHEMA_VERSION;
+pub use shard_map::{MapHook, StoredMap};
 pub use snapshot::{BackupPart, ExportPart, FORMAT_VERSION, restore_file, write_backup_file};
 pub use start::ReplicaOptions;
 pub use writer::Stats;
@@ -175,6 +178,8 @@ pub struct Store {
     stats: Arc<Stats>,
     path: std::path::PathBuf,
     raft: Option<replica::Raft>,
+    /// Where applied shard maps are reported (`shard_map.rs`).
+    maps: shard_map::MapSink,
     /// The term in which a read confirmed that this replica leads a group
     /// it is the only voter of and has applied every earlier term's
     /// entries (0: none); see [`Store::read`].
@@ -245,6 +250,7 @@ impl Store {
             stats,
             path,
             raft: None,
+            maps: shard_map::MapSink::default(),
             read_term: AtomicU64::new(0),
         })
     }

@@ -25,6 +25,11 @@
 //! **Snapshots** hold every session row at an applied log id, kept in one
 //! file beside the database (`raft-snapshot.bin`); a replica that is too far
 //! behind (or was wiped) installs one, and the log before it is purged.
+//!
+//! **The shard map** is part of the replicated state too: an entry whose
+//! `shard_map` is set carries one (and no rows), applied under the epoch
+//! rules on every replica, kept in `raft_state` and in snapshots; see
+//! `shard_map.rs`.
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;
@@ -43,6 +48,7 @@ use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinitio
 use super::keys::{DATA_TABLES, b64};
 use super::recovery::Recovery;
 use super::recovery::current;
+use super::shard_map::{self, MapSink, StoredMap};
 use super::tables::Change;
 use crate::error::Error;
 
@@ -59,28 +65,34 @@ pub type NodeId = u64;
 /// The Raft handle of a shard replica.
 pub type Raft = openraft::Raft<TypeConfig>;
 
-/// One Raft entry: a write batch's row changes.
+/// One Raft entry: a write batch's row changes, or a shard map.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Batch {
     /// The log id of the last batch applied when this one was evaluated.
     pub based_on: Option<LogId<NodeId>>,
     /// The rows to write, in order.
     pub(crate) changes: Vec<Change>,
+    /// A shard map to hold (then `changes` is empty and `based_on` is not
+    /// checked: a map changes no row). Absent in entries written before
+    /// maps were replicated, so their logs read as they are.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) shard_map: Option<StoredMap>,
 }
 
 /// What applying a [`Batch`] did.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct BatchReply {
     /// False when the batch was evaluated against an older state and was
-    /// skipped (its writers retry).
+    /// skipped (its writers retry), or when its shard map broke the epoch
+    /// rules (an older epoch, or the held epoch with other content).
     pub applied: bool,
 }
 
 /// The Raft log: index -> entry (JSON).
 const LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("raft_log");
 /// The Raft state: vote, committed, last purged, and the state machine's
-/// applied log id, membership and last batch (JSON each).
-const STATE: TableDefinition<&str, &[u8]> = TableDefinition::new("raft_state");
+/// applied log id, membership, last batch and shard map (JSON each).
+pub(super) const STATE: TableDefinition<&str, &[u8]> = TableDefinition::new("raft_state");
 
 const VOTE: &str = "vote";
 const COMMITTED: &str = "committed";
@@ -137,7 +149,7 @@ async fn blocking<T: Send + 'static>(
     }
 }
 
-fn state_get<T: serde::de::DeserializeOwned>(
+pub(super) fn state_get<T: serde::de::DeserializeOwned>(
     t: &impl ReadableTable<&'static str, &'static [u8]>,
     k: &str,
 ) -> Result<Option<T>, Error> {
@@ -147,7 +159,7 @@ fn state_get<T: serde::de::DeserializeOwned>(
     }
 }
 
-fn write_txn(db: &Database, durable: bool) -> Result<redb::WriteTransaction, Error> {
+pub(super) fn write_txn(db: &Database, durable: bool) -> Result<redb::WriteTransaction, Error> {
     let mut txn = db.begin_write()?;
     txn.set_durability(if durable {
         Durability::Immediate
@@ -328,10 +340,15 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 }
 
-/// The rows of a snapshot: every session table, and the last batch.
+/// The rows of a snapshot: every session table, the last batch and the
+/// shard map.
 #[derive(serde::Serialize, serde::Deserialize)]
 struct SnapshotRows {
     last_batch: Option<LogId<NodeId>>,
+    /// Absent in snapshots made before maps were replicated: installing
+    /// one keeps the map the replica holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    shard_map: Option<StoredMap>,
     /// (table id, rows).
     tables: Vec<(u8, Vec<Row>)>,
 }
@@ -342,18 +359,21 @@ struct Row(
     #[serde(with = "b64")] Vec<u8>,
 );
 
-/// The state machine: the session tables.
+/// The state machine: the session tables and the shard map.
 #[derive(Clone)]
 pub struct StateMachine {
     db: Arc<Recovery>,
     snapshot_path: PathBuf,
+    /// Told each shard map applied, once it is committed.
+    maps: MapSink,
 }
 
 impl StateMachine {
-    pub(super) fn new(db: Arc<Recovery>, dir: &Path) -> Self {
+    pub(super) fn new(db: Arc<Recovery>, dir: &Path, maps: MapSink) -> Self {
         Self {
             db,
             snapshot_path: dir.join(SNAPSHOT_FILE),
+            maps,
         }
     }
 }
@@ -442,6 +462,7 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
             let membership: StoredMembership<NodeId, BasicNode> =
                 state_get(&state, MEMBERSHIP)?.unwrap_or_default();
             let last_batch = state_get(&state, LAST_BATCH)?.flatten();
+            let shard_map = shard_map::get(&state)?;
             let mut tables = Vec::new();
             for (id, def) in DATA_TABLES.iter().enumerate() {
                 let t = txn.open_table(*def)?;
@@ -452,7 +473,11 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
                 }
                 tables.push((id as u8, rows));
             }
-            let rows = serde_json::to_vec(&SnapshotRows { last_batch, tables })?;
+            let rows = serde_json::to_vec(&SnapshotRows {
+                last_batch,
+                shard_map,
+                tables,
+            })?;
             let id = match applied {
                 Some(l) => format!(
                     "{}-{}-{}",
@@ -499,9 +524,10 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         I::IntoIter: OptionalSend,
     {
         let entries: Vec<_> = entries.into_iter().collect();
-        blocking(&self.db, move |db| {
+        let (replies, map) = blocking(&self.db, move |db| {
             let txn = write_txn(db, false)?;
             let mut replies = Vec::with_capacity(entries.len());
+            let mut held = None;
             {
                 let mut state = txn.open_table(STATE)?;
                 let mut last: Option<LogId<NodeId>> = state_get(&state, LAST_BATCH)?.flatten();
@@ -513,12 +539,21 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                             membership = Some(StoredMembership::new(Some(e.log_id), m.clone()));
                             true
                         }
-                        EntryPayload::Normal(batch) if batch.based_on == last => {
-                            apply_changes(&txn, &batch.changes)?;
-                            last = Some(e.log_id);
-                            true
-                        }
-                        EntryPayload::Normal(_) => false,
+                        EntryPayload::Normal(batch) => match &batch.shard_map {
+                            Some(map) => {
+                                let now = shard_map::put(&mut state, map)?;
+                                if now {
+                                    held = Some(map.clone());
+                                }
+                                now
+                            }
+                            None if batch.based_on == last => {
+                                apply_changes(&txn, &batch.changes)?;
+                                last = Some(e.log_id);
+                                true
+                            }
+                            None => false,
+                        },
                     };
                     replies.push(BatchReply { applied });
                 }
@@ -531,9 +566,15 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 }
             }
             txn.commit()?;
-            Ok(replies)
+            Ok((replies, held))
         })
-        .await
+        .await?;
+        // Before the replies: a proposer hears its map is held only once
+        // the replica's ownership check follows it.
+        if let Some(map) = map {
+            self.maps.applied(&map);
+        }
+        Ok(replies)
     }
 
     async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
@@ -552,7 +593,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         let meta = meta.clone();
         let path = self.snapshot_path.clone();
         let bytes = snapshot.into_inner();
-        blocking(&self.db, move |db| {
+        let map = blocking(&self.db, move |db| {
             let rows: SnapshotRows = serde_json::from_slice(&bytes)?;
             let txn = write_txn(db, true)?;
             for def in DATA_TABLES {
@@ -576,11 +617,19 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                     serde_json::to_vec(&meta.last_membership)?.as_slice(),
                 )?;
                 state.insert(LAST_BATCH, serde_json::to_vec(&rows.last_batch)?.as_slice())?;
+                if let Some(map) = &rows.shard_map {
+                    shard_map::replace(&mut state, map)?;
+                }
             }
             txn.commit()?;
-            write_snapshot(&path, &meta, &bytes)
+            write_snapshot(&path, &meta, &bytes)?;
+            Ok(rows.shard_map)
         })
-        .await
+        .await?;
+        if let Some(map) = map {
+            self.maps.applied(&map);
+        }
+        Ok(())
     }
 
     async fn get_current_snapshot(&mut self) -> StorageResult<Option<Snapshot<TypeConfig>>> {
@@ -645,7 +694,7 @@ mod tests {
             let cell = Arc::new(std::sync::RwLock::new(Some(Arc::new(db))));
             let recovery = Recovery::new(cell, dir.path().join(super::super::DB_FILE), 1 << 20);
             let log = LogStore::new(recovery.clone());
-            let sm = StateMachine::new(recovery, dir.path());
+            let sm = StateMachine::new(recovery, dir.path(), MapSink::default());
             Ok((dir, log, sm))
         }
     }
@@ -674,6 +723,7 @@ mod tests {
             payload: EntryPayload::Normal(Batch {
                 based_on,
                 changes: vec![put(k)],
+                shard_map: None,
             }),
         };
         let replies = sm
@@ -691,5 +741,51 @@ mod tests {
         let users = txn.open_table(DATA_TABLES[0]).unwrap();
         assert!(users.get(b"b".as_slice()).unwrap().is_some());
         assert!(users.get(b"stale".as_slice()).unwrap().is_none());
+    }
+
+    /// A map entry is held under the epoch rules, travels in snapshots,
+    /// and reaches the replica's hook when applied or installed.
+    #[tokio::test]
+    async fn a_shard_map_is_applied_and_travels_in_snapshots() {
+        let (_a, _log, mut leader) = openraft::testing::StoreBuilder::build(&Builder)
+            .await
+            .unwrap();
+        let id = |i| LogId::new(openraft::CommittedLeaderId::new(1, 1), i);
+        let map = |epoch, b: &[u8]| Entry::<TypeConfig> {
+            log_id: id(epoch),
+            payload: EntryPayload::Normal(Batch {
+                based_on: None,
+                changes: Vec::new(),
+                shard_map: Some(StoredMap {
+                    epoch,
+                    bytes: b.to_vec(),
+                }),
+            }),
+        };
+        let replies = leader
+            .apply([map(2, b"two"), map(3, b"three"), map(3, b"other")])
+            .await
+            .unwrap();
+        let applied: Vec<bool> = replies.iter().map(|r| r.applied).collect();
+        assert_eq!(applied, [true, true, false]);
+        let snapshot = leader.build_snapshot().await.unwrap();
+
+        let (_b, _log, mut rebuilt) = openraft::testing::StoreBuilder::build(&Builder)
+            .await
+            .unwrap();
+        let heard = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let h = heard.clone();
+        *rebuilt.maps.0.lock().unwrap() = Some(Box::new(move |m: &StoredMap| {
+            h.lock().unwrap().push(m.epoch);
+        }));
+        rebuilt
+            .install_snapshot(&snapshot.meta, snapshot.snapshot)
+            .await
+            .unwrap();
+        assert_eq!(*heard.lock().unwrap(), [3]);
+        let db = current(&rebuilt.db.cell).unwrap();
+        let txn = db.begin_read().unwrap();
+        let held = shard_map::get(&txn.open_table(STATE).unwrap()).unwrap();
+        assert_eq!(held.map(|m| m.bytes), Some(b"three".to_vec()));
     }
 }

@@ -115,12 +115,13 @@ impl Store {
                 .validate()
                 .map_err(|e| Error::Startup(format!("raft settings: {e}")))?,
         );
+        let maps = super::shard_map::MapSink::default();
         let raft = replica::Raft::new(
             replica.node_id,
             config,
             network,
             replica::LogStore::new(recovery.clone()),
-            replica::StateMachine::new(recovery.clone(), dir),
+            replica::StateMachine::new(recovery.clone(), dir, maps.clone()),
         )
         .await
         .map_err(|e| Error::Startup(format!("starting raft: {e}")))?;
@@ -147,6 +148,7 @@ impl Store {
         };
         let mut store = Self::start_with(recovery, options, Some(proposer))?;
         store.raft = Some(raft);
+        store.maps = maps;
         Ok(store)
     }
 }

@@ -424,6 +424,7 @@ async fn a_group_of_one_reads_while_its_log_flush_is_blocked() {
         .client_write_ff(replica::Batch {
             based_on,
             changes: Vec::new(),
+            shard_map: None,
         })
         .await
         .unwrap();

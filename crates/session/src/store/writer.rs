@@ -321,7 +321,11 @@ fn evaluate(
         tables.take_changes()
     };
     txn.abort()?;
-    Ok(Batch { based_on, changes })
+    Ok(Batch {
+        based_on,
+        changes,
+        shard_map: None,
+    })
 }
 
 impl Writer {
