@@ -19,12 +19,14 @@
 //!
 //! A shard is a [`Group`]: one URL (a single copy), or the members of a
 //! replicated shard group written `url1|url2|url3` (in `--session-shards`
-//! and in the map alike). Calls go to the member that last answered as the
-//! leader; a follower refuses with NOT_LEADER naming the leader's URL, and
-//! the call is sent there at once; an unreachable member, or one that
-//! knows no leader (an election), sends the call to the next member after
-//! a short pause. All of this stays within [`FAILOVER_WAIT`] and the call's
-//! deadline; past it the caller gets UNAVAILABLE. Refusals wrote nothing;
+//! and in the map alike). [`Group::call`] reaches its leader: calls go to
+//! the member that last answered as the leader; a follower refuses with
+//! NOT_LEADER naming the leader's URL, and the call is sent there at once;
+//! an unreachable member, or one that knows no leader (an election), sends
+//! the call to the next member after a short pause. All of this stays
+//! within [`FAILOVER_WAIT`] and the call's deadline; past it the caller
+//! gets UNAVAILABLE. The online reshard (`reshard/online.rs`) reaches
+//! groups through the same [`Group::call`], with a longer wait. Refusals wrote nothing;
 //! a call lost with a member that died may have been written, and writes
 //! carry request ids, so the retry is answered exactly once.
 
@@ -83,6 +85,89 @@ pub struct Group {
 }
 
 impl Group {
+    /// The group of `url` whose members (in the URL's order) are
+    /// `members`.
+    pub fn of(url: &str, members: Vec<Arc<Backend>>) -> Result<Self, Error> {
+        if members.is_empty() {
+            return Err(Error::Config(format!("shard {url:?} names no member")));
+        }
+        Ok(Self {
+            url: url.to_owned(),
+            members,
+            leader: AtomicUsize::new(0),
+        })
+    }
+
+    /// Calls the group's leader: `call(member, attempt_deadline)` goes to
+    /// the member that last led; a NOT_LEADER refusal sends it to the
+    /// leader named at once, and an unreachable member (UNAVAILABLE, or a
+    /// DEADLINE_EXCEEDED before `deadline`) or an election (no leader
+    /// named) to the next member after a short pause, all within
+    /// `failover` and `deadline`. Every other answer (a success, a shard's
+    /// refusal, an error) is returned as it is. The gateway's routing and
+    /// the online reshard both reach a group only through here.
+    pub async fn call<T, F, Fut>(
+        &self,
+        deadline: Instant,
+        failover: Duration,
+        mut call: F,
+    ) -> Result<T, Status>
+    where
+        F: FnMut(Arc<Backend>, Instant) -> Fut,
+        Fut: Future<Output = Result<T, Status>>,
+    {
+        let failover_end = Instant::now() + failover;
+        let mut pause = Duration::from_millis(5);
+        let mut hops = 0usize;
+        loop {
+            let (member, backend) = self.preferred();
+            // After a failover step, one attempt may not take the call's
+            // whole deadline: a stopped member must not hold it.
+            let attempt = if hops == 0 {
+                deadline
+            } else {
+                deadline.min(failover_end)
+            };
+            let status = match call(backend.clone(), attempt).await {
+                Ok(answer) => return Ok(answer),
+                Err(status) => status,
+            };
+            let leader = match shardmap::refusal(&status) {
+                Some(Refusal::NotLeader { leader }) => leader,
+                Some(_) => return Err(status),
+                // A member that did not answer (dead, stopped, no leader
+                // to commit with): another member may lead.
+                None if self.members.len() > 1
+                    && (status.code() == Code::Unavailable
+                        || (status.code() == Code::DeadlineExceeded && attempt < deadline)) =>
+                {
+                    None
+                }
+                None => return Err(status),
+            };
+            let now = Instant::now();
+            if now >= deadline || now >= failover_end {
+                return Err(if status.code() == Code::DeadlineExceeded {
+                    Status::unavailable(
+                        "the shard group has no reachable leader; retry in a moment",
+                    )
+                } else {
+                    status
+                });
+            }
+            self.follow(member, leader.as_deref());
+            hops += 1;
+            // A named leader is called at once; without one (an election
+            // under way), each round over the members waits a little more.
+            if leader.is_none() || hops > self.members.len() {
+                let wait = pause.min(deadline.min(failover_end) - now);
+                tokio::time::sleep(wait).await;
+                pause = (pause * 2).min(FAILOVER_PAUSE);
+            }
+            tracing::debug!(from = %backend.url, leader = ?leader, hops, "following the shard group's leader");
+        }
+    }
+
     /// The member calls go to now, and its index.
     pub fn preferred(&self) -> (usize, Arc<Backend>) {
         let i = self.leader.load(Ordering::Relaxed) % self.members.len();
@@ -220,14 +305,7 @@ impl Shards {
             .into_iter()
             .map(|m| self.backend(m))
             .collect::<Result<Vec<_>, _>>()?;
-        if members.is_empty() {
-            return Err(Error::Config(format!("shard {url:?} names no member")));
-        }
-        let g = Arc::new(Group {
-            url: url.to_owned(),
-            members,
-            leader: AtomicUsize::new(0),
-        });
+        let g = Arc::new(Group::of(url, members)?);
         self.groups
             .lock()
             .map_err(|_| Error::Internal("shard groups lock poisoned".to_owned()))?
@@ -273,30 +351,25 @@ impl Shards {
         let started = Instant::now();
         let mut refreshed = false;
         let mut pause = Duration::from_millis(5);
-        let mut hops = 0usize;
         loop {
             let group = self.route(user_id);
-            let (member, backend) = group.preferred();
-            // After a failover step, one attempt may not take the call's
-            // whole deadline: a stopped member must not hold it.
-            let failover_end = started + FAILOVER_WAIT;
-            let attempt = if hops == 0 {
-                deadline
-            } else {
-                deadline.min(failover_end)
-            };
-            let mut req = Request::new(message.clone());
-            setup(&mut req);
-            let status = match call_with_deadline(&backend, attempt, req, &call).await {
+            let answer = group
+                .call(deadline, FAILOVER_WAIT, |backend, attempt| {
+                    let mut req = Request::new(message.clone());
+                    setup(&mut req);
+                    let call = &call;
+                    async move { call_with_deadline(&backend, attempt, req, call).await }
+                })
+                .await;
+            let status = match answer {
                 Ok(resp) => return Ok(resp),
                 Err(status) => status,
             };
-            let leader = match shardmap::refusal(&status) {
+            match shardmap::refusal(&status) {
                 Some(Refusal::WrongShard { epoch, .. }) if !refreshed => {
                     refreshed = true;
-                    tracing::debug!(backend = %backend.url, epoch, "wrong shard; refreshing the shard map");
+                    tracing::debug!(shard = %group.url, epoch, "wrong shard; refreshing the shard map");
                     self.refresh(Some(&group), epoch).await;
-                    continue;
                 }
                 Some(Refusal::WrongShard { .. }) => {
                     return Err(Status::with_details(
@@ -315,39 +388,9 @@ impl Shards {
                     if epoch > self.epoch() {
                         self.refresh(Some(&group), epoch).await;
                     }
-                    continue;
                 }
-                Some(Refusal::NotLeader { leader }) => leader,
-                // A member that did not answer (dead, stopped, no leader
-                // to commit with): another member may lead.
-                None if group.members.len() > 1
-                    && (status.code() == Code::Unavailable
-                        || (status.code() == Code::DeadlineExceeded && attempt < deadline)) =>
-                {
-                    None
-                }
-                None => return Err(status),
-            };
-            let now = Instant::now();
-            if now >= deadline || now >= failover_end {
-                return Err(if status.code() == Code::DeadlineExceeded {
-                    Status::unavailable(
-                        "the shard group has no reachable leader; retry in a moment",
-                    )
-                } else {
-                    status
-                });
+                _ => return Err(status),
             }
-            group.follow(member, leader.as_deref());
-            hops += 1;
-            // A named leader is called at once; without one (an election
-            // under way), each round over the members waits a little more.
-            if leader.is_none() || hops > group.members.len() {
-                let wait = pause.min(deadline.min(failover_end) - now);
-                tokio::time::sleep(wait).await;
-                pause = (pause * 2).min(FAILOVER_PAUSE);
-            }
-            tracing::debug!(from = %backend.url, leader = ?leader, hops, "following the shard group's leader");
         }
     }
 

@@ -61,7 +61,7 @@ pub(crate) fn channel(url: &str, tls: &BackendTls) -> Result<Channel, Error> {
 /// Deadline of a unary admin call.
 pub(crate) const CALL_TIMEOUT: Duration = Duration::from_secs(60);
 /// Deadline of moving one user (export, import, verify).
-const STREAM_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+pub(crate) const STREAM_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 
 /// Adds one export part to a digest, without the fields that differ
 /// between two exports of the same data (the export time).
@@ -93,6 +93,25 @@ pub(crate) async fn export_digest(
     Ok(hasher.finalize().into())
 }
 
+/// Which side of a copy failed, with the status it answered (so the
+/// online reshard follows the right group's leader).
+#[derive(Debug)]
+pub(crate) enum CopyFailed {
+    /// The export from the source.
+    Export(tonic::Status),
+    /// The import into the target.
+    Import(tonic::Status),
+}
+
+impl std::fmt::Display for CopyFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CopyFailed::Export(s) => write!(f, "export: {}", s.message()),
+            CopyFailed::Import(s) => write!(f, "import: {}", s.message()),
+        }
+    }
+}
+
 /// Streams `user` from `source` into `target`, part by part; returns the
 /// digest of what was sent.
 pub(crate) async fn copy_user(
@@ -100,7 +119,7 @@ pub(crate) async fn copy_user(
     target: &mut SessionAdminServiceClient<Channel>,
     user: &str,
     token: &AsciiMetadataValue,
-) -> Result<[u8; 32], String> {
+) -> Result<[u8; 32], CopyFailed> {
     let mut req = Request::new(StreamExportUserRequest {
         user_id: user.to_owned(),
     });
@@ -109,19 +128,16 @@ pub(crate) async fn copy_user(
     let mut parts = source
         .stream_export_user(req)
         .await
-        .map_err(|s| format!("export: {}", s.message()))?
+        .map_err(CopyFailed::Export)?
         .into_inner();
     let (tx, rx) = tokio::sync::mpsc::channel::<StreamImportUserRequest>(4);
     let mut import = Request::new(ReceiverStream::new(rx).boxed());
     import.metadata_mut().insert(INTERNAL_TOKEN, token.clone());
     import.set_timeout(STREAM_TIMEOUT);
+    let stopped = || CopyFailed::Import(tonic::Status::unavailable("the target stopped reading"));
     let pump = async move {
         let mut hasher = Sha256::new();
-        while let Some(msg) = parts
-            .message()
-            .await
-            .map_err(|s| format!("export: {}", s.message()))?
-        {
+        while let Some(msg) = parts.message().await.map_err(CopyFailed::Export)? {
             let part = msg.part.unwrap_or_default();
             digest_part(&mut hasher, &part);
             tx.send(StreamImportUserRequest {
@@ -129,7 +145,7 @@ pub(crate) async fn copy_user(
                 complete: false,
             })
             .await
-            .map_err(|_| "import: the target stopped reading".to_owned())?;
+            .map_err(|_| stopped())?;
         }
         // Only now is the import whole; if this is never sent (an export
         // error above drops `tx`), the target undoes the import.
@@ -138,14 +154,17 @@ pub(crate) async fn copy_user(
             complete: true,
         })
         .await
-        .map_err(|_| "import: the target stopped reading".to_owned())?;
-        Ok::<_, String>(hasher.finalize().into())
+        .map_err(|_| stopped())?;
+        Ok::<_, CopyFailed>(hasher.finalize().into())
     };
     let (imported, sent) = tokio::join!(target.stream_import_user(import), pump);
-    // An export error explains an aborted import better than the abort.
-    let sent = sent?;
-    imported.map_err(|s| format!("import: {}", s.message()))?;
-    Ok(sent)
+    // An export error explains an aborted import better than the abort,
+    // and the import's own status better than "stopped reading".
+    match (sent, imported) {
+        (Err(CopyFailed::Export(s)), _) => Err(CopyFailed::Export(s)),
+        (_, Err(s)) => Err(CopyFailed::Import(s)),
+        (sent, Ok(_)) => sent,
+    }
 }
 
 /// Moves every user whose shard changes from `old_shards` to `new_shards`
@@ -226,7 +245,9 @@ pub async fn reshard_with_tls(
             }
             let mut target = admin(new_url)?;
             let moved: Result<(), String> = async {
-                let sent = copy_user(&mut source, &mut target, &user, &token).await?;
+                let sent = copy_user(&mut source, &mut target, &user, &token)
+                    .await
+                    .map_err(|e| e.to_string())?;
                 let check = export_digest(&mut target, &user, &token)
                     .await
                     .map_err(|s| format!("verify: {}", s.message()))?;

@@ -29,8 +29,20 @@
 //! first brings every shard to the newest epoch any of them holds. If a
 //! group cannot be caught up, its fence is lifted again before the error
 //! is returned.
+//!
+//! A shard may be a replicated group (`url1|url2|url3`, as in the map):
+//! every call goes to the group's leader through the gateway's own
+//! leader-following ([`Group::call`]: NOT_LEADER -> the leader named, an
+//! unreachable member -> the next one), waiting up to [`LEADER_WAIT`] for
+//! an election, so a leader change during a move costs a retry, not the
+//! move. The map is set once per group, on its leader, which answers once
+//! the group's majority holds it (the map is part of the group's
+//! replicated state). A copy interrupted by a leader change is made again
+//! whole (an import replaces the user).
 
 use std::collections::{BTreeSet, HashMap};
+use std::future::Future;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
@@ -40,14 +52,22 @@ use knotwork_proto::session::v1::{
     BucketState, DeleteUserRequest, GetShardMapRequest, ListUsersRequest, SetShardMapRequest,
     ShardInfo, ShardMap, ShardMove,
 };
+use knotwork_runtime::memory::MemoryBackends;
 use knotwork_runtime::shardmap::{self, BUCKETS, bucket_of, shard_for};
 use knotwork_runtime::tls::BackendTls;
 use tonic::metadata::AsciiMetadataValue;
 use tonic::transport::Channel;
-use tonic::{Code, Request};
+use tonic::{Code, Request, Response, Status};
 
-use super::{CALL_TIMEOUT, channel, copy_user, export_digest};
+use super::{CALL_TIMEOUT, CopyFailed, STREAM_TIMEOUT, copy_user, export_digest};
 use crate::Error;
+use crate::backend::{Backend, Role, call_with_deadline, classify};
+use crate::metrics::Metrics;
+use crate::shards::Group;
+
+/// The longest a call waits for its group to have a reachable leader (an
+/// election after the leader died) before the step fails.
+pub const LEADER_WAIT: Duration = Duration::from_secs(15);
 
 /// How an online reshard runs.
 #[derive(Debug, Clone)]
@@ -87,10 +107,15 @@ pub struct OnlineReport {
     pub users_deleted: usize,
 }
 
-/// One shard as the tool reaches it.
+/// One shard (a single copy or a group) as the tool reaches it.
 struct Shard {
     info: ShardInfo,
-    client: SessionAdminServiceClient<Channel>,
+    group: Arc<Group>,
+}
+
+/// The admin client of a member's channel.
+fn admin(channel: Channel) -> SessionAdminServiceClient<Channel> {
+    SessionAdminServiceClient::new(channel).max_decoding_message_size(256 * 1024 * 1024)
 }
 
 struct Mover {
@@ -133,11 +158,26 @@ pub async fn reshard_online(
             infos.push(s.clone());
         }
     }
+    let metrics = Metrics::new()?;
     let mut shards = Vec::new();
     for info in infos {
-        let client = SessionAdminServiceClient::new(channel(&info.url, tls)?)
-            .max_decoding_message_size(256 * 1024 * 1024);
-        shards.push(Shard { info, client });
+        let members = shardmap::members(&info.url)
+            .into_iter()
+            .map(|url| {
+                Backend::new(
+                    url,
+                    Role::Session,
+                    tls,
+                    Duration::from_secs(5),
+                    1,
+                    &MemoryBackends::default(),
+                    metrics.clone(),
+                )
+                .map(Arc::new)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let group = Arc::new(Group::of(&info.url, members)?);
+        shards.push(Shard { info, group });
     }
     let mut mover = Mover {
         token,
@@ -161,6 +201,78 @@ impl Mover {
         r
     }
 
+    /// One unary admin call to `group`'s leader.
+    async fn call<M, R, F, Fut>(&self, group: &Group, message: M, call: F) -> Result<R, Status>
+    where
+        M: Clone,
+        F: Fn(SessionAdminServiceClient<Channel>, Request<M>) -> Fut,
+        Fut: Future<Output = Result<Response<R>, Status>>,
+    {
+        let deadline = Instant::now() + CALL_TIMEOUT;
+        let on_channel = |channel: Channel, req: Request<M>| call(admin(channel), req);
+        group
+            .call(deadline, LEADER_WAIT, |backend, attempt| {
+                let req = self.req(message.clone());
+                let on_channel = &on_channel;
+                async move { call_with_deadline(&backend, attempt, req, on_channel).await }
+            })
+            .await
+            .map(Response::into_inner)
+    }
+
+    /// The digest of `user`'s export from `group`'s leader.
+    async fn digest(&self, group: &Group, user: &str) -> Result<[u8; 32], Status> {
+        let deadline = Instant::now() + STREAM_TIMEOUT;
+        group
+            .call(deadline, LEADER_WAIT, |backend, _| async move {
+                export_digest(&mut admin(backend.channel()), user, &self.token)
+                    .await
+                    .map_err(|s| classify(s, &backend.url))
+            })
+            .await
+    }
+
+    /// Copies `user` from `source`'s leader to `target`'s, each followed on
+    /// its own: a copy cut by either side's leader change is made again.
+    async fn copy(&self, source: &Group, target: &Group, user: &str) -> Result<[u8; 32], String> {
+        let deadline = Instant::now() + STREAM_TIMEOUT;
+        let token = &self.token;
+        let outcome = source
+            .call(deadline, LEADER_WAIT, |from, _| async move {
+                // The target's call answers Ok for what is not its to
+                // follow (an export failure), so the source follows that.
+                let into = target
+                    .call(deadline, LEADER_WAIT, |to, _| {
+                        let from = from.clone();
+                        async move {
+                            let sent = copy_user(
+                                &mut admin(from.channel()),
+                                &mut admin(to.channel()),
+                                user,
+                                token,
+                            )
+                            .await;
+                            match sent {
+                                Ok(digest) => Ok(Ok(digest)),
+                                Err(CopyFailed::Export(s)) => Ok(Err(classify(s, &from.url))),
+                                Err(CopyFailed::Import(s)) => Err(classify(s, &to.url)),
+                            }
+                        }
+                    })
+                    .await;
+                match into {
+                    Ok(Ok(digest)) => Ok(Ok(digest)),
+                    Ok(Err(export)) => Err(export),
+                    Err(import) => Ok(Err(format!("import: {}", import.message()))),
+                }
+            })
+            .await;
+        match outcome {
+            Ok(done) => done,
+            Err(export) => Err(format!("export: {}", export.message())),
+        }
+    }
+
     fn shard(&self, id: &str) -> Result<&Shard, Error> {
         self.shards
             .iter()
@@ -173,10 +285,24 @@ impl Mover {
     async fn gather(&mut self, from: &[ShardInfo]) -> Result<(), Error> {
         let mut newest: Option<ShardMap> = None;
         for s in &self.shards {
-            let got = s
-                .client
-                .clone()
-                .get_shard_map(self.req(GetShardMapRequest {}))
+            // A read only the leader answers first, so the map read next
+            // is the leader's (a follower may lag behind its group).
+            self.call(&s.group, leader_probe(), |mut c, r| async move {
+                c.list_users(r).await
+            })
+            .await
+            .map_err(|e| {
+                Error::Config(format!(
+                    "shard {} ({}): {}",
+                    s.info.id,
+                    s.info.url,
+                    e.message()
+                ))
+            })?;
+            let got = self
+                .call(&s.group, GetShardMapRequest {}, |mut c, r| async move {
+                    c.get_shard_map(r).await
+                })
                 .await
                 .map_err(|e| {
                     Error::Config(format!(
@@ -185,8 +311,7 @@ impl Mover {
                         s.info.url,
                         e.message()
                     ))
-                })?
-                .into_inner();
+                })?;
             if got.shard_id != s.info.id {
                 return Err(Error::Config(format!(
                     "{} says it is shard {:?}, not {:?} (KNOTWORK_SESSION_SHARD_ID)",
@@ -252,20 +377,23 @@ impl Mover {
                 .iter()
                 .filter(|s| ids.contains(&s.info.id.as_str()) == wave)
                 .map(|s| async move {
-                    s.client
-                        .clone()
-                        .set_shard_map(this.req(SetShardMapRequest {
-                            map: Some(map.clone()),
-                        }))
-                        .await
-                        .map_err(|e| {
-                            Error::Config(format!(
-                                "setting epoch {} on shard {}: {}",
-                                map.epoch,
-                                s.info.id,
-                                e.message()
-                            ))
-                        })
+                    let set = SetShardMapRequest {
+                        map: Some(map.clone()),
+                    };
+                    this.call(
+                        &s.group,
+                        set,
+                        |mut c, r| async move { c.set_shard_map(r).await },
+                    )
+                    .await
+                    .map_err(|e| {
+                        Error::Config(format!(
+                            "setting epoch {} on shard {}: {}",
+                            map.epoch,
+                            s.info.id,
+                            e.message()
+                        ))
+                    })
                 });
             for done in futures::future::join_all(set).await {
                 done?;
@@ -383,18 +511,22 @@ impl Mover {
             .collect();
         let mut out = Vec::new();
         for (index, info) in self.map.shards.iter().enumerate().take(from_n) {
-            let mut client = self.shard(&info.id)?.client.clone();
+            let group = self.shard(&info.id)?.group.clone();
             let mut page_token = String::new();
             loop {
-                let page = client
-                    .list_users(self.req(ListUsersRequest {
-                        page_size: 1000,
-                        page_token: page_token.clone(),
-                        buckets: filter.clone(),
-                    }))
+                let list = ListUsersRequest {
+                    page_size: 1000,
+                    page_token: page_token.clone(),
+                    buckets: filter.clone(),
+                };
+                let page = self
+                    .call(
+                        &group,
+                        list,
+                        |mut c, r| async move { c.list_users(r).await },
+                    )
                     .await
-                    .map_err(Error::Upstream)?
-                    .into_inner();
+                    .map_err(Error::Upstream)?;
                 for user in page.user_ids {
                     // Only users that live on their old shard move; data
                     // left elsewhere is not this move's.
@@ -412,11 +544,11 @@ impl Mover {
         Ok(out)
     }
 
-    fn clients(&self, src: usize, user: &str, to_n: usize) -> Result<Pair, Error> {
+    fn groups(&self, src: usize, user: &str, to_n: usize) -> Result<Pair, Error> {
         let dst = shard_for(user, to_n);
         Ok(Pair {
-            source: self.shard(&self.map.shards[src].id)?.client.clone(),
-            target: self.shard(&self.map.shards[dst].id)?.client.clone(),
+            source: self.shard(&self.map.shards[src].id)?.group.clone(),
+            target: self.shard(&self.map.shards[dst].id)?.group.clone(),
         })
     }
 
@@ -443,9 +575,8 @@ impl Mover {
             let this = &*self;
             let results = futures::stream::iter(known.iter().cloned())
                 .map(|(user, src)| async move {
-                    let mut pair = this.clients(src, &user, to_n)?;
-                    let sent =
-                        copy_user(&mut pair.source, &mut pair.target, &user, &this.token).await;
+                    let pair = this.groups(src, &user, to_n)?;
+                    let sent = this.copy(&pair.source, &pair.target, &user).await;
                     // A user deleted meanwhile is handled under the fence.
                     if let Err(why) = &sent {
                         tracing::debug!(user = %user, error = %why, "copy before the fence failed");
@@ -480,7 +611,7 @@ impl Mover {
         let caught = futures::stream::iter(users.iter().cloned())
             .map(|(user, src)| async move {
                 let pair = this
-                    .clients(src, &user, to_n)
+                    .groups(src, &user, to_n)
                     .map_err(|e| (user.clone(), e))?;
                 let copied = copied.get(&user).copied();
                 this.catch_up(pair, &user, copied)
@@ -533,11 +664,11 @@ impl Mover {
     /// own the user yet), so an unchanged source needs no second look.
     async fn catch_up(
         &self,
-        mut pair: Pair,
+        pair: Pair,
         user: &str,
         copied: Option<[u8; 32]>,
     ) -> Result<(), Error> {
-        let source = match export_digest(&mut pair.source, user, &self.token).await {
+        let source = match self.digest(&pair.source, user).await {
             Ok(d) => Some(d),
             Err(s) if s.code() == Code::NotFound => None,
             Err(s) => return Err(Error::Config(format!("export: {}", s.message()))),
@@ -545,7 +676,7 @@ impl Mover {
         let target = match (source, copied) {
             (Some(now), Some(before)) if now == before => return Ok(()),
             (Some(_), Some(_)) => None,
-            _ => match export_digest(&mut pair.target, user, &self.token).await {
+            _ => match self.digest(&pair.target, user).await {
                 Ok(d) => Some(d),
                 Err(s) if s.code() == Code::NotFound => None,
                 Err(s) => {
@@ -560,19 +691,23 @@ impl Mover {
             (a, b) if a == b => Ok(()),
             (None, _) => {
                 // Deleted on the old shard since it was copied.
-                pair.target
-                    .delete_user(self.req(DeleteUserRequest {
-                        user_id: user.to_owned(),
-                    }))
-                    .await
-                    .map_err(|s| Error::Config(format!("delete: {}", s.message())))?;
+                let delete = DeleteUserRequest {
+                    user_id: user.to_owned(),
+                };
+                self.call(&pair.target, delete, |mut c, r| async move {
+                    c.delete_user(r).await
+                })
+                .await
+                .map_err(|s| Error::Config(format!("delete: {}", s.message())))?;
                 Ok(())
             }
             _ => {
-                let sent = copy_user(&mut pair.source, &mut pair.target, user, &self.token)
+                let sent = self
+                    .copy(&pair.source, &pair.target, user)
                     .await
                     .map_err(Error::Config)?;
-                let check = export_digest(&mut pair.target, user, &self.token)
+                let check = self
+                    .digest(&pair.target, user)
                     .await
                     .map_err(|s| Error::Config(format!("verify: {}", s.message())))?;
                 if check != sent {
@@ -584,11 +719,14 @@ impl Mover {
     }
 
     async fn delete(&self, src: usize, user: String) -> Result<(), Error> {
-        let mut client = self.shard(&self.map.shards[src].id)?.client.clone();
-        client
-            .delete_user(self.req(DeleteUserRequest { user_id: user }))
-            .await
-            .map_err(Error::Upstream)?;
+        let group = self.shard(&self.map.shards[src].id)?.group.clone();
+        self.call(
+            &group,
+            DeleteUserRequest { user_id: user },
+            |mut c, r| async move { c.delete_user(r).await },
+        )
+        .await
+        .map_err(Error::Upstream)?;
         Ok(())
     }
 
@@ -608,8 +746,18 @@ impl Mover {
 }
 
 struct Pair {
-    source: SessionAdminServiceClient<Channel>,
-    target: SessionAdminServiceClient<Channel>,
+    source: Arc<Group>,
+    target: Arc<Group>,
+}
+
+/// The cheapest call only a group's leader answers (a follower refuses
+/// reads with NOT_LEADER), so the group knows its leader afterwards.
+fn leader_probe() -> ListUsersRequest {
+    ListUsersRequest {
+        page_size: 1,
+        page_token: String::new(),
+        buckets: Vec::new(),
+    }
 }
 
 fn count(n: usize) -> u32 {
