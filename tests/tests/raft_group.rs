@@ -14,7 +14,11 @@
 //!   snapshot (the log before it was purged), and its folder then holds
 //!   every acknowledged write;
 //! - a crash matrix: random replicas SIGKILLed and restarted under writers
-//!   (`KNOTWORK_RAFT_KILLS`, default 4; the ignored `crash_matrix_20` runs 20).
+//!   (`KNOTWORK_RAFT_KILLS`, default 4; the ignored `crash_matrix_20` runs 20);
+//! - the shard map is the group's: SetShardMap on the leader reaches every
+//!   replica, a follower refuses it with NOT_LEADER, and after the leader
+//!   is SIGKILLed the new leader fences with it (a user of another shard is
+//!   refused WRONG_SHARD), as does the old leader once restarted.
 //!
 //! The crash matrix numbers its members from 0, as the Kubernetes manifests
 //! do (the pod index); the other tests from 1.
@@ -30,6 +34,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use knotwork_proto::session::v1 as ses;
+use knotwork_proto::session::v1::session_admin_service_client::SessionAdminServiceClient;
 use knotwork_proto::session::v1::session_service_client::SessionServiceClient;
 use knotwork_tests::procs::{self, Proc};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -39,6 +44,9 @@ use tonic::Code;
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 const SESSION: &str = "knotwork.session.v1.SessionService";
+
+/// The group's shard id (every replica's `KNOTWORK_SESSION_SHARD_ID`).
+const GROUP_ID: &str = "g0";
 
 struct Cluster {
     dir: tempfile::TempDir,
@@ -80,6 +88,7 @@ impl Cluster {
                         (first_id + i as u64).to_string(),
                     ),
                     ("KNOTWORK_SESSION_RAFT_MEMBERS", members.clone()),
+                    ("KNOTWORK_SESSION_SHARD_ID", GROUP_ID.to_owned()),
                     (
                         "KNOTWORK_SESSION_RAFT_SNAPSHOT_LOGS",
                         snapshot_logs.to_string(),
@@ -603,4 +612,137 @@ async fn crash_matrix_random_kills() {
 #[ignore = "about a minute; run with --ignored"]
 async fn crash_matrix_20() {
     crash_matrix(20).await;
+}
+
+/// A replica's admin client, with the internal credential per call.
+fn admin(url: &str) -> SessionAdminServiceClient<tonic::transport::Channel> {
+    SessionAdminServiceClient::new(procs::channel(url, Duration::from_secs(10)))
+}
+
+fn with_token<T>(msg: T) -> tonic::Request<T> {
+    let mut req = tonic::Request::new(msg);
+    req.metadata_mut().insert(
+        knotwork_proto::metadata::INTERNAL_TOKEN,
+        procs::INTERNAL.parse().unwrap(),
+    );
+    req
+}
+
+/// Waits until replica `url` holds a map of `epoch` (bounded).
+async fn holds_epoch(url: &str, epoch: u64) {
+    let started = Instant::now();
+    loop {
+        let held = admin(url)
+            .get_shard_map(with_token(ses::GetShardMapRequest {}))
+            .await
+            .ok()
+            .and_then(|r| r.into_inner().map)
+            .map(|m| m.epoch);
+        if held == Some(epoch) {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "{url} holds epoch {held:?}, not {epoch}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A LogSession for `user` straight to one replica.
+async fn log_on(url: &str, user: &str, tool: &str, rid: &str) -> Result<(), tonic::Status> {
+    let req = ses::LogSessionRequest {
+        request_id: rid.to_owned(),
+        session: Some(procs::record(tool, 5, rid)),
+    };
+    SessionServiceClient::new(procs::channel(url, Duration::from_secs(10)))
+        .log_session(procs::internal(user, req))
+        .await
+        .map(|_| ())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_new_leader_fences_with_the_groups_shard_map() {
+    use knotwork_runtime::shardmap::{Refusal, refusal, shard_for};
+    let _one = ONE_AT_A_TIME.lock().await;
+    let mut c = Cluster::start(20_000, 1).await;
+    let old = c.leader(&[0, 1, 2], Duration::from_secs(10)).await;
+    let urls: Vec<String> = c.replicas.iter().map(Proc::url).collect();
+    // The group and a second shard (never called: only the map names it).
+    let map = ses::ShardMap {
+        epoch: 2,
+        shards: vec![
+            ses::ShardInfo {
+                id: GROUP_ID.to_owned(),
+                url: urls.join("|"),
+            },
+            ses::ShardInfo {
+                id: "g1".to_owned(),
+                url: "http://127.0.0.1:9".to_owned(),
+            },
+        ],
+        r#move: None,
+    };
+    // A follower does not take it: it names the leader.
+    let follower = (old + 1) % 3;
+    let refused = admin(&urls[follower])
+        .set_shard_map(with_token(ses::SetShardMapRequest {
+            map: Some(map.clone()),
+        }))
+        .await
+        .expect_err("a follower refuses SetShardMap");
+    assert_eq!(
+        refusal(&refused),
+        Some(Refusal::NotLeader {
+            leader: Some(urls[old].clone())
+        })
+    );
+    let held = admin(&urls[old])
+        .set_shard_map(with_token(ses::SetShardMapRequest {
+            map: Some(map.clone()),
+        }))
+        .await
+        .expect("the leader takes the map")
+        .into_inner();
+    assert_eq!(held.map.map(|m| m.epoch), Some(2));
+    for u in &urls {
+        holds_epoch(u, 2).await;
+    }
+
+    let ours = (0..)
+        .map(|i| format!("fenced-{i}"))
+        .find(|u| shard_for(u, 2) == 0)
+        .unwrap();
+    let theirs = (0..)
+        .map(|i| format!("fenced-{i}"))
+        .find(|u| shard_for(u, 2) == 1)
+        .unwrap();
+    let wrong_shard = |status: &tonic::Status| {
+        matches!(
+            refusal(status),
+            Some(Refusal::WrongShard { ref shard, epoch: 2, .. }) if shard == "g1"
+        )
+    };
+
+    c.replicas[old].kill();
+    let others: Vec<usize> = (0..3).filter(|&i| i != old).collect();
+    let new = c.leader(&others, Duration::from_secs(10)).await;
+    let refused = log_on(&urls[new], &theirs, &c.tool, "theirs-1")
+        .await
+        .expect_err("the new leader refuses a user of another shard");
+    assert!(wrong_shard(&refused), "{refused:?}");
+    log_on(&urls[new], &ours, &c.tool, "ours-1")
+        .await
+        .expect("the new leader takes its own users");
+
+    // The old leader comes back as a follower with the same map, from
+    // its own state.
+    c.replicas[old].start();
+    procs::wait_serving(&urls[old], SESSION, Duration::from_secs(60)).await;
+    holds_epoch(&urls[old], 2).await;
+    let leader = c.leader(&[0, 1, 2], Duration::from_secs(10)).await;
+    let refused = log_on(&urls[leader], &theirs, &c.tool, "theirs-2")
+        .await
+        .expect_err("refused after the restart too");
+    assert!(wrong_shard(&refused), "{refused:?}");
 }

@@ -6,6 +6,12 @@
 //!   then on the owning shard exactly once, nobody was unavailable for more
 //!   than a second in total, and the gateway that never polls the map was
 //!   refused by a shard and recovered.
+//! - `online_reshard_onto_a_replicated_group_under_writes`: a 3-replica
+//!   group and a single copy grow by a second 3-replica group while users
+//!   write through a gateway: every acknowledged write is on its owner
+//!   exactly once, the moved users read back through the gateway, and every
+//!   replica of both groups holds the final map (it went through each
+//!   group's Raft log, set once, on the leader).
 //! - `a_wrong_shard_list_writes_nothing_to_the_wrong_shard`: a gateway
 //!   configured with the shard list in the wrong order, and one naming a
 //!   single shard, route every user to its owner; a shard called directly
@@ -22,7 +28,7 @@ use knotwork_proto::session::v1::session_service_client::SessionServiceClient;
 use knotwork_proto::session::v1::{
     ExportUserRequest, GetShardMapRequest, ListSessionsRequest, LogSessionRequest, ShardInfo,
 };
-use knotwork_runtime::shardmap::{Refusal, bucket_of, refusal, shard_for};
+use knotwork_runtime::shardmap::{self, Refusal, bucket_of, refusal, shard_for};
 use knotwork_tests::{INTERNAL_TOKEN, JWT_SECRET, procs};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -31,7 +37,12 @@ use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 
-/// Catalog, session shards with ids `s0..`, and gateways, on loopback.
+/// One test at a time: each runs many services on two shared cores, and
+/// the fence times they check are wall-clock times.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Catalog, session shards with ids `s0..` (each a single copy, or a Raft
+/// group whose URL is `url1|url2|url3`), and gateways, on loopback.
 struct Cluster {
     catalog_url: String,
     shards: Vec<ShardInfo>,
@@ -48,6 +59,13 @@ async fn listener() -> (TcpListener, String) {
 impl Cluster {
     /// `n` shards, all starting from the map of the first `initial` shards.
     async fn start(n: usize, initial: usize) -> Self {
+        Self::start_groups(&vec![1; n], initial).await
+    }
+
+    /// A shard per entry of `sizes`, each a group of that many replicas
+    /// (1: a single copy), all starting from the map of the first
+    /// `initial` shards.
+    async fn start_groups(sizes: &[usize], initial: usize) -> Self {
         let (stop, rx) = watch::channel(false);
         let stopped = |mut rx: watch::Receiver<bool>| async move {
             let _ = rx.wait_for(|s| *s).await;
@@ -61,25 +79,40 @@ impl Cluster {
         dirs.push(dir);
         let mut listeners = Vec::new();
         let mut shards = Vec::new();
-        for i in 0..n {
-            let (l, url) = listener().await;
-            listeners.push(l);
+        for (i, &size) in sizes.iter().enumerate() {
+            let mut urls = Vec::new();
+            for _ in 0..size {
+                let (l, url) = listener().await;
+                listeners.push((i, l, url.clone()));
+                urls.push(url);
+            }
             shards.push(ShardInfo {
                 id: format!("s{i}"),
-                url,
+                url: urls.join("|"),
             });
         }
         let initial_list: Vec<String> = shards[..initial]
             .iter()
             .map(|s| format!("{}={}", s.id, s.url))
             .collect();
-        for (l, info) in listeners.into_iter().zip(&shards) {
+        for (i, l, url) in listeners {
+            let info = &shards[i];
             let dir = tempfile::tempdir().expect("tempdir");
             let mut session = knotwork_session::Config::local(dir.path().to_path_buf());
             session.catalog_url = catalog_url.clone();
             session.internal_token = INTERNAL_TOKEN.to_owned();
             session.shard_id = info.id.clone();
             session.initial_shards = initial_list.clone();
+            let members = shardmap::members(&info.url);
+            if members.len() > 1 {
+                let ids = members.iter().enumerate();
+                session.raft.raft_node_id =
+                    1 + members.iter().position(|m| *m == url).unwrap_or(0) as u64;
+                session.raft.raft_members = ids
+                    .map(|(j, m)| format!("{}={m}", j + 1))
+                    .collect::<Vec<_>>()
+                    .join(",");
+            }
             tokio::spawn(knotwork_session::run(session, l, stopped(rx.clone())));
             dirs.push(dir);
         }
@@ -89,10 +122,19 @@ impl Cluster {
             stop,
             _dirs: dirs,
         };
-        // Every shard SERVING: storage open and the catalog's rules loaded.
+        // Every replica SERVING: storage open and the catalog's rules loaded.
         let deadline = Instant::now() + Duration::from_secs(30);
-        for s in &cluster.shards {
-            let mut health = HealthClient::new(lazy(&s.url));
+        let members: Vec<(String, String)> = cluster
+            .shards
+            .iter()
+            .flat_map(|s| {
+                shardmap::members(&s.url)
+                    .into_iter()
+                    .map(|m| (s.id.clone(), m.to_owned()))
+            })
+            .collect();
+        for (id, url) in &members {
+            let mut health = HealthClient::new(lazy(url));
             loop {
                 let serving = health
                     .check(HealthCheckRequest {
@@ -103,7 +145,7 @@ impl Cluster {
                 if serving {
                     break;
                 }
-                assert!(Instant::now() < deadline, "shard {} not serving", s.id);
+                assert!(Instant::now() < deadline, "shard {id} not serving");
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         }
@@ -204,22 +246,32 @@ async fn wait_ready(gateway: &str, user: &str) {
     }
 }
 
-/// The session names `shard` holds for `user` (empty when it holds nothing).
+/// The session names `shard` holds for `user` (empty when it holds
+/// nothing), read from its leader (a follower refuses with NOT_LEADER).
 async fn held(cluster: &Cluster, shard: usize, user: &str) -> Vec<String> {
-    match cluster
-        .admin(shard)
-        .export_user(internal(ExportUserRequest {
-            user_id: user.to_owned(),
-        }))
-        .await
-    {
-        Ok(r) => r
-            .into_inner()
-            .export
-            .map(|e| e.sessions.into_iter().map(|s| s.name).collect())
-            .unwrap_or_default(),
-        Err(s) if s.code() == tonic::Code::NotFound => Vec::new(),
-        Err(s) => panic!("export of {user} from shard {shard}: {s:?}"),
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        for member in shardmap::members(&cluster.shards[shard].url) {
+            let answer = SessionAdminServiceClient::new(lazy(member))
+                .export_user(internal(ExportUserRequest {
+                    user_id: user.to_owned(),
+                }))
+                .await;
+            match answer {
+                Ok(r) => {
+                    return r
+                        .into_inner()
+                        .export
+                        .map(|e| e.sessions.into_iter().map(|s| s.name).collect())
+                        .unwrap_or_default();
+                }
+                Err(s) if s.code() == tonic::Code::NotFound => return Vec::new(),
+                Err(s) if s.code() == tonic::Code::Unavailable => {}
+                Err(s) => panic!("export of {user} from shard {shard}: {s:?}"),
+            }
+        }
+        assert!(Instant::now() < deadline, "shard {shard} has no leader");
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -328,6 +380,7 @@ async fn backend_refusals(admin: std::net::SocketAddr, code: &str) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn online_reshard_3_to_4_under_writes() {
+    let _one = ONE_AT_A_TIME.lock().await;
     let cluster = Cluster::start(4, 3).await;
     let old: Vec<String> = cluster.shards[..3].iter().map(|s| s.url.clone()).collect();
     // One gateway follows the map every 200 ms; the other only looks at it
@@ -518,8 +571,149 @@ async fn online_reshard_3_to_4_under_writes() {
     assert_eq!(again.epoch_before, again.epoch_after);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn online_reshard_onto_a_replicated_group_under_writes() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    // s0: a group of 3, s1: a single copy; s2, a group of 3, is added.
+    let cluster = Cluster::start_groups(&[3, 1, 3], 2).await;
+    let old: Vec<String> = cluster.shards[..2].iter().map(|s| s.url.clone()).collect();
+    let (gateway, _) = cluster.gateway(old, Duration::from_millis(200)).await;
+    wait_ready(&gateway, "warm-up").await;
+    let tool = procs::point_tool(&cluster.catalog_url).await;
+
+    let users: Vec<String> = (0..40).map(|i| format!("grouped-{i}")).collect();
+    let stop = Arc::new(AtomicBool::new(false));
+    let apps = {
+        let (users, stop) = (users.clone(), stop.clone());
+        let (gateway, tool) = (gateway.clone(), tool.clone());
+        tokio::spawn(on_own_thread(2, move || async move {
+            let writers: Vec<_> = users
+                .iter()
+                .map(|user| {
+                    tokio::spawn(writer(
+                        gateway.clone(),
+                        tool.clone(),
+                        user.clone(),
+                        Duration::from_millis(400),
+                        stop.clone(),
+                    ))
+                })
+                .collect();
+            let mut tallies = HashMap::new();
+            for w in writers {
+                let (user, tally) = w.await.expect("writer");
+                tallies.insert(user, tally);
+            }
+            tallies
+        }))
+    };
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+
+    let started = Instant::now();
+    let shards = cluster.shards.clone();
+    let report = on_own_thread(1, move || async move {
+        knotwork_gateway::reshard_online(
+            &[],
+            &shards,
+            INTERNAL_TOKEN,
+            &knotwork_runtime::tls::BackendTls::default(),
+            knotwork_gateway::OnlineOptions {
+                fence_users: 6,
+                parallel: 8,
+            },
+        )
+        .await
+        .expect("online reshard")
+    })
+    .await;
+    let took = started.elapsed();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    stop.store(true, Ordering::Relaxed);
+    let tallies = apps.await.expect("the apps' thread");
+    eprintln!(
+        "reshard onto a 3-replica group: {} users moved in {} groups (fences {:?}), \
+         epoch {} -> {}, in {took:?}; failed tries {}; writes {}",
+        report.users_moved,
+        report.groups,
+        report.fences.iter().map(|(_, d)| *d).collect::<Vec<_>>(),
+        report.epoch_before,
+        report.epoch_after,
+        tallies.values().map(|t| t.failures).sum::<usize>(),
+        tallies
+            .values()
+            .map(|t| t.acknowledged.len())
+            .sum::<usize>(),
+    );
+    let moving: Vec<&String> = users
+        .iter()
+        .filter(|u| shard_for(u, 2) != shard_for(u, 3))
+        .collect();
+    assert!(!moving.is_empty());
+    assert_eq!(report.users_moved, moving.len());
+    assert_eq!(report.users_deleted, moving.len());
+
+    // Every acknowledged write on its owner exactly once, nothing
+    // elsewhere.
+    for user in &users {
+        let acknowledged = &tallies[user].acknowledged;
+        assert!(acknowledged.len() >= 2, "{user} wrote too little");
+        let owner = shard_for(user, 3);
+        let on_owner = held(&cluster, owner, user).await;
+        let mut counts: HashMap<&str, usize> = HashMap::new();
+        for name in &on_owner {
+            *counts.entry(name.as_str()).or_default() += 1;
+        }
+        for name in acknowledged {
+            assert_eq!(counts.get(name.as_str()), Some(&1), "{user}: {name}");
+        }
+        assert_eq!(
+            on_owner.len(),
+            acknowledged.len(),
+            "{user}: no extra sessions"
+        );
+        for other in (0..3).filter(|&s| s != owner) {
+            assert!(
+                held(&cluster, other, user).await.is_empty(),
+                "{user} left on shard {other}"
+            );
+        }
+    }
+    // The moved users read back through the gateway.
+    let mut client = SessionServiceClient::new(lazy(&gateway));
+    for user in &moving {
+        let read = procs::all_sessions(&mut client, user, as_user::<ListSessionsRequest>).await;
+        assert_eq!(read.len(), tallies[*user].acknowledged.len(), "{user}");
+    }
+    // Every replica of both groups holds the final map.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    for shard in &cluster.shards {
+        for member in shardmap::members(&shard.url) {
+            loop {
+                let epoch = SessionAdminServiceClient::new(lazy(member))
+                    .get_shard_map(internal(GetShardMapRequest {}))
+                    .await
+                    .expect("map")
+                    .into_inner()
+                    .map
+                    .map(|m| m.epoch);
+                if epoch == Some(report.epoch_after) {
+                    break;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "{member} of {} holds epoch {epoch:?}, not {}",
+                    shard.id,
+                    report.epoch_after
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_shard_list_writes_nothing_to_the_wrong_shard() {
+    let _one = ONE_AT_A_TIME.lock().await;
     let cluster = Cluster::start(3, 3).await;
     let urls: Vec<String> = cluster.shards.iter().map(|s| s.url.clone()).collect();
     // The list in the wrong order, and a list naming one shard only; the
@@ -596,6 +790,7 @@ async fn a_wrong_shard_list_writes_nothing_to_the_wrong_shard() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "a measurement, run by hand"]
 async fn reshard_time_per_100k_users() {
+    let _one = ONE_AT_A_TIME.lock().await;
     use futures::StreamExt as _;
     use knotwork_proto::session::v1::{ImportUserRequest, Profile, UserDataExport};
     let n: usize = std::env::var("KNOTWORK_RESHARD_USERS")
