@@ -11,7 +11,8 @@
 //!   write through a gateway: every acknowledged write is on its owner
 //!   exactly once, the moved users read back through the gateway, and every
 //!   replica of both groups holds the final map (it went through each
-//!   group's Raft log, set once, on the leader).
+//!   group's Raft log, set once, on the leader). The source group's leader
+//!   is shut down mid-move; the tool follows the next one.
 //! - `a_wrong_shard_list_writes_nothing_to_the_wrong_shard`: a gateway
 //!   configured with the shard list in the wrong order, and one naming a
 //!   single shard, route every user to its owner; a shard called directly
@@ -47,6 +48,8 @@ struct Cluster {
     catalog_url: String,
     shards: Vec<ShardInfo>,
     stop: watch::Sender<bool>,
+    /// Each replica's own stop, by URL (a graceful shutdown).
+    replica_stops: HashMap<String, watch::Sender<bool>>,
     _dirs: Vec<tempfile::TempDir>,
 }
 
@@ -95,6 +98,7 @@ impl Cluster {
             .iter()
             .map(|s| format!("{}={}", s.id, s.url))
             .collect();
+        let mut replica_stops = HashMap::new();
         for (i, l, url) in listeners {
             let info = &shards[i];
             let dir = tempfile::tempdir().expect("tempdir");
@@ -113,13 +117,23 @@ impl Cluster {
                     .collect::<Vec<_>>()
                     .join(",");
             }
-            tokio::spawn(knotwork_session::run(session, l, stopped(rx.clone())));
+            session.shutdown_grace_secs = 1;
+            let (own, own_rx) = watch::channel(false);
+            replica_stops.insert(url, own);
+            let (all, one) = (stopped(rx.clone()), stopped(own_rx));
+            tokio::spawn(knotwork_session::run(session, l, async move {
+                tokio::select! {
+                    () = all => {}
+                    () = one => {}
+                }
+            }));
             dirs.push(dir);
         }
         let cluster = Self {
             catalog_url,
             shards,
             stop,
+            replica_stops,
             _dirs: dirs,
         };
         // Every replica SERVING: storage open and the catalog's rules loaded.
@@ -170,6 +184,27 @@ impl Cluster {
             let _ = rx.wait_for(|s| *s).await;
         }));
         (url, admin_addr)
+    }
+
+    /// The member of shard `i` that answers a leader-only read (a follower
+    /// refuses reads with NOT_LEADER), within 10 s.
+    async fn leader_of(&self, i: usize) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            for member in shardmap::members(&self.shards[i].url) {
+                let read = SessionAdminServiceClient::new(lazy(member))
+                    .list_users(internal(knotwork_proto::session::v1::ListUsersRequest {
+                        page_size: 1,
+                        ..Default::default()
+                    }))
+                    .await;
+                if read.is_ok() {
+                    return member.to_owned();
+                }
+            }
+            assert!(Instant::now() < deadline, "shard {i} has no leader");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     fn admin(&self, i: usize) -> SessionAdminServiceClient<Channel> {
@@ -611,7 +646,7 @@ async fn online_reshard_onto_a_replicated_group_under_writes() {
 
     let started = Instant::now();
     let shards = cluster.shards.clone();
-    let report = on_own_thread(1, move || async move {
+    let reshard = tokio::spawn(on_own_thread(1, move || async move {
         knotwork_gateway::reshard_online(
             &[],
             &shards,
@@ -624,9 +659,15 @@ async fn online_reshard_onto_a_replicated_group_under_writes() {
         )
         .await
         .expect("online reshard")
-    })
-    .await;
+    }));
+    // The source group's leader goes away mid-move: the tool follows the
+    // one its group elects next.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let stopped = cluster.leader_of(0).await;
+    let _ = cluster.replica_stops[&stopped].send(true);
+    let report = reshard.await.expect("the mover's thread");
     let took = started.elapsed();
+    assert_ne!(cluster.leader_of(0).await, stopped, "a new leader");
     tokio::time::sleep(Duration::from_millis(1500)).await;
     stop.store(true, Ordering::Relaxed);
     let tallies = apps.await.expect("the apps' thread");
@@ -684,10 +725,14 @@ async fn online_reshard_onto_a_replicated_group_under_writes() {
         let read = procs::all_sessions(&mut client, user, as_user::<ListSessionsRequest>).await;
         assert_eq!(read.len(), tallies[*user].acknowledged.len(), "{user}");
     }
-    // Every replica of both groups holds the final map.
+    // Every replica of both groups (but the one stopped) holds the final
+    // map.
     let deadline = Instant::now() + Duration::from_secs(15);
     for shard in &cluster.shards {
-        for member in shardmap::members(&shard.url) {
+        for member in shardmap::members(&shard.url)
+            .into_iter()
+            .filter(|m| *m != stopped)
+        {
             loop {
                 let epoch = SessionAdminServiceClient::new(lazy(member))
                     .get_shard_map(internal(GetShardMapRequest {}))

@@ -17,7 +17,8 @@ pub struct ReshardArgs {
     pub from: Vec<String>,
     /// The new shard list, comma separated, in shard order. With
     /// `--online`, `id=url` entries (each id is the shard's
-    /// KNOTWORK_SESSION_SHARD_ID).
+    /// KNOTWORK_SESSION_SHARD_ID; a replicated shard group's url is its
+    /// replicas' URLs joined by `|`, and the tool calls its leader).
     #[arg(long, value_delimiter = ',', required = true)]
     pub to: Vec<String>,
     /// Move while everyone keeps working: copy, fence a group of users for
