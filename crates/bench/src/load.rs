@@ -38,6 +38,20 @@ pub enum Op {
     ReliefPlan,
 }
 
+impl Op {
+    /// Every call type, for parsing a mix.
+    pub const ALL: [Op; 8] = [
+        Op::Echo,
+        Op::FindByPain,
+        Op::Search,
+        Op::GetTriggerPoint,
+        Op::LogSession,
+        Op::ListProgress,
+        Op::GetToday,
+        Op::ReliefPlan,
+    ];
+}
+
 /// How calls reach the services.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Route {
@@ -97,6 +111,30 @@ impl Mix {
     /// One call type only.
     pub fn only(op: Op) -> Self {
         Mix(vec![(op, 1)])
+    }
+
+    /// Parses `Op=weight` pairs separated by commas (`LogSession=15,Search=5`).
+    pub fn parse(spec: &str) -> Result<Self, String> {
+        let mut out = Vec::new();
+        for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (name, weight) = part
+                .split_once('=')
+                .ok_or_else(|| format!("{part:?}: expected Op=weight"))?;
+            let op = Op::ALL
+                .iter()
+                .copied()
+                .find(|op| format!("{op:?}").eq_ignore_ascii_case(name.trim()))
+                .ok_or_else(|| format!("{name:?}: not one of {:?}", Op::ALL))?;
+            let weight = weight
+                .trim()
+                .parse::<u32>()
+                .map_err(|e| format!("{part:?}: {e}"))?;
+            out.push((op, weight));
+        }
+        if out.iter().all(|(_, w)| *w == 0) {
+            return Err("a mix needs at least one call with a weight above 0".into());
+        }
+        Ok(Mix(out))
     }
 
     fn pick(&self, rng: &mut fastrand::Rng) -> Op {

@@ -61,6 +61,18 @@ struct Args {
     /// Soak: run the mix this many seconds sampling memory (0 skips).
     #[arg(long, default_value_t = 0)]
     soak_seconds: u64,
+    /// The app mix's weights as `Op=weight` pairs (default: the app's real
+    /// mix, see `Mix::app`); for profiling one part of it.
+    #[arg(long, value_parser = Mix::parse)]
+    mix: Option<Mix>,
+    /// Run only the app-mix scaling runs (no baselines, no h2load, no
+    /// larger storage, no `knotwork up`): a quick profile target.
+    #[arg(long)]
+    only_mix: bool,
+    /// Extra environment of the session service, `KEY=VALUE` (repeatable),
+    /// e.g. `KNOTWORK_SESSION_REPLICATION=none`.
+    #[arg(long, value_parser = key_value)]
+    session_env: Vec<(String, String)>,
     /// Where to write the JSON results.
     #[arg(long, default_value = "bench-results/system.json")]
     out: PathBuf,
@@ -68,6 +80,12 @@ struct Args {
     /// (used by the benchmark itself).
     #[arg(long, hide = true)]
     serve_echo: Option<SocketAddr>,
+}
+
+fn key_value(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .ok_or_else(|| format!("{s:?}: expected KEY=VALUE"))
 }
 
 const INTERNAL: &str = "bench-internal-token";
@@ -290,7 +308,10 @@ async fn main() -> anyhow::Result<()> {
                 data.path().join("session").display().to_string(),
             ),
             ("KNOTWORK_CATALOG_URL", catalog_url.clone()),
-        ]),
+        ])
+        .into_iter()
+        .chain(args.session_env.iter().cloned())
+        .collect(),
         session_url.clone(),
     )
     .await?;
@@ -426,10 +447,11 @@ async fn main() -> anyhow::Result<()> {
     );
 
     // Warm up every path.
+    let app = args.mix.clone().unwrap_or_else(Mix::app);
     load::run(
         "warm-up",
         via_gateway.clone(),
-        &Mix::app(),
+        &app,
         8,
         Duration::from_secs(1),
         &bar,
@@ -453,7 +475,8 @@ async fn main() -> anyhow::Result<()> {
             Mix::only(Op::LogSession),
         ),
     ];
-    for callers in [1, c] {
+    let paired_callers: &[usize] = if args.only_mix { &[] } else { &[1, c] };
+    for &callers in paired_callers {
         for (name, world, mix) in &paired {
             report
                 .runs
@@ -464,7 +487,7 @@ async fn main() -> anyhow::Result<()> {
         let r = load::run(
             "app mix via gateway",
             via_gateway.clone(),
-            &Mix::app(),
+            &app,
             callers,
             secs,
             &bar,
@@ -480,7 +503,7 @@ async fn main() -> anyhow::Result<()> {
             }
         }
     }
-    if args.storage_factor > 1 {
+    if args.storage_factor > 1 && !args.only_mix {
         let more: Vec<(String, String)> = (args.users..args.users * args.storage_factor)
             .map(|i| {
                 let u = format!("bench-user-{i}");
@@ -506,12 +529,12 @@ async fn main() -> anyhow::Result<()> {
         let name = format!("app mix via gateway, {}x storage", args.storage_factor);
         report
             .runs
-            .push(load::run(&name, big, &Mix::app(), c, secs, &bar).await);
+            .push(load::run(&name, big, &app, c, secs, &bar).await);
     }
     // h2load: the same recorded GetTriggerPoint straight to the catalog,
     // through the gateway and through nginx, and the bare echo; rate
     // limits are off on the gateway (see its environment above).
-    if report::h2load_installed().await {
+    if !args.only_mix && report::h2load_installed().await {
         let point = cat::GetTriggerPointRequest {
             name: "triggerPoints/quadratus_lumborum_superficial".into(),
         };
@@ -582,6 +605,7 @@ async fn main() -> anyhow::Result<()> {
     // process, the gateway and the session service calling their backends
     // in memory. The separate processes stay up but idle.
     match procs::binary(dir, "knotwork") {
+        Ok(_) if args.only_mix => {}
         Ok(bin) => {
             bar.set_message("knotwork up (one process)");
             let gateway_port = procs::free_port()?;
@@ -631,7 +655,7 @@ async fn main() -> anyhow::Result<()> {
             load::run(
                 "warm-up",
                 one.clone(),
-                &Mix::app(),
+                &app,
                 8,
                 Duration::from_secs(1),
                 &bar,
@@ -639,7 +663,7 @@ async fn main() -> anyhow::Result<()> {
             .await;
             report
                 .runs
-                .push(load::run(report::UP_MIX, one, &Mix::app(), c, secs, &bar).await);
+                .push(load::run(report::UP_MIX, one, &app, c, secs, &bar).await);
             let (_, peak) = up.memory()?;
             report.up = BTreeMap::from([
                 ("startup_ms".to_owned(), up.startup.as_secs_f64() * 1000.0),
