@@ -19,7 +19,9 @@
 //! admitted under the previous map has finished: a mover copying a fenced
 //! user after that sees all of its acknowledged writes, and users of other
 //! buckets never wait. A new leader admits user calls only once it has
-//! applied its predecessors' entries ([`Store::ready_for_users`]).
+//! applied its predecessors' entries, and a follower refuses them with
+//! NOT_LEADER before its possibly older map is consulted
+//! ([`Store::ready_for_users`]).
 //!
 //! Data folders of the version that kept the map in [`MAP_FILE`] beside
 //! the database: the file is read once at start, its map seeded into the
@@ -227,9 +229,9 @@ impl Ownership {
 
     /// Waits until the map held is the group's (see
     /// [`Store::ready_for_users`]).
-    async fn ready(&self, write: bool) -> Result<(), Status> {
+    async fn ready(&self) -> Result<(), Status> {
         match &self.store {
-            Some(store) => store.ready_for_users(write).await.map_err(Status::from),
+            Some(store) => store.ready_for_users().await.map_err(Status::from),
             None => Ok(()),
         }
     }
@@ -242,8 +244,13 @@ impl Ownership {
         let _one = self.changing.lock().await;
         if let Some(store) = &self.store {
             // A new leader first applies what its predecessors committed,
-            // so the rules below compare with the group's map.
-            store.ready_for_users(false).await?;
+            // so the rules below compare with the group's map. A follower
+            // answers from the map it applied (it was committed), unless
+            // the change is newer: then the proposal refuses NOT_LEADER.
+            match store.ready_for_users().await {
+                Ok(()) | Err(Error::NotLeader { .. }) => {}
+                Err(e) => return Err(e),
+            }
         }
         if let Some(held) = self.map() {
             compare(&held, &map)?;
@@ -412,7 +419,7 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         if !write {
             return Box::pin(async move {
-                let checked = match ownership.ready(false).await {
+                let checked = match ownership.ready().await {
                     Ok(()) => ownership.check(&user, false),
                     Err(status) => Err(status),
                 };
@@ -425,7 +432,7 @@ where
         let gate = ownership.gates[shardmap::bucket_of(&user)].clone();
         Box::pin(async move {
             let _admitted = gate.read_owned().await;
-            let checked = match ownership.ready(true).await {
+            let checked = match ownership.ready().await {
                 Ok(()) => ownership.check(&user, true),
                 Err(status) => Err(status),
             };

@@ -23,10 +23,10 @@
 //!
 //! **A new leader.** Until a leader has applied an entry of its own term it
 //! may not have applied every map its predecessors committed, so user
-//! calls wait for that first ([`Store::ready_for_users`]), and writes on a
-//! replica that does not lead are refused there with NOT_LEADER (the
-//! writer would refuse them anyway): a write is checked against the map
-//! of the term it is evaluated in. (A write queued while its replica lost
+//! calls wait for that first ([`Store::ready_for_users`]), and user calls on
+//! a replica that does not lead are refused there with NOT_LEADER (its
+//! store would refuse them anyway): a write is checked against the map of
+//! the term it is evaluated in. (A write queued while its replica lost
 //! and won back the lead, with a map change by another leader in between,
 //! could still be evaluated after that map; that takes two elections
 //! within one batch's queueing time.)
@@ -211,9 +211,10 @@ impl Store {
 
     /// Whether user calls may be checked against the map held now: always
     /// without Raft; on the leader once it applied an entry of its term
-    /// (waiting up to [`CATCH_UP_TIMEOUT`]); on a follower for reads (the
-    /// read refuses itself) but not for writes ([`Error::NotLeader`]).
-    pub async fn ready_for_users(&self, write: bool) -> Result<(), Error> {
+    /// (waiting up to [`CATCH_UP_TIMEOUT`]); never on a follower
+    /// ([`Error::NotLeader`], as its reads and writes would answer: its map
+    /// may lag, and a stale WRONG_SHARD would hide where the leader is).
+    pub async fn ready_for_users(&self) -> Result<(), Error> {
         let Some(raft) = &self.raft else {
             return Ok(());
         };
@@ -223,7 +224,7 @@ impl Store {
             {
                 let m = metrics.borrow_and_update();
                 if m.current_leader != Some(m.id) {
-                    return if write { Err(not_leader(&m)) } else { Ok(()) };
+                    return Err(not_leader(&m));
                 }
                 if m.last_applied
                     .is_some_and(|l| l.leader_id.term == m.current_term)
