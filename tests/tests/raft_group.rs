@@ -11,8 +11,8 @@
 //! - one follower SIGSTOPped: writes go on; two: writes and reads fail with
 //!   UNAVAILABLE in bounded time, and after SIGCONT everything is there once;
 //! - a replica restarted with a wiped data folder catches up from a
-//!   snapshot (the log before it was purged), and its folder then holds
-//!   every acknowledged write;
+//!   snapshot (the log before it was purged), holds the group's shard map,
+//!   and its folder then holds every acknowledged write;
 //! - a crash matrix: random replicas SIGKILLed and restarted under writers
 //!   (`KNOTWORK_RAFT_KILLS`, default 4; the ignored `crash_matrix_20` runs 20);
 //! - the shard map is the group's: SetShardMap on the leader reaches every
@@ -488,6 +488,21 @@ async fn a_wiped_replica_catches_up_from_a_snapshot() {
     let leader = c.leader(&[0, 1, 2], Duration::from_secs(10)).await;
     let followers: Vec<usize> = (0..3).filter(|&i| i != leader).collect();
     let (wiped, other) = (followers[0], followers[1]);
+    // A map the group holds (it names only this group): the rebuilt
+    // replica gets it with the snapshot, its log entry being purged.
+    let urls: Vec<String> = c.replicas.iter().map(Proc::url).collect();
+    let map = ses::ShardMap {
+        epoch: 2,
+        shards: vec![ses::ShardInfo {
+            id: GROUP_ID.to_owned(),
+            url: urls.join("|"),
+        }],
+        r#move: None,
+    };
+    admin(&urls[leader])
+        .set_shard_map(with_token(ses::SetShardMapRequest { map: Some(map) }))
+        .await
+        .expect("the leader takes the map");
 
     let writers = Writers::start(&c, 4, "wipe");
     writers.until(0, 150, Duration::from_secs(60)).await;
@@ -530,8 +545,10 @@ async fn a_wiped_replica_catches_up_from_a_snapshot() {
         folder.join("raft-snapshot.bin").exists(),
         "the wiped replica installed no snapshot"
     );
-    // Everything acknowledged is applied on the rebuilt replica.
+    // Everything acknowledged is applied on the rebuilt replica, and it
+    // holds the group's map.
     c.caught_up(wiped).await;
+    holds_epoch(&urls[wiped], 2).await;
     c.replicas[other].signal("CONT");
 
     // Its folder, served alone as a single copy, holds every write once.
@@ -544,6 +561,7 @@ async fn a_wiped_replica_catches_up_from_a_snapshot() {
         &[
             ("KNOTWORK_SESSION_DATA_DIR", folder.display().to_string()),
             ("KNOTWORK_SESSION_REPLICATION", "none".to_owned()),
+            ("KNOTWORK_SESSION_SHARD_ID", GROUP_ID.to_owned()),
         ],
     );
     procs::wait_serving(&alone.url(), SESSION, Duration::from_secs(60)).await;
