@@ -555,4 +555,69 @@ mod tests {
         g.follow(0, None);
         assert_eq!(g.preferred().0, 1);
     }
+
+    /// What each member answers, by URL, in a fake call.
+    async fn answer(url: &str, answers: &[(&str, Result<(), Status>)]) -> Result<String, Status> {
+        match answers.iter().find(|(u, _)| *u == url) {
+            Some((_, Ok(()))) => Ok(url.to_owned()),
+            Some((_, Err(s))) => Err(s.clone()),
+            None => Err(Status::unavailable("unreachable")),
+        }
+    }
+
+    /// Where `Group::call` ends: the members called in turn, and the answer.
+    #[track_caller]
+    fn check_call(answers: &[(&str, Result<(), Status>)], called: &[&str], code: Option<Code>) {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let s = shards(&["http://a:1|http://b:1|http://c:1"]);
+            let group = s.current()[0].clone();
+            let seen = Mutex::new(Vec::new());
+            let deadline = Instant::now() + Duration::from_secs(2);
+            let got = group
+                .call(deadline, Duration::from_millis(500), |b, _| {
+                    seen.lock().unwrap().push(b.url.clone());
+                    let url = b.url.clone();
+                    async move { answer(&url, answers).await }
+                })
+                .await;
+            let seen = seen.into_inner().unwrap();
+            assert_eq!(seen.iter().map(String::as_str).collect::<Vec<_>>(), called);
+            assert_eq!(got.err().map(|s| s.code()), code);
+        });
+    }
+
+    #[test]
+    fn a_group_call_follows_the_leader_and_returns_every_other_answer() {
+        let not_leader = |l: &str| Err(shardmap::not_leader(Some(3), Some(l)));
+        // The named leader is called next, and answers.
+        check_call(
+            &[
+                ("http://a:1", not_leader("http://c:1")),
+                ("http://c:1", Ok(())),
+            ],
+            &["http://a:1", "http://c:1"],
+            None,
+        );
+        // An unreachable member: the next one.
+        check_call(
+            &[("http://b:1", Ok(()))],
+            &["http://a:1", "http://b:1"],
+            None,
+        );
+        // A shard's own refusal is the caller's to handle, not followed.
+        check_call(
+            &[("http://a:1", Err(shardmap::wrong_shard(None, 4)))],
+            &["http://a:1"],
+            Some(Code::FailedPrecondition),
+        );
+        check_call(
+            &[("http://a:1", Err(Status::invalid_argument("bad")))],
+            &["http://a:1"],
+            Some(Code::InvalidArgument),
+        );
+    }
 }
