@@ -12,7 +12,8 @@
 //!   exactly once, the moved users read back through the gateway, and every
 //!   replica of both groups holds the final map (it went through each
 //!   group's Raft log, set once, on the leader). The source group's leader
-//!   is shut down mid-move; the tool follows the next one.
+//!   is shut down once the first bucket group is fenced; the tool follows
+//!   the next one.
 //! - `a_wrong_shard_list_writes_nothing_to_the_wrong_shard`: a gateway
 //!   configured with the shard list in the wrong order, and one naming a
 //!   single shard, route every user to its owner; a shard called directly
@@ -660,10 +661,24 @@ async fn online_reshard_onto_a_replicated_group_under_writes() {
         .await
         .expect("online reshard")
     }));
-    // The source group's leader goes away mid-move: the tool follows the
-    // one its group elects next.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // The source group's leader goes away mid-move, once the first bucket
+    // group is fenced (epoch 3): the tool follows the one elected next.
     let stopped = cluster.leader_of(0).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let epoch = SessionAdminServiceClient::new(lazy(&stopped))
+            .get_shard_map(internal(GetShardMapRequest {}))
+            .await
+            .ok()
+            .and_then(|r| r.into_inner().map)
+            .map_or(0, |m| m.epoch);
+        if epoch >= 3 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the move did not start");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(!reshard.is_finished(), "stopped before the move ended");
     let _ = cluster.replica_stops[&stopped].send(true);
     let report = reshard.await.expect("the mover's thread");
     let took = started.elapsed();

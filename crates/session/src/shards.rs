@@ -227,13 +227,14 @@ impl Ownership {
         Ok(())
     }
 
-    /// Waits until the map held is the group's (see
-    /// [`Store::ready_for_users`]).
-    async fn ready(&self) -> Result<(), Status> {
-        match &self.store {
-            Some(store) => store.ready_for_users().await.map_err(Status::from),
-            None => Ok(()),
+    /// The whole admission of a user call: once the map held is the
+    /// group's (NOT_LEADER on a follower, see [`Store::ready_for_users`]),
+    /// [`Ownership::check`].
+    async fn admit(&self, user: &str, write: bool) -> Result<(), Status> {
+        if let Some(store) = &self.store {
+            store.ready_for_users().await.map_err(Status::from)?;
         }
+        self.check(user, write)
     }
 
     /// Makes `map` the group's map (see SetShardMap): a Raft entry on the
@@ -419,11 +420,7 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         if !write {
             return Box::pin(async move {
-                let checked = match ownership.ready().await {
-                    Ok(()) => ownership.check(&user, false),
-                    Err(status) => Err(status),
-                };
-                match checked {
+                match ownership.admit(&user, false).await {
                     Ok(()) => inner.call(req).await,
                     Err(status) => Ok(status.into_http()),
                 }
@@ -432,11 +429,7 @@ where
         let gate = ownership.gates[shardmap::bucket_of(&user)].clone();
         Box::pin(async move {
             let _admitted = gate.read_owned().await;
-            let checked = match ownership.ready().await {
-                Ok(()) => ownership.check(&user, true),
-                Err(status) => Err(status),
-            };
-            if let Err(status) = checked {
+            if let Err(status) = ownership.admit(&user, true).await {
                 return Ok(status.into_http());
             }
             inner.call(req).await
