@@ -7,7 +7,8 @@
 //! definitions and the schema version; `holds.rs`, `usage.rs` and
 //! `snapshot.rs` the holds, the quota counters and the streamed export and
 //! backup; `replica.rs`, `start.rs` the Raft group, `shard_map.rs` the
-//! shard map in its replicated state.
+//! shard map in its replicated state (`map_state.rs` its stored form and
+//! rules).
 //!
 //! Every write is a typed closure over the tables: the caller waits for
 //! its own reply type, and the writer applies many of them in one
@@ -59,6 +60,7 @@ use crate::error::Error;
 
 mod holds;
 mod keys;
+mod map_state;
 mod reads;
 mod recovery;
 pub mod replica;
@@ -72,7 +74,7 @@ mod writer;
 
 pub use holds::SessionUpdate;
 pub use keys::SCHEMA_VERSION;
-pub use shard_map::{MapHook, StoredMap};
+pub use map_state::{MapHook, StoredMap};
 pub use snapshot::{BackupPart, ExportPart, FORMAT_VERSION, restore_file, write_backup_file};
 pub use start::ReplicaOptions;
 pub use writer::Stats;
@@ -179,7 +181,7 @@ pub struct Store {
     path: std::path::PathBuf,
     raft: Option<replica::Raft>,
     /// Where applied shard maps are reported (`shard_map.rs`).
-    maps: shard_map::MapSink,
+    maps: map_state::MapSink,
     /// The term in which a read confirmed that this replica leads a group
     /// it is the only voter of and has applied every earlier term's
     /// entries (0: none); see [`Store::read`].
@@ -250,7 +252,7 @@ impl Store {
             stats,
             path,
             raft: None,
-            maps: shard_map::MapSink::default(),
+            maps: map_state::MapSink::default(),
             read_term: AtomicU64::new(0),
         })
     }

@@ -28,8 +28,8 @@
 //!
 //! **The shard map** is part of the replicated state too: an entry whose
 //! `shard_map` is set carries one (and no rows), applied under the epoch
-//! rules on every replica, kept in `raft_state` and in snapshots; see
-//! `shard_map.rs`.
+//! rules on every replica (`map_state.rs`), kept in `raft_state` and in
+//! snapshots; see `shard_map.rs`.
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;
@@ -46,9 +46,9 @@ use openraft::{
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 
 use super::keys::{DATA_TABLES, b64};
+use super::map_state::{self, MapSink, StoredMap};
 use super::recovery::Recovery;
 use super::recovery::current;
-use super::shard_map::{self, MapSink, StoredMap};
 use super::tables::Change;
 use crate::error::Error;
 
@@ -149,7 +149,7 @@ async fn blocking<T: Send + 'static>(
     }
 }
 
-pub(super) fn state_get<T: serde::de::DeserializeOwned>(
+fn state_get<T: serde::de::DeserializeOwned>(
     t: &impl ReadableTable<&'static str, &'static [u8]>,
     k: &str,
 ) -> Result<Option<T>, Error> {
@@ -462,7 +462,7 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
             let membership: StoredMembership<NodeId, BasicNode> =
                 state_get(&state, MEMBERSHIP)?.unwrap_or_default();
             let last_batch = state_get(&state, LAST_BATCH)?.flatten();
-            let shard_map = shard_map::get(&state)?;
+            let shard_map = map_state::get(&state)?;
             let mut tables = Vec::new();
             for (id, def) in DATA_TABLES.iter().enumerate() {
                 let t = txn.open_table(*def)?;
@@ -541,7 +541,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                         }
                         EntryPayload::Normal(batch) => match &batch.shard_map {
                             Some(map) => {
-                                let now = shard_map::put(&mut state, map)?;
+                                let now = map_state::put(&mut state, map)?;
                                 if now {
                                     held = Some(map.clone());
                                 }
@@ -618,7 +618,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 )?;
                 state.insert(LAST_BATCH, serde_json::to_vec(&rows.last_batch)?.as_slice())?;
                 if let Some(map) = &rows.shard_map {
-                    shard_map::replace(&mut state, map)?;
+                    map_state::replace(&mut state, map)?;
                 }
             }
             txn.commit()?;
@@ -678,114 +678,4 @@ pub fn instrument(raft: &Raft, metrics: &knotwork_runtime::metrics::Metrics) {
 pub type Members = BTreeMap<NodeId, BasicNode>;
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Fresh stores over a new database, for openraft's storage suite.
-    struct Builder;
-
-    impl openraft::testing::StoreBuilder<TypeConfig, LogStore, StateMachine, tempfile::TempDir>
-        for Builder
-    {
-        async fn build(&self) -> StorageResult<(tempfile::TempDir, LogStore, StateMachine)> {
-            let dir = tempfile::tempdir().map_err(io)?;
-            let db = super::super::prepare(dir.path(), super::super::StoreOptions::default())
-                .map_err(io)?;
-            let cell = Arc::new(std::sync::RwLock::new(Some(Arc::new(db))));
-            let recovery = Recovery::new(cell, dir.path().join(super::super::DB_FILE), 1 << 20);
-            let log = LogStore::new(recovery.clone());
-            let sm = StateMachine::new(recovery, dir.path(), MapSink::default());
-            Ok((dir, log, sm))
-        }
-    }
-
-    /// The log, vote and state machine pass openraft's own storage suite.
-    #[test]
-    fn storage_passes_the_openraft_suite() {
-        openraft::testing::Suite::test_all(Builder).unwrap();
-    }
-
-    /// A batch evaluated against an older state is skipped on apply; one
-    /// based on the last applied batch is written.
-    #[tokio::test]
-    async fn a_stale_batch_is_skipped() {
-        let (_dir, _log, mut sm) = openraft::testing::StoreBuilder::build(&Builder)
-            .await
-            .unwrap();
-        let id = |i| LogId::new(openraft::CommittedLeaderId::new(1, 1), i);
-        let put = |k: &str| Change::Put {
-            table: 0,
-            key: k.as_bytes().to_vec(),
-            value: Vec::new(),
-        };
-        let entry = |i, based_on, k| Entry::<TypeConfig> {
-            log_id: id(i),
-            payload: EntryPayload::Normal(Batch {
-                based_on,
-                changes: vec![put(k)],
-                shard_map: None,
-            }),
-        };
-        let replies = sm
-            .apply([
-                entry(1, None, "a"),
-                entry(2, Some(id(1)), "b"),
-                entry(3, Some(id(1)), "stale"),
-            ])
-            .await
-            .unwrap();
-        let applied: Vec<bool> = replies.iter().map(|r| r.applied).collect();
-        assert_eq!(applied, [true, true, false]);
-        let db = current(&sm.db.cell).unwrap();
-        let txn = db.begin_read().unwrap();
-        let users = txn.open_table(DATA_TABLES[0]).unwrap();
-        assert!(users.get(b"b".as_slice()).unwrap().is_some());
-        assert!(users.get(b"stale".as_slice()).unwrap().is_none());
-    }
-
-    /// A map entry is held under the epoch rules, travels in snapshots,
-    /// and reaches the replica's hook when applied or installed.
-    #[tokio::test]
-    async fn a_shard_map_is_applied_and_travels_in_snapshots() {
-        let (_a, _log, mut leader) = openraft::testing::StoreBuilder::build(&Builder)
-            .await
-            .unwrap();
-        let id = |i| LogId::new(openraft::CommittedLeaderId::new(1, 1), i);
-        let map = |epoch, b: &[u8]| Entry::<TypeConfig> {
-            log_id: id(epoch),
-            payload: EntryPayload::Normal(Batch {
-                based_on: None,
-                changes: Vec::new(),
-                shard_map: Some(StoredMap {
-                    epoch,
-                    bytes: b.to_vec(),
-                }),
-            }),
-        };
-        let replies = leader
-            .apply([map(2, b"two"), map(3, b"three"), map(3, b"other")])
-            .await
-            .unwrap();
-        let applied: Vec<bool> = replies.iter().map(|r| r.applied).collect();
-        assert_eq!(applied, [true, true, false]);
-        let snapshot = leader.build_snapshot().await.unwrap();
-
-        let (_b, _log, mut rebuilt) = openraft::testing::StoreBuilder::build(&Builder)
-            .await
-            .unwrap();
-        let heard = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let h = heard.clone();
-        *rebuilt.maps.0.lock().unwrap() = Some(Box::new(move |m: &StoredMap| {
-            h.lock().unwrap().push(m.epoch);
-        }));
-        rebuilt
-            .install_snapshot(&snapshot.meta, snapshot.snapshot)
-            .await
-            .unwrap();
-        assert_eq!(*heard.lock().unwrap(), [3]);
-        let db = current(&rebuilt.db.cell).unwrap();
-        let txn = db.begin_read().unwrap();
-        let held = shard_map::get(&txn.open_table(STATE).unwrap()).unwrap();
-        assert_eq!(held.map(|m| m.bytes), Some(b"three".to_vec()));
-    }
-}
+mod tests;

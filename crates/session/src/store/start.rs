@@ -115,7 +115,7 @@ impl Store {
                 .validate()
                 .map_err(|e| Error::Startup(format!("raft settings: {e}")))?,
         );
-        let maps = super::shard_map::MapSink::default();
+        let maps = super::map_state::MapSink::default();
         let raft = replica::Raft::new(
             replica.node_id,
             config,
