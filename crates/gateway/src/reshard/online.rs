@@ -196,31 +196,25 @@ impl Mover {
         for s in &self.shards {
             // A read only the leader answers first, so the map read next
             // is the leader's (a follower may lag behind its group).
-            self.call(&s.group, leader_probe(), |mut c, r| async move {
-                c.list_users(r).await
-            })
-            .await
-            .map_err(|e| {
+            let named = |e: tonic::Status| {
                 Error::Config(format!(
                     "shard {} ({}): {}",
                     s.info.id,
                     s.info.url,
                     e.message()
                 ))
-            })?;
+            };
+            self.call(&s.group, leader_probe(), |mut c, r| async move {
+                c.list_users(r).await
+            })
+            .await
+            .map_err(named)?;
             let got = self
                 .call(&s.group, GetShardMapRequest {}, |mut c, r| async move {
                     c.get_shard_map(r).await
                 })
                 .await
-                .map_err(|e| {
-                    Error::Config(format!(
-                        "shard {} ({}): {}",
-                        s.info.id,
-                        s.info.url,
-                        e.message()
-                    ))
-                })?;
+                .map_err(named)?;
             if got.shard_id != s.info.id {
                 return Err(Error::Config(format!(
                     "{} says it is shard {:?}, not {:?} (KNOTWORK_SESSION_SHARD_ID)",
