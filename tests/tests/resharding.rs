@@ -377,6 +377,59 @@ async fn writer(
     (user, tally)
 }
 
+/// The online reshard to `shards` (the last ones new), fencing
+/// `fence_users` users at a time, on a thread of its own.
+async fn move_online(shards: Vec<ShardInfo>, fence_users: usize) -> knotwork_gateway::OnlineReport {
+    on_own_thread(1, move || async move {
+        knotwork_gateway::reshard_online(
+            &[],
+            &shards,
+            INTERNAL_TOKEN,
+            &knotwork_runtime::tls::BackendTls::default(),
+            knotwork_gateway::OnlineOptions {
+                fence_users,
+                parallel: 8,
+            },
+        )
+        .await
+        .expect("online reshard")
+    })
+    .await
+}
+
+/// Every user's app writing every `every` through one of `gateways`
+/// (user `i` through `gateways[i % n]`) until `stop`, on threads of their
+/// own; the tallies by user when they end.
+fn apps(
+    users: Vec<String>,
+    gateways: Vec<String>,
+    tool: String,
+    every: Duration,
+    stop: Arc<AtomicBool>,
+) -> tokio::task::JoinHandle<HashMap<String, Tally>> {
+    tokio::spawn(on_own_thread(2, move || async move {
+        let writers: Vec<_> = users
+            .iter()
+            .enumerate()
+            .map(|(i, user)| {
+                tokio::spawn(writer(
+                    gateways[i % gateways.len()].clone(),
+                    tool.clone(),
+                    user.clone(),
+                    every,
+                    stop.clone(),
+                ))
+            })
+            .collect();
+        let mut tallies = HashMap::new();
+        for w in writers {
+            let (user, tally) = w.await.expect("writer");
+            tallies.insert(user, tally);
+        }
+        tallies
+    }))
+}
+
 /// Runs the future `work` makes on a runtime of `threads` threads of its
 /// own.
 async fn on_own_thread<T: Send + 'static, F: std::future::Future<Output = T>>(
@@ -433,49 +486,18 @@ async fn online_reshard_3_to_4_under_writes() {
     // in processes of their own, not queued behind the services' tasks.
     let users: Vec<String> = (0..200).map(|i| format!("user-{i}")).collect();
     let stop = Arc::new(AtomicBool::new(false));
-    let apps = {
-        let (users, stop) = (users.clone(), stop.clone());
-        let (polling, stale, tool) = (polling.clone(), stale.clone(), tool.clone());
-        tokio::spawn(on_own_thread(2, move || async move {
-            let mut writers = Vec::new();
-            for (i, user) in users.iter().enumerate() {
-                let gateway = if i % 2 == 0 { &polling } else { &stale };
-                writers.push(tokio::spawn(writer(
-                    gateway.clone(),
-                    tool.clone(),
-                    user.clone(),
-                    Duration::from_millis(3000),
-                    stop.clone(),
-                )));
-            }
-            let mut tallies = HashMap::new();
-            for w in writers {
-                let (user, tally) = w.await.expect("writer");
-                tallies.insert(user, tally);
-            }
-            tallies
-        }))
-    };
+    let apps = apps(
+        users.clone(),
+        vec![polling.clone(), stale.clone()],
+        tool.clone(),
+        Duration::from_millis(3000),
+        stop.clone(),
+    );
     // Let every user write before the move starts.
     tokio::time::sleep(Duration::from_millis(3500)).await;
 
     let started = Instant::now();
-    let shards = cluster.shards.clone();
-    let report = on_own_thread(1, move || async move {
-        knotwork_gateway::reshard_online(
-            &[],
-            &shards,
-            INTERNAL_TOKEN,
-            &knotwork_runtime::tls::BackendTls::default(),
-            knotwork_gateway::OnlineOptions {
-                fence_users: 5,
-                parallel: 8,
-            },
-        )
-        .await
-        .expect("online reshard")
-    })
-    .await;
+    let report = move_online(cluster.shards.clone(), 5).await;
     let took = started.elapsed();
     // Writes go on a little under the new map.
     tokio::time::sleep(Duration::from_millis(3000)).await;
@@ -619,48 +641,17 @@ async fn online_reshard_onto_a_replicated_group_under_writes() {
 
     let users: Vec<String> = (0..40).map(|i| format!("grouped-{i}")).collect();
     let stop = Arc::new(AtomicBool::new(false));
-    let apps = {
-        let (users, stop) = (users.clone(), stop.clone());
-        let (gateway, tool) = (gateway.clone(), tool.clone());
-        tokio::spawn(on_own_thread(2, move || async move {
-            let writers: Vec<_> = users
-                .iter()
-                .map(|user| {
-                    tokio::spawn(writer(
-                        gateway.clone(),
-                        tool.clone(),
-                        user.clone(),
-                        Duration::from_millis(400),
-                        stop.clone(),
-                    ))
-                })
-                .collect();
-            let mut tallies = HashMap::new();
-            for w in writers {
-                let (user, tally) = w.await.expect("writer");
-                tallies.insert(user, tally);
-            }
-            tallies
-        }))
-    };
+    let apps = apps(
+        users.clone(),
+        vec![gateway.clone()],
+        tool.clone(),
+        Duration::from_millis(400),
+        stop.clone(),
+    );
     tokio::time::sleep(Duration::from_millis(1000)).await;
 
     let started = Instant::now();
-    let shards = cluster.shards.clone();
-    let reshard = tokio::spawn(on_own_thread(1, move || async move {
-        knotwork_gateway::reshard_online(
-            &[],
-            &shards,
-            INTERNAL_TOKEN,
-            &knotwork_runtime::tls::BackendTls::default(),
-            knotwork_gateway::OnlineOptions {
-                fence_users: 6,
-                parallel: 8,
-            },
-        )
-        .await
-        .expect("online reshard")
-    }));
+    let reshard = tokio::spawn(move_online(cluster.shards.clone(), 6));
     // The source group's leader goes away mid-move, once the first bucket
     // group is fenced (epoch 3): the tool follows the one elected next.
     let stopped = cluster.leader_of(0).await;
