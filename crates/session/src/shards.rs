@@ -99,6 +99,14 @@ impl std::fmt::Debug for Ownership {
     }
 }
 
+/// Makes `map` the one the check reads.
+fn hold(held: &Held, map: Arc<ShardMap>) {
+    match held.write() {
+        Ok(mut m) => *m = Some(map),
+        Err(p) => *p.into_inner() = Some(map),
+    }
+}
+
 /// Reads the map file of an older version, if there is one.
 fn read_map_file(file: &Path) -> Result<Option<ShardMap>, Error> {
     match std::fs::read(file) {
@@ -167,10 +175,7 @@ impl Ownership {
         let slot = map.clone();
         store.follow_shard_map(Box::new(move |held: &StoredMap| {
             match ShardMap::decode(held.bytes.as_slice()) {
-                Ok(m) => match slot.write() {
-                    Ok(mut s) => *s = Some(Arc::new(m)),
-                    Err(p) => *p.into_inner() = Some(Arc::new(m)),
-                },
+                Ok(m) => hold(&slot, Arc::new(m)),
                 // Only maps SetShardMap validated are ever held.
                 Err(e) => tracing::error!(epoch = held.epoch, error = %e, "a held shard map does not decode"),
             }
@@ -276,10 +281,7 @@ impl Ownership {
                     ));
                 }
             }
-            None => match self.map.write() {
-                Ok(mut m) => *m = Some(map.clone()),
-                Err(p) => *p.into_inner() = Some(map.clone()),
-            },
+            None => hold(&self.map, map.clone()),
         }
         tracing::info!(
             epoch = map.epoch,

@@ -44,7 +44,7 @@ use redb::ReadableDatabase;
 
 use super::map_state::{MapHook, StoredMap, get, put, replace};
 use super::recovery::current;
-use super::replica::{Batch, NodeId, STATE, write_txn};
+use super::replica::{Batch, STATE, write_txn};
 use super::{Store, writer};
 use crate::error::Error;
 
@@ -54,17 +54,6 @@ const PROPOSE_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a user call waits for a new leader to apply its predecessors'
 /// entries.
 const CATCH_UP_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// The refusal of a user call by a replica that does not lead.
-fn not_leader(m: &openraft::RaftMetrics<NodeId, openraft::BasicNode>) -> Error {
-    Error::NotLeader {
-        leader_id: m.current_leader,
-        leader_address: m
-            .current_leader
-            .and_then(|l| m.membership_config.membership().get_node(&l).cloned())
-            .map(|n| n.addr),
-    }
-}
 
 impl Store {
     /// The shard map this replica holds (applied).
@@ -159,7 +148,7 @@ impl Store {
             {
                 let m = metrics.borrow_and_update();
                 if m.current_leader != Some(m.id) {
-                    return Err(not_leader(&m));
+                    return Err(writer::not_leader(&m).into());
                 }
                 if m.last_applied
                     .is_some_and(|l| l.leader_id.term == m.current_term)

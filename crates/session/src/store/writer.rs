@@ -232,6 +232,18 @@ pub(super) struct Proposer {
 /// unknown, and a retry with the same request id answers it exactly.
 const WRITE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
+/// The refusal of a replica that does not lead, naming the leader it
+/// knows (its id, and its address from the membership).
+pub(super) fn not_leader(m: &openraft::RaftMetrics<NodeId, openraft::BasicNode>) -> Failure {
+    Failure::NotLeader {
+        leader_id: m.current_leader,
+        leader_address: m
+            .current_leader
+            .and_then(|l| m.membership_config.membership().get_node(&l).cloned())
+            .map(|n| n.addr),
+    }
+}
+
 /// The failure of a Raft call: the leader when openraft names one.
 pub(super) fn raft_failure<E>(e: &openraft::error::RaftError<NodeId, E>) -> Failure
 where
@@ -250,15 +262,7 @@ where
 
 impl Proposer {
     fn not_leader(&self) -> Failure {
-        let m = self.raft.metrics().borrow().clone();
-        let leader_address = m
-            .current_leader
-            .and_then(|l| m.membership_config.membership().get_node(&l).cloned())
-            .map(|n| n.addr);
-        Failure::NotLeader {
-            leader_id: m.current_leader,
-            leader_address,
-        }
+        not_leader(&self.raft.metrics().borrow())
     }
 
     /// Evaluates `jobs` on the applied state, proposes the row changes and
