@@ -307,29 +307,75 @@ pub fn fill_alternatives(
 /// Sessions worked per point and local day: what plans and adherence count.
 pub type Worked = BTreeMap<String, BTreeMap<Date, u32>>;
 
+/// One stored session as progress reads it: the fields of a
+/// [`SessionRecord`](super::SessionRecord) that plans and progress use,
+/// decoded from the stored record without the rest (its id, tool, notes
+/// and warnings are skipped, not allocated). ListProgress, the plan and
+/// GetToday read the whole journal; decoding whole records was most of it.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct JournalEntry {
+    /// What the client described, as far as progress needs it.
+    pub draft: JournalDraft,
+    /// Local date of the session.
+    pub local_date: Date,
+}
+
+/// The part of a [`super::SessionDraft`] that progress reads.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct JournalDraft {
+    /// Trigger point id.
+    pub trigger_point: String,
+    /// Seconds on the point.
+    pub duration_seconds: u32,
+    /// Tenderness before.
+    pub tenderness_before: Option<u8>,
+    /// Tenderness after.
+    pub tenderness_after: Option<u8>,
+    /// Twitch response felt.
+    pub twitch_response: bool,
+    /// When it was done.
+    pub perform_time: Timestamp,
+}
+
+impl From<&super::SessionRecord> for JournalEntry {
+    fn from(s: &super::SessionRecord) -> Self {
+        Self {
+            draft: JournalDraft {
+                trigger_point: s.draft.trigger_point.clone(),
+                duration_seconds: s.draft.duration_seconds,
+                tenderness_before: s.draft.tenderness_before,
+                tenderness_after: s.draft.tenderness_after,
+                twitch_response: s.draft.twitch_response,
+                perform_time: s.draft.perform_time,
+            },
+            local_date: s.local_date,
+        }
+    }
+}
+
 /// Groups a journal per trigger point: the sessions worked per local day,
 /// and each point's sessions as progress reads them (in journal order).
 pub fn by_point(
-    sessions: &[super::SessionRecord],
+    journal: impl IntoIterator<Item = JournalEntry>,
 ) -> (Worked, BTreeMap<String, Vec<SessionPoint>>) {
     let mut worked = Worked::new();
     let mut by_point: BTreeMap<String, Vec<SessionPoint>> = BTreeMap::new();
-    for s in sessions {
+    for JournalEntry { draft, local_date } in journal {
         *worked
-            .entry(s.draft.trigger_point.clone())
+            .entry(draft.trigger_point.clone())
             .or_default()
-            .entry(s.local_date)
+            .entry(local_date)
             .or_default() += 1;
         by_point
-            .entry(s.draft.trigger_point.clone())
+            .entry(draft.trigger_point)
             .or_default()
             .push(SessionPoint {
-                local_date: s.local_date,
-                perform_time: s.draft.perform_time,
-                tenderness_before: s.draft.tenderness_before,
-                tenderness_after: s.draft.tenderness_after,
-                duration_seconds: s.draft.duration_seconds,
-                twitch_response: s.draft.twitch_response,
+                local_date,
+                perform_time: draft.perform_time,
+                tenderness_before: draft.tenderness_before,
+                tenderness_after: draft.tenderness_after,
+                duration_seconds: draft.duration_seconds,
+                twitch_response: draft.twitch_response,
             });
     }
     (worked, by_point)

@@ -199,8 +199,7 @@ impl Session {
         let tz = time::zone_or_utc(&profile.time_zone);
         let now = Timestamp::now();
         let today = time::local_date(now, &tz);
-        let sessions = self.store.all_sessions(user).await?;
-        let (worked, by_point) = progress::by_point(&sessions);
+        let (worked, by_point) = progress::by_point(self.store.journal(user).await?);
         let status: BTreeMap<String, progress::Status> = by_point
             .iter()
             .map(|(p, list)| {

@@ -32,7 +32,7 @@ pub(super) async fn list_progress(
     let today = time::local_date(Timestamp::now(), &tz);
     // Every point is computed, even with a filter: the alternatives of
     // one point depend on the status of the others.
-    let (worked, by_point) = progress::by_point(&svc.store.all_sessions(&user).await?);
+    let (worked, by_point) = progress::by_point(svc.store.journal(&user).await?);
     let mut list: Vec<_> = by_point
         .iter()
         .map(|(p, s)| progress::point_progress(p, s, today, days, &catalog))

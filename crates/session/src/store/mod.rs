@@ -52,6 +52,7 @@ use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata};
 use tokio::sync::oneshot;
 
 use crate::domain::checkin::{CheckIn, CheckInDraft};
+use crate::domain::progress::JournalEntry;
 use crate::domain::{
     Answer, CatalogView, GuidedRequest, GuidedSession, Profile, ProfilePatch, Screening,
     SessionDraft, SessionRecord, UserData,
@@ -628,6 +629,13 @@ impl Store {
     pub async fn all_sessions(&self, user: &str) -> Result<Vec<SessionRecord>, Error> {
         let user = user.to_owned();
         self.read_scan(move |t| t.all_sessions(&user)).await
+    }
+
+    /// Every session of a user as progress and plans read it, oldest
+    /// first: [`Store::all_sessions`] without decoding what they skip.
+    pub async fn journal(&self, user: &str) -> Result<Vec<JournalEntry>, Error> {
+        let user = user.to_owned();
+        self.read_scan(move |t| t.journal(&user)).await
     }
 
     /// Everything stored about a user.

@@ -16,6 +16,7 @@ use super::keys::{
 };
 use super::tables::{Rows, Tables, get, json, scan};
 use crate::domain::checkin::CheckIn;
+use crate::domain::progress::JournalEntry;
 use crate::domain::{GuidedSession, Profile, Screening, SessionRecord, UserData, time};
 use crate::error::Error;
 
@@ -305,6 +306,22 @@ impl<T: Rows> Tables<T> {
             out.push(r);
             true
         })?;
+        Ok(out)
+    }
+
+    /// Every session of a user as progress reads it, oldest first.
+    pub(super) fn journal(&self, user: &str) -> Result<Vec<JournalEntry>, Error> {
+        let mut out = Vec::new();
+        scan(
+            &self.sessions,
+            &user_lo(user),
+            &user_hi(user),
+            false,
+            |_, v| {
+                out.push(json::<JournalEntry>(v)?);
+                Ok(true)
+            },
+        )?;
         Ok(out)
     }
 

@@ -278,6 +278,34 @@ async fn list_pages_newest_first() {
     assert!(!more);
 }
 
+/// The journal as progress reads it holds exactly the fields of every
+/// stored session, in the same order as the whole records.
+#[tokio::test]
+async fn the_journal_projects_every_stored_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
+    let cat = Arc::new(fixture::catalog());
+    let mut twitch = draft("ql_superficial", "2026-03-02T23:30:00Z", Some(6));
+    twitch.twitch_response = true;
+    twitch.tenderness_after = Some(3);
+    twitch.notes = "left side \"tight\", eased after".into();
+    let items = vec![
+        item("a", draft("ql_superficial", "2026-03-01T10:00:00Z", None)),
+        item("b", twitch),
+        item("c", draft("piriformis_1", "2026-03-03T08:15:00Z", Some(4))),
+    ];
+    store.log_sessions("u", items, cat, now()).await.unwrap();
+    let whole = store.all_sessions("u").await.unwrap();
+    let journal = store.journal("u").await.unwrap();
+    assert_eq!(whole.len(), 3);
+    let expected: Vec<JournalEntry> = whole.iter().map(JournalEntry::from).collect();
+    assert_eq!(journal, expected);
+    assert!(journal.iter().any(|e| e.draft.twitch_response
+        && e.draft.tenderness_before == Some(6)
+        && e.draft.tenderness_after == Some(3)));
+    assert!(store.journal("nobody").await.unwrap().is_empty());
+}
+
 /// A database written before the schema version was stored (the same
 /// tables, no `meta` row) opens, reads back what it held and gets the
 /// version; a database from a newer build is refused.
