@@ -4,10 +4,16 @@
 //! of them reopens the file once every other handle is let go of, and
 //! probes it with a real commit. Health is NOT_SERVING until a probe
 //! commits.
+//!
+//! Reopening after an error returns the file to its last durable commit,
+//! so commits made without a flush since then are gone. A replica's
+//! applies are such commits; its reopen hook ([`Recovery::on_reopen`])
+//! applies them again from the durable Raft log before anyone reads the
+//! reopened file, so a read never misses a write it was told was stored.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use redb::{Database, Durability};
 
@@ -34,8 +40,14 @@ pub(super) fn open_db(path: &std::path::Path, cache_bytes: usize) -> Result<Data
         .create(path)?)
 }
 
+/// Run on a reopened database before it is handed out.
+pub(super) type ReopenHook = Box<dyn Fn(&Database) -> Result<(), Error> + Send + Sync>;
+
 /// Shared by everything that writes to one database.
 pub(super) struct Recovery {
+    /// Set by a replica: brings the reopened file back to what this
+    /// process had applied (see the module docs).
+    pub(super) on_reopen: OnceLock<ReopenHook>,
     pub(super) cell: DbCell,
     pub(super) path: PathBuf,
     pub(super) cache_bytes: usize,
@@ -50,6 +62,7 @@ pub(super) struct Recovery {
 impl Recovery {
     pub(super) fn new(cell: DbCell, path: PathBuf, cache_bytes: usize) -> Arc<Self> {
         Arc::new(Self {
+            on_reopen: OnceLock::new(),
             cell,
             path,
             cache_bytes,
@@ -123,6 +136,17 @@ impl Recovery {
         loop {
             match open_db(&self.path, self.cache_bytes) {
                 Ok(db) => {
+                    if let Some(Err(e)) = self.on_reopen.get().map(|hook| hook(&db)) {
+                        // Not handed out half restored: reads are refused
+                        // (storage recovering) until this succeeds.
+                        tracing::error!(error = %e, "cannot restore applied writes after reopening; retrying");
+                        self.probe_ok.store(false, Ordering::SeqCst);
+                        self.publish();
+                        drop(db);
+                        waiting();
+                        std::thread::sleep(std::time::Duration::from_millis(500));
+                        continue;
+                    }
                     let db = Arc::new(db);
                     let ok = probe(&db);
                     if let Err(e) = &ok {

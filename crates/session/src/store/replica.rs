@@ -37,6 +37,7 @@ use std::io::Cursor;
 use std::ops::RangeBounds;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use openraft::storage::{LogFlushed, LogState, RaftLogStorage, RaftStateMachine, Snapshot};
 use openraft::{
@@ -366,16 +367,111 @@ pub struct StateMachine {
     snapshot_path: PathBuf,
     /// Told each shard map applied, once it is committed.
     maps: MapSink,
+    /// One past the index of the last entry this process applied (0: none).
+    applied: Arc<AtomicU64>,
 }
 
 impl StateMachine {
     pub(super) fn new(db: Arc<Recovery>, dir: &Path, maps: MapSink) -> Self {
+        let applied = Arc::new(AtomicU64::new(0));
+        let upto = applied.clone();
+        // Applies commit without a flush; a reopen after an I/O error loses
+        // those since the last durable commit. Apply them again from the
+        // log (where every applied entry is durable) before the file is
+        // read again.
+        let _ = db.on_reopen.set(Box::new(move |d: &Database| {
+            reapply(d, upto.load(Ordering::SeqCst))
+        }));
         Self {
             db,
             snapshot_path: dir.join(SNAPSHOT_FILE),
             maps,
+            applied,
         }
     }
+}
+
+/// Applies `entries` in `txn`: each batch whose base is the last batch
+/// applied, each shard map under the epoch rules, each membership. Returns
+/// what each entry did and the newest map now held.
+fn apply_entries(
+    txn: &redb::WriteTransaction,
+    entries: &[Entry<TypeConfig>],
+) -> Result<(Vec<BatchReply>, Option<StoredMap>), Error> {
+    let mut replies = Vec::with_capacity(entries.len());
+    let mut held = None;
+    let mut state = txn.open_table(STATE)?;
+    let mut last: Option<LogId<NodeId>> = state_get(&state, LAST_BATCH)?.flatten();
+    let mut membership = None;
+    for e in entries {
+        let applied = match &e.payload {
+            EntryPayload::Blank => true,
+            EntryPayload::Membership(m) => {
+                membership = Some(StoredMembership::new(Some(e.log_id), m.clone()));
+                true
+            }
+            EntryPayload::Normal(batch) => match &batch.shard_map {
+                Some(map) => {
+                    let now = map_state::put(&mut state, map)?;
+                    if now {
+                        held = Some(map.clone());
+                    }
+                    now
+                }
+                None if batch.based_on == last => {
+                    apply_changes(txn, &batch.changes)?;
+                    last = Some(e.log_id);
+                    true
+                }
+                None => false,
+            },
+        };
+        replies.push(BatchReply { applied });
+    }
+    if let Some(e) = entries.last() {
+        state.insert(APPLIED, serde_json::to_vec(&Some(e.log_id))?.as_slice())?;
+    }
+    state.insert(LAST_BATCH, serde_json::to_vec(&last)?.as_slice())?;
+    if let Some(m) = membership {
+        state.insert(MEMBERSHIP, serde_json::to_vec(&m)?.as_slice())?;
+    }
+    Ok((replies, held))
+}
+
+/// Applies again, durably, the log entries after the file's applied id up
+/// to index `upto - 1`: what this process had applied before a reopen
+/// took the file back to its last durable commit. Nothing when the file
+/// is not behind.
+fn reapply(db: &Database, upto: u64) -> Result<(), Error> {
+    let Some(last) = upto.checked_sub(1) else {
+        return Ok(());
+    };
+    let txn = write_txn(db, true)?;
+    let from = state_get::<Option<LogId<NodeId>>>(&txn.open_table(STATE)?, APPLIED)?
+        .flatten()
+        .map_or(0, |l| l.index + 1);
+    if from > last {
+        return Ok(());
+    }
+    let mut entries: Vec<Entry<TypeConfig>> = Vec::new();
+    for item in txn.open_table(LOG)?.range(from..=last)? {
+        entries.push(serde_json::from_slice(item?.1.value())?);
+    }
+    if entries.first().map(|e| e.log_id.index) != Some(from)
+        || entries.last().map(|e| e.log_id.index) != Some(last)
+    {
+        return Err(Error::Storage(format!(
+            "applied entries {from}..={last} are not all in the log"
+        )));
+    }
+    apply_entries(&txn, &entries)?;
+    txn.commit()?;
+    tracing::warn!(
+        from,
+        to = last,
+        "re-applied entries the reopened file had lost"
+    );
+    Ok(())
 }
 
 /// Writes `batch`'s rows.
@@ -524,49 +620,17 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         I::IntoIter: OptionalSend,
     {
         let entries: Vec<_> = entries.into_iter().collect();
+        let applied = self.applied.clone();
         let (replies, map) = blocking(&self.db, move |db| {
             let txn = write_txn(db, false)?;
-            let mut replies = Vec::with_capacity(entries.len());
-            let mut held = None;
-            {
-                let mut state = txn.open_table(STATE)?;
-                let mut last: Option<LogId<NodeId>> = state_get(&state, LAST_BATCH)?.flatten();
-                let mut membership = None;
-                for e in &entries {
-                    let applied = match &e.payload {
-                        EntryPayload::Blank => true,
-                        EntryPayload::Membership(m) => {
-                            membership = Some(StoredMembership::new(Some(e.log_id), m.clone()));
-                            true
-                        }
-                        EntryPayload::Normal(batch) => match &batch.shard_map {
-                            Some(map) => {
-                                let now = map_state::put(&mut state, map)?;
-                                if now {
-                                    held = Some(map.clone());
-                                }
-                                now
-                            }
-                            None if batch.based_on == last => {
-                                apply_changes(&txn, &batch.changes)?;
-                                last = Some(e.log_id);
-                                true
-                            }
-                            None => false,
-                        },
-                    };
-                    replies.push(BatchReply { applied });
-                }
-                if let Some(e) = entries.last() {
-                    state.insert(APPLIED, serde_json::to_vec(&Some(e.log_id))?.as_slice())?;
-                }
-                state.insert(LAST_BATCH, serde_json::to_vec(&last)?.as_slice())?;
-                if let Some(m) = membership {
-                    state.insert(MEMBERSHIP, serde_json::to_vec(&m)?.as_slice())?;
-                }
-            }
+            let out = apply_entries(&txn, &entries)?;
             txn.commit()?;
-            Ok((replies, held))
+            // While this call still holds the database, so a reopen
+            // (which waits for every handle) knows to restore these.
+            if let Some(e) = entries.last() {
+                applied.fetch_max(e.log_id.index + 1, Ordering::SeqCst);
+            }
+            Ok(out)
         })
         .await?;
         // Before the replies: a proposer hears its map is held only once
