@@ -2,18 +2,61 @@
 //! its own handler in this process (concurrently), so every part is
 //! exactly what its method answers and the rules stay in one place. The
 //! gain is the round trips: the gateway's GetToday and GetReliefPlan made
-//! five and six calls to the shard, now one.
+//! five and six calls to the shard, now one. The parts share one read of
+//! the caller's journal ([`SharedJournal`]): the plan and the progress both
+//! need all of it, and it is the read that grows with the user's history.
+
+use std::sync::Arc;
 
 use knotwork_proto::session::v1 as pb;
 use knotwork_proto::session::v1::session_service_server::SessionService;
+use tokio::sync::OnceCell;
 use tonic::metadata::MetadataMap;
 use tonic::{Request, Response, Status};
 
+use crate::domain::progress::JournalEntry;
+
+/// The caller's journal, read once for all the parts of one GetOverview
+/// (carried in each part's request extensions). It remembers whose journal
+/// it holds, and a handler asking for another user's reads the store.
+#[derive(Clone, Default)]
+pub(crate) struct SharedJournal(Arc<OnceCell<(String, Arc<[JournalEntry]>)>>);
+
+impl SharedJournal {
+    /// The held journal of `user`, read by `read` if no part has yet.
+    pub(crate) async fn get_or_read<F, E>(
+        &self,
+        user: &str,
+        read: impl FnOnce() -> F,
+    ) -> Result<Arc<[JournalEntry]>, E>
+    where
+        F: Future<Output = Result<Vec<JournalEntry>, E>>,
+    {
+        let mut read = Some(read);
+        let (held_by, journal) = self
+            .0
+            .get_or_try_init(|| {
+                let read = read.take();
+                async move {
+                    let journal = read.expect("read once")().await?;
+                    Ok::<_, E>((user.to_owned(), Arc::from(journal)))
+                }
+            })
+            .await?;
+        match read {
+            Some(read) if held_by != user => Ok(Arc::from(read().await?)),
+            _ => Ok(journal.clone()),
+        }
+    }
+}
+
 /// A request for one part, with the caller's metadata (the user and the
-/// internal credential, checked again by the part's handler).
-fn part<T>(metadata: &MetadataMap, message: T) -> Request<T> {
+/// internal credential, checked again by the part's handler) and the
+/// shared journal.
+fn part<T>(metadata: &MetadataMap, journal: &SharedJournal, message: T) -> Request<T> {
     let mut req = Request::new(message);
     *req.metadata_mut() = metadata.clone();
+    req.extensions_mut().insert(journal.clone());
     req
 }
 
@@ -27,11 +70,13 @@ pub(crate) async fn overview<S: SessionService>(
     let md = req.metadata().clone();
     let r = req.into_inner();
     let date = r.local_date;
+    let journal = SharedJournal::default();
     let (plan, day, progress, screening, holds, profile, region_progress) = tokio::join!(
         async {
             if r.include_plan {
                 svc.get_daily_plan(part(
                     &md,
+                    &journal,
                     pb::GetDailyPlanRequest {
                         local_date: date.clone(),
                     },
@@ -44,6 +89,7 @@ pub(crate) async fn overview<S: SessionService>(
         },
         svc.get_day(part(
             &md,
+            &journal,
             pb::GetDayRequest {
                 local_date: date.clone(),
                 max_sessions: 0,
@@ -51,21 +97,23 @@ pub(crate) async fn overview<S: SessionService>(
         )),
         svc.list_progress(part(
             &md,
+            &journal,
             pb::ListProgressRequest {
                 trigger_point: String::new(),
                 days: 0,
             },
         )),
-        svc.get_screening(part(&md, pb::GetScreeningRequest {})),
+        svc.get_screening(part(&md, &journal, pb::GetScreeningRequest {})),
         svc.list_holds(part(
             &md,
+            &journal,
             pb::ListHoldsRequest {
                 include_released: false,
             },
         )),
         async {
             if r.include_profile {
-                svc.get_profile(part(&md, pb::GetProfileRequest {}))
+                svc.get_profile(part(&md, &journal, pb::GetProfileRequest {}))
                     .await
                     .map(|r| Some(r.into_inner()))
             } else {
@@ -74,9 +122,13 @@ pub(crate) async fn overview<S: SessionService>(
         },
         async {
             if r.include_region_progress {
-                svc.list_region_progress(part(&md, pb::ListRegionProgressRequest { days: 0 }))
-                    .await
-                    .map(|r| Some(r.into_inner()))
+                svc.list_region_progress(part(
+                    &md,
+                    &journal,
+                    pb::ListRegionProgressRequest { days: 0 },
+                ))
+                .await
+                .map(|r| Some(r.into_inner()))
             } else {
                 Ok(None)
             }
@@ -92,4 +144,50 @@ pub(crate) async fn overview<S: SessionService>(
         profile: profile?,
         region_progress: region_progress?,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+    use crate::domain::progress::JournalDraft;
+
+    fn entry(point: &str) -> JournalEntry {
+        JournalEntry {
+            draft: JournalDraft {
+                trigger_point: point.into(),
+                duration_seconds: 60,
+                tenderness_before: None,
+                tenderness_after: None,
+                twitch_response: false,
+                perform_time: jiff::Timestamp::UNIX_EPOCH,
+            },
+            local_date: jiff::civil::date(2026, 12, 3),
+        }
+    }
+
+    #[tokio::test]
+    async fn the_parts_of_one_overview_read_the_journal_once_and_only_their_users() {
+        let shared = SharedJournal::default();
+        let reads = AtomicUsize::new(0);
+        let read = |point: &'static str| {
+            let reads = &reads;
+            move || async move {
+                reads.fetch_add(1, Ordering::SeqCst);
+                tokio::task::yield_now().await;
+                Ok::<_, ()>(vec![entry(point)])
+            }
+        };
+        let (a, b) = tokio::join!(
+            shared.get_or_read("u1", read("a")),
+            shared.get_or_read("u1", read("b")),
+        );
+        assert_eq!(reads.load(Ordering::SeqCst), 1);
+        assert_eq!(a.unwrap()[..], b.unwrap()[..]);
+        // Another user's journal is never the held one.
+        let other = shared.get_or_read("u2", read("c")).await.unwrap();
+        assert_eq!(reads.load(Ordering::SeqCst), 2);
+        assert_eq!(other[0].draft.trigger_point, "c");
+    }
 }

@@ -25,8 +25,10 @@ use knotwork_runtime::internal::InternalAuth;
 use tonic::{Request, Response, Status};
 
 use crate::catalog::CatalogFeed;
+use crate::domain::progress::JournalEntry;
 use crate::domain::{names, time, validate};
 use crate::error::Error;
+use crate::overview::SharedJournal;
 use crate::store::Store;
 
 type Res<T> = Result<Response<T>, Status>;
@@ -111,6 +113,24 @@ impl Session {
         let p = self.store.profile(user).await?.unwrap_or_default();
         Ok((time::zone_or_utc(&p.time_zone), p.time_zone))
     }
+
+    /// The whole journal of `user`: the one the parts of a GetOverview
+    /// share when `shared` (from [`shared_journal`]) is set, else a read.
+    async fn journal(
+        &self,
+        shared: Option<&SharedJournal>,
+        user: &str,
+    ) -> Result<Arc<[JournalEntry]>, Error> {
+        match shared {
+            Some(s) => s.get_or_read(user, || self.store.journal(user)).await,
+            None => Ok(Arc::from(self.store.journal(user).await?)),
+        }
+    }
+}
+
+/// The journal shared by the parts of a GetOverview, when `req` is one.
+fn shared_journal<T>(req: &Request<T>) -> Option<SharedJournal> {
+    req.extensions().get::<SharedJournal>().cloned()
 }
 
 /// The call's `x-request-id` (or a fresh one), for log lines.

@@ -8,11 +8,12 @@ use jiff::civil::Date;
 use knotwork_proto::session::v1 as pb;
 use tonic::{Request, Response};
 
-use super::{Res, Session};
+use super::{Res, Session, shared_journal};
 use crate::convert;
 use crate::domain::validate::Violations;
 use crate::domain::{checkin, holds, ical, names, plan, progress, rules, time};
 use crate::error::Error;
+use crate::overview::SharedJournal;
 
 /// GetDailyPlan.
 pub(super) async fn get_daily_plan(
@@ -21,7 +22,9 @@ pub(super) async fn get_daily_plan(
 ) -> Res<pb::GetDailyPlanResponse> {
     let user = svc.user(&req)?;
     let catalog = svc.catalog.get()?;
-    let ctx = svc.plan_context(&user, &catalog).await?;
+    let ctx = svc
+        .plan_context(shared_journal(&req).as_ref(), &user, &catalog)
+        .await?;
     let date = match checkin::date_field(&req.get_ref().local_date, "local_date") {
         Ok(Some(d)) => d,
         Ok(None) => ctx.today,
@@ -53,7 +56,7 @@ pub(super) async fn list_reminders(
     let user = svc.user(&req)?;
     let catalog = svc.catalog.get()?;
     let r = req.into_inner();
-    let ctx = svc.plan_context(&user, &catalog).await?;
+    let ctx = svc.plan_context(None, &user, &catalog).await?;
     let page_size = match r.page_size {
         0 => 50,
         n @ 1..=200 => n.unsigned_abs() as usize,
@@ -126,7 +129,7 @@ pub(super) async fn export_calendar(
     let user = svc.user(&req)?;
     let catalog = svc.catalog.get()?;
     let r = req.into_inner();
-    let ctx = svc.plan_context(&user, &catalog).await?;
+    let ctx = svc.plan_context(None, &user, &catalog).await?;
     let mut v = Violations::default();
     let start = match checkin::date_field(&r.start_date, "start_date") {
         Ok(Some(d)) if plan::in_range(d, ctx.today) => d,
@@ -192,6 +195,7 @@ impl Session {
     /// Reads what the caller's plans are computed from.
     async fn plan_context(
         &self,
+        shared: Option<&SharedJournal>,
         user: &str,
         catalog: &crate::domain::CatalogView,
     ) -> Result<PlanContext, Error> {
@@ -199,7 +203,8 @@ impl Session {
         let tz = time::zone_or_utc(&profile.time_zone);
         let now = Timestamp::now();
         let today = time::local_date(now, &tz);
-        let (worked, by_point) = progress::by_point(self.store.journal(user).await?);
+        let journal = self.journal(shared, user).await?;
+        let (worked, by_point) = progress::by_point(journal.iter().cloned());
         let status: BTreeMap<String, progress::Status> = by_point
             .iter()
             .map(|(p, list)| {

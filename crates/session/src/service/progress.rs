@@ -9,7 +9,7 @@ use tonic::{Request, Response};
 
 use super::plans::{plan_rules, set_aside};
 use super::trigger_point_filter;
-use super::{Res, Session};
+use super::{Res, Session, shared_journal};
 use crate::convert;
 use crate::domain::{holds, names, plan, progress, rules, time};
 use crate::error::Error;
@@ -21,6 +21,7 @@ pub(super) async fn list_progress(
 ) -> Res<pb::ListProgressResponse> {
     let user = svc.user(&req)?;
     let catalog = svc.catalog.get()?;
+    let shared = shared_journal(&req);
     let r = req.into_inner();
     let days = match r.days {
         0 => 28,
@@ -32,7 +33,8 @@ pub(super) async fn list_progress(
     let today = time::local_date(Timestamp::now(), &tz);
     // Every point is computed, even with a filter: the alternatives of
     // one point depend on the status of the others.
-    let (worked, by_point) = progress::by_point(svc.store.journal(&user).await?);
+    let journal = svc.journal(shared.as_ref(), &user).await?;
+    let (worked, by_point) = progress::by_point(journal.iter().cloned());
     let mut list: Vec<_> = by_point
         .iter()
         .map(|(p, s)| progress::point_progress(p, s, today, days, &catalog))
