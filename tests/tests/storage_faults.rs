@@ -312,6 +312,12 @@ async fn full_disk_refuses_writes_then_recovers() {
     errors.dedup();
     println!("storage errors logged: {errors:?}");
     assert!(recovered, "writes did not recover once space was freed");
+    // A refused write is retryable (its request id makes the retry exact):
+    // UNAVAILABLE, never INTERNAL.
+    assert!(
+        codes.iter().all(|c| *c == tonic::Code::Unavailable),
+        "a full disk answered {codes:?}"
+    );
     assert!(
         !health_while_full,
         "health reported SERVING while writes failed"

@@ -30,7 +30,7 @@ pub(super) fn current(cell: &DbCell) -> Result<Arc<Database>, Error> {
     cell.read()
         .ok()
         .and_then(|g| g.clone())
-        .ok_or_else(|| Error::Storage("storage is recovering from an I/O error".into()))
+        .ok_or_else(|| Error::Unavailable("storage is recovering from an I/O error".into()))
 }
 
 /// Opens (or creates) the database file with a page cache of `cache_bytes`.

@@ -373,8 +373,9 @@ impl Writer {
             let db = match current(&self.recovery.cell) {
                 Ok(db) => db,
                 Err(e) => {
+                    let refused = Failure::from(e);
                     for job in jobs {
-                        job.finish(Err(Failure::Storage(e.to_string())));
+                        job.finish(Err(refused.clone()));
                     }
                     continue;
                 }
@@ -397,8 +398,13 @@ impl Writer {
                 }
                 Err(Failure::Storage(e)) => {
                     tracing::error!(error = %e, batch = n, "write batch failed");
+                    // The caller may retry (with its request id, exactly
+                    // once) as soon as storage recovers: UNAVAILABLE, not
+                    // INTERNAL. The detail stays in the log.
                     for job in jobs {
-                        job.finish(Err(Failure::Storage(e.clone())));
+                        job.finish(Err(Failure::Unavailable(
+                            "storage failed while writing; retry shortly".into(),
+                        )));
                     }
                     self.recovery.failed();
                     self.recover(db, &rx);
@@ -419,7 +425,7 @@ impl Writer {
         self.recovery.reopen(db, || {
             while let Ok(job) = rx.try_recv() {
                 self.stats.queued.fetch_sub(1, Ordering::Relaxed);
-                job.finish(Err(Failure::Storage(
+                job.finish(Err(Failure::Unavailable(
                     "storage is recovering from an I/O error".into(),
                 )));
             }
