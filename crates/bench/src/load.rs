@@ -7,14 +7,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use knotwork_proto::bench::v1 as echo;
-use knotwork_proto::bench::v1::echo_service_client::EchoServiceClient;
 use knotwork_proto::catalog::v1 as cat;
-use knotwork_proto::catalog::v1::catalog_service_client::CatalogServiceClient;
+use knotwork_proto::codec::ProstCodec;
 use knotwork_proto::gateway::v1 as gw;
-use knotwork_proto::gateway::v1::view_service_client::ViewServiceClient;
 use knotwork_proto::session::v1 as ses;
-use knotwork_proto::session::v1::session_service_client::SessionServiceClient;
 use serde::Serialize;
+use tonic::codegen::http::uri::PathAndQuery;
 use tonic::transport::Channel;
 
 /// One kind of call.
@@ -62,8 +60,26 @@ pub enum Route {
     Direct,
 }
 
+/// What the load generator does with an answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Answers {
+    /// Checks its status and that it is well-formed protobuf (every field's
+    /// tag and length), without building the message: a load generator that
+    /// spends its share of the 2 cores on the servers, as h2load does.
+    Checked,
+    /// Decodes it into the generated message, as an app would.
+    Decoded,
+}
+
+/// A message that keeps none of its fields: decoding it walks and checks
+/// the wire format of an answer and skips every field.
+#[derive(Clone, PartialEq, prost::Message)]
+struct Unread {}
+
 /// Everything a caller needs.
 pub struct World {
+    /// What is done with answers.
+    pub answers: Answers,
     /// Channels to spread callers over.
     pub channels: Vec<Channel>,
     /// Route of the calls.
@@ -184,6 +200,9 @@ pub struct RunResult {
     pub ops: BTreeMap<Op, OpStats>,
     /// Errors by status code.
     pub errors: BTreeMap<String, u64>,
+    /// CPU the load generator itself spent per successful call,
+    /// microseconds: its share of the cores the servers did not get.
+    pub client_cpu_us_per_call: f64,
 }
 
 fn percentile(sorted: &[u32], p: f64) -> f64 {
@@ -216,6 +235,36 @@ fn auth<T>(world: &World, user: usize, msg: T) -> tonic::Request<T> {
     req
 }
 
+/// One unary call of `path`, answered as `world.answers` says (`Full` is
+/// the answer's message).
+async fn unary<Req, Full>(
+    world: &World,
+    ch: &Channel,
+    path: &'static str,
+    req: tonic::Request<Req>,
+) -> Result<(), tonic::Status>
+where
+    Req: prost::Message + Send + 'static,
+    Full: prost::Message + Default + Send + 'static,
+{
+    let mut grpc = tonic::client::Grpc::new(ch.clone());
+    grpc.ready()
+        .await
+        .map_err(|e| tonic::Status::unavailable(format!("channel not ready: {e}")))?;
+    let path = PathAndQuery::from_static(path);
+    match world.answers {
+        Answers::Checked => {
+            grpc.unary(req, path, ProstCodec::<Req, Unread>::default())
+                .await?;
+        }
+        Answers::Decoded => {
+            grpc.unary(req, path, ProstCodec::<Req, Full>::default())
+                .await?;
+        }
+    }
+    Ok(())
+}
+
 async fn call(
     world: &World,
     ch: &Channel,
@@ -226,40 +275,59 @@ async fn call(
     let user = rng.usize(0..world.users.len());
     match op {
         Op::Echo => {
-            EchoServiceClient::new(ch.clone())
-                .echo(echo::EchoRequest {
-                    payload: vec![7u8; 64],
-                })
-                .await?;
+            let req = echo::EchoRequest {
+                payload: vec![7u8; 64],
+            };
+            unary::<_, echo::EchoResponse>(
+                world,
+                ch,
+                "/knotwork.bench.v1.EchoService/Echo",
+                tonic::Request::new(req),
+            )
+            .await
         }
         Op::FindByPain => {
             let region = world.regions[rng.usize(0..world.regions.len())].clone();
-            CatalogServiceClient::new(ch.clone())
-                .find_by_pain(cat::FindByPainRequest {
-                    locations: vec![cat::PainLocation {
-                        region,
-                        side: cat::Side::Unspecified as i32,
-                    }],
-                    page_size: 10,
-                    ..Default::default()
-                })
-                .await?;
+            let req = cat::FindByPainRequest {
+                locations: vec![cat::PainLocation {
+                    region,
+                    side: cat::Side::Unspecified as i32,
+                }],
+                page_size: 10,
+                ..Default::default()
+            };
+            unary::<_, cat::FindByPainResponse>(
+                world,
+                ch,
+                "/knotwork.catalog.v1.CatalogService/FindByPain",
+                tonic::Request::new(req),
+            )
+            .await
         }
         Op::Search => {
             let query = world.terms[rng.usize(0..world.terms.len())].clone();
-            CatalogServiceClient::new(ch.clone())
-                .search(cat::SearchRequest {
-                    query,
-                    page_size: 10,
-                    ..Default::default()
-                })
-                .await?;
+            let req = cat::SearchRequest {
+                query,
+                page_size: 10,
+                ..Default::default()
+            };
+            unary::<_, cat::SearchResponse>(
+                world,
+                ch,
+                "/knotwork.catalog.v1.CatalogService/Search",
+                tonic::Request::new(req),
+            )
+            .await
         }
         Op::GetTriggerPoint => {
             let name = world.points[rng.usize(0..world.points.len())].0.clone();
-            CatalogServiceClient::new(ch.clone())
-                .get_trigger_point(cat::GetTriggerPointRequest { name })
-                .await?;
+            unary::<_, cat::GetTriggerPointResponse>(
+                world,
+                ch,
+                "/knotwork.catalog.v1.CatalogService/GetTriggerPoint",
+                tonic::Request::new(cat::GetTriggerPointRequest { name }),
+            )
+            .await
         }
         Op::LogSession => {
             let (point, tool) = world.points[rng.usize(0..world.points.len())].clone();
@@ -276,45 +344,54 @@ async fn call(
                 perform_time: Some(prost_types::Timestamp::from(when)),
                 ..Default::default()
             };
-            SessionServiceClient::new(ch.clone())
-                .log_session(auth(
-                    world,
-                    user,
-                    ses::LogSessionRequest {
-                        request_id: format!("bench-{seq}-{}", rng.u64(..)),
-                        session: Some(record),
-                    },
-                ))
-                .await?;
+            let req = ses::LogSessionRequest {
+                request_id: format!("bench-{seq}-{}", rng.u64(..)),
+                session: Some(record),
+            };
+            unary::<_, ses::LogSessionResponse>(
+                world,
+                ch,
+                "/knotwork.session.v1.SessionService/LogSession",
+                auth(world, user, req),
+            )
+            .await
         }
         Op::ListProgress => {
-            SessionServiceClient::new(ch.clone())
-                .list_progress(auth(world, user, ses::ListProgressRequest::default()))
-                .await?;
+            unary::<_, ses::ListProgressResponse>(
+                world,
+                ch,
+                "/knotwork.session.v1.SessionService/ListProgress",
+                auth(world, user, ses::ListProgressRequest::default()),
+            )
+            .await
         }
         Op::GetToday => {
-            ViewServiceClient::new(ch.clone())
-                .get_today(auth(world, user, gw::GetTodayRequest::default()))
-                .await?;
+            unary::<_, gw::GetTodayResponse>(
+                world,
+                ch,
+                "/knotwork.gateway.v1.ViewService/GetToday",
+                auth(world, user, gw::GetTodayRequest::default()),
+            )
+            .await
         }
         Op::ReliefPlan => {
             let region = world.regions[rng.usize(0..world.regions.len())].clone();
-            ViewServiceClient::new(ch.clone())
-                .get_relief_plan(auth(
-                    world,
-                    user,
-                    gw::GetReliefPlanRequest {
-                        locations: vec![cat::PainLocation {
-                            region,
-                            side: cat::Side::Unspecified as i32,
-                        }],
-                        ..Default::default()
-                    },
-                ))
-                .await?;
+            let req = gw::GetReliefPlanRequest {
+                locations: vec![cat::PainLocation {
+                    region,
+                    side: cat::Side::Unspecified as i32,
+                }],
+                ..Default::default()
+            };
+            unary::<_, gw::GetReliefPlanResponse>(
+                world,
+                ch,
+                "/knotwork.gateway.v1.ViewService/GetReliefPlan",
+                auth(world, user, req),
+            )
+            .await
         }
     }
-    Ok(())
 }
 
 /// Runs started so far in this process (each numbers its request ids).
@@ -333,6 +410,7 @@ pub async fn run(
     progress.set_length(duration.as_millis() as u64);
     progress.set_position(0);
     let started = Instant::now();
+    let client_cpu = crate::procs::cpu_time_of("self").unwrap_or_default();
     let deadline = started + duration;
     // Each run's request ids are its own: the callers' random streams repeat
     // from run to run (same seeds), and a request id used again with another
@@ -390,6 +468,9 @@ pub async fn run(
     }
     ticker.abort();
     let seconds = started.elapsed().as_secs_f64();
+    let client_cpu = crate::procs::cpu_time_of("self")
+        .unwrap_or_default()
+        .saturating_sub(client_cpu);
     let mut all: Vec<u32> = lat.values().flatten().copied().collect();
     all.sort_unstable();
     let mut ops = BTreeMap::new();
@@ -426,6 +507,7 @@ pub async fn run(
         callers,
         seconds,
         throughput: all.len() as f64 / seconds,
+        client_cpu_us_per_call: client_cpu.as_secs_f64() * 1e6 / all.len().max(1) as f64,
         p99_ms: percentile(&all, 0.99),
         ops,
         errors,

@@ -69,6 +69,11 @@ struct Args {
     /// larger storage, no `knotwork up`): a quick profile target.
     #[arg(long)]
     only_mix: bool,
+    /// What the load generator does with each answer: `checked` walks its
+    /// wire format without building it; `decoded` builds the message, as
+    /// an app would (and as runs before 2026-12-03 did).
+    #[arg(long, value_enum, default_value_t = load::Answers::Checked)]
+    answers: load::Answers,
     /// Extra environment of the session service, `KEY=VALUE` (repeatable),
     /// e.g. `KNOTWORK_SESSION_REPLICATION=none`.
     #[arg(long, value_parser = key_value)]
@@ -425,6 +430,7 @@ async fn main() -> anyhow::Result<()> {
         let terms = terms.clone();
         async move {
             anyhow::Ok(Arc::new(World {
+                answers: args.answers,
                 channels: channels(&url, conns).await?,
                 route,
                 users,

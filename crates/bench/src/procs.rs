@@ -94,15 +94,7 @@ impl Service {
 
     /// User plus system CPU time used so far.
     pub fn cpu_time(&self) -> anyhow::Result<Duration> {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid()))?;
-        // Fields after the command name (which may contain spaces).
-        let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        let utime: u64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0);
-        let stime: u64 = fields.get(12).and_then(|v| v.parse().ok()).unwrap_or(0);
-        Ok(Duration::from_secs_f64(
-            (utime + stime) as f64 / clock_ticks(),
-        ))
+        cpu_time_of(&self.pid().to_string())
     }
 }
 
@@ -171,4 +163,18 @@ pub fn binary(dir: Option<&Path>, name: &str) -> anyhow::Result<PathBuf> {
         );
     }
     Ok(path)
+}
+
+/// User plus system CPU time used so far by process `pid` (`self` for this
+/// one), from `/proc`.
+pub fn cpu_time_of(pid: &str) -> anyhow::Result<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // Fields after the command name (which may contain spaces).
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: u64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0);
+    let stime: u64 = fields.get(12).and_then(|v| v.parse().ok()).unwrap_or(0);
+    Ok(Duration::from_secs_f64(
+        (utime + stime) as f64 / clock_ticks(),
+    ))
 }

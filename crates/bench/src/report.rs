@@ -74,15 +74,15 @@ impl Report {
     /// Prints the results table and the goal ratios.
     pub fn print(&self, c: usize) {
         println!(
-            "\n{:<40} {:>7} {:>10} {:>8} {:>8}  errors",
-            "run", "callers", "calls/s", "p50 ms", "p99 ms"
+            "\n{:<40} {:>7} {:>10} {:>8} {:>8} {:>11}  errors",
+            "run", "callers", "calls/s", "p50 ms", "p99 ms", "load us/call"
         );
         for r in &self.runs {
             let p50 = r.ops.values().map(|o| o.p50_ms).fold(0.0_f64, f64::max);
             let errors: u64 = r.errors.values().sum();
             println!(
-                "{:<40} {:>7} {:>10.0} {:>8.2} {:>8.2}  {}",
-                r.name, r.callers, r.throughput, p50, r.p99_ms, errors
+                "{:<40} {:>7} {:>10.0} {:>8.2} {:>8.2} {:>11.1}  {}",
+                r.name, r.callers, r.throughput, p50, r.p99_ms, r.client_cpu_us_per_call, errors
             );
         }
         if let Some(mix) = self.find("app mix via gateway", c) {
