@@ -378,7 +378,7 @@ impl Store {
     /// microseconds.
     async fn read<T>(
         &self,
-        f: impl FnOnce(&Tables<RTable>) -> Result<T, Error>,
+        f: impl FnOnce(&Tables<RTable<'_>>) -> Result<T, Error>,
     ) -> Result<T, Error> {
         let db = self.readable().await?;
         let txn = db.begin_read()?;
@@ -390,7 +390,7 @@ impl Store {
     /// never stalls the other calls sharing this task's thread.
     async fn read_scan<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&Tables<RTable>) -> Result<T, Error> + Send + 'static,
+        f: impl FnOnce(&Tables<RTable<'_>>) -> Result<T, Error> + Send + 'static,
     ) -> Result<T, Error> {
         let db = self.readable().await?;
         tokio::task::spawn_blocking(move || {

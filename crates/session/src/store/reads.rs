@@ -338,9 +338,9 @@ impl<T: Rows> Tables<T> {
             Some(a) => {
                 let mut lo = a.as_bytes().to_vec();
                 lo.push(0);
-                self.users.rows().range::<&[u8]>(lo.as_slice()..)?
+                self.users.rows()?.range::<&[u8]>(lo.as_slice()..)?
             }
-            None => self.users.rows().range::<&[u8]>(..)?,
+            None => self.users.rows()?.range::<&[u8]>(..)?,
         };
         for item in range {
             let (k, _) = item?;
