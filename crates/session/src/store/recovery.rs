@@ -27,10 +27,9 @@ pub(super) type DbCell = Arc<std::sync::RwLock<Option<Arc<Database>>>>;
 
 /// The database now, or a storage error while it is being reopened.
 pub(super) fn current(cell: &DbCell) -> Result<Arc<Database>, Error> {
-    cell.read()
-        .ok()
-        .and_then(|g| g.clone())
-        .ok_or_else(|| Error::Unavailable("storage is recovering from an I/O error".into()))
+    cell.read().ok().and_then(|g| g.clone()).ok_or_else(|| {
+        Error::Unavailable("storage is recovering from a failed write; retry shortly".into())
+    })
 }
 
 /// Opens (or creates) the database file with a page cache of `cache_bytes`.

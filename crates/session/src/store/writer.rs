@@ -426,7 +426,7 @@ impl Writer {
             while let Ok(job) = rx.try_recv() {
                 self.stats.queued.fetch_sub(1, Ordering::Relaxed);
                 job.finish(Err(Failure::Unavailable(
-                    "storage is recovering from an I/O error".into(),
+                    "storage is recovering from a failed write; retry shortly".into(),
                 )));
             }
         });
