@@ -301,16 +301,17 @@ impl<T: Rows> Tables<T> {
 
     /// Every session of a user, oldest first.
     pub(super) fn all_sessions(&self, user: &str) -> Result<Vec<SessionRecord>, Error> {
-        let mut out = Vec::new();
-        self.sessions_range(user, &user_lo(user), &user_hi(user), false, |r| {
-            out.push(r);
-            true
-        })?;
-        Ok(out)
+        self.every_session(user)
     }
 
     /// Every session of a user as progress reads it, oldest first.
     pub(super) fn journal(&self, user: &str) -> Result<Vec<JournalEntry>, Error> {
+        self.every_session(user)
+    }
+
+    /// Every stored session of a user decoded as `R` (a whole record or a
+    /// projection of it), oldest first.
+    fn every_session<R: serde::de::DeserializeOwned>(&self, user: &str) -> Result<Vec<R>, Error> {
         let mut out = Vec::new();
         scan(
             &self.sessions,
@@ -318,7 +319,7 @@ impl<T: Rows> Tables<T> {
             &user_hi(user),
             false,
             |_, v| {
-                out.push(json::<JournalEntry>(v)?);
+                out.push(json::<R>(v)?);
                 Ok(true)
             },
         )?;

@@ -25,11 +25,16 @@ use crate::error::Error;
 /// `None` while it is being reopened.
 pub(super) type DbCell = Arc<std::sync::RwLock<Option<Arc<Database>>>>;
 
-/// The database now, or a storage error while it is being reopened.
+/// What a write or read is told while the database is being reopened.
+pub(super) const RECOVERING: &str = "storage is recovering from a failed write; retry shortly";
+
+/// The database now, or UNAVAILABLE ([`RECOVERING`]) while it is being
+/// reopened.
 pub(super) fn current(cell: &DbCell) -> Result<Arc<Database>, Error> {
-    cell.read().ok().and_then(|g| g.clone()).ok_or_else(|| {
-        Error::Unavailable("storage is recovering from a failed write; retry shortly".into())
-    })
+    cell.read()
+        .ok()
+        .and_then(|g| g.clone())
+        .ok_or_else(|| Error::Unavailable(RECOVERING.into()))
 }
 
 /// Opens (or creates) the database file with a page cache of `cache_bytes`.

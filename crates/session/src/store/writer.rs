@@ -16,7 +16,7 @@ use std::sync::{Arc, mpsc};
 use redb::{Database, Durability};
 use tokio::sync::oneshot;
 
-use super::recovery::{Recovery, current};
+use super::recovery::{RECOVERING, Recovery, current};
 use super::replica::{self, Batch, NodeId, Raft};
 use super::tables::{Applied, Tables, WTable};
 use crate::error::Error;
@@ -425,9 +425,7 @@ impl Writer {
         self.recovery.reopen(db, || {
             while let Ok(job) = rx.try_recv() {
                 self.stats.queued.fetch_sub(1, Ordering::Relaxed);
-                job.finish(Err(Failure::Unavailable(
-                    "storage is recovering from a failed write; retry shortly".into(),
-                )));
+                job.finish(Err(Failure::Unavailable(RECOVERING.into())));
             }
         });
     }
