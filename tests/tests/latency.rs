@@ -3,6 +3,11 @@
 //! Nagle's algorithm on, a response written in two pieces (headers and
 //! data, then the trailers) waits for the client's delayed ACK, about 40 ms,
 //! on every call whose body does not fit in the first write.
+//!
+//! The stall adds at least 40 ms to every call once the connection has left
+//! its quick-ACK start, so the test warms the connection up and then looks at
+//! the lower quartile: a loaded machine (CI, debug build) slows a few calls,
+//! but only the stall puts the fastest quarter above 35 ms.
 
 // Helpers here are test code too: a panic is a failed assertion (as
 // clippy.toml allows inside #[test] functions).
@@ -14,9 +19,12 @@ use knotwork_proto::catalog::v1 as cat;
 use knotwork_proto::session::v1 as ses;
 use knotwork_tests::TestStack;
 
-fn median(mut v: Vec<Duration>) -> Duration {
+/// Below the 40 ms delayed-ACK minimum, with room for a slow machine.
+const STALL_FREE: Duration = Duration::from_millis(35);
+
+fn lower_quartile(mut v: Vec<Duration>) -> Duration {
     v.sort();
-    v[v.len() / 2]
+    v[v.len() / 4]
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -70,24 +78,31 @@ async fn unary_calls_with_a_body_answer_without_a_delayed_ack_stall() {
     }
     let mut gets = Vec::new();
     let mut lists = Vec::new();
-    for _ in 0..4 {
+    // Three untimed rounds leave the quick-ACK start behind.
+    for round in 0..7 {
         for n in &names {
             let t = Instant::now();
             session
                 .get_session(stack.as_user("latency", ses::GetSessionRequest { name: n.clone() }))
                 .await
                 .unwrap();
-            gets.push(t.elapsed());
+            if round >= 3 {
+                gets.push(t.elapsed());
+            }
         }
-        let t = Instant::now();
-        session
-            .list_sessions(stack.as_user("latency", ses::ListSessionsRequest::default()))
-            .await
-            .unwrap();
-        lists.push(t.elapsed());
+        for _ in 0..3 {
+            let t = Instant::now();
+            session
+                .list_sessions(stack.as_user("latency", ses::ListSessionsRequest::default()))
+                .await
+                .unwrap();
+            if round >= 3 {
+                lists.push(t.elapsed());
+            }
+        }
     }
-    let (g, l) = (median(gets), median(lists));
-    println!("median through the gateway: GetSession {g:?}, ListSessions {l:?}");
-    assert!(g < Duration::from_millis(20), "GetSession median {g:?}");
-    assert!(l < Duration::from_millis(20), "ListSessions median {l:?}");
+    let (g, l) = (lower_quartile(gets), lower_quartile(lists));
+    println!("lower quartile through the gateway: GetSession {g:?}, ListSessions {l:?}");
+    assert!(g < STALL_FREE, "GetSession lower quartile {g:?}");
+    assert!(l < STALL_FREE, "ListSessions lower quartile {l:?}");
 }
