@@ -20,7 +20,8 @@
 //! it is on disk. Applying commits without a flush: a crash may lose applied
 //! rows, and openraft applies the committed entries again at start (a
 //! batch of row changes is idempotent), and the next durable log commit
-//! flushes them anyway.
+//! flushes them anyway. The committed log id rides along with the next log
+//! append rather than costing a transaction of its own ([`LogStore`]).
 //!
 //! **Snapshots** hold every session row at an applied log id, kept in one
 //! file beside the database (`raft-snapshot.bin`); a replica that is too far
@@ -211,14 +212,31 @@ pub(super) fn last_batch(txn: &redb::WriteTransaction) -> Result<Option<LogId<No
 }
 
 /// The Raft log and vote.
+///
+/// The committed log id openraft reports after every commit is kept in
+/// memory and written by the next log append, inside its durable
+/// transaction. A write of its own, unflushed, reached the disk with that
+/// same append anyway; this saves a write transaction (and a hand-off to
+/// the blocking pool, which the Raft core waited for) on every batch.
 #[derive(Clone)]
 pub struct LogStore {
     db: Arc<Recovery>,
+    committed: Arc<std::sync::Mutex<Option<LogId<NodeId>>>>,
 }
 
 impl LogStore {
     pub(super) fn new(db: Arc<Recovery>) -> Self {
-        Self { db }
+        Self {
+            db,
+            committed: Arc::default(),
+        }
+    }
+
+    fn committed(&self) -> Option<LogId<NodeId>> {
+        *self
+            .committed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -277,14 +295,19 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn save_committed(&mut self, committed: Option<LogId<NodeId>>) -> StorageResult<()> {
-        // Not flushed: a lost value only means applying again at start.
-        blocking(&self.db, move |db| {
-            state_put(db, COMMITTED, &committed, false)
-        })
-        .await
+        // Written by the next append: a lost value only means applying
+        // again once the group commits anew.
+        *self
+            .committed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = committed;
+        Ok(())
     }
 
     async fn read_committed(&mut self) -> StorageResult<Option<LogId<NodeId>>> {
+        if let Some(c) = self.committed() {
+            return Ok(Some(c));
+        }
         blocking(&self.db, |db| {
             Ok(state_read::<Option<_>>(db, COMMITTED)?.flatten())
         })
@@ -297,6 +320,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I::IntoIter: OptionalSend,
     {
         let entries: Vec<_> = entries.into_iter().collect();
+        let committed = self.committed();
         let result = blocking(&self.db, move |db| {
             let txn = write_txn(db, true)?;
             {
@@ -304,6 +328,10 @@ impl RaftLogStorage<TypeConfig> for LogStore {
                 for e in &entries {
                     t.insert(e.log_id.index, serde_json::to_vec(e)?.as_slice())?;
                 }
+            }
+            if committed.is_some() {
+                txn.open_table(STATE)?
+                    .insert(COMMITTED, serde_json::to_vec(&committed)?.as_slice())?;
             }
             txn.commit()?;
             Ok(())

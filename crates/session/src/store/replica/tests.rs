@@ -182,3 +182,39 @@ fn state_put_txn<T: serde::Serialize>(txn: &redb::WriteTransaction, k: &str, v: 
         .insert(k, serde_json::to_vec(v).unwrap().as_slice())
         .unwrap();
 }
+
+/// The committed log id, kept in memory by `save_committed`, reaches the
+/// database with the log append that follows it: after two writes, the
+/// file names the first one committed.
+#[tokio::test]
+async fn the_committed_log_id_is_stored_by_the_next_append() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = super::super::Store::open_replicated(
+        dir.path(),
+        super::super::StoreOptions::default(),
+        super::super::ReplicaOptions::single(),
+        crate::raft::NoNetwork,
+    )
+    .await
+    .unwrap();
+    let raft = store.raft().unwrap().clone();
+    let mut written = Vec::new();
+    for _ in 0..2 {
+        let based_on = raft.metrics().borrow().last_applied;
+        let reply = raft
+            .client_write(Batch {
+                based_on,
+                changes: Vec::new(),
+                shard_map: None,
+            })
+            .await
+            .unwrap();
+        written.push(reply.log_id);
+    }
+    let db = current(&store.db).unwrap();
+    let stored: Option<LogId<NodeId>> = state_read::<Option<_>>(&db, COMMITTED).unwrap().flatten();
+    assert!(
+        stored.is_some_and(|c| c >= written[0]),
+        "stored committed {stored:?}, written {written:?}"
+    );
+}
