@@ -171,6 +171,17 @@ pub(super) fn write_txn(db: &Database, durable: bool) -> Result<redb::WriteTrans
     Ok(txn)
 }
 
+/// Sets `k` in the Raft state to `v` (JSON), inside `txn`.
+fn state_set<T: serde::Serialize>(
+    txn: &redb::WriteTransaction,
+    k: &str,
+    v: &T,
+) -> Result<(), Error> {
+    txn.open_table(STATE)?
+        .insert(k, serde_json::to_vec(v)?.as_slice())?;
+    Ok(())
+}
+
 fn state_put<T: serde::Serialize>(
     db: &Database,
     k: &str,
@@ -178,8 +189,7 @@ fn state_put<T: serde::Serialize>(
     durable: bool,
 ) -> Result<(), Error> {
     let txn = write_txn(db, durable)?;
-    txn.open_table(STATE)?
-        .insert(k, serde_json::to_vec(v)?.as_slice())?;
+    state_set(&txn, k, v)?;
     txn.commit()?;
     Ok(())
 }
@@ -232,9 +242,9 @@ impl LogStore {
         }
     }
 
-    fn committed(&self) -> Option<LogId<NodeId>> {
-        *self
-            .committed
+    /// The committed log id held for the next append.
+    fn committed(&self) -> std::sync::MutexGuard<'_, Option<LogId<NodeId>>> {
+        self.committed
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
@@ -297,15 +307,12 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     async fn save_committed(&mut self, committed: Option<LogId<NodeId>>) -> StorageResult<()> {
         // Written by the next append: a lost value only means applying
         // again once the group commits anew.
-        *self
-            .committed
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = committed;
+        *self.committed() = committed;
         Ok(())
     }
 
     async fn read_committed(&mut self) -> StorageResult<Option<LogId<NodeId>>> {
-        if let Some(c) = self.committed() {
+        if let Some(c) = *self.committed() {
             return Ok(Some(c));
         }
         blocking(&self.db, |db| {
@@ -320,7 +327,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I::IntoIter: OptionalSend,
     {
         let entries: Vec<_> = entries.into_iter().collect();
-        let committed = self.committed();
+        let committed = *self.committed();
         let result = blocking(&self.db, move |db| {
             let txn = write_txn(db, true)?;
             {
@@ -330,8 +337,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
                 }
             }
             if committed.is_some() {
-                txn.open_table(STATE)?
-                    .insert(COMMITTED, serde_json::to_vec(&committed)?.as_slice())?;
+                state_set(&txn, COMMITTED, &committed)?;
             }
             txn.commit()?;
             Ok(())
@@ -358,8 +364,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     async fn purge(&mut self, log_id: LogId<NodeId>) -> StorageResult<()> {
         blocking(&self.db, move |db| {
             let txn = write_txn(db, true)?;
-            txn.open_table(STATE)?
-                .insert(PURGED, serde_json::to_vec(&log_id)?.as_slice())?;
+            state_set(&txn, PURGED, &log_id)?;
             txn.open_table(LOG)?
                 .retain_in(..=log_id.index, |_, _| false)?;
             txn.commit()?;

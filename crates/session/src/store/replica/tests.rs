@@ -152,8 +152,8 @@ async fn a_reopen_restores_what_was_applied_from_the_log() {
         users.remove(b"k2".as_slice()).unwrap();
         users.remove(b"k3".as_slice()).unwrap();
         drop(users);
-        state_put_txn(&txn, APPLIED, &Some(id(1)));
-        state_put_txn(&txn, LAST_BATCH, &Some(id(1)));
+        state_set(&txn, APPLIED, &Some(id(1))).unwrap();
+        state_set(&txn, LAST_BATCH, &Some(id(1))).unwrap();
         txn.commit().unwrap();
     }
     let recovery = sm.db.clone();
@@ -174,13 +174,6 @@ async fn a_reopen_restores_what_was_applied_from_the_log() {
     // The next batch, based on the last one, still applies.
     let replies = sm.apply([entry(4, Some(id(3)))]).await.unwrap();
     assert!(replies[0].applied);
-}
-
-fn state_put_txn<T: serde::Serialize>(txn: &redb::WriteTransaction, k: &str, v: &T) {
-    txn.open_table(STATE)
-        .unwrap()
-        .insert(k, serde_json::to_vec(v).unwrap().as_slice())
-        .unwrap();
 }
 
 /// The committed log id, kept in memory by `save_committed`, reaches the
