@@ -202,9 +202,9 @@ impl Tables<WTable<'_>> {
     }
 
     fn remove_session_rows(&mut self, user: &str, r: &SessionRecord) -> Result<(), Error> {
-        let removed = self
-            .sessions
-            .remove(session_key(user, r.draft.perform_time, &r.id).as_slice())?;
+        let k = session_key(user, r.draft.perform_time, &r.id);
+        let removed = self.sessions.remove(k.as_slice())?;
+        self.journal.remove(k.as_slice())?;
         if let Some(bytes) = removed {
             self.count(user, -1, -(bytes as i64))?;
         }

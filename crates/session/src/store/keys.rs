@@ -26,6 +26,8 @@ pub(super) const REQUEST_IDS: Def = TableDefinition::new("request_ids");
 pub(super) const CHECK_INS: Def = TableDefinition::new("check_ins");
 pub(super) const HOLDS: Def = TableDefinition::new("holds");
 pub(super) const USAGE: Def = TableDefinition::new("usage");
+/// Derived from `sessions` on every replica, not replicated (`journal.rs`).
+pub(super) const JOURNAL: Def = TableDefinition::new("journal");
 /// Facts about the database itself (key: a name; value: bytes), today the
 /// schema version ([`SCHEMA_VERSION_KEY`]).
 pub(super) const META: Def = TableDefinition::new("meta");
@@ -56,14 +58,16 @@ pub(super) fn table_id(def: Def) -> u8 {
 }
 
 /// Every table of the session data, for creation at open, deletion and the
-/// tests that scan all of them: [`DATA_TABLES`], then [`META`].
-pub(super) const TABLES: [Def; DATA_TABLES.len() + 1] = {
-    let mut all = [META; DATA_TABLES.len() + 1];
+/// tests that scan all of them: [`DATA_TABLES`], then [`JOURNAL`] and
+/// [`META`].
+pub(super) const TABLES: [Def; DATA_TABLES.len() + 2] = {
+    let mut all = [META; DATA_TABLES.len() + 2];
     let mut i = 0;
     while i < DATA_TABLES.len() {
         all[i] = DATA_TABLES[i];
         i += 1;
     }
+    all[i] = JOURNAL;
     all
 };
 
@@ -71,7 +75,12 @@ pub(super) const TABLES: [Def; DATA_TABLES.len() + 1] = {
 /// them). Raised when either changes, with a migration in
 /// `Store::open` from the version before. A database written before the
 /// version was stored has no row and the layout of version 1.
-pub const SCHEMA_VERSION: u32 = 1;
+///
+/// Version 2 added the `journal` table (`journal.rs`), filled from
+/// `sessions` when a version 1 database opens. A build of version 1 must
+/// not open a version 2 database: its writes would leave the journal
+/// behind.
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// The `meta` row holding the schema version (four bytes, big-endian).
 pub(super) const SCHEMA_VERSION_KEY: &[u8] = b"schema_version";

@@ -31,6 +31,7 @@
 //! | `check_ins` | user, local date, region | CheckIn (JSON) |
 //! | `holds` | user, muscle, hold id | Hold (JSON) |
 //! | `usage` | user | sessions and bytes stored (two u64, for the quota) |
+//! | `journal` | the `sessions` key | the session as progress reads it (binary, `journal.rs`; derived, not replicated) |
 //!
 //! `sessions` is itself the by-user-by-time index; `by_point_day` counts
 //! sessions per point per local day and holds the tenderness readings the
@@ -60,6 +61,7 @@ use crate::domain::{
 use crate::error::Error;
 
 mod holds;
+mod journal;
 mod keys;
 mod map_state;
 mod reads;

@@ -10,6 +10,7 @@ use jiff::tz::TimeZone;
 use redb::ReadableTable;
 
 use super::DaySummary;
+use super::journal;
 use super::keys::{
     key, point_day_hi, point_day_lo, request_id_value, sessions_from, time_from_micros, user_hi,
     user_lo,
@@ -301,25 +302,25 @@ impl<T: Rows> Tables<T> {
 
     /// Every session of a user, oldest first.
     pub(super) fn all_sessions(&self, user: &str) -> Result<Vec<SessionRecord>, Error> {
-        self.every_session(user)
+        let mut out = Vec::new();
+        self.sessions_range(user, &user_lo(user), &user_hi(user), false, |r| {
+            out.push(r);
+            true
+        })?;
+        Ok(out)
     }
 
-    /// Every session of a user as progress reads it, oldest first.
+    /// Every session of a user as progress reads it, oldest first: the
+    /// compact rows of the `journal` table (`journal.rs`).
     pub(super) fn journal(&self, user: &str) -> Result<Vec<JournalEntry>, Error> {
-        self.every_session(user)
-    }
-
-    /// Every stored session of a user decoded as `R` (a whole record or a
-    /// projection of it), oldest first.
-    fn every_session<R: serde::de::DeserializeOwned>(&self, user: &str) -> Result<Vec<R>, Error> {
         let mut out = Vec::new();
         scan(
-            &self.sessions,
+            &self.journal,
             &user_lo(user),
             &user_hi(user),
             false,
             |_, v| {
-                out.push(json::<R>(v)?);
+                out.push(journal::decode(v)?);
                 Ok(true)
             },
         )?;

@@ -47,6 +47,7 @@ use openraft::{
 };
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 
+use super::journal;
 use super::keys::{DATA_TABLES, b64};
 use super::map_state::{self, MapSink, StoredMap};
 use super::recovery::Recovery;
@@ -516,6 +517,7 @@ fn apply_changes(txn: &redb::WriteTransaction, changes: &[Change]) -> Result<(),
             .ok_or_else(|| Error::Storage(format!("a change names table {id}")))
     };
     for c in changes {
+        journal::mirror(txn, c)?;
         match c {
             Change::Put { table, key, value } => {
                 txn.open_table(open(*table)?)?
@@ -706,6 +708,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                     t.insert(k.as_slice(), v.as_slice())?;
                 }
             }
+            journal::rebuild(&txn)?;
             {
                 let mut state = txn.open_table(STATE)?;
                 state.insert(APPLIED, serde_json::to_vec(&meta.last_log_id)?.as_slice())?;

@@ -8,7 +8,7 @@ use redb::{Database, Durability, ReadableDatabase};
 
 use super::keys::{META, SCHEMA_VERSION, SCHEMA_VERSION_KEY, TABLES};
 use super::recovery::open_db;
-use super::{DB_FILE, StoreOptions, replica, usage};
+use super::{DB_FILE, StoreOptions, journal, replica, usage};
 use crate::error::{Error, storage_from};
 
 /// Opens (or creates) the database file in `dir`: checks the schema
@@ -36,11 +36,16 @@ pub(super) fn prepare(dir: &Path, options: StoreOptions) -> Result<Database, Err
         let users = usage::backfill(&txn)?;
         tracing::info!(users, "quota counters filled from the journal");
     }
-    if version.is_none() {
-        // Written before versions were stored: the layout of version 1.
+    // None: written before versions were stored, the layout of version 1.
+    let from = version.unwrap_or(1);
+    if from < 2 {
+        let sessions = journal::rebuild(&txn)?;
+        tracing::info!(sessions, "journal filled from the sessions");
+    }
+    if version != Some(SCHEMA_VERSION) {
         txn.open_table(META)?
             .insert(SCHEMA_VERSION_KEY, SCHEMA_VERSION.to_be_bytes().as_slice())?;
-        tracing::info!(version = SCHEMA_VERSION, "schema version stored");
+        tracing::info!(from, to = SCHEMA_VERSION, "schema version stored");
     }
     txn.commit()?;
     Ok(db)

@@ -32,9 +32,12 @@ use crate::domain::checkin::CheckIn;
 use crate::domain::{GuidedSession, SessionRecord, UserData};
 use crate::error::Error;
 
-/// The storage format of the rows a backup sends (`knotwork backup`
-/// refuses another): the schema version of the tables.
-pub const FORMAT_VERSION: i32 = super::SCHEMA_VERSION as i32;
+/// The format of a backup stream (`knotwork backup` refuses another):
+/// every table by name, each row's bytes as stored. The `meta` table rides
+/// along, so a restored database carries its own schema version, which
+/// [`super::Store::open`] checks and migrates; version 2 of the schema (a
+/// table added) did not change this format.
+pub const FORMAT_VERSION: i32 = 1;
 
 /// A part of a streamed export closes when it holds this many records...
 const PART_RECORDS: usize = 500;

@@ -14,14 +14,17 @@ use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use redb::{ReadOnlyTable, ReadTransaction, ReadableTable, Table, WriteTransaction};
 
+use super::journal;
 use super::keys::{
-    CHECK_INS, Def, GUIDED, HOLDS, POINT_DAY, PROFILES, REQUEST_IDS, SCREENINGS, SESSION_IDS,
-    SESSIONS, USAGE, USERS, check_in_key, key, point_day_key, point_day_value, request_id_bytes,
-    request_id_value, session_event, session_key, table_id, time_bytes, user_hi, user_lo,
+    CHECK_INS, Def, GUIDED, HOLDS, JOURNAL, POINT_DAY, PROFILES, REQUEST_IDS, SCREENINGS,
+    SESSION_IDS, SESSIONS, USAGE, USERS, check_in_key, key, point_day_key, point_day_value,
+    request_id_bytes, request_id_value, session_event, session_key, table_id, time_bytes, user_hi,
+    user_lo,
 };
 use super::{LogItem, Logged, Replay};
 use crate::domain::checkin::{self, CheckIn, CheckInDraft};
 use crate::domain::idempotency::{self, Fingerprint};
+use crate::domain::progress::JournalEntry;
 use crate::domain::rules;
 use crate::domain::{
     Answer, CatalogView, GuidedRequest, GuidedSession, Origin, Profile, ProfilePatch, Screening,
@@ -224,6 +227,9 @@ pub(super) struct Tables<T> {
     pub(super) check_ins: T,
     pub(super) holds: T,
     pub(super) usage: T,
+    /// Derived from `sessions` (`journal.rs`): written beside it, never
+    /// recorded as a change.
+    pub(super) journal: T,
     /// The quota user writes are checked against (unlimited for readers).
     pub(super) quota: crate::domain::quota::Quota,
 }
@@ -245,6 +251,7 @@ impl<'t> Tables<WTable<'t>> {
             check_ins: open(CHECK_INS)?,
             holds: open(HOLDS)?,
             usage: open(USAGE)?,
+            journal: WTable::open(txn, JOURNAL, false)?,
             quota: crate::domain::quota::Quota::UNLIMITED,
         })
     }
@@ -288,6 +295,7 @@ impl<'t> Tables<RTable<'t>> {
             check_ins: open(CHECK_INS),
             holds: open(HOLDS),
             usage: open(USAGE),
+            journal: open(JOURNAL),
             quota: crate::domain::quota::Quota::UNLIMITED,
         })
     }
@@ -313,6 +321,8 @@ impl Tables<WTable<'_>> {
         let k = session_key(user, r.draft.perform_time, &r.id);
         let bytes = serde_json::to_vec(r)?;
         self.sessions.insert(k.as_slice(), bytes.as_slice())?;
+        let entry = journal::encode(&JournalEntry::from(r));
+        self.journal.insert(k.as_slice(), entry.as_slice())?;
         self.count(user, 1, bytes.len() as i64)?;
         self.session_ids.insert(
             key(user, &[r.id.as_bytes()]).as_slice(),
@@ -614,6 +624,7 @@ impl Tables<WTable<'_>> {
         })?;
         for t in [
             &mut self.sessions,
+            &mut self.journal,
             &mut self.session_ids,
             &mut self.guided,
             &mut self.point_day,

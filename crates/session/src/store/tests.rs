@@ -328,11 +328,12 @@ async fn a_database_without_a_schema_version_opens_and_reads() {
             .await
             .unwrap();
     }
-    // What the previous version wrote: every table but `meta`.
+    // What the first version wrote: every table but `meta` and `journal`.
     {
         let db = Database::open(dir.path().join(DB_FILE)).unwrap();
         let txn = db.begin_write().unwrap();
         assert!(txn.delete_table(META).unwrap());
+        assert!(txn.delete_table(keys::JOURNAL).unwrap());
         txn.commit().unwrap();
         assert_eq!(stored_version(&db).unwrap(), None);
     }
@@ -340,6 +341,7 @@ async fn a_database_without_a_schema_version_opens_and_reads() {
     let sessions = store.all_sessions("u").await.unwrap();
     assert_eq!(sessions.len(), 1);
     assert_eq!(sessions[0].draft.tenderness_before, Some(4));
+    assert_eq!(store.journal("u").await.unwrap().len(), 1);
     // Its request id still replays.
     let out = store
         .log_sessions(
@@ -464,4 +466,148 @@ async fn a_group_of_one_reads_while_its_log_flush_is_blocked() {
     assert_eq!(read.unwrap().len(), 1);
     write.await.unwrap().unwrap();
     assert_eq!(store.all_sessions("u").await.unwrap().len(), 1);
+}
+
+/// The journal table stays exactly what the sessions derive through every
+/// write that changes them (log, correct, delete, import over, delete the
+/// user), on a plain store and on a group of one, and across a reopen.
+#[tokio::test]
+async fn the_journal_table_follows_every_sessions_write() {
+    let cat = Arc::new(fixture::catalog());
+    for replicated in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let open = || async {
+            if replicated {
+                Store::open_replicated(
+                    dir.path(),
+                    StoreOptions::default(),
+                    ReplicaOptions::single(),
+                    crate::raft::NoNetwork,
+                )
+                .await
+                .unwrap()
+            } else {
+                Store::open(dir.path(), StoreOptions::default()).unwrap()
+            }
+        };
+        let mut store = open().await;
+        let exact = |store: &Store, step: &str| {
+            let db = current(&store.db).unwrap();
+            assert_eq!(
+                journal::first_difference(&db).unwrap(),
+                None,
+                "replicated {replicated}, after {step}"
+            );
+        };
+        let mut twitch = draft("ql_superficial", "2026-03-02T23:30:00.5Z", Some(6));
+        twitch.twitch_response = true;
+        twitch.tenderness_after = Some(3);
+        let items = vec![
+            item("a", draft("ql_superficial", "2026-03-01T10:00:00Z", None)),
+            item("b", twitch),
+            item("c", draft("piriformis_1", "2026-03-03T08:15:00Z", Some(4))),
+        ];
+        for user in ["u", "v"] {
+            store
+                .log_sessions(user, items.clone(), cat.clone(), now())
+                .await
+                .unwrap();
+        }
+        exact(&store, "logging");
+        assert_eq!(store.journal("u").await.unwrap().len(), 3);
+
+        // A correction that moves the session in time and to another point.
+        let first = store.all_sessions("u").await.unwrap()[0].clone();
+        let mut moved = first.draft.clone();
+        moved.trigger_point = "piriformis_1".into();
+        moved.perform_time = "2026-03-04T09:00:00Z".parse().unwrap();
+        moved.tenderness_before = Some(2);
+        store
+            .update_session(
+                "u",
+                SessionUpdate {
+                    id: first.id.clone(),
+                    draft: moved,
+                },
+                cat.clone(),
+                now(),
+            )
+            .await
+            .unwrap();
+        exact(&store, "a correction");
+        let journal = store.journal("u").await.unwrap();
+        let last = journal.last().unwrap();
+        assert_eq!(
+            (
+                last.draft.trigger_point.as_str(),
+                last.draft.tenderness_before
+            ),
+            ("piriformis_1", Some(2))
+        );
+
+        let second = store.all_sessions("u").await.unwrap()[0].clone();
+        assert!(store.delete_session("u", &second.id).await.unwrap());
+        exact(&store, "a deletion");
+        assert_eq!(store.journal("u").await.unwrap().len(), 2);
+
+        // Import over another user's data: the journal is what was imported.
+        let mut data = store.export("v").await.unwrap();
+        data.user_id = "u".into();
+        assert_eq!(store.import_user(data).await.unwrap(), 3);
+        exact(&store, "an import");
+        let (u, v) = (
+            store.journal("u").await.unwrap(),
+            store.journal("v").await.unwrap(),
+        );
+        assert_eq!(u, v);
+
+        store.delete_user("v").await.unwrap();
+        exact(&store, "deleting a user");
+        assert!(store.journal("v").await.unwrap().is_empty());
+
+        store.close().await;
+        drop(store);
+        let store = open().await;
+        exact(&store, "a reopen");
+        assert_eq!(store.journal("u").await.unwrap(), u);
+    }
+}
+
+/// A database of schema version 1 (no journal table) opens as version 2
+/// with the journal filled from its sessions.
+#[tokio::test]
+async fn a_version_1_database_gets_its_journal_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let cat = Arc::new(fixture::catalog());
+    let expected = {
+        let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
+        let items = vec![
+            item(
+                "a",
+                draft("ql_superficial", "2026-03-01T10:00:00Z", Some(5)),
+            ),
+            item("b", draft("piriformis_1", "2026-03-03T08:15:00Z", None)),
+        ];
+        store.log_sessions("u", items, cat, now()).await.unwrap();
+        store.journal("u").await.unwrap()
+    };
+    {
+        let db = Database::open(dir.path().join(DB_FILE)).unwrap();
+        let txn = db.begin_write().unwrap();
+        assert!(txn.delete_table(keys::JOURNAL).unwrap());
+        txn.open_table(META)
+            .unwrap()
+            .insert(SCHEMA_VERSION_KEY, 1u32.to_be_bytes().as_slice())
+            .unwrap();
+        txn.commit().unwrap();
+    }
+    let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
+    assert_eq!(store.journal("u").await.unwrap(), expected);
+    assert_eq!(
+        journal::first_difference(&current(&store.db).unwrap()).unwrap(),
+        None
+    );
+    drop(store);
+    let db = Database::open(dir.path().join(DB_FILE)).unwrap();
+    assert_eq!(stored_version(&db).unwrap(), Some(2));
 }

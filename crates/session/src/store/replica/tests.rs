@@ -211,3 +211,107 @@ async fn the_committed_log_id_is_stored_by_the_next_append() {
         "stored committed {stored:?}, written {written:?}"
     );
 }
+
+/// The journal follows the sessions rows an entry changes (put, remove,
+/// a user's range cleared) on every replica, and a replica that installs
+/// a snapshot (which carries no journal) rebuilds it.
+#[tokio::test]
+async fn the_journal_follows_applied_sessions_and_snapshots() {
+    use super::super::journal;
+    use super::super::keys::{JOURNAL, SESSIONS, table_id};
+    let (_a, _log, mut leader) = openraft::testing::StoreBuilder::build(&Builder)
+        .await
+        .unwrap();
+    let id = |i| LogId::new(openraft::CommittedLeaderId::new(1, 1), i);
+    let sessions = table_id(SESSIONS);
+    let record = |point: &str, before: u8| {
+        format!(
+            r#"{{"id":"x","draft":{{"trigger_point":"{point}","duration_seconds":60,
+            "tenderness_before":{before},"tenderness_after":null,"twitch_response":true,
+            "perform_time":"2026-03-10T10:00:00Z"}},"local_date":"2026-03-10"}}"#
+        )
+        .into_bytes()
+    };
+    let put = |k: &[u8], point: &str, before: u8| Change::Put {
+        table: sessions,
+        key: k.to_vec(),
+        value: record(point, before),
+    };
+    let entry = |i: u64, based_on, changes| Entry::<TypeConfig> {
+        log_id: id(i),
+        payload: EntryPayload::Normal(Batch {
+            based_on,
+            changes,
+            shard_map: None,
+        }),
+    };
+    leader
+        .apply([
+            entry(
+                1,
+                None,
+                vec![
+                    put(b"a\0k1", "psoas", 4),
+                    put(b"a\0k2", "psoas", 5),
+                    put(b"b\0k1", "ql", 6),
+                    put(b"c\0k1", "ql", 7),
+                ],
+            ),
+            entry(
+                2,
+                Some(id(1)),
+                vec![
+                    Change::Remove {
+                        table: sessions,
+                        key: b"a\0k1".to_vec(),
+                    },
+                    put(b"a\0k2", "piriformis", 3),
+                    Change::Clear {
+                        table: sessions,
+                        lo: b"b\0".to_vec(),
+                        hi: b"b\x01".to_vec(),
+                    },
+                ],
+            ),
+        ])
+        .await
+        .unwrap();
+    let rows = |sm: &StateMachine| {
+        let db = current(&sm.db.cell).unwrap();
+        assert_eq!(journal::first_difference(&db).unwrap(), None);
+        let txn = db.begin_read().unwrap();
+        let t = txn.open_table(JOURNAL).unwrap();
+        t.iter()
+            .unwrap()
+            .map(|r| {
+                let (k, v) = r.unwrap();
+                let e = journal::decode(v.value()).unwrap();
+                (
+                    k.value().to_vec(),
+                    e.draft.trigger_point,
+                    e.draft.tenderness_before,
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let expected = vec![
+        (b"a\0k2".to_vec(), "piriformis".to_string(), Some(3)),
+        (b"c\0k1".to_vec(), "ql".to_string(), Some(7)),
+    ];
+    assert_eq!(rows(&leader), expected);
+
+    let snapshot = leader.build_snapshot().await.unwrap();
+    let (_b, _log, mut rebuilt) = openraft::testing::StoreBuilder::build(&Builder)
+        .await
+        .unwrap();
+    // A row the snapshot does not hold, to be dropped by the install.
+    rebuilt
+        .apply([entry(1, None, vec![put(b"z\0k1", "ql", 1)])])
+        .await
+        .unwrap();
+    rebuilt
+        .install_snapshot(&snapshot.meta, snapshot.snapshot)
+        .await
+        .unwrap();
+    assert_eq!(rows(&rebuilt), expected);
+}
