@@ -14,13 +14,13 @@ use tokio::sync::OnceCell;
 use tonic::metadata::MetadataMap;
 use tonic::{Request, Response, Status};
 
-use crate::domain::progress::JournalEntry;
+use crate::domain::progress::Grouped;
 
 /// The caller's journal, read once for all the parts of one GetOverview
 /// (carried in each part's request extensions). It remembers whose journal
 /// it holds, and a handler asking for another user's reads the store.
 #[derive(Clone, Default)]
-pub(crate) struct SharedJournal(Arc<OnceCell<(String, Arc<[JournalEntry]>)>>);
+pub(crate) struct SharedJournal(Arc<OnceCell<(String, Arc<Grouped>)>>);
 
 impl SharedJournal {
     /// The held journal of `user`, read by `read` if no part has yet.
@@ -28,9 +28,9 @@ impl SharedJournal {
         &self,
         user: &str,
         read: impl FnOnce() -> F,
-    ) -> Result<Arc<[JournalEntry]>, E>
+    ) -> Result<Arc<Grouped>, E>
     where
-        F: Future<Output = Result<Vec<JournalEntry>, E>>,
+        F: Future<Output = Result<Grouped, E>>,
     {
         let mut read = Some(read);
         let (held_by, journal) = self
@@ -151,7 +151,7 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use super::*;
-    use crate::domain::progress::JournalDraft;
+    use crate::domain::progress::{JournalDraft, JournalEntry, by_point};
 
     fn entry(point: &str) -> JournalEntry {
         JournalEntry {
@@ -176,7 +176,7 @@ mod tests {
             move || async move {
                 reads.fetch_add(1, Ordering::SeqCst);
                 tokio::task::yield_now().await;
-                Ok::<_, ()>(vec![entry(point)])
+                Ok::<_, ()>(by_point([entry(point)]))
             }
         };
         let (a, b) = tokio::join!(
@@ -184,10 +184,10 @@ mod tests {
             shared.get_or_read("u1", read("b")),
         );
         assert_eq!(reads.load(Ordering::SeqCst), 1);
-        assert_eq!(a.unwrap()[..], b.unwrap()[..]);
+        assert_eq!(a.unwrap(), b.unwrap());
         // Another user's journal is never the held one.
         let other = shared.get_or_read("u2", read("c")).await.unwrap();
         assert_eq!(reads.load(Ordering::SeqCst), 2);
-        assert_eq!(other[0].draft.trigger_point, "c");
+        assert!(other.by_point.contains_key("c"));
     }
 }

@@ -230,21 +230,36 @@ pub fn plan_points(
     date: Date,
     today: Date,
 ) -> (Vec<(String, Date)>, usize, Vec<String>) {
+    let (points, total, set_aside) = plan_refs(worked, excluded, date, today);
+    (
+        points.into_iter().map(|(p, d)| (p.to_owned(), d)).collect(),
+        total,
+        set_aside.into_iter().map(str::to_owned).collect(),
+    )
+}
+
+/// [`plan_points`] borrowing the ids from `worked`.
+fn plan_refs<'w>(
+    worked: &'w Worked,
+    excluded: &BTreeSet<String>,
+    date: Date,
+    today: Date,
+) -> (Vec<(&'w str, Date)>, usize, Vec<&'w str>) {
     let reference = date.min(today);
     let from = time::days_before(reference, PLAN_WINDOW_DAYS);
     let mut set_aside = Vec::new();
-    let mut points: Vec<(String, Date)> = worked
+    let mut points: Vec<(&str, Date)> = worked
         .iter()
         .filter_map(|(p, days)| {
             let last = *days.range(from..=reference).next_back()?.0;
             if excluded.contains(p) {
-                set_aside.push(p.clone());
+                set_aside.push(p.as_str());
                 return None;
             }
-            Some((p.clone(), last))
+            Some((p.as_str(), last))
         })
         .collect();
-    points.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    points.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
     let total = points.len();
     points.truncate(MAX_PLAN_POINTS);
     (points, total, set_aside)
@@ -400,10 +415,10 @@ pub fn adherence(
             continue;
         }
         active_days += u32::from(active.contains(&d));
-        let (points, _, _) = plan_points(worked, excluded, d, today);
+        let (points, _, _) = plan_refs(worked, excluded, d, today);
         for (p, _) in points {
             planned += rules.per_day;
-            done += done_on(worked, &p, d).min(rules.per_day);
+            done += done_on(worked, p, d).min(rules.per_day);
         }
     }
     Adherence {

@@ -164,9 +164,29 @@ pub struct PointProgress {
 /// How many alternative points to suggest.
 const MAX_ALTERNATIVES: usize = 5;
 
-fn mean(v: &[u8]) -> Option<f64> {
-    (!v.is_empty()).then(|| v.iter().map(|x| f64::from(*x)).sum::<f64>() / v.len() as f64)
+/// The tenderness readings of one day: their sum and count (exact, so the
+/// mean is the same as over the readings themselves).
+#[derive(Debug, Clone, Copy, Default)]
+struct Readings {
+    total: u64,
+    n: u64,
 }
+
+impl Readings {
+    fn add(&mut self, t: Option<u8>) {
+        if let Some(t) = t {
+            self.total += u64::from(t);
+            self.n += 1;
+        }
+    }
+
+    fn mean(self) -> Option<f64> {
+        (self.n > 0).then(|| self.total as f64 / self.n as f64)
+    }
+}
+
+/// One local day of a point: sessions, readings before and after, seconds.
+type Day = (u32, Readings, Readings, u32);
 
 /// Computes progress on `point` from all of its sessions, as of local date
 /// `today`, showing `history_days` days. Alternatives are left empty: they
@@ -180,12 +200,12 @@ pub fn point_progress(
 ) -> PointProgress {
     let g = &catalog.guidance;
     let window = g.trend_window_days.max(1);
-    let mut by_day: BTreeMap<Date, (u32, Vec<u8>, Vec<u8>, u32)> = BTreeMap::new();
+    let mut by_day: BTreeMap<Date, Day> = BTreeMap::new();
     for s in sessions {
         let e = by_day.entry(s.local_date).or_default();
         e.0 += 1;
-        e.1.extend(s.tenderness_before);
-        e.2.extend(s.tenderness_after);
+        e.1.add(s.tenderness_before);
+        e.2.add(s.tenderness_after);
         e.3 = e.3.saturating_add(s.duration_seconds);
     }
     let history_start = time::days_before(today, history_days.saturating_sub(1));
@@ -194,8 +214,8 @@ pub fn point_progress(
         .map(|(d, (n, before, after, secs))| DayStats {
             date: *d,
             sessions: *n,
-            mean_before: mean(before),
-            mean_after: mean(after),
+            mean_before: before.mean(),
+            mean_after: after.mean(),
             total_duration_seconds: *secs,
         })
         .collect();
@@ -252,7 +272,7 @@ pub fn point_progress(
     };
     let daily: Vec<f64> = by_day
         .values()
-        .filter_map(|(_, before, after, _)| mean(before).or_else(|| mean(after)))
+        .filter_map(|(_, before, after, _)| before.mean().or_else(|| after.mean()))
         .collect();
     let tenderness_change = match (daily.first(), daily.last()) {
         (Some(a), Some(b)) if daily.len() >= 2 => Some(b - a),
@@ -353,32 +373,60 @@ impl From<&super::SessionRecord> for JournalEntry {
     }
 }
 
-/// Groups a journal per trigger point: the sessions worked per local day,
+/// A journal grouped per trigger point: the sessions worked per local day,
 /// and each point's sessions as progress reads them (in journal order).
-pub fn by_point(
-    journal: impl IntoIterator<Item = JournalEntry>,
-) -> (Worked, BTreeMap<String, Vec<SessionPoint>>) {
-    let mut worked = Worked::new();
-    let mut by_point: BTreeMap<String, Vec<SessionPoint>> = BTreeMap::new();
-    for JournalEntry { draft, local_date } in journal {
-        *worked
-            .entry(draft.trigger_point.clone())
-            .or_default()
-            .entry(local_date)
-            .or_default() += 1;
-        by_point
-            .entry(draft.trigger_point)
-            .or_default()
-            .push(SessionPoint {
-                local_date,
-                perform_time: draft.perform_time,
-                tenderness_before: draft.tenderness_before,
-                tenderness_after: draft.tenderness_after,
-                duration_seconds: draft.duration_seconds,
-                twitch_response: draft.twitch_response,
-            });
+/// What ListProgress and the plans compute from, built once per call (once
+/// per GetOverview for all its parts).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Grouped {
+    /// Sessions per point and local day.
+    pub worked: Worked,
+    /// Each point's sessions, in journal order.
+    pub by_point: BTreeMap<String, Vec<SessionPoint>>,
+}
+
+impl Grouped {
+    /// Adds the next session of the journal, on `point` (the point's id is
+    /// copied only the first time it is seen).
+    pub fn add(&mut self, point: &str, s: SessionPoint) {
+        match self.worked.get_mut(point) {
+            Some(days) => *days.entry(s.local_date).or_default() += 1,
+            None => {
+                self.worked
+                    .insert(point.to_owned(), BTreeMap::from([(s.local_date, 1)]));
+            }
+        }
+        match self.by_point.get_mut(point) {
+            Some(list) => list.push(s),
+            None => {
+                self.by_point.insert(point.to_owned(), vec![s]);
+            }
+        }
     }
-    (worked, by_point)
+}
+
+impl SessionPoint {
+    /// The session of a journal entry as progress reads it.
+    pub fn of(e: &JournalEntry) -> Self {
+        let d = &e.draft;
+        Self {
+            local_date: e.local_date,
+            perform_time: d.perform_time,
+            tenderness_before: d.tenderness_before,
+            tenderness_after: d.tenderness_after,
+            duration_seconds: d.duration_seconds,
+            twitch_response: d.twitch_response,
+        }
+    }
+}
+
+/// Groups a journal per trigger point (see [`Grouped`]).
+pub fn by_point(journal: impl IntoIterator<Item = JournalEntry>) -> Grouped {
+    let mut out = Grouped::default();
+    for e in journal {
+        out.add(&e.draft.trigger_point, SessionPoint::of(&e));
+    }
+    out
 }
 
 #[cfg(test)]
@@ -386,6 +434,39 @@ mod tests {
     use super::super::catalog::fixture;
     use super::*;
     use jiff::civil::date;
+
+    /// Grouping counts sessions per point and day and keeps each point's
+    /// sessions in journal order.
+    #[test]
+    fn grouping_counts_days_and_keeps_journal_order() {
+        let at = |point: &str, day: i8, hour: i8| JournalEntry {
+            draft: JournalDraft {
+                trigger_point: point.into(),
+                duration_seconds: 60,
+                tenderness_before: Some(day as u8),
+                tenderness_after: None,
+                twitch_response: false,
+                perform_time: date(2026, 3, day)
+                    .at(hour, 0, 0, 0)
+                    .to_zoned(jiff::tz::TimeZone::UTC)
+                    .unwrap()
+                    .timestamp(),
+            },
+            local_date: date(2026, 3, day),
+        };
+        let g = by_point([at("a", 1, 8), at("b", 1, 9), at("a", 1, 18), at("a", 3, 8)]);
+        assert_eq!(
+            g.worked["a"],
+            BTreeMap::from([(date(2026, 3, 1), 2), (date(2026, 3, 3), 1)])
+        );
+        assert_eq!(g.worked["b"], BTreeMap::from([(date(2026, 3, 1), 1)]));
+        let hours: Vec<i8> = g.by_point["a"]
+            .iter()
+            .map(|s| s.perform_time.to_zoned(jiff::tz::TimeZone::UTC).hour())
+            .collect();
+        assert_eq!(hours, [8, 18, 8]);
+        assert_eq!(g.by_point.len(), 2);
+    }
 
     #[test]
     fn slope_of_a_line() {

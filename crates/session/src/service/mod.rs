@@ -25,7 +25,7 @@ use knotwork_runtime::internal::InternalAuth;
 use tonic::{Request, Response, Status};
 
 use crate::catalog::CatalogFeed;
-use crate::domain::progress::JournalEntry;
+use crate::domain::progress::Grouped;
 use crate::domain::{names, time, validate};
 use crate::error::Error;
 use crate::overview::SharedJournal;
@@ -114,16 +114,20 @@ impl Session {
         Ok((time::zone_or_utc(&p.time_zone), p.time_zone))
     }
 
-    /// The whole journal of `user`: the one the parts of a GetOverview
-    /// share when `shared` (from [`shared_journal`]) is set, else a read.
+    /// The whole journal of `user`, grouped per point: the one the parts
+    /// of a GetOverview share when `shared` (from [`shared_journal`]) is
+    /// set, else a read.
     async fn journal(
         &self,
         shared: Option<&SharedJournal>,
         user: &str,
-    ) -> Result<Arc<[JournalEntry]>, Error> {
+    ) -> Result<Arc<Grouped>, Error> {
         match shared {
-            Some(s) => s.get_or_read(user, || self.store.journal(user)).await,
-            None => Ok(Arc::from(self.store.journal(user).await?)),
+            Some(s) => {
+                s.get_or_read(user, || self.store.journal_grouped(user))
+                    .await
+            }
+            None => Ok(Arc::new(self.store.journal_grouped(user).await?)),
         }
     }
 }

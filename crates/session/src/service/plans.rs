@@ -2,6 +2,7 @@
 //! fly from the journal, the holds and the profile.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use jiff::Timestamp;
 use jiff::civil::Date;
@@ -204,8 +205,8 @@ impl Session {
         let now = Timestamp::now();
         let today = time::local_date(now, &tz);
         let journal = self.journal(shared, user).await?;
-        let (worked, by_point) = progress::by_point(journal.iter().cloned());
-        let status: BTreeMap<String, progress::Status> = by_point
+        let status: BTreeMap<String, progress::Status> = journal
+            .by_point
             .iter()
             .map(|(p, list)| {
                 let st = progress::point_progress(p, list, today, 1, catalog).status;
@@ -215,7 +216,7 @@ impl Session {
         let all_holds = self.store.holds(user).await?;
         Ok(PlanContext {
             excluded: set_aside(&status, &all_holds, catalog),
-            worked,
+            journal,
             status,
             waking: profile.waking(),
             zone_name: profile.time_zone,
@@ -308,7 +309,9 @@ fn reminder_token(token: &str, now: Timestamp) -> Result<(Timestamp, Timestamp, 
 
 /// What a plan is computed from, read once per call.
 struct PlanContext {
-    worked: plan::Worked,
+    /// The journal grouped per point (shared with the other parts of a
+    /// GetOverview).
+    journal: Arc<progress::Grouped>,
     excluded: BTreeSet<String>,
     status: BTreeMap<String, progress::Status>,
     tz: jiff::tz::TimeZone,
@@ -325,7 +328,7 @@ impl PlanContext {
     fn day(&self, date: Date) -> Option<plan::DayPlan> {
         let window = self.waking.window(date, &self.tz)?;
         Some(plan::day_plan(
-            &self.worked,
+            &self.journal.worked,
             &self.excluded,
             date,
             self.today,
@@ -336,7 +339,7 @@ impl PlanContext {
     }
 
     fn adherence(&self) -> plan::Adherence {
-        plan::adherence(&self.worked, &self.excluded, self.today, self.rules)
+        plan::adherence(&self.journal.worked, &self.excluded, self.today, self.rules)
     }
 
     fn to_pb(&self, p: &plan::DayPlan) -> pb::DailyPlan {

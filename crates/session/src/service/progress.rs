@@ -34,8 +34,8 @@ pub(super) async fn list_progress(
     // Every point is computed, even with a filter: the alternatives of
     // one point depend on the status of the others.
     let journal = svc.journal(shared.as_ref(), &user).await?;
-    let (worked, by_point) = progress::by_point(journal.iter().cloned());
-    let mut list: Vec<_> = by_point
+    let mut list: Vec<_> = journal
+        .by_point
         .iter()
         .map(|(p, s)| progress::point_progress(p, s, today, days, &catalog))
         .collect();
@@ -45,7 +45,7 @@ pub(super) async fn list_progress(
         .map(|p| (p.trigger_point.clone(), p.status))
         .collect();
     let adherence = plan::adherence(
-        &worked,
+        &journal.worked,
         &set_aside(&status, &all_holds, &catalog),
         today,
         plan_rules(&catalog),

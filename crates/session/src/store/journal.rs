@@ -24,7 +24,7 @@ use redb::{ReadableTable, WriteTransaction};
 
 use super::keys::{JOURNAL, SESSIONS, table_id};
 use super::tables::{Change, json};
-use crate::domain::progress::{JournalDraft, JournalEntry};
+use crate::domain::progress::{JournalDraft, JournalEntry, SessionPoint};
 use crate::error::Error;
 
 /// The row layout's version, the first byte of every row.
@@ -69,6 +69,23 @@ pub(super) fn encode(e: &JournalEntry) -> Vec<u8> {
 
 /// Reads a row written by [`encode`].
 pub(super) fn decode(v: &[u8]) -> Result<JournalEntry, Error> {
+    let (point, s) = decode_parts(v)?;
+    Ok(JournalEntry {
+        draft: JournalDraft {
+            trigger_point: point.to_owned(),
+            duration_seconds: s.duration_seconds,
+            tenderness_before: s.tenderness_before,
+            tenderness_after: s.tenderness_after,
+            twitch_response: s.twitch_response,
+            perform_time: s.perform_time,
+        },
+        local_date: s.local_date,
+    })
+}
+
+/// Reads a row written by [`encode`] as its trigger point id (borrowed
+/// from the row) and the session as progress reads it.
+pub(super) fn decode_parts(v: &[u8]) -> Result<(&str, SessionPoint), Error> {
     let bad = |what: &str| Error::Storage(format!("a journal row is malformed: {what}"));
     if v.len() < HEAD {
         return Err(bad("too short"));
@@ -84,20 +101,18 @@ pub(super) fn decode(v: &[u8]) -> Result<JournalEntry, Error> {
         .map_err(|_| bad("perform time out of range"))?;
     let local_date = Date::new(i16::from_le_bytes([v[20], v[21]]), v[22] as i8, v[23] as i8)
         .map_err(|_| bad("local date out of range"))?;
-    let trigger_point = std::str::from_utf8(&v[HEAD..])
-        .map_err(|_| bad("trigger point is not UTF-8"))?
-        .to_owned();
-    Ok(JournalEntry {
-        draft: JournalDraft {
-            trigger_point,
-            duration_seconds: u32::from_le_bytes(at(4)),
+    let point = std::str::from_utf8(&v[HEAD..]).map_err(|_| bad("trigger point is not UTF-8"))?;
+    Ok((
+        point,
+        SessionPoint {
+            local_date,
+            perform_time,
             tenderness_before: (flags & BEFORE != 0).then_some(v[2]),
             tenderness_after: (flags & AFTER != 0).then_some(v[3]),
+            duration_seconds: u32::from_le_bytes(at(4)),
             twitch_response: flags & TWITCH != 0,
-            perform_time,
         },
-        local_date,
-    })
+    ))
 }
 
 /// The journal row of a stored `sessions` value (a JSON record).

@@ -53,7 +53,7 @@ use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata};
 use tokio::sync::oneshot;
 
 use crate::domain::checkin::{CheckIn, CheckInDraft};
-use crate::domain::progress::JournalEntry;
+use crate::domain::progress::{Grouped, JournalEntry};
 use crate::domain::{
     Answer, CatalogView, GuidedRequest, GuidedSession, Profile, ProfilePatch, Screening,
     SessionDraft, SessionRecord, UserData,
@@ -638,6 +638,13 @@ impl Store {
     pub async fn journal(&self, user: &str) -> Result<Vec<JournalEntry>, Error> {
         let user = user.to_owned();
         self.read_scan(move |t| t.journal(&user)).await
+    }
+
+    /// Every session of a user grouped per point: what ListProgress and
+    /// the plans compute from.
+    pub async fn journal_grouped(&self, user: &str) -> Result<Grouped, Error> {
+        let user = user.to_owned();
+        self.read_scan(move |t| t.journal_grouped(&user)).await
     }
 
     /// Everything stored about a user.

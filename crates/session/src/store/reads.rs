@@ -17,7 +17,7 @@ use super::keys::{
 };
 use super::tables::{Rows, Tables, get, json, scan};
 use crate::domain::checkin::CheckIn;
-use crate::domain::progress::JournalEntry;
+use crate::domain::progress::{Grouped, JournalEntry};
 use crate::domain::{GuidedSession, Profile, Screening, SessionRecord, UserData, time};
 use crate::error::Error;
 
@@ -321,6 +321,24 @@ impl<T: Rows> Tables<T> {
             false,
             |_, v| {
                 out.push(journal::decode(v)?);
+                Ok(true)
+            },
+        )?;
+        Ok(out)
+    }
+
+    /// Every session of a user grouped per point, as progress and the
+    /// plans read it: [`Tables::journal`] without a copy of each entry.
+    pub(super) fn journal_grouped(&self, user: &str) -> Result<Grouped, Error> {
+        let mut out = Grouped::default();
+        scan(
+            &self.journal,
+            &user_lo(user),
+            &user_hi(user),
+            false,
+            |_, v| {
+                let (point, s) = journal::decode_parts(v)?;
+                out.add(point, s);
                 Ok(true)
             },
         )?;

@@ -300,6 +300,10 @@ async fn the_journal_projects_every_stored_session() {
     assert_eq!(whole.len(), 3);
     let expected: Vec<JournalEntry> = whole.iter().map(JournalEntry::from).collect();
     assert_eq!(journal, expected);
+    // Grouped straight from the rows, as progress reads it.
+    let grouped = store.journal_grouped("u").await.unwrap();
+    assert_eq!(grouped, crate::domain::progress::by_point(expected));
+    assert_eq!(grouped.by_point["ql_superficial"].len(), 2);
     assert!(journal.iter().any(|e| e.draft.twitch_response
         && e.draft.tenderness_before == Some(6)
         && e.draft.tenderness_after == Some(3)));
