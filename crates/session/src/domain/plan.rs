@@ -230,7 +230,7 @@ pub fn plan_points(
     date: Date,
     today: Date,
 ) -> (Vec<(String, Date)>, usize, Vec<String>) {
-    let (points, total, set_aside) = plan_refs(worked, excluded, date, today);
+    let (points, total, set_aside) = plan_refs(worked.iter(), excluded, date, today);
     (
         points.into_iter().map(|(p, d)| (p.to_owned(), d)).collect(),
         total,
@@ -238,9 +238,9 @@ pub fn plan_points(
     )
 }
 
-/// [`plan_points`] borrowing the ids from `worked`.
+/// [`plan_points`] of the points in `worked`, borrowing their ids.
 fn plan_refs<'w>(
-    worked: &'w Worked,
+    worked: impl Iterator<Item = (&'w String, &'w BTreeMap<Date, u32>)>,
     excluded: &BTreeSet<String>,
     date: Date,
     today: Date,
@@ -249,7 +249,6 @@ fn plan_refs<'w>(
     let from = time::days_before(reference, PLAN_WINDOW_DAYS);
     let mut set_aside = Vec::new();
     let mut points: Vec<(&str, Date)> = worked
-        .iter()
         .filter_map(|(p, days)| {
             let last = *days.range(from..=reference).next_back()?.0;
             if excluded.contains(p) {
@@ -408,6 +407,13 @@ pub fn adherence(
         day = d.yesterday().ok();
     }
     let week_start = time::days_before(today, WEEK_DAYS - 1);
+    // Only a point worked from a plan window before the week on can be
+    // in one of its days' plans.
+    let lookback = time::days_before(week_start, PLAN_WINDOW_DAYS);
+    let recent: Vec<_> = worked
+        .iter()
+        .filter(|(_, days)| days.range(lookback..=today).next().is_some())
+        .collect();
     let (mut done, mut planned, mut active_days) = (0, 0, 0);
     for offset in 0..WEEK_DAYS {
         let d = time::days_before(today, WEEK_DAYS - 1 - offset);
@@ -415,7 +421,7 @@ pub fn adherence(
             continue;
         }
         active_days += u32::from(active.contains(&d));
-        let (points, _, _) = plan_refs(worked, excluded, d, today);
+        let (points, _, _) = plan_refs(recent.iter().copied(), excluded, d, today);
         for (p, _) in points {
             planned += rules.per_day;
             done += done_on(worked, p, d).min(rules.per_day);

@@ -188,6 +188,63 @@ impl Readings {
 /// One local day of a point: sessions, readings before and after, seconds.
 type Day = (u32, Readings, Readings, u32);
 
+/// What a point's status rests on, over the trend window ending on `today`.
+struct Assessment {
+    /// The tenderness trend, with enough days of readings.
+    trend: Option<Trend>,
+    /// Days with a session in the window.
+    active: u32,
+    /// Sessions in the window.
+    sessions: u32,
+    status: Status,
+}
+
+/// The week rule (see the module's docs) on a point's sessions.
+fn assess(sessions: &[SessionPoint], today: Date, g: &Guidance) -> Assessment {
+    let window = g.trend_window_days.max(1);
+    let window_start = time::days_before(today, window - 1);
+    let mut days: Vec<Date> = sessions
+        .iter()
+        .map(|s| s.local_date)
+        .filter(|d| (window_start..=today).contains(d))
+        .collect();
+    let in_window = u32::try_from(days.len()).unwrap_or(u32::MAX);
+    days.sort_unstable();
+    days.dedup();
+    let active = u32::try_from(days.len()).unwrap_or(u32::MAX);
+    let readings: Vec<(Date, u8)> = sessions
+        .iter()
+        .filter_map(|s| {
+            s.tenderness_before
+                .or(s.tenderness_after)
+                .map(|t| (s.local_date, t))
+        })
+        .collect();
+    let t = trend(&readings, today, window);
+    let first_date = sessions.iter().map(|s| s.local_date).min();
+    let worked_days = first_date.map_or(0, |d| time::days_between(d, today) + 1);
+    let is_consistent = active >= g.consistent_days_min.max(1);
+    let waited = worked_days >= i64::from(g.expected_improvement_days.max(1));
+    let status = match t {
+        Some(t) if t.rising(g) => Status::Worsening,
+        Some(t) if t.falling(g) => Status::Improving,
+        Some(_) if is_consistent && waited => Status::NotImproving,
+        _ => Status::InsufficientData,
+    };
+    Assessment {
+        trend: t,
+        active,
+        sessions: in_window,
+        status,
+    }
+}
+
+/// The status of a point from all of its sessions, as of local date
+/// `today`: [`point_progress`]'s, without the rest of it.
+pub fn status(sessions: &[SessionPoint], today: Date, catalog: &CatalogView) -> Status {
+    assess(sessions, today, &catalog.guidance).status
+}
+
 /// Computes progress on `point` from all of its sessions, as of local date
 /// `today`, showing `history_days` days. Alternatives are left empty: they
 /// depend on the other points too ([`fill_alternatives`]).
@@ -219,57 +276,36 @@ pub fn point_progress(
             total_duration_seconds: *secs,
         })
         .collect();
-    let window_start = time::days_before(today, window - 1);
-    let (mut active, mut count) = (0u32, 0u32);
-    for (_, (n, ..)) in by_day.range(window_start..=today) {
-        active += 1;
-        count += n;
-    }
-    let readings: Vec<(Date, u8)> = sessions
-        .iter()
-        .filter_map(|s| {
-            s.tenderness_before
-                .or(s.tenderness_after)
-                .map(|t| (s.local_date, t))
-        })
-        .collect();
-    let t = trend(&readings, today, window);
-    let first = sessions.iter().map(|s| s.perform_time).min();
-    let last = sessions.iter().map(|s| s.perform_time).max();
-    let first_date = sessions.iter().map(|s| s.local_date).min();
-    let worked_days = first_date.map_or(0, |d| time::days_between(d, today) + 1);
-    let is_consistent = active >= g.consistent_days_min.max(1);
-    let waited = worked_days >= i64::from(g.expected_improvement_days.max(1));
-    let (status, advice) = match t {
-        Some(t) if t.rising(g) => (
-            Status::Worsening,
+    let Assessment {
+        trend: t,
+        active,
+        sessions: count,
+        status,
+    } = assess(sessions, today, g);
+    let advice = match status {
+        Status::Worsening => {
             "Tenderness on this point is going up. Stop working it and seek medical attention."
-                .to_owned(),
+                .to_owned()
+        }
+        Status::Improving => {
+            "Tenderness is going down. Keep going at the same gentle pressure.".to_owned()
+        }
+        Status::NotImproving => format!(
+            "Sessions on {active} of the last {window} days and tenderness has not come down by {} point{}. This is probably not the right spot: re-check it, and try the other trigger points that can cause the same pain.",
+            g.min_tenderness_change,
+            if g.min_tenderness_change == 1 {
+                ""
+            } else {
+                "s"
+            }
         ),
-        Some(t) if t.falling(g) => (
-            Status::Improving,
-            "Tenderness is going down. Keep going at the same gentle pressure.".to_owned(),
-        ),
-        Some(_) if is_consistent && waited => (
-            Status::NotImproving,
-            format!(
-                "Sessions on {active} of the last {window} days and tenderness has not come down by {} point{}. This is probably not the right spot: re-check it, and try the other trigger points that can cause the same pain.",
-                g.min_tenderness_change,
-                if g.min_tenderness_change == 1 {
-                    ""
-                } else {
-                    "s"
-                }
-            ),
-        ),
-        _ => (
-            Status::InsufficientData,
-            format!(
-                "Work this point on at least {} of every {window} days and record tenderness before each session; results usually show within {} days.",
-                g.consistent_days_min, g.expected_improvement_days
-            ),
+        Status::InsufficientData => format!(
+            "Work this point on at least {} of every {window} days and record tenderness before each session; results usually show within {} days.",
+            g.consistent_days_min, g.expected_improvement_days
         ),
     };
+    let first = sessions.iter().map(|s| s.perform_time).min();
+    let last = sessions.iter().map(|s| s.perform_time).max();
     let daily: Vec<f64> = by_day
         .values()
         .filter_map(|(_, before, after, _)| before.mean().or_else(|| after.mean()))
@@ -434,6 +470,50 @@ mod tests {
     use super::super::catalog::fixture;
     use super::*;
     use jiff::civil::date;
+
+    /// The status alone is the one the whole progress reports, whatever
+    /// the sessions: many generated histories, each seen from several days.
+    #[test]
+    fn the_status_alone_matches_the_whole_progress() {
+        let c = fixture::catalog();
+        let mut seed = 7u64;
+        let mut next = |n: u64| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) % n
+        };
+        let start = date(2026, 3, 1);
+        let mut seen = BTreeSet::new();
+        for _ in 0..300 {
+            let n = next(25);
+            let mut list: Vec<SessionPoint> = (0..n)
+                .map(|_| {
+                    let d = start
+                        .checked_add(jiff::Span::new().days(next(30) as i64))
+                        .unwrap();
+                    let t = |x: u64| (x < 11).then_some(x as u8);
+                    SessionPoint {
+                        local_date: d,
+                        perform_time: d.to_zoned(jiff::tz::TimeZone::UTC).unwrap().timestamp(),
+                        tenderness_before: t(next(14)),
+                        tenderness_after: t(next(14)),
+                        duration_seconds: 60,
+                        twitch_response: false,
+                    }
+                })
+                .collect();
+            list.sort_by_key(|s| s.local_date);
+            for offset in [0, 10, 20, 29, 40] {
+                let today = start.checked_add(jiff::Span::new().days(offset)).unwrap();
+                let whole = point_progress("p", &list, today, 28, &c).status;
+                assert_eq!(status(&list, today, &c), whole);
+                seen.insert(format!("{whole:?}"));
+            }
+        }
+        // The generated histories reach every status.
+        assert_eq!(seen.len(), 4, "{seen:?}");
+    }
 
     /// Grouping counts sessions per point and day and keeps each point's
     /// sessions in journal order.

@@ -209,7 +209,7 @@ impl Session {
             .by_point
             .iter()
             .map(|(p, list)| {
-                let st = progress::point_progress(p, list, today, 1, catalog).status;
+                let st = progress::status(list, today, catalog);
                 (p.clone(), st)
             })
             .collect();

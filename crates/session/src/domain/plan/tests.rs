@@ -367,3 +367,39 @@ fn plan_range() {
     assert!(in_range(date(2025, 5, 6), t));
     assert!(!in_range(date(2025, 5, 5), t));
 }
+
+/// The week's planned and done are each day's plan over the whole journal,
+/// with points worked at the edge of the plans' reach and more points than
+/// a plan holds.
+#[test]
+fn adherence_counts_each_days_plan_over_the_whole_journal() {
+    let t = date(2026, 6, 10);
+    let day = |n: u32| time::days_before(t, n);
+    let reach = 6 + PLAN_WINDOW_DAYS;
+    let mut entries = vec![
+        ("edge", day(reach), 2),
+        ("beyond", day(reach + 1), 5),
+        ("old", day(90), 1),
+    ];
+    let names: Vec<String> = (0..MAX_PLAN_POINTS + 4)
+        .map(|i| format!("p{i:02}"))
+        .collect();
+    for (i, p) in names.iter().enumerate() {
+        let i = u32::try_from(i).unwrap();
+        entries.push((p.as_str(), day(i % 9), 1 + i % 4));
+    }
+    let w = worked(&entries);
+    let excluded = BTreeSet::from(["p03".to_owned()]);
+    let a = adherence(&w, &excluded, t, RULES);
+    let (mut planned, mut done) = (0, 0);
+    for n in 0..7 {
+        let d = day(n);
+        let (points, _, _) = plan_points(&w, &excluded, d, t);
+        for (p, _) in points {
+            planned += RULES.per_day;
+            done += w[&p].get(&d).copied().unwrap_or(0).min(RULES.per_day);
+        }
+    }
+    assert_eq!((a.planned, a.done), (planned, done));
+    assert!(planned > 0 && done > 0);
+}
