@@ -39,8 +39,10 @@ pub(super) fn prepare(dir: &Path, options: StoreOptions) -> Result<Database, Err
     // None: written before versions were stored, the layout of version 1.
     let from = version.unwrap_or(1);
     if from < 2 {
+        let started = std::time::Instant::now();
         let sessions = journal::rebuild(&txn)?;
-        tracing::info!(sessions, "journal filled from the sessions");
+        let ms = started.elapsed().as_millis();
+        tracing::info!(sessions, ms, "journal filled from the sessions");
     }
     if version != Some(SCHEMA_VERSION) {
         txn.open_table(META)?
