@@ -3,8 +3,9 @@
 //! exactly what its method answers and the rules stay in one place. The
 //! gain is the round trips: the gateway's GetToday and GetReliefPlan made
 //! five and six calls to the shard, now one. The parts share one read of
-//! the caller's journal ([`SharedJournal`]): the plan and the progress both
-//! need all of it, and it is the read that grows with the user's history.
+//! the caller's journal, grouped per point once ([`SharedJournal`]): the
+//! plan and the progress both need all of it, and it is the read that
+//! grows with the user's history.
 
 use std::sync::Arc;
 
