@@ -13,8 +13,9 @@
 //! - the write logic ([`super::tables`]) writes both rows (`insert_session`,
 //!   `remove_session_rows`, `delete_user`);
 //! - a replica applying a Raft entry mirrors each `sessions` change here
-//!   ([`mirror`]), so entries carry no journal rows, and replicas of
-//!   different builds exchange the same entries;
+//!   ([`put`], [`remove`], [`clear`], from `replica.rs`), so entries carry
+//!   no journal rows, and replicas of different builds exchange the same
+//!   entries;
 //! - a snapshot carries `sessions` only, and installing one rebuilds this
 //!   table ([`rebuild`]), as does opening a database of schema version 1.
 
@@ -22,8 +23,7 @@ use jiff::Timestamp;
 use jiff::civil::Date;
 use redb::{ReadableTable, WriteTransaction};
 
-use super::keys::{JOURNAL, SESSIONS, table_id};
-use super::tables::{Change, json};
+use super::keys::{JOURNAL, SESSIONS};
 use crate::domain::progress::{JournalDraft, JournalEntry, SessionPoint};
 use crate::error::Error;
 
@@ -117,27 +117,27 @@ pub(super) fn decode_parts(v: &[u8]) -> Result<(&str, SessionPoint), Error> {
 
 /// The journal row of a stored `sessions` value (a JSON record).
 fn row_of(session: &[u8]) -> Result<Vec<u8>, Error> {
-    Ok(encode(&json::<JournalEntry>(session)?))
+    Ok(encode(&serde_json::from_slice::<JournalEntry>(session)?))
 }
 
-/// Mirrors `change`, applied to the data tables, here when it changes
-/// `sessions`; other tables' changes do nothing.
-pub(super) fn mirror(txn: &WriteTransaction, change: &Change) -> Result<(), Error> {
-    let sessions = table_id(SESSIONS);
-    match change {
-        Change::Put { table, key, value } if *table == sessions => {
-            txn.open_table(JOURNAL)?
-                .insert(key.as_slice(), row_of(value)?.as_slice())?;
-        }
-        Change::Remove { table, key } if *table == sessions => {
-            txn.open_table(JOURNAL)?.remove(key.as_slice())?;
-        }
-        Change::Clear { table, lo, hi } if *table == sessions => {
-            txn.open_table(JOURNAL)?
-                .retain_in::<&[u8], _>(lo.as_slice()..hi.as_slice(), |_, _| false)?;
-        }
-        _ => {}
-    }
+/// Sets the journal row of the `sessions` row `key` to what its value
+/// `session` (a JSON record) derives: a replica applying a put.
+pub(super) fn put(txn: &WriteTransaction, key: &[u8], session: &[u8]) -> Result<(), Error> {
+    txn.open_table(JOURNAL)?
+        .insert(key, row_of(session)?.as_slice())?;
+    Ok(())
+}
+
+/// Removes the journal row of the `sessions` row `key`.
+pub(super) fn remove(txn: &WriteTransaction, key: &[u8]) -> Result<(), Error> {
+    txn.open_table(JOURNAL)?.remove(key)?;
+    Ok(())
+}
+
+/// Removes the journal rows of the `sessions` rows in `lo..hi`.
+pub(super) fn clear(txn: &WriteTransaction, lo: &[u8], hi: &[u8]) -> Result<(), Error> {
+    txn.open_table(JOURNAL)?
+        .retain_in::<&[u8], _>(lo..hi, |_, _| false)?;
     Ok(())
 }
 

@@ -48,7 +48,7 @@ use openraft::{
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 
 use super::journal;
-use super::keys::{DATA_TABLES, b64};
+use super::keys::{DATA_TABLES, SESSIONS, b64, table_id};
 use super::map_state::{self, MapSink, StoredMap};
 use super::recovery::Recovery;
 use super::recovery::current;
@@ -516,19 +516,29 @@ fn apply_changes(txn: &redb::WriteTransaction, changes: &[Change]) -> Result<(),
             .copied()
             .ok_or_else(|| Error::Storage(format!("a change names table {id}")))
     };
+    // The journal follows `sessions` on every replica (`journal.rs`).
+    let sessions = table_id(SESSIONS);
     for c in changes {
-        journal::mirror(txn, c)?;
         match c {
             Change::Put { table, key, value } => {
                 txn.open_table(open(*table)?)?
                     .insert(key.as_slice(), value.as_slice())?;
+                if *table == sessions {
+                    journal::put(txn, key, value)?;
+                }
             }
             Change::Remove { table, key } => {
                 txn.open_table(open(*table)?)?.remove(key.as_slice())?;
+                if *table == sessions {
+                    journal::remove(txn, key)?;
+                }
             }
             Change::Clear { table, lo, hi } => {
                 txn.open_table(open(*table)?)?
                     .retain_in::<&[u8], _>(lo.as_slice()..hi.as_slice(), |_, _| false)?;
+                if *table == sessions {
+                    journal::clear(txn, lo, hi)?;
+                }
             }
         }
     }
