@@ -955,6 +955,28 @@ async function main() {
       await kb.close();
     });
 
+    await step("a catalog that failed to load loads again once the browser is back online", async () => {
+      // A new device with no kept answers (no service worker), whose first
+      // catalog read fails as if the connection dropped.
+      const fresh = await browser.newContext({ viewport: PHONE, deviceScaleFactor: 1, serviceWorkers: "block" });
+      try {
+        const p = await fresh.newPage();
+        p.setDefaultTimeout(15_000);
+        const regions = "**/knotwork.catalog.v1.CatalogService/ListRegions";
+        await fresh.route(regions, (r) => r.abort("internetdisconnected"));
+        await p.goto(`${app}#/map`);
+        await p.getByText(/The catalog could not be loaded/).waitFor();
+        await fresh.unroute(regions);
+        await fresh.setOffline(true);
+        await fresh.setOffline(false);
+        await p.getByRole("heading", { name: "Where does it hurt?" }).waitFor();
+        const left = await p.getByText(/The catalog could not be loaded/).count();
+        expect(left === 0, "the error is gone once the catalog loaded");
+      } finally {
+        await fresh.close();
+      }
+    });
+
     await context.close();
   } finally {
     await writeFile(path.join(artifacts, "axe.json"), JSON.stringify(axeFindings, null, 2)).catch(() => {});

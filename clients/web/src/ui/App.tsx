@@ -113,6 +113,15 @@ export function App() {
       .catch((e) => setVocabError(describeError(e).message));
   }, [api, vocabTry]);
 
+  // A catalog that failed to load (offline, with answers the device did not
+  // keep) loads again by itself once the browser is back online.
+  useEffect(() => {
+    if (!vocabError) return;
+    const retry = () => setVocabTry((n) => n + 1);
+    addEventListener("online", retry);
+    return () => removeEventListener("online", retry);
+  }, [vocabError]);
+
   useEffect(() => {
     if (!token) {
       setProfile(null);
