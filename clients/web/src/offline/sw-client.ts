@@ -18,9 +18,41 @@ async function post(message: unknown): Promise<boolean> {
   return true;
 }
 
-/** The catalog version being served: the worker drops other versions' answers. */
-export function announceCatalogVersion(version: string): void {
-  if (version) void post({ type: "catalog-version", version });
+/** Something a message can be posted to with a reply port (a service worker). */
+export interface MessageTarget {
+  postMessage(message: unknown, transfer: Transferable[]): void;
+}
+
+/**
+ * Posts `message` to `target` with a reply port and resolves true once the
+ * target answers on it, false after `timeoutMs` without an answer (a worker
+ * of an older build never answers).
+ */
+export function postAndWait(target: MessageTarget, message: unknown, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const channel = new MessageChannel();
+    const done = (ok: boolean) => {
+      clearTimeout(timer);
+      channel.port1.close();
+      resolve(ok);
+    };
+    const timer = setTimeout(() => done(false), timeoutMs);
+    channel.port1.onmessage = () => done(true);
+    target.postMessage(message, [channel.port2]);
+  });
+}
+
+/**
+ * The catalog version being served: the worker keeps the catalog's answers
+ * under it and drops other versions'. Resolves once the worker has taken it
+ * (or after a short wait), so the catalog reads that follow are kept under
+ * this version, not under none (answers kept under none are dropped when a
+ * version arrives).
+ */
+export async function announceCatalogVersion(version: string): Promise<void> {
+  if (!version || !("serviceWorker" in navigator)) return;
+  const target = navigator.serviceWorker.controller ?? (await navigator.serviceWorker.getRegistration())?.active;
+  if (target) await postAndWait(target, { type: "catalog-version", version }, 1_000);
 }
 
 /** A reminder handed to the worker. */

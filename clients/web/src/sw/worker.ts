@@ -143,6 +143,8 @@ self.addEventListener("message", (event) => {
         await metaPut(VERSION_KEY, version);
         const keep = catalogCacheName(version);
         for (const n of await caches.keys()) if (n.startsWith(CATALOG_PREFIX) && n !== keep) await caches.delete(n);
+        // The page waits for this before its catalog reads (sw-client.ts).
+        event.ports[0]?.postMessage(true);
       })(),
     );
   } else if (msg?.type === "reminders" && Array.isArray(msg.reminders)) {

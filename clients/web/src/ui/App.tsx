@@ -44,7 +44,7 @@ async function loadVocabulary(api: ReturnType<typeof createApi>): Promise<Vocabu
   // The service worker keeps the catalog's answers per catalog version: tell
   // it the version first (offline this fails and the kept answers serve).
   try {
-    announceCatalogVersion((await api.catalog.getCatalogVersion({})).catalogVersion);
+    await announceCatalogVersion((await api.catalog.getCatalogVersion({})).catalogVersion);
   } catch {
     // Offline or an old gateway: the calls below say what is wrong.
   }
