@@ -183,6 +183,8 @@ pub struct Store {
     stats: Arc<Stats>,
     path: std::path::PathBuf,
     raft: Option<replica::Raft>,
+    /// Where `raft`'s tasks run (`start.rs`); stopped after the writer.
+    raft_runtime: Option<start::RaftRuntime>,
     /// Where applied shard maps are reported (`shard_map.rs`).
     maps: map_state::MapSink,
     /// The term in which a read confirmed that this replica leads a group
@@ -203,6 +205,8 @@ impl Drop for Store {
         if let Some(w) = self.writer.take() {
             let _ = w.join();
         }
+        // After the writer, which may be waiting on it.
+        self.raft_runtime.take();
     }
 }
 
@@ -255,6 +259,7 @@ impl Store {
             stats,
             path,
             raft: None,
+            raft_runtime: None,
             maps: map_state::MapSink::default(),
             read_term: AtomicU64::new(0),
         })
@@ -275,6 +280,9 @@ impl Store {
         }
         if let Some(raft) = self.raft.take() {
             let _ = raft.shutdown().await;
+        }
+        if let Some(rt) = self.raft_runtime.take() {
+            rt.stop().await;
         }
     }
 

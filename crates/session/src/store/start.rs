@@ -77,6 +77,58 @@ fn initialize(raft: &replica::Raft, replica: &ReplicaOptions) {
     tokio::spawn(start);
 }
 
+/// The runtime a replica's Raft tasks run on: one worker thread of its own
+/// (`session-raft`), and its own blocking threads for the log appends and
+/// applies.
+///
+/// On the service's runtime, every step of a write (the proposal reaching
+/// the core, the log flushed, the entry applied, the reply) waited in the
+/// workers' queue behind the calls being served, and a read computing
+/// progress holds a worker for a millisecond or more: in the app mix at 64
+/// callers, LogSession took 50 ms at p50 against 15 ms for writes alone.
+/// Here the core is woken by the OS scheduler as soon as it has work.
+pub(super) struct RaftRuntime(Option<tokio::runtime::Runtime>);
+
+impl RaftRuntime {
+    fn start() -> Result<Self, Error> {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("session-raft")
+            .enable_all()
+            .build()
+            .map(|rt| Self(Some(rt)))
+            .map_err(|e| Error::Startup(format!("starting the raft runtime: {e}")))
+    }
+
+    fn handle(&self) -> &tokio::runtime::Handle {
+        self.0
+            .as_ref()
+            .expect("runtime present until dropped")
+            .handle()
+    }
+
+    /// Stops the runtime, waiting (off the async threads) up to a few
+    /// seconds for its tasks and blocking work, so the database file is
+    /// closed when this returns.
+    pub(super) async fn stop(mut self) {
+        if let Some(rt) = self.0.take() {
+            let _ = tokio::task::spawn_blocking(move || {
+                rt.shutdown_timeout(std::time::Duration::from_secs(5));
+            })
+            .await;
+        }
+    }
+}
+
+impl Drop for RaftRuntime {
+    fn drop(&mut self) {
+        // Dropping a runtime blocks, which async code must not do.
+        if let Some(rt) = self.0.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
 impl Store {
     /// Opens (or creates) the database in `dir` as one replica of a Raft
     /// group (see `replica.rs`): writes are acknowledged once a majority
@@ -116,15 +168,21 @@ impl Store {
                 .map_err(|e| Error::Startup(format!("raft settings: {e}")))?,
         );
         let maps = super::map_state::MapSink::default();
-        let raft = replica::Raft::new(
-            replica.node_id,
-            config,
-            network,
-            replica::LogStore::new(recovery.clone()),
-            replica::StateMachine::new(recovery.clone(), dir, maps.clone()),
-        )
-        .await
-        .map_err(|e| Error::Startup(format!("starting raft: {e}")))?;
+        let runtime = RaftRuntime::start()?;
+        // Built on its own runtime, so openraft spawns its core, its state
+        // machine worker and its replication streams there.
+        let raft = runtime
+            .handle()
+            .spawn(replica::Raft::new(
+                replica.node_id,
+                config,
+                network,
+                replica::LogStore::new(recovery.clone()),
+                replica::StateMachine::new(recovery.clone(), dir, maps.clone()),
+            ))
+            .await
+            .map_err(|e| Error::Startup(format!("starting raft: {e}")))?
+            .map_err(|e| Error::Startup(format!("starting raft: {e}")))?;
         let initialized = raft
             .is_initialized()
             .await
@@ -142,12 +200,13 @@ impl Store {
         }
         let proposer = Proposer {
             raft: raft.clone(),
-            handle: tokio::runtime::Handle::current(),
+            handle: runtime.handle().clone(),
             me: replica.node_id,
             confirmed_term: 0,
         };
         let mut store = Self::start_with(recovery, options, Some(proposer))?;
         store.raft = Some(raft);
+        store.raft_runtime = Some(runtime);
         store.maps = maps;
         Ok(store)
     }

@@ -414,6 +414,40 @@ async fn a_group_of_one_writes_at_once_and_reopens() {
     assert_eq!(store.all_sessions("u").await.unwrap().len(), 1);
 }
 
+/// Raft runs on threads of its own: a write commits while every thread of
+/// the runtime that opened the store is busy (here its only one, blocked
+/// until the write returns), so a write's steps never wait for the threads
+/// serving calls.
+#[tokio::test(flavor = "current_thread")]
+async fn a_group_of_one_commits_while_the_service_threads_are_busy() {
+    let dir = tempfile::tempdir().unwrap();
+    let cat = Arc::new(fixture::catalog());
+    let store = Store::open_replicated(
+        dir.path(),
+        StoreOptions::default(),
+        ReplicaOptions::single(),
+        crate::raft::NoNetwork,
+    )
+    .await
+    .unwrap();
+    let store = Arc::new(store);
+    let (done, wait) = std::sync::mpsc::channel();
+    let writer = store.clone();
+    // Not joined: without threads of its own, the write would never end.
+    std::thread::spawn(move || {
+        let d = draft("ql_superficial", "2026-03-10T10:00:00Z", Some(5));
+        let logged =
+            futures::executor::block_on(writer.log_sessions("u", vec![item("r1", d)], cat, now()));
+        let _ = done.send(logged.map(|l| l.len()));
+    });
+    // Blocks the test's runtime, its only thread, meanwhile.
+    let logged = wait
+        .recv_timeout(std::time::Duration::from_secs(20))
+        .expect("the write committed while the runtime's thread was blocked");
+    assert_eq!(logged.unwrap(), 1);
+    assert_eq!(store.all_sessions("u").await.unwrap().len(), 1);
+}
+
 /// A read on a group of one does not queue behind writes: while the Raft
 /// core waits to flush a log entry (its storage blocked by a held write
 /// transaction), a read still answers at once, from the applied state;
