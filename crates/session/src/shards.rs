@@ -70,7 +70,14 @@ const READS: &[&str] = &[
     "GetDailyPlan",
     "ListReminders",
     "ExportCalendar",
+    "GetOverview",
 ];
+
+/// Whether the SessionService method `method` counts as a write (fenced
+/// while its user moves).
+fn is_write(method: &str) -> bool {
+    !READS.contains(&method)
+}
 
 /// The map the check reads, swapped as maps are applied.
 type Held = Arc<RwLock<Option<Arc<ShardMap>>>>;
@@ -397,7 +404,7 @@ where
         let Some(method) = req.uri().path().strip_prefix(USER_CALLS) else {
             return Box::pin(self.inner.call(req));
         };
-        let write = !READS.contains(&method);
+        let write = is_write(method);
         let user = {
             // Only the two headers the check reads are copied.
             let mut md = MetadataMap::new();
@@ -574,6 +581,34 @@ mod tests {
         );
         let staying = user_on(1, 3, Some(1));
         assert!(own.check(&staying, true).is_ok());
+    }
+
+    /// Every SessionService method that only reads (Get, List, Export) is
+    /// in [`READS`], read from the contract itself, so a read added later
+    /// is not refused while its user moves; every other one is fenced.
+    #[test]
+    fn the_contracts_reads_pass_the_fence_and_its_writes_do_not() {
+        use prost::Message as _;
+        let set =
+            prost_types::FileDescriptorSet::decode(knotwork_proto::FILE_DESCRIPTOR_SET).unwrap();
+        let methods: Vec<String> = set
+            .file
+            .iter()
+            .filter(|f| f.package() == "knotwork.session.v1")
+            .flat_map(|f| &f.service)
+            .filter(|s| s.name() == "SessionService")
+            .flat_map(|s| &s.method)
+            .map(|m| m.name().to_owned())
+            .collect();
+        assert!(methods.len() > 20, "{methods:?}");
+        for m in &methods {
+            let reads = ["Get", "List", "Export", "StreamExport"]
+                .iter()
+                .any(|p| m.starts_with(p));
+            assert_eq!(is_write(m), !reads, "{m}");
+        }
+        assert!(!is_write("GetOverview"));
+        assert!(is_write("LogSession"));
     }
 
     #[test]
