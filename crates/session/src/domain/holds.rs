@@ -110,18 +110,23 @@ pub fn active_for_point<'a>(
     catalog: &CatalogView,
     point: &str,
 ) -> Option<&'a Hold> {
+    // Most people hold nothing: no catalog lookup then (progress and
+    // plans ask this for every point they show).
+    if !holds.iter().any(Hold::active) {
+        return None;
+    }
     let muscle = muscle_of(catalog, point);
     holds.iter().find(|h| h.active() && h.muscle == muscle)
 }
 
 /// The muscle of `point`; the point itself when the catalog does not know it
 /// (a point removed from the chart keeps its holds).
-pub fn muscle_of(catalog: &CatalogView, point: &str) -> String {
+pub fn muscle_of<'a>(catalog: &'a CatalogView, point: &'a str) -> &'a str {
     catalog
         .point(point)
-        .map(|p| p.muscle.clone())
+        .map(|p| p.muscle.as_str())
         .filter(|m| !m.is_empty())
-        .unwrap_or_else(|| point.to_owned())
+        .unwrap_or(point)
 }
 
 fn display(catalog: &CatalogView, point: &str) -> String {
@@ -239,7 +244,7 @@ pub fn triggered(
             schema: HOLD_SCHEMA,
             id: uuid_like(&record.id, reason),
             trigger_point: point.clone(),
-            muscle: muscle.clone(),
+            muscle: muscle.to_owned(),
             reason,
             why,
             since: now,
@@ -572,6 +577,19 @@ mod tests {
         assert!(active_for_point(&held, &catalog, "ql_superficial").is_some());
         assert!(active_for_point(&held, &catalog, "ql_deep").is_some());
         assert!(active_for_point(&held, &catalog, "piriformis_1").is_none());
+        // A released hold covers nothing; no holds, nothing either.
+        let mut released = held.clone();
+        release(
+            &mut released,
+            "quadratus_lumborum",
+            date(2026, 3, 11),
+            Timestamp::now(),
+        );
+        assert!(active_for_point(&released, &catalog, "ql_deep").is_none());
+        assert!(active_for_point(&[], &catalog, "ql_deep").is_none());
+        // A point the chart no longer has is its own muscle.
+        assert_eq!(muscle_of(&catalog, "gone_point"), "gone_point");
+        assert_eq!(muscle_of(&catalog, "ql_deep"), "quadratus_lumborum");
         let tz = time::zone("Europe/Berlin").unwrap();
         let r = refusal(&held[0], "ql_superficial", &catalog, &tz);
         assert_eq!(r.reason, RefusalReason::PointOnHold);

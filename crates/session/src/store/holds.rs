@@ -187,13 +187,13 @@ impl Tables<WTable<'_>> {
             ))));
         }
         let tz = self.zone(user)?;
-        if let Some(earliest) = holds::earliest_release_date(&on_muscle, &muscle, &tz) {
+        if let Some(earliest) = holds::earliest_release_date(&on_muscle, muscle, &tz) {
             let today = time::local_date(now, &tz);
             let date = match holds::check_release(provider_checked, checked_date, earliest, today) {
                 Ok(d) => d,
                 Err(v) => return Ok(Err(Error::InvalidArgument(v))),
             };
-            holds::release(&mut on_muscle, &muscle, date, now);
+            holds::release(&mut on_muscle, muscle, date, now);
             for h in &on_muscle {
                 self.put_hold(user, h)?;
             }
