@@ -874,6 +874,16 @@ async function main() {
       await page.reload();
       await page.getByRole("heading", { name: "Log a session you already did" }).waitFor();
       await page.waitForFunction(() => !!navigator.serviceWorker?.controller, null, { timeout: 15_000 });
+      // The form shows before the catalog has loaded. Going offline while
+      // its reads are in flight would leave them unkept (CI caught this on
+      // a slow run): wait until the map draws, which needs every one of
+      // them, each kept by the worker before the page gets it.
+      await nav(page).getByRole("link", { name: "Body map" }).click();
+      await page.getByTestId("sections").waitFor();
+      await page.evaluate((h) => {
+        location.hash = h;
+      }, `#/log?point=${id}`);
+      await page.getByRole("heading", { name: "Log a session you already did" }).waitFor();
       await context.setOffline(true);
       await page.getByTestId("offline").waitFor();
       await page.getByLabel(/Tenderness before/).fill("5");
