@@ -83,10 +83,11 @@ fn initialize(raft: &replica::Raft, replica: &ReplicaOptions) {
 ///
 /// On the service's runtime, every step of a write (the proposal reaching
 /// the core, the log flushed, the entry applied, the reply) waited in the
-/// workers' queue behind the calls being served, and a read computing
-/// progress holds a worker for a millisecond or more: in the app mix at 64
-/// callers, LogSession took 50 ms at p50 against 15 ms for writes alone.
-/// Here the core is woken by the OS scheduler as soon as it has work.
+/// workers' queue behind the calls being served (a read computing progress
+/// holds a worker for a millisecond or more), and no write progressed while
+/// those workers were busy. Here the core is woken by the OS scheduler as
+/// soon as it has work. On this machine's benchmarks the throughput did not
+/// change measurably (BENCHMARKS.md, "Raft on threads of its own").
 pub(super) struct RaftRuntime(Option<tokio::runtime::Runtime>);
 
 impl RaftRuntime {
