@@ -32,6 +32,18 @@ fn item(rid: &str, d: SessionDraft) -> LogItem {
     }
 }
 
+/// A store that is a Raft group of one (`knotwork up`'s default).
+async fn group_of_one(dir: &std::path::Path) -> Store {
+    Store::open_replicated(
+        dir,
+        StoreOptions::default(),
+        ReplicaOptions::single(),
+        crate::raft::NoNetwork,
+    )
+    .await
+    .unwrap()
+}
+
 fn now() -> Timestamp {
     "2026-03-10T12:00:00Z".parse().unwrap()
 }
@@ -387,15 +399,8 @@ async fn a_database_without_a_schema_version_opens_and_reads() {
 async fn a_group_of_one_writes_at_once_and_reopens() {
     let dir = tempfile::tempdir().unwrap();
     let cat = Arc::new(fixture::catalog());
-    let open = || {
-        Store::open_replicated(
-            dir.path(),
-            StoreOptions::default(),
-            ReplicaOptions::single(),
-            crate::raft::NoNetwork,
-        )
-    };
-    let mut store = open().await.unwrap();
+    let open = || group_of_one(dir.path());
+    let mut store = open().await;
     let d = draft("ql_superficial", "2026-03-10T10:00:00Z", Some(5));
     let out = store
         .log_sessions("u", vec![item("r1", d.clone())], cat.clone(), now())
@@ -404,7 +409,7 @@ async fn a_group_of_one_writes_at_once_and_reopens() {
     assert!(!out[0].as_ref().unwrap().1);
     store.close().await;
     drop(store);
-    let store = open().await.unwrap();
+    let store = open().await;
     assert_eq!(store.all_sessions("u").await.unwrap().len(), 1);
     let out = store
         .log_sessions("u", vec![item("r1", d)], cat, now())
@@ -422,14 +427,7 @@ async fn a_group_of_one_writes_at_once_and_reopens() {
 async fn a_group_of_one_commits_while_the_service_threads_are_busy() {
     let dir = tempfile::tempdir().unwrap();
     let cat = Arc::new(fixture::catalog());
-    let store = Store::open_replicated(
-        dir.path(),
-        StoreOptions::default(),
-        ReplicaOptions::single(),
-        crate::raft::NoNetwork,
-    )
-    .await
-    .unwrap();
+    let store = group_of_one(dir.path()).await;
     let store = Arc::new(store);
     let (done, wait) = std::sync::mpsc::channel();
     let writer = store.clone();
@@ -456,14 +454,7 @@ async fn a_group_of_one_commits_while_the_service_threads_are_busy() {
 async fn a_group_of_one_reads_while_its_log_flush_is_blocked() {
     let dir = tempfile::tempdir().unwrap();
     let cat = Arc::new(fixture::catalog());
-    let store = Store::open_replicated(
-        dir.path(),
-        StoreOptions::default(),
-        ReplicaOptions::single(),
-        crate::raft::NoNetwork,
-    )
-    .await
-    .unwrap();
+    let store = group_of_one(dir.path()).await;
     let d = draft("ql_superficial", "2026-03-10T10:00:00Z", Some(5));
     store
         .log_sessions("u", vec![item("r1", d)], cat, now())
@@ -516,14 +507,7 @@ async fn the_journal_table_follows_every_sessions_write() {
         let dir = tempfile::tempdir().unwrap();
         let open = || async {
             if replicated {
-                Store::open_replicated(
-                    dir.path(),
-                    StoreOptions::default(),
-                    ReplicaOptions::single(),
-                    crate::raft::NoNetwork,
-                )
-                .await
-                .unwrap()
+                group_of_one(dir.path()).await
             } else {
                 Store::open(dir.path(), StoreOptions::default()).unwrap()
             }
