@@ -9,10 +9,14 @@ export function registerServiceWorker(): void {
   navigator.serviceWorker.register("/sw.js").catch(() => undefined);
 }
 
+/** The worker to message: the page's controller, else the active one (a first load). */
+async function worker(): Promise<ServiceWorker | null> {
+  if (!("serviceWorker" in navigator)) return null;
+  return navigator.serviceWorker.controller ?? (await navigator.serviceWorker.getRegistration())?.active ?? null;
+}
+
 async function post(message: unknown): Promise<boolean> {
-  if (!("serviceWorker" in navigator)) return false;
-  const reg = navigator.serviceWorker.controller ? null : await navigator.serviceWorker.getRegistration();
-  const target = navigator.serviceWorker.controller ?? reg?.active ?? null;
+  const target = await worker();
   if (!target) return false;
   target.postMessage(message);
   return true;
@@ -50,8 +54,8 @@ export function postAndWait(target: MessageTarget, message: unknown, timeoutMs: 
  * version arrives).
  */
 export async function announceCatalogVersion(version: string): Promise<void> {
-  if (!version || !("serviceWorker" in navigator)) return;
-  const target = navigator.serviceWorker.controller ?? (await navigator.serviceWorker.getRegistration())?.active;
+  if (!version) return;
+  const target = await worker();
   if (target) await postAndWait(target, { type: "catalog-version", version }, 1_000);
 }
 
