@@ -180,3 +180,76 @@ async fn every_gateway_serves_a_reloaded_catalog_within_the_bound() {
     }
     let _ = stop.send(true);
 }
+
+/// The screens' own catalog reads go through the same cache: a relief plan
+/// asked twice reads FindByPain, the technique guidance and the conditions
+/// from the edge the second time, and names the version it came from.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relief_plan_reads_the_catalog_at_the_edge() {
+    use knotwork_proto::gateway::v1 as gw;
+    use knotwork_proto::gateway::v1::view_service_client::ViewServiceClient;
+    use knotwork_tests::TestStack;
+
+    let stack = TestStack::start_with(1, |g| {
+        g.catalog_cache_poll_ms = POLL.as_millis() as u64;
+        g.addr_rate = 0;
+        g.user_rate = 0;
+    })
+    .await;
+    let version = stack
+        .catalog()
+        .await
+        .get_catalog_version(cat::GetCatalogVersionRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .catalog_version;
+    // The gateway knows the version once a repeated read is a hit.
+    let mut reads = CatalogServiceClient::new(stack.channel().await);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while value(
+        &scrape(stack.admin.gateway).await,
+        "knotwork_gateway_catalog_cache_hits_total",
+    ) < 1.0
+    {
+        assert_eq!(point_version(&mut reads).await, version);
+        assert!(Instant::now() < deadline, "the cache never answered");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    let views = ViewServiceClient::new(stack.channel().await);
+    let plan = || {
+        let mut views = views.clone();
+        let req = stack.as_user(
+            "edge-reader",
+            gw::GetReliefPlanRequest {
+                locations: vec![cat::PainLocation {
+                    region: "low back".into(),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            },
+        );
+        async move { views.get_relief_plan(req).await }
+    };
+    let first = plan().await.unwrap().into_inner();
+    let text = scrape(stack.admin.gateway).await;
+    let (hits, misses) = (
+        value(&text, "knotwork_gateway_catalog_cache_hits_total"),
+        value(&text, "knotwork_gateway_catalog_cache_misses_total"),
+    );
+    let second = plan().await.unwrap().into_inner();
+    let text = scrape(stack.admin.gateway).await;
+    assert_eq!(
+        value(&text, "knotwork_gateway_catalog_cache_hits_total") - hits,
+        3.0,
+        "the second plan's three catalog reads are hits"
+    );
+    assert_eq!(
+        value(&text, "knotwork_gateway_catalog_cache_misses_total"),
+        misses
+    );
+    assert!(!first.candidates.is_empty());
+    assert_eq!(first.candidates, second.candidates);
+    assert_eq!(second.catalog_version, version);
+}

@@ -1,6 +1,8 @@
 //! Catalog reads answered at the edge: a bounded cache of the catalog's
 //! encoded answers, keyed by method and request bytes, one generation per
-//! catalog version.
+//! catalog version. Forwarded catalog reads and the screens' own catalog
+//! reads (relief plan, today) both go through it (`read` in
+//! `service/catalog.rs`).
 //!
 //! The catalog stays the source of truth. The gateway learns the version it
 //! serves by polling `GetCatalogVersion` on every replica

@@ -23,7 +23,7 @@ use knotwork_proto::{BoxError, BoxFuture};
 use tonic::server::NamedService;
 use tonic::{Request, Response, Status};
 
-use super::{Shared, raw};
+use super::{Ctx, Shared, raw};
 
 /// Declares the forwarded methods: (method name, request path).
 macro_rules! methods {
@@ -98,12 +98,9 @@ where
         let Some(index) = METHODS.iter().position(|(_, p)| *p == req.uri().path()) else {
             return Box::pin(async { Ok(unimplemented()) });
         };
-        let (method, path) = METHODS[index];
         let forward = Forward {
             shared: self.shared.clone(),
             index: u8::try_from(index).unwrap_or(u8::MAX),
-            method,
-            path,
         };
         raw::serve(self.shared.max_message, forward, req)
     }
@@ -131,8 +128,6 @@ struct Forward {
     shared: Arc<Shared>,
     /// The method's index in [`METHODS`] (the cache key's first part).
     index: u8,
-    method: &'static str,
-    path: &'static str,
 }
 
 impl tonic::server::UnaryService<Bytes> for Forward {
@@ -141,35 +136,72 @@ impl tonic::server::UnaryService<Bytes> for Forward {
 
     fn call(&mut self, request: Request<Bytes>) -> Self::Future {
         let shared = self.shared.clone();
-        let (index, method, path) = (self.index, self.method, self.path);
+        let index = self.index;
         Box::pin(async move {
             let ctx = shared.public(&request).await?;
-            let message = request.into_inner();
-            let generation = match shared.catalog_cache.lookup(index, &message) {
-                Ok(hit) => return Ok(Response::new(hit)),
-                Err(generation) => generation,
-            };
-            let max = shared.max_message;
-            let answer = shared
-                .upstreams
-                .call_catalog(
-                    ctx.deadline,
-                    message.clone(),
-                    |r| shared.setup(&ctx, r),
-                    move |channel, r| raw::call(channel, r, max, CATALOG_SERVICE, method, path),
-                )
-                .await?;
-            shared.catalog_cache.offer(
-                &generation,
-                index,
-                message,
-                answer.metadata(),
-                answer.get_ref(),
-            );
+            let answer = read(&shared, &ctx, index, request.into_inner()).await?;
             // The answer goes out with none of the backend's metadata.
-            Ok(Response::new(answer.into_inner()))
+            Ok(Response::new(answer))
         })
     }
+}
+
+/// The index in [`METHODS`] of the method `name`, for [`read`]. A name not
+/// in the list fails the build where the index is a constant.
+pub(super) const fn index_of(name: &str) -> u8 {
+    let mut i = 0;
+    while i < METHODS.len() {
+        let (candidate, _) = METHODS[i];
+        if candidate.len() == name.len() {
+            let (a, b) = (candidate.as_bytes(), name.as_bytes());
+            let mut j = 0;
+            while j < a.len() && a[j] == b[j] {
+                j += 1;
+            }
+            if j == a.len() {
+                return i as u8;
+            }
+        }
+        i += 1;
+    }
+    panic!("not a catalog method")
+}
+
+/// One catalog read as encoded bytes, for the forwarder and for the views'
+/// own catalog reads alike: the answer kept at the edge
+/// ([`crate::catalog_cache`]) when there is one, else the call to a replica
+/// (retried once on another), offered to the cache.
+pub(super) async fn read(
+    shared: &Shared,
+    ctx: &Ctx,
+    index: u8,
+    message: Bytes,
+) -> Result<Bytes, Status> {
+    let Some(&(method, path)) = METHODS.get(usize::from(index)) else {
+        return Err(Status::unimplemented("not a catalog method"));
+    };
+    let generation = match shared.catalog_cache.lookup(index, &message) {
+        Ok(hit) => return Ok(hit),
+        Err(generation) => generation,
+    };
+    let max = shared.max_message;
+    let answer = shared
+        .upstreams
+        .call_catalog(
+            ctx.deadline,
+            message.clone(),
+            |r| shared.setup(ctx, r),
+            move |channel, r| raw::call(channel, r, max, CATALOG_SERVICE, method, path),
+        )
+        .await?;
+    shared.catalog_cache.offer(
+        &generation,
+        index,
+        message,
+        answer.metadata(),
+        answer.get_ref(),
+    );
+    Ok(answer.into_inner())
 }
 
 #[cfg(test)]
@@ -196,6 +228,13 @@ mod tests {
         here.sort();
         assert!(!here.is_empty());
         assert_eq!(here, in_proto);
+    }
+
+    #[test]
+    fn index_of_finds_each_method() {
+        for (i, (method, _)) in METHODS.iter().enumerate() {
+            assert_eq!(usize::from(index_of(method)), i, "{method}");
+        }
     }
 
     #[test]

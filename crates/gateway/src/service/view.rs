@@ -5,10 +5,9 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use knotwork_proto::catalog::v1::catalog_service_client::CatalogServiceClient;
 use knotwork_proto::catalog::v1::{
-    ContraindicationKind, FindByPainRequest, GetTechniqueGuidanceRequest,
-    ListContraindicationsRequest,
+    ContraindicationKind, FindByPainRequest, FindByPainResponse, GetTechniqueGuidanceRequest,
+    GetTechniqueGuidanceResponse, ListContraindicationsRequest, ListContraindicationsResponse,
 };
 use knotwork_proto::gateway::v1::view_service_server::ViewService;
 use knotwork_proto::gateway::v1::*;
@@ -17,7 +16,7 @@ use knotwork_proto::session::v1::session_service_client::SessionServiceClient;
 use tonic::transport::Channel;
 use tonic::{Request, Response, Status};
 
-use super::{Ctx, Shared};
+use super::{Ctx, Shared, catalog};
 use crate::Error;
 use crate::convert;
 
@@ -25,6 +24,11 @@ use crate::convert;
 const MAX_LOCATIONS: usize = 16;
 /// The most progress entries GetToday lists (`progress_total` counts all).
 const TODAY_MAX_PROGRESS: usize = 20;
+
+/// The catalog methods the screens read.
+const FIND_BY_PAIN: u8 = catalog::index_of("FindByPain");
+const TECHNIQUE_GUIDANCE: u8 = catalog::index_of("GetTechniqueGuidance");
+const CONTRAINDICATIONS: u8 = catalog::index_of("ListContraindications");
 
 /// Checks a GetReliefPlan request (the gateway's own rules; the catalog
 /// checks the locations and symptoms) and returns the FindByPain request to
@@ -87,26 +91,18 @@ impl Views {
         Ok(shared.call_session(ctx, message, call).await?.into_inner())
     }
 
-    /// Calls a catalog replica (with its retry).
-    async fn catalog<M, R, F, Fut>(&self, ctx: &Ctx, message: M, call: F) -> Result<R, Status>
+    /// A catalog read through the same path as a forwarded one
+    /// ([`catalog::read`]): from the edge cache when it holds the answer,
+    /// else from a replica (with its retry), then decoded.
+    async fn catalog<M, R>(&self, ctx: &Ctx, method: u8, message: M) -> Result<R, Status>
     where
-        M: Clone,
-        F: Fn(CatalogServiceClient<Channel>, Request<M>) -> Fut,
-        Fut: Future<Output = Result<Response<R>, Status>>,
+        M: prost::Message,
+        R: prost::Message + Default,
     {
-        let shared = &self.shared;
-        let max = shared.max_message;
-        let call = |channel: Channel, r| {
-            call(
-                CatalogServiceClient::new(channel).max_decoding_message_size(max),
-                r,
-            )
-        };
-        Ok(shared
-            .upstreams
-            .call_catalog(ctx.deadline, message, |r| shared.setup(ctx, r), call)
-            .await?
-            .into_inner())
+        let answer =
+            catalog::read(&self.shared, ctx, method, message.encode_to_vec().into()).await?;
+        R::decode(answer)
+            .map_err(|e| Status::internal(format!("the catalog's answer did not decode: {e}")))
     }
 }
 
@@ -122,15 +118,11 @@ impl ViewService for Views {
             .await?;
         let (pain_req, max) = relief_plan_query(request.into_inner())?;
         let (pain, guidance, overview, conditions) = tokio::join!(
-            self.catalog(
+            self.catalog::<_, FindByPainResponse>(&ctx, FIND_BY_PAIN, pain_req),
+            self.catalog::<_, GetTechniqueGuidanceResponse>(
                 &ctx,
-                pain_req,
-                |mut c, r| async move { c.find_by_pain(r).await }
-            ),
-            self.catalog(
-                &ctx,
-                GetTechniqueGuidanceRequest {},
-                |mut c, r| async move { c.get_technique_guidance(r).await }
+                TECHNIQUE_GUIDANCE,
+                GetTechniqueGuidanceRequest {}
             ),
             // Everything from the journal in one call to the shard.
             self.session(
@@ -143,12 +135,12 @@ impl ViewService for Views {
                 },
                 |mut c, r| async move { c.get_overview(r).await }
             ),
-            self.catalog(
+            self.catalog::<_, ListContraindicationsResponse>(
                 &ctx,
+                CONTRAINDICATIONS,
                 ListContraindicationsRequest {
                     kind: ContraindicationKind::Condition as i32
-                },
-                |mut c, r| async move { c.list_contraindications(r).await }
+                }
             ),
         );
         let overview = overview?;
@@ -190,10 +182,10 @@ impl ViewService for Views {
                 },
                 |mut c, r| async move { c.get_overview(r).await }
             ),
-            self.catalog(
+            self.catalog::<_, GetTechniqueGuidanceResponse>(
                 &ctx,
-                GetTechniqueGuidanceRequest {},
-                |mut c, r| async move { c.get_technique_guidance(r).await }
+                TECHNIQUE_GUIDANCE,
+                GetTechniqueGuidanceRequest {}
             ),
         );
         // The shard reports the plan's errors first: it checks the date.
