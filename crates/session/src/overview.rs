@@ -31,7 +31,7 @@ impl SharedJournal {
         read: impl FnOnce() -> F,
     ) -> Result<Arc<Grouped>, E>
     where
-        F: Future<Output = Result<Grouped, E>>,
+        F: Future<Output = Result<Arc<Grouped>, E>>,
     {
         let mut read = Some(read);
         let (held_by, journal) = self
@@ -40,12 +40,12 @@ impl SharedJournal {
                 let read = read.take();
                 async move {
                     let journal = read.expect("read once")().await?;
-                    Ok::<_, E>((user.to_owned(), Arc::from(journal)))
+                    Ok::<_, E>((user.to_owned(), journal))
                 }
             })
             .await?;
         match read {
-            Some(read) if held_by != user => Ok(Arc::from(read().await?)),
+            Some(read) if held_by != user => read().await,
             _ => Ok(journal.clone()),
         }
     }
@@ -177,7 +177,7 @@ mod tests {
             move || async move {
                 reads.fetch_add(1, Ordering::SeqCst);
                 tokio::task::yield_now().await;
-                Ok::<_, ()>(by_point([entry(point)]))
+                Ok::<_, ()>(Arc::new(by_point([entry(point)])))
             }
         };
         let (a, b) = tokio::join!(

@@ -127,7 +127,7 @@ impl Session {
                 s.get_or_read(user, || self.store.journal_grouped(user))
                     .await
             }
-            None => Ok(Arc::new(self.store.journal_grouped(user).await?)),
+            None => self.store.journal_grouped(user).await,
         }
     }
 }

@@ -73,6 +73,7 @@ mod snapshot;
 mod start;
 mod tables;
 mod usage;
+mod versions;
 mod writer;
 
 pub use holds::SessionUpdate;
@@ -128,6 +129,10 @@ pub struct StoreOptions {
     /// The per-user quota on writes from users (imports are not limited).
     pub quota: crate::domain::quota::Quota,
 }
+
+/// The most bytes of grouped journals a store keeps between calls: 200
+/// users with 150 sessions each in about 4 MiB.
+const JOURNALS_BYTES: u64 = 4 * 1024 * 1024;
 
 /// The default of [`StoreOptions::cache_bytes`].
 pub const DEFAULT_CACHE_BYTES: usize = 8 * 1024 * 1024;
@@ -191,12 +196,28 @@ pub struct Store {
     /// it is the only voter of and has applied every earlier term's
     /// entries (0: none); see [`Store::read`].
     read_term: AtomicU64,
+    /// Grouped journals read lately (`versions.rs`).
+    journals: versions::Journals,
 }
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Store").finish_non_exhaustive()
     }
+}
+
+/// Runs `f` on a read transaction of `db` on the blocking pool.
+async fn scan_in<T: Send + 'static>(
+    db: Arc<Database>,
+    f: impl FnOnce(&Tables<RTable<'_>>) -> Result<T, Error> + Send + 'static,
+) -> Result<T, Error> {
+    tokio::task::spawn_blocking(move || {
+        let txn = db.begin_read()?;
+        let tables = Tables::open_read(&txn)?;
+        f(&tables)
+    })
+    .await
+    .map_err(|e| Error::Storage(format!("read task: {e}")))?
 }
 
 impl Drop for Store {
@@ -238,6 +259,7 @@ impl Store {
         let healthy = recovery.healthy.subscribe();
         let cell = recovery.cell.clone();
         let path = recovery.path.clone();
+        let versions = recovery.versions.clone();
         let writer = {
             let w = Writer {
                 recovery,
@@ -262,6 +284,7 @@ impl Store {
             raft_runtime: None,
             maps: map_state::MapSink::default(),
             read_term: AtomicU64::new(0),
+            journals: versions::Journals::new(versions, JOURNALS_BYTES),
         })
     }
 
@@ -403,13 +426,7 @@ impl Store {
         f: impl FnOnce(&Tables<RTable<'_>>) -> Result<T, Error> + Send + 'static,
     ) -> Result<T, Error> {
         let db = self.readable().await?;
-        tokio::task::spawn_blocking(move || {
-            let txn = db.begin_read()?;
-            let tables = Tables::open_read(&txn)?;
-            f(&tables)
-        })
-        .await
-        .map_err(|e| Error::Storage(format!("read task: {e}")))?
+        scan_in(db, f).await
     }
 
     /// Updates a profile, creating it when needed.
@@ -649,10 +666,20 @@ impl Store {
     }
 
     /// Every session of a user grouped per point: what ListProgress and
-    /// the plans compute from.
-    pub async fn journal_grouped(&self, user: &str) -> Result<Grouped, Error> {
-        let user = user.to_owned();
-        self.read_scan(move |t| t.journal_grouped(&user)).await
+    /// the plans compute from. Kept between calls until the user's rows
+    /// change (`versions.rs`): the read that grows with the history.
+    pub async fn journal_grouped(&self, user: &str) -> Result<Arc<Grouped>, Error> {
+        // After the read barrier: what it waits for is applied, and so the
+        // versions it raised are current.
+        let db = self.readable().await?;
+        if let Some(kept) = self.journals.get(user) {
+            return Ok(kept);
+        }
+        let at = self.journals.version(user);
+        let owner = user.to_owned();
+        let journal = Arc::new(scan_in(db, move |t| t.journal_grouped(&owner)).await?);
+        self.journals.put(user, at, journal.clone());
+        Ok(journal)
     }
 
     /// Everything stored about a user.

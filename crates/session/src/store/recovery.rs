@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use redb::{Database, Durability};
 
 use super::keys::{PROBE_KEY, USERS};
+use super::versions::UserVersions;
 use crate::error::Error;
 
 /// The open database. The writer swaps in a fresh handle after an I/O
@@ -55,6 +56,8 @@ pub(super) struct Recovery {
     pub(super) cell: DbCell,
     pub(super) path: PathBuf,
     pub(super) cache_bytes: usize,
+    /// Raised after every commit that changes users' rows (`versions.rs`).
+    pub(super) versions: Arc<UserVersions>,
     /// Whether writes commit: the last probe did, and no Raft storage
     /// call is failing.
     pub(super) healthy: tokio::sync::watch::Sender<bool>,
@@ -70,6 +73,7 @@ impl Recovery {
             cell,
             path,
             cache_bytes,
+            versions: Arc::default(),
             healthy: tokio::sync::watch::channel(true).0,
             probe_ok: AtomicBool::new(true),
             raft_failing: AtomicBool::new(false),
@@ -161,6 +165,9 @@ impl Recovery {
                     if let Ok(mut g) = self.cell.write() {
                         *g = Some(db);
                     }
+                    // The file may have gone back to its last durable
+                    // commit (and forward again by the hook).
+                    self.versions.changed_all();
                     return;
                 }
                 Err(e) => {

@@ -53,6 +53,7 @@ use super::map_state::{self, MapSink, StoredMap};
 use super::recovery::Recovery;
 use super::recovery::current;
 use super::tables::Change;
+use super::versions::UserVersions;
 use crate::error::Error;
 
 openraft::declare_raft_types!(
@@ -508,6 +509,25 @@ fn reapply(db: &Database, upto: u64) -> Result<(), Error> {
     Ok(())
 }
 
+/// Raises the versions of the users whose rows the applied `entries`
+/// changed (`replies` says which were applied), after their commit.
+fn changed(versions: &UserVersions, entries: &[Entry<TypeConfig>], replies: &[BatchReply]) {
+    for (e, reply) in entries.iter().zip(replies) {
+        let EntryPayload::Normal(batch) = &e.payload else {
+            continue;
+        };
+        if !reply.applied || batch.shard_map.is_some() {
+            continue;
+        }
+        for c in &batch.changes {
+            match c {
+                Change::Put { key, .. } | Change::Remove { key, .. } => versions.changed_key(key),
+                Change::Clear { .. } => versions.changed_all(),
+            }
+        }
+    }
+}
+
 /// Writes `batch`'s rows.
 fn apply_changes(txn: &redb::WriteTransaction, changes: &[Change]) -> Result<(), Error> {
     let open = |id: u8| {
@@ -666,10 +686,12 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     {
         let entries: Vec<_> = entries.into_iter().collect();
         let applied = self.applied.clone();
+        let versions = self.db.versions.clone();
         let (replies, map) = blocking(&self.db, move |db| {
             let txn = write_txn(db, false)?;
             let out = apply_entries(&txn, &entries)?;
             txn.commit()?;
+            changed(&versions, &entries, &out.0);
             // While this call still holds the database, so a reopen
             // (which waits for every handle) knows to restore these.
             if let Some(e) = entries.last() {
@@ -702,6 +724,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         let meta = meta.clone();
         let path = self.snapshot_path.clone();
         let bytes = snapshot.into_inner();
+        let versions = self.db.versions.clone();
         let map = blocking(&self.db, move |db| {
             let rows: SnapshotRows = serde_json::from_slice(&bytes)?;
             let txn = write_txn(db, true)?;
@@ -732,6 +755,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 }
             }
             txn.commit()?;
+            versions.changed_all();
             write_snapshot(&path, &meta, &bytes)?;
             Ok(rows.shard_map)
         })

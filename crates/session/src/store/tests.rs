@@ -314,7 +314,7 @@ async fn the_journal_projects_every_stored_session() {
     assert_eq!(journal, expected);
     // Grouped straight from the rows, as progress reads it.
     let grouped = store.journal_grouped("u").await.unwrap();
-    assert_eq!(grouped, crate::domain::progress::by_point(expected));
+    assert_eq!(*grouped, crate::domain::progress::by_point(expected));
     assert_eq!(grouped.by_point["ql_superficial"].len(), 2);
     assert!(journal.iter().any(|e| e.draft.twitch_response
         && e.draft.tenderness_before == Some(6)
@@ -632,4 +632,105 @@ async fn a_version_1_database_gets_its_journal_at_open() {
     drop(store);
     let db = Database::open(dir.path().join(DB_FILE)).unwrap();
     assert_eq!(stored_version(&db).unwrap(), Some(2));
+}
+
+/// The grouped journal kept between calls (`versions.rs`) is the same one
+/// read again while nothing changed, and never outlives a change of the
+/// user's sessions: logs, corrections, deletions, a user deleted and
+/// imported again, on the single copy and on a group of one alike.
+#[tokio::test]
+async fn the_kept_journal_follows_every_change() {
+    use crate::domain::progress::by_point;
+    for replicated in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let store = if replicated {
+            group_of_one(dir.path()).await
+        } else {
+            Store::open(dir.path(), StoreOptions::default()).unwrap()
+        };
+        let cat = Arc::new(fixture::catalog());
+        // Always what the rows say, read past any cache.
+        let check = async |step: &str| {
+            let kept = store.journal_grouped("u").await.unwrap();
+            let rows = by_point(store.journal("u").await.unwrap());
+            assert_eq!(*kept, rows, "replicated {replicated}, after {step}");
+            kept
+        };
+        store
+            .log_sessions(
+                "u",
+                vec![item(
+                    "a",
+                    draft("ql_superficial", "2026-03-01T10:00:00Z", None),
+                )],
+                cat.clone(),
+                now(),
+            )
+            .await
+            .unwrap();
+        let first = check("a log").await;
+        assert!(Arc::ptr_eq(
+            &first,
+            &store.journal_grouped("u").await.unwrap()
+        ));
+
+        // Another user's write: a group of one keeps u's journal (the two
+        // ids have counters of their own).
+        store
+            .log_sessions(
+                "v",
+                vec![item(
+                    "v1",
+                    draft("piriformis_1", "2026-03-01T11:00:00Z", None),
+                )],
+                cat.clone(),
+                now(),
+            )
+            .await
+            .unwrap();
+        let after_v = check("another user's log").await;
+        assert_eq!(Arc::ptr_eq(&first, &after_v), replicated);
+
+        store
+            .log_sessions(
+                "u",
+                vec![item(
+                    "b",
+                    draft("piriformis_1", "2026-03-02T10:00:00Z", Some(4)),
+                )],
+                cat.clone(),
+                now(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(check("a second log").await.by_point.len(), 2);
+
+        let record = store.all_sessions("u").await.unwrap()[0].clone();
+        let mut moved = record.draft.clone();
+        moved.trigger_point = "piriformis_1".into();
+        store
+            .update_session(
+                "u",
+                SessionUpdate {
+                    id: record.id.clone(),
+                    draft: moved,
+                },
+                cat.clone(),
+                now(),
+            )
+            .await
+            .unwrap();
+        let corrected = check("a correction").await;
+        assert_eq!(corrected.by_point["piriformis_1"].len(), 2);
+        assert!(!corrected.by_point.contains_key("ql_superficial"));
+
+        assert!(store.delete_session("u", &record.id).await.unwrap());
+        assert_eq!(check("a deletion").await.by_point["piriformis_1"].len(), 1);
+
+        let data = store.export("u").await.unwrap();
+        store.delete_user("u").await.unwrap();
+        assert!(check("the user deleted").await.by_point.is_empty());
+        store.import_user(data).await.unwrap();
+        assert_eq!(check("the user imported").await.by_point.len(), 1);
+    }
 }

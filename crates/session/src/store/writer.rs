@@ -381,8 +381,13 @@ impl Writer {
                 }
             };
             let outcome = match &mut self.replica {
-                None => commit_batch(&db, &mut jobs, self.quota)
-                    .map_err(|e| Failure::Storage(e.to_string())),
+                None => {
+                    let done = commit_batch(&db, &mut jobs, self.quota)
+                        .map_err(|e| Failure::Storage(e.to_string()));
+                    // The single copy does not record its writes per key.
+                    self.recovery.versions.changed_all();
+                    done
+                }
                 // The Raft side reopens storage itself; refuse meanwhile.
                 Some(_) if !healthy => Err(Failure::Unavailable(
                     "storage is recovering after a write error".into(),
