@@ -84,6 +84,8 @@ fn slot(user: &[u8]) -> usize {
 pub(super) struct Journals {
     versions: Arc<UserVersions>,
     entries: quick_cache::sync::Cache<String, (Version, Arc<Grouped>), ByBytes>,
+    hits: AtomicU64,
+    misses: AtomicU64,
 }
 
 /// The bytes a cached journal holds, roughly: its sessions, its points'
@@ -107,11 +109,13 @@ impl quick_cache::Weighter<String, (Version, Arc<Grouped>)> for ByBytes {
 impl Journals {
     /// A cache of at most about `bytes` over `versions`.
     pub(super) fn new(versions: Arc<UserVersions>, bytes: u64) -> Self {
-        // Estimated entries: one per 8 KiB (150 sessions on 20 points).
-        let items = usize::try_from(bytes / 8192).unwrap_or(1 << 12).max(16);
+        // Estimated entries: one per 16 KiB (150 sessions on 20 points).
+        let items = usize::try_from(bytes / 16384).unwrap_or(1 << 12).max(16);
         Self {
             versions,
             entries: quick_cache::sync::Cache::with_weighter(items, bytes.max(1), ByBytes),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
         }
     }
 
@@ -123,8 +127,27 @@ impl Journals {
 
     /// The kept journal of `user`, if it was read at the current version.
     pub(super) fn get(&self, user: &str) -> Option<Arc<Grouped>> {
-        let (at, journal) = self.entries.get(user)?;
-        (at == self.versions.of(user)).then_some(journal)
+        let kept = self
+            .entries
+            .get(user)
+            .filter(|(at, _)| *at == self.versions.of(user))
+            .map(|(_, journal)| journal);
+        let counter = if kept.is_some() {
+            &self.hits
+        } else {
+            &self.misses
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        kept
+    }
+
+    /// (hits, misses) so far, and the bytes kept now.
+    pub(super) fn counts(&self) -> (u64, u64, u64) {
+        (
+            self.hits.load(Ordering::Relaxed),
+            self.misses.load(Ordering::Relaxed),
+            self.entries.weight(),
+        )
     }
 
     /// Keeps `journal`, read at version `at`.
@@ -160,6 +183,9 @@ mod tests {
         cache.put("ana", at, journal("a"));
         assert_eq!(cache.get("ana"), Some(journal("a")));
         assert_eq!(cache.get("bo"), None);
+        let (hits, misses, bytes) = cache.counts();
+        assert_eq!((hits, misses), (1, 1));
+        assert!(bytes > 0);
 
         // A change to another user's rows leaves it (unless they share a
         // counter, which these two do not).
