@@ -152,20 +152,10 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use super::*;
-    use crate::domain::progress::{JournalDraft, JournalEntry, by_point};
+    use crate::domain::progress::{JournalEntry, by_point};
 
     fn entry(point: &str) -> JournalEntry {
-        JournalEntry {
-            draft: JournalDraft {
-                trigger_point: point.into(),
-                duration_seconds: 60,
-                tenderness_before: None,
-                tenderness_after: None,
-                twitch_response: false,
-                perform_time: jiff::Timestamp::UNIX_EPOCH,
-            },
-            local_date: jiff::civil::date(2026, 12, 3),
-        }
+        JournalEntry::bare(point, jiff::civil::date(2026, 12, 3))
     }
 
     #[tokio::test]

@@ -441,6 +441,25 @@ impl Grouped {
     }
 }
 
+#[cfg(test)]
+impl JournalEntry {
+    /// A minute on `point` on `local_date` with nothing else recorded, for
+    /// tests that only need a journal to hold something.
+    pub(crate) fn bare(point: &str, local_date: Date) -> Self {
+        Self {
+            draft: JournalDraft {
+                trigger_point: point.into(),
+                duration_seconds: 60,
+                tenderness_before: None,
+                tenderness_after: None,
+                twitch_response: false,
+                perform_time: Timestamp::UNIX_EPOCH,
+            },
+            local_date,
+        }
+    }
+}
+
 impl SessionPoint {
     /// The session of a journal entry as progress reads it.
     pub fn of(e: &JournalEntry) -> Self {

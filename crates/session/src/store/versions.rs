@@ -159,20 +159,13 @@ impl Journals {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::progress::{JournalDraft, JournalEntry, by_point};
+    use crate::domain::progress::{JournalEntry, by_point};
 
     fn journal(point: &str) -> Arc<Grouped> {
-        Arc::new(by_point([JournalEntry {
-            draft: JournalDraft {
-                trigger_point: point.into(),
-                duration_seconds: 60,
-                tenderness_before: None,
-                tenderness_after: None,
-                twitch_response: false,
-                perform_time: jiff::Timestamp::UNIX_EPOCH,
-            },
-            local_date: jiff::civil::date(2026, 12, 4),
-        }]))
+        Arc::new(by_point([JournalEntry::bare(
+            point,
+            jiff::civil::date(2026, 12, 4),
+        )]))
     }
 
     #[test]
