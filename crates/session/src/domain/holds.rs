@@ -455,6 +455,18 @@ mod tests {
     /// The reasons of the holds a session starts, given its final warnings
     /// and the holds already there.
     #[track_caller]
+    /// `held` with its quadratus lumborum holds released.
+    fn released_ql(held: &[Hold]) -> Vec<Hold> {
+        let mut out = held.to_vec();
+        release(
+            &mut out,
+            "quadratus_lumborum",
+            date(2026, 3, 11),
+            Timestamp::now(),
+        );
+        out
+    }
+
     fn check(
         point: &str,
         edit: impl FnOnce(&mut SessionDraft),
@@ -548,13 +560,7 @@ mod tests {
             &[Worsening],
         );
         // A released hold does not count.
-        let mut released = held.clone();
-        release(
-            &mut released,
-            "quadratus_lumborum",
-            date(2026, 3, 11),
-            Timestamp::now(),
-        );
+        let released = released_ql(&held);
         check(
             "ql_superficial",
             |_| {},
@@ -578,13 +584,7 @@ mod tests {
         assert!(active_for_point(&held, &catalog, "ql_deep").is_some());
         assert!(active_for_point(&held, &catalog, "piriformis_1").is_none());
         // A released hold covers nothing; no holds, nothing either.
-        let mut released = held.clone();
-        release(
-            &mut released,
-            "quadratus_lumborum",
-            date(2026, 3, 11),
-            Timestamp::now(),
-        );
+        let released = released_ql(&held);
         assert!(active_for_point(&released, &catalog, "ql_deep").is_none());
         assert!(active_for_point(&[], &catalog, "ql_deep").is_none());
         // A point the chart no longer has is its own muscle.

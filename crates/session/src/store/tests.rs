@@ -656,18 +656,14 @@ async fn the_kept_journal_follows_every_change() {
             assert_eq!(*kept, rows, "replicated {replicated}, after {step}");
             kept
         };
-        store
-            .log_sessions(
-                "u",
-                vec![item(
-                    "a",
-                    draft("ql_superficial", "2026-03-01T10:00:00Z", None),
-                )],
-                cat.clone(),
-                now(),
-            )
-            .await
-            .unwrap();
+        let log = async |user: &str, rid: &str, point: &str, at: &str, before: Option<u8>| {
+            let items = vec![item(rid, draft(point, at, before))];
+            store
+                .log_sessions(user, items, cat.clone(), now())
+                .await
+                .unwrap();
+        };
+        log("u", "a", "ql_superficial", "2026-03-01T10:00:00Z", None).await;
         let first = check("a log").await;
         assert!(Arc::ptr_eq(
             &first,
@@ -676,33 +672,11 @@ async fn the_kept_journal_follows_every_change() {
 
         // Another user's write: a group of one keeps u's journal (the two
         // ids have counters of their own).
-        store
-            .log_sessions(
-                "v",
-                vec![item(
-                    "v1",
-                    draft("piriformis_1", "2026-03-01T11:00:00Z", None),
-                )],
-                cat.clone(),
-                now(),
-            )
-            .await
-            .unwrap();
+        log("v", "v1", "piriformis_1", "2026-03-01T11:00:00Z", None).await;
         let after_v = check("another user's log").await;
         assert_eq!(Arc::ptr_eq(&first, &after_v), replicated);
 
-        store
-            .log_sessions(
-                "u",
-                vec![item(
-                    "b",
-                    draft("piriformis_1", "2026-03-02T10:00:00Z", Some(4)),
-                )],
-                cat.clone(),
-                now(),
-            )
-            .await
-            .unwrap();
+        log("u", "b", "piriformis_1", "2026-03-02T10:00:00Z", Some(4)).await;
         assert_eq!(check("a second log").await.by_point.len(), 2);
 
         let record = store.all_sessions("u").await.unwrap()[0].clone();
