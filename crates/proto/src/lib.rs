@@ -64,6 +64,40 @@ pub mod bench {
 /// The encoded `FileDescriptorSet` of every Knotwork proto, for tonic-reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("knotwork_descriptor");
 
+/// The methods of `service` (its full name, e.g. [`names::SESSION_SERVICE`])
+/// as the compiled contracts declare them, in their order; none for a
+/// service they do not have. For the tests that keep a hand-written list of
+/// methods exact.
+pub fn contract_methods(service: &str) -> Vec<prost_types::MethodDescriptorProto> {
+    use prost::Message as _;
+    let Ok(set) = prost_types::FileDescriptorSet::decode(FILE_DESCRIPTOR_SET) else {
+        return Vec::new();
+    };
+    set.file
+        .into_iter()
+        .flat_map(|f| {
+            let package = f.package().to_owned();
+            f.service
+                .into_iter()
+                .filter(move |s| format!("{package}.{}", s.name()) == service)
+        })
+        .flat_map(|s| s.method)
+        .collect()
+}
+
+#[cfg(test)]
+mod contract_tests {
+    use super::*;
+
+    #[test]
+    fn contract_methods_names_a_services_methods() {
+        let catalog = contract_methods(names::CATALOG_SERVICE);
+        assert!(catalog.iter().any(|m| m.name() == "GetTriggerPoint"));
+        assert!(!catalog.iter().any(|m| m.name() == "LogSession"));
+        assert!(contract_methods("knotwork.nothing.v1.Nothing").is_empty());
+    }
+}
+
 /// Names of the metadata that crosses the trust boundary. The gateway strips
 /// these from client requests and sets its own; backends trust them only when
 /// the internal credential is present and correct.

@@ -588,18 +588,11 @@ mod tests {
     /// is not refused while its user moves; every other one is fenced.
     #[test]
     fn the_contracts_reads_pass_the_fence_and_its_writes_do_not() {
-        use prost::Message as _;
-        let set =
-            prost_types::FileDescriptorSet::decode(knotwork_proto::FILE_DESCRIPTOR_SET).unwrap();
-        let methods: Vec<String> = set
-            .file
-            .iter()
-            .filter(|f| f.package() == "knotwork.session.v1")
-            .flat_map(|f| &f.service)
-            .filter(|s| s.name() == "SessionService")
-            .flat_map(|s| &s.method)
-            .map(|m| m.name().to_owned())
-            .collect();
+        let methods: Vec<String> =
+            knotwork_proto::contract_methods(knotwork_proto::names::SESSION_SERVICE)
+                .iter()
+                .map(|m| m.name().to_owned())
+                .collect();
         assert!(methods.len() > 20, "{methods:?}");
         for m in &methods {
             let reads = ["Get", "List", "Export", "StreamExport"]

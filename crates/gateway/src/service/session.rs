@@ -295,23 +295,13 @@ forward_session! {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use prost::Message as _;
 
     /// The bytes path takes exactly the contract's unary methods, so a
     /// method added to the proto is listed here (a server stream must not
     /// be: it would be answered as unary).
     #[test]
     fn forwards_every_unary_method_of_the_contract_as_bytes() {
-        let fds = prost_types::FileDescriptorSet::decode(knotwork_proto::FILE_DESCRIPTOR_SET)
-            .expect("descriptor set");
-        let methods: Vec<_> = fds
-            .file
-            .iter()
-            .filter(|f| f.package() == "knotwork.session.v1")
-            .flat_map(|f| f.service.iter())
-            .filter(|s| s.name() == "SessionService")
-            .flat_map(|s| s.method.iter())
-            .collect();
+        let methods = knotwork_proto::contract_methods(SESSION_SERVICE);
         let mut unary: Vec<&str> = methods
             .iter()
             .filter(|m| !m.server_streaming() && !m.client_streaming())
