@@ -452,9 +452,6 @@ mod tests {
         }
     }
 
-    /// The reasons of the holds a session starts, given its final warnings
-    /// and the holds already there.
-    #[track_caller]
     /// `held` with its quadratus lumborum holds released.
     fn released_ql(held: &[Hold]) -> Vec<Hold> {
         let mut out = held.to_vec();
@@ -467,6 +464,9 @@ mod tests {
         out
     }
 
+    /// The reasons of the holds a session starts, given its final warnings
+    /// and the holds already there.
+    #[track_caller]
     fn check(
         point: &str,
         edit: impl FnOnce(&mut SessionDraft),
