@@ -27,6 +27,9 @@
 //! `KNOTWORK_BENCH_DIR` for where the databases go (default: the system temp
 //! folder; use a real disk, not tmpfs) and `KNOTWORK_BENCH_OUT` for the JSON
 //! results file (default `benches/store_throughput.json` in this crate).
+//! `KNOTWORK_BENCH_MODES` (comma-separated mode names) and
+//! `KNOTWORK_BENCH_WRITERS` (e.g. `64`) run only those cells, for quick
+//! A/B runs; ratios whose cells were skipped print as 0.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -41,6 +44,38 @@ use knotwork_session::raft::{GrpcNetwork, NoNetwork, RaftServer};
 use knotwork_session::store::{LogItem, ReplicaOptions, Store, StoreOptions};
 
 const CONCURRENCY: [usize; 3] = [1, 16, 64];
+
+const MODES: [&str; 5] = [
+    "redb-one-commit",
+    "redb-group-commit",
+    "raft-group-of-one",
+    "raft-3-replicas",
+    "sqlite-wal-full",
+];
+
+/// The items of `all` named in the comma-separated variable `var`, in
+/// `all`'s order; every item when it is unset. A name `all` lacks stops
+/// the bench, so a misspelt cell is never silently skipped.
+fn selected<T: Copy + std::fmt::Display>(var: &str, all: &[T]) -> Vec<T> {
+    let Ok(list) = std::env::var(var) else {
+        return all.to_vec();
+    };
+    let names: Vec<&str> = list.split(',').map(str::trim).collect();
+    for name in &names {
+        assert!(
+            all.iter().any(|item| item.to_string() == *name),
+            "{var}: {name:?} is not one of {}",
+            all.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    all.iter()
+        .copied()
+        .filter(|item| names.contains(&item.to_string().as_str()))
+        .collect()
+}
 
 fn catalog() -> CatalogView {
     let mut points = std::collections::BTreeMap::new();
@@ -435,16 +470,12 @@ fn main() {
         .unwrap_or_else(|| {
             Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/store_throughput.json")
         });
+    let modes = selected("KNOTWORK_BENCH_MODES", &MODES);
+    let concurrency = selected("KNOTWORK_BENCH_WRITERS", &CONCURRENCY);
     let mut cells = Vec::new();
     let mut failover = None;
-    for writers in CONCURRENCY {
-        for mode in [
-            "redb-one-commit",
-            "redb-group-commit",
-            "raft-group-of-one",
-            "raft-3-replicas",
-            "sqlite-wal-full",
-        ] {
+    for writers in concurrency {
+        for &mode in &modes {
             let dir = tempfile::tempdir_in(&base).unwrap();
             let cell = match mode {
                 "redb-one-commit" => redb(mode, 1, writers, dir.path(), secs),
