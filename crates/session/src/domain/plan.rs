@@ -245,23 +245,49 @@ fn plan_refs<'w>(
     date: Date,
     today: Date,
 ) -> (Vec<(&'w str, Date)>, usize, Vec<&'w str>) {
+    let mut set_aside = Vec::new();
+    let (points, total) = planned(worked, date, today, |p| {
+        let out = excluded.contains(p);
+        if out {
+            set_aside.push(p);
+        }
+        out
+    });
+    let points = points.into_iter().map(|(p, _, last)| (p, last)).collect();
+    (points, total, set_aside)
+}
+
+/// A point of a plan: its id, its worked days and the last of them in
+/// the plan's window.
+type PlanEntry<'w> = (&'w str, &'w BTreeMap<Date, u32>, Date);
+
+/// The points of the plan of `date` (as [`plan_points`] orders and bounds
+/// them) and how many qualified; `set_aside` is asked about each point
+/// worked in the window and says whether the plan leaves it out.
+fn planned<'w>(
+    worked: impl Iterator<Item = (&'w String, &'w BTreeMap<Date, u32>)>,
+    date: Date,
+    today: Date,
+    mut set_aside: impl FnMut(&'w str) -> bool,
+) -> (Vec<PlanEntry<'w>>, usize) {
     let reference = date.min(today);
     let from = time::days_before(reference, PLAN_WINDOW_DAYS);
-    let mut set_aside = Vec::new();
-    let mut points: Vec<(&str, Date)> = worked
+    let mut points: Vec<_> = worked
         .filter_map(|(p, days)| {
             let last = *days.range(from..=reference).next_back()?.0;
-            if excluded.contains(p) {
-                set_aside.push(p.as_str());
-                return None;
-            }
-            Some((p.as_str(), last))
+            (!set_aside(p)).then_some((p.as_str(), days, last))
         })
         .collect();
-    points.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
     let total = points.len();
-    points.truncate(MAX_PLAN_POINTS);
-    (points, total, set_aside)
+    // Most recent first, ties by id (ids are unique, so the order is
+    // total): only the first MAX_PLAN_POINTS need sorting.
+    let order = |a: &PlanEntry<'w>, b: &PlanEntry<'w>| b.2.cmp(&a.2).then_with(|| a.0.cmp(b.0));
+    if points.len() > MAX_PLAN_POINTS {
+        points.select_nth_unstable_by(MAX_PLAN_POINTS, order);
+        points.truncate(MAX_PLAN_POINTS);
+    }
+    points.sort_unstable_by(order);
+    (points, total)
 }
 
 fn done_on(worked: &Worked, point: &str, date: Date) -> u32 {
@@ -391,18 +417,24 @@ pub fn adherence(
     today: Date,
     rules: Rules,
 ) -> Adherence {
-    let active: BTreeSet<Date> = worked
+    // The days with a session that a streak or the week can reach.
+    let earliest = time::days_before(today, MAX_STREAK_DAYS);
+    let mut active: Vec<Date> = worked
         .values()
-        .flat_map(|d| d.iter().filter(|(_, n)| **n > 0).map(|(d, _)| *d))
+        .flat_map(|d| d.range(earliest..=today).filter(|(_, n)| **n > 0))
+        .map(|(d, _)| *d)
         .collect();
-    let includes_today = active.contains(&today);
+    active.sort_unstable();
+    active.dedup();
+    let is_active = |d: &Date| active.binary_search(d).is_ok();
+    let includes_today = is_active(&today);
     let mut day = if includes_today {
         Some(today)
     } else {
         today.yesterday().ok()
     };
     let mut streak_days = 0;
-    while let Some(d) = day.filter(|d| active.contains(d) && streak_days < MAX_STREAK_DAYS) {
+    while let Some(d) = day.filter(|d| is_active(d) && streak_days < MAX_STREAK_DAYS) {
         streak_days += 1;
         day = d.yesterday().ok();
     }
@@ -420,11 +452,11 @@ pub fn adherence(
         if d < week_start {
             continue;
         }
-        active_days += u32::from(active.contains(&d));
-        let (points, _, _) = plan_refs(recent.iter().copied(), excluded, d, today);
-        for (p, _) in points {
+        active_days += u32::from(is_active(&d));
+        let (points, _) = self::planned(recent.iter().copied(), d, today, |p| excluded.contains(p));
+        for (_, days, _) in points {
             planned += rules.per_day;
-            done += done_on(worked, p, d).min(rules.per_day);
+            done += days.get(&d).copied().unwrap_or(0).min(rules.per_day);
         }
     }
     Adherence {

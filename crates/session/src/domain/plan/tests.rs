@@ -293,6 +293,29 @@ fn plan_is_capped_with_a_total() {
     assert_eq!((points.len(), total), (MAX_PLAN_POINTS, 15));
 }
 
+/// Past the cap, the plan keeps the most recently worked points, ties by
+/// id, in that order: the same as sorting them all.
+#[test]
+fn plan_keeps_the_most_recent_points_in_order() {
+    let d = date(2026, 6, 10);
+    let names: Vec<String> = (0..40).map(|i| format!("p{:02}", (i * 17) % 40)).collect();
+    let entries: Vec<(&str, Date, u32)> = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.as_str(), time::days_before(d, (i as u32 * 7) % 5), 1))
+        .collect();
+    let w = worked(&entries);
+    let mut all: Vec<(String, Date)> = entries
+        .iter()
+        .map(|(p, day, _)| (p.to_string(), *day))
+        .collect();
+    all.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    all.truncate(MAX_PLAN_POINTS);
+    let (points, total, _) = plan_points(&w, &BTreeSet::new(), d, d);
+    assert_eq!(total, 40);
+    assert_eq!(points, all);
+}
+
 /// Checks (streak, includes today, done, planned, active days).
 #[track_caller]
 fn check_adherence(w: &Worked, today: Date, expected: (u32, bool, u32, u32, u32)) {
