@@ -279,8 +279,11 @@ fn point_block(
     out
 }
 
-/// Builds the response from the inputs and the domain plan.
-pub fn relief_plan(inputs: Inputs, max: usize) -> gw::GetReliefPlanResponse {
+/// Builds the response from the inputs and the domain plan. The catalog's
+/// matches and points the plan keeps move into the answer (each ranked
+/// candidate names its own match, each planned point its own point), so
+/// only what is shown is kept, and nothing is copied.
+pub fn relief_plan(mut inputs: Inputs, max: usize) -> gw::GetReliefPlanResponse {
     let cands = candidates(&inputs.pain.matches);
     let mut person = person(
         &inputs.profile,
@@ -304,17 +307,25 @@ pub fn relief_plan(inputs: Inputs, max: usize) -> gw::GetReliefPlanResponse {
         .iter()
         .map(|a| (a.trigger_point.as_str(), a))
         .collect();
+    let mut matches: Vec<Option<cat::MuscleMatch>> = std::mem::take(&mut inputs.pain.matches)
+        .into_iter()
+        .map(Some)
+        .collect();
     let candidates = plan
         .ranked
         .iter()
         .filter_map(|r| {
-            let mut m = inputs.pain.matches.get(r.index)?.clone();
+            let mut m = matches.get_mut(r.index)?.take()?;
             // Only the points the plan kept (a worsening point is set aside).
-            let all = std::mem::take(&mut m.trigger_points);
+            let mut all: Vec<Option<cat::TriggerPointMatch>> =
+                std::mem::take(&mut m.trigger_points)
+                    .into_iter()
+                    .map(Some)
+                    .collect();
             m.trigger_points = r
                 .points
                 .iter()
-                .filter_map(|p| all.get(p.index).cloned())
+                .filter_map(|p| all.get_mut(p.index)?.take())
                 .collect();
             let mut points = Vec::new();
             for (tpm, planned) in m.trigger_points.iter_mut().zip(&r.points) {
