@@ -397,7 +397,7 @@ fn hold_from(h: &pb::Hold) -> Option<Hold> {
 
 /// Progress on one point on the wire, with the active hold on its muscle.
 pub fn progress_with_hold(
-    p: &PointProgress,
+    p: PointProgress,
     hold: Option<&Hold>,
     tz: &jiff::tz::TimeZone,
 ) -> pb::PointProgress {
@@ -416,14 +416,14 @@ pub fn progress_status(s: Status) -> pb::ProgressStatus {
     }
 }
 
-/// Progress on one point on the wire.
-pub fn progress(p: &PointProgress) -> pb::PointProgress {
+/// Progress on one point on the wire (its advice moves, uncopied).
+pub fn progress(p: PointProgress) -> pb::PointProgress {
     pb::PointProgress {
         trigger_point: format!("{}{}", names::TRIGGER_POINT, p.trigger_point),
         days: p.days.iter().map(day).collect(),
         tenderness_trend_per_day: p.trend_per_day,
         status: progress_status(p.status) as i32,
-        advice: p.advice.clone(),
+        advice: p.advice,
         active_days_in_window: i32::try_from(p.active_days_in_window).unwrap_or(i32::MAX),
         sessions_in_window: i32::try_from(p.sessions_in_window).unwrap_or(i32::MAX),
         alternative_trigger_points: p

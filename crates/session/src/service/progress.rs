@@ -55,7 +55,7 @@ pub(super) async fn list_progress(
     list.sort_by_key(|p| std::cmp::Reverse(p.last_perform_time));
     Ok(Response::new(pb::ListProgressResponse {
         progress: list
-            .iter()
+            .into_iter()
             .map(|p| {
                 let hold = holds::active_for_point(&all_holds, &catalog, &p.trigger_point);
                 convert::progress_with_hold(p, hold, &tz)
