@@ -228,16 +228,25 @@ pub async fn edit(ctx: &Ctx, args: EditArgs) -> anyhow::Result<()> {
         .reply()?;
     ctx.out.show(&resp, |r| {
         let Some(s) = &r.session else { return };
-        anstream::println!(
-            "{} {} on {} ({}), {}",
-            paint(style::GOOD, "Corrected"),
-            s.name,
-            short(&s.trigger_point),
-            s.local_date,
-            word(s.pain_quality().as_str_name(), "PAIN_QUALITY_")
-        );
+        anstream::println!("{} {}", paint(style::GOOD, "Corrected"), corrected(s));
         print_warnings(&s.warnings);
     })
+}
+
+/// What `edit-session` says of the corrected session: its name, point and
+/// day, and how the pain felt when the session says.
+fn corrected(s: &ses::SessionRecord) -> String {
+    let mut line = format!(
+        "{} on {} ({})",
+        s.name,
+        short(&s.trigger_point),
+        s.local_date
+    );
+    if s.pain_quality() != ses::PainQuality::Unspecified {
+        line.push_str(", felt ");
+        line.push_str(&word(s.pain_quality().as_str_name(), "PAIN_QUALITY_"));
+    }
+    line
 }
 
 /// `knotwork delete-session`.
@@ -278,6 +287,22 @@ mod tests {
             twitch: None,
             notes: None,
         }
+    }
+
+    #[test]
+    fn a_correction_names_the_feel_only_when_recorded() {
+        let mut s = ses::SessionRecord {
+            name: "sessions/s1".into(),
+            trigger_point: "triggerPoints/quadratus_lumborum_superficial".into(),
+            local_date: "2026-12-04".into(),
+            ..Default::default()
+        };
+        let plain = corrected(&s);
+        assert!(plain.starts_with("sessions/s1 on "), "{plain}");
+        assert!(plain.ends_with("(2026-12-04)"), "{plain}");
+        assert!(!plain.contains("unspecified"), "{plain}");
+        s.set_pain_quality(ses::PainQuality::Dull);
+        assert_eq!(corrected(&s), format!("{plain}, felt dull"));
     }
 
     #[test]
