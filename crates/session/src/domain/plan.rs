@@ -230,30 +230,18 @@ pub fn plan_points(
     date: Date,
     today: Date,
 ) -> (Vec<(String, Date)>, usize, Vec<String>) {
-    let (points, total, set_aside) = plan_refs(worked.iter(), excluded, date, today);
-    (
-        points.into_iter().map(|(p, d)| (p.to_owned(), d)).collect(),
-        total,
-        set_aside.into_iter().map(str::to_owned).collect(),
-    )
-}
-
-/// [`plan_points`] of the points in `worked`, borrowing their ids.
-fn plan_refs<'w>(
-    worked: impl Iterator<Item = (&'w String, &'w BTreeMap<Date, u32>)>,
-    excluded: &BTreeSet<String>,
-    date: Date,
-    today: Date,
-) -> (Vec<(&'w str, Date)>, usize, Vec<&'w str>) {
     let mut set_aside = Vec::new();
-    let (points, total) = planned(worked, date, today, |p| {
+    let (points, total) = ranked_points(worked.iter(), date, today, |p| {
         let out = excluded.contains(p);
         if out {
-            set_aside.push(p);
+            set_aside.push(p.to_owned());
         }
         out
     });
-    let points = points.into_iter().map(|(p, _, last)| (p, last)).collect();
+    let points = points
+        .into_iter()
+        .map(|(p, _, last)| (p.to_owned(), last))
+        .collect();
     (points, total, set_aside)
 }
 
@@ -264,7 +252,7 @@ type PlanEntry<'w> = (&'w str, &'w BTreeMap<Date, u32>, Date);
 /// The points of the plan of `date` (as [`plan_points`] orders and bounds
 /// them) and how many qualified; `set_aside` is asked about each point
 /// worked in the window and says whether the plan leaves it out.
-fn planned<'w>(
+fn ranked_points<'w>(
     worked: impl Iterator<Item = (&'w String, &'w BTreeMap<Date, u32>)>,
     date: Date,
     today: Date,
@@ -453,7 +441,7 @@ pub fn adherence(
             continue;
         }
         active_days += u32::from(is_active(&d));
-        let (points, _) = self::planned(recent.iter().copied(), d, today, |p| excluded.contains(p));
+        let (points, _) = ranked_points(recent.iter().copied(), d, today, |p| excluded.contains(p));
         for (_, days, _) in points {
             planned += rules.per_day;
             done += days.get(&d).copied().unwrap_or(0).min(rules.per_day);
