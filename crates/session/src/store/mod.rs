@@ -63,6 +63,7 @@ use crate::error::Error;
 mod holds;
 mod journal;
 mod keys;
+mod log_file;
 mod map_state;
 mod reads;
 mod recovery;
@@ -324,14 +325,15 @@ impl Store {
     /// Registers the writer's metrics and the shard's size gauges
     /// (`knotwork_session_users`, `knotwork_session_sessions`: redb keeps
     /// each table's length in its header, so a scrape reads two numbers;
-    /// `knotwork_session_storage_bytes`: the database file's size).
+    /// `knotwork_session_storage_bytes`: the database file's size, with a
+    /// replica's log file).
     pub fn instrument(self: &Arc<Self>, metrics: &knotwork_runtime::metrics::Metrics) {
         self.stats.instrument(metrics);
         let users = metrics.gauge("users", "Users with data on this shard.");
         let sessions = metrics.gauge("sessions", "Journal entries stored on this shard.");
         let bytes = metrics.gauge(
             "storage_bytes",
-            "Size of the shard's database file on disk.",
+            "Size of the shard's database files on disk (a replica's Raft log included).",
         );
         let hits = metrics.counter(
             "journal_cache_hits_total",
@@ -360,7 +362,13 @@ impl Store {
                 Err(e) => tracing::debug!(error = %e, "cannot count users for metrics"),
             }
             if let Ok(meta) = std::fs::metadata(&this.path) {
-                bytes.set(i64::try_from(meta.len()).unwrap_or(i64::MAX));
+                // A replica's log file counts too (it sits beside).
+                let log = this
+                    .path
+                    .parent()
+                    .and_then(|d| std::fs::metadata(d.join(log_file::LOG_FILE)).ok())
+                    .map_or(0, |m| m.len());
+                bytes.set(i64::try_from(meta.len() + log).unwrap_or(i64::MAX));
             }
         });
         if let Some(raft) = self.raft.clone() {

@@ -13,7 +13,7 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use redb::{Database, Durability};
 
@@ -58,6 +58,14 @@ pub(super) struct Recovery {
     pub(super) cache_bytes: usize,
     /// Raised after every commit that changes users' rows (`versions.rs`).
     pub(super) versions: Arc<UserVersions>,
+    /// The table the probe writes to after a reopen (each file probes a
+    /// table of its own).
+    probe_table: ProbeTable,
+    /// Where this file's Raft storage failures show: the session file's
+    /// recovery, for the replica's separate log file (`log_file.rs`), so
+    /// the shard's health covers both files. `None`: this one. Weak: the
+    /// session file's reopen hook holds the log file's recovery.
+    reports_to: Option<Weak<Recovery>>,
     /// Whether writes commit: the last probe did, and no Raft storage
     /// call is failing.
     pub(super) healthy: tokio::sync::watch::Sender<bool>,
@@ -68,12 +76,42 @@ pub(super) struct Recovery {
 
 impl Recovery {
     pub(super) fn new(cell: DbCell, path: PathBuf, cache_bytes: usize) -> Arc<Self> {
+        Self::with(cell, path, cache_bytes, USERS, None)
+    }
+
+    /// The recovery of a replica's log file: it probes `probe_table`, and
+    /// its Raft storage failures show in `main`'s health.
+    pub(super) fn for_log(
+        cell: DbCell,
+        path: PathBuf,
+        cache_bytes: usize,
+        probe_table: ProbeTable,
+        main: Arc<Recovery>,
+    ) -> Arc<Self> {
+        Self::with(
+            cell,
+            path,
+            cache_bytes,
+            probe_table,
+            Some(Arc::downgrade(&main)),
+        )
+    }
+
+    fn with(
+        cell: DbCell,
+        path: PathBuf,
+        cache_bytes: usize,
+        probe_table: ProbeTable,
+        reports_to: Option<Weak<Recovery>>,
+    ) -> Arc<Self> {
         Arc::new(Self {
             on_reopen: OnceLock::new(),
             cell,
             path,
             cache_bytes,
             versions: Arc::default(),
+            probe_table,
+            reports_to,
             healthy: tokio::sync::watch::channel(true).0,
             probe_ok: AtomicBool::new(true),
             raft_failing: AtomicBool::new(false),
@@ -99,12 +137,24 @@ impl Recovery {
 
     /// A Raft storage call failed: unhealthy until one succeeds again.
     pub(super) fn raft_failed(&self) {
+        if let Some(main) = &self.reports_to {
+            if let Some(main) = main.upgrade() {
+                main.raft_failed();
+            }
+            return;
+        }
         self.raft_failing.store(true, Ordering::SeqCst);
         self.publish();
     }
 
     /// A Raft storage call succeeded.
     pub(super) fn raft_ok(&self) {
+        if let Some(main) = &self.reports_to {
+            if let Some(main) = main.upgrade() {
+                main.raft_ok();
+            }
+            return;
+        }
         if self.raft_failing.swap(false, Ordering::SeqCst) {
             self.publish();
         }
@@ -156,7 +206,15 @@ impl Recovery {
                         continue;
                     }
                     let db = Arc::new(db);
-                    let ok = probe(&db);
+                    let ok = probe(&db, self.probe_table);
+                    if let Some(main) = self.reports_to.as_ref().and_then(Weak::upgrade) {
+                        // The log file is healthy again once it commits.
+                        if ok.is_ok() {
+                            main.raft_ok();
+                        } else {
+                            main.raft_failed();
+                        }
+                    }
                     if let Err(e) = &ok {
                         tracing::warn!(error = %e, "storage still failing");
                     }
@@ -180,12 +238,15 @@ impl Recovery {
     }
 }
 
+/// A table a probe may write to and clear again.
+pub(super) type ProbeTable = redb::TableDefinition<'static, &'static [u8], &'static [u8]>;
+
 /// A durable commit that writes (and removes again) one small record.
-fn probe(db: &Database) -> Result<(), Error> {
+fn probe(db: &Database, table: ProbeTable) -> Result<(), Error> {
     let mut txn = db.begin_write()?;
     txn.set_durability(Durability::Immediate)?;
     {
-        let mut users = txn.open_table(USERS)?;
+        let mut users = txn.open_table(table)?;
         users.insert(PROBE_KEY.as_bytes(), [0u8; 4096].as_slice())?;
         users.remove(PROBE_KEY.as_bytes())?;
     }

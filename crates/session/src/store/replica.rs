@@ -1,6 +1,6 @@
-//! The replicated store: the shard is a Raft group (openraft), and its log,
-//! vote and state machine live in the shard's own redb file beside the
-//! session tables.
+//! The replicated store: the shard is a Raft group (openraft). Its state
+//! machine lives in the shard's redb file beside the session tables; its
+//! log and vote in a redb file of their own (`log_file.rs` says why).
 //!
 //! **What is replicated.** The leader's writer evaluates a batch of writes
 //! with the usual write logic in a transaction it then aborts, recording
@@ -17,11 +17,12 @@
 //!
 //! **Durability.** Log appends, votes and truncations commit with
 //! `Durability::Immediate`: an entry counts towards the majority only once
-//! it is on disk. Applying commits without a flush: a crash may lose applied
-//! rows, and openraft applies the committed entries again at start (a
-//! batch of row changes is idempotent), and the next durable log commit
-//! flushes them anyway. The committed log id rides along with the next log
-//! append rather than costing a transaction of its own ([`LogStore`]).
+//! it is on disk. Applying commits without a flush, and the session file is
+//! flushed about once a second ([`FLUSH_EVERY`]) and before a snapshot lets
+//! the log be purged: a crash may lose applied rows, and openraft applies
+//! the committed entries again at start (a batch of row changes is
+//! idempotent). The committed log id rides along with the next log append
+//! rather than costing a transaction of its own ([`LogStore`]).
 //!
 //! **Snapshots** hold every session row at an applied log id, kept in one
 //! file beside the database (`raft-snapshot.bin`); a replica that is too far
@@ -49,6 +50,7 @@ use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinitio
 
 use super::journal;
 use super::keys::{DATA_TABLES, SESSIONS, b64, table_id};
+use super::log_file::LOG_STATE;
 use super::map_state::{self, MapSink, StoredMap};
 use super::recovery::Recovery;
 use super::recovery::current;
@@ -92,21 +94,32 @@ pub struct BatchReply {
     pub applied: bool,
 }
 
-/// The Raft log: index -> entry (JSON).
-const LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("raft_log");
-/// The Raft state: vote, committed, last purged, and the state machine's
-/// applied log id, membership, last batch and shard map (JSON each).
+/// The Raft log, in the log file: index -> entry (JSON).
+pub(super) const LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("raft_log");
+/// The state machine's state, in the session file: applied log id,
+/// membership, last batch and shard map (JSON each). Replicas written
+/// before the log had a file of its own kept the log's state here too
+/// (`log_file.rs` moves it).
 pub(super) const STATE: TableDefinition<&str, &[u8]> = TableDefinition::new("raft_state");
 
-const VOTE: &str = "vote";
-const COMMITTED: &str = "committed";
-const PURGED: &str = "last_purged";
+/// Keys of the log's state (`log_file::LOG_STATE`).
+pub(super) const VOTE: &str = "vote";
+pub(super) const COMMITTED: &str = "committed";
+pub(super) const PURGED: &str = "last_purged";
 const APPLIED: &str = "applied";
 const MEMBERSHIP: &str = "membership";
 const LAST_BATCH: &str = "last_batch";
 
 /// The snapshot file in the data folder.
 pub const SNAPSHOT_FILE: &str = "raft-snapshot.bin";
+
+/// How long applied rows may stay unflushed in the session file. A crash
+/// loses at most these (applied again from the log at start), and a start
+/// replays at most this much of the log.
+pub(super) const FLUSH_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// A table of JSON values by name: the state machine's or the log's state.
+type StateTable = TableDefinition<'static, &'static str, &'static [u8]>;
 
 type StorageResult<T> = Result<T, StorageError<NodeId>>;
 
@@ -173,41 +186,34 @@ pub(super) fn write_txn(db: &Database, durable: bool) -> Result<redb::WriteTrans
     Ok(txn)
 }
 
-/// Sets `k` in the Raft state to `v` (JSON), inside `txn`.
+/// Sets `k` in `table` to `v` (JSON), inside `txn`.
 fn state_set<T: serde::Serialize>(
     txn: &redb::WriteTransaction,
+    table: StateTable,
     k: &str,
     v: &T,
 ) -> Result<(), Error> {
-    txn.open_table(STATE)?
+    txn.open_table(table)?
         .insert(k, serde_json::to_vec(v)?.as_slice())?;
     Ok(())
 }
 
-fn state_put<T: serde::Serialize>(
+fn state_read<T: serde::de::DeserializeOwned>(
     db: &Database,
+    table: StateTable,
     k: &str,
-    v: &T,
-    durable: bool,
-) -> Result<(), Error> {
-    let txn = write_txn(db, durable)?;
-    state_set(&txn, k, v)?;
-    txn.commit()?;
-    Ok(())
-}
-
-fn state_read<T: serde::de::DeserializeOwned>(db: &Database, k: &str) -> Result<Option<T>, Error> {
+) -> Result<Option<T>, Error> {
     let txn = db.begin_read()?;
-    match txn.open_table(STATE) {
+    match txn.open_table(table) {
         Ok(t) => state_get(&t, k),
         Err(redb::TableError::TableDoesNotExist(_)) => Ok(None),
         Err(e) => Err(e.into()),
     }
 }
 
-/// Creates the Raft tables (so readers never meet a missing one).
+/// Creates the state machine's table in the session file (so readers
+/// never meet a missing one).
 pub(super) fn create_tables(txn: &redb::WriteTransaction) -> Result<(), Error> {
-    txn.open_table(LOG)?;
     txn.open_table(STATE)?;
     Ok(())
 }
@@ -223,7 +229,7 @@ pub(super) fn last_batch(txn: &redb::WriteTransaction) -> Result<Option<LogId<No
     Ok(state_get(&txn.open_table(STATE)?, LAST_BATCH)?.flatten())
 }
 
-/// The Raft log and vote.
+/// The Raft log and vote, in the log file.
 ///
 /// The committed log id openraft reports after every commit is kept in
 /// memory and written by the next log append, inside its durable
@@ -277,7 +283,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn get_log_state(&mut self) -> StorageResult<LogState<TypeConfig>> {
         blocking(&self.db, |db| {
-            let purged: Option<LogId<NodeId>> = state_read(db, PURGED)?;
+            let purged: Option<LogId<NodeId>> = state_read(db, LOG_STATE, PURGED)?;
             let txn = db.begin_read()?;
             let last = match txn.open_table(LOG)?.last()? {
                 Some((_, v)) => {
@@ -299,11 +305,17 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn save_vote(&mut self, vote: &Vote<NodeId>) -> StorageResult<()> {
         let vote = *vote;
-        blocking(&self.db, move |db| state_put(db, VOTE, &vote, true)).await
+        blocking(&self.db, move |db| {
+            let txn = write_txn(db, true)?;
+            state_set(&txn, LOG_STATE, VOTE, &vote)?;
+            txn.commit()?;
+            Ok(())
+        })
+        .await
     }
 
     async fn read_vote(&mut self) -> StorageResult<Option<Vote<NodeId>>> {
-        blocking(&self.db, |db| state_read(db, VOTE)).await
+        blocking(&self.db, |db| state_read(db, LOG_STATE, VOTE)).await
     }
 
     async fn save_committed(&mut self, committed: Option<LogId<NodeId>>) -> StorageResult<()> {
@@ -318,7 +330,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             return Ok(Some(c));
         }
         blocking(&self.db, |db| {
-            Ok(state_read::<Option<_>>(db, COMMITTED)?.flatten())
+            Ok(state_read::<Option<_>>(db, LOG_STATE, COMMITTED)?.flatten())
         })
         .await
     }
@@ -339,7 +351,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
                 }
             }
             if committed.is_some() {
-                state_set(&txn, COMMITTED, &committed)?;
+                state_set(&txn, LOG_STATE, COMMITTED, &committed)?;
             }
             txn.commit()?;
             Ok(())
@@ -366,7 +378,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     async fn purge(&mut self, log_id: LogId<NodeId>) -> StorageResult<()> {
         blocking(&self.db, move |db| {
             let txn = write_txn(db, true)?;
-            state_set(&txn, PURGED, &log_id)?;
+            state_set(&txn, LOG_STATE, PURGED, &log_id)?;
             txn.open_table(LOG)?
                 .retain_in(..=log_id.index, |_, _| false)?;
             txn.commit()?;
@@ -404,10 +416,14 @@ pub struct StateMachine {
     maps: MapSink,
     /// One past the index of the last entry this process applied (0: none).
     applied: Arc<AtomicU64>,
+    /// When the session file was last flushed ([`FLUSH_EVERY`]).
+    flushed: Arc<std::sync::Mutex<std::time::Instant>>,
 }
 
 impl StateMachine {
-    pub(super) fn new(db: Arc<Recovery>, dir: &Path, maps: MapSink) -> Self {
+    /// The state machine over the session file `db`; `log` is the log
+    /// file's, read to apply again what a reopen of `db` lost.
+    pub(super) fn new(db: Arc<Recovery>, log: Arc<Recovery>, dir: &Path, maps: MapSink) -> Self {
         let applied = Arc::new(AtomicU64::new(0));
         let upto = applied.clone();
         // Applies commit without a flush; a reopen after an I/O error loses
@@ -415,15 +431,46 @@ impl StateMachine {
         // log (where every applied entry is durable) before the file is
         // read again.
         let _ = db.on_reopen.set(Box::new(move |d: &Database| {
-            reapply(d, upto.load(Ordering::SeqCst))
+            reapply(d, &*current(&log.cell)?, upto.load(Ordering::SeqCst))
         }));
         Self {
             db,
             snapshot_path: dir.join(SNAPSHOT_FILE),
             maps,
             applied,
+            flushed: Arc::new(std::sync::Mutex::new(std::time::Instant::now())),
         }
     }
+
+    /// Whether this apply should flush the session file, and if so, counts
+    /// it as done.
+    fn flush_due(&self) -> bool {
+        let mut last = self
+            .flushed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let due = last.elapsed() >= FLUSH_EVERY;
+        if due {
+            *last = std::time::Instant::now();
+        }
+        due
+    }
+}
+
+/// Flushes the session file: every apply committed so far is on disk once
+/// this returns.
+fn flush(db: &Database) -> Result<(), Error> {
+    let txn = write_txn(db, true)?;
+    {
+        // A row rewritten as it is, so the commit has something to write.
+        let mut state = txn.open_table(STATE)?;
+        let applied = state.get(APPLIED)?.map(|v| v.value().to_vec());
+        if let Some(v) = applied {
+            state.insert(APPLIED, v.as_slice())?;
+        }
+    }
+    txn.commit()?;
+    Ok(())
 }
 
 /// Applies `entries` in `txn`: each batch whose base is the last batch
@@ -473,11 +520,11 @@ fn apply_entries(
     Ok((replies, held))
 }
 
-/// Applies again, durably, the log entries after the file's applied id up
-/// to index `upto - 1`: what this process had applied before a reopen
-/// took the file back to its last durable commit. Nothing when the file
-/// is not behind.
-fn reapply(db: &Database, upto: u64) -> Result<(), Error> {
+/// Applies again, durably, the entries of `log` after the file's applied
+/// id up to index `upto - 1`: what this process had applied before a
+/// reopen took the file back to its last durable commit. Nothing when the
+/// file is not behind.
+fn reapply(db: &Database, log: &Database, upto: u64) -> Result<(), Error> {
     let Some(last) = upto.checked_sub(1) else {
         return Ok(());
     };
@@ -489,7 +536,8 @@ fn reapply(db: &Database, upto: u64) -> Result<(), Error> {
         return Ok(());
     }
     let mut entries: Vec<Entry<TypeConfig>> = Vec::new();
-    for item in txn.open_table(LOG)?.range(from..=last)? {
+    let log = log.begin_read()?;
+    for item in log.open_table(LOG)?.range(from..=last)? {
         entries.push(serde_json::from_slice(item?.1.value())?);
     }
     if entries.first().map(|e| e.log_id.index) != Some(from)
@@ -618,6 +666,9 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
         let (meta, rows) = blocking(&self.db, move |db| {
             // One read transaction: the rows and the applied id agree.
             let txn = db.begin_read()?;
+            // openraft purges the log up to this snapshot once it is built:
+            // the applies it holds must not be lost to a crash after that.
+            flush(db)?;
             let state = txn.open_table(STATE)?;
             let applied: Option<LogId<NodeId>> = state_get(&state, APPLIED)?.flatten();
             let membership: StoredMembership<NodeId, BasicNode> =
@@ -672,8 +723,8 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     ) -> StorageResult<(Option<LogId<NodeId>>, StoredMembership<NodeId, BasicNode>)> {
         blocking(&self.db, |db| {
             Ok((
-                state_read::<Option<_>>(db, APPLIED)?.flatten(),
-                state_read(db, MEMBERSHIP)?.unwrap_or_default(),
+                state_read::<Option<_>>(db, STATE, APPLIED)?.flatten(),
+                state_read(db, STATE, MEMBERSHIP)?.unwrap_or_default(),
             ))
         })
         .await
@@ -687,8 +738,9 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         let entries: Vec<_> = entries.into_iter().collect();
         let applied = self.applied.clone();
         let versions = self.db.versions.clone();
+        let durable = self.flush_due();
         let (replies, map) = blocking(&self.db, move |db| {
-            let txn = write_txn(db, false)?;
+            let txn = write_txn(db, durable)?;
             let out = apply_entries(&txn, &entries)?;
             txn.commit()?;
             changed(&versions, &entries, &out.0);

@@ -403,7 +403,8 @@ pub struct Restored {
 /// whose data folder is `data_dir`. Refuses while the shard runs (its
 /// database is locked) and when `backup` is not a whole session backup;
 /// the database it replaces is kept beside it as
-/// `session.redb.before-restore-{unix seconds}`.
+/// `session.redb.before-restore-{unix seconds}`, and a replica's Raft log
+/// as `raft-log.redb.before-restore-{unix seconds}`.
 pub fn restore_file(backup: &Path, data_dir: &Path) -> Result<Restored, Error> {
     // The backup must open and hold the session tables.
     let (users, sessions) = {
@@ -455,6 +456,18 @@ pub fn restore_file(backup: &Path, data_dir: &Path) -> Result<Restored, Error> {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(io("removing the snapshot in", data_dir, e)),
+    }
+    // So does a replica's Raft log: a restored shard starts a group of its
+    // own, as a backup holds no log (applying the old log to the restored
+    // rows would write them over). Kept beside it, as the database is.
+    let log = data_dir.join(super::log_file::LOG_FILE);
+    if log.exists() {
+        let aside = data_dir.join(format!(
+            "{}.before-restore-{}",
+            super::log_file::LOG_FILE,
+            Timestamp::now().as_second()
+        ));
+        std::fs::rename(&log, &aside).map_err(|e| io("moving", &log, e))?;
     }
     let tmp = data_dir.join(format!("{DB_FILE}.restoring"));
     std::fs::copy(backup, &tmp).map_err(|e| io("copying to", &tmp, e))?;

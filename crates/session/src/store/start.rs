@@ -9,7 +9,7 @@ use super::recovery::Recovery;
 use super::replica::{self, TypeConfig};
 use super::schema::prepare;
 use super::writer::Proposer;
-use super::{DB_FILE, Store, StoreOptions};
+use super::{DB_FILE, Store, StoreOptions, log_file};
 use crate::error::Error;
 
 /// A replica's place in its Raft group.
@@ -151,8 +151,24 @@ impl Store {
                 .await
                 .map_err(|e| Error::Startup(format!("opening storage: {e}")))??
         };
+        let log_cache = options.cache_bytes / 4;
+        let (db, log) = {
+            let dir = dir.to_owned();
+            tokio::task::spawn_blocking(move || {
+                log_file::open(&dir, &db, log_cache).map(|log| (db, log))
+            })
+            .await
+            .map_err(|e| Error::Startup(format!("opening the raft log: {e}")))??
+        };
         let cell: DbCell = Arc::new(std::sync::RwLock::new(Some(Arc::new(db))));
         let recovery = Recovery::new(cell, dir.join(DB_FILE), options.cache_bytes);
+        let log = Recovery::for_log(
+            Arc::new(std::sync::RwLock::new(Some(Arc::new(log)))),
+            dir.join(log_file::LOG_FILE),
+            log_cache,
+            log_file::LOG_PROBE,
+            recovery.clone(),
+        );
         let config = openraft::Config {
             cluster_name: "knotwork-session".into(),
             heartbeat_interval: replica.heartbeat_ms,
@@ -178,8 +194,8 @@ impl Store {
                 replica.node_id,
                 config,
                 network,
-                replica::LogStore::new(recovery.clone()),
-                replica::StateMachine::new(recovery.clone(), dir, maps.clone()),
+                replica::LogStore::new(log.clone()),
+                replica::StateMachine::new(recovery.clone(), log, dir, maps.clone()),
             ))
             .await
             .map_err(|e| Error::Startup(format!("starting raft: {e}")))?

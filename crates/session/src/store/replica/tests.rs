@@ -13,10 +13,18 @@ impl openraft::testing::StoreBuilder<TypeConfig, LogStore, StateMachine, tempfil
         let dir = tempfile::tempdir().map_err(io)?;
         let db =
             super::super::prepare(dir.path(), super::super::StoreOptions::default()).map_err(io)?;
+        let log = super::super::log_file::open(dir.path(), &db, 1 << 20).map_err(io)?;
         let cell = Arc::new(std::sync::RwLock::new(Some(Arc::new(db))));
         let recovery = Recovery::new(cell, dir.path().join(super::super::DB_FILE), 1 << 20);
-        let log = LogStore::new(recovery.clone());
-        let sm = StateMachine::new(recovery, dir.path(), MapSink::default());
+        let log = Recovery::for_log(
+            Arc::new(std::sync::RwLock::new(Some(Arc::new(log)))),
+            dir.path().join(super::super::log_file::LOG_FILE),
+            1 << 20,
+            super::super::log_file::LOG_PROBE,
+            recovery.clone(),
+        );
+        let sm = StateMachine::new(recovery, log.clone(), dir.path(), MapSink::default());
+        let log = LogStore::new(log);
         Ok((dir, log, sm))
     }
 }
@@ -116,7 +124,7 @@ async fn a_shard_map_is_applied_and_travels_in_snapshots() {
 /// from the log before the file is handed out.
 #[tokio::test]
 async fn a_reopen_restores_what_was_applied_from_the_log() {
-    let (_dir, _log, mut sm) = openraft::testing::StoreBuilder::build(&Builder)
+    let (_dir, log, mut sm) = openraft::testing::StoreBuilder::build(&Builder)
         .await
         .unwrap();
     let id = |i| LogId::new(openraft::CommittedLeaderId::new(1, 1), i);
@@ -135,7 +143,8 @@ async fn a_reopen_restores_what_was_applied_from_the_log() {
     let entries = [entry(1, None), entry(2, Some(id(1))), entry(3, Some(id(2)))];
     let db = current(&sm.db.cell).unwrap();
     {
-        let txn = write_txn(&db, true).unwrap();
+        // In the log file: the session file holds none of the log.
+        let txn = write_txn(&current(&log.db.cell).unwrap(), true).unwrap();
         let mut log = txn.open_table(LOG).unwrap();
         for e in &entries {
             log.insert(e.log_id.index, serde_json::to_vec(e).unwrap().as_slice())
@@ -152,8 +161,8 @@ async fn a_reopen_restores_what_was_applied_from_the_log() {
         users.remove(b"k2".as_slice()).unwrap();
         users.remove(b"k3".as_slice()).unwrap();
         drop(users);
-        state_set(&txn, APPLIED, &Some(id(1))).unwrap();
-        state_set(&txn, LAST_BATCH, &Some(id(1))).unwrap();
+        state_set(&txn, STATE, APPLIED, &Some(id(1))).unwrap();
+        state_set(&txn, STATE, LAST_BATCH, &Some(id(1))).unwrap();
         txn.commit().unwrap();
     }
     let recovery = sm.db.clone();
@@ -177,12 +186,12 @@ async fn a_reopen_restores_what_was_applied_from_the_log() {
 }
 
 /// The committed log id, kept in memory by `save_committed`, reaches the
-/// database with the log append that follows it: after two writes, the
+/// log file with the log append that follows it: after two writes, the
 /// file names the first one committed.
 #[tokio::test]
 async fn the_committed_log_id_is_stored_by_the_next_append() {
     let dir = tempfile::tempdir().unwrap();
-    let store = super::super::Store::open_replicated(
+    let mut store = super::super::Store::open_replicated(
         dir.path(),
         super::super::StoreOptions::default(),
         super::super::ReplicaOptions::single(),
@@ -204,8 +213,12 @@ async fn the_committed_log_id_is_stored_by_the_next_append() {
             .unwrap();
         written.push(reply.log_id);
     }
-    let db = current(&store.db).unwrap();
-    let stored: Option<LogId<NodeId>> = state_read::<Option<_>>(&db, COMMITTED).unwrap().flatten();
+    store.close().await;
+    drop(store);
+    let db = Database::open(dir.path().join(super::super::log_file::LOG_FILE)).unwrap();
+    let stored: Option<LogId<NodeId>> = state_read::<Option<_>>(&db, LOG_STATE, COMMITTED)
+        .unwrap()
+        .flatten();
     assert!(
         stored.is_some_and(|c| c >= written[0]),
         "stored committed {stored:?}, written {written:?}"
