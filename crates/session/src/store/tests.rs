@@ -394,7 +394,8 @@ async fn a_database_without_a_schema_version_opens_and_reads() {
 }
 
 /// A group of one serves writes as soon as it is open, replays by request
-/// id, and reopens with its data (the log and state machine in the file).
+/// id, and reopens with its data (the state machine in the session file,
+/// the log in its own).
 #[tokio::test]
 async fn a_group_of_one_writes_at_once_and_reopens() {
     let dir = tempfile::tempdir().unwrap();
@@ -417,6 +418,81 @@ async fn a_group_of_one_writes_at_once_and_reopens() {
         .unwrap();
     assert!(out[0].as_ref().unwrap().1, "a retry is a replay");
     assert_eq!(store.all_sessions("u").await.unwrap().len(), 1);
+}
+
+/// A group of one written before the log had a file of its own (its log,
+/// vote and committed id in the session file) opens with every session,
+/// replays a request id written then, and takes new writes; its log now
+/// sits in `raft-log.redb` and nothing of it in the session file.
+#[tokio::test]
+async fn a_replica_of_the_one_file_layout_opens_and_writes() {
+    use redb::ReadableTableMetadata;
+    let dir = tempfile::tempdir().unwrap();
+    let cat = Arc::new(fixture::catalog());
+    let mut store = group_of_one(dir.path()).await;
+    for (i, at) in ["2026-03-09T10:00:00Z", "2026-03-10T10:00:00Z"]
+        .into_iter()
+        .enumerate()
+    {
+        let d = draft("ql_superficial", at, Some(5));
+        store
+            .log_sessions("u", vec![item(&format!("r{i}"), d)], cat.clone(), now())
+            .await
+            .unwrap();
+    }
+    store.close().await;
+    drop(store);
+    // Back to the one-file layout: the log and its state into the session
+    // file, the log file gone.
+    {
+        let log_path = dir.path().join(log_file::LOG_FILE);
+        let log = Database::open(&log_path).unwrap();
+        let session = Database::open(dir.path().join(DB_FILE)).unwrap();
+        let from = log.begin_read().unwrap();
+        let txn = session.begin_write().unwrap();
+        {
+            let mut to = txn.open_table(replica::LOG).unwrap();
+            for item in from.open_table(replica::LOG).unwrap().iter().unwrap() {
+                let (k, v) = item.unwrap();
+                to.insert(k.value(), v.value()).unwrap();
+            }
+            let mut state = txn.open_table(replica::STATE).unwrap();
+            let kept = from.open_table(log_file::LOG_STATE).unwrap();
+            for k in [replica::VOTE, replica::COMMITTED, replica::PURGED] {
+                if let Some(v) = kept.get(k).unwrap() {
+                    state.insert(k, v.value()).unwrap();
+                }
+            }
+            assert!(to.len().unwrap() > 0, "the log had entries");
+        }
+        txn.commit().unwrap();
+        drop((from, log, session));
+        std::fs::remove_file(log_path).unwrap();
+    }
+    let store = group_of_one(dir.path()).await;
+    assert_eq!(store.all_sessions("u").await.unwrap().len(), 2);
+    let d = draft("ql_superficial", "2026-03-10T10:00:00Z", Some(5));
+    let out = store
+        .log_sessions("u", vec![item("r1", d)], cat.clone(), now())
+        .await
+        .unwrap();
+    assert!(
+        out[0].as_ref().unwrap().1,
+        "a request id of the old layout replays"
+    );
+    let d = draft("ql_superficial", "2026-03-10T11:00:00Z", Some(4));
+    let out = store
+        .log_sessions("u", vec![item("r2", d)], cat, now())
+        .await
+        .unwrap();
+    assert!(!out[0].as_ref().unwrap().1);
+    assert_eq!(store.all_sessions("u").await.unwrap().len(), 3);
+    let db = current(&store.db).unwrap();
+    let txn = db.begin_read().unwrap();
+    assert_eq!(txn.open_table(replica::LOG).unwrap().len().unwrap(), 0);
+    let state = txn.open_table(replica::STATE).unwrap();
+    assert!(state.get(replica::VOTE).unwrap().is_none());
+    assert!(dir.path().join(log_file::LOG_FILE).exists());
 }
 
 /// Raft runs on threads of its own: a write commits while every thread of
@@ -446,12 +522,12 @@ async fn a_group_of_one_commits_while_the_service_threads_are_busy() {
     assert_eq!(store.all_sessions("u").await.unwrap().len(), 1);
 }
 
-/// A read on a group of one does not queue behind writes: while the Raft
-/// core waits to flush a log entry (its storage blocked by a held write
-/// transaction), a read still answers at once, from the applied state;
-/// once storage moves again the write lands and reads see it.
+/// A read on a group of one does not queue behind writes: while a
+/// committed entry waits to be applied (the session file blocked by a held
+/// write transaction), a read still answers at once, from the applied
+/// state; once storage moves again the write lands and reads see it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_group_of_one_reads_while_its_log_flush_is_blocked() {
+async fn a_group_of_one_reads_while_its_apply_is_blocked() {
     let dir = tempfile::tempdir().unwrap();
     let cat = Arc::new(fixture::catalog());
     let store = group_of_one(dir.path()).await;
@@ -463,8 +539,9 @@ async fn a_group_of_one_reads_while_its_log_flush_is_blocked() {
     // The first read of the term confirms it through the Raft core.
     assert_eq!(store.all_sessions("u").await.unwrap().len(), 1);
 
-    // Hold redb's one write transaction: every Raft write (the log append
-    // first) now waits for it.
+    // Hold the session file's one write transaction: the log (a file of
+    // its own) takes the entry, and its apply waits. A read confirmed
+    // through the Raft core would wait for that apply too.
     let db = current(&store.db).unwrap();
     let (held_tx, held_rx) = std::sync::mpsc::channel::<()>();
     let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
@@ -491,7 +568,7 @@ async fn a_group_of_one_reads_while_its_log_flush_is_blocked() {
         tokio::time::timeout(std::time::Duration::from_secs(2), store.all_sessions("u")).await;
     release_tx.send(()).unwrap();
     holder.join().unwrap();
-    let read = read.expect("a read waited for the blocked log flush");
+    let read = read.expect("a read waited for the blocked apply");
     assert_eq!(read.unwrap().len(), 1);
     write.await.unwrap().unwrap();
     assert_eq!(store.all_sessions("u").await.unwrap().len(), 1);
