@@ -15,6 +15,12 @@ use crate::domain::idempotency::Fingerprint;
 /// Every session table maps bytes to bytes.
 pub(super) type Def = TableDefinition<'static, &'static [u8], &'static [u8]>;
 
+/// The Raft state machine's state (`replica.rs`): applied log id,
+/// membership, last batch and shard map (JSON each). Replicas written
+/// before the log had a file of its own kept the log's state here too
+/// (`log_file.rs` moves it).
+pub(super) const RAFT_STATE: TableDefinition<&str, &[u8]> = TableDefinition::new("raft_state");
+
 pub(super) const USERS: Def = TableDefinition::new("users");
 pub(super) const PROFILES: Def = TableDefinition::new("profiles");
 pub(super) const SCREENINGS: Def = TableDefinition::new("screenings");

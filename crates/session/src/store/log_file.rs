@@ -30,12 +30,15 @@ use std::path::Path;
 
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 
-use super::recovery::{ProbeTable, open_db};
-use super::replica::{COMMITTED, LOG, PURGED, STATE, VOTE};
+use super::keys::RAFT_STATE;
+use super::recovery::{ProbeTable, open_db, write_txn};
 use crate::error::Error;
 
 /// The log file inside the data folder.
 pub const LOG_FILE: &str = "raft-log.redb";
+
+/// The Raft log: index -> entry (JSON).
+pub(super) const LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("raft_log");
 
 /// The log's own state: vote, committed and last purged ids (JSON each),
 /// and [`MOVED`].
@@ -43,6 +46,11 @@ pub(super) const LOG_STATE: TableDefinition<&str, &[u8]> = TableDefinition::new(
 
 /// Where the log file's recovery probes after a reopen.
 pub(super) const LOG_PROBE: ProbeTable = TableDefinition::new("raft_log_probe");
+
+/// Keys of the log's state.
+pub(super) const VOTE: &str = "vote";
+pub(super) const COMMITTED: &str = "committed";
+pub(super) const PURGED: &str = "last_purged";
 
 /// Set once an older replica's log was copied out of the session file.
 const MOVED: &str = "moved_from_session_file";
@@ -55,7 +63,7 @@ const LOG_KEYS: [&str; 3] = [VOTE, COMMITTED, PURGED];
 /// out of `session` (the session file) first if it is still there.
 pub(super) fn open(dir: &Path, session: &Database, cache_bytes: usize) -> Result<Database, Error> {
     let log = open_db(&dir.join(LOG_FILE), cache_bytes)?;
-    let txn = super::replica::write_txn(&log, true)?;
+    let txn = write_txn(&log, true)?;
     txn.open_table(LOG)?;
     let moved = txn.open_table(LOG_STATE)?.get(MOVED)?.is_some();
     txn.commit()?;
@@ -76,7 +84,7 @@ fn has_log(session: &Database) -> Result<bool, Error> {
         Err(redb::TableError::TableDoesNotExist(_)) => 0,
         Err(e) => return Err(e.into()),
     };
-    let state = match txn.open_table(STATE) {
+    let state = match txn.open_table(RAFT_STATE) {
         Ok(t) => {
             let mut any = false;
             for k in LOG_KEYS {
@@ -94,7 +102,7 @@ fn has_log(session: &Database) -> Result<bool, Error> {
 /// in one durable commit.
 fn copy(session: &Database, log: &Database) -> Result<(), Error> {
     let from = session.begin_read()?;
-    let txn = super::replica::write_txn(log, true)?;
+    let txn = write_txn(log, true)?;
     let mut entries = 0u64;
     {
         let mut to = txn.open_table(LOG)?;
@@ -108,7 +116,7 @@ fn copy(session: &Database, log: &Database) -> Result<(), Error> {
     }
     {
         let mut to = txn.open_table(LOG_STATE)?;
-        if let Ok(t) = from.open_table(STATE) {
+        if let Ok(t) = from.open_table(RAFT_STATE) {
             for k in LOG_KEYS {
                 if let Some(v) = t.get(k)? {
                     to.insert(k, v.value())?;
@@ -124,10 +132,10 @@ fn copy(session: &Database, log: &Database) -> Result<(), Error> {
 
 /// Removes the log and log state from the session file (durably).
 fn remove(session: &Database) -> Result<(), Error> {
-    let txn = super::replica::write_txn(session, true)?;
+    let txn = write_txn(session, true)?;
     txn.open_table(LOG)?.retain(|_, _| false)?;
     {
-        let mut state = txn.open_table(STATE)?;
+        let mut state = txn.open_table(RAFT_STATE)?;
         for k in LOG_KEYS {
             state.remove(k)?;
         }
@@ -147,7 +155,7 @@ mod tests {
             for (i, v) in entries {
                 t.insert(*i, v.as_bytes()).unwrap();
             }
-            let mut s = txn.open_table(STATE).unwrap();
+            let mut s = txn.open_table(RAFT_STATE).unwrap();
             for (k, v) in state {
                 s.insert(*k, v.as_bytes()).unwrap();
             }
@@ -201,10 +209,10 @@ mod tests {
             Some(b"p".as_slice())
         );
         assert!(log_rows(&session).is_empty());
-        assert_eq!(state(&session, STATE, VOTE), None);
-        assert_eq!(state(&session, STATE, COMMITTED), None);
+        assert_eq!(state(&session, RAFT_STATE, VOTE), None);
+        assert_eq!(state(&session, RAFT_STATE, COMMITTED), None);
         assert_eq!(
-            state(&session, STATE, "applied").as_deref(),
+            state(&session, RAFT_STATE, "applied").as_deref(),
             Some(b"a".as_slice())
         );
         drop(log);
@@ -247,7 +255,7 @@ mod tests {
             Some(b"new vote".as_slice())
         );
         assert!(log_rows(&session).is_empty());
-        assert_eq!(state(&session, STATE, VOTE), None);
+        assert_eq!(state(&session, RAFT_STATE, VOTE), None);
     }
 
     /// A new replica: an empty log file, and nothing moved.

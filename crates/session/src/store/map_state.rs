@@ -92,7 +92,7 @@ mod tests {
         let db = redb::Database::create(dir.path().join("t.redb")).unwrap();
         let txn = db.begin_write().unwrap();
         {
-            let mut state = txn.open_table(super::super::replica::STATE).unwrap();
+            let mut state = txn.open_table(super::super::keys::RAFT_STATE).unwrap();
             let map = |(epoch, bytes): (u64, &[u8])| StoredMap {
                 epoch,
                 bytes: bytes.to_vec(),

@@ -46,14 +46,14 @@ use openraft::{
     BasicNode, Entry, EntryPayload, LogId, OptionalSend, RaftLogReader, RaftSnapshotBuilder,
     SnapshotMeta, StorageError, StorageIOError, StoredMembership, Vote,
 };
-use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
 use super::journal;
-use super::keys::{DATA_TABLES, SESSIONS, b64, table_id};
-use super::log_file::LOG_STATE;
+use super::keys::{DATA_TABLES, RAFT_STATE, SESSIONS, b64, table_id};
+use super::log_file::{COMMITTED, LOG, LOG_STATE, PURGED, VOTE};
 use super::map_state::{self, MapSink, StoredMap};
 use super::recovery::Recovery;
-use super::recovery::current;
+use super::recovery::{current, write_txn};
 use super::tables::Change;
 use super::versions::UserVersions;
 use crate::error::Error;
@@ -94,18 +94,6 @@ pub struct BatchReply {
     pub applied: bool,
 }
 
-/// The Raft log, in the log file: index -> entry (JSON).
-pub(super) const LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("raft_log");
-/// The state machine's state, in the session file: applied log id,
-/// membership, last batch and shard map (JSON each). Replicas written
-/// before the log had a file of its own kept the log's state here too
-/// (`log_file.rs` moves it).
-pub(super) const STATE: TableDefinition<&str, &[u8]> = TableDefinition::new("raft_state");
-
-/// Keys of the log's state (`log_file::LOG_STATE`).
-pub(super) const VOTE: &str = "vote";
-pub(super) const COMMITTED: &str = "committed";
-pub(super) const PURGED: &str = "last_purged";
 const APPLIED: &str = "applied";
 const MEMBERSHIP: &str = "membership";
 const LAST_BATCH: &str = "last_batch";
@@ -176,16 +164,6 @@ fn state_get<T: serde::de::DeserializeOwned>(
     }
 }
 
-pub(super) fn write_txn(db: &Database, durable: bool) -> Result<redb::WriteTransaction, Error> {
-    let mut txn = db.begin_write()?;
-    txn.set_durability(if durable {
-        Durability::Immediate
-    } else {
-        Durability::None
-    })?;
-    Ok(txn)
-}
-
 /// Sets `k` in `table` to `v` (JSON), inside `txn`.
 fn state_set<T: serde::Serialize>(
     txn: &redb::WriteTransaction,
@@ -214,19 +192,19 @@ fn state_read<T: serde::de::DeserializeOwned>(
 /// Creates the state machine's table in the session file (so readers
 /// never meet a missing one).
 pub(super) fn create_tables(txn: &redb::WriteTransaction) -> Result<(), Error> {
-    txn.open_table(STATE)?;
+    txn.open_table(RAFT_STATE)?;
     Ok(())
 }
 
 /// Whether `name` is one of the Raft tables (not session data).
 pub(super) fn is_raft_table(name: &str) -> bool {
     use redb::TableHandle;
-    name == LOG.name() || name == STATE.name()
+    name == LOG.name() || name == RAFT_STATE.name()
 }
 
 /// The last batch applied, as a writer evaluating in `txn` sees it.
 pub(super) fn last_batch(txn: &redb::WriteTransaction) -> Result<Option<LogId<NodeId>>, Error> {
-    Ok(state_get(&txn.open_table(STATE)?, LAST_BATCH)?.flatten())
+    Ok(state_get(&txn.open_table(RAFT_STATE)?, LAST_BATCH)?.flatten())
 }
 
 /// The Raft log and vote, in the log file.
@@ -463,7 +441,7 @@ fn flush(db: &Database) -> Result<(), Error> {
     let txn = write_txn(db, true)?;
     {
         // A row rewritten as it is, so the commit has something to write.
-        let mut state = txn.open_table(STATE)?;
+        let mut state = txn.open_table(RAFT_STATE)?;
         let applied = state.get(APPLIED)?.map(|v| v.value().to_vec());
         if let Some(v) = applied {
             state.insert(APPLIED, v.as_slice())?;
@@ -482,7 +460,7 @@ fn apply_entries(
 ) -> Result<(Vec<BatchReply>, Option<StoredMap>), Error> {
     let mut replies = Vec::with_capacity(entries.len());
     let mut held = None;
-    let mut state = txn.open_table(STATE)?;
+    let mut state = txn.open_table(RAFT_STATE)?;
     let mut last: Option<LogId<NodeId>> = state_get(&state, LAST_BATCH)?.flatten();
     let mut membership = None;
     for e in entries {
@@ -529,7 +507,7 @@ fn reapply(db: &Database, log: &Database, upto: u64) -> Result<(), Error> {
         return Ok(());
     };
     let txn = write_txn(db, true)?;
-    let from = state_get::<Option<LogId<NodeId>>>(&txn.open_table(STATE)?, APPLIED)?
+    let from = state_get::<Option<LogId<NodeId>>>(&txn.open_table(RAFT_STATE)?, APPLIED)?
         .flatten()
         .map_or(0, |l| l.index + 1);
     if from > last {
@@ -669,7 +647,7 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
             // openraft purges the log up to this snapshot once it is built:
             // the applies it holds must not be lost to a crash after that.
             flush(db)?;
-            let state = txn.open_table(STATE)?;
+            let state = txn.open_table(RAFT_STATE)?;
             let applied: Option<LogId<NodeId>> = state_get(&state, APPLIED)?.flatten();
             let membership: StoredMembership<NodeId, BasicNode> =
                 state_get(&state, MEMBERSHIP)?.unwrap_or_default();
@@ -723,8 +701,8 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     ) -> StorageResult<(Option<LogId<NodeId>>, StoredMembership<NodeId, BasicNode>)> {
         blocking(&self.db, |db| {
             Ok((
-                state_read::<Option<_>>(db, STATE, APPLIED)?.flatten(),
-                state_read(db, STATE, MEMBERSHIP)?.unwrap_or_default(),
+                state_read::<Option<_>>(db, RAFT_STATE, APPLIED)?.flatten(),
+                state_read(db, RAFT_STATE, MEMBERSHIP)?.unwrap_or_default(),
             ))
         })
         .await
@@ -795,7 +773,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             }
             journal::rebuild(&txn)?;
             {
-                let mut state = txn.open_table(STATE)?;
+                let mut state = txn.open_table(RAFT_STATE)?;
                 state.insert(APPLIED, serde_json::to_vec(&meta.last_log_id)?.as_slice())?;
                 state.insert(
                     MEMBERSHIP,

@@ -42,9 +42,11 @@ use std::time::Duration;
 
 use redb::ReadableDatabase;
 
+use super::keys::RAFT_STATE;
 use super::map_state::{MapHook, StoredMap, get, put, replace};
 use super::recovery::current;
-use super::replica::{Batch, STATE, write_txn};
+use super::recovery::write_txn;
+use super::replica::Batch;
 use super::{Store, writer};
 use crate::error::Error;
 
@@ -60,7 +62,7 @@ impl Store {
     pub fn shard_map(&self) -> Result<Option<StoredMap>, Error> {
         let db = current(&self.db)?;
         let txn = db.begin_read()?;
-        get(&txn.open_table(STATE)?)
+        get(&txn.open_table(RAFT_STATE)?)
     }
 
     /// Holds `map` when this replica holds none yet (a map file of an
@@ -70,7 +72,7 @@ impl Store {
         let db = current(&self.db)?;
         let txn = write_txn(&db, true)?;
         let seeded = {
-            let mut state = txn.open_table(STATE)?;
+            let mut state = txn.open_table(RAFT_STATE)?;
             match get(&state)? {
                 Some(_) => false,
                 None => {
@@ -109,7 +111,7 @@ impl Store {
             let maps = self.maps.clone();
             return tokio::task::spawn_blocking(move || {
                 let txn = write_txn(&db, true)?;
-                let held = put(&mut txn.open_table(STATE)?, &map)?;
+                let held = put(&mut txn.open_table(RAFT_STATE)?, &map)?;
                 txn.commit()?;
                 if held {
                     maps.applied(&map);

@@ -451,14 +451,14 @@ async fn a_replica_of_the_one_file_layout_opens_and_writes() {
         let from = log.begin_read().unwrap();
         let txn = session.begin_write().unwrap();
         {
-            let mut to = txn.open_table(replica::LOG).unwrap();
-            for item in from.open_table(replica::LOG).unwrap().iter().unwrap() {
+            let mut to = txn.open_table(log_file::LOG).unwrap();
+            for item in from.open_table(log_file::LOG).unwrap().iter().unwrap() {
                 let (k, v) = item.unwrap();
                 to.insert(k.value(), v.value()).unwrap();
             }
-            let mut state = txn.open_table(replica::STATE).unwrap();
+            let mut state = txn.open_table(keys::RAFT_STATE).unwrap();
             let kept = from.open_table(log_file::LOG_STATE).unwrap();
-            for k in [replica::VOTE, replica::COMMITTED, replica::PURGED] {
+            for k in [log_file::VOTE, log_file::COMMITTED, log_file::PURGED] {
                 if let Some(v) = kept.get(k).unwrap() {
                     state.insert(k, v.value()).unwrap();
                 }
@@ -489,9 +489,9 @@ async fn a_replica_of_the_one_file_layout_opens_and_writes() {
     assert_eq!(store.all_sessions("u").await.unwrap().len(), 3);
     let db = current(&store.db).unwrap();
     let txn = db.begin_read().unwrap();
-    assert_eq!(txn.open_table(replica::LOG).unwrap().len().unwrap(), 0);
-    let state = txn.open_table(replica::STATE).unwrap();
-    assert!(state.get(replica::VOTE).unwrap().is_none());
+    assert_eq!(txn.open_table(log_file::LOG).unwrap().len().unwrap(), 0);
+    let state = txn.open_table(keys::RAFT_STATE).unwrap();
+    assert!(state.get(log_file::VOTE).unwrap().is_none());
     assert!(dir.path().join(log_file::LOG_FILE).exists());
 }
 

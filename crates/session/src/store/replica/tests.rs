@@ -115,7 +115,7 @@ async fn a_shard_map_is_applied_and_travels_in_snapshots() {
     assert_eq!(*heard.lock().unwrap(), [3]);
     let db = current(&rebuilt.db.cell).unwrap();
     let txn = db.begin_read().unwrap();
-    let held = map_state::get(&txn.open_table(STATE).unwrap()).unwrap();
+    let held = map_state::get(&txn.open_table(RAFT_STATE).unwrap()).unwrap();
     assert_eq!(held.map(|m| m.bytes), Some(b"three".to_vec()));
 }
 
@@ -161,8 +161,8 @@ async fn a_reopen_restores_what_was_applied_from_the_log() {
         users.remove(b"k2".as_slice()).unwrap();
         users.remove(b"k3".as_slice()).unwrap();
         drop(users);
-        state_set(&txn, STATE, APPLIED, &Some(id(1))).unwrap();
-        state_set(&txn, STATE, LAST_BATCH, &Some(id(1))).unwrap();
+        state_set(&txn, RAFT_STATE, APPLIED, &Some(id(1))).unwrap();
+        state_set(&txn, RAFT_STATE, LAST_BATCH, &Some(id(1))).unwrap();
         txn.commit().unwrap();
     }
     let recovery = sm.db.clone();
@@ -175,7 +175,7 @@ async fn a_reopen_restores_what_was_applied_from_the_log() {
     for k in ["k1", "k2", "k3"] {
         assert!(users.get(k.as_bytes()).unwrap().is_some(), "{k} lost");
     }
-    let state = txn.open_table(STATE).unwrap();
+    let state = txn.open_table(RAFT_STATE).unwrap();
     let applied: Option<Option<LogId<NodeId>>> = state_get(&state, APPLIED).unwrap();
     assert_eq!(applied.flatten(), Some(id(3)));
     let last: Option<Option<LogId<NodeId>>> = state_get(&state, LAST_BATCH).unwrap();
