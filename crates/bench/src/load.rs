@@ -194,6 +194,8 @@ pub struct RunResult {
     pub seconds: f64,
     /// Successful calls per second.
     pub throughput: f64,
+    /// p50 over every call, milliseconds.
+    pub p50_ms: f64,
     /// p99 over every call, milliseconds.
     pub p99_ms: f64,
     /// Per call type.
@@ -508,6 +510,7 @@ pub async fn run(
         seconds,
         throughput: all.len() as f64 / seconds,
         client_cpu_us_per_call: client_cpu.as_secs_f64() * 1e6 / all.len().max(1) as f64,
+        p50_ms: percentile(&all, 0.50),
         p99_ms: percentile(&all, 0.99),
         ops,
         errors,

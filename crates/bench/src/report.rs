@@ -78,11 +78,16 @@ impl Report {
             "run", "callers", "calls/s", "p50 ms", "p99 ms", "load us/call"
         );
         for r in &self.runs {
-            let p50 = r.ops.values().map(|o| o.p50_ms).fold(0.0_f64, f64::max);
             let errors: u64 = r.errors.values().sum();
             println!(
                 "{:<40} {:>7} {:>10.0} {:>8.2} {:>8.2} {:>11.1}  {}",
-                r.name, r.callers, r.throughput, p50, r.p99_ms, r.client_cpu_us_per_call, errors
+                r.name,
+                r.callers,
+                r.throughput,
+                r.p50_ms,
+                r.p99_ms,
+                r.client_cpu_us_per_call,
+                errors
             );
         }
         if let Some(mix) = self.find("app mix via gateway", c) {
