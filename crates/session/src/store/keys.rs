@@ -86,7 +86,13 @@ pub(super) const TABLES: [Def; DATA_TABLES.len() + 2] = {
 /// `sessions` when a version 1 database opens. A build of version 1 must
 /// not open a version 2 database: its writes would leave the journal
 /// behind.
-pub const SCHEMA_VERSION: u32 = 2;
+///
+/// Version 3 moved a Raft replica's log, vote and committed id out of this
+/// file into `raft-log.redb` (`log_file.rs`, at start). The session file's
+/// tables are unchanged, but a build of version 2 must not open a replica
+/// of version 3: it would find no log beside the applied state and start
+/// the group's log again.
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// The `meta` row holding the schema version (four bytes, big-endian).
 pub(super) const SCHEMA_VERSION_KEY: &[u8] = b"schema_version";

@@ -420,8 +420,9 @@ async fn a_group_of_one_writes_at_once_and_reopens() {
     assert_eq!(store.all_sessions("u").await.unwrap().len(), 1);
 }
 
-/// A group of one written before the log had a file of its own (its log,
-/// vote and committed id in the session file) opens with every session,
+/// A group of one written before the log had a file of its own (schema
+/// version 2: its log, vote and committed id in the session file) opens
+/// as the current version with every session,
 /// replays a request id written then, and takes new writes; its log now
 /// sits in `raft-log.redb` and nothing of it in the session file.
 #[tokio::test]
@@ -464,6 +465,10 @@ async fn a_replica_of_the_one_file_layout_opens_and_writes() {
                 }
             }
             assert!(to.len().unwrap() > 0, "the log had entries");
+            txn.open_table(META)
+                .unwrap()
+                .insert(SCHEMA_VERSION_KEY, 2u32.to_be_bytes().as_slice())
+                .unwrap();
         }
         txn.commit().unwrap();
         drop((from, log, session));
@@ -492,6 +497,7 @@ async fn a_replica_of_the_one_file_layout_opens_and_writes() {
     assert_eq!(txn.open_table(log_file::LOG).unwrap().len().unwrap(), 0);
     let state = txn.open_table(keys::RAFT_STATE).unwrap();
     assert!(state.get(log_file::VOTE).unwrap().is_none());
+    assert_eq!(stored_version(&db).unwrap(), Some(SCHEMA_VERSION));
     assert!(dir.path().join(log_file::LOG_FILE).exists());
 }
 
@@ -672,8 +678,8 @@ async fn the_journal_table_follows_every_sessions_write() {
     }
 }
 
-/// A database of schema version 1 (no journal table) opens as version 2
-/// with the journal filled from its sessions.
+/// A database of schema version 1 (no journal table) opens as the current
+/// version with the journal filled from its sessions.
 #[tokio::test]
 async fn a_version_1_database_gets_its_journal_at_open() {
     let dir = tempfile::tempdir().unwrap();
@@ -708,7 +714,7 @@ async fn a_version_1_database_gets_its_journal_at_open() {
     );
     drop(store);
     let db = Database::open(dir.path().join(DB_FILE)).unwrap();
-    assert_eq!(stored_version(&db).unwrap(), Some(2));
+    assert_eq!(stored_version(&db).unwrap(), Some(SCHEMA_VERSION));
 }
 
 /// The grouped journal kept between calls (`versions.rs`) is the same one
