@@ -32,10 +32,11 @@
 //! | `holds` | user, muscle, hold id | Hold (JSON) |
 //! | `usage` | user | sessions and bytes stored (two u64, for the quota) |
 //! | `journal` | the `sessions` key | the session as progress reads it (binary, `journal.rs`; derived, not replicated) |
-//!
-//! `sessions` is itself the by-user-by-time index; `by_point_day` counts
-//! sessions per point per local day and holds the tenderness readings the
 //! | `meta` | name | the schema version ([`SCHEMA_VERSION`]) |
+//! | `raft_state` | name | a replica's applied log id, membership, last batch and shard map (JSON, `replica.rs`) |
+//!
+//! A replica's Raft log and vote are in a file of their own,
+//! `raft-log.redb` (`log_file.rs`).
 //!
 //! `sessions` is itself the by-user-by-time index; `by_point_day` counts
 //! sessions per point per local day and holds the tenderness readings the
