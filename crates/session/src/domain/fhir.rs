@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 use super::SessionRecord;
 use super::checkin::CheckIn;
 
-/// LOINC: Pain severity - 0-10 verbal numeric rating [Score] - Reported.
+/// LOINC: Pain severity - 0-10 verbal numeric rating \[Score\] - Reported.
 pub const LOINC_PAIN_SEVERITY: &str = "72514-3";
 /// Where resource URLs of the bundle live (they are not dereferenceable).
 const BASE: &str = "https://knotwork.dev/fhir";
