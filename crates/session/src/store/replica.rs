@@ -18,7 +18,7 @@
 //! **Durability.** Log appends, votes and truncations commit with
 //! `Durability::Immediate`: an entry counts towards the majority only once
 //! it is on disk. Applying commits without a flush, and the session file is
-//! flushed about once a second ([`FLUSH_EVERY`]) and before a snapshot lets
+//! flushed about once a second (`FLUSH_EVERY`) and before a snapshot lets
 //! the log be purged: a crash may lose applied rows, and openraft applies
 //! the committed entries again at start (a batch of row changes is
 //! idempotent). The committed log id rides along with the next log append
