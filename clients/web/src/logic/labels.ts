@@ -121,3 +121,25 @@ export function humanizeName(name: string): string {
 export function idOf(name: string): string {
   return name.includes("/") ? name.slice(name.lastIndexOf("/") + 1) : name;
 }
+
+/** "1 day", "3 days". */
+export function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? "" : "s"}`;
+}
+
+/** The streak and the week's adherence (ListProgress's), in words. A week
+ * with nothing planned (every point set aside or on hold) has no share to
+ * show: "0 of 0 planned sessions (0%)" would read as a failure. */
+export function weekLine(a: {
+  streakDays: number;
+  weekSessionsDone: number;
+  weekSessionsPlanned: number;
+  weekActiveDays: number;
+  weekPercent: number;
+}): string {
+  const streak = `${plural(a.streakDays, "day")} in a row`;
+  if (a.weekSessionsPlanned === 0) {
+    return `${streak} · this week nothing planned, sessions on ${plural(a.weekActiveDays, "day")}`;
+  }
+  return `${streak} · this week ${a.weekSessionsDone} of ${a.weekSessionsPlanned} planned sessions (${a.weekPercent}%) on ${plural(a.weekActiveDays, "day")}`;
+}

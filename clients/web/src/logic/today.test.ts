@@ -96,6 +96,17 @@ describe("todayView with the schedule", () => {
     expect(v.week).toEqual({ sessions: 9, activeDays: 4, planned: 30, percent: 30 });
   });
 
+  it("counts the week's sessions when nothing was planned (every point set aside or on hold)", () => {
+    const held: TodayLike = {
+      ...t,
+      progress: [{ triggerPoint: "triggerPoints/a", status: 2, days: [day("2026-12-01", 2), day("2026-12-02", 1)] }],
+      adherence: { streakDays: 2, weekSessionsDone: 0, weekSessionsPlanned: 0, weekActiveDays: 2, weekPercent: 0 },
+    };
+    const v = todayView(held);
+    expect(v.week).toEqual({ sessions: 3, activeDays: 2 });
+    expect(v.streak).toBe(2);
+  });
+
   it("reminds at the times still ahead that have points left", () => {
     const v = todayView(t);
     expect(remindersFromSlots(v.slots, 1_500_000, "2026-12-02")).toEqual([

@@ -111,9 +111,12 @@ export function todayView(t: TodayLike): TodayView {
     })),
     hours: t.plan.wakeTime && t.plan.sleepTime ? `${t.plan.wakeTime}–${t.plan.sleepTime}` : undefined,
     streak: a ? a.streakDays : base.streak,
-    week: a
-      ? { sessions: a.weekSessionsDone, activeDays: a.weekActiveDays, planned: a.weekSessionsPlanned, percent: a.weekPercent }
-      : base.week,
+    // With nothing planned (every point set aside or on hold) a share of
+    // nothing says nothing: the week's sessions and days instead.
+    week:
+      a && a.weekSessionsPlanned > 0
+        ? { sessions: a.weekSessionsDone, activeDays: a.weekActiveDays, planned: a.weekSessionsPlanned, percent: a.weekPercent }
+        : base.week,
   };
 }
 

@@ -7,14 +7,10 @@ import { type DayValue, shortDate } from "../logic/chart";
 import { painDays, painSummary } from "../logic/daily";
 import { Chart } from "./Chart";
 import { describeError, type Problem } from "../logic/errors";
-import { humanizeName, idOf, progressLabel } from "../logic/labels";
+import { humanizeName, idOf, plural, progressLabel, weekLine } from "../logic/labels";
 import { nameMap, useApp } from "./app-state";
 import { ErrorBox, Loading, NeedSignIn, ScreenTitle } from "./common";
 import { PointSessions } from "./Sessions";
-
-function plural(n: number, word: string): string {
-  return `${n} ${word}${n === 1 ? "" : "s"}`;
-}
 
 function PointCard({ p, names, onChanged }: { p: PointProgress; names: Map<string, string>; onChanged(): void }) {
   const title = names.get(p.triggerPoint) ?? humanizeName(p.triggerPoint);
@@ -192,8 +188,7 @@ export function ProgressScreen({ only }: { only?: string }) {
       <ErrorBox problem={problem} title="Your progress could not be loaded" />
       {keeping && (
         <p class="keeping" data-testid="adherence">
-          {plural(keeping.streakDays, "day")} in a row · this week {keeping.weekSessionsDone} of {keeping.weekSessionsPlanned}{" "}
-          planned sessions ({keeping.weekPercent}%) on {plural(keeping.weekActiveDays, "day")}
+          {weekLine(keeping)}
         </p>
       )}
       <p>

@@ -5,16 +5,12 @@
 import { useEffect, useMemo, useState } from "preact/hooks";
 import type { GetTodayResponse } from "../gen/knotwork/gateway/v1/gateway_pb";
 import { describeError, type Problem } from "../logic/errors";
-import { humanizeName, idOf } from "../logic/labels";
+import { humanizeName, idOf, plural } from "../logic/labels";
 import { localClock, longDate, todayView } from "../logic/today";
 import { useApp } from "./app-state";
 import { CheckInCard } from "./CheckIn";
 import { RemindersCard } from "./Reminders";
 import { ErrorBox, Loading, NeedSignIn, ScreenTitle } from "./common";
-
-function plural(n: number, word: string): string {
-  return `${n} ${word}${n === 1 ? "" : "s"}`;
-}
 
 export function TodayScreen() {
   const app = useApp();

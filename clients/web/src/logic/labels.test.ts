@@ -1,0 +1,19 @@
+import { describe, expect, it } from "vitest";
+import { plural, weekLine } from "./labels";
+
+describe("weekLine", () => {
+  const a = { streakDays: 3, weekSessionsDone: 9, weekSessionsPlanned: 30, weekActiveDays: 4, weekPercent: 30 };
+
+  it("gives the planned sessions done and their share", () => {
+    expect(weekLine(a)).toBe("3 days in a row · this week 9 of 30 planned sessions (30%) on 4 days");
+  });
+
+  it("says nothing was planned rather than 0 of 0 (0%)", () => {
+    const held = { ...a, streakDays: 1, weekSessionsDone: 0, weekSessionsPlanned: 0, weekActiveDays: 1, weekPercent: 0 };
+    expect(weekLine(held)).toBe("1 day in a row · this week nothing planned, sessions on 1 day");
+  });
+
+  it("counts in words", () => {
+    expect([plural(0, "day"), plural(1, "day"), plural(2, "session")]).toEqual(["0 days", "1 day", "2 sessions"]);
+  });
+});
