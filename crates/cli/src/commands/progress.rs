@@ -104,16 +104,24 @@ pub fn show_adherence(a: &ses::Adherence) {
         ),
     };
     anstream::println!("{}  {streak}", paint(style::HEADING, "streak"));
-    anstream::println!(
-        "{}    {} of {} planned sessions ({}%), {} of 7 days active ({} to {})",
-        paint(style::HEADING, "week"),
-        a.week_sessions_done,
-        a.week_sessions_planned,
-        a.week_percent,
-        a.week_active_days,
-        a.week_start_date,
-        a.week_end_date
+    anstream::println!("{}    {}", paint(style::HEADING, "week"), week(a));
+}
+
+/// The week's adherence in words. A week with nothing planned (every point
+/// set aside or on hold) has no share to show: "0 of 0 (0%)" would read as
+/// a failure.
+fn week(a: &ses::Adherence) -> String {
+    let days = format!(
+        "{} of 7 days active ({} to {})",
+        a.week_active_days, a.week_start_date, a.week_end_date
     );
+    if a.week_sessions_planned == 0 {
+        return format!("nothing planned, {days}");
+    }
+    format!(
+        "{} of {} planned sessions ({}%), {days}",
+        a.week_sessions_done, a.week_sessions_planned, a.week_percent
+    )
 }
 
 fn plural(n: i32) -> &'static str {
@@ -173,4 +181,37 @@ pub async fn day(ctx: &Ctx, args: DayArgs) -> anyhow::Result<()> {
         .await
         .reply()?;
     ctx.out.show(&resp, show_day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn adherence(done: i32, planned: i32, percent: i32) -> ses::Adherence {
+        ses::Adherence {
+            week_sessions_done: done,
+            week_sessions_planned: planned,
+            week_percent: percent,
+            week_active_days: 2,
+            week_start_date: "2026-11-28".into(),
+            week_end_date: "2026-12-04".into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn the_week_gives_its_share_of_planned_sessions() {
+        assert_eq!(
+            week(&adherence(2, 6, 33)),
+            "2 of 6 planned sessions (33%), 2 of 7 days active (2026-11-28 to 2026-12-04)"
+        );
+    }
+
+    #[test]
+    fn a_week_with_nothing_planned_says_so() {
+        assert_eq!(
+            week(&adherence(0, 0, 0)),
+            "nothing planned, 2 of 7 days active (2026-11-28 to 2026-12-04)"
+        );
+    }
 }
