@@ -621,6 +621,10 @@ async function main() {
       expect(after[0][1] === "6" && after[1][1] === "4" && after[0][0] < after[1][0], `yesterday's 6 left of today's 4, got ${JSON.stringify(after)}`);
       expect(/^M[\d.]+,[\d.]+ L/.test((await chart.locator("path.line.after").getAttribute("d")) ?? ""), "a line joining the days");
       expect((await chart.locator("circle.pt.before").count()) === 2, "two tenderness-before points");
+      // The card says the point is on hold, not to keep working it.
+      const hold = await card.getByTestId("progress-hold").innerText();
+      expect(/On hold since \d{4}-\d{2}-\d{2}/.test(hold) && /sharp/i.test(hold), `the hold on the progress card, got "${hold}"`);
+      expect((await card.locator("p.advice").count()) === 0, "no advice to keep working a held point");
       await checkScreen(page, "progress");
       await shot(page, "11-progress");
     });

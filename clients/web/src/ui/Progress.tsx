@@ -20,6 +20,9 @@ function PointCard({ p, names, onChanged }: { p: PointProgress; names: Map<strin
     after: d.meanTendernessAfter,
   }));
   const worsening = p.status === ProgressStatus.WORSENING;
+  // A held point is not to be worked until a provider checks it: the hold,
+  // not the advice to keep working it, is what the card says.
+  const hold = p.hold?.active ? p.hold : undefined;
   return (
     <li class="progress-card" data-testid="progress-card" data-point={p.triggerPoint}>
       <h2>{title}</h2>
@@ -33,10 +36,19 @@ function PointCard({ p, names, onChanged }: { p: PointProgress; names: Map<strin
             ` · trend ${p.tendernessTrendPerDay > 0 ? "+" : ""}${p.tendernessTrendPerDay.toFixed(2)} per day`}
         </span>
       </p>
-      {p.advice && (
-        <p class={worsening ? "alert alert-danger" : "advice"} role={worsening ? "alert" : undefined}>
-          {p.advice}
-        </p>
+      {hold ? (
+        <div class="alert alert-danger" data-testid="progress-hold">
+          <p>
+            <strong>On hold since {hold.sinceLocalTime.replace("T", " ").slice(0, 16)}:</strong> {hold.why}
+          </p>
+          <p>{hold.advice}</p>
+        </div>
+      ) : (
+        p.advice && (
+          <p class={worsening ? "alert alert-danger" : "advice"} role={worsening ? "alert" : undefined}>
+            {p.advice}
+          </p>
+        )
       )}
       <Chart days={days} title={title} />
       <details>

@@ -41,7 +41,7 @@ pub fn show_progress(progress: &[ses::PointProgress], days: bool) {
             status,
             format!("{:+.2}", p.tenderness_trend_per_day),
             p.sessions_in_window.to_string(),
-            p.advice.clone(),
+            advice(p),
         ]);
     }
     align_right(&mut t, &[2, 3]);
@@ -64,6 +64,15 @@ pub fn show_progress(progress: &[ses::PointProgress], days: bool) {
             anstream::println!("{}", paint(style::HEADING, short(&p.trigger_point)));
             print_table(&t);
         }
+    }
+}
+
+/// What the table says to do about a point: a held point's hold (not to be
+/// worked until a provider checks it), else the progress advice.
+fn advice(p: &ses::PointProgress) -> String {
+    match p.hold.as_ref().filter(|h| h.active) {
+        Some(h) => format!("ON HOLD: {} {}", h.why, h.advice),
+        None => p.advice.clone(),
     }
 }
 
@@ -205,6 +214,27 @@ mod tests {
             week(&adherence(2, 6, 33)),
             "2 of 6 planned sessions (33%), 2 of 7 days active (2026-11-28 to 2026-12-04)"
         );
+    }
+
+    #[test]
+    fn a_held_point_shows_its_hold_instead_of_the_advice() {
+        let mut p = ses::PointProgress {
+            advice: "Work this point on at least 5 of every 7 days.".into(),
+            ..Default::default()
+        };
+        assert_eq!(advice(&p), "Work this point on at least 5 of every 7 days.");
+        p.hold = Some(ses::Hold {
+            why: "Sharp pain was reported.".into(),
+            advice: "Stop until a provider has checked it.".into(),
+            active: true,
+            ..Default::default()
+        });
+        assert_eq!(
+            advice(&p),
+            "ON HOLD: Sharp pain was reported. Stop until a provider has checked it."
+        );
+        p.hold.as_mut().unwrap().active = false;
+        assert_eq!(advice(&p), "Work this point on at least 5 of every 7 days.");
     }
 
     #[test]
