@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { plural, weekLine } from "./labels";
+import { localMinute, plural, weekLine } from "./labels";
 
 describe("weekLine", () => {
   const a = { streakDays: 3, weekSessionsDone: 9, weekSessionsPlanned: 30, weekActiveDays: 4, weekPercent: 30 };
@@ -15,5 +15,11 @@ describe("weekLine", () => {
 
   it("counts in words", () => {
     expect([plural(0, "day"), plural(1, "day"), plural(2, "session")]).toEqual(["0 days", "1 day", "2 sessions"]);
+  });
+});
+
+describe("localMinute", () => {
+  it("reads a local time to the minute", () => {
+    expect(localMinute("2026-12-04T21:41:05+01:00")).toBe("2026-12-04 21:41");
   });
 });

@@ -122,6 +122,12 @@ export function idOf(name: string): string {
   return name.includes("/") ? name.slice(name.lastIndexOf("/") + 1) : name;
 }
 
+/** "2026-12-04T21:41:05+01:00" -> "2026-12-04 21:41": a local time as
+ * the person reads it. */
+export function localMinute(rfc3339: string): string {
+  return rfc3339.replace("T", " ").slice(0, 16);
+}
+
 /** "1 day", "3 days". */
 export function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? "" : "s"}`;

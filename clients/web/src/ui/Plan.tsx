@@ -7,7 +7,7 @@ import { type BodyMap, BodyView, ReferralKind, Side } from "../gen/knotwork/cata
 import type { Block } from "../gen/knotwork/gateway/v1/gateway_pb";
 import { cropBox, dotsFor, drawingSize, ellipseCorners, hotspots } from "../logic/body";
 import { describeError, type Problem } from "../logic/errors";
-import { idOf, sideLabel } from "../logic/labels";
+import { idOf, localMinute, sideLabel } from "../logic/labels";
 import { type PainPick, toLocations } from "../logic/pain";
 import { planFromCatalog, planFromRelief, type PlanPoint } from "../logic/plan";
 import { nameMap, useApp } from "./app-state";
@@ -138,7 +138,7 @@ function PointCard({ p, regionName }: { p: PlanPoint; regionName: (r: string) =>
           <p class="small muted">
             Today: {p.allowance.sessionsDone} done, {p.allowance.sessionsRemaining} left
             {p.allowance.sessionsRemaining === 0 && p.allowance.nextAllowedLocalTime
-              ? ` (next from ${p.allowance.nextAllowedLocalTime.replace("T", " ").slice(0, 16)})`
+              ? ` (next from ${localMinute(p.allowance.nextAllowedLocalTime)})`
               : ""}
             .
           </p>

@@ -6,7 +6,7 @@ import { requestId } from "../api";
 import { Side, type TriggerPoint } from "../gen/knotwork/catalog/v1/catalog_pb";
 import { ScreeningStatus, type Hold } from "../gen/knotwork/session/v1/session_pb";
 import { describeError, type Problem } from "../logic/errors";
-import { humanizeName, sideLabel, structureLabel } from "../logic/labels";
+import { humanizeName, localMinute, sideLabel, structureLabel } from "../logic/labels";
 import { sessionSides } from "../logic/pain";
 import { findPlanPoint, usableTools } from "../logic/plan";
 import { nameMap, useApp } from "./app-state";
@@ -209,7 +209,7 @@ export function PointDetail({ id, side: sideParam }: { id: string; side: Side })
         <section class="alert alert-block" aria-labelledby="hold-title" data-testid="on-hold">
           <h2 id="hold-title">On hold</h2>
           <p>
-            <strong>Since {hold.sinceLocalTime.replace("T", " ").slice(0, 16)}:</strong> {hold.why}
+            <strong>Since {localMinute(hold.sinceLocalTime)}:</strong> {hold.why}
           </p>
           <p>{hold.advice}</p>
           <form onSubmit={release} data-testid="release-form">

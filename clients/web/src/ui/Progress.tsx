@@ -7,7 +7,7 @@ import { type DayValue, shortDate } from "../logic/chart";
 import { painDays, painSummary } from "../logic/daily";
 import { Chart } from "./Chart";
 import { describeError, type Problem } from "../logic/errors";
-import { humanizeName, idOf, plural, progressLabel, weekLine } from "../logic/labels";
+import { humanizeName, idOf, localMinute, plural, progressLabel, weekLine } from "../logic/labels";
 import { nameMap, useApp } from "./app-state";
 import { ErrorBox, Loading, NeedSignIn, ScreenTitle } from "./common";
 import { PointSessions } from "./Sessions";
@@ -39,7 +39,7 @@ function PointCard({ p, names, onChanged }: { p: PointProgress; names: Map<strin
       {hold ? (
         <div class="alert alert-danger" data-testid="progress-hold">
           <p>
-            <strong>On hold since {hold.sinceLocalTime.replace("T", " ").slice(0, 16)}:</strong> {hold.why}
+            <strong>On hold since {localMinute(hold.sinceLocalTime)}:</strong> {hold.why}
           </p>
           <p>{hold.advice}</p>
         </div>
