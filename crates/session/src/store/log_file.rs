@@ -27,11 +27,12 @@
 //! next start finishes the removal.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 
 use super::keys::RAFT_STATE;
-use super::recovery::{ProbeTable, open_db, write_txn};
+use super::recovery::{ProbeTable, Recovery, open_db, write_txn};
 use crate::error::Error;
 
 /// The log file inside the data folder.
@@ -45,7 +46,7 @@ pub(super) const LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("raft_l
 pub(super) const LOG_STATE: TableDefinition<&str, &[u8]> = TableDefinition::new("raft_log_state");
 
 /// Where the log file's recovery probes after a reopen.
-pub(super) const LOG_PROBE: ProbeTable = TableDefinition::new("raft_log_probe");
+const LOG_PROBE: ProbeTable = TableDefinition::new("raft_log_probe");
 
 /// Keys of the log's state.
 pub(super) const VOTE: &str = "vote";
@@ -74,6 +75,23 @@ pub(super) fn open(dir: &Path, session: &Database, cache_bytes: usize) -> Result
         remove(session)?;
     }
     Ok(log)
+}
+
+/// The recovery of the log file `log` in `dir`: it probes its own table,
+/// and its failures show in `session`'s (the session file's) health.
+pub(super) fn recovery(
+    log: Database,
+    dir: &Path,
+    cache_bytes: usize,
+    session: &Arc<Recovery>,
+) -> Arc<Recovery> {
+    Recovery::for_log(
+        Arc::new(std::sync::RwLock::new(Some(Arc::new(log)))),
+        dir.join(LOG_FILE),
+        cache_bytes,
+        LOG_PROBE,
+        session.clone(),
+    )
 }
 
 /// Whether the session file still holds a log, or any of its state.

@@ -257,9 +257,9 @@ fn probe(db: &Database, table: ProbeTable) -> Result<(), Error> {
     let mut txn = db.begin_write()?;
     txn.set_durability(Durability::Immediate)?;
     {
-        let mut users = txn.open_table(table)?;
-        users.insert(PROBE_KEY.as_bytes(), [0u8; 4096].as_slice())?;
-        users.remove(PROBE_KEY.as_bytes())?;
+        let mut t = txn.open_table(table)?;
+        t.insert(PROBE_KEY.as_bytes(), [0u8; 4096].as_slice())?;
+        t.remove(PROBE_KEY.as_bytes())?;
     }
     txn.commit()?;
     Ok(())

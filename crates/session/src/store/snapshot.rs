@@ -399,6 +399,16 @@ pub struct Restored {
     pub previous: Option<PathBuf>,
 }
 
+/// Renames `file` to `{file}.before-restore-{stamp}` beside it, and returns
+/// the new path.
+fn set_aside(file: &Path, stamp: i64) -> Result<PathBuf, Error> {
+    let mut name = file.as_os_str().to_owned();
+    name.push(format!(".before-restore-{stamp}"));
+    let aside = PathBuf::from(name);
+    std::fs::rename(file, &aside).map_err(|e| io("moving", file, e))?;
+    Ok(aside)
+}
+
 /// Puts the backup file `backup` in place as the database of the shard
 /// whose data folder is `data_dir`. Refuses while the shard runs (its
 /// database is locked) and when `backup` is not a whole session backup;
@@ -429,6 +439,8 @@ pub fn restore_file(backup: &Path, data_dir: &Path) -> Result<Restored, Error> {
     };
     std::fs::create_dir_all(data_dir).map_err(|e| io("creating", data_dir, e))?;
     let target = data_dir.join(DB_FILE);
+    // Both files set aside carry the same time.
+    let stamp = Timestamp::now().as_second();
     let mut previous = None;
     if target.exists() {
         // redb locks the file while a process has it open: opening it here
@@ -444,12 +456,7 @@ pub fn restore_file(backup: &Path, data_dir: &Path) -> Result<Restored, Error> {
             // A damaged database is what a restore is for: move it aside.
             Err(e) => tracing::warn!(error = %e, "the current database does not open"),
         }
-        let aside = data_dir.join(format!(
-            "{DB_FILE}.before-restore-{}",
-            Timestamp::now().as_second()
-        ));
-        std::fs::rename(&target, &aside).map_err(|e| io("moving", &target, e))?;
-        previous = Some(aside);
+        previous = Some(set_aside(&target, stamp)?);
     }
     // The replica's last snapshot describes the replaced database.
     match std::fs::remove_file(data_dir.join(super::replica::SNAPSHOT_FILE)) {
@@ -462,12 +469,7 @@ pub fn restore_file(backup: &Path, data_dir: &Path) -> Result<Restored, Error> {
     // rows would write them over). Kept beside it, as the database is.
     let log = data_dir.join(super::log_file::LOG_FILE);
     if log.exists() {
-        let aside = data_dir.join(format!(
-            "{}.before-restore-{}",
-            super::log_file::LOG_FILE,
-            Timestamp::now().as_second()
-        ));
-        std::fs::rename(&log, &aside).map_err(|e| io("moving", &log, e))?;
+        set_aside(&log, stamp)?;
     }
     let tmp = data_dir.join(format!("{DB_FILE}.restoring"));
     std::fs::copy(backup, &tmp).map_err(|e| io("copying to", &tmp, e))?;

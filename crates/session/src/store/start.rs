@@ -145,30 +145,20 @@ impl Store {
     where
         N: openraft::RaftNetworkFactory<TypeConfig>,
     {
-        let db = {
-            let dir = dir.to_owned();
-            tokio::task::spawn_blocking(move || prepare(&dir, options))
-                .await
-                .map_err(|e| Error::Startup(format!("opening storage: {e}")))??
-        };
         let log_cache = options.cache_bytes / 4;
         let (db, log) = {
             let dir = dir.to_owned();
             tokio::task::spawn_blocking(move || {
-                log_file::open(&dir, &db, log_cache).map(|log| (db, log))
+                let db = prepare(&dir, options)?;
+                let log = log_file::open(&dir, &db, log_cache)?;
+                Ok::<_, Error>((db, log))
             })
             .await
-            .map_err(|e| Error::Startup(format!("opening the raft log: {e}")))??
+            .map_err(|e| Error::Startup(format!("opening storage: {e}")))??
         };
         let cell: DbCell = Arc::new(std::sync::RwLock::new(Some(Arc::new(db))));
         let recovery = Recovery::new(cell, dir.join(DB_FILE), options.cache_bytes);
-        let log = Recovery::for_log(
-            Arc::new(std::sync::RwLock::new(Some(Arc::new(log)))),
-            dir.join(log_file::LOG_FILE),
-            log_cache,
-            log_file::LOG_PROBE,
-            recovery.clone(),
-        );
+        let log = log_file::recovery(log, dir, log_cache, &recovery);
         let config = openraft::Config {
             cluster_name: "knotwork-session".into(),
             heartbeat_interval: replica.heartbeat_ms,

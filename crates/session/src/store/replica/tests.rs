@@ -16,13 +16,7 @@ impl openraft::testing::StoreBuilder<TypeConfig, LogStore, StateMachine, tempfil
         let log = super::super::log_file::open(dir.path(), &db, 1 << 20).map_err(io)?;
         let cell = Arc::new(std::sync::RwLock::new(Some(Arc::new(db))));
         let recovery = Recovery::new(cell, dir.path().join(super::super::DB_FILE), 1 << 20);
-        let log = Recovery::for_log(
-            Arc::new(std::sync::RwLock::new(Some(Arc::new(log)))),
-            dir.path().join(super::super::log_file::LOG_FILE),
-            1 << 20,
-            super::super::log_file::LOG_PROBE,
-            recovery.clone(),
-        );
+        let log = super::super::log_file::recovery(log, dir.path(), 1 << 20, &recovery);
         let sm = StateMachine::new(recovery, log.clone(), dir.path(), MapSink::default());
         let log = LogStore::new(log);
         Ok((dir, log, sm))
