@@ -395,13 +395,16 @@ fn hold_from(h: &pb::Hold) -> Option<Hold> {
     })
 }
 
-/// Progress on one point on the wire, with the active hold on its muscle.
+/// Progress on one point on the wire, with its alternatives
+/// ([`crate::domain::progress::alternatives`]) and the active hold on its
+/// muscle.
 pub fn progress_with_hold(
-    p: PointProgress,
+    p: &PointProgress,
+    alternatives: &[String],
     hold: Option<&Hold>,
     tz: &jiff::tz::TimeZone,
 ) -> pb::PointProgress {
-    let mut out = progress(p);
+    let mut out = progress(p, alternatives);
     out.hold = hold.map(|h| self::hold(h, tz));
     out
 }
@@ -416,18 +419,17 @@ pub fn progress_status(s: Status) -> pb::ProgressStatus {
     }
 }
 
-/// Progress on one point on the wire (its advice moves, uncopied).
-pub fn progress(p: PointProgress) -> pb::PointProgress {
+/// Progress on one point on the wire.
+pub fn progress(p: &PointProgress, alternatives: &[String]) -> pb::PointProgress {
     pb::PointProgress {
         trigger_point: format!("{}{}", names::TRIGGER_POINT, p.trigger_point),
         days: p.days.iter().map(day).collect(),
         tenderness_trend_per_day: p.trend_per_day,
         status: progress_status(p.status) as i32,
-        advice: p.advice,
+        advice: p.advice.clone(),
         active_days_in_window: i32::try_from(p.active_days_in_window).unwrap_or(i32::MAX),
         sessions_in_window: i32::try_from(p.sessions_in_window).unwrap_or(i32::MAX),
-        alternative_trigger_points: p
-            .alternatives
+        alternative_trigger_points: alternatives
             .iter()
             .map(|a| format!("{}{a}", names::TRIGGER_POINT))
             .collect(),

@@ -12,12 +12,18 @@
 //! spot, so the other points that refer to the same regions are suggested.
 //! Every threshold comes from the catalog's guidance.
 
+use std::borrow::Borrow;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use jiff::Timestamp;
 use jiff::civil::Date;
 
 use super::{CatalogView, DayStats, Guidance, time};
+
+/// The days of history ListProgress shows unless asked for another span
+/// (and the span the plans compute progress with, to share it).
+pub const DEFAULT_HISTORY_DAYS: u32 = 28;
 
 /// The fewest days with a tenderness reading in the window for a trend.
 pub const MIN_TREND_DAYS: usize = 3;
@@ -147,9 +153,6 @@ pub struct PointProgress {
     pub active_days_in_window: u32,
     /// Sessions in the trend window.
     pub sessions_in_window: u32,
-    /// Other points referring to the same regions, when not improving
-    /// (filled by [`fill_alternatives`]).
-    pub alternatives: Vec<String>,
     /// First session on the point.
     pub first_perform_time: Option<Timestamp>,
     /// Latest session on the point.
@@ -247,7 +250,7 @@ pub fn status(sessions: &[SessionPoint], today: Date, catalog: &CatalogView) -> 
 
 /// Computes progress on `point` from all of its sessions, as of local date
 /// `today`, showing `history_days` days. Alternatives are left empty: they
-/// depend on the other points too ([`fill_alternatives`]).
+/// depend on the other points too ([`alternatives`]).
 pub fn point_progress(
     point: &str,
     sessions: &[SessionPoint],
@@ -322,7 +325,6 @@ pub fn point_progress(
         advice,
         active_days_in_window: active,
         sessions_in_window: count,
-        alternatives: Vec::new(),
         first_perform_time: first,
         last_perform_time: last,
         twitch_reported: sessions.iter().any(|s| s.twitch_response),
@@ -330,34 +332,43 @@ pub fn point_progress(
     }
 }
 
-/// Fills the alternatives of every NOT_IMPROVING point: the points that
-/// refer pain to the same regions, most shared regions first, never a point
-/// of a held muscle, nor one that is worsening or was already tried without
-/// improvement.
-pub fn fill_alternatives(
-    list: &mut [PointProgress],
+/// The alternatives of each point of `list`, in its order: for a
+/// NOT_IMPROVING point, the points that refer pain to the same regions,
+/// most shared regions first, never a point of a held muscle, nor one that
+/// is worsening or was already tried without improvement; none for the
+/// others. They depend on every point's status and on the holds, so they
+/// are not part of a point's own progress.
+pub fn alternatives<P: std::borrow::Borrow<PointProgress>>(
+    list: &[P],
     catalog: &CatalogView,
     held_muscles: &BTreeSet<String>,
-) {
-    let excluded: BTreeSet<String> = list
+) -> Vec<Vec<String>> {
+    let excluded: BTreeSet<&str> = list
         .iter()
+        .map(Borrow::borrow)
         .filter(|p| matches!(p.status, Status::Worsening | Status::NotImproving))
-        .map(|p| p.trigger_point.clone())
+        .map(|p| p.trigger_point.as_str())
         .collect();
-    for p in list.iter_mut().filter(|p| p.status == Status::NotImproving) {
-        p.alternatives = catalog
-            .alternatives(&p.trigger_point, usize::MAX)
-            .into_iter()
-            .filter(|a| !excluded.contains(a))
-            .filter(|a| {
-                // Never a held muscle, nor a point for a therapist only.
-                catalog
-                    .point(a)
-                    .is_none_or(|i| !held_muscles.contains(&i.muscle) && i.therapist_only.is_none())
-            })
-            .take(MAX_ALTERNATIVES)
-            .collect();
-    }
+    list.iter()
+        .map(Borrow::borrow)
+        .map(|p| {
+            if p.status != Status::NotImproving {
+                return Vec::new();
+            }
+            catalog
+                .alternatives(&p.trigger_point, usize::MAX)
+                .into_iter()
+                .filter(|a| !excluded.contains(a.as_str()))
+                .filter(|a| {
+                    // Never a held muscle, nor a point for a therapist only.
+                    catalog.point(a).is_none_or(|i| {
+                        !held_muscles.contains(&i.muscle) && i.therapist_only.is_none()
+                    })
+                })
+                .take(MAX_ALTERNATIVES)
+                .collect()
+        })
+        .collect()
 }
 
 /// Sessions worked per point and local day: what plans and adherence count.
@@ -412,13 +423,16 @@ impl From<&super::SessionRecord> for JournalEntry {
 /// A journal grouped per trigger point: the sessions worked per local day,
 /// and each point's sessions as progress reads them (in journal order).
 /// What ListProgress and the plans compute from, built once per call (once
-/// per GetOverview for all its parts).
+/// per GetOverview for all its parts), and kept between calls while the
+/// user's rows do not change (`store/versions.rs`).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Grouped {
     /// Sessions per point and local day.
     pub worked: Worked,
     /// Each point's sessions, in journal order.
     pub by_point: BTreeMap<String, Vec<SessionPoint>>,
+    /// Each point's progress as last computed from this journal.
+    computed: Computed,
 }
 
 impl Grouped {
@@ -438,6 +452,117 @@ impl Grouped {
                 self.by_point.insert(point.to_owned(), vec![s]);
             }
         }
+    }
+
+    /// The progress of every point (in `by_point` order) as of local date
+    /// `today`, showing `history_days` days, with `catalog`'s guidance:
+    /// [`point_progress`] of each, computed once per journal, day, span
+    /// and catalog, whoever asks (ListProgress, the plans, every part of a
+    /// GetOverview), and only for the points whose sessions changed since
+    /// the journal this one [`inherited`](Grouped::inherit) from.
+    pub fn progress(
+        &self,
+        today: Date,
+        history_days: u32,
+        catalog: &Arc<CatalogView>,
+    ) -> Vec<Arc<PointProgress>> {
+        let mut kept = self.computed.lock();
+        let key = Key {
+            today,
+            history_days,
+            catalog: Arc::downgrade(catalog),
+        };
+        let points = match kept.take() {
+            Some((k, points)) if k == key => points,
+            _ => vec![None; self.by_point.len()],
+        };
+        let points: Vec<Arc<PointProgress>> = self
+            .by_point
+            .iter()
+            .zip(points)
+            .map(|((p, sessions), done)| {
+                done.unwrap_or_else(|| {
+                    Arc::new(point_progress(p, sessions, today, history_days, catalog))
+                })
+            })
+            .collect();
+        *kept = Some((key, points.iter().cloned().map(Some).collect()));
+        points
+    }
+
+    /// Takes over what `earlier` (the same user's journal before a change)
+    /// computed for the points whose sessions are the same in both: after
+    /// a session is logged, only its point is computed again.
+    pub fn inherit(&self, earlier: &Grouped) {
+        let Some((key, done)) = earlier.computed.lock().clone() else {
+            return;
+        };
+        // Both maps are in point order: walk them side by side.
+        let mut before = earlier.by_point.iter().zip(done).peekable();
+        let points = self
+            .by_point
+            .iter()
+            .map(|(p, sessions)| {
+                while before.next_if(|((q, _), _)| *q < p).is_some() {}
+                match before.next_if(|((q, _), _)| *q == p) {
+                    Some(((_, same), done)) if same == sessions => done,
+                    _ => None,
+                }
+            })
+            .collect();
+        *self.computed.lock() = Some((key, points));
+    }
+}
+
+/// What a point's computed progress depends on besides its sessions.
+#[derive(Debug, Clone)]
+struct Key {
+    today: Date,
+    history_days: u32,
+    /// The catalog it was computed with (its guidance); held weakly, which
+    /// also keeps its address from being reused by another.
+    catalog: std::sync::Weak<CatalogView>,
+}
+
+impl PartialEq for Key {
+    fn eq(&self, other: &Self) -> bool {
+        self.today == other.today
+            && self.history_days == other.history_days
+            && std::sync::Weak::ptr_eq(&self.catalog, &other.catalog)
+    }
+}
+
+/// Progress computed from a journal, per point in `by_point` order (`None`:
+/// not yet). Kept beside the journal, not part of its value: a clone
+/// starts empty, and equality ignores it.
+type Points = Vec<Option<Arc<PointProgress>>>;
+
+#[derive(Default)]
+struct Computed(std::sync::Mutex<Option<(Key, Points)>>);
+
+impl Computed {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<(Key, Points)>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl Clone for Computed {
+    fn clone(&self) -> Self {
+        Self::default()
+    }
+}
+
+impl PartialEq for Computed {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl std::fmt::Debug for Computed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Computed")
     }
 }
 
@@ -565,6 +690,84 @@ mod tests {
             .collect();
         assert_eq!(hours, [8, 18, 8]);
         assert_eq!(g.by_point.len(), 2);
+    }
+
+    /// Progress kept with a journal is each point's own progress; asked
+    /// again it is not computed again, and a journal after a change takes
+    /// over the points whose sessions did not change, and only those.
+    #[test]
+    fn kept_progress_is_computed_once_and_only_for_changed_points() {
+        let catalog = Arc::new(fixture::catalog());
+        let at = |point: &str, day: i8, t: u8| JournalEntry {
+            draft: JournalDraft {
+                trigger_point: point.into(),
+                duration_seconds: 120,
+                tenderness_before: Some(t),
+                tenderness_after: Some(t.saturating_sub(2)),
+                twitch_response: false,
+                perform_time: date(2026, 3, day)
+                    .at(9, 0, 0, 0)
+                    .to_zoned(jiff::tz::TimeZone::UTC)
+                    .unwrap()
+                    .timestamp(),
+            },
+            local_date: date(2026, 3, day),
+        };
+        let first = [at("a", 1, 6), at("b", 1, 5), at("a", 2, 5), at("b", 3, 7)];
+        let today = date(2026, 3, 4);
+        let fresh = |g: &Grouped, days: u32, c: &CatalogView| -> Vec<PointProgress> {
+            g.by_point
+                .iter()
+                .map(|(p, s)| point_progress(p, s, today, days, c))
+                .collect()
+        };
+        let g = by_point(first.clone());
+        let once = g.progress(today, 28, &catalog);
+        let owned: Vec<PointProgress> = once.iter().map(|p| (**p).clone()).collect();
+        assert_eq!(owned, fresh(&g, 28, &catalog));
+        let again = g.progress(today, 28, &catalog);
+        assert!(once.iter().zip(&again).all(|(x, y)| Arc::ptr_eq(x, y)));
+        // Another span, day or catalog is computed anew.
+        let wider = g.progress(today, 90, &catalog);
+        assert!(!Arc::ptr_eq(&wider[0], &again[0]));
+        let reloaded = Arc::new(fixture::catalog());
+        let other = g.progress(today, 90, &reloaded);
+        assert!(!Arc::ptr_eq(&other[0], &wider[0]));
+        let tomorrow = date(2026, 3, 5);
+        let later = g.progress(tomorrow, 90, &reloaded);
+        assert!(!Arc::ptr_eq(&later[0], &other[0]));
+
+        // A session logged on "b", and a new point "c".
+        let g = by_point(first.clone());
+        let before = g.progress(today, 28, &catalog);
+        let mut logged = first.to_vec();
+        logged.push(at("b", 4, 8));
+        logged.push(at("c", 4, 3));
+        let after = by_point(logged);
+        after.inherit(&g);
+        let now = after.progress(today, 28, &catalog);
+        let points: Vec<&str> = now.iter().map(|p| p.trigger_point.as_str()).collect();
+        assert_eq!(points, ["a", "b", "c"]);
+        assert!(Arc::ptr_eq(&now[0], &before[0]), "a is unchanged");
+        assert!(!Arc::ptr_eq(&now[1], &before[1]), "b has a new session");
+        let owned: Vec<PointProgress> = now.iter().map(|p| (**p).clone()).collect();
+        assert_eq!(owned, fresh(&after, 28, &catalog));
+        assert_ne!(now[1].sessions_in_window, before[1].sessions_in_window);
+        // Taken over for another span, nothing is reused.
+        let other_span = by_point(first.clone());
+        other_span.inherit(&g);
+        let wide = other_span.progress(today, 7, &catalog);
+        assert!(!Arc::ptr_eq(&wide[0], &before[0]));
+        assert_eq!(
+            wide.iter().map(|p| (**p).clone()).collect::<Vec<_>>(),
+            fresh(&other_span, 7, &catalog)
+        );
+        // A clone keeps the journal, not what was computed from it.
+        assert_eq!(g.clone(), g);
+        assert!(!Arc::ptr_eq(
+            &g.clone().progress(today, 28, &catalog)[0],
+            &before[0]
+        ));
     }
 
     #[test]
@@ -771,7 +974,6 @@ mod tests {
             advice: String::new(),
             active_days_in_window: 7,
             sessions_in_window: 7,
-            alternatives: Vec::new(),
             first_perform_time: None,
             last_perform_time: None,
             twitch_reported: false,
@@ -781,8 +983,7 @@ mod tests {
             let mut list = vec![stalled("ql_superficial", Status::NotImproving)];
             list.extend(others.iter().map(|(p, s)| stalled(p, *s)));
             let held = held.iter().map(|m| (*m).to_owned()).collect();
-            fill_alternatives(&mut list, &catalog, &held);
-            list[0].alternatives.clone()
+            alternatives(&list, &catalog, &held).swap_remove(0)
         };
         // Most shared regions first (piriformis refers to the low back and
         // the buttock), then by id.

@@ -107,9 +107,10 @@ pub(super) async fn list_region_progress(
     let progress = checkin::progress(&check_ins);
     // The week rule needs the guidance and which points reach each
     // region, so it needs the catalog; without it the status is left
-    // as INSUFFICIENT_DATA.
+    // as INSUFFICIENT_DATA. Without check-ins there is no region to rule
+    // on, and the week's sessions are not read.
     let mut statuses = BTreeMap::new();
-    if let Some(c) = catalog.as_deref() {
+    if let Some(c) = catalog.as_deref().filter(|_| !progress.is_empty()) {
         let window = c.guidance.trend_window_days.max(1);
         let week_start = time::days_before(today, window - 1);
         let start = time::start_of_day(week_start, &tz)

@@ -198,20 +198,19 @@ impl Session {
         &self,
         shared: Option<&SharedJournal>,
         user: &str,
-        catalog: &crate::domain::CatalogView,
+        catalog: &Arc<crate::domain::CatalogView>,
     ) -> Result<PlanContext, Error> {
         let profile = self.store.profile(user).await?.unwrap_or_default();
         let tz = time::zone_or_utc(&profile.time_zone);
         let now = Timestamp::now();
         let today = time::local_date(now, &tz);
         let journal = self.journal(shared, user).await?;
+        // The same computation as ListProgress's (kept with the journal,
+        // so a GetOverview computes it once for both).
         let status: BTreeMap<String, progress::Status> = journal
-            .by_point
+            .progress(today, progress::DEFAULT_HISTORY_DAYS, catalog)
             .iter()
-            .map(|(p, list)| {
-                let st = progress::status(list, today, catalog);
-                (p.clone(), st)
-            })
+            .map(|p| (p.trigger_point.clone(), p.status))
             .collect();
         let all_holds = self.store.holds(user).await?;
         Ok(PlanContext {

@@ -24,7 +24,7 @@ pub(super) async fn list_progress(
     let shared = shared_journal(&req);
     let r = req.into_inner();
     let days = match r.days {
-        0 => 28,
+        0 => progress::DEFAULT_HISTORY_DAYS,
         d @ 1..=365 => d.unsigned_abs(),
         _ => return Err(Error::field("days", "must be 0 to 365").into()),
     };
@@ -34,11 +34,7 @@ pub(super) async fn list_progress(
     // Every point is computed, even with a filter: the alternatives of
     // one point depend on the status of the others.
     let journal = svc.journal(shared.as_ref(), &user).await?;
-    let mut list: Vec<_> = journal
-        .by_point
-        .iter()
-        .map(|(p, s)| progress::point_progress(p, s, today, days, &catalog))
-        .collect();
+    let list = journal.progress(today, days, &catalog);
     let all_holds = svc.store.holds(&user).await?;
     let status: BTreeMap<String, progress::Status> = list
         .iter()
@@ -50,15 +46,18 @@ pub(super) async fn list_progress(
         today,
         plan_rules(&catalog),
     );
-    progress::fill_alternatives(&mut list, &catalog, &holds::held_muscles(&all_holds));
-    list.retain(|p| only.as_ref().is_none_or(|o| *o == p.trigger_point));
-    list.sort_by_key(|p| std::cmp::Reverse(p.last_perform_time));
+    let alternatives = progress::alternatives(&list, &catalog, &holds::held_muscles(&all_holds));
+    let mut shown: Vec<usize> = (0..list.len())
+        .filter(|i| only.as_ref().is_none_or(|o| *o == list[*i].trigger_point))
+        .collect();
+    shown.sort_by_key(|i| std::cmp::Reverse(list[*i].last_perform_time));
     Ok(Response::new(pb::ListProgressResponse {
-        progress: list
+        progress: shown
             .into_iter()
-            .map(|p| {
+            .map(|i| {
+                let p = &list[i];
                 let hold = holds::active_for_point(&all_holds, &catalog, &p.trigger_point);
-                convert::progress_with_hold(p, hold, &tz)
+                convert::progress_with_hold(p, &alternatives[i], hold, &tz)
             })
             .collect(),
         adherence: Some(convert::adherence(&adherence)),

@@ -89,7 +89,8 @@ pub(super) struct Journals {
 }
 
 /// The bytes a cached journal holds, roughly: its sessions, its points'
-/// ids and its per-day counts.
+/// ids and its per-day counts, and the progress computed from it (counted
+/// up front: it is computed after the journal is kept).
 #[derive(Clone, Copy)]
 struct ByBytes;
 
@@ -99,10 +100,18 @@ impl quick_cache::Weighter<String, (Version, Arc<Grouped>)> for ByBytes {
         let sessions: usize = g.by_point.values().map(Vec::len).sum();
         let days: usize = g.worked.values().map(|d| d.len()).sum();
         let ids: usize = g.by_point.keys().map(|k| 2 * (k.len() + 48)).sum();
+        // A point's progress: the record, its id, its advice (about 160
+        // bytes) and a week of days (the default 28 days hold at most 28).
+        let progress = g.by_point.len()
+            * (std::mem::size_of::<crate::domain::progress::PointProgress>()
+                + 48
+                + 160
+                + 7 * std::mem::size_of::<crate::domain::DayStats>());
         (128 + user.len()
             + ids
             + sessions * std::mem::size_of::<crate::domain::progress::SessionPoint>()
-            + days * 32) as u64
+            + days * 32
+            + progress) as u64
     }
 }
 
@@ -148,6 +157,12 @@ impl Journals {
             self.misses.load(Ordering::Relaxed),
             self.entries.weight(),
         )
+    }
+
+    /// The kept journal of `user` whatever version it was read at: what an
+    /// unchanged point's progress can be taken over from.
+    pub(super) fn earlier(&self, user: &str) -> Option<Arc<Grouped>> {
+        self.entries.peek(user).map(|(_, journal)| journal)
     }
 
     /// Keeps `journal`, read at version `at`.
