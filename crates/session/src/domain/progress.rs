@@ -433,6 +433,8 @@ pub struct Grouped {
     pub by_point: BTreeMap<String, Vec<SessionPoint>>,
     /// Each point's progress as last computed from this journal.
     computed: Computed,
+    /// One more value computed from it ([`Grouped::kept`]).
+    extra: Extra,
 }
 
 impl Grouped {
@@ -488,6 +490,29 @@ impl Grouped {
             .collect();
         *kept = Some((key, points.iter().cloned().map(Some).collect()));
         points
+    }
+
+    /// `compute`'s value, kept with this journal until asked with another
+    /// `key` (what else it depends on): for a value computed from the whole
+    /// journal on every read, such as the plans' adherence. One value is
+    /// kept; asking with another key or type replaces it.
+    pub fn kept<K, V>(&self, key: K, compute: impl FnOnce() -> V) -> V
+    where
+        K: PartialEq + Send + Sync + 'static,
+        V: Clone + Send + Sync + 'static,
+    {
+        if let Some((k, v)) = self
+            .extra
+            .lock()
+            .as_ref()
+            .and_then(|b| b.downcast_ref::<(K, V)>())
+            && *k == key
+        {
+            return v.clone();
+        }
+        let v = compute();
+        *self.extra.lock() = Some(Box::new((key, v.clone())));
+        v
     }
 
     /// Takes over what `earlier` (the same user's journal before a change)
@@ -563,6 +588,37 @@ impl PartialEq for Computed {
 impl std::fmt::Debug for Computed {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Computed")
+    }
+}
+
+/// The value [`Grouped::kept`] keeps, with its key; like [`Computed`], not
+/// part of the journal's value.
+#[derive(Default)]
+struct Extra(std::sync::Mutex<Option<Box<dyn std::any::Any + Send + Sync>>>);
+
+impl Extra {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Box<dyn std::any::Any + Send + Sync>>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl Clone for Extra {
+    fn clone(&self) -> Self {
+        Self::default()
+    }
+}
+
+impl PartialEq for Extra {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl std::fmt::Debug for Extra {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Extra")
     }
 }
 
@@ -768,6 +824,26 @@ mod tests {
             &g.clone().progress(today, 28, &catalog)[0],
             &before[0]
         ));
+    }
+
+    /// A kept value is computed once per key, and again for another key.
+    #[test]
+    fn a_kept_value_is_computed_once_per_key() {
+        let g = Grouped::default();
+        let calls = std::cell::Cell::new(0);
+        let count = |v: u32| {
+            calls.set(calls.get() + 1);
+            v
+        };
+        assert_eq!(g.kept(1u8, || count(10)), 10);
+        assert_eq!(g.kept(1u8, || count(11)), 10);
+        assert_eq!(calls.get(), 1);
+        assert_eq!(g.kept(2u8, || count(20)), 20);
+        assert_eq!(g.kept(1u8, || count(12)), 12);
+        // Another type under an equal key is not mistaken for it.
+        assert_eq!(g.kept(1u8, || "text".to_owned()), "text");
+        assert_eq!(calls.get(), 3);
+        assert_eq!(g.clone().kept(1u8, || count(13)), 13);
     }
 
     #[test]

@@ -338,7 +338,7 @@ impl PlanContext {
     }
 
     fn adherence(&self) -> plan::Adherence {
-        plan::adherence(&self.journal.worked, &self.excluded, self.today, self.rules)
+        adherence(&self.journal, &self.excluded, self.today, self.rules)
     }
 
     fn to_pb(&self, p: &plan::DayPlan) -> pb::DailyPlan {
@@ -360,6 +360,20 @@ pub(super) fn set_aside(
         })
         .map(|(p, _)| p.clone())
         .collect()
+}
+
+/// The streak and the week's adherence ([`plan::adherence`]), kept with
+/// the journal: ListProgress and GetDailyPlan (both parts of GetToday's
+/// overview) ask for the same.
+pub(super) fn adherence(
+    journal: &progress::Grouped,
+    excluded: &BTreeSet<String>,
+    today: Date,
+    rules: plan::Rules,
+) -> plan::Adherence {
+    journal.kept((today, rules, excluded.clone()), || {
+        plan::adherence(&journal.worked, excluded, today, rules)
+    })
 }
 
 pub(super) fn plan_rules(catalog: &crate::domain::CatalogView) -> plan::Rules {

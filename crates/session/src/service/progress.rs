@@ -7,11 +7,11 @@ use jiff::civil::Date;
 use knotwork_proto::session::v1 as pb;
 use tonic::{Request, Response};
 
-use super::plans::{plan_rules, set_aside};
+use super::plans::{adherence, plan_rules, set_aside};
 use super::trigger_point_filter;
 use super::{Res, Session, shared_journal};
 use crate::convert;
-use crate::domain::{holds, names, plan, progress, rules, time};
+use crate::domain::{holds, names, progress, rules, time};
 use crate::error::Error;
 
 /// ListProgress.
@@ -40,8 +40,8 @@ pub(super) async fn list_progress(
         .iter()
         .map(|p| (p.trigger_point.clone(), p.status))
         .collect();
-    let adherence = plan::adherence(
-        &journal.worked,
+    let adherence = adherence(
+        &journal,
         &set_aside(&status, &all_holds, &catalog),
         today,
         plan_rules(&catalog),
