@@ -8,6 +8,7 @@
 //! grows with the user's history.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use knotwork_proto::session::v1 as pb;
 use knotwork_proto::session::v1::session_service_server::SessionService;
@@ -51,6 +52,17 @@ impl SharedJournal {
     }
 }
 
+/// How many points the overview's progress part returns
+/// (`GetOverviewRequest.progress_limit`, 0: all), carried in its request
+/// extensions; the part counts every point in `total`.
+#[derive(Clone, Default)]
+pub(crate) struct ProgressLimit {
+    /// The most points to return beyond those set aside (0: no limit).
+    pub(crate) most: usize,
+    /// Set to the number of points with progress.
+    pub(crate) total: Arc<AtomicUsize>,
+}
+
 /// A request for one part, with the caller's metadata (the user and the
 /// internal credential, checked again by the part's handler) and the
 /// shared journal.
@@ -72,6 +84,10 @@ pub(crate) async fn overview<S: SessionService>(
     let r = req.into_inner();
     let date = r.local_date;
     let journal = SharedJournal::default();
+    let limit = ProgressLimit {
+        most: usize::try_from(r.progress_limit).unwrap_or(0),
+        total: Arc::default(),
+    };
     let (plan, day, progress, screening, holds, profile, region_progress) = tokio::join!(
         async {
             if r.include_plan {
@@ -96,14 +112,18 @@ pub(crate) async fn overview<S: SessionService>(
                 max_sessions: 0,
             },
         )),
-        svc.list_progress(part(
-            &md,
-            &journal,
-            pb::ListProgressRequest {
-                trigger_point: String::new(),
-                days: 0,
-            },
-        )),
+        svc.list_progress({
+            let mut req = part(
+                &md,
+                &journal,
+                pb::ListProgressRequest {
+                    trigger_point: String::new(),
+                    days: 0,
+                },
+            );
+            req.extensions_mut().insert(limit.clone());
+            req
+        }),
         svc.get_screening(part(&md, &journal, pb::GetScreeningRequest {})),
         svc.list_holds(part(
             &md,
@@ -136,9 +156,15 @@ pub(crate) async fn overview<S: SessionService>(
         },
     );
     let plan = plan?;
+    let progress = progress?.into_inner();
+    let total = limit
+        .total
+        .load(Ordering::SeqCst)
+        .max(progress.progress.len());
     Ok(Response::new(pb::GetOverviewResponse {
+        progress_total: i32::try_from(total).unwrap_or(i32::MAX),
         day: Some(day?.into_inner()),
-        progress: Some(progress?.into_inner()),
+        progress: Some(progress),
         screening: Some(screening?.into_inner()),
         holds: Some(holds?.into_inner()),
         plan,

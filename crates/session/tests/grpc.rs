@@ -1349,6 +1349,79 @@ async fn prod_mode_refuses_weak_internal_credentials() {
         .expect("a strong credential starts (and stops at once)");
 }
 
+/// With a progress limit, GetOverview returns the most recently worked
+/// points up to it, then every other point on hold or worsening, each as
+/// ListProgress answers it, and counts every point.
+#[tokio::test]
+async fn overview_limits_progress_but_keeps_what_is_set_aside() {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, _fake) = start_catalog(true).await;
+    let server = start_session(dir.path(), &url).await;
+    let mut c = client(server.addr, "olga").await;
+    let hours_ago = |h: i64| prost_types::Timestamp {
+        seconds: jiff::Timestamp::now().as_second() - h * 3600,
+        nanos: 0,
+    };
+    // Oldest first: sharp pain on the QL puts its muscle on hold.
+    let mut sharp = record("ql_superficial", hours_ago(4));
+    sharp.pain_quality = pb::PainQuality::Sharp as i32;
+    c.log_session(log("l0", sharp)).await.unwrap();
+    for (i, (point, h)) in [
+        ("gluteus_medius_1", 3),
+        ("iliopsoas_1", 2),
+        ("upper_trapezius_1", 1),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        c.log_session(log(&format!("l{}", i + 1), record(point, hours_ago(h))))
+            .await
+            .unwrap();
+    }
+    let every = c
+        .list_progress(pb::ListProgressRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .progress;
+    let names: Vec<&str> = every.iter().map(|p| p.trigger_point.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "triggerPoints/upper_trapezius_1",
+            "triggerPoints/iliopsoas_1",
+            "triggerPoints/gluteus_medius_1",
+            "triggerPoints/ql_superficial"
+        ]
+    );
+    assert!(every[3].hold.is_some(), "the QL point is held");
+    let limited = c
+        .get_overview(pb::GetOverviewRequest {
+            progress_limit: 2,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(limited.progress_total, 4);
+    let shown = limited.progress.unwrap().progress;
+    assert_eq!(
+        shown,
+        [every[0].clone(), every[1].clone(), every[3].clone()]
+    );
+    // A limit past the points returns them all.
+    let wide = c
+        .get_overview(pb::GetOverviewRequest {
+            progress_limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(wide.progress.unwrap().progress, every);
+    assert_eq!(wide.progress_total, 4);
+}
+
 /// GetOverview answers each part exactly as its own method does, leaves
 /// out what was not asked for, and reports the plan's date error first.
 #[tokio::test]
@@ -1372,10 +1445,12 @@ async fn overview_is_each_part_as_its_own_method_answers() {
             include_plan: true,
             include_profile: true,
             include_region_progress: true,
+            progress_limit: 0,
         })
         .await
         .unwrap()
         .into_inner();
+    assert_eq!(all.progress_total, 2);
     let day = c
         .get_day(pb::GetDayRequest::default())
         .await

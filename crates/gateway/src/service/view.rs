@@ -132,6 +132,7 @@ impl ViewService for Views {
                     include_plan: false,
                     include_profile: true,
                     include_region_progress: true,
+                    progress_limit: 0,
                 },
                 |mut c, r| async move { c.get_overview(r).await }
             ),
@@ -179,6 +180,9 @@ impl ViewService for Views {
                     include_plan: true,
                     include_profile: false,
                     include_region_progress: false,
+                    // What Today shows: the first points, and those it
+                    // sets aside.
+                    progress_limit: TODAY_MAX_PROGRESS as i32,
                 },
                 |mut c, r| async move { c.get_overview(r).await }
             ),
@@ -192,7 +196,10 @@ impl ViewService for Views {
         let overview = overview?;
         let plan = overview.plan.unwrap_or_default();
         let mut progress = overview.progress.unwrap_or_default().progress;
-        let progress_total = i32::try_from(progress.len()).unwrap_or(i32::MAX);
+        // A shard of an earlier build returns every point and no total.
+        let progress_total = overview
+            .progress_total
+            .max(i32::try_from(progress.len()).unwrap_or(i32::MAX));
         let set_aside = convert::set_aside_progress(&progress);
         progress.truncate(TODAY_MAX_PROGRESS);
         Ok(Response::new(GetTodayResponse {

@@ -636,6 +636,9 @@ impl SessionService for FakeSession {
             plan,
             profile,
             region_progress,
+            // As a shard of an earlier build answers: every point, whatever
+            // `progress_limit` asks, and no total (the gateway counts them).
+            progress_total: 0,
         }))
     }
 }

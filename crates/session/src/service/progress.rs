@@ -1,6 +1,7 @@
 //! Progress: ListProgress (per point) and GetDay (a day and its allowances).
 
 use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
 
 use jiff::Timestamp;
 use jiff::civil::Date;
@@ -13,6 +14,7 @@ use super::{Res, Session, shared_journal};
 use crate::convert;
 use crate::domain::{holds, names, progress, rules, time};
 use crate::error::Error;
+use crate::overview::ProgressLimit;
 
 /// ListProgress.
 pub(super) async fn list_progress(
@@ -22,6 +24,7 @@ pub(super) async fn list_progress(
     let user = svc.user(&req)?;
     let catalog = svc.catalog.get()?;
     let shared = shared_journal(&req);
+    let limit = req.extensions().get::<ProgressLimit>().cloned();
     let r = req.into_inner();
     let days = match r.days {
         0 => progress::DEFAULT_HISTORY_DAYS,
@@ -51,14 +54,21 @@ pub(super) async fn list_progress(
         .filter(|i| only.as_ref().is_none_or(|o| *o == list[*i].trigger_point))
         .collect();
     shown.sort_by_key(|i| std::cmp::Reverse(list[*i].last_perform_time));
+    let hold = |i: usize| holds::active_for_point(&all_holds, &catalog, &list[i].trigger_point);
+    if let Some(limit) = limit.filter(|l| l.most > 0) {
+        // A GetOverview's home screen shows the first points and sets
+        // aside the held and worsening ones, wherever they are in the list.
+        limit.total.store(shown.len(), Ordering::SeqCst);
+        let mut n = 0;
+        shown.retain(|i| {
+            n += 1;
+            n <= limit.most || list[*i].status == progress::Status::Worsening || hold(*i).is_some()
+        });
+    }
     Ok(Response::new(pb::ListProgressResponse {
         progress: shown
             .into_iter()
-            .map(|i| {
-                let p = &list[i];
-                let hold = holds::active_for_point(&all_holds, &catalog, &p.trigger_point);
-                convert::progress_with_hold(p, &alternatives[i], hold, &tz)
-            })
+            .map(|i| convert::progress_with_hold(&list[i], &alternatives[i], hold(i), &tz))
             .collect(),
         adherence: Some(convert::adherence(&adherence)),
     }))
