@@ -157,12 +157,14 @@ fn direct<T>(user: &str, msg: T) -> anyhow::Result<tonic::Request<T>> {
     Ok(req)
 }
 
-/// Screens and seeds `users` users straight into the session service.
+/// Screens and seeds `users` users straight into the session service:
+/// `per_user` sessions each, 20 hours apart, then `recent` more each at
+/// random times in the last six days, as the load's LogSession logs them.
 async fn seed(
     session_url: &str,
     users: &[(String, String)],
     points: &[(String, String)],
-    per_user: usize,
+    (per_user, recent): (usize, usize),
     conditions: &[String],
 ) -> anyhow::Result<()> {
     let chans = channels(session_url, 4).await?;
@@ -185,11 +187,15 @@ async fn seed(
                 .submit_screening(direct(&user, ses::SubmitScreeningRequest { answers })?)
                 .await?;
             let mut rng = fastrand::Rng::with_seed(i as u64);
-            let requests = (0..per_user)
+            let requests: Vec<_> = (0..per_user + recent)
                 .map(|j| {
                     let (p, t) = points[rng.usize(0..points.len())].clone();
-                    let when = std::time::SystemTime::now()
-                        - Duration::from_secs(3600 * (1 + j as u64 * 20));
+                    let ago = if j < per_user {
+                        3600 * (1 + j as u64 * 20)
+                    } else {
+                        rng.u64(60..86_400 * 6)
+                    };
+                    let when = std::time::SystemTime::now() - Duration::from_secs(ago);
                     ses::LogSessionRequest {
                         request_id: format!("seed-{user}-{j}"),
                         session: Some(ses::SessionRecord {
@@ -206,9 +212,15 @@ async fn seed(
                     }
                 })
                 .collect();
-            if per_user > 0 {
+            // The service takes at most 500 a call.
+            for chunk in requests.chunks(500) {
                 client
-                    .batch_log_sessions(direct(&user, ses::BatchLogSessionsRequest { requests })?)
+                    .batch_log_sessions(direct(
+                        &user,
+                        ses::BatchLogSessionsRequest {
+                            requests: chunk.to_vec(),
+                        },
+                    )?)
                     .await?;
             }
             anyhow::Ok(())
@@ -218,6 +230,14 @@ async fn seed(
         t.await??;
     }
     Ok(())
+}
+
+/// The sessions the runs in `runs` logged.
+fn logged(runs: &[load::RunResult]) -> usize {
+    runs.iter()
+        .filter_map(|r| r.ops.get(&Op::LogSession))
+        .map(|o| usize::try_from(o.ok).unwrap_or(usize::MAX))
+        .sum()
 }
 
 /// `env` with the gateway's rate limits lifted: the benchmark's callers
@@ -416,7 +436,7 @@ async fn main() -> anyhow::Result<()> {
         &session_url,
         &users,
         &points,
-        args.sessions_per_user,
+        (args.sessions_per_user, 0),
         &conditions,
     )
     .await?;
@@ -489,7 +509,14 @@ async fn main() -> anyhow::Result<()> {
                 .push(load::run(name, (*world).clone(), mix, callers, secs, &bar).await);
         }
     }
+    // The sessions each user had when the mix at `c` callers began: the
+    // seed and what every run before it logged. `knotwork up` is seeded
+    // with as many, so both mixes read histories of the same length.
+    let mut history_at_mix = args.sessions_per_user;
     for &callers in &args.scaling {
+        if callers == c {
+            history_at_mix = args.sessions_per_user + logged(&report.runs) / users.len().max(1);
+        }
         let r = load::run(
             "app mix via gateway",
             via_gateway.clone(),
@@ -525,7 +552,7 @@ async fn main() -> anyhow::Result<()> {
             &session_url,
             &more,
             &points,
-            args.sessions_per_user,
+            (args.sessions_per_user, 0),
             &conditions,
         )
         .await?;
@@ -649,11 +676,18 @@ async fn main() -> anyhow::Result<()> {
             .await?;
             wait_for_session(&up_url).await?;
             let (idle, _) = up.memory()?;
+            println!(
+                "Seeding knotwork up: {} users x {history_at_mix} sessions (the separate mix's history)...",
+                users.len()
+            );
             seed(
                 &format!("http://127.0.0.1:{session_port}"),
                 &users,
                 &points,
-                args.sessions_per_user,
+                (
+                    args.sessions_per_user,
+                    history_at_mix - args.sessions_per_user,
+                ),
                 &conditions,
             )
             .await?;
@@ -676,6 +710,7 @@ async fn main() -> anyhow::Result<()> {
                 ("idle_rss_mib".to_owned(), idle as f64 / 1048576.0),
                 ("peak_rss_mib".to_owned(), peak as f64 / 1048576.0),
                 ("cpu_seconds".to_owned(), up.cpu_time()?.as_secs_f64()),
+                ("sessions_per_user".to_owned(), history_at_mix as f64),
             ]);
         }
         Err(e) => report
