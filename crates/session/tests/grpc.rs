@@ -1430,8 +1430,11 @@ async fn overview_is_each_part_as_its_own_method_answers() {
     let (url, _fake) = start_catalog(true).await;
     let server = start_session(dir.path(), &url).await;
     let mut c = client(server.addr, "olga").await;
+    // Earlier today (UTC, the zone of a user with no profile), however
+    // soon after midnight the test runs: GetDay below is today's.
+    let now = jiff::Timestamp::now().as_second();
     let now = prost_types::Timestamp {
-        seconds: jiff::Timestamp::now().as_second() - 3600,
+        seconds: now - (now.rem_euclid(86_400) / 2).min(3600),
         nanos: 0,
     };
     for (i, point) in ["ql_superficial", "upper_trapezius_1"].iter().enumerate() {
