@@ -4,10 +4,17 @@
 //! cloning ready messages (a trigger point is dozens of strings) only to
 //! encode and drop them. Here the immutable parts are encoded once per
 //! version ([`Encoded::build`]): the whole answer of GetTriggerPoint,
-//! GetMuscle, GetRegion, GetTool, GetBodyMap and GetTriggerPointPicture,
-//! and every muscle and trigger point as the field FindByPain embeds.
-//! `server.rs` writes these bytes to the wire and splices the embedded
-//! fields into FindByPain answers.
+//! GetMuscle, GetRegion, GetTool and GetBodyMap, and every muscle and
+//! trigger point as the field FindByPain embeds. `server.rs` writes these
+//! bytes to the wire and splices the embedded fields into FindByPain
+//! answers.
+//!
+//! A trigger point's pictures are rendered the first time one is asked
+//! for and kept for the version ([`Encoded::picture`]): all of them, three
+//! sides of 260 points, were a third of an idle catalog's heap (about 5 MB),
+//! and most are never asked for between two releases.
+
+use std::sync::OnceLock;
 
 use bytes::Bytes;
 use knotwork_proto::catalog::v1 as pb;
@@ -31,8 +38,9 @@ pub struct Encoded {
     /// `GetBodyMapResponse`.
     pub get_body_map: Bytes,
     /// `GetTriggerPointPictureResponse` of each trigger point, for the right
-    /// side, the left side and both (a midline point's three are the same).
-    pub get_picture: Vec<[Bytes; 3]>,
+    /// side, the left side and both, once asked for (a midline point has
+    /// only the last).
+    pictures: Vec<[OnceLock<Bytes>; 3]>,
     /// Each trigger point as field 1 of a message (key, length, message):
     /// `TriggerPointMatch.trigger_point`.
     pub point_field: Vec<Bytes>,
@@ -111,27 +119,98 @@ impl Encoded {
                 }
                 .encode_to_vec(),
             ),
-            get_picture: (0..c.data().trigger_points.len())
-                .map(|i| {
-                    let one = |side| {
-                        Bytes::from(
-                            pb::GetTriggerPointPictureResponse {
-                                svg: picture::render(c, i, side),
-                                catalog_version: version.to_owned(),
-                            }
-                            .encode_to_vec(),
-                        )
-                    };
-                    if c.data().trigger_points[i].bilateral {
-                        PictureSide::ALL.map(one)
-                    } else {
-                        let only = one(PictureSide::Both);
-                        [only.clone(), only.clone(), only]
-                    }
-                })
+            pictures: (0..c.data().trigger_points.len())
+                .map(|_| Default::default())
                 .collect(),
             point_field: p.points.iter().map(field1).collect(),
             muscle_field: p.muscles.iter().map(field1).collect(),
         }
+    }
+
+    /// The `GetTriggerPointPictureResponse` of trigger point `point` for
+    /// `side` (a midline point's one picture whatever the side), rendered
+    /// on the first ask; `None` for a point the catalog does not have.
+    pub fn picture(&self, c: &Catalog, point: usize, side: PictureSide) -> Option<Bytes> {
+        let bilateral = c.data().trigger_points.get(point)?.bilateral;
+        let side = if bilateral { side } else { PictureSide::Both };
+        let slot = &self.pictures.get(point)?[side as usize];
+        Some(
+            slot.get_or_init(|| {
+                Bytes::from(
+                    pb::GetTriggerPointPictureResponse {
+                        svg: picture::render(c, point, side),
+                        catalog_version: c.version().to_owned(),
+                    }
+                    .encode_to_vec(),
+                )
+            })
+            .clone(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::{EMBEDDED_CATALOG, EMBEDDED_GUIDES, Loaded};
+
+    fn loaded() -> Loaded {
+        match Catalog::from_files(EMBEDDED_CATALOG, EMBEDDED_GUIDES) {
+            Ok(c) => Loaded::new(c),
+            Err(e) => panic!("embedded catalog invalid: {e}"),
+        }
+    }
+
+    fn decoded(b: &Bytes) -> pb::GetTriggerPointPictureResponse {
+        match pb::GetTriggerPointPictureResponse::decode(b.clone()) {
+            Ok(r) => r,
+            Err(e) => panic!("picture answer does not decode: {e}"),
+        }
+    }
+
+    /// A picture is rendered on the first ask, kept (the second ask gets
+    /// the same bytes, not a new rendering) and is what `render` draws for
+    /// that side, tagged with the version.
+    #[test]
+    fn a_picture_is_rendered_once_and_kept() {
+        let l = loaded();
+        let (c, e) = (&l.catalog, &l.encoded);
+        let bilateral = c.data().trigger_points.iter().position(|t| t.bilateral);
+        let Some(point) = bilateral else {
+            panic!("the chart has no bilateral point");
+        };
+        assert!(e.pictures[point].iter().all(|s| s.get().is_none()));
+        let right = e.picture(c, point, PictureSide::Right);
+        let Some(right) = right else {
+            panic!("no picture for a known point");
+        };
+        assert!(e.pictures[point][0].get().is_some());
+        assert!(e.pictures[point][1].get().is_none(), "only the side asked");
+        let again = e.picture(c, point, PictureSide::Right);
+        assert_eq!(again.as_ref().map(|b| b.as_ptr()), Some(right.as_ptr()));
+        let answer = decoded(&right);
+        assert_eq!(answer.svg, picture::render(c, point, PictureSide::Right));
+        assert_eq!(answer.catalog_version, c.version());
+        let left = e
+            .picture(c, point, PictureSide::Left)
+            .map(|b| decoded(&b).svg);
+        assert_ne!(left.as_deref(), Some(answer.svg.as_str()));
+    }
+
+    /// A midline point has one picture, whatever side is asked; a point
+    /// the catalog does not have has none.
+    #[test]
+    fn a_midline_point_has_one_picture_and_an_unknown_point_none() {
+        let l = loaded();
+        let (c, e) = (&l.catalog, &l.encoded);
+        let midline = c.data().trigger_points.iter().position(|t| !t.bilateral);
+        let Some(point) = midline else {
+            panic!("the chart has no midline point");
+        };
+        let sides = PictureSide::ALL.map(|s| e.picture(c, point, s).map(|b| b.as_ptr()));
+        assert!(sides[0].is_some());
+        assert!(sides.iter().all(|s| *s == sides[0]), "{sides:?}");
+        let n = c.data().trigger_points.len();
+        assert!(e.picture(c, n, PictureSide::Both).is_none());
     }
 }

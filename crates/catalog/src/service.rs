@@ -17,6 +17,7 @@ use crate::convert;
 use crate::domain::names::{self, lookup};
 use crate::domain::pain::{self, PainQuery};
 use crate::domain::pain::{MuscleMatch, PainAnswer, ResolvedPain};
+use crate::domain::picture::PictureSide;
 use crate::domain::{Catalog, Violation, list, page};
 use crate::state::{Loaded, ServedCatalog};
 
@@ -115,7 +116,7 @@ pub(crate) fn tool_of(l: &Loaded, name: &str) -> Result<usize, Error> {
     )?)
 }
 
-/// The picture GetTriggerPointPicture answers, from the encoded cache.
+/// The picture GetTriggerPointPicture answers, rendered once per version.
 pub(crate) fn picture(l: &Loaded, r: &pb::GetTriggerPointPictureRequest) -> Result<Bytes, Error> {
     let point = point_of(l, &r.name)?;
     let bilateral = l
@@ -125,10 +126,10 @@ pub(crate) fn picture(l: &Loaded, r: &pb::GetTriggerPointPictureRequest) -> Resu
         .get(point)
         .is_some_and(|t| t.bilateral);
     let which = match pb::Side::try_from(r.side) {
-        Ok(pb::Side::Right) => 0,
-        Ok(pb::Side::Left) => 1,
-        Ok(pb::Side::Both | pb::Side::Unspecified) => 2,
-        Ok(pb::Side::Midline) if !bilateral => 2,
+        Ok(pb::Side::Right) => PictureSide::Right,
+        Ok(pb::Side::Left) => PictureSide::Left,
+        Ok(pb::Side::Both | pb::Side::Unspecified) => PictureSide::Both,
+        Ok(pb::Side::Midline) if !bilateral => PictureSide::Both,
         Ok(pb::Side::Midline) => {
             return Err(Error::InvalidArgument(vec![Violation::new(
                 "side",
@@ -143,9 +144,7 @@ pub(crate) fn picture(l: &Loaded, r: &pb::GetTriggerPointPictureRequest) -> Resu
         }
     };
     l.encoded
-        .get_picture
-        .get(point)
-        .map(|p| p[which].clone())
+        .picture(&l.catalog, point, which)
         .ok_or_else(|| Error::Storage("picture missing for a known point".into()))
 }
 

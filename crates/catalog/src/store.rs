@@ -31,6 +31,12 @@ const KEY_CANONICAL: &str = "canonical";
 /// The store file name inside the data folder.
 pub const FILE_NAME: &str = "catalog.redb";
 
+/// redb's page cache for the store. The catalog is served from memory; the
+/// file is read once at start and written once per import, so a cache
+/// holds nothing worth keeping. redb's default (1 GiB, filled as pages
+/// are touched) kept every page of the last import, about 2 MB.
+const CACHE_BYTES: usize = 256 * 1024;
+
 fn storage(e: impl Into<redb::Error>) -> Error {
     Error::Storage(e.into().to_string())
 }
@@ -54,7 +60,10 @@ impl Store {
             std::fs::create_dir_all(&dir)
                 .map_err(|e| Error::Storage(format!("create {}: {e}", dir.display())))?;
             let path = dir.join(FILE_NAME);
-            let db = Database::create(&path).map_err(storage)?;
+            let db = redb::Builder::new()
+                .set_cache_size(CACHE_BYTES)
+                .create(&path)
+                .map_err(storage)?;
             Ok(Store {
                 db: Arc::new(db),
                 path,
