@@ -996,6 +996,26 @@ async function main() {
       }
     });
 
+    await step("a catalog read that failed while online is tried again by itself", async () => {
+      // No offline and online events this time: the connection dropped
+      // once (a gateway restarting), and the page tries again on its own.
+      const fresh = await browser.newContext({ viewport: PHONE, deviceScaleFactor: 1, serviceWorkers: "block" });
+      try {
+        const p = await fresh.newPage();
+        p.setDefaultTimeout(15_000);
+        const regions = "**/knotwork.catalog.v1.CatalogService/ListRegions";
+        await fresh.route(regions, (r) => r.abort("connectionreset"));
+        await p.goto(`${app}#/map`);
+        await p.getByText(/The catalog could not be loaded/).waitFor();
+        await fresh.unroute(regions);
+        await p.getByRole("heading", { name: "Where does it hurt?" }).waitFor();
+        const left = await p.getByText(/The catalog could not be loaded/).count();
+        expect(left === 0, "the error is gone once the catalog loaded");
+      } finally {
+        await fresh.close();
+      }
+    });
+
     await context.close();
   } finally {
     await writeFile(path.join(artifacts, "axe.json"), JSON.stringify(axeFindings, null, 2)).catch(() => {});

@@ -113,14 +113,22 @@ export function App() {
       .catch((e) => setVocabError(describeError(e).message));
   }, [api, vocabTry]);
 
-  // A catalog that failed to load (offline, with answers the device did not
-  // keep) loads again by itself once the browser is back online.
+  // A catalog that failed to load loads again by itself: once the browser
+  // is back online (offline, with answers the device did not keep), and,
+  // while it is online (a dropped connection, a gateway restarting, or an
+  // "online" event that came before the network was usable), after 2 s,
+  // then less often, up to every 30 s.
   useEffect(() => {
     if (!vocabError) return;
     const retry = () => setVocabTry((n) => n + 1);
     addEventListener("online", retry);
-    return () => removeEventListener("online", retry);
-  }, [vocabError]);
+    const wait = Math.min(30_000, 2_000 * 2 ** Math.min(vocabTry, 4));
+    const timer = navigator.onLine ? setTimeout(retry, wait) : undefined;
+    return () => {
+      removeEventListener("online", retry);
+      clearTimeout(timer);
+    };
+  }, [vocabError, vocabTry]);
 
   useEffect(() => {
     if (!token) {
