@@ -546,10 +546,7 @@ fn changed(versions: &UserVersions, entries: &[Entry<TypeConfig>], replies: &[Ba
             continue;
         }
         for c in &batch.changes {
-            match c {
-                Change::Put { key, .. } | Change::Remove { key, .. } => versions.changed_key(key),
-                Change::Clear { .. } => versions.changed_all(),
-            }
+            versions.changed(c);
         }
     }
 }

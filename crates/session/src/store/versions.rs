@@ -13,17 +13,18 @@
 //! hash of the user id: users sharing a counter invalidate each other's
 //! entries (a wasted read, never a stale one), and memory stays fixed. A
 //! change that names no single user (a cleared range, a snapshot
-//! installed, a reopened file, a batch of the single copy, whose writes are
-//! not recorded per key) raises every version at once.
+//! installed, a reopened file) raises every version at once.
 //!
-//! Where they are raised: a replica's apply (`replica.rs`, per key of each
-//! applied change), its snapshot install, the single copy's writer
-//! (`writer.rs`) and the reopen after a storage error (`recovery.rs`).
+//! Where they are raised: a replica's apply (`replica.rs`) and the single
+//! copy's writer (`writer.rs`), both per key of each committed change
+//! ([`UserVersions::changed`]); a replica's snapshot install and the reopen
+//! after a storage error (`recovery.rs`).
 
 use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use super::tables::Change;
 use crate::domain::progress::Grouped;
 
 /// Counters: enough that 64 concurrent users rarely share one.
@@ -64,6 +65,14 @@ impl UserVersions {
     pub(super) fn changed_key(&self, key: &[u8]) {
         let user = key.split(|b| *b == 0).next().unwrap_or(key);
         self.slots[slot(user)].fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// After a commit that made the change `c`.
+    pub(super) fn changed(&self, c: &Change) {
+        match c {
+            Change::Put { key, .. } | Change::Remove { key, .. } => self.changed_key(key),
+            Change::Clear { .. } => self.changed_all(),
+        }
     }
 
     /// After a commit that may have changed anyone's rows.

@@ -18,7 +18,7 @@ use tokio::sync::oneshot;
 
 use super::recovery::{RECOVERING, Recovery, current};
 use super::replica::{self, Batch, NodeId, Raft};
-use super::tables::{Applied, Tables, WTable};
+use super::tables::{Applied, Change, Tables, WTable};
 use crate::error::Error;
 
 /// Why a batch was not committed, for every writer in it.
@@ -187,23 +187,25 @@ impl Stats {
     }
 }
 
-/// Applies one batch in one transaction and commits it durably.
+/// Applies one batch in one transaction and commits it durably; returns
+/// the rows it changed, for the users' versions.
 fn commit_batch(
     db: &Database,
     jobs: &mut [Queued],
     quota: crate::domain::quota::Quota,
-) -> Result<(), Error> {
+) -> Result<Vec<Change>, Error> {
     let mut txn = db.begin_write()?;
     txn.set_durability(Durability::Immediate)?;
-    {
-        let mut tables = Tables::open_write(&txn, false)?;
+    let changes = {
+        let mut tables = Tables::open_write(&txn, true)?;
         tables.quota = quota;
         for job in jobs.iter_mut() {
             job.apply(&mut tables)?;
         }
-    }
+        tables.take_changes()
+    };
     txn.commit()?;
-    Ok(())
+    Ok(changes)
 }
 
 /// What the writer needs besides its queue.
@@ -382,11 +384,19 @@ impl Writer {
             };
             let outcome = match &mut self.replica {
                 None => {
-                    let done = commit_batch(&db, &mut jobs, self.quota)
-                        .map_err(|e| Failure::Storage(e.to_string()));
-                    // The single copy does not record its writes per key.
-                    self.recovery.versions.changed_all();
-                    done
+                    let versions = &self.recovery.versions;
+                    match commit_batch(&db, &mut jobs, self.quota) {
+                        // Raised after the commit, for the rows it changed:
+                        // only their users' kept journals are read again.
+                        Ok(changes) => {
+                            changes.iter().for_each(|c| versions.changed(c));
+                            Ok(())
+                        }
+                        Err(e) => {
+                            versions.changed_all();
+                            Err(Failure::Storage(e.to_string()))
+                        }
+                    }
                 }
                 // The Raft side reopens storage itself; refuse meanwhile.
                 Some(_) if !healthy => Err(Failure::Unavailable(
