@@ -249,8 +249,8 @@ pub fn status(sessions: &[SessionPoint], today: Date, catalog: &CatalogView) -> 
 }
 
 /// Computes progress on `point` from all of its sessions, as of local date
-/// `today`, showing `history_days` days. Alternatives are left empty: they
-/// depend on the other points too ([`alternatives`]).
+/// `today`, showing `history_days` days. Its alternatives are not part of
+/// it: they depend on the other points too ([`alternatives`]).
 pub fn point_progress(
     point: &str,
     sessions: &[SessionPoint],
@@ -338,7 +338,7 @@ pub fn point_progress(
 /// is worsening or was already tried without improvement; none for the
 /// others. They depend on every point's status and on the holds, so they
 /// are not part of a point's own progress.
-pub fn alternatives<P: std::borrow::Borrow<PointProgress>>(
+pub fn alternatives<P: Borrow<PointProgress>>(
     list: &[P],
     catalog: &CatalogView,
     held_muscles: &BTreeSet<String>,
@@ -432,9 +432,9 @@ pub struct Grouped {
     /// Each point's sessions, in journal order.
     pub by_point: BTreeMap<String, Vec<SessionPoint>>,
     /// Each point's progress as last computed from this journal.
-    computed: Computed,
+    computed: Slot<(Key, Points)>,
     /// One more value computed from it ([`Grouped::kept`]).
-    extra: Extra,
+    extra: Slot<Box<dyn std::any::Any + Send + Sync>>,
 }
 
 impl Grouped {
@@ -558,67 +558,44 @@ impl PartialEq for Key {
 }
 
 /// Progress computed from a journal, per point in `by_point` order (`None`:
-/// not yet). Kept beside the journal, not part of its value: a clone
-/// starts empty, and equality ignores it.
+/// not yet).
 type Points = Vec<Option<Arc<PointProgress>>>;
 
-#[derive(Default)]
-struct Computed(std::sync::Mutex<Option<(Key, Points)>>);
+/// A value computed from a journal and kept beside it, not part of its
+/// value: a clone starts empty, and equality ignores it. Holds each
+/// point's progress ([`Grouped::progress`]) and the one more value of
+/// [`Grouped::kept`].
+struct Slot<T>(std::sync::Mutex<Option<T>>);
 
-impl Computed {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Option<(Key, Points)>> {
+impl<T> Slot<T> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<T>> {
         self.0
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
-impl Clone for Computed {
+impl<T> Default for Slot<T> {
+    fn default() -> Self {
+        Self(std::sync::Mutex::new(None))
+    }
+}
+
+impl<T> Clone for Slot<T> {
     fn clone(&self) -> Self {
         Self::default()
     }
 }
 
-impl PartialEq for Computed {
+impl<T> PartialEq for Slot<T> {
     fn eq(&self, _: &Self) -> bool {
         true
     }
 }
 
-impl std::fmt::Debug for Computed {
+impl<T> std::fmt::Debug for Slot<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Computed")
-    }
-}
-
-/// The value [`Grouped::kept`] keeps, with its key; like [`Computed`], not
-/// part of the journal's value.
-#[derive(Default)]
-struct Extra(std::sync::Mutex<Option<Box<dyn std::any::Any + Send + Sync>>>);
-
-impl Extra {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Box<dyn std::any::Any + Send + Sync>>> {
-        self.0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-}
-
-impl Clone for Extra {
-    fn clone(&self) -> Self {
-        Self::default()
-    }
-}
-
-impl PartialEq for Extra {
-    fn eq(&self, _: &Self) -> bool {
-        true
-    }
-}
-
-impl std::fmt::Debug for Extra {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Extra")
+        f.write_str("Slot")
     }
 }
 
