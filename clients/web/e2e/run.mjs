@@ -974,46 +974,40 @@ async function main() {
       await kb.close();
     });
 
-    await step("a catalog that failed to load loads again once the browser is back online", async () => {
-      // A new device with no kept answers (no service worker), whose first
-      // catalog read fails as if the connection dropped.
+    // A new device with no kept answers (no service worker) whose first
+    // catalog read fails with `reason`; `between` runs once the error shows
+    // and the read would go through again. The map must then load.
+    const catalogRecovers = async (reason, between) => {
       const fresh = await browser.newContext({ viewport: PHONE, deviceScaleFactor: 1, serviceWorkers: "block" });
       try {
         const p = await fresh.newPage();
         p.setDefaultTimeout(15_000);
         const regions = "**/knotwork.catalog.v1.CatalogService/ListRegions";
-        await fresh.route(regions, (r) => r.abort("internetdisconnected"));
+        await fresh.route(regions, (r) => r.abort(reason));
         await p.goto(`${app}#/map`);
         await p.getByText(/The catalog could not be loaded/).waitFor();
         await fresh.unroute(regions);
-        await fresh.setOffline(true);
-        await fresh.setOffline(false);
+        await between(fresh);
         await p.getByRole("heading", { name: "Where does it hurt?" }).waitFor();
         const left = await p.getByText(/The catalog could not be loaded/).count();
         expect(left === 0, "the error is gone once the catalog loaded");
       } finally {
         await fresh.close();
       }
+    };
+
+    await step("a catalog that failed to load loads again once the browser is back online", async () => {
+      // The connection dropped: the page tries again when it is back.
+      await catalogRecovers("internetdisconnected", async (fresh) => {
+        await fresh.setOffline(true);
+        await fresh.setOffline(false);
+      });
     });
 
     await step("a catalog read that failed while online is tried again by itself", async () => {
       // No offline and online events this time: the connection dropped
       // once (a gateway restarting), and the page tries again on its own.
-      const fresh = await browser.newContext({ viewport: PHONE, deviceScaleFactor: 1, serviceWorkers: "block" });
-      try {
-        const p = await fresh.newPage();
-        p.setDefaultTimeout(15_000);
-        const regions = "**/knotwork.catalog.v1.CatalogService/ListRegions";
-        await fresh.route(regions, (r) => r.abort("connectionreset"));
-        await p.goto(`${app}#/map`);
-        await p.getByText(/The catalog could not be loaded/).waitFor();
-        await fresh.unroute(regions);
-        await p.getByRole("heading", { name: "Where does it hurt?" }).waitFor();
-        const left = await p.getByText(/The catalog could not be loaded/).count();
-        expect(left === 0, "the error is gone once the catalog loaded");
-      } finally {
-        await fresh.close();
-      }
+      await catalogRecovers("connectionreset", async () => {});
     });
 
     await context.close();
