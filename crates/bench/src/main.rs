@@ -69,6 +69,10 @@ struct Args {
     /// larger storage, no `knotwork up`): a quick profile target.
     #[arg(long)]
     only_mix: bool,
+    /// With `--only-mix`, also run the mix at `--callers` against `knotwork
+    /// up`, seeded with the same history: the `up` / separate ratio alone.
+    #[arg(long, requires = "only_mix")]
+    with_up: bool,
     /// What the load generator does with each answer: `checked` walks its
     /// wire format without building it; `decoded` builds the message, as
     /// an app would (and as runs before 2026-12-03 did).
@@ -638,7 +642,7 @@ async fn main() -> anyhow::Result<()> {
     // process, the gateway and the session service calling their backends
     // in memory. The separate processes stay up but idle.
     match procs::binary(dir, "knotwork") {
-        Ok(_) if args.only_mix => {}
+        Ok(_) if args.only_mix && !args.with_up => {}
         Ok(bin) => {
             bar.set_message("knotwork up (one process)");
             let gateway_port = procs::free_port()?;
