@@ -11,7 +11,7 @@ pub use catalog_view::catalog_view;
 pub(crate) use catalog_view::tests;
 pub use import::import;
 
-use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use jiff::Timestamp;
 use knotwork_proto::catalog::v1 as cpb;
@@ -549,7 +549,7 @@ pub fn daily_plan(
     zone_name: &str,
     tz: &jiff::tz::TimeZone,
     waking: plan::Waking,
-    status: &BTreeMap<String, Status>,
+    progress: &[Arc<PointProgress>],
 ) -> pb::DailyPlan {
     let tp = |id: &String| format!("{}{id}", names::TRIGGER_POINT);
     let n = |v: u32| i32::try_from(v).unwrap_or(i32::MAX);
@@ -567,11 +567,9 @@ pub fn daily_plan(
                 sessions_done: n(x.done),
                 sessions_left: n(x.left),
                 sessions_allowed: n(x.allowed),
-                status: status
-                    .get(&x.point)
-                    .map_or(pb::ProgressStatus::InsufficientData, |s| {
-                        progress_status(*s)
-                    }) as i32,
+                status: crate::domain::progress::status_of(progress, &x.point)
+                    .map_or(pb::ProgressStatus::InsufficientData, progress_status)
+                    as i32,
                 last_worked_date: x.last_worked.to_string(),
             })
             .collect(),

@@ -462,34 +462,34 @@ impl Grouped {
     /// and catalog, whoever asks (ListProgress, the plans, every part of a
     /// GetOverview), and only for the points whose sessions changed since
     /// the journal this one [`inherited`](Grouped::inherit) from.
-    pub fn progress(
-        &self,
-        today: Date,
-        history_days: u32,
-        catalog: &Arc<CatalogView>,
-    ) -> Vec<Arc<PointProgress>> {
+    pub fn progress(&self, today: Date, history_days: u32, catalog: &Arc<CatalogView>) -> Progress {
         let mut kept = self.computed.lock();
         let key = Key {
             today,
             history_days,
             catalog: Arc::downgrade(catalog),
         };
-        let points = match kept.take() {
-            Some((k, points)) if k == key => points,
+        let done = match kept.take() {
+            // Asked again: the same list, not a copy of it.
+            Some((k, Points::All(all))) if k == key => {
+                *kept = Some((k, Points::All(all.clone())));
+                return all;
+            }
+            Some((k, Points::Partial(done))) if k == key => done,
             _ => vec![None; self.by_point.len()],
         };
-        let points: Vec<Arc<PointProgress>> = self
+        let all: Progress = self
             .by_point
             .iter()
-            .zip(points)
+            .zip(done)
             .map(|((p, sessions), done)| {
                 done.unwrap_or_else(|| {
                     Arc::new(point_progress(p, sessions, today, history_days, catalog))
                 })
             })
             .collect();
-        *kept = Some((key, points.iter().cloned().map(Some).collect()));
-        points
+        *kept = Some((key, Points::All(all.clone())));
+        all
     }
 
     /// `compute`'s value, kept with this journal until asked with another
@@ -522,6 +522,10 @@ impl Grouped {
         let Some((key, done)) = earlier.computed.lock().clone() else {
             return;
         };
+        let done = match done {
+            Points::All(all) => all.iter().cloned().map(Some).collect(),
+            Points::Partial(done) => done,
+        };
         // Both maps are in point order: walk them side by side.
         let mut before = earlier.by_point.iter().zip(done).peekable();
         let points = self
@@ -535,7 +539,7 @@ impl Grouped {
                 }
             })
             .collect();
-        *self.computed.lock() = Some((key, points));
+        *self.computed.lock() = Some((key, Points::Partial(points)));
     }
 }
 
@@ -557,9 +561,26 @@ impl PartialEq for Key {
     }
 }
 
-/// Progress computed from a journal, per point in `by_point` order (`None`:
-/// not yet).
-type Points = Vec<Option<Arc<PointProgress>>>;
+/// Every point's progress, in `by_point` order (so in point id order), as
+/// [`Grouped::progress`] answers it: one list shared by everyone who asks.
+pub type Progress = Arc<[Arc<PointProgress>]>;
+
+/// The status of `point` in `list` (in point id order, as
+/// [`Grouped::progress`] answers it); `None` for a point not worked.
+pub fn status_of(list: &[Arc<PointProgress>], point: &str) -> Option<Status> {
+    list.binary_search_by(|p| p.trigger_point.as_str().cmp(point))
+        .ok()
+        .map(|i| list[i].status)
+}
+
+/// Progress computed from a journal, per point in `by_point` order.
+#[derive(Clone)]
+enum Points {
+    /// Every point's, as [`Grouped::progress`] answered it.
+    All(Progress),
+    /// Some points' (`None`: not yet): what a journal inherited.
+    Partial(Vec<Option<Arc<PointProgress>>>),
+}
 
 /// A value computed from a journal and kept beside it, not part of its
 /// value: a clone starts empty, and equality ignores it. Holds each
@@ -758,8 +779,9 @@ mod tests {
         let once = g.progress(today, 28, &catalog);
         let owned: Vec<PointProgress> = once.iter().map(|p| (**p).clone()).collect();
         assert_eq!(owned, fresh(&g, 28, &catalog));
+        // Asked again, the same list is answered, not a copy.
         let again = g.progress(today, 28, &catalog);
-        assert!(once.iter().zip(&again).all(|(x, y)| Arc::ptr_eq(x, y)));
+        assert!(Arc::ptr_eq(&once, &again));
         // Another span, day or catalog is computed anew.
         let wider = g.progress(today, 90, &catalog);
         assert!(!Arc::ptr_eq(&wider[0], &again[0]));
@@ -801,6 +823,49 @@ mod tests {
             &g.clone().progress(today, 28, &catalog)[0],
             &before[0]
         ));
+    }
+
+    /// A point's status is found in the kept list by its id (the list is in
+    /// id order); a point never worked has none.
+    #[test]
+    fn a_points_status_is_found_by_its_id() {
+        let catalog = Arc::new(fixture::catalog());
+        let day = |d: i8| date(2026, 3, d);
+        let entry = |point: &str, d: i8, before: u8, after: u8| JournalEntry {
+            draft: JournalDraft {
+                trigger_point: point.into(),
+                duration_seconds: 120,
+                tenderness_before: Some(before),
+                tenderness_after: Some(after),
+                twitch_response: false,
+                perform_time: day(d)
+                    .at(9, 0, 0, 0)
+                    .to_zoned(jiff::tz::TimeZone::UTC)
+                    .unwrap()
+                    .timestamp(),
+            },
+            local_date: day(d),
+        };
+        let mut journal = Vec::new();
+        for (i, point) in ["zeta", "alpha", "mid", "beta"].into_iter().enumerate() {
+            for d in 1..=4 {
+                // Each point's tenderness moves its own way.
+                let t = if i % 2 == 0 { 3 + d as u8 } else { 9 - d as u8 };
+                journal.push(entry(point, d, t, t));
+            }
+        }
+        let list = by_point(journal).progress(day(5), 28, &catalog);
+        assert!(list.len() == 4);
+        for p in list.iter() {
+            assert_eq!(status_of(&list, &p.trigger_point), Some(p.status));
+        }
+        assert_ne!(
+            status_of(&list, "zeta"),
+            status_of(&list, "alpha"),
+            "worsening and improving points"
+        );
+        assert_eq!(status_of(&list, "gamma"), None);
+        assert_eq!(status_of(&[], "alpha"), None);
     }
 
     /// A kept value is computed once per key, and again for another key.

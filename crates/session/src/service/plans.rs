@@ -1,7 +1,7 @@
 //! Plans: GetDailyPlan, ListReminders and ExportCalendar, computed on the
 //! fly from the journal, the holds and the profile.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use jiff::Timestamp;
@@ -207,16 +207,12 @@ impl Session {
         let journal = self.journal(shared, user).await?;
         // The same computation as ListProgress's (kept with the journal,
         // so a GetOverview computes it once for both).
-        let status: BTreeMap<String, progress::Status> = journal
-            .progress(today, progress::DEFAULT_HISTORY_DAYS, catalog)
-            .iter()
-            .map(|p| (p.trigger_point.clone(), p.status))
-            .collect();
+        let progress = journal.progress(today, progress::DEFAULT_HISTORY_DAYS, catalog);
         let all_holds = self.store.holds(user).await?;
         Ok(PlanContext {
-            excluded: set_aside(&status, &all_holds, catalog),
+            excluded: set_aside(&progress, &all_holds, catalog),
             journal,
-            status,
+            progress,
             waking: profile.waking(),
             zone_name: profile.time_zone,
             tz,
@@ -312,7 +308,8 @@ struct PlanContext {
     /// GetOverview).
     journal: Arc<progress::Grouped>,
     excluded: BTreeSet<String>,
-    status: BTreeMap<String, progress::Status>,
+    /// Each point's progress (its status shows in the plan).
+    progress: progress::Progress,
     tz: jiff::tz::TimeZone,
     zone_name: String,
     waking: plan::Waking,
@@ -342,23 +339,23 @@ impl PlanContext {
     }
 
     fn to_pb(&self, p: &plan::DayPlan) -> pb::DailyPlan {
-        convert::daily_plan(p, &self.zone_name, &self.tz, self.waking, &self.status)
+        convert::daily_plan(p, &self.zone_name, &self.tz, self.waking, &self.progress)
     }
 }
 
 /// The points set aside from a plan: a held muscle or worsening tenderness.
 pub(super) fn set_aside(
-    status: &BTreeMap<String, progress::Status>,
+    progress: &[Arc<progress::PointProgress>],
     all_holds: &[holds::Hold],
     catalog: &crate::domain::CatalogView,
 ) -> BTreeSet<String> {
-    status
+    progress
         .iter()
-        .filter(|(p, st)| {
-            **st == progress::Status::Worsening
-                || holds::active_for_point(all_holds, catalog, p).is_some()
+        .filter(|p| {
+            p.status == progress::Status::Worsening
+                || holds::active_for_point(all_holds, catalog, &p.trigger_point).is_some()
         })
-        .map(|(p, _)| p.clone())
+        .map(|p| p.trigger_point.clone())
         .collect()
 }
 

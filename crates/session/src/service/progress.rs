@@ -1,6 +1,5 @@
 //! Progress: ListProgress (per point) and GetDay (a day and its allowances).
 
-use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 
 use jiff::Timestamp;
@@ -39,13 +38,9 @@ pub(super) async fn list_progress(
     let journal = svc.journal(shared.as_ref(), &user).await?;
     let list = journal.progress(today, days, &catalog);
     let all_holds = svc.store.holds(&user).await?;
-    let status: BTreeMap<String, progress::Status> = list
-        .iter()
-        .map(|p| (p.trigger_point.clone(), p.status))
-        .collect();
     let adherence = adherence(
         &journal,
-        &set_aside(&status, &all_holds, &catalog),
+        &set_aside(&list, &all_holds, &catalog),
         today,
         plan_rules(&catalog),
     );
