@@ -205,6 +205,12 @@ pub struct RunResult {
     /// CPU the load generator itself spent per successful call,
     /// microseconds: its share of the cores the servers did not get.
     pub client_cpu_us_per_call: f64,
+    /// CPU each server process spent per successful call over the run,
+    /// microseconds, by process: far steadier between runs than the
+    /// throughput on a shared 2-core machine, so a change's cost shows in
+    /// one or two runs (see `with_server_cpu` in main.rs).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub server_cpu_us_per_call: BTreeMap<String, f64>,
 }
 
 fn percentile(sorted: &[u32], p: f64) -> f64 {
@@ -510,6 +516,7 @@ pub async fn run(
         seconds,
         throughput: all.len() as f64 / seconds,
         client_cpu_us_per_call: client_cpu.as_secs_f64() * 1e6 / all.len().max(1) as f64,
+        server_cpu_us_per_call: BTreeMap::new(),
         p50_ms: percentile(&all, 0.50),
         p99_ms: percentile(&all, 0.99),
         ops,

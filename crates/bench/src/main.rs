@@ -237,6 +237,25 @@ async fn seed(
 }
 
 /// The sessions the runs in `runs` logged.
+/// `run`, with the CPU each of `procs` spent over it per successful call
+/// ([`load::RunResult::server_cpu_us_per_call`]).
+async fn with_server_cpu(
+    procs: &[&Service],
+    run: impl std::future::Future<Output = load::RunResult>,
+) -> load::RunResult {
+    let before: Vec<Option<Duration>> = procs.iter().map(|p| p.cpu_time().ok()).collect();
+    let mut r = run.await;
+    let calls: u64 = r.ops.values().map(|o| o.ok).sum();
+    for (p, before) in procs.iter().zip(before) {
+        if let (Some(before), Ok(after)) = (before, p.cpu_time()) {
+            let spent = after.saturating_sub(before).as_secs_f64() * 1e6;
+            r.server_cpu_us_per_call
+                .insert(p.label.clone(), spent / calls.max(1) as f64);
+        }
+    }
+    r
+}
+
 fn logged(runs: &[load::RunResult]) -> usize {
     runs.iter()
         .filter_map(|r| r.ops.get(&Op::LogSession))
@@ -508,9 +527,13 @@ async fn main() -> anyhow::Result<()> {
     let paired_callers: &[usize] = if args.only_mix { &[] } else { &[1, c] };
     for &callers in paired_callers {
         for (name, world, mix) in &paired {
-            report
-                .runs
-                .push(load::run(name, (*world).clone(), mix, callers, secs, &bar).await);
+            report.runs.push(
+                with_server_cpu(
+                    &services,
+                    load::run(name, (*world).clone(), mix, callers, secs, &bar),
+                )
+                .await,
+            );
         }
     }
     // The sessions each user had when the mix at `c` callers began: the
@@ -521,13 +544,16 @@ async fn main() -> anyhow::Result<()> {
         if callers == c {
             history_at_mix = args.sessions_per_user + logged(&report.runs) / users.len().max(1);
         }
-        let r = load::run(
-            "app mix via gateway",
-            via_gateway.clone(),
-            &app,
-            callers,
-            secs,
-            &bar,
+        let r = with_server_cpu(
+            &services,
+            load::run(
+                "app mix via gateway",
+                via_gateway.clone(),
+                &app,
+                callers,
+                secs,
+                &bar,
+            ),
         )
         .await;
         report.runs.push(r);
@@ -566,7 +592,7 @@ async fn main() -> anyhow::Result<()> {
         let name = format!("app mix via gateway, {}x storage", args.storage_factor);
         report
             .runs
-            .push(load::run(&name, big, &app, c, secs, &bar).await);
+            .push(with_server_cpu(&services, load::run(&name, big, &app, c, secs, &bar)).await);
     }
     // h2load: the same recorded GetTriggerPoint straight to the catalog,
     // through the gateway and through nginx, and the bare echo; rate
@@ -705,9 +731,9 @@ async fn main() -> anyhow::Result<()> {
                 &bar,
             )
             .await;
-            report
-                .runs
-                .push(load::run(report::UP_MIX, one, &app, c, secs, &bar).await);
+            report.runs.push(
+                with_server_cpu(&[&up], load::run(report::UP_MIX, one, &app, c, secs, &bar)).await,
+            );
             let (_, peak) = up.memory()?;
             report.up = BTreeMap::from([
                 ("startup_ms".to_owned(), up.startup.as_secs_f64() * 1000.0),

@@ -90,6 +90,26 @@ impl Report {
                 errors
             );
         }
+        println!("\nserver CPU per call, us (steadier than calls/s between runs):");
+        for r in self
+            .runs
+            .iter()
+            .filter(|r| !r.server_cpu_us_per_call.is_empty())
+        {
+            let each: Vec<String> = r
+                .server_cpu_us_per_call
+                .iter()
+                .map(|(p, us)| format!("{p} {us:.1}"))
+                .collect();
+            let total: f64 = r.server_cpu_us_per_call.values().sum();
+            println!(
+                "{:<40} {:>7}  total {:>7.1}  ({})",
+                r.name,
+                r.callers,
+                total,
+                each.join(", ")
+            );
+        }
         if let Some(mix) = self.find("app mix via gateway", c) {
             println!("\nper call type, app mix at {c} callers:");
             println!(
