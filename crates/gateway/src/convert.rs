@@ -1,6 +1,7 @@
 //! Protobuf <-> domain for the relief plan.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use knotwork_proto::catalog::v1 as cat;
 use knotwork_proto::gateway::v1 as gw;
@@ -205,8 +206,9 @@ pub fn set_aside_progress(progress: &[ses::PointProgress]) -> Vec<gw::SetAsidePo
 
 /// Everything the relief plan is built from.
 pub struct Inputs {
-    /// The catalog's answer.
-    pub pain: cat::FindByPainResponse,
+    /// The catalog's answer, shared with the gateway's other callers of the
+    /// same question (`service::view`): only what the plan keeps is copied.
+    pub pain: Arc<cat::FindByPainResponse>,
     /// The technique guidance.
     pub guidance: Option<cat::TechniqueGuidance>,
     /// The caller's profile.
@@ -279,11 +281,11 @@ fn point_block(
     out
 }
 
-/// Builds the response from the inputs and the domain plan. The catalog's
-/// matches and points the plan keeps move into the answer (each ranked
-/// candidate names its own match, each planned point its own point), so
-/// only what is shown is kept, and nothing is copied.
-pub fn relief_plan(mut inputs: Inputs, max: usize) -> gw::GetReliefPlanResponse {
+/// Builds the response from the inputs and the domain plan. Of the
+/// catalog's answer (shared, not owned), only the matches and points the
+/// plan keeps are copied into the answer (each ranked candidate names its
+/// own match, each planned point its own point).
+pub fn relief_plan(inputs: Inputs, max: usize) -> gw::GetReliefPlanResponse {
     let cands = candidates(&inputs.pain.matches);
     let mut person = person(
         &inputs.profile,
@@ -307,26 +309,24 @@ pub fn relief_plan(mut inputs: Inputs, max: usize) -> gw::GetReliefPlanResponse 
         .iter()
         .map(|a| (a.trigger_point.as_str(), a))
         .collect();
-    let mut matches: Vec<Option<cat::MuscleMatch>> = std::mem::take(&mut inputs.pain.matches)
-        .into_iter()
-        .map(Some)
-        .collect();
     let candidates = plan
         .ranked
         .iter()
         .filter_map(|r| {
-            let mut m = matches.get_mut(r.index)?.take()?;
+            let kept = inputs.pain.matches.get(r.index)?;
             // Only the points the plan kept (a worsening point is set aside).
-            let mut all: Vec<Option<cat::TriggerPointMatch>> =
-                std::mem::take(&mut m.trigger_points)
-                    .into_iter()
-                    .map(Some)
-                    .collect();
-            m.trigger_points = r
-                .points
-                .iter()
-                .filter_map(|p| all.get_mut(p.index)?.take())
-                .collect();
+            let mut m = cat::MuscleMatch {
+                muscle: kept.muscle.clone(),
+                score: kept.score,
+                trigger_points: r
+                    .points
+                    .iter()
+                    .filter_map(|p| kept.trigger_points.get(p.index).cloned())
+                    .collect(),
+                explained_regions: kept.explained_regions.clone(),
+                explained_symptoms: kept.explained_symptoms.clone(),
+                primary: kept.primary,
+            };
             let mut points = Vec::new();
             for (tpm, planned) in m.trigger_points.iter_mut().zip(&r.points) {
                 let tp = tpm.trigger_point.get_or_insert_with(Default::default);
@@ -365,14 +365,14 @@ pub fn relief_plan(mut inputs: Inputs, max: usize) -> gw::GetReliefPlanResponse 
     gw::GetReliefPlanResponse {
         candidates,
         screening: Some(inputs.screening),
-        red_flags: inputs.pain.red_flags,
+        red_flags: inputs.pain.red_flags.clone(),
         blocks: plan.blocks.iter().map(block).collect(),
         guidance: inputs.guidance,
         owned_tools: inputs.profile.tools,
         suggested_next: plan.suggested_next.unwrap_or_default(),
         suggested_next_reason: plan.next_reason,
-        resolved_locations: inputs.pain.resolved_locations,
-        catalog_version: inputs.pain.catalog_version,
+        resolved_locations: inputs.pain.resolved_locations.clone(),
+        catalog_version: inputs.pain.catalog_version.clone(),
         set_aside: plan
             .set_aside
             .iter()

@@ -5,6 +5,9 @@
 use std::future::Future;
 use std::sync::Arc;
 
+use bytes::Bytes;
+use prost::Message as _;
+
 use knotwork_proto::catalog::v1::{
     ContraindicationKind, FindByPainRequest, FindByPainResponse, GetTechniqueGuidanceRequest,
     GetTechniqueGuidanceResponse, ListContraindicationsRequest, ListContraindicationsResponse,
@@ -61,16 +64,74 @@ pub fn relief_plan_query(req: GetReliefPlanRequest) -> Result<(FindByPainRequest
     Ok((pain_req, max))
 }
 
+/// How many FindByPain answers the relief plans keep decoded.
+const DECODED_PAINS: usize = 256;
+
+/// Catalog answers kept decoded, by request: each with the encoded answer
+/// it was decoded from, so a decoded answer is used only while the catalog
+/// (or the edge cache) answers the same bytes, and a new catalog version
+/// is decoded anew. A relief plan decoded the catalog's whole FindByPain
+/// answer on every call: a quarter of its CPU in the gateway
+/// (BENCHMARKS.md).
+struct Decoded<M> {
+    kept: quick_cache::sync::Cache<Bytes, (Bytes, Arc<M>)>,
+}
+
+impl<M: prost::Message + Default> Decoded<M> {
+    fn new(entries: usize) -> Self {
+        Self {
+            kept: quick_cache::sync::Cache::new(entries),
+        }
+    }
+
+    /// `answer` (the answer to `request`) decoded: the kept one when it was
+    /// decoded from the same bytes.
+    fn decode(&self, request: Bytes, answer: Bytes) -> Result<Arc<M>, prost::DecodeError> {
+        if let Some((bytes, decoded)) = self.kept.get(&request)
+            && bytes == answer
+        {
+            return Ok(decoded);
+        }
+        let decoded = Arc::new(M::decode(answer.clone())?);
+        self.kept.insert(request, (answer, decoded.clone()));
+        Ok(decoded)
+    }
+}
+
 /// The screens.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Views {
     shared: Arc<Shared>,
+    pains: Arc<Decoded<FindByPainResponse>>,
+}
+
+impl std::fmt::Debug for Views {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Views").finish_non_exhaustive()
+    }
 }
 
 impl Views {
     /// Views over the shared state.
     pub fn new(shared: Arc<Shared>) -> Self {
-        Self { shared }
+        Self {
+            shared,
+            pains: Arc::new(Decoded::new(DECODED_PAINS)),
+        }
+    }
+
+    /// FindByPain through the same path as [`Views::catalog`], decoded
+    /// once per distinct answer.
+    async fn pain(
+        &self,
+        ctx: &Ctx,
+        request: FindByPainRequest,
+    ) -> Result<Arc<FindByPainResponse>, Status> {
+        let request = Bytes::from(request.encode_to_vec());
+        let answer = catalog::read(&self.shared, ctx, FIND_BY_PAIN, request.clone()).await?;
+        self.pains
+            .decode(request, answer)
+            .map_err(|e| Status::internal(format!("the catalog's answer did not decode: {e}")))
     }
 
     /// Calls the caller's session shard.
@@ -118,7 +179,7 @@ impl ViewService for Views {
             .await?;
         let (pain_req, max) = relief_plan_query(request.into_inner())?;
         let (pain, guidance, overview, conditions) = tokio::join!(
-            self.catalog::<_, FindByPainResponse>(&ctx, FIND_BY_PAIN, pain_req),
+            self.pain(&ctx, pain_req),
             self.catalog::<_, GetTechniqueGuidanceResponse>(
                 &ctx,
                 TECHNIQUE_GUIDANCE,
@@ -213,5 +274,58 @@ impl ViewService for Views {
             adherence: plan.adherence,
             progress_total,
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use knotwork_proto::catalog::v1::MuscleMatch;
+
+    use super::*;
+
+    fn answer(version: &str) -> Bytes {
+        FindByPainResponse {
+            matches: vec![MuscleMatch {
+                score: 2.5,
+                ..Default::default()
+            }],
+            catalog_version: version.into(),
+            ..Default::default()
+        }
+        .encode_to_vec()
+        .into()
+    }
+
+    /// The same answer to the same request is decoded once; another answer
+    /// (a new catalog version) is decoded anew and replaces it, and another
+    /// request has its own.
+    #[test]
+    fn an_answer_is_decoded_once_per_its_bytes() {
+        let kept = Decoded::<FindByPainResponse>::new(8);
+        let low_back = Bytes::from_static(b"low back");
+        let first = kept.decode(low_back.clone(), answer("v1")).unwrap();
+        let again = kept.decode(low_back.clone(), answer("v1")).unwrap();
+        assert!(Arc::ptr_eq(&first, &again));
+        assert_eq!(first.catalog_version, "v1");
+
+        let reloaded = kept.decode(low_back.clone(), answer("v2")).unwrap();
+        assert_eq!(reloaded.catalog_version, "v2");
+        assert!(!Arc::ptr_eq(&first, &reloaded));
+        let kept_v2 = kept.decode(low_back.clone(), answer("v2")).unwrap();
+        assert!(Arc::ptr_eq(&reloaded, &kept_v2));
+
+        let neck = kept
+            .decode(Bytes::from_static(b"neck"), answer("v2"))
+            .unwrap();
+        assert!(!Arc::ptr_eq(&neck, &reloaded));
+        assert_eq!(*neck, *reloaded);
+
+        // Bytes that are not an answer are refused, not kept.
+        assert!(
+            kept.decode(low_back.clone(), Bytes::from_static(&[0xff]))
+                .is_err()
+        );
+        let after = kept.decode(low_back, answer("v2")).unwrap();
+        assert!(Arc::ptr_eq(&after, &reloaded));
     }
 }
