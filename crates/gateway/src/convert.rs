@@ -222,7 +222,7 @@ pub struct Inputs {
     /// The caller's active holds.
     pub holds: Vec<ses::Hold>,
     /// The catalog's screening conditions (tool limits, pressure ceilings).
-    pub conditions: Vec<cat::Contraindication>,
+    pub conditions: Arc<cat::ListContraindicationsResponse>,
     /// The caller's pain per region, with each region's week rule.
     pub regions: Vec<ses::RegionProgress>,
 }
@@ -293,7 +293,7 @@ pub fn relief_plan(inputs: Inputs, max: usize) -> gw::GetReliefPlanResponse {
         &inputs.progress,
         &inputs.day,
         &inputs.holds,
-        &inputs.conditions,
+        &inputs.conditions.contraindications,
         inputs.guidance.as_ref(),
     );
     person.stalled_regions = stalled_regions(&inputs.regions, &inputs.pain.resolved_locations);
@@ -340,7 +340,7 @@ pub fn relief_plan(inputs: Inputs, max: usize) -> gw::GetReliefPlanResponse {
                     blocks: planned
                         .blocks
                         .iter()
-                        .map(|b| point_block(b, tp, &inputs.conditions))
+                        .map(|b| point_block(b, tp, &inputs.conditions.contraindications))
                         .collect(),
                     max_pressure: i32::from(planned.max_pressure),
                 });

@@ -6,7 +6,6 @@ use std::future::Future;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use prost::Message as _;
 
 use knotwork_proto::catalog::v1::{
     ContraindicationKind, FindByPainRequest, FindByPainResponse, GetTechniqueGuidanceRequest,
@@ -71,8 +70,8 @@ const DECODED_PAINS: usize = 256;
 /// it was decoded from, so a decoded answer is used only while the catalog
 /// (or the edge cache) answers the same bytes, and a new catalog version
 /// is decoded anew. A relief plan decoded the catalog's whole FindByPain
-/// answer on every call: a quarter of its CPU in the gateway
-/// (BENCHMARKS.md).
+/// answer and every screening condition on every call: about a third of
+/// its CPU in the gateway (BENCHMARKS.md).
 struct Decoded<M> {
     kept: quick_cache::sync::Cache<Bytes, (Bytes, Arc<M>)>,
 }
@@ -103,6 +102,7 @@ impl<M: prost::Message + Default> Decoded<M> {
 pub struct Views {
     shared: Arc<Shared>,
     pains: Arc<Decoded<FindByPainResponse>>,
+    conditions: Arc<Decoded<ListContraindicationsResponse>>,
 }
 
 impl std::fmt::Debug for Views {
@@ -117,20 +117,27 @@ impl Views {
         Self {
             shared,
             pains: Arc::new(Decoded::new(DECODED_PAINS)),
+            // One question: the screening conditions.
+            conditions: Arc::new(Decoded::new(1)),
         }
     }
 
-    /// FindByPain through the same path as [`Views::catalog`], decoded
-    /// once per distinct answer.
-    async fn pain(
+    /// A catalog read through the same path as [`Views::catalog`], decoded
+    /// once per distinct answer in `kept`.
+    async fn catalog_kept<M, R>(
         &self,
         ctx: &Ctx,
-        request: FindByPainRequest,
-    ) -> Result<Arc<FindByPainResponse>, Status> {
-        let request = Bytes::from(request.encode_to_vec());
-        let answer = catalog::read(&self.shared, ctx, FIND_BY_PAIN, request.clone()).await?;
-        self.pains
-            .decode(request, answer)
+        method: u8,
+        message: M,
+        kept: &Decoded<R>,
+    ) -> Result<Arc<R>, Status>
+    where
+        M: prost::Message,
+        R: prost::Message + Default,
+    {
+        let request = Bytes::from(message.encode_to_vec());
+        let answer = catalog::read(&self.shared, ctx, method, request.clone()).await?;
+        kept.decode(request, answer)
             .map_err(|e| Status::internal(format!("the catalog's answer did not decode: {e}")))
     }
 
@@ -179,7 +186,7 @@ impl ViewService for Views {
             .await?;
         let (pain_req, max) = relief_plan_query(request.into_inner())?;
         let (pain, guidance, overview, conditions) = tokio::join!(
-            self.pain(&ctx, pain_req),
+            self.catalog_kept(&ctx, FIND_BY_PAIN, pain_req, &self.pains),
             self.catalog::<_, GetTechniqueGuidanceResponse>(
                 &ctx,
                 TECHNIQUE_GUIDANCE,
@@ -197,19 +204,20 @@ impl ViewService for Views {
                 },
                 |mut c, r| async move { c.get_overview(r).await }
             ),
-            self.catalog::<_, ListContraindicationsResponse>(
+            self.catalog_kept(
                 &ctx,
                 CONTRAINDICATIONS,
                 ListContraindicationsRequest {
                     kind: ContraindicationKind::Condition as i32
-                }
+                },
+                &self.conditions
             ),
         );
         let overview = overview?;
         let inputs = convert::Inputs {
             regions: overview.region_progress.unwrap_or_default().regions,
             holds: overview.holds.unwrap_or_default().holds,
-            conditions: conditions?.contraindications,
+            conditions: conditions?,
             pain: pain?,
             guidance: guidance?.guidance,
             profile: overview.profile.and_then(|p| p.profile).unwrap_or_default(),
@@ -280,6 +288,7 @@ impl ViewService for Views {
 #[cfg(test)]
 mod tests {
     use knotwork_proto::catalog::v1::MuscleMatch;
+    use prost::Message as _;
 
     use super::*;
 
