@@ -236,7 +236,6 @@ async fn seed(
     Ok(())
 }
 
-/// The sessions the runs in `runs` logged.
 /// `run`, with the CPU each of `procs` spent over it per successful call
 /// ([`load::RunResult::server_cpu_us_per_call`]).
 async fn with_server_cpu(
@@ -256,6 +255,7 @@ async fn with_server_cpu(
     r
 }
 
+/// The sessions the runs in `runs` logged.
 fn logged(runs: &[load::RunResult]) -> usize {
     runs.iter()
         .filter_map(|r| r.ops.get(&Op::LogSession))

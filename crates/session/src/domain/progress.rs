@@ -469,12 +469,13 @@ impl Grouped {
             history_days,
             catalog: Arc::downgrade(catalog),
         };
+        // Asked again: the same list, not a copy of it.
+        if let Some((k, Points::All(all))) = &*kept
+            && *k == key
+        {
+            return all.clone();
+        }
         let done = match kept.take() {
-            // Asked again: the same list, not a copy of it.
-            Some((k, Points::All(all))) if k == key => {
-                *kept = Some((k, Points::All(all.clone())));
-                return all;
-            }
             Some((k, Points::Partial(done))) if k == key => done,
             _ => vec![None; self.by_point.len()],
         };
