@@ -516,6 +516,97 @@ impl Grouped {
         v
     }
 
+    /// Takes the `i`th session of `point` out, in place (the store keeps a
+    /// journal up to date this way after a commit): what was computed for
+    /// that point, and the extra value, are forgotten; every other point's
+    /// progress stays. `None` when there is no such session.
+    pub fn remove_at(&mut self, point: &str, i: usize) -> Option<SessionPoint> {
+        let at = self.place(point);
+        let list = self.by_point.get_mut(point)?;
+        if i >= list.len() {
+            return None;
+        }
+        let s = list.remove(i);
+        let gone = list.is_empty();
+        if gone {
+            self.by_point.remove(point);
+        }
+        if let Some(days) = self.worked.get_mut(point) {
+            if let Some(n) = days.get_mut(&s.local_date) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    days.remove(&s.local_date);
+                }
+            }
+            if days.is_empty() {
+                self.worked.remove(point);
+            }
+        }
+        self.forget(at, if gone { Edit::Gone } else { Edit::Changed });
+        Some(s)
+    }
+
+    /// Puts `s` in as the `i`th session of `point` (at most one past its
+    /// last), in place; see [`Grouped::remove_at`]. False when `i` is past
+    /// that.
+    pub fn insert_at(&mut self, point: &str, i: usize, s: SessionPoint) -> bool {
+        let at = self.place(point);
+        let new = !self.by_point.contains_key(point);
+        let list = self.by_point.entry(point.to_owned()).or_default();
+        if i > list.len() {
+            if list.is_empty() {
+                self.by_point.remove(point);
+            }
+            return false;
+        }
+        *self
+            .worked
+            .entry(point.to_owned())
+            .or_default()
+            .entry(s.local_date)
+            .or_default() += 1;
+        list.insert(i, s);
+        self.forget(at, if new { Edit::New } else { Edit::Changed });
+        true
+    }
+
+    /// The index `point` has (or would have) in `by_point`, when progress
+    /// was computed (it is kept in that order); `None` otherwise.
+    fn place(&mut self, point: &str) -> Option<usize> {
+        let computed = self.computed.0.get_mut().unwrap_or_else(|p| p.into_inner());
+        computed.is_some().then(|| {
+            self.by_point
+                .keys()
+                .take_while(|p| p.as_str() < point)
+                .count()
+        })
+    }
+
+    /// Forgets the computed progress of the point at index `at` of
+    /// `by_point` (see [`Grouped::place`]) after `edit`, keeping every
+    /// other point's in step.
+    fn forget(&mut self, at: Option<usize>, edit: Edit) {
+        *self.extra.0.get_mut().unwrap_or_else(|p| p.into_inner()) = None;
+        let computed = self.computed.0.get_mut().unwrap_or_else(|p| p.into_inner());
+        let (Some((key, points)), Some(at)) = (computed.take(), at) else {
+            return;
+        };
+        let mut points = match points {
+            Points::All(all) => all.iter().cloned().map(Some).collect(),
+            Points::Partial(done) => done,
+        };
+        match edit {
+            Edit::Changed if at < points.len() => points[at] = None,
+            Edit::Gone if at < points.len() => {
+                points.remove(at);
+            }
+            Edit::New if at <= points.len() => points.insert(at, None),
+            // Out of step (never expected): compute every point again.
+            _ => return,
+        }
+        *computed = Some((key, Points::Partial(points)));
+    }
+
     /// Takes over what `earlier` (the same user's journal before a change)
     /// computed for the points whose sessions are the same in both: after
     /// a session is logged, only its point is computed again.
@@ -572,6 +663,16 @@ pub fn status_of(list: &[Arc<PointProgress>], point: &str) -> Option<Status> {
     list.binary_search_by(|p| p.trigger_point.as_str().cmp(point))
         .ok()
         .map(|i| list[i].status)
+}
+
+/// What an in-place edit did to a point of a journal.
+enum Edit {
+    /// Its sessions changed.
+    Changed,
+    /// It has no session left.
+    Gone,
+    /// It has its first.
+    New,
 }
 
 /// Progress computed from a journal, per point in `by_point` order.

@@ -116,7 +116,7 @@ pub(super) fn decode_parts(v: &[u8]) -> Result<(&str, SessionPoint), Error> {
 }
 
 /// The journal row of a stored `sessions` value (a JSON record).
-fn row_of(session: &[u8]) -> Result<Vec<u8>, Error> {
+pub(super) fn row_of(session: &[u8]) -> Result<Vec<u8>, Error> {
     Ok(encode(&serde_json::from_slice::<JournalEntry>(session)?))
 }
 

@@ -132,13 +132,6 @@ pub struct StoreOptions {
     pub quota: crate::domain::quota::Quota,
 }
 
-/// The most bytes of grouped journals a store keeps between calls, with
-/// the progress computed from them (an estimate): about 250 users with 150
-/// sessions on as many points each, or 1,500 users with 150 sessions on 20
-/// points. At 4 MiB (journals alone) the app mix's 200 users with 150
-/// sessions did not all fit and a third of the hits were lost.
-const JOURNALS_BYTES: u64 = 32 * 1024 * 1024;
-
 /// The default of [`StoreOptions::cache_bytes`].
 pub const DEFAULT_CACHE_BYTES: usize = 8 * 1024 * 1024;
 
@@ -202,7 +195,7 @@ pub struct Store {
     /// entries (0: none); see [`Store::read`].
     read_term: AtomicU64,
     /// Grouped journals read lately (`versions.rs`).
-    journals: versions::Journals,
+    journals: Arc<versions::Journals>,
 }
 
 impl std::fmt::Debug for Store {
@@ -264,7 +257,7 @@ impl Store {
         let healthy = recovery.healthy.subscribe();
         let cell = recovery.cell.clone();
         let path = recovery.path.clone();
-        let versions = recovery.versions.clone();
+        let journals = recovery.journals.clone();
         let writer = {
             let w = Writer {
                 recovery,
@@ -289,7 +282,7 @@ impl Store {
             raft_runtime: None,
             maps: map_state::MapSink::default(),
             read_term: AtomicU64::new(0),
-            journals: versions::Journals::new(versions, JOURNALS_BYTES),
+            journals,
         })
     }
 
@@ -346,6 +339,10 @@ impl Store {
             "journal_cache_misses_total",
             "Journal reads that read the user's rows (none kept, or changed since).",
         );
+        let patched = metrics.counter(
+            "journal_cache_patched_total",
+            "Kept journals a commit brought up to date instead of a read scanning them again.",
+        );
         let kept = metrics.gauge(
             "journal_cache_bytes",
             "Bytes of grouped journals kept between calls (an estimate).",
@@ -353,9 +350,10 @@ impl Store {
         let this = Arc::downgrade(self);
         metrics.on_scrape(move || {
             let Some(this) = this.upgrade() else { return };
-            let (h, m, b) = this.journals.counts();
+            let (h, m, p, b) = this.journals.counts();
             hits.inc_by(h.saturating_sub(hits.get()));
             misses.inc_by(m.saturating_sub(misses.get()));
+            patched.inc_by(p.saturating_sub(patched.get()));
             kept.set(i64::try_from(b).unwrap_or(i64::MAX));
             match this.counts() {
                 Ok((u, s)) => {
@@ -705,13 +703,15 @@ impl Store {
         }
         let at = self.journals.version(user);
         let owner = user.to_owned();
-        let journal = Arc::new(scan_in(db, move |t| t.journal_grouped(&owner)).await?);
+        let (journal, keys) = scan_in(db, move |t| t.journal_grouped(&owner)).await?;
         // What was computed from the user's journal before it changed
         // holds for the points whose sessions did not.
         if let Some(earlier) = self.journals.earlier(user) {
             journal.inherit(&earlier);
         }
-        self.journals.put(user, at, journal.clone());
+        let kept = versions::Kept::new(journal, keys);
+        let journal = kept.grouped().clone();
+        self.journals.put(user, at, kept);
         Ok(journal)
     }
 

@@ -16,6 +16,7 @@ use super::keys::{
     user_lo,
 };
 use super::tables::{Rows, Tables, get, json, scan};
+use super::versions::Keys;
 use crate::domain::checkin::CheckIn;
 use crate::domain::progress::{Grouped, JournalEntry};
 use crate::domain::{GuidedSession, Profile, Screening, SessionRecord, UserData, time};
@@ -328,21 +329,20 @@ impl<T: Rows> Tables<T> {
     }
 
     /// Every session of a user grouped per point, as progress and the
-    /// plans read it: [`Tables::journal`] without a copy of each entry.
-    pub(super) fn journal_grouped(&self, user: &str) -> Result<Grouped, Error> {
+    /// plans read it: [`Tables::journal`] without a copy of each entry;
+    /// with each row's key past the user's prefix, so a commit can patch
+    /// it (`versions.rs`).
+    pub(super) fn journal_grouped(&self, user: &str) -> Result<(Grouped, Keys), Error> {
         let mut out = Grouped::default();
-        scan(
-            &self.journal,
-            &user_lo(user),
-            &user_hi(user),
-            false,
-            |_, v| {
-                let (point, s) = journal::decode_parts(v)?;
-                out.add(point, s);
-                Ok(true)
-            },
-        )?;
-        Ok(out)
+        let mut keys = Keys::default();
+        let lo = user_lo(user);
+        scan(&self.journal, &lo, &user_hi(user), false, |k, v| {
+            let (point, s) = journal::decode_parts(v)?;
+            out.add(point, s);
+            keys.push(point, &k[lo.len()..]);
+            Ok(true)
+        })?;
+        Ok((out, keys))
     }
 
     /// User ids after `after`, in order; at most `limit`, plus whether more

@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex, OnceLock, Weak};
 use redb::{Database, Durability};
 
 use super::keys::{PROBE_KEY, USERS};
-use super::versions::UserVersions;
+use super::versions::{JOURNALS_BYTES, Journals};
 use crate::error::Error;
 
 /// The open database. The writer swaps in a fresh handle after an I/O
@@ -67,8 +67,9 @@ pub(super) struct Recovery {
     pub(super) cell: DbCell,
     pub(super) path: PathBuf,
     pub(super) cache_bytes: usize,
-    /// Raised after every commit that changes users' rows (`versions.rs`).
-    pub(super) versions: Arc<UserVersions>,
+    /// Raised after every commit that changes users' rows, with the
+    /// grouped journals kept against them (`versions.rs`).
+    pub(super) journals: Arc<Journals>,
     /// The table the probe writes to after a reopen (each file probes a
     /// table of its own).
     probe_table: ProbeTable,
@@ -120,7 +121,7 @@ impl Recovery {
             cell,
             path,
             cache_bytes,
-            versions: Arc::default(),
+            journals: Arc::new(Journals::new(Arc::default(), JOURNALS_BYTES)),
             probe_table,
             reports_to,
             healthy: tokio::sync::watch::channel(true).0,
@@ -236,7 +237,7 @@ impl Recovery {
                     }
                     // The file may have gone back to its last durable
                     // commit (and forward again by the hook).
-                    self.versions.changed_all();
+                    self.journals.versions().changed_all();
                     return;
                 }
                 Err(e) => {

@@ -55,7 +55,7 @@ use super::map_state::{self, MapSink, StoredMap};
 use super::recovery::Recovery;
 use super::recovery::{current, write_txn};
 use super::tables::Change;
-use super::versions::UserVersions;
+use super::versions::Journals;
 use crate::error::Error;
 
 openraft::declare_raft_types!(
@@ -536,8 +536,10 @@ fn reapply(db: &Database, log: &Database, upto: u64) -> Result<(), Error> {
 }
 
 /// Raises the versions of the users whose rows the applied `entries`
-/// changed (`replies` says which were applied), after their commit.
-fn changed(versions: &UserVersions, entries: &[Entry<TypeConfig>], replies: &[BatchReply]) {
+/// changed (`replies` says which were applied), after their commit, and
+/// brings their kept journals up to date.
+fn changed(journals: &Journals, entries: &[Entry<TypeConfig>], replies: &[BatchReply]) {
+    let mut changes = Vec::new();
     for (e, reply) in entries.iter().zip(replies) {
         let EntryPayload::Normal(batch) = &e.payload else {
             continue;
@@ -545,9 +547,10 @@ fn changed(versions: &UserVersions, entries: &[Entry<TypeConfig>], replies: &[Ba
         if !reply.applied || batch.shard_map.is_some() {
             continue;
         }
-        for c in &batch.changes {
-            versions.changed(c);
-        }
+        changes.extend(&batch.changes);
+    }
+    if !changes.is_empty() {
+        journals.committed(&changes);
     }
 }
 
@@ -712,13 +715,13 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     {
         let entries: Vec<_> = entries.into_iter().collect();
         let applied = self.applied.clone();
-        let versions = self.db.versions.clone();
+        let journals = self.db.journals.clone();
         let durable = self.flush_due();
         let (replies, map) = blocking(&self.db, move |db| {
             let txn = write_txn(db, durable)?;
             let out = apply_entries(&txn, &entries)?;
             txn.commit()?;
-            changed(&versions, &entries, &out.0);
+            changed(&journals, &entries, &out.0);
             // While this call still holds the database, so a reopen
             // (which waits for every handle) knows to restore these.
             if let Some(e) = entries.last() {
@@ -751,7 +754,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         let meta = meta.clone();
         let path = self.snapshot_path.clone();
         let bytes = snapshot.into_inner();
-        let versions = self.db.versions.clone();
+        let journals = self.db.journals.clone();
         let map = blocking(&self.db, move |db| {
             let rows: SnapshotRows = serde_json::from_slice(&bytes)?;
             let txn = write_txn(db, true)?;
@@ -782,7 +785,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 }
             }
             txn.commit()?;
-            versions.changed_all();
+            journals.versions().changed_all();
             write_snapshot(&path, &meta, &bytes)?;
             Ok(rows.shard_map)
         })

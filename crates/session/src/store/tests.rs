@@ -791,3 +791,111 @@ async fn the_kept_journal_follows_every_change() {
         assert_eq!(check("the user imported").await.by_point.len(), 1);
     }
 }
+
+/// Commits patch a kept journal instead of a read scanning it again
+/// (`versions.rs`); the patched journal is always what the rows say. Many
+/// writes of one user in a seeded random order, some in one batch, at
+/// repeated and back-dated times, moved between points and times, deleted,
+/// with a reader running alongside; on the single copy and on a group of
+/// one alike.
+#[tokio::test]
+async fn patched_journals_match_the_rows() {
+    use crate::domain::progress::by_point;
+    const POINTS: [&str; 4] = ["ql_superficial", "ql_deep", "piriformis_1", "iliopsoas_1"];
+    for replicated in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let store = if replicated {
+            group_of_one(dir.path()).await
+        } else {
+            Store::open(dir.path(), StoreOptions::default()).unwrap()
+        };
+        let cat = Arc::new(fixture::catalog());
+        // xorshift64: a seeded order, the same on every run.
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        // Times on a few days, often the same instant twice.
+        let at = |slot: u64| format!("2026-03-0{}T{:02}:00:00Z", 1 + slot / 12, 8 + slot % 12);
+        let done = std::sync::atomic::AtomicBool::new(false);
+        let writes = async {
+            for step in 0..160 {
+                let sessions = store.all_sessions("u").await.unwrap();
+                let ids: Vec<String> = sessions.iter().map(|r| r.id.clone()).collect();
+                let point = POINTS[next(4) as usize];
+                match next(12) {
+                    0..=4 => {
+                        let d = draft(point, &at(next(60)), Some(next(9) as u8 + 1));
+                        let items = vec![item(&format!("r{step}"), d)];
+                        let _ = store.log_sessions("u", items, cat.clone(), now()).await;
+                    }
+                    5 => {
+                        let items = (0..3)
+                            .map(|i| {
+                                let p = POINTS[next(4) as usize];
+                                item(&format!("r{step}-{i}"), draft(p, &at(next(60)), None))
+                            })
+                            .collect();
+                        let _ = store.log_sessions("u", items, cat.clone(), now()).await;
+                    }
+                    6 | 7 if !ids.is_empty() => {
+                        let id = ids[next(ids.len() as u64) as usize].clone();
+                        let update = SessionUpdate {
+                            id,
+                            draft: draft(point, &at(next(60)), Some(3)),
+                        };
+                        let _ = store.update_session("u", update, cat.clone(), now()).await;
+                    }
+                    8 if !ids.is_empty() => {
+                        let id = &ids[next(ids.len() as u64) as usize];
+                        store.delete_session("u", id).await.unwrap();
+                    }
+                    9 => {
+                        // Every session of a point: it goes, and may come
+                        // back later.
+                        for r in sessions.iter().filter(|r| r.draft.trigger_point == point) {
+                            store.delete_session("u", &r.id).await.unwrap();
+                        }
+                    }
+                    _ => {
+                        // Another user's write in between.
+                        let items = vec![item(&format!("v{step}"), draft(point, &at(1), None))];
+                        let _ = store.log_sessions("v", items, cat.clone(), now()).await;
+                    }
+                }
+                if next(3) == 0 {
+                    let kept = store.journal_grouped("u").await.unwrap();
+                    let rows = by_point(store.journal("u").await.unwrap());
+                    assert_eq!(*kept, rows, "replicated {replicated}, step {step}");
+                    // The progress kept across patches (only the changed
+                    // points computed again) is what the rows give.
+                    let today = jiff::civil::date(2026, 3, 6);
+                    assert_eq!(
+                        kept.progress(today, 28, &cat),
+                        rows.progress(today, 28, &cat),
+                        "replicated {replicated}, step {step}"
+                    );
+                }
+            }
+            done.store(true, std::sync::atomic::Ordering::SeqCst);
+        };
+        // Reads racing the commits: a read that began before a commit and
+        // is kept after it must never be taken for current.
+        let reads = async {
+            while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                store.journal_grouped("u").await.unwrap();
+                tokio::task::yield_now().await;
+            }
+        };
+        tokio::join!(writes, reads);
+        let kept = store.journal_grouped("u").await.unwrap();
+        let rows = by_point(store.journal("u").await.unwrap());
+        assert_eq!(*kept, rows, "replicated {replicated}, at the end");
+        assert!(rows.by_point.len() > 1, "replicated {replicated}");
+        let (_, _, patched, _) = store.journals.counts();
+        assert!(patched >= 40, "replicated {replicated}: {patched} patched");
+    }
+}

@@ -384,16 +384,16 @@ impl Writer {
             };
             let outcome = match &mut self.replica {
                 None => {
-                    let versions = &self.recovery.versions;
+                    let journals = &self.recovery.journals;
                     match commit_batch(&db, &mut jobs, self.quota) {
                         // Raised after the commit, for the rows it changed:
-                        // only their users' kept journals are read again.
+                        // only their users' kept journals change.
                         Ok(changes) => {
-                            changes.iter().for_each(|c| versions.changed(c));
+                            journals.committed(&changes.iter().collect::<Vec<_>>());
                             Ok(())
                         }
                         Err(e) => {
-                            versions.changed_all();
+                            journals.versions().changed_all();
                             Err(Failure::Storage(e.to_string()))
                         }
                     }
