@@ -482,10 +482,7 @@ fn json_login_guide_and_my_data() {
     assert_eq!(today["adherence"]["streakIncludesToday"], true);
     let human = ok(&up, &["today"]);
     assert!(human.contains("1 day in a row, today included"), "{human}");
-    assert!(
-        human.contains("set aside: quadratus_lumborum_superficial"),
-        "{human}"
-    );
+    assert!(human.contains("set aside: QL superficial point"), "{human}");
     let calendar = ok(&up, &["calendar", "--days", "2"]);
     assert!(calendar.starts_with("BEGIN:VCALENDAR\r\n"), "{calendar}");
     assert!(calendar.ends_with("END:VCALENDAR\r\n"), "{calendar}");

@@ -7,6 +7,7 @@ use knotwork_proto::session::v1 as ses;
 
 use super::catalog::parse_side;
 use super::journal::parse_quality;
+use super::names::Names;
 use crate::connect::{Ctx, Reply, full};
 use crate::output::{paint, print_warnings, short, style, word};
 
@@ -82,7 +83,7 @@ pub struct DeleteSessionArgs {
 }
 
 /// Prints holds as a short list: what, since when, why, what to do.
-pub fn print_holds(holds: &[ses::Hold]) {
+pub fn print_holds(holds: &[ses::Hold], names: &Names) {
     if holds.is_empty() {
         println!("No point is on hold.");
         return;
@@ -98,8 +99,8 @@ pub fn print_holds(holds: &[ses::Hold]) {
         };
         anstream::println!(
             "{state}  {} ({})  since {}",
-            paint(style::HEADING, short(&h.trigger_point)),
-            short(&h.muscle),
+            paint(style::HEADING, names.of(&h.trigger_point)),
+            names.of(&h.muscle),
             h.since_local_time
         );
         println!("  why: {}", h.why);
@@ -129,7 +130,8 @@ pub async fn holds(ctx: &Ctx, args: HoldsArgs) -> anyhow::Result<()> {
         })?)
         .await
         .reply()?;
-    ctx.out.show(&resp, |r| print_holds(&r.holds))
+    let names = Names::for_points(ctx, resp.holds.iter().map(|h| &h.trigger_point)).await;
+    ctx.out.show(&resp, |r| print_holds(&r.holds, &names))
 }
 
 /// `knotwork release-hold`.
@@ -149,7 +151,8 @@ pub async fn release(ctx: &Ctx, args: ReleaseArgs) -> anyhow::Result<()> {
         })?)
         .await
         .reply()?;
-    ctx.out.show(&resp, |r| print_holds(&r.holds))
+    let names = Names::for_points(ctx, resp.holds.iter().map(|h| &h.trigger_point)).await;
+    ctx.out.show(&resp, |r| print_holds(&r.holds, &names))
 }
 
 /// The session fields and the update mask an `edit-session` names.

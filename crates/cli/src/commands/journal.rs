@@ -10,6 +10,7 @@ use anyhow::{Context as _, bail};
 use knotwork_proto::session::v1 as ses;
 
 use super::catalog::parse_side;
+use super::names::Names;
 use crate::connect::{Ctx, Reply, explain, full};
 use crate::output::{
     self, align_right, paint, print_table, print_warnings, short, style, table, word,
@@ -177,7 +178,8 @@ pub fn show_logged(resp: &ses::LogSessionResponse) {
     print_warnings(&s.warnings);
 }
 
-pub(super) fn sessions_table(sessions: &[ses::SessionRecord]) {
+/// The sessions as a table, points and tools by `names`.
+pub(super) fn sessions_table(sessions: &[ses::SessionRecord], names: &Names) {
     let mut t = table(&[
         "date",
         "trigger point",
@@ -191,8 +193,8 @@ pub(super) fn sessions_table(sessions: &[ses::SessionRecord]) {
     for s in sessions {
         t.add_row(vec![
             s.local_date.clone(),
-            short(&s.trigger_point).to_owned(),
-            short(&s.tool).to_owned(),
+            names.of(&s.trigger_point),
+            names.of(&s.tool),
             word(s.side().as_str_name(), "SIDE_"),
             s.pressure.to_string(),
             format!("{}s", s.duration_seconds),
@@ -314,9 +316,10 @@ pub async fn session(ctx: &Ctx, args: SessionArgs) -> anyhow::Result<()> {
         })?)
         .await
         .reply()?;
+    let names = Names::for_points(ctx, resp.session.iter().map(|s| &s.trigger_point)).await;
     ctx.out.show(&resp, |resp| {
         let Some(s) = &resp.session else { return };
-        sessions_table(std::slice::from_ref(s));
+        sessions_table(std::slice::from_ref(s), &names);
         if s.pain_quality() != ses::PainQuality::Unspecified {
             println!(
                 "felt {}",
@@ -349,12 +352,13 @@ pub async fn sessions(ctx: &Ctx, args: SessionsArgs) -> anyhow::Result<()> {
         .list_sessions(ctx.request(req)?)
         .await
         .reply()?;
+    let names = Names::for_points(ctx, resp.sessions.iter().map(|s| &s.trigger_point)).await;
     ctx.out.show(&resp, |resp| {
         if resp.sessions.is_empty() {
             println!("no sessions yet");
             return;
         }
-        sessions_table(&resp.sessions);
+        sessions_table(&resp.sessions, &names);
         if !resp.next_page_token.is_empty() {
             println!("more: --page-token {}", resp.next_page_token);
         }

@@ -5,8 +5,9 @@ use std::io::Write as _;
 
 use knotwork_proto::session::v1 as ses;
 
+use super::names::Names;
 use crate::connect::{Ctx, Reply};
-use crate::output::{paint, print_table, short, style, table};
+use crate::output::{paint, print_table, style, table};
 
 /// Options of `knotwork reminders`.
 #[derive(Debug, clap::Args)]
@@ -27,8 +28,9 @@ pub struct CalendarArgs {
     pub days: i32,
 }
 
-/// Prints a day's plan: the totals, the points, the suggested times.
-pub fn show_plan(plan: &ses::DailyPlan) {
+/// Prints a day's plan: the totals, the points (by `names`), the
+/// suggested times.
+pub fn show_plan(plan: &ses::DailyPlan, names: &Names) {
     anstream::println!(
         "{}",
         paint(
@@ -43,7 +45,7 @@ pub fn show_plan(plan: &ses::DailyPlan) {
         println!(
             "nothing planned: points you work join the plan for a week (`knotwork plan \"low back\"` finds some)"
         );
-        print_set_aside(plan);
+        print_set_aside(plan, names);
         return;
     }
     println!(
@@ -61,7 +63,7 @@ pub fn show_plan(plan: &ses::DailyPlan) {
     for p in &plan.points {
         let status = crate::output::word(p.status().as_str_name(), "PROGRESS_STATUS_");
         t.add_row(vec![
-            short(&p.trigger_point).to_owned(),
+            names.of(&p.trigger_point),
             p.sessions_done.to_string(),
             p.sessions_planned.to_string(),
             p.sessions_left.to_string(),
@@ -84,26 +86,34 @@ pub fn show_plan(plan: &ses::DailyPlan) {
             _ => "later",
         }
         .to_owned();
-        let points: Vec<&str> = if s.trigger_points_left.is_empty() {
-            s.trigger_points.iter().map(|p| short(p)).collect()
+        let points = if s.trigger_points_left.is_empty() {
+            &s.trigger_points
         } else {
-            s.trigger_points_left.iter().map(|p| short(p)).collect()
+            &s.trigger_points_left
         };
-        t.add_row(vec![clock(&s.local_time), state, points.join(", ")]);
+        t.add_row(vec![clock(&s.local_time), state, names.list(points)]);
     }
     print_table(&t);
-    print_set_aside(plan);
+    print_set_aside(plan, names);
 }
 
-fn print_set_aside(plan: &ses::DailyPlan) {
+fn print_set_aside(plan: &ses::DailyPlan, names: &Names) {
     if !plan.set_aside.is_empty() {
-        let names: Vec<&str> = plan.set_aside.iter().map(|p| short(p)).collect();
         anstream::println!(
             "{} {} (on hold or worsening)",
             paint(style::CAUTION, "set aside:"),
-            names.join(", ")
+            names.list(&plan.set_aside)
         );
     }
+}
+
+/// The trigger points a day's plan names.
+pub fn plan_points(plan: &ses::DailyPlan) -> impl Iterator<Item = &String> {
+    plan.points
+        .iter()
+        .map(|p| &p.trigger_point)
+        .chain(plan.slots.iter().flat_map(|s| &s.trigger_points))
+        .chain(&plan.set_aside)
 }
 
 /// `HH:MM` of an RFC 3339 local time (the whole text when it is not one).

@@ -4,8 +4,9 @@
 use knotwork_proto::session::v1 as ses;
 
 use super::journal::sessions_table;
+use super::names::Names;
 use crate::connect::{Ctx, Reply, full};
-use crate::output::{align_right, paint, print_table, short, style, table, word};
+use crate::output::{align_right, paint, print_table, style, table, word};
 
 /// Options of `knotwork progress`.
 #[derive(Debug, clap::Args)]
@@ -26,8 +27,8 @@ pub struct DayArgs {
     pub date: String,
 }
 
-/// Prints progress per point (and the days, for one point).
-pub fn show_progress(progress: &[ses::PointProgress], days: bool) {
+/// Prints progress per point (by `names`; and the days, for one point).
+pub fn show_progress(progress: &[ses::PointProgress], days: bool, names: &Names) {
     if progress.is_empty() {
         println!("no progress yet: log a session first");
         return;
@@ -37,7 +38,7 @@ pub fn show_progress(progress: &[ses::PointProgress], days: bool) {
         // Plain text: styles inside a cell would skew the column widths.
         let status = word(p.status().as_str_name(), "PROGRESS_STATUS_");
         t.add_row(vec![
-            short(&p.trigger_point).to_owned(),
+            names.of(&p.trigger_point),
             status,
             format!("{:+.2}", p.tenderness_trend_per_day),
             p.sessions_in_window.to_string(),
@@ -61,7 +62,7 @@ pub fn show_progress(progress: &[ses::PointProgress], days: bool) {
             }
             align_right(&mut t, &[1, 2, 3, 4]);
             println!();
-            anstream::println!("{}", paint(style::HEADING, short(&p.trigger_point)));
+            anstream::println!("{}", paint(style::HEADING, names.of(&p.trigger_point)));
             print_table(&t);
         }
     }
@@ -93,12 +94,13 @@ pub async fn progress(ctx: &Ctx, args: ProgressArgs) -> anyhow::Result<()> {
         .list_progress(ctx.request(req)?)
         .await
         .reply()?;
+    let names = Names::for_points(ctx, resp.progress.iter().map(|p| &p.trigger_point)).await;
     ctx.out.show(&resp, |resp| {
         if let Some(a) = &resp.adherence {
             show_adherence(a);
             println!();
         }
-        show_progress(&resp.progress, one);
+        show_progress(&resp.progress, one, &names);
     })
 }
 
@@ -137,8 +139,16 @@ fn plural(n: i32) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 
+/// The trigger points a day names: its sessions' and its allowances'.
+pub fn day_points(day: &ses::GetDayResponse) -> impl Iterator<Item = &String> {
+    day.sessions
+        .iter()
+        .map(|s| &s.trigger_point)
+        .chain(day.allowances.iter().map(|a| &a.trigger_point))
+}
+
 /// Prints a day: sessions, then what is still allowed per point.
-pub fn show_day(day: &ses::GetDayResponse) {
+pub fn show_day(day: &ses::GetDayResponse, names: &Names) {
     anstream::println!(
         "{}",
         paint(
@@ -149,7 +159,7 @@ pub fn show_day(day: &ses::GetDayResponse) {
     if day.sessions.is_empty() {
         println!("no sessions this day");
     } else {
-        sessions_table(&day.sessions);
+        sessions_table(&day.sessions, names);
         let minutes = day.total_duration_seconds / 60;
         if day.sessions_truncated {
             println!(
@@ -167,7 +177,7 @@ pub fn show_day(day: &ses::GetDayResponse) {
         let mut t = table(&["trigger point", "done", "left", "next allowed"]);
         for a in &day.allowances {
             t.add_row(vec![
-                short(&a.trigger_point).to_owned(),
+                names.of(&a.trigger_point),
                 a.sessions_done.to_string(),
                 a.sessions_remaining.to_string(),
                 a.next_allowed_local_time.clone(),
@@ -189,7 +199,8 @@ pub async fn day(ctx: &Ctx, args: DayArgs) -> anyhow::Result<()> {
         })?)
         .await
         .reply()?;
-    ctx.out.show(&resp, show_day)
+    let names = Names::for_points(ctx, day_points(&resp)).await;
+    ctx.out.show(&resp, |day| show_day(day, &names))
 }
 
 #[cfg(test)]

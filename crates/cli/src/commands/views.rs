@@ -108,9 +108,7 @@ pub async fn plan(ctx: &Ctx, args: PlanArgs) -> anyhow::Result<()> {
                     .unwrap_or_default();
                 let with: Vec<_> = p.techniques.iter().map(|t| names.of(&t.tool)).collect();
                 let mut point = short(&p.trigger_point).to_owned();
-                if !p.blocks.is_empty() {
-                    point.push_str(" (blocked)");
-                }
+                point.push_str(block_mark(p));
                 t.add_row(vec![
                     if j == 0 {
                         (i + 1).to_string()
@@ -161,6 +159,20 @@ pub async fn plan(ctx: &Ctx, args: PlanArgs) -> anyhow::Result<()> {
     })
 }
 
+/// The mark a planned point's blocks put beside it. A block on one tool
+/// (TOOL_EXCLUDED) leaves the point to the tools listed with it; any other
+/// block, or no usable tool listed, stops the point. Its notes below the
+/// table say which.
+fn block_mark(p: &gw::PlannedPoint) -> &'static str {
+    if p.blocks.is_empty() {
+        ""
+    } else if !p.techniques.is_empty() && p.blocks.iter().all(|b| b.reason == "TOOL_EXCLUDED") {
+        " (not every tool)"
+    } else {
+        " (blocked)"
+    }
+}
+
 /// Points not recommended now, apart from the rest: why and what to do.
 fn print_set_aside(points: &[gw::SetAsidePoint], names: &Names) {
     if points.is_empty() {
@@ -203,23 +215,23 @@ pub async fn today(ctx: &Ctx, args: TodayArgs) -> anyhow::Result<()> {
         })?)
         .await
         .reply()?;
-    let names = if ctx.out.json || resp.set_aside.is_empty() {
-        Names::default()
-    } else {
-        let points: Vec<String> = resp
-            .set_aside
-            .iter()
-            .map(|p| p.trigger_point.clone())
-            .collect();
-        Names::load(ctx, &points).await
-    };
+    // Every point the day names, by its name.
+    let points = resp
+        .plan
+        .iter()
+        .flat_map(super::plan::plan_points)
+        .chain(resp.day.iter().flat_map(super::progress::day_points))
+        .chain(resp.holds.iter().map(|h| &h.trigger_point))
+        .chain(resp.progress.iter().map(|p| &p.trigger_point))
+        .chain(resp.set_aside.iter().map(|p| &p.trigger_point));
+    let names = Names::for_points(ctx, points).await;
     ctx.out.show(&resp, |resp| {
         if let Some(s) = &resp.screening {
             let status = word(s.status().as_str_name(), "SCREENING_STATUS_");
             anstream::println!("screening: {}", paint(style::HEADING, status));
         }
         if let Some(plan) = &resp.plan {
-            super::plan::show_plan(plan);
+            super::plan::show_plan(plan, &names);
             println!();
         }
         if let Some(a) = &resp.adherence {
@@ -227,14 +239,14 @@ pub async fn today(ctx: &Ctx, args: TodayArgs) -> anyhow::Result<()> {
             println!();
         }
         if let Some(day) = &resp.day {
-            show_day(day);
+            show_day(day, &names);
         }
         if !resp.holds.is_empty() {
             println!();
-            super::holds::print_holds(&resp.holds);
+            super::holds::print_holds(&resp.holds, &names);
         }
         println!();
-        show_progress(&resp.progress, false);
+        show_progress(&resp.progress, false, &names);
         let listed = i32::try_from(resp.progress.len()).unwrap_or(i32::MAX);
         if resp.progress_total > listed {
             println!(
@@ -263,4 +275,48 @@ pub async fn today(ctx: &Ctx, args: TodayArgs) -> anyhow::Result<()> {
             print_table(&t);
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn point(reasons: &[&str], tools: usize) -> gw::PlannedPoint {
+        gw::PlannedPoint {
+            blocks: reasons
+                .iter()
+                .map(|r| gw::Block {
+                    reason: (*r).into(),
+                    message: String::new(),
+                })
+                .collect(),
+            techniques: vec![Default::default(); tools],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn only_a_block_that_stops_the_point_marks_it_blocked() {
+        assert_eq!(block_mark(&point(&[], 1)), "");
+        // One tool excluded, another listed: the point stays workable.
+        assert_eq!(
+            block_mark(&point(&["TOOL_EXCLUDED"], 1)),
+            " (not every tool)"
+        );
+        // No usable tool left, or any block on the point itself.
+        assert_eq!(block_mark(&point(&["TOOL_EXCLUDED"], 0)), " (blocked)");
+        for reason in [
+            "SCREENING_REQUIRED",
+            "CONTRAINDICATED",
+            "CONDITION_EXCLUDED",
+            "DAILY_LIMIT_REACHED",
+            "NO_OWNED_TOOL",
+            "POINT_ON_HOLD",
+        ] {
+            assert_eq!(
+                block_mark(&point(&["TOOL_EXCLUDED", reason], 2)),
+                " (blocked)"
+            );
+        }
+    }
 }
