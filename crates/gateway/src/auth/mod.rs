@@ -106,6 +106,62 @@ pub struct Authenticator {
     /// Whether unscoped subjects must not look scoped.
     guard_prefix: bool,
     leeway: u64,
+    /// Tokens verified lately.
+    remembered: Remembered,
+}
+
+/// How many verified tokens are remembered (about 150 bytes each).
+const REMEMBERED: usize = 16 * 1024;
+
+/// Tokens verified lately, by SHA-256 of the token: an app sends the same
+/// bearer token with every call, and parsing it three times and checking
+/// its signature was the largest part of the gateway's own work on a call
+/// after HTTP/2 (an RSA signature from an OpenID provider costs more than
+/// the rest of a catalog read). A remembered token passes again only while
+/// its `exp` and `nbf` hold, with the same leeway, and while its issuer
+/// still has the very key set that verified it: a refreshed or reloaded set
+/// (a rotation, a removed key) sends every token through the whole check
+/// again. Refusals are never remembered.
+struct Remembered {
+    passes: quick_cache::sync::Cache<[u8; 32], Pass>,
+    hits: std::sync::atomic::AtomicU64,
+}
+
+/// A token that passed: its user id, its time bounds, and what verified it.
+#[derive(Clone)]
+struct Pass {
+    user: String,
+    exp: u64,
+    nbf: Option<u64>,
+    /// The index of its issuer.
+    issuer: usize,
+    /// The key set that verified it (`None`: a fixed set, which never
+    /// changes); weak, so a replaced set is not kept alive.
+    set: Option<std::sync::Weak<KeySet>>,
+}
+
+impl Pass {
+    /// Whether it still passes at `now` (seconds) with `leeway`, its
+    /// issuer's keys being `current` (`None`: a fixed set).
+    fn holds(&self, now: u64, leeway: u64, current: Option<&Arc<KeySet>>) -> bool {
+        let in_time = self.exp >= now.saturating_sub(leeway)
+            && self.nbf.is_none_or(|nbf| nbf <= now.saturating_add(leeway));
+        let same_keys = match (&self.set, current) {
+            (None, None) => true,
+            (Some(set), Some(current)) => std::sync::Weak::ptr_eq(set, &Arc::downgrade(current)),
+            _ => false,
+        };
+        in_time && same_keys
+    }
+}
+
+impl Remembered {
+    fn new() -> Self {
+        Self {
+            passes: quick_cache::sync::Cache::new(REMEMBERED),
+            hits: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
 }
 
 impl std::fmt::Debug for Authenticator {
@@ -158,6 +214,7 @@ impl Authenticator {
             }],
             guard_prefix: false,
             leeway: leeway.as_secs(),
+            remembered: Remembered::new(),
         }
     }
 
@@ -219,6 +276,7 @@ impl Authenticator {
             issuers,
             guard_prefix,
             leeway: config.jwt_leeway_secs,
+            remembered: Remembered::new(),
         })
     }
 
@@ -268,12 +326,19 @@ impl Authenticator {
         if token.len() > MAX_TOKEN_LEN {
             return Err(unauthenticated("TOKEN_MALFORMED", "token too long"));
         }
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        if let Some(user) = self.remembered_pass(&digest) {
+            return Ok(user);
+        }
         let header = jsonwebtoken::decode_header(token)
             .map_err(|_| unauthenticated("TOKEN_MALFORMED", "token is not a JWT"))?;
-        let issuer = self.issuer_of(token)?;
+        let (index, issuer) = self.issuer_of(token)?;
         let kid = header.kid.as_deref();
         let set = match &issuer.keys {
-            Keys::Fixed(set) => return self.check(token, issuer, set.find(kid)),
+            Keys::Fixed(set) => {
+                let pass = self.check(token, issuer, set.find(kid))?;
+                return Ok(self.remember(digest, index, None, pass));
+            }
             Keys::File(file) => file.keys(),
             Keys::Discovered(provider) => {
                 let set = provider.keys();
@@ -286,33 +351,75 @@ impl Authenticator {
                 }
             }
         };
-        self.check(token, issuer, set.find(kid))
+        let pass = self.check(token, issuer, set.find(kid))?;
+        Ok(self.remember(digest, index, Some(&set), pass))
+    }
+
+    /// The user of a remembered token that still passes (see
+    /// [`Remembered`]).
+    fn remembered_pass(&self, digest: &[u8; 32]) -> Option<String> {
+        let pass = self.remembered.passes.get(digest)?;
+        let current = match &self.issuers.get(pass.issuer)?.keys {
+            Keys::Fixed(_) => None,
+            Keys::File(file) => Some(file.keys()),
+            Keys::Discovered(provider) => Some(provider.keys()),
+        };
+        if !pass.holds(now_secs(), self.leeway, current.as_ref()) {
+            self.remembered.passes.remove(digest);
+            return None;
+        }
+        self.remembered
+            .hits
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Some(pass.user)
+    }
+
+    /// Remembers a token that passed, verified by `set`, and returns its
+    /// user.
+    fn remember(
+        &self,
+        digest: [u8; 32],
+        issuer: usize,
+        set: Option<&Arc<KeySet>>,
+        (user, exp, nbf): (String, u64, Option<u64>),
+    ) -> String {
+        let pass = Pass {
+            user: user.clone(),
+            exp,
+            nbf,
+            issuer,
+            set: set.map(Arc::downgrade),
+        };
+        self.remembered.passes.insert(digest, pass);
+        user
     }
 
     /// The configured issuer the token's (unverified) `iss` names. With a
     /// single issuer, a token naming another is refused by validation so
     /// that the reason is the same as before OpenID issuers existed.
-    fn issuer_of(&self, token: &str) -> Result<&Issuer, Error> {
+    fn issuer_of(&self, token: &str) -> Result<(usize, &Issuer), Error> {
         let peek = jsonwebtoken::dangerous::insecure_decode::<IssuerOnly>(token)
             .map_err(|_| unauthenticated("TOKEN_MALFORMED", "token is not a JWT"))?;
         let iss = peek.claims.iss.as_str().unwrap_or("");
         self.issuers
             .iter()
-            .find(|i| i.iss == iss)
+            .enumerate()
+            .find(|(_, i)| i.iss == iss)
             .or(match self.issuers.as_slice() {
-                [only] => Some(only),
+                [only] => Some((0, only)),
                 _ => None,
             })
             .ok_or_else(|| unauthenticated("TOKEN_WRONG_ISSUER", "token issuer not accepted"))
     }
 
-    /// Checks the signature and claims with `key` and makes the user id.
+    /// Checks the signature and claims with `key` and makes the user id;
+    /// returns it with the token's `exp` and `nbf`.
     fn check(
         &self,
         token: &str,
         issuer: &Issuer,
         key: Option<&keys::Key>,
-    ) -> Result<String, Error> {
+    ) -> Result<(String, u64, Option<u64>), Error> {
         let key = key.ok_or_else(|| {
             unauthenticated("TOKEN_UNKNOWN_KEY", "token signed by an unknown key")
         })?;
@@ -344,6 +451,7 @@ impl Authenticator {
             };
             unauthenticated(reason, message)
         })?;
+        let (exp, nbf) = (data.claims.exp, data.claims.nbf);
         let sub = data.claims.sub;
         let bad_subject = || {
             unauthenticated(
@@ -364,7 +472,7 @@ impl Authenticator {
         if !knotwork_runtime::internal::is_valid_user_id(&user) {
             return Err(bad_subject());
         }
-        Ok(user)
+        Ok((user, exp, nbf))
     }
 }
 
@@ -573,6 +681,7 @@ mod tests {
             ],
             guard_prefix: true,
             leeway: 30,
+            remembered: Remembered::new(),
         }
     }
 
@@ -624,5 +733,79 @@ mod tests {
             reason(verify(token("iss", &"a".repeat(256), SECRET))),
             "TOKEN_INVALID_SUBJECT"
         );
+    }
+
+    #[test]
+    fn a_verified_token_is_remembered_and_never_for_another() {
+        let a = auth();
+        let now = now_secs();
+        let claims = |sub: &str| serde_json::json!({"sub": sub, "iss": "iss", "aud": "aud", "exp": now + 600});
+        let ana = sign(&claims("ana"), Algorithm::HS256, SECRET);
+        let hits = || a.remembered.hits.load(std::sync::atomic::Ordering::Relaxed);
+        assert_eq!(block_on(a.verify_token(&ana)).unwrap(), "ana");
+        assert_eq!(hits(), 0);
+        assert_eq!(block_on(a.verify_token(&ana)).unwrap(), "ana");
+        assert_eq!(hits(), 1);
+        // Another token, and the same one with its signature altered.
+        let bo = sign(&claims("bo"), Algorithm::HS256, SECRET);
+        assert_eq!(block_on(a.verify_token(&bo)).unwrap(), "bo");
+        let mut forged = ana.clone();
+        forged.pop();
+        forged.push(if ana.ends_with('A') { 'B' } else { 'A' });
+        assert!(matches!(
+            block_on(a.verify_token(&forged)),
+            Err(Error::Unauthenticated {
+                reason: "TOKEN_INVALID_SIGNATURE",
+                ..
+            })
+        ));
+        assert_eq!(hits(), 1);
+    }
+
+    #[test]
+    fn a_remembered_token_expires_on_time() {
+        // No leeway: expired the second after `exp`.
+        let a = Authenticator::hs256(SECRET, "iss", "aud", Duration::ZERO);
+        let exp = now_secs() + 1;
+        let token = sign(
+            &serde_json::json!({"sub": "ana", "iss": "iss", "aud": "aud", "exp": exp}),
+            Algorithm::HS256,
+            SECRET,
+        );
+        assert_eq!(block_on(a.verify_token(&token)).unwrap(), "ana");
+        while now_secs() <= exp {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        assert!(matches!(
+            block_on(a.verify_token(&token)),
+            Err(Error::Unauthenticated {
+                reason: "TOKEN_EXPIRED",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn a_pass_holds_within_its_times_and_with_its_own_keys() {
+        let set = Arc::new(KeySet::hmac("one"));
+        let pass = Pass {
+            user: "ana".into(),
+            exp: 1_000,
+            nbf: Some(500),
+            issuer: 0,
+            set: Some(Arc::downgrade(&set)),
+        };
+        assert!(pass.holds(700, 0, Some(&set)));
+        // The leeway stretches both ends, as the full check's does.
+        assert!(!pass.holds(1_001, 0, Some(&set)));
+        assert!(pass.holds(1_030, 30, Some(&set)));
+        assert!(!pass.holds(499, 0, Some(&set)));
+        assert!(pass.holds(470, 30, Some(&set)));
+        // A refreshed set, even with the same keys, checks again.
+        let refreshed = Arc::new(KeySet::hmac("one"));
+        assert!(!pass.holds(700, 0, Some(&refreshed)));
+        assert!(!pass.holds(700, 0, None));
+        let fixed = Pass { set: None, ..pass };
+        assert!(fixed.holds(700, 0, None));
     }
 }
