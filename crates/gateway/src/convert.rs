@@ -223,6 +223,9 @@ pub struct Inputs {
     pub holds: Vec<ses::Hold>,
     /// The catalog's screening conditions (tool limits, pressure ceilings).
     pub conditions: Arc<cat::ListContraindicationsResponse>,
+    /// The catalog's tools (their display names, for the blocks that name
+    /// one).
+    pub tools: Arc<cat::ListToolsResponse>,
     /// The caller's pain per region, with each region's week rule.
     pub regions: Vec<ses::RegionProgress>,
 }
@@ -235,14 +238,49 @@ fn block(b: &relief::Block) -> gw::Block {
 }
 
 /// A point's block, its message completed with the catalog's own reason
-/// (people see "A massage gun here can hit ...", never `tools/massage_gun`).
+/// and led by the tool's name when it concerns one tool (people see
+/// "Massage gun: never use it on this point. ...", never
+/// `tools/massage_gun`).
 fn point_block(
     b: &relief::Block,
     tp: &cat::TriggerPoint,
     conditions: &[cat::Contraindication],
+    tools: &[cat::Tool],
+) -> gw::Block {
+    let tool_name = |t: &String| {
+        tools
+            .iter()
+            .find(|x| &x.name == t)
+            .map(|x| x.display_name.as_str())
+            .filter(|n| !n.is_empty())
+    };
+    // The block's plain message, naming the tool when the catalog does.
+    let mut plain = block(b);
+    match b {
+        relief::Block::ToolExcluded(t) => {
+            if let Some(name) = tool_name(t) {
+                plain.message = format!("{name}: never use it on this point.");
+            }
+        }
+        relief::Block::ToolRuledOut(t, _) => {
+            if let Some(name) = tool_name(t) {
+                plain.message =
+                    format!("{name}: a condition you reported rules it out, even with clearance.");
+            }
+        }
+        _ => {}
+    }
+    with_reason(b, plain, tp, conditions)
+}
+
+/// `out` (a block's plain message) completed with the catalog's reason.
+fn with_reason(
+    b: &relief::Block,
+    mut out: gw::Block,
+    tp: &cat::TriggerPoint,
+    conditions: &[cat::Contraindication],
 ) -> gw::Block {
     if let relief::Block::ToolRuledOut(tool, ids) = b {
-        let mut out = block(b);
         let mut names = Vec::new();
         let mut whys = Vec::new();
         for c in conditions.iter().filter(|c| ids.contains(&c.name)) {
@@ -274,7 +312,6 @@ fn point_block(
             .map(|x| x.reason.as_str()),
         _ => None,
     };
-    let mut out = block(b);
     if let Some(why) = why.filter(|w| !w.is_empty()) {
         out.message = format!("{} {why}", out.message);
     }
@@ -340,7 +377,14 @@ pub fn relief_plan(inputs: Inputs, max: usize) -> gw::GetReliefPlanResponse {
                     blocks: planned
                         .blocks
                         .iter()
-                        .map(|b| point_block(b, tp, &inputs.conditions.contraindications))
+                        .map(|b| {
+                            point_block(
+                                b,
+                                tp,
+                                &inputs.conditions.contraindications,
+                                &inputs.tools.tools,
+                            )
+                        })
                         .collect(),
                     max_pressure: i32::from(planned.max_pressure),
                 });
@@ -421,8 +465,13 @@ mod tests {
             }],
             ..Default::default()
         }];
+        let tools = [cat::Tool {
+            name: "tools/massage_gun".into(),
+            display_name: "Massage gun".into(),
+            ..Default::default()
+        }];
         let check = |b: Block, reason: &str, why: &str| {
-            let got = point_block(&b, &tp, &conditions);
+            let got = point_block(&b, &tp, &conditions, &tools);
             assert_eq!(got.reason, reason);
             assert!(got.message.ends_with(why), "{}", got.message);
             for raw in ["tools/", "contraindications/", "triggerPoints/"] {
@@ -434,6 +483,41 @@ mod tests {
             "TOOL_EXCLUDED",
             "The sciatic nerve runs under this point.",
         );
+        // A block on one tool leads with the tool's name.
+        let named = point_block(
+            &Block::ToolExcluded("tools/massage_gun".into()),
+            &tp,
+            &conditions,
+            &tools,
+        );
+        assert_eq!(
+            named.message,
+            "Massage gun: never use it on this point. The sciatic nerve runs under this point."
+        );
+        let ruled_out = point_block(
+            &Block::ToolRuledOut(
+                "tools/massage_gun".into(),
+                vec!["contraindications/blood_thinners".into()],
+            ),
+            &tp,
+            &conditions,
+            &tools,
+        );
+        assert!(
+            ruled_out
+                .message
+                .starts_with("Massage gun: a condition you reported"),
+            "{}",
+            ruled_out.message
+        );
+        // A tool the catalog does not name keeps the plain message.
+        let unnamed = point_block(
+            &Block::ToolExcluded("tools/foam_roller".into()),
+            &tp,
+            &conditions,
+            &tools,
+        );
+        assert_eq!(unnamed.message, "Never use this tool on this point.");
         check(
             Block::ConditionExcluded("contraindications/pregnancy".into()),
             "CONDITION_EXCLUDED",

@@ -10,6 +10,7 @@ use bytes::Bytes;
 use knotwork_proto::catalog::v1::{
     ContraindicationKind, FindByPainRequest, FindByPainResponse, GetTechniqueGuidanceRequest,
     GetTechniqueGuidanceResponse, ListContraindicationsRequest, ListContraindicationsResponse,
+    ListToolsRequest, ListToolsResponse,
 };
 use knotwork_proto::gateway::v1::view_service_server::ViewService;
 use knotwork_proto::gateway::v1::*;
@@ -31,6 +32,7 @@ const TODAY_MAX_PROGRESS: usize = 20;
 const FIND_BY_PAIN: u8 = catalog::index_of("FindByPain");
 const TECHNIQUE_GUIDANCE: u8 = catalog::index_of("GetTechniqueGuidance");
 const CONTRAINDICATIONS: u8 = catalog::index_of("ListContraindications");
+const TOOLS: u8 = catalog::index_of("ListTools");
 
 /// Checks a GetReliefPlan request (the gateway's own rules; the catalog
 /// checks the locations and symptoms) and returns the FindByPain request to
@@ -103,6 +105,7 @@ pub struct Views {
     shared: Arc<Shared>,
     pains: Arc<Decoded<FindByPainResponse>>,
     conditions: Arc<Decoded<ListContraindicationsResponse>>,
+    tools: Arc<Decoded<ListToolsResponse>>,
 }
 
 impl std::fmt::Debug for Views {
@@ -119,6 +122,8 @@ impl Views {
             pains: Arc::new(Decoded::new(DECODED_PAINS)),
             // One question: the screening conditions.
             conditions: Arc::new(Decoded::new(1)),
+            // One question: every tool (their names, for the blocks).
+            tools: Arc::new(Decoded::new(1)),
         }
     }
 
@@ -185,7 +190,7 @@ impl ViewService for Views {
             .private(&request, self.shared.max_timeout)
             .await?;
         let (pain_req, max) = relief_plan_query(request.into_inner())?;
-        let (pain, guidance, overview, conditions) = tokio::join!(
+        let (pain, guidance, overview, conditions, tools) = tokio::join!(
             self.catalog_kept(&ctx, FIND_BY_PAIN, pain_req, &self.pains),
             self.catalog::<_, GetTechniqueGuidanceResponse>(
                 &ctx,
@@ -212,12 +217,26 @@ impl ViewService for Views {
                 },
                 &self.conditions
             ),
+            self.catalog_kept(
+                &ctx,
+                TOOLS,
+                ListToolsRequest {
+                    page_size: 500,
+                    ..Default::default()
+                },
+                &self.tools
+            ),
         );
         let overview = overview?;
         let inputs = convert::Inputs {
             regions: overview.region_progress.unwrap_or_default().regions,
             holds: overview.holds.unwrap_or_default().holds,
             conditions: conditions?,
+            // Names only: without them the blocks keep their plain words.
+            tools: tools.unwrap_or_else(|e| {
+                tracing::debug!(error = %e, "no tool names for the relief plan");
+                Arc::default()
+            }),
             pain: pain?,
             guidance: guidance?.guidance,
             profile: overview.profile.and_then(|p| p.profile).unwrap_or_default(),
