@@ -379,6 +379,9 @@ fn json_login_guide_and_my_data() {
     );
     assert_eq!(p["profile"]["timeZone"], "Europe/Berlin");
     assert_eq!(p["profile"]["tools"][0], "tools/lacrosse_ball");
+    // People read the tool's name, with the id `--tools` takes.
+    let human = ok(&up, &["profile"]);
+    assert!(human.contains("Lacrosse ball (lacrosse_ball)"), "{human}");
 
     // A guided session before the screening: refused, and the reason shown.
     let guide = [

@@ -59,7 +59,8 @@ fn parse_cleared(text: &str) -> anyhow::Result<(String, String)> {
     Ok((name.to_owned(), date.to_owned()))
 }
 
-fn show_profile(p: &ses::Profile) {
+/// Prints a profile; tools by name, each with the id `--tools` takes.
+fn show_profile(p: &ses::Profile, names: &Names) {
     let or = |v: &str, default: &'static str| -> String {
         if v.is_empty() {
             format!("{default} (default)")
@@ -80,7 +81,11 @@ fn show_profile(p: &ses::Profile) {
             &p.time_zone
         }
     );
-    let tools: Vec<_> = p.tools.iter().map(|t| short(t)).collect();
+    let tools: Vec<_> = p
+        .tools
+        .iter()
+        .map(|t| format!("{} ({})", names.of(t), short(t)))
+        .collect();
     println!(
         "tools      {}",
         if tools.is_empty() {
@@ -100,9 +105,10 @@ pub async fn profile(ctx: &Ctx, args: ProfileArgs) -> anyhow::Result<()> {
                 .get_profile(ctx.request(ses::GetProfileRequest {})?)
                 .await
                 .reply()?;
+            let names = tool_names(ctx).await;
             ctx.out.show(&resp, |resp| {
                 if let Some(p) = &resp.profile {
-                    show_profile(p);
+                    show_profile(p, &names);
                 }
             })
         }
@@ -147,12 +153,22 @@ pub async fn profile(ctx: &Ctx, args: ProfileArgs) -> anyhow::Result<()> {
                 })?)
                 .await
                 .reply()?;
+            let names = tool_names(ctx).await;
             ctx.out.show(&resp, |resp| {
                 if let Some(p) = &resp.profile {
-                    show_profile(p);
+                    show_profile(p, &names);
                 }
             })
         }
+    }
+}
+
+/// The tools' names, for a human answer (none fetched for JSON).
+async fn tool_names(ctx: &Ctx) -> Names {
+    if ctx.out.json {
+        Names::default()
+    } else {
+        Names::load(ctx, &[]).await
     }
 }
 
