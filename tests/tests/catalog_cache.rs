@@ -182,8 +182,9 @@ async fn every_gateway_serves_a_reloaded_catalog_within_the_bound() {
 }
 
 /// The screens' own catalog reads go through the same cache: a relief plan
-/// asked twice reads FindByPain, the technique guidance and the conditions
-/// from the edge the second time, and names the version it came from.
+/// asked twice reads FindByPain, the technique guidance, the conditions
+/// and the tools from the edge the second time, and names the version it
+/// came from.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_relief_plan_reads_the_catalog_at_the_edge() {
     use knotwork_proto::gateway::v1 as gw;
@@ -242,8 +243,8 @@ async fn a_relief_plan_reads_the_catalog_at_the_edge() {
     let text = scrape(stack.admin.gateway).await;
     assert_eq!(
         value(&text, "knotwork_gateway_catalog_cache_hits_total") - hits,
-        3.0,
-        "the second plan's three catalog reads are hits"
+        4.0,
+        "the second plan's four catalog reads (pain, guidance, conditions, tools) are hits"
     );
     assert_eq!(
         value(&text, "knotwork_gateway_catalog_cache_misses_total"),
