@@ -26,15 +26,17 @@
 //! 150 to 300 sessions a user, that scan and the dropped journal were the
 //! part of the shard's CPU that grew with the history. So the commit
 //! itself brings a kept journal up to date ([`Journals::committed`]): when
-//! the user's kept journal was current before the commit, its sessions'
-//! puts and removes are applied to a copy of it (each journal keeps its
-//! rows' keys for that, [`Kept`]), which is kept at the version the commit
-//! raised. Patching is exact, not a guess: a put or a remove by key is the
-//! same whether or not the journal already held it (a reader may have read
-//! the commit's rows while it was still tagged with the version before),
-//! and the patched copy is kept only if this commit's own raises are all
-//! that moved the user's version. Anything else (a cleared range, a
-//! version raised by another path) leaves the next read to scan, as before.
+//! the user's kept journal was current before the commit, it is taken out
+//! of the cache, its sessions' puts and removes are applied to it in place
+//! (each journal keeps its rows' keys for that, [`Kept`]; only when no read
+//! holds it), and it goes back at the version the commit raised. Patching
+//! is exact, not a guess: a put or a remove by key is the same whether or
+//! not the journal already held it (a reader may have read the commit's
+//! rows while it was still tagged with the version before), and the
+//! patched journal is kept only if this commit's own raises are all that
+//! moved the user's version. Anything else (a cleared range, a journal a
+//! read is using, a version raised by another path) leaves the next read
+//! to scan, as before.
 
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
