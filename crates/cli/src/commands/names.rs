@@ -62,12 +62,11 @@ impl Names {
     /// The names of `points` (trigger point resource names) for a human
     /// answer: none are fetched when the answer is JSON or names no point.
     pub async fn for_points<'a>(ctx: &Ctx, points: impl Iterator<Item = &'a String>) -> Self {
-        let mut wanted: Vec<String> = points.cloned().collect();
+        // `load` sorts and drops repeats.
+        let wanted: Vec<String> = points.cloned().collect();
         if ctx.out.json || wanted.is_empty() {
             return Self::default();
         }
-        wanted.sort();
-        wanted.dedup();
         Self::load(ctx, &wanted).await
     }
 

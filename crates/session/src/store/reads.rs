@@ -339,7 +339,7 @@ impl<T: Rows> Tables<T> {
         scan(&self.journal, &lo, &user_hi(user), false, |k, v| {
             let (point, s) = journal::decode_parts(v)?;
             out.add(point, s);
-            keys.push(point, &k[lo.len()..]);
+            keys.put(point, &k[lo.len()..]);
             Ok(true)
         })?;
         Ok((out, keys))

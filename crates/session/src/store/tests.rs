@@ -32,6 +32,15 @@ fn item(rid: &str, d: SessionDraft) -> LogItem {
     }
 }
 
+/// The single copy, or a Raft group of one when `replicated`.
+async fn single_or_group(dir: &std::path::Path, replicated: bool) -> Store {
+    if replicated {
+        group_of_one(dir).await
+    } else {
+        Store::open(dir, StoreOptions::default()).unwrap()
+    }
+}
+
 /// A store that is a Raft group of one (`knotwork up`'s default).
 async fn group_of_one(dir: &std::path::Path) -> Store {
     Store::open_replicated(
@@ -588,13 +597,7 @@ async fn the_journal_table_follows_every_sessions_write() {
     let cat = Arc::new(fixture::catalog());
     for replicated in [false, true] {
         let dir = tempfile::tempdir().unwrap();
-        let open = || async {
-            if replicated {
-                group_of_one(dir.path()).await
-            } else {
-                Store::open(dir.path(), StoreOptions::default()).unwrap()
-            }
-        };
+        let open = || single_or_group(dir.path(), replicated);
         let mut store = open().await;
         let exact = |store: &Store, step: &str| {
             let db = current(&store.db).unwrap();
@@ -726,11 +729,7 @@ async fn the_kept_journal_follows_every_change() {
     use crate::domain::progress::by_point;
     for replicated in [false, true] {
         let dir = tempfile::tempdir().unwrap();
-        let store = if replicated {
-            group_of_one(dir.path()).await
-        } else {
-            Store::open(dir.path(), StoreOptions::default()).unwrap()
-        };
+        let store = single_or_group(dir.path(), replicated).await;
         let cat = Arc::new(fixture::catalog());
         // Always what the rows say, read past any cache.
         let check = async |step: &str| {
@@ -804,11 +803,7 @@ async fn patched_journals_match_the_rows() {
     const POINTS: [&str; 4] = ["ql_superficial", "ql_deep", "piriformis_1", "iliopsoas_1"];
     for replicated in [false, true] {
         let dir = tempfile::tempdir().unwrap();
-        let store = if replicated {
-            group_of_one(dir.path()).await
-        } else {
-            Store::open(dir.path(), StoreOptions::default()).unwrap()
-        };
+        let store = single_or_group(dir.path(), replicated).await;
         let cat = Arc::new(fixture::catalog());
         // xorshift64: a seeded order, the same on every run.
         let mut seed = 0x9e37_79b9_7f4a_7c15_u64;

@@ -139,20 +139,6 @@ pub(super) struct Keys {
 }
 
 impl Keys {
-    /// Adds the next row of a journal read in key order.
-    pub(super) fn push(&mut self, point: &str, key: &[u8]) {
-        let key: Arc<[u8]> = Arc::from(key);
-        let (p, list) = match self.by_point.get_mut(point) {
-            Some(entry) => entry,
-            None => self
-                .by_point
-                .entry(point.to_owned())
-                .or_insert_with(|| (Arc::from(point), Vec::new())),
-        };
-        list.push(key.clone());
-        self.point_of.insert(key, p.clone());
-    }
-
     /// Takes out the row `key`: its point and its place among the point's.
     fn take(&mut self, key: &[u8]) -> Option<(Arc<str>, usize)> {
         let point = self.point_of.remove(key)?;
@@ -166,8 +152,8 @@ impl Keys {
     }
 
     /// Puts in the row `key` (not held) on `point`: its place among the
-    /// point's.
-    fn put(&mut self, point: &str, key: &[u8]) -> usize {
+    /// point's (after all of them, for a journal read in key order).
+    pub(super) fn put(&mut self, point: &str, key: &[u8]) -> usize {
         let key: Arc<[u8]> = Arc::from(key);
         let (p, list) = match self.by_point.get_mut(point) {
             Some(entry) => entry,
@@ -479,7 +465,7 @@ mod tests {
 
     fn journal(point: &str) -> Kept {
         let mut keys = Keys::default();
-        keys.push(point, b"k");
+        keys.put(point, b"k");
         Kept::new((*grouped(point)).clone(), keys)
     }
 
@@ -573,7 +559,7 @@ mod tests {
         let cache = Journals::new(versions.clone(), 1 << 20);
         let at = cache.version("ana");
         let mut keys = Keys::default();
-        keys.push("a", b"2");
+        keys.put("a", b"2");
         cache.put("ana", at, Kept::new(read(&[("2", "a", 1)]), keys));
 
         // Puts before and after the kept row, a move to another point, in
