@@ -237,6 +237,8 @@ async fn plan_agrees_with_the_session(
     let mut started = 0;
     // At most 5 tools a point, under the daily limit of 6 a point.
     let mut per_point: std::collections::HashMap<String, usize> = Default::default();
+    // Owning every tool, some planned point excludes one.
+    let mut tool_blocks = 0;
     for region in regions {
         let plan = views
             .get_relief_plan(stack.as_user(
@@ -271,10 +273,39 @@ async fn plan_agrees_with_the_session(
                         p.max_pressure
                     );
                 }
+                let excluded: Vec<&str> = c
+                    .r#match
+                    .iter()
+                    .flat_map(|m| &m.trigger_points)
+                    .filter_map(|t| t.trigger_point.as_ref())
+                    .filter(|t| t.name == p.trigger_point)
+                    .flat_map(|t| &t.excluded_tools)
+                    .map(|x| x.tool.as_str())
+                    .collect();
                 for b in &p.blocks {
                     for raw in ["contraindications/", "tools/", "triggerPoints/"] {
                         assert!(!b.message.contains(raw), "{}", b.message);
                     }
+                    // A block on one tool names it, and that tool is not offered.
+                    match b.reason.as_str() {
+                        "TOOL_EXCLUDED" => {
+                            assert!(
+                                excluded.contains(&b.tool.as_str()),
+                                "{}: {:?} not among the point's excluded tools {excluded:?}",
+                                p.trigger_point,
+                                b.tool
+                            );
+                            tool_blocks += 1;
+                        }
+                        "CONDITION_EXCLUDED" => {}
+                        _ => assert!(b.tool.is_empty(), "{}: {b:?}", p.trigger_point),
+                    }
+                    assert!(
+                        p.techniques.iter().all(|t| t.tool != b.tool),
+                        "{}: {} offered despite {b:?}",
+                        p.trigger_point,
+                        b.tool
+                    );
                 }
                 if !p.blocks.is_empty() {
                     continue;
@@ -301,6 +332,7 @@ async fn plan_agrees_with_the_session(
             }
         }
     }
+    assert!(tool_blocks > 0, "no TOOL_EXCLUDED block in {regions:?}");
     started
 }
 
@@ -354,6 +386,8 @@ async fn the_relief_plan_applies_condition_tool_limits_and_ceilings() {
         "{}",
         ruled_out.message
     );
+    // It rules out the tool, not the point, and names the tool.
+    assert_eq!(ruled_out.tool, "tools/massage_gun");
 
     // Cleared by a provider: firm pressure comes back up to the place's own
     // ceiling (the side of the neck is 4), the gun stays out.

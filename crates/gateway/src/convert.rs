@@ -234,6 +234,7 @@ fn block(b: &relief::Block) -> gw::Block {
     gw::Block {
         reason: b.reason().to_owned(),
         message: b.message(),
+        tool: b.tool().unwrap_or_default().to_owned(),
     }
 }
 
@@ -470,9 +471,11 @@ mod tests {
             display_name: "Massage gun".into(),
             ..Default::default()
         }];
-        let check = |b: Block, reason: &str, why: &str| {
+        // `tool` names the tool a block rules out, and only then.
+        let check = |b: Block, reason: &str, tool: &str, why: &str| {
             let got = point_block(&b, &tp, &conditions, &tools);
             assert_eq!(got.reason, reason);
+            assert_eq!(got.tool, tool, "{b:?}");
             assert!(got.message.ends_with(why), "{}", got.message);
             for raw in ["tools/", "contraindications/", "triggerPoints/"] {
                 assert!(!got.message.contains(raw), "{}", got.message);
@@ -481,6 +484,7 @@ mod tests {
         check(
             Block::ToolExcluded("tools/massage_gun".into()),
             "TOOL_EXCLUDED",
+            "tools/massage_gun",
             "The sciatic nerve runs under this point.",
         );
         // A block on one tool leads with the tool's name.
@@ -518,9 +522,11 @@ mod tests {
             &tools,
         );
         assert_eq!(unnamed.message, "Never use this tool on this point.");
+        assert_eq!(unnamed.tool, "tools/foam_roller");
         check(
             Block::ConditionExcluded("contraindications/pregnancy".into()),
             "CONDITION_EXCLUDED",
+            "",
             "No pressure on the belly in pregnancy.",
         );
         // A tool a condition rules out names the condition and its reason.
@@ -530,13 +536,25 @@ mod tests {
                 vec!["contraindications/blood_thinners".into()],
             ),
             "CONDITION_EXCLUDED",
+            "tools/massage_gun",
             "(Blood thinners): Percussion bruises easily.",
         );
         // A block without a catalog reason keeps its plain message.
         check(
             Block::DailyLimitReached,
             "DAILY_LIMIT_REACHED",
+            "",
             "No session left on this point today.",
         );
+        check(
+            Block::NoOwnedTool,
+            "NO_OWNED_TOOL",
+            "",
+            "None of your tools works this point.",
+        );
+        // The blocks on every point name no tool.
+        for b in [Block::ScreeningRequired, Block::Contraindicated] {
+            assert_eq!(block(&b).tool, "", "{b:?}");
+        }
     }
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { localMinute, plural, weekLine } from "./labels";
+import { localMinute, notWithTools, orList, plural, toolInSentence, weekLine } from "./labels";
 
 describe("weekLine", () => {
   const a = { streakDays: 3, weekSessionsDone: 9, weekSessionsPlanned: 30, weekActiveDays: 4, weekPercent: 30 };
@@ -21,5 +21,37 @@ describe("weekLine", () => {
 describe("localMinute", () => {
   it("reads a local time to the minute", () => {
     expect(localMinute("2026-12-04T21:41:05+01:00")).toBe("2026-12-04 21:41");
+  });
+});
+
+describe("tools in a sentence", () => {
+  it("reads the catalog's tool names after \"with\"", () => {
+    expect(
+      [
+        "Foam roller",
+        "Massage gun",
+        "QL Claw",
+        "Back Buddy (hook tool)",
+        "Your own knuckles or elbow",
+        "A partner's hands, knuckles, elbows or heel",
+        "foam roller",
+      ].map(toolInSentence),
+    ).toEqual([
+      "the foam roller",
+      "the massage gun",
+      "the QL Claw",
+      "the Back Buddy (hook tool)",
+      "your own knuckles or elbow",
+      "a partner's hands, knuckles, elbows or heel",
+      "the foam roller",
+    ]);
+  });
+
+  it("names every tool in one line", () => {
+    expect(orList([])).toBe("");
+    expect(orList(["a"])).toBe("a");
+    expect(orList(["a", "b", "c"])).toBe("a, b or c");
+    expect(notWithTools(["Foam roller", "Massage gun"])).toBe("Not with the foam roller or the massage gun.");
+    expect(notWithTools(["Lacrosse ball"])).toBe("Not with the lacrosse ball.");
   });
 });

@@ -117,6 +117,29 @@ export function humanizeName(name: string): string {
   return id.replace(/_/g, " ");
 }
 
+/**
+ * A tool's display name inside a sentence, after "with": "Foam roller" ->
+ * "the foam roller", "QL Claw" -> "the QL Claw" (a name with capitals of
+ * its own keeps them), "Your own knuckles or elbow" -> "your own knuckles
+ * or elbow", "A partner's hands" -> "a partner's hands".
+ */
+export function toolInSentence(displayName: string): string {
+  if (/^(A|An|Your) /.test(displayName)) return displayName[0].toLowerCase() + displayName.slice(1);
+  const plain = /^[A-Z][^A-Z]*$/.test(displayName) ? displayName[0].toLowerCase() + displayName.slice(1) : displayName;
+  return `the ${plain}`;
+}
+
+/** "a", "a or b", "a, b or c". */
+export function orList(items: readonly string[]): string {
+  return items.length < 2 ? (items[0] ?? "") : `${items.slice(0, -1).join(", ")} or ${items[items.length - 1]}`;
+}
+
+/** The tools a point must not be worked with, by display name, as one line:
+ * "Not with the foam roller or the massage gun." */
+export function notWithTools(displayNames: readonly string[]): string {
+  return `Not with ${orList(displayNames.map(toolInSentence))}.`;
+}
+
 /** The id part of a resource name: "tools/tennis_ball" -> "tennis_ball". */
 export function idOf(name: string): string {
   return name.includes("/") ? name.slice(name.lastIndexOf("/") + 1) : name;

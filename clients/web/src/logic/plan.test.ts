@@ -2,7 +2,7 @@ import { create } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
 import { FindByPainResponseSchema, Side, TriggerPointSchema } from "../gen/knotwork/catalog/v1/catalog_pb";
 import { GetReliefPlanResponseSchema } from "../gen/knotwork/gateway/v1/gateway_pb";
-import { findPlanPoint, planFromCatalog, planFromRelief, usableTools } from "./plan";
+import { blockedTools, findPlanPoint, planFromCatalog, planFromRelief, pointBlocks, usableTools } from "./plan";
 
 const tp = (name: string) =>
   create(TriggerPointSchema, {
@@ -58,6 +58,60 @@ describe("plans", () => {
     expect(p.blocks.map((b) => b.reason)).toEqual(["SCREENING_REQUIRED"]);
     expect(plan.blocks).toHaveLength(1);
     expect(plan.ownedTools).toEqual(["tools/fingers"]);
+  });
+
+  it("tells the blocks on one tool from the blocks on the point", () => {
+    const excluded = (tool: string) => ({ reason: "TOOL_EXCLUDED", message: "never", tool });
+    const r = create(GetReliefPlanResponseSchema, {
+      candidates: [
+        {
+          match: {
+            triggerPoints: [
+              { triggerPoint: tp("triggerPoints/quadratus_lumborum_superficial") },
+              { triggerPoint: tp("triggerPoints/iliopsoas_psoas") },
+              { triggerPoint: tp("triggerPoints/multifidi_lumbar") },
+            ],
+          },
+          points: [
+            {
+              // The person's lacrosse ball is left: not blocked.
+              triggerPoint: "triggerPoints/quadratus_lumborum_superficial",
+              techniques: [{ tool: "tools/lacrosse_ball" }],
+              blocks: [
+                excluded("tools/foam_roller"),
+                { reason: "CONDITION_EXCLUDED", message: "blood thinners", tool: "tools/massage_gun" },
+                { reason: "DAILY_LIMIT_REACHED", message: "enough" },
+              ],
+            },
+            {
+              // Nothing the person owns is left.
+              triggerPoint: "triggerPoints/iliopsoas_psoas",
+              blocks: [excluded("tools/lacrosse_ball"), { reason: "NO_OWNED_TOOL", message: "none" }],
+            },
+            {
+              triggerPoint: "triggerPoints/multifidi_lumbar",
+              techniques: [{ tool: "tools/lacrosse_ball" }],
+              blocks: [excluded("tools/foam_roller"), excluded("tools/massage_gun"), excluded("tools/foam_roller")],
+            },
+          ],
+        },
+      ],
+    });
+    const [ql, psoas, multifidi] = planFromRelief(r).candidates[0].points.map(pointBlocks);
+    expect(ql.workable).toBe(true);
+    expect(ql.tools.map((b) => b.tool)).toEqual(["tools/foam_roller", "tools/massage_gun"]);
+    expect(ql.point.map((b) => b.reason)).toEqual(["DAILY_LIMIT_REACHED"]);
+    expect(psoas.workable).toBe(false);
+    expect(psoas.tools.map((b) => b.tool)).toEqual(["tools/lacrosse_ball"]);
+    expect(psoas.point.map((b) => b.reason)).toEqual(["NO_OWNED_TOOL"]);
+    expect(multifidi).toMatchObject({ workable: true, point: [] });
+    expect(blockedTools(multifidi.tools)).toEqual(["tools/foam_roller", "tools/massage_gun"]);
+    // The catalog's own ranking has no blocks and offers nothing yet.
+    expect(pointBlocks({ point: tp("triggerPoints/x"), reasons: [], pressSide: Side.RIGHT, score: 1, blocks: [] })).toEqual({
+      tools: [],
+      point: [],
+      workable: false,
+    });
   });
 
   it("offers only owned, non-excluded tools", () => {

@@ -127,3 +127,30 @@ export function usableTools(point: TriggerPoint, owned: readonly string[]): stri
   const excluded = new Set(point.excludedTools.map((e) => e.tool));
   return point.techniques.map((t) => t.tool).filter((t) => owned.includes(t) && !excluded.has(t));
 }
+
+/** A point's blocks as the person reads them. */
+export interface PointBlocks {
+  /** The blocks that rule out one tool (they name it), in order. */
+  tools: Block[];
+  /** The blocks on the point itself. */
+  point: Block[];
+  /**
+   * An owned tool is left to work the point with (the relief plan offers a
+   * technique for it): the tool blocks are a note, not a stop.
+   */
+  workable: boolean;
+}
+
+/** Splits a planned point's blocks into those on one tool and those on the point. */
+export function pointBlocks(p: PlanPoint): PointBlocks {
+  return {
+    tools: p.blocks.filter((b) => b.tool !== ""),
+    point: p.blocks.filter((b) => b.tool === ""),
+    workable: (p.ownedTechniques?.length ?? 0) > 0,
+  };
+}
+
+/** The tools of `blocks`, each once, in order (`tools/{id}`). */
+export function blockedTools(blocks: readonly Block[]): string[] {
+  return [...new Set(blocks.map((b) => b.tool).filter((t) => t !== ""))];
+}

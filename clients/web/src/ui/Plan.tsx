@@ -7,9 +7,9 @@ import { type BodyMap, BodyView, ReferralKind, Side } from "../gen/knotwork/cata
 import type { Block } from "../gen/knotwork/gateway/v1/gateway_pb";
 import { cropBox, dotsFor, drawingSize, ellipseCorners, hotspots } from "../logic/body";
 import { describeError, type Problem } from "../logic/errors";
-import { idOf, localMinute, sideLabel } from "../logic/labels";
+import { humanizeName, idOf, localMinute, notWithTools, sideLabel } from "../logic/labels";
 import { type PainPick, toLocations } from "../logic/pain";
-import { planFromCatalog, planFromRelief, type PlanPoint } from "../logic/plan";
+import { blockedTools, planFromCatalog, planFromRelief, pointBlocks, type PlanPoint } from "../logic/plan";
 import { nameMap, useApp } from "./app-state";
 import { ErrorBox, Loading, RedFlags, ScreenTitle } from "./common";
 import { Figure, type Zone } from "./Figure";
@@ -40,14 +40,28 @@ function BlockAction({ block }: { block: Block }) {
   }
 }
 
+/** A tool's display name from the catalog's tools (the id's words until they load). */
+function useToolName(): (tool: string) => string {
+  const app = useApp();
+  const names = useMemo(() => nameMap(app.vocab?.tools ?? []), [app.vocab]);
+  return (tool) => names.get(tool) ?? humanizeName(tool);
+}
+
+/** "Not with the foam roller or the massage gun." for the blocks that name a tool. */
+function notWithLine(blocks: readonly Block[], toolName: (tool: string) => string): string {
+  const tools = blockedTools(blocks);
+  return tools.length ? notWithTools(tools.map(toolName)) : "";
+}
+
 export function Blocks({ blocks }: { blocks: readonly Block[] }) {
+  const toolName = useToolName();
   if (blocks.length === 0) return null;
   return (
     <section class="alert alert-block" data-testid="blocks" aria-label="Before you start">
       {blocks.map((b, i) => (
         <div key={i} class="block">
           <p>
-            <strong>{blockTitle(b.reason)}</strong> {b.message}
+            <strong>{b.tool ? notWithLine([b], toolName) : blockTitle(b.reason)}</strong> {b.message}
           </p>
           <BlockAction block={b} />
         </div>
@@ -102,6 +116,61 @@ function thumbnail(p: PlanPoint, map: BodyMap | undefined, picks: readonly PainP
   return { view, zones: onView, dots, box, matches: zones.filter((z) => z.highlight).length };
 }
 
+/**
+ * A point's blocks on its card, one short line each: the tools it must not
+ * be worked with as a calm note while an owned tool is left (the point is
+ * not blocked), in the red of a block when none is; the blocks on the point
+ * itself in red.
+ */
+function CardBlocks({ p }: { p: PlanPoint }) {
+  const toolName = useToolName();
+  const { tools, point, workable } = pointBlocks(p);
+  const notWith = notWithLine(tools, toolName);
+  const stops = point.map((b) => blockTitle(b.reason) || b.message);
+  if (!workable && notWith) stops.push(notWith);
+  return (
+    <>
+      {stops.length > 0 && (
+        <p class="small block-note" data-testid="block-note">
+          {stops.join(" ")}
+        </p>
+      )}
+      {workable && notWith && (
+        <p class="small tool-note" data-testid="tool-note">
+          {notWith}
+        </p>
+      )}
+    </>
+  );
+}
+
+/**
+ * A point's blocks on its detail screen: while an owned tool is left, the
+ * tools it must not be worked with as a note saying why, and only the
+ * blocks on the point as blocks; when none is left, all of them as blocks.
+ */
+export function DetailBlocks({ p }: { p: PlanPoint }) {
+  const toolName = useToolName();
+  const { tools, point, workable } = pointBlocks(p);
+  return (
+    <>
+      <Blocks blocks={workable ? point : p.blocks} />
+      {workable && tools.length > 0 && (
+        <div class="alert alert-info" data-testid="tool-note">
+          <p>
+            <strong>{notWithLine(tools, toolName)}</strong>
+          </p>
+          <ul class="small">
+            {tools.map((b, i) => (
+              <li key={i}>{b.message}</li>
+            ))}
+          </ul>
+        </div>
+      )}
+    </>
+  );
+}
+
 function PointCard({ p, regionName }: { p: PlanPoint; regionName: (r: string) => string }) {
   const app = useApp();
   const cp = p.point.chartPoint;
@@ -143,9 +212,7 @@ function PointCard({ p, regionName }: { p: PlanPoint; regionName: (r: string) =>
             .
           </p>
         )}
-        {p.blocks.length > 0 && (
-          <p class="small block-note">{p.blocks.map((b) => blockTitle(b.reason) || b.message).join(" ")}</p>
-        )}
+        <CardBlocks p={p} />
         <a class="button" href={`#/point/${id}?side=${p.pressSide}`} aria-label={`Details and start: ${p.point.displayName}`}>
           Details and start
         </a>

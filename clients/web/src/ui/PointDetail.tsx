@@ -14,7 +14,7 @@ import { ErrorBox, Loading, ScreenTitle, Warnings } from "./common";
 import { unlockAudio } from "./cue-sound";
 import { GuideLinks } from "./Guides";
 import { ReferralPicture } from "./Picture";
-import { Blocks, blockTitle } from "./Plan";
+import { blockTitle, DetailBlocks } from "./Plan";
 
 export function PointDetail({ id, side: sideParam }: { id: string; side: Side }) {
   const app = useApp();
@@ -242,7 +242,7 @@ export function PointDetail({ id, side: sideParam }: { id: string; side: Side })
       <section aria-labelledby="start-title" class="panel">
         <h2 id="start-title">Guided session</h2>
         {guidance && <p class="small">{guidance.pressureDescription}</p>}
-        {planned && <Blocks blocks={planned.blocks} />}
+        {planned && <DetailBlocks p={planned} />}
         {screeningStatus === ScreeningStatus.CONTRAINDICATED ? (
           <p class="alert alert-block">
             <strong>{blockTitle("CONTRAINDICATED")}</strong> Your health answers rule self-massage out until a medical

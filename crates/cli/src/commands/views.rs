@@ -160,13 +160,13 @@ pub async fn plan(ctx: &Ctx, args: PlanArgs) -> anyhow::Result<()> {
 }
 
 /// The mark a planned point's blocks put beside it. A block on one tool
-/// (TOOL_EXCLUDED) leaves the point to the tools listed with it; any other
-/// block, or no usable tool listed, stops the point. Its notes below the
-/// table say which.
+/// (it names the tool: TOOL_EXCLUDED, or a condition ruling the tool out)
+/// leaves the point to the tools listed with it; any other block, or no
+/// usable tool listed, stops the point. Its notes below the table say which.
 fn block_mark(p: &gw::PlannedPoint) -> &'static str {
     if p.blocks.is_empty() {
         ""
-    } else if !p.techniques.is_empty() && p.blocks.iter().all(|b| b.reason == "TOOL_EXCLUDED") {
+    } else if !p.techniques.is_empty() && p.blocks.iter().all(|b| !b.tool.is_empty()) {
         " (not every tool)"
     } else {
         " (blocked)"
@@ -281,13 +281,16 @@ pub async fn today(ctx: &Ctx, args: TodayArgs) -> anyhow::Result<()> {
 mod tests {
     use super::*;
 
-    fn point(reasons: &[&str], tools: usize) -> gw::PlannedPoint {
+    /// A planned point with `blocks` (reason, the tool it rules out) and
+    /// `tools` usable techniques.
+    fn point(blocks: &[(&str, &str)], tools: usize) -> gw::PlannedPoint {
         gw::PlannedPoint {
-            blocks: reasons
+            blocks: blocks
                 .iter()
-                .map(|r| gw::Block {
-                    reason: (*r).into(),
+                .map(|(reason, tool)| gw::Block {
+                    reason: (*reason).into(),
                     message: String::new(),
+                    tool: (*tool).into(),
                 })
                 .collect(),
             techniques: vec![Default::default(); tools],
@@ -297,14 +300,19 @@ mod tests {
 
     #[test]
     fn only_a_block_that_stops_the_point_marks_it_blocked() {
+        let excluded = ("TOOL_EXCLUDED", "tools/foam_roller");
+        // A condition ruling out one tool everywhere (blood thinners and
+        // the massage gun).
+        let ruled_out = ("CONDITION_EXCLUDED", "tools/massage_gun");
         assert_eq!(block_mark(&point(&[], 1)), "");
-        // One tool excluded, another listed: the point stays workable.
+        // Tools ruled out, another listed: the point stays workable.
+        assert_eq!(block_mark(&point(&[excluded], 1)), " (not every tool)");
         assert_eq!(
-            block_mark(&point(&["TOOL_EXCLUDED"], 1)),
+            block_mark(&point(&[excluded, ruled_out], 1)),
             " (not every tool)"
         );
         // No usable tool left, or any block on the point itself.
-        assert_eq!(block_mark(&point(&["TOOL_EXCLUDED"], 0)), " (blocked)");
+        assert_eq!(block_mark(&point(&[excluded], 0)), " (blocked)");
         for reason in [
             "SCREENING_REQUIRED",
             "CONTRAINDICATED",
@@ -314,7 +322,7 @@ mod tests {
             "POINT_ON_HOLD",
         ] {
             assert_eq!(
-                block_mark(&point(&["TOOL_EXCLUDED", reason], 2)),
+                block_mark(&point(&[excluded, (reason, "")], 2)),
                 " (blocked)"
             );
         }

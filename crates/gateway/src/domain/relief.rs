@@ -44,6 +44,8 @@
 //!   out, even when a provider cleared massage in general, or rules out an
 //!   owned tool that has a technique there), DAILY_LIMIT_REACHED (no
 //!   session left today) and NO_OWNED_TOOL (no usable owned tool works it).
+//!   A block that rules out one tool, not the point, names it
+//!   ([`Block::tool`]): the point stays workable with the tools left.
 
 use std::collections::{HashMap, HashSet};
 
@@ -164,6 +166,19 @@ impl Block {
             Block::ConditionExcluded(_) | Block::ToolRuledOut(..) => "CONDITION_EXCLUDED",
             Block::DailyLimitReached => "DAILY_LIMIT_REACHED",
             Block::NoOwnedTool => "NO_OWNED_TOOL",
+        }
+    }
+
+    /// The one tool the block rules out, when it rules out a tool and not
+    /// the point (`tools/{id}`): the point stays workable with the others.
+    pub fn tool(&self) -> Option<&str> {
+        match self {
+            Block::ToolExcluded(t) | Block::ToolRuledOut(t, _) => Some(t),
+            Block::ScreeningRequired
+            | Block::Contraindicated
+            | Block::ConditionExcluded(_)
+            | Block::DailyLimitReached
+            | Block::NoOwnedTool => None,
         }
     }
 

@@ -191,6 +191,20 @@ async fn relief_plan_is_personal() {
     // a: the cane is not owned, the gun is excluded, pregnancy rules it out.
     assert_eq!(tools(2), ["tools/ball"]);
     assert_eq!(reasons(2), ["TOOL_EXCLUDED", "CONDITION_EXCLUDED"]);
+    // The tool block names its tool; the block on the point names none.
+    let block_tools: Vec<&str> = plan.candidates[2].points[0]
+        .blocks
+        .iter()
+        .map(|b| b.tool.as_str())
+        .collect();
+    assert_eq!(block_tools, ["tools/gun", ""]);
+    assert!(
+        plan.candidates[..2]
+            .iter()
+            .flat_map(|c| &c.points[0].blocks)
+            .all(|b| b.tool.is_empty()),
+        "DAILY_LIMIT_REACHED and NO_OWNED_TOOL name no tool"
+    );
     assert!(plan.candidates[2].points[0].progress.is_some());
     // The match itself carries only the owned techniques too.
     let m = plan.candidates[2].r#match.as_ref().unwrap();

@@ -507,3 +507,25 @@ fn global_blocks_table() {
     }
     assert_eq!(Block::NoOwnedTool.reason(), "NO_OWNED_TOOL");
 }
+
+#[test]
+fn only_a_block_on_one_tool_names_it() {
+    let gun = || "tools/gun".to_owned();
+    for (block, tool) in [
+        (Block::ToolExcluded(gun()), Some("tools/gun")),
+        (
+            Block::ToolRuledOut(gun(), vec!["contraindications/blood_thinners".into()]),
+            Some("tools/gun"),
+        ),
+        (
+            Block::ConditionExcluded("contraindications/pregnancy".into()),
+            None,
+        ),
+        (Block::ScreeningRequired, None),
+        (Block::Contraindicated, None),
+        (Block::DailyLimitReached, None),
+        (Block::NoOwnedTool, None),
+    ] {
+        assert_eq!(block.tool(), tool, "{block:?}");
+    }
+}
