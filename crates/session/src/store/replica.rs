@@ -83,39 +83,6 @@ pub struct Batch {
     /// maps were replicated, so their logs read as they are.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) shard_map: Option<StoredMap>,
-    /// The local writer's number for a batch it proposes (`Tag::NONE`
-    /// otherwise).
-    #[serde(skip)]
-    pub(crate) tag: Tag,
-}
-
-/// A writer's number for a batch it proposed, which this process's log
-/// store reports with the log id the leader gave the batch
-/// ([`LogStore::appended`]), so the writer can evaluate the next batch
-/// on top of it before it is stored. Never stored or replicated (a batch
-/// read back or received holds `Tag::NONE`), and no part of a batch's
-/// equality.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Tag(pub(crate) u64);
-
-impl Tag {
-    /// No writer's batch.
-    pub(crate) const NONE: Tag = Tag(0);
-}
-
-impl PartialEq for Tag {
-    fn eq(&self, _: &Self) -> bool {
-        true
-    }
-}
-
-impl Eq for Tag {}
-
-/// The last tagged batch the log store was handed, and its log id.
-#[derive(Debug, Clone, Copy, Default)]
-pub(super) struct Appended {
-    pub(super) tag: u64,
-    pub(super) log_id: Option<LogId<NodeId>>,
 }
 
 /// What applying a [`Batch`] did.
@@ -251,7 +218,6 @@ pub(super) fn last_batch(txn: &redb::WriteTransaction) -> Result<Option<LogId<No
 pub struct LogStore {
     db: Arc<Recovery>,
     committed: Arc<std::sync::Mutex<Option<LogId<NodeId>>>>,
-    appended: Arc<tokio::sync::watch::Sender<Appended>>,
 }
 
 impl LogStore {
@@ -259,14 +225,7 @@ impl LogStore {
         Self {
             db,
             committed: Arc::default(),
-            appended: Arc::new(tokio::sync::watch::Sender::new(Appended::default())),
         }
-    }
-
-    /// Reports each tagged batch as it is handed to the log, before it is
-    /// stored: the leader's log id for the local writer's batch.
-    pub(super) fn appended(&self) -> tokio::sync::watch::Receiver<Appended> {
-        self.appended.subscribe()
     }
 
     /// The committed log id held for the next append.
@@ -360,16 +319,6 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I::IntoIter: OptionalSend,
     {
         let entries: Vec<_> = entries.into_iter().collect();
-        let tagged = entries.iter().rev().find_map(|e| match &e.payload {
-            EntryPayload::Normal(b) if b.tag.0 != Tag::NONE.0 => Some(Appended {
-                tag: b.tag.0,
-                log_id: Some(e.log_id),
-            }),
-            _ => None,
-        });
-        if let Some(a) = tagged {
-            self.appended.send_replace(a);
-        }
         let committed = *self.committed();
         let result = blocking(&self.db, move |db| {
             let txn = write_txn(db, true)?;
@@ -606,7 +555,7 @@ fn changed(journals: &Journals, entries: &[Entry<TypeConfig>], replies: &[BatchR
 }
 
 /// Writes `batch`'s rows.
-pub(super) fn apply_changes(txn: &redb::WriteTransaction, changes: &[Change]) -> Result<(), Error> {
+fn apply_changes(txn: &redb::WriteTransaction, changes: &[Change]) -> Result<(), Error> {
     let open = |id: u8| {
         DATA_TABLES
             .get(usize::from(id))

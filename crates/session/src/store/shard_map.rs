@@ -125,7 +125,6 @@ impl Store {
             based_on: None,
             changes: Vec::new(),
             shard_map: Some(map),
-            tag: super::replica::Tag::NONE,
         };
         let reply = tokio::time::timeout(PROPOSE_TIMEOUT, raft.client_write(entry))
             .await

@@ -178,15 +178,13 @@ impl Store {
         let runtime = RaftRuntime::start()?;
         // Built on its own runtime, so openraft spawns its core, its state
         // machine worker and its replication streams there.
-        let log_store = replica::LogStore::new(log.clone());
-        let appended = log_store.appended();
         let raft = runtime
             .handle()
             .spawn(replica::Raft::new(
                 replica.node_id,
                 config,
                 network,
-                log_store,
+                replica::LogStore::new(log.clone()),
                 replica::StateMachine::new(recovery.clone(), log, dir, maps.clone()),
             ))
             .await
@@ -212,9 +210,6 @@ impl Store {
             handle: runtime.handle().clone(),
             me: replica.node_id,
             confirmed_term: 0,
-            appended,
-            tag: 0,
-            in_flight: None,
         };
         let mut store = Self::start_with(recovery, options, Some(proposer))?;
         store.raft = Some(raft);

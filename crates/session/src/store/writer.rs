@@ -17,8 +17,6 @@ use redb::{Database, Durability};
 use tokio::sync::oneshot;
 
 use super::recovery::{RECOVERING, Recovery, current};
-use openraft::LogId;
-
 use super::replica::{self, Batch, NodeId, Raft};
 use super::tables::{Applied, Change, Tables, WTable};
 use crate::error::Error;
@@ -222,19 +220,6 @@ pub(super) struct Writer {
 
 /// The writer's side of a replicated store: evaluates a batch, proposes
 /// its row changes and waits until the group applied them.
-///
-/// **Pipelined.** While one batch is in the group (being stored, then
-/// applied), the next is evaluated on top of it: in a transaction over
-/// the applied state with the batch in flight's rows written first, then
-/// aborted. Its `based_on` is the log id the leader gave the batch in
-/// flight, which the log store reports as it is handed the entry
-/// ([`replica::LogStore::appended`]), before it is stored. If the batch in
-/// flight is not applied (a leader change), the next names a batch that
-/// never became the last one and is skipped too, so nothing is ever
-/// applied on a state it was not evaluated against. At most one batch is
-/// in flight while the next is evaluated, and everything before it is
-/// applied, so the state evaluated on is exactly the one the next batch
-/// will be applied to.
 pub(super) struct Proposer {
     pub(super) raft: Raft,
     pub(super) handle: tokio::runtime::Handle,
@@ -242,30 +227,7 @@ pub(super) struct Proposer {
     /// The term in which this leader's state machine was last known to
     /// hold every committed entry (0: not known).
     pub(super) confirmed_term: u64,
-    /// Where the log store reports the log id of each tagged batch.
-    pub(super) appended: tokio::sync::watch::Receiver<replica::Appended>,
-    /// The last tag given.
-    pub(super) tag: u64,
-    /// The batch proposed and not yet answered.
-    pub(super) in_flight: Option<InFlight>,
 }
-
-/// A batch in the group, not yet answered.
-pub(super) struct InFlight {
-    jobs: Vec<Queued>,
-    started: std::time::Instant,
-    /// The log id the leader gave it.
-    log_id: LogId<NodeId>,
-    /// Its rows, which the next batch is evaluated on top of.
-    changes: Vec<Change>,
-    reply: Reply,
-}
-
-/// Where a proposed batch's answer comes: whether the group applied it.
-type Reply = tokio::task::JoinHandle<Result<bool, Failure>>;
-
-/// A batch's writes, when it started, and whether it committed.
-type Settled = (Vec<Queued>, std::time::Instant, Result<(), Failure>);
 
 /// How long a replicated write waits for its group (no majority, or
 /// storage stuck) before it is refused as UNAVAILABLE; its outcome is then
@@ -300,159 +262,62 @@ where
     }
 }
 
-/// The answer to a batch whose group skipped it.
-fn skipped() -> Failure {
-    Failure::Unavailable("the shard's leader changed during the write; retry".into())
-}
-
 impl Proposer {
     fn not_leader(&self) -> Failure {
         not_leader(&self.raft.metrics().borrow())
     }
 
-    /// Waits for the batch in flight's answer.
-    fn settle(&mut self) -> Option<Settled> {
-        let f = self.in_flight.take()?;
-        Some(self.wait(f))
-    }
-
-    /// Waits for `f`'s answer.
-    fn wait(&mut self, f: InFlight) -> Settled {
-        let outcome = match self.handle.block_on(f.reply) {
-            Ok(Ok(true)) => Ok(()),
-            Ok(Ok(false)) => Err(skipped()),
-            Ok(Err(e)) => Err(e),
-            Err(e) => Err(Failure::Unavailable(format!(
-                "the write's task failed: {e}"
-            ))),
-        };
-        if outcome.is_err() {
-            self.confirmed_term = 0;
-        }
-        (f.jobs, f.started, outcome)
-    }
-
-    /// Proposes `batch` under a new tag and waits until the leader gave it
-    /// a log id (not until it is stored): its log id, its rows and where
-    /// its answer comes (whether it was applied).
-    fn submit(&mut self, mut batch: Batch) -> Result<(LogId<NodeId>, Vec<Change>, Reply), Failure> {
-        self.tag += 1;
-        let tag = self.tag;
-        batch.tag = replica::Tag(tag);
-        let changes = batch.changes.clone();
-        let raft = self.raft.clone();
-        let mut reply = self.handle.spawn(async move {
-            let r = tokio::time::timeout(WRITE_TIMEOUT, raft.client_write(batch))
-                .await
-                .map_err(|_| Failure::Unavailable("the shard group did not commit in time".into()))?
-                .map_err(|e| raft_failure(&e))?;
-            Ok(r.data.applied)
-        });
-        let appended = &mut self.appended;
-        let log_id = self.handle.block_on(async {
-            tokio::select! {
-                biased;
-                a = appended.wait_for(|a| a.tag >= tag) => Ok(a.ok().and_then(|a| (a.tag == tag).then_some(a.log_id)).flatten()),
-                r = &mut reply => Err(r),
-            }
-        });
-        match log_id {
-            Ok(Some(log_id)) => Ok((log_id, changes, reply)),
-            // The log store is gone, or reported another batch: wait for
-            // this one's answer, unpipelined.
-            Ok(None) => Err(match self.handle.block_on(reply) {
-                Ok(Ok(_)) => Failure::Unavailable("the write's log id is unknown; retry".into()),
-                Ok(Err(e)) => e,
-                Err(e) => Failure::Unavailable(format!("the write's task failed: {e}")),
-            }),
-            Err(Ok(Ok(true))) => Err(Failure::Unavailable(
-                "the write's log id is unknown; retry".into(),
-            )),
-            Err(Ok(Ok(false))) => Err(skipped()),
-            Err(Ok(Err(e))) => Err(e),
-            Err(Err(e)) => Err(Failure::Unavailable(format!(
-                "the write's task failed: {e}"
-            ))),
-        }
-    }
-
-    /// Evaluates `jobs` on the applied state and the batch in flight,
-    /// proposes their row changes, then waits for the batch that was in
-    /// flight. Returns the batches answered, in order: the one that was in
-    /// flight, and `jobs` if they failed at once.
+    /// Evaluates `jobs` on the applied state, proposes the row changes and
+    /// waits until they are applied here (after a majority stored them).
     fn propose(
         &mut self,
         db: &Database,
-        mut jobs: Vec<Queued>,
+        jobs: &mut [Queued],
         quota: crate::domain::quota::Quota,
-        started: std::time::Instant,
-    ) -> Vec<Settled> {
-        let mut settled = Vec::new();
+    ) -> Result<(), Failure> {
         let (term, leader) = {
             let m = self.raft.metrics();
             let m = m.borrow();
             (m.current_term, m.current_leader)
         };
         if leader != Some(self.me) {
-            settled.extend(self.settle());
-            settled.push((jobs, started, Err(self.not_leader())));
-            return settled;
+            return Err(self.not_leader());
         }
         if term != self.confirmed_term {
             // A new term: apply what earlier leaders committed first.
-            settled.extend(self.settle());
-            if let Err(e) = self.handle.block_on(self.raft.ensure_linearizable()) {
-                settled.push((jobs, started, Err(raft_failure(&e))));
-                return settled;
-            }
+            self.handle
+                .block_on(self.raft.ensure_linearizable())
+                .map_err(|e| raft_failure(&e))?;
             self.confirmed_term = term;
         }
-        let base = self.in_flight.as_ref().map(|f| (f.log_id, &f.changes[..]));
-        let batch = match evaluate(db, &mut jobs, quota, base) {
-            Ok(b) => b,
-            Err(e) => {
-                settled.extend(self.settle());
-                settled.push((jobs, started, Err(Failure::Storage(e.to_string()))));
-                return settled;
-            }
-        };
-        match self.submit(batch) {
-            Ok((log_id, changes, reply)) => {
-                let before = self.in_flight.replace(InFlight {
-                    jobs,
-                    started,
-                    log_id,
-                    changes,
-                    reply,
-                });
-                settled.extend(before.map(|f| self.wait(f)));
-            }
-            Err(failure) => {
-                settled.extend(self.settle());
-                settled.push((jobs, started, Err(failure)));
-            }
+        let batch = evaluate(db, jobs, quota).map_err(|e| Failure::Storage(e.to_string()))?;
+        let reply = self
+            .handle
+            .block_on(async {
+                tokio::time::timeout(WRITE_TIMEOUT, self.raft.client_write(batch)).await
+            })
+            .map_err(|_| Failure::Unavailable("the shard group did not commit in time".into()))?
+            .map_err(|e| raft_failure(&e))?;
+        if reply.data.applied {
+            Ok(())
+        } else {
+            self.confirmed_term = 0;
+            Err(Failure::Unavailable(
+                "the shard's leader changed during the write; retry".into(),
+            ))
         }
-        settled
     }
 }
+
 /// Runs `jobs` in a transaction that is then aborted, keeping their row
-/// changes as one batch. With `base` (the batch in flight: its log id and
-/// rows), its rows are written first and the batch is based on it.
+/// changes as one batch.
 fn evaluate(
     db: &Database,
     jobs: &mut [Queued],
     quota: crate::domain::quota::Quota,
-    base: Option<(LogId<NodeId>, &[Change])>,
 ) -> Result<Batch, Error> {
     let txn = db.begin_write()?;
-    let based_on = match base {
-        // Written again if it was applied meanwhile: rows by key, the same.
-        Some((log_id, rows)) => {
-            replica::apply_changes(&txn, rows)?;
-            Some(log_id)
-        }
-        None => replica::last_batch(&txn)?,
-    };
+    let based_on = replica::last_batch(&txn)?;
     let changes = {
         let mut tables = Tables::open_write(&txn, true)?;
         tables.quota = quota;
@@ -466,7 +331,6 @@ fn evaluate(
         based_on,
         changes,
         shard_map: None,
-        tag: replica::Tag::NONE,
     })
 }
 
@@ -477,27 +341,7 @@ impl Writer {
             // While unhealthy, wake up now and then to probe, so the store
             // recovers (and reports it) even when no write arrives.
             let healthy = *self.recovery.healthy.borrow();
-            let in_flight = self.replica.as_ref().is_some_and(|p| p.in_flight.is_some());
-            let first = if in_flight {
-                // The next batch starts from what is queued now; with
-                // nothing queued, or while unhealthy, the batch in flight
-                // is answered first.
-                if !healthy {
-                    self.settle(&rx);
-                    continue;
-                }
-                match rx.try_recv() {
-                    Ok(j) => j,
-                    Err(mpsc::TryRecvError::Empty) => {
-                        self.settle(&rx);
-                        continue;
-                    }
-                    Err(mpsc::TryRecvError::Disconnected) => {
-                        self.settle(&rx);
-                        return;
-                    }
-                }
-            } else if healthy {
+            let first = if healthy {
                 match rx.recv() {
                     Ok(j) => j,
                     Err(_) => return,
@@ -524,6 +368,7 @@ impl Writer {
             self.stats
                 .queued
                 .fetch_sub(jobs.len() as i64, Ordering::Relaxed);
+            let n = jobs.len();
             let started = std::time::Instant::now();
             // The handle is taken per batch and let go of after it, so a
             // reopen elsewhere never waits for the writer.
@@ -537,10 +382,10 @@ impl Writer {
                     continue;
                 }
             };
-            let settled = match &mut self.replica {
+            let outcome = match &mut self.replica {
                 None => {
                     let journals = &self.recovery.journals;
-                    let outcome = match commit_batch(&db, &mut jobs, self.quota) {
+                    match commit_batch(&db, &mut jobs, self.quota) {
                         // Raised after the commit, for the rows it changed:
                         // only their users' kept journals change.
                         Ok(changes) => {
@@ -551,66 +396,39 @@ impl Writer {
                             journals.versions().changed_all();
                             Err(Failure::Storage(e.to_string()))
                         }
-                    };
-                    vec![(jobs, started, outcome)]
+                    }
                 }
                 // The Raft side reopens storage itself; refuse meanwhile.
-                Some(_) if !healthy => vec![(
-                    jobs,
-                    started,
-                    Err(Failure::Unavailable(
-                        "storage is recovering after a write error".into(),
-                    )),
-                )],
-                Some(p) => p.propose(&db, jobs, self.quota, started),
+                Some(_) if !healthy => Err(Failure::Unavailable(
+                    "storage is recovering after a write error".into(),
+                )),
+                Some(p) => p.propose(&db, &mut jobs, self.quota),
             };
-            for s in settled {
-                self.answer(s, Some(&db), &rx);
-            }
-        }
-    }
-
-    /// Answers the replica's batch in flight.
-    fn settle(&mut self, rx: &mpsc::Receiver<Queued>) {
-        if let Some(s) = self.replica.as_mut().and_then(Proposer::settle) {
-            self.answer(s, None, rx);
-        }
-    }
-
-    /// Answers a batch's writers; after a storage failure, reopens `db`.
-    fn answer(
-        &self,
-        (jobs, started, outcome): Settled,
-        db: Option<&Arc<Database>>,
-        rx: &mpsc::Receiver<Queued>,
-    ) {
-        let n = jobs.len();
-        match outcome {
-            Ok(()) => {
-                self.stats.committed(n, started.elapsed());
-                for job in jobs {
-                    job.finish(Ok(()));
+            match outcome {
+                Ok(()) => {
+                    self.stats.committed(n, started.elapsed());
+                    for job in jobs {
+                        job.finish(Ok(()));
+                    }
                 }
-            }
-            Err(Failure::Storage(e)) => {
-                tracing::error!(error = %e, batch = n, "write batch failed");
-                // The caller may retry (with its request id, exactly
-                // once) as soon as storage recovers: UNAVAILABLE, not
-                // INTERNAL. The detail stays in the log.
-                for job in jobs {
-                    job.finish(Err(Failure::Unavailable(
-                        "storage failed while writing; retry shortly".into(),
-                    )));
+                Err(Failure::Storage(e)) => {
+                    tracing::error!(error = %e, batch = n, "write batch failed");
+                    // The caller may retry (with its request id, exactly
+                    // once) as soon as storage recovers: UNAVAILABLE, not
+                    // INTERNAL. The detail stays in the log.
+                    for job in jobs {
+                        job.finish(Err(Failure::Unavailable(
+                            "storage failed while writing; retry shortly".into(),
+                        )));
+                    }
+                    self.recovery.failed();
+                    self.recover(db, &rx);
                 }
-                self.recovery.failed();
-                if let Some(db) = db {
-                    self.recover(db.clone(), rx);
-                }
-            }
-            Err(other) => {
-                tracing::debug!(failure = ?other, batch = n, "write batch not committed");
-                for job in jobs {
-                    job.finish(Err(other.clone()));
+                Err(other) => {
+                    tracing::debug!(failure = ?other, batch = n, "write batch not committed");
+                    for job in jobs {
+                        job.finish(Err(other.clone()));
+                    }
                 }
             }
         }

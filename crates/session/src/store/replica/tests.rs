@@ -48,7 +48,6 @@ async fn a_stale_batch_is_skipped() {
             based_on,
             changes: vec![put(k)],
             shard_map: None,
-            tag: Tag::NONE,
         }),
     };
     let replies = sm
@@ -85,7 +84,6 @@ async fn a_shard_map_is_applied_and_travels_in_snapshots() {
                 epoch,
                 bytes: b.to_vec(),
             }),
-            tag: Tag::NONE,
         }),
     };
     let replies = leader
@@ -134,7 +132,6 @@ async fn a_reopen_restores_what_was_applied_from_the_log() {
                 value: Vec::new(),
             }],
             shard_map: None,
-            tag: Tag::NONE,
         }),
     };
     let entries = [entry(1, None), entry(2, Some(id(1))), entry(3, Some(id(2)))];
@@ -205,7 +202,6 @@ async fn the_committed_log_id_is_stored_by_the_next_append() {
                 based_on,
                 changes: Vec::new(),
                 shard_map: None,
-                tag: Tag::NONE,
             })
             .await
             .unwrap();
@@ -254,7 +250,6 @@ async fn the_journal_follows_applied_sessions_and_snapshots() {
             based_on,
             changes,
             shard_map: None,
-            tag: Tag::NONE,
         }),
     };
     leader
