@@ -894,3 +894,66 @@ async fn patched_journals_match_the_rows() {
         assert!(patched >= 40, "replicated {replicated}: {patched} patched");
     }
 }
+
+/// Concurrent writers on a group of one, in batches evaluated before the
+/// group stores them: every write sees every write before it. The day's
+/// count behind each session's warnings is exact (the 7th and later of
+/// one point on one day exceed the limit, whichever batch they rode in),
+/// and a request id sent twice at once is stored once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_writes_see_every_write_before_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(group_of_one(dir.path()).await);
+    let cat = Arc::new(fixture::catalog());
+    const WRITES: usize = 48;
+    let mut tasks = Vec::new();
+    for round in 0..3 {
+        for i in 0..WRITES / 3 {
+            let (store, cat) = (store.clone(), cat.clone());
+            // Every fifth write repeats the request id of the one before.
+            let n = round * (WRITES / 3) + i;
+            let m = if n % 5 == 4 { n - 1 } else { n };
+            let rid = format!("r{m}");
+            tasks.push(tokio::spawn(async move {
+                let at = format!("2026-03-10T{:02}:{:02}:00Z", 8 + m / 60, m % 60);
+                let d = draft("ql_superficial", &at, Some(5));
+                let out = store
+                    .log_sessions("u", vec![item(&rid, d)], cat, now())
+                    .await
+                    .unwrap();
+                let (record, replayed) = out.into_iter().next().unwrap().unwrap();
+                (rid, record, replayed)
+            }));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+    let mut by_rid: std::collections::HashMap<String, Vec<(SessionRecord, bool)>> =
+        std::collections::HashMap::new();
+    for t in tasks {
+        let (rid, record, replayed) = t.await.unwrap();
+        by_rid.entry(rid).or_default().push((record, replayed));
+    }
+    let distinct = by_rid.len();
+    assert_eq!(distinct, WRITES - WRITES / 5);
+    for (rid, outs) in &by_rid {
+        assert_eq!(
+            outs.iter().filter(|(_, replayed)| !replayed).count(),
+            1,
+            "{rid} stored once"
+        );
+        assert!(outs.windows(2).all(|w| w[0].0.id == w[1].0.id), "{rid}");
+    }
+    let stored = store.all_sessions("u").await.unwrap();
+    assert_eq!(stored.len(), distinct);
+    let exceeded = stored
+        .iter()
+        .filter(|s| {
+            s.warnings
+                .iter()
+                .any(|w| w.code == crate::domain::WarningCode::DailyLimitExceeded)
+        })
+        .count();
+    assert_eq!(exceeded, distinct - 6, "the 7th and later exceed the limit");
+    let (commits, ops) = store.stats().get();
+    assert!(commits > 1 && ops == WRITES as u64, "{commits} {ops}");
+}
