@@ -115,6 +115,8 @@ pub(super) struct WTable<'t> {
     table: Table<'t, &'static [u8], &'static [u8]>,
     id: u8,
     changes: Option<Vec<Change>>,
+    /// The bytes of the keys and values recorded in `changes`.
+    recorded: usize,
 }
 
 impl<'t> Rows for WTable<'t> {
@@ -130,6 +132,7 @@ impl<'t> WTable<'t> {
             table: txn.open_table(def)?,
             id: table_id(def),
             changes: record.then(Vec::new),
+            recorded: 0,
         })
     }
 
@@ -137,6 +140,7 @@ impl<'t> WTable<'t> {
     pub(super) fn insert(&mut self, k: &[u8], v: &[u8]) -> Result<(), Error> {
         self.table.insert(k, v)?;
         if let Some(c) = &mut self.changes {
+            self.recorded += k.len() + v.len();
             c.push(Change::Put {
                 table: self.id,
                 key: k.to_vec(),
@@ -150,6 +154,7 @@ impl<'t> WTable<'t> {
     pub(super) fn remove(&mut self, k: &[u8]) -> Result<Option<usize>, Error> {
         let removed = self.table.remove(k)?.map(|v| v.value().len());
         if let Some(c) = &mut self.changes {
+            self.recorded += k.len();
             c.push(Change::Remove {
                 table: self.id,
                 key: k.to_vec(),
@@ -162,6 +167,7 @@ impl<'t> WTable<'t> {
     pub(super) fn clear(&mut self, lo: &[u8], hi: &[u8]) -> Result<(), Error> {
         self.table.retain_in::<&[u8], _>(lo..hi, |_, _| false)?;
         if let Some(c) = &mut self.changes {
+            self.recorded += lo.len() + hi.len();
             c.push(Change::Clear {
                 table: self.id,
                 lo: lo.to_vec(),
@@ -276,6 +282,26 @@ impl<'t> Tables<WTable<'t>> {
             out.extend(t.changes.take().unwrap_or_default());
         }
         out
+    }
+
+    /// The bytes of the keys and values recorded so far.
+    pub(super) fn recorded_bytes(&self) -> usize {
+        [
+            &self.users,
+            &self.profiles,
+            &self.screenings,
+            &self.sessions,
+            &self.session_ids,
+            &self.guided,
+            &self.point_day,
+            &self.request_ids,
+            &self.check_ins,
+            &self.holds,
+            &self.usage,
+        ]
+        .iter()
+        .map(|t| t.recorded)
+        .sum()
     }
 }
 

@@ -957,3 +957,50 @@ async fn concurrent_writes_see_every_write_before_them() {
     let (commits, ops) = store.stats().get();
     assert!(commits > 1 && ops == WRITES as u64, "{commits} {ops}");
 }
+
+/// Many large writes at once (offline apps sending their backlog) are
+/// split over batches of bounded bytes: every one is stored, once, on the
+/// single copy and on a group of one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn large_writes_at_once_are_all_stored_over_bounded_batches() {
+    for replicated in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(single_or_group(dir.path(), replicated).await);
+        let cat = Arc::new(fixture::catalog());
+        const CALLS: usize = 24;
+        const ITEMS: usize = 100;
+        let tasks: Vec<_> = (0..CALLS)
+            .map(|c| {
+                let (store, cat) = (store.clone(), cat.clone());
+                tokio::spawn(async move {
+                    let items = (0..ITEMS)
+                        .map(|i| {
+                            let at = format!("2026-03-01T{:02}:{:02}:00Z", 8 + i / 60, i % 60);
+                            let mut d = draft("ql_superficial", &at, None);
+                            d.notes = "n".repeat(crate::domain::validate::MAX_NOTES_CHARS);
+                            item(&format!("c{c}-{i}"), d)
+                        })
+                        .collect();
+                    store
+                        .log_sessions(&format!("u{c}"), items, cat, now())
+                        .await
+                        .unwrap()
+                })
+            })
+            .collect();
+        for t in tasks {
+            let out = t.await.unwrap();
+            assert_eq!(out.len(), ITEMS);
+            assert!(out.iter().all(|r| matches!(r, Ok((_, false)))));
+        }
+        for c in 0..CALLS {
+            assert_eq!(
+                store.all_sessions(&format!("u{c}")).await.unwrap().len(),
+                ITEMS
+            );
+        }
+        // Some 5 MB of sessions: more than one batch.
+        let (commits, ops) = store.stats().get();
+        assert!(commits >= 2 && ops == CALLS as u64, "{commits} {ops}");
+    }
+}

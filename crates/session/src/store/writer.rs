@@ -2,14 +2,16 @@
 //!
 //! One thread owns every write transaction. Callers queue a [`Job`] (a
 //! typed write and its reply channel); the writer takes everything queued
-//! (up to `max_batch` writes), applies it in one transaction, commits with
-//! [`Durability::Immediate`] and only then answers every caller of the
-//! batch. A call is therefore acknowledged only after its data is on disk,
+//! (up to `max_batch` writes, and up to [`BATCH_BYTES`] of changed rows:
+//! the writes after that go first in the next batch), applies it in one
+//! transaction, commits with [`Durability::Immediate`] and only then
+//! answers every caller of the batch. A call is therefore acknowledged only after its data is on disk,
 //! and many concurrent writers share one disk flush. Because one thread
 //! applies all writes in order, request-id deduplication and the per-day
 //! counts are exact even for concurrent calls and for duplicates within one
 //! batch.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, mpsc};
 
@@ -187,11 +189,40 @@ impl Stats {
     }
 }
 
+/// The rows (keys and values) a batch may change before the writes after
+/// them wait for the next batch. It bounds the memory a batch holds (its
+/// rows, their Raft entry and its encoding, the transaction's pages)
+/// however many large writes arrive at once (a crowd of offline apps
+/// sending 500 sessions each): without it a batch took up to `max_batch`
+/// of them, and 400 such calls at once took the session to 1 GiB.
+pub(super) const BATCH_BYTES: usize = 4 << 20;
+
+/// Applies `jobs` in order until the rows they changed reach
+/// [`BATCH_BYTES`]; the jobs after that are moved, in order, to the front
+/// of `deferred` for the next batch. The first job is always applied.
+fn apply_jobs(
+    tables: &mut Tables<WTable<'_>>,
+    jobs: &mut Vec<Queued>,
+    deferred: &mut VecDeque<Queued>,
+) -> Result<(), Error> {
+    for i in 0..jobs.len() {
+        jobs[i].apply(tables)?;
+        if tables.recorded_bytes() >= BATCH_BYTES && i + 1 < jobs.len() {
+            for job in jobs.split_off(i + 1).into_iter().rev() {
+                deferred.push_front(job);
+            }
+            break;
+        }
+    }
+    Ok(())
+}
+
 /// Applies one batch in one transaction and commits it durably; returns
 /// the rows it changed, for the users' versions.
 fn commit_batch(
     db: &Database,
-    jobs: &mut [Queued],
+    jobs: &mut Vec<Queued>,
+    deferred: &mut VecDeque<Queued>,
     quota: crate::domain::quota::Quota,
 ) -> Result<Vec<Change>, Error> {
     let mut txn = db.begin_write()?;
@@ -199,9 +230,7 @@ fn commit_batch(
     let changes = {
         let mut tables = Tables::open_write(&txn, true)?;
         tables.quota = quota;
-        for job in jobs.iter_mut() {
-            job.apply(&mut tables)?;
-        }
+        apply_jobs(&mut tables, jobs, deferred)?;
         tables.take_changes()
     };
     txn.commit()?;
@@ -272,7 +301,8 @@ impl Proposer {
     fn propose(
         &mut self,
         db: &Database,
-        jobs: &mut [Queued],
+        jobs: &mut Vec<Queued>,
+        deferred: &mut VecDeque<Queued>,
         quota: crate::domain::quota::Quota,
     ) -> Result<(), Failure> {
         let (term, leader) = {
@@ -290,7 +320,8 @@ impl Proposer {
                 .map_err(|e| raft_failure(&e))?;
             self.confirmed_term = term;
         }
-        let batch = evaluate(db, jobs, quota).map_err(|e| Failure::Storage(e.to_string()))?;
+        let batch =
+            evaluate(db, jobs, deferred, quota).map_err(|e| Failure::Storage(e.to_string()))?;
         let reply = self
             .handle
             .block_on(async {
@@ -310,10 +341,11 @@ impl Proposer {
 }
 
 /// Runs `jobs` in a transaction that is then aborted, keeping their row
-/// changes as one batch.
+/// changes as one batch (up to [`BATCH_BYTES`]; the rest to `deferred`).
 fn evaluate(
     db: &Database,
-    jobs: &mut [Queued],
+    jobs: &mut Vec<Queued>,
+    deferred: &mut VecDeque<Queued>,
     quota: crate::domain::quota::Quota,
 ) -> Result<Batch, Error> {
     let txn = db.begin_write()?;
@@ -321,9 +353,7 @@ fn evaluate(
     let changes = {
         let mut tables = Tables::open_write(&txn, true)?;
         tables.quota = quota;
-        for job in jobs.iter_mut() {
-            job.apply(&mut tables)?;
-        }
+        apply_jobs(&mut tables, jobs, deferred)?;
         tables.take_changes()
     };
     txn.abort()?;
@@ -337,11 +367,15 @@ fn evaluate(
 impl Writer {
     /// Runs until every sender of the queue is gone.
     pub(super) fn run(mut self, rx: mpsc::Receiver<Queued>) {
+        // Writes a full batch left for the next one, first in line.
+        let mut deferred = VecDeque::new();
         loop {
             // While unhealthy, wake up now and then to probe, so the store
             // recovers (and reports it) even when no write arrives.
             let healthy = *self.recovery.healthy.borrow();
-            let first = if healthy {
+            let first = if let Some(job) = deferred.pop_front() {
+                job
+            } else if healthy {
                 match rx.recv() {
                     Ok(j) => j,
                     Err(_) => return,
@@ -360,6 +394,12 @@ impl Writer {
             };
             let mut jobs = vec![first];
             while jobs.len() < self.max_batch {
+                match deferred.pop_front() {
+                    Some(j) => jobs.push(j),
+                    None => break,
+                }
+            }
+            while jobs.len() < self.max_batch {
                 match rx.try_recv() {
                     Ok(j) => jobs.push(j),
                     Err(_) => break,
@@ -368,7 +408,6 @@ impl Writer {
             self.stats
                 .queued
                 .fetch_sub(jobs.len() as i64, Ordering::Relaxed);
-            let n = jobs.len();
             let started = std::time::Instant::now();
             // The handle is taken per batch and let go of after it, so a
             // reopen elsewhere never waits for the writer.
@@ -385,7 +424,7 @@ impl Writer {
             let outcome = match &mut self.replica {
                 None => {
                     let journals = &self.recovery.journals;
-                    match commit_batch(&db, &mut jobs, self.quota) {
+                    match commit_batch(&db, &mut jobs, &mut deferred, self.quota) {
                         // Raised after the commit, for the rows it changed:
                         // only their users' kept journals change.
                         Ok(changes) => {
@@ -402,8 +441,13 @@ impl Writer {
                 Some(_) if !healthy => Err(Failure::Unavailable(
                     "storage is recovering after a write error".into(),
                 )),
-                Some(p) => p.propose(&db, &mut jobs, self.quota),
+                Some(p) => p.propose(&db, &mut jobs, &mut deferred, self.quota),
             };
+            // Those a full batch left wait again.
+            self.stats
+                .queued
+                .fetch_add(deferred.len() as i64, Ordering::Relaxed);
+            let n = jobs.len();
             match outcome {
                 Ok(()) => {
                     self.stats.committed(n, started.elapsed());
@@ -443,5 +487,68 @@ impl Writer {
                 job.finish(Err(Failure::Unavailable(RECOVERING.into())));
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+
+    /// A job writing `bytes` into `users` under its number, noting the
+    /// order jobs ran in.
+    fn job(i: usize, bytes: usize, ran: &Arc<Mutex<Vec<usize>>>) -> Queued {
+        let ran = ran.clone();
+        let (reply, _rx) = oneshot::channel::<Result<(), Error>>();
+        Box::new(Typed::new(
+            move |t: &mut Tables<WTable<'_>>| {
+                ran.lock().unwrap().push(i);
+                t.users
+                    .insert(format!("u{i:03}").as_bytes(), &vec![7; bytes])?;
+                Ok(Ok(()))
+            },
+            reply,
+        ))
+    }
+
+    /// A batch takes writes until their rows reach `BATCH_BYTES`; the rest
+    /// wait, in order, at the front of the next batch's line, and a single
+    /// write larger than the bound still goes alone.
+    #[test]
+    fn a_batch_stops_at_its_bytes_and_the_rest_keep_their_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = super::super::prepare(dir.path(), super::super::StoreOptions::default()).unwrap();
+        let ran = Arc::new(Mutex::new(Vec::new()));
+        let quarter = BATCH_BYTES / 4;
+        let mut jobs: Vec<Queued> = (0..10).map(|i| job(i, quarter, &ran)).collect();
+        let mut deferred: VecDeque<Queued> = VecDeque::from([job(99, 1, &ran)]);
+        let txn = db.begin_write().unwrap();
+        let mut tables = Tables::open_write(&txn, true).unwrap();
+        apply_jobs(&mut tables, &mut jobs, &mut deferred).unwrap();
+        // Four quarters (and their keys) reach the bound.
+        assert_eq!(jobs.len(), 4);
+        assert!(tables.recorded_bytes() >= BATCH_BYTES);
+        assert_eq!(deferred.len(), 7, "six left, then the one already waiting");
+        assert_eq!(tables.take_changes().len(), 4);
+        drop(tables);
+        // The next batch runs them in their order, then the older one.
+        let mut next: Vec<Queued> = deferred.drain(..).collect();
+        let mut tables = Tables::open_write(&txn, true).unwrap();
+        apply_jobs(&mut tables, &mut next, &mut deferred).unwrap();
+        assert_eq!(next.len(), 4);
+        drop(tables);
+        let mut rest: Vec<Queued> = deferred.drain(..).collect();
+        let mut tables = Tables::open_write(&txn, true).unwrap();
+        apply_jobs(&mut tables, &mut rest, &mut deferred).unwrap();
+        assert!(deferred.is_empty());
+        assert_eq!(*ran.lock().unwrap(), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 99]);
+        drop(tables);
+        // One write over the bound goes alone, and is applied.
+        let mut big = vec![job(100, BATCH_BYTES * 2, &ran), job(101, 1, &ran)];
+        let mut tables = Tables::open_write(&txn, true).unwrap();
+        apply_jobs(&mut tables, &mut big, &mut deferred).unwrap();
+        assert_eq!((big.len(), deferred.len()), (1, 1));
+        assert_eq!(ran.lock().unwrap().last(), Some(&100));
     }
 }
