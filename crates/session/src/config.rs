@@ -83,6 +83,12 @@ pub struct Config {
     #[arg(long, env = "KNOTWORK_SESSION_COMMIT_BATCH_MAX", default_value_t = 512)]
     pub commit_batch_max: usize,
 
+    /// Changed rows, in MiB, one group commit takes before the writes
+    /// after it wait for the next: it bounds the memory of a batch when
+    /// many large writes arrive at once (at least 1).
+    #[arg(long, env = "KNOTWORK_SESSION_COMMIT_BATCH_MIB", default_value_t = 4)]
+    pub commit_batch_mib: usize,
+
     /// The shard's replication (a Raft group, or none).
     #[command(flatten)]
     pub raft: RaftArgs,
@@ -169,6 +175,7 @@ impl Config {
             mode: Mode::Dev,
             guide_speedup: 1,
             commit_batch_max: 512,
+            commit_batch_mib: 4,
             raft: RaftArgs::default(),
             tls: TlsArgs::default(),
             backend_tls: BackendTlsArgs::default(),

@@ -89,6 +89,7 @@ pub async fn run_with_admin(
     let dir = config.data_dir.clone();
     let options = store::StoreOptions {
         max_batch: config.commit_batch_max,
+        max_batch_bytes: config.commit_batch_mib.saturating_mul(1024 * 1024),
         cache_bytes: config.cache_mib.saturating_mul(1024 * 1024),
         quota: domain::quota::Quota {
             max_sessions: config.quota_sessions,

@@ -124,6 +124,10 @@ pub const DB_FILE: &str = "session.redb";
 pub struct StoreOptions {
     /// Most operations committed together. 1 means one commit per write.
     pub max_batch: usize,
+    /// The changed rows (keys and values) after which a batch takes no
+    /// more writes; those wait for the next (a single larger write still
+    /// goes alone).
+    pub max_batch_bytes: usize,
     /// redb's page cache (read cache and write buffer together), in bytes.
     /// It is heap memory that fills up to this bound as pages are read or
     /// written; pages past it are read from the OS page cache instead.
@@ -132,6 +136,12 @@ pub struct StoreOptions {
     pub quota: crate::domain::quota::Quota,
 }
 
+/// The default of [`StoreOptions::max_batch_bytes`]: 4 MiB. Without a
+/// bound, 400 apps sending 500 sessions each at once took the session to
+/// 1 GiB (one batch held them all, with their Raft entry and its
+/// encoding); with it, 188 MiB (BENCHMARKS.md).
+pub const DEFAULT_BATCH_BYTES: usize = 4 << 20;
+
 /// The default of [`StoreOptions::cache_bytes`].
 pub const DEFAULT_CACHE_BYTES: usize = 8 * 1024 * 1024;
 
@@ -139,6 +149,7 @@ impl Default for StoreOptions {
     fn default() -> Self {
         Self {
             max_batch: 512,
+            max_batch_bytes: DEFAULT_BATCH_BYTES,
             cache_bytes: DEFAULT_CACHE_BYTES,
             quota: crate::domain::quota::Quota::default(),
         }
@@ -262,6 +273,7 @@ impl Store {
             let w = Writer {
                 recovery,
                 max_batch: options.max_batch.max(1),
+                max_batch_bytes: options.max_batch_bytes.max(1),
                 quota: options.quota,
                 stats: stats.clone(),
                 replica,

@@ -2,7 +2,7 @@
 //!
 //! One thread owns every write transaction. Callers queue a [`Job`] (a
 //! typed write and its reply channel); the writer takes everything queued
-//! (up to `max_batch` writes, and up to [`BATCH_BYTES`] of changed rows:
+//! (up to `max_batch` writes, and up to `max_batch_bytes` of changed rows:
 //! the writes after that go first in the next batch), applies it in one
 //! transaction, commits with [`Durability::Immediate`] and only then
 //! answers every caller of the batch. A call is therefore acknowledged only after its data is on disk,
@@ -189,25 +189,28 @@ impl Stats {
     }
 }
 
-/// The rows (keys and values) a batch may change before the writes after
-/// them wait for the next batch. It bounds the memory a batch holds (its
-/// rows, their Raft entry and its encoding, the transaction's pages)
-/// however many large writes arrive at once (a crowd of offline apps
-/// sending 500 sessions each): without it a batch took up to `max_batch`
-/// of them, and 400 such calls at once took the session to 1 GiB.
-pub(super) const BATCH_BYTES: usize = 4 << 20;
+/// How a batch is cut: the rows (keys and values) it may change before
+/// the writes after them wait for the next batch, and where they wait.
+/// The bound keeps the memory a batch holds (its rows, their Raft entry
+/// and its encoding, the transaction's pages) bounded however many large
+/// writes arrive at once.
+struct Cut<'a> {
+    bytes: usize,
+    deferred: &'a mut VecDeque<Queued>,
+}
 
-/// Applies `jobs` in order until the rows they changed reach
-/// [`BATCH_BYTES`]; the jobs after that are moved, in order, to the front
-/// of `deferred` for the next batch. The first job is always applied.
+/// Applies `jobs` in order until the rows they changed reach `cut.bytes`;
+/// the jobs after that are moved, in order, to the front of
+/// `cut.deferred` for the next batch. The first job is always applied.
 fn apply_jobs(
     tables: &mut Tables<WTable<'_>>,
     jobs: &mut Vec<Queued>,
-    deferred: &mut VecDeque<Queued>,
+    cut: Cut<'_>,
 ) -> Result<(), Error> {
+    let deferred = cut.deferred;
     for i in 0..jobs.len() {
         jobs[i].apply(tables)?;
-        if tables.recorded_bytes() >= BATCH_BYTES && i + 1 < jobs.len() {
+        if tables.recorded_bytes() >= cut.bytes && i + 1 < jobs.len() {
             for job in jobs.split_off(i + 1).into_iter().rev() {
                 deferred.push_front(job);
             }
@@ -222,7 +225,7 @@ fn apply_jobs(
 fn commit_batch(
     db: &Database,
     jobs: &mut Vec<Queued>,
-    deferred: &mut VecDeque<Queued>,
+    cut: Cut<'_>,
     quota: crate::domain::quota::Quota,
 ) -> Result<Vec<Change>, Error> {
     let mut txn = db.begin_write()?;
@@ -230,7 +233,7 @@ fn commit_batch(
     let changes = {
         let mut tables = Tables::open_write(&txn, true)?;
         tables.quota = quota;
-        apply_jobs(&mut tables, jobs, deferred)?;
+        apply_jobs(&mut tables, jobs, cut)?;
         tables.take_changes()
     };
     txn.commit()?;
@@ -241,6 +244,7 @@ fn commit_batch(
 pub(super) struct Writer {
     pub(super) recovery: Arc<Recovery>,
     pub(super) max_batch: usize,
+    pub(super) max_batch_bytes: usize,
     pub(super) quota: crate::domain::quota::Quota,
     pub(super) stats: Arc<Stats>,
     /// Set when the store is a replica of a Raft group.
@@ -302,7 +306,7 @@ impl Proposer {
         &mut self,
         db: &Database,
         jobs: &mut Vec<Queued>,
-        deferred: &mut VecDeque<Queued>,
+        cut: Cut<'_>,
         quota: crate::domain::quota::Quota,
     ) -> Result<(), Failure> {
         let (term, leader) = {
@@ -320,8 +324,7 @@ impl Proposer {
                 .map_err(|e| raft_failure(&e))?;
             self.confirmed_term = term;
         }
-        let batch =
-            evaluate(db, jobs, deferred, quota).map_err(|e| Failure::Storage(e.to_string()))?;
+        let batch = evaluate(db, jobs, cut, quota).map_err(|e| Failure::Storage(e.to_string()))?;
         let reply = self
             .handle
             .block_on(async {
@@ -341,11 +344,11 @@ impl Proposer {
 }
 
 /// Runs `jobs` in a transaction that is then aborted, keeping their row
-/// changes as one batch (up to [`BATCH_BYTES`]; the rest to `deferred`).
+/// changes as one batch (cut as `cut` says).
 fn evaluate(
     db: &Database,
     jobs: &mut Vec<Queued>,
-    deferred: &mut VecDeque<Queued>,
+    cut: Cut<'_>,
     quota: crate::domain::quota::Quota,
 ) -> Result<Batch, Error> {
     let txn = db.begin_write()?;
@@ -353,7 +356,7 @@ fn evaluate(
     let changes = {
         let mut tables = Tables::open_write(&txn, true)?;
         tables.quota = quota;
-        apply_jobs(&mut tables, jobs, deferred)?;
+        apply_jobs(&mut tables, jobs, cut)?;
         tables.take_changes()
     };
     txn.abort()?;
@@ -424,7 +427,11 @@ impl Writer {
             let outcome = match &mut self.replica {
                 None => {
                     let journals = &self.recovery.journals;
-                    match commit_batch(&db, &mut jobs, &mut deferred, self.quota) {
+                    let cut = Cut {
+                        bytes: self.max_batch_bytes,
+                        deferred: &mut deferred,
+                    };
+                    match commit_batch(&db, &mut jobs, cut, self.quota) {
                         // Raised after the commit, for the rows it changed:
                         // only their users' kept journals change.
                         Ok(changes) => {
@@ -441,7 +448,13 @@ impl Writer {
                 Some(_) if !healthy => Err(Failure::Unavailable(
                     "storage is recovering after a write error".into(),
                 )),
-                Some(p) => p.propose(&db, &mut jobs, &mut deferred, self.quota),
+                Some(p) => {
+                    let cut = Cut {
+                        bytes: self.max_batch_bytes,
+                        deferred: &mut deferred,
+                    };
+                    p.propose(&db, &mut jobs, cut, self.quota)
+                }
             };
             // Those a full batch left wait again.
             self.stats
@@ -512,7 +525,7 @@ mod tests {
         ))
     }
 
-    /// A batch takes writes until their rows reach `BATCH_BYTES`; the rest
+    /// A batch takes writes until their rows reach its bound; the rest
     /// wait, in order, at the front of the next batch's line, and a single
     /// write larger than the bound still goes alone.
     #[test]
@@ -520,34 +533,41 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let db = super::super::prepare(dir.path(), super::super::StoreOptions::default()).unwrap();
         let ran = Arc::new(Mutex::new(Vec::new()));
-        let quarter = BATCH_BYTES / 4;
+        const BOUND: usize = 1 << 20;
+        fn cut(deferred: &mut VecDeque<Queued>) -> Cut<'_> {
+            Cut {
+                bytes: BOUND,
+                deferred,
+            }
+        }
+        let quarter = BOUND / 4;
         let mut jobs: Vec<Queued> = (0..10).map(|i| job(i, quarter, &ran)).collect();
         let mut deferred: VecDeque<Queued> = VecDeque::from([job(99, 1, &ran)]);
         let txn = db.begin_write().unwrap();
         let mut tables = Tables::open_write(&txn, true).unwrap();
-        apply_jobs(&mut tables, &mut jobs, &mut deferred).unwrap();
+        apply_jobs(&mut tables, &mut jobs, cut(&mut deferred)).unwrap();
         // Four quarters (and their keys) reach the bound.
         assert_eq!(jobs.len(), 4);
-        assert!(tables.recorded_bytes() >= BATCH_BYTES);
+        assert!(tables.recorded_bytes() >= BOUND);
         assert_eq!(deferred.len(), 7, "six left, then the one already waiting");
         assert_eq!(tables.take_changes().len(), 4);
         drop(tables);
         // The next batch runs them in their order, then the older one.
         let mut next: Vec<Queued> = deferred.drain(..).collect();
         let mut tables = Tables::open_write(&txn, true).unwrap();
-        apply_jobs(&mut tables, &mut next, &mut deferred).unwrap();
+        apply_jobs(&mut tables, &mut next, cut(&mut deferred)).unwrap();
         assert_eq!(next.len(), 4);
         drop(tables);
         let mut rest: Vec<Queued> = deferred.drain(..).collect();
         let mut tables = Tables::open_write(&txn, true).unwrap();
-        apply_jobs(&mut tables, &mut rest, &mut deferred).unwrap();
+        apply_jobs(&mut tables, &mut rest, cut(&mut deferred)).unwrap();
         assert!(deferred.is_empty());
         assert_eq!(*ran.lock().unwrap(), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 99]);
         drop(tables);
         // One write over the bound goes alone, and is applied.
-        let mut big = vec![job(100, BATCH_BYTES * 2, &ran), job(101, 1, &ran)];
+        let mut big = vec![job(100, BOUND * 2, &ran), job(101, 1, &ran)];
         let mut tables = Tables::open_write(&txn, true).unwrap();
-        apply_jobs(&mut tables, &mut big, &mut deferred).unwrap();
+        apply_jobs(&mut tables, &mut big, cut(&mut deferred)).unwrap();
         assert_eq!((big.len(), deferred.len()), (1, 1));
         assert_eq!(ran.lock().unwrap().last(), Some(&100));
     }
