@@ -960,12 +960,29 @@ async fn concurrent_writes_see_every_write_before_them() {
 
 /// Many large writes at once (offline apps sending their backlog) are
 /// split over batches of bounded bytes: every one is stored, once, on the
-/// single copy and on a group of one.
+/// single copy and on a group of one, each in a batch of its own when one
+/// call is over the bound.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn large_writes_at_once_are_all_stored_over_bounded_batches() {
     for replicated in [false, true] {
         let dir = tempfile::tempdir().unwrap();
-        let store = Arc::new(single_or_group(dir.path(), replicated).await);
+        // A small bound: nearly every batch is cut.
+        let options = StoreOptions {
+            max_batch_bytes: 64 << 10,
+            ..StoreOptions::default()
+        };
+        let store = Arc::new(if replicated {
+            Store::open_replicated(
+                dir.path(),
+                options,
+                ReplicaOptions::single(),
+                crate::raft::NoNetwork,
+            )
+            .await
+            .unwrap()
+        } else {
+            Store::open(dir.path(), options).unwrap()
+        });
         let cat = Arc::new(fixture::catalog());
         const CALLS: usize = 24;
         const ITEMS: usize = 100;
@@ -999,8 +1016,11 @@ async fn large_writes_at_once_are_all_stored_over_bounded_batches() {
                 ITEMS
             );
         }
-        // Some 5 MB of sessions: more than one batch.
+        // Some 5 MB of sessions, 64 KiB a batch: one call's a batch.
         let (commits, ops) = store.stats().get();
-        assert!(commits >= 2 && ops == CALLS as u64, "{commits} {ops}");
+        assert!(
+            commits == CALLS as u64 && ops == CALLS as u64,
+            "{commits} {ops}"
+        );
     }
 }

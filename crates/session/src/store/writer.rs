@@ -139,6 +139,7 @@ pub struct Stats {
 struct WriterMetrics {
     commit_seconds: knotwork_runtime::metrics::Histogram,
     batch_size: knotwork_runtime::metrics::Histogram,
+    batches_cut: knotwork_runtime::metrics::IntCounter,
 }
 
 impl Stats {
@@ -157,6 +158,11 @@ impl Stats {
                 "commit_batch_size",
                 "Writes committed together in one transaction (group commit).",
                 &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0],
+            ),
+            batches_cut: metrics.counter(
+                "commit_batches_cut_total",
+                "Batches that reached KNOTWORK_SESSION_COMMIT_BATCH_MIB of changed rows, \
+                 the writes after them left for the next batch.",
             ),
         });
         let depth = metrics.gauge(
@@ -178,6 +184,13 @@ impl Stats {
         }
         self.commits.fetch_add(1, Ordering::Relaxed);
         self.ops.fetch_add(batch as u64, Ordering::Relaxed);
+    }
+
+    /// Counts a batch that reached its byte bound.
+    fn cut(&self) {
+        if let Some(m) = self.metrics.get() {
+            m.batches_cut.inc();
+        }
     }
 
     /// (commits, operations) so far.
@@ -457,9 +470,12 @@ impl Writer {
                 }
             };
             // Those a full batch left wait again.
-            self.stats
-                .queued
-                .fetch_add(deferred.len() as i64, Ordering::Relaxed);
+            if !deferred.is_empty() {
+                self.stats.cut();
+                self.stats
+                    .queued
+                    .fetch_add(deferred.len() as i64, Ordering::Relaxed);
+            }
             let n = jobs.len();
             match outcome {
                 Ok(()) => {
