@@ -317,7 +317,7 @@ async fn main() -> anyhow::Result<()> {
             .arg(format!("127.0.0.1:{echo_port}"))
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null());
-        let child = cmd.spawn()?;
+        let child = procs::Owned(cmd.spawn()?);
         let url = format!("http://127.0.0.1:{echo_port}");
         procs::wait_serving(&url, "", started, Duration::from_secs(20)).await?;
         (child, url)
@@ -763,8 +763,5 @@ async fn main() -> anyhow::Result<()> {
     }
     std::fs::write(&args.out, serde_json::to_vec_pretty(&report)?)?;
     println!("\nresults written to {}", args.out.display());
-    let (mut child, _) = echo_svc;
-    let _ = child.kill();
-    let _ = child.wait();
     Ok(())
 }

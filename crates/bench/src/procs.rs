@@ -105,6 +105,17 @@ impl Drop for Service {
     }
 }
 
+/// A child process killed when dropped, on every way out of the run (an
+/// error included), as a [`Service`] is.
+pub struct Owned(pub Child);
+
+impl Drop for Owned {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 fn clock_ticks() -> f64 {
     Command::new("getconf")
         .arg("CLK_TCK")

@@ -137,9 +137,9 @@ pub struct StoreOptions {
 }
 
 /// The default of [`StoreOptions::max_batch_bytes`]: 4 MiB. Without a
-/// bound, 400 apps sending 500 sessions each at once took the session to
-/// 1 GiB (one batch held them all, with their Raft entry and its
-/// encoding); with it, 188 MiB (BENCHMARKS.md).
+/// bound, 200 apps sending 500 sessions each at once took the session to
+/// 503 MiB (one batch held them all, with their Raft entry and its
+/// encoding), and 400 to 1 GiB; with it, 129 and 188 MiB (BENCHMARKS.md).
 pub const DEFAULT_BATCH_BYTES: usize = 4 << 20;
 
 /// The default of [`StoreOptions::cache_bytes`].
