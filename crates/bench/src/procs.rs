@@ -28,7 +28,7 @@ pub struct Service {
     pub url: String,
     /// Time from spawn to health SERVING.
     pub startup: Duration,
-    child: Child,
+    child: Owned,
 }
 
 impl Service {
@@ -66,7 +66,7 @@ impl Service {
             label: label.to_owned(),
             url,
             startup: Duration::ZERO,
-            child,
+            child: Owned(child),
         };
         svc.startup = wait_serving(&svc.url, "", started, Duration::from_secs(60)).await?;
         Ok(svc)
@@ -74,7 +74,7 @@ impl Service {
 
     /// The process id.
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.child.0.id()
     }
 
     /// Current and peak resident memory in bytes.
@@ -98,15 +98,8 @@ impl Service {
     }
 }
 
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// A child process killed when dropped, on every way out of the run (an
-/// error included), as a [`Service`] is.
+/// error included): a [`Service`]'s, and the echo server.
 pub struct Owned(pub Child);
 
 impl Drop for Owned {

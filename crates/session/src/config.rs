@@ -85,7 +85,8 @@ pub struct Config {
 
     /// Changed rows, in MiB, one group commit takes before the writes
     /// after it wait for the next: it bounds the memory of a batch when
-    /// many large writes arrive at once (at least 1).
+    /// many large writes arrive at once (0: a batch ends at its first
+    /// write that changes a row).
     #[arg(long, env = "KNOTWORK_SESSION_COMMIT_BATCH_MIB", default_value_t = 4)]
     pub commit_batch_mib: usize,
 

@@ -262,11 +262,10 @@ impl<'t> Tables<WTable<'t>> {
         })
     }
 
-    /// The recorded changes, table by table (tables are independent, so
-    /// the order between them does not matter; within one it is kept).
-    pub(super) fn take_changes(&mut self) -> Vec<Change> {
-        let mut out = Vec::new();
-        for t in [
+    /// The tables whose changes are recorded (every one but the journal,
+    /// which follows `sessions`).
+    fn recorded(&mut self) -> [&mut WTable<'t>; 11] {
+        [
             &mut self.users,
             &mut self.profiles,
             &mut self.screenings,
@@ -278,30 +277,22 @@ impl<'t> Tables<WTable<'t>> {
             &mut self.check_ins,
             &mut self.holds,
             &mut self.usage,
-        ] {
+        ]
+    }
+
+    /// The recorded changes, table by table (tables are independent, so
+    /// the order between them does not matter; within one it is kept).
+    pub(super) fn take_changes(&mut self) -> Vec<Change> {
+        let mut out = Vec::new();
+        for t in self.recorded() {
             out.extend(t.changes.take().unwrap_or_default());
         }
         out
     }
 
     /// The bytes of the keys and values recorded so far.
-    pub(super) fn recorded_bytes(&self) -> usize {
-        [
-            &self.users,
-            &self.profiles,
-            &self.screenings,
-            &self.sessions,
-            &self.session_ids,
-            &self.guided,
-            &self.point_day,
-            &self.request_ids,
-            &self.check_ins,
-            &self.holds,
-            &self.usage,
-        ]
-        .iter()
-        .map(|t| t.recorded)
-        .sum()
+    pub(super) fn recorded_bytes(&mut self) -> usize {
+        self.recorded().iter().map(|t| t.recorded).sum()
     }
 }
 

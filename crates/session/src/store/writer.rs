@@ -5,8 +5,9 @@
 //! (up to `max_batch` writes, and up to `max_batch_bytes` of changed rows:
 //! the writes after that go first in the next batch), applies it in one
 //! transaction, commits with [`Durability::Immediate`] and only then
-//! answers every caller of the batch. A call is therefore acknowledged only after its data is on disk,
-//! and many concurrent writers share one disk flush. Because one thread
+//! answers every caller of the batch. A call is therefore acknowledged
+//! only after its data is on disk, and many concurrent writers share one
+//! disk flush. Because one thread
 //! applies all writes in order, request-id deduplication and the per-day
 //! counts are exact even for concurrent calls and for duplicates within one
 //! batch.
@@ -409,12 +410,8 @@ impl Writer {
                 }
             };
             let mut jobs = vec![first];
-            while jobs.len() < self.max_batch {
-                match deferred.pop_front() {
-                    Some(j) => jobs.push(j),
-                    None => break,
-                }
-            }
+            let waiting = deferred.len().min(self.max_batch - 1);
+            jobs.extend(deferred.drain(..waiting));
             while jobs.len() < self.max_batch {
                 match rx.try_recv() {
                     Ok(j) => jobs.push(j),
