@@ -21,16 +21,19 @@ pub fn candidates(matches: &[cat::MuscleMatch]) -> Vec<Candidate> {
                 .trigger_points
                 .iter()
                 .map(|tpm| {
-                    let tp = tpm.trigger_point.clone().unwrap_or_default();
+                    // Only the facts the plan reads are copied, not the
+                    // point's texts and pictures.
+                    let empty = cat::TriggerPoint::default();
+                    let tp = tpm.trigger_point.as_ref().unwrap_or(&empty);
                     PointFacts {
-                        name: tp.name,
-                        muscle: tp.muscle,
-                        technique_tools: tp.techniques.into_iter().map(|t| t.tool).collect(),
-                        excluded_tools: tp.excluded_tools.into_iter().map(|t| t.tool).collect(),
+                        name: tp.name.clone(),
+                        muscle: tp.muscle.clone(),
+                        technique_tools: tp.techniques.iter().map(|t| t.tool.clone()).collect(),
+                        excluded_tools: tp.excluded_tools.iter().map(|t| t.tool.clone()).collect(),
                         excluded_conditions: tp
                             .excluded_conditions
-                            .into_iter()
-                            .map(|c| c.contraindication)
+                            .iter()
+                            .map(|c| c.contraindication.clone())
                             .collect(),
                         max_safe_pressure: u8::try_from(tp.max_safe_pressure)
                             .ok()
