@@ -128,12 +128,20 @@ async fn serve_echo(addr: SocketAddr) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn channels(url: &str, n: usize) -> anyhow::Result<Vec<Channel>> {
+/// How long a measured call may take before it counts as an error.
+const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long one seeding call may take: a user's 500 sessions in one call,
+/// with every user's calls in flight at once, takes longer than a measured
+/// call on two cores (400 users x 500 sessions passed 10 s).
+const SEED_CALL_TIMEOUT: Duration = Duration::from_secs(120);
+
+async fn channels(url: &str, n: usize, timeout: Duration) -> anyhow::Result<Vec<Channel>> {
     let mut out = Vec::new();
     for _ in 0..n.max(1) {
         out.push(
             Endpoint::from_shared(url.to_owned())?
-                .timeout(Duration::from_secs(10))
+                .timeout(timeout)
                 .connect()
                 .await
                 .with_context(|| format!("connect {url}"))?,
@@ -171,7 +179,7 @@ async fn seed(
     (per_user, recent): (usize, usize),
     conditions: &[String],
 ) -> anyhow::Result<()> {
-    let chans = channels(session_url, 4).await?;
+    let chans = channels(session_url, 4, SEED_CALL_TIMEOUT).await?;
     let mut tasks = Vec::new();
     for (i, (user, _)) in users.iter().enumerate() {
         let mut client = SessionServiceClient::new(chans[i % chans.len()].clone());
@@ -398,12 +406,13 @@ async fn main() -> anyhow::Result<()> {
     }
 
     // What the app knows: the catalog's points, tools, regions.
-    let snapshot = CatalogServiceClient::new(channels(&gateway_url, 1).await?.remove(0))
-        .get_catalog_snapshot(cat::GetCatalogSnapshotRequest::default())
-        .await?
-        .into_inner()
-        .snapshot
-        .context("no snapshot")?;
+    let snapshot =
+        CatalogServiceClient::new(channels(&gateway_url, 1, CALL_TIMEOUT).await?.remove(0))
+            .get_catalog_snapshot(cat::GetCatalogSnapshotRequest::default())
+            .await?
+            .into_inner()
+            .snapshot
+            .context("no snapshot")?;
     let points: Vec<(String, String)> = snapshot
         .trigger_points
         .iter()
@@ -474,7 +483,7 @@ async fn main() -> anyhow::Result<()> {
         async move {
             anyhow::Ok(Arc::new(World {
                 answers: args.answers,
-                channels: channels(&url, conns).await?,
+                channels: channels(&url, conns, CALL_TIMEOUT).await?,
                 route,
                 users,
                 internal_token: INTERNAL.into(),
