@@ -130,19 +130,13 @@ pub async fn plan(ctx: &Ctx, args: PlanArgs) -> anyhow::Result<()> {
         }
         align_right(&mut t, &[0, 3, 4]);
         print_table(&t);
-        for c in &resp.candidates {
-            for p in &c.points {
-                for b in &p.blocks {
-                    anstream::println!(
-                        "{} {}",
-                        paint(
-                            style::CAUTION,
-                            format!("{} ({}):", names.of(&p.trigger_point), b.reason)
-                        ),
-                        b.message
-                    );
-                }
-            }
+        for note in resp
+            .candidates
+            .iter()
+            .flat_map(|c| &c.points)
+            .flat_map(|p| block_notes(p, &names))
+        {
+            note.print();
         }
         if !resp.suggested_next.is_empty() {
             anstream::println!(
@@ -170,6 +164,151 @@ fn block_mark(p: &gw::PlannedPoint) -> &'static str {
         " (not every tool)"
     } else {
         " (blocked)"
+    }
+}
+
+/// How a line of the notes below the plan table reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tone {
+    /// The point cannot be worked now: in the danger style.
+    Stop,
+    /// Tools the point must not be worked with while another owned tool is
+    /// left: in the caution style.
+    NotWith,
+    /// Why a tool is ruled out, indented beneath the line naming it: plain.
+    Why,
+}
+
+impl Tone {
+    /// The style of the line's lead (a `Why` line has none).
+    fn style(self) -> anstyle::Style {
+        match self {
+            Tone::Stop => style::DANGER,
+            Tone::NotWith => style::CAUTION,
+            Tone::Why => anstyle::Style::new(),
+        }
+    }
+}
+
+/// A line of the notes below the plan table: its lead in the tone's style,
+/// then plain text.
+#[derive(Debug)]
+struct Note {
+    tone: Tone,
+    lead: String,
+    text: String,
+}
+
+impl Note {
+    /// The line as printed, its lead passed through `paint_lead` (the
+    /// identity in tests).
+    fn render(&self, paint_lead: impl Fn(&str) -> String) -> String {
+        match self.tone {
+            Tone::Why => format!("    {}", self.text),
+            Tone::Stop | Tone::NotWith if self.text.is_empty() => paint_lead(&self.lead),
+            Tone::Stop | Tone::NotWith => format!("{} {}", paint_lead(&self.lead), self.text),
+        }
+    }
+
+    fn print(&self) {
+        let style = self.tone.style();
+        anstream::println!("{}", self.render(|lead| paint(style, lead)));
+    }
+}
+
+/// A planned point's blocks as notes: each block on the point itself on a
+/// line of its own, as a stop; then the blocks that each rule out one tool
+/// on one line for the point ("not with the foam roller or the massage
+/// gun"), each block's message indented beneath it, since the messages say
+/// why and that is safety content. The tool line reads as a caution while
+/// the point keeps a technique for an owned tool, and as a stop when none
+/// is left, as `block_mark` marks it.
+fn block_notes(p: &gw::PlannedPoint, names: &Names) -> Vec<Note> {
+    let point = names.of(&p.trigger_point);
+    let (tool_blocks, point_blocks): (Vec<_>, Vec<_>) =
+        p.blocks.iter().partition(|b| !b.tool.is_empty());
+    let mut notes: Vec<Note> = point_blocks
+        .iter()
+        .map(|b| Note {
+            tone: Tone::Stop,
+            lead: format!("{point} ({}):", b.reason),
+            text: b.message.clone(),
+        })
+        .collect();
+    if tool_blocks.is_empty() {
+        return notes;
+    }
+    // A tool can be ruled out twice (excluded on the point, and by a
+    // reported condition): named once, both reasons kept below.
+    let mut tools: Vec<String> = Vec::new();
+    for b in &tool_blocks {
+        let name = names.of(&b.tool);
+        if !tools.contains(&name) {
+            tools.push(name);
+        }
+    }
+    let in_sentence: Vec<String> = tools.iter().map(|t| tool_in_sentence(t)).collect();
+    notes.push(Note {
+        tone: if p.techniques.is_empty() {
+            Tone::Stop
+        } else {
+            Tone::NotWith
+        },
+        lead: format!("{point}: not with {}", or_list(&in_sentence)),
+        text: String::new(),
+    });
+    for b in tool_blocks {
+        // The gateway leads a tool's message with its name; when it could
+        // not name the tool, the name goes in front so the reasons beneath
+        // a line naming several tools stay told apart.
+        let name = names.of(&b.tool);
+        let text = if b.message.starts_with(&name) {
+            b.message.clone()
+        } else {
+            format!("{name}: {}", b.message)
+        };
+        notes.push(Note {
+            tone: Tone::Why,
+            lead: String::new(),
+            text,
+        });
+    }
+    notes
+}
+
+/// A tool's display name inside a sentence, after "with", as the web app
+/// words it: "Foam roller" -> "the foam roller", "QL Claw" -> "the QL Claw"
+/// (a name with capitals of its own keeps them), "Your own knuckles or
+/// elbow" -> "your own knuckles or elbow", "A partner's hands" -> "a
+/// partner's hands".
+fn tool_in_sentence(display: &str) -> String {
+    let lower_first = |s: &str| {
+        let mut chars = s.chars();
+        chars.next().map_or_else(String::new, |c| {
+            c.to_lowercase().chain(chars).collect::<String>()
+        })
+    };
+    if ["A ", "An ", "Your "]
+        .iter()
+        .any(|p| display.starts_with(p))
+    {
+        return lower_first(display);
+    }
+    let capitals = display.chars().filter(|c| c.is_uppercase()).count();
+    let first_is_capital = display.chars().next().is_some_and(char::is_uppercase);
+    if first_is_capital && capitals == 1 {
+        format!("the {}", lower_first(display))
+    } else {
+        format!("the {display}")
+    }
+}
+
+/// "a", "a or b", "a, b or c".
+fn or_list(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} or {last}", rest.join(", ")),
     }
 }
 
@@ -326,5 +465,242 @@ mod tests {
                 " (blocked)"
             );
         }
+    }
+
+    /// The psoas point with `blocks` (reason, tool, message) and `tools`
+    /// usable techniques.
+    fn planned(blocks: &[(&str, &str, &str)], tools: usize) -> gw::PlannedPoint {
+        gw::PlannedPoint {
+            trigger_point: "triggerPoints/iliopsoas_psoas".into(),
+            blocks: blocks
+                .iter()
+                .map(|(reason, tool, message)| gw::Block {
+                    reason: (*reason).into(),
+                    message: (*message).into(),
+                    tool: (*tool).into(),
+                })
+                .collect(),
+            techniques: vec![Default::default(); tools],
+            ..Default::default()
+        }
+    }
+
+    /// The notes of `p`, each as its tone and its line with the painted
+    /// part in brackets.
+    #[track_caller]
+    fn check(p: &gw::PlannedPoint, expected: &[(Tone, &str)]) {
+        let names = Names::from_pairs([
+            ("triggerPoints/iliopsoas_psoas", "Psoas point"),
+            ("tools/foam_roller", "Foam roller"),
+            ("tools/massage_gun", "Massage gun"),
+            ("tools/lacrosse_ball", "Lacrosse ball"),
+        ]);
+        let got: Vec<(Tone, String)> = block_notes(p, &names)
+            .iter()
+            .map(|n| (n.tone, n.render(|lead| format!("[{lead}]"))))
+            .collect();
+        let expected: Vec<(Tone, String)> = expected
+            .iter()
+            .map(|(t, l)| (*t, (*l).to_owned()))
+            .collect();
+        assert_eq!(got, expected);
+    }
+
+    const FOAM: (&str, &str, &str) = (
+        "TOOL_EXCLUDED",
+        "tools/foam_roller",
+        "Foam roller: never use it on this point. It presses on the organs.",
+    );
+    const GUN: (&str, &str, &str) = (
+        "TOOL_EXCLUDED",
+        "tools/massage_gun",
+        "Massage gun: never use it on this point. Never percussion on the belly.",
+    );
+    const BALL: (&str, &str, &str) = (
+        "TOOL_EXCLUDED",
+        "tools/lacrosse_ball",
+        "Lacrosse ball: never use it on this point. It cannot avoid the aorta.",
+    );
+
+    #[test]
+    fn no_blocks_no_notes() {
+        check(&planned(&[], 1), &[]);
+    }
+
+    #[test]
+    fn one_ruled_out_tool_is_a_caution_with_its_reason() {
+        check(
+            &planned(&[FOAM], 1),
+            &[
+                (Tone::NotWith, "[Psoas point: not with the foam roller]"),
+                (
+                    Tone::Why,
+                    "    Foam roller: never use it on this point. It presses on the organs.",
+                ),
+            ],
+        );
+    }
+
+    #[test]
+    fn two_ruled_out_tools_share_one_line() {
+        check(
+            &planned(&[FOAM, GUN], 1),
+            &[
+                (
+                    Tone::NotWith,
+                    "[Psoas point: not with the foam roller or the massage gun]",
+                ),
+                (
+                    Tone::Why,
+                    "    Foam roller: never use it on this point. It presses on the organs.",
+                ),
+                (
+                    Tone::Why,
+                    "    Massage gun: never use it on this point. Never percussion on the belly.",
+                ),
+            ],
+        );
+    }
+
+    #[test]
+    fn three_ruled_out_tools_share_one_line() {
+        check(
+            &planned(&[GUN, BALL, FOAM], 1),
+            &[
+                (
+                    Tone::NotWith,
+                    "[Psoas point: not with the massage gun, the lacrosse ball or the foam roller]",
+                ),
+                (
+                    Tone::Why,
+                    "    Massage gun: never use it on this point. Never percussion on the belly.",
+                ),
+                (
+                    Tone::Why,
+                    "    Lacrosse ball: never use it on this point. It cannot avoid the aorta.",
+                ),
+                (
+                    Tone::Why,
+                    "    Foam roller: never use it on this point. It presses on the organs.",
+                ),
+            ],
+        );
+    }
+
+    #[test]
+    fn a_block_on_the_point_stays_a_stop_of_its_own() {
+        let limit = (
+            "DAILY_LIMIT_REACHED",
+            "",
+            "No session left on this point today.",
+        );
+        check(
+            &planned(&[FOAM, limit], 1),
+            &[
+                (
+                    Tone::Stop,
+                    "[Psoas point (DAILY_LIMIT_REACHED):] No session left on this point today.",
+                ),
+                (Tone::NotWith, "[Psoas point: not with the foam roller]"),
+                (
+                    Tone::Why,
+                    "    Foam roller: never use it on this point. It presses on the organs.",
+                ),
+            ],
+        );
+    }
+
+    #[test]
+    fn ruled_out_tools_stop_a_point_with_no_technique_left() {
+        check(
+            &planned(&[FOAM], 0),
+            &[
+                (Tone::Stop, "[Psoas point: not with the foam roller]"),
+                (
+                    Tone::Why,
+                    "    Foam roller: never use it on this point. It presses on the organs.",
+                ),
+            ],
+        );
+    }
+
+    #[test]
+    fn a_tool_ruled_out_twice_is_named_once_with_both_reasons() {
+        let thinners = (
+            "CONDITION_EXCLUDED",
+            "tools/massage_gun",
+            "Massage gun: a condition you reported rules it out (Blood thinners): it bruises.",
+        );
+        check(
+            &planned(&[GUN, thinners], 1),
+            &[
+                (Tone::NotWith, "[Psoas point: not with the massage gun]"),
+                (
+                    Tone::Why,
+                    "    Massage gun: never use it on this point. Never percussion on the belly.",
+                ),
+                (
+                    Tone::Why,
+                    "    Massage gun: a condition you reported rules it out (Blood thinners): it bruises.",
+                ),
+            ],
+        );
+    }
+
+    #[test]
+    fn a_reason_that_does_not_name_its_tool_is_led_by_it() {
+        // The catalog did not name the tool: the gateway's plain message,
+        // and the tool's id with spaces.
+        let unnamed = (
+            "TOOL_EXCLUDED",
+            "tools/golf_ball",
+            "Never use this tool on this point.",
+        );
+        check(
+            &planned(&[FOAM, unnamed], 1),
+            &[
+                (
+                    Tone::NotWith,
+                    "[Psoas point: not with the foam roller or the golf ball]",
+                ),
+                (
+                    Tone::Why,
+                    "    Foam roller: never use it on this point. It presses on the organs.",
+                ),
+                (
+                    Tone::Why,
+                    "    golf ball: Never use this tool on this point.",
+                ),
+            ],
+        );
+    }
+
+    #[test]
+    fn stops_read_as_danger_and_ruled_out_tools_as_caution() {
+        assert_eq!(Tone::Stop.style(), style::DANGER);
+        assert_eq!(Tone::NotWith.style(), style::CAUTION);
+    }
+
+    #[test]
+    fn tools_in_a_sentence() {
+        let check = |display: &str, expected: &str| {
+            assert_eq!(tool_in_sentence(display), expected, "{display}");
+        };
+        check("Foam roller", "the foam roller");
+        check("QL Claw", "the QL Claw");
+        check("Back Buddy (hook tool)", "the Back Buddy (hook tool)");
+        check("Your own knuckles or elbow", "your own knuckles or elbow");
+        check(
+            "A partner's hands, knuckles, elbows or heel",
+            "a partner's hands, knuckles, elbows or heel",
+        );
+        // A name the catalog did not give: the id with spaces.
+        check("golf ball", "the golf ball");
+        let list =
+            |items: &[&str]| or_list(&items.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>());
+        assert_eq!(list(&[]), "");
+        assert_eq!(list(&["a"]), "a");
+        assert_eq!(list(&["a", "b"]), "a or b");
+        assert_eq!(list(&["a", "b", "c"]), "a, b or c");
     }
 }
