@@ -891,18 +891,47 @@ async function main() {
       await card.screenshot({ path: path.join(artifacts, "11g1-card-tools-ruled-out.png") });
       await card.locator("xpath=ancestor::li[@data-testid='candidate'][1]").screenshot({ path: path.join(artifacts, "11g2-candidate-tools-ruled-out.png") });
       await shot(page, "11g3-plan-low-back");
-      // The point's own screen: the same calm note, with why; no red block.
+      // The point's own screen: the same calm note; no red block. The
+      // cautions give the catalog's reasons, so the note points there
+      // instead of saying them a second time.
       await card.getByRole("link", { name: /Details and start/ }).click();
       await page.getByTestId("location").waitFor();
       const note = page.getByTestId("tool-note");
       await note.waitFor();
       const said = await note.innerText();
       expect(notWithBoth.test(said), `the detail's note names the tools, got "${said}"`);
-      expect(/Foam roller: never use it on this point/.test(said) && /Massage gun: never use it on this point/.test(said), `the detail's note says why, got "${said}"`);
+      expect(!/never use it on this point/.test(said), `the detail's note leaves the cautions' reasons to them, got "${said}"`);
       expect((await page.getByTestId("blocks").count()) === 0, "no red block on the point's screen");
+      const cautions = page.getByTestId("cautions");
+      const excludedTools = await cautions.getByTestId("excluded-tool").evaluateAll((els) =>
+        els.map((e) => ({ text: e.textContent ?? "", owned: e.getAttribute("data-owned") === "true" })),
+      );
+      for (const name of ["Foam roller", "Massage gun"]) {
+        const line = excludedTools.find((x) => x.text.startsWith(name));
+        expect(line?.owned && line.text.startsWith(`${name} (one of your tools): never on this point.`), `the cautions mark the ${name.toLowerCase()} as mine, got ${JSON.stringify(line)}`);
+        // No sentence of a caution's reason in the note too.
+        const reason = line?.text.replace(/^[^.]*never on this point\.\s*/, "") ?? "";
+        const repeated = reason.split(/(?<=\.)\s+/).filter((s) => s.length > 12 && said.includes(s));
+        expect(reason.length > 0 && repeated.length === 0, `the ${name.toLowerCase()}'s reason once on the screen, repeated: ${JSON.stringify(repeated)}`);
+      }
+      const pointer = note.getByRole("button", { name: "see Cautions above" });
+      expect(/Why: see Cautions above\./.test(said) && (await pointer.count()) === 1, `the note points to the cautions, got "${said}"`);
       await page.getByTestId("start-guide").waitFor();
       await checkScreen(page, "point detail with tools ruled out");
       await note.screenshot({ path: path.join(artifacts, "11g4-detail-tool-note.png") });
+      await shot(page, "11g5-detail-tools-ruled-out");
+      // The pointer stays on the point's screen (the app routes on the hash)
+      // and takes the reader, focus included, to the cautions.
+      const before = page.url();
+      await pointer.click();
+      await page.waitForFunction(() => document.activeElement?.id === "cautions-title");
+      expect(page.url() === before, `still on the point's screen, got ${page.url()}`);
+      const heading = await page.locator("#cautions-title").evaluate((e) => {
+        const r = e.getBoundingClientRect();
+        return { top: r.top, bottom: r.bottom, height: innerHeight };
+      });
+      expect(heading.top >= 0 && heading.bottom <= heading.height, `the cautions' heading scrolled into view, got ${JSON.stringify(heading)}`);
+      await page.screenshot({ path: path.join(artifacts, "11g6-detail-cautions-from-note.png") });
       // Back to the tools the rest of the walk expects.
       await setTools(["Foam roller", "Massage gun"], false);
     });

@@ -1,8 +1,16 @@
 import { create } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
 import { FindByPainResponseSchema, Side, TriggerPointSchema } from "../gen/knotwork/catalog/v1/catalog_pb";
-import { GetReliefPlanResponseSchema } from "../gen/knotwork/gateway/v1/gateway_pb";
-import { blockedTools, findPlanPoint, planFromCatalog, planFromRelief, pointBlocks, usableTools } from "./plan";
+import { BlockSchema, GetReliefPlanResponseSchema } from "../gen/knotwork/gateway/v1/gateway_pb";
+import {
+  blockedTools,
+  detailToolNote,
+  findPlanPoint,
+  planFromCatalog,
+  planFromRelief,
+  pointBlocks,
+  usableTools,
+} from "./plan";
 
 const tp = (name: string) =>
   create(TriggerPointSchema, {
@@ -118,5 +126,57 @@ describe("plans", () => {
     const p = tp("triggerPoints/x");
     expect(usableTools(p, ["tools/tennis_ball", "tools/massage_gun", "tools/foam_roller"])).toEqual(["tools/tennis_ball"]);
     expect(usableTools(p, [])).toEqual([]);
+  });
+});
+
+describe("the detail screen's tool note", () => {
+  // A deep low back point: the catalog rules the foam roller out (the
+  // screen's cautions say why); the person's screening rules the massage gun
+  // out everywhere; the lacrosse ball is left.
+  const point = create(TriggerPointSchema, {
+    name: "triggerPoints/quadratus_lumborum_deep",
+    techniques: [{ tool: "tools/lacrosse_ball" }, { tool: "tools/foam_roller" }, { tool: "tools/massage_gun" }],
+    excludedTools: [{ tool: "tools/foam_roller", reason: "Too deep for a roller." }],
+  });
+  const excluded = { reason: "TOOL_EXCLUDED", tool: "tools/foam_roller", message: "Foam roller: never use it on this point. Too deep for a roller." };
+  const ruledOut = { reason: "CONDITION_EXCLUDED", tool: "tools/massage_gun", message: "Massage gun: a condition you reported rules it out." };
+  const limit = { reason: "DAILY_LIMIT_REACHED", message: "Enough for today." };
+
+  /** The messages the note lists and whether it points to the cautions. */
+  const check = (blocks: { reason: string; tool?: string; message: string }[], shown: string[], seeCautions: boolean) => {
+    const got = detailToolNote({
+      point,
+      reasons: [],
+      pressSide: Side.RIGHT,
+      score: 1,
+      blocks: blocks.map((b) => create(BlockSchema, b)),
+    });
+    expect({ shown: got.shown.map((b) => b.message), seeCautions: got.seeCautions }).toEqual({ shown, seeCautions });
+  };
+
+  it("leaves out an excluded tool's reason, which the cautions give, and points there", () => {
+    check([excluded], [], true);
+  });
+
+  it("keeps a tool the person's screening rules out, which no caution gives", () => {
+    check([ruledOut], [ruledOut.message], false);
+  });
+
+  it("keeps only the screening's reason when both rule a tool out, and points to the cautions", () => {
+    check([excluded, ruledOut], [ruledOut.message], true);
+    check([ruledOut, excluded], [ruledOut.message], true);
+  });
+
+  it("says nothing without a block on a tool", () => {
+    check([], [], false);
+    check([limit], [], false);
+  });
+
+  it("keeps a reason the cautions do not give, even on a tool the point excludes", () => {
+    // A condition on the foam roller: its reason is the person's, not the point's.
+    check([{ ...ruledOut, tool: "tools/foam_roller" }], [ruledOut.message], false);
+    // A tool excluded without a caution for it (a catalog out of step): said here.
+    const elsewhere = { ...excluded, tool: "tools/tennis_ball", message: "Tennis ball: never use it on this point." };
+    check([elsewhere], [elsewhere.message], false);
   });
 });

@@ -154,3 +154,26 @@ export function pointBlocks(p: PlanPoint): PointBlocks {
 export function blockedTools(blocks: readonly Block[]): string[] {
   return [...new Set(blocks.map((b) => b.tool).filter((t) => t !== ""))];
 }
+
+/** What the detail screen's tool note lists under its headline. */
+export interface DetailToolNote {
+  /** The tool blocks whose messages the note shows, in order. */
+  shown: Block[];
+  /** Some were left out because the point's cautions give the same reason: point there. */
+  seeCautions: boolean;
+}
+
+/**
+ * The tool blocks of a planned point as its detail screen's note lists them.
+ * The screen's cautions list every tool the point excludes with the
+ * catalog's reason, so a TOOL_EXCLUDED block on one of those would say it a
+ * second time: it is left out and the note points to the cautions. A block
+ * from the person's screening (CONDITION_EXCLUDED on a tool, e.g. blood
+ * thinners and the massage gun) is in no caution, so its message stays.
+ */
+export function detailToolNote(p: PlanPoint): DetailToolNote {
+  const inCautions = new Set(p.point.excludedTools.map((x) => x.tool));
+  const repeated = (b: Block) => b.reason === "TOOL_EXCLUDED" && inCautions.has(b.tool);
+  const { tools } = pointBlocks(p);
+  return { shown: tools.filter((b) => !repeated(b)), seeCautions: tools.some(repeated) };
+}

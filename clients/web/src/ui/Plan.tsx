@@ -9,7 +9,7 @@ import { cropBox, dotsFor, drawingSize, ellipseCorners, hotspots } from "../logi
 import { describeError, type Problem } from "../logic/errors";
 import { humanizeName, idOf, localMinute, notWithTools, sideLabel } from "../logic/labels";
 import { type PainPick, toLocations } from "../logic/pain";
-import { blockedTools, planFromCatalog, planFromRelief, pointBlocks, type PlanPoint } from "../logic/plan";
+import { blockedTools, detailToolNote, planFromCatalog, planFromRelief, pointBlocks, type PlanPoint } from "../logic/plan";
 import { nameMap, useApp } from "./app-state";
 import { ErrorBox, Loading, RedFlags, ScreenTitle } from "./common";
 import { Figure, type Zone } from "./Figure";
@@ -146,12 +146,22 @@ function CardBlocks({ p }: { p: PlanPoint }) {
 
 /**
  * A point's blocks on its detail screen: while an owned tool is left, the
- * tools it must not be worked with as a note saying why, and only the
- * blocks on the point as blocks; when none is left, all of them as blocks.
+ * tools it must not be worked with as a note, and only the blocks on the
+ * point as blocks; when none is left, all of them as blocks. The note says
+ * why only where the screen's cautions do not already (`detailToolNote`);
+ * otherwise it points to them (`cautionsId`, the cautions' heading).
  */
-export function DetailBlocks({ p }: { p: PlanPoint }) {
+export function DetailBlocks({ p, cautionsId }: { p: PlanPoint; cautionsId: string }) {
   const toolName = useToolName();
   const { tools, point, workable } = pointBlocks(p);
+  const { shown, seeCautions } = detailToolNote(p);
+  // A button, not `href="#cautions-title"`: the app routes on the hash, and
+  // that link would leave the point's screen for "page not found".
+  const toCautions = () => {
+    const heading = document.getElementById(cautionsId);
+    heading?.scrollIntoView({ block: "start" });
+    heading?.focus({ preventScroll: true });
+  };
   return (
     <>
       <Blocks blocks={workable ? point : p.blocks} />
@@ -160,11 +170,22 @@ export function DetailBlocks({ p }: { p: PlanPoint }) {
           <p>
             <strong>{notWithLine(tools, toolName)}</strong>
           </p>
-          <ul class="small">
-            {tools.map((b, i) => (
-              <li key={i}>{b.message}</li>
-            ))}
-          </ul>
+          {shown.length > 0 && (
+            <ul class="small">
+              {shown.map((b, i) => (
+                <li key={i}>{b.message}</li>
+              ))}
+            </ul>
+          )}
+          {seeCautions && (
+            <p class="small">
+              Why:{" "}
+              <button type="button" class="link" onClick={toCautions} data-testid="see-cautions">
+                see Cautions above
+              </button>
+              .
+            </p>
+          )}
         </div>
       )}
     </>

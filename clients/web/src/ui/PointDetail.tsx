@@ -144,7 +144,10 @@ export function PointDetail({ id, side: sideParam }: { id: string; side: Side })
 
       {(point.cautions.length > 0 || point.excludedTools.length > 0 || point.excludedConditions.length > 0) && (
         <section class="alert alert-warn" aria-labelledby="cautions-title" data-testid="cautions">
-          <h2 id="cautions-title">Cautions</h2>
+          {/* Focusable from the tool note's "see Cautions above". */}
+          <h2 id="cautions-title" tabIndex={-1}>
+            Cautions
+          </h2>
           <ul>
             {point.cautions.map((c, i) => (
               <li key={i}>
@@ -155,8 +158,13 @@ export function PointDetail({ id, side: sideParam }: { id: string; side: Side })
               </li>
             ))}
             {point.excludedTools.map((x) => (
-              <li key={x.tool}>
-                <strong>{toolNames.get(x.tool) ?? humanizeName(x.tool)}: never on this point.</strong> {x.reason}
+              <li key={x.tool} data-testid="excluded-tool" data-owned={owned.includes(x.tool) ? "true" : undefined}>
+                <strong>
+                  {toolNames.get(x.tool) ?? humanizeName(x.tool)}
+                  {/* In words, not in colour alone: the guided session's tool note points here. */}
+                  {owned.includes(x.tool) && " (one of your tools)"}: never on this point.
+                </strong>{" "}
+                {x.reason}
               </li>
             ))}
             {point.excludedConditions.map((x) => (
@@ -242,7 +250,7 @@ export function PointDetail({ id, side: sideParam }: { id: string; side: Side })
       <section aria-labelledby="start-title" class="panel">
         <h2 id="start-title">Guided session</h2>
         {guidance && <p class="small">{guidance.pressureDescription}</p>}
-        {planned && <DetailBlocks p={planned} />}
+        {planned && <DetailBlocks p={planned} cautionsId="cautions-title" />}
         {screeningStatus === ScreeningStatus.CONTRAINDICATED ? (
           <p class="alert alert-block">
             <strong>{blockTitle("CONTRAINDICATED")}</strong> Your health answers rule self-massage out until a medical
