@@ -234,6 +234,21 @@ fn apply_jobs(
     Ok(())
 }
 
+/// Runs `jobs` (cut as `cut` says) in `txn` under `quota`; returns the
+/// rows they changed. The one way a batch is run, whether it is then
+/// committed (one copy) or aborted and proposed (a Raft group).
+fn run_jobs(
+    txn: &redb::WriteTransaction,
+    jobs: &mut Vec<Queued>,
+    cut: Cut<'_>,
+    quota: crate::domain::quota::Quota,
+) -> Result<Vec<Change>, Error> {
+    let mut tables = Tables::open_write(txn, true)?;
+    tables.quota = quota;
+    apply_jobs(&mut tables, jobs, cut)?;
+    Ok(tables.take_changes())
+}
+
 /// Applies one batch in one transaction and commits it durably; returns
 /// the rows it changed, for the users' versions.
 fn commit_batch(
@@ -244,12 +259,7 @@ fn commit_batch(
 ) -> Result<Vec<Change>, Error> {
     let mut txn = db.begin_write()?;
     txn.set_durability(Durability::Immediate)?;
-    let changes = {
-        let mut tables = Tables::open_write(&txn, true)?;
-        tables.quota = quota;
-        apply_jobs(&mut tables, jobs, cut)?;
-        tables.take_changes()
-    };
+    let changes = run_jobs(&txn, jobs, cut, quota)?;
     txn.commit()?;
     Ok(changes)
 }
@@ -367,12 +377,7 @@ fn evaluate(
 ) -> Result<Batch, Error> {
     let txn = db.begin_write()?;
     let based_on = replica::last_batch(&txn)?;
-    let changes = {
-        let mut tables = Tables::open_write(&txn, true)?;
-        tables.quota = quota;
-        apply_jobs(&mut tables, jobs, cut)?;
-        tables.take_changes()
-    };
+    let changes = run_jobs(&txn, jobs, cut, quota)?;
     txn.abort()?;
     Ok(Batch {
         based_on,
