@@ -76,6 +76,7 @@ mod start;
 mod tables;
 mod usage;
 mod versions;
+mod write_behind;
 mod writer;
 
 pub use holds::SessionUpdate;

@@ -18,8 +18,9 @@
 //! **Durability.** Log appends, votes and truncations commit with
 //! `Durability::Immediate`: an entry counts towards the majority only once
 //! it is on disk. Applying commits without a flush, and the session file is
-//! flushed about once a second (`FLUSH_EVERY`) and before a snapshot lets
-//! the log be purged: a crash may lose applied rows, and openraft applies
+//! flushed about once a second (`FLUSH_EVERY`; the pages applied since are
+//! written behind every 100 ms, so the flush is short: `write_behind.rs`)
+//! and before a snapshot lets the log be purged: a crash may lose applied rows, and openraft applies
 //! the committed entries again at start (a batch of row changes is
 //! idempotent). The committed log id rides along with the next log append
 //! rather than costing a transaction of its own ([`LogStore`]).
@@ -56,6 +57,7 @@ use super::recovery::Recovery;
 use super::recovery::{current, write_txn};
 use super::tables::Change;
 use super::versions::Journals;
+use super::write_behind;
 use crate::error::Error;
 
 openraft::declare_raft_types!(
@@ -411,6 +413,7 @@ impl StateMachine {
         let _ = db.on_reopen.set(Box::new(move |d: &Database| {
             reapply(d, &*current(&log.cell)?, upto.load(Ordering::SeqCst))
         }));
+        write_behind::start(&db, applied.clone(), write_behind::EVERY);
         Self {
             db,
             snapshot_path: dir.join(SNAPSHOT_FILE),
