@@ -835,18 +835,24 @@ async function main() {
       await card.getByTestId("sessions").screenshot({ path: path.join(artifacts, "11f2-sessions-after-delete.png") });
     });
 
+    /** Ticks (`on`) or unticks the tools `names` on the tools screen and saves. */
+    const setTools = async (names, on) => {
+      await page.evaluate(() => {
+        location.hash = "#/tools";
+      });
+      await page.getByRole("heading", { name: "Your tools" }).waitFor();
+      for (const name of names) await page.getByRole("checkbox", { name: new RegExp(`^${name}`) }).first().setChecked(on);
+      await page.getByRole("button", { name: "Save my tools" }).click();
+      await page.getByTestId("tools-saved").waitFor();
+    };
+    // The deep low back points whose cautions rule out the foam roller and the massage gun.
+    const lowBackBoth = ["multifidi_lumbar", "quadratus_lumborum_superficial", "quadratus_lumborum_deep", "serratus_posterior_inferior"].map((p) => `triggerPoints/${p}`);
+    // "Not with the foam roller or the massage gun.", in the catalog's order of the point's exclusions.
+    const bothTools = "(foam roller or the massage gun|massage gun or the foam roller)";
+
     await step("tools ruled out on a point are named in a calm note, not as a block (low back)", async () => {
       // Owning the foam roller and the massage gun too: the catalog rules both
       // out on the deep low back points, where the balls and fingers are fine.
-      const setTools = async (names, on) => {
-        await page.evaluate(() => {
-          location.hash = "#/tools";
-        });
-        await page.getByRole("heading", { name: "Your tools" }).waitFor();
-        for (const name of names) await page.getByRole("checkbox", { name: new RegExp(`^${name}`) }).first().setChecked(on);
-        await page.getByRole("button", { name: "Save my tools" }).click();
-        await page.getByTestId("tools-saved").waitFor();
-      };
       await setTools(["Foam roller", "Massage gun"], true);
       await nav(page).getByRole("link", { name: "Body map" }).click();
       await page.getByRole("heading", { name: "Where does it hurt?" }).waitFor();
@@ -873,11 +879,9 @@ async function main() {
       );
       expect(cards.every((c) => !c.text.includes("Not with this tool")), `no card says "Not with this tool", got ${JSON.stringify(cards.filter((c) => c.text.includes("Not with this tool")).map((c) => c.point))}`);
       // The catalog excludes both on these; the person's lacrosse ball works them.
-      const both = ["multifidi_lumbar", "quadratus_lumborum_superficial", "quadratus_lumborum_deep", "serratus_posterior_inferior"].map((p) => `triggerPoints/${p}`);
-      const named = cards.filter((c) => both.includes(c.point));
+      const named = cards.filter((c) => lowBackBoth.includes(c.point));
       expect(named.length >= 1, `a low back point that excludes the foam roller and the massage gun among ${cards.map((c) => c.point).join(", ")}`);
-      // In the catalog's order of the point's exclusions.
-      const notWithBoth = /^Not with the (foam roller or the massage gun|massage gun or the foam roller)\./;
+      const notWithBoth = new RegExp(`^Not with the ${bothTools}\\.`);
       for (const c of named) {
         expect(notWithBoth.test(c.note) && c.note.split(".").length === 2, `${c.point}: the tools named in one calm line, got "${c.note}"`);
         expect(c.block === "", `${c.point}: no red block line on a point the lacrosse ball still works, got "${c.block}"`);
@@ -933,6 +937,75 @@ async function main() {
       expect(heading.top >= 0 && heading.bottom <= heading.height, `the cautions' heading scrolled into view, got ${JSON.stringify(heading)}`);
       await page.screenshot({ path: path.join(artifacts, "11g6-detail-cautions-from-note.png") });
       // Back to the tools the rest of the walk expects.
+      await setTools(["Foam roller", "Massage gun"], false);
+    });
+
+    await step("no owned tool left on a point: one stop naming the tools, its step once (low back)", async () => {
+      // Only the foam roller and the massage gun: the catalog rules both out
+      // on the deep low back points, and nothing else the person owns is left.
+      const mine = ["Fingers and thumbs", "Tennis ball", "Lacrosse ball"];
+      await setTools(["Foam roller", "Massage gun"], true);
+      await setTools(mine, false);
+      await page.evaluate(() => {
+        location.hash = "#/plan";
+      });
+      await page.getByTestId("candidate").first().waitFor();
+      const cards = await page.getByTestId("point-card").evaluateAll((els) =>
+        els.map((e) => ({
+          point: e.getAttribute("data-point") ?? "",
+          block: e.querySelector("[data-testid=block-note]")?.textContent ?? "",
+          shown: !e.closest("details:not([open])"),
+        })),
+      );
+      const stopped = cards.filter((c) => lowBackBoth.includes(c.point));
+      expect(stopped.length >= 1, `a low back point that excludes both among ${cards.map((c) => c.point).join(", ")}`);
+      // The card agrees with the point's screen: a stop, the tools named once.
+      for (const c of stopped) {
+        expect(new RegExp(`^No suitable tool\\. Not with the ${bothTools}\\.$`).test(c.block), `${c.point}: the card's red line names the tools, got "${c.block}"`);
+      }
+      const card = page.locator(`[data-testid="point-card"][data-point="${(stopped.find((c) => c.shown) ?? stopped[0]).point}"]`);
+      const folded = card.locator("xpath=ancestor::details[1]");
+      if (await folded.count()) await folded.locator("summary").click();
+      await card.getByRole("link", { name: /Details and start/ }).click();
+      await page.getByTestId("location").waitFor();
+      const blocks = page.getByTestId("blocks");
+      const stop = blocks.getByTestId("tool-stop");
+      await stop.waitFor();
+      const said = await blocks.innerText();
+      expect(
+        new RegExp(`^None of your tools can be used on this point: not with the ${bothTools}\\.`).test(await stop.innerText()),
+        `one stop names the tools, got "${said}"`,
+      );
+      // One stop, not one per tool plus "No suitable tool.", and no note besides.
+      expect((await blocks.locator(".block").count()) === 1, `one stop in the blocks, got "${said}"`);
+      expect(!/never use it on this point|No suitable tool|None of your tools works/.test(said), `no block said on its own, got "${said}"`);
+      expect((await page.getByTestId("tool-note").count()) === 0, "no calm note beside the stop");
+      // No sentence of a caution's reason in the stop too.
+      const cautions = await page.getByTestId("cautions").getByTestId("excluded-tool").allTextContents();
+      for (const name of ["Foam roller", "Massage gun"]) {
+        const line = cautions.find((x) => x.startsWith(name)) ?? "";
+        const reason = line.replace(/^[^.]*never on this point\.\s*/, "");
+        const repeated = reason.split(/(?<=\.)\s+/).filter((x) => x.length > 12 && said.includes(x));
+        expect(reason.length > 0 && repeated.length === 0, `the ${name.toLowerCase()}'s reason once on the screen, repeated: ${JSON.stringify(repeated)}`);
+      }
+      // The step out of it, once on the whole screen.
+      expect((await stop.getByRole("link", { name: "Choose your tools" }).count()) === 1, `the stop offers "Choose your tools", got "${said}"`);
+      expect((await page.getByRole("link", { name: "Choose your tools" }).count()) === 1, "\"Choose your tools\" once on the screen");
+      expect((await page.getByText("You need one of this point's tools").count()) === 0, "the start panel does not say it again");
+      expect((await page.getByTestId("start-guide").count()) === 0, "no guided session to start");
+      const pointer = stop.getByRole("button", { name: "see Cautions above" });
+      expect(/Why: see Cautions above\./.test(said) && (await pointer.count()) === 1, `the stop points to the cautions, got "${said}"`);
+      await checkScreen(page, "point detail with no tool left");
+      await blocks.evaluate((e) => e.scrollIntoView({ block: "center" }));
+      await page.screenshot({ path: path.join(artifacts, "11g7-detail-no-tool-left.png") });
+      await blocks.screenshot({ path: path.join(artifacts, "11g7b-detail-no-tool-stop.png") });
+      await shot(page, "11g7c-detail-no-tool-left-page");
+      const before = page.url();
+      await pointer.click();
+      await page.waitForFunction(() => document.activeElement?.id === "cautions-title");
+      expect(page.url() === before, `still on the point's screen, got ${page.url()}`);
+      // Back to the tools the rest of the walk expects.
+      await setTools(mine, true);
       await setTools(["Foam roller", "Massage gun"], false);
     });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { localMinute, notWithTools, orList, plural, toolInSentence, weekLine } from "./labels";
+import { localMinute, noToolLeft, notWithTools, orList, plural, toolInSentence, weekLine } from "./labels";
 
 describe("weekLine", () => {
   const a = { streakDays: 3, weekSessionsDone: 9, weekSessionsPlanned: 30, weekActiveDays: 4, weekPercent: 30 };
@@ -53,5 +53,9 @@ describe("tools in a sentence", () => {
     expect(orList(["a", "b", "c"])).toBe("a, b or c");
     expect(notWithTools(["Foam roller", "Massage gun"])).toBe("Not with the foam roller or the massage gun.");
     expect(notWithTools(["Lacrosse ball"])).toBe("Not with the lacrosse ball.");
+    expect(noToolLeft(["Foam roller", "Massage gun"])).toBe(
+      "None of your tools can be used on this point: not with the foam roller or the massage gun.",
+    );
+    expect(noToolLeft(["Lacrosse ball"])).toBe("None of your tools can be used on this point: not with the lacrosse ball.");
   });
 });

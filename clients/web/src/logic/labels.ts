@@ -140,6 +140,13 @@ export function notWithTools(displayNames: readonly string[]): string {
   return `Not with ${orList(displayNames.map(toolInSentence))}.`;
 }
 
+/** The same tools when the person owns no other that works the point, as
+ * one stop: "None of your tools can be used on this point: not with the
+ * foam roller or the massage gun." */
+export function noToolLeft(displayNames: readonly string[]): string {
+  return `None of your tools can be used on this point: not with ${orList(displayNames.map(toolInSentence))}.`;
+}
+
 /** The id part of a resource name: "tools/tennis_ball" -> "tennis_ball". */
 export function idOf(name: string): string {
   return name.includes("/") ? name.slice(name.lastIndexOf("/") + 1) : name;

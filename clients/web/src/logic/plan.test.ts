@@ -3,7 +3,9 @@ import { describe, expect, it } from "vitest";
 import { FindByPainResponseSchema, Side, TriggerPointSchema } from "../gen/knotwork/catalog/v1/catalog_pb";
 import { BlockSchema, GetReliefPlanResponseSchema } from "../gen/knotwork/gateway/v1/gateway_pb";
 import {
+  blockAction,
   blockedTools,
+  detailBlocks,
   detailToolNote,
   findPlanPoint,
   planFromCatalog,
@@ -178,5 +180,95 @@ describe("the detail screen's tool note", () => {
     // A tool excluded without a caution for it (a catalog out of step): said here.
     const elsewhere = { ...excluded, tool: "tools/tennis_ball", message: "Tennis ball: never use it on this point." };
     check([elsewhere], [elsewhere.message], false);
+  });
+});
+
+describe("the detail screen's blocks", () => {
+  // The deep low back point again: the catalog rules the foam roller and the
+  // massage gun out (the cautions say why); the lacrosse ball works it.
+  const point = create(TriggerPointSchema, {
+    name: "triggerPoints/quadratus_lumborum_deep",
+    techniques: [{ tool: "tools/lacrosse_ball" }, { tool: "tools/foam_roller" }, { tool: "tools/massage_gun" }],
+    excludedTools: [
+      { tool: "tools/foam_roller", reason: "Too deep for a roller." },
+      { tool: "tools/massage_gun", reason: "The kidney lies close." },
+    ],
+  });
+  const roller = { reason: "TOOL_EXCLUDED", tool: "tools/foam_roller", message: "Foam roller: never use it on this point. Too deep for a roller." };
+  const gun = { reason: "TOOL_EXCLUDED", tool: "tools/massage_gun", message: "Massage gun: never use it on this point. The kidney lies close." };
+  const gunRuledOut = { reason: "CONDITION_EXCLUDED", tool: "tools/massage_gun", message: "Massage gun: a condition you reported rules it out." };
+  const noTool = { reason: "NO_OWNED_TOOL", message: "None of your tools works this point." };
+  const limit = { reason: "DAILY_LIMIT_REACHED", message: "No session left on this point today." };
+  const screening = { reason: "SCREENING_REQUIRED", message: "Answer the health questions first." };
+  const chooseTools = { href: "#/tools", label: "Choose your tools", primary: false };
+
+  /** The view of a point with these blocks; `workable`: the plan offers a technique for an owned tool. */
+  const view = (blocks: { reason: string; tool?: string; message: string }[], workable: boolean) =>
+    detailBlocks({
+      point,
+      reasons: [],
+      pressSide: Side.RIGHT,
+      score: 1,
+      ownedTechniques: workable ? [point.techniques[0]] : [],
+      blocks: blocks.map((b) => create(BlockSchema, b)),
+    });
+  /** The messages of `blocks`, to compare a view's without the protobuf fields. */
+  const messages = (blocks: { message: string }[]) => blocks.map((b) => b.message);
+
+  it("folds the tools into one stop when none of the person's is left, with its next step once", () => {
+    const v = view([roller, gun, noTool], false);
+    expect(v.toolStop).toBe(true);
+    expect(v.tools).toEqual(["tools/foam_roller", "tools/massage_gun"]);
+    // The stop says NO_OWNED_TOOL: not a second stop for it.
+    expect(messages(v.stops)).toEqual([]);
+    // The cautions give both reasons: none is said again, the stop points there.
+    expect(messages(v.shown)).toEqual([]);
+    expect(v.seeCautions).toBe(true);
+    expect(v.actions).toEqual([chooseTools]);
+  });
+
+  it("keeps the blocks on the point as stops beside the tool stop", () => {
+    const v = view([screening, roller, gun, limit, noTool], false);
+    expect(v.toolStop).toBe(true);
+    expect(messages(v.stops)).toEqual([screening.message, limit.message]);
+    expect(v.actions).toEqual([chooseTools]);
+  });
+
+  it("lists in the stop only a reason the cautions lack", () => {
+    const v = view([roller, gunRuledOut, noTool], false);
+    expect(v.tools).toEqual(["tools/foam_roller", "tools/massage_gun"]);
+    expect(messages(v.shown)).toEqual([gunRuledOut.message]);
+    expect(v.seeCautions).toBe(true);
+    // Only the screening's rule: nothing in the cautions to point to.
+    const ruledOut = view([gunRuledOut, noTool], false);
+    expect({ shown: messages(ruledOut.shown), seeCautions: ruledOut.seeCautions }).toEqual({ shown: [gunRuledOut.message], seeCautions: false });
+  });
+
+  it("keeps a note, not a stop, while an owned tool is left", () => {
+    const v = view([roller, gun, limit], true);
+    expect(v.toolStop).toBe(false);
+    expect(v.tools).toEqual(["tools/foam_roller", "tools/massage_gun"]);
+    expect(messages(v.stops)).toEqual([limit.message]);
+    expect(v.seeCautions).toBe(true);
+    expect(v.actions).toEqual([]);
+  });
+
+  it("leaves a point without a tool block as its blocks", () => {
+    // The person owns none of the point's tools: NO_OWNED_TOOL says it, with its own step.
+    const v = view([noTool], false);
+    expect({ toolStop: v.toolStop, tools: v.tools, stops: messages(v.stops), actions: v.actions }).toEqual({
+      toolStop: false,
+      tools: [],
+      stops: [noTool.message],
+      actions: [],
+    });
+  });
+
+  it("offers each block's step", () => {
+    expect(blockAction("SCREENING_REQUIRED")).toEqual({ href: "#/screening", label: "Answer the health questions", primary: true });
+    expect(blockAction("NO_OWNED_TOOL")).toEqual(chooseTools);
+    expect(blockAction("CONTRAINDICATED")).toEqual({ href: "#/screening", label: "Review your answers", primary: false });
+    expect(blockAction("TOOL_EXCLUDED")).toBeUndefined();
+    expect(blockAction("DAILY_LIMIT_REACHED")).toBeUndefined();
   });
 });

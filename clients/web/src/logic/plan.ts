@@ -177,3 +177,67 @@ export function detailToolNote(p: PlanPoint): DetailToolNote {
   const { tools } = pointBlocks(p);
   return { shown: tools.filter((b) => !repeated(b)), seeCautions: tools.some(repeated) };
 }
+
+/** A next step a block offers: a link to the screen that lifts it. */
+export interface BlockLink {
+  href: string;
+  label: string;
+  /** The step the screen leads with (the health questions). */
+  primary: boolean;
+}
+
+/** The next step a block of this reason offers, if any (the same for every block of a reason). */
+export function blockAction(reason: string): BlockLink | undefined {
+  switch (reason) {
+    case "SCREENING_REQUIRED":
+      return { href: "#/screening", label: "Answer the health questions", primary: true };
+    case "NO_OWNED_TOOL":
+      return { href: "#/tools", label: "Choose your tools", primary: false };
+    case "CONTRAINDICATED":
+      return { href: "#/screening", label: "Review your answers", primary: false };
+    default:
+      return undefined;
+  }
+}
+
+/** How a planned point's detail screen shows its blocks. */
+export interface DetailBlocksView {
+  /** The blocks shown one by one, each a stop with its own next step. */
+  stops: Block[];
+  /** The tools ruled out on the point (`tools/{id}`), each once, in order: said in one note or one stop. */
+  tools: string[];
+  /**
+   * No owned tool is left: the tools are one stop, not a note. It says what
+   * the point's NO_OWNED_TOOL block says, so that block is not in `stops`.
+   */
+  toolStop: boolean;
+  /** The tool blocks whose messages the note or the stop lists (`detailToolNote`). */
+  shown: Block[];
+  /** Some were left out because the point's cautions give the same reason: point there. */
+  seeCautions: boolean;
+  /** The next steps the tool stop offers, each once (none for a note). */
+  actions: BlockLink[];
+}
+
+/**
+ * A planned point's blocks as its detail screen shows them. The blocks on
+ * the point itself are stops. The blocks on one tool are folded into one
+ * line naming the tools: a note while an owned tool is left, one stop when
+ * none is (which also says the NO_OWNED_TOOL block, once, with its next
+ * step). Either lists only the reasons the screen's cautions lack.
+ */
+export function detailBlocks(p: PlanPoint): DetailBlocksView {
+  const { tools, point, workable } = pointBlocks(p);
+  const { shown, seeCautions } = detailToolNote(p);
+  const toolStop = !workable && tools.length > 0;
+  const stops = toolStop ? point.filter((b) => b.reason !== "NO_OWNED_TOOL") : point;
+  const actions: BlockLink[] = [];
+  if (toolStop) {
+    // The tool blocks' steps, then NO_OWNED_TOOL's, which the stop states; each once.
+    for (const reason of [...tools.map((b) => b.reason), "NO_OWNED_TOOL"]) {
+      const a = blockAction(reason);
+      if (a && !actions.some((x) => x.href === a.href && x.label === a.label)) actions.push(a);
+    }
+  }
+  return { stops, tools: blockedTools(tools), toolStop, shown, seeCautions, actions };
+}

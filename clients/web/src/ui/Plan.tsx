@@ -2,42 +2,40 @@
 // where to press.
 
 import { Code, ConnectError } from "@connectrpc/connect";
+import type { ComponentChildren } from "preact";
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { type BodyMap, BodyView, ReferralKind, Side } from "../gen/knotwork/catalog/v1/catalog_pb";
 import type { Block } from "../gen/knotwork/gateway/v1/gateway_pb";
 import { cropBox, dotsFor, drawingSize, ellipseCorners, hotspots } from "../logic/body";
 import { describeError, type Problem } from "../logic/errors";
-import { humanizeName, idOf, localMinute, notWithTools, sideLabel } from "../logic/labels";
+import { humanizeName, idOf, localMinute, noToolLeft, notWithTools, sideLabel } from "../logic/labels";
 import { type PainPick, toLocations } from "../logic/pain";
-import { blockedTools, detailToolNote, planFromCatalog, planFromRelief, pointBlocks, type PlanPoint } from "../logic/plan";
+import {
+  blockAction,
+  blockedTools,
+  type BlockLink,
+  detailBlocks,
+  planFromCatalog,
+  planFromRelief,
+  pointBlocks,
+  type PlanPoint,
+} from "../logic/plan";
 import { nameMap, useApp } from "./app-state";
 import { ErrorBox, Loading, RedFlags, ScreenTitle } from "./common";
 import { Figure, type Zone } from "./Figure";
 
 /** What to do about a block, as a link. */
 function BlockAction({ block }: { block: Block }) {
-  switch (block.reason) {
-    case "SCREENING_REQUIRED":
-      return (
-        <a class="button primary" href="#/screening">
-          Answer the health questions
-        </a>
-      );
-    case "NO_OWNED_TOOL":
-      return (
-        <a class="button" href="#/tools">
-          Choose your tools
-        </a>
-      );
-    case "CONTRAINDICATED":
-      return (
-        <a class="button" href="#/screening">
-          Review your answers
-        </a>
-      );
-    default:
-      return null;
-  }
+  const a = blockAction(block.reason);
+  return a ? <ActionLink link={a} /> : null;
+}
+
+function ActionLink({ link }: { link: BlockLink }) {
+  return (
+    <a class={link.primary ? "button primary" : "button"} href={link.href}>
+      {link.label}
+    </a>
+  );
 }
 
 /** A tool's display name from the catalog's tools (the id's words until they load). */
@@ -53,9 +51,10 @@ function notWithLine(blocks: readonly Block[], toolName: (tool: string) => strin
   return tools.length ? notWithTools(tools.map(toolName)) : "";
 }
 
-export function Blocks({ blocks }: { blocks: readonly Block[] }) {
+/** Blocks as stops, one each; `children` are further stops (a `div.block` each) in the same section. */
+export function Blocks({ blocks, children }: { blocks: readonly Block[]; children?: ComponentChildren }) {
   const toolName = useToolName();
-  if (blocks.length === 0) return null;
+  if (blocks.length === 0 && !children) return null;
   return (
     <section class="alert alert-block" data-testid="blocks" aria-label="Before you start">
       {blocks.map((b, i) => (
@@ -66,6 +65,7 @@ export function Blocks({ blocks }: { blocks: readonly Block[] }) {
           <BlockAction block={b} />
         </div>
       ))}
+      {children}
     </section>
   );
 }
@@ -145,16 +145,16 @@ function CardBlocks({ p }: { p: PlanPoint }) {
 }
 
 /**
- * A point's blocks on its detail screen: while an owned tool is left, the
- * tools it must not be worked with as a note, and only the blocks on the
- * point as blocks; when none is left, all of them as blocks. The note says
- * why only where the screen's cautions do not already (`detailToolNote`);
+ * A point's blocks on its detail screen (`detailBlocks`): the blocks on the
+ * point as stops; the tools it must not be worked with in one line, a note
+ * while an owned tool is left, one stop with its next step when none is.
+ * Either says why only where the screen's cautions do not already;
  * otherwise it points to them (`cautionsId`, the cautions' heading).
  */
 export function DetailBlocks({ p, cautionsId }: { p: PlanPoint; cautionsId: string }) {
   const toolName = useToolName();
-  const { tools, point, workable } = pointBlocks(p);
-  const { shown, seeCautions } = detailToolNote(p);
+  const view = detailBlocks(p);
+  const names = view.tools.map(toolName);
   // A button, not `href="#cautions-title"`: the app routes on the hash, and
   // that link would leave the point's screen for "page not found".
   const toCautions = () => {
@@ -162,30 +162,49 @@ export function DetailBlocks({ p, cautionsId }: { p: PlanPoint; cautionsId: stri
     heading?.scrollIntoView({ block: "start" });
     heading?.focus({ preventScroll: true });
   };
+  const why = (
+    <>
+      {view.shown.length > 0 && (
+        <ul class="small">
+          {view.shown.map((b, i) => (
+            <li key={i}>{b.message}</li>
+          ))}
+        </ul>
+      )}
+      {view.seeCautions && (
+        <p class="small">
+          Why:{" "}
+          <button type="button" class="link" onClick={toCautions} data-testid="see-cautions">
+            see Cautions above
+          </button>
+          .
+        </p>
+      )}
+    </>
+  );
   return (
     <>
-      <Blocks blocks={workable ? point : p.blocks} />
-      {workable && tools.length > 0 && (
+      {view.toolStop ? (
+        <Blocks blocks={view.stops}>
+          <div class="block" data-testid="tool-stop">
+            <p>
+              <strong>{noToolLeft(names)}</strong>
+            </p>
+            {why}
+            {view.actions.map((a) => (
+              <ActionLink key={a.href + a.label} link={a} />
+            ))}
+          </div>
+        </Blocks>
+      ) : (
+        <Blocks blocks={view.stops} />
+      )}
+      {!view.toolStop && view.tools.length > 0 && (
         <div class="alert alert-info" data-testid="tool-note">
           <p>
-            <strong>{notWithLine(tools, toolName)}</strong>
+            <strong>{notWithTools(names)}</strong>
           </p>
-          {shown.length > 0 && (
-            <ul class="small">
-              {shown.map((b, i) => (
-                <li key={i}>{b.message}</li>
-              ))}
-            </ul>
-          )}
-          {seeCautions && (
-            <p class="small">
-              Why:{" "}
-              <button type="button" class="link" onClick={toCautions} data-testid="see-cautions">
-                see Cautions above
-              </button>
-              .
-            </p>
-          )}
+          {why}
         </div>
       )}
     </>

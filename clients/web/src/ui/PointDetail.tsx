@@ -8,7 +8,7 @@ import { ScreeningStatus, type Hold } from "../gen/knotwork/session/v1/session_p
 import { describeError, type Problem } from "../logic/errors";
 import { humanizeName, localMinute, sideLabel, structureLabel } from "../logic/labels";
 import { sessionSides } from "../logic/pain";
-import { findPlanPoint, usableTools } from "../logic/plan";
+import { detailBlocks, findPlanPoint, usableTools } from "../logic/plan";
 import { nameMap, useApp } from "./app-state";
 import { ErrorBox, Loading, ScreenTitle, Warnings } from "./common";
 import { unlockAudio } from "./cue-sound";
@@ -69,6 +69,7 @@ export function PointDetail({ id, side: sideParam }: { id: string; side: Side })
   const ownedTechniques = point.techniques.filter((t) => tools.includes(t.tool));
   const otherTechniques = point.techniques.filter((t) => !tools.includes(t.tool));
   const screeningStatus = app.screening?.status;
+  const toolStop = planned ? detailBlocks(planned).toolStop : false;
   // A hold covers the whole muscle: every point of it is paused.
   const hold = holds.find((h) => h.active && h.muscle === point.muscle);
 
@@ -261,9 +262,12 @@ export function PointDetail({ id, side: sideParam }: { id: string; side: Side })
             <a href="#/signin">Sign in</a> to start a guided session.
           </p>
         ) : tools.length === 0 ? (
-          <p>
-            You need one of this point's tools. <a href="#/tools">Choose your tools</a>.
-          </p>
+          // The blocks above already say so, with "Choose your tools", when the plan's tool stop is there.
+          !toolStop && (
+            <p>
+              You need one of this point's tools. <a href="#/tools">Choose your tools</a>.
+            </p>
+          )
         ) : (
           <form onSubmit={start}>
             <div class="row">
