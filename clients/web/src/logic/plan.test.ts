@@ -10,6 +10,7 @@ import {
   findPlanPoint,
   planFromCatalog,
   planFromRelief,
+  type PlanPoint,
   pointBlocks,
   usableTools,
 } from "./plan";
@@ -128,6 +129,24 @@ describe("plans", () => {
     const p = tp("triggerPoints/x");
     expect(usableTools(p, ["tools/tennis_ball", "tools/massage_gun", "tools/foam_roller"])).toEqual(["tools/tennis_ball"]);
     expect(usableTools(p, [])).toEqual([]);
+  });
+
+  it("leaves out a tool the plan rules out for this person", () => {
+    const p = create(TriggerPointSchema, {
+      name: "triggerPoints/x",
+      techniques: [{ tool: "tools/fingers" }, { tool: "tools/tennis_ball" }, { tool: "tools/massage_gun" }],
+    });
+    const owned = ["tools/fingers", "tools/massage_gun"];
+    const planned: PlanPoint = {
+      point: p,
+      reasons: [],
+      pressSide: Side.RIGHT,
+      score: 1,
+      blocks: [create(BlockSchema, { reason: "CONDITION_EXCLUDED", tool: "tools/massage_gun", message: "Percussion bruises easily." })],
+    };
+    expect(usableTools(p, owned)).toEqual(["tools/fingers", "tools/massage_gun"]);
+    expect(usableTools(p, owned, planned)).toEqual(["tools/fingers"]);
+    expect(usableTools(p, owned, { ...planned, blocks: [] })).toEqual(["tools/fingers", "tools/massage_gun"]);
   });
 });
 

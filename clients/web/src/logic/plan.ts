@@ -122,9 +122,16 @@ export function findPlanPoint(plan: Plan | undefined, name: string): PlanPoint |
   return undefined;
 }
 
-/** The tools whose technique can be used on a point: owned, in its techniques, not excluded. */
-export function usableTools(point: TriggerPoint, owned: readonly string[]): string[] {
+/**
+ * The tools whose technique can be used on a point: owned, in its
+ * techniques, not excluded by the chart, and, given the point as the relief
+ * plan has it, not ruled out for this person by a tool block (a condition
+ * they reported rules the massage gun out everywhere). The guided session
+ * offers only these; the session service refuses the others.
+ */
+export function usableTools(point: TriggerPoint, owned: readonly string[], planned?: PlanPoint): string[] {
   const excluded = new Set(point.excludedTools.map((e) => e.tool));
+  for (const b of planned ? pointBlocks(planned).tools : []) excluded.add(b.tool);
   return point.techniques.map((t) => t.tool).filter((t) => owned.includes(t) && !excluded.has(t));
 }
 

@@ -52,7 +52,7 @@ export function PointDetail({ id, side: sideParam }: { id: string; side: Side })
       .catch((e) => setProblem(describeError(e)));
   }, [name]);
 
-  const tools = point ? usableTools(point, owned) : [];
+  const tools = point ? usableTools(point, owned, planned) : [];
   const sides = point ? sessionSides(point.bilateral, pressSide) : [];
   const [tool, setTool] = useState("");
   const [side, setSide] = useState<Side | null>(null);
