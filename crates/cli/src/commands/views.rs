@@ -130,12 +130,9 @@ pub async fn plan(ctx: &Ctx, args: PlanArgs) -> anyhow::Result<()> {
         }
         align_right(&mut t, &[0, 3, 4]);
         print_table(&t);
-        for note in resp
-            .candidates
-            .iter()
-            .flat_map(|c| &c.points)
-            .flat_map(|p| block_notes(p, &names))
-        {
+        let points: Vec<&gw::PlannedPoint> =
+            resp.candidates.iter().flat_map(|c| &c.points).collect();
+        for note in plan_notes(&points, &names) {
             note.print();
         }
         if !resp.suggested_next.is_empty() {
@@ -216,6 +213,102 @@ impl Note {
     }
 }
 
+/// The notes below the plan table: first each reason that several points
+/// share, said once; then each point's own notes (`block_notes`).
+///
+/// A tool block is shared when two or more of the plan's points carry the
+/// same one: the same tool, reason and message (a screening condition that
+/// rules a tool out puts the same block on every point where the tool
+/// would serve). The message is compared whole, never read. Shared blocks
+/// that cover the same points make one group, headed by the tools they rule
+/// out and where: "on any of these points" only when the group covers every
+/// point of the plan, else the points it covers by name, so that a reason
+/// said once never seems to hold where the gateway did not give it. With one
+/// point, or no block on two points, the notes are each point's alone.
+fn plan_notes(points: &[&gw::PlannedPoint], names: &Names) -> Vec<Note> {
+    let shared = shared_blocks(points);
+    let keys: Vec<BlockKey> = shared.iter().map(|(b, _)| key(b)).collect();
+    let mut notes = Vec::new();
+    for (covered, blocks) in shared_groups(&shared) {
+        notes.extend(shared_notes(points, &covered, &blocks, names));
+    }
+    for p in points {
+        notes.extend(block_notes(p, &keys, names));
+    }
+    notes
+}
+
+/// What tells two blocks apart: the tool, the reason and the message.
+type BlockKey<'a> = (&'a str, &'a str, &'a str);
+
+fn key(b: &gw::Block) -> BlockKey<'_> {
+    (&b.tool, &b.reason, &b.message)
+}
+
+/// The tool blocks that two or more of `points` carry, each once with the
+/// places in `points` of the points carrying it, in the order they first
+/// appear.
+fn shared_blocks<'a>(points: &[&'a gw::PlannedPoint]) -> Vec<(&'a gw::Block, Vec<usize>)> {
+    let mut seen: Vec<(&gw::Block, Vec<usize>)> = Vec::new();
+    for (i, p) in points.iter().enumerate() {
+        for b in p.blocks.iter().filter(|b| !b.tool.is_empty()) {
+            match seen.iter_mut().find(|(s, _)| key(s) == key(b)) {
+                Some((_, on)) if !on.contains(&i) => on.push(i),
+                Some(_) => {}
+                None => seen.push((b, vec![i])),
+            }
+        }
+    }
+    seen.retain(|(_, on)| on.len() > 1);
+    seen
+}
+
+/// Shared blocks gathered by the points they cover, in the order they first
+/// appear: one group a line.
+fn shared_groups<'a>(
+    shared: &[(&'a gw::Block, Vec<usize>)],
+) -> Vec<(Vec<usize>, Vec<&'a gw::Block>)> {
+    let mut groups: Vec<(Vec<usize>, Vec<&gw::Block>)> = Vec::new();
+    for (b, on) in shared {
+        match groups.iter_mut().find(|(covered, _)| covered == on) {
+            Some((_, blocks)) => blocks.push(b),
+            None => groups.push((on.clone(), vec![b])),
+        }
+    }
+    groups
+}
+
+/// A group of shared blocks as notes: a caution line naming the tools they
+/// rule out and the points they cover ("Not with the massage gun on any of
+/// these points:"), each block's message indented beneath it. The points
+/// keep their own lines where they need them (`block_notes`).
+fn shared_notes(
+    points: &[&gw::PlannedPoint],
+    covered: &[usize],
+    blocks: &[&gw::Block],
+    names: &Names,
+) -> Vec<Note> {
+    let place = if covered.len() == points.len() {
+        "any of these points".to_owned()
+    } else {
+        let named: Vec<String> = covered
+            .iter()
+            .map(|&i| names.of(&points[i].trigger_point))
+            .collect();
+        or_list(&named)
+    };
+    let mut notes = vec![Note {
+        tone: Tone::NotWith,
+        lead: format!(
+            "Not with {} on {place}:",
+            or_list(&ruled_out(blocks, names))
+        ),
+        text: String::new(),
+    }];
+    notes.extend(blocks.iter().map(|b| why_note(b, names)));
+    notes
+}
+
 /// A planned point's blocks as notes: each block on the point itself on a
 /// line of its own, as a stop; then the blocks that each rule out one tool
 /// on one line for the point ("not with the foam roller or the massage
@@ -223,7 +316,15 @@ impl Note {
 /// why and that is safety content. The tool line reads as a caution while
 /// the point keeps a technique for an owned tool, and as a stop when none
 /// is left, as `block_mark` marks it.
-fn block_notes(p: &gw::PlannedPoint, names: &Names) -> Vec<Note> {
+///
+/// A block in `shared` was said once above (`plan_notes`): its message is
+/// not repeated here. The tool line still names every tool ruled out on the
+/// point, so it stays true read alone, and ends "(see above)" when all its
+/// reasons are above, or "(see above for the massage gun)" naming the tools
+/// with a reason above. A point whose tool blocks are all above and that
+/// keeps a technique needs no tool line; one with no technique left keeps
+/// its stop line.
+fn block_notes(p: &gw::PlannedPoint, shared: &[BlockKey], names: &Names) -> Vec<Note> {
     let point = names.of(&p.trigger_point);
     let (tool_blocks, point_blocks): (Vec<_>, Vec<_>) =
         p.blocks.iter().partition(|b| !b.tool.is_empty());
@@ -235,45 +336,69 @@ fn block_notes(p: &gw::PlannedPoint, names: &Names) -> Vec<Note> {
             text: b.message.clone(),
         })
         .collect();
-    if tool_blocks.is_empty() {
+    let (above, own): (Vec<_>, Vec<_>) = tool_blocks.iter().partition(|b| shared.contains(&key(b)));
+    if tool_blocks.is_empty() || (own.is_empty() && !p.techniques.is_empty()) {
         return notes;
     }
-    // A tool can be ruled out twice (excluded on the point, and by a
-    // reported condition): named once, both reasons kept below.
-    let mut tools: Vec<String> = Vec::new();
-    for b in &tool_blocks {
-        let name = names.of(&b.tool);
-        if !tools.contains(&name) {
-            tools.push(name);
-        }
-    }
-    let in_sentence: Vec<String> = tools.iter().map(|t| tool_in_sentence(t)).collect();
     notes.push(Note {
         tone: if p.techniques.is_empty() {
             Tone::Stop
         } else {
             Tone::NotWith
         },
-        lead: format!("{point}: not with {}", or_list(&in_sentence)),
-        text: String::new(),
+        lead: format!(
+            "{point}: not with {}",
+            or_list(&ruled_out(&tool_blocks, names))
+        ),
+        text: see_above(&above, &own, names),
     });
-    for b in tool_blocks {
-        // The gateway leads a tool's message with its name; when it could
-        // not name the tool, the name goes in front so the reasons beneath
-        // a line naming several tools stay told apart.
-        let name = names.of(&b.tool);
-        let text = if b.message.starts_with(&name) {
-            b.message.clone()
-        } else {
-            format!("{name}: {}", b.message)
-        };
-        notes.push(Note {
-            tone: Tone::Why,
-            lead: String::new(),
-            text,
-        });
-    }
+    notes.extend(own.iter().map(|b| why_note(b, names)));
     notes
+}
+
+/// The tools `blocks` rule out, each in a sentence ("the foam roller") and
+/// named once: a tool can be ruled out twice (excluded on the point, and by
+/// a reported condition), and both reasons are kept below it.
+fn ruled_out(blocks: &[&gw::Block], names: &Names) -> Vec<String> {
+    let mut tools: Vec<String> = Vec::new();
+    for b in blocks {
+        let tool = tool_in_sentence(&names.of(&b.tool));
+        if !tools.contains(&tool) {
+            tools.push(tool);
+        }
+    }
+    tools
+}
+
+/// What a point's tool line adds when some of its reasons were said once
+/// above: "(see above)" when all were, else "(see above for the massage
+/// gun)", naming the tools with a reason above; nothing when none was.
+fn see_above(above: &[&gw::Block], own: &[&gw::Block], names: &Names) -> String {
+    if above.is_empty() {
+        String::new()
+    } else if own.is_empty() {
+        "(see above)".to_owned()
+    } else {
+        format!("(see above for {})", and_list(&ruled_out(above, names)))
+    }
+}
+
+/// Why a block rules out its tool, indented beneath the line naming it.
+/// The gateway leads a tool's message with its name; when it could not name
+/// the tool, the name goes in front so the reasons beneath a line naming
+/// several tools stay told apart.
+fn why_note(b: &gw::Block, names: &Names) -> Note {
+    let name = names.of(&b.tool);
+    let text = if b.message.starts_with(&name) {
+        b.message.clone()
+    } else {
+        format!("{name}: {}", b.message)
+    };
+    Note {
+        tone: Tone::Why,
+        lead: String::new(),
+        text,
+    }
 }
 
 /// A tool's display name inside a sentence, after "with", as the web app
@@ -305,10 +430,20 @@ fn tool_in_sentence(display: &str) -> String {
 
 /// "a", "a or b", "a, b or c".
 fn or_list(items: &[String]) -> String {
+    joined(items, "or")
+}
+
+/// "a", "a and b", "a, b and c".
+fn and_list(items: &[String]) -> String {
+    joined(items, "and")
+}
+
+/// The items with commas, `last_word` before the last.
+fn joined(items: &[String], last_word: &str) -> String {
     match items {
         [] => String::new(),
         [one] => one.clone(),
-        [rest @ .., last] => format!("{} or {last}", rest.join(", ")),
+        [rest @ .., last] => format!("{} {last_word} {last}", rest.join(", ")),
     }
 }
 
@@ -470,8 +605,14 @@ mod tests {
     /// The psoas point with `blocks` (reason, tool, message) and `tools`
     /// usable techniques.
     fn planned(blocks: &[(&str, &str, &str)], tools: usize) -> gw::PlannedPoint {
+        planned_at("iliopsoas_psoas", blocks, tools)
+    }
+
+    /// The trigger point `id` with `blocks` (reason, tool, message) and
+    /// `tools` usable techniques.
+    fn planned_at(id: &str, blocks: &[(&str, &str, &str)], tools: usize) -> gw::PlannedPoint {
         gw::PlannedPoint {
-            trigger_point: "triggerPoints/iliopsoas_psoas".into(),
+            trigger_point: format!("triggerPoints/{id}"),
             blocks: blocks
                 .iter()
                 .map(|(reason, tool, message)| gw::Block {
@@ -485,17 +626,26 @@ mod tests {
         }
     }
 
-    /// The notes of `p`, each as its tone and its line with the painted
-    /// part in brackets.
+    /// The notes of a plan of the one point `p`, each as its tone and its
+    /// line with the painted part in brackets.
     #[track_caller]
     fn check(p: &gw::PlannedPoint, expected: &[(Tone, &str)]) {
+        check_plan(std::slice::from_ref(p), expected);
+    }
+
+    /// The notes of a plan of `points`, as `check` gives them.
+    #[track_caller]
+    fn check_plan(points: &[gw::PlannedPoint], expected: &[(Tone, &str)]) {
         let names = Names::from_pairs([
             ("triggerPoints/iliopsoas_psoas", "Psoas point"),
+            ("triggerPoints/iliopsoas_iliacus", "Iliacus point"),
+            ("triggerPoints/piriformis", "Piriformis point"),
             ("tools/foam_roller", "Foam roller"),
             ("tools/massage_gun", "Massage gun"),
             ("tools/lacrosse_ball", "Lacrosse ball"),
         ]);
-        let got: Vec<(Tone, String)> = block_notes(p, &names)
+        let points: Vec<&gw::PlannedPoint> = points.iter().collect();
+        let got: Vec<(Tone, String)> = plan_notes(&points, &names)
             .iter()
             .map(|n| (n.tone, n.render(|lead| format!("[{lead}]"))))
             .collect();
@@ -675,6 +825,216 @@ mod tests {
         );
     }
 
+    /// A condition ruling the massage gun out, as the gateway puts it on
+    /// every point where the gun would serve.
+    const THINNERS: (&str, &str, &str) = (
+        "CONDITION_EXCLUDED",
+        "tools/massage_gun",
+        "Massage gun: a condition you reported rules it out (Blood thinners): it bruises.",
+    );
+    /// A condition ruling the foam roller out.
+    const VARICOSE: (&str, &str, &str) = (
+        "CONDITION_EXCLUDED",
+        "tools/foam_roller",
+        "Foam roller: a condition you reported rules it out (Varicose veins): it presses.",
+    );
+    const THINNERS_WHY: (Tone, &str) = (
+        Tone::Why,
+        "    Massage gun: a condition you reported rules it out (Blood thinners): it bruises.",
+    );
+
+    #[test]
+    fn a_reason_on_every_point_is_said_once() {
+        check_plan(
+            &[
+                planned_at("iliopsoas_psoas", &[THINNERS], 1),
+                planned_at("iliopsoas_iliacus", &[THINNERS], 2),
+                planned_at("piriformis", &[THINNERS], 1),
+            ],
+            &[
+                (
+                    Tone::NotWith,
+                    "[Not with the massage gun on any of these points:]",
+                ),
+                THINNERS_WHY,
+            ],
+        );
+    }
+
+    #[test]
+    fn a_point_left_with_no_technique_still_stops_below_a_shared_reason() {
+        check_plan(
+            &[
+                planned_at("iliopsoas_psoas", &[THINNERS], 1),
+                planned_at("iliopsoas_iliacus", &[THINNERS], 0),
+            ],
+            &[
+                (
+                    Tone::NotWith,
+                    "[Not with the massage gun on any of these points:]",
+                ),
+                THINNERS_WHY,
+                (
+                    Tone::Stop,
+                    "[Iliacus point: not with the massage gun] (see above)",
+                ),
+            ],
+        );
+    }
+
+    #[test]
+    fn a_point_keeps_its_own_reason_and_names_every_tool_ruled_out() {
+        check_plan(
+            &[
+                planned_at("iliopsoas_psoas", &[THINNERS], 1),
+                planned_at("iliopsoas_iliacus", &[FOAM, THINNERS], 1),
+            ],
+            &[
+                (
+                    Tone::NotWith,
+                    "[Not with the massage gun on any of these points:]",
+                ),
+                THINNERS_WHY,
+                (
+                    Tone::NotWith,
+                    "[Iliacus point: not with the foam roller or the massage gun] \
+                     (see above for the massage gun)",
+                ),
+                (
+                    Tone::Why,
+                    "    Foam roller: never use it on this point. It presses on the organs.",
+                ),
+            ],
+        );
+    }
+
+    #[test]
+    fn a_tool_ruled_out_above_and_on_the_point_keeps_both_reasons() {
+        check_plan(
+            &[
+                planned_at("iliopsoas_psoas", &[THINNERS], 1),
+                planned_at("iliopsoas_iliacus", &[GUN, THINNERS], 1),
+            ],
+            &[
+                (
+                    Tone::NotWith,
+                    "[Not with the massage gun on any of these points:]",
+                ),
+                THINNERS_WHY,
+                (
+                    Tone::NotWith,
+                    "[Iliacus point: not with the massage gun] (see above for the massage gun)",
+                ),
+                (
+                    Tone::Why,
+                    "    Massage gun: never use it on this point. Never percussion on the belly.",
+                ),
+            ],
+        );
+    }
+
+    #[test]
+    fn a_reason_on_some_points_names_the_points_it_covers() {
+        // The gateway gives the piriformis its own reason for the gun
+        // instead: the condition's reason is not claimed for it.
+        let sciatic = (
+            "TOOL_EXCLUDED",
+            "tools/massage_gun",
+            "Massage gun: never use it on this point. The sciatic nerve runs under it.",
+        );
+        check_plan(
+            &[
+                planned_at("iliopsoas_psoas", &[THINNERS], 1),
+                planned_at("iliopsoas_iliacus", &[THINNERS], 1),
+                planned_at("piriformis", &[sciatic], 1),
+            ],
+            &[
+                (
+                    Tone::NotWith,
+                    "[Not with the massage gun on Psoas point or Iliacus point:]",
+                ),
+                THINNERS_WHY,
+                (
+                    Tone::NotWith,
+                    "[Piriformis point: not with the massage gun]",
+                ),
+                (
+                    Tone::Why,
+                    "    Massage gun: never use it on this point. The sciatic nerve runs under it.",
+                ),
+            ],
+        );
+    }
+
+    #[test]
+    fn reasons_covering_the_same_points_share_a_group() {
+        check_plan(
+            &[
+                planned_at("iliopsoas_psoas", &[THINNERS, VARICOSE], 1),
+                planned_at("iliopsoas_iliacus", &[VARICOSE, THINNERS], 1),
+            ],
+            &[
+                (
+                    Tone::NotWith,
+                    "[Not with the massage gun or the foam roller on any of these points:]",
+                ),
+                THINNERS_WHY,
+                (
+                    Tone::Why,
+                    "    Foam roller: a condition you reported rules it out (Varicose veins): it presses.",
+                ),
+            ],
+        );
+    }
+
+    #[test]
+    fn a_reason_on_one_point_of_several_stays_with_its_point() {
+        // The same tool for another reason, or another tool for the same
+        // reason code, is not the same block; nor is a block on the point
+        // itself lifted, even on every point.
+        let other = (
+            "CONDITION_EXCLUDED",
+            "tools/massage_gun",
+            "Massage gun: a condition you reported rules it out (Pregnancy): not now.",
+        );
+        let limit = ("SCREENING_REQUIRED", "", "Answer the screening first.");
+        check_plan(
+            &[
+                planned_at("iliopsoas_psoas", &[limit, THINNERS], 1),
+                planned_at("iliopsoas_iliacus", &[limit, other], 1),
+            ],
+            &[
+                (
+                    Tone::Stop,
+                    "[Psoas point (SCREENING_REQUIRED):] Answer the screening first.",
+                ),
+                (Tone::NotWith, "[Psoas point: not with the massage gun]"),
+                THINNERS_WHY,
+                (
+                    Tone::Stop,
+                    "[Iliacus point (SCREENING_REQUIRED):] Answer the screening first.",
+                ),
+                (Tone::NotWith, "[Iliacus point: not with the massage gun]"),
+                (
+                    Tone::Why,
+                    "    Massage gun: a condition you reported rules it out (Pregnancy): not now.",
+                ),
+            ],
+        );
+    }
+
+    #[test]
+    fn a_reason_twice_on_one_point_is_not_shared() {
+        check(
+            &planned(&[THINNERS, THINNERS], 1),
+            &[
+                (Tone::NotWith, "[Psoas point: not with the massage gun]"),
+                THINNERS_WHY,
+                THINNERS_WHY,
+            ],
+        );
+    }
+
     #[test]
     fn stops_read_as_danger_and_ruled_out_tools_as_caution() {
         assert_eq!(Tone::Stop.style(), style::DANGER);
@@ -702,5 +1062,9 @@ mod tests {
         assert_eq!(list(&["a"]), "a");
         assert_eq!(list(&["a", "b"]), "a or b");
         assert_eq!(list(&["a", "b", "c"]), "a, b or c");
+        let list =
+            |items: &[&str]| and_list(&items.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>());
+        assert_eq!(list(&["a"]), "a");
+        assert_eq!(list(&["a", "b", "c"]), "a, b and c");
     }
 }
