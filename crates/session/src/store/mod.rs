@@ -200,6 +200,8 @@ pub struct Store {
     raft: Option<replica::Raft>,
     /// Where `raft`'s tasks run (`start.rs`); stopped after the writer.
     raft_runtime: Option<start::RaftRuntime>,
+    /// A replica's flushes of the session file, for the metrics.
+    flushes: Option<Arc<replica::Flushes>>,
     /// Where applied shard maps are reported (`shard_map.rs`).
     maps: map_state::MapSink,
     /// The term in which a read confirmed that this replica leads a group
@@ -293,6 +295,7 @@ impl Store {
             path,
             raft: None,
             raft_runtime: None,
+            flushes: None,
             maps: map_state::MapSink::default(),
             read_term: AtomicU64::new(0),
             journals,
@@ -387,6 +390,9 @@ impl Store {
         });
         if let Some(raft) = self.raft.clone() {
             replica::instrument(&raft, metrics);
+        }
+        if let Some(flushes) = &self.flushes {
+            flushes.instrument(metrics);
         }
     }
 

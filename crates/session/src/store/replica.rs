@@ -108,6 +108,29 @@ pub const SNAPSHOT_FILE: &str = "raft-snapshot.bin";
 /// replays at most this much of the log.
 pub(super) const FLUSH_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
+/// The flushes of a replica's session file, timed once instrumented: each
+/// holds up the applies behind it.
+#[derive(Debug, Default)]
+pub(super) struct Flushes(std::sync::OnceLock<knotwork_runtime::metrics::Histogram>);
+
+impl Flushes {
+    /// Registers `knotwork_session_flush_duration_seconds`.
+    pub(super) fn instrument(&self, metrics: &knotwork_runtime::metrics::Metrics) {
+        let _ = self.0.set(metrics.histogram(
+            "flush_duration_seconds",
+            "Time a replica's flush of the session file held up its applies (about once a \
+             second, and before a snapshot; the applied pages are written behind in between).",
+            knotwork_runtime::metrics::LATENCY_BUCKETS,
+        ));
+    }
+
+    fn observe(&self, took: std::time::Duration) {
+        if let Some(h) = self.0.get() {
+            h.observe(took.as_secs_f64());
+        }
+    }
+}
+
 /// A table of JSON values by name: the state machine's or the log's state.
 type StateTable = TableDefinition<'static, &'static str, &'static [u8]>;
 
@@ -398,6 +421,8 @@ pub struct StateMachine {
     applied: Arc<AtomicU64>,
     /// When the session file was last flushed ([`FLUSH_EVERY`]).
     flushed: Arc<std::sync::Mutex<std::time::Instant>>,
+    /// How long the flushes took.
+    flushes: Arc<Flushes>,
 }
 
 impl StateMachine {
@@ -420,7 +445,13 @@ impl StateMachine {
             maps,
             applied,
             flushed: Arc::new(std::sync::Mutex::new(std::time::Instant::now())),
+            flushes: Arc::default(),
         }
+    }
+
+    /// The flushes' timings, for the store's metrics.
+    pub(super) fn flushes(&self) -> Arc<Flushes> {
+        self.flushes.clone()
     }
 
     /// Whether this apply should flush the session file, and if so, counts
@@ -440,7 +471,8 @@ impl StateMachine {
 
 /// Flushes the session file: every apply committed so far is on disk once
 /// this returns.
-fn flush(db: &Database) -> Result<(), Error> {
+fn flush(db: &Database, flushes: &Flushes) -> Result<(), Error> {
+    let started = std::time::Instant::now();
     let txn = write_txn(db, true)?;
     {
         // A row rewritten as it is, so the commit has something to write.
@@ -451,6 +483,7 @@ fn flush(db: &Database) -> Result<(), Error> {
         }
     }
     txn.commit()?;
+    flushes.observe(started.elapsed());
     Ok(())
 }
 
@@ -644,12 +677,13 @@ fn write_snapshot(
 impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
     async fn build_snapshot(&mut self) -> StorageResult<Snapshot<TypeConfig>> {
         let path = self.snapshot_path.clone();
+        let flushes = self.flushes.clone();
         let (meta, rows) = blocking(&self.db, move |db| {
             // One read transaction: the rows and the applied id agree.
             let txn = db.begin_read()?;
             // openraft purges the log up to this snapshot once it is built:
             // the applies it holds must not be lost to a crash after that.
-            flush(db)?;
+            flush(db, &flushes)?;
             let state = txn.open_table(RAFT_STATE)?;
             let applied: Option<LogId<NodeId>> = state_get(&state, APPLIED)?.flatten();
             let membership: StoredMembership<NodeId, BasicNode> =
@@ -720,10 +754,15 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         let applied = self.applied.clone();
         let journals = self.db.journals.clone();
         let durable = self.flush_due();
+        let flushes = self.flushes.clone();
         let (replies, map) = blocking(&self.db, move |db| {
+            let started = std::time::Instant::now();
             let txn = write_txn(db, durable)?;
             let out = apply_entries(&txn, &entries)?;
             txn.commit()?;
+            if durable {
+                flushes.observe(started.elapsed());
+            }
             changed(&journals, &entries, &out.0);
             // While this call still holds the database, so a reopen
             // (which waits for every handle) knows to restore these.

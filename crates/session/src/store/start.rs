@@ -175,6 +175,9 @@ impl Store {
                 .map_err(|e| Error::Startup(format!("raft settings: {e}")))?,
         );
         let maps = super::map_state::MapSink::default();
+        let state_machine =
+            replica::StateMachine::new(recovery.clone(), log.clone(), dir, maps.clone());
+        let flushes = state_machine.flushes();
         let runtime = RaftRuntime::start()?;
         // Built on its own runtime, so openraft spawns its core, its state
         // machine worker and its replication streams there.
@@ -184,8 +187,8 @@ impl Store {
                 replica.node_id,
                 config,
                 network,
-                replica::LogStore::new(log.clone()),
-                replica::StateMachine::new(recovery.clone(), log, dir, maps.clone()),
+                replica::LogStore::new(log),
+                state_machine,
             ))
             .await
             .map_err(|e| Error::Startup(format!("starting raft: {e}")))?
@@ -213,6 +216,7 @@ impl Store {
         };
         let mut store = Self::start_with(recovery, options, Some(proposer))?;
         store.raft = Some(raft);
+        store.flushes = Some(flushes);
         store.raft_runtime = Some(runtime);
         store.maps = maps;
         Ok(store)

@@ -322,3 +322,48 @@ async fn the_journal_follows_applied_sessions_and_snapshots() {
         .unwrap();
     assert_eq!(rows(&rebuilt), expected);
 }
+
+/// Once the metrics are registered, every flush of the session file is
+/// timed: building a snapshot flushes, and so does an apply once
+/// `FLUSH_EVERY` has passed.
+#[tokio::test]
+async fn flushes_are_timed_once_instrumented() {
+    let (_dir, _log, mut sm) = openraft::testing::StoreBuilder::build(&Builder)
+        .await
+        .unwrap();
+    let count = |m: &knotwork_runtime::metrics::Metrics| {
+        m.render()
+            .lines()
+            .find_map(|l| l.strip_prefix("knotwork_session_flush_duration_seconds_count "))
+            .map(|n| n.parse::<u64>().unwrap())
+    };
+    // Not registered: a flush is not counted anywhere.
+    sm.build_snapshot().await.unwrap();
+    let metrics = knotwork_runtime::metrics::Metrics::new("session");
+    sm.flushes().instrument(&metrics);
+    assert_eq!(count(&metrics), Some(0));
+    sm.build_snapshot().await.unwrap();
+    assert_eq!(count(&metrics), Some(1));
+    let id = |i| LogId::new(openraft::CommittedLeaderId::new(1, 1), i);
+    let entry = |i, based_on| Entry::<TypeConfig> {
+        log_id: id(i),
+        payload: EntryPayload::Normal(Batch {
+            based_on,
+            changes: Vec::new(),
+            shard_map: None,
+        }),
+    };
+    sm.apply([entry(1, None)]).await.unwrap();
+    assert_eq!(
+        count(&metrics),
+        Some(1),
+        "an apply within FLUSH_EVERY does not flush"
+    );
+    tokio::time::sleep(FLUSH_EVERY).await;
+    sm.apply([entry(2, Some(id(1)))]).await.unwrap();
+    assert_eq!(
+        count(&metrics),
+        Some(2),
+        "the first apply after FLUSH_EVERY flushes"
+    );
+}
