@@ -224,6 +224,24 @@ async function tabTo(page, what, test, max = 120) {
   throw new Error(`expected Tab to reach ${what} within ${max} presses`);
 }
 
+/**
+ * A caution on an excluded tool ("Foam roller: never on this point. Its
+ * reason.") has a reason, and no sentence of it is in `said` too.
+ */
+function expectReasonOnce(caution, said, tool) {
+  const reason = caution.replace(/^[^.]*never on this point\.\s*/, "");
+  const repeated = reason.split(/(?<=\.)\s+/).filter((s) => s.length > 12 && said.includes(s));
+  expect(reason.length > 0 && repeated.length === 0, `the ${tool.toLowerCase()}'s reason once on the screen, repeated: ${JSON.stringify(repeated)}`);
+}
+
+/** "see Cautions above" keeps the point's screen (the app routes on the hash) and moves focus to the cautions' heading. */
+async function followToCautions(page, pointer) {
+  const before = page.url();
+  await pointer.click();
+  await page.waitForFunction(() => document.activeElement?.id === "cautions-title");
+  expect(page.url() === before, `still on the point's screen, got ${page.url()}`);
+}
+
 /** Phone-width checks on every screen: no sideways scrolling, every control labelled, axe-core clean. */
 async function checkScreen(page, screen) {
   await checkAxe(page, screen);
@@ -914,9 +932,7 @@ async function main() {
         const line = excludedTools.find((x) => x.text.startsWith(name));
         expect(line?.owned && line.text.startsWith(`${name} (one of your tools): never on this point.`), `the cautions mark the ${name.toLowerCase()} as mine, got ${JSON.stringify(line)}`);
         // No sentence of a caution's reason in the note too.
-        const reason = line?.text.replace(/^[^.]*never on this point\.\s*/, "") ?? "";
-        const repeated = reason.split(/(?<=\.)\s+/).filter((s) => s.length > 12 && said.includes(s));
-        expect(reason.length > 0 && repeated.length === 0, `the ${name.toLowerCase()}'s reason once on the screen, repeated: ${JSON.stringify(repeated)}`);
+        expectReasonOnce(line?.text ?? "", said, name);
       }
       const pointer = note.getByRole("button", { name: "see Cautions above" });
       expect(/Why: see Cautions above\./.test(said) && (await pointer.count()) === 1, `the note points to the cautions, got "${said}"`);
@@ -924,12 +940,8 @@ async function main() {
       await checkScreen(page, "point detail with tools ruled out");
       await note.screenshot({ path: path.join(artifacts, "11g4-detail-tool-note.png") });
       await shot(page, "11g5-detail-tools-ruled-out");
-      // The pointer stays on the point's screen (the app routes on the hash)
-      // and takes the reader, focus included, to the cautions.
-      const before = page.url();
-      await pointer.click();
-      await page.waitForFunction(() => document.activeElement?.id === "cautions-title");
-      expect(page.url() === before, `still on the point's screen, got ${page.url()}`);
+      // The pointer takes the reader, focus included, to the cautions.
+      await followToCautions(page, pointer);
       const heading = await page.locator("#cautions-title").evaluate((e) => {
         const r = e.getBoundingClientRect();
         return { top: r.top, bottom: r.bottom, height: innerHeight };
@@ -983,10 +995,7 @@ async function main() {
       // No sentence of a caution's reason in the stop too.
       const cautions = await page.getByTestId("cautions").getByTestId("excluded-tool").allTextContents();
       for (const name of ["Foam roller", "Massage gun"]) {
-        const line = cautions.find((x) => x.startsWith(name)) ?? "";
-        const reason = line.replace(/^[^.]*never on this point\.\s*/, "");
-        const repeated = reason.split(/(?<=\.)\s+/).filter((x) => x.length > 12 && said.includes(x));
-        expect(reason.length > 0 && repeated.length === 0, `the ${name.toLowerCase()}'s reason once on the screen, repeated: ${JSON.stringify(repeated)}`);
+        expectReasonOnce(cautions.find((x) => x.startsWith(name)) ?? "", said, name);
       }
       // The step out of it, once on the whole screen.
       expect((await stop.getByRole("link", { name: "Choose your tools" }).count()) === 1, `the stop offers "Choose your tools", got "${said}"`);
@@ -1000,10 +1009,7 @@ async function main() {
       await page.screenshot({ path: path.join(artifacts, "11g7-detail-no-tool-left.png") });
       await blocks.screenshot({ path: path.join(artifacts, "11g7b-detail-no-tool-stop.png") });
       await shot(page, "11g7c-detail-no-tool-left-page");
-      const before = page.url();
-      await pointer.click();
-      await page.waitForFunction(() => document.activeElement?.id === "cautions-title");
-      expect(page.url() === before, `still on the point's screen, got ${page.url()}`);
+      await followToCautions(page, pointer);
       // Back to the tools the rest of the walk expects.
       await setTools(mine, true);
       await setTools(["Foam roller", "Massage gun"], false);
