@@ -574,10 +574,11 @@ impl Grouped {
     /// was computed (it is kept in that order); `None` otherwise.
     fn place(&mut self, point: &str) -> Option<usize> {
         let computed = self.computed.0.get_mut().unwrap_or_else(|p| p.into_inner());
+        // The points before it, found by one search and counted without
+        // comparing each id.
         computed.is_some().then(|| {
             self.by_point
-                .keys()
-                .take_while(|p| p.as_str() < point)
+                .range::<str, _>((std::ops::Bound::Unbounded, std::ops::Bound::Excluded(point)))
                 .count()
         })
     }

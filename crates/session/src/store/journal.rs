@@ -13,7 +13,7 @@
 //! - the write logic ([`super::tables`]) writes both rows (`insert_session`,
 //!   `remove_session_rows`, `delete_user`);
 //! - a replica applying a Raft entry mirrors each `sessions` change here
-//!   ([`put`], [`remove`], [`clear`], from `replica.rs`), so entries carry
+//!   ([`put`], and the removes beside it in `replica.rs`), so entries carry
 //!   no journal rows, and replicas of different builds exchange the same
 //!   entries;
 //! - a snapshot carries `sessions` only, and installing one rebuilds this
@@ -121,23 +121,14 @@ pub(super) fn row_of(session: &[u8]) -> Result<Vec<u8>, Error> {
 }
 
 /// Sets the journal row of the `sessions` row `key` to what its value
-/// `session` (a JSON record) derives: a replica applying a put.
-pub(super) fn put(txn: &WriteTransaction, key: &[u8], session: &[u8]) -> Result<(), Error> {
-    txn.open_table(JOURNAL)?
-        .insert(key, row_of(session)?.as_slice())?;
-    Ok(())
-}
-
-/// Removes the journal row of the `sessions` row `key`.
-pub(super) fn remove(txn: &WriteTransaction, key: &[u8]) -> Result<(), Error> {
-    txn.open_table(JOURNAL)?.remove(key)?;
-    Ok(())
-}
-
-/// Removes the journal rows of the `sessions` rows in `lo..hi`.
-pub(super) fn clear(txn: &WriteTransaction, lo: &[u8], hi: &[u8]) -> Result<(), Error> {
-    txn.open_table(JOURNAL)?
-        .retain_in::<&[u8], _>(lo..hi, |_, _| false)?;
+/// `session` (a JSON record) derives: a replica applying a put, with
+/// `journal` open for its whole batch.
+pub(super) fn put(
+    journal: &mut redb::Table<'_, &[u8], &[u8]>,
+    key: &[u8],
+    session: &[u8],
+) -> Result<(), Error> {
+    journal.insert(key, row_of(session)?.as_slice())?;
     Ok(())
 }
 

@@ -184,6 +184,9 @@ pub(super) struct Kept {
     /// Its sessions, and the bytes of their keys (roughly), kept counted.
     rows: usize,
     key_bytes: usize,
+    /// Its points' share of the estimate ([`Shape`]), kept counted: a
+    /// patch recounts only the points it touched.
+    shape: Shape,
     /// Its bytes, roughly ([`Kept::estimate`]): the cache weighs an entry
     /// at every insert and removal, so it is counted once per change.
     weight: u64,
@@ -195,16 +198,60 @@ fn key_bytes(key: &[u8]) -> usize {
     key.len() + 80
 }
 
+/// What a grouped journal's points add to its estimate: the points, the
+/// bytes of their ids and their worked days. Summed over every point when
+/// a journal is kept, then moved by each point a patch touches (the point
+/// before the change taken off, after it added), so a patch costs the
+/// points it changes, not the journal's length.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Shape {
+    points: usize,
+    id_bytes: usize,
+    days: usize,
+}
+
+impl Shape {
+    /// The whole journal's.
+    fn of(g: &Grouped) -> Self {
+        Self {
+            points: g.by_point.len(),
+            id_bytes: g.by_point.keys().map(|k| 2 * (k.len() + 48)).sum(),
+            days: g.worked.values().map(|d| d.len()).sum(),
+        }
+    }
+
+    /// `point`'s alone.
+    fn of_point(g: &Grouped, point: &str) -> Self {
+        let worked = g.by_point.contains_key(point);
+        Self {
+            points: usize::from(worked),
+            id_bytes: if worked { 2 * (point.len() + 48) } else { 0 },
+            days: g.worked.get(point).map_or(0, |d| d.len()),
+        }
+    }
+
+    /// `self` with `before` (a point's share) replaced by `after`.
+    fn moved(self, before: Self, after: Self) -> Self {
+        Self {
+            points: self.points - before.points + after.points,
+            id_bytes: self.id_bytes - before.id_bytes + after.id_bytes,
+            days: self.days - before.days + after.days,
+        }
+    }
+}
+
 impl Kept {
     /// A journal read whole, with the keys of its rows.
     pub(super) fn new(grouped: Grouped, keys: Keys) -> Self {
         let rows = keys.len();
         let key_bytes = keys.point_of.keys().map(|k| key_bytes(k)).sum();
+        let shape = Shape::of(&grouped);
         let mut kept = Self {
             grouped: Arc::new(grouped),
             keys: Arc::new(keys),
             rows,
             key_bytes,
+            shape,
             weight: 0,
         };
         kept.weight = kept.estimate();
@@ -215,17 +262,20 @@ impl Kept {
     /// points' ids and its per-day counts, and the progress computed from
     /// it (counted up front: it is computed after the journal is kept).
     fn estimate(&self) -> u64 {
-        let g = &self.grouped;
-        let days: usize = g.worked.values().map(|d| d.len()).sum();
-        let ids: usize = g.by_point.keys().map(|k| 2 * (k.len() + 48)).sum();
+        let Shape {
+            points,
+            id_bytes,
+            days,
+        } = self.shape;
         // A point's progress: the record, its id, its advice (about 160
         // bytes) and a week of days (the default 28 days hold at most 28).
-        let progress = g.by_point.len()
+        let progress = points
             * (std::mem::size_of::<crate::domain::progress::PointProgress>()
                 + 48
                 + 160
                 + 7 * std::mem::size_of::<crate::domain::DayStats>());
-        (ids + self.rows * std::mem::size_of::<crate::domain::progress::SessionPoint>()
+        (id_bytes
+            + self.rows * std::mem::size_of::<crate::domain::progress::SessionPoint>()
             + days * 32
             + self.key_bytes
             + progress) as u64
@@ -267,7 +317,9 @@ impl Kept {
             if let Some((point, i)) = keys.take(at) {
                 self.rows -= 1;
                 self.key_bytes -= key_bytes(at);
+                let before = Shape::of_point(grouped, &point);
                 grouped.remove_at(&point, i).ok_or_else(out_of_step)?;
+                self.shape = self.shape.moved(before, Shape::of_point(grouped, &point));
             }
             if let Some(value) = value {
                 let row = journal::row_of(value)?;
@@ -275,9 +327,11 @@ impl Kept {
                 let i = keys.put(point, at);
                 self.rows += 1;
                 self.key_bytes += key_bytes(at);
+                let before = Shape::of_point(grouped, point);
                 if !grouped.insert_at(point, i, session) {
                     return Err(out_of_step());
                 }
+                self.shape = self.shape.moved(before, Shape::of_point(grouped, point));
             }
         }
         self.weight = self.estimate();
@@ -526,6 +580,37 @@ mod tests {
         }
         assert!(cache.entries.weight() <= 64 * 1024);
         assert!(cache.entries.len() < 1000);
+    }
+
+    /// A patch moves the estimate exactly where counting the patched
+    /// journal again puts it: a new point, another day of a point, a row
+    /// moved to another point and a point's last row removed.
+    #[test]
+    fn a_patch_keeps_the_estimate_of_the_whole_journal() {
+        let mut keys = Keys::default();
+        keys.put("a", b"2");
+        let mut kept = Kept::new(read(&[("2", "a", 1)]), keys);
+        let remove = |at: &str| Change::Remove {
+            table: table_id(SESSIONS),
+            key: format!("ana\0{at}").into_bytes(),
+        };
+        let steps = [
+            put_row("ana", "3", "bb", 2),
+            put_row("ana", "4", "a", 3),
+            put_row("ana", "5", "a", 3),
+            put_row("ana", "3", "a", 4),
+            remove("2"),
+            remove("4"),
+            remove("5"),
+            remove("3"),
+        ];
+        for step in &steps {
+            kept.patch(4, &[step]).unwrap();
+            let counted = Kept::new((*kept.grouped).clone(), (*kept.keys).clone());
+            assert_eq!(kept.shape, counted.shape, "after {step:?}");
+            assert_eq!(kept.weight, counted.weight, "after {step:?}");
+        }
+        assert_eq!(kept.shape, Shape::default());
     }
 
     /// A `sessions` put of `user`'s row `at` (past the user's prefix): a
