@@ -1001,6 +1001,15 @@ async function main() {
       expect((await stop.getByRole("link", { name: "Choose your tools" }).count()) === 1, `the stop offers "Choose your tools", got "${said}"`);
       expect((await page.getByRole("link", { name: "Choose your tools" }).count()) === 1, "\"Choose your tools\" once on the screen");
       expect((await page.getByText("You need one of this point's tools").count()) === 0, "the start panel does not say it again");
+      // Nor the techniques section: it points down to the stop, without a second way to the tools.
+      const techniques = page.locator("section[aria-labelledby=tech-title]");
+      const techSaid = await techniques.innerText();
+      expect((await page.getByText("suits this point").count()) === 0, `the techniques section does not say it again, got "${techSaid}"`);
+      expect(
+        (await techniques.getByTestId("techniques-none").count()) === 1 && (await techniques.getByRole("link").count()) === 0,
+        `the techniques section points to the stop, no link of its own, got "${techSaid}"`,
+      );
+      expect((await page.locator('a[href="#/tools"]').count()) === 1, "one link to the tools on the screen");
       expect((await page.getByTestId("start-guide").count()) === 0, "no guided session to start");
       const pointer = stop.getByRole("button", { name: "see Cautions above" });
       expect(/Why: see Cautions above\./.test(said) && (await pointer.count()) === 1, `the stop points to the cautions, got "${said}"`);

@@ -6,8 +6,11 @@ import {
   blockAction,
   blockedTools,
   detailBlocks,
+  type DetailBlocksView,
   detailToolNote,
   findPlanPoint,
+  type NoToolPlace,
+  noToolPlace,
   planFromCatalog,
   planFromRelief,
   type PlanPoint,
@@ -280,6 +283,46 @@ describe("the detail screen's blocks", () => {
       tools: [],
       stops: [noTool.message],
       actions: [],
+    });
+  });
+
+  describe("where the screen says no tool of the person's is left, once", () => {
+    const catalogPoint = { point, reasons: [], pressSide: Side.RIGHT, score: 1, blocks: [] };
+    /** The place for a signed-in person no owned tool of whom is usable, given the point's view. */
+    const check = (v: DetailBlocksView | undefined, startRuledOut: boolean, expected: NoToolPlace) => {
+      expect(noToolPlace({ usable: false, signedIn: true, view: v, startRuledOut })).toBe(expected);
+    };
+
+    it("leaves it to the tool stop: not in the techniques, not where the start would be", () => {
+      check(view([roller, gun, noTool], false), false, "blocks");
+      check(view([screening, roller, gun, limit, noTool], false), false, "blocks");
+      // The panel below speaks of the ruled-out self-massage; the stop still says it.
+      check(view([roller, gun, noTool], false), true, "blocks");
+    });
+
+    it("leaves it to the NO_OWNED_TOOL block when the person owns none of the point's tools", () => {
+      check(view([noTool], false), false, "blocks");
+      check(view([limit, noTool], false), true, "blocks");
+    });
+
+    it("says it where the start would be when no block does", () => {
+      // The point is not in the plan, or the plan is the catalog's (no blocks).
+      check(undefined, false, "start");
+      check(detailBlocks(catalogPoint), false, "start");
+      // The relief plan still counts a tool the person has since given up.
+      check(view([roller], true), false, "start");
+    });
+
+    it("says it in the techniques when the start's place says self-massage is ruled out", () => {
+      check(undefined, true, "techniques");
+      check(detailBlocks(catalogPoint), true, "techniques");
+    });
+
+    it("says nothing while a tool is usable or the tools are unknown", () => {
+      const stop = view([roller, gun, noTool], false);
+      expect(noToolPlace({ usable: true, signedIn: true, view: view([roller, gun], true), startRuledOut: false })).toBeUndefined();
+      expect(noToolPlace({ usable: true, signedIn: true, view: undefined, startRuledOut: false })).toBeUndefined();
+      expect(noToolPlace({ usable: false, signedIn: false, view: stop, startRuledOut: false })).toBeUndefined();
     });
   });
 

@@ -248,3 +248,38 @@ export function detailBlocks(p: PlanPoint): DetailBlocksView {
   }
   return { stops, tools: blockedTools(tools), toolStop, shown, seeCautions, actions };
 }
+
+/**
+ * Where a point's screen says that none of the person's tools can be used on
+ * the point: the blocks (the tool stop, or the NO_OWNED_TOOL block, each with
+ * "Choose your tools"), the guided session's panel where the start would be,
+ * or the techniques section.
+ */
+export type NoToolPlace = "blocks" | "start" | "techniques";
+
+/** What decides where a point's screen says that no tool of the person's is left. */
+export interface NoToolFacts {
+  /** An owned tool can be used on the point (`usableTools` is not empty). */
+  usable: boolean;
+  /** Signed out, the person's tools are unknown: the screen asks to sign in instead. */
+  signedIn: boolean;
+  /** The planned point's blocks as the screen shows them, if the point is in the plan. */
+  view?: DetailBlocksView;
+  /** The guided session's panel says self-massage is ruled out, not what the tools lack. */
+  startRuledOut: boolean;
+}
+
+/**
+ * The one place a point's screen says that none of the person's tools can be
+ * used on it, or `undefined` when there is nothing to say. The relief plan's
+ * blocks say it when they are shown, with their next step; otherwise the
+ * guided session's panel, where the start would be; the techniques section
+ * only when that panel speaks of a ruled-out self-massage instead. The other
+ * places stay silent (the techniques section points down), so the fact and
+ * its "Choose your tools" are on the screen once.
+ */
+export function noToolPlace(f: NoToolFacts): NoToolPlace | undefined {
+  if (f.usable || !f.signedIn) return undefined;
+  if (f.view && (f.view.toolStop || f.view.stops.some((b) => b.reason === "NO_OWNED_TOOL"))) return "blocks";
+  return f.startRuledOut ? "techniques" : "start";
+}

@@ -14,7 +14,7 @@ import {
   blockAction,
   blockedTools,
   type BlockLink,
-  detailBlocks,
+  type DetailBlocksView,
   planFromCatalog,
   planFromRelief,
   pointBlocks,
@@ -145,15 +145,15 @@ function CardBlocks({ p }: { p: PlanPoint }) {
 }
 
 /**
- * A point's blocks on its detail screen (`detailBlocks`): the blocks on the
- * point as stops; the tools it must not be worked with in one line, a note
- * while an owned tool is left, one stop with its next step when none is.
- * Either says why only where the screen's cautions do not already;
- * otherwise it points to them (`cautionsId`, the cautions' heading).
+ * A point's blocks on its detail screen, as `detailBlocks` lays them out
+ * (the screen computes that once and passes it): the blocks on the point as
+ * stops; the tools it must not be worked with in one line, a note while an
+ * owned tool is left, one stop with its next step when none is. Either says
+ * why only where the screen's cautions do not already; otherwise it points
+ * to them (`cautionsId`, the cautions' heading).
  */
-export function DetailBlocks({ p, cautionsId }: { p: PlanPoint; cautionsId: string }) {
+export function DetailBlocks({ view, cautionsId }: { view: DetailBlocksView; cautionsId: string }) {
   const toolName = useToolName();
-  const view = detailBlocks(p);
   const names = view.tools.map(toolName);
   // A button, not `href="#cautions-title"`: the app routes on the hash, and
   // that link would leave the point's screen for "page not found".

@@ -8,7 +8,7 @@ import { ScreeningStatus, type Hold } from "../gen/knotwork/session/v1/session_p
 import { describeError, type Problem } from "../logic/errors";
 import { humanizeName, localMinute, sideLabel, structureLabel } from "../logic/labels";
 import { sessionSides } from "../logic/pain";
-import { detailBlocks, findPlanPoint, usableTools } from "../logic/plan";
+import { detailBlocks, findPlanPoint, noToolPlace, usableTools } from "../logic/plan";
 import { nameMap, useApp } from "./app-state";
 import { ErrorBox, Loading, ScreenTitle, Warnings } from "./common";
 import { unlockAudio } from "./cue-sound";
@@ -69,7 +69,14 @@ export function PointDetail({ id, side: sideParam }: { id: string; side: Side })
   const ownedTechniques = point.techniques.filter((t) => tools.includes(t.tool));
   const otherTechniques = point.techniques.filter((t) => !tools.includes(t.tool));
   const screeningStatus = app.screening?.status;
-  const toolStop = planned ? detailBlocks(planned).toolStop : false;
+  const blocksView = planned ? detailBlocks(planned) : undefined;
+  // Where the screen says, once, that none of the person's tools can be used here.
+  const noTool = noToolPlace({
+    usable: tools.length > 0,
+    signedIn: !!app.token,
+    view: blocksView,
+    startRuledOut: screeningStatus === ScreeningStatus.CONTRAINDICATED,
+  });
   // A hold covers the whole muscle: every point of it is paused.
   const hold = holds.find((h) => h.active && h.muscle === point.muscle);
 
@@ -183,11 +190,7 @@ export function PointDetail({ id, side: sideParam }: { id: string; side: Side })
           <p>
             <a href="#/signin">Sign in</a> to see the techniques for the tools you own.
           </p>
-        ) : ownedTechniques.length === 0 ? (
-          <p>
-            None of your tools suits this point. <a href="#/tools">Update your tools</a>.
-          </p>
-        ) : (
+        ) : ownedTechniques.length > 0 ? (
           <ul class="techniques" data-testid="techniques">
             {ownedTechniques.map((t) => (
               <li key={t.tool}>
@@ -196,6 +199,13 @@ export function PointDetail({ id, side: sideParam }: { id: string; side: Side })
               </li>
             ))}
           </ul>
+        ) : noTool === "techniques" ? (
+          <p>
+            None of your tools suits this point. <a href="#/tools">Choose your tools</a>.
+          </p>
+        ) : (
+          // The guided session below says why, with its one "Choose your tools".
+          <p data-testid="techniques-none">None to show: see Guided session below.</p>
         )}
         {otherTechniques.length > 0 && (
           <details>
@@ -251,7 +261,7 @@ export function PointDetail({ id, side: sideParam }: { id: string; side: Side })
       <section aria-labelledby="start-title" class="panel">
         <h2 id="start-title">Guided session</h2>
         {guidance && <p class="small">{guidance.pressureDescription}</p>}
-        {planned && <DetailBlocks p={planned} cautionsId="cautions-title" />}
+        {blocksView && <DetailBlocks view={blocksView} cautionsId="cautions-title" />}
         {screeningStatus === ScreeningStatus.CONTRAINDICATED ? (
           <p class="alert alert-block">
             <strong>{blockTitle("CONTRAINDICATED")}</strong> Your health answers rule self-massage out until a medical
@@ -262,8 +272,8 @@ export function PointDetail({ id, side: sideParam }: { id: string; side: Side })
             <a href="#/signin">Sign in</a> to start a guided session.
           </p>
         ) : tools.length === 0 ? (
-          // The blocks above already say so, with "Choose your tools", when the plan's tool stop is there.
-          !toolStop && (
+          // Unless the blocks above already say so, with their "Choose your tools".
+          noTool === "start" && (
             <p>
               You need one of this point's tools. <a href="#/tools">Choose your tools</a>.
             </p>
