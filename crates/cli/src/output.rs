@@ -191,6 +191,120 @@ pub fn print_table(t: &Table) {
     }
 }
 
+/// How much further in than its first line a wrapped line goes on: two
+/// columns, so that a continuation does not read as a line of its own, stays
+/// left of the reasons indented beneath a note, and under a "- " bullet
+/// lines up with the text after it.
+pub const HANG: usize = 2;
+
+/// The columns printed notes wrap at: the terminal's width when stdout is a
+/// terminal, else 80 (a pipe or a file, or a terminal that does not say).
+/// Only stdout is asked: `knotwork plan > notes.txt` from a wide terminal
+/// still writes 80 columns, the same whoever runs it.
+pub fn width() -> usize {
+    if stdout_is_terminal() {
+        // The terminal's size, or 80 when it does not give one.
+        textwrap::termwidth()
+    } else {
+        80
+    }
+}
+
+/// One line of a lead and its text wrapped by [`wrap`]: how many columns in
+/// it starts, and its share of each (either may be empty).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WrappedLine<'a> {
+    /// Spaces before the line's first word.
+    pub indent: usize,
+    /// The part of the lead on this line.
+    pub lead: &'a str,
+    /// The part of the text on this line.
+    pub text: &'a str,
+}
+
+impl WrappedLine<'_> {
+    /// The line as printed: its indent, its part of the lead through
+    /// `paint_lead`, a space when both parts are on it, its part of the text
+    /// through `paint_text`. Each line is painted on its own, so a style
+    /// never runs across a line break into the next line's indent.
+    pub fn render(
+        &self,
+        paint_lead: impl Fn(&str) -> String,
+        paint_text: impl Fn(&str) -> String,
+    ) -> String {
+        let mut line = " ".repeat(self.indent);
+        if !self.lead.is_empty() {
+            line.push_str(&paint_lead(self.lead));
+        }
+        if !self.lead.is_empty() && !self.text.is_empty() {
+            line.push(' ');
+        }
+        if !self.text.is_empty() {
+            line.push_str(&paint_text(self.text));
+        }
+        line
+    }
+}
+
+/// `lead`, a space, then `text` (either may be empty), `indent` columns in
+/// and wrapped at `width` columns between words, each line after the first
+/// [`HANG`] columns further in so the lines read as one. A word longer than
+/// a line keeps a line of its own, whole: a name or an id cut in two would
+/// read as two. Widths are display columns, so accents and wide characters
+/// count as they show.
+///
+/// The wrapping is done on the plain words and each line says which part of
+/// the lead and of the text it holds, so that the lead can be painted line
+/// by line (colour codes would otherwise count in the widths).
+pub fn wrap<'a>(indent: usize, lead: &'a str, text: &'a str, width: usize) -> Vec<WrappedLine<'a>> {
+    let sep = if lead.is_empty() || text.is_empty() {
+        ""
+    } else {
+        " "
+    };
+    let whole = format!("{lead}{sep}{text}");
+    let text_at = lead.len() + sep.len();
+    let first = " ".repeat(indent);
+    let rest = " ".repeat(indent + HANG);
+    let options = textwrap::Options::new(width)
+        .initial_indent(&first)
+        .subsequent_indent(&rest)
+        .break_words(false)
+        .word_splitter(textwrap::WordSplitter::NoHyphenation);
+    // Each wrapped line is the indent, then a run of `whole` from one word
+    // to another: find where the run starts, after the previous line's.
+    let part = |indent: usize, start: usize, end: usize| WrappedLine {
+        indent,
+        lead: &lead[start.min(lead.len())..end.min(lead.len())],
+        text: &text[start.max(text_at) - text_at..end.max(text_at) - text_at],
+    };
+    let mut at = 0;
+    let mut out = Vec::new();
+    for (i, line) in textwrap::wrap(&whole, &options).iter().enumerate() {
+        let indent = if i == 0 { &first } else { &rest };
+        let body = line.strip_prefix(indent.as_str()).unwrap_or(line);
+        let Some(start) = whole[at..].find(body).map(|p| at + p) else {
+            // Never expected: the rest unwrapped rather than a word lost.
+            out.push(part(indent.len(), at, whole.len()));
+            break;
+        };
+        at = start + body.len();
+        out.push(part(indent.len(), start, at));
+    }
+    out
+}
+
+/// Prints `lead` in its style, then `text` in its, wrapped at [`width`] as
+/// [`wrap`] says.
+pub fn print_wrapped(indent: usize, lead: (Style, &str), text: (Style, &str)) {
+    for line in wrap(indent, lead.1, text.1, width()) {
+        anstream::println!(
+            "{}",
+            line.render(|s| paint(lead.0, s), |s| paint(text.0, s))
+        );
+    }
+}
+
 /// The last segment of a resource name: `tools/ql_claw` -> `ql_claw`.
 pub fn short(name: &str) -> &str {
     name.rsplit('/').next().unwrap_or(name)
@@ -224,39 +338,42 @@ pub fn folded_red_flags_line(n: usize) -> String {
 pub fn print_red_flags(flags: &[cat::RedFlag], all: bool) {
     let (urgent, rest) = split_red_flags(flags);
     for f in &urgent {
-        anstream::println!(
-            "{} {}",
-            paint(style::DANGER, format!("!! URGENT: {}.", f.display_name)),
-            paint(style::DANGER, &f.advice)
+        print_wrapped(
+            0,
+            (style::DANGER, &format!("!! URGENT: {}.", f.display_name)),
+            (style::DANGER, &f.advice),
         );
     }
     if rest.is_empty() {
         return;
     }
     if all {
-        anstream::println!(
-            "{}",
-            paint(style::CAUTION, folded_red_flags_line(rest.len()))
+        print_wrapped(
+            0,
+            (style::CAUTION, &folded_red_flags_line(rest.len())),
+            (Style::new(), ""),
         );
         for f in &rest {
-            anstream::println!(
-                "  - {}: {}",
-                paint(style::HEADING, &f.display_name),
-                f.advice
+            // The bullet leads in the heading style with the name: the
+            // continuation lines up under the name.
+            print_wrapped(
+                2,
+                (style::HEADING, &format!("- {}:", f.display_name)),
+                (Style::new(), &f.advice),
             );
         }
     } else {
         let names: Vec<&str> = rest.iter().map(|f| f.display_name.as_str()).collect();
-        anstream::println!(
-            "{} {}",
-            paint(
+        print_wrapped(
+            0,
+            (
                 style::CAUTION,
-                format!("{}:", folded_red_flags_line(rest.len()))
+                &format!("{}:", folded_red_flags_line(rest.len())),
             ),
-            paint(
+            (
                 style::DIM,
-                format!("{} (--flags says what each means)", names.join("; "))
-            )
+                &format!("{} (--flags says what each means)", names.join("; ")),
+            ),
         );
     }
 }
@@ -358,6 +475,141 @@ mod tests {
     fn bad_json_is_refused() {
         assert!(from_json::<ses::BatchLogSessionsRequest>(r#"{"requests": 3}"#).is_err());
         assert!(from_json::<ses::BatchLogSessionsRequest>(r#"{"nope": []}"#).is_err());
+    }
+
+    /// `lead` and `text` wrapped at `width` from `indent`, each line with
+    /// its part of the lead in brackets and of the text in braces.
+    #[track_caller]
+    fn check_wrap(indent: usize, lead: &str, text: &str, width: usize, expected: &[&str]) {
+        let got: Vec<String> = wrap(indent, lead, text, width)
+            .iter()
+            .map(|l| l.render(|s| format!("[{s}]"), |s| format!("{{{s}}}")))
+            .collect();
+        assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn a_line_that_fits_is_one_line() {
+        check_wrap(
+            0,
+            "Next:",
+            "Psoas point (iliopsoas_psoas)",
+            80,
+            &["[Next:] {Psoas point (iliopsoas_psoas)}"],
+        );
+        check_wrap(
+            4,
+            "",
+            "Foam roller: never here.",
+            80,
+            &["    {Foam roller: never here.}"],
+        );
+        check_wrap(0, "Not with the gun:", "", 80, &["[Not with the gun:]"]);
+        // Exactly the width still fits.
+        check_wrap(2, "on hold", "Psoas", 15, &["  [on hold] {Psoas}"]);
+    }
+
+    #[test]
+    fn a_long_line_wraps_between_words_beneath_itself() {
+        // The lead goes on over lines, each part painted on its own line.
+        check_wrap(
+            0,
+            "Not with the massage gun on Psoas point, Iliacus point or Piriformis point:",
+            "",
+            30,
+            &[
+                "[Not with the massage gun on]",
+                "  [Psoas point, Iliacus point]",
+                "  [or Piriformis point:]",
+            ],
+        );
+        // A line holding the end of the lead and the start of the text.
+        check_wrap(
+            0,
+            "blocked (SCREENING_REQUIRED):",
+            "Answer the screening questions first.",
+            39,
+            &[
+                "[blocked (SCREENING_REQUIRED):] {Answer}",
+                "  {the screening questions first.}",
+            ],
+        );
+        // A break right after the lead.
+        check_wrap(
+            0,
+            "blocked (SCREENING_REQUIRED):",
+            "Answer the screening first.",
+            32,
+            &[
+                "[blocked (SCREENING_REQUIRED):]",
+                "  {Answer the screening first.}",
+            ],
+        );
+        // Indented lines go on two columns further in.
+        check_wrap(
+            4,
+            "",
+            "Massage gun: a condition you reported rules it out (Blood thinners): it bruises.",
+            40,
+            &[
+                "    {Massage gun: a condition you}",
+                "      {reported rules it out (Blood}",
+                "      {thinners): it bruises.}",
+            ],
+        );
+    }
+
+    #[test]
+    fn a_word_longer_than_a_line_stays_whole() {
+        check_wrap(
+            2,
+            "on hold",
+            "(quadratus_lumborum_superficial): sharp pain.",
+            20,
+            &[
+                "  [on hold]",
+                "    {(quadratus_lumborum_superficial):}",
+                "    {sharp pain.}",
+            ],
+        );
+    }
+
+    #[test]
+    fn widths_are_display_columns() {
+        // Eleven columns, in thirteen bytes: two letters are accented.
+        check_wrap(0, "Gâteaux é", "x", 11, &["[Gâteaux é] {x}"]);
+        // An accent written as a combining mark takes no column of its own.
+        check_wrap(0, "Cafe\u{301}", "x", 6, &["[Cafe\u{301}] {x}"]);
+        // Wide characters take two columns each.
+        check_wrap(0, "", "肩こり 肩こり", 8, &["{肩こり}", "  {肩こり}"]);
+    }
+
+    #[test]
+    fn no_wrapped_line_is_wider_than_the_width() {
+        let lead = "Before you start: 6 reasons to see a provider first:";
+        let text = "Sharp or shooting pain; Pain in the belly; Worse with massage; \
+                    Numbness or weakness (--flags says what each means)";
+        let words = |lines: &[WrappedLine]| {
+            lines
+                .iter()
+                .flat_map(|l| l.lead.split_whitespace().chain(l.text.split_whitespace()))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        for indent in [0, 2, 4] {
+            for width in 1..=130 {
+                let lines = wrap(indent, lead, text, width);
+                for l in &lines {
+                    let shown = l.render(str::to_owned, str::to_owned);
+                    let one_word = shown.split_whitespace().count() == 1;
+                    assert!(
+                        shown.chars().count() <= width || one_word,
+                        "wider than {width}: {shown:?}"
+                    );
+                }
+                assert_eq!(words(&lines), format!("{lead} {text}"), "at {width}");
+            }
+        }
     }
 
     #[test]

@@ -1,12 +1,16 @@
 //! The gateway's composed screens: every `ViewService` call. Needs a token.
 
+use anstyle::Style;
 use knotwork_proto::gateway::v1 as gw;
 
 use super::catalog::parse_locations;
 use super::names::Names;
 use super::progress::{show_day, show_progress};
 use crate::connect::{Ctx, Reply};
-use crate::output::{align_right, paint, print_red_flags, print_table, short, style, table, word};
+use crate::output::{
+    align_right, paint, print_red_flags, print_table, print_wrapped, short, style, table, width,
+    word, wrap,
+};
 
 /// Options of `knotwork plan`.
 #[derive(Debug, clap::Args)]
@@ -27,10 +31,10 @@ pub struct PlanArgs {
 
 fn print_blocks(blocks: &[gw::Block]) {
     for b in blocks {
-        anstream::println!(
-            "{} {}",
-            paint(style::DANGER, format!("blocked ({}):", b.reason)),
-            b.message
+        print_wrapped(
+            0,
+            (style::DANGER, &format!("blocked ({}):", b.reason)),
+            (Style::new(), &b.message),
         );
     }
 }
@@ -132,18 +136,29 @@ pub async fn plan(ctx: &Ctx, args: PlanArgs) -> anyhow::Result<()> {
         print_table(&t);
         let points: Vec<&gw::PlannedPoint> =
             resp.candidates.iter().flat_map(|c| &c.points).collect();
+        let width = width();
         for note in plan_notes(&points, &names) {
-            note.print();
+            note.print(width);
         }
         if !resp.suggested_next.is_empty() {
-            anstream::println!(
-                "{} {} ({})",
-                paint(style::HEADING, "Next:"),
-                names.of(&resp.suggested_next),
-                short(&resp.suggested_next)
+            print_wrapped(
+                0,
+                (style::HEADING, "Next:"),
+                (
+                    Style::new(),
+                    &format!(
+                        "{} ({})",
+                        names.of(&resp.suggested_next),
+                        short(&resp.suggested_next)
+                    ),
+                ),
             );
             if !resp.suggested_next_reason.is_empty() {
-                println!("  {}", resp.suggested_next_reason);
+                print_wrapped(
+                    2,
+                    (Style::new(), ""),
+                    (Style::new(), &resp.suggested_next_reason),
+                );
             }
         }
         print_set_aside(&resp.set_aside, &names);
@@ -178,17 +193,26 @@ enum Tone {
 
 impl Tone {
     /// The style of the line's lead (a `Why` line has none).
-    fn style(self) -> anstyle::Style {
+    fn style(self) -> Style {
         match self {
             Tone::Stop => style::DANGER,
             Tone::NotWith => style::CAUTION,
-            Tone::Why => anstyle::Style::new(),
+            Tone::Why => Style::new(),
+        }
+    }
+
+    /// How many columns in the line starts: a `Why` line sits beneath the
+    /// line naming its tool.
+    fn indent(self) -> usize {
+        match self {
+            Tone::Stop | Tone::NotWith => 0,
+            Tone::Why => 4,
         }
     }
 }
 
-/// A line of the notes below the plan table: its lead in the tone's style,
-/// then plain text.
+/// A note below the plan table: its lead in the tone's style, then plain
+/// text, wrapped at the terminal's width.
 #[derive(Debug)]
 struct Note {
     tone: Tone,
@@ -197,19 +221,21 @@ struct Note {
 }
 
 impl Note {
-    /// The line as printed, its lead passed through `paint_lead` (the
-    /// identity in tests).
-    fn render(&self, paint_lead: impl Fn(&str) -> String) -> String {
-        match self.tone {
-            Tone::Why => format!("    {}", self.text),
-            Tone::Stop | Tone::NotWith if self.text.is_empty() => paint_lead(&self.lead),
-            Tone::Stop | Tone::NotWith => format!("{} {}", paint_lead(&self.lead), self.text),
-        }
+    /// The note's lines as printed at `width` columns (`output::wrap`: the
+    /// lines after the first a little further in), the lead's part of each
+    /// passed through `paint_lead` (brackets in tests).
+    fn render(&self, width: usize, paint_lead: impl Fn(&str) -> String) -> Vec<String> {
+        wrap(self.tone.indent(), &self.lead, &self.text, width)
+            .iter()
+            .map(|line| line.render(&paint_lead, str::to_owned))
+            .collect()
     }
 
-    fn print(&self) {
+    fn print(&self, width: usize) {
         let style = self.tone.style();
-        anstream::println!("{}", self.render(|lead| paint(style, lead)));
+        for line in self.render(width, |lead| paint(style, lead)) {
+            anstream::println!("{line}");
+        }
     }
 }
 
@@ -460,14 +486,20 @@ fn print_set_aside(points: &[gw::SetAsidePoint], names: &Names) {
         } else {
             "worsening"
         };
-        anstream::println!(
-            "  {} {} ({}): {}",
-            paint(style::CAUTION, label),
-            names.of(&p.trigger_point),
-            short(&p.trigger_point),
-            p.message
+        print_wrapped(
+            2,
+            (style::CAUTION, label),
+            (
+                Style::new(),
+                &format!(
+                    "{} ({}): {}",
+                    names.of(&p.trigger_point),
+                    short(&p.trigger_point),
+                    p.message
+                ),
+            ),
         );
-        println!("    {}", p.advice);
+        print_wrapped(4, (Style::new(), ""), (Style::new(), &p.advice));
     }
 }
 
@@ -633,27 +665,65 @@ mod tests {
         check_plan(std::slice::from_ref(p), expected);
     }
 
-    /// The notes of a plan of `points`, as `check` gives them.
+    /// The notes of a plan of `points`, as `check` gives them: what they
+    /// say, a note a line however long (wrapping has tests of its own).
     #[track_caller]
     fn check_plan(points: &[gw::PlannedPoint], expected: &[(Tone, &str)]) {
-        let names = Names::from_pairs([
-            ("triggerPoints/iliopsoas_psoas", "Psoas point"),
-            ("triggerPoints/iliopsoas_iliacus", "Iliacus point"),
-            ("triggerPoints/piriformis", "Piriformis point"),
-            ("tools/foam_roller", "Foam roller"),
-            ("tools/massage_gun", "Massage gun"),
-            ("tools/lacrosse_ball", "Lacrosse ball"),
-        ]);
-        let points: Vec<&gw::PlannedPoint> = points.iter().collect();
-        let got: Vec<(Tone, String)> = plan_notes(&points, &names)
-            .iter()
-            .map(|n| (n.tone, n.render(|lead| format!("[{lead}]"))))
+        check_plan_at(usize::MAX, points, expected);
+    }
+
+    /// The notes of a plan of `points` at `width` columns, each as its tone
+    /// and its lines joined by newlines, the painted part of each line in
+    /// brackets.
+    #[track_caller]
+    fn check_plan_at(width: usize, points: &[gw::PlannedPoint], expected: &[(Tone, &str)]) {
+        let got: Vec<(Tone, String)> = notes_at(width, points)
+            .into_iter()
+            .map(|(tone, lines)| (tone, lines.join("\n")))
             .collect();
         let expected: Vec<(Tone, String)> = expected
             .iter()
             .map(|(t, l)| (*t, (*l).to_owned()))
             .collect();
         assert_eq!(got, expected);
+    }
+
+    /// The notes of a plan of `points` at `width` columns, each as its tone
+    /// and its lines, the painted part of each line in brackets.
+    fn notes_at(width: usize, points: &[gw::PlannedPoint]) -> Vec<(Tone, Vec<String>)> {
+        let names = Names::from_pairs([
+            ("triggerPoints/iliopsoas_psoas", "Psoas point"),
+            ("triggerPoints/iliopsoas_iliacus", "Iliacus point"),
+            ("triggerPoints/piriformis", "Piriformis point"),
+            // The back of the thigh, as the catalog names its points.
+            (
+                "triggerPoints/hamstrings_biceps_femoris",
+                "Biceps femoris point (outer hamstring)",
+            ),
+            (
+                "triggerPoints/hamstrings_biceps_femoris_low",
+                "Biceps femoris low point (short head)",
+            ),
+            ("triggerPoints/hamstrings_medial", "Inner hamstring point"),
+            (
+                "triggerPoints/hamstrings_medial_lower",
+                "Inner hamstring lower point",
+            ),
+            (
+                "triggerPoints/gluteus_minimus_posterior",
+                "Gluteus minimus back point",
+            ),
+            ("triggerPoints/gemelli", "Gemelli (superior and inferior)"),
+            ("triggerPoints/quadratus_femoris", "Quadratus femoris"),
+            ("tools/foam_roller", "Foam roller"),
+            ("tools/massage_gun", "Massage gun"),
+            ("tools/lacrosse_ball", "Lacrosse ball"),
+        ]);
+        let points: Vec<&gw::PlannedPoint> = points.iter().collect();
+        plan_notes(&points, &names)
+            .iter()
+            .map(|n| (n.tone, n.render(width, |lead| format!("[{lead}]"))))
+            .collect()
     }
 
     const FOAM: (&str, &str, &str) = (
@@ -1033,6 +1103,130 @@ mod tests {
                 THINNERS_WHY,
             ],
         );
+    }
+
+    /// A plan of the back of the thigh with blood thinners reported: the
+    /// condition rules the massage gun out on seven points, and the
+    /// piriformis has its own reason for the gun, so the heading names the
+    /// seven.
+    fn thigh_back() -> Vec<gw::PlannedPoint> {
+        let sciatic = (
+            "TOOL_EXCLUDED",
+            "tools/massage_gun",
+            "Massage gun: never use it on this point. The sciatic nerve runs under it.",
+        );
+        let mut points: Vec<gw::PlannedPoint> = [
+            "hamstrings_biceps_femoris",
+            "hamstrings_biceps_femoris_low",
+            "hamstrings_medial",
+            "hamstrings_medial_lower",
+            "gluteus_minimus_posterior",
+            "gemelli",
+            "quadratus_femoris",
+        ]
+        .iter()
+        .map(|id| planned_at(id, &[THINNERS], 1))
+        .collect();
+        points.push(planned_at("piriformis", &[FOAM, sciatic], 1));
+        points
+    }
+
+    #[test]
+    fn a_long_heading_wraps_at_the_width_beneath_itself() {
+        // Each line is painted on its own; the lines after the first are
+        // two columns in, and a reason's four columns in go on at six.
+        check_plan_at(
+            80,
+            &thigh_back(),
+            &[
+                (
+                    Tone::NotWith,
+                    "[Not with the massage gun on Biceps femoris point (outer hamstring), Biceps]\n  \
+                     [femoris low point (short head), Inner hamstring point, Inner hamstring lower]\n  \
+                     [point, Gluteus minimus back point, Gemelli (superior and inferior) or]\n  \
+                     [Quadratus femoris:]",
+                ),
+                (
+                    Tone::Why,
+                    "    Massage gun: a condition you reported rules it out (Blood thinners): it\n      \
+                     bruises.",
+                ),
+                (
+                    Tone::NotWith,
+                    "[Piriformis point: not with the foam roller or the massage gun]",
+                ),
+                (
+                    Tone::Why,
+                    "    Foam roller: never use it on this point. It presses on the organs.",
+                ),
+                (
+                    Tone::Why,
+                    "    Massage gun: never use it on this point. The sciatic nerve runs under it.",
+                ),
+            ],
+        );
+    }
+
+    #[test]
+    fn wrapped_notes_fit_the_width_and_lose_no_word() {
+        let plain = |line: &str| line.replace(['[', ']'], "");
+        let words = |notes: Vec<(Tone, Vec<String>)>| {
+            notes
+                .iter()
+                .flat_map(|(_, lines)| {
+                    lines.iter().flat_map(|l| {
+                        plain(l)
+                            .split_whitespace()
+                            .map(str::to_owned)
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect::<Vec<_>>()
+        };
+        let whole = words(notes_at(usize::MAX, &thigh_back()));
+        for width in 10..=120 {
+            let notes = notes_at(width, &thigh_back());
+            for line in notes.iter().flat_map(|(_, lines)| lines) {
+                let line = plain(line);
+                assert!(
+                    line.chars().count() <= width || line.split_whitespace().count() == 1,
+                    "wider than {width}: {line:?}"
+                );
+            }
+            assert_eq!(words(notes), whole, "at {width}");
+        }
+    }
+
+    #[test]
+    fn notes_that_fit_are_left_as_they_are() {
+        let plans = [
+            vec![planned(&[FOAM, GUN, BALL], 1)],
+            vec![planned(
+                &[
+                    (
+                        "DAILY_LIMIT_REACHED",
+                        "",
+                        "No session left on this point today.",
+                    ),
+                    FOAM,
+                ],
+                0,
+            )],
+            thigh_back(),
+        ];
+        for points in &plans {
+            let notes = notes_at(80, points);
+            let unwrapped = notes_at(usize::MAX, points);
+            assert_eq!(notes.len(), unwrapped.len());
+            for (note, whole) in notes.iter().zip(&unwrapped) {
+                let fits = whole.1[0].replace(['[', ']'], "").chars().count() <= 80;
+                if fits {
+                    assert_eq!(note, whole);
+                } else {
+                    assert!(note.1.len() > 1, "{note:?}");
+                }
+            }
+        }
     }
 
     #[test]
