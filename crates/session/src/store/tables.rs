@@ -319,8 +319,13 @@ impl<'t> Tables<RTable<'t>> {
 }
 
 impl Tables<WTable<'_>> {
+    /// Marks `user` as having data. The row holds nothing, so once it is
+    /// there a write leaves it alone: written again, it would cost every
+    /// LogSession one more row change to commit, replicate and apply.
     pub(super) fn touch_user(&mut self, user: &str) -> Result<(), Error> {
-        self.users.insert(user.as_bytes(), &[][..])?;
+        if get(&self.users, user.as_bytes())?.is_none() {
+            self.users.insert(user.as_bytes(), &[][..])?;
+        }
         Ok(())
     }
 
@@ -693,5 +698,38 @@ impl Tables<WTable<'_>> {
         }
         self.touch_user(user)?;
         Ok(Ok(data.sessions.len() as u64))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A user's row is written when the user first has data, and never
+    /// again by later writes (it would be a row change that changes
+    /// nothing).
+    #[test]
+    fn a_known_user_is_not_written_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = super::super::prepare(dir.path(), super::super::StoreOptions::default()).unwrap();
+        let users = table_id(USERS);
+        let touched = |t: &mut Tables<WTable<'_>>| {
+            t.touch_user("ana").unwrap();
+            t.touch_user("bo").unwrap();
+            t.take_changes()
+                .iter()
+                .filter(|c| matches!(c, Change::Put { table, .. } if *table == users))
+                .count()
+        };
+        let txn = db.begin_write().unwrap();
+        let mut tables = Tables::open_write(&txn, true).unwrap();
+        assert_eq!(touched(&mut tables), 2, "new users get their row");
+        assert_eq!(touched(&mut tables), 0, "known users are left alone");
+        drop(tables);
+        txn.commit().unwrap();
+        let txn = db.begin_write().unwrap();
+        let mut tables = Tables::open_write(&txn, true).unwrap();
+        assert_eq!(touched(&mut tables), 0, "nor after the commit");
+        assert!(get(&tables.users, b"ana").unwrap().is_some());
     }
 }
