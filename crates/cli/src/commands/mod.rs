@@ -12,6 +12,7 @@ mod journal;
 mod names;
 mod ops;
 mod plan;
+mod plan_notes;
 mod profile;
 mod progress;
 mod views;
