@@ -340,9 +340,19 @@ impl Tables<WTable<'_>> {
     }
 
     pub(super) fn insert_session(&mut self, user: &str, r: &SessionRecord) -> Result<(), Error> {
-        let k = session_key(user, r.draft.perform_time, &r.id);
         let bytes = serde_json::to_vec(r)?;
-        self.sessions.insert(k.as_slice(), bytes.as_slice())?;
+        self.insert_encoded_session(user, r, &bytes)
+    }
+
+    /// [`Tables::insert_session`] of `r` already encoded as `bytes`.
+    fn insert_encoded_session(
+        &mut self,
+        user: &str,
+        r: &SessionRecord,
+        bytes: &[u8],
+    ) -> Result<(), Error> {
+        let k = session_key(user, r.draft.perform_time, &r.id);
+        self.sessions.insert(k.as_slice(), bytes)?;
         let entry = journal::encode(&JournalEntry::from(r));
         self.journal.insert(k.as_slice(), entry.as_slice())?;
         self.count(user, 1, bytes.len() as i64)?;
@@ -553,10 +563,12 @@ impl Tables<WTable<'_>> {
             warnings: Vec::new(),
         };
         self.set_session_warnings(user, &mut record, catalog, screening, tz)?;
-        if let Err(e) = self.within_quota(user, 1, serde_json::to_vec(&record)?.len() as u64) {
+        // Encoded once: its size for the quota, then the row.
+        let bytes = serde_json::to_vec(&record)?;
+        if let Err(e) = self.within_quota(user, 1, bytes.len() as u64) {
             return Ok(Err(e));
         }
-        self.insert_session(user, &record)?;
+        self.insert_encoded_session(user, &record, &bytes)?;
         self.holds_after_session(user, &record, catalog, now)?;
         self.insert_request_id(
             user,
