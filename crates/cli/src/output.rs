@@ -186,8 +186,23 @@ pub fn align_right(t: &mut Table, columns: &[usize]) {
 
 /// Prints a table, trimming comfy-table's padding at line ends.
 pub fn print_table(t: &Table) {
-    for line in t.to_string().lines() {
-        anstream::println!("{}", line.trim_end());
+    print_lines(table_lines(t));
+}
+
+/// A table's lines as [`print_table`] prints them, for a function that
+/// returns its lines (a table is never wrapped).
+pub fn table_lines(t: &Table) -> Vec<String> {
+    t.to_string()
+        .lines()
+        .map(|line| line.trim_end().to_owned())
+        .collect()
+}
+
+/// Prints lines built by a function that returns what it prints, so that
+/// tests can read them at a given width.
+pub fn print_lines(lines: impl IntoIterator<Item = String>) {
+    for line in lines {
+        anstream::println!("{line}");
     }
 }
 
@@ -294,15 +309,44 @@ pub fn wrap<'a>(indent: usize, lead: &'a str, text: &'a str, width: usize) -> Ve
     out
 }
 
+/// Paints a part of a line in a style: [`painted`] when printing,
+/// `bracketed` in tests, which shows where each style starts and ends.
+pub type Painter = fn(Style, &str) -> String;
+
+/// [`paint`] as a [`Painter`].
+pub fn painted(style: Style, text: &str) -> String {
+    paint(style, text)
+}
+
+/// A [`Painter`] for tests: a styled part in brackets, a plain one as it is.
+#[cfg(test)]
+pub fn bracketed(style: Style, text: &str) -> String {
+    if style == Style::new() {
+        text.to_owned()
+    } else {
+        format!("[{text}]")
+    }
+}
+
+/// `lead` in its style, then `text` in its, wrapped at `width` as [`wrap`]
+/// says, each line's parts painted on their own by `paint`.
+pub fn wrapped_lines(
+    indent: usize,
+    lead: (Style, &str),
+    text: (Style, &str),
+    width: usize,
+    paint: Painter,
+) -> Vec<String> {
+    wrap(indent, lead.1, text.1, width)
+        .iter()
+        .map(|line| line.render(|s| paint(lead.0, s), |s| paint(text.0, s)))
+        .collect()
+}
+
 /// Prints `lead` in its style, then `text` in its, wrapped at [`width`] as
 /// [`wrap`] says.
 pub fn print_wrapped(indent: usize, lead: (Style, &str), text: (Style, &str)) {
-    for line in wrap(indent, lead.1, text.1, width()) {
-        anstream::println!(
-            "{}",
-            line.render(|s| paint(lead.0, s), |s| paint(text.0, s))
-        );
-    }
+    print_lines(wrapped_lines(indent, lead, text, width(), painted));
 }
 
 /// The last segment of a resource name: `tools/ql_claw` -> `ql_claw`.
@@ -381,19 +425,26 @@ pub fn print_red_flags(flags: &[cat::RedFlag], all: bool) {
 /// Prints safety warnings so they cannot be missed: "seek medical
 /// attention" in bold red, cautions in bold yellow.
 pub fn print_warnings(warnings: &[ses::SafetyWarning]) {
+    print_lines(warning_lines(warnings, width(), painted));
+}
+
+/// The lines of [`print_warnings`] at `width` columns: each warning wrapped
+/// beneath its label.
+pub fn warning_lines(warnings: &[ses::SafetyWarning], width: usize, paint: Painter) -> Vec<String> {
+    let mut lines = Vec::new();
     for w in warnings {
-        if w.medical_attention_advised || w.severity() == ses::WarningSeverity::MedicalAttention {
-            anstream::println!(
-                "{} {}",
-                paint(style::DANGER, "!! SEEK MEDICAL ATTENTION:"),
-                paint(style::DANGER, &w.message)
-            );
+        let (lead, text) = if w.medical_attention_advised
+            || w.severity() == ses::WarningSeverity::MedicalAttention
+        {
+            ((style::DANGER, "!! SEEK MEDICAL ATTENTION:"), style::DANGER)
         } else if w.severity() == ses::WarningSeverity::Caution {
-            anstream::println!("{} {}", paint(style::CAUTION, "! Caution:"), w.message);
+            ((style::CAUTION, "! Caution:"), Style::new())
         } else {
-            anstream::println!("{} {}", paint(style::DIM, "Note:"), w.message);
-        }
+            ((style::DIM, "Note:"), Style::new())
+        };
+        lines.extend(wrapped_lines(0, lead, (text, &w.message), width, paint));
     }
+    lines
 }
 
 #[cfg(test)]
@@ -610,6 +661,68 @@ mod tests {
                 assert_eq!(words(&lines), format!("{lead} {text}"), "at {width}");
             }
         }
+    }
+
+    fn warning(severity: ses::WarningSeverity, message: &str) -> ses::SafetyWarning {
+        ses::SafetyWarning {
+            severity: severity as i32,
+            message: message.into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_long_warning_wraps_beneath_its_label() {
+        use ses::WarningSeverity::*;
+        let mut advised = warning(Caution, "Numbness needs a check.");
+        advised.medical_attention_advised = true;
+        let warnings = [
+            warning(
+                MedicalAttention,
+                "Sharp pain is a warning sign, not a trigger point. Stop and seek medical attention.",
+            ),
+            warning(
+                Caution,
+                "Hold this point for 90 seconds at most, not minutes: organs and large arteries \
+                 lie under it. Release slowly and repeat a few short holds instead.",
+            ),
+            warning(Info, "Some tenderness the next day is common."),
+            advised,
+        ];
+        assert_eq!(
+            warning_lines(&warnings, 80, bracketed),
+            [
+                "[!! SEEK MEDICAL ATTENTION:] [Sharp pain is a warning sign, not a trigger point.]",
+                "  [Stop and seek medical attention.]",
+                "[! Caution:] Hold this point for 90 seconds at most, not minutes: organs and large",
+                "  arteries lie under it. Release slowly and repeat a few short holds instead.",
+                "[Note:] Some tenderness the next day is common.",
+                "[!! SEEK MEDICAL ATTENTION:] [Numbness needs a check.]",
+            ]
+        );
+        // Unwrapped, each warning is the line it always was, colours and all.
+        let [medical, caution, note, advised] = &warnings;
+        assert_eq!(
+            warning_lines(&warnings, usize::MAX, painted),
+            [
+                format!(
+                    "{} {}",
+                    paint(style::DANGER, "!! SEEK MEDICAL ATTENTION:"),
+                    paint(style::DANGER, &medical.message)
+                ),
+                format!(
+                    "{} {}",
+                    paint(style::CAUTION, "! Caution:"),
+                    caution.message
+                ),
+                format!("{} {}", paint(style::DIM, "Note:"), note.message),
+                format!(
+                    "{} {}",
+                    paint(style::DANGER, "!! SEEK MEDICAL ATTENTION:"),
+                    paint(style::DANGER, &advised.message)
+                ),
+            ]
+        );
     }
 
     #[test]

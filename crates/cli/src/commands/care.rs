@@ -5,10 +5,12 @@
 use anyhow::bail;
 use knotwork_proto::catalog::v1 as cat;
 
-use super::catalog::{NameArg, PageArgs, next_page, opt_full, show_guides};
+use super::catalog::{NameArg, PageArgs, never_with_lines, next_page, opt_full, show_guides};
 use super::names::Names;
 use crate::connect::{Ctx, Reply, full};
-use crate::output::{align_right, paint, print_table, short, style, table, title, word};
+use crate::output::{
+    align_right, paint, painted, print_lines, print_table, short, style, table, title, width, word,
+};
 
 /// Options of `knotwork tools`.
 #[derive(Debug, clap::Args)]
@@ -190,16 +192,7 @@ pub async fn recommended_tools(ctx: &Ctx, args: NameArg) -> anyhow::Result<()> {
             t.add_row(vec![name, r.instructions.clone()]);
         }
         print_table(&t);
-        for x in &resp.excluded {
-            anstream::println!(
-                "{} {}",
-                paint(
-                    style::DANGER,
-                    format!("Never with {}:", display.of(&x.tool))
-                ),
-                x.reason
-            );
-        }
+        print_lines(never_with_lines(&resp.excluded, &display, width(), painted));
     })
 }
 

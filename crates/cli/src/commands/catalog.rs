@@ -1,13 +1,15 @@
 //! The chart: FindByPain, search, trigger points, muscles and regions
 //! (`care.rs` makes the other `CatalogService` calls). No sign-in needed.
 
+use anstyle::Style;
 use anyhow::{Context, bail};
 use knotwork_proto::catalog::v1 as cat;
 
 use super::names::Names;
 use crate::connect::{Ctx, Reply, full};
 use crate::output::{
-    align_right, paint, print_red_flags, print_table, short, style, table, title, word,
+    Painter, align_right, paint, painted, print_lines, print_red_flags, print_table, short, style,
+    table, title, width, word, wrapped_lines,
 };
 
 /// A single resource name or id.
@@ -273,52 +275,85 @@ pub async fn search(ctx: &Ctx, args: SearchArgs) -> anyhow::Result<()> {
 }
 
 fn show_point(tp: &cat::TriggerPoint, names: &Names) {
-    anstream::println!(
+    print_lines(point_lines(tp, names, width(), painted));
+}
+
+/// The lines of `show_point` at `width` columns: the heading, then each
+/// fact, caution and exclusion wrapped beneath its label, then the guides.
+fn point_lines(tp: &cat::TriggerPoint, names: &Names, width: usize, paint: Painter) -> Vec<String> {
+    let plain = Style::new();
+    // The heading stays one line, as `title` prints the other resources'.
+    let mut lines = vec![format!(
         "{} {}",
         paint(style::HEADING, &tp.display_name),
-        paint(style::DIM, format!("({}, {})", tp.name, short(&tp.muscle)))
-    );
-    println!("Where: {}", tp.location_description);
+        paint(style::DIM, &format!("({}, {})", tp.name, short(&tp.muscle)))
+    )];
+    let mut note = |lead: (Style, &str), text: &str| {
+        lines.extend(wrapped_lines(0, lead, (plain, text), width, paint));
+    };
+    note((plain, "Where:"), &tp.location_description);
     if tp.therapist_only {
-        anstream::println!(
-            "{} {}",
-            paint(style::DANGER, "For a therapist only:"),
-            tp.therapist_only_note
+        note(
+            (style::DANGER, "For a therapist only:"),
+            &tp.therapist_only_note,
         );
     }
     if !tp.symptoms.is_empty() {
-        println!("Symptoms: {}", tp.symptoms.join(", "));
+        note((plain, "Symptoms:"), &tp.symptoms.join(", "));
     }
     for c in &tp.cautions {
-        anstream::println!(
-            "{} {}",
-            paint(style::CAUTION, format!("Caution ({}):", c.structure)),
-            c.text
+        note(
+            (style::CAUTION, &format!("Caution ({}):", c.structure)),
+            &c.text,
         );
     }
     for t in &tp.techniques {
-        println!("With {}: {}", names.of(&t.tool), t.instructions);
+        note(
+            (plain, &format!("With {}:", names.of(&t.tool))),
+            &t.instructions,
+        );
     }
     // A therapist-only point excludes every self-treatment tool; the line
     // above already says so, once.
-    for x in tp.excluded_tools.iter().filter(|_| !tp.therapist_only) {
-        anstream::println!(
-            "{} {}",
-            paint(style::DANGER, format!("Never with {}:", names.of(&x.tool))),
-            x.reason
-        );
+    if !tp.therapist_only {
+        lines.extend(never_with_lines(&tp.excluded_tools, names, width, paint));
     }
     for x in &tp.excluded_conditions {
-        anstream::println!(
-            "{} {}",
-            paint(
+        lines.extend(wrapped_lines(
+            0,
+            (
                 style::CAUTION,
-                format!("Not with {}:", names.of(&x.contraindication))
+                &format!("Not with {}:", names.of(&x.contraindication)),
             ),
-            x.reason
-        );
+            (plain, &x.reason),
+            width,
+            paint,
+        ));
     }
-    show_guides(&tp.guides);
+    lines.extend(guides_lines(&tp.guides, width, paint));
+    lines
+}
+
+/// The tools that must never be used on a point, each with why, wrapped
+/// beneath "Never with" and its name in the danger style.
+pub(super) fn never_with_lines(
+    excluded: &[cat::ToolExclusion],
+    names: &Names,
+    width: usize,
+    paint: Painter,
+) -> Vec<String> {
+    excluded
+        .iter()
+        .flat_map(|x| {
+            wrapped_lines(
+                0,
+                (style::DANGER, &format!("Never with {}:", names.of(&x.tool))),
+                (Style::new(), &x.reason),
+                width,
+                paint,
+            )
+        })
+        .collect()
 }
 
 /// `knotwork point`: GetTriggerPoint for one, BatchGetTriggerPoints for several.
@@ -524,19 +559,126 @@ pub async fn regions(ctx: &Ctx, args: RegionsArgs) -> anyhow::Result<()> {
 
 /// The "read first" line linking guides (`knotwork guide-text ID`).
 pub(super) fn show_guides(guides: &[String]) {
-    if !guides.is_empty() {
-        let ids: Vec<&str> = guides.iter().map(|g| short(g)).collect();
-        anstream::println!(
-            "Guides: {} {}",
-            ids.join(", "),
-            paint(style::DIM, "(knotwork guide-text ID)")
-        );
+    print_lines(guides_lines(guides, width(), painted));
+}
+
+/// The lines of `show_guides` at `width` columns: the guides' ids wrapped
+/// between them, each whole.
+fn guides_lines(guides: &[String], width: usize, paint: Painter) -> Vec<String> {
+    if guides.is_empty() {
+        return Vec::new();
     }
+    let ids: Vec<&str> = guides.iter().map(|g| short(g)).collect();
+    wrapped_lines(
+        0,
+        (Style::new(), &format!("Guides: {}", ids.join(", "))),
+        (style::DIM, "(knotwork guide-text ID)"),
+        width,
+        paint,
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::output::bracketed;
+
+    #[test]
+    fn a_point_wraps_each_fact_beneath_its_label() {
+        let names = Names::from_pairs([
+            ("tools/lacrosse_ball", "Lacrosse ball"),
+            ("tools/partner", "A partner's hands"),
+            (
+                "contraindications/congestive_heart_failure",
+                "Congestive heart failure",
+            ),
+        ]);
+        let mut tp = cat::TriggerPoint {
+            name: "triggerPoints/gastrocnemius_medial".into(),
+            muscle: "muscles/gastrocnemius".into(),
+            display_name: "Gastrocnemius inner head point".into(),
+            location_description: "In the upper inner calf, about a hand-width below the back \
+                                   crease of the knee, on the inner bulge of the calf muscle."
+                .into(),
+            symptoms: vec!["cramps".into(), "pain".into()],
+            cautions: vec![cat::Caution {
+                structure: "Deep veins".into(),
+                text: "Never massage a calf that is swollen, warm, red or unusually painful; \
+                       a blood clot must be ruled out first."
+                    .into(),
+                ..Default::default()
+            }],
+            techniques: vec![cat::Technique {
+                tool: "tools/lacrosse_ball".into(),
+                instructions: "Sit on the floor with the ball under the calf; cross the other \
+                               leg on top to add weight and hold, or roll a few centimetres."
+                    .into(),
+            }],
+            excluded_tools: vec![cat::ToolExclusion {
+                tool: "tools/partner".into(),
+                reason: "Only you can feel an organ-like or pulsing sensation in time; do it \
+                         yourself with fingertips or see a therapist."
+                    .into(),
+            }],
+            excluded_conditions: vec![cat::ConditionExclusion {
+                contraindication: "contraindications/congestive_heart_failure".into(),
+                reason: "Working swollen calves pushes fluid back toward a struggling heart; \
+                         needs specific medical approval."
+                    .into(),
+            }],
+            guides: [
+                "find_a_knot",
+                "pressure_five_of_ten",
+                "hold_or_stroke",
+                "referred_pain",
+                "when_to_stop",
+                "tool_ball",
+            ]
+            .iter()
+            .map(|g| format!("guides/{g}"))
+            .collect(),
+            ..Default::default()
+        };
+        assert_eq!(
+            point_lines(&tp, &names, 80, bracketed),
+            [
+                "[Gastrocnemius inner head point] [(triggerPoints/gastrocnemius_medial, gastrocnemius)]",
+                "Where: In the upper inner calf, about a hand-width below the back crease of the",
+                "  knee, on the inner bulge of the calf muscle.",
+                "Symptoms: cramps, pain",
+                "[Caution (Deep veins):] Never massage a calf that is swollen, warm, red or",
+                "  unusually painful; a blood clot must be ruled out first.",
+                "With Lacrosse ball: Sit on the floor with the ball under the calf; cross the",
+                "  other leg on top to add weight and hold, or roll a few centimetres.",
+                "[Never with A partner's hands:] Only you can feel an organ-like or pulsing",
+                "  sensation in time; do it yourself with fingertips or see a therapist.",
+                "[Not with Congestive heart failure:] Working swollen calves pushes fluid back",
+                "  toward a struggling heart; needs specific medical approval.",
+                "Guides: find_a_knot, pressure_five_of_ten, hold_or_stroke, referred_pain,",
+                "  when_to_stop, tool_ball [(knotwork guide-text ID)]",
+            ]
+        );
+        // A therapist-only point says so, wrapped, and names no tool as
+        // excluded: the note already rules them all out.
+        tp.therapist_only = true;
+        tp.therapist_only_note = "This muscle lies inside the pelvis and can only be reached \
+                                  internally. Only a trained pelvic health physiotherapist or \
+                                  doctor should work it."
+            .into();
+        let lines = point_lines(&tp, &names, 80, bracketed);
+        assert_eq!(
+            lines[3..6],
+            [
+                "[For a therapist only:] This muscle lies inside the pelvis and can only be reached",
+                "  internally. Only a trained pelvic health physiotherapist or doctor should work",
+                "  it.",
+            ]
+        );
+        assert!(
+            !lines.iter().any(|l| l.contains("Never with")),
+            "{lines:#?}"
+        );
+    }
 
     #[test]
     fn locations_take_an_optional_side() {

@@ -2,6 +2,7 @@
 //! `knotwork edit-session`, `knotwork delete-session` (ListHolds,
 //! ReleaseHold, UpdateSession, DeleteSession). Needs a token.
 
+use anstyle::Style;
 use anyhow::bail;
 use knotwork_proto::session::v1 as ses;
 
@@ -9,7 +10,9 @@ use super::catalog::parse_side;
 use super::journal::parse_quality;
 use super::names::Names;
 use crate::connect::{Ctx, Reply, full};
-use crate::output::{paint, print_warnings, short, style, word};
+use crate::output::{
+    Painter, paint, painted, print_lines, print_warnings, short, style, width, word, wrapped_lines,
+};
 
 /// Options of `knotwork holds`.
 #[derive(Debug, clap::Args)]
@@ -84,40 +87,61 @@ pub struct DeleteSessionArgs {
 
 /// Prints holds as a short list: what, since when, why, what to do.
 pub fn print_holds(holds: &[ses::Hold], names: &Names) {
+    print_lines(hold_lines(holds, names, width(), painted));
+}
+
+/// The lines of `print_holds` at `width` columns: each hold's why and advice
+/// two columns in beneath it, wrapped. The release command stays on one
+/// line, whole, so that it can be copied.
+fn hold_lines(holds: &[ses::Hold], names: &Names, width: usize, paint: Painter) -> Vec<String> {
     if holds.is_empty() {
-        println!("No point is on hold.");
-        return;
+        return vec!["No point is on hold.".to_owned()];
     }
+    let plain = Style::new();
+    let mut lines = Vec::new();
     for h in holds {
         let state = if h.active {
             paint(style::DANGER, "ON HOLD")
         } else {
             paint(
                 style::GOOD,
-                format!("released (checked {})", h.provider_checked_date),
+                &format!("released (checked {})", h.provider_checked_date),
             )
         };
-        anstream::println!(
+        lines.push(format!(
             "{state}  {} ({})  since {}",
-            paint(style::HEADING, names.of(&h.trigger_point)),
+            paint(style::HEADING, &names.of(&h.trigger_point)),
             names.of(&h.muscle),
             h.since_local_time
-        );
-        println!("  why: {}", h.why);
-        println!("  {}", h.advice);
+        ));
+        lines.extend(wrapped_lines(
+            2,
+            (plain, "why:"),
+            (plain, &h.why),
+            width,
+            paint,
+        ));
+        lines.extend(wrapped_lines(
+            2,
+            (plain, ""),
+            (plain, &h.advice),
+            width,
+            paint,
+        ));
         if h.active {
-            anstream::println!(
+            lines.push(format!(
                 "  {}",
                 paint(
                     style::DIM,
-                    format!(
+                    &format!(
                         "after a provider's check: knotwork release-hold {} --provider-checked --checked YYYY-MM-DD",
                         short(&h.trigger_point)
                     )
                 )
-            );
+            ));
         }
     }
+    lines
 }
 
 /// `knotwork holds`.
@@ -273,6 +297,7 @@ pub async fn delete(ctx: &Ctx, args: DeleteSessionArgs) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::output::bracketed;
 
     fn args(name: &str) -> EditArgs {
         EditArgs {
@@ -290,6 +315,46 @@ mod tests {
             twitch: None,
             notes: None,
         }
+    }
+
+    #[test]
+    fn a_hold_wraps_its_why_and_advice_beneath_it() {
+        let names = Names::from_pairs([
+            (
+                "triggerPoints/quadratus_lumborum_superficial",
+                "QL superficial point",
+            ),
+            ("muscles/quadratus_lumborum", "Quadratus lumborum"),
+        ]);
+        let hold = ses::Hold {
+            trigger_point: "triggerPoints/quadratus_lumborum_superficial".into(),
+            muscle: "muscles/quadratus_lumborum".into(),
+            why: "Sharp pain was reported on this point on 2026-12-04: sharp pain is a warning \
+                  sign, not a trigger point."
+                .into(),
+            advice: "Stop self-treatment of this muscle until a medical provider has checked it. \
+                     When they have, record the date of the check to release the hold."
+                .into(),
+            since_local_time: "2026-12-04 18:20".into(),
+            active: true,
+            ..Default::default()
+        };
+        assert_eq!(
+            hold_lines(std::slice::from_ref(&hold), &names, 80, bracketed),
+            [
+                "[ON HOLD]  [QL superficial point] (Quadratus lumborum)  since 2026-12-04 18:20",
+                "  why: Sharp pain was reported on this point on 2026-12-04: sharp pain is a",
+                "    warning sign, not a trigger point.",
+                "  Stop self-treatment of this muscle until a medical provider has checked it.",
+                "    When they have, record the date of the check to release the hold.",
+                // The command stays whole, to be copied.
+                "  [after a provider's check: knotwork release-hold quadratus_lumborum_superficial --provider-checked --checked YYYY-MM-DD]",
+            ]
+        );
+        assert_eq!(
+            hold_lines(&[], &names, 80, bracketed),
+            ["No point is on hold."]
+        );
     }
 
     #[test]

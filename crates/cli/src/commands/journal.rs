@@ -6,6 +6,7 @@
 use std::io::Read as _;
 use std::path::PathBuf;
 
+use anstyle::Style;
 use anyhow::{Context as _, bail};
 use knotwork_proto::session::v1 as ses;
 
@@ -13,7 +14,8 @@ use super::catalog::parse_side;
 use super::names::Names;
 use crate::connect::{Ctx, Reply, explain, full};
 use crate::output::{
-    self, align_right, paint, print_table, print_warnings, short, style, table, word,
+    self, Painter, align_right, paint, print_table, print_warnings, short, style, table, word,
+    wrap, wrapped_lines,
 };
 
 /// Options of `knotwork log`.
@@ -178,6 +180,50 @@ pub fn show_logged(resp: &ses::LogSessionResponse) {
     print_warnings(&s.warnings);
 }
 
+/// The lines `knotwork log-batch` prints at `width` columns: each item
+/// stored, with its warnings, or refused, with why and the fields at fault,
+/// wrapped beneath it.
+fn batch_lines(results: &[ses::BatchLogResult], width: usize, paint: Painter) -> Vec<String> {
+    let plain = Style::new();
+    let mut lines = Vec::new();
+    for r in results {
+        match &r.outcome {
+            Some(ses::batch_log_result::Outcome::Session(s)) => {
+                lines.push(format!(
+                    "#{} {} {} on {}{}",
+                    r.index,
+                    paint(style::GOOD, "logged"),
+                    s.name,
+                    short(&s.trigger_point),
+                    if r.replayed { " (replayed)" } else { "" }
+                ));
+                lines.extend(output::warning_lines(&s.warnings, width, paint));
+            }
+            Some(ses::batch_log_result::Outcome::Error(e)) => {
+                let code = crate::connect::code_name(tonic::Code::from(e.code));
+                // Only "refused" is in colour: the lead is wrapped as plain
+                // words, then that word painted on its line.
+                let lead = format!("#{} refused {code}:", r.index);
+                let refused = paint(style::DANGER, "refused");
+                lines.extend(wrap(0, &lead, &e.message, width).iter().map(|line| {
+                    line.render(|part| part.replacen("refused", &refused, 1), str::to_owned)
+                }));
+                for v in &e.field_violations {
+                    lines.extend(wrapped_lines(
+                        4,
+                        (plain, &format!("field {}:", v.field)),
+                        (plain, &v.description),
+                        width,
+                        paint,
+                    ));
+                }
+            }
+            None => lines.push(format!("#{} no outcome", r.index)),
+        }
+    }
+    lines
+}
+
 /// The sessions as a table, points and tools by `names`.
 pub(super) fn sessions_table(sessions: &[ses::SessionRecord], names: &Names) {
     let mut t = table(&[
@@ -268,34 +314,7 @@ pub async fn log_batch(ctx: &Ctx, args: LogBatchArgs) -> anyhow::Result<()> {
         .filter(|r| matches!(r.outcome, Some(ses::batch_log_result::Outcome::Error(_))))
         .count();
     ctx.out.show(&resp, |resp| {
-        for r in &resp.results {
-            match &r.outcome {
-                Some(ses::batch_log_result::Outcome::Session(s)) => {
-                    anstream::println!(
-                        "#{} {} {} on {}{}",
-                        r.index,
-                        paint(style::GOOD, "logged"),
-                        s.name,
-                        short(&s.trigger_point),
-                        if r.replayed { " (replayed)" } else { "" }
-                    );
-                    print_warnings(&s.warnings);
-                }
-                Some(ses::batch_log_result::Outcome::Error(e)) => {
-                    let code = crate::connect::code_name(tonic::Code::from(e.code));
-                    anstream::println!(
-                        "#{} {} {code}: {}",
-                        r.index,
-                        paint(style::DANGER, "refused"),
-                        e.message
-                    );
-                    for v in &e.field_violations {
-                        println!("    field {}: {}", v.field, v.description);
-                    }
-                }
-                None => println!("#{} no outcome", r.index),
-            }
-        }
+        output::print_lines(batch_lines(&resp.results, output::width(), output::painted));
     })?;
     if failed > 0 {
         bail!(
@@ -428,6 +447,75 @@ pub async fn delete(ctx: &Ctx, args: DeleteArgs) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::output::bracketed;
+
+    #[test]
+    fn a_batch_wraps_its_warnings_and_refusals_beneath_each_item() {
+        use ses::batch_log_result::Outcome;
+        let logged = ses::SessionRecord {
+            name: "sessions/s1".into(),
+            trigger_point: "triggerPoints/quadratus_lumborum_superficial".into(),
+            warnings: vec![ses::SafetyWarning {
+                severity: ses::WarningSeverity::MedicalAttention as i32,
+                message: "Sharp pain is a warning sign, not a trigger point. Stop and seek \
+                          medical attention."
+                    .into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let field = |field: &str, description: &str| ses::FieldViolation {
+            field: field.into(),
+            description: description.into(),
+        };
+        let refused = ses::ItemError {
+            code: tonic::Code::InvalidArgument as i32,
+            message: "invalid argument: requests[1].session.pressure: must be between 0 and 10; \
+                      requests[1].session.duration_seconds: must be between 10 and 600"
+                .into(),
+            field_violations: vec![
+                field("requests[1].session.pressure", "must be between 0 and 10"),
+                field(
+                    "requests[1].session.duration_seconds",
+                    "must be between 10 and 600 seconds, the time a point may be held in one \
+                     session",
+                ),
+            ],
+            ..Default::default()
+        };
+        let results = [
+            ses::BatchLogResult {
+                index: 0,
+                outcome: Some(Outcome::Session(logged)),
+                replayed: false,
+            },
+            ses::BatchLogResult {
+                index: 1,
+                outcome: Some(Outcome::Error(refused)),
+                replayed: false,
+            },
+            ses::BatchLogResult {
+                index: 2,
+                outcome: None,
+                replayed: false,
+            },
+        ];
+        assert_eq!(
+            batch_lines(&results, 80, bracketed),
+            [
+                "#0 [logged] sessions/s1 on quadratus_lumborum_superficial",
+                "[!! SEEK MEDICAL ATTENTION:] [Sharp pain is a warning sign, not a trigger point.]",
+                "  [Stop and seek medical attention.]",
+                "#1 [refused] INVALID_ARGUMENT: invalid argument: requests[1].session.pressure:",
+                "  must be between 0 and 10; requests[1].session.duration_seconds: must be",
+                "  between 10 and 600",
+                "    field requests[1].session.pressure: must be between 0 and 10",
+                "    field requests[1].session.duration_seconds: must be between 10 and 600",
+                "      seconds, the time a point may be held in one session",
+                "#2 no outcome",
+            ]
+        );
+    }
 
     #[test]
     fn qualities() {

@@ -3,11 +3,15 @@
 
 use std::io::Write as _;
 
+use anstyle::Style;
+
 use knotwork_proto::session::v1 as ses;
 
 use super::names::Names;
 use crate::connect::{Ctx, Reply};
-use crate::output::{paint, print_table, style, table};
+use crate::output::{
+    Painter, painted, print_lines, print_table, style, table, table_lines, width, wrapped_lines,
+};
 
 /// Options of `knotwork reminders`.
 #[derive(Debug, clap::Args)]
@@ -31,27 +35,39 @@ pub struct CalendarArgs {
 /// Prints a day's plan: the totals, the points (by `names`), the
 /// suggested times.
 pub fn show_plan(plan: &ses::DailyPlan, names: &Names) {
-    anstream::println!(
-        "{}",
-        paint(
-            style::HEADING,
-            format!(
-                "plan for {} ({}, awake {}-{})",
-                plan.local_date, plan.time_zone, plan.wake_time, plan.sleep_time
-            )
-        )
-    );
+    print_lines(plan_lines(plan, names, width(), painted));
+}
+
+/// The lines of `show_plan` at `width` columns: its sentences wrapped, its
+/// tables as they are.
+fn plan_lines(plan: &ses::DailyPlan, names: &Names, width: usize, paint: Painter) -> Vec<String> {
+    let mut lines = vec![paint(
+        style::HEADING,
+        &format!(
+            "plan for {} ({}, awake {}-{})",
+            plan.local_date, plan.time_zone, plan.wake_time, plan.sleep_time
+        ),
+    )];
     if plan.points.is_empty() {
-        println!(
-            "nothing planned: points you work join the plan for a week (`knotwork plan \"low back\"` finds some)"
-        );
-        print_set_aside(plan, names);
-        return;
+        lines.extend(wrapped_lines(
+            0,
+            (Style::new(), "nothing planned:"),
+            (
+                Style::new(),
+                "points you work join the plan for a week. To find some:",
+            ),
+            width,
+            paint,
+        ));
+        // A command on a line of its own, never broken: it is copied whole.
+        lines.push("  knotwork plan \"low back\"".to_owned());
+        lines.extend(set_aside_lines(plan, names, width, paint));
+        return lines;
     }
-    println!(
+    lines.push(format!(
         "{} of {} planned sessions done, {} left",
         plan.sessions_done, plan.sessions_planned, plan.sessions_left
-    );
+    ));
     let mut t = table(&[
         "trigger point",
         "done",
@@ -71,12 +87,12 @@ pub fn show_plan(plan: &ses::DailyPlan, names: &Names) {
             status,
         ]);
     }
-    print_table(&t);
+    lines.extend(table_lines(&t));
     let listed = i32::try_from(plan.points.len()).unwrap_or(i32::MAX);
     if plan.points_total > listed {
-        println!("(and {} more points)", plan.points_total - listed);
+        lines.push(format!("(and {} more points)", plan.points_total - listed));
     }
-    println!();
+    lines.push(String::new());
     // Plain words in the table: colour codes would count in its widths.
     let mut t = table(&["time", "", "points to work"]);
     for s in &plan.slots {
@@ -93,18 +109,31 @@ pub fn show_plan(plan: &ses::DailyPlan, names: &Names) {
         };
         t.add_row(vec![clock(&s.local_time), state, names.list(points)]);
     }
-    print_table(&t);
-    print_set_aside(plan, names);
+    lines.extend(table_lines(&t));
+    lines.extend(set_aside_lines(plan, names, width, paint));
+    lines
 }
 
-fn print_set_aside(plan: &ses::DailyPlan, names: &Names) {
-    if !plan.set_aside.is_empty() {
-        anstream::println!(
-            "{} {} (on hold or worsening)",
-            paint(style::CAUTION, "set aside:"),
-            names.list(&plan.set_aside)
-        );
+/// The points set aside (on hold or worsening), wrapped beneath their label.
+fn set_aside_lines(
+    plan: &ses::DailyPlan,
+    names: &Names,
+    width: usize,
+    paint: Painter,
+) -> Vec<String> {
+    if plan.set_aside.is_empty() {
+        return Vec::new();
     }
+    wrapped_lines(
+        0,
+        (style::CAUTION, "set aside:"),
+        (
+            Style::new(),
+            &format!("{} (on hold or worsening)", names.list(&plan.set_aside)),
+        ),
+        width,
+        paint,
+    )
 }
 
 /// The trigger points a day's plan names.
@@ -183,4 +212,115 @@ pub async fn calendar(ctx: &Ctx, args: CalendarArgs) -> anyhow::Result<()> {
     out.write_all(&resp.calendar)?;
     out.flush()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::output::bracketed;
+
+    /// Points of the low back and hip, as the catalog names them.
+    fn names() -> Names {
+        Names::from_pairs([
+            (
+                "triggerPoints/quadratus_lumborum_superficial",
+                "QL superficial point",
+            ),
+            ("triggerPoints/quadratus_lumborum_deep", "QL deep point"),
+            ("triggerPoints/iliopsoas_psoas", "Psoas point"),
+            ("triggerPoints/iliopsoas_iliacus", "Iliacus point"),
+            ("triggerPoints/piriformis", "Piriformis point"),
+            (
+                "triggerPoints/gluteus_minimus_posterior",
+                "Gluteus minimus back point",
+            ),
+        ])
+    }
+
+    fn points(ids: &[&str]) -> Vec<String> {
+        ids.iter().map(|id| format!("triggerPoints/{id}")).collect()
+    }
+
+    /// A day of Europe/Berlin, waking at 07:00, with `set_aside`.
+    fn day(set_aside: &[&str]) -> ses::DailyPlan {
+        ses::DailyPlan {
+            local_date: "2026-12-05".into(),
+            time_zone: "Europe/Berlin".into(),
+            wake_time: "07:00".into(),
+            sleep_time: "22:00".into(),
+            set_aside: points(set_aside),
+            ..Default::default()
+        }
+    }
+
+    const SET_ASIDE: &[&str] = &[
+        "quadratus_lumborum_superficial",
+        "quadratus_lumborum_deep",
+        "iliopsoas_psoas",
+        "iliopsoas_iliacus",
+        "piriformis",
+    ];
+
+    #[test]
+    fn an_empty_plan_wraps_its_sentences() {
+        assert_eq!(
+            plan_lines(&day(SET_ASIDE), &names(), 80, bracketed),
+            [
+                "[plan for 2026-12-05 (Europe/Berlin, awake 07:00-22:00)]",
+                "nothing planned: points you work join the plan for a week. To find some:",
+                "  knotwork plan \"low back\"",
+                "[set aside:] QL superficial point, QL deep point, Psoas point, Iliacus point,",
+                "  Piriformis point (on hold or worsening)",
+            ]
+        );
+        // Unwrapped, the lines are the lines they always were.
+        assert_eq!(
+            plan_lines(&day(&["piriformis"]), &names(), usize::MAX, bracketed)[1..],
+            [
+                "nothing planned: points you work join the plan for a week. To find some:",
+                "  knotwork plan \"low back\"",
+                "[set aside:] Piriformis point (on hold or worsening)",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_plan_wraps_its_sentences_and_not_its_tables() {
+        let mut plan = day(SET_ASIDE);
+        plan.sessions_planned = 6;
+        plan.sessions_left = 6;
+        plan.points = vec![ses::PlanPoint {
+            trigger_point: "triggerPoints/gluteus_minimus_posterior".into(),
+            sessions_planned: 6,
+            sessions_left: 6,
+            sessions_allowed: 6,
+            ..Default::default()
+        }];
+        // A slot naming more points than a line holds.
+        plan.slots = vec![ses::PlanSlot {
+            local_time: "2026-12-05T09:00:00+01:00".into(),
+            trigger_points: points(&[
+                "gluteus_minimus_posterior",
+                "quadratus_lumborum_superficial",
+                "quadratus_lumborum_deep",
+                "iliopsoas_psoas",
+                "iliopsoas_iliacus",
+            ]),
+            ..Default::default()
+        }];
+        assert_eq!(
+            plan_lines(&plan, &names(), 80, bracketed),
+            [
+                "[plan for 2026-12-05 (Europe/Berlin, awake 07:00-22:00)]",
+                "0 of 6 planned sessions done, 6 left",
+                " TRIGGER POINT               DONE  PLANNED  LEFT  ALLOWED  STATUS",
+                " Gluteus minimus back point  0     6        6     6        unspecified",
+                "",
+                " TIME          POINTS TO WORK",
+                " 09:00  later  Gluteus minimus back point, QL superficial point, QL deep point, Psoas point, Iliacus point",
+                "[set aside:] QL superficial point, QL deep point, Psoas point, Iliacus point,",
+                "  Piriformis point (on hold or worsening)",
+            ]
+        );
+    }
 }

@@ -1,13 +1,17 @@
 //! The profile (time zone, tools, waking hours) and the screening. Needs a
 //! token.
 
+use anstyle::Style;
 use anyhow::{Context as _, bail};
 use knotwork_proto::catalog::v1 as cat;
 use knotwork_proto::session::v1 as ses;
 
 use super::names::Names;
 use crate::connect::{Ctx, Reply, full};
-use crate::output::{paint, print_table, short, style, table, word};
+use crate::output::{
+    Painter, painted, print_lines, print_table, print_wrapped, short, style, table, width, word,
+    wrapped_lines,
+};
 
 /// Options of `knotwork profile`.
 #[derive(Debug, clap::Args)]
@@ -173,26 +177,49 @@ async fn tool_names(ctx: &Ctx) -> Names {
 }
 
 fn show_screening(s: &ses::Screening, names: &Names) {
+    print_lines(screening_lines(s, names, width(), painted));
+}
+
+/// The lines of `show_screening` at `width` columns: the status, then each
+/// condition that rules self-massage out and the conditions not answered
+/// yet, two columns in and wrapped beneath their label.
+fn screening_lines(s: &ses::Screening, names: &Names, width: usize, paint: Painter) -> Vec<String> {
     let status = word(s.status().as_str_name(), "SCREENING_STATUS_");
     let styled = match s.status() {
-        ses::ScreeningStatus::Cleared => paint(style::GOOD, &status),
-        ses::ScreeningStatus::Contraindicated => paint(style::DANGER, &status),
-        _ => paint(style::CAUTION, &status),
+        ses::ScreeningStatus::Cleared => style::GOOD,
+        ses::ScreeningStatus::Contraindicated => style::DANGER,
+        _ => style::CAUTION,
     };
-    anstream::println!("screening status: {styled}");
+    let plain = Style::new();
+    let mut lines = wrapped_lines(
+        0,
+        (plain, "screening status:"),
+        (styled, &status),
+        width,
+        paint,
+    );
     for b in &s.blocking {
-        anstream::println!(
-            "  {} {}",
-            paint(
+        lines.extend(wrapped_lines(
+            2,
+            (
                 style::DANGER,
-                "rules self-massage out until a provider clears it:"
+                "rules self-massage out until a provider clears it:",
             ),
-            names.of(b)
-        );
+            (plain, &names.of(b)),
+            width,
+            paint,
+        ));
     }
     if !s.missing.is_empty() {
-        println!("  not answered yet: {}", names.list(&s.missing));
+        lines.extend(wrapped_lines(
+            2,
+            (plain, "not answered yet:"),
+            (plain, &names.list(&s.missing)),
+            width,
+            paint,
+        ));
     }
+    lines
 }
 
 /// `knotwork screening`: shows the status and the questions; with answers,
@@ -231,9 +258,14 @@ pub async fn screening(ctx: &Ctx, args: ScreeningArgs) -> anyhow::Result<()> {
                 ]);
             }
             print_table(&t);
-            println!(
-                "Answer with --none-apply, adding --yes NAME for each that applies \
-                 (and --cleared NAME=YYYY-MM-DD for one a provider has cleared)."
+            print_wrapped(
+                0,
+                (Style::new(), ""),
+                (
+                    Style::new(),
+                    "Answer with --none-apply, adding --yes NAME for each that applies \
+                     (and --cleared NAME=YYYY-MM-DD for one a provider has cleared).",
+                ),
             );
         });
     }
@@ -280,6 +312,79 @@ pub async fn screening(ctx: &Ctx, args: ScreeningArgs) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::output::bracketed;
+
+    /// The screening's conditions, as the catalog names them.
+    const CONDITIONS: &[(&str, &str)] = &[
+        ("aneurysm", "Aneurysm"),
+        ("atherosclerosis", "Atherosclerosis"),
+        ("cancer", "Cancer"),
+        ("congestive_heart_failure", "Congestive heart failure"),
+        ("coronary_artery_disease", "Coronary artery disease"),
+        ("peritonitis", "Peritonitis"),
+        ("polycystic_kidney_disease", "Polycystic kidney disease"),
+        ("fever", "Fever or an acute infection"),
+        ("pregnancy", "Pregnancy"),
+        ("blood_thinners", "Blood thinners or a bleeding disorder"),
+        ("osteoporosis", "Osteoporosis or fragile bones"),
+        ("blood_clot_history", "A past blood clot or varicose veins"),
+        (
+            "implanted_device",
+            "A pacemaker, port or other implanted device",
+        ),
+        ("recent_surgery", "Recent surgery or a serious injury"),
+        ("diabetic_neuropathy", "Diabetic nerve damage in the feet"),
+        ("lymphoedema", "Lymphoedema"),
+        ("abdominal_hernia", "An abdominal or groin hernia"),
+        (
+            "skin_infection",
+            "A skin infection, open wound or spreading rash",
+        ),
+        (
+            "other_serious_condition",
+            "Another serious medical condition",
+        ),
+    ];
+
+    #[test]
+    fn the_screening_wraps_beneath_its_labels() {
+        let name = |id: &str| format!("contraindications/{id}");
+        let names: Vec<(String, &str)> = CONDITIONS
+            .iter()
+            .map(|(id, display)| (name(id), *display))
+            .collect();
+        let names = Names::from_pairs(names.iter().map(|(n, d)| (n.as_str(), *d)));
+        let screening = ses::Screening {
+            status: ses::ScreeningStatus::Contraindicated as i32,
+            blocking: vec![name("implanted_device")],
+            // Nothing answered: every condition is missing, 513 characters.
+            missing: CONDITIONS.iter().map(|(id, _)| name(id)).collect(),
+            ..Default::default()
+        };
+        assert_eq!(
+            screening_lines(&screening, &names, 80, bracketed),
+            [
+                "screening status: [contraindicated]",
+                "  [rules self-massage out until a provider clears it:] A pacemaker, port or other",
+                "    implanted device",
+                "  not answered yet: Aneurysm, Atherosclerosis, Cancer, Congestive heart failure,",
+                "    Coronary artery disease, Peritonitis, Polycystic kidney disease, Fever or an",
+                "    acute infection, Pregnancy, Blood thinners or a bleeding disorder,",
+                "    Osteoporosis or fragile bones, A past blood clot or varicose veins, A",
+                "    pacemaker, port or other implanted device, Recent surgery or a serious",
+                "    injury, Diabetic nerve damage in the feet, Lymphoedema, An abdominal or",
+                "    groin hernia, A skin infection, open wound or spreading rash, Another",
+                "    serious medical condition",
+            ]
+        );
+        // Unwrapped, each line is the line it always was.
+        let lines = screening_lines(&screening, &names, usize::MAX, bracketed);
+        assert_eq!(lines.len(), 3);
+        assert_eq!(
+            lines[2],
+            format!("  not answered yet: {}", names.list(&screening.missing))
+        );
+    }
 
     #[test]
     fn cleared_needs_a_date() {
