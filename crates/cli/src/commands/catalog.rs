@@ -299,7 +299,7 @@ fn point_lines(tp: &cat::TriggerPoint, names: &Names, width: usize, paint: Paint
         );
     }
     if !tp.symptoms.is_empty() {
-        note((plain, "Symptoms:"), &tp.symptoms.join(", "));
+        note((plain, "Symptoms:"), &names.list(&tp.symptoms));
     }
     for c in &tp.cautions {
         note(
@@ -588,6 +588,7 @@ mod tests {
         let names = Names::from_pairs([
             ("tools/lacrosse_ball", "Lacrosse ball"),
             ("tools/partner", "A partner's hands"),
+            ("symptoms/cramps", "Cramps"),
             (
                 "contraindications/congestive_heart_failure",
                 "Congestive heart failure",
@@ -600,7 +601,8 @@ mod tests {
             location_description: "In the upper inner calf, about a hand-width below the back \
                                    crease of the knee, on the inner bulge of the calf muscle."
                 .into(),
-            symptoms: vec!["cramps".into(), "pain".into()],
+            // Display names, and an id with spaces when the catalog lacks one.
+            symptoms: vec!["symptoms/cramps".into(), "symptoms/deep_ache".into()],
             cautions: vec![cat::Caution {
                 structure: "Deep veins".into(),
                 text: "Never massage a calf that is swollen, warm, red or unusually painful; \
@@ -645,7 +647,7 @@ mod tests {
                 "[Gastrocnemius inner head point] [(triggerPoints/gastrocnemius_medial, gastrocnemius)]",
                 "Where: In the upper inner calf, about a hand-width below the back crease of the",
                 "  knee, on the inner bulge of the calf muscle.",
-                "Symptoms: cramps, pain",
+                "Symptoms: Cramps, deep ache",
                 "[Caution (Deep veins):] Never massage a calf that is swollen, warm, red or",
                 "  unusually painful; a blood clot must be ruled out first.",
                 "With Lacrosse ball: Sit on the floor with the ball under the calf; cross the",

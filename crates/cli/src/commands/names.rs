@@ -15,8 +15,8 @@ use crate::output::short;
 pub struct Names(HashMap<String, String>);
 
 impl Names {
-    /// The tools and screening conditions, and the trigger points `points`
-    /// (resource names), from the catalog.
+    /// The tools, screening conditions and symptoms, and the trigger points
+    /// `points` (resource names), from the catalog.
     pub async fn load(ctx: &Ctx, points: &[String]) -> Self {
         let mut out = HashMap::new();
         let Ok(mut c) = ctx.catalog().await else {
@@ -38,6 +38,11 @@ impl Names {
             .await
         {
             for x in r.into_inner().contraindications {
+                out.insert(x.name, x.display_name);
+            }
+        }
+        if let Ok(r) = c.list_symptoms(cat::ListSymptomsRequest {}).await {
+            for x in r.into_inner().symptoms {
                 out.insert(x.name, x.display_name);
             }
         }
