@@ -281,11 +281,7 @@ pub fn wrap<'a>(indent: usize, lead: &'a str, text: &'a str, width: usize) -> Ve
     let text_at = lead.len() + sep.len();
     let first = " ".repeat(indent);
     let rest = " ".repeat(indent + HANG);
-    let options = textwrap::Options::new(width)
-        .initial_indent(&first)
-        .subsequent_indent(&rest)
-        .break_words(false)
-        .word_splitter(textwrap::WordSplitter::NoHyphenation);
+    let options = wrap_options(width, &first, &rest);
     // Each wrapped line is the indent, then a run of `whole` from one word
     // to another: find where the run starts, after the previous line's.
     let part = |indent: usize, start: usize, end: usize| WrappedLine {
@@ -307,6 +303,46 @@ pub fn wrap<'a>(indent: usize, lead: &'a str, text: &'a str, width: usize) -> Ve
         out.push(part(indent.len(), start, at));
     }
     out
+}
+
+/// The textwrap options [`wrap`] and [`paragraph_lines`] share: lines at
+/// most `width` display columns, broken between words only (a name or an id
+/// is never cut or hyphenated), the first line after `first` and the others
+/// after `rest`.
+fn wrap_options<'a>(width: usize, first: &'a str, rest: &'a str) -> textwrap::Options<'a> {
+    textwrap::Options::new(width)
+        .initial_indent(first)
+        .subsequent_indent(rest)
+        .break_words(false)
+        .word_splitter(textwrap::WordSplitter::NoHyphenation)
+}
+
+/// `text` in its style as prose: wrapped at `width` columns between words
+/// as [`wrap`] does, but with every line `indent` columns in, since a
+/// paragraph has no label for its lines to hang under. A line break in the
+/// text stays one, and a blank line between paragraphs stays an empty line.
+/// Each line's words are painted on their own by `paint`, the indent never.
+/// Space around the text is dropped, so an empty text has no lines.
+pub fn paragraph_lines(
+    indent: usize,
+    text: (Style, &str),
+    width: usize,
+    paint: Painter,
+) -> Vec<String> {
+    let margin = " ".repeat(indent);
+    let options = wrap_options(width, &margin, &margin);
+    let mut lines = Vec::new();
+    for line in text.1.trim().lines() {
+        if line.trim().is_empty() {
+            lines.push(String::new());
+            continue;
+        }
+        for wrapped in textwrap::wrap(line, &options) {
+            let body = wrapped.strip_prefix(margin.as_str()).unwrap_or(&wrapped);
+            lines.push(format!("{margin}{}", paint(text.0, body)));
+        }
+    }
+    lines
 }
 
 /// Paints a part of a line in a style: [`painted`] when printing,
@@ -659,6 +695,107 @@ mod tests {
                     );
                 }
                 assert_eq!(words(&lines), format!("{lead} {text}"), "at {width}");
+            }
+        }
+    }
+
+    /// `text` as a paragraph at `width` from `indent`, in a style, so the
+    /// brackets show what each line paints.
+    #[track_caller]
+    fn check_paragraph(indent: usize, text: &str, width: usize, expected: &[&str]) {
+        assert_eq!(
+            paragraph_lines(indent, (style::DIM, text), width, bracketed),
+            expected
+        );
+    }
+
+    #[test]
+    fn a_short_paragraph_is_its_text() {
+        let text = "Stop if the pain turns sharp.";
+        check_paragraph(0, text, 80, &["[Stop if the pain turns sharp.]"]);
+        check_paragraph(2, text, 80, &["  [Stop if the pain turns sharp.]"]);
+        // Exactly the width still fits; unstyled, the line is the text.
+        assert_eq!(
+            paragraph_lines(0, (Style::new(), text), text.len(), painted),
+            [text]
+        );
+        check_paragraph(0, "", 80, &[]);
+    }
+
+    #[test]
+    fn a_long_paragraph_wraps_with_every_line_at_its_indent() {
+        let text = "Relax the muscle, then slide your fingertips slowly across it, the way you \
+                    would feel for a guitar string under a cloth.";
+        check_paragraph(
+            0,
+            text,
+            40,
+            &[
+                "[Relax the muscle, then slide your]",
+                "[fingertips slowly across it, the way you]",
+                "[would feel for a guitar string under a]",
+                "[cloth.]",
+            ],
+        );
+        check_paragraph(
+            4,
+            text,
+            40,
+            &[
+                "    [Relax the muscle, then slide your]",
+                "    [fingertips slowly across it, the way]",
+                "    [you would feel for a guitar string]",
+                "    [under a cloth.]",
+            ],
+        );
+        // A word longer than a line keeps a line of its own, whole.
+        check_paragraph(
+            2,
+            "Work (quadratus_lumborum_superficial) first.",
+            20,
+            &[
+                "  [Work]",
+                "  [(quadratus_lumborum_superficial)]",
+                "  [first.]",
+            ],
+        );
+    }
+
+    #[test]
+    fn a_blank_line_between_paragraphs_stays() {
+        check_paragraph(
+            2,
+            "Ease off until you can relax.\n\nSee a provider.\nNot now.\n",
+            20,
+            &[
+                "  [Ease off until you]",
+                "  [can relax.]",
+                "",
+                "  [See a provider.]",
+                "  [Not now.]",
+            ],
+        );
+    }
+
+    #[test]
+    fn no_paragraph_line_is_wider_than_the_width() {
+        let text = "Hold steady, moderate pressure (about 5 out of 10) on one trigger point \
+                    for 3 to 5 minutes, or use short, slow strokes across it, then move on \
+                    (quadratus_lumborum_superficial).";
+        for indent in [0, 2, 4] {
+            for width in 1..=130 {
+                let lines = paragraph_lines(indent, (Style::new(), text), width, painted);
+                for l in &lines {
+                    let one_word = l.split_whitespace().count() == 1;
+                    assert!(
+                        l.chars().count() <= width || one_word,
+                        "wider than {width}: {l:?}"
+                    );
+                    let margin = l.len() - l.trim_start().len();
+                    assert_eq!(margin, indent, "at {width}: {l:?}");
+                }
+                let words: Vec<&str> = lines.iter().flat_map(|l| l.split_whitespace()).collect();
+                assert_eq!(words.join(" "), text, "at {width}");
             }
         }
     }

@@ -2,6 +2,7 @@
 //! red flags and symptoms, sources, and the catalog's version and snapshot
 //! (the `CatalogService` calls `catalog.rs` does not make). No sign-in needed.
 
+use anstyle::Style;
 use anyhow::bail;
 use knotwork_proto::catalog::v1 as cat;
 
@@ -9,7 +10,8 @@ use super::catalog::{NameArg, PageArgs, never_with_lines, next_page, opt_full, s
 use super::names::Names;
 use crate::connect::{Ctx, Reply, full};
 use crate::output::{
-    align_right, paint, painted, print_lines, print_table, short, style, table, title, width, word,
+    Painter, align_right, painted, paragraph_lines, print_lines, print_table, short, style, table,
+    table_lines, title, width, word, wrapped_lines,
 };
 
 /// Options of `knotwork tools`.
@@ -93,22 +95,28 @@ pub async fn guide_text(ctx: &Ctx, args: NameArg) -> anyhow::Result<()> {
     ctx.out.show(&resp, |resp| {
         let Some(g) = &resp.guide else { return };
         title(&g.title, &g.name);
-        println!("{}", g.summary);
-        for s in &g.sections {
-            println!();
-            anstream::println!("{}", paint(style::HEADING, &s.heading));
-            println!("{}", s.text);
-        }
-        println!();
-        let sources: Vec<&str> = g.sources.iter().map(|x| short(x)).collect();
-        anstream::println!(
-            "{}",
-            paint(
-                style::DIM,
-                format!("Sources: {} (knotwork sources)", sources.join(", "))
-            )
-        );
+        print_lines(guide_text_lines(g, width(), painted));
     })
+}
+
+/// The lines of `knotwork guide-text` under the title at `width` columns:
+/// the summary and each section's text wrapped as paragraphs, then the
+/// sources.
+fn guide_text_lines(g: &cat::Guide, width: usize, paint: Painter) -> Vec<String> {
+    let plain = Style::new();
+    let mut lines = paragraph_lines(0, (plain, &g.summary), width, paint);
+    for s in &g.sections {
+        lines.push(String::new());
+        lines.push(paint(style::HEADING, &s.heading));
+        lines.extend(paragraph_lines(0, (plain, &s.text), width, paint));
+    }
+    lines.push(String::new());
+    let sources: Vec<&str> = g.sources.iter().map(|x| short(x)).collect();
+    lines.push(paint(
+        style::DIM,
+        &format!("Sources: {} (knotwork sources)", sources.join(", ")),
+    ));
+    lines
 }
 
 /// `knotwork tool`.
@@ -124,19 +132,34 @@ pub async fn tool(ctx: &Ctx, args: NameArg) -> anyhow::Result<()> {
     ctx.out.show(&resp, |resp| {
         let Some(t) = &resp.tool else { return };
         title(&t.display_name, &t.name);
-        println!("{}", t.description);
-        println!("How to use: {}", t.how_to_use);
-        println!(
-            "Portability: {}{}",
-            word(t.portability().as_str_name(), "PORTABILITY_"),
-            if t.requires_partner {
-                "; needs a partner"
-            } else {
-                ""
-            }
-        );
+        print_lines(tool_lines(t, width(), painted));
         show_guides(&t.guides);
     })
+}
+
+/// The lines of `knotwork tool` between the title and the guides at `width`
+/// columns: the description as a paragraph, how to use it wrapped beneath
+/// its label, the portability.
+fn tool_lines(t: &cat::Tool, width: usize, paint: Painter) -> Vec<String> {
+    let plain = Style::new();
+    let mut lines = paragraph_lines(0, (plain, &t.description), width, paint);
+    lines.extend(wrapped_lines(
+        0,
+        (plain, "How to use:"),
+        (plain, &t.how_to_use),
+        width,
+        paint,
+    ));
+    lines.push(format!(
+        "Portability: {}{}",
+        word(t.portability().as_str_name(), "PORTABILITY_"),
+        if t.requires_partner {
+            "; needs a partner"
+        } else {
+            ""
+        }
+    ));
+    lines
 }
 
 /// `knotwork tools`.
@@ -219,7 +242,13 @@ pub async fn symptoms(ctx: &Ctx) -> anyhow::Result<()> {
 
 /// Prints the technique guidance.
 pub fn show_guidance(g: &cat::TechniqueGuidance) {
-    anstream::println!("{}", paint(style::HEADING, "Technique guidance"));
+    print_lines(guidance_lines(g, width(), painted));
+}
+
+/// The lines of [`show_guidance`] at `width` columns: the heading, the
+/// numbers as a table (never wrapped), the summary as a paragraph.
+fn guidance_lines(g: &cat::TechniqueGuidance, width: usize, paint: Painter) -> Vec<String> {
+    let mut lines = vec![paint(style::HEADING, "Technique guidance")];
     let mut t = table(&["", ""]);
     t.add_row(vec![
         "pressure".to_owned(),
@@ -246,10 +275,9 @@ pub fn show_guidance(g: &cat::TechniqueGuidance) {
         format!("{} days", g.expected_improvement_days),
     ]);
     // The header row of this key/value table is empty: print the rows only.
-    for line in t.to_string().lines().skip(1) {
-        println!("{}", line.trim_end());
-    }
-    println!("{}", g.summary);
+    lines.extend(table_lines(&t).into_iter().skip(1));
+    lines.extend(paragraph_lines(0, (Style::new(), &g.summary), width, paint));
+    lines
 }
 
 /// `knotwork guidance`.
@@ -383,4 +411,114 @@ pub async fn snapshot(ctx: &Ctx, args: SnapshotArgs) -> anyhow::Result<()> {
         print_table(&t);
         println!("(--json prints the whole snapshot)");
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::output::bracketed;
+
+    #[test]
+    fn a_guide_wraps_its_summary_and_sections_as_paragraphs() {
+        let g = cat::Guide {
+            name: "guides/find_a_knot".into(),
+            summary: "Feel for a firm band in the muscle, then for one spot on it that is far \
+                      more tender than the rest and may twitch or send pain elsewhere."
+                .into(),
+            sections: vec![
+                cat::GuideSection {
+                    heading: "Find the taut band".into(),
+                    text: "Relax the muscle, then slide your fingertips slowly across it, the \
+                           way you would feel for a guitar string under a cloth."
+                        .into(),
+                },
+                cat::GuideSection {
+                    heading: "A twitch is a bonus, not a test".into(),
+                    text: "It helps confirm the spot.\n\nYou do not need it.".into(),
+                },
+            ],
+            sources: vec!["sources/travell_simons".into(), "sources/davies".into()],
+            ..Default::default()
+        };
+        assert_eq!(
+            guide_text_lines(&g, 80, bracketed),
+            [
+                "Feel for a firm band in the muscle, then for one spot on it that is far more",
+                "tender than the rest and may twitch or send pain elsewhere.",
+                "",
+                "[Find the taut band]",
+                "Relax the muscle, then slide your fingertips slowly across it, the way you would",
+                "feel for a guitar string under a cloth.",
+                "",
+                "[A twitch is a bonus, not a test]",
+                "It helps confirm the spot.",
+                "",
+                "You do not need it.",
+                "",
+                "[Sources: travell_simons, davies (knotwork sources)]",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_tool_wraps_its_description_and_how_to_use() {
+        let t = cat::Tool {
+            description: "A firm rubber ball about 6 cm across. Gives deep, focused pressure \
+                          against a wall or the floor."
+                .into(),
+            how_to_use: "Put the ball between the muscle and a wall (gentler, easier to control) \
+                         or the floor (stronger). Lean in until you feel about 5 out of 10, \
+                         hold, or roll slowly a few centimetres over the spot."
+                .into(),
+            portability: cat::Portability::Pocket as i32,
+            requires_partner: true,
+            ..Default::default()
+        };
+        // The description is prose, its lines level; "How to use:" is a
+        // label, its text hanging beneath it.
+        assert_eq!(
+            tool_lines(&t, 80, bracketed),
+            [
+                "A firm rubber ball about 6 cm across. Gives deep, focused pressure against a",
+                "wall or the floor.",
+                "How to use: Put the ball between the muscle and a wall (gentler, easier to",
+                "  control) or the floor (stronger). Lean in until you feel about 5 out of 10,",
+                "  hold, or roll slowly a few centimetres over the spot.",
+                "Portability: pocket; needs a partner",
+            ]
+        );
+    }
+
+    #[test]
+    fn the_guidance_summary_wraps_under_its_table() {
+        let g = cat::TechniqueGuidance {
+            target_pressure: 5,
+            max_safe_pressure: 7,
+            min_duration_seconds: 180,
+            max_duration_seconds: 300,
+            max_sessions_per_point_per_day: 6,
+            recommended_sessions_per_day_min: 3,
+            expected_improvement_days: 7,
+            pressure_description: "Aim for about 5 out of 10.".into(),
+            summary: "Hold steady, moderate pressure (about 5 out of 10) on one trigger point \
+                      for 3 to 5 minutes, or use short, slow strokes across it, then move on. \
+                      Short sessions spread through the day work better than one long, hard \
+                      session."
+                .into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            guidance_lines(&g, 80, bracketed),
+            [
+                "[Technique guidance]",
+                " pressure            aim for 5/10, never above 7/10: Aim for about 5 out of 10.",
+                " time per point      180-300 s",
+                " sessions per point  3-6 a day (at most 6)",
+                " expect change in    7 days",
+                "Hold steady, moderate pressure (about 5 out of 10) on one trigger point for 3 to",
+                "5 minutes, or use short, slow strokes across it, then move on. Short sessions",
+                "spread through the day work better than one long, hard session.",
+            ]
+        );
+    }
 }

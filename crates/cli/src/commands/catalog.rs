@@ -8,8 +8,8 @@ use knotwork_proto::catalog::v1 as cat;
 use super::names::Names;
 use crate::connect::{Ctx, Reply, full};
 use crate::output::{
-    Painter, align_right, paint, painted, print_lines, print_red_flags, print_table, short, style,
-    table, title, width, word, wrapped_lines,
+    Painter, align_right, paint, painted, paragraph_lines, print_lines, print_red_flags,
+    print_table, short, style, table, title, width, word, wrapped_lines,
 };
 
 /// A single resource name or id.
@@ -466,17 +466,32 @@ pub async fn muscle(ctx: &Ctx, args: NameArg) -> anyhow::Result<()> {
     ctx.out.show(&resp, |resp| {
         let Some(m) = &resp.muscle else { return };
         title(&m.display_name, &m.name);
-        if !m.aliases.is_empty() {
-            println!("Also called: {}", m.aliases.join(", "));
-        }
-        println!("Region: {}", short(&m.region));
-        println!("{}", m.description);
-        if !m.actions.is_empty() {
-            println!("Actions: {}", m.actions.join("; "));
-        }
-        let points: Vec<_> = m.trigger_points.iter().map(|p| short(p)).collect();
-        println!("Trigger points: {}", points.join(", "));
+        print_lines(muscle_lines(m, width(), painted));
     })
+}
+
+/// The lines of `knotwork muscle` under the title at `width` columns: the
+/// description as a paragraph, the actions wrapped beneath their label.
+fn muscle_lines(m: &cat::Muscle, width: usize, paint: Painter) -> Vec<String> {
+    let plain = Style::new();
+    let mut lines = Vec::new();
+    if !m.aliases.is_empty() {
+        lines.push(format!("Also called: {}", m.aliases.join(", ")));
+    }
+    lines.push(format!("Region: {}", short(&m.region)));
+    lines.extend(paragraph_lines(0, (plain, &m.description), width, paint));
+    if !m.actions.is_empty() {
+        lines.extend(wrapped_lines(
+            0,
+            (plain, "Actions:"),
+            (plain, &m.actions.join("; ")),
+            width,
+            paint,
+        ));
+    }
+    let points: Vec<_> = m.trigger_points.iter().map(|p| short(p)).collect();
+    lines.push(format!("Trigger points: {}", points.join(", ")));
+    lines
 }
 
 /// `knotwork muscles`.
@@ -679,6 +694,41 @@ mod tests {
         assert!(
             !lines.iter().any(|l| l.contains("Never with")),
             "{lines:#?}"
+        );
+    }
+
+    #[test]
+    fn a_muscle_wraps_its_description_and_actions() {
+        let m = cat::Muscle {
+            region: "regions/lower_abdomen".into(),
+            aliases: vec!["psoas".into(), "hip flexor".into()],
+            description: "The main hip flexor, made of the psoas, which runs from the lumbar \
+                          spine through the back of the abdomen, and the iliacus, which lines \
+                          the inside of the pelvic bowl."
+                .into(),
+            actions: vec![
+                "Lifts the thigh toward the trunk".into(),
+                "Bends the trunk forward from lying".into(),
+                "Helps hold the lumbar spine when standing".into(),
+            ],
+            trigger_points: vec![
+                "triggerPoints/iliopsoas_psoas".into(),
+                "triggerPoints/iliopsoas_iliacus".into(),
+            ],
+            ..Default::default()
+        };
+        assert_eq!(
+            muscle_lines(&m, 80, bracketed),
+            [
+                "Also called: psoas, hip flexor",
+                "Region: lower_abdomen",
+                "The main hip flexor, made of the psoas, which runs from the lumbar spine through",
+                "the back of the abdomen, and the iliacus, which lines the inside of the pelvic",
+                "bowl.",
+                "Actions: Lifts the thigh toward the trunk; Bends the trunk forward from lying;",
+                "  Helps hold the lumbar spine when standing",
+                "Trigger points: iliopsoas_psoas, iliopsoas_iliacus",
+            ]
         );
     }
 

@@ -3,7 +3,10 @@
 use knotwork_proto::session::v1 as ses;
 
 use crate::connect::{Ctx, Reply, full};
-use crate::output::{align_right, paint, print_table, short, style, table};
+use crate::output::{
+    Painter, align_right, paint, painted, paragraph_lines, print_lines, print_table, short, style,
+    table, width,
+};
 
 /// Options of `knotwork check-in`.
 #[derive(Debug, clap::Args)]
@@ -123,14 +126,7 @@ pub async fn pain_progress(ctx: &Ctx, args: PainProgressArgs) -> anyhow::Result<
             return;
         }
         for r in &resp.regions {
-            let trend = if r.change < 0 {
-                paint(style::GOOD, "better")
-            } else if r.change > 0 {
-                paint(style::CAUTION, "worse")
-            } else {
-                paint(style::DIM, "no change")
-            };
-            anstream::println!("{}  {}", r.summary, trend);
+            print_lines(region_summary_lines(r, width(), painted));
             let bars: Vec<String> = r
                 .daily
                 .iter()
@@ -145,6 +141,29 @@ pub async fn pain_progress(ctx: &Ctx, args: PainProgressArgs) -> anyhow::Result<
             }
         }
     })
+}
+
+/// A region's summary at `width` columns, as a paragraph (the bars beneath
+/// are indented, so its lines must not be), then its trend in colour: on
+/// the summary's line, two columns after it, when both fit.
+fn region_summary_lines(r: &ses::RegionProgress, width: usize, paint: Painter) -> Vec<String> {
+    let (trend_style, trend) = if r.change < 0 {
+        (style::GOOD, "better")
+    } else if r.change > 0 {
+        (style::CAUTION, "worse")
+    } else {
+        (style::DIM, "no change")
+    };
+    let mut lines = paragraph_lines(0, (anstyle::Style::new(), &r.summary), width, paint);
+    let on_one_line = textwrap::core::display_width(&r.summary) + 2 + trend.len() <= width;
+    match lines.as_mut_slice() {
+        [summary] if on_one_line => {
+            summary.push_str("  ");
+            summary.push_str(&paint(trend_style, trend));
+        }
+        _ => lines.push(paint(trend_style, trend)),
+    }
+    lines
 }
 
 /// Options of `knotwork report`.
@@ -195,4 +214,51 @@ pub async fn report(ctx: &Ctx, args: ReportArgs) -> anyhow::Result<()> {
             resp.procedures
         );
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::output::bracketed;
+
+    #[test]
+    fn a_region_summary_wraps_as_a_paragraph_with_its_trend() {
+        let region = |summary: &str, change: i32| ses::RegionProgress {
+            summary: summary.into(),
+            change,
+            ..Default::default()
+        };
+        let check =
+            |r: &ses::RegionProgress, width: usize| region_summary_lines(r, width, bracketed);
+        // The trend two columns after the summary, when both fit.
+        let low_back = region("low back: 6 -> 3 over 9 days", -3);
+        assert_eq!(
+            check(&low_back, 80),
+            ["low back: 6 -> 3 over 9 days  [better]"]
+        );
+        assert_eq!(
+            check(&low_back, 36),
+            ["low back: 6 -> 3 over 9 days  [better]"]
+        );
+        // Else on a line of its own.
+        assert_eq!(
+            check(&low_back, 35),
+            ["low back: 6 -> 3 over 9 days", "[better]"]
+        );
+        // A long summary wraps level, not hanging toward the bars beneath.
+        let long = region(
+            "Back of the shoulder blade and upper arm: 7 -> 7 over 12 days, \
+             with check-ins on 9 of them",
+            0,
+        );
+        assert_eq!(
+            check(&long, 40),
+            [
+                "Back of the shoulder blade and upper",
+                "arm: 7 -> 7 over 12 days, with check-ins",
+                "on 9 of them",
+                "[no change]",
+            ]
+        );
+    }
 }

@@ -18,7 +18,9 @@ use super::catalog::parse_side;
 use super::journal::{parse_quality, show_logged};
 use super::names::Names;
 use crate::connect::{Ctx, Reply, explain, full};
-use crate::output::{self, paint, print_warnings, style, word};
+use crate::output::{
+    self, Painter, paint, painted, paragraph_lines, print_lines, style, warning_lines, width, word,
+};
 
 /// Options of `knotwork guide`.
 #[derive(Debug, clap::Args)]
@@ -192,6 +194,39 @@ fn reconnect_notice(countdown: &mut Countdown, ctx: &Ctx, attempt: u32) {
     );
 }
 
+/// The lines printed when a guided session starts, at `width` columns: what
+/// it is (one line), the instructions as a paragraph, the warnings.
+fn started_lines(
+    g: &ses::GuidedSession,
+    names: &Names,
+    width: usize,
+    paint: Painter,
+) -> Vec<String> {
+    let mut lines = vec![format!(
+        "{} {} with {}, {} s per side, aim for {}/10 {}",
+        paint(style::HEADING, "Guided session:"),
+        names.of(&g.trigger_point),
+        names.of(&g.tool),
+        g.duration_seconds,
+        g.target_pressure,
+        paint(
+            style::DIM,
+            &format!(
+                "({}, session {} on this point today)",
+                g.name, g.sessions_today
+            )
+        )
+    )];
+    lines.extend(paragraph_lines(
+        0,
+        (anstyle::Style::new(), &g.instructions),
+        width,
+        paint,
+    ));
+    lines.extend(warning_lines(&g.warnings, width, paint));
+    lines
+}
+
 /// `knotwork guide`.
 pub async fn guide(ctx: &Ctx, args: GuideArgs) -> anyhow::Result<()> {
     let side = parse_side(&args.side)?;
@@ -224,25 +259,7 @@ pub async fn guide(ctx: &Ctx, args: GuideArgs) -> anyhow::Result<()> {
         output::print_json_line(&started)?;
     } else {
         let names = Names::load(ctx, std::slice::from_ref(&g.trigger_point)).await;
-        anstream::println!(
-            "{} {} with {}, {} s per side, aim for {}/10 {}",
-            paint(style::HEADING, "Guided session:"),
-            names.of(&g.trigger_point),
-            names.of(&g.tool),
-            g.duration_seconds,
-            g.target_pressure,
-            paint(
-                style::DIM,
-                format!(
-                    "({}, session {} on this point today)",
-                    g.name, g.sessions_today
-                )
-            )
-        );
-        if !g.instructions.is_empty() {
-            println!("{}", g.instructions);
-        }
-        print_warnings(&g.warnings);
+        print_lines(started_lines(&g, &names, width(), painted));
     }
 
     let mut countdown = Countdown {
@@ -402,6 +419,43 @@ mod tests {
         assert_eq!(backoff(6).as_millis(), 8000);
         assert!(retryable(&tonic::Status::unavailable("gone")));
         assert!(!retryable(&tonic::Status::not_found("no")));
+    }
+
+    #[test]
+    fn the_instructions_wrap_as_a_paragraph() {
+        let g = ses::GuidedSession {
+            name: "guidedSessions/g1".into(),
+            trigger_point: "triggerPoints/gastrocnemius_medial".into(),
+            tool: "tools/lacrosse_ball".into(),
+            duration_seconds: 180,
+            target_pressure: 5,
+            sessions_today: 1,
+            instructions: "Sit on the floor with the ball under the calf; cross the other leg \
+                           on top to add weight and hold, or roll a few centimetres. Keep the \
+                           ball off the back of the knee."
+                .into(),
+            warnings: vec![ses::SafetyWarning {
+                severity: ses::WarningSeverity::Caution as i32,
+                message: "Never massage a calf that is swollen, warm or red.".into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let names = Names::from_pairs([
+            ("triggerPoints/gastrocnemius_medial", "Calf point"),
+            ("tools/lacrosse_ball", "Lacrosse ball"),
+        ]);
+        assert_eq!(
+            started_lines(&g, &names, 80, output::bracketed),
+            [
+                "[Guided session:] Calf point with Lacrosse ball, 180 s per side, aim for 5/10 \
+                 [(guidedSessions/g1, session 1 on this point today)]",
+                "Sit on the floor with the ball under the calf; cross the other leg on top to add",
+                "weight and hold, or roll a few centimetres. Keep the ball off the back of the",
+                "knee.",
+                "[! Caution:] Never massage a calf that is swollen, warm or red.",
+            ]
+        );
     }
 
     #[test]
