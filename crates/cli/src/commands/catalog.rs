@@ -396,7 +396,9 @@ pub async fn point(ctx: &Ctx, args: PointArgs) -> anyhow::Result<()> {
     let display = if ctx.out.json {
         Names::default()
     } else {
-        Names::load(ctx, &[]).await
+        let mut display = Names::load(ctx, &[]).await;
+        display.add_symptoms(ctx).await;
+        display
     };
     if let [name] = names.as_slice() {
         let resp = client

@@ -15,8 +15,8 @@ use crate::output::short;
 pub struct Names(HashMap<String, String>);
 
 impl Names {
-    /// The tools, screening conditions and symptoms, and the trigger points
-    /// `points` (resource names), from the catalog.
+    /// The tools and screening conditions, and the trigger points `points`
+    /// (resource names), from the catalog.
     pub async fn load(ctx: &Ctx, points: &[String]) -> Self {
         let mut out = HashMap::new();
         let Ok(mut c) = ctx.catalog().await else {
@@ -41,11 +41,6 @@ impl Names {
                 out.insert(x.name, x.display_name);
             }
         }
-        if let Ok(r) = c.list_symptoms(cat::ListSymptomsRequest {}).await {
-            for x in r.into_inner().symptoms {
-                out.insert(x.name, x.display_name);
-            }
-        }
         let mut wanted: Vec<String> = points.to_vec();
         wanted.sort();
         wanted.dedup();
@@ -62,6 +57,19 @@ impl Names {
             }
         }
         Self(out)
+    }
+
+    /// Adds the symptoms' names, for the one answer that lists symptoms (a
+    /// point's facts): not a call every command makes.
+    pub async fn add_symptoms(&mut self, ctx: &Ctx) {
+        let Ok(mut c) = ctx.catalog().await else {
+            return;
+        };
+        if let Ok(r) = c.list_symptoms(cat::ListSymptomsRequest {}).await {
+            for x in r.into_inner().symptoms {
+                self.0.insert(x.name, x.display_name);
+            }
+        }
     }
 
     /// The names of `points` (trigger point resource names) for a human

@@ -22,8 +22,9 @@
 //! written behind every 100 ms, so the flush is short: `write_behind.rs`)
 //! and before a snapshot lets the log be purged: a crash may lose applied
 //! rows, and openraft applies the committed entries again at start (a batch
-//! of row changes is idempotent). The committed log id rides along with the next log append
-//! rather than costing a transaction of its own ([`LogStore`]).
+//! of row changes is idempotent). The committed log id rides along with the
+//! next log append rather than costing a transaction of its own
+//! ([`LogStore`]).
 //!
 //! **Snapshots** hold every session row at an applied log id, kept in one
 //! file beside the database (`raft-snapshot.bin`); a replica that is too far

@@ -210,12 +210,17 @@ struct Shape {
     days: usize,
 }
 
+/// The bytes a point's id takes, roughly: in `by_point` and in `worked`.
+fn id_bytes(point: &str) -> usize {
+    2 * (point.len() + 48)
+}
+
 impl Shape {
     /// The whole journal's.
     fn of(g: &Grouped) -> Self {
         Self {
             points: g.by_point.len(),
-            id_bytes: g.by_point.keys().map(|k| 2 * (k.len() + 48)).sum(),
+            id_bytes: g.by_point.keys().map(|k| id_bytes(k)).sum(),
             days: g.worked.values().map(|d| d.len()).sum(),
         }
     }
@@ -225,7 +230,7 @@ impl Shape {
         let worked = g.by_point.contains_key(point);
         Self {
             points: usize::from(worked),
-            id_bytes: if worked { 2 * (point.len() + 48) } else { 0 },
+            id_bytes: if worked { id_bytes(point) } else { 0 },
             days: g.worked.get(point).map_or(0, |d| d.len()),
         }
     }
