@@ -264,10 +264,8 @@ fn guidance_lines(g: &cat::TechniqueGuidance, width: usize, paint: Painter) -> V
     t.add_row(vec![
         "sessions per point".to_owned(),
         format!(
-            "{}-{} a day (at most {})",
-            g.recommended_sessions_per_day_min,
-            g.max_sessions_per_point_per_day,
-            g.max_sessions_per_point_per_day
+            "at least {} a day, at most {}",
+            g.recommended_sessions_per_day_min, g.max_sessions_per_point_per_day
         ),
     ]);
     t.add_row(vec![
@@ -513,7 +511,7 @@ mod tests {
                 "[Technique guidance]",
                 " pressure            aim for 5/10, never above 7/10: Aim for about 5 out of 10.",
                 " time per point      180-300 s",
-                " sessions per point  3-6 a day (at most 6)",
+                " sessions per point  at least 3 a day, at most 6",
                 " expect change in    7 days",
                 "Hold steady, moderate pressure (about 5 out of 10) on one trigger point for 3 to",
                 "5 minutes, or use short, slow strokes across it, then move on. Short sessions",

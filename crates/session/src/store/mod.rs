@@ -6,7 +6,8 @@
 //! `reads.rs` the queries; `keys.rs` the key encoding, the table
 //! definitions and the schema version; `holds.rs`, `usage.rs` and
 //! `snapshot.rs` the holds, the quota counters and the streamed export and
-//! backup; `replica.rs`, `start.rs` the Raft group, `shard_map.rs` the
+//! backup; `replica.rs`, `start.rs` the Raft group (`evaluated.rs` the
+//! leader's batch kept open for its apply), `shard_map.rs` the
 //! shard map in its replicated state (`map_state.rs` its stored form and
 //! rules).
 //!
@@ -61,6 +62,7 @@ use crate::domain::{
 };
 use crate::error::Error;
 
+mod evaluated;
 mod holds;
 mod journal;
 mod keys;
@@ -210,6 +212,9 @@ pub struct Store {
     read_term: AtomicU64,
     /// Grouped journals read lately (`versions.rs`).
     journals: Arc<versions::Journals>,
+    /// The session file's recovery, with the writer's kept batch
+    /// (`evaluated.rs`).
+    recovery: Arc<Recovery>,
 }
 
 impl std::fmt::Debug for Store {
@@ -274,7 +279,7 @@ impl Store {
         let journals = recovery.journals.clone();
         let writer = {
             let w = Writer {
-                recovery,
+                recovery: recovery.clone(),
                 max_batch: options.max_batch.max(1),
                 max_batch_bytes: options.max_batch_bytes.max(1),
                 quota: options.quota,
@@ -299,6 +304,7 @@ impl Store {
             maps: map_state::MapSink::default(),
             read_term: AtomicU64::new(0),
             journals,
+            recovery,
         })
     }
 
@@ -363,9 +369,16 @@ impl Store {
             "journal_cache_bytes",
             "Bytes of grouped journals kept between calls (an estimate).",
         );
+        let in_evaluation = metrics.counter(
+            "batches_applied_in_evaluation_total",
+            "Replicated write batches whose apply committed the transaction that evaluated them \
+             (the others are applied from their rows, as on every follower).",
+        );
         let this = Arc::downgrade(self);
         metrics.on_scrape(move || {
             let Some(this) = this.upgrade() else { return };
+            let e = this.recovery.kept.committed();
+            in_evaluation.inc_by(e.saturating_sub(in_evaluation.get()));
             let (h, m, p, b) = this.journals.counts();
             hits.inc_by(h.saturating_sub(hits.get()));
             misses.inc_by(m.saturating_sub(misses.get()));

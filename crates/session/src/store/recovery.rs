@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use redb::{Database, Durability};
 
+use super::evaluated::Gate;
 use super::keys::{PROBE_KEY, USERS};
 use super::versions::{JOURNALS_BYTES, Journals};
 use crate::error::Error;
@@ -84,6 +85,10 @@ pub(super) struct Recovery {
     probe_ok: AtomicBool,
     raft_failing: AtomicBool,
     lock: Mutex<()>,
+    /// The writer's evaluated batch kept for its apply, and the way
+    /// everyone else takes a write transaction of a replica's session file
+    /// (`evaluated.rs`).
+    pub(super) kept: Gate,
 }
 
 impl Recovery {
@@ -128,6 +133,7 @@ impl Recovery {
             probe_ok: AtomicBool::new(true),
             raft_failing: AtomicBool::new(false),
             lock: Mutex::new(()),
+            kept: Gate::default(),
         })
     }
 
@@ -177,6 +183,9 @@ impl Recovery {
     /// When someone else reopened it already, only lets go of `old`.
     pub(super) fn reopen(&self, old: Arc<Database>, mut waiting: impl FnMut()) {
         let _one_at_a_time = self.lock.lock();
+        // A kept batch holds the file too; its entry, if committed, is
+        // applied from its rows.
+        self.kept.discard();
         let same = self
             .cell
             .read()

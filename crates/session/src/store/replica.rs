@@ -3,11 +3,13 @@
 //! log and vote in a redb file of their own (`log_file.rs` says why).
 //!
 //! **What is replicated.** The leader's writer evaluates a batch of writes
-//! with the usual write logic in a transaction it then aborts, recording
-//! every row change (`tables::Change`); the changes are one Raft entry
-//! ([`Batch`]). Every replica, the leader included, applies committed
-//! entries by writing those rows, so the rules run once, on the leader,
-//! with its catalog and clock, and replicas cannot diverge.
+//! with the usual write logic in a write transaction, recording every row
+//! change (`tables::Change`); the changes are one Raft entry ([`Batch`]).
+//! Every replica applies committed entries by writing those rows, so the
+//! rules run once, on the leader, with its catalog and clock, and replicas
+//! cannot diverge. The leader itself commits the transaction that
+//! evaluated the batch as that entry's apply, rather than writing the same
+//! rows again (`evaluated.rs` says when that is the same state).
 //!
 //! **Evaluated against what it changes.** A batch names the last batch
 //! applied when it was evaluated (`based_on`). Applying it checks that
@@ -50,6 +52,7 @@ use openraft::{
 };
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
+use super::evaluated::Gate;
 use super::journal;
 use super::keys::{DATA_TABLES, JOURNAL, RAFT_STATE, SESSIONS, b64, table_id};
 use super::log_file::{COMMITTED, LOG, LOG_STATE, PURGED, VOTE};
@@ -472,9 +475,9 @@ impl StateMachine {
 
 /// Flushes the session file: every apply committed so far is on disk once
 /// this returns.
-fn flush(db: &Database, flushes: &Flushes) -> Result<(), Error> {
+fn flush(db: &Database, kept: &Gate, flushes: &Flushes) -> Result<(), Error> {
     let started = std::time::Instant::now();
-    let txn = write_txn(db, true)?;
+    let txn = kept.write_txn(db, true)?;
     {
         // A row rewritten as it is, so the commit has something to write.
         let mut state = txn.open_table(RAFT_STATE)?;
@@ -489,18 +492,21 @@ fn flush(db: &Database, flushes: &Flushes) -> Result<(), Error> {
 }
 
 /// Applies `entries` in `txn`: each batch whose base is the last batch
-/// applied, each shard map under the epoch rules, each membership. Returns
-/// what each entry did and the newest map now held.
-fn apply_entries(
+/// applied, each shard map under the epoch rules, each membership. The
+/// rows of entry `written` are in `txn` already (the leader's kept batch:
+/// `evaluated.rs`). Returns what each entry did and the newest map now
+/// held.
+pub(super) fn apply_entries(
     txn: &redb::WriteTransaction,
     entries: &[Entry<TypeConfig>],
+    written: Option<usize>,
 ) -> Result<(Vec<BatchReply>, Option<StoredMap>), Error> {
     let mut replies = Vec::with_capacity(entries.len());
     let mut held = None;
     let mut state = txn.open_table(RAFT_STATE)?;
     let mut last: Option<LogId<NodeId>> = state_get(&state, LAST_BATCH)?.flatten();
     let mut membership = None;
-    for e in entries {
+    for (i, e) in entries.iter().enumerate() {
         let applied = match &e.payload {
             EntryPayload::Blank => true,
             EntryPayload::Membership(m) => {
@@ -516,9 +522,17 @@ fn apply_entries(
                     now
                 }
                 None if batch.based_on == last => {
-                    apply_changes(txn, &batch.changes)?;
+                    if written != Some(i) {
+                        apply_changes(txn, &batch.changes)?;
+                    }
                     last = Some(e.log_id);
                     true
+                }
+                // Never committed: its rows are in `txn` already.
+                None if written == Some(i) => {
+                    return Err(Error::Storage(
+                        "a kept batch no longer applies on its base".into(),
+                    ));
                 }
                 None => false,
             },
@@ -562,7 +576,7 @@ fn reapply(db: &Database, log: &Database, upto: u64) -> Result<(), Error> {
             "applied entries {from}..={last} are not all in the log"
         )));
     }
-    apply_entries(&txn, &entries)?;
+    apply_entries(&txn, &entries, None)?;
     txn.commit()?;
     tracing::warn!(
         from,
@@ -696,12 +710,13 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
     async fn build_snapshot(&mut self) -> StorageResult<Snapshot<TypeConfig>> {
         let path = self.snapshot_path.clone();
         let flushes = self.flushes.clone();
+        let recovery = self.db.clone();
         let (meta, rows) = blocking(&self.db, move |db| {
             // One read transaction: the rows and the applied id agree.
             let txn = db.begin_read()?;
             // openraft purges the log up to this snapshot once it is built:
             // the applies it holds must not be lost to a crash after that.
-            flush(db, &flushes)?;
+            flush(db, &recovery.kept, &flushes)?;
             let state = txn.open_table(RAFT_STATE)?;
             let applied: Option<LogId<NodeId>> = state_get(&state, APPLIED)?.flatten();
             let membership: StoredMembership<NodeId, BasicNode> =
@@ -773,10 +788,11 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         let journals = self.db.journals.clone();
         let durable = self.flush_due();
         let flushes = self.flushes.clone();
+        let recovery = self.db.clone();
         let (replies, map) = blocking(&self.db, move |db| {
             let started = std::time::Instant::now();
-            let txn = write_txn(db, durable)?;
-            let out = apply_entries(&txn, &entries)?;
+            let (txn, written) = recovery.kept.for_apply(db, durable, &entries)?;
+            let out = apply_entries(&txn, &entries, written)?;
             txn.commit()?;
             if durable {
                 flushes.observe(started.elapsed());
@@ -815,9 +831,10 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         let path = self.snapshot_path.clone();
         let bytes = snapshot.into_inner();
         let journals = self.db.journals.clone();
+        let recovery = self.db.clone();
         let map = blocking(&self.db, move |db| {
             let rows: SnapshotRows = serde_json::from_slice(&bytes)?;
-            let txn = write_txn(db, true)?;
+            let txn = recovery.kept.write_txn(db, true)?;
             for def in DATA_TABLES {
                 txn.open_table(def)?.retain(|_, _| false)?;
             }

@@ -1024,3 +1024,102 @@ async fn large_writes_at_once_are_all_stored_over_bounded_batches() {
         );
     }
 }
+
+/// A group of one commits its batches from the transactions that evaluated
+/// them (`evaluated.rs`); its session file then holds exactly the rows a
+/// replica gets by applying its log from the entries' rows: every data
+/// table, the journal and the last batch, after concurrent writes of every
+/// kind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_leader_holds_exactly_what_its_log_applies() {
+    use redb::{ReadableDatabase, ReadableTable};
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(group_of_one(dir.path()).await);
+    let cat = Arc::new(fixture::catalog());
+    let mut tasks = Vec::new();
+    for u in 0..6 {
+        let (store, cat) = (store.clone(), cat.clone());
+        tasks.push(tokio::spawn(async move {
+            let user = format!("u{u}");
+            let patch = ProfilePatch {
+                time_zone: Some("America/New_York".into()),
+                ..Default::default()
+            };
+            store.update_profile(&user, patch, now()).await.unwrap();
+            for i in 0..4 {
+                let at = format!("2026-03-1{i}T10:00:00Z");
+                let d = draft("ql_superficial", &at, Some(4 + i as u8));
+                store
+                    .log_sessions(&user, vec![item(&format!("r{i}"), d)], cat.clone(), now())
+                    .await
+                    .unwrap();
+            }
+            store
+                .record_check_in(&user, "c", pain("low_back", 6), now())
+                .await
+                .unwrap();
+            let first = store.all_sessions(&user).await.unwrap()[0].clone();
+            assert!(store.delete_session(&user, &first.id).await.unwrap());
+            if u % 3 == 2 {
+                store.delete_user(&user).await.unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let kept = store.recovery.kept.committed();
+    assert!(kept > 0, "no batch was committed from its evaluation");
+    let mut store = Arc::into_inner(store).unwrap();
+    store.close().await;
+    drop(store);
+
+    let leader = recovery::open_db(&dir.path().join(DB_FILE), 1 << 20).unwrap();
+    let log = recovery::open_db(&dir.path().join(log_file::LOG_FILE), 1 << 20).unwrap();
+    let entries: Vec<openraft::Entry<replica::TypeConfig>> = {
+        let txn = log.begin_read().unwrap();
+        let t = txn.open_table(log_file::LOG).unwrap();
+        t.iter()
+            .unwrap()
+            .map(|r| serde_json::from_slice(r.unwrap().1.value()).unwrap())
+            .collect()
+    };
+    assert!(
+        entries.first().is_some_and(|e| e.log_id.index <= 1),
+        "the whole log"
+    );
+    let other = tempfile::tempdir().unwrap();
+    let replica = prepare(other.path(), StoreOptions::default()).unwrap();
+    let txn = replica.begin_write().unwrap();
+    replica::create_tables(&txn).unwrap();
+    let (replies, _) = replica::apply_entries(&txn, &entries, None).unwrap();
+    assert!(replies.iter().all(|r| r.applied));
+    txn.commit().unwrap();
+
+    let rows = |db: &redb::Database, def: keys::Def| -> Vec<(Vec<u8>, Vec<u8>)> {
+        let txn = db.begin_read().unwrap();
+        let t = txn.open_table(def).unwrap();
+        t.iter()
+            .unwrap()
+            .map(|r| {
+                let (k, v) = r.unwrap();
+                (k.value().to_vec(), v.value().to_vec())
+            })
+            .collect()
+    };
+    let mut compared = 0;
+    for def in keys::DATA_TABLES.iter().chain([&keys::JOURNAL]) {
+        let (a, b) = (rows(&leader, *def), rows(&replica, *def));
+        compared += a.len();
+        assert_eq!(a, b, "table {def}");
+    }
+    assert!(compared > 50, "{compared} rows");
+    let last = |db: &redb::Database| {
+        let txn = db.begin_write().unwrap();
+        let last = replica::last_batch(&txn).unwrap();
+        txn.abort().unwrap();
+        last
+    };
+    assert_eq!(last(&leader), last(&replica));
+    assert!(last(&leader).is_some());
+}

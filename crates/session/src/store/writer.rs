@@ -19,6 +19,7 @@ use std::sync::{Arc, mpsc};
 use redb::{Database, Durability};
 use tokio::sync::oneshot;
 
+use super::evaluated::Gate;
 use super::recovery::{RECOVERING, Recovery, current};
 use super::replica::{self, Batch, NodeId, Raft};
 use super::tables::{Applied, Change, Tables, WTable};
@@ -328,7 +329,8 @@ impl Proposer {
     /// waits until they are applied here (after a majority stored them).
     fn propose(
         &mut self,
-        db: &Database,
+        gate: &Gate,
+        db: &Arc<Database>,
         jobs: &mut Vec<Queued>,
         cut: Cut<'_>,
         quota: crate::domain::quota::Quota,
@@ -348,12 +350,15 @@ impl Proposer {
                 .map_err(|e| raft_failure(&e))?;
             self.confirmed_term = term;
         }
-        let batch = evaluate(db, jobs, cut, quota).map_err(|e| Failure::Storage(e.to_string()))?;
-        let reply = self
-            .handle
-            .block_on(async {
-                tokio::time::timeout(WRITE_TIMEOUT, self.raft.client_write(batch)).await
-            })
+        let batch = gate
+            .keep(db, |txn| evaluate(txn, jobs, cut, quota))
+            .map_err(|e| Failure::Storage(e.to_string()))?;
+        let reply = self.handle.block_on(async {
+            tokio::time::timeout(WRITE_TIMEOUT, self.raft.client_write(batch)).await
+        });
+        // Applied by now, or never from this transaction.
+        gate.discard();
+        let reply = reply
             .map_err(|_| Failure::Unavailable("the shard group did not commit in time".into()))?
             .map_err(|e| raft_failure(&e))?;
         if reply.data.applied {
@@ -367,18 +372,16 @@ impl Proposer {
     }
 }
 
-/// Runs `jobs` in a transaction that is then aborted, keeping their row
-/// changes as one batch (cut as `cut` says).
+/// Runs `jobs` in `txn` (kept for the batch's apply: `evaluated.rs`),
+/// recording their row changes as one batch (cut as `cut` says).
 fn evaluate(
-    db: &Database,
+    txn: &redb::WriteTransaction,
     jobs: &mut Vec<Queued>,
     cut: Cut<'_>,
     quota: crate::domain::quota::Quota,
 ) -> Result<Batch, Error> {
-    let txn = db.begin_write()?;
-    let based_on = replica::last_batch(&txn)?;
-    let changes = run_jobs(&txn, jobs, cut, quota)?;
-    txn.abort()?;
+    let based_on = replica::last_batch(txn)?;
+    let changes = run_jobs(txn, jobs, cut, quota)?;
     Ok(Batch {
         based_on,
         changes,
@@ -468,7 +471,7 @@ impl Writer {
                         bytes: self.max_batch_bytes,
                         deferred: &mut deferred,
                     };
-                    p.propose(&db, &mut jobs, cut, self.quota)
+                    p.propose(&self.recovery.kept, &db, &mut jobs, cut, self.quota)
                 }
             };
             // Those a full batch left wait again.

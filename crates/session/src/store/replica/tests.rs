@@ -367,3 +367,102 @@ async fn flushes_are_timed_once_instrumented() {
         "the first apply after FLUSH_EVERY flushes"
     );
 }
+
+/// The apply of a leader's batch commits the transaction that evaluated
+/// it (`evaluated.rs`) when its entry is the batch as evaluated, on the
+/// state it was evaluated on; any other entry is applied from its rows with
+/// the kept transaction aborted, and a snapshot's flush never waits for a
+/// kept batch.
+#[tokio::test]
+async fn a_kept_batch_is_committed_only_by_its_own_apply() {
+    let (_dir, _log, mut sm) = openraft::testing::StoreBuilder::build(&Builder)
+        .await
+        .unwrap();
+    let recovery = sm.db.clone();
+    let db = current(&recovery.cell).unwrap();
+    let id = |i| LogId::new(openraft::CommittedLeaderId::new(1, 1), i);
+    let put = |k: &str| Change::Put {
+        table: 0,
+        key: k.as_bytes().to_vec(),
+        value: Vec::new(),
+    };
+    let entry = |i, based_on, k: &str| Entry::<TypeConfig> {
+        log_id: id(i),
+        payload: EntryPayload::Normal(Batch {
+            based_on,
+            changes: vec![put(k)],
+            shard_map: None,
+        }),
+    };
+    // Evaluates `k` and, as a marker only the kept transaction holds (no
+    // entry carries it), `marker`.
+    let keep = |k: &'static str, marker: &'static str| {
+        recovery
+            .kept
+            .keep(&db, |txn| {
+                let mut users = txn.open_table(DATA_TABLES[0])?;
+                for key in [k, marker] {
+                    users.insert(key.as_bytes(), [].as_slice())?;
+                }
+                Ok(Batch {
+                    based_on: last_batch(txn)?,
+                    changes: vec![put(k)],
+                    shard_map: None,
+                })
+            })
+            .unwrap()
+    };
+    let has = |k: &str| {
+        let db = current(&recovery.cell).unwrap();
+        let txn = db.begin_read().unwrap();
+        let users = txn.open_table(DATA_TABLES[0]).unwrap();
+        users.get(k.as_bytes()).unwrap().is_some()
+    };
+    let map = |i: u64| Entry::<TypeConfig> {
+        log_id: id(i),
+        payload: EntryPayload::Normal(Batch {
+            based_on: None,
+            changes: Vec::new(),
+            shard_map: Some(StoredMap {
+                epoch: i,
+                bytes: b"map".to_vec(),
+            }),
+        }),
+    };
+
+    // Its own entry, after a map entry: the kept transaction commits.
+    let batch = keep("a", "marker-a");
+    assert_eq!(batch.based_on, None);
+    let replies = sm.apply([map(1), entry(2, None, "a")]).await.unwrap();
+    assert!(replies.iter().all(|r| r.applied));
+    assert!(has("a") && has("marker-a"));
+    assert_eq!(recovery.kept.committed(), 1);
+
+    // Another entry on the same base: applied from its rows.
+    let batch = keep("b", "marker-b");
+    assert_eq!(batch.based_on, Some(id(2)));
+    let replies = sm.apply([entry(3, Some(id(2)), "c")]).await.unwrap();
+    assert!(replies[0].applied);
+    assert!(has("c") && !has("b") && !has("marker-b"));
+    assert_eq!(recovery.kept.committed(), 1);
+
+    // The same changes on another base: skipped, the kept one aborted.
+    keep("d", "marker-d");
+    let replies = sm.apply([entry(4, Some(id(2)), "d")]).await.unwrap();
+    assert!(!replies[0].applied);
+    assert!(!has("d") && !has("marker-d"));
+
+    // A snapshot taken while a batch is kept flushes without waiting for
+    // it; the batch's entry then applies from its rows.
+    keep("e", "marker-e");
+    let built = tokio::time::timeout(std::time::Duration::from_secs(5), sm.build_snapshot()).await;
+    if built.is_err() {
+        // Let the blocked flush go, so the test fails instead of hanging.
+        recovery.kept.discard();
+        panic!("the flush waited for the kept batch");
+    }
+    let replies = sm.apply([entry(5, Some(id(3)), "e")]).await.unwrap();
+    assert!(replies[0].applied);
+    assert!(has("e") && !has("marker-e"));
+    assert_eq!(recovery.kept.committed(), 1);
+}
