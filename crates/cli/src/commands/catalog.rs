@@ -473,12 +473,19 @@ pub async fn muscle(ctx: &Ctx, args: NameArg) -> anyhow::Result<()> {
 }
 
 /// The lines of `knotwork muscle` under the title at `width` columns: the
-/// description as a paragraph, the actions wrapped beneath their label.
+/// description as a paragraph; the other names, the actions and the trigger
+/// points wrapped beneath their labels.
 fn muscle_lines(m: &cat::Muscle, width: usize, paint: Painter) -> Vec<String> {
     let plain = Style::new();
     let mut lines = Vec::new();
     if !m.aliases.is_empty() {
-        lines.push(format!("Also called: {}", m.aliases.join(", ")));
+        lines.extend(wrapped_lines(
+            0,
+            (plain, "Also called:"),
+            (plain, &m.aliases.join(", ")),
+            width,
+            paint,
+        ));
     }
     lines.push(format!("Region: {}", short(&m.region)));
     lines.extend(paragraph_lines(0, (plain, &m.description), width, paint));
@@ -492,7 +499,13 @@ fn muscle_lines(m: &cat::Muscle, width: usize, paint: Painter) -> Vec<String> {
         ));
     }
     let points: Vec<_> = m.trigger_points.iter().map(|p| short(p)).collect();
-    lines.push(format!("Trigger points: {}", points.join(", ")));
+    lines.extend(wrapped_lines(
+        0,
+        (plain, "Trigger points:"),
+        (plain, &points.join(", ")),
+        width,
+        paint,
+    ));
     lines
 }
 
@@ -732,6 +745,13 @@ mod tests {
                 "Trigger points: iliopsoas_psoas, iliopsoas_iliacus",
             ]
         );
+        // Narrower, the trigger points wrap beneath their label too.
+        let narrow = muscle_lines(&m, 40, bracketed);
+        assert_eq!(
+            narrow[narrow.len() - 2..],
+            ["Trigger points: iliopsoas_psoas,", "  iliopsoas_iliacus"]
+        );
+        assert!(narrow.iter().all(|l| l.len() <= 40), "{narrow:#?}");
     }
 
     #[test]

@@ -20,6 +20,7 @@ use super::names::Names;
 use crate::connect::{Ctx, Reply, explain, full};
 use crate::output::{
     self, Painter, paint, painted, paragraph_lines, print_lines, style, warning_lines, width, word,
+    wrapped_lines,
 };
 
 /// Options of `knotwork guide`.
@@ -195,28 +196,40 @@ fn reconnect_notice(countdown: &mut Countdown, ctx: &Ctx, attempt: u32) {
 }
 
 /// The lines printed when a guided session starts, at `width` columns: what
-/// it is (one line), the instructions as a paragraph, the warnings.
+/// it is (wrapped beneath its label), its id and count (dim, beneath), the
+/// instructions as a paragraph, the warnings.
 fn started_lines(
     g: &ses::GuidedSession,
     names: &Names,
     width: usize,
     paint: Painter,
 ) -> Vec<String> {
-    let mut lines = vec![format!(
-        "{} {} with {}, {} s per side, aim for {}/10 {}",
-        paint(style::HEADING, "Guided session:"),
+    let plain = anstyle::Style::new();
+    let what = format!(
+        "{} with {}, {} s per side, aim for {}/10",
         names.of(&g.trigger_point),
         names.of(&g.tool),
         g.duration_seconds,
         g.target_pressure,
-        paint(
-            style::DIM,
-            &format!(
-                "({}, session {} on this point today)",
-                g.name, g.sessions_today
-            )
-        )
-    )];
+    );
+    let mut lines = wrapped_lines(
+        0,
+        (style::HEADING, "Guided session:"),
+        (plain, &what),
+        width,
+        paint,
+    );
+    // Its id and count beneath, dim, at the wrapped lines' margin.
+    let which = format!(
+        "({}, session {} on this point today)",
+        g.name, g.sessions_today
+    );
+    lines.extend(paragraph_lines(
+        output::HANG,
+        (style::DIM, &which),
+        width,
+        paint,
+    ));
     lines.extend(paragraph_lines(
         0,
         (anstyle::Style::new(), &g.instructions),
@@ -448,13 +461,26 @@ mod tests {
         assert_eq!(
             started_lines(&g, &names, 80, output::bracketed),
             [
-                "[Guided session:] Calf point with Lacrosse ball, 180 s per side, aim for 5/10 \
-                 [(guidedSessions/g1, session 1 on this point today)]",
+                "[Guided session:] Calf point with Lacrosse ball, 180 s per side, aim for 5/10",
+                "  [(guidedSessions/g1, session 1 on this point today)]",
                 "Sit on the floor with the ball under the calf; cross the other leg on top to add",
                 "weight and hold, or roll a few centimetres. Keep the ball off the back of the",
                 "knee.",
                 "[! Caution:] Never massage a calf that is swollen, warm or red.",
             ]
+        );
+        // A real id, narrower: every line within the width.
+        let mut long = g.clone();
+        long.name = "guidedSessions/01a247cd-df9f-70c8-9449-71688f9e87f2".into();
+        let lines = started_lines(&long, &names, 60, output::bracketed);
+        assert!(
+            lines.iter().all(|l| l.replace(['[', ']'], "").len() <= 60),
+            "{lines:#?}"
+        );
+        assert_eq!(lines[1], "  side, aim for 5/10");
+        assert_eq!(
+            lines[2],
+            "  [(guidedSessions/01a247cd-df9f-70c8-9449-71688f9e87f2,]"
         );
     }
 

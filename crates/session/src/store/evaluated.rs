@@ -14,7 +14,8 @@
 //! of `based_on` meanwhile: redb lets one write transaction live at a time.
 //! An entry with that `based_on` and those changes, applied to that state,
 //! writes exactly those rows; the apply takes the kept transaction only for
-//! such an entry, coming first among the data batches it applies.
+//! such an entry, coming first among the data batches it applies (the
+//! check is the apply's, in `replica.rs`).
 //!
 //! **Never in the way.** Whoever else writes the session file while a
 //! batch may be kept (an apply of other entries, a snapshot's flush or
@@ -28,42 +29,37 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use openraft::{Entry, EntryPayload, LogId};
+use openraft::LogId;
 use redb::{Database, Durability, WriteTransaction};
 
-use super::recovery::write_txn;
-use super::replica::{Batch, NodeId, TypeConfig};
 use super::tables::Change;
 use crate::error::Error;
 
+/// A batch as evaluated: the last batch applied under it, and its rows.
+pub(super) type Evaluated = (Option<LogId<u64>>, Vec<Change>);
+
 /// The kept transaction and what its entry must carry to commit it.
-struct Kept {
+pub(super) struct Kept {
     txn: WriteTransaction,
-    based_on: Option<LogId<NodeId>>,
-    changes: Vec<Change>,
+    /// The last batch applied when it was evaluated.
+    pub(super) based_on: Option<LogId<u64>>,
+    /// The rows it changed.
+    pub(super) changes: Vec<Change>,
     /// The file the transaction writes, held while it lives.
     db: Arc<Database>,
 }
 
 impl Kept {
+    /// The transaction, to read in.
+    pub(super) fn txn(&self) -> &WriteTransaction {
+        &self.txn
+    }
+
     fn abort(self) {
         // A failed abort leaves nothing behind: the transaction is gone.
         if let Err(e) = self.txn.abort() {
             tracing::debug!(error = %e, "aborting a kept batch");
         }
-    }
-
-    /// The position of the entry this transaction commits: the first data
-    /// batch of `entries`, when it carries this base and these changes.
-    fn applies_in(&self, entries: &[Entry<TypeConfig>]) -> Option<usize> {
-        let (i, batch) = entries
-            .iter()
-            .enumerate()
-            .find_map(|(i, e)| match &e.payload {
-                EntryPayload::Normal(b) if b.shard_map.is_none() => Some((i, b)),
-                _ => None,
-            })?;
-        (batch.based_on == self.based_on && batch.changes == self.changes).then_some(i)
     }
 }
 
@@ -90,21 +86,21 @@ impl Gate {
     pub(super) fn keep(
         &self,
         db: &Arc<Database>,
-        evaluate: impl FnOnce(&WriteTransaction) -> Result<Batch, Error>,
-    ) -> Result<Batch, Error> {
+        evaluate: impl FnOnce(&WriteTransaction) -> Result<Evaluated, Error>,
+    ) -> Result<Evaluated, Error> {
         let mut slot = self.slot();
         if let Some(stale) = slot.take() {
             stale.abort();
         }
         let txn = db.begin_write()?;
-        let batch = evaluate(&txn)?;
+        let (based_on, changes) = evaluate(&txn)?;
         *slot = Some(Kept {
             txn,
-            based_on: batch.based_on,
-            changes: batch.changes.clone(),
+            based_on,
+            changes: changes.clone(),
             db: db.clone(),
         });
-        Ok(batch)
+        Ok((based_on, changes))
     }
 
     /// Aborts the kept batch, if its apply did not take it: the writer once
@@ -126,37 +122,50 @@ impl Gate {
         if let Some(kept) = slot.take() {
             kept.abort();
         }
-        write_txn(db, durable)
+        new_txn(db, durable)
     }
 
-    /// The transaction an apply of `entries` writes in: the kept one, with
-    /// the position of the entry whose rows it holds already, when that
-    /// entry comes first among the data batches on the state it was
-    /// evaluated on; otherwise a new one (the kept one aborted).
+    /// The transaction an apply writes in: the kept one, with what
+    /// `position` says (the entry whose rows it holds already) when that is
+    /// something; otherwise a new one (the kept one aborted).
     pub(super) fn for_apply(
         &self,
         db: &Database,
         durable: bool,
-        entries: &[Entry<TypeConfig>],
+        position: impl FnOnce(&Kept) -> Result<Option<usize>, Error>,
     ) -> Result<(WriteTransaction, Option<usize>), Error> {
         let mut slot = self.slot();
         if let Some(kept) = slot.take() {
             let same_file = std::ptr::eq(Arc::as_ptr(&kept.db), db);
-            match kept.applies_in(entries) {
-                Some(i) if same_file && super::replica::last_batch(&kept.txn)? == kept.based_on => {
+            match position(&kept)? {
+                Some(i) if same_file => {
                     drop(slot);
                     self.committed.fetch_add(1, Ordering::Relaxed);
                     let mut txn = kept.txn;
-                    txn.set_durability(if durable {
-                        Durability::Immediate
-                    } else {
-                        Durability::None
-                    })?;
+                    set_durability(&mut txn, durable)?;
                     return Ok((txn, Some(i)));
                 }
                 _ => kept.abort(),
             }
         }
-        Ok((write_txn(db, durable)?, None))
+        Ok((new_txn(db, durable)?, None))
     }
+}
+
+/// A new write transaction of `db` that commits with a flush (`durable`)
+/// or without, as `recovery::write_txn` (which holds this gate, so this
+/// module does not call it).
+fn new_txn(db: &Database, durable: bool) -> Result<WriteTransaction, Error> {
+    let mut txn = db.begin_write()?;
+    set_durability(&mut txn, durable)?;
+    Ok(txn)
+}
+
+fn set_durability(txn: &mut WriteTransaction, durable: bool) -> Result<(), Error> {
+    txn.set_durability(if durable {
+        Durability::Immediate
+    } else {
+        Durability::None
+    })?;
+    Ok(())
 }

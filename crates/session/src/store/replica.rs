@@ -52,7 +52,7 @@ use openraft::{
 };
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
-use super::evaluated::Gate;
+use super::evaluated::{Gate, Kept};
 use super::journal;
 use super::keys::{DATA_TABLES, JOURNAL, RAFT_STATE, SESSIONS, b64, table_id};
 use super::log_file::{COMMITTED, LOG, LOG_STATE, PURGED, VOTE};
@@ -549,6 +549,27 @@ pub(super) fn apply_entries(
     Ok((replies, held))
 }
 
+/// Where in `entries` the kept batch's own entry is (`evaluated.rs`): the
+/// first data batch, when it carries the kept batch's base and rows and
+/// that base is still the last batch applied. Entries before it change no
+/// row, so the kept transaction is their state too.
+fn kept_position(kept: &Kept, entries: &[Entry<TypeConfig>]) -> Result<Option<usize>, Error> {
+    let first = entries
+        .iter()
+        .enumerate()
+        .find_map(|(i, e)| match &e.payload {
+            EntryPayload::Normal(b) if b.shard_map.is_none() => Some((i, b)),
+            _ => None,
+        });
+    let Some((i, batch)) = first else {
+        return Ok(None);
+    };
+    if batch.based_on != kept.based_on || batch.changes != kept.changes {
+        return Ok(None);
+    }
+    Ok((last_batch(kept.txn())? == kept.based_on).then_some(i))
+}
+
 /// Applies again, durably, the entries of `log` after the file's applied
 /// id up to index `upto - 1`: what this process had applied before a
 /// reopen took the file back to its last durable commit. Nothing when the
@@ -791,7 +812,9 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         let recovery = self.db.clone();
         let (replies, map) = blocking(&self.db, move |db| {
             let started = std::time::Instant::now();
-            let (txn, written) = recovery.kept.for_apply(db, durable, &entries)?;
+            let (txn, written) = recovery
+                .kept
+                .for_apply(db, durable, |kept| kept_position(kept, &entries))?;
             let out = apply_entries(&txn, &entries, written)?;
             txn.commit()?;
             if durable {

@@ -19,7 +19,7 @@ use std::sync::{Arc, mpsc};
 use redb::{Database, Durability};
 use tokio::sync::oneshot;
 
-use super::evaluated::Gate;
+use super::evaluated::{Evaluated, Gate};
 use super::recovery::{RECOVERING, Recovery, current};
 use super::replica::{self, Batch, NodeId, Raft};
 use super::tables::{Applied, Change, Tables, WTable};
@@ -350,9 +350,14 @@ impl Proposer {
                 .map_err(|e| raft_failure(&e))?;
             self.confirmed_term = term;
         }
-        let batch = gate
+        let (based_on, changes) = gate
             .keep(db, |txn| evaluate(txn, jobs, cut, quota))
             .map_err(|e| Failure::Storage(e.to_string()))?;
+        let batch = Batch {
+            based_on,
+            changes,
+            shard_map: None,
+        };
         let reply = self.handle.block_on(async {
             tokio::time::timeout(WRITE_TIMEOUT, self.raft.client_write(batch)).await
         });
@@ -373,20 +378,17 @@ impl Proposer {
 }
 
 /// Runs `jobs` in `txn` (kept for the batch's apply: `evaluated.rs`),
-/// recording their row changes as one batch (cut as `cut` says).
+/// recording their row changes as one batch (cut as `cut` says) on the
+/// last batch applied.
 fn evaluate(
     txn: &redb::WriteTransaction,
     jobs: &mut Vec<Queued>,
     cut: Cut<'_>,
     quota: crate::domain::quota::Quota,
-) -> Result<Batch, Error> {
+) -> Result<Evaluated, Error> {
     let based_on = replica::last_batch(txn)?;
     let changes = run_jobs(txn, jobs, cut, quota)?;
-    Ok(Batch {
-        based_on,
-        changes,
-        shard_map: None,
-    })
+    Ok((based_on, changes))
 }
 
 impl Writer {

@@ -404,11 +404,7 @@ async fn a_kept_batch_is_committed_only_by_its_own_apply() {
                 for key in [k, marker] {
                     users.insert(key.as_bytes(), [].as_slice())?;
                 }
-                Ok(Batch {
-                    based_on: last_batch(txn)?,
-                    changes: vec![put(k)],
-                    shard_map: None,
-                })
+                Ok((last_batch(txn)?, vec![put(k)]))
             })
             .unwrap()
     };
@@ -431,16 +427,16 @@ async fn a_kept_batch_is_committed_only_by_its_own_apply() {
     };
 
     // Its own entry, after a map entry: the kept transaction commits.
-    let batch = keep("a", "marker-a");
-    assert_eq!(batch.based_on, None);
+    let (based_on, _) = keep("a", "marker-a");
+    assert_eq!(based_on, None);
     let replies = sm.apply([map(1), entry(2, None, "a")]).await.unwrap();
     assert!(replies.iter().all(|r| r.applied));
     assert!(has("a") && has("marker-a"));
     assert_eq!(recovery.kept.committed(), 1);
 
     // Another entry on the same base: applied from its rows.
-    let batch = keep("b", "marker-b");
-    assert_eq!(batch.based_on, Some(id(2)));
+    let (based_on, _) = keep("b", "marker-b");
+    assert_eq!(based_on, Some(id(2)));
     let replies = sm.apply([entry(3, Some(id(2)), "c")]).await.unwrap();
     assert!(replies[0].applied);
     assert!(has("c") && !has("b") && !has("marker-b"));
