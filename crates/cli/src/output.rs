@@ -198,6 +198,23 @@ pub fn table_lines(t: &Table) -> Vec<String> {
         .collect()
 }
 
+/// Prints a table with a column of prose, fitted to the terminal's width
+/// ([`fitted_table_lines`]).
+pub fn print_fitted_table(t: &Table) {
+    print_lines(fitted_table_lines(t, width()));
+}
+
+/// The lines of a table with a column of prose (advice, a description),
+/// fitted to `width` columns: the long cells wrap within their columns,
+/// short ones keep theirs. Not for tables of ids or names to copy, which
+/// [`table_lines`] prints whole.
+pub fn fitted_table_lines(t: &Table, width: usize) -> Vec<String> {
+    let mut t = t.clone();
+    t.set_content_arrangement(comfy_table::ContentArrangement::Dynamic);
+    t.set_width(u16::try_from(width).unwrap_or(u16::MAX));
+    table_lines(&t)
+}
+
 /// Prints lines built by a function that returns what it prints, so that
 /// tests can read them at a given width.
 pub fn print_lines(lines: impl IntoIterator<Item = String>) {
@@ -486,6 +503,38 @@ pub fn warning_lines(warnings: &[ses::SafetyWarning], width: usize, paint: Paint
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A table with a column of prose fits the width: the prose wraps in
+    /// its column, a short column and a column kept at its content's width
+    /// stay whole; a table that fits is as [`table_lines`] prints it.
+    #[test]
+    fn a_fitted_table_wraps_its_prose_within_its_column() {
+        let mut t = table(&["name", "action", "advice"]);
+        t.add_row(vec![
+            "Sharp pain anywhere".to_owned(),
+            "seek care".to_owned(),
+            "Do not self-treat this area; have it checked by a medical provider first.".to_owned(),
+        ]);
+        if let Some(c) = t.column_mut(0) {
+            c.set_constraint(comfy_table::ColumnConstraint::ContentWidth);
+        }
+        let lines = fitted_table_lines(&t, 50);
+        assert!(lines.iter().all(|l| l.chars().count() <= 50), "{lines:#?}");
+        assert_eq!(lines[1], " Sharp pain anywhere  seek care  Do not");
+        assert!(lines.len() > 3, "{lines:#?}");
+        assert!(
+            lines[2..].iter().all(|l| l.starts_with(&" ".repeat(32))),
+            "{lines:#?}"
+        );
+        let words = |ls: &[String]| {
+            ls.join(" ")
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        assert_eq!(words(&lines), words(&table_lines(&t)), "nothing lost");
+        assert_eq!(fitted_table_lines(&t, 200), table_lines(&t));
+    }
 
     #[test]
     fn red_flags_split_by_urgency_in_api_order() {

@@ -10,8 +10,8 @@ use super::catalog::{NameArg, PageArgs, never_with_lines, next_page, opt_full, s
 use super::names::Names;
 use crate::connect::{Ctx, Reply, full};
 use crate::output::{
-    Painter, align_right, painted, paragraph_lines, print_lines, print_table, short, style, table,
-    table_lines, title, width, word, wrapped_lines,
+    Painter, align_right, fitted_table_lines, painted, paragraph_lines, print_fitted_table,
+    print_lines, print_table, short, style, table, title, width, word, wrapped_lines,
 };
 
 /// Options of `knotwork tools`.
@@ -273,7 +273,7 @@ fn guidance_lines(g: &cat::TechniqueGuidance, width: usize, paint: Painter) -> V
         format!("{} days", g.expected_improvement_days),
     ]);
     // The header row of this key/value table is empty: print the rows only.
-    lines.extend(table_lines(&t).into_iter().skip(1));
+    lines.extend(fitted_table_lines(&t, width).into_iter().skip(1));
     lines.extend(paragraph_lines(0, (Style::new(), &g.summary), width, paint));
     lines
 }
@@ -336,7 +336,7 @@ pub async fn red_flags(ctx: &Ctx) -> anyhow::Result<()> {
                 f.advice.clone(),
             ]);
         }
-        print_table(&t);
+        print_fitted_table(&t);
     })
 }
 

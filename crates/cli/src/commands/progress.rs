@@ -6,7 +6,7 @@ use knotwork_proto::session::v1 as ses;
 use super::journal::sessions_table;
 use super::names::Names;
 use crate::connect::{Ctx, Reply, full};
-use crate::output::{align_right, paint, print_table, style, table, word};
+use crate::output::{align_right, paint, print_fitted_table, print_table, style, table, word};
 
 /// Options of `knotwork progress`.
 #[derive(Debug, clap::Args)]
@@ -46,7 +46,11 @@ pub fn show_progress(progress: &[ses::PointProgress], days: bool, names: &Names)
         ]);
     }
     align_right(&mut t, &[2, 3]);
-    print_table(&t);
+    // The advice wraps; a point's name stays on one line.
+    if let Some(c) = t.column_mut(0) {
+        c.set_constraint(comfy_table::ColumnConstraint::ContentWidth);
+    }
+    print_fitted_table(&t);
     if days {
         for p in progress {
             let mut t = table(&["date", "sessions", "before", "after", "time"]);
