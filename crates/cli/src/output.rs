@@ -200,16 +200,21 @@ pub fn table_lines(t: &Table) -> Vec<String> {
 
 /// Prints a table with a column of prose, fitted to the terminal's width
 /// ([`fitted_table_lines`]).
-pub fn print_fitted_table(t: &Table) {
-    print_lines(fitted_table_lines(t, width()));
+pub fn print_fitted_table(t: &Table, whole: &[usize]) {
+    print_lines(fitted_table_lines(t, whole, width()));
 }
 
-/// The lines of a table with a column of prose (advice, a description),
-/// fitted to `width` columns: the long cells wrap within their columns,
-/// short ones keep theirs. Not for tables of ids or names to copy, which
-/// [`table_lines`] prints whole.
-pub fn fitted_table_lines(t: &Table, width: usize) -> Vec<String> {
+/// The lines of a table with a column of prose (advice, a question, a
+/// summary), fitted to `width` columns: the long cells wrap within their
+/// columns, short ones and the columns `whole` (ids to copy, names) keep
+/// their width. A table of ids alone is printed whole by [`table_lines`].
+pub fn fitted_table_lines(t: &Table, whole: &[usize], width: usize) -> Vec<String> {
     let mut t = t.clone();
+    for i in whole {
+        if let Some(c) = t.column_mut(*i) {
+            c.set_constraint(comfy_table::ColumnConstraint::ContentWidth);
+        }
+    }
     t.set_content_arrangement(comfy_table::ContentArrangement::Dynamic);
     t.set_width(u16::try_from(width).unwrap_or(u16::MAX));
     table_lines(&t)
@@ -515,10 +520,7 @@ mod tests {
             "seek care".to_owned(),
             "Do not self-treat this area; have it checked by a medical provider first.".to_owned(),
         ]);
-        if let Some(c) = t.column_mut(0) {
-            c.set_constraint(comfy_table::ColumnConstraint::ContentWidth);
-        }
-        let lines = fitted_table_lines(&t, 50);
+        let lines = fitted_table_lines(&t, &[0], 50);
         assert!(lines.iter().all(|l| l.chars().count() <= 50), "{lines:#?}");
         assert_eq!(lines[1], " Sharp pain anywhere  seek care  Do not");
         assert!(lines.len() > 3, "{lines:#?}");
@@ -533,7 +535,7 @@ mod tests {
                 .join(" ")
         };
         assert_eq!(words(&lines), words(&table_lines(&t)), "nothing lost");
-        assert_eq!(fitted_table_lines(&t, 200), table_lines(&t));
+        assert_eq!(fitted_table_lines(&t, &[0], 200), table_lines(&t));
     }
 
     #[test]

@@ -77,7 +77,7 @@ pub async fn guides(ctx: &Ctx, args: GuidesArgs) -> anyhow::Result<()> {
                 g.summary.clone(),
             ]);
         }
-        print_table(&t);
+        print_fitted_table(&t, &[0]);
         next_page(&resp.next_page_token);
     })
 }
@@ -214,7 +214,7 @@ pub async fn recommended_tools(ctx: &Ctx, args: NameArg) -> anyhow::Result<()> {
                 .unwrap_or_else(|| "?".into());
             t.add_row(vec![name, r.instructions.clone()]);
         }
-        print_table(&t);
+        print_fitted_table(&t, &[0]);
         print_lines(never_with_lines(&resp.excluded, &display, width(), painted));
     })
 }
@@ -236,7 +236,7 @@ pub async fn symptoms(ctx: &Ctx) -> anyhow::Result<()> {
                 s.synonyms.join(", "),
             ]);
         }
-        print_table(&t);
+        print_fitted_table(&t, &[0, 1]);
     })
 }
 
@@ -273,7 +273,7 @@ fn guidance_lines(g: &cat::TechniqueGuidance, width: usize, paint: Painter) -> V
         format!("{} days", g.expected_improvement_days),
     ]);
     // The header row of this key/value table is empty: print the rows only.
-    lines.extend(fitted_table_lines(&t, width).into_iter().skip(1));
+    lines.extend(fitted_table_lines(&t, &[0], width).into_iter().skip(1));
     lines.extend(paragraph_lines(0, (Style::new(), &g.summary), width, paint));
     lines
 }
@@ -315,7 +315,7 @@ pub async fn contraindications(ctx: &Ctx, args: ContraindicationsArgs) -> anyhow
                 },
             ]);
         }
-        print_table(&t);
+        print_fitted_table(&t, &[0, 1]);
     })
 }
 
@@ -336,7 +336,7 @@ pub async fn red_flags(ctx: &Ctx) -> anyhow::Result<()> {
                 f.advice.clone(),
             ]);
         }
-        print_fitted_table(&t);
+        print_fitted_table(&t, &[1]);
     })
 }
 
@@ -358,7 +358,7 @@ pub async fn sources(ctx: &Ctx) -> anyhow::Result<()> {
                 s.year.to_string(),
             ]);
         }
-        print_table(&t);
+        print_fitted_table(&t, &[0, 3]);
     })
 }
 

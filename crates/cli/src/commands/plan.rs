@@ -10,7 +10,8 @@ use knotwork_proto::session::v1 as ses;
 use super::names::Names;
 use crate::connect::{Ctx, Reply};
 use crate::output::{
-    Painter, painted, print_lines, print_table, style, table, table_lines, width, wrapped_lines,
+    Painter, painted, print_fitted_table, print_lines, style, table, table_lines, width,
+    wrapped_lines,
 };
 
 /// Options of `knotwork reminders`.
@@ -188,7 +189,7 @@ pub async fn reminders(ctx: &Ctx, args: RemindersArgs) -> anyhow::Result<()> {
                 r.body.clone(),
             ]);
         }
-        print_table(&t);
+        print_fitted_table(&t, &[0]);
     })
 }
 

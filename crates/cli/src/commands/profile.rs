@@ -9,8 +9,8 @@ use knotwork_proto::session::v1 as ses;
 use super::names::Names;
 use crate::connect::{Ctx, Reply, full};
 use crate::output::{
-    Painter, painted, print_lines, print_table, print_wrapped, short, style, table, width, word,
-    wrapped_lines,
+    Painter, painted, print_fitted_table, print_lines, print_wrapped, short, style, table, width,
+    word, wrapped_lines,
 };
 
 /// Options of `knotwork profile`.
@@ -257,7 +257,7 @@ pub async fn screening(ctx: &Ctx, args: ScreeningArgs) -> anyhow::Result<()> {
                     c.screening_question.clone(),
                 ]);
             }
-            print_table(&t);
+            print_fitted_table(&t, &[0]);
             print_wrapped(
                 0,
                 (Style::new(), ""),

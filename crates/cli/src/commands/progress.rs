@@ -47,10 +47,7 @@ pub fn show_progress(progress: &[ses::PointProgress], days: bool, names: &Names)
     }
     align_right(&mut t, &[2, 3]);
     // The advice wraps; a point's name stays on one line.
-    if let Some(c) = t.column_mut(0) {
-        c.set_constraint(comfy_table::ColumnConstraint::ContentWidth);
-    }
-    print_fitted_table(&t);
+    print_fitted_table(&t, &[0]);
     if days {
         for p in progress {
             let mut t = table(&["date", "sessions", "before", "after", "time"]);
