@@ -7,7 +7,8 @@
 //! definitions and the schema version; `holds.rs`, `usage.rs` and
 //! `snapshot.rs` the holds, the quota counters and the streamed export and
 //! backup; `replica.rs`, `start.rs` the Raft group (`evaluated.rs` the
-//! leader's batch kept open for its apply), `shard_map.rs` the
+//! leader's batch kept open for its apply, `recent.rs` the log's tail in
+//! memory), `shard_map.rs` the
 //! shard map in its replicated state (`map_state.rs` its stored form and
 //! rules).
 //!
@@ -69,6 +70,7 @@ mod keys;
 mod log_file;
 mod map_state;
 mod reads;
+mod recent;
 mod recovery;
 pub mod replica;
 mod schema;

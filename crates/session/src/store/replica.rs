@@ -57,6 +57,7 @@ use super::journal;
 use super::keys::{DATA_TABLES, JOURNAL, RAFT_STATE, SESSIONS, b64, table_id};
 use super::log_file::{COMMITTED, LOG, LOG_STATE, PURGED, VOTE};
 use super::map_state::{self, MapSink, StoredMap};
+use super::recent::Recent;
 use super::recovery::Recovery;
 use super::recovery::{current, write_txn};
 use super::tables::Change;
@@ -243,10 +244,14 @@ pub(super) fn last_batch(txn: &redb::WriteTransaction) -> Result<Option<LogId<No
 /// transaction. A write of its own, unflushed, reached the disk with that
 /// same append anyway; this saves a write transaction (and a hand-off to
 /// the blocking pool, which the Raft core waited for) on every batch.
+///
+/// The last entries appended are kept in memory too (`recent.rs`), so the
+/// apply that follows each append reads them without decoding the file.
 #[derive(Clone)]
 pub struct LogStore {
     db: Arc<Recovery>,
     committed: Arc<std::sync::Mutex<Option<LogId<NodeId>>>>,
+    recent: Arc<std::sync::Mutex<Recent<Entry<TypeConfig>>>>,
 }
 
 impl LogStore {
@@ -254,7 +259,15 @@ impl LogStore {
         Self {
             db,
             committed: Arc::default(),
+            recent: Arc::default(),
         }
+    }
+
+    /// The log's tail kept in memory.
+    fn recent(&self) -> std::sync::MutexGuard<'_, Recent<Entry<TypeConfig>>> {
+        self.recent
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The committed log id held for the next append.
@@ -270,6 +283,9 @@ impl RaftLogReader<TypeConfig> for LogStore {
         &mut self,
         range: RB,
     ) -> StorageResult<Vec<Entry<TypeConfig>>> {
+        if let Some(kept) = self.recent().get(&range) {
+            return Ok(kept);
+        }
         let (lo, hi) = (range.start_bound().cloned(), range.end_bound().cloned());
         blocking(&self.db, move |db| {
             let txn = db.begin_read()?;
@@ -347,13 +363,14 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I: IntoIterator<Item = Entry<TypeConfig>> + OptionalSend,
         I::IntoIter: OptionalSend,
     {
-        let entries: Vec<_> = entries.into_iter().collect();
+        let entries: Arc<Vec<_>> = Arc::new(entries.into_iter().collect());
         let committed = *self.committed();
+        let written = entries.clone();
         let result = blocking(&self.db, move |db| {
             let txn = write_txn(db, true)?;
             {
                 let mut t = txn.open_table(LOG)?;
-                for e in &entries {
+                for e in written.iter() {
                     t.insert(e.log_id.index, serde_json::to_vec(e)?.as_slice())?;
                 }
             }
@@ -365,13 +382,25 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         })
         .await;
         match &result {
-            Ok(()) => callback.log_io_completed(Ok(())),
+            Ok(()) => {
+                // Kept before openraft hears of them, so no read of them
+                // can miss both the file and the memory.
+                let entries = Arc::try_unwrap(entries).unwrap_or_else(|shared| (*shared).clone());
+                self.recent().appended(
+                    entries
+                        .into_iter()
+                        .map(|e| (e.log_id.index, entry_bytes(&e), e)),
+                );
+                callback.log_io_completed(Ok(()));
+            }
             Err(e) => callback.log_io_completed(Err(std::io::Error::other(e.to_string()))),
         }
         result
     }
 
     async fn truncate(&mut self, log_id: LogId<NodeId>) -> StorageResult<()> {
+        // Dropped from memory first: no read meanwhile finds them there.
+        self.recent().truncated(log_id.index);
         blocking(&self.db, move |db| {
             let txn = write_txn(db, true)?;
             txn.open_table(LOG)?
@@ -383,6 +412,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn purge(&mut self, log_id: LogId<NodeId>) -> StorageResult<()> {
+        self.recent().purged(log_id.index);
         blocking(&self.db, move |db| {
             let txn = write_txn(db, true)?;
             state_set(&txn, LOG_STATE, PURGED, &log_id)?;
@@ -393,6 +423,24 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         })
         .await
     }
+}
+
+/// About how many bytes `e` holds, for the bound on the entries kept in
+/// memory: its rows' keys and values.
+fn entry_bytes(e: &Entry<TypeConfig>) -> usize {
+    let rows = match &e.payload {
+        EntryPayload::Normal(b) => b
+            .changes
+            .iter()
+            .map(|c| match c {
+                Change::Put { key, value, .. } => key.len() + value.len(),
+                Change::Remove { key, .. } => key.len(),
+                Change::Clear { lo, hi, .. } => lo.len() + hi.len(),
+            })
+            .sum(),
+        _ => 0,
+    };
+    rows + 64
 }
 
 /// The rows of a snapshot: every session table, the last batch and the
