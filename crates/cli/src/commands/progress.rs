@@ -6,7 +6,10 @@ use knotwork_proto::session::v1 as ses;
 use super::journal::sessions_table;
 use super::names::Names;
 use crate::connect::{Ctx, Reply, full};
-use crate::output::{align_right, paint, print_fitted_table, print_table, style, table, word};
+use crate::output::{
+    Painter, align_right, paint, painted, print_fitted_table, print_lines, print_table, style,
+    table, width, word, wrapped_lines,
+};
 
 /// Options of `knotwork progress`.
 #[derive(Debug, clap::Args)]
@@ -46,8 +49,8 @@ pub fn show_progress(progress: &[ses::PointProgress], days: bool, names: &Names)
         ]);
     }
     align_right(&mut t, &[2, 3]);
-    // The advice wraps; a point's name stays on one line.
-    print_fitted_table(&t, &[0]);
+    // The advice wraps; a point's name and its status stay on one line.
+    print_fitted_table(&t, &[0, 1]);
     if days {
         for p in progress {
             let mut t = table(&["date", "sessions", "before", "after", "time"]);
@@ -105,8 +108,14 @@ pub async fn progress(ctx: &Ctx, args: ProgressArgs) -> anyhow::Result<()> {
     })
 }
 
-/// Prints the streak and the week's adherence in two lines.
+/// Prints the streak and the week's adherence.
 pub fn show_adherence(a: &ses::Adherence) {
+    print_lines(adherence_lines(a, width(), painted));
+}
+
+/// The streak and the week's adherence at `width` columns, each beneath
+/// its label.
+fn adherence_lines(a: &ses::Adherence, width: usize, paint: Painter) -> Vec<String> {
     let streak = match (a.streak_days, a.streak_includes_today) {
         (0, _) => "no streak yet: one session today starts one".to_owned(),
         (n, true) => format!("{n} day{} in a row, today included", plural(n)),
@@ -115,8 +124,22 @@ pub fn show_adherence(a: &ses::Adherence) {
             plural(n)
         ),
     };
-    anstream::println!("{}  {streak}", paint(style::HEADING, "streak"));
-    anstream::println!("{}    {}", paint(style::HEADING, "week"), week(a));
+    let plain = anstyle::Style::new();
+    let mut lines = wrapped_lines(
+        0,
+        (style::HEADING, "streak "),
+        (plain, &streak),
+        width,
+        paint,
+    );
+    lines.extend(wrapped_lines(
+        0,
+        (style::HEADING, "week   "),
+        (plain, &week(a)),
+        width,
+        paint,
+    ));
+    lines
 }
 
 /// The week's adherence in words. A week with nothing planned (every point
@@ -225,6 +248,23 @@ mod tests {
         assert_eq!(
             week(&adherence(2, 6, 33)),
             "2 of 6 planned sessions (33%), 2 of 7 days active (2026-11-28 to 2026-12-04)"
+        );
+    }
+
+    /// The week's line wraps beneath its label; at 80 columns (a pipe)
+    /// both lines read as before.
+    #[test]
+    fn the_adherence_lines_wrap_beneath_their_labels() {
+        let mut a = adherence(12, 18, 66);
+        a.streak_days = 3;
+        a.streak_includes_today = true;
+        assert_eq!(
+            adherence_lines(&a, 80, crate::output::bracketed),
+            [
+                "[streak ] 3 days in a row, today included",
+                "[week   ] 12 of 18 planned sessions (66%), 2 of 7 days active (2026-11-28 to",
+                "  2026-12-04)",
+            ]
         );
     }
 
