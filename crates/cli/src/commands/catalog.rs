@@ -477,35 +477,19 @@ pub async fn muscle(ctx: &Ctx, args: NameArg) -> anyhow::Result<()> {
 /// points wrapped beneath their labels.
 fn muscle_lines(m: &cat::Muscle, width: usize, paint: Painter) -> Vec<String> {
     let plain = Style::new();
+    let labelled =
+        |label: &str, text: &str| wrapped_lines(0, (plain, label), (plain, text), width, paint);
     let mut lines = Vec::new();
     if !m.aliases.is_empty() {
-        lines.extend(wrapped_lines(
-            0,
-            (plain, "Also called:"),
-            (plain, &m.aliases.join(", ")),
-            width,
-            paint,
-        ));
+        lines.extend(labelled("Also called:", &m.aliases.join(", ")));
     }
     lines.push(format!("Region: {}", short(&m.region)));
     lines.extend(paragraph_lines(0, (plain, &m.description), width, paint));
     if !m.actions.is_empty() {
-        lines.extend(wrapped_lines(
-            0,
-            (plain, "Actions:"),
-            (plain, &m.actions.join("; ")),
-            width,
-            paint,
-        ));
+        lines.extend(labelled("Actions:", &m.actions.join("; ")));
     }
     let points: Vec<_> = m.trigger_points.iter().map(|p| short(p)).collect();
-    lines.extend(wrapped_lines(
-        0,
-        (plain, "Trigger points:"),
-        (plain, &points.join(", ")),
-        width,
-        paint,
-    ));
+    lines.extend(labelled("Trigger points:", &points.join(", ")));
     lines
 }
 

@@ -230,12 +230,7 @@ fn started_lines(
         width,
         paint,
     ));
-    lines.extend(paragraph_lines(
-        0,
-        (anstyle::Style::new(), &g.instructions),
-        width,
-        paint,
-    ));
+    lines.extend(paragraph_lines(0, (plain, &g.instructions), width, paint));
     lines.extend(warning_lines(&g.warnings, width, paint));
     lines
 }

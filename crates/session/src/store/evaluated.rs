@@ -122,7 +122,7 @@ impl Gate {
         if let Some(kept) = slot.take() {
             kept.abort();
         }
-        new_txn(db, durable)
+        write_txn(db, durable)
     }
 
     /// The transaction an apply writes in: the kept one, with what
@@ -148,14 +148,14 @@ impl Gate {
                 _ => kept.abort(),
             }
         }
-        Ok((new_txn(db, durable)?, None))
+        Ok((write_txn(db, durable)?, None))
     }
 }
 
-/// A new write transaction of `db` that commits with a flush (`durable`)
-/// or without, as `recovery::write_txn` (which holds this gate, so this
-/// module does not call it).
-fn new_txn(db: &Database, durable: bool) -> Result<WriteTransaction, Error> {
+/// A write transaction that commits with a flush (`durable`) or without.
+/// Every store module takes it as `recovery::write_txn`; it lives here
+/// because `recovery.rs` holds the [`Gate`], which uses it.
+pub(super) fn write_txn(db: &Database, durable: bool) -> Result<WriteTransaction, Error> {
     let mut txn = db.begin_write()?;
     set_durability(&mut txn, durable)?;
     Ok(txn)

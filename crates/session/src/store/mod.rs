@@ -212,10 +212,8 @@ pub struct Store {
     /// it is the only voter of and has applied every earlier term's
     /// entries (0: none); see [`Store::read`].
     read_term: AtomicU64,
-    /// Grouped journals read lately (`versions.rs`).
-    journals: Arc<versions::Journals>,
-    /// The session file's recovery, with the writer's kept batch
-    /// (`evaluated.rs`).
+    /// The session file's recovery, with the grouped journals read lately
+    /// (`versions.rs`) and the writer's kept batch (`evaluated.rs`).
     recovery: Arc<Recovery>,
 }
 
@@ -278,7 +276,6 @@ impl Store {
         let healthy = recovery.healthy.subscribe();
         let cell = recovery.cell.clone();
         let path = recovery.path.clone();
-        let journals = recovery.journals.clone();
         let writer = {
             let w = Writer {
                 recovery: recovery.clone(),
@@ -305,7 +302,6 @@ impl Store {
             flushes: None,
             maps: map_state::MapSink::default(),
             read_term: AtomicU64::new(0),
-            journals,
             recovery,
         })
     }
@@ -381,7 +377,7 @@ impl Store {
             let Some(this) = this.upgrade() else { return };
             let e = this.recovery.kept.committed();
             in_evaluation.inc_by(e.saturating_sub(in_evaluation.get()));
-            let (h, m, p, b) = this.journals.counts();
+            let (h, m, p, b) = this.recovery.journals.counts();
             hits.inc_by(h.saturating_sub(hits.get()));
             misses.inc_by(m.saturating_sub(misses.get()));
             patched.inc_by(p.saturating_sub(patched.get()));
@@ -732,20 +728,20 @@ impl Store {
         // After the read barrier: what it waits for is applied, and so the
         // versions it raised are current.
         let db = self.readable().await?;
-        if let Some(kept) = self.journals.get(user) {
+        if let Some(kept) = self.recovery.journals.get(user) {
             return Ok(kept);
         }
-        let at = self.journals.version(user);
+        let at = self.recovery.journals.version(user);
         let owner = user.to_owned();
         let (journal, keys) = scan_in(db, move |t| t.journal_grouped(&owner)).await?;
         // What was computed from the user's journal before it changed
         // holds for the points whose sessions did not.
-        if let Some(earlier) = self.journals.earlier(user) {
+        if let Some(earlier) = self.recovery.journals.earlier(user) {
             journal.inherit(&earlier);
         }
         let kept = versions::Kept::new(journal, keys);
         let journal = kept.grouped().clone();
-        self.journals.put(user, at, kept);
+        self.recovery.journals.put(user, at, kept);
         Ok(journal)
     }
 

@@ -47,15 +47,7 @@ pub(super) fn open_db(path: &std::path::Path, cache_bytes: usize) -> Result<Data
 }
 
 /// A write transaction that commits with a flush (`durable`) or without.
-pub(super) fn write_txn(db: &Database, durable: bool) -> Result<redb::WriteTransaction, Error> {
-    let mut txn = db.begin_write()?;
-    txn.set_durability(if durable {
-        Durability::Immediate
-    } else {
-        Durability::None
-    })?;
-    Ok(txn)
-}
+pub(super) use super::evaluated::write_txn;
 
 /// Run on a reopened database before it is handed out.
 pub(super) type ReopenHook = Box<dyn Fn(&Database) -> Result<(), Error> + Send + Sync>;

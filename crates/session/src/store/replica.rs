@@ -854,7 +854,6 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     {
         let entries: Vec<_> = entries.into_iter().collect();
         let applied = self.applied.clone();
-        let journals = self.db.journals.clone();
         let durable = self.flush_due();
         let flushes = self.flushes.clone();
         let recovery = self.db.clone();
@@ -868,7 +867,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             if durable {
                 flushes.observe(started.elapsed());
             }
-            changed(&journals, &entries, &out.0);
+            changed(&recovery.journals, &entries, &out.0);
             // While this call still holds the database, so a reopen
             // (which waits for every handle) knows to restore these.
             if let Some(e) = entries.last() {
@@ -901,7 +900,6 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         let meta = meta.clone();
         let path = self.snapshot_path.clone();
         let bytes = snapshot.into_inner();
-        let journals = self.db.journals.clone();
         let recovery = self.db.clone();
         let map = blocking(&self.db, move |db| {
             let rows: SnapshotRows = serde_json::from_slice(&bytes)?;
@@ -933,7 +931,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 }
             }
             txn.commit()?;
-            journals.versions().changed_all();
+            recovery.journals.versions().changed_all();
             write_snapshot(&path, &meta, &bytes)?;
             Ok(rows.shard_map)
         })

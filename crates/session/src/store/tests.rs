@@ -890,7 +890,7 @@ async fn patched_journals_match_the_rows() {
         let rows = by_point(store.journal("u").await.unwrap());
         assert_eq!(*kept, rows, "replicated {replicated}, at the end");
         assert!(rows.by_point.len() > 1, "replicated {replicated}");
-        let (_, _, patched, _) = store.journals.counts();
+        let (_, _, patched, _) = store.recovery.journals.counts();
         assert!(patched >= 40, "replicated {replicated}: {patched} patched");
     }
 }
