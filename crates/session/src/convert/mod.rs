@@ -25,7 +25,7 @@ use crate::domain::validate::{RawAnswer, RawSession, parse_name};
 use crate::domain::{
     CatalogView, DayStats, GuidedSession, Origin, PainQuality, Profile, Screening,
     ScreeningAssessment, ScreeningStatus, SessionRecord, Severity, Side, UserData, Warning,
-    WarningCode, names, plan,
+    WarningCode, names, plan, time,
 };
 use crate::error::Error;
 
@@ -230,9 +230,9 @@ pub fn warning(w: &Warning) -> pb::SafetyWarning {
 pub fn session(r: &SessionRecord) -> pb::SessionRecord {
     let d = &r.draft;
     pb::SessionRecord {
-        name: format!("{}{}", names::SESSION, r.id),
-        trigger_point: format!("{}{}", names::TRIGGER_POINT, d.trigger_point),
-        tool: format!("{}{}", names::TOOL, d.tool),
+        name: names::of(names::SESSION, &r.id),
+        trigger_point: names::of(names::TRIGGER_POINT, &d.trigger_point),
+        tool: names::of(names::TOOL, &d.tool),
         side: side(d.side),
         pressure: i32::from(d.pressure),
         duration_seconds: i32::try_from(d.duration_seconds).unwrap_or(i32::MAX),
@@ -245,7 +245,7 @@ pub fn session(r: &SessionRecord) -> pb::SessionRecord {
         notes: d.notes.clone(),
         perform_time: Some(to_timestamp(d.perform_time)),
         create_time: Some(to_timestamp(r.create_time)),
-        local_date: r.local_date.to_string(),
+        local_date: time::iso_date(r.local_date),
         origin: (match r.origin {
             Origin::Logged => pb::SessionOrigin::Logged,
             Origin::Guided => pb::SessionOrigin::Guided,
@@ -253,7 +253,7 @@ pub fn session(r: &SessionRecord) -> pb::SessionRecord {
         guided_session: d
             .guided_session
             .as_ref()
-            .map(|g| format!("{}{g}", names::GUIDED_SESSION))
+            .map(|g| names::of(names::GUIDED_SESSION, g))
             .unwrap_or_default(),
         warnings: r.warnings.iter().map(warning).collect(),
     }
@@ -262,14 +262,14 @@ pub fn session(r: &SessionRecord) -> pb::SessionRecord {
 /// A guided session on the wire.
 pub fn guided(g: &GuidedSession) -> pb::GuidedSession {
     pb::GuidedSession {
-        name: format!("{}{}", names::GUIDED_SESSION, g.id),
-        trigger_point: format!("{}{}", names::TRIGGER_POINT, g.trigger_point),
-        tool: format!("{}{}", names::TOOL, g.tool),
+        name: names::of(names::GUIDED_SESSION, &g.id),
+        trigger_point: names::of(names::TRIGGER_POINT, &g.trigger_point),
+        tool: names::of(names::TOOL, &g.tool),
         side: side(g.side),
         duration_seconds: i32::try_from(g.duration_seconds).unwrap_or(i32::MAX),
         target_pressure: i32::from(g.target_pressure),
         start_time: Some(to_timestamp(g.start_time)),
-        local_date: g.local_date.to_string(),
+        local_date: time::iso_date(g.local_date),
         sessions_today: i32::try_from(g.sessions_today).unwrap_or(i32::MAX),
         warnings: g.warnings.iter().map(warning).collect(),
         instructions: g.instructions.clone(),
@@ -280,11 +280,7 @@ pub fn guided(g: &GuidedSession) -> pb::GuidedSession {
 pub fn profile(p: &Profile) -> pb::Profile {
     pb::Profile {
         time_zone: p.time_zone.clone(),
-        tools: p
-            .tools
-            .iter()
-            .map(|t| format!("{}{t}", names::TOOL))
-            .collect(),
+        tools: p.tools.iter().map(|t| names::of(names::TOOL, t)).collect(),
         create_time: p.create_time.map(to_timestamp),
         update_time: p.update_time.map(to_timestamp),
         wake_time: p.wake.map(plan::hhmm).unwrap_or_default(),
@@ -294,7 +290,7 @@ pub fn profile(p: &Profile) -> pb::Profile {
 
 fn contra(ids: &[String]) -> Vec<String> {
     ids.iter()
-        .map(|id| format!("{}{id}", names::CONTRAINDICATION))
+        .map(|id| names::of(names::CONTRAINDICATION, id))
         .collect()
 }
 
@@ -305,7 +301,7 @@ pub fn screening(s: &Screening, a: &ScreeningAssessment) -> pb::Screening {
             .answers
             .iter()
             .map(|(id, a)| pb::ScreeningAnswer {
-                contraindication: format!("{}{id}", names::CONTRAINDICATION),
+                contraindication: names::of(names::CONTRAINDICATION, id),
                 present: a.present,
                 cleared_by_provider: a.cleared_by_provider,
                 cleared_date: a.cleared_date.map(|d| d.to_string()).unwrap_or_default(),
@@ -324,7 +320,7 @@ pub fn screening(s: &Screening, a: &ScreeningAssessment) -> pb::Screening {
 
 fn day(d: &DayStats) -> pb::DailyProgress {
     pb::DailyProgress {
-        local_date: d.date.to_string(),
+        local_date: time::iso_date(d.date),
         session_count: i32::try_from(d.sessions).unwrap_or(i32::MAX),
         mean_tenderness_before: d.mean_before,
         mean_tenderness_after: d.mean_after,
@@ -335,8 +331,8 @@ fn day(d: &DayStats) -> pb::DailyProgress {
 /// A hold on the wire; `since_local_time` in `tz`.
 pub fn hold(h: &Hold, tz: &jiff::tz::TimeZone) -> pb::Hold {
     pb::Hold {
-        name: format!("{}{}", names::HOLD, h.id),
-        trigger_point: format!("{}{}", names::TRIGGER_POINT, h.trigger_point),
+        name: names::of(names::HOLD, &h.id),
+        trigger_point: names::of(names::TRIGGER_POINT, &h.trigger_point),
         muscle: format!("muscles/{}", h.muscle),
         reason: (match h.reason {
             HoldReason::MedicalWarning => pb::HoldReason::MedicalWarning,
@@ -355,7 +351,7 @@ pub fn hold(h: &Hold, tz: &jiff::tz::TimeZone) -> pb::Hold {
         session: h
             .session
             .as_ref()
-            .map(|s| format!("{}{s}", names::SESSION))
+            .map(|s| names::of(names::SESSION, s))
             .unwrap_or_default(),
         active: h.active(),
         release_time: h.release.as_ref().map(|r| to_timestamp(r.time)),
@@ -422,7 +418,7 @@ pub fn progress_status(s: Status) -> pb::ProgressStatus {
 /// Progress on one point on the wire.
 pub fn progress(p: &PointProgress, alternatives: &[String]) -> pb::PointProgress {
     pb::PointProgress {
-        trigger_point: format!("{}{}", names::TRIGGER_POINT, p.trigger_point),
+        trigger_point: names::of(names::TRIGGER_POINT, &p.trigger_point),
         days: p.days.iter().map(day).collect(),
         tenderness_trend_per_day: p.trend_per_day,
         status: progress_status(p.status) as i32,
@@ -431,7 +427,7 @@ pub fn progress(p: &PointProgress, alternatives: &[String]) -> pb::PointProgress
         sessions_in_window: i32::try_from(p.sessions_in_window).unwrap_or(i32::MAX),
         alternative_trigger_points: alternatives
             .iter()
-            .map(|a| format!("{}{a}", names::TRIGGER_POINT))
+            .map(|a| names::of(names::TRIGGER_POINT, a))
             .collect(),
         first_perform_time: p.first_perform_time.map(to_timestamp),
         last_perform_time: p.last_perform_time.map(to_timestamp),
@@ -502,9 +498,9 @@ pub fn export(d: &UserData, catalog: Option<&CatalogView>, now: Timestamp) -> pb
 pub fn check_in(c: &CheckIn) -> pb::PainCheckIn {
     pb::PainCheckIn {
         name: c.name(),
-        region: format!("{}{}", checkin::REGION, c.region),
+        region: names::of(checkin::REGION, &c.region),
         score: i32::from(c.score),
-        local_date: c.local_date.to_string(),
+        local_date: time::iso_date(c.local_date),
         record_time: Some(to_timestamp(c.record_time)),
     }
 }
@@ -516,7 +512,7 @@ pub fn region_progress(
     status: Option<&checkin::RegionStatus>,
 ) -> pb::RegionProgress {
     pb::RegionProgress {
-        region: format!("{}{}", checkin::REGION, p.region),
+        region: names::of(checkin::REGION, &p.region),
         first_score: i32::from(p.first()),
         latest_score: i32::from(p.latest()),
         days: i32::try_from(p.days).unwrap_or(i32::MAX),
@@ -526,7 +522,7 @@ pub fn region_progress(
             .daily
             .iter()
             .map(|(d, s)| pb::DailyScore {
-                local_date: d.to_string(),
+                local_date: time::iso_date(*d),
                 score: i32::from(*s),
             })
             .collect(),
@@ -538,7 +534,7 @@ pub fn region_progress(
         tried_trigger_points: status
             .iter()
             .flat_map(|s| &s.tried)
-            .map(|p| format!("{}{p}", names::TRIGGER_POINT))
+            .map(|p| names::of(names::TRIGGER_POINT, p))
             .collect(),
     }
 }
@@ -551,10 +547,10 @@ pub fn daily_plan(
     waking: plan::Waking,
     progress: &[Arc<PointProgress>],
 ) -> pb::DailyPlan {
-    let tp = |id: &String| format!("{}{id}", names::TRIGGER_POINT);
+    let tp = |id: &String| names::of(names::TRIGGER_POINT, id);
     let n = |v: u32| i32::try_from(v).unwrap_or(i32::MAX);
     pb::DailyPlan {
-        local_date: p.date.to_string(),
+        local_date: time::iso_date(p.date),
         time_zone: zone_name.to_owned(),
         wake_time: plan::hhmm(waking.wake),
         sleep_time: plan::hhmm(waking.sleep),
@@ -570,7 +566,7 @@ pub fn daily_plan(
                 status: crate::domain::progress::status_of(progress, &x.point)
                     .map_or(pb::ProgressStatus::InsufficientData, progress_status)
                     as i32,
-                last_worked_date: x.last_worked.to_string(),
+                last_worked_date: time::iso_date(x.last_worked),
             })
             .collect(),
         slots: p
@@ -602,8 +598,8 @@ pub fn adherence(a: &plan::Adherence) -> pb::Adherence {
     pb::Adherence {
         streak_days: n(a.streak_days),
         streak_includes_today: a.includes_today,
-        week_start_date: a.week_start.to_string(),
-        week_end_date: a.week_end.to_string(),
+        week_start_date: time::iso_date(a.week_start),
+        week_end_date: time::iso_date(a.week_end),
         week_sessions_done: n(a.done),
         week_sessions_planned: n(a.planned),
         week_active_days: n(a.active_days),

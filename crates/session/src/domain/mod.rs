@@ -53,6 +53,16 @@ pub mod names {
     pub const REGION: &str = n::REGIONS.prefix;
     /// `checkIns/{id}`.
     pub const CHECK_IN: &str = n::CHECK_INS.prefix;
+
+    /// The resource name `prefix` + `id`, sized once. Answers name every
+    /// point, session and tool they list (a progress answer some hundred
+    /// points and their alternatives), so this skips `format!`'s machinery.
+    pub fn of(prefix: &str, id: &str) -> String {
+        let mut name = String::with_capacity(prefix.len() + id.len());
+        name.push_str(prefix);
+        name.push_str(id);
+        name
+    }
 }
 
 /// A side of the body.

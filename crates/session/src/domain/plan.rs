@@ -430,21 +430,45 @@ pub fn adherence(
     // Only a point worked from a plan window before the week on can be
     // in one of its days' plans.
     let lookback = time::days_before(week_start, PLAN_WINDOW_DAYS);
-    let recent: Vec<_> = worked
+    // Each point's days from then on, read out of its map once: the seven
+    // days' plans search these short lists, not every map seven times.
+    let recent: Vec<(&str, Vec<(Date, u32)>)> = worked
         .iter()
-        .filter(|(_, days)| days.range(lookback..=today).next().is_some())
+        .filter(|(p, _)| !excluded.contains(p.as_str()))
+        .filter_map(|(p, days)| {
+            let days: Vec<_> = days
+                .range(lookback..=today)
+                .map(|(d, n)| (*d, *n))
+                .collect();
+            (!days.is_empty()).then_some((p.as_str(), days))
+        })
         .collect();
     let (mut done, mut planned, mut active_days) = (0, 0, 0);
+    let mut points: Vec<(&str, Date, u32)> = Vec::with_capacity(recent.len());
     for offset in 0..WEEK_DAYS {
         let d = time::days_before(today, WEEK_DAYS - 1 - offset);
         if d < week_start {
             continue;
         }
         active_days += u32::from(is_active(&d));
-        let (points, _) = ranked_points(recent.iter().copied(), d, today, |p| excluded.contains(p));
-        for (_, days, _) in points {
+        // `d`'s plan as `ranked_points` makes it: the points last worked in
+        // the window before `d` (or on it), most recent first.
+        let from = time::days_before(d, PLAN_WINDOW_DAYS);
+        points.clear();
+        points.extend(recent.iter().filter_map(|(p, days)| {
+            let until = days.partition_point(|(x, _)| *x <= d);
+            let &(last, n) = days[..until].last()?;
+            (last >= from).then_some((*p, last, if last == d { n } else { 0 }))
+        }));
+        let order =
+            |a: &(&str, Date, u32), b: &(&str, Date, u32)| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0));
+        if points.len() > MAX_PLAN_POINTS {
+            points.select_nth_unstable_by(MAX_PLAN_POINTS, order);
+            points.truncate(MAX_PLAN_POINTS);
+        }
+        for &(_, _, n) in &points {
             planned += rules.per_day;
-            done += days.get(&d).copied().unwrap_or(0).min(rules.per_day);
+            done += n.min(rules.per_day);
         }
     }
     Adherence {

@@ -46,10 +46,62 @@ pub fn days_before(date: Date, n: u32) -> Date {
         .unwrap_or(Date::MIN)
 }
 
+/// `date` as `YYYY-MM-DD`, what `Date`'s `Display` writes, without the
+/// formatting machinery for the years 0 to 9999 (every answer's days and
+/// sessions carry one); other years go through `Display`.
+pub fn iso_date(date: Date) -> String {
+    let year = match u16::try_from(date.year()) {
+        Ok(y) if y <= 9999 => y,
+        _ => return date.to_string(),
+    };
+    let month = u16::try_from(date.month()).unwrap_or(0);
+    let day = u16::try_from(date.day()).unwrap_or(0);
+    let mut out = String::with_capacity(10);
+    push_digits(&mut out, year / 100);
+    push_digits(&mut out, year % 100);
+    out.push('-');
+    push_digits(&mut out, month);
+    out.push('-');
+    push_digits(&mut out, day);
+    out
+}
+
+/// Pushes `n` (below 100) as two digits.
+fn push_digits(out: &mut String, n: u16) {
+    for d in [n / 10 % 10, n % 10] {
+        out.push(char::from(b'0' + u8::try_from(d).unwrap_or(0)));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use jiff::civil::date;
+
+    #[test]
+    fn iso_dates_read_as_display_writes_them() {
+        let mut d = date(1999, 12, 25);
+        for _ in 0..800 {
+            assert_eq!(iso_date(d), d.to_string());
+            d = d.tomorrow().unwrap();
+        }
+        for d in [
+            date(1, 1, 1),
+            date(9, 9, 9),
+            date(10, 10, 10),
+            date(999, 1, 31),
+            date(2026, 2, 28),
+            date(2028, 2, 29),
+            date(9999, 12, 31),
+            date(0, 1, 1),
+            date(-1, 6, 15),
+            date(-9999, 1, 1),
+            Date::MIN,
+            Date::MAX,
+        ] {
+            assert_eq!(iso_date(d), d.to_string(), "{d:?}");
+        }
+    }
 
     #[track_caller]
     fn check_local_date(ts: &str, tz: &str, expected: &str) {

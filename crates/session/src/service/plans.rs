@@ -94,7 +94,7 @@ pub(super) async fn list_reminders(
                     trigger_points: slot
                         .left
                         .iter()
-                        .map(|p| format!("{}{p}", names::TRIGGER_POINT))
+                        .map(|p| names::of(names::TRIGGER_POINT, p))
                         .collect(),
                     title,
                     body,

@@ -117,7 +117,7 @@ pub(super) async fn get_day(
             let a = rules::allowance(*done, max, on_hold);
             let next = a.next_tomorrow.then_some(&end);
             pb::PointAllowance {
-                trigger_point: format!("{}{p}", names::TRIGGER_POINT),
+                trigger_point: names::of(names::TRIGGER_POINT, p),
                 sessions_done: i32::try_from(*done).unwrap_or(i32::MAX),
                 sessions_remaining: i32::try_from(a.remaining).unwrap_or(i32::MAX),
                 next_allowed_time: next.map(|z| convert::to_timestamp(z.timestamp())),

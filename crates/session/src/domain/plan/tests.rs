@@ -426,3 +426,54 @@ fn adherence_counts_each_days_plan_over_the_whole_journal() {
     assert_eq!((a.planned, a.done), (planned, done));
     assert!(planned > 0 && done > 0);
 }
+
+/// The week as the seven days' plans count it, each plan made by
+/// `ranked_points` over the whole maps: what `adherence` reads out of its
+/// short lists must agree, for any journal.
+fn week_by_plans(worked: &Worked, excluded: &BTreeSet<String>, today: Date) -> (u32, u32) {
+    let (mut done, mut planned) = (0, 0);
+    for offset in 0..WEEK_DAYS {
+        let d = time::days_before(today, WEEK_DAYS - 1 - offset);
+        let (points, _) = ranked_points(worked.iter(), d, today, |p| excluded.contains(p));
+        for (_, days, _) in points {
+            planned += RULES.per_day;
+            done += days.get(&d).copied().unwrap_or(0).min(RULES.per_day);
+        }
+    }
+    (done, planned)
+}
+
+#[test]
+fn the_weeks_count_agrees_with_each_days_plan() {
+    let today = date(2026, 3, 20);
+    // A small linear congruential generator: the same journals every run.
+    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = |below: u64| {
+        seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (seed >> 33) % below
+    };
+    for round in 0..300 {
+        // From a few points to more than a plan holds, over about a month.
+        let points = 1 + next(if round % 3 == 0 { 40 } else { 8 });
+        let mut worked = Worked::new();
+        for p in 0..points {
+            let days = worked.entry(format!("p{p:02}")).or_default();
+            for _ in 0..1 + next(6) {
+                let d = time::days_before(today, u32::try_from(next(35)).unwrap());
+                *days.entry(d).or_default() += u32::try_from(1 + next(5)).unwrap();
+            }
+        }
+        let excluded: BTreeSet<String> = (0..points)
+            .filter(|_| next(5) == 0)
+            .map(|p| format!("p{p:02}"))
+            .collect();
+        let a = adherence(&worked, &excluded, today, RULES);
+        assert_eq!(
+            (a.done, a.planned),
+            week_by_plans(&worked, &excluded, today),
+            "round {round}: {worked:?} without {excluded:?}"
+        );
+    }
+}
