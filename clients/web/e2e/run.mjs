@@ -863,6 +863,14 @@ async function main() {
       await page.getByRole("button", { name: "Save my tools" }).click();
       await page.getByTestId("tools-saved").waitFor();
     };
+    // The card of the first of `cards` not folded away (else the first),
+    // unfolded: the plan folds the candidates after the first few.
+    const unfoldedCard = async (cards) => {
+      const card = page.locator(`[data-testid="point-card"][data-point="${(cards.find((c) => c.shown) ?? cards[0]).point}"]`);
+      const folded = card.locator("xpath=ancestor::details[1]");
+      if (await folded.count()) await folded.locator("summary").click();
+      return card;
+    };
     // The deep low back points whose cautions rule out the foam roller and the massage gun.
     const lowBackBoth = ["multifidi_lumbar", "quadratus_lumborum_superficial", "quadratus_lumborum_deep", "serratus_posterior_inferior"].map((p) => `triggerPoints/${p}`);
     // "Not with the foam roller or the massage gun.", in the catalog's order of the point's exclusions.
@@ -904,9 +912,7 @@ async function main() {
         expect(notWithBoth.test(c.note) && c.note.split(".").length === 2, `${c.point}: the tools named in one calm line, got "${c.note}"`);
         expect(c.block === "", `${c.point}: no red block line on a point the lacrosse ball still works, got "${c.block}"`);
       }
-      const card = page.locator(`[data-testid="point-card"][data-point="${(named.find((c) => c.shown) ?? named[0]).point}"]`);
-      const folded = card.locator("xpath=ancestor::details[1]");
-      if (await folded.count()) await folded.locator("summary").click();
+      const card = await unfoldedCard(named);
       await card.evaluate((e) => e.scrollIntoView({ block: "center" }));
       await checkScreen(page, "candidates with tools ruled out");
       await page.screenshot({ path: path.join(artifacts, "11g-plan-tools-ruled-out.png") });
@@ -975,9 +981,7 @@ async function main() {
       for (const c of stopped) {
         expect(new RegExp(`^No suitable tool\\. Not with the ${bothTools}\\.$`).test(c.block), `${c.point}: the card's red line names the tools, got "${c.block}"`);
       }
-      const card = page.locator(`[data-testid="point-card"][data-point="${(stopped.find((c) => c.shown) ?? stopped[0]).point}"]`);
-      const folded = card.locator("xpath=ancestor::details[1]");
-      if (await folded.count()) await folded.locator("summary").click();
+      const card = await unfoldedCard(stopped);
       await card.getByRole("link", { name: /Details and start/ }).click();
       await page.getByTestId("location").waitFor();
       const blocks = page.getByTestId("blocks");
@@ -1022,6 +1026,73 @@ async function main() {
       // Back to the tools the rest of the walk expects.
       await setTools(mine, true);
       await setTools(["Foam roller", "Massage gun"], false);
+    });
+
+    await step("owning none of a planned point's tools: its block says so, with one way to the tools (low back)", async () => {
+      // Fingers alone: no quadratus lumborum technique uses them, and the
+      // point rules out neither, so the plan says NO_OWNED_TOOL, not a tool stop.
+      await setTools(["Tennis ball", "Lacrosse ball"], false);
+      await page.evaluate(() => {
+        location.hash = "#/plan";
+      });
+      await page.getByTestId("candidate").first().waitFor();
+      const ql = ["superficial", "deep", "rib", "crest"].map((p) => `triggerPoints/quadratus_lumborum_${p}`);
+      const cards = await page.getByTestId("point-card").evaluateAll((els) =>
+        els.map((e) => ({
+          point: e.getAttribute("data-point") ?? "",
+          block: e.querySelector("[data-testid=block-note]")?.textContent ?? "",
+          note: e.querySelector("[data-testid=tool-note]")?.textContent ?? "",
+          shown: !e.closest("details:not([open])"),
+        })),
+      );
+      const none = cards.filter((c) => ql.includes(c.point));
+      expect(none.length >= 1, `a quadratus lumborum point among ${cards.map((c) => c.point).join(", ")}`);
+      for (const c of none) {
+        expect(c.block === "No suitable tool." && c.note === "", `${c.point}: the card's red line alone, got "${c.block}" / "${c.note}"`);
+      }
+      const card = await unfoldedCard(none);
+      await card.getByRole("link", { name: /Details and start/ }).click();
+      await page.getByTestId("location").waitFor();
+      const blocks = page.getByTestId("blocks");
+      await blocks.waitFor();
+      const said = await blocks.innerText();
+      expect((await blocks.locator(".block").count()) === 1, `one block, got "${said}"`);
+      expect(/No suitable tool\. None of your tools works this point\./.test(said), `the block says why, got "${said}"`);
+      expect((await blocks.getByTestId("tool-stop").count()) === 0, "no tool stop: no tool of the person's is ruled out here");
+      // Its step, once on the whole screen; nothing else says it again.
+      expect((await blocks.getByRole("link", { name: "Choose your tools" }).count()) === 1, `the block offers "Choose your tools", got "${said}"`);
+      expect((await page.getByRole("link", { name: "Choose your tools" }).count()) === 1, "\"Choose your tools\" once on the screen");
+      expect((await page.locator('a[href="#/tools"]').count()) === 1, "one link to the tools on the screen");
+      expect((await page.getByText("You need one of this point's tools").count()) === 0, "the start panel leaves it to the block");
+      expect((await page.getByTestId("techniques-none").count()) === 1, "the techniques section points down, without techniques");
+      expect((await page.getByTestId("start-guide").count()) === 0, "no guided session to start");
+      await checkScreen(page, "planned point with none of its tools");
+      await blocks.evaluate((e) => e.scrollIntoView({ block: "center" }));
+      await page.screenshot({ path: path.join(artifacts, "11g8-detail-no-owned-tool.png") });
+    });
+
+    await step("a point outside the plan with none of the person's tools: the start panel says so, once", async () => {
+      // Infraspinatus (shoulder blade) is in no low back plan, and no fingers technique works it.
+      await page.evaluate(() => {
+        location.hash = "#/point/infraspinatus_main";
+      });
+      await page.getByTestId("location").waitFor();
+      const start = page.locator("section[aria-labelledby=start-title]");
+      await start.getByText("You need one of this point's tools").waitFor();
+      const said = await start.innerText();
+      expect((await page.getByTestId("blocks").count()) === 0, `no plan blocks for a point outside the plan, got "${said}"`);
+      expect((await start.getByRole("link", { name: "Choose your tools" }).count()) === 1, `the start panel offers "Choose your tools", got "${said}"`);
+      expect((await page.getByRole("link", { name: "Choose your tools" }).count()) === 1, "\"Choose your tools\" once on the screen");
+      expect((await page.locator('a[href="#/tools"]').count()) === 1, "one link to the tools on the screen");
+      expect((await page.getByTestId("techniques-none").count()) === 1, "the techniques section points down, without techniques");
+      expect((await page.getByTestId("start-guide").count()) === 0, "no guided session to start");
+      // Its techniques for other tools stay readable, folded.
+      expect((await page.getByText(/Techniques for other tools \(\d+\)/).count()) === 1, "the point's techniques for other tools, folded");
+      await checkScreen(page, "point outside the plan with none of its tools");
+      await start.evaluate((e) => e.scrollIntoView({ block: "center" }));
+      await page.screenshot({ path: path.join(artifacts, "11g9-point-outside-plan-no-tool.png") });
+      // Back to the tools the rest of the walk expects.
+      await setTools(["Tennis ball", "Lacrosse ball"], true);
     });
 
     await step("export my data as JSON", async () => {
