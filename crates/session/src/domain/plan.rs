@@ -267,15 +267,25 @@ fn ranked_points<'w>(
         })
         .collect();
     let total = points.len();
-    // Most recent first, ties by id (ids are unique, so the order is
-    // total): only the first MAX_PLAN_POINTS need sorting.
-    let order = |a: &PlanEntry<'w>, b: &PlanEntry<'w>| b.2.cmp(&a.2).then_with(|| a.0.cmp(b.0));
+    let order = |a: &PlanEntry<'w>, b: &PlanEntry<'w>| recent_first((a.0, a.2), (b.0, b.2));
+    keep_plan_points(&mut points, order);
+    points.sort_unstable_by(order);
+    (points, total)
+}
+
+/// A plan's order of (point, last worked): most recent first, ties by id
+/// (ids are unique, so the order is total).
+fn recent_first(a: (&str, Date), b: (&str, Date)) -> std::cmp::Ordering {
+    b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0))
+}
+
+/// Keeps the first [`MAX_PLAN_POINTS`] of `points` in `order`: only those
+/// need sorting.
+fn keep_plan_points<T>(points: &mut Vec<T>, order: impl FnMut(&T, &T) -> std::cmp::Ordering) {
     if points.len() > MAX_PLAN_POINTS {
         points.select_nth_unstable_by(MAX_PLAN_POINTS, order);
         points.truncate(MAX_PLAN_POINTS);
     }
-    points.sort_unstable_by(order);
-    (points, total)
 }
 
 fn done_on(worked: &Worked, point: &str, date: Date) -> u32 {
@@ -460,12 +470,7 @@ pub fn adherence(
             let &(last, n) = days[..until].last()?;
             (last >= from).then_some((*p, last, if last == d { n } else { 0 }))
         }));
-        let order =
-            |a: &(&str, Date, u32), b: &(&str, Date, u32)| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0));
-        if points.len() > MAX_PLAN_POINTS {
-            points.select_nth_unstable_by(MAX_PLAN_POINTS, order);
-            points.truncate(MAX_PLAN_POINTS);
-        }
+        keep_plan_points(&mut points, |a, b| recent_first((a.0, a.1), (b.0, b.1)));
         for &(_, _, n) in &points {
             planned += rules.per_day;
             done += n.min(rules.per_day);
