@@ -10,6 +10,7 @@
 
 #![forbid(unsafe_code)]
 
+mod compare;
 mod load;
 mod peers;
 mod procs;
@@ -82,6 +83,15 @@ struct Args {
     /// e.g. `KNOTWORK_SESSION_REPLICATION=none`.
     #[arg(long, value_parser = key_value)]
     session_env: Vec<(String, String)>,
+    /// Compare this folder's build (B) with `--bin-dir`'s (A): the app mix
+    /// at `--callers`, as `--only-mix` runs it, alternately on A and on B
+    /// for `--rounds` rounds, each run in a fresh process with fresh
+    /// services; reports B / A per round and the median (`compare.rs`).
+    #[arg(long, value_name = "DIR")]
+    compare: Option<PathBuf>,
+    /// Rounds of `--compare` (each one run of A and one of B).
+    #[arg(long, default_value_t = 3, requires = "compare")]
+    rounds: usize,
     /// Where to write the JSON results.
     #[arg(long, default_value = "bench-results/system.json")]
     out: PathBuf,
@@ -89,6 +99,43 @@ struct Args {
     /// (used by the benchmark itself).
     #[arg(long, hide = true)]
     serve_echo: Option<SocketAddr>,
+}
+
+/// The arguments of each run `--compare` starts: this run's own (the load,
+/// the users, the session's environment...), less the comparison's and
+/// those it sets itself: the app mix alone at `callers`, nothing larger
+/// stored.
+fn compare_run_args(given: impl Iterator<Item = String>, callers: usize) -> Vec<String> {
+    // Flags taking a value, and flags alone, that each run gets from here.
+    const WITH_VALUE: [&str; 6] = [
+        "--compare",
+        "--rounds",
+        "--bin-dir",
+        "--out",
+        "--scaling",
+        "--storage-factor",
+    ];
+    const ALONE: [&str; 2] = ["--only-mix", "--with-up"];
+    let mut out = Vec::new();
+    let mut given = given;
+    while let Some(arg) = given.next() {
+        let name = arg.split_once('=').map_or(arg.as_str(), |(n, _)| n);
+        if WITH_VALUE.contains(&name) {
+            if !arg.contains('=') {
+                given.next();
+            }
+        } else if !ALONE.contains(&name) {
+            out.push(arg);
+        }
+    }
+    out.extend([
+        "--only-mix".to_owned(),
+        "--storage-factor".to_owned(),
+        "0".to_owned(),
+        "--scaling".to_owned(),
+        callers.to_string(),
+    ]);
+    out
 }
 
 fn key_value(s: &str) -> Result<(String, String), String> {
@@ -302,6 +349,17 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     if let Some(addr) = args.serve_echo {
         return serve_echo(addr).await;
+    }
+    if let Some(b) = &args.compare {
+        let a = match &args.bin_dir {
+            Some(a) => a.clone(),
+            None => procs::binary(None, "knotwork-bench")?
+                .parent()
+                .context("executable has no folder")?
+                .to_path_buf(),
+        };
+        let run_args = compare_run_args(std::env::args().skip(1), args.callers);
+        return compare::run(&a, b, args.rounds, run_args, &args.out).await;
     }
     let data = tempfile::tempdir()?;
     let load_at_start = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
@@ -773,4 +831,58 @@ async fn main() -> anyhow::Result<()> {
     std::fs::write(&args.out, serde_json::to_vec_pretty(&report)?)?;
     println!("\nresults written to {}", args.out.display());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compared_runs_keep_the_load_and_set_the_rest() {
+        let given = [
+            "--compare",
+            "/b",
+            "--rounds=5",
+            "--bin-dir",
+            "/a",
+            "--out",
+            "x.json",
+            "--seconds",
+            "8",
+            "--session-env",
+            "K=V",
+            "--scaling=1,16",
+            "--with-up",
+            "--only-mix",
+            "--storage-factor",
+            "3",
+            "--users",
+            "100",
+        ]
+        .map(String::from);
+        assert_eq!(
+            compare_run_args(given.into_iter(), 64),
+            [
+                "--seconds",
+                "8",
+                "--session-env",
+                "K=V",
+                "--users",
+                "100",
+                "--only-mix",
+                "--storage-factor",
+                "0",
+                "--scaling",
+                "64",
+            ]
+        );
+        // Every run parses as this benchmark's arguments.
+        let parsed = Args::try_parse_from(
+            std::iter::once("knotwork-bench".to_owned())
+                .chain(compare_run_args(std::iter::empty(), 16)),
+        )
+        .unwrap();
+        assert!(parsed.only_mix && parsed.compare.is_none());
+        assert_eq!((parsed.scaling, parsed.storage_factor), (vec![16], 0));
+    }
 }
