@@ -1095,6 +1095,43 @@ async function main() {
       await setTools(["Tennis ball", "Lacrosse ball"], true);
     });
 
+    await step("ruled out by the health answers and no tool: the techniques section says the tools, once", async () => {
+      // Fingers alone again, and the first condition present: the start panel
+      // speaks of the ruled-out self-massage, so the techniques section says
+      // that none of the person's tools suits the point.
+      await setTools(["Tennis ball", "Lacrosse ball"], false);
+      const screening = async (first) => {
+        await page.evaluate(() => {
+          location.hash = "#/screening";
+        });
+        await page.getByRole("heading", { name: "Health questions" }).waitFor();
+        await page.locator("fieldset.question").nth(0).getByLabel(first).check();
+        await page.getByRole("button", { name: "Save my answers" }).click();
+        await page.getByTestId(first === "Yes" ? "screening-blocked" : "screening-cleared").waitFor();
+      };
+      await screening("Yes");
+      await page.evaluate(() => {
+        location.hash = "#/point/infraspinatus_main";
+      });
+      await page.getByTestId("location").waitFor();
+      const start = page.locator("section[aria-labelledby=start-title]");
+      await start.getByText("Your health answers rule self-massage out").waitFor();
+      const techniques = page.locator("section[aria-labelledby=tech-title]");
+      const said = await techniques.innerText();
+      expect(/None of your tools suits this point\. Choose your tools\./.test(said), `the techniques section says it, got "${said}"`);
+      expect((await techniques.getByRole("link", { name: "Choose your tools" }).count()) === 1, "its way to the tools");
+      expect((await page.getByRole("link", { name: "Choose your tools" }).count()) === 1, "\"Choose your tools\" once on the screen");
+      expect((await page.getByText("You need one of this point's tools").count()) === 0, "the start panel does not say it too");
+      expect((await start.getByRole("link", { name: "Review your answers" }).count()) === 1, "the start panel's way out: the answers");
+      expect((await page.getByTestId("start-guide").count()) === 0, "no guided session to start");
+      await checkScreen(page, "point ruled out and with none of its tools");
+      await techniques.evaluate((e) => e.scrollIntoView({ block: "center" }));
+      await page.screenshot({ path: path.join(artifacts, "11g10-point-ruled-out-no-tool.png") });
+      // Back to the answers and the tools the rest of the walk expects.
+      await screening("No");
+      await setTools(["Tennis ball", "Lacrosse ball"], true);
+    });
+
     await step("export my data as JSON", async () => {
       await nav(page).getByRole("link", { name: "My data" }).click();
       await page.getByRole("heading", { name: "Your data" }).waitFor();
