@@ -24,10 +24,18 @@ pub struct Collection {
     pub prefix: &'static str,
 }
 
+/// The resource name `prefix` + `id` (a collection's prefix, `/` included),
+/// sized once: answers name every resource they list (a progress answer
+/// some hundred points and their alternatives), so this skips `format!`'s
+/// machinery.
+pub fn join(prefix: &str, id: &str) -> String {
+    [prefix, id].concat()
+}
+
 impl Collection {
     /// `collection/id`.
     pub fn name(self, id: &str) -> String {
-        format!("{}{id}", self.prefix)
+        join(self.prefix, id)
     }
 
     /// The id of `name` when it is in this collection (shape unchecked).

@@ -54,15 +54,9 @@ pub mod names {
     /// `checkIns/{id}`.
     pub const CHECK_IN: &str = n::CHECK_INS.prefix;
 
-    /// The resource name `prefix` + `id`, sized once. Answers name every
-    /// point, session and tool they list (a progress answer some hundred
-    /// points and their alternatives), so this skips `format!`'s machinery.
-    pub fn of(prefix: &str, id: &str) -> String {
-        let mut name = String::with_capacity(prefix.len() + id.len());
-        name.push_str(prefix);
-        name.push_str(id);
-        name
-    }
+    /// The resource name of `id` under one of the prefixes above
+    /// (`knotwork_proto::names::join`).
+    pub use n::join as of;
 }
 
 /// A side of the body.

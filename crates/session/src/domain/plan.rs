@@ -461,8 +461,8 @@ pub fn adherence(
             continue;
         }
         active_days += u32::from(is_active(&d));
-        // `d`'s plan as `ranked_points` makes it: the points last worked in
-        // the window before `d` (or on it), most recent first.
+        // The points `ranked_points` keeps in `d`'s plan: those last worked
+        // in the window before `d` (or on it), the most recent ones.
         let from = time::days_before(d, PLAN_WINDOW_DAYS);
         points.clear();
         points.extend(recent.iter().filter_map(|(p, days)| {

@@ -429,15 +429,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 /// memory: its rows' keys and values.
 fn entry_bytes(e: &Entry<TypeConfig>) -> usize {
     let rows = match &e.payload {
-        EntryPayload::Normal(b) => b
-            .changes
-            .iter()
-            .map(|c| match c {
-                Change::Put { key, value, .. } => key.len() + value.len(),
-                Change::Remove { key, .. } => key.len(),
-                Change::Clear { lo, hi, .. } => lo.len() + hi.len(),
-            })
-            .sum(),
+        EntryPayload::Normal(b) => b.changes.iter().map(Change::bytes).sum(),
         _ => 0,
     };
     rows + 64

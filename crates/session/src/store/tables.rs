@@ -109,6 +109,18 @@ pub(crate) enum Change {
     },
 }
 
+impl Change {
+    /// The bytes of its keys and values: what a batch's size counts (the
+    /// writer's cut, the log's tail kept in memory).
+    pub(super) fn bytes(&self) -> usize {
+        match self {
+            Change::Put { key, value, .. } => key.len() + value.len(),
+            Change::Remove { key, .. } => key.len(),
+            Change::Clear { lo, hi, .. } => lo.len() + hi.len(),
+        }
+    }
+}
+
 /// A table opened for writing. When recording (a replicated store), every
 /// change is also kept as a [`Change`] so the batch can be proposed.
 pub(super) struct WTable<'t> {
@@ -136,44 +148,44 @@ impl<'t> WTable<'t> {
         })
     }
 
+    /// Keeps `change` (made by `make`) when recording, counting its bytes.
+    fn record(&mut self, make: impl FnOnce(u8) -> Change) {
+        if let Some(c) = &mut self.changes {
+            let change = make(self.id);
+            self.recorded += change.bytes();
+            c.push(change);
+        }
+    }
+
     /// Sets `k` to `v`.
     pub(super) fn insert(&mut self, k: &[u8], v: &[u8]) -> Result<(), Error> {
         self.table.insert(k, v)?;
-        if let Some(c) = &mut self.changes {
-            self.recorded += k.len() + v.len();
-            c.push(Change::Put {
-                table: self.id,
-                key: k.to_vec(),
-                value: v.to_vec(),
-            });
-        }
+        self.record(|table| Change::Put {
+            table,
+            key: k.to_vec(),
+            value: v.to_vec(),
+        });
         Ok(())
     }
 
     /// Removes `k`; returns the size of the value it held.
     pub(super) fn remove(&mut self, k: &[u8]) -> Result<Option<usize>, Error> {
         let removed = self.table.remove(k)?.map(|v| v.value().len());
-        if let Some(c) = &mut self.changes {
-            self.recorded += k.len();
-            c.push(Change::Remove {
-                table: self.id,
-                key: k.to_vec(),
-            });
-        }
+        self.record(|table| Change::Remove {
+            table,
+            key: k.to_vec(),
+        });
         Ok(removed)
     }
 
     /// Removes every key in `lo..hi`.
     pub(super) fn clear(&mut self, lo: &[u8], hi: &[u8]) -> Result<(), Error> {
         self.table.retain_in::<&[u8], _>(lo..hi, |_, _| false)?;
-        if let Some(c) = &mut self.changes {
-            self.recorded += lo.len() + hi.len();
-            c.push(Change::Clear {
-                table: self.id,
-                lo: lo.to_vec(),
-                hi: hi.to_vec(),
-            });
-        }
+        self.record(|table| Change::Clear {
+            table,
+            lo: lo.to_vec(),
+            hi: hi.to_vec(),
+        });
         Ok(())
     }
 }
