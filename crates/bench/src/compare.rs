@@ -155,34 +155,36 @@ pub async fn run(
         "{:>5}  {:>9} {:>9} {:>6}  {:>8} {:>8} {:>6}  {:>9} {:>9}",
         "round", "A calls/s", "B calls/s", "B/A", "A us", "B us", "B/A", "A p99 ms", "B p99 ms"
     );
-    let mut done = Vec::new();
-    for round in 1..=rounds {
-        let mut measured = Vec::new();
-        for (label, dir) in [("a", a), ("b", b)] {
-            let report = scratch.path().join(format!("{label}-{round}.json"));
-            let status = tokio::process::Command::new(&exe)
-                .args(&args)
-                .arg("--bin-dir")
-                .arg(dir)
-                .arg("--out")
-                .arg(&report)
-                .stdout(std::process::Stdio::null())
-                .status()
-                .await?;
+    // One run of this benchmark on the services in `dir`.
+    let measure = |dir: &Path, report: PathBuf| {
+        let mut run = tokio::process::Command::new(&exe);
+        run.args(&args)
+            .arg("--bin-dir")
+            .arg(dir)
+            .arg("--out")
+            .arg(&report)
+            .stdout(std::process::Stdio::null());
+        let dir = dir.display().to_string();
+        async move {
+            let status = run.status().await?;
             if !status.success() {
-                bail!(
-                    "round {round}, build {}: the run failed ({status})",
-                    dir.display()
-                );
+                bail!("build {dir}: the run failed ({status})");
             }
             let value: Value = serde_json::from_slice(&std::fs::read(&report)?)?;
-            measured.push(
-                Measured::from_report(&value)
-                    .with_context(|| format!("round {round}, build {}", dir.display()))?,
-            );
+            Measured::from_report(&value).with_context(|| format!("build {dir}"))
         }
-        let (b_run, a_run) = (measured.remove(1), measured.remove(0));
-        let r = Round { a: a_run, b: b_run };
+    };
+    let mut done = Vec::new();
+    for round in 1..=rounds {
+        let in_round = |label: &str| scratch.path().join(format!("{label}-{round}.json"));
+        let r = Round {
+            a: measure(a, in_round("a"))
+                .await
+                .with_context(|| format!("round {round}"))?,
+            b: measure(b, in_round("b"))
+                .await
+                .with_context(|| format!("round {round}"))?,
+        };
         let ratios = r.ratios();
         println!(
             "{round:>5}  {:>9.0} {:>9.0} {:>6.3}  {:>8.1} {:>8.1} {:>6.3}  {:>9.1} {:>9.1}",

@@ -105,7 +105,7 @@ struct Args {
 /// the users, the session's environment...), less the comparison's and
 /// those it sets itself: the app mix alone at `callers`, nothing larger
 /// stored.
-fn compare_run_args(given: impl Iterator<Item = String>, callers: usize) -> Vec<String> {
+fn compare_run_args(mut given: impl Iterator<Item = String>, callers: usize) -> Vec<String> {
     // Flags taking a value, and flags alone, that each run gets from here.
     const WITH_VALUE: [&str; 6] = [
         "--compare",
@@ -117,7 +117,6 @@ fn compare_run_args(given: impl Iterator<Item = String>, callers: usize) -> Vec<
     ];
     const ALONE: [&str; 2] = ["--only-mix", "--with-up"];
     let mut out = Vec::new();
-    let mut given = given;
     while let Some(arg) = given.next() {
         let name = arg.split_once('=').map_or(arg.as_str(), |(n, _)| n);
         if WITH_VALUE.contains(&name) {
