@@ -2,7 +2,7 @@
 //! configured through the same `KNOTWORK_*` environment as in production,
 //! and observed through `/proc` (resident memory, CPU time).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -13,11 +13,23 @@ use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 
-/// A free loopback port (bound, read and released; the service binds it).
+/// A free loopback port (bound, read and released; the service binds it)
+/// that no earlier call in this run returned: until a service has bound its
+/// port the kernel may hand the port out again, and two services told the
+/// same port would leave one URL answering as the other.
 pub fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
+    static GIVEN: std::sync::Mutex<BTreeSet<u16>> = std::sync::Mutex::new(BTreeSet::new());
+    let mut given = GIVEN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    loop {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        if given.insert(port) {
+            return Ok(port);
+        }
+    }
 }
 
 /// One running service process.
@@ -181,4 +193,16 @@ pub fn cpu_time_of(pid: &str) -> anyhow::Result<Duration> {
     Ok(Duration::from_secs_f64(
         (utime + stime) as f64 / clock_ticks(),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn free_port_never_gives_a_port_twice() {
+        let ports: Vec<u16> = (0..2_000).map(|_| free_port().unwrap()).collect();
+        let distinct: BTreeSet<u16> = ports.iter().copied().collect();
+        assert_eq!(distinct.len(), ports.len());
+    }
 }
