@@ -60,7 +60,7 @@ pub fn bin(name: &str) -> PathBuf {
 /// The port is released for the child to bind, so until the child has bound
 /// it the kernel may hand it out again: without the record of ports given
 /// out, two services started back to back could be told the same port, the
-/// second then fail to bind, and its URL reach the first (a gateway's URL
+/// second then fail to bind, and its URL reach the first (a session's URL
 /// answering as the catalog).
 pub fn free_port() -> u16 {
     static GIVEN: std::sync::Mutex<BTreeSet<u16>> = std::sync::Mutex::new(BTreeSet::new());
