@@ -102,22 +102,28 @@ pub fn spreads(rounds: &[Round]) -> Vec<Spread> {
         .iter()
         .enumerate()
         .filter_map(|(i, figure)| {
-            let mut r: Vec<f64> = rounds.iter().map(|x| x.ratios()[i]).collect();
-            r.sort_by(f64::total_cmp);
-            let n = r.len();
-            let median = match n {
-                0 => return None,
-                _ if n % 2 == 1 => r[n / 2],
-                _ => (r[n / 2 - 1] + r[n / 2]) / 2.0,
-            };
+            let r: Vec<f64> = rounds.iter().map(|x| x.ratios()[i]).collect();
+            let (median, min, max) = median_and_range(r)?;
             Some(Spread {
                 figure,
                 median,
-                min: r[0],
-                max: r[n - 1],
+                min,
+                max,
             })
         })
         .collect()
+}
+
+/// The median, lowest and highest of `values` (none when empty).
+pub fn median_and_range(mut values: Vec<f64>) -> Option<(f64, f64, f64)> {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    let median = match n {
+        0 => return None,
+        _ if n % 2 == 1 => values[n / 2],
+        _ => (values[n / 2 - 1] + values[n / 2]) / 2.0,
+    };
+    Some((median, values[0], values[n - 1]))
 }
 
 /// The whole comparison, as written to `--out`.

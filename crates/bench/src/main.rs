@@ -74,6 +74,12 @@ struct Args {
     /// up`, seeded with the same history: the `up` / separate ratio alone.
     #[arg(long, requires = "only_mix")]
     with_up: bool,
+    /// Alternating pairs of the app mix at `--callers` (the separate
+    /// processes, then `knotwork up`) whose median ratio is the `up` /
+    /// separate figure: one run of each, minutes apart, spread more than
+    /// the difference sought.
+    #[arg(long, default_value_t = 3)]
+    up_rounds: usize,
     /// What the load generator does with each answer: `checked` walks its
     /// wire format without building it; `decoded` builds the message, as
     /// an app would (and as runs before 2026-12-03 did).
@@ -602,14 +608,7 @@ async fn main() -> anyhow::Result<()> {
             );
         }
     }
-    // The sessions each user had when the mix at `c` callers began: the
-    // seed and what every run before it logged. `knotwork up` is seeded
-    // with as many, so both mixes read histories of the same length.
-    let mut history_at_mix = args.sessions_per_user;
     for &callers in &args.scaling {
-        if callers == c {
-            history_at_mix = args.sessions_per_user + logged(&report.runs) / users.len().max(1);
-        }
         let r = with_server_cpu(
             &services,
             load::run(
@@ -631,6 +630,117 @@ async fn main() -> anyhow::Result<()> {
                     .insert(s.label.clone(), rss as f64 / 1048576.0);
             }
         }
+    }
+    // The same mix against `knotwork up`: the three services in one
+    // process, the gateway and the session service calling their backends
+    // in memory, in pairs alternating with the separate processes. Before
+    // the larger storage below, so both hold the same users.
+    match procs::binary(dir, "knotwork") {
+        Ok(_) if args.only_mix && !args.with_up => {}
+        Ok(bin) => {
+            bar.set_message("knotwork up (one process)");
+            let gateway_port = procs::free_port()?;
+            let session_port = procs::free_port()?;
+            let up_url = format!("http://127.0.0.1:{gateway_port}");
+            let up = Service::start_with_args(
+                "up",
+                &bin,
+                &["up"],
+                &unlimited(env(&[
+                    (
+                        "KNOTWORK_DATA_DIR",
+                        data.path().join("up").display().to_string(),
+                    ),
+                    (
+                        "KNOTWORK_GATEWAY_LISTEN",
+                        format!("127.0.0.1:{gateway_port}"),
+                    ),
+                    (
+                        "KNOTWORK_GATEWAY_ADMIN_LISTEN",
+                        format!("127.0.0.1:{}", procs::free_port()?),
+                    ),
+                    (
+                        "KNOTWORK_CATALOG_LISTEN",
+                        format!("127.0.0.1:{}", procs::free_port()?),
+                    ),
+                    (
+                        "KNOTWORK_SESSION_LISTEN",
+                        format!("127.0.0.1:{session_port}"),
+                    ),
+                    ("KNOTWORK_JWT_SECRET", SECRET.into()),
+                ])),
+                up_url.clone(),
+            )
+            .await?;
+            wait_for_session(&up_url).await?;
+            let (idle, _) = up.memory()?;
+            // The sessions each user has now: the seed and what every run
+            // so far logged. `knotwork up` is seeded with as many, so both
+            // sides of a pair read histories of the same length (and both
+            // grow alike over the pairs).
+            let history_at_mix = args.sessions_per_user + logged(&report.runs) / users.len().max(1);
+            println!(
+                "Seeding knotwork up: {} users x {history_at_mix} sessions (the separate processes' history)...",
+                users.len()
+            );
+            seed(
+                &format!("http://127.0.0.1:{session_port}"),
+                &users,
+                &points,
+                (
+                    args.sessions_per_user,
+                    history_at_mix - args.sessions_per_user,
+                ),
+                &conditions,
+            )
+            .await?;
+            let one = world(&up_url, Route::Gateway, &users).await?;
+            load::run(
+                "warm-up",
+                one.clone(),
+                &app,
+                8,
+                Duration::from_secs(1),
+                &bar,
+            )
+            .await;
+            // Alternating, so both see the same machine and histories
+            // that grow alike.
+            for _ in 0..args.up_rounds.max(1) {
+                let apart = with_server_cpu(
+                    &services,
+                    load::run(
+                        report::SEPARATE_BESIDE_UP,
+                        via_gateway.clone(),
+                        &app,
+                        c,
+                        secs,
+                        &bar,
+                    ),
+                )
+                .await;
+                let together = with_server_cpu(
+                    &[&up],
+                    load::run(report::UP_MIX, one.clone(), &app, c, secs, &bar),
+                )
+                .await;
+                report
+                    .up_over_separate
+                    .push(together.throughput / apart.throughput.max(f64::MIN_POSITIVE));
+                report.runs.extend([apart, together]);
+            }
+            let (_, peak) = up.memory()?;
+            report.up = BTreeMap::from([
+                ("startup_ms".to_owned(), up.startup.as_secs_f64() * 1000.0),
+                ("idle_rss_mib".to_owned(), idle as f64 / 1048576.0),
+                ("peak_rss_mib".to_owned(), peak as f64 / 1048576.0),
+                ("cpu_seconds".to_owned(), up.cpu_time()?.as_secs_f64()),
+                ("sessions_per_user".to_owned(), history_at_mix as f64),
+            ]);
+        }
+        Err(e) => report
+            .skipped
+            .push(format!("knotwork up (one process): {e:#}")),
     }
     if args.storage_factor > 1 && !args.only_mix {
         let more: Vec<(String, String)> = (args.users..args.users * args.storage_factor)
@@ -729,89 +839,6 @@ async fn main() -> anyhow::Result<()> {
         report
             .cpu_seconds
             .insert(s.label.clone(), s.cpu_time()?.as_secs_f64());
-    }
-    // The same mix against `knotwork up`: the three services in one
-    // process, the gateway and the session service calling their backends
-    // in memory. The separate processes stay up but idle.
-    match procs::binary(dir, "knotwork") {
-        Ok(_) if args.only_mix && !args.with_up => {}
-        Ok(bin) => {
-            bar.set_message("knotwork up (one process)");
-            let gateway_port = procs::free_port()?;
-            let session_port = procs::free_port()?;
-            let up_url = format!("http://127.0.0.1:{gateway_port}");
-            let up = Service::start_with_args(
-                "up",
-                &bin,
-                &["up"],
-                &unlimited(env(&[
-                    (
-                        "KNOTWORK_DATA_DIR",
-                        data.path().join("up").display().to_string(),
-                    ),
-                    (
-                        "KNOTWORK_GATEWAY_LISTEN",
-                        format!("127.0.0.1:{gateway_port}"),
-                    ),
-                    (
-                        "KNOTWORK_GATEWAY_ADMIN_LISTEN",
-                        format!("127.0.0.1:{}", procs::free_port()?),
-                    ),
-                    (
-                        "KNOTWORK_CATALOG_LISTEN",
-                        format!("127.0.0.1:{}", procs::free_port()?),
-                    ),
-                    (
-                        "KNOTWORK_SESSION_LISTEN",
-                        format!("127.0.0.1:{session_port}"),
-                    ),
-                    ("KNOTWORK_JWT_SECRET", SECRET.into()),
-                ])),
-                up_url.clone(),
-            )
-            .await?;
-            wait_for_session(&up_url).await?;
-            let (idle, _) = up.memory()?;
-            println!(
-                "Seeding knotwork up: {} users x {history_at_mix} sessions (the separate mix's history)...",
-                users.len()
-            );
-            seed(
-                &format!("http://127.0.0.1:{session_port}"),
-                &users,
-                &points,
-                (
-                    args.sessions_per_user,
-                    history_at_mix - args.sessions_per_user,
-                ),
-                &conditions,
-            )
-            .await?;
-            let one = world(&up_url, Route::Gateway, &users).await?;
-            load::run(
-                "warm-up",
-                one.clone(),
-                &app,
-                8,
-                Duration::from_secs(1),
-                &bar,
-            )
-            .await;
-            report.runs.push(
-                with_server_cpu(&[&up], load::run(report::UP_MIX, one, &app, c, secs, &bar)).await,
-            );
-            let (_, peak) = up.memory()?;
-            report.up = BTreeMap::from([
-                ("startup_ms".to_owned(), up.startup.as_secs_f64() * 1000.0),
-                ("idle_rss_mib".to_owned(), idle as f64 / 1048576.0),
-                ("peak_rss_mib".to_owned(), peak as f64 / 1048576.0),
-                ("cpu_seconds".to_owned(), up.cpu_time()?.as_secs_f64()),
-                ("sessions_per_user".to_owned(), history_at_mix as f64),
-            ]);
-        }
-        Err(e) => report
-            .skipped
-            .push(format!("knotwork up (one process): {e:#}")),
     }
     bar.finish_and_clear();
     report.machine = report::machine();
