@@ -315,6 +315,12 @@ async fn with_server_cpu(
     r
 }
 
+/// One second of `mix` at 8 callers, unmeasured, so every path of `world`
+/// is connected and warm before a measured run.
+async fn warm_up(world: Arc<World>, mix: &Mix, bar: &indicatif::ProgressBar) {
+    load::run("warm-up", world, mix, 8, Duration::from_secs(1), bar).await;
+}
+
 /// The sessions the runs in `runs` logged.
 fn logged(runs: &[load::RunResult]) -> usize {
     runs.iter()
@@ -569,15 +575,7 @@ async fn main() -> anyhow::Result<()> {
 
     // Warm up every path.
     let app = args.mix.clone().unwrap_or_else(Mix::app);
-    load::run(
-        "warm-up",
-        via_gateway.clone(),
-        &app,
-        8,
-        Duration::from_secs(1),
-        &bar,
-    )
-    .await;
+    warm_up(via_gateway.clone(), &app, &bar).await;
 
     let c = args.callers;
     // Baselines and the gateway hop, each at 1 and `c` callers.
@@ -695,15 +693,7 @@ async fn main() -> anyhow::Result<()> {
             )
             .await?;
             let one = world(&up_url, Route::Gateway, &users).await?;
-            load::run(
-                "warm-up",
-                one.clone(),
-                &app,
-                8,
-                Duration::from_secs(1),
-                &bar,
-            )
-            .await;
+            warm_up(one.clone(), &app, &bar).await;
             // Alternating, so both see the same machine and histories
             // that grow alike.
             for _ in 0..args.up_rounds.max(1) {
