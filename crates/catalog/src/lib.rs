@@ -107,16 +107,16 @@ pub async fn run_with_admin(
     ));
     knotwork_runtime::grpc::set_serving(&reporter, &[CATALOG_SERVICE, ADMIN_SERVICE]).await;
     let drain = Drain::start(shutdown, Duration::from_secs(config.shutdown_grace_secs));
-    let router = knotwork_runtime::backend_server(&config.limits, &metrics)
-        .layer(stamp::StampLayer::new(served.clone()))
-        .add_service(health)
+    let layers = knotwork_runtime::backend_layers(&metrics, stamp::StampLayer::new(served.clone()));
+    let routes = tonic::service::Routes::new(health)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(api)
         .add_service(admin);
-    let served = knotwork_runtime::serve(
+    let served = knotwork_runtime::serve_backend(
         "catalog service",
-        router,
+        layers,
+        routes,
         listener,
         tls,
         &config.limits,

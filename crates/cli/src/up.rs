@@ -10,10 +10,11 @@
 //! backend URLs and the flags below, which win over the variables.
 //!
 //! Inside the process the gateway calls the catalog and the session
-//! service, and the session service calls the catalog, through in-memory
-//! connections (`knotwork_runtime::memory`), not loopback TCP: the same
-//! HTTP/2, handlers and limits, without the kernel's network path. The
-//! catalog and session ports still serve the CLI and other tools over TCP.
+//! service, and the session service calls the catalog, in process
+//! (`knotwork_runtime::memory`): each call goes straight to the service's
+//! stack (its layers, routes and handlers), with no HTTP/2 and no network
+//! between. The catalog and session ports still serve the CLI and other
+//! tools over TCP.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -118,8 +119,9 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
 
     let catalog_url = format!("http://{catalog_addr}");
     let session_url = format!("http://{session_addr}");
-    let (catalog_memory, catalog_connector) = knotwork_runtime::memory::pair();
-    let (session_memory, session_connector) = knotwork_runtime::memory::pair();
+    // The gateway and the session service call in process.
+    let catalog_local = knotwork_runtime::memory::LocalSlot::default();
+    let session_local = knotwork_runtime::memory::LocalSlot::default();
 
     let mut catalog = settings::<knotwork_catalog::Config>("knotwork-catalog")?;
     catalog.listen = catalog_addr;
@@ -131,7 +133,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     session.listen = session_addr;
     session.data_dir = args.data_dir.join("session");
     session.catalog_url = catalog_url.clone();
-    session.catalog_memory = Some(catalog_connector.clone());
+    session.catalog_memory = Some(catalog_local.clone());
     session.internal_token = args.internal_token.clone();
     session.guide_speedup = args.guide_speedup.max(1);
 
@@ -142,10 +144,10 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     gateway.session_shards = vec![session_url.clone()];
     gateway
         .memory_backends
-        .insert(catalog_url, catalog_connector);
+        .insert(catalog_url, catalog_local.clone());
     gateway
         .memory_backends
-        .insert(session_url, session_connector);
+        .insert(session_url, session_local.clone());
     gateway.jwt_secret = args.jwt_secret.clone();
     gateway.internal_token = args.internal_token.clone();
     gateway.oidc_issuers = args.oidc_issuers.clone();
@@ -161,9 +163,9 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         None => None,
     };
     let catalog_listener =
-        knotwork_runtime::listen::Listener::from(catalog_listener).with_memory(catalog_memory);
+        knotwork_runtime::listen::Listener::from(catalog_listener).with_local(catalog_local);
     let session_listener =
-        knotwork_runtime::listen::Listener::from(session_listener).with_memory(session_memory);
+        knotwork_runtime::listen::Listener::from(session_listener).with_local(session_local);
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let stopped = |mut rx: watch::Receiver<bool>| async move {

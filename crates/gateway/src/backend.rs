@@ -1,9 +1,11 @@
 //! One backend: a lazily connecting channel, deadlines and error mapping.
 //!
-//! Every backend gets one lazily connecting [`Channel`] with a connect
-//! timeout: nothing is dialled at start, a dead backend fails a call fast
-//! with UNAVAILABLE, and a backend that comes back is dialled again on the
-//! next call (tonic reconnects), so no restart is needed.
+//! Every backend gets lazily connecting channels with a connect timeout:
+//! nothing is dialled at start, a dead backend fails a call fast with
+//! UNAVAILABLE, and a backend that comes back is dialled again on the next
+//! call (tonic reconnects), so no restart is needed. A backend in the same
+//! process (`knotwork up`) is called through one in-process [`Link`]
+//! instead, and refuses calls the same way until it serves.
 //!
 //! Error mapping: a status the backend sent passes through (bounded); a
 //! status tonic made locally (it carries a source error: refused
@@ -14,9 +16,9 @@ use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use knotwork_runtime::memory::Link;
 use knotwork_runtime::memory::MemoryBackends;
 use knotwork_runtime::tls::BackendTls;
-use tonic::transport::Channel;
 use tonic::{Code, Request, Response, Status};
 
 use crate::Error;
@@ -59,7 +61,7 @@ pub struct Backend {
     pub role: Role,
     /// Lazily connecting channels (HTTP/2 connections), used in turn: one
     /// connection serializes its streams' framing, several spread the load.
-    channels: Vec<Channel>,
+    channels: Vec<Link>,
     next: RoundRobin,
     /// Whether the last health poll found it serving (`poll_health` sets it).
     pub(crate) up: AtomicBool,
@@ -87,14 +89,13 @@ impl Backend {
             .http2_keep_alive_interval(Duration::from_secs(30))
             .keep_alive_timeout(Duration::from_secs(10))
             .http2_max_header_list_size(BACKEND_HEADER_LIST_LIMIT);
-        let channels = (0..connections.max(1))
-            .map(|_| match memory.get(url) {
-                Some(connector) => endpoint
-                    .clone()
-                    .connect_with_connector_lazy(connector.clone()),
-                None => endpoint.connect_lazy(),
-            })
-            .collect();
+        let channels = match memory.link(url) {
+            // In process there is no connection to spread calls over.
+            Some(link) => vec![link],
+            None => (0..connections.max(1))
+                .map(|_| endpoint.connect_lazy().into())
+                .collect(),
+        };
         Ok(Self {
             url: url.to_owned(),
             role,
@@ -136,7 +137,8 @@ impl Backend {
         // Checked once here so a wrong TLS setting stops the start.
         tls.endpoint(url)
             .map_err(|e| Error::Config(format!("backend {url:?}: {e}")))?;
-        let (channel, changes) = Channel::balance_channel::<std::net::SocketAddr>(64);
+        let (channel, changes) =
+            tonic::transport::Channel::balance_channel::<std::net::SocketAddr>(64);
         let (url_owned, tls) = (url.to_owned(), tls.clone());
         tokio::spawn(async move {
             let mut known = std::collections::BTreeSet::new();
@@ -191,7 +193,7 @@ impl Backend {
         Ok(Self {
             url: url.to_owned(),
             role,
-            channels: vec![channel],
+            channels: vec![channel.into()],
             next: RoundRobin::default(),
             up: AtomicBool::new(true),
             metrics,
@@ -199,7 +201,7 @@ impl Backend {
     }
 
     /// The next channel to use.
-    pub fn channel(&self) -> Channel {
+    pub fn channel(&self) -> Link {
         self.channels[self.next.next(self.channels.len())].clone()
     }
 
@@ -227,7 +229,7 @@ pub async fn call_with_deadline<M, R, F, Fut>(
     call: &F,
 ) -> Result<Response<R>, Status>
 where
-    F: Fn(Channel, Request<M>) -> Fut,
+    F: Fn(Link, Request<M>) -> Fut,
     Fut: Future<Output = Result<Response<R>, Status>>,
 {
     let started = Instant::now();
@@ -246,7 +248,7 @@ async fn call_backend<M, R, F, Fut>(
     call: &F,
 ) -> Result<Response<R>, Status>
 where
-    F: Fn(Channel, Request<M>) -> Fut,
+    F: Fn(Link, Request<M>) -> Fut,
     Fut: Future<Output = Result<Response<R>, Status>>,
 {
     set_deadline(&mut req, deadline);

@@ -40,11 +40,11 @@ use arc_swap::ArcSwap;
 use knotwork_proto::metadata::INTERNAL_TOKEN;
 use knotwork_proto::session::v1::session_admin_service_client::SessionAdminServiceClient;
 use knotwork_proto::session::v1::{GetShardMapRequest, ShardMap};
+use knotwork_runtime::memory::Link;
 use knotwork_runtime::memory::MemoryBackends;
 use knotwork_runtime::shardmap::{self, Refusal};
 use knotwork_runtime::tls::BackendTls;
 use tonic::metadata::AsciiMetadataValue;
-use tonic::transport::Channel;
 use tonic::{Code, Request, Response, Status};
 
 use crate::Error;
@@ -345,7 +345,7 @@ impl Shards {
     ) -> Result<Response<R>, Status>
     where
         M: Clone,
-        F: Fn(Channel, Request<M>) -> Fut,
+        F: Fn(Link, Request<M>) -> Fut,
         Fut: Future<Output = Result<Response<R>, Status>>,
     {
         let started = Instant::now();

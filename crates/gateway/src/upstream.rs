@@ -8,9 +8,9 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use knotwork_runtime::memory::Link;
 use knotwork_runtime::memory::MemoryBackends;
 use knotwork_runtime::tls::BackendTls;
-use tonic::transport::Channel;
 use tonic::{Code, Request, Response, Status};
 use tonic_health::ServingStatus;
 use tonic_health::pb::HealthCheckRequest;
@@ -57,7 +57,7 @@ impl Upstreams {
             .filter(|u| !u.is_empty())
             .map(|u| match catalog_resolve {
                 // In-process catalogs have one address: nothing to resolve.
-                Some(every) if memory.get(u).is_none() => Backend::discovered(
+                Some(every) if memory.link(u).is_none() => Backend::discovered(
                     u,
                     Role::Catalog,
                     tls,
@@ -120,7 +120,7 @@ impl Upstreams {
     ) -> Result<Response<R>, Status>
     where
         M: Clone,
-        F: Fn(Channel, Request<M>) -> Fut,
+        F: Fn(Link, Request<M>) -> Fut,
         Fut: Future<Output = Result<Response<R>, Status>>,
     {
         let first = self.pick_catalog();

@@ -33,4 +33,4 @@ pub mod telemetry;
 pub mod tls;
 pub mod trace;
 
-pub use serve::{AdminPort, BackendLayers, backend_server, serve, spawn_admin};
+pub use serve::{AdminPort, BackendLayers, backend_layers, serve, serve_backend, spawn_admin};

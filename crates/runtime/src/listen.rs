@@ -27,13 +27,13 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncWrite, DuplexStream, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, Sleep};
 use tonic::transport::server::{Connected, TcpConnectInfo};
 
-use crate::memory::MemoryListener;
+use crate::memory::LocalSlot;
 
 /// Default bound for the TLS handshake plus the first request head, and
 /// for any HTTP/2 frame once started.
@@ -152,39 +152,38 @@ pub fn server(limits: &LimitArgs) -> tonic::transport::Server {
 /// The stream of accepted connections of `listener`, TLS-wrapped when
 /// `tls` is set, each under the header timeout of `limits`. The listening
 /// socket closes when the stream is dropped (tonic drops it on shutdown).
-///
-/// A [`Listener`] with in-process connections ([`crate::memory`]) yields
-/// those too, plain (they never leave the process) and under the same
-/// header timeout.
+/// In-process callers do not connect: [`crate::serve_backend`] serves them.
 pub fn incoming(
     listener: impl Into<Listener>,
     tls: Option<Arc<rustls::ServerConfig>>,
     limits: &LimitArgs,
 ) -> tokio_stream::wrappers::ReceiverStream<io::Result<Conn>> {
-    let Listener { tcp, memory } = listener.into();
+    let Listener { tcp, .. } = listener.into();
     let (tx, rx) = mpsc::channel(64);
     let header_timeout = limits.header_timeout();
     let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
-    if let Some(memory) = memory {
-        tokio::spawn(accept_memory(memory, header_timeout, tx.clone()));
-    }
     tokio::spawn(accept_loop(tcp, acceptor, header_timeout, tx));
     tokio_stream::wrappers::ReceiverStream::new(rx)
 }
 
 /// What a service listens on: a bound TCP listener and, in `knotwork up`,
-/// the in-process connections of [`crate::memory`].
+/// the slot its in-process callers call through ([`crate::memory`]).
 #[derive(Debug)]
 pub struct Listener {
     tcp: TcpListener,
-    memory: Option<MemoryListener>,
+    local: Option<LocalSlot>,
 }
 
 impl Listener {
-    /// Also accepts the in-process connections of `memory`.
-    pub fn with_memory(mut self, memory: MemoryListener) -> Self {
-        self.memory = Some(memory);
+    /// Also serves the in-process callers of `slot` ([`crate::memory`]).
+    pub fn with_local(mut self, slot: LocalSlot) -> Self {
+        self.local = Some(slot);
         self
+    }
+
+    /// The slot of the in-process callers, when there is one.
+    pub(crate) fn local_slot(&self) -> Option<LocalSlot> {
+        self.local.clone()
     }
 
     /// The TCP listener's address.
@@ -195,32 +194,7 @@ impl Listener {
 
 impl From<TcpListener> for Listener {
     fn from(tcp: TcpListener) -> Self {
-        Self { tcp, memory: None }
-    }
-}
-
-async fn accept_memory(
-    mut memory: MemoryListener,
-    header_timeout: Duration,
-    tx: mpsc::Sender<io::Result<Conn>>,
-) {
-    loop {
-        let stream = tokio::select! {
-            accepted = memory.accept() => match accepted {
-                Some(s) => s,
-                None => return,
-            },
-            () = tx.closed() => return,
-        };
-        let info = TcpConnectInfo {
-            local_addr: None,
-            remote_addr: None,
-        };
-        let deadline = Instant::now() + header_timeout;
-        let conn = Conn::new(Io::Memory(stream), info, deadline, header_timeout);
-        if tx.send(Ok(conn)).await.is_err() {
-            return;
-        }
+        Self { tcp, local: None }
     }
 }
 
@@ -284,7 +258,6 @@ async fn accept_loop(
 enum Io {
     Plain(TcpStream),
     Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
-    Memory(DuplexStream),
 }
 
 /// One accepted connection (plain or TLS) under the header timeout.
@@ -355,7 +328,6 @@ impl AsyncRead for Conn {
         let polled = match &mut this.io {
             Io::Plain(s) => Pin::new(s).poll_read(cx, buf),
             Io::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
-            Io::Memory(s) => Pin::new(s).poll_read(cx, buf),
         };
         if let Poll::Ready(Ok(())) = polled {
             let fresh = &buf.filled()[before..];
@@ -387,7 +359,6 @@ impl AsyncWrite for Conn {
         match &mut this.io {
             Io::Plain(s) => Pin::new(s).poll_write(cx, data),
             Io::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, data),
-            Io::Memory(s) => Pin::new(s).poll_write(cx, data),
         }
     }
 
@@ -403,7 +374,6 @@ impl AsyncWrite for Conn {
         match &mut this.io {
             Io::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
             Io::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
-            Io::Memory(s) => Pin::new(s).poll_write_vectored(cx, bufs),
         }
     }
 
@@ -411,7 +381,6 @@ impl AsyncWrite for Conn {
         match &self.io {
             Io::Plain(s) => s.is_write_vectored(),
             Io::Tls(s) => s.is_write_vectored(),
-            Io::Memory(s) => s.is_write_vectored(),
         }
     }
 
@@ -419,7 +388,6 @@ impl AsyncWrite for Conn {
         match &mut self.get_mut().io {
             Io::Plain(s) => Pin::new(s).poll_flush(cx),
             Io::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
-            Io::Memory(s) => Pin::new(s).poll_flush(cx),
         }
     }
 
@@ -427,7 +395,6 @@ impl AsyncWrite for Conn {
         match &mut self.get_mut().io {
             Io::Plain(s) => Pin::new(s).poll_shutdown(cx),
             Io::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
-            Io::Memory(s) => Pin::new(s).poll_shutdown(cx),
         }
     }
 }

@@ -10,10 +10,9 @@ use knotwork_proto::BoxError;
 use tokio::net::TcpListener;
 use tonic::body::Body;
 use tonic::service::Routes;
-use tonic::transport::Server;
 use tonic::transport::server::Router;
 use tower::layer::util::{Identity, Stack};
-use tower::{Layer, Service};
+use tower::{Layer, Service, ServiceExt};
 
 use crate::drain::Drain;
 use crate::listen::LimitArgs;
@@ -25,14 +24,90 @@ use crate::trace::TraceLayer;
 /// through, outermost first: its RED metrics, its span, the status checks.
 pub type BackendLayers = Stack<StatusLayer, Stack<TraceLayer, Stack<RedLayer, Identity>>>;
 
-/// The server of a backend service: [`crate::listen::server`] under
-/// `limits`, with [`BackendLayers`] recording into `metrics`. The service
-/// adds its own layer (innermost) and services.
-pub fn backend_server(limits: &LimitArgs, metrics: &Metrics) -> Server<BackendLayers> {
-    crate::listen::server(limits)
-        .layer(metrics.layer())
-        .layer(TraceLayer)
-        .layer(StatusLayer)
+/// The layers of a backend service, [`BackendLayers`], recording into
+/// `metrics`, with the service's own `inner` layer innermost.
+pub fn backend_layers<I>(metrics: &Metrics, inner: I) -> Stack<I, BackendLayers> {
+    Stack::new(
+        inner,
+        Stack::new(
+            StatusLayer,
+            Stack::new(TraceLayer, Stack::new(metrics.layer(), Identity::new())),
+        ),
+    )
+}
+
+/// Serves a backend service (catalog, session): `routes` under `layers`
+/// ([`backend_layers`]), as [`serve`] does. When `listener` has in-process
+/// connections (`knotwork up`), the same stack is also served to the
+/// in-process [`crate::memory::Link`]s: put in their slot now, taken out
+/// when the drain starts, so a call in process meets the same layers and
+/// handlers as one over TCP, and one after the drain is refused as a new
+/// connection would be.
+pub async fn serve_backend<L, ResBody>(
+    service: &str,
+    layers: L,
+    routes: Routes,
+    listener: impl Into<crate::listen::Listener>,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    limits: &LimitArgs,
+    drain: &Drain,
+) -> Result<(), tonic::transport::Error>
+where
+    L: Layer<Routes> + Clone,
+    L::Service: Service<http::Request<Body>, Response = http::Response<ResBody>>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    <L::Service as Service<http::Request<Body>>>::Future: Send + 'static,
+    <L::Service as Service<http::Request<Body>>>::Error: Into<BoxError> + Send,
+    ResBody: http_body::Body<Data = Bytes> + Send + 'static,
+    ResBody::Error: Into<BoxError>,
+{
+    let listener: crate::listen::Listener = listener.into();
+    let local = listener.local_slot();
+    if let Some(slot) = &local {
+        slot.install(local_service(layers.clone(), routes.clone()));
+    }
+    let router = crate::listen::server(limits)
+        .layer(layers)
+        .add_routes(routes);
+    let served = serve(service, router, listener, tls, limits, drain);
+    let Some(slot) = local else {
+        return served.await;
+    };
+    let draining = drain.draining();
+    tokio::pin!(served, draining);
+    let result = tokio::select! {
+        r = &mut served => r,
+        () = &mut draining => {
+            slot.clear();
+            served.await
+        }
+    };
+    slot.clear();
+    result
+}
+
+/// `routes` under `layers` as one boxed service, as tonic's server runs
+/// each call (errors a layer returns become statuses first).
+fn local_service<L, ResBody>(layers: L, routes: Routes) -> crate::memory::LocalService
+where
+    L: Layer<Routes>,
+    L::Service: Service<http::Request<Body>, Response = http::Response<ResBody>>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    <L::Service as Service<http::Request<Body>>>::Future: Send + 'static,
+    <L::Service as Service<http::Request<Body>>>::Error: Into<BoxError> + Send,
+    ResBody: http_body::Body<Data = Bytes> + Send + 'static,
+    ResBody::Error: Into<BoxError>,
+{
+    let stack = tonic::service::RecoverErrorLayer::new().layer(layers.layer(routes.prepare()));
+    tower::util::BoxCloneSyncService::new(
+        stack.map_response(|response: http::Response<_>| response.map(Body::new)),
+    )
 }
 
 /// Serves `router` on `listener` (TLS-wrapped when `tls` is set, under
@@ -127,4 +202,93 @@ where
         },
     ));
     AdminPort(Some(stop))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use tonic_health::pb::HealthCheckRequest;
+    use tonic_health::pb::health_client::HealthClient;
+
+    use super::*;
+
+    /// A link reaches the service's stack in process: the call is answered
+    /// by its handler and counted by its layers (RED metrics), with no
+    /// connection made; before the service serves and once it drains, the
+    /// link's calls are refused as an unreachable backend's are.
+    #[tokio::test]
+    async fn a_link_calls_the_served_stack_until_the_drain() {
+        let slot = crate::memory::LocalSlot::default();
+        let mut client = HealthClient::new(slot.link());
+        let check = HealthCheckRequest {
+            service: crate::grpc::LIVENESS.to_owned(),
+        };
+
+        let refused = client.check(check.clone()).await.unwrap_err();
+        assert!(std::error::Error::source(&refused).is_some(), "{refused:?}");
+
+        let tcp = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = crate::listen::Listener::from(tcp).with_local(slot);
+        let metrics = Metrics::new("catalog");
+        let (_reporter, health) = crate::grpc::health().await;
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let drain = Drain::start(
+            async move {
+                let _ = stop_rx.await;
+            },
+            Duration::from_secs(1),
+        );
+        let limits = LimitArgs::default();
+        let server = {
+            let drain = drain.clone();
+            tokio::spawn(async move {
+                serve_backend(
+                    "test service",
+                    backend_layers(&metrics, Identity::new()),
+                    Routes::new(health),
+                    listener,
+                    None,
+                    &limits,
+                    &drain,
+                )
+                .await
+                .map(|()| metrics)
+            })
+        };
+
+        let mut tries = 0;
+        let answer = loop {
+            match client.check(check.clone()).await {
+                Ok(answer) => break answer.into_inner(),
+                Err(e) if tries < 400 => {
+                    tries += 1;
+                    tracing::debug!(error = %e, "not serving yet");
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+                Err(e) => panic!("the link never reached the service: {e:?}"),
+            }
+        };
+        assert_eq!(
+            answer.status,
+            tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+        );
+
+        stop_tx.send(()).unwrap();
+        let metrics = server.await.unwrap().unwrap();
+        let refused = client.check(check).await.unwrap_err();
+        assert!(std::error::Error::source(&refused).is_some(), "{refused:?}");
+        // The handler ran under the service's layers: its RED metrics
+        // counted the call answered in process.
+        let rendered = metrics.render();
+        assert!(
+            rendered
+                .lines()
+                .any(|l| l.starts_with("knotwork_catalog_requests_total")
+                    && l.contains("Check")
+                    && l.contains("code=\"OK\"")
+                    && !l.ends_with(" 0")),
+            "{rendered}"
+        );
+    }
 }

@@ -20,11 +20,11 @@ use std::time::{Duration, Instant};
 
 use knotwork_proto::catalog::v1 as cpb;
 use knotwork_proto::catalog::v1::catalog_service_client::CatalogServiceClient;
+use knotwork_runtime::memory::Link;
 use knotwork_runtime::tls::BackendTls;
 use prost::Message as _;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use tonic::transport::Channel;
 
 use crate::convert;
 use crate::domain::CatalogView;
@@ -41,6 +41,8 @@ const MAX_BACKOFF: Duration = Duration::from_secs(10);
 pub const ON_DEMAND_EVERY: Duration = Duration::from_secs(1);
 /// How long an on-demand refresh may hold up the call.
 const ON_DEMAND_TIMEOUT: Duration = Duration::from_secs(2);
+/// The longest one fetch (version check and snapshot) may take.
+const FETCH_TIMEOUT: Duration = Duration::from_secs(30);
 /// The persisted view, in the session's data folder.
 pub const VIEW_FILE: &str = "catalog-view.bin";
 /// The first line of [`VIEW_FILE`]: the format and its version. Version 1
@@ -100,7 +102,7 @@ impl CatalogFeed {
 /// Fetches views and publishes them; shared by the poll loop and the
 /// on-demand refreshes.
 struct Fetcher {
-    client: CatalogServiceClient<Channel>,
+    client: CatalogServiceClient<Link>,
     tx: watch::Sender<View>,
     /// Where each new view is persisted (none: not persisted).
     file: Option<PathBuf>,
@@ -136,7 +138,10 @@ impl Fetcher {
         let _one = self.busy.lock().await;
         let current = self.tx.borrow().as_ref().map(|v| v.version.clone());
         let mut client = self.client.clone();
-        let Some((view, resp)) = fetch(&mut client, current.as_deref()).await? else {
+        let fetched = tokio::time::timeout(FETCH_TIMEOUT, fetch(&mut client, current.as_deref()))
+            .await
+            .map_err(|_| format!("no answer from the catalog in {FETCH_TIMEOUT:?}"))?;
+        let Some((view, resp)) = fetched? else {
             return Ok(false);
         };
         tracing::info!(version = %view.version, points = view.points.len(), "catalog loaded");
@@ -164,16 +169,15 @@ pub fn spawn(
     tls: &BackendTls,
     poll: Duration,
     dir: Option<&Path>,
-    memory: Option<knotwork_runtime::memory::MemoryConnector>,
+    memory: Option<knotwork_runtime::memory::LocalSlot>,
 ) -> Result<(CatalogFeed, JoinHandle<()>), Error> {
     let endpoint = tls
         .endpoint(url)
         .map_err(|e| Error::Startup(format!("catalog url {url:?}: {e}")))?
-        .connect_timeout(Duration::from_secs(5))
-        .timeout(Duration::from_secs(30));
+        .connect_timeout(Duration::from_secs(5));
     let channel = match memory {
-        Some(connector) => endpoint.connect_with_connector_lazy(connector),
-        None => endpoint.connect_lazy(),
+        Some(slot) => slot.link(),
+        None => endpoint.connect_lazy().into(),
     };
     let client = CatalogServiceClient::new(channel).max_decoding_message_size(MAX_SNAPSHOT_BYTES);
     let file = dir.map(|d| d.join(VIEW_FILE));
@@ -229,7 +233,7 @@ async fn poll_loop(fetcher: Arc<Fetcher>, poll: Duration) {
 /// Fetches a new view when the catalog's version differs from `current`,
 /// with the answer it came in (to persist).
 async fn fetch(
-    client: &mut CatalogServiceClient<Channel>,
+    client: &mut CatalogServiceClient<Link>,
     current: Option<&str>,
 ) -> Result<Option<(CatalogView, cpb::GetCatalogSnapshotResponse)>, String> {
     if let Some(current) = current {

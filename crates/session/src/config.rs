@@ -158,7 +158,7 @@ pub struct Config {
     /// In `knotwork up`: the catalog in the same process, dialled in memory
     /// instead of at `catalog_url` (not a flag).
     #[arg(skip)]
-    pub catalog_memory: Option<knotwork_runtime::memory::MemoryConnector>,
+    pub catalog_memory: Option<knotwork_runtime::memory::LocalSlot>,
 }
 
 impl Config {

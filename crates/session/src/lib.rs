@@ -174,10 +174,10 @@ pub async fn run_with_admin(
         .then(|| store.raft().cloned())
         .flatten()
         .map(|r| raft::RaftServer::new(r, auth.clone()).into_service());
-    let router = knotwork_runtime::backend_server(&config.limits, &metrics)
-        // One ownership check before every user-scoped handler.
-        .layer(shards::OwnershipLayer::new(ownership, auth))
-        .add_service(health)
+    // One ownership check before every user-scoped handler.
+    let layers =
+        knotwork_runtime::backend_layers(&metrics, shards::OwnershipLayer::new(ownership, auth));
+    let routes = tonic::service::Routes::new(health)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(
@@ -185,11 +185,15 @@ pub async fn run_with_admin(
         )
         .add_service(
             SessionAdminServiceServer::new(svc).max_decoding_message_size(MAX_REQUEST_BYTES),
-        )
-        .add_optional_service(raft_service);
-    let result = knotwork_runtime::serve(
+        );
+    let routes = match raft_service {
+        Some(raft) => routes.add_service(raft),
+        None => routes,
+    };
+    let result = knotwork_runtime::serve_backend(
         "session service",
-        router,
+        layers,
+        routes,
         listener,
         tls,
         &config.limits,

@@ -29,10 +29,10 @@ use knotwork_proto::session::v1::session_admin_service_client::SessionAdminServi
 use knotwork_proto::session::v1::{
     DeleteUserRequest, ListUsersRequest, StreamExportUserRequest, StreamImportUserRequest,
 };
+use knotwork_runtime::memory::Link;
 use knotwork_runtime::tls::BackendTls;
 use tonic::Request;
 use tonic::metadata::AsciiMetadataValue;
-use tonic::transport::Channel;
 
 use crate::Error;
 use crate::route::shard_for;
@@ -50,12 +50,13 @@ pub struct ReshardReport {
     pub failures: Vec<(String, String)>,
 }
 
-pub(crate) fn channel(url: &str, tls: &BackendTls) -> Result<Channel, Error> {
+pub(crate) fn channel(url: &str, tls: &BackendTls) -> Result<Link, Error> {
     Ok(tls
         .endpoint(url)
         .map_err(|e| Error::Config(format!("bad shard URL {url:?}: {e}")))?
         .connect_timeout(Duration::from_secs(5))
-        .connect_lazy())
+        .connect_lazy()
+        .into())
 }
 
 /// Deadline of a unary admin call.
@@ -76,7 +77,7 @@ fn digest_part(hasher: &mut Sha256, part: &UserDataExport) {
 
 /// The SHA-256 digest of a user's export as `shard` streams it.
 pub(crate) async fn export_digest(
-    shard: &mut SessionAdminServiceClient<Channel>,
+    shard: &mut SessionAdminServiceClient<Link>,
     user: &str,
     token: &AsciiMetadataValue,
 ) -> Result<[u8; 32], tonic::Status> {
@@ -115,8 +116,8 @@ impl std::fmt::Display for CopyFailed {
 /// Streams `user` from `source` into `target`, part by part; returns the
 /// digest of what was sent.
 pub(crate) async fn copy_user(
-    source: &mut SessionAdminServiceClient<Channel>,
-    target: &mut SessionAdminServiceClient<Channel>,
+    source: &mut SessionAdminServiceClient<Link>,
+    target: &mut SessionAdminServiceClient<Link>,
     user: &str,
     token: &AsciiMetadataValue,
 ) -> Result<[u8; 32], CopyFailed> {
@@ -202,7 +203,7 @@ pub async fn reshard_with_tls(
     let token: AsciiMetadataValue = internal_token.parse().map_err(|_| {
         Error::Config("the internal credential is not a valid header value".to_owned())
     })?;
-    let admin = |url: &str| -> Result<SessionAdminServiceClient<Channel>, Error> {
+    let admin = |url: &str| -> Result<SessionAdminServiceClient<Link>, Error> {
         Ok(SessionAdminServiceClient::new(channel(url, tls)?)
             .max_decoding_message_size(256 * 1024 * 1024))
     };

@@ -194,7 +194,7 @@ impl Shared {
     ) -> Result<tonic::Response<R>, Status>
     where
         M: Clone,
-        F: Fn(tonic::transport::Channel, Request<M>) -> Fut,
+        F: Fn(knotwork_runtime::memory::Link, Request<M>) -> Fut,
         Fut: std::future::Future<Output = Result<tonic::Response<R>, Status>>,
     {
         self.upstreams

@@ -9,9 +9,9 @@ use bytes::Bytes;
 use http::uri::PathAndQuery;
 use knotwork_proto::codec::RawCodec;
 use knotwork_proto::{BoxError, BoxFuture};
+use knotwork_runtime::memory::Link;
 use tonic::codegen::GrpcMethod;
 use tonic::server::UnaryService;
-use tonic::transport::Channel;
 use tonic::{Request, Response, Status};
 
 /// Answers `req` with `service`, the message left encoded both ways and at
@@ -39,7 +39,7 @@ where
 /// `service` (request path `path`) and returns the answer still encoded,
 /// at most `max` bytes each way.
 pub(super) async fn call(
-    channel: Channel,
+    channel: Link,
     mut request: Request<Bytes>,
     max: usize,
     service: &'static str,

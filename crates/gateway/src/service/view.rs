@@ -16,7 +16,7 @@ use knotwork_proto::gateway::v1::view_service_server::ViewService;
 use knotwork_proto::gateway::v1::*;
 use knotwork_proto::session::v1::GetOverviewRequest;
 use knotwork_proto::session::v1::session_service_client::SessionServiceClient;
-use tonic::transport::Channel;
+use knotwork_runtime::memory::Link;
 use tonic::{Request, Response, Status};
 
 use super::{Ctx, Shared, catalog};
@@ -150,12 +150,12 @@ impl Views {
     async fn session<M, R, F, Fut>(&self, ctx: &Ctx, message: M, call: F) -> Result<R, Status>
     where
         M: Clone,
-        F: Fn(SessionServiceClient<Channel>, Request<M>) -> Fut,
+        F: Fn(SessionServiceClient<Link>, Request<M>) -> Fut,
         Fut: Future<Output = Result<Response<R>, Status>>,
     {
         let shared = &self.shared;
         let max = shared.max_message;
-        let call = |channel: Channel, r| {
+        let call = |channel: Link, r| {
             call(
                 SessionServiceClient::new(channel).max_decoding_message_size(max),
                 r,

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use knotwork_proto::metadata::INTERNAL_TOKEN;
 use knotwork_proto::session::v1::session_admin_service_client::SessionAdminServiceClient;
-use tonic::transport::Channel;
+use knotwork_runtime::memory::Link;
 use tonic::{Request, Response, Status};
 
 use super::super::{CALL_TIMEOUT, CopyFailed, STREAM_TIMEOUT, copy_user, export_digest};
@@ -20,7 +20,7 @@ use crate::shards::Group;
 pub const LEADER_WAIT: Duration = Duration::from_secs(15);
 
 /// The admin client of a member's channel.
-fn admin(channel: Channel) -> SessionAdminServiceClient<Channel> {
+fn admin(channel: Link) -> SessionAdminServiceClient<Link> {
     SessionAdminServiceClient::new(channel).max_decoding_message_size(256 * 1024 * 1024)
 }
 
@@ -41,11 +41,11 @@ impl Mover {
     ) -> Result<R, Status>
     where
         M: Clone,
-        F: Fn(SessionAdminServiceClient<Channel>, Request<M>) -> Fut,
+        F: Fn(SessionAdminServiceClient<Link>, Request<M>) -> Fut,
         Fut: Future<Output = Result<Response<R>, Status>>,
     {
         let deadline = Instant::now() + CALL_TIMEOUT;
-        let on_channel = |channel: Channel, req: Request<M>| call(admin(channel), req);
+        let on_channel = |channel: Link, req: Request<M>| call(admin(channel), req);
         group
             .call(deadline, LEADER_WAIT, |backend, attempt| {
                 let req = self.req(message.clone());
