@@ -83,6 +83,58 @@ pub fn free_addr() -> String {
     format!("127.0.0.1:{}", free_port())
 }
 
+/// A process this test binary started and has not stopped, by the address
+/// it listens on: [`wait_serving`] checks it is still alive, so a child
+/// that exited (a setting it refused, a port it could not bind) fails the
+/// wait with its own log, not later with whatever answers in its place.
+#[derive(Clone)]
+struct Started {
+    name: String,
+    pid: u32,
+    log: PathBuf,
+}
+
+static STARTED: std::sync::Mutex<BTreeMap<String, Started>> =
+    std::sync::Mutex::new(BTreeMap::new());
+
+fn started() -> std::sync::MutexGuard<'static, BTreeMap<String, Started>> {
+    STARTED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Whether `pid` is a live process (not gone, not a zombie waiting to be
+/// reaped: a child that exited stays one until its `Proc` waits for it).
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            let (_, rest) = stat.rsplit_once(')')?;
+            rest.trim_start().chars().next()
+        })
+        .is_some_and(|state| state != 'Z' && state != 'X')
+}
+
+/// Why waiting on `url` is hopeless: the process started to serve it has
+/// exited. Its name, pid and the end of its log.
+fn exited_before_serving(url: &str) -> Option<String> {
+    let addr = url.split_once("://").map_or(url, |(_, a)| a);
+    let proc = started().get(addr)?.clone();
+    if alive(proc.pid) {
+        return None;
+    }
+    let log = std::fs::read_to_string(&proc.log).unwrap_or_default();
+    let tail: Vec<&str> = log.lines().rev().take(20).collect();
+    let tail: Vec<&str> = tail.into_iter().rev().collect();
+    Some(format!(
+        "{} (pid {}) exited instead of serving {url}; the end of {}:\n{}",
+        proc.name,
+        proc.pid,
+        proc.log.display(),
+        tail.join("\n")
+    ))
+}
+
 /// One service process and how to start it again.
 pub struct Proc {
     /// A label for messages.
@@ -135,10 +187,28 @@ impl Proc {
         cmd.stdin(Stdio::null())
             .stdout(Stdio::from(out))
             .stderr(Stdio::from(err));
-        self.child = Some(
-            cmd.spawn()
-                .unwrap_or_else(|e| panic!("start {}: {e}", self.name)),
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {}: {e}", self.name));
+        started().insert(
+            self.addr.clone(),
+            Started {
+                name: self.name.clone(),
+                pid: child.id(),
+                log: self.log.clone(),
+            },
         );
+        self.child = Some(child);
+    }
+
+    /// Takes the child to stop it: its address is no longer watched.
+    fn stopping(&mut self) -> Option<Child> {
+        let child = self.child.take()?;
+        let mut started = started();
+        if started.get(&self.addr).is_some_and(|s| s.pid == child.id()) {
+            started.remove(&self.addr);
+        }
+        Some(child)
     }
 
     /// The process id, while running.
@@ -159,7 +229,7 @@ impl Proc {
 
     /// SIGKILL and reap.
     pub fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
+        if let Some(mut c) = self.stopping() {
             let _ = c.kill();
             let _ = c.wait();
         }
@@ -171,7 +241,7 @@ impl Proc {
     pub fn terminate(&mut self, limit: Duration) -> Option<(Duration, ExitStatus)> {
         let started = Instant::now();
         self.signal("TERM");
-        let mut c = self.child.take()?;
+        let mut c = self.stopping()?;
         loop {
             if let Ok(Some(status)) = c.try_wait() {
                 return Some((started.elapsed(), status));
@@ -189,7 +259,7 @@ impl Proc {
     /// signal sent earlier); `None`, after a SIGKILL, when it did not.
     pub fn wait_exit(&mut self, limit: Duration) -> Option<ExitStatus> {
         let started = Instant::now();
-        let mut c = self.child.take()?;
+        let mut c = self.stopping()?;
         loop {
             if let Ok(Some(status)) = c.try_wait() {
                 return Some(status);
@@ -318,17 +388,25 @@ pub async fn serving(url: &str, service: &str) -> bool {
         .unwrap_or(false)
 }
 
-/// Polls until `url` reports `service` SERVING; panics after `limit`.
+/// Polls until `url` reports `service` SERVING; panics after `limit`, or
+/// as soon as the process started on `url`'s address ([`Proc`]) has
+/// exited, with the end of its log.
 pub async fn wait_serving(url: &str, service: &str, limit: Duration) -> Duration {
     let started = Instant::now();
-    while !serving(url, service).await {
+    loop {
+        let answered = serving(url, service).await;
+        if let Some(why) = exited_before_serving(url) {
+            panic!("{why}");
+        }
+        if answered {
+            return started.elapsed();
+        }
         assert!(
             started.elapsed() < limit,
             "{url} ({service:?}) not serving within {limit:?}"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    started.elapsed()
 }
 
 /// A lazily connected channel with a per-call timeout.

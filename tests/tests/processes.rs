@@ -306,3 +306,32 @@ async fn a_guide_reattaches_at_its_elapsed_time_after_a_session_restart() {
     drop(shard);
     drop(catalog_proc);
 }
+
+/// A child that exits instead of serving fails the harness's wait at once,
+/// naming the process and quoting its log, not after the wait's limit (or
+/// never, when something else answers on its port).
+#[tokio::test]
+async fn waiting_on_a_child_that_exited_fails_at_once_with_its_log() {
+    let root = tempfile::tempdir().unwrap();
+    // A setting the catalog refuses: it exits at start.
+    let catalog = procs::catalog(
+        root.path(),
+        &[("KNOTWORK_LOG_FORMAT", "no-such-format".to_owned())],
+    );
+    let url = catalog.url();
+    let started = Instant::now();
+    let waited =
+        tokio::spawn(async move { wait_serving(&url, "", Duration::from_secs(120)).await })
+            .await
+            .unwrap_err();
+    let why = *waited.into_panic().downcast::<String>().unwrap();
+    assert!(why.starts_with("catalog (pid "), "{why}");
+    assert!(why.contains("exited instead of serving"), "{why}");
+    assert!(why.contains("no-such-format"), "the log's end: {why}");
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "{:?}",
+        started.elapsed()
+    );
+    drop(catalog);
+}
