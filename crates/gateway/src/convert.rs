@@ -272,6 +272,15 @@ fn point_block(
                     format!("{name}: a condition you reported rules it out, even with clearance.");
             }
         }
+        relief::Block::NoOwnedTool(would) => {
+            let names: Vec<&str> = would.iter().filter_map(tool_name).collect();
+            if !names.is_empty() {
+                plain.message = format!(
+                    "None of your tools works this point. It can be worked with: {}.",
+                    names.join(", ")
+                );
+            }
+        }
         _ => {}
     }
     with_reason(b, plain, tp, conditions)
@@ -549,8 +558,16 @@ mod tests {
             "",
             "No session left on this point today.",
         );
+        // No owned tool: the tools that would work it, by name, when the
+        // catalog names them.
         check(
-            Block::NoOwnedTool,
+            Block::NoOwnedTool(vec!["tools/massage_gun".into(), "tools/unnamed".into()]),
+            "NO_OWNED_TOOL",
+            "",
+            "None of your tools works this point. It can be worked with: Massage gun.",
+        );
+        check(
+            Block::NoOwnedTool(vec!["tools/unnamed".into()]),
             "NO_OWNED_TOOL",
             "",
             "None of your tools works this point.",

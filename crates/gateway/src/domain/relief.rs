@@ -152,8 +152,10 @@ pub enum Block {
     ToolRuledOut(String, Vec<String>),
     /// No session left today on this point.
     DailyLimitReached,
-    /// No owned tool works this point.
-    NoOwnedTool,
+    /// No owned tool works this point. The tools that would, for this
+    /// person (a technique for the point, not excluded on it, not ruled
+    /// out by a reported condition), in catalog order; maybe none.
+    NoOwnedTool(Vec<String>),
 }
 
 impl Block {
@@ -165,7 +167,7 @@ impl Block {
             Block::ToolExcluded(_) => "TOOL_EXCLUDED",
             Block::ConditionExcluded(_) | Block::ToolRuledOut(..) => "CONDITION_EXCLUDED",
             Block::DailyLimitReached => "DAILY_LIMIT_REACHED",
-            Block::NoOwnedTool => "NO_OWNED_TOOL",
+            Block::NoOwnedTool(_) => "NO_OWNED_TOOL",
         }
     }
 
@@ -178,7 +180,7 @@ impl Block {
             | Block::Contraindicated
             | Block::ConditionExcluded(_)
             | Block::DailyLimitReached
-            | Block::NoOwnedTool => None,
+            | Block::NoOwnedTool(_) => None,
         }
     }
 
@@ -200,7 +202,8 @@ impl Block {
                 "A condition you reported rules this tool out, even with clearance.".into()
             }
             Block::DailyLimitReached => "No session left on this point today.".into(),
-            Block::NoOwnedTool => "None of your tools works this point.".into(),
+            // The gateway names the tools that would (`convert.rs`).
+            Block::NoOwnedTool(_) => "None of your tools works this point.".into(),
         }
     }
 }
@@ -555,14 +558,14 @@ fn adjust(point: &str, h: &History) -> Vec<Adjustment> {
 }
 
 fn plan_point(index: usize, p: &PointFacts, person: &Person) -> PlannedPoint {
-    let tools: Vec<String> = p
+    // The tools safe for this person on this point, owned or not.
+    let usable = p
         .technique_tools
         .iter()
-        .filter(|t| {
-            person.owned_tools.contains(*t)
-                && !p.excluded_tools.contains(t)
-                && !person.tools_ruled_out.contains_key(*t)
-        })
+        .filter(|t| !p.excluded_tools.contains(t) && !person.tools_ruled_out.contains_key(*t));
+    let tools: Vec<String> = usable
+        .clone()
+        .filter(|t| person.owned_tools.contains(*t))
         .cloned()
         .collect();
     let mut blocks = Vec::new();
@@ -588,7 +591,7 @@ fn plan_point(index: usize, p: &PointFacts, person: &Person) -> PlannedPoint {
         blocks.push(Block::DailyLimitReached);
     }
     if tools.is_empty() {
-        blocks.push(Block::NoOwnedTool);
+        blocks.push(Block::NoOwnedTool(usable.cloned().collect()));
     }
     let max_pressure = [
         Some(person.max_safe_pressure),

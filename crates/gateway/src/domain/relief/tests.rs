@@ -353,7 +353,17 @@ fn point_blocks_table() {
     // Owns nothing that works it.
     let mut none = person();
     none.owned_tools = ["tools/band".to_owned()].into();
-    check_blocks(&base, &none, &[], &[Block::NoOwnedTool]);
+    // The block names the tools that would work it.
+    check_blocks(
+        &base,
+        &none,
+        &[],
+        &[Block::NoOwnedTool(vec![
+            "tools/ball".into(),
+            "tools/cane".into(),
+            "tools/roller".into(),
+        ])],
+    );
 
     // Owns an excluded tool: it is never offered and it is flagged.
     let mut gun = owner.clone();
@@ -423,7 +433,9 @@ fn point_blocks_table() {
                 "tools/roller".into(),
                 vec!["contraindications/osteoporosis".into()],
             ),
-            Block::NoOwnedTool,
+            // The roller and the cane are ruled out for this person: only
+            // the ball would do.
+            Block::NoOwnedTool(vec!["tools/ball".into()]),
         ],
     );
 }
@@ -505,7 +517,7 @@ fn global_blocks_table() {
         p.screening = state;
         assert_eq!(plan(&c, &p, 10).blocks, expected, "{state:?}");
     }
-    assert_eq!(Block::NoOwnedTool.reason(), "NO_OWNED_TOOL");
+    assert_eq!(Block::NoOwnedTool(Vec::new()).reason(), "NO_OWNED_TOOL");
 }
 
 #[test]
@@ -524,7 +536,7 @@ fn only_a_block_on_one_tool_names_it() {
         (Block::ScreeningRequired, None),
         (Block::Contraindicated, None),
         (Block::DailyLimitReached, None),
-        (Block::NoOwnedTool, None),
+        (Block::NoOwnedTool(vec![gun()]), None),
     ] {
         assert_eq!(block.tool(), tool, "{block:?}");
     }
