@@ -115,8 +115,8 @@ impl Report {
                 each.join(", ")
             );
         }
-        if let Some(mix) = self.find("app mix via gateway", c) {
-            println!("\nper call type, app mix at {c} callers:");
+        let per_call = |mix: &RunResult, what: &str| {
+            println!("\nper call type, {what} at {c} callers:");
             println!(
                 "{:<18} {:>8} {:>7} {:>8} {:>8} {:>8} {:>8}",
                 "call", "ok", "errors", "p50 ms", "p90 ms", "p99 ms", "max ms"
@@ -136,6 +136,12 @@ impl Report {
             if !mix.errors.is_empty() {
                 println!("errors by code: {:?}", mix.errors);
             }
+        };
+        if let Some(mix) = self.find("app mix via gateway", c) {
+            per_call(mix, "app mix");
+        }
+        if let Some(mix) = self.find(UP_MIX, c) {
+            per_call(mix, "app mix via knotwork up (its first pair)");
         }
         let ratio = |a: &str, b: &str, n: usize| -> Option<f64> {
             Some(self.find(a, n)?.throughput / self.find(b, n)?.throughput)
