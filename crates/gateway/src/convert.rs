@@ -275,9 +275,11 @@ fn point_block(
         relief::Block::NoOwnedTool(would) => {
             let names: Vec<&str> = would.iter().filter_map(tool_name).collect();
             if !names.is_empty() {
+                // Semicolons: a tool's name may hold commas ("A partner's
+                // hands, knuckles, elbows or heel").
                 plain.message = format!(
                     "None of your tools works this point. It can be worked with: {}.",
-                    names.join(", ")
+                    names.join("; ")
                 );
             }
         }
@@ -478,11 +480,18 @@ mod tests {
             }],
             ..Default::default()
         }];
-        let tools = [cat::Tool {
-            name: "tools/massage_gun".into(),
-            display_name: "Massage gun".into(),
-            ..Default::default()
-        }];
+        let tools = [
+            cat::Tool {
+                name: "tools/massage_gun".into(),
+                display_name: "Massage gun".into(),
+                ..Default::default()
+            },
+            cat::Tool {
+                name: "tools/partner".into(),
+                display_name: "A partner's hands, knuckles or elbows".into(),
+                ..Default::default()
+            },
+        ];
         // `tool` names the tool a block rules out, and only then.
         let check = |b: Block, reason: &str, tool: &str, why: &str| {
             let got = point_block(&b, &tp, &conditions, &tools);
@@ -561,10 +570,15 @@ mod tests {
         // No owned tool: the tools that would work it, by name, when the
         // catalog names them.
         check(
-            Block::NoOwnedTool(vec!["tools/massage_gun".into(), "tools/unnamed".into()]),
+            Block::NoOwnedTool(vec![
+                "tools/massage_gun".into(),
+                "tools/unnamed".into(),
+                "tools/partner".into(),
+            ]),
             "NO_OWNED_TOOL",
             "",
-            "None of your tools works this point. It can be worked with: Massage gun.",
+            "None of your tools works this point. It can be worked with: Massage gun; \
+             A partner's hands, knuckles or elbows.",
         );
         check(
             Block::NoOwnedTool(vec!["tools/unnamed".into()]),
