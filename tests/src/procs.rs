@@ -124,8 +124,8 @@ fn exited_before_serving(url: &str) -> Option<String> {
         return None;
     }
     let log = std::fs::read_to_string(&proc.log).unwrap_or_default();
-    let tail: Vec<&str> = log.lines().rev().take(20).collect();
-    let tail: Vec<&str> = tail.into_iter().rev().collect();
+    let lines: Vec<&str> = log.lines().collect();
+    let tail = &lines[lines.len().saturating_sub(20)..];
     Some(format!(
         "{} (pid {}) exited instead of serving {url}; the end of {}:\n{}",
         proc.name,

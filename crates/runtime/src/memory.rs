@@ -44,11 +44,6 @@ impl MemoryBackends {
     pub fn link(&self, url: &str) -> Option<Link> {
         self.by_url.get(url).map(|slot| Link::Local(slot.clone()))
     }
-
-    /// Whether no backend is in process.
-    pub fn is_empty(&self) -> bool {
-        self.by_url.is_empty()
-    }
 }
 
 /// A service's whole stack as one in-process call: an `http::Request`

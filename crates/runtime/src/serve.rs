@@ -67,7 +67,13 @@ where
     let listener: crate::listen::Listener = listener.into();
     let local = listener.local_slot();
     if let Some(slot) = &local {
-        slot.install(local_service(layers.clone(), routes.clone()));
+        // One boxed service, as tonic's server runs each call: errors a
+        // layer returns become statuses first.
+        let stack = tonic::service::RecoverErrorLayer::new()
+            .layer(layers.clone().layer(routes.clone().prepare()));
+        slot.install(tower::util::BoxCloneSyncService::new(
+            stack.map_response(|response: http::Response<_>| response.map(Body::new)),
+        ));
     }
     let router = crate::listen::server(limits)
         .layer(layers)
@@ -87,27 +93,6 @@ where
     };
     slot.clear();
     result
-}
-
-/// `routes` under `layers` as one boxed service, as tonic's server runs
-/// each call (errors a layer returns become statuses first).
-fn local_service<L, ResBody>(layers: L, routes: Routes) -> crate::memory::LocalService
-where
-    L: Layer<Routes>,
-    L::Service: Service<http::Request<Body>, Response = http::Response<ResBody>>
-        + Clone
-        + Send
-        + Sync
-        + 'static,
-    <L::Service as Service<http::Request<Body>>>::Future: Send + 'static,
-    <L::Service as Service<http::Request<Body>>>::Error: Into<BoxError> + Send,
-    ResBody: http_body::Body<Data = Bytes> + Send + 'static,
-    ResBody::Error: Into<BoxError>,
-{
-    let stack = tonic::service::RecoverErrorLayer::new().layer(layers.layer(routes.prepare()));
-    tower::util::BoxCloneSyncService::new(
-        stack.map_response(|response: http::Response<_>| response.map(Body::new)),
-    )
 }
 
 /// Serves `router` on `listener` (TLS-wrapped when `tls` is set, under
