@@ -16,7 +16,8 @@
 //! ([`tonic_web`]) -> the edge layer ([`layer`]: strips client-supplied
 //! `x-knotwork-user-id`/`x-knotwork-internal-token`, request id, tracing
 //! span, metrics) -> [`intake`] (header size, pending-body caps per
-//! connection and caller, the body timeout) -> a handler in [`service`] (address and user rate
+//! connection and caller, the body timeout) -> the catch of a handler's
+//! panic ([`knotwork_runtime::unwind`], INTERNAL) -> a handler in [`service`] (address and user rate
 //! limits, JWT check in [`auth`], deadline) -> [`upstream`] (catalog round
 //! robin with one retry, session shard by [`route::shard_for`]).
 //!
@@ -258,6 +259,9 @@ pub async fn run(
             .max_connection_age(Duration::from_secs(config.max_connection_age_secs))
             .max_connection_age_grace(Duration::from_secs(config.max_connection_age_grace_secs));
     }
+    // Innermost: a handler's panic is answered INTERNAL, and the edge's
+    // span and RED metrics see that answer.
+    let catch_panics = knotwork_runtime::unwind::CatchPanicLayer::new(metrics.registry());
     let router = server
         .accept_http1(true)
         .tcp_nodelay(true)
@@ -266,6 +270,7 @@ pub async fn run(
         .layer(layer::EdgeLayer::new(metrics))
         .layer(intake::IntakeLayer::new(intake))
         .layer(knotwork_runtime::status::StatusLayer)
+        .layer(catch_panics)
         .add_service(health)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)

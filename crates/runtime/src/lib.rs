@@ -6,9 +6,10 @@
 //! how big an error reply may be ([`bounded`]), which secrets production
 //! mode refuses ([`prod`]), Prometheus metrics with the admin port
 //! ([`metrics`]), trace context across the hops of a call ([`trace`]), the
-//! development credentials ([`dev`]) and how a service serves its listener
-//! until shutdown, drain deadline included ([`serve()`]), behind the layers
-//! every backend runs ([`backend_server`]).
+//! development credentials ([`dev`]), a handler's panic answered as
+//! INTERNAL ([`unwind`]) and how a service serves its listener until
+//! shutdown, drain deadline included ([`serve()`]), behind the layers every
+//! backend runs ([`backend_layers`], [`serve_backend`]).
 //!
 //! Invariant: this crate never reads the environment on its own; binaries
 //! pass configuration in (clap reads `KNOTWORK_*` variables in `main.rs`).
@@ -32,5 +33,6 @@ pub mod status;
 pub mod telemetry;
 pub mod tls;
 pub mod trace;
+pub mod unwind;
 
 pub use serve::{AdminPort, BackendLayers, backend_layers, serve, serve_backend, spawn_admin};

@@ -19,10 +19,14 @@ use crate::listen::LimitArgs;
 use crate::metrics::{Metrics, RedLayer};
 use crate::status::StatusLayer;
 use crate::trace::TraceLayer;
+use crate::unwind::CatchPanicLayer;
 
 /// The layers every backend service (catalog, session) runs each call
-/// through, outermost first: its RED metrics, its span, the status checks.
-pub type BackendLayers = Stack<StatusLayer, Stack<TraceLayer, Stack<RedLayer, Identity>>>;
+/// through, outermost first: its RED metrics, its span, the status checks,
+/// and the catch of a handler's panic (INTERNAL, logged in the call's span
+/// and counted by RED as such).
+pub type BackendLayers =
+    Stack<CatchPanicLayer, Stack<StatusLayer, Stack<TraceLayer, Stack<RedLayer, Identity>>>>;
 
 /// The layers of a backend service, [`BackendLayers`], recording into
 /// `metrics`, with the service's own `inner` layer innermost.
@@ -30,8 +34,11 @@ pub fn backend_layers<I>(metrics: &Metrics, inner: I) -> Stack<I, BackendLayers>
     Stack::new(
         inner,
         Stack::new(
-            StatusLayer,
-            Stack::new(TraceLayer, Stack::new(metrics.layer(), Identity::new())),
+            CatchPanicLayer::new(metrics),
+            Stack::new(
+                StatusLayer,
+                Stack::new(TraceLayer, Stack::new(metrics.layer(), Identity::new())),
+            ),
         ),
     )
 }
@@ -273,6 +280,114 @@ mod tests {
                     && l.contains("Check")
                     && l.contains("code=\"OK\"")
                     && !l.ends_with(" 0")),
+            "{rendered}"
+        );
+    }
+
+    /// Stands in for the health service, and panics on every call.
+    #[derive(Clone)]
+    struct Panics;
+
+    impl tonic::server::NamedService for Panics {
+        const NAME: &'static str = "grpc.health.v1.Health";
+    }
+
+    impl Service<http::Request<Body>> for Panics {
+        type Response = http::Response<Body>;
+        type Error = std::convert::Infallible;
+        type Future = knotwork_proto::BoxFuture<Result<Self::Response, Self::Error>>;
+
+        fn poll_ready(
+            &mut self,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Result<(), Self::Error>> {
+            std::task::Poll::Ready(Ok(()))
+        }
+
+        fn call(&mut self, _: http::Request<Body>) -> Self::Future {
+            Box::pin(async { panic!("a handler bug") })
+        }
+    }
+
+    /// A backend handler that panics is answered INTERNAL, over TCP and in
+    /// process alike (where, without the catch, the panic would unwind
+    /// through the caller's own task: this test's), and counted.
+    #[tokio::test]
+    async fn a_handler_that_panics_is_answered_internal_in_process_and_over_tcp() {
+        let slot = crate::memory::LocalSlot::default();
+        let mut local = HealthClient::new(slot.link());
+        let tcp = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = tcp.local_addr().unwrap();
+        let listener = crate::listen::Listener::from(tcp).with_local(slot);
+        let metrics = Metrics::new("session");
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let drain = Drain::start(
+            async move {
+                let _ = stop_rx.await;
+            },
+            Duration::from_secs(1),
+        );
+        let limits = LimitArgs::default();
+        let server = {
+            let drain = drain.clone();
+            tokio::spawn(async move {
+                serve_backend(
+                    "test service",
+                    backend_layers(&metrics, Identity::new()),
+                    Routes::new(Panics),
+                    listener,
+                    None,
+                    &limits,
+                    &drain,
+                )
+                .await
+                .map(|()| metrics)
+            })
+        };
+        let check = HealthCheckRequest::default();
+
+        let mut tries = 0;
+        let in_process = loop {
+            match local.check(check.clone()).await {
+                Err(e) if std::error::Error::source(&e).is_some() && tries < 400 => {
+                    tries += 1;
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+                answer => break answer.unwrap_err(),
+            }
+        };
+        assert_eq!(in_process.code(), tonic::Code::Internal, "{in_process:?}");
+        assert!(
+            in_process.message().contains("failure is logged"),
+            "{in_process:?}"
+        );
+
+        let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        let mut remote = HealthClient::new(channel);
+        let over_tcp = remote.check(check).await.unwrap_err();
+        assert_eq!(over_tcp.code(), tonic::Code::Internal, "{over_tcp:?}");
+        assert_eq!(over_tcp.message(), in_process.message());
+
+        stop_tx.send(()).unwrap();
+        drop(remote);
+        let rendered = server.await.unwrap().unwrap().render();
+        assert!(
+            rendered
+                .lines()
+                .any(|l| l == "knotwork_session_panics_total 2"),
+            "{rendered}"
+        );
+        // RED saw the answer the caller got.
+        assert!(
+            rendered
+                .lines()
+                .any(|l| l.starts_with("knotwork_session_requests_total")
+                    && l.contains("code=\"INTERNAL\"")
+                    && l.ends_with(" 2")),
             "{rendered}"
         );
     }
