@@ -21,8 +21,9 @@ pub struct Measured {
     pub calls_per_sec: f64,
     /// The mix's p99, milliseconds.
     pub p99_ms: f64,
-    /// LogSession's p99, milliseconds (the writes: the slowest call type).
-    pub log_session_p99_ms: f64,
+    /// LogSession's p99, milliseconds (the writes: the slowest call type);
+    /// none when `--mix` leaves the writes out.
+    pub log_session_p99_ms: Option<f64>,
     /// CPU every server process spent per call, microseconds.
     pub server_cpu_us_per_call: f64,
 }
@@ -47,7 +48,10 @@ impl Measured {
         Ok(Self {
             calls_per_sec: number(&run["throughput"], "throughput")?,
             p99_ms: number(&run["p99_ms"], "p99")?,
-            log_session_p99_ms: number(&run["ops"]["LogSession"]["p99_ms"], "LogSession p99")?,
+            log_session_p99_ms: match &run["ops"]["LogSession"] {
+                Value::Null => None,
+                writes => Some(number(&writes["p99_ms"], "LogSession p99")?),
+            },
             server_cpu_us_per_call: cpu,
         })
     }
@@ -63,14 +67,17 @@ pub struct Round {
 }
 
 impl Round {
-    /// B / A of each figure.
-    fn ratios(&self) -> [f64; 4] {
+    /// B / A of each figure (none for LogSession's when a run has no
+    /// writes).
+    fn ratios(&self) -> [Option<f64>; 4] {
         let (a, b) = (&self.a, &self.b);
         [
-            b.calls_per_sec / a.calls_per_sec,
-            b.server_cpu_us_per_call / a.server_cpu_us_per_call,
-            b.p99_ms / a.p99_ms,
-            b.log_session_p99_ms / a.log_session_p99_ms,
+            Some(b.calls_per_sec / a.calls_per_sec),
+            Some(b.server_cpu_us_per_call / a.server_cpu_us_per_call),
+            Some(b.p99_ms / a.p99_ms),
+            b.log_session_p99_ms
+                .zip(a.log_session_p99_ms)
+                .map(|(b, a)| b / a),
         ]
     }
 }
@@ -96,13 +103,17 @@ pub struct Spread {
     pub max: f64,
 }
 
-/// The median, lowest and highest B / A of each figure.
+/// The median, lowest and highest B / A of each figure that every round
+/// has.
 pub fn spreads(rounds: &[Round]) -> Vec<Spread> {
     FIGURES
         .iter()
         .enumerate()
         .filter_map(|(i, figure)| {
-            let r: Vec<f64> = rounds.iter().map(|x| x.ratios()[i]).collect();
+            let r: Vec<f64> = rounds
+                .iter()
+                .map(|x| x.ratios()[i])
+                .collect::<Option<_>>()?;
             let (median, min, max) = median_and_range(r)?;
             Some(Spread {
                 figure,
@@ -196,10 +207,10 @@ pub async fn run(
             "{round:>5}  {:>9.0} {:>9.0} {:>6.3}  {:>8.1} {:>8.1} {:>6.3}  {:>9.1} {:>9.1}",
             r.a.calls_per_sec,
             r.b.calls_per_sec,
-            ratios[0],
+            ratios[0].unwrap_or(f64::NAN),
             r.a.server_cpu_us_per_call,
             r.b.server_cpu_us_per_call,
-            ratios[1],
+            ratios[1].unwrap_or(f64::NAN),
             r.a.p99_ms,
             r.b.p99_ms,
         );
@@ -236,7 +247,7 @@ mod tests {
         Measured {
             calls_per_sec: calls,
             p99_ms: p99,
-            log_session_p99_ms: writes,
+            log_session_p99_ms: Some(writes),
             server_cpu_us_per_call: cpu,
         }
     }
@@ -259,6 +270,17 @@ mod tests {
             Measured::from_report(&report).unwrap(),
             measured(8000.0, 180.5, 40.0, 50.0)
         );
+        // A mix without writes (`--mix GetTriggerPoint=1`) has no
+        // LogSession figure; a LogSession without its p99 is an error.
+        let mut reads = report.clone();
+        reads["runs"][1]["ops"] = serde_json::json!({"GetTriggerPoint": {"p99_ms": 9.0}});
+        assert_eq!(
+            Measured::from_report(&reads).unwrap().log_session_p99_ms,
+            None
+        );
+        let mut broken = report.clone();
+        broken["runs"][1]["ops"]["LogSession"] = serde_json::json!({"p50_ms": 20.0});
+        assert!(Measured::from_report(&broken).is_err());
         // A report without the mix (or its CPU) is an error, not a zero.
         let mut broken = report.clone();
         broken["runs"][1]["name"] = "something else".into();
@@ -300,5 +322,12 @@ mod tests {
         let two = spreads(&rounds[..2]);
         assert!(close(two[0].median, 1.025));
         assert!(spreads(&[]).is_empty());
+        // Without writes in a round, LogSession's figure is left out, the
+        // others kept.
+        let mut reads = rounds.clone();
+        reads[1].b.log_session_p99_ms = None;
+        let s = spreads(&reads);
+        assert_eq!(s.len(), 3);
+        assert!(s.iter().all(|x| x.figure != "LogSession p99"));
     }
 }
