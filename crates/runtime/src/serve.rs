@@ -205,6 +205,40 @@ mod tests {
 
     use super::*;
 
+    /// Serves `routes` under the backend layers on `listener` (TCP and the
+    /// in-process slot it carries) until the sender fires; the task ends
+    /// with the service's metrics.
+    fn serve_until_stopped(
+        listener: crate::listen::Listener,
+        metrics: Metrics,
+        routes: Routes,
+    ) -> (
+        tokio::sync::oneshot::Sender<()>,
+        tokio::task::JoinHandle<Result<Metrics, tonic::transport::Error>>,
+    ) {
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let drain = Drain::start(
+            async move {
+                let _ = stop_rx.await;
+            },
+            Duration::from_secs(1),
+        );
+        let server = tokio::spawn(async move {
+            serve_backend(
+                "test service",
+                backend_layers(&metrics, Identity::new()),
+                routes,
+                listener,
+                None,
+                &LimitArgs::default(),
+                &drain,
+            )
+            .await
+            .map(|()| metrics)
+        });
+        (stop_tx, server)
+    }
+
     /// A link reaches the service's stack in process: the call is answered
     /// by its handler and counted by its layers (RED metrics), with no
     /// connection made; before the service serves and once it drains, the
@@ -224,30 +258,7 @@ mod tests {
         let listener = crate::listen::Listener::from(tcp).with_local(slot);
         let metrics = Metrics::new("catalog");
         let (_reporter, health) = crate::grpc::health().await;
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let drain = Drain::start(
-            async move {
-                let _ = stop_rx.await;
-            },
-            Duration::from_secs(1),
-        );
-        let limits = LimitArgs::default();
-        let server = {
-            let drain = drain.clone();
-            tokio::spawn(async move {
-                serve_backend(
-                    "test service",
-                    backend_layers(&metrics, Identity::new()),
-                    Routes::new(health),
-                    listener,
-                    None,
-                    &limits,
-                    &drain,
-                )
-                .await
-                .map(|()| metrics)
-            })
-        };
+        let (stop_tx, server) = serve_until_stopped(listener, metrics, Routes::new(health));
 
         let mut tries = 0;
         let answer = loop {
@@ -320,30 +331,7 @@ mod tests {
         let addr = tcp.local_addr().unwrap();
         let listener = crate::listen::Listener::from(tcp).with_local(slot);
         let metrics = Metrics::new("session");
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let drain = Drain::start(
-            async move {
-                let _ = stop_rx.await;
-            },
-            Duration::from_secs(1),
-        );
-        let limits = LimitArgs::default();
-        let server = {
-            let drain = drain.clone();
-            tokio::spawn(async move {
-                serve_backend(
-                    "test service",
-                    backend_layers(&metrics, Identity::new()),
-                    Routes::new(Panics),
-                    listener,
-                    None,
-                    &limits,
-                    &drain,
-                )
-                .await
-                .map(|()| metrics)
-            })
-        };
+        let (stop_tx, server) = serve_until_stopped(listener, metrics, Routes::new(Panics));
         let check = HealthCheckRequest::default();
 
         let mut tries = 0;
