@@ -1,7 +1,9 @@
 //! Structured logs through `tracing-subscriber`: human text by default, JSON
 //! on request, level from `RUST_LOG` (default `info`); and, when an OTLP
 //! endpoint is given, the spans of [`crate::trace`] exported over OTLP/gRPC
-//! ([`start`]).
+//! ([`start`]). A panic is logged as an ERROR event of the same format, in
+//! the span it happened in, instead of the standard library's text on
+//! stderr: a log collector reading JSON lines gets JSON only.
 
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::WithExportConfig as _;
@@ -69,9 +71,12 @@ impl Drop for Telemetry {
 /// spans): text or JSON log lines (colour codes only on a terminal) and,
 /// when `args.otlp_endpoint` is set, an OpenTelemetry layer exporting every
 /// span at `info` or above in batches (whatever `RUST_LOG` says of the log
-/// lines). Must run inside a Tokio runtime (the exporter is a tonic
-/// client). An exporter that cannot be built is logged and traces stay
-/// off: a tracing setting never stops a service. The first call wins.
+/// lines). Panics are logged through it too (`panic.payload`,
+/// `panic.location`, and `panic.backtrace` when `RUST_BACKTRACE` asks for
+/// one), replacing the standard library's hook. Must run inside a Tokio
+/// runtime (the exporter is a tonic client). An exporter that cannot be
+/// built is logged and traces stay off: a tracing setting never stops a
+/// service. The first call wins.
 pub fn start(args: &LogArgs, service: &'static str, env_filter: Option<&str>) -> Telemetry {
     let mut failed = None;
     let provider = args
@@ -117,6 +122,11 @@ pub fn start(args: &LogArgs, service: &'static str, env_filter: Option<&str>) ->
         .with(json)
         .try_init()
         .is_ok();
+    if installed {
+        // Only with this subscriber in place: otherwise the event could go
+        // nowhere, and the standard hook at least prints.
+        std::panic::set_hook(Box::new(tracing_panic::panic_hook));
+    }
     if let Some(e) = failed {
         tracing::error!(error = %e, "cannot export traces; running without them");
     } else if provider.is_some() && installed {
