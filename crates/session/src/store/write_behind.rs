@@ -1,18 +1,19 @@
 //! Write-behind of a replica's session file.
 //!
-//! A replica applies without a flush and flushes the session file about
-//! once a second (`replica::FLUSH_EVERY`). Until then the applied pages sit
-//! dirty in the OS page cache, so the flush's `fsync` had a second's worth
-//! of them to write: 30-47 ms, during which the next batches waited behind
-//! it, which set the writes' p99 (BENCHMARKS.md, "The flush written
-//! behind"). This thread syncs the file's data every [`EVERY`] while
-//! applies move on, so the flush finds little left to write.
+//! A replica applies without a flush and flushes the session file every
+//! `ReplicaOptions::flush_every` (1 s by default). Until then the applied
+//! pages sit dirty in the OS page cache, so the flush's `fsync` had all of
+//! them to write: 30-47 ms for a second's worth, during which the next
+//! batches waited behind it, which set the writes' p99 (BENCHMARKS.md, "The
+//! flush written behind"). This thread syncs the file's data every
+//! [`EVERY`] while applies move on, so the flush finds little left to
+//! write, however long its interval.
 //!
 //! It changes nothing about durability: what counts as on disk is still
 //! what the log and the flush made durable. A sync that fails is only
 //! logged; the flush that follows meets the same error and recovers.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
@@ -24,9 +25,17 @@ pub(super) const EVERY: Duration = Duration::from_millis(100);
 
 /// Starts the thread that syncs `recovery`'s file every `every` while
 /// `applied` moved since the last sync; it ends with the recovery (the
-/// store that holds it).
+/// store that holds it). It never holds the recovery itself, only its
+/// file's path: the database closes when the store lets go of it, even
+/// during a sync, so the same file can be opened again at once.
 pub(super) fn start(recovery: &Arc<Recovery>, applied: Arc<AtomicU64>, every: Duration) {
-    start_with(Arc::downgrade(recovery), applied, every, sync_data);
+    start_with(
+        Arc::downgrade(recovery),
+        recovery.path.clone(),
+        applied,
+        every,
+        sync_data,
+    );
 }
 
 /// Syncs the file's data through a handle of its own: `fsync` writes the
@@ -39,6 +48,7 @@ fn sync_data(path: &Path) -> std::io::Result<()> {
 
 fn start_with(
     recovery: Weak<Recovery>,
+    path: PathBuf,
     applied: Arc<AtomicU64>,
     every: Duration,
     sync: impl Fn(&Path) -> std::io::Result<()> + Send + 'static,
@@ -49,15 +59,15 @@ fn start_with(
             let mut synced = applied.load(Ordering::SeqCst);
             loop {
                 std::thread::sleep(every);
-                let Some(recovery) = recovery.upgrade() else {
+                if recovery.strong_count() == 0 {
                     return;
-                };
+                }
                 let now = applied.load(Ordering::SeqCst);
                 if now == synced {
                     continue;
                 }
                 synced = now;
-                if let Err(e) = sync(&recovery.path) {
+                if let Err(e) = sync(&path) {
                     tracing::debug!(error = %e, "writing the applied pages behind failed");
                 }
             }
@@ -92,6 +102,7 @@ mod tests {
         let every = Duration::from_millis(20);
         start_with(
             Arc::downgrade(&recovery),
+            path.clone(),
             applied.clone(),
             every,
             move |p: &Path| {
@@ -117,5 +128,53 @@ mod tests {
             1,
             "no sync once the store is gone"
         );
+    }
+
+    /// The thread holds no reference to the store while it syncs: a store
+    /// dropped during a sync is gone at once (its database closed, the
+    /// file free to open again), not when the sync ends.
+    #[test]
+    fn a_sync_never_keeps_the_store_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = super::super::prepare(dir.path(), super::super::StoreOptions::default()).unwrap();
+        let path = dir.path().join(super::super::DB_FILE);
+        let recovery = Recovery::new(
+            Arc::new(std::sync::RwLock::new(Some(Arc::new(db)))),
+            path.clone(),
+            1 << 20,
+        );
+        let weak = Arc::downgrade(&recovery);
+        let applied = Arc::new(AtomicU64::new(0));
+        let (in_sync, syncing) = std::sync::mpsc::channel();
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let released = Mutex::new(released);
+        start_with(
+            weak.clone(),
+            path.clone(),
+            applied.clone(),
+            Duration::from_millis(10),
+            move |_: &Path| {
+                let _ = in_sync.send(());
+                let _ = released.lock().unwrap().recv();
+                Ok(())
+            },
+        );
+        // Move the applies until a sync starts (the thread reads where they
+        // stand when it starts).
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        let mut n = 0;
+        while syncing.recv_timeout(Duration::from_millis(30)).is_err() {
+            assert!(std::time::Instant::now() < deadline, "no sync started");
+            n += 1;
+            applied.store(n, Ordering::SeqCst);
+        }
+        drop(recovery);
+        assert!(
+            weak.upgrade().is_none(),
+            "the store outlived its last owner"
+        );
+        let reopened = redb::Database::create(&path);
+        assert!(reopened.is_ok(), "the file is free: {:?}", reopened.err());
+        release.send(()).unwrap();
     }
 }
