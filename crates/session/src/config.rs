@@ -250,6 +250,16 @@ pub struct RaftArgs {
         default_value_t = 20_000
     )]
     pub raft_snapshot_logs: u64,
+
+    /// How long applied writes may wait, in milliseconds, before the
+    /// session file is flushed (the Raft log is durable at once; a start
+    /// after a crash applies again what the last flush did not hold). Each
+    /// flush holds up the writes behind it for some milliseconds, so a
+    /// longer interval puts that wait on fewer of them, but makes each
+    /// commit until the flush cost more CPU and a start after a crash
+    /// longer (BENCHMARKS.md); 0 flushes every apply.
+    #[arg(long, env = "KNOTWORK_SESSION_RAFT_FLUSH_MS", default_value_t = 1_000)]
+    pub raft_flush_ms: u64,
 }
 
 impl Default for RaftArgs {
@@ -260,6 +270,7 @@ impl Default for RaftArgs {
             raft_members: String::new(),
             raft_heartbeat_ms: 100,
             raft_snapshot_logs: 20_000,
+            raft_flush_ms: 1_000,
         }
     }
 }

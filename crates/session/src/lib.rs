@@ -236,6 +236,7 @@ async fn open_store(
     let mut replica = store::ReplicaOptions::single();
     replica.heartbeat_ms = config.raft.raft_heartbeat_ms.max(10);
     replica.snapshot_logs = config.raft.raft_snapshot_logs.max(10);
+    replica.flush_every = std::time::Duration::from_millis(config.raft.raft_flush_ms);
     replica.node_id = config.raft.raft_node_id;
     if members.len() <= 1 {
         replica.members = [(replica.node_id, openraft::BasicNode::default())].into();

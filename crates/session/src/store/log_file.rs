@@ -7,9 +7,10 @@
 //! leaves per write (each user's rows sit in their own leaf of each table),
 //! some 30 KB per write against an entry of about 1 KB. Alone, the log
 //! file's flush writes the entry; the session file commits its applies
-//! without a flush and is flushed about once a second
-//! (`replica::FLUSH_EVERY`), when a snapshot is built (before the log is
-//! purged up to it) and when a snapshot is installed. Rows rewritten in
+//! without a flush and is flushed every `ReplicaOptions::flush_every` (1 s
+//! by default), when a snapshot is built (before the log is purged up to
+//! it) and when a snapshot is installed; a clean close writes what redb
+//! holds. Rows rewritten in
 //! between reach the disk once, and an append no longer waits for an apply
 //! (each file has its own write lock).
 //!

@@ -20,11 +20,13 @@
 //! **Durability.** Log appends, votes and truncations commit with
 //! `Durability::Immediate`: an entry counts towards the majority only once
 //! it is on disk. Applying commits without a flush, and the session file is
-//! flushed about once a second (`FLUSH_EVERY`; the pages applied since are
-//! written behind every 100 ms, so the flush is short: `write_behind.rs`)
-//! and before a snapshot lets the log be purged: a crash may lose applied
-//! rows, and openraft applies the committed entries again at start (a batch
-//! of row changes is idempotent). The committed log id rides along with the
+//! flushed every `ReplicaOptions::flush_every` (1 s by default; the pages
+//! applied since are written behind every 100 ms, so the flush is short:
+//! `write_behind.rs`) and before a snapshot lets the log be purged; a clean
+//! close writes what redb holds. A crash may lose applied rows, and
+//! openraft applies the committed entries again at start (a batch of row
+//! changes is idempotent). The log is the write-ahead log; the flush is
+//! its checkpoint. The committed log id rides along with the
 //! next log append rather than costing a transaction of its own
 //! ([`LogStore`]).
 //!
@@ -108,10 +110,14 @@ const LAST_BATCH: &str = "last_batch";
 /// The snapshot file in the data folder.
 pub const SNAPSHOT_FILE: &str = "raft-snapshot.bin";
 
-/// How long applied rows may stay unflushed in the session file. A crash
-/// loses at most these (applied again from the log at start), and a start
-/// replays at most this much of the log.
-pub(super) const FLUSH_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+/// How long applied rows may stay unflushed in the session file, by
+/// default. A crash loses at most these (applied again from the log at
+/// start), and a start after a crash replays at most this much of the log.
+/// Each flush holds up the applies behind it (14-31 ms on the benchmark's
+/// machine), so a shorter interval puts that wait on more writes, and a
+/// longer one costs redb more work per commit until the flush:
+/// BENCHMARKS.md, "The session file's flush interval".
+pub const DEFAULT_FLUSH_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The flushes of a replica's session file, timed once instrumented: each
 /// holds up the applies behind it.
@@ -463,16 +469,25 @@ pub struct StateMachine {
     maps: MapSink,
     /// One past the index of the last entry this process applied (0: none).
     applied: Arc<AtomicU64>,
-    /// When the session file was last flushed ([`FLUSH_EVERY`]).
+    /// When the session file was last flushed.
     flushed: Arc<std::sync::Mutex<std::time::Instant>>,
+    /// How often it is flushed ([`DEFAULT_FLUSH_EVERY`]).
+    flush_every: std::time::Duration,
     /// How long the flushes took.
     flushes: Arc<Flushes>,
 }
 
 impl StateMachine {
-    /// The state machine over the session file `db`; `log` is the log
-    /// file's, read to apply again what a reopen of `db` lost.
-    pub(super) fn new(db: Arc<Recovery>, log: Arc<Recovery>, dir: &Path, maps: MapSink) -> Self {
+    /// The state machine over the session file `db`, flushed every
+    /// `flush_every`; `log` is the log file's, read to apply again what a
+    /// reopen of `db` lost.
+    pub(super) fn new(
+        db: Arc<Recovery>,
+        log: Arc<Recovery>,
+        dir: &Path,
+        maps: MapSink,
+        flush_every: std::time::Duration,
+    ) -> Self {
         let applied = Arc::new(AtomicU64::new(0));
         let upto = applied.clone();
         // Applies commit without a flush; a reopen after an I/O error loses
@@ -489,6 +504,7 @@ impl StateMachine {
             maps,
             applied,
             flushed: Arc::new(std::sync::Mutex::new(std::time::Instant::now())),
+            flush_every,
             flushes: Arc::default(),
         }
     }
@@ -505,7 +521,7 @@ impl StateMachine {
             .flushed
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let due = last.elapsed() >= FLUSH_EVERY;
+        let due = last.elapsed() >= self.flush_every;
         if due {
             *last = std::time::Instant::now();
         }

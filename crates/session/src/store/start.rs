@@ -24,6 +24,9 @@ pub struct ReplicaOptions {
     pub heartbeat_ms: u64,
     /// Entries between snapshots (the log keeps half as many after one).
     pub snapshot_logs: u64,
+    /// How long applied rows may stay unflushed in the session file
+    /// (`replica::DEFAULT_FLUSH_EVERY`); zero flushes every apply.
+    pub flush_every: std::time::Duration,
 }
 
 impl ReplicaOptions {
@@ -36,6 +39,7 @@ impl ReplicaOptions {
             members,
             heartbeat_ms: 100,
             snapshot_logs: 20_000,
+            flush_every: replica::DEFAULT_FLUSH_EVERY,
         }
     }
 }
@@ -175,8 +179,13 @@ impl Store {
                 .map_err(|e| Error::Startup(format!("raft settings: {e}")))?,
         );
         let maps = super::map_state::MapSink::default();
-        let state_machine =
-            replica::StateMachine::new(recovery.clone(), log.clone(), dir, maps.clone());
+        let state_machine = replica::StateMachine::new(
+            recovery.clone(),
+            log.clone(),
+            dir,
+            maps.clone(),
+            replica.flush_every,
+        );
         let flushes = state_machine.flushes();
         let runtime = RaftRuntime::start()?;
         // Built on its own runtime, so openraft spawns its core, its state

@@ -3,6 +3,9 @@
 
 use super::*;
 
+/// The flush interval of the state machines these tests build.
+const TEST_FLUSH_EVERY: std::time::Duration = DEFAULT_FLUSH_EVERY;
+
 /// Fresh stores over a new database, for openraft's storage suite.
 struct Builder;
 
@@ -17,7 +20,13 @@ impl openraft::testing::StoreBuilder<TypeConfig, LogStore, StateMachine, tempfil
         let cell = Arc::new(std::sync::RwLock::new(Some(Arc::new(db))));
         let recovery = Recovery::new(cell, dir.path().join(super::super::DB_FILE), 1 << 20);
         let log = super::super::log_file::recovery(log, dir.path(), 1 << 20, &recovery);
-        let sm = StateMachine::new(recovery, log.clone(), dir.path(), MapSink::default());
+        let sm = StateMachine::new(
+            recovery,
+            log.clone(),
+            dir.path(),
+            MapSink::default(),
+            TEST_FLUSH_EVERY,
+        );
         let log = LogStore::new(log);
         Ok((dir, log, sm))
     }
@@ -219,6 +228,56 @@ async fn the_committed_log_id_is_stored_by_the_next_append() {
     );
 }
 
+/// A store that closes cleanly leaves every apply in its session file
+/// (redb writes what it holds when the file closes), so a clean stop has
+/// none for the next start to make again, however long the flush interval:
+/// no flush ran, and the file names the last entry applied.
+#[tokio::test]
+async fn a_clean_close_leaves_every_apply_in_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let replica = super::super::ReplicaOptions {
+        flush_every: std::time::Duration::from_secs(3600),
+        ..super::super::ReplicaOptions::single()
+    };
+    let mut store = super::super::Store::open_replicated(
+        dir.path(),
+        super::super::StoreOptions::default(),
+        replica,
+        crate::raft::NoNetwork,
+    )
+    .await
+    .unwrap();
+    let metrics = knotwork_runtime::metrics::Metrics::new("session");
+    store.flushes.as_ref().unwrap().instrument(&metrics);
+    let raft = store.raft().unwrap().clone();
+    let mut last = None;
+    for _ in 0..3 {
+        let based_on = raft.metrics().borrow().last_applied;
+        let reply = raft
+            .client_write(Batch {
+                based_on,
+                changes: Vec::new(),
+                shard_map: None,
+            })
+            .await
+            .unwrap();
+        last = Some(reply.log_id);
+    }
+    store.close().await;
+    drop(store);
+    assert!(
+        metrics
+            .render()
+            .contains("knotwork_session_flush_duration_seconds_count 0"),
+        "no flush within the interval"
+    );
+    let db = Database::open(dir.path().join(super::super::DB_FILE)).unwrap();
+    let applied: Option<LogId<NodeId>> = state_read::<Option<_>>(&db, RAFT_STATE, APPLIED)
+        .unwrap()
+        .flatten();
+    assert_eq!(applied, last, "the file holds every apply");
+}
+
 /// The journal follows the sessions rows an entry changes (put, remove,
 /// a user's range cleared) on every replica, and a replica that installs
 /// a snapshot (which carries no journal) rebuilds it.
@@ -325,7 +384,7 @@ async fn the_journal_follows_applied_sessions_and_snapshots() {
 
 /// Once the metrics are registered, every flush of the session file is
 /// timed: building a snapshot flushes, and so does an apply once
-/// `FLUSH_EVERY` has passed.
+/// its interval has passed.
 #[tokio::test]
 async fn flushes_are_timed_once_instrumented() {
     let (_dir, _log, mut sm) = openraft::testing::StoreBuilder::build(&Builder)
@@ -357,14 +416,14 @@ async fn flushes_are_timed_once_instrumented() {
     assert_eq!(
         count(&metrics),
         Some(1),
-        "an apply within FLUSH_EVERY does not flush"
+        "an apply within the interval does not flush"
     );
-    tokio::time::sleep(FLUSH_EVERY).await;
+    tokio::time::sleep(TEST_FLUSH_EVERY).await;
     sm.apply([entry(2, Some(id(1)))]).await.unwrap();
     assert_eq!(
         count(&metrics),
         Some(2),
-        "the first apply after FLUSH_EVERY flushes"
+        "the first apply after the interval flushes"
     );
 }
 
