@@ -187,20 +187,22 @@ impl Report {
                 mix.p99_ms,
                 verdict(mix.p99_ms < 20.0)
             );
-            let worst = mix
-                .ops
-                .iter()
-                .map(|(op, s)| (s.p99_ms, format!("{op:?}")))
-                .fold(
-                    (0.0_f64, String::new()),
-                    |a, b| if b.0 > a.0 { b } else { a },
-                );
+            let (op, p99) = slowest(mix);
             println!(
-                "  app mix @{c} slowest call type p99: {} {:.2} ms (goal < 25): {}",
-                worst.1,
-                worst.0,
-                verdict(worst.0 < 25.0)
+                "  app mix @{c} slowest call type p99: {op} {p99:.2} ms (goal < 25): {}",
+                verdict(p99 < 25.0)
             );
+            if let Some(knee) =
+                saturation(&self.runs, "app mix via gateway").filter(|k| k.callers < c)
+            {
+                let (op, p99) = slowest(knee);
+                println!(
+                    "  app mix saturates at about {} callers ({:.0} calls/s); there its p99 is \
+                     {:.2} ms and its slowest call type's {op} {p99:.2} ms: past it, added \
+                     callers only queue",
+                    knee.callers, knee.throughput, knee.p99_ms
+                );
+            }
             if let Some(r) = ratio("app mix via gateway", "echo (bare tonic)", c) {
                 println!(
                     "  app mix / bare echo throughput @{c}: {r:.3} (goal >= 0.12): {}",
@@ -463,9 +465,69 @@ pub async fn soak(
     })
 }
 
+/// The call type with the highest p99 in `run`, and that p99.
+fn slowest(run: &RunResult) -> (String, f64) {
+    run.ops
+        .iter()
+        .map(|(op, s)| (format!("{op:?}"), s.p99_ms))
+        .fold(
+            (String::new(), 0.0_f64),
+            |a, b| if b.1 > a.1 { b } else { a },
+        )
+}
+
+/// Where the runs named `name` (one per caller count) stop gaining: the
+/// fewest callers whose calls/s reach 95% of the most any of them
+/// measured. None with fewer than two runs.
+fn saturation<'a>(runs: &'a [RunResult], name: &str) -> Option<&'a RunResult> {
+    let named: Vec<&RunResult> = runs.iter().filter(|r| r.name == name).collect();
+    if named.len() < 2 {
+        return None;
+    }
+    let most = named.iter().map(|r| r.throughput).fold(0.0_f64, f64::max);
+    named
+        .into_iter()
+        .filter(|r| r.throughput >= 0.95 * most)
+        .min_by_key(|r| r.callers)
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{growth_after_warm_up, parse_h2load};
+    use super::{growth_after_warm_up, parse_h2load, saturation};
+    use crate::load::RunResult;
+
+    fn run(name: &str, callers: usize, throughput: f64) -> RunResult {
+        RunResult {
+            name: name.into(),
+            callers,
+            seconds: 4.0,
+            throughput,
+            p50_ms: 1.0,
+            p99_ms: 2.0,
+            ops: Default::default(),
+            errors: Default::default(),
+            client_cpu_us_per_call: 0.0,
+            server_cpu_us_per_call: Default::default(),
+        }
+    }
+
+    #[test]
+    fn saturation_is_the_fewest_callers_near_the_most_calls() {
+        let mix = "app mix via gateway";
+        let runs = [
+            run(mix, 1, 1_900.0),
+            run(mix, 16, 6_200.0),
+            run(mix, 24, 7_050.0),
+            run("echo (bare tonic)", 8, 70_000.0),
+            run(mix, 64, 6_900.0),
+            run(mix, 256, 6_400.0),
+        ];
+        assert_eq!(saturation(&runs, mix).map(|r| r.callers), Some(24));
+        // Still gaining at the last count: that count.
+        let rising = [run(mix, 1, 1_000.0), run(mix, 16, 5_000.0)];
+        assert_eq!(saturation(&rising, mix).map(|r| r.callers), Some(16));
+        assert!(saturation(&rising[..1], mix).is_none());
+    }
 
     #[test]
     fn reads_h2load_reports() {
