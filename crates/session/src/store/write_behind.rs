@@ -84,18 +84,20 @@ mod tests {
 
     use super::*;
 
+    /// A new store's recovery in `dir`, and its file's path.
+    fn store_in(dir: &Path) -> (Arc<Recovery>, PathBuf) {
+        let db = super::super::prepare(dir, super::super::StoreOptions::default()).unwrap();
+        let path = dir.join(super::super::DB_FILE);
+        let cell = Arc::new(std::sync::RwLock::new(Some(Arc::new(db))));
+        (Recovery::new(cell, path.clone(), 1 << 20), path)
+    }
+
     /// Syncs only after applies moved, and stops once the store let go of
     /// its recovery.
     #[test]
     fn syncs_after_applies_and_ends_with_the_store() {
         let dir = tempfile::tempdir().unwrap();
-        let db = super::super::prepare(dir.path(), super::super::StoreOptions::default()).unwrap();
-        let path = dir.path().join(super::super::DB_FILE);
-        let recovery = Recovery::new(
-            Arc::new(std::sync::RwLock::new(Some(Arc::new(db)))),
-            path.clone(),
-            1 << 20,
-        );
+        let (recovery, path) = store_in(dir.path());
         let applied = Arc::new(AtomicU64::new(0));
         let synced = Arc::new(Mutex::new(Vec::new()));
         let seen = synced.clone();
@@ -136,13 +138,7 @@ mod tests {
     #[test]
     fn a_sync_never_keeps_the_store_open() {
         let dir = tempfile::tempdir().unwrap();
-        let db = super::super::prepare(dir.path(), super::super::StoreOptions::default()).unwrap();
-        let path = dir.path().join(super::super::DB_FILE);
-        let recovery = Recovery::new(
-            Arc::new(std::sync::RwLock::new(Some(Arc::new(db)))),
-            path.clone(),
-            1 << 20,
-        );
+        let (recovery, path) = store_in(dir.path());
         let weak = Arc::downgrade(&recovery);
         let applied = Arc::new(AtomicU64::new(0));
         let (in_sync, syncing) = std::sync::mpsc::channel();

@@ -188,6 +188,25 @@ async fn a_reopen_restores_what_was_applied_from_the_log() {
     assert!(replies[0].applied);
 }
 
+/// Writes `n` batches without rows through `raft`, each on the last
+/// entry applied; their log ids.
+async fn write_empty_batches(raft: &Raft, n: usize) -> Vec<LogId<NodeId>> {
+    let mut written = Vec::new();
+    for _ in 0..n {
+        let based_on = raft.metrics().borrow().last_applied;
+        let reply = raft
+            .client_write(Batch {
+                based_on,
+                changes: Vec::new(),
+                shard_map: None,
+            })
+            .await
+            .unwrap();
+        written.push(reply.log_id);
+    }
+    written
+}
+
 /// The committed log id, kept in memory by `save_committed`, reaches the
 /// log file with the log append that follows it: after two writes, the
 /// file names the first one committed.
@@ -202,20 +221,7 @@ async fn the_committed_log_id_is_stored_by_the_next_append() {
     )
     .await
     .unwrap();
-    let raft = store.raft().unwrap().clone();
-    let mut written = Vec::new();
-    for _ in 0..2 {
-        let based_on = raft.metrics().borrow().last_applied;
-        let reply = raft
-            .client_write(Batch {
-                based_on,
-                changes: Vec::new(),
-                shard_map: None,
-            })
-            .await
-            .unwrap();
-        written.push(reply.log_id);
-    }
+    let written = write_empty_batches(store.raft().unwrap(), 2).await;
     store.close().await;
     drop(store);
     let db = Database::open(dir.path().join(super::super::log_file::LOG_FILE)).unwrap();
@@ -249,20 +255,7 @@ async fn a_clean_close_leaves_every_apply_in_the_file() {
     .unwrap();
     let metrics = knotwork_runtime::metrics::Metrics::new("session");
     store.flushes.as_ref().unwrap().instrument(&metrics);
-    let raft = store.raft().unwrap().clone();
-    let mut last = None;
-    for _ in 0..3 {
-        let based_on = raft.metrics().borrow().last_applied;
-        let reply = raft
-            .client_write(Batch {
-                based_on,
-                changes: Vec::new(),
-                shard_map: None,
-            })
-            .await
-            .unwrap();
-        last = Some(reply.log_id);
-    }
+    let last = write_empty_batches(store.raft().unwrap(), 3).await.pop();
     store.close().await;
     drop(store);
     assert!(
